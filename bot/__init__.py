@@ -1,0 +1,1 @@
+"""What the bot does, with no Telegram types: config, database, services, outbox, i18n, CLI."""

@@ -1,0 +1,47 @@
+"""Buttons as plain data: a label and a short, prefixed action string (``o:claim:123``).
+
+The action carries ids, never authority: every press is re-checked on the server.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Button:
+    text: str
+    data: str
+
+
+Rows = list[list[Button]]
+
+# Order actions: o:<verb>:<order id>[:<arg>]
+ORDER_VERBS = ("claim", "buy", "go", "done", "ok", "cancel", "cxl", "rel", "relr", "detail")
+ORDER_PATTERN = re.compile(r"^o:(" + "|".join(ORDER_VERBS) + r"):(\d{1,12})(?::(\w{1,16}))?$")
+
+
+def order_action(verb: str, order_id: int, arg: str | None = None) -> str:
+    assert verb in ORDER_VERBS
+    return f"o:{verb}:{order_id}" + (f":{arg}" if arg else "")
+
+
+def parse_order_action(data: str) -> tuple[str, int, str | None] | None:
+    m = ORDER_PATTERN.match(data or "")
+    if not m:
+        return None
+    return m.group(1), int(m.group(2)), m.group(3)
+
+
+def to_json(rows: Rows | None) -> list[list[dict[str, Any]]] | None:
+    if rows is None:
+        return None
+    return [[{"text": b.text, "data": b.data} for b in row] for row in rows]
+
+
+def from_json(raw: list[list[dict[str, Any]]] | None) -> Rows | None:
+    if raw is None:
+        return None
+    return [[Button(b["text"], b["data"]) for b in row] for row in raw]

@@ -1,0 +1,172 @@
+"""Configuration: one TOML file validated by pydantic-settings, overridable by environment
+variables (``PAOTUI_<SECTION>__<KEY>``). The bot token comes only from the environment."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "PAOTUI_"
+CONFIG_ENV = "PAOTUI_CONFIG"
+
+
+class ConfigError(Exception):
+    """A bad configuration: the message names the key and the reason."""
+
+
+class _Section(BaseModel):
+    model_config = {"extra": "forbid"}
+
+
+class BotSection(_Section):
+    # Never read from the file (see load_settings): only PAOTUI_BOT__TOKEN sets it.
+    token: SecretStr | None = None
+    api_base_url: str = "https://api.telegram.org/bot"
+    api_file_url: str = "https://api.telegram.org/file/bot"
+    poll_timeout: int = Field(default=20, ge=0, le=60)
+    # Updates processed at once (different users run concurrently, one user's updates in order).
+    concurrent_updates: int = Field(default=16, ge=1, le=256)
+    operator_chat_id: int | None = None
+
+
+class DatabaseSection(_Section):
+    url: str
+    echo: bool = False
+
+
+class I18nSection(_Section):
+    default_language: Literal["zh_CN", "en"]
+    timezone: str
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class OutboxSection(_Section):
+    # Telegram: about 30 messages/s overall; we stay a little below to leave room for replies.
+    global_per_second: float = Field(default=28.0, gt=0, le=30)
+    private_interval_seconds: float = Field(default=1.0, ge=0)
+    group_per_minute: int = Field(default=20, ge=1, le=20)
+    max_attempts: int = Field(default=8, ge=1)
+    max_in_flight: int = Field(default=16, ge=1, le=256)
+    poll_seconds: float = Field(default=0.5, gt=0)
+
+
+class LimitsSection(_Section):
+    max_text_length: int = Field(default=1000, ge=10, le=4000)
+    conversation_timeout_minutes: int = Field(default=1440, ge=1)
+
+
+class SandboxSection(_Section):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8081, ge=0, le=65535)
+    seed_demo: bool = True
+
+
+class AdminsSection(_Section):
+    telegram_ids: list[int] = Field(default_factory=list)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    bot: BotSection = Field(default_factory=BotSection)
+    database: DatabaseSection
+    i18n: I18nSection
+    outbox: OutboxSection = Field(default_factory=OutboxSection)
+    limits: LimitsSection = Field(default_factory=LimitsSection)
+    sandbox: SandboxSection = Field(default_factory=SandboxSection)
+    admins: AdminsSection = Field(default_factory=AdminsSection)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _CURRENT_FILE.get("path")
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @property
+    def has_token(self) -> bool:
+        return self.bot.token is not None and bool(self.bot.token.get_secret_value())
+
+
+_CURRENT_FILE: dict[str, Path | None] = {"path": None}
+
+
+def default_config_path() -> Path:
+    """PAOTUI_CONFIG, else config.toml in the working directory, else the documented example."""
+    if env := os.environ.get(CONFIG_ENV):
+        return Path(env)
+    local = Path("config.toml")
+    if local.exists():
+        return local
+    return Path(__file__).resolve().parent.parent / "config.example.toml"
+
+
+def _format_errors(exc: ValidationError, path: Path | None) -> str:
+    lines = [f"bad configuration{f' in {path}' if path else ''}:"]
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        reason = err["msg"]
+        if err["type"] == "missing":
+            reason = "required key is missing"
+        elif err["type"] == "extra_forbidden":
+            reason = "unknown key"
+        got = err.get("input")
+        extra = f" (got {got!r})" if got is not None and err["type"] != "missing" else ""
+        if isinstance(got, dict):
+            extra = ""
+        lines.append(f"  {key}: {reason}{extra}")
+    return "\n".join(lines)
+
+
+def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
+    """Read and validate the configuration, or raise ConfigError naming the key and reason."""
+    file = Path(path) if path is not None else default_config_path()
+    if not file.exists():
+        raise ConfigError(f"config file not found: {file}")
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: not valid TOML: {exc}") from exc
+    if "token" in raw.get("bot", {}):
+        raise ConfigError(
+            f"bad configuration in {file}:\n  bot.token: keep the token out of the file; "
+            "set the environment variable PAOTUI_BOT__TOKEN"
+        )
+    _CURRENT_FILE["path"] = file
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, file)) from exc
+    finally:
+        _CURRENT_FILE["path"] = None

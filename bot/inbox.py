@@ -1,0 +1,58 @@
+"""The inbox (DESIGN rule 5): every incoming update is stored, unique by update_id, before it
+is acknowledged, and processed from here; a redelivered update is recognised and skipped."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from models import InboxUpdate
+
+MAX_ATTEMPTS = 3
+
+
+async def record(session: AsyncSession, clock: Clock, updates: Sequence[tuple[int, str]]) -> int:
+    """Store updates; return how many were new. A known update_id is left as it is."""
+    if not updates:
+        return 0
+    now = clock.now()
+    values = [
+        {"update_id": uid, "payload": payload, "received_at": now} for uid, payload in updates
+    ]
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(InboxUpdate).values(values).on_conflict_do_nothing(index_elements=["update_id"])
+    result = await session.execute(stmt)
+    return result.rowcount or 0
+
+
+async def pending(session: AsyncSession, limit: int = 200) -> list[InboxUpdate]:
+    rows = await session.execute(
+        select(InboxUpdate)
+        .where(InboxUpdate.processed_at.is_(None), InboxUpdate.attempts < MAX_ATTEMPTS)
+        .order_by(InboxUpdate.update_id)
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def mark_processed(
+    session: AsyncSession, clock: Clock, update_id: int, error: str | None = None
+) -> None:
+    await session.execute(
+        update(InboxUpdate)
+        .where(InboxUpdate.update_id == update_id)
+        .values(
+            processed_at=clock.now() if error is None else None,
+            attempts=InboxUpdate.attempts + 1,
+            error=error,
+        )
+    )
+
+
+async def last_update_id(session: AsyncSession) -> int | None:
+    return (await session.execute(select(func.max(InboxUpdate.update_id)))).scalar()

@@ -1,0 +1,390 @@
+"""The outbox (DESIGN rule 4): messages owed are rows written with the change that owes them;
+a dispatcher sends them within Telegram's limits, retries 429 and 5xx after the server's
+``retry_after``, and records the result and the message id.
+
+Nothing here knows Telegram: a channel supplies a ``Sender``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.buttons import Rows, from_json, to_json
+from bot.clock import Clock
+from bot.db import Database
+from models import OutboxKind, OutboxMessage, OutboxStatus
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+
+
+def enqueue(
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    chat_id: int,
+    text: str,
+    buttons: Rows | None = None,
+    is_group: bool = False,
+    photo: str | None = None,
+    priority: int = 0,
+) -> OutboxMessage:
+    """Owe a message. Lower priority goes first: order traffic 0, broadcasts 10."""
+    now = clock.now()
+    msg = OutboxMessage(
+        priority=priority,
+        chat_id=chat_id,
+        is_group=is_group,
+        kind=OutboxKind.SEND,
+        text=text,
+        buttons=to_json(buttons),
+        photo=photo,
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(msg)
+    return msg
+
+
+def enqueue_edit(
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    original: OutboxMessage,
+    text: str,
+    buttons: Rows | None = None,
+) -> OutboxMessage:
+    """Edit the message another outbox row delivered (sent first: same chat, later id)."""
+    now = clock.now()
+    msg = OutboxMessage(
+        chat_id=original.chat_id,
+        is_group=original.is_group,
+        kind=OutboxKind.EDIT,
+        text=text,
+        buttons=to_json(buttons),
+        edit_of=original.id,
+        priority=original.priority,
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(msg)
+    return msg
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    id: int
+    chat_id: int
+    is_group: bool
+    kind: OutboxKind
+    text: str
+    buttons: Rows | None
+    photo: str | None
+    target_message_id: int | None  # for edits
+
+
+@dataclass(frozen=True)
+class SendResult:
+    ok: bool
+    message_id: int | None = None
+    retry_after: float | None = None  # the server asked us to wait (429)
+    transient: bool = False  # 5xx, network: try again later
+    error: str | None = None
+
+
+class Sender(Protocol):
+    async def send(self, msg: Outgoing) -> SendResult: ...
+
+
+@dataclass
+class Limits:
+    global_per_second: float = 28.0
+    private_interval: float = 1.0
+    group_per_minute: int = 20
+    max_attempts: int = 8
+    max_in_flight: int = 16
+    poll_seconds: float = 0.5
+
+
+class Pacer:
+    """Keeps the sending rate within Telegram's limits: overall per second, per private chat,
+    per group per minute. Times are monotonic seconds."""
+
+    def __init__(self, limits: Limits, now: Callable[[], float] = time.monotonic) -> None:
+        self.limits = limits
+        self._now = now
+        self._global: deque[float] = deque()
+        self._private_next: dict[int, float] = {}
+        self._group: dict[int, deque[float]] = {}
+        self._blocked_until: float = 0.0  # after a global 429
+
+    def _global_interval(self) -> float:
+        return 1.0 / self.limits.global_per_second
+
+    def wait_for(self, chat_id: int, is_group: bool) -> float:
+        """Seconds until a message to this chat may go (0 = now)."""
+        now = self._now()
+        waits = [self._blocked_until - now]
+        # Evenly spaced sends: no burst at start, never more than the rate in any second.
+        if self._global:
+            waits.append(self._global[-1] + self._global_interval() - now)
+        if is_group:
+            q = self._group.get(chat_id)
+            if q:
+                while q and q[0] <= now - 60.0:
+                    q.popleft()
+                if len(q) >= self.limits.group_per_minute:
+                    waits.append(q[0] + 60.0 - now)
+        else:
+            waits.append(self._private_next.get(chat_id, 0.0) - now)
+        return max(0.0, *waits)
+
+    def global_wait(self) -> float:
+        now = self._now()
+        waits = [self._blocked_until - now]
+        if self._global:
+            waits.append(self._global[-1] + self._global_interval() - now)
+        return max(0.0, *waits)
+
+    def record(self, chat_id: int, is_group: bool) -> None:
+        now = self._now()
+        self._global.append(now)
+        while len(self._global) > 64:
+            self._global.popleft()
+        if is_group:
+            self._group.setdefault(chat_id, deque()).append(now)
+        else:
+            self._private_next[chat_id] = now + self.limits.private_interval
+
+    def back_off(self, chat_id: int, is_group: bool, seconds: float) -> None:
+        until = self._now() + seconds
+        if is_group:
+            q = self._group.setdefault(chat_id, deque())
+            # Treat the group as full until the server's retry_after has passed.
+            q.extend([until - 60.0] * max(0, self.limits.group_per_minute - len(q)))
+        else:
+            self._private_next[chat_id] = max(self._private_next.get(chat_id, 0.0), until)
+
+
+class Dispatcher:
+    """Sends due outbox rows in order per chat, paced, with retries. Safe to run on several
+    instances at once: a row is leased with a conditional UPDATE before it is sent."""
+
+    def __init__(self, db: Database, clock: Clock, sender: Sender, limits: Limits) -> None:
+        self.db = db
+        self.clock = clock
+        self.sender = sender
+        self.limits = limits
+        self.pacer = Pacer(limits)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._in_flight: dict[int, asyncio.Task[None]] = {}  # chat_id -> its one send
+        self._stopping = False
+        self.sent_count = 0
+        self.retry_count = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        await self._recover_leases()
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
+
+    async def stop(self) -> None:
+        """Finish the sends under way (so none is sent twice), then stop."""
+        self._stopping = True
+        self._wake.set()
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._in_flight:
+            await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+
+    async def _recover_leases(self) -> None:
+        # A row left 'sending' by a crash goes back to pending once its lease has run out.
+        now = self.clock.now()
+        async with self.db.session() as s:
+            await s.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.status == OutboxStatus.SENDING,
+                    or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
+                )
+                .values(status=OutboxStatus.PENDING, lease_until=None)
+            )
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                delay = await self.pump()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("outbox pump failed; retrying")
+                delay = 1.0
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    async def pump(self, budget: float = 2.0) -> float:
+        """Send what may go now, for up to ``budget`` seconds; return how long to sleep."""
+        started = time.monotonic()
+        now = self.clock.now()
+        async with self.db.read() as s:
+            rows = (
+                await s.execute(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]))
+                    .order_by(OutboxMessage.priority, OutboxMessage.id)
+                    .limit(1000)
+                )
+            ).scalars().all()
+            edit_targets = {r.edit_of for r in rows if r.edit_of is not None}
+            targets: dict[int, OutboxMessage] = {}
+            if edit_targets:
+                found = await s.execute(
+                    select(OutboxMessage).where(OutboxMessage.id.in_(edit_targets))
+                )
+                targets = {t.id: t for t in found.scalars()}
+        next_delay = self.limits.poll_seconds
+        held: set[int] = set()  # chats with an earlier message still waiting: keep order
+        for row in rows:
+            if self._stopping or time.monotonic() - started > budget:
+                return 0.001
+            chat = row.chat_id
+            if chat in held or chat in self._in_flight or row.status == OutboxStatus.SENDING:
+                held.add(chat)
+                continue
+            if row.next_attempt_at > now:
+                held.add(chat)
+                next_delay = min(next_delay, (row.next_attempt_at - now).total_seconds())
+                continue
+            target_id: int | None = None
+            if row.kind == OutboxKind.EDIT:
+                target = targets.get(row.edit_of or 0)
+                if target is None or target.status == OutboxStatus.FAILED:
+                    await self._finish(row.id, SendResult(ok=False, error="original not sent"))
+                    continue
+                if target.message_id is None:
+                    held.add(chat)  # the original is still on its way
+                    continue
+                target_id = target.message_id
+            # Wait here for the overall budget and a free sending slot, not per chat.
+            while len(self._in_flight) >= self.limits.max_in_flight:
+                await asyncio.wait(
+                    list(self._in_flight.values()), return_when=asyncio.FIRST_COMPLETED
+                )
+            if (gw := self.pacer.global_wait()) > 0:
+                await asyncio.sleep(gw)
+            wait = self.pacer.wait_for(chat, row.is_group)
+            if wait > 0:
+                held.add(chat)
+                next_delay = min(next_delay, wait)
+                continue
+            if chat in self._in_flight or not await self._lease(row.id):
+                held.add(chat)
+                continue
+            self.pacer.record(chat, row.is_group)
+            out = Outgoing(
+                id=row.id,
+                chat_id=chat,
+                is_group=row.is_group,
+                kind=OutboxKind(row.kind),
+                text=row.text,
+                buttons=from_json(row.buttons),
+                photo=row.photo,
+                target_message_id=target_id,
+            )
+            self._in_flight[chat] = asyncio.create_task(self._send(out, row.attempts))
+            held.add(chat)
+        return max(0.001, next_delay)
+
+    async def _lease(self, row_id: int) -> bool:
+        now = self.clock.now()
+        async with self.db.session() as s:
+            res = await s.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row_id, OutboxMessage.status == OutboxStatus.PENDING)
+                .values(status=OutboxStatus.SENDING, lease_until=now + LEASE)
+            )
+            return res.rowcount == 1
+
+    async def _send(self, out: Outgoing, attempts: int) -> None:
+        try:
+            try:
+                result = await self.sender.send(out)
+            except Exception as exc:  # a sender bug must not lose the message
+                logger.exception("sender raised for outbox %s", out.id)
+                result = SendResult(ok=False, transient=True, error=repr(exc))
+            if result.retry_after is not None:
+                self.retry_count += 1
+                self.pacer.back_off(out.chat_id, out.is_group, result.retry_after)
+                logger.info("outbox %s: 429, retry after %ss", out.id, result.retry_after)
+            await self._finish(out.id, result, attempts + 1)
+        finally:
+            self._in_flight.pop(out.chat_id, None)
+            self._wake.set()
+
+    async def _finish(self, row_id: int, result: SendResult, attempts: int = 1) -> None:
+        now = self.clock.now()
+        values: dict[str, object] = {"attempts": attempts, "lease_until": None}
+        if result.ok:
+            self.sent_count += 1
+            values.update(status=OutboxStatus.SENT, message_id=result.message_id, sent_at=now)
+        elif (result.retry_after is not None or result.transient) and (
+            attempts < self.limits.max_attempts or result.retry_after is not None
+        ):
+            # 429 is the server pacing us, not a failure of the message: always retried.
+            delay = result.retry_after if result.retry_after is not None else min(
+                60.0, 2.0 ** attempts
+            )
+            values.update(
+                status=OutboxStatus.PENDING,
+                next_attempt_at=now + timedelta(seconds=math.ceil(delay * 1000) / 1000),
+                error=result.error,
+            )
+        else:
+            values.update(status=OutboxStatus.FAILED, error=result.error)
+        async with self.db.session() as s:
+            await s.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(values))
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait until nothing is pending (tests and the CLI)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            async with self.db.read() as s:
+                left = (
+                    await s.execute(
+                        select(OutboxMessage.id)
+                        .where(
+                            OutboxMessage.status.in_(
+                                [OutboxStatus.PENDING, OutboxStatus.SENDING]
+                            )
+                        )
+                        .limit(1)
+                    )
+                ).first()
+            if left is None and not self._in_flight:
+                return
+            self.wake()
+            await asyncio.sleep(0.05)
+        raise TimeoutError("outbox not drained")

@@ -1,0 +1,79 @@
+"""Notices from staff to the residents of a grid (and the grid's group chat)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import outbox
+from bot.errors import Refused
+from bot.i18n import N_, gettext_for
+from bot.runtime import Runtime
+from models import Building, Grid, Notice, Resident, Staff, StaffRole
+
+NOTICE_PRIORITY = 10  # after order traffic: a broadcast must not hold up a claim
+
+
+@dataclass(frozen=True)
+class NoticeResult:
+    id: int
+    recipients: int
+
+
+async def grids_for_staff(session: AsyncSession, telegram_id: int) -> list[tuple[int, str]]:
+    """The grids this person may send a notice to (their scope)."""
+    roles = (await session.scalars(select(Staff).where(Staff.telegram_id == telegram_id))).all()
+    if not roles:
+        return []
+    q = select(Grid).order_by(Grid.id)
+    if not any(r.role == StaffRole.ADMIN for r in roles):
+        communities = {r.community_id for r in roles if r.role == StaffRole.COMMUNITY}
+        grids = {r.grid_id for r in roles if r.role == StaffRole.GRID_LEADER}
+        q = q.where(Grid.community_id.in_(communities) | Grid.id.in_(grids))
+    return [(g.id, g.name) for g in await session.scalars(q)]
+
+
+async def send_to_grid(
+    rt: Runtime, session: AsyncSession, telegram_id: int, grid_id: int, text: str
+) -> NoticeResult:
+    allowed = dict(await grids_for_staff(session, telegram_id))
+    if grid_id not in allowed:
+        raise Refused(N_("You may not send notices to this grid."))
+    text = text.strip()
+    limit = rt.settings.limits.max_text_length * 3
+    if not text:
+        raise Refused(N_("The notice is empty. Please type the text of the notice."))
+    if len(text) > limit:
+        raise Refused(
+            N_("That is too long ({n} characters). Please keep it under {limit}."),
+            n=len(text), limit=limit,
+        )
+    grid = await session.get(Grid, grid_id)
+    assert grid is not None
+    now = rt.clock.now()
+    residents = (
+        await session.scalars(
+            select(Resident.telegram_id)
+            .join(Building, Building.id == Resident.building_id)
+            .where(Building.grid_id == grid_id)
+            .order_by(Resident.id)
+        )
+    ).all()
+    notice = Notice(
+        community_id=grid.community_id, grid_id=grid_id, author_telegram_id=telegram_id,
+        text=text, recipients=len(residents), created_at=now,
+    )
+    session.add(notice)
+    _ = gettext_for(rt.default_language)
+    body = "📢 " + _("Notice from the community") + "\n\n" + text
+    for tid in residents:
+        outbox.enqueue(session, rt.clock, chat_id=tid, text=body, priority=NOTICE_PRIORITY)
+    if grid.group_chat_id is not None:
+        outbox.enqueue(
+            session, rt.clock, chat_id=grid.group_chat_id, text=body, is_group=True,
+            priority=NOTICE_PRIORITY,
+        )
+    await session.flush()
+    return NoticeResult(notice.id, len(residents))

@@ -1,0 +1,125 @@
+"""Registering a resident: who they are and where the door is."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import Clock
+from bot.errors import Refused
+from bot.i18n import N_
+from bot.services import directory
+from models import Resident
+
+UNIT_RE = re.compile(r"^[0-9A-Za-z]{1,4}$")
+ROOM_RE = re.compile(r"^[0-9A-Za-z-]{1,6}$")
+PHONE_RE = re.compile(r"^\+?[0-9][0-9 -]{5,19}$")
+NAME_MAX = 32
+
+
+def clean_unit(text: str, units: int) -> str:
+    value = text.strip().removesuffix("单元").removesuffix("单元号")
+    if not UNIT_RE.match(value):
+        raise Refused(N_("Please send the unit number, for example 2."))
+    if value.isdigit() and not 1 <= int(value) <= max(units, 1):
+        raise Refused(N_("This building has units 1 to {units}. Please send one of them."),
+                      units=units)
+    return value
+
+
+def clean_room(text: str) -> str:
+    value = text.strip().removesuffix("室").removesuffix("号")
+    if not ROOM_RE.match(value):
+        raise Refused(N_("Please send the room number, for example 302."))
+    return value
+
+
+def clean_name(text: str) -> str:
+    value = " ".join(text.split())
+    if not value or len(value) > NAME_MAX:
+        raise Refused(N_("Please send a name of at most {n} characters."), n=NAME_MAX)
+    return value
+
+
+def clean_phone(text: str) -> str:
+    value = text.strip()
+    if not PHONE_RE.match(value):
+        raise Refused(N_("That does not look like a phone number. Please share your contact "
+                         "with the button, or type the number."))
+    return re.sub(r"[ -]", "", value)
+
+
+@dataclass(frozen=True)
+class ResidentInfo:
+    id: int
+    telegram_id: int
+    name: str
+    phone: str
+    building_id: int
+    unit: str
+    room: str
+    address: str
+
+
+async def register(
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    telegram_id: int,
+    name: str,
+    phone: str,
+    building_id: int,
+    unit: str,
+    room: str,
+) -> ResidentInfo:
+    """Create or update the resident's registration (registering again edits the address)."""
+    info = await directory.building(session, building_id)
+    if info is None:
+        raise Refused(N_("That building no longer exists. Please start again with /start."))
+    now = clock.now()
+    res = await session.scalar(select(Resident).where(Resident.telegram_id == telegram_id))
+    if res is None:
+        res = Resident(telegram_id=telegram_id, created_at=now)
+        session.add(res)
+    res.name = clean_name(name)
+    res.phone = clean_phone(phone)
+    res.building_id = building_id
+    res.unit = clean_unit(unit, info.units)
+    res.room = clean_room(room)
+    res.updated_at = now
+    await session.flush()
+    return ResidentInfo(
+        id=res.id,
+        telegram_id=telegram_id,
+        name=res.name,
+        phone=res.phone,
+        building_id=building_id,
+        unit=res.unit,
+        room=res.room,
+        address=address_text(info.community, info.label, res.unit, res.room),
+    )
+
+
+def address_text(community: str, building_label: str, unit: str, room: str) -> str:
+    return f"{community} {building_label} {unit}-{room}"
+
+
+async def get(session: AsyncSession, telegram_id: int) -> ResidentInfo | None:
+    res = await session.scalar(select(Resident).where(Resident.telegram_id == telegram_id))
+    if res is None:
+        return None
+    info = await directory.building(session, res.building_id)
+    assert info is not None
+    return ResidentInfo(
+        id=res.id,
+        telegram_id=telegram_id,
+        name=res.name,
+        phone=res.phone,
+        building_id=res.building_id,
+        unit=res.unit,
+        room=res.room,
+        address=address_text(info.community, info.label, res.unit, res.room),
+    )

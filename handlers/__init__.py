@@ -1,0 +1,1 @@
+"""How Telegram talks to paotui: thin callbacks per audience, plus the composition root."""

@@ -1,0 +1,95 @@
+"""The composition root: builds the Application and registers every handler, in one place.
+
+The same functions are called by `paotui run` and by the test fixtures, so the tests run the real
+wiring (STYLE 1). Handlers are registered here, never in post_init (which only runs from
+run_polling/run_webhook).
+"""
+
+from __future__ import annotations
+
+from telegram import BotCommand, BotCommandScopeAllPrivateChats
+from telegram.ext import (
+    AIORateLimiter,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bot.i18n import gettext_for
+from bot.runtime import Runtime
+from handlers import common, resident, staff, volunteer
+from handlers.context import RUNTIME_KEY, AppContext, AppType
+
+
+def build_application(
+    rt: Runtime, *, token: str, base_url: str, base_file_url: str
+) -> AppType:
+    app = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(base_url)
+        .base_file_url(base_file_url)
+        .context_types(ContextTypes(context=AppContext))
+        # Direct replies to a user's own press go out at once; PTB's limiter retries a 429.
+        # Everything else is paced by the outbox dispatcher.
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        # We poll ourselves: each update is stored in the inbox before it is acknowledged.
+        .updater(None)
+        .build()
+    )
+    app.bot_data[RUNTIME_KEY] = rt
+    register_handlers(app, rt)
+    return app
+
+
+def register_handlers(app: AppType, rt: Runtime) -> None:
+    """Order matters! Within group 0 the first matching handler wins:
+    1. the conversations, so a user in the middle of one has their input read by it;
+       the order form first, so /start or the menu inside it ends it cleanly;
+    2. commands and buttons that work anywhere;
+    3. the catch-alls: an unknown button gets an alert, unexpected input a hint."""
+    timeout = rt.settings.limits.conversation_timeout_minutes * 60.0
+    app.add_handler(resident.build_order_conversation(timeout))
+    app.add_handler(staff.build_notice_conversation(timeout))
+    app.add_handler(resident.build_registration_conversation(timeout))
+
+    private = filters.ChatType.PRIVATE
+    app.add_handler(CommandHandler("help", common.help_command))
+    app.add_handler(MessageHandler(filters.Regex(common.label_pattern(common.MENU_HELP)),
+                                   common.help_command))
+    app.add_handler(CommandHandler("language", common.language_command))
+    app.add_handler(MessageHandler(filters.Regex(common.label_pattern(common.MENU_LANGUAGE)),
+                                   common.language_command))
+    app.add_handler(CallbackQueryHandler(common.language_chosen, pattern=r"^l:\w{1,8}$"))
+    app.add_handler(CommandHandler("cancel", common.nothing_to_cancel, filters=private))
+    for handler in (*resident.menu_handlers(), *volunteer.volunteer_handlers()):
+        app.add_handler(handler)
+
+    app.add_handler(CallbackQueryHandler(common.stale_button))
+    app.add_handler(MessageHandler(filters.COMMAND, common.unknown_command))
+    app.add_handler(MessageHandler(private & ~filters.COMMAND, common.unexpected_input))
+    app.add_error_handler(common.error_handler)
+
+
+COMMANDS = (
+    ("start", "Register or change your address"),
+    ("order", "Order an errand"),
+    ("orders", "My orders"),
+    ("mytasks", "Volunteers: the tasks I am running"),
+    ("notice", "Staff: send a notice"),
+    ("language", "中文 / English"),
+    ("help", "What this bot does"),
+    ("cancel", "Stop what you are doing"),
+)
+
+
+async def publish_commands(app: AppType) -> None:
+    """The command menu in both languages (Telegram picks by the client's language)."""
+    scope = BotCommandScopeAllPrivateChats()
+    for lang, code in (("zh_CN", None), ("en", "en")):
+        _ = gettext_for(lang)
+        cmds = [BotCommand(name, _(desc)) for name, desc in COMMANDS]
+        await app.bot.set_my_commands(cmds, scope=scope, language_code=code)

@@ -1,0 +1,257 @@
+"""Pieces every audience uses: the unit of work with the reader's language, keyboards,
+the main menu, help, language, and the answers to input nobody expected."""
+
+from __future__ import annotations
+
+import html
+import logging
+import traceback
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    Update,
+    User,
+)
+from telegram.constants import ChatType
+from telegram.error import BadRequest, Forbidden
+from telegram.ext import ContextTypes
+
+from bot.buttons import Button, Rows
+from bot.i18n import LANGUAGES, N_, Gettext, gettext_for
+from bot.services import people
+from handlers.context import AppContext
+
+logger = logging.getLogger(__name__)
+
+# Reply-keyboard labels of the resident's main menu; matched in both languages.
+MENU_ORDER = N_("📝 Order")
+MENU_MY_ORDERS = N_("📋 My orders")
+MENU_HELP = N_("❓ Help")
+MENU_LANGUAGE = N_("🌐 Language")
+MENU_LABELS = (MENU_ORDER, MENU_MY_ORDERS, MENU_HELP, MENU_LANGUAGE)
+
+
+def label_pattern(msgid: str) -> str:
+    """An anchored regex matching a menu label in every language."""
+    import re
+
+    texts = {gettext_for(lang)(msgid) for lang in LANGUAGES}
+    return "^(" + "|".join(re.escape(t) for t in sorted(texts)) + ")$"
+
+
+def inline(rows: Rows | None) -> InlineKeyboardMarkup | None:
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.text, callback_data=b.data) for b in row] for row in rows]
+    )
+
+
+def buttons(*rows: list[Button]) -> InlineKeyboardMarkup | None:
+    return inline(list(rows))
+
+
+def main_menu(_: Gettext) -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        [
+            [KeyboardButton(_(MENU_ORDER)), KeyboardButton(_(MENU_MY_ORDERS))],
+            [KeyboardButton(_(MENU_HELP)), KeyboardButton(_(MENU_LANGUAGE))],
+        ],
+        resize_keyboard=True,
+        is_persistent=True,
+    )
+
+
+async def language(ctx: AppContext, session: AsyncSession, user: User | None) -> str:
+    if user is None:
+        return ctx.rt.default_language
+    return await people.language_of(
+        session, user.id, ctx.rt.default_language, client_hint=user.language_code
+    )
+
+
+@dataclass
+class Work:
+    session: AsyncSession
+    _: Gettext
+    lang: str
+
+
+@asynccontextmanager
+async def unit_of_work(update: Update, ctx: AppContext) -> AsyncIterator[Work]:
+    """One unit of work per update (DESIGN rule 1), with the reader's gettext."""
+    async with ctx.rt.db.session() as session:
+        lang = await language(ctx, session, update.effective_user)
+        yield Work(session, gettext_for(lang), lang)
+    ctx.rt.wake_outbox()
+
+
+async def translator(update: Update, ctx: AppContext) -> Gettext:
+    async with ctx.rt.db.read() as session:
+        return gettext_for(await language(ctx, session, update.effective_user))
+
+
+async def who(update: Update, ctx: AppContext) -> tuple[Gettext, people.Roles | None]:
+    """The reader's gettext and what they are to us."""
+    user = update.effective_user
+    async with ctx.rt.db.read() as s:
+        _ = gettext_for(await language(ctx, s, user))
+        roles = await people.roles_of(s, user.id) if user else None
+    return _, roles
+
+
+def is_private(update: Update) -> bool:
+    return bool(update.effective_chat and update.effective_chat.type == ChatType.PRIVATE)
+
+
+async def alert(update: Update, text: str) -> None:
+    """Answer a button press with a pop-up the user must dismiss."""
+    if update.callback_query:
+        try:
+            await update.callback_query.answer(text[:200], show_alert=True)
+        except BadRequest:
+            logger.info("callback query too old to answer")
+
+
+async def edit_or_send(update: Update, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    """Replace the message whose button was pressed; if it cannot be edited, send anew."""
+    q = update.callback_query
+    if q and q.message:
+        try:
+            await q.edit_message_text(text, reply_markup=markup)
+            return
+        except BadRequest as exc:
+            if "not modified" in str(exc).lower():
+                return
+            logger.info("edit failed (%s); sending a new message", exc)
+    if update.effective_chat:
+        await update.effective_chat.send_message(text, reply_markup=markup)
+
+
+HELP_RESIDENT = N_(
+    "I am the community errand bot (跑腿). Volunteers of your grid run errands for you:\n"
+    "• 📝 Order: groceries, medicine, a gas top-up or another errand\n"
+    "• 📋 My orders: follow, cancel or confirm your orders\n"
+    "• 🌐 Language: 中文 / English\n\n"
+    "Deliveries are contactless: the volunteer knocks and leaves it at your door.\n"
+    "Commands: /start /order /orders /language /cancel /help"
+)
+HELP_VOLUNTEER = N_(
+    "Volunteers: new tasks appear in your grid's group. Press 🙋 to take one; the address "
+    "comes to you here, privately. Move it along with the buttons: 🛒 Bought, 🚶 On the way, "
+    "📦 Delivered. /mytasks lists the tasks you are running."
+)
+HELP_STAFF = N_("Staff: /notice sends a notice to the residents and the group of a grid.")
+
+
+async def help_command(update: Update, ctx: AppContext) -> None:
+    _, roles = await who(update, ctx)
+    parts = [_(HELP_RESIDENT)]
+    if roles and roles.volunteer_id:
+        parts.append(_(HELP_VOLUNTEER))
+    if roles and roles.is_staff:
+        parts.append(_(HELP_STAFF))
+    markup = main_menu(_) if roles and roles.resident_id and is_private(update) else None
+    if update.effective_message:
+        await update.effective_message.reply_text("\n\n".join(parts), reply_markup=markup)
+
+
+LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
+
+
+async def language_command(update: Update, ctx: AppContext) -> None:
+    _ = await translator(update, ctx)
+    rows = [[Button(name, f"l:{code}") for code, name in LANGUAGE_NAMES.items()]]
+    if update.effective_message:
+        await update.effective_message.reply_text(
+            _("Choose your language:"), reply_markup=inline(rows)
+        )
+
+
+async def language_chosen(update: Update, ctx: AppContext) -> None:
+    q = update.callback_query
+    assert q is not None and q.data is not None and update.effective_user
+    code = q.data.removeprefix("l:")
+    if code not in LANGUAGES:
+        await alert(update, gettext_for(ctx.rt.default_language)(STALE))
+        return
+    async with ctx.rt.db.session() as s:
+        await people.set_language(s, ctx.rt.clock, update.effective_user.id, code)
+        roles = await people.roles_of(s, update.effective_user.id)
+    _ = gettext_for(code)
+    await q.answer()
+    await edit_or_send(update, _("Language set: {name}").format(name=LANGUAGE_NAMES[code]), None)
+    if roles.resident_id and update.effective_chat:
+        await update.effective_chat.send_message(_("Main menu"), reply_markup=main_menu(_))
+
+
+STALE = N_("This button is out of date or not for you. Nothing was changed.")
+
+
+async def stale_button(update: Update, ctx: AppContext) -> None:
+    """Garbage, forged or expired callback data: a clear alert, nothing changed."""
+    _ = await translator(update, ctx)
+    await alert(update, _(STALE))
+
+
+async def unknown_command(update: Update, ctx: AppContext) -> None:
+    if not is_private(update):
+        return
+    _ = await translator(update, ctx)
+    if update.effective_message:
+        await update.effective_message.reply_text(
+            _("I do not know that command. Send /help to see what I can do.")
+        )
+
+
+async def nothing_to_cancel(update: Update, ctx: AppContext) -> None:
+    _ = await translator(update, ctx)
+    if update.effective_message:
+        await update.effective_message.reply_text(_("There is nothing to cancel right now."))
+
+
+async def unexpected_input(update: Update, ctx: AppContext) -> None:
+    """Text or media nobody asked for, in a private chat: say what to do next."""
+    if not is_private(update) or update.effective_message is None:
+        return
+    _, roles = await who(update, ctx)
+    if roles and roles.resident_id:
+        await update.effective_message.reply_text(
+            _("I did not understand that. Please use the buttons below, or send /help."),
+            reply_markup=main_menu(_),
+        )
+    else:
+        await update.effective_message.reply_text(
+            _("Welcome! Send /start to register your address, then you can order errands.")
+        )
+
+
+async def error_handler(update: object, ctx: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log first, then tell an operator chat (PTB errorhandlerbot), then the user."""
+    logger.error("error while handling an update", exc_info=ctx.error)
+    rt = ctx.application.bot_data.get("runtime")
+    if rt is not None and rt.settings.bot.operator_chat_id:
+        tb = "".join(traceback.format_exception(ctx.error))[-3000:]
+        try:
+            await ctx.bot.send_message(
+                rt.settings.bot.operator_chat_id, f"<pre>{html.escape(tb)}</pre>", parse_mode="HTML"
+            )
+        except (BadRequest, Forbidden):
+            logger.warning("could not report the error to the operator chat")
+    if isinstance(update, Update) and update.effective_user and rt is not None:
+        _ = gettext_for(rt.default_language)
+        text = _("Sorry, something went wrong on our side. Nothing was lost; please try again.")
+        try:
+            if update.callback_query:
+                await update.callback_query.answer(text, show_alert=True)
+            elif update.effective_chat and update.effective_chat.type == ChatType.PRIVATE:
+                await update.effective_chat.send_message(text)
+        except (BadRequest, Forbidden):
+            pass

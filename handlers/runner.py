@@ -1,0 +1,216 @@
+"""Runs the bot: polls Telegram into the inbox, processes the inbox, dispatches the outbox.
+
+PTB's own polling confirms a batch to Telegram before the handlers run; here an update is
+acknowledged (by the next getUpdates offset) only after it is stored (DESIGN rule 5). Updates of
+different users are processed concurrently; one user's updates stay in order, so conversations
+see their messages in sequence (STYLE 11).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import deque
+from typing import Any
+
+from telegram import Bot, Update
+from telegram.error import NetworkError, TelegramError
+from telegram.request import HTTPXRequest
+
+from bot import inbox
+from bot.outbox import Dispatcher, Limits
+from bot.runtime import Runtime
+from handlers.app import AppType, build_application, publish_commands
+from handlers.transport import TelegramSender
+
+logger = logging.getLogger(__name__)
+
+
+def serial_key(payload: dict[str, Any]) -> str:
+    """Updates with the same key are processed one after another."""
+    for field in ("message", "edited_message", "callback_query", "my_chat_member",
+                  "chat_member", "inline_query"):
+        part = payload.get(field)
+        if isinstance(part, dict):
+            user = part.get("from") or {}
+            if "id" in user:
+                return f"u{user['id']}"
+            chat = part.get("chat") or {}
+            if "id" in chat:
+                return f"c{chat['id']}"
+    return f"x{payload.get('update_id')}"
+
+
+class BotService:
+    def __init__(
+        self, rt: Runtime, *, token: str, base_url: str, base_file_url: str
+    ) -> None:
+        self.rt = rt
+        settings = rt.settings
+        self.app: AppType = build_application(
+            rt, token=token, base_url=base_url, base_file_url=base_file_url
+        )
+        poll_timeout = settings.bot.poll_timeout
+        # A plain Bot for polling and the outbox: no PTB rate limiter in their way.
+        self.raw_bot = Bot(
+            token,
+            base_url=base_url,
+            base_file_url=base_file_url,
+            request=HTTPXRequest(connection_pool_size=settings.outbox.max_in_flight + 4),
+            get_updates_request=HTTPXRequest(read_timeout=poll_timeout + 10),
+        )
+        self.poll_timeout = poll_timeout
+        o = settings.outbox
+        self.dispatcher = Dispatcher(
+            rt.db, rt.clock, TelegramSender(self.raw_bot),
+            Limits(
+                global_per_second=o.global_per_second,
+                private_interval=o.private_interval_seconds,
+                group_per_minute=o.group_per_minute,
+                max_attempts=o.max_attempts,
+                max_in_flight=o.max_in_flight,
+                poll_seconds=o.poll_seconds,
+            ),
+        )
+        rt.wake_outbox = self.dispatcher.wake
+        self._sem = asyncio.Semaphore(settings.bot.concurrent_updates)
+        self._new_updates = asyncio.Event()
+        self._in_flight: set[int] = set()
+        # Recently finished ids: a pending-list read just before a row was marked done must not
+        # hand that update out again.
+        self._done: set[int] = set()
+        self._done_order: deque[int] = deque()
+        self._tails: dict[str, asyncio.Task[None]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._running = False
+        self.polling = True
+
+    async def start(self, *, poll: bool = True) -> None:
+        await self.raw_bot.initialize()
+        await self.app.initialize()
+        await self.app.start()
+        await publish_commands(self.app)
+        await self.dispatcher.start()
+        self._running = True
+        self.polling = poll
+        if poll:
+            await self.raw_bot.delete_webhook()
+            self._tasks.append(asyncio.create_task(self._poll(), name="inbox-poll"))
+        self._tasks.append(asyncio.create_task(self._process(), name="inbox-process"))
+        logger.info("bot started as @%s", self.app.bot.username)
+
+    async def stop(self) -> None:
+        self._running = False
+        self._new_updates.set()
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._tasks.clear()
+        tails = [t for t in self._tails.values() if not t.done()]
+        if tails:
+            await asyncio.gather(*tails, return_exceptions=True)
+        await self.dispatcher.stop()
+        await self.app.stop()
+        await self.app.shutdown()
+        await self.raw_bot.shutdown()
+
+    # --- inbox --------------------------------------------------------------------------
+
+    async def _poll(self) -> None:
+        async with self.rt.db.read() as s:
+            last = await inbox.last_update_id(s)
+        offset = last + 1 if last is not None else None
+        backoff = 1.0
+        while self._running:
+            try:
+                updates = await self.raw_bot.get_updates(
+                    offset=offset, timeout=self.poll_timeout, allowed_updates=Update.ALL_TYPES
+                )
+            except NetworkError as exc:
+                logger.warning("getUpdates failed (%s); retrying in %.0fs", exc, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
+                continue
+            except TelegramError:
+                logger.exception("getUpdates refused")
+                await asyncio.sleep(5)
+                continue
+            backoff = 1.0
+            if not updates:
+                continue
+            await self.store([(u.update_id, json.dumps(u.to_dict())) for u in updates])
+            # Only now may Telegram forget them: the next call's offset confirms this batch.
+            offset = updates[-1].update_id + 1
+
+    async def store(self, updates: list[tuple[int, str]]) -> int:
+        async with self.rt.db.session() as s:
+            new = await inbox.record(s, self.rt.clock, updates)
+        self._new_updates.set()
+        return new
+
+    async def _process(self) -> None:
+        while self._running:
+            self._new_updates.clear()
+            try:
+                async with self.rt.db.read() as s:
+                    rows = [
+                        (r.update_id, r.payload)
+                        for r in await inbox.pending(s, limit=500)
+                        if r.update_id not in self._in_flight and r.update_id not in self._done
+                    ]
+            except Exception:
+                logger.exception("reading the inbox failed")
+                rows = []
+            for update_id, payload in rows:
+                self._in_flight.add(update_id)
+                data = json.loads(payload)
+                key = serial_key(data)
+                prev = self._tails.get(key)
+                task = asyncio.create_task(self._handle(update_id, data, prev))
+                self._tails[key] = task
+                task.add_done_callback(lambda t, k=key: self._forget(k, t))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._new_updates.wait(), timeout=1.0)
+
+    def _forget(self, key: str, task: asyncio.Task[None]) -> None:
+        if self._tails.get(key) is task:
+            del self._tails[key]
+
+    async def _handle(
+        self, update_id: int, data: dict[str, Any], prev: asyncio.Task[None] | None
+    ) -> None:
+        if prev is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(prev)
+        error: str | None = None
+        try:
+            async with self._sem:
+                update = Update.de_json(data, self.app.bot)
+                await self.app.process_update(update)
+        except Exception as exc:  # process_update reports handler errors itself
+            logger.exception("update %s failed", update_id)
+            error = repr(exc)[:2000]
+        finally:
+            try:
+                async with self.rt.db.session() as s:
+                    await inbox.mark_processed(s, self.rt.clock, update_id, error)
+            finally:
+                if error is None:
+                    self._done.add(update_id)
+                    self._done_order.append(update_id)
+                    if len(self._done_order) > 50_000:
+                        self._done.discard(self._done_order.popleft())
+                self._in_flight.discard(update_id)
+                self._new_updates.set()
+
+    async def idle(self) -> None:
+        """Wait until the inbox has nothing left to process (tests)."""
+        while True:
+            async with self.rt.db.read() as s:
+                if not await inbox.pending(s, limit=1) and not self._in_flight:
+                    return
+            await asyncio.sleep(0.02)

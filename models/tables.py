@@ -1,0 +1,268 @@
+"""Typed SQLAlchemy 2.0 tables. Telegram ids are BigInteger: they exceed 32 bits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, UTCDateTime
+from models.enums import (
+    OrderStatus,
+    OutboxKind,
+    OutboxStatus,
+    StaffRole,
+    Urgency,
+    VolunteerStatus,
+)
+
+
+class Community(Base):
+    __tablename__ = "communities"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    grids: Mapped[list[Grid]] = relationship(back_populates="community", order_by="Grid.id")
+
+
+class Grid(Base):
+    __tablename__ = "grids"
+    __table_args__ = (UniqueConstraint("community_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # The volunteers' group chat for this grid; new tasks are posted there.
+    group_chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+
+    community: Mapped[Community] = relationship(back_populates="grids")
+    buildings: Mapped[list[Building]] = relationship(back_populates="grid", order_by="Building.id")
+
+
+class Compound(Base):
+    __tablename__ = "compounds"
+    __table_args__ = (UniqueConstraint("community_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class Building(Base):
+    __tablename__ = "buildings"
+    __table_args__ = (UniqueConstraint("compound_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"), index=True)
+    compound_id: Mapped[int] = mapped_column(ForeignKey("compounds.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    # Short code for the building's registration deep link (/start b_<code>).
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    units: Mapped[int] = mapped_column(Integer, default=1)
+
+    grid: Mapped[Grid] = relationship(back_populates="buildings")
+    compound: Mapped[Compound] = relationship()
+
+
+class UserPref(Base):
+    """Per-person preferences, whatever their role (and before they have one)."""
+
+    __tablename__ = "user_prefs"
+
+    telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    language: Mapped[str | None] = mapped_column(String(8))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Resident(Base):
+    __tablename__ = "residents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(32))
+    building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id"), index=True)
+    unit: Mapped[str] = mapped_column(String(16))
+    room: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    building: Mapped[Building] = relationship()
+
+
+class Volunteer(Base):
+    __tablename__ = "volunteers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    name: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"), index=True)
+    status: Mapped[VolunteerStatus] = mapped_column(String(16), default=VolunteerStatus.PENDING)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    grid: Mapped[Grid] = relationship()
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+    __table_args__ = (UniqueConstraint("telegram_id", "role", "community_id", "grid_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[StaffRole] = mapped_column(String(16))
+    # Scope: an admin has neither, community staff a community, a grid leader a grid.
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Shift(Base):
+    __tablename__ = "shifts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"), index=True)
+    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (Index("ix_orders_status_grid", "status", "grid_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    # Where it goes, copied at creation so a later address change does not move a running order.
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"))
+    building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id"))
+    unit: Mapped[str] = mapped_column(String(16))
+    room: Mapped[str] = mapped_column(String(16))
+    contact_name: Mapped[str] = mapped_column(String(64))
+    contact_phone: Mapped[str] = mapped_column(String(32))
+    category: Mapped[str] = mapped_column(String(16))
+    description: Mapped[str] = mapped_column(Text)
+    urgency: Mapped[Urgency] = mapped_column(String(16), default=Urgency.NORMAL)
+    status: Mapped[OrderStatus] = mapped_column(String(16), default=OrderStatus.OPEN)
+    volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"), index=True)
+    # The group post announcing the task: the outbox row that sent it, so it can be edited.
+    group_post_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    # The claimer's private task card, edited as the task moves.
+    runner_card_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    resident: Mapped[Resident] = relationship()
+    volunteer: Mapped[Volunteer | None] = relationship()
+    building: Mapped[Building] = relationship()
+    grid: Mapped[Grid] = relationship()
+
+
+class OrderEvent(Base):
+    """One audit row per change of an order: who, from, to, when, note."""
+
+    __tablename__ = "order_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(16))
+    actor_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OrderDraft(Base):
+    """An order being composed in the chat. Confirming it is a conditional UPDATE of this row,
+    which is what makes a redelivered "confirm" press create one order, not two."""
+
+    __tablename__ = "order_drafts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    category: Mapped[str | None] = mapped_column(String(16))
+    description: Mapped[str | None] = mapped_column(Text)
+    urgency: Mapped[str | None] = mapped_column(String(16))
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), unique=True)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Notice(Base):
+    """A notice staff sent; its messages go through the outbox."""
+
+    __tablename__ = "notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"))
+    author_telegram_id: Mapped[int] = mapped_column(BigInteger)
+    text: Mapped[str] = mapped_column(Text)
+    recipients: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OutboxMessage(Base):
+    """A message the system owes someone, written in the same transaction as the change."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_priority", "status", "priority", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16), default="telegram")
+    priority: Mapped[int] = mapped_column(Integer, default=0)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    is_group: Mapped[bool] = mapped_column(Boolean, default=False)
+    kind: Mapped[OutboxKind] = mapped_column(String(8), default=OutboxKind.SEND)
+    text: Mapped[str] = mapped_column(Text)
+    # Inline buttons: [[{"text": ..., "data": ...}, ...], ...]; None keeps an edit's buttons off.
+    buttons: Mapped[list[list[dict[str, Any]]] | None] = mapped_column(JSON)
+    photo: Mapped[str | None] = mapped_column(String(256))
+    # For an edit: the outbox row whose delivered message is edited.
+    edit_of: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    status: Mapped[OutboxStatus] = mapped_column(String(8), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class InboxUpdate(Base):
+    """Every incoming update, recorded before it is acknowledged (DESIGN rule 5)."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_pending", "processed_at"),)
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    payload: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text)
