@@ -82,12 +82,10 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        """A read-only session (no write lock on SQLite)."""
+        """A read-only session (no write lock on SQLite). Closing it (not rolling back) keeps
+        loaded attributes readable after the block, as expire_on_commit=False does for writes."""
         async with self._reader() as session:
-            try:
-                yield session
-            finally:
-                await session.rollback()
+            yield session
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -18,7 +18,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.i18n import gettext_for
+from bot.i18n import N_, gettext_for
 from bot.runtime import Runtime
 from handlers import common, resident, staff, volunteer
 from handlers.context import RUNTIME_KEY, AppContext, AppType
@@ -75,14 +75,14 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
 
 
 COMMANDS = (
-    ("start", "Register or change your address"),
-    ("order", "Order an errand"),
-    ("orders", "My orders"),
-    ("mytasks", "Volunteers: the tasks I am running"),
-    ("notice", "Staff: send a notice"),
+    ("start", N_("Register or change your address")),
+    ("order", N_("Order an errand")),
+    ("orders", N_("My orders")),
+    ("mytasks", N_("Volunteers: the tasks I am running")),
+    ("notice", N_("Staff: send a notice")),
     ("language", "中文 / English"),
-    ("help", "What this bot does"),
-    ("cancel", "Stop what you are doing"),
+    ("help", N_("What this bot does")),
+    ("cancel", N_("Stop what you are doing")),
 )
 
 

@@ -398,7 +398,7 @@ async def urgency_chosen(update: Update, ctx: AppContext) -> int:
     draft_id = ctx.user_data[DRAFT_KEY]
     async with ctx.rt.db.read() as s:
         me = await residents.get(s, update.callback_query.from_user.id)
-        d = await orders._own_draft(s, draft_id, update.callback_query.from_user.id)
+        d = await orders.get_draft(s, draft_id, update.callback_query.from_user.id)
     assert me is not None
     summary = "\n".join([
         _("Please check your order:"),

@@ -124,6 +124,10 @@ async def _own_draft(session: AsyncSession, draft_id: int, telegram_id: int) -> 
     return d
 
 
+async def get_draft(session: AsyncSession, draft_id: int, telegram_id: int) -> DraftView:
+    return _draft_view(await _own_draft(session, draft_id, telegram_id))
+
+
 async def update_draft(
     rt: Runtime, session: AsyncSession, draft_id: int, telegram_id: int, **fields: Any
 ) -> DraftView:

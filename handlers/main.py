@@ -1,0 +1,102 @@
+"""`paotui run`: the database, the bot service, and, without a token, the local emulator with
+a demo community so anyone can try it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from typing import Any
+
+from bot.clock import OffsetClock
+from bot.config import Settings
+from bot.db import Database
+from bot.migrate import upgrade_async
+from bot.runtime import Runtime
+from bot.seed import DEMO, Demo, ensure_admins, seed_demo
+from handlers.runner import BotService
+
+logger = logging.getLogger(__name__)
+
+SANDBOX_TOKEN = "100000001:SANDBOX-NOT-A-REAL-TOKEN"
+
+
+def populate_emulator(emu: Any, token: str, demo: Demo = DEMO) -> None:
+    """The demo's people and group chats, on the emulator's side."""
+    emu.register_bot(token, username="paotui_bot", first_name="跑腿")
+    for tid, name in demo.residents:
+        emu.create_user(tid, first_name=name)
+    for tid, name in demo.staff:
+        emu.create_user(tid, first_name=name)
+    for g in demo.grids:
+        for tid, name in g.volunteers:
+            emu.create_user(tid, first_name=name)
+        emu.create_group(
+            g.group_title, members=[tid for tid, _ in g.volunteers], with_bot=True,
+            token=token, group_id=g.group_chat_id,
+        )
+
+
+def sandbox_instructions(url: str, demo: Demo = DEMO) -> str:
+    people = ", ".join(f"{tid} {name}" for tid, name in demo.residents)
+    vols = ", ".join(f"{tid} {name}" for tid, name in demo.grids[0].volunteers[:2])
+    staff = ", ".join(f"{tid} {name}" for tid, name in demo.staff)
+    cli = ".venv/bin/python -m sandbox.cli"
+    return f"""
+paotui is running on the local Telegram emulator at {url} (no token configured).
+Residents: {people}; volunteers of {demo.grids[0].name}: {vols}; staff: {staff}.
+Group chat of {demo.grids[0].name}: {demo.grids[0].group_chat_id}.
+Act as a user from another terminal:
+  {cli} say 1001 /start                 # 周阿姨 starts registering
+  {cli} chat 1001                       # read her chat, with numbered buttons
+  {cli} press 1001 1001 <message_id> <button data>
+  {cli} contact 1001 13800001001        # share a phone number
+  {cli} chat {demo.grids[0].group_chat_id}            # the volunteers' group
+Stop with Ctrl+C.
+"""
+
+
+async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+    await upgrade_async(settings.database.url)
+    db = Database(settings.database.url, echo=settings.database.echo)
+    rt = Runtime(settings, db, OffsetClock())
+    async with db.session() as s:
+        await ensure_admins(s, rt.clock, settings.admins.telegram_ids)
+
+    emu = None
+    if settings.has_token:
+        assert settings.bot.token is not None
+        service = BotService(
+            rt, token=settings.bot.token.get_secret_value(),
+            base_url=settings.bot.api_base_url, base_file_url=settings.bot.api_file_url,
+        )
+    else:
+        from sandbox.emulator import Emulator  # only the no-token demo needs it
+
+        emu = Emulator()
+        await emu.start(settings.sandbox.host, settings.sandbox.port)
+        populate_emulator(emu, SANDBOX_TOKEN)
+        if settings.sandbox.seed_demo:
+            async with db.session() as s:
+                await seed_demo(s, rt.clock)
+        service = BotService(
+            rt, token=SANDBOX_TOKEN, base_url=emu.base_url, base_file_url=emu.base_file_url
+        )
+    await service.start()
+    if emu is not None:
+        print(sandbox_instructions(emu.url), flush=True)
+    try:
+        await stop.wait()
+    finally:
+        logger.info("stopping")
+        await service.stop()
+        if emu is not None:
+            await emu.stop()
+        await db.dispose()

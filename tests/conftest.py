@@ -1,0 +1,93 @@
+"""Shared fixtures: a migrated SQLite file per test, the emulator, and the real bot service
+built by the same composition root as `paotui run`."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.clock import OffsetClock
+from bot.config import Settings, load_settings
+from bot.db import Database
+from bot.migrate import upgrade
+from bot.runtime import Runtime
+from bot.seed import seed_demo
+from tests.factories import Harness
+
+os.environ.setdefault("PTB_TIMEDELTA", "1")  # before telegram is imported anywhere
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "config.example.toml"
+TOKEN = "100000001:TEST-TOKEN"
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Migrate once with Alembic (the real migrations); each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "paotui.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+def make_settings(db_path: Path, **overrides: Any) -> Settings:
+    base: dict[str, Any] = {
+        "database": {"url": f"sqlite+aiosqlite:///{db_path}"},
+        "bot": {"poll_timeout": 2},
+        "outbox": {"poll_seconds": 0.1},
+    }
+    for key, value in overrides.items():
+        base.setdefault(key, {}).update(value)
+    return load_settings(EXAMPLE, **base)
+
+
+@pytest.fixture
+def db_path(tmp_path: Path, template_db: Path) -> Path:
+    target = tmp_path / "paotui.db"
+    shutil.copy(template_db, target)
+    return target
+
+
+@pytest.fixture
+def settings(db_path: Path) -> Settings:
+    return make_settings(db_path)
+
+
+@pytest.fixture
+async def rt(settings: Settings) -> AsyncIterator[Runtime]:
+    """A runtime for service tests: real SQLite file, demo community seeded."""
+    db = Database(settings.database.url)
+    runtime = Runtime(settings, db, OffsetClock())
+    async with db.session() as s:
+        await seed_demo(s, runtime.clock)
+    yield runtime
+    await db.dispose()
+
+
+@pytest.fixture
+async def emu() -> AsyncIterator[Any]:
+    from sandbox.emulator import Emulator
+
+    emulator = Emulator()
+    await emulator.start()
+    yield emulator
+    await emulator.stop()
+
+
+@pytest.fixture
+async def harness(rt: Runtime, emu: Any) -> AsyncIterator[Harness]:
+    """The real Application over HTTP against the emulator, polling into the inbox."""
+    from handlers.main import populate_emulator
+    from handlers.runner import BotService
+
+    populate_emulator(emu, TOKEN)
+    service = BotService(rt, token=TOKEN, base_url=emu.base_url, base_file_url=emu.base_file_url)
+    await service.start()
+    h = Harness(service=service, rt=rt, emu=emu)
+    try:
+        yield h
+    finally:
+        await service.stop()

@@ -1,0 +1,118 @@
+"""The whole errand loop from each user's side: register, order, claim, run, confirm."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from handlers.resident import PHONE_WHY
+from models import Order, OrderEvent, Resident
+from tests.factories import GROUP_1, VOLUNTEERS_1, Harness, Z, buttons, text_of
+
+
+async def test_register_order_claim_deliver_confirm(harness: Harness) -> None:
+    h = harness
+    aunt = h.person(1001, "周阿姨")
+
+    # Registration by buttons: compound, building, unit; then room, name, phone by contact.
+    aunt.say("/start")
+    await aunt.expect(
+        Z(
+            "Welcome to the community errand service (跑腿). Volunteers of your grid will run errands for you. First, where do you live? It takes a minute; /cancel stops."
+        )
+    )
+    compounds = await aunt.expect(Z("Which compound (小区)?"))
+    await aunt.press(compounds, "幸福小区")
+    buildings = await h.wait_edit(
+        1001, compounds["message_id"], lambda m: "1栋" in str(m.get("reply_markup"))
+    )
+    await aunt.press(buildings, "2栋")
+    units = await h.wait_edit(
+        1001, compounds["message_id"], lambda m: Z("{place}. Which unit (单元)?") in text_of(m)
+    )
+    await aunt.press(units, "3")
+    await aunt.expect(Z("Your room number? For example 302."))
+    aunt.say("502")
+    await aunt.expect(Z("How should the volunteer call you? (your name, e.g. 周阿姨)"))
+    aunt.say("周阿姨")
+    phone_prompt = await aunt.expect(Z(PHONE_WHY))
+    keyboard = phone_prompt["reply_markup"]["keyboard"]
+    assert keyboard[0][0].get("request_contact") is True
+    aunt.contact("13800001001")
+    done = await aunt.expect("13800001001")
+    assert "幸福小区 2栋 3-502" in text_of(done)
+    async with h.rt.db.read() as s:
+        me = await s.scalar(select(Resident).where(Resident.telegram_id == 1001))
+        assert me is not None and (me.unit, me.room, me.phone) == ("3", "502", "13800001001")
+
+    # Order groceries through the menu.
+    confirmation = await h.order(aunt, "groceries", "两颗白菜，一盒鸡蛋，电话13912345678", "today")
+    assert "#1" in text_of(confirmation)
+    async with h.rt.db.read() as s:
+        order = await s.scalar(select(Order))
+        assert order is not None and order.status == "open" and order.grid_id == 1
+
+    # The group post: kind, compound/building, urgency; never the phone, room or name.
+    post = await aunt.expect_in(GROUP_1, "#1")
+    post_text = text_of(post)
+    assert Z("Groceries") in post_text and "幸福小区 2栋" in post_text
+    assert Z("Today") in post_text
+    for secret in ("13800001001", "502", "周阿姨", "13912345678"):
+        assert secret not in post_text, secret
+
+    # A volunteer of the grid claims it from the group.
+    wang = h.person(VOLUNTEERS_1[0])
+    wang.say("/help")  # has a private chat with the bot, as approved volunteers do
+    await wang.expect(
+        Z(
+            "Volunteers: new tasks appear in your grid's group. Press 🙋 to take one; the address comes to you here, privately. Move it along with the buttons: 🛒 Bought, 🚶 On the way, 📦 Delivered. /mytasks lists the tasks you are running."
+        )
+    )
+    answer = await wang.press(post, Z("🙋 I'll run it"))
+    assert answer is not None and "#1" in answer["text"]
+    taken = await h.wait_edit(GROUP_1, post["message_id"], lambda m: "王刚" in text_of(m))
+    assert buttons(taken) == []
+
+    # The full address goes privately to the claimer, and only to them.
+    card = await wang.expect("13800001001")
+    assert "2栋 3-502" in text_of(card) and "周阿姨" in text_of(card)
+    for other in VOLUNTEERS_1[1:]:
+        assert (
+            not any("13800001001" in text_of(m) for m in h.emu.messages(other) if m["outgoing"])
+            if other in h.emu.users
+            else True
+        )
+    assert not any("13800001001" in text_of(m) for m in h.emu.messages(GROUP_1))
+
+    # The resident hears at each step, with the runner's first name.
+    took = await aunt.expect(Z("{name} took your order {title} ({time})."))
+    assert "王刚" in text_of(took)
+    await wang.press(card, Z("🛒 Bought"))
+    await aunt.expect(Z("{name} has bought the items for {title} ({time})."))
+    card = await h.wait_edit(
+        VOLUNTEERS_1[0], card["message_id"], lambda m: "o:go:1" in str(m.get("reply_markup"))
+    )
+    await wang.press(card, Z("🚶 On the way"))
+    await aunt.expect(Z("{name} is on the way with {title} ({time})."))
+    card = await h.wait_edit(
+        VOLUNTEERS_1[0], card["message_id"], lambda m: "o:done:1" in str(m.get("reply_markup"))
+    )
+    await wang.press(card, Z("📦 Delivered at the door"))
+    at_door = await aunt.expect(
+        Z("{title} is at your door ({time}). Please take it in and press Received.")
+    )
+    await aunt.press(at_door, Z("✅ Received"))
+    await wang.expect(Z("The resident received {title}. Thank you for running it!"))
+
+    await h.settle()
+    async with h.rt.db.read() as s:
+        order = await s.scalar(select(Order))
+        assert order is not None and order.status == "confirmed"
+        events = (await s.scalars(select(OrderEvent).order_by(OrderEvent.id))).all()
+        assert [(e.from_status, e.to_status) for e in events] == [
+            (None, "open"),
+            ("open", "claimed"),
+            ("claimed", "purchasing"),
+            ("purchasing", "delivering"),
+            ("delivering", "delivered"),
+            ("delivered", "confirmed"),
+        ]

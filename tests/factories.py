@@ -1,0 +1,193 @@
+"""Factories and the user's side of a chat, in one place (PTB tests/auxil style)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+
+from bot.i18n import gettext_for
+from bot.runtime import Runtime
+from bot.seed import DEMO
+from bot.services import residents
+
+GROUP_1 = DEMO.grids[0].group_chat_id
+GROUP_2 = DEMO.grids[1].group_chat_id
+VOLUNTEERS_1 = [tid for tid, _ in DEMO.grids[0].volunteers]
+VOLUNTEERS_2 = [tid for tid, _ in DEMO.grids[1].volunteers]
+STAFF = DEMO.staff[0][0]
+
+
+_ZH = gettext_for("zh_CN")
+
+
+def Z(msgid: str) -> str:
+    """A piece of the zh_CN text users see for ``msgid``: the longest run without
+    placeholders or line breaks. Fails if the string is not translated."""
+    text = _ZH(msgid)
+    assert text != msgid or not any(c.isascii() and c.isalpha() for c in msgid), (
+        f"no zh_CN translation for {msgid!r}"
+    )
+    pieces = re.split(r"\{\w*\}|\n", text)
+    return max((p.strip() for p in pieces), key=len)
+
+
+def buttons(msg: dict[str, Any]) -> list[tuple[str, str]]:
+    markup = msg.get("reply_markup") or {}
+    return [
+        (b["text"], b.get("callback_data", ""))
+        for row in markup.get("inline_keyboard", [])
+        for b in row
+    ]
+
+
+def text_of(msg: dict[str, Any]) -> str:
+    return msg.get("text") or msg.get("caption") or ""
+
+
+@dataclass
+class Person:
+    """One Telegram user in the emulator, reading their own private chat."""
+
+    emu: Any
+    user_id: int
+    seen: int = 0  # last bot message id consumed in the private chat
+
+    def chat(self, chat_id: int | None = None) -> list[dict[str, Any]]:
+        return [m for m in self.emu.messages(chat_id or self.user_id) if m["outgoing"]]
+
+    def say(self, text: str, chat_id: int | None = None) -> dict[str, Any]:
+        return self.emu.send_text(self.user_id, text, chat_id=chat_id)
+
+    def contact(self, phone: str) -> dict[str, Any]:
+        return self.emu.send_contact(self.user_id, phone)
+
+    async def expect(self, match: Any, timeout: float = 15.0) -> dict[str, Any]:
+        """The next bot message in the private chat (after those already seen) matching."""
+        msg = await self.emu.wait_for(self.user_id, match, timeout, after_message_id=self.seen)
+        self.seen = max(self.seen, msg["message_id"])
+        return msg
+
+    async def expect_in(self, chat_id: int, match: Any, timeout: float = 15.0) -> dict[str, Any]:
+        return await self.emu.wait_for(chat_id, match, timeout)
+
+    async def press(
+        self, msg: dict[str, Any], label: str, chat_id: int | None = None, timeout: float = 10.0
+    ) -> dict[str, Any] | None:
+        """Press the button whose label contains ``label`` (or whose data equals it)."""
+        choices = buttons(msg)
+        data = next((d for t, d in choices if label in t or d == label), None)
+        assert data is not None, f"no button {label!r} in {choices}"
+        return await self.press_data(msg, data, chat_id=chat_id, timeout=timeout)
+
+    async def press_data(
+        self,
+        msg: dict[str, Any],
+        data: str,
+        chat_id: int | None = None,
+        timeout: float = 10.0,
+        force: bool = False,
+    ) -> dict[str, Any] | None:
+        chat = chat_id if chat_id is not None else msg["chat"]["id"]
+        qid = self.emu.press(self.user_id, chat, msg["message_id"], data, force=force)
+        return await self.emu.wait_callback_answer(qid, timeout)
+
+
+@dataclass
+class Harness:
+    service: Any
+    rt: Runtime
+    emu: Any
+    people: dict[int, Person] = field(default_factory=dict)
+
+    def person(self, user_id: int, name: str | None = None) -> Person:
+        if user_id not in self.people:
+            if name is not None or user_id not in self.emu.users:
+                self.emu.create_user(user_id, first_name=name or f"User{user_id}")
+            self.people[user_id] = Person(self.emu, user_id)
+        return self.people[user_id]
+
+    async def settle(self, timeout: float = 30.0) -> None:
+        """Every update processed and every owed message sent."""
+        await asyncio.wait_for(self.service.idle(), timeout)
+        await self.service.dispatcher.drain(timeout)
+
+    async def count(self, model: Any, *where: Any) -> int:
+        async with self.rt.db.read() as s:
+            return int(await s.scalar(select(func.count()).select_from(model).where(*where)))
+
+    async def register(
+        self,
+        user_id: int,
+        name: str,
+        building_code: str = "xf1",
+        unit: str = "1",
+        room: str = "101",
+        phone: str = "13800000000",
+    ) -> Person:
+        """A resident registered through the service (the UI flow has its own test)."""
+        from bot.services import directory
+
+        p = self.person(user_id, name)
+        # The user has talked to the bot once, so it may write to them (as on Telegram).
+        p.say("/help")
+        async with self.rt.db.session() as s:
+            b = await directory.building_by_code(s, building_code)
+            assert b is not None
+            await residents.register(
+                s,
+                self.rt.clock,
+                telegram_id=user_id,
+                name=name,
+                phone=phone,
+                building_id=b.id,
+                unit=unit,
+                room=room,
+            )
+        await self.settle()
+        p.seen = max([m["message_id"] for m in p.chat()] or [0])
+        return p
+
+    async def order(
+        self,
+        p: Person,
+        category: str = "groceries",
+        text: str = "两颗白菜，一盒鸡蛋",
+        urgency: str = "today",
+    ) -> dict[str, Any]:
+        """Order through the chat; returns the resident's confirmation message."""
+        p.say("/order")
+        kinds = await p.expect(lambda m: any(d.startswith("d:cat:") for _, d in buttons(m)))
+        await p.press_data(kinds, f"d:cat:{category}")
+        await self.wait_edit(
+            p.user_id, kinds["message_id"], lambda m: "d:cat:" not in str(m.get("reply_markup"))
+        )
+        p.say(text)
+        urg = await p.expect(lambda m: any(d.startswith("d:urg:") for _, d in buttons(m)))
+        await p.press_data(urg, f"d:urg:{urgency}")
+        summary = await self.wait_edit(
+            p.user_id,
+            urg["message_id"],
+            lambda m: any(d.startswith("d:ok:") for _, d in buttons(m)),
+        )
+        confirm = next(d for _, d in buttons(summary) if d.startswith("d:ok:"))
+        await p.press_data(summary, confirm)
+        return await self.wait_edit(p.user_id, summary["message_id"], lambda m: "#" in text_of(m))
+
+    async def wait_edit(
+        self, chat_id: int, message_id: int, pred: Any, timeout: float = 15.0
+    ) -> dict[str, Any]:
+        """Wait until a given message (after edits) satisfies ``pred``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for m in self.emu.messages(chat_id):
+                if m["message_id"] == message_id and pred(m):
+                    return m
+            if time.monotonic() > deadline:
+                current = [m for m in self.emu.messages(chat_id) if m["message_id"] == message_id]
+                raise TimeoutError(f"message {message_id} in {chat_id} never matched: {current}")
+            await asyncio.sleep(0.02)
