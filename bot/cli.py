@@ -60,8 +60,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="paotui", description="跑腿: community errand bot")
-    p.add_argument("--config", help="config file (default: $PAOTUI_CONFIG, ./config.toml, "
-                                    "else config.example.toml)")
+    p.add_argument(
+        "--config",
+        help="config file (default: $PAOTUI_CONFIG, ./config.toml, else config.example.toml)",
+    )
     p.add_argument("-v", "--verbose", action="store_true")
     sub = p.add_subparsers(dest="command", required=True)
 

@@ -163,6 +163,21 @@ class Pacer:
             waits.append(self._global[-1] + self._global_interval() - now)
         return max(0.0, *waits)
 
+    async def acquire(self, chat_id: int | None, is_group: bool) -> None:
+        """Take the next overall slot (a direct reply); it counts toward the chat's budget but
+        does not wait for it: answering a user's own press at once is allowed."""
+        while (wait := self.global_wait()) > 0:  # noqa: ASYNC110 - a timed wait, no event
+            await asyncio.sleep(wait)
+        now = self._now()
+        self._global.append(now)
+        if chat_id is not None:
+            if is_group:
+                self._group.setdefault(chat_id, deque()).append(now)
+            else:
+                self._private_next[chat_id] = max(
+                    self._private_next.get(chat_id, 0.0), now + self.limits.private_interval
+                )
+
     def record(self, chat_id: int, is_group: bool) -> None:
         now = self._now()
         self._global.append(now)
@@ -187,12 +202,20 @@ class Dispatcher:
     """Sends due outbox rows in order per chat, paced, with retries. Safe to run on several
     instances at once: a row is leased with a conditional UPDATE before it is sent."""
 
-    def __init__(self, db: Database, clock: Clock, sender: Sender, limits: Limits) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        sender: Sender,
+        limits: Limits,
+        pacer: Pacer | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.sender = sender
         self.limits = limits
-        self.pacer = Pacer(limits)
+        # Shared with the direct replies, so that together they stay within the overall limit.
+        self.pacer = pacer or Pacer(limits)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._in_flight: dict[int, asyncio.Task[None]] = {}  # chat_id -> its one send
@@ -251,13 +274,19 @@ class Dispatcher:
         now = self.clock.now()
         async with self.db.read() as s:
             rows = (
-                await s.execute(
-                    select(OutboxMessage)
-                    .where(OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]))
-                    .order_by(OutboxMessage.priority, OutboxMessage.id)
-                    .limit(1000)
+                (
+                    await s.execute(
+                        select(OutboxMessage)
+                        .where(
+                            OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING])
+                        )
+                        .order_by(OutboxMessage.priority, OutboxMessage.id)
+                        .limit(1000)
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
             edit_targets = {r.edit_of for r in rows if r.edit_of is not None}
             targets: dict[int, OutboxMessage] = {}
             if edit_targets:
@@ -300,10 +329,14 @@ class Dispatcher:
                 held.add(chat)
                 next_delay = min(next_delay, wait)
                 continue
-            if chat in self._in_flight or not await self._lease(row.id):
+            if chat in self._in_flight:
                 held.add(chat)
                 continue
+            # Take the slot before any await, so a direct reply cannot take it too.
             self.pacer.record(chat, row.is_group)
+            if not await self._lease(row.id):
+                held.add(chat)
+                continue
             out = Outgoing(
                 id=row.id,
                 chat_id=chat,
@@ -354,8 +387,8 @@ class Dispatcher:
             attempts < self.limits.max_attempts or result.retry_after is not None
         ):
             # 429 is the server pacing us, not a failure of the message: always retried.
-            delay = result.retry_after if result.retry_after is not None else min(
-                60.0, 2.0 ** attempts
+            delay = (
+                result.retry_after if result.retry_after is not None else min(60.0, 2.0**attempts)
             )
             values.update(
                 status=OutboxStatus.PENDING,
@@ -376,9 +409,7 @@ class Dispatcher:
                     await s.execute(
                         select(OutboxMessage.id)
                         .where(
-                            OutboxMessage.status.in_(
-                                [OutboxStatus.PENDING, OutboxStatus.SENDING]
-                            )
+                            OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING])
                         )
                         .limit(1)
                     )

@@ -37,13 +37,20 @@ class Demo:
     grids: list[DemoGrid] = field(
         default_factory=lambda: [
             DemoGrid(
-                "第一网格", -1001000000001, "幸福社区·第一网格 跑腿群",
-                [("幸福小区", "1栋", "xf1", 3), ("幸福小区", "2栋", "xf2", 3),
-                 ("幸福小区", "3栋", "xf3", 2)],
+                "第一网格",
+                -1001000000001,
+                "幸福社区·第一网格 跑腿群",
+                [
+                    ("幸福小区", "1栋", "xf1", 3),
+                    ("幸福小区", "2栋", "xf2", 3),
+                    ("幸福小区", "3栋", "xf3", 2),
+                ],
                 [(2001, "王刚"), (2002, "李娜"), (2003, "张伟"), (2004, "刘洋")],
             ),
             DemoGrid(
-                "第二网格", -1001000000002, "幸福社区·第二网格 跑腿群",
+                "第二网格",
+                -1001000000002,
+                "幸福社区·第二网格 跑腿群",
                 [("和平里", "5栋", "hp5", 4), ("和平里", "6栋", "hp6", 4)],
                 [(2101, "陈静"), (2102, "杨帆")],
             ),
@@ -84,14 +91,23 @@ async def seed_demo(session: AsyncSession, clock: Clock, demo: Demo = DEMO) -> b
         for tid, vname in g.volunteers:
             session.add(
                 Volunteer(
-                    telegram_id=tid, name=vname, phone=f"1390000{tid:04d}", grid_id=grid.id,
-                    status=VolunteerStatus.APPROVED, created_at=now,
+                    telegram_id=tid,
+                    name=vname,
+                    phone=f"1390000{tid:04d}",
+                    grid_id=grid.id,
+                    status=VolunteerStatus.APPROVED,
+                    created_at=now,
                 )
             )
     for tid, sname in demo.staff:
         session.add(
-            Staff(telegram_id=tid, name=sname, role=StaffRole.COMMUNITY,
-                  community_id=community.id, created_at=now)
+            Staff(
+                telegram_id=tid,
+                name=sname,
+                role=StaffRole.COMMUNITY,
+                community_id=community.id,
+                created_at=now,
+            )
         )
     await session.flush()
     return True

@@ -7,10 +7,13 @@ run_polling/run_webhook).
 
 from __future__ import annotations
 
+from typing import Any
+
 from telegram import BotCommand, BotCommandScopeAllPrivateChats
 from telegram.ext import (
     AIORateLimiter,
     ApplicationBuilder,
+    BaseRateLimiter,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -25,7 +28,12 @@ from handlers.context import RUNTIME_KEY, AppContext, AppType
 
 
 def build_application(
-    rt: Runtime, *, token: str, base_url: str, base_file_url: str
+    rt: Runtime,
+    *,
+    token: str,
+    base_url: str,
+    base_file_url: str,
+    rate_limiter: BaseRateLimiter[Any] | None = None,
 ) -> AppType:
     app = (
         ApplicationBuilder()
@@ -33,9 +41,9 @@ def build_application(
         .base_url(base_url)
         .base_file_url(base_file_url)
         .context_types(ContextTypes(context=AppContext))
-        # Direct replies to a user's own press go out at once; PTB's limiter retries a 429.
-        # Everything else is paced by the outbox dispatcher.
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        # Direct replies to a user's own press go out at once, within the overall budget they
+        # share with the outbox dispatcher (BotService passes that shared limiter).
+        .rate_limiter(rate_limiter or AIORateLimiter(max_retries=3))
         # We poll ourselves: each update is stored in the inbox before it is acknowledged.
         .updater(None)
         .build()
@@ -58,11 +66,15 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
 
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("help", common.help_command))
-    app.add_handler(MessageHandler(filters.Regex(common.label_pattern(common.MENU_HELP)),
-                                   common.help_command))
+    app.add_handler(
+        MessageHandler(filters.Regex(common.label_pattern(common.MENU_HELP)), common.help_command)
+    )
     app.add_handler(CommandHandler("language", common.language_command))
-    app.add_handler(MessageHandler(filters.Regex(common.label_pattern(common.MENU_LANGUAGE)),
-                                   common.language_command))
+    app.add_handler(
+        MessageHandler(
+            filters.Regex(common.label_pattern(common.MENU_LANGUAGE)), common.language_command
+        )
+    )
     app.add_handler(CallbackQueryHandler(common.language_chosen, pattern=r"^l:\w{1,8}$"))
     app.add_handler(CommandHandler("cancel", common.nothing_to_cancel, filters=private))
     for handler in (*resident.menu_handlers(), *volunteer.volunteer_handlers()):

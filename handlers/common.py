@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import (
+    CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     KeyboardButton,
@@ -111,13 +112,19 @@ def is_private(update: Update) -> bool:
     return bool(update.effective_chat and update.effective_chat.type == ChatType.PRIVATE)
 
 
+async def answer(q: CallbackQuery, text: str | None = None, show_alert: bool = False) -> None:
+    """Answer a button press. A replayed update's query may be too old to answer: the work is
+    done anyway, so that is logged, not raised."""
+    try:
+        await q.answer(text[:200] if text else None, show_alert=show_alert)
+    except BadRequest as exc:
+        logger.info("could not answer callback query: %s", exc)
+
+
 async def alert(update: Update, text: str) -> None:
     """Answer a button press with a pop-up the user must dismiss."""
     if update.callback_query:
-        try:
-            await update.callback_query.answer(text[:200], show_alert=True)
-        except BadRequest:
-            logger.info("callback query too old to answer")
+        await answer(update.callback_query, text, show_alert=True)
 
 
 async def edit_or_send(update: Update, text: str, markup: InlineKeyboardMarkup | None) -> None:
@@ -186,7 +193,7 @@ async def language_chosen(update: Update, ctx: AppContext) -> None:
         await people.set_language(s, ctx.rt.clock, update.effective_user.id, code)
         roles = await people.roles_of(s, update.effective_user.id)
     _ = gettext_for(code)
-    await q.answer()
+    await answer(q)
     await edit_or_send(update, _("Language set: {name}").format(name=LANGUAGE_NAMES[code]), None)
     if roles.resident_id and update.effective_chat:
         await update.effective_chat.send_message(_("Main menu"), reply_markup=main_menu(_))
@@ -250,7 +257,7 @@ async def error_handler(update: object, ctx: ContextTypes.DEFAULT_TYPE) -> None:
         text = _("Sorry, something went wrong on our side. Nothing was lost; please try again.")
         try:
             if update.callback_query:
-                await update.callback_query.answer(text, show_alert=True)
+                await answer(update.callback_query, text, show_alert=True)
             elif update.effective_chat and update.effective_chat.type == ChatType.PRIVATE:
                 await update.effective_chat.send_message(text)
         except (BadRequest, Forbidden):

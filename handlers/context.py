@@ -19,6 +19,4 @@ class AppContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
         return self.application.bot_data[RUNTIME_KEY]
 
 
-AppType = Application[
-    ExtBot[None], AppContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any
-]
+AppType = Application[ExtBot[None], AppContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any]

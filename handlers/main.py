@@ -33,8 +33,11 @@ def populate_emulator(emu: Any, token: str, demo: Demo = DEMO) -> None:
         for tid, name in g.volunteers:
             emu.create_user(tid, first_name=name)
         emu.create_group(
-            g.group_title, members=[tid for tid, _ in g.volunteers], with_bot=True,
-            token=token, group_id=g.group_chat_id,
+            g.group_title,
+            members=[tid for tid, _ in g.volunteers],
+            with_bot=True,
+            token=token,
+            group_id=g.group_chat_id,
         )
 
 
@@ -74,8 +77,10 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
     if settings.has_token:
         assert settings.bot.token is not None
         service = BotService(
-            rt, token=settings.bot.token.get_secret_value(),
-            base_url=settings.bot.api_base_url, base_file_url=settings.bot.api_file_url,
+            rt,
+            token=settings.bot.token.get_secret_value(),
+            base_url=settings.bot.api_base_url,
+            base_file_url=settings.bot.api_file_url,
         )
     else:
         from sandbox.emulator import Emulator  # only the no-token demo needs it

@@ -22,6 +22,7 @@ from handlers.common import (
     MENU_ORDER,
     STALE,
     alert,
+    answer,
     edit_or_send,
     inline,
     label_pattern,
@@ -32,14 +33,25 @@ from handlers.common import (
 from handlers.context import AppContext
 
 # Registration states: what the conversation is waiting for.
-(AWAIT_COMMUNITY, AWAIT_COMPOUND, AWAIT_BUILDING, AWAIT_UNIT, AWAIT_ROOM, AWAIT_NAME,
- AWAIT_PHONE) = range(7)
+(
+    AWAIT_COMMUNITY,
+    AWAIT_COMPOUND,
+    AWAIT_BUILDING,
+    AWAIT_UNIT,
+    AWAIT_ROOM,
+    AWAIT_NAME,
+    AWAIT_PHONE,
+) = range(7)
 # Ordering states
 ORD_CATEGORY, ORD_DESCRIBE, ORD_URGENCY, ORD_CONFIRM = range(10, 14)
 
 REG_KEY = "registration"
 DRAFT_KEY = "draft_id"
 
+WELCOME = N_(
+    "Welcome to the community errand service (跑腿). Volunteers of your grid will run "
+    "errands for you. First, where do you live? It takes a minute; /cancel stops."
+)
 PHONE_WHY = N_(
     "Last step: your phone number, so the volunteer can call you if something is sold out or "
     "they cannot find your door. Only the volunteer who takes your order sees it.\n\n"
@@ -54,7 +66,7 @@ def _reg(ctx: AppContext) -> dict[str, Any]:
 
 async def _reply(update: Update, text: str, **kw: Any) -> None:
     if update.callback_query:
-        await update.callback_query.answer()
+        await answer(update.callback_query)
         markup = kw.get("reply_markup")
         if markup is None or hasattr(markup, "inline_keyboard"):
             await edit_or_send(update, text, markup)
@@ -78,21 +90,24 @@ async def start(update: Update, ctx: AppContext) -> int:
         communities = await directory.communities(w.session)
     if me is not None and prefill is None:
         await update.effective_message.reply_text(
-            _("Welcome back, {name}. Your address: {address}\n"
-              "Press 📝 Order to ask for an errand.").format(name=me.name, address=me.address),
+            _(
+                "Welcome back, {name}. Your address: {address}\n"
+                "Press 📝 Order to ask for an errand."
+            ).format(name=me.name, address=me.address),
             reply_markup=main_menu(_),
         )
         return ConversationHandler.END
     if ctx.user_data is not None:
         ctx.user_data[REG_KEY] = {}
     reg = _reg(ctx)
-    await update.effective_message.reply_text(
-        _("Welcome to the community errand service (跑腿). Volunteers of your grid will run "
-          "errands for you. First, where do you live? It takes a minute; /cancel stops.")
-    )
+    await update.effective_message.reply_text(_(WELCOME))
     if prefill is not None:
-        reg.update(community_id=prefill.community_id, building_id=prefill.id,
-                   units=prefill.units, label=f"{prefill.community} {prefill.label}")
+        reg.update(
+            community_id=prefill.community_id,
+            building_id=prefill.id,
+            units=prefill.units,
+            label=f"{prefill.community} {prefill.label}",
+        )
         return await _ask_unit(update, ctx, _)
     if not communities:
         await update.effective_message.reply_text(
@@ -132,8 +147,9 @@ async def compound_chosen(update: Update, ctx: AppContext) -> int:
     if not places:
         await alert(update, _(STALE))
         return AWAIT_COMPOUND
-    rows = [[Button(p.name, f"r:b:{p.id}") for p in places[i : i + 3]]
-            for i in range(0, len(places), 3)]
+    rows = [
+        [Button(p.name, f"r:b:{p.id}") for p in places[i : i + 3]] for i in range(0, len(places), 3)
+    ]
     await _reply(update, _("Which building (楼栋)?"), reply_markup=inline(rows))
     return AWAIT_BUILDING
 
@@ -146,8 +162,7 @@ async def building_chosen(update: Update, ctx: AppContext) -> int:
     if info is None or info.community_id != _reg(ctx).get("community_id"):
         await alert(update, _(STALE))
         return AWAIT_BUILDING
-    _reg(ctx).update(building_id=info.id, units=info.units,
-                     label=f"{info.community} {info.label}")
+    _reg(ctx).update(building_id=info.id, units=info.units, label=f"{info.community} {info.label}")
     return await _ask_unit(update, ctx, _)
 
 
@@ -159,8 +174,10 @@ async def _ask_unit(update: Update, ctx: AppContext, _: Gettext) -> int:
         reg["unit"] = "1"
         await _reply(update, text)
         return await _ask_room(update, _)
-    rows = [[Button(str(n), f"r:u:{n}") for n in range(i, min(i + 4, units + 1))]
-            for i in range(1, units + 1, 4)]
+    rows = [
+        [Button(str(n), f"r:u:{n}") for n in range(i, min(i + 4, units + 1))]
+        for i in range(1, units + 1, 4)
+    ]
     await _reply(update, text, reply_markup=inline(rows))
     return AWAIT_UNIT
 
@@ -176,7 +193,7 @@ async def unit_chosen(update: Update, ctx: AppContext) -> int:
     reg = _reg(ctx)
     if update.callback_query and update.callback_query.data:
         raw = update.callback_query.data.split(":")[2]
-        await update.callback_query.answer()
+        await answer(update.callback_query)
     else:
         raw = update.effective_message.text if update.effective_message else ""
     try:
@@ -197,9 +214,11 @@ async def room_given(update: Update, ctx: AppContext) -> int:
         return AWAIT_ROOM
     suggestion = update.effective_user.first_name or ""
     markup = (
-        ReplyKeyboardMarkup([[KeyboardButton(suggestion)]], resize_keyboard=True,
-                            one_time_keyboard=True)
-        if suggestion else None
+        ReplyKeyboardMarkup(
+            [[KeyboardButton(suggestion)]], resize_keyboard=True, one_time_keyboard=True
+        )
+        if suggestion
+        else None
     )
     await update.effective_message.reply_text(
         _("How should the volunteer call you? (your name, e.g. 周阿姨)"), reply_markup=markup
@@ -219,7 +238,8 @@ async def name_given(update: Update, ctx: AppContext) -> int:
         _(PHONE_WHY),
         reply_markup=ReplyKeyboardMarkup(
             [[KeyboardButton(_("📱 Share my phone number"), request_contact=True)]],
-            resize_keyboard=True, one_time_keyboard=True,
+            resize_keyboard=True,
+            one_time_keyboard=True,
         ),
     )
     return AWAIT_PHONE
@@ -241,9 +261,14 @@ async def phone_given(update: Update, ctx: AppContext) -> int:
         async with unit_of_work(update, ctx) as w:
             _ = w._
             me = await residents.register(
-                w.session, ctx.rt.clock, telegram_id=update.effective_user.id,
-                name=reg.get("name", ""), phone=phone, building_id=int(reg["building_id"]),
-                unit=str(reg["unit"]), room=str(reg["room"]),
+                w.session,
+                ctx.rt.clock,
+                telegram_id=update.effective_user.id,
+                name=reg.get("name", ""),
+                phone=phone,
+                building_id=int(reg["building_id"]),
+                unit=str(reg["unit"]),
+                room=str(reg["room"]),
             )
     except Refused as e:
         await msg.reply_text(e.render(_))
@@ -251,10 +276,10 @@ async def phone_given(update: Update, ctx: AppContext) -> int:
     if ctx.user_data is not None:
         ctx.user_data.pop(REG_KEY, None)
     await msg.reply_text(
-        _("Registered. {name}, {address}, {phone}.\nPress 📝 Order whenever you need an errand "
-          "run; /start again changes your address.").format(
-            name=me.name, address=me.address, phone=me.phone
-        ),
+        _(
+            "Registered. {name}, {address}, {phone}.\nPress 📝 Order whenever you need an errand "
+            "run; /start again changes your address."
+        ).format(name=me.name, address=me.address, phone=me.phone),
         reply_markup=main_menu(_),
     )
     return ConversationHandler.END
@@ -268,8 +293,10 @@ async def registration_stray(update: Update, ctx: AppContext) -> None:
         return
     if update.effective_message:
         await update.effective_message.reply_text(
-            _("Please answer the question above (use the buttons if there are any), "
-              "or send /cancel to stop.")
+            _(
+                "Please answer the question above (use the buttons if there are any), "
+                "or send /cancel to stop."
+            )
         )
 
 
@@ -281,7 +308,7 @@ async def cancel_conversation(update: Update, ctx: AppContext) -> int:
     async with ctx.rt.db.read() as s:
         me = await residents.get(s, update.effective_user.id) if update.effective_user else None
     if update.callback_query:
-        await update.callback_query.answer()
+        await answer(update.callback_query)
         await edit_or_send(update, _("Stopped. Nothing was sent."), None)
     elif update.effective_message:
         await update.effective_message.reply_text(
@@ -298,8 +325,10 @@ async def conversation_timeout(update: Update, ctx: AppContext) -> None:
         ctx.user_data.pop(DRAFT_KEY, None)
     if update.effective_chat:
         await update.effective_chat.send_message(
-            _("We stopped here because there was no answer for a long time. Nothing was sent. "
-              "Send /start or press 📝 Order to begin again.")
+            _(
+                "We stopped here because there was no answer for a long time. Nothing was sent. "
+                "Send /start or press 📝 Order to begin again."
+            )
         )
 
 
@@ -327,8 +356,10 @@ async def order_start(update: Update, ctx: AppContext) -> int:
         return ConversationHandler.END
     assert ctx.user_data is not None
     ctx.user_data[DRAFT_KEY] = draft.id
-    rows = [[Button(notify.CATEGORY_ICON[c] + " " + _(notify.CATEGORY[c]), f"d:cat:{c}")]
-            for c in CATEGORY_BUTTONS]
+    rows = [
+        [Button(notify.CATEGORY_ICON[c] + " " + _(notify.CATEGORY[c]), f"d:cat:{c}")]
+        for c in CATEGORY_BUTTONS
+    ]
     rows.append([Button(_("✖️ Cancel"), "d:stop")])
     assert update.effective_chat is not None
     await update.effective_chat.send_message(_("What kind of errand?"), reply_markup=inline(rows))
@@ -344,8 +375,9 @@ async def _draft_update(update: Update, ctx: AppContext, **fields: Any) -> tuple
         return _, False
     try:
         async with unit_of_work(update, ctx) as w:
-            await orders.update_draft(ctx.rt, w.session, draft_id, update.effective_user.id,
-                                      **fields)
+            await orders.update_draft(
+                ctx.rt, w.session, draft_id, update.effective_user.id, **fields
+            )
     except Refused as e:
         await _reply(update, e.render(_))
         return _, False
@@ -400,17 +432,18 @@ async def urgency_chosen(update: Update, ctx: AppContext) -> int:
         me = await residents.get(s, update.callback_query.from_user.id)
         d = await orders.get_draft(s, draft_id, update.callback_query.from_user.id)
     assert me is not None
-    summary = "\n".join([
-        _("Please check your order:"),
-        "",
-        _("Kind: {kind}").format(kind=_(notify.CATEGORY[d.category or "other"])),
-        _("What: {what}").format(what=d.description),
-        _("Urgency: {u}").format(u=_(notify.URGENCY[urgency])),
-        _("Deliver to: {address}").format(address=me.address),
-        _("Contactless: the volunteer knocks and leaves it at your door."),
-    ])
-    rows = [[Button(_("✅ Send the order"), f"d:ok:{draft_id}")],
-            [Button(_("✖️ Cancel"), "d:stop")]]
+    summary = "\n".join(
+        [
+            _("Please check your order:"),
+            "",
+            _("Kind: {kind}").format(kind=_(notify.CATEGORY[d.category or "other"])),
+            _("What: {what}").format(what=d.description),
+            _("Urgency: {u}").format(u=_(notify.URGENCY[urgency])),
+            _("Deliver to: {address}").format(address=me.address),
+            _("Contactless: the volunteer knocks and leaves it at your door."),
+        ]
+    )
+    rows = [[Button(_("✅ Send the order"), f"d:ok:{draft_id}")], [Button(_("✖️ Cancel"), "d:stop")]]
     await _reply(update, summary, reply_markup=inline(rows))
     return ORD_CONFIRM
 
@@ -430,7 +463,7 @@ async def order_confirmed(update: Update, ctx: AppContext) -> int:
         return ConversationHandler.END
     if ctx.user_data is not None:
         ctx.user_data.pop(DRAFT_KEY, None)
-    await q.answer()
+    await answer(q)
     text, rows = notify.resident_status(result.order, _, ctx.rt.timezone)
     await edit_or_send(update, text, inline(rows))
     return ConversationHandler.END
@@ -484,13 +517,13 @@ async def resident_action(update: Update, ctx: AppContext) -> None:
             _ = w._
             if verb == "ok":
                 v = await orders.confirm_receipt(ctx.rt, w.session, order_id, q.from_user.id)
-                await q.answer(_("Thank you! The volunteer will be told."))
+                await answer(q, _("Thank you! The volunteer will be told."))
                 text, rows = notify.resident_status(v, _, ctx.rt.timezone)
                 await edit_or_send(update, text, inline(rows))
                 return
             if verb == "cxl":
                 v = await orders.cancel_by_resident(ctx.rt, w.session, order_id, q.from_user.id)
-                await q.answer(_("Cancelled."))
+                await answer(q, _("Cancelled."))
                 text, rows = notify.resident_status(v, _, ctx.rt.timezone)
                 await edit_or_send(update, text, inline(rows))
                 return
@@ -502,15 +535,19 @@ async def resident_action(update: Update, ctx: AppContext) -> None:
         await alert(update, _(STALE))
         return
     if verb == "cancel" and q.from_user.id == v.resident_telegram_id:
-        await q.answer()
+        await answer(q)
         await edit_or_send(
             update,
             _("Cancel order {title}?").format(title=notify.title(v, _)),
-            inline([[Button(_("Yes, cancel it"), f"o:cxl:{v.id}")],
-                    [Button(_("No, keep it"), f"o:detail:{v.id}")]]),
+            inline(
+                [
+                    [Button(_("Yes, cancel it"), f"o:cxl:{v.id}")],
+                    [Button(_("No, keep it"), f"o:detail:{v.id}")],
+                ]
+            ),
         )
         return
-    await q.answer()
+    await answer(q)
     if q.from_user.id == v.volunteer_telegram_id:
         text, rows = notify.runner_card(v, _, ctx.rt.timezone)
     else:
@@ -542,8 +579,10 @@ def build_registration_conversation(timeout_s: float) -> ConversationHandler[App
             AWAIT_PHONE: [
                 MessageHandler((filters.TEXT & ~filters.COMMAND) | filters.CONTACT, phone_given)
             ],
-            ConversationHandler.TIMEOUT: [MessageHandler(filters.ALL, conversation_timeout),
-                                          CallbackQueryHandler(conversation_timeout)],
+            ConversationHandler.TIMEOUT: [
+                MessageHandler(filters.ALL, conversation_timeout),
+                CallbackQueryHandler(conversation_timeout),
+            ],
         },
         fallbacks=[CommandHandler("start", start), *stray],
         name="registration",
@@ -567,8 +606,10 @@ def build_order_conversation(timeout_s: float) -> ConversationHandler[AppContext
             ],
             ORD_URGENCY: [CallbackQueryHandler(urgency_chosen, pattern=r"^d:urg:\w+$")],
             ORD_CONFIRM: [CallbackQueryHandler(order_confirmed, pattern=r"^d:ok:\d+$")],
-            ConversationHandler.TIMEOUT: [MessageHandler(filters.ALL, conversation_timeout),
-                                          CallbackQueryHandler(conversation_timeout)],
+            ConversationHandler.TIMEOUT: [
+                MessageHandler(filters.ALL, conversation_timeout),
+                CallbackQueryHandler(conversation_timeout),
+            ],
         },
         fallbacks=[
             CommandHandler(["cancel", "start"], cancel_conversation),

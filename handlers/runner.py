@@ -20,18 +20,24 @@ from telegram.error import NetworkError, TelegramError
 from telegram.request import HTTPXRequest
 
 from bot import inbox
-from bot.outbox import Dispatcher, Limits
+from bot.outbox import Dispatcher, Limits, Pacer
 from bot.runtime import Runtime
 from handlers.app import AppType, build_application, publish_commands
-from handlers.transport import TelegramSender
+from handlers.transport import PacedRateLimiter, TelegramSender
 
 logger = logging.getLogger(__name__)
 
 
 def serial_key(payload: dict[str, Any]) -> str:
     """Updates with the same key are processed one after another."""
-    for field in ("message", "edited_message", "callback_query", "my_chat_member",
-                  "chat_member", "inline_query"):
+    for field in (
+        "message",
+        "edited_message",
+        "callback_query",
+        "my_chat_member",
+        "chat_member",
+        "inline_query",
+    ):
         part = payload.get(field)
         if isinstance(part, dict):
             user = part.get("from") or {}
@@ -44,13 +50,25 @@ def serial_key(payload: dict[str, Any]) -> str:
 
 
 class BotService:
-    def __init__(
-        self, rt: Runtime, *, token: str, base_url: str, base_file_url: str
-    ) -> None:
+    def __init__(self, rt: Runtime, *, token: str, base_url: str, base_file_url: str) -> None:
         self.rt = rt
         settings = rt.settings
+        o = settings.outbox
+        limits = Limits(
+            global_per_second=o.global_per_second,
+            private_interval=o.private_interval_seconds,
+            group_per_minute=o.group_per_minute,
+            max_attempts=o.max_attempts,
+            max_in_flight=o.max_in_flight,
+            poll_seconds=o.poll_seconds,
+        )
+        pacer = Pacer(limits)
         self.app: AppType = build_application(
-            rt, token=token, base_url=base_url, base_file_url=base_file_url
+            rt,
+            token=token,
+            base_url=base_url,
+            base_file_url=base_file_url,
+            rate_limiter=PacedRateLimiter(pacer),
         )
         poll_timeout = settings.bot.poll_timeout
         # A plain Bot for polling and the outbox: no PTB rate limiter in their way.
@@ -64,7 +82,9 @@ class BotService:
         self.poll_timeout = poll_timeout
         o = settings.outbox
         self.dispatcher = Dispatcher(
-            rt.db, rt.clock, TelegramSender(self.raw_bot),
+            rt.db,
+            rt.clock,
+            TelegramSender(self.raw_bot),
             Limits(
                 global_per_second=o.global_per_second,
                 private_interval=o.private_interval_seconds,
@@ -102,6 +122,8 @@ class BotService:
         logger.info("bot started as @%s", self.app.bot.username)
 
     async def stop(self) -> None:
+        if not self._running:
+            return
         self._running = False
         self._new_updates.set()
         for t in self._tasks:

@@ -14,7 +14,7 @@ from telegram.ext import (
 from bot.buttons import Button
 from bot.errors import Refused
 from bot.services import notices
-from handlers.common import STALE, alert, edit_or_send, inline, translator, unit_of_work
+from handlers.common import STALE, alert, answer, edit_or_send, inline, translator, unit_of_work
 from handlers.context import AppContext
 
 NOTICE_GRID, NOTICE_TEXT, NOTICE_CONFIRM = range(20, 23)
@@ -48,10 +48,8 @@ async def notice_grid(update: Update, ctx: AppContext) -> int:
         await alert(update, _(STALE))
         return NOTICE_GRID
     ctx.user_data[NOTICE_KEY] = {"grid_id": grid_id, "grid": allowed[grid_id]}
-    await q.answer()
-    await edit_or_send(
-        update, _("Type the notice for {grid}:").format(grid=allowed[grid_id]), None
-    )
+    await answer(q)
+    await edit_or_send(update, _("Type the notice for {grid}:").format(grid=allowed[grid_id]), None)
     return NOTICE_TEXT
 
 
@@ -95,7 +93,7 @@ async def notice_send(update: Update, ctx: AppContext) -> int:
     except Refused as e:
         await alert(update, e.render(_))
         return ConversationHandler.END
-    await q.answer()
+    await answer(q)
     await edit_or_send(
         update,
         _("Notice #{id} is on its way to {n} households and the group of {grid}.").format(
@@ -111,7 +109,7 @@ async def notice_stop(update: Update, ctx: AppContext) -> int:
     if ctx.user_data is not None:
         ctx.user_data.pop(NOTICE_KEY, None)
     if update.callback_query:
-        await update.callback_query.answer()
+        await answer(update.callback_query)
         await edit_or_send(update, _("Stopped. Nothing was sent."), None)
     elif update.effective_message:
         await update.effective_message.reply_text(_("Stopped. Nothing was sent."))

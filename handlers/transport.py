@@ -3,12 +3,16 @@ SendResult the dispatcher understands."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.ext import BaseRateLimiter
 
-from bot.outbox import Outgoing, SendResult
+from bot.outbox import Outgoing, Pacer, SendResult
 from handlers.common import inline
 from models import OutboxKind
 
@@ -27,7 +31,9 @@ class TelegramSender:
             if msg.kind == OutboxKind.EDIT:
                 assert msg.target_message_id is not None
                 await self.bot.edit_message_text(
-                    msg.text, chat_id=msg.chat_id, message_id=msg.target_message_id,
+                    msg.text,
+                    chat_id=msg.chat_id,
+                    message_id=msg.target_message_id,
                     reply_markup=markup,
                 )
                 return SendResult(ok=True, message_id=msg.target_message_id)
@@ -39,9 +45,7 @@ class TelegramSender:
                 sent = await self.bot.send_message(msg.chat_id, msg.text, reply_markup=markup)
             return SendResult(ok=True, message_id=sent.message_id)
         except RetryAfter as exc:
-            retry = exc.retry_after
-            seconds = retry.total_seconds() if hasattr(retry, "total_seconds") else float(retry)
-            return SendResult(ok=False, retry_after=seconds, error=str(exc))
+            return SendResult(ok=False, retry_after=_seconds(exc.retry_after), error=str(exc))
         except Forbidden as exc:
             # Blocked the bot, or never started it: final, and recorded as such.
             return SendResult(ok=False, error=f"forbidden: {exc.message}")
@@ -52,3 +56,53 @@ class TelegramSender:
         except (TimedOut, NetworkError) as exc:
             # PTB raises NetworkError for 5xx answers as well.
             return SendResult(ok=False, transient=True, error=f"network: {exc}")
+
+
+# Bot API methods that produce or change a message, and so count toward the flood limits.
+_PACED = ("send", "edit", "copy", "forward")
+
+
+def _seconds(retry: Any) -> float:
+    return retry.total_seconds() if hasattr(retry, "total_seconds") else float(retry)
+
+
+class PacedRateLimiter(BaseRateLimiter[None]):
+    """PTB's rate-limiter hook for direct replies, sharing the outbox's pacer: a reply and a
+    broadcast draw on one overall budget. A 429 is waited out and retried (like
+    AIORateLimiter)."""
+
+    def __init__(self, pacer: Pacer, max_retries: int = 3) -> None:
+        self.pacer = pacer
+        self.max_retries = max_retries
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        chat_id = data.get("chat_id")
+        paced = endpoint.lower().startswith(_PACED)
+        is_group = isinstance(chat_id, int) and chat_id < 0
+        attempt = 0
+        while True:
+            if paced:
+                await self.pacer.acquire(chat_id if isinstance(chat_id, int) else None, is_group)
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as exc:
+                attempt += 1
+                if attempt > self.max_retries:
+                    raise
+                wait = _seconds(exc.retry_after)
+                logger.info("%s: 429, retrying in %ss", endpoint, wait)
+                await asyncio.sleep(wait + 0.1)

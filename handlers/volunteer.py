@@ -11,7 +11,7 @@ from bot.buttons import parse_order_action
 from bot.errors import Refused
 from bot.i18n import N_
 from bot.services import notify, orders
-from handlers.common import alert, edit_or_send, inline, unit_of_work
+from handlers.common import alert, answer, edit_or_send, inline, unit_of_work
 from handlers.context import AppContext
 
 
@@ -28,7 +28,8 @@ async def claim(update: Update, ctx: AppContext) -> None:
     except Refused as e:
         await alert(update, e.render(_))
         return
-    await q.answer(
+    await answer(
+        q,
         _("Task #{id} is yours. The address is in our private chat.").format(id=v.id),
         show_alert=True,
     )
@@ -60,13 +61,14 @@ async def runner_action(update: Update, ctx: AppContext) -> None:
                 v = await orders.release(
                     ctx.rt, w.session, order_id, q.from_user.id, notify.RELEASE_REASONS[arg]
                 )
-                text, rows = _("You gave task #{id} back; it is open in the group again.").format(
-                    id=v.id
-                ), []
+                text, rows = (
+                    _("You gave task #{id} back; it is open in the group again.").format(id=v.id),
+                    [],
+                )
     except Refused as e:
         await alert(update, e.render(_))
         return
-    await q.answer()
+    await answer(q)
     await edit_or_send(update, text, inline(rows))
 
 
@@ -95,5 +97,5 @@ def volunteer_handlers() -> list[Any]:
 
 async def my_tasks_button(update: Update, ctx: AppContext) -> None:
     if update.callback_query:
-        await update.callback_query.answer()
+        await answer(update.callback_query)
     await my_tasks(update, ctx)

@@ -90,4 +90,4 @@ async def harness(rt: Runtime, emu: Any) -> AsyncIterator[Harness]:
     try:
         yield h
     finally:
-        await service.stop()
+        await h.service.stop()

@@ -48,7 +48,8 @@ async def send_to_grid(
     if len(text) > limit:
         raise Refused(
             N_("That is too long ({n} characters). Please keep it under {limit}."),
-            n=len(text), limit=limit,
+            n=len(text),
+            limit=limit,
         )
     grid = await session.get(Grid, grid_id)
     assert grid is not None
@@ -62,8 +63,12 @@ async def send_to_grid(
         )
     ).all()
     notice = Notice(
-        community_id=grid.community_id, grid_id=grid_id, author_telegram_id=telegram_id,
-        text=text, recipients=len(residents), created_at=now,
+        community_id=grid.community_id,
+        grid_id=grid_id,
+        author_telegram_id=telegram_id,
+        text=text,
+        recipients=len(residents),
+        created_at=now,
     )
     session.add(notice)
     _ = gettext_for(rt.default_language)
@@ -72,7 +77,11 @@ async def send_to_grid(
         outbox.enqueue(session, rt.clock, chat_id=tid, text=body, priority=NOTICE_PRIORITY)
     if grid.group_chat_id is not None:
         outbox.enqueue(
-            session, rt.clock, chat_id=grid.group_chat_id, text=body, is_group=True,
+            session,
+            rt.clock,
+            chat_id=grid.group_chat_id,
+            text=body,
+            is_group=True,
             priority=NOTICE_PRIORITY,
         )
     await session.flush()

@@ -88,9 +88,10 @@ def group_post(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
         [
             urgent + _("New task") + " " + title(o, _),
             "📍 " + f"{o.compound} {o.building}",
-            "⏱ " + _(URGENCY[o.urgency]) + " · " + _("posted {time}").format(
-                time=local_time(o.created_at, tz)
-            ),
+            "⏱ "
+            + _(URGENCY[o.urgency])
+            + " · "
+            + _("posted {time}").format(time=local_time(o.created_at, tz)),
             "📝 " + preview(o.description),
         ]
     )
@@ -140,9 +141,7 @@ def release_reasons(o: OrderView, _: Gettext) -> tuple[str, Rows]:
         for code, label in RELEASE_REASONS.items()
     ]
     rows.append([Button(_("Keep the task"), order_action("detail", o.id))])
-    return _("Why are you giving task #{id} back? It goes back to the group.").format(
-        id=o.id
-    ), rows
+    return _("Why are you giving task #{id} back? It goes back to the group.").format(id=o.id), rows
 
 
 def resident_status(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
@@ -154,9 +153,7 @@ def resident_status(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
         "claimed": _("{name} took your order {title} ({time})."),
         "purchasing": _("{name} has bought the items for {title} ({time})."),
         "delivering": _("{name} is on the way with {title} ({time})."),
-        "delivered": _(
-            "{title} is at your door ({time}). Please take it in and press Received."
-        ),
+        "delivered": _("{title} is at your door ({time}). Please take it in and press Received."),
         "confirmed": _("Thank you! {title} is finished ({time})."),
         "cancelled": _("{title} was cancelled ({time})."),
         "unfulfillable": _("Sorry, {title} could not be done ({time})."),
@@ -182,6 +179,4 @@ def runner_cancelled(o: OrderView, _: Gettext) -> str:
 
 
 def runner_confirmed(o: OrderView, _: Gettext) -> str:
-    return _("The resident received {title}. Thank you for running it!").format(
-        title=title(o, _)
-    )
+    return _("The resident received {title}. Thank you for running it!").format(title=title(o, _))

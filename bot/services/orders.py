@@ -184,9 +184,9 @@ async def submit_draft(
     resident = await session.get(Resident, d.resident_id)
     assert resident is not None
     b = await session.scalar(
-        select(Building).where(Building.id == resident.building_id).options(
-            selectinload(Building.grid)
-        )
+        select(Building)
+        .where(Building.id == resident.building_id)
+        .options(selectinload(Building.grid))
     )
     assert b is not None
     o = Order(
@@ -298,9 +298,7 @@ async def _notify_resident(rt: Runtime, session: AsyncSession, v: OrderView) -> 
     outbox.enqueue(session, rt.clock, chat_id=v.resident_telegram_id, text=text, buttons=rows)
 
 
-async def _edit_group_post(
-    rt: Runtime, session: AsyncSession, o: Order, text: str
-) -> None:
+async def _edit_group_post(rt: Runtime, session: AsyncSession, o: Order, text: str) -> None:
     if o.group_post_id is None:
         return
     post = await session.get(OutboxMessage, o.group_post_id)
@@ -329,7 +327,13 @@ async def claim(rt: Runtime, session: AsyncSession, order_id: int, telegram_id: 
         raise _refusal_for(o, telegram_id)
     now = rt.clock.now()
     won = await _move(
-        rt, session, o, S.CLAIMED, Actor.VOLUNTEER, telegram_id, volunteer_id=vol.id,
+        rt,
+        session,
+        o,
+        S.CLAIMED,
+        Actor.VOLUNTEER,
+        telegram_id,
+        volunteer_id=vol.id,
         claimed_at=now,
     )
     o = await _order_or_refuse(session, order_id)
@@ -382,8 +386,15 @@ async def release(
         raise Refused(N_("Only the volunteer running this task can do that."))
     try:
         moved = await _move(
-            rt, session, o, S.OPEN, Actor.VOLUNTEER, telegram_id, reason=reason,
-            volunteer_id=None, claimed_at=None,
+            rt,
+            session,
+            o,
+            S.OPEN,
+            Actor.VOLUNTEER,
+            telegram_id,
+            reason=reason,
+            volunteer_id=None,
+            claimed_at=None,
         )
     except TransitionError:
         moved = False
@@ -395,7 +406,9 @@ async def release(
         v.resident_telegram_id
     ]
     outbox.enqueue(
-        session, rt.clock, chat_id=v.resident_telegram_id,
+        session,
+        rt.clock,
+        chat_id=v.resident_telegram_id,
         text=notify.resident_released(v, gettext_for(lang)),
     )
     await _post_to_group(rt, session, o)
@@ -457,7 +470,9 @@ async def confirm_receipt(
             v.volunteer_telegram_id
         ]
         outbox.enqueue(
-            session, rt.clock, chat_id=v.volunteer_telegram_id,
+            session,
+            rt.clock,
+            chat_id=v.volunteer_telegram_id,
             text=notify.runner_confirmed(v, gettext_for(lang)),
         )
     return v

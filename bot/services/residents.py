@@ -25,8 +25,9 @@ def clean_unit(text: str, units: int) -> str:
     if not UNIT_RE.match(value):
         raise Refused(N_("Please send the unit number, for example 2."))
     if value.isdigit() and not 1 <= int(value) <= max(units, 1):
-        raise Refused(N_("This building has units 1 to {units}. Please send one of them."),
-                      units=units)
+        raise Refused(
+            N_("This building has units 1 to {units}. Please send one of them."), units=units
+        )
     return value
 
 
@@ -47,8 +48,12 @@ def clean_name(text: str) -> str:
 def clean_phone(text: str) -> str:
     value = text.strip()
     if not PHONE_RE.match(value):
-        raise Refused(N_("That does not look like a phone number. Please share your contact "
-                         "with the button, or type the number."))
+        raise Refused(
+            N_(
+                "That does not look like a phone number. Please share your contact "
+                "with the button, or type the number."
+            )
+        )
     return re.sub(r"[ -]", "", value)
 
 

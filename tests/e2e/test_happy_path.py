@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from handlers.resident import PHONE_WHY
+from handlers.common import HELP_VOLUNTEER
+from handlers.resident import PHONE_WHY, WELCOME
 from models import Order, OrderEvent, Resident
 from tests.factories import GROUP_1, VOLUNTEERS_1, Harness, Z, buttons, text_of
 
@@ -15,11 +16,7 @@ async def test_register_order_claim_deliver_confirm(harness: Harness) -> None:
 
     # Registration by buttons: compound, building, unit; then room, name, phone by contact.
     aunt.say("/start")
-    await aunt.expect(
-        Z(
-            "Welcome to the community errand service (跑腿). Volunteers of your grid will run errands for you. First, where do you live? It takes a minute; /cancel stops."
-        )
-    )
+    await aunt.expect(Z(WELCOME))
     compounds = await aunt.expect(Z("Which compound (小区)?"))
     await aunt.press(compounds, "幸福小区")
     buildings = await h.wait_edit(
@@ -62,11 +59,7 @@ async def test_register_order_claim_deliver_confirm(harness: Harness) -> None:
     # A volunteer of the grid claims it from the group.
     wang = h.person(VOLUNTEERS_1[0])
     wang.say("/help")  # has a private chat with the bot, as approved volunteers do
-    await wang.expect(
-        Z(
-            "Volunteers: new tasks appear in your grid's group. Press 🙋 to take one; the address comes to you here, privately. Move it along with the buttons: 🛒 Bought, 🚶 On the way, 📦 Delivered. /mytasks lists the tasks you are running."
-        )
-    )
+    await wang.expect(Z(HELP_VOLUNTEER))
     answer = await wang.press(post, Z("🙋 I'll run it"))
     assert answer is not None and "#1" in answer["text"]
     taken = await h.wait_edit(GROUP_1, post["message_id"], lambda m: "王刚" in text_of(m))
