@@ -84,16 +84,22 @@ async def register(
     info = await directory.building(session, building_id)
     if info is None:
         raise Refused(N_("That building no longer exists. Please start again with /start."))
+    # Validate everything before touching the row: a refusal leaves nothing half-saved.
+    values = {
+        "name": clean_name(name),
+        "phone": clean_phone(phone),
+        "building_id": building_id,
+        "unit": clean_unit(unit, info.units),
+        "room": clean_room(room),
+    }
     now = clock.now()
     res = await session.scalar(select(Resident).where(Resident.telegram_id == telegram_id))
     if res is None:
-        res = Resident(telegram_id=telegram_id, created_at=now)
+        res = Resident(telegram_id=telegram_id, created_at=now, **values)
         session.add(res)
-    res.name = clean_name(name)
-    res.phone = clean_phone(phone)
-    res.building_id = building_id
-    res.unit = clean_unit(unit, info.units)
-    res.room = clean_room(room)
+    else:
+        for key, value in values.items():
+            setattr(res, key, value)
     res.updated_at = now
     await session.flush()
     return ResidentInfo(

@@ -55,7 +55,7 @@ async def test_twenty_press_claim_at_once_one_wins(harness: Harness) -> None:
             await s.scalars(select(OrderEvent).where(OrderEvent.to_status == "claimed"))
         ).all()
     assert len(claims) == 1 and claims[0].actor_telegram_id == winner.telegram_id
-    edited = [m for m in h.emu.messages(GROUP_1) if m["message_id"] == post["message_id"]][0]
+    edited = next(m for m in h.emu.messages(GROUP_1) if m["message_id"] == post["message_id"])
     assert winner.name in text_of(edited) and buttons(edited) == []
     # Every loser was told who has it.
     assert all(winner.name in a["text"] for a in taken)
@@ -122,5 +122,5 @@ async def test_forged_and_stale_buttons_get_an_alert_and_change_nothing(
         events = (await s.scalars(select(OrderEvent).order_by(OrderEvent.id))).all()
     assert [e.to_status for e in events] == ["open", "cancelled"]
     # The group post now says it was cancelled and has no button left.
-    edited = [m for m in h.emu.messages(GROUP_1) if m["message_id"] == post["message_id"]][0]
+    edited = next(m for m in h.emu.messages(GROUP_1) if m["message_id"] == post["message_id"])
     assert buttons(edited) == []

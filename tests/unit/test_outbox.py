@@ -1,0 +1,114 @@
+"""The outbox dispatcher's pacing and retries, with a recording channel in place of Telegram
+(the channel is the boundary; everything of ours is real, on a real SQLite file)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+
+from sqlalchemy import select
+
+from bot import outbox
+from bot.outbox import Dispatcher, Limits, Outgoing, Pacer, SendResult
+from bot.runtime import Runtime
+from models import OutboxMessage
+
+
+class RecordingChannel:
+    def __init__(self, fail_first: int = 0, retry_after: float = 0.3) -> None:
+        self.sent: list[tuple[float, int, str]] = []
+        self.fail_first = fail_first
+        self.retry_after = retry_after
+        self.next_id = 100
+
+    async def send(self, msg: Outgoing) -> SendResult:
+        if self.fail_first > 0:
+            self.fail_first -= 1
+            return SendResult(ok=False, retry_after=self.retry_after, error="429")
+        self.sent.append((time.monotonic(), msg.chat_id, msg.text))
+        if msg.target_message_id is not None:  # an edit keeps the message's id
+            return SendResult(ok=True, message_id=msg.target_message_id)
+        self.next_id += 1
+        return SendResult(ok=True, message_id=self.next_id)
+
+
+def test_pacer_spreads_sends_and_respects_per_chat_limits() -> None:
+    now = [0.0]
+    p = Pacer(
+        Limits(global_per_second=10, private_interval=1.0, group_per_minute=3), now=lambda: now[0]
+    )
+    p.record(1, False)
+    assert p.wait_for(2, False) == 0.1  # the next overall slot
+    now[0] = 0.1
+    assert p.wait_for(1, False) == 0.9  # 1 per second in a private chat
+    for _ in range(3):
+        now[0] += 0.1
+        assert p.wait_for(-5, True) == 0
+        p.record(-5, True)
+    now[0] += 0.1
+    assert abs(p.wait_for(-5, True) - (0.2 + 60 - 0.5)) < 1e-9  # 3 per minute in a group
+
+
+async def test_dispatch_in_order_per_chat_with_retry_after(rt: Runtime) -> None:
+    channel = RecordingChannel(fail_first=2)
+    d = Dispatcher(
+        rt.db,
+        rt.clock,
+        channel,
+        Limits(global_per_second=50, private_interval=0.2, poll_seconds=0.05),
+    )
+    async with rt.db.session() as s:
+        for i in range(3):
+            outbox.enqueue(s, rt.clock, chat_id=7, text=f"m{i}")
+        outbox.enqueue(s, rt.clock, chat_id=8, text="other")
+    await d.start()
+    try:
+        await d.drain(timeout=10)
+    finally:
+        await d.stop()
+    to7 = [(t, text) for t, chat, text in channel.sent if chat == 7]
+    assert [text for _, text in to7] == ["m0", "m1", "m2"]
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(to7)]
+    assert all(g >= 0.19 for g in gaps), gaps
+    assert d.retry_count == 2
+    async with rt.db.read() as s:
+        rows = (await s.scalars(select(OutboxMessage))).all()
+    assert all(r.status == "sent" and r.message_id for r in rows)
+    assert sum(r.attempts for r in rows) == 4 + 2  # each 429 cost one more attempt
+
+
+async def test_an_edit_waits_for_its_original(rt: Runtime) -> None:
+    channel = RecordingChannel()
+    d = Dispatcher(rt.db, rt.clock, channel, Limits(global_per_second=50, poll_seconds=0.05))
+    async with rt.db.session() as s:
+        post = outbox.enqueue(s, rt.clock, chat_id=-100, text="post", is_group=True)
+        await s.flush()
+        outbox.enqueue_edit(s, rt.clock, original=post, text="taken")
+    await d.start()
+    try:
+        await d.drain(timeout=10)
+    finally:
+        await d.stop()
+    assert [text for _, _, text in channel.sent] == ["post", "taken"]
+    async with rt.db.read() as s:
+        rows = (await s.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all()
+    assert rows[1].status == "sent" and rows[1].message_id == rows[0].message_id
+
+
+async def test_global_rate_is_kept(rt: Runtime) -> None:
+    channel = RecordingChannel()
+    d = Dispatcher(rt.db, rt.clock, channel, Limits(global_per_second=20, poll_seconds=0.05))
+    async with rt.db.session() as s:
+        for chat in range(60):
+            outbox.enqueue(s, rt.clock, chat_id=1000 + chat, text="hi")
+    await d.start()
+    try:
+        await d.drain(timeout=20)
+    finally:
+        await d.stop()
+    times = sorted(t for t, _, _ in channel.sent)
+    assert len(times) == 60
+    # No one-second window holds more than the rate.
+    assert max(sum(1 for u in times if t <= u < t + 1.0) for t in times) <= 20
+    await asyncio.sleep(0)
