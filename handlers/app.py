@@ -7,6 +7,7 @@ run_polling/run_webhook).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats
@@ -20,11 +21,16 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.warnings import PTBUserWarning
 
 from bot.i18n import N_, gettext_for
 from bot.runtime import Runtime
 from handlers import common, resident, staff, volunteer
 from handlers.context import RUNTIME_KEY, AppContext, AppType
+
+# Our conversations track per chat and user on purpose (a press on an old message of the same
+# conversation is checked by its callback data); PTB warns about that choice on every start.
+warnings.filterwarnings("ignore", message=".*per_message=False.*", category=PTBUserWarning)
 
 
 def build_application(

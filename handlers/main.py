@@ -46,16 +46,19 @@ def sandbox_instructions(url: str, demo: Demo = DEMO) -> str:
     vols = ", ".join(f"{tid} {name}" for tid, name in demo.grids[0].volunteers[:2])
     staff = ", ".join(f"{tid} {name}" for tid, name in demo.staff)
     cli = ".venv/bin/python -m sandbox.cli"
+    group = demo.grids[0].group_chat_id
     return f"""
 paotui is running on the local Telegram emulator at {url} (no token configured).
 Residents: {people}; volunteers of {demo.grids[0].name}: {vols}; staff: {staff}.
-Group chat of {demo.grids[0].name}: {demo.grids[0].group_chat_id}.
+Group chat of {demo.grids[0].name}: {group}.
 Act as a user from another terminal:
-  {cli} say 1001 /start                 # 周阿姨 starts registering
-  {cli} chat 1001                       # read her chat, with numbered buttons
-  {cli} press 1001 1001 <message_id> <button data>
-  {cli} contact 1001 13800001001        # share a phone number
-  {cli} chat {demo.grids[0].group_chat_id}            # the volunteers' group
+  export SANDBOX_URL={url}
+  {cli} say 1001 /start          # 周阿姨 starts registering
+  {cli} chat 1001                # her chat; buttons are numbered #1, #2...
+  {cli} press 1001 1001 3 '#1'   # she presses button 1 of message 3
+  {cli} contact 1001 13800001001 # she shares her phone number
+  {cli} chat {group}   # the volunteers' group
+  {cli} press 2001 {group} <message> '#1'   # volunteer 2001 claims a task
 Stop with Ctrl+C.
 """
 
