@@ -133,69 +133,81 @@ class Pacer:
         self._global: deque[float] = deque()
         self._private_next: dict[int, float] = {}
         self._group: dict[int, deque[float]] = {}
-        self._blocked_until: float = 0.0  # after a global 429
+        self._chat_blocked: dict[int, float] = {}  # after a 429 for that chat
+        self._global_blocked = 0.0  # after 429s for several chats at once
+        self._recent_429: deque[tuple[float, int]] = deque()
 
     def _global_interval(self) -> float:
         return 1.0 / self.limits.global_per_second
 
-    def wait_for(self, chat_id: int, is_group: bool) -> float:
-        """Seconds until a message to this chat may go (0 = now)."""
+    def chat_wait(self, chat_id: int, is_group: bool) -> float:
+        """Seconds until this chat's own budget allows a message (0 = now)."""
         now = self._now()
-        waits = [self._blocked_until - now]
-        # Evenly spaced sends: no burst at start, never more than the rate in any second.
-        if self._global:
-            waits.append(self._global[-1] + self._global_interval() - now)
+        blocked = self._chat_blocked.get(chat_id, 0.0) - now
         if is_group:
             q = self._group.get(chat_id)
             if q:
                 while q and q[0] <= now - 60.0:
                     q.popleft()
                 if len(q) >= self.limits.group_per_minute:
-                    waits.append(q[0] + 60.0 - now)
-        else:
-            waits.append(self._private_next.get(chat_id, 0.0) - now)
-        return max(0.0, *waits)
+                    return max(0.0, blocked, q[0] + 60.0 - now)
+            return max(0.0, blocked)
+        return max(0.0, blocked, self._private_next.get(chat_id, 0.0) - now)
 
     def global_wait(self) -> float:
+        """Seconds until the next overall slot. Slots are evenly spaced: no burst at start,
+        never more than the rate in any second."""
         now = self._now()
-        waits = [self._blocked_until - now]
-        if self._global:
-            waits.append(self._global[-1] + self._global_interval() - now)
-        return max(0.0, *waits)
+        blocked = self._global_blocked - now
+        if not self._global:
+            return max(0.0, blocked)
+        return max(0.0, blocked, self._global[-1] + self._global_interval() - now)
 
-    async def acquire(self, chat_id: int | None, is_group: bool) -> None:
-        """Take the next overall slot (a direct reply); it counts toward the chat's budget but
-        does not wait for it: answering a user's own press at once is allowed."""
-        while (wait := self.global_wait()) > 0:  # noqa: ASYNC110 - a timed wait, no event
-            await asyncio.sleep(wait)
-        now = self._now()
-        self._global.append(now)
-        if chat_id is not None:
-            if is_group:
-                self._group.setdefault(chat_id, deque()).append(now)
-            else:
-                self._private_next[chat_id] = max(
-                    self._private_next.get(chat_id, 0.0), now + self.limits.private_interval
-                )
+    def wait_for(self, chat_id: int, is_group: bool) -> float:
+        return max(self.chat_wait(chat_id, is_group), self.global_wait())
 
-    def record(self, chat_id: int, is_group: bool) -> None:
+    def reserve_chat(self, chat_id: int, is_group: bool) -> None:
         now = self._now()
-        self._global.append(now)
-        while len(self._global) > 64:
-            self._global.popleft()
         if is_group:
             self._group.setdefault(chat_id, deque()).append(now)
         else:
-            self._private_next[chat_id] = now + self.limits.private_interval
+            self._private_next[chat_id] = max(
+                self._private_next.get(chat_id, 0.0), now + self.limits.private_interval
+            )
+
+    async def take_global(self) -> None:
+        """Wait for and take the next overall slot, right before a request leaves, so that
+        requests reach the server spaced as they were planned."""
+        while (wait := self.global_wait()) > 0:  # noqa: ASYNC110 - a timed wait, no event
+            await asyncio.sleep(wait)
+        self._global.append(self._now())
+        while len(self._global) > 64:
+            self._global.popleft()
+
+    async def acquire(self, chat_id: int | None, is_group: bool) -> None:
+        """A direct reply: the next overall slot; it counts toward the chat's budget but does
+        not wait for it (answering a user's own press at once is allowed)."""
+        await self.take_global()
+        if chat_id is not None:
+            self.reserve_chat(chat_id, is_group)
+
+    def record(self, chat_id: int, is_group: bool) -> None:
+        """Count a send now (both budgets), without waiting."""
+        self._global.append(self._now())
+        self.reserve_chat(chat_id, is_group)
 
     def back_off(self, chat_id: int, is_group: bool, seconds: float) -> None:
-        until = self._now() + seconds
-        if is_group:
-            q = self._group.setdefault(chat_id, deque())
-            # Treat the group as full until the server's retry_after has passed.
-            q.extend([until - 60.0] * max(0, self.limits.group_per_minute - len(q)))
-        else:
-            self._private_next[chat_id] = max(self._private_next.get(chat_id, 0.0), until)
+        """The server said 429 for this chat. When several chats hear it within a second, the
+        overall limit is the cause: everyone waits, rather than hammering the server."""
+        now = self._now()
+        if len(self._chat_blocked) > 10_000:
+            self._chat_blocked = {c: t for c, t in self._chat_blocked.items() if t > now}
+        self._chat_blocked[chat_id] = max(self._chat_blocked.get(chat_id, 0.0), now + seconds)
+        self._recent_429.append((now, chat_id))
+        while self._recent_429 and self._recent_429[0][0] < now - 1.0:
+            self._recent_429.popleft()
+        if len({c for _, c in self._recent_429}) >= 3:
+            self._global_blocked = max(self._global_blocked, now + seconds)
 
 
 class Dispatcher:
@@ -317,23 +329,17 @@ class Dispatcher:
                     held.add(chat)  # the original is still on its way
                     continue
                 target_id = target.message_id
-            # Wait here for the overall budget and a free sending slot, not per chat.
+            # At most max_in_flight sends are under way (or waiting for their overall slot).
             while len(self._in_flight) >= self.limits.max_in_flight:
                 await asyncio.wait(
                     list(self._in_flight.values()), return_when=asyncio.FIRST_COMPLETED
                 )
-            if (gw := self.pacer.global_wait()) > 0:
-                await asyncio.sleep(gw)
-            wait = self.pacer.wait_for(chat, row.is_group)
-            if wait > 0:
+            wait = self.pacer.chat_wait(chat, row.is_group)
+            if wait > 0 or chat in self._in_flight:
                 held.add(chat)
-                next_delay = min(next_delay, wait)
+                next_delay = min(next_delay, wait or next_delay)
                 continue
-            if chat in self._in_flight:
-                held.add(chat)
-                continue
-            # Take the slot before any await, so a direct reply cannot take it too.
-            self.pacer.record(chat, row.is_group)
+            self.pacer.reserve_chat(chat, row.is_group)
             if not await self._lease(row.id):
                 held.add(chat)
                 continue
@@ -364,6 +370,7 @@ class Dispatcher:
     async def _send(self, out: Outgoing, attempts: int) -> None:
         try:
             try:
+                await self.pacer.take_global()
                 result = await self.sender.send(out)
             except Exception as exc:  # a sender bug must not lose the message
                 logger.exception("sender raised for outbox %s", out.id)

@@ -405,6 +405,7 @@ async def description_given(update: Update, ctx: AppContext) -> int:
     if not ok:
         return ORD_DESCRIBE
     rows = [[Button(_(notify.URGENCY[u]), f"d:urg:{u}")] for u in ("normal", "today", "urgent")]
+    rows.append([Button(_("✖️ Cancel"), "d:stop")])
     await update.effective_message.reply_text(_("How urgent is it?"), reply_markup=inline(rows))
     return ORD_URGENCY
 

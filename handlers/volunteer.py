@@ -30,7 +30,10 @@ async def claim(update: Update, ctx: AppContext) -> None:
         return
     await answer(
         q,
-        _("Task #{id} is yours. The address is in our private chat.").format(id=v.id),
+        _(
+            "Task #{id} is yours. The address is in your private chat with me "
+            "(if it is not there, open the chat and send /mytasks)."
+        ).format(id=v.id),
         show_alert=True,
     )
 

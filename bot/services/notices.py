@@ -11,6 +11,7 @@ from bot import outbox
 from bot.errors import Refused
 from bot.i18n import N_, gettext_for
 from bot.runtime import Runtime
+from bot.services.people import languages_of
 from models import Building, Grid, Notice, Resident, Staff, StaffRole
 
 NOTICE_PRIORITY = 10  # after order traffic: a broadcast must not hold up a claim
@@ -71,16 +72,20 @@ async def send_to_grid(
         created_at=now,
     )
     session.add(notice)
-    _ = gettext_for(rt.default_language)
-    body = "📢 " + _("Notice from the community") + "\n\n" + text
+    def body(lang: str) -> str:
+        return "📢 " + gettext_for(lang)("Notice from the community") + "\n\n" + text
+
+    langs = await languages_of(session, list(residents), rt.default_language)
     for tid in residents:
-        outbox.enqueue(session, rt.clock, chat_id=tid, text=body, priority=NOTICE_PRIORITY)
+        outbox.enqueue(
+            session, rt.clock, chat_id=tid, text=body(langs[tid]), priority=NOTICE_PRIORITY
+        )
     if grid.group_chat_id is not None:
         outbox.enqueue(
             session,
             rt.clock,
             chat_id=grid.group_chat_id,
-            text=body,
+            text=body(rt.default_language),
             is_group=True,
             priority=NOTICE_PRIORITY,
         )
