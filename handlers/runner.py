@@ -80,19 +80,8 @@ class BotService:
             get_updates_request=HTTPXRequest(read_timeout=poll_timeout + 10),
         )
         self.poll_timeout = poll_timeout
-        o = settings.outbox
         self.dispatcher = Dispatcher(
-            rt.db,
-            rt.clock,
-            TelegramSender(self.raw_bot),
-            Limits(
-                global_per_second=o.global_per_second,
-                private_interval=o.private_interval_seconds,
-                group_per_minute=o.group_per_minute,
-                max_attempts=o.max_attempts,
-                max_in_flight=o.max_in_flight,
-                poll_seconds=o.poll_seconds,
-            ),
+            rt.db, rt.clock, TelegramSender(self.raw_bot), limits, pacer=pacer
         )
         rt.wake_outbox = self.dispatcher.wake
         self._sem = asyncio.Semaphore(settings.bot.concurrent_updates)

@@ -72,6 +72,7 @@ async def send_to_grid(
         created_at=now,
     )
     session.add(notice)
+
     def body(lang: str) -> str:
         return "📢 " + gettext_for(lang)("Notice from the community") + "\n\n" + text
 

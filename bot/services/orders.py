@@ -6,6 +6,7 @@ row, and the messages it owes, written to the outbox in the same transaction (ru
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,11 +16,11 @@ from sqlalchemy.orm import selectinload
 
 from bot import outbox
 from bot.errors import Refused
-from bot.i18n import N_, gettext_for
+from bot.i18n import N_, Gettext, gettext_for
 from bot.runtime import Runtime
 from bot.services import notify
 from bot.services.notify import OrderView
-from bot.services.people import languages_of
+from bot.services.people import language_of
 from models import (
     Actor,
     Building,
@@ -290,10 +291,16 @@ def _refusal_for(o: Order, telegram_id: int) -> Refused:
     return Refused(N_("Order #{id} has moved on; this button is out of date."), id=o.id)
 
 
+async def _tell(
+    rt: Runtime, session: AsyncSession, telegram_id: int, render: Callable[[Gettext], str]
+) -> None:
+    """Owe one person a message, rendered in their language."""
+    lang = await language_of(session, telegram_id, rt.default_language)
+    outbox.enqueue(session, rt.clock, chat_id=telegram_id, text=render(gettext_for(lang)))
+
+
 async def _notify_resident(rt: Runtime, session: AsyncSession, v: OrderView) -> None:
-    lang = (await languages_of(session, [v.resident_telegram_id], rt.default_language))[
-        v.resident_telegram_id
-    ]
+    lang = await language_of(session, v.resident_telegram_id, rt.default_language)
     text, rows = notify.resident_status(v, gettext_for(lang), rt.timezone)
     outbox.enqueue(session, rt.clock, chat_id=v.resident_telegram_id, text=text, buttons=rows)
 
@@ -342,7 +349,7 @@ async def claim(rt: Runtime, session: AsyncSession, order_id: int, telegram_id: 
     v = view(o)
     _g = gettext_for(rt.default_language)
     await _edit_group_post(rt, session, o, notify.group_taken(v, _g))
-    lang = (await languages_of(session, [telegram_id], rt.default_language))[telegram_id]
+    lang = await language_of(session, telegram_id, rt.default_language)
     text, rows = notify.runner_card(v, gettext_for(lang), rt.timezone)
     card = outbox.enqueue(session, rt.clock, chat_id=telegram_id, text=text, buttons=rows)
     await session.flush()
@@ -402,15 +409,7 @@ async def release(
     if not moved:
         raise _refusal_for(o, telegram_id)
     v = view(o)
-    lang = (await languages_of(session, [v.resident_telegram_id], rt.default_language))[
-        v.resident_telegram_id
-    ]
-    outbox.enqueue(
-        session,
-        rt.clock,
-        chat_id=v.resident_telegram_id,
-        text=notify.resident_released(v, gettext_for(lang)),
-    )
+    await _tell(rt, session, v.resident_telegram_id, lambda _: notify.resident_released(v, _))
     await _post_to_group(rt, session, o)
     return v
 
@@ -440,10 +439,7 @@ async def cancel_by_resident(
     _g = gettext_for(rt.default_language)
     await _edit_group_post(rt, session, o, notify.group_closed(v, _g))
     if runner is not None:
-        lang = (await languages_of(session, [runner], rt.default_language))[runner]
-        outbox.enqueue(
-            session, rt.clock, chat_id=runner, text=notify.runner_cancelled(v, gettext_for(lang))
-        )
+        await _tell(rt, session, runner, lambda _: notify.runner_cancelled(v, _))
     return v
 
 
@@ -466,15 +462,7 @@ async def confirm_receipt(
         raise _refusal_for(o, telegram_id)
     v = view(o)
     if v.volunteer_telegram_id is not None:
-        lang = (await languages_of(session, [v.volunteer_telegram_id], rt.default_language))[
-            v.volunteer_telegram_id
-        ]
-        outbox.enqueue(
-            session,
-            rt.clock,
-            chat_id=v.volunteer_telegram_id,
-            text=notify.runner_confirmed(v, gettext_for(lang)),
-        )
+        await _tell(rt, session, v.volunteer_telegram_id, lambda _: notify.runner_confirmed(v, _))
     return v
 
 
