@@ -100,8 +100,29 @@ class Resident(Base):
     building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id"), index=True)
     unit: Mapped[str] = mapped_column(String(16))
     room: Mapped[str] = mapped_column(String(16))
+    # Care (包保): comma-separated flags the household gave with consent; orders get priority.
+    care_flags: Mapped[str | None] = mapped_column(String(64))
+    care_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    building: Mapped[Building] = relationship()
+
+
+class Recipient(Base):
+    """Someone a resident orders for (a parent without a phone, a neighbour in the building)."""
+
+    __tablename__ = "recipients"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(32))
+    building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id"))
+    unit: Mapped[str] = mapped_column(String(16))
+    room: Mapped[str] = mapped_column(String(16))
+    removed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     building: Mapped[Building] = relationship()
 
@@ -161,6 +182,17 @@ class Order(Base):
     category: Mapped[str] = mapped_column(String(16))
     description: Mapped[str] = mapped_column(Text)
     urgency: Mapped[Urgency] = mapped_column(String(16), default=Urgency.NORMAL)
+    # Kind-specific answers (budget, substitutes, pharmacy, gas card, ...), as entered.
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    photo: Mapped[str | None] = mapped_column(String(256))  # a list, a box, a prescription
+    voice: Mapped[str | None] = mapped_column(String(256))  # a spoken description
+    time_window: Mapped[str | None] = mapped_column(String(16))
+    payment: Mapped[str | None] = mapped_column(String(16))
+    doorstep: Mapped[bool] = mapped_column(Boolean, default=True)  # knock and leave (敲门不见面)
+    priority: Mapped[bool] = mapped_column(Boolean, default=False)
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("recipients.id"))
+    rating: Mapped[int | None] = mapped_column(Integer)
+    thanks: Mapped[str | None] = mapped_column(Text)
     status: Mapped[OrderStatus] = mapped_column(String(16), default=OrderStatus.OPEN)
     volunteer_id: Mapped[int | None] = mapped_column(ForeignKey("volunteers.id"), index=True)
     # The group post announcing the task: the outbox row that sent it, so it can be edited.
@@ -206,10 +238,45 @@ class OrderDraft(Base):
     category: Mapped[str | None] = mapped_column(String(16))
     description: Mapped[str | None] = mapped_column(Text)
     urgency: Mapped[str | None] = mapped_column(String(16))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    photo: Mapped[str | None] = mapped_column(String(256))
+    voice: Mapped[str | None] = mapped_column(String(256))
+    time_window: Mapped[str | None] = mapped_column(String(16))
+    payment: Mapped[str | None] = mapped_column(String(16))
+    doorstep: Mapped[bool] = mapped_column(Boolean, default=True)
+    recipient_id: Mapped[int | None] = mapped_column(ForeignKey("recipients.id"))
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), unique=True)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OrderMessage(Base):
+    """The relay between a resident and their runner: no phone numbers exchanged."""
+
+    __tablename__ = "order_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    sender_role: Mapped[str] = mapped_column(String(16))  # resident | volunteer
+    sender_telegram_id: Mapped[int] = mapped_column(BigInteger)
+    text: Mapped[str | None] = mapped_column(Text)
+    photo: Mapped[str | None] = mapped_column(String(256))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class OrderProblem(Base):
+    """A resident's report (missing or wrong item...) that reaches staff."""
+
+    __tablename__ = "order_problems"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str | None] = mapped_column(Text)
+    reporter_telegram_id: Mapped[int] = mapped_column(BigInteger)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Notice(Base):
