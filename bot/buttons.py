@@ -35,6 +35,14 @@ def parse_order_action(data: str) -> tuple[str, int, str | None] | None:
     return m.group(1), int(m.group(2)), m.group(3)
 
 
+RELAY_PATTERN = r"^m:to:\d{1,12}$"
+
+
+def relay_action(order_id: int) -> str:
+    """Open the relay (resident <-> runner messages) for an order."""
+    return f"m:to:{order_id}"
+
+
 def to_json(rows: Rows | None) -> list[list[dict[str, Any]]] | None:
     if rows is None:
         return None

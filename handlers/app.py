@@ -83,6 +83,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     )
     app.add_handler(CallbackQueryHandler(common.language_chosen, pattern=r"^l:\w{1,8}$"))
     app.add_handler(CommandHandler("cancel", common.nothing_to_cancel, filters=private))
+    # relay: the resident <-> runner conversation (handlers/relay.py) is registered here.
     for handler in (*resident.menu_handlers(), *volunteer.volunteer_handlers()):
         app.add_handler(handler)
 

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.buttons import Button, Rows, order_action
+from bot.buttons import Button, Rows, order_action, relay_action
 from bot.i18n import N_, Gettext, local_time
 
 CATEGORY = {
@@ -131,6 +131,7 @@ def runner_card(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
     }.get(o.status)
     if step:
         rows.append([Button(step[1], order_action(step[0], o.id))])
+        rows.append([Button(_("💬 Message the resident"), relay_action(o.id))])
         rows.append([Button(_("↩️ Give it back"), order_action("rel", o.id))])
     return "\n".join(lines), rows
 
@@ -164,6 +165,8 @@ def resident_status(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
     if o.status == "delivered":
         rows.append([Button(_("✅ Received"), order_action("ok", o.id))])
     elif o.status in ("open", "claimed", "purchasing", "delivering"):
+        if o.status != "open":
+            rows.append([Button(_("💬 Message the volunteer"), relay_action(o.id))])
         rows.append([Button(_("Cancel this order"), order_action("cancel", o.id))])
     return text, rows
 
