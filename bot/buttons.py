@@ -19,7 +19,22 @@ class Button:
 Rows = list[list[Button]]
 
 # Order actions: o:<verb>:<order id>[:<arg>]
-ORDER_VERBS = ("claim", "buy", "go", "done", "ok", "cancel", "cxl", "rel", "relr", "detail")
+ORDER_VERBS = (
+    "claim",
+    "buy",
+    "go",
+    "done",
+    "ok",
+    "cancel",
+    "cxl",
+    "rel",
+    "relr",
+    "detail",
+    "prob",
+    "thank",
+    "again",
+    "rate",
+)
 ORDER_PATTERN = re.compile(r"^o:(" + "|".join(ORDER_VERBS) + r"):(\d{1,12})(?::(\w{1,16}))?$")
 
 

@@ -71,7 +71,10 @@ class OutboxSection(_Section):
 
 class LimitsSection(_Section):
     max_text_length: int = Field(default=1000, ge=10, le=4000)
-    conversation_timeout_minutes: int = Field(default=1440, ge=1)
+    # A half-finished conversation (registration, order form) ends after this long.
+    conversation_timeout_seconds: int = Field(default=86400, ge=1)
+    max_open_orders: int = Field(default=3, ge=1, le=50)
+    messages_per_minute: int = Field(default=20, ge=1, le=600)
 
 
 class SandboxSection(_Section):

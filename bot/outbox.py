@@ -40,6 +40,7 @@ def enqueue(
     buttons: Rows | None = None,
     is_group: bool = False,
     photo: str | None = None,
+    voice: str | None = None,
     priority: int = 0,
 ) -> OutboxMessage:
     """Owe a message. Lower priority goes first: order traffic 0, broadcasts 10."""
@@ -51,7 +52,8 @@ def enqueue(
         kind=OutboxKind.SEND,
         text=text,
         buttons=to_json(buttons),
-        photo=photo,
+        photo=photo or voice,
+        media="photo" if photo else "voice" if voice else None,
         status=OutboxStatus.PENDING,
         attempts=0,
         next_attempt_at=now,
@@ -96,8 +98,9 @@ class Outgoing:
     kind: OutboxKind
     text: str
     buttons: Rows | None
-    photo: str | None
+    photo: str | None  # a file id, sent as `media`
     target_message_id: int | None  # for edits
+    media: str | None = None
 
 
 @dataclass(frozen=True)
@@ -352,6 +355,7 @@ class Dispatcher:
                 buttons=from_json(row.buttons),
                 photo=row.photo,
                 target_message_id=target_id,
+                media=row.media,
             )
             self._in_flight[chat] = asyncio.create_task(self._send(out, row.attempts))
             held.add(chat)

@@ -65,7 +65,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
        the order form first, so /start or the menu inside it ends it cleanly;
     2. commands and buttons that work anywhere;
     3. the catch-alls: an unknown button gets an alert, unexpected input a hint."""
-    timeout = rt.settings.limits.conversation_timeout_minutes * 60.0
+    timeout = float(rt.settings.limits.conversation_timeout_seconds)
     app.add_handler(resident.build_order_conversation(timeout))
     app.add_handler(staff.build_notice_conversation(timeout))
     app.add_handler(resident.build_registration_conversation(timeout))

@@ -34,9 +34,10 @@ logger = logging.getLogger(__name__)
 # Reply-keyboard labels of the resident's main menu; matched in both languages.
 MENU_ORDER = N_("📝 Order")
 MENU_MY_ORDERS = N_("📋 My orders")
+MENU_ME = N_("👤 My info")
 MENU_HELP = N_("❓ Help")
 MENU_LANGUAGE = N_("🌐 Language")
-MENU_LABELS = (MENU_ORDER, MENU_MY_ORDERS, MENU_HELP, MENU_LANGUAGE)
+MENU_LABELS = (MENU_ORDER, MENU_MY_ORDERS, MENU_ME, MENU_HELP, MENU_LANGUAGE)
 
 
 def label_pattern(msgid: str) -> str:
@@ -63,7 +64,11 @@ def main_menu(_: Gettext) -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(
         [
             [KeyboardButton(_(MENU_ORDER)), KeyboardButton(_(MENU_MY_ORDERS))],
-            [KeyboardButton(_(MENU_HELP)), KeyboardButton(_(MENU_LANGUAGE))],
+            [
+                KeyboardButton(_(MENU_ME)),
+                KeyboardButton(_(MENU_HELP)),
+                KeyboardButton(_(MENU_LANGUAGE)),
+            ],
         ],
         resize_keyboard=True,
         is_persistent=True,
@@ -145,10 +150,12 @@ async def edit_or_send(update: Update, text: str, markup: InlineKeyboardMarkup |
 HELP_RESIDENT = N_(
     "I am the community errand bot (跑腿). Volunteers of your grid run errands for you:\n"
     "• 📝 Order: groceries, medicine, a gas top-up or another errand\n"
-    "• 📋 My orders: follow, cancel or confirm your orders\n"
+    "• 📋 My orders: follow, cancel or confirm your orders, talk to the volunteer, report a "
+    "problem, order again\n"
+    "• 👤 My info: your address, people you order for, the care list\n"
     "• 🌐 Language: 中文 / English\n\n"
     "Deliveries are contactless: the volunteer knocks and leaves it at your door.\n"
-    "Commands: /start /order /orders /language /cancel /help"
+    "Commands: /start /order /orders /me /language /cancel /help"
 )
 HELP_VOLUNTEER = N_(
     "Volunteers: new tasks appear in your grid's group. Press 🙋 to take one; the address "

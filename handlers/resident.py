@@ -16,8 +16,9 @@ from telegram.ext import (
 from bot.buttons import Button, parse_order_action
 from bot.errors import Refused
 from bot.i18n import N_, Gettext
-from bot.services import directory, notify, orders, residents
+from bot.services import directory, notify, order_form, orders, residents
 from handlers.common import (
+    MENU_ME,
     MENU_MY_ORDERS,
     MENU_ORDER,
     STALE,
@@ -43,7 +44,7 @@ from handlers.context import AppContext
     AWAIT_PHONE,
 ) = range(7)
 # Ordering states
-ORD_CATEGORY, ORD_DESCRIBE, ORD_URGENCY, ORD_CONFIRM = range(10, 14)
+ORD_FOR, ORD_CATEGORY, ORD_STEP, ORD_CONFIRM = range(10, 14)
 
 REG_KEY = "registration"
 DRAFT_KEY = "draft_id"
@@ -78,6 +79,37 @@ async def _reply(update: Update, text: str, **kw: Any) -> None:
 # --- /start and registration ------------------------------------------------------------------
 
 
+async def add_someone(update: Update, ctx: AppContext) -> int:
+    """👤 ➕: register someone to order for (the same questions, their address and phone)."""
+    return await _begin(update, ctx, mode="recipient")
+
+
+async def change_address(update: Update, ctx: AppContext) -> int:
+    return await _begin(update, ctx, mode="self")
+
+
+async def _begin(update: Update, ctx: AppContext, *, mode: str) -> int:
+    assert update.effective_chat is not None and ctx.user_data is not None
+    _ = await translator(update, ctx)
+    if update.callback_query:
+        await answer(update.callback_query)
+    async with ctx.rt.db.read() as s:
+        communities = await directory.communities(s)
+    ctx.user_data[REG_KEY] = {"mode": mode}
+    if mode == "recipient":
+        await update.effective_chat.send_message(
+            _("Whom do you order for? Their address first. /cancel stops.")
+        )
+    if len(communities) == 1:
+        _reg(ctx)["community_id"] = communities[0].id
+        return await _ask_compound(update, ctx, _)
+    rows = [[Button(c.name, f"r:c:{c.id}")] for c in communities]
+    await update.effective_chat.send_message(
+        _("Which community do you live in?"), reply_markup=inline(rows)
+    )
+    return AWAIT_COMMUNITY
+
+
 async def start(update: Update, ctx: AppContext) -> int:
     assert update.effective_user is not None and update.effective_message is not None
     payload = ctx.args[0] if ctx.args else ""
@@ -98,7 +130,7 @@ async def start(update: Update, ctx: AppContext) -> int:
         )
         return ConversationHandler.END
     if ctx.user_data is not None:
-        ctx.user_data[REG_KEY] = {}
+        ctx.user_data[REG_KEY] = {"mode": "self"}
     reg = _reg(ctx)
     await update.effective_message.reply_text(_(WELCOME))
     if prefill is not None:
@@ -212,7 +244,7 @@ async def room_given(update: Update, ctx: AppContext) -> int:
     except Refused as e:
         await update.effective_message.reply_text(e.render(_))
         return AWAIT_ROOM
-    suggestion = update.effective_user.first_name or ""
+    suggestion = update.effective_user.first_name or "" if _reg(ctx).get("mode") == "self" else ""
     markup = (
         ReplyKeyboardMarkup(
             [[KeyboardButton(suggestion)]], resize_keyboard=True, one_time_keyboard=True
@@ -220,9 +252,12 @@ async def room_given(update: Update, ctx: AppContext) -> int:
         if suggestion
         else None
     )
-    await update.effective_message.reply_text(
-        _("How should the volunteer call you? (your name, e.g. 周阿姨)"), reply_markup=markup
+    question = (
+        _("How should the volunteer call you? (your name, e.g. 周阿姨)")
+        if _reg(ctx).get("mode") == "self"
+        else _("Their name? (e.g. 王奶奶)")
     )
+    await update.effective_message.reply_text(question, reply_markup=markup)
     return AWAIT_NAME
 
 
@@ -234,6 +269,14 @@ async def name_given(update: Update, ctx: AppContext) -> int:
     except Refused as e:
         await update.effective_message.reply_text(e.render(_))
         return AWAIT_NAME
+    if _reg(ctx).get("mode") == "recipient":
+        await update.effective_message.reply_text(
+            _(
+                "Their phone number, so the volunteer can call if needed? Type it, or share "
+                "their contact."
+            )
+        )
+        return AWAIT_PHONE
     await update.effective_message.reply_text(
         _(PHONE_WHY),
         reply_markup=ReplyKeyboardMarkup(
@@ -249,14 +292,17 @@ async def phone_given(update: Update, ctx: AppContext) -> int:
     msg = update.effective_message
     assert msg is not None and update.effective_user is not None
     reg = _reg(ctx)
+    recipient = reg.get("mode") == "recipient"
     if msg.contact is not None:
-        if msg.contact.user_id not in (None, update.effective_user.id):
+        if not recipient and msg.contact.user_id not in (None, update.effective_user.id):
             _ = await translator(update, ctx)
             await msg.reply_text(_("Please share your own number with the button, or type it."))
             return AWAIT_PHONE
         phone = msg.contact.phone_number
     else:
         phone = msg.text or ""
+    if recipient:
+        return await _save_recipient(update, ctx, phone)
     try:
         async with unit_of_work(update, ctx) as w:
             _ = w._
@@ -280,6 +326,37 @@ async def phone_given(update: Update, ctx: AppContext) -> int:
             "Registered. {name}, {address}, {phone}.\nPress 📝 Order whenever you need an errand "
             "run; /start again changes your address."
         ).format(name=me.name, address=me.address, phone=me.phone),
+        reply_markup=main_menu(_),
+    )
+    return ConversationHandler.END
+
+
+async def _save_recipient(update: Update, ctx: AppContext, phone: str) -> int:
+    msg = update.effective_message
+    assert msg is not None and update.effective_user is not None
+    reg = _reg(ctx)
+    try:
+        async with unit_of_work(update, ctx) as w:
+            _ = w._
+            r = await residents.add_recipient(
+                w.session,
+                ctx.rt.clock,
+                owner_telegram_id=update.effective_user.id,
+                name=reg.get("name", ""),
+                phone=phone,
+                building_id=int(reg["building_id"]),
+                unit=str(reg["unit"]),
+                room=str(reg["room"]),
+            )
+    except Refused as e:
+        await msg.reply_text(e.render(_))
+        return AWAIT_PHONE
+    if ctx.user_data is not None:
+        ctx.user_data.pop(REG_KEY, None)
+    await msg.reply_text(
+        _("Added {name}: {address}, {phone}. When you press 📝 Order, you can choose them.").format(
+            name=r.name, address=r.address, phone=r.phone
+        ),
         reply_markup=main_menu(_),
     )
     return ConversationHandler.END
@@ -334,119 +411,254 @@ async def conversation_timeout(update: Update, ctx: AppContext) -> None:
 
 # --- ordering -------------------------------------------------------------------------------
 
-
 CATEGORY_BUTTONS = ("groceries", "medicine", "gas", "other")
-DESCRIBE_PROMPT = {
-    "groceries": N_("What should we buy? For example: 2 cabbages, 1 box of eggs, 5 kg rice."),
-    "medicine": N_("Which medicine, and how much? For example: 布洛芬 1 box."),
-    "gas": N_("Gas card or account number, the amount, and the provider."),
-    "other": N_("What do you need? (printing, a parcel, taking out garbage, a hot meal...)"),
-}
+EDITING_KEY = "editing"
+
+
+def _draft_id(ctx: AppContext) -> int | None:
+    return ctx.user_data.get(DRAFT_KEY) if ctx.user_data is not None else None
 
 
 async def order_start(update: Update, ctx: AppContext) -> int:
-    assert update.effective_user is not None
+    """📝 Order: for whom (if the resident keeps other people), then the kind of errand."""
+    assert update.effective_user is not None and update.effective_chat is not None
     try:
         async with unit_of_work(update, ctx) as w:
             _ = w._
             draft = await orders.start_draft(ctx.rt, w.session, update.effective_user.id)
+            me = await residents.get(w.session, update.effective_user.id)
+            others = await residents.recipients_of(w.session, update.effective_user.id)
     except Refused as e:
-        if update.effective_message:
-            await update.effective_message.reply_text(e.render(_))
+        await _reply(update, e.render(_))
         return ConversationHandler.END
-    assert ctx.user_data is not None
+    assert ctx.user_data is not None and me is not None
     ctx.user_data[DRAFT_KEY] = draft.id
+    ctx.user_data.pop(EDITING_KEY, None)
+    if update.callback_query:
+        await answer(update.callback_query)
+    if not others:
+        return await _ask_category(update, ctx, _, edit=False)
+    rows = [[Button(_("🏠 Myself: {address}").format(address=me.address), "d:for:self")]]
+    rows += [[Button(f"👤 {r.name}: {r.address}", f"d:for:{r.id}")] for r in others]
+    rows.append([Button(_("✖️ Cancel"), "d:stop")])
+    await update.effective_chat.send_message(_("Who is this order for?"), reply_markup=inline(rows))
+    return ORD_FOR
+
+
+async def recipient_chosen(update: Update, ctx: AppContext) -> int:
+    q = update.callback_query
+    assert q is not None and q.data is not None
+    raw = q.data.split(":")[2]
+    draft_id = _draft_id(ctx)
+    try:
+        async with unit_of_work(update, ctx) as w:
+            _ = w._
+            if draft_id is None:
+                raise Refused(N_("This order form has expired. Press Order to start a new one."))
+            await orders.set_recipient(
+                ctx.rt, w.session, draft_id, q.from_user.id, None if raw == "self" else int(raw)
+            )
+    except Refused as e:
+        await alert(update, e.render(_))
+        return ORD_FOR
+    await answer(q)
+    return await _ask_category(update, ctx, _, edit=True)
+
+
+async def _ask_category(update: Update, ctx: AppContext, _: Gettext, *, edit: bool) -> int:
     rows = [
         [Button(notify.CATEGORY_ICON[c] + " " + _(notify.CATEGORY[c]), f"d:cat:{c}")]
         for c in CATEGORY_BUTTONS
     ]
     rows.append([Button(_("✖️ Cancel"), "d:stop")])
-    assert update.effective_chat is not None
-    await update.effective_chat.send_message(_("What kind of errand?"), reply_markup=inline(rows))
+    text = _("What kind of errand?")
+    if edit:
+        await edit_or_send(update, text, inline(rows))
+    else:
+        assert update.effective_chat is not None
+        await update.effective_chat.send_message(text, reply_markup=inline(rows))
     return ORD_CATEGORY
 
 
-async def _draft_update(update: Update, ctx: AppContext, **fields: Any) -> tuple[Gettext, bool]:
-    assert update.effective_user is not None and ctx.user_data is not None
-    draft_id = ctx.user_data.get(DRAFT_KEY)
-    _: Gettext = await translator(update, ctx)
-    if draft_id is None:
-        await _reply(update, _("This order form has expired. Press Order to start a new one."))
-        return _, False
-    try:
-        async with unit_of_work(update, ctx) as w:
-            await orders.update_draft(
-                ctx.rt, w.session, draft_id, update.effective_user.id, **fields
-            )
-    except Refused as e:
-        await _reply(update, e.render(_))
-        return _, False
-    return _, True
-
-
 async def category_chosen(update: Update, ctx: AppContext) -> int:
-    assert update.callback_query and update.callback_query.data
-    category = update.callback_query.data.split(":")[2]
-    if category not in CATEGORY_BUTTONS:
+    q = update.callback_query
+    assert q is not None and q.data is not None
+    return await _record(update, ctx, "category", choice=q.data.split(":")[2])
+
+
+async def choice_given(update: Update, ctx: AppContext) -> int:
+    q = update.callback_query
+    assert q is not None and q.data is not None and ctx.user_data is not None
+    key = ctx.user_data.get("step")
+    if not key:
         await alert(update, (await translator(update, ctx))(STALE))
-        return ORD_CATEGORY
-    _, ok = await _draft_update(update, ctx, category=category)
-    if not ok:
-        return ConversationHandler.END
-    assert ctx.user_data is not None
-    ctx.user_data["category"] = category
-    await _reply(update, _(notify.CATEGORY[category]) + "\n" + _(DESCRIBE_PROMPT[category]))
-    return ORD_DESCRIBE
+        return ORD_STEP
+    return await _record(update, ctx, key, choice=q.data.split(":", 2)[2])
 
 
-async def description_given(update: Update, ctx: AppContext) -> int:
-    assert update.effective_message is not None
-    _, ok = await _draft_update(update, ctx, description=update.effective_message.text or "")
-    if not ok:
-        return ORD_DESCRIBE
-    rows = [[Button(_(notify.URGENCY[u]), f"d:urg:{u}")] for u in ("normal", "today", "urgent")]
-    rows.append([Button(_("✖️ Cancel"), "d:stop")])
-    await update.effective_message.reply_text(_("How urgent is it?"), reply_markup=inline(rows))
-    return ORD_URGENCY
+async def input_given(update: Update, ctx: AppContext) -> int:
+    """A typed answer, a photo (a list, a box, a prescription, a gas card) or a voice message."""
+    msg = update.effective_message
+    assert msg is not None and ctx.user_data is not None
+    key = ctx.user_data.get("step")
+    if not key:
+        return ORD_STEP
+    if msg.photo:
+        return await _record(update, ctx, key, photo=msg.photo[-1].file_id, text=msg.caption)
+    if msg.voice:
+        return await _record(update, ctx, key, voice=msg.voice.file_id, text=msg.caption)
+    return await _record(update, ctx, key, text=msg.text or "")
 
 
-async def describe_wrong_media(update: Update, ctx: AppContext) -> int:
+async def input_unsupported(update: Update, ctx: AppContext) -> int:
     _ = await translator(update, ctx)
     if update.effective_message:
         await update.effective_message.reply_text(
-            _("Please write what you need as text, or /cancel.")
+            _(
+                "I cannot use that here. Please answer with text, a photo or a voice message, "
+                "or use the buttons. /cancel stops."
+            )
         )
-    return ORD_DESCRIBE
+    return ORD_STEP
 
 
-async def urgency_chosen(update: Update, ctx: AppContext) -> int:
-    assert update.callback_query and update.callback_query.data and ctx.user_data is not None
-    urgency = update.callback_query.data.split(":")[2]
-    if urgency not in notify.URGENCY:
-        await alert(update, (await translator(update, ctx))(STALE))
-        return ORD_URGENCY
-    _, ok = await _draft_update(update, ctx, urgency=urgency)
-    if not ok:
-        return ConversationHandler.END
-    draft_id = ctx.user_data[DRAFT_KEY]
+async def _record(update: Update, ctx: AppContext, key: str, **value: Any) -> int:
+    """Save one answer, then ask the next question (or show the summary)."""
+    assert update.effective_user is not None
+    draft_id = _draft_id(ctx)
+    try:
+        async with unit_of_work(update, ctx) as w:
+            _ = w._
+            if draft_id is None:
+                raise Refused(N_("This order form has expired. Press Order to start a new one."))
+            draft = await orders.answer(
+                ctx.rt, w.session, draft_id, update.effective_user.id, key, **value
+            )
+    except Refused as e:
+        if update.callback_query:
+            await alert(update, e.render(_))
+        else:
+            await _reply(update, e.render(_))
+        return ORD_STEP if key != "category" else ORD_CATEGORY
+    if update.callback_query:
+        await answer(update.callback_query)
+    return await _next(update, ctx, _, draft)
+
+
+async def _next(update: Update, ctx: AppContext, _: Gettext, draft: orders.DraftView) -> int:
+    assert ctx.user_data is not None
+    step = draft.next_step
+    if step is None or ctx.user_data.get(EDITING_KEY):
+        ctx.user_data.pop(EDITING_KEY, None)
+        return await _summary(update, ctx, _, draft)
+    return await _ask(update, ctx, _, draft, step)
+
+
+async def _ask(
+    update: Update, ctx: AppContext, _: Gettext, draft: orders.DraftView, step: order_form.Step
+) -> int:
+    assert ctx.user_data is not None
+    ctx.user_data["step"] = step.key
+    labels = [Button(_(c.label), f"d:v:{c.value}") for c in step.choices]
+    rows = [labels[i : i + 2] for i in range(0, len(labels), 2)]
+    rows.append([Button(_("✖️ Cancel"), "d:stop")])
+    text = _(step.prompt)
+    if step.key == "description" and draft.category:
+        text = _(notify.CATEGORY[draft.category]) + "\n" + text
+    if update.callback_query:
+        await edit_or_send(update, text, inline(rows))
+    else:
+        assert update.effective_chat is not None
+        await update.effective_chat.send_message(text, reply_markup=inline(rows))
+    return ORD_STEP
+
+
+async def _summary(
+    update: Update, ctx: AppContext, _: Gettext, d: orders.DraftView, *, new_message: bool = False
+) -> int:
+    assert update.effective_user is not None and d.category is not None
     async with ctx.rt.db.read() as s:
-        me = await residents.get(s, update.callback_query.from_user.id)
-        d = await orders.get_draft(s, draft_id, update.callback_query.from_user.id)
+        me = await residents.get(s, update.effective_user.id)
+        others = {r.id: r for r in await residents.recipients_of(s, update.effective_user.id)}
     assert me is not None
-    summary = "\n".join(
+    who = others.get(d.recipient_id) if d.recipient_id else None
+    what = d.description or ""
+    if d.photo:
+        what += " " + _("(with a photo)")
+    if d.voice:
+        what += " " + _("(voice message)")
+    answers = d.answers
+    urgency = d.urgency or "normal"
+    lines = [
+        _("Please check your order:"),
+        "",
+        _("Kind: {kind}").format(kind=_(notify.CATEGORY[d.category])),
+        _("What: {what}").format(what=what.strip()),
+        _("Urgency: {u}").format(u=_(notify.URGENCY[urgency])),
+        *notify.detail_lines(d.category, answers, d.doorstep, _),
+        _("Deliver to: {address}").format(
+            address=f"{who.name}, {who.address}" if who else me.address
+        ),
+    ]
+    edits = [
+        Button("✏️ " + _(order_form.LABELS.get(st.key, N_("What"))), f"d:edit:{st.key}")
+        for st in order_form.steps_for(d.category)
+    ]
+    rows = [[Button(_("✅ Send the order"), f"d:ok:{d.id}")]]
+    rows += [edits[i : i + 3] for i in range(0, len(edits), 3)]
+    rows.append(
         [
-            _("Please check your order:"),
-            "",
-            _("Kind: {kind}").format(kind=_(notify.CATEGORY[d.category or "other"])),
-            _("What: {what}").format(what=d.description),
-            _("Urgency: {u}").format(u=_(notify.URGENCY[urgency])),
-            _("Deliver to: {address}").format(address=me.address),
-            _("Contactless: the volunteer knocks and leaves it at your door."),
+            Button(
+                _("🤝 Hand it to me in person") if d.doorstep else _("🚪 Leave it at my door"),
+                "d:door",
+            )
         ]
     )
-    rows = [[Button(_("✅ Send the order"), f"d:ok:{draft_id}")], [Button(_("✖️ Cancel"), "d:stop")]]
-    await _reply(update, summary, reply_markup=inline(rows))
+    rows.append([Button(_("✖️ Cancel"), "d:stop")])
+    if ctx.user_data is not None:
+        ctx.user_data.pop("step", None)
+    text = "\n".join(lines)
+    if update.callback_query and not new_message:
+        await edit_or_send(update, text, inline(rows))
+    else:
+        assert update.effective_chat is not None
+        await update.effective_chat.send_message(text, reply_markup=inline(rows))
     return ORD_CONFIRM
+
+
+async def edit_step(update: Update, ctx: AppContext) -> int:
+    """✏️ on the summary: ask that question again, then come back to the summary."""
+    q = update.callback_query
+    assert q is not None and q.data is not None and ctx.user_data is not None
+    key = q.data.split(":")[2]
+    _ = await translator(update, ctx)
+    draft_id = _draft_id(ctx)
+    async with ctx.rt.db.read() as s:
+        d = await orders.get_draft(s, draft_id, q.from_user.id) if draft_id else None
+    step = order_form.step(d.category, key) if d and d.category else None
+    if d is None or step is None or d.order_id:
+        await alert(update, _(STALE))
+        return ORD_CONFIRM
+    await answer(q)
+    ctx.user_data[EDITING_KEY] = True
+    return await _ask(update, ctx, _, d, step)
+
+
+async def doorstep_toggled(update: Update, ctx: AppContext) -> int:
+    q = update.callback_query
+    assert q is not None
+    draft_id = _draft_id(ctx)
+    try:
+        async with unit_of_work(update, ctx) as w:
+            _ = w._
+            if draft_id is None:
+                raise Refused(N_("This order form has expired. Press Order to start a new one."))
+            d = await orders.toggle_doorstep(ctx.rt, w.session, draft_id, q.from_user.id)
+    except Refused as e:
+        await alert(update, e.render(_))
+        return ORD_CONFIRM
+    await answer(q)
+    return await _summary(update, ctx, _, d)
 
 
 async def order_confirmed(update: Update, ctx: AppContext) -> int:
@@ -463,11 +675,32 @@ async def order_confirmed(update: Update, ctx: AppContext) -> int:
         await alert(update, e.render(_))
         return ConversationHandler.END
     if ctx.user_data is not None:
-        ctx.user_data.pop(DRAFT_KEY, None)
+        for key in (DRAFT_KEY, "step", EDITING_KEY):
+            ctx.user_data.pop(key, None)
     await answer(q)
     text, rows = notify.resident_status(result.order, _, ctx.rt.timezone)
     await edit_or_send(update, text, inline(rows))
     return ConversationHandler.END
+
+
+async def order_again(update: Update, ctx: AppContext) -> int:
+    """🔁 on a finished order: the same answers in a new form, shown for checking."""
+    q = update.callback_query
+    assert q is not None and q.data is not None
+    parsed = parse_order_action(q.data)
+    assert parsed is not None
+    try:
+        async with unit_of_work(update, ctx) as w:
+            _ = w._
+            d = await orders.copy_order(ctx.rt, w.session, parsed[1], q.from_user.id)
+    except Refused as e:
+        await alert(update, e.render(_))
+        return ConversationHandler.END
+    assert ctx.user_data is not None
+    ctx.user_data[DRAFT_KEY] = d.id
+    await answer(q)
+    # A new message: the pressed one stays as the record of the old order.
+    return await _summary(update, ctx, _, d, new_message=True)
 
 
 async def order_stopped(update: Update, ctx: AppContext) -> int:
@@ -488,45 +721,64 @@ async def order_stray(update: Update, ctx: AppContext) -> None:
 
 
 async def my_orders(update: Update, ctx: AppContext) -> None:
-    assert update.effective_user is not None and update.effective_message is not None
+    """Open orders first, then the most recent finished ones, each with what can be done."""
+    assert update.effective_user is not None and update.effective_chat is not None
     async with unit_of_work(update, ctx) as w:
         _ = w._
-        mine = await orders.orders_of_resident(w.session, update.effective_user.id)
+        mine = await orders.orders_of_resident(w.session, update.effective_user.id, limit=20)
     if not mine:
-        await update.effective_message.reply_text(
+        await update.effective_chat.send_message(
             _("You have no orders yet. Press 📝 Order to ask for an errand."),
             reply_markup=main_menu(_),
         )
         return
-    for o in mine[:5]:
-        text, rows = notify.resident_status(o, _, ctx.rt.timezone)
-        await update.effective_message.reply_text(
-            notify.title(o, _) + " · " + _(notify.STATUS[o.status]) + "\n" + text,
-            reply_markup=inline(rows),
-        )
+    under_way = [o for o in mine if o.status not in ("confirmed", "cancelled", "unfulfillable")]
+    done = [o for o in mine if o not in under_way][: max(0, 5 - len(under_way))]
+    await update.effective_chat.send_message(
+        _("Your orders: {n} under way.").format(n=len(under_way)), reply_markup=main_menu(_)
+    )
+    for o in under_way + done:
+        text, rows = notify.resident_detail(o, _, ctx.rt.timezone)
+        await update.effective_chat.send_message(text, reply_markup=inline(rows))
 
 
 async def resident_action(update: Update, ctx: AppContext) -> None:
-    """o:ok, o:cancel (asks first), o:cxl (really cancel), o:detail."""
+    """o:ok, o:cancel (asks first), o:cxl (really cancel), o:detail, o:prob, o:thank, o:rate."""
     q = update.callback_query
     assert q is not None and q.data is not None
     parsed = parse_order_action(q.data)
     assert parsed is not None
-    verb, order_id, _arg = parsed
+    verb, order_id, arg = parsed
+    tz = ctx.rt.timezone
     try:
         async with unit_of_work(update, ctx) as w:
             _ = w._
             if verb == "ok":
                 v = await orders.confirm_receipt(ctx.rt, w.session, order_id, q.from_user.id)
                 await answer(q, _("Thank you! The volunteer will be told."))
-                text, rows = notify.resident_status(v, _, ctx.rt.timezone)
+                text, rows = notify.resident_detail(v, _, tz)
                 await edit_or_send(update, text, inline(rows))
                 return
             if verb == "cxl":
                 v = await orders.cancel_by_resident(ctx.rt, w.session, order_id, q.from_user.id)
                 await answer(q, _("Cancelled."))
-                text, rows = notify.resident_status(v, _, ctx.rt.timezone)
+                text, rows = notify.resident_status(v, _, tz)
                 await edit_or_send(update, text, inline(rows))
+                return
+            if verb == "rate":
+                v = await orders.rate(ctx.rt, w.session, order_id, q.from_user.id, int(arg or 0))
+                await answer(q, _("Thank you! Your thanks were passed on."))
+                text, rows = notify.resident_detail(v, _, tz)
+                await edit_or_send(update, text, inline(rows))
+                return
+            if verb == "prob" and arg:
+                n = await orders.report_problem(ctx.rt, w.session, order_id, q.from_user.id, arg)
+                await answer(q)
+                await edit_or_send(
+                    update,
+                    _("Reported to the community staff ({n}). They will contact you.").format(n=n),
+                    None,
+                )
                 return
             v = await orders.get_view(w.session, order_id)
     except Refused as e:
@@ -535,8 +787,9 @@ async def resident_action(update: Update, ctx: AppContext) -> None:
     if v is None or q.from_user.id not in (v.resident_telegram_id, v.volunteer_telegram_id):
         await alert(update, _(STALE))
         return
-    if verb == "cancel" and q.from_user.id == v.resident_telegram_id:
-        await answer(q)
+    is_resident = q.from_user.id == v.resident_telegram_id
+    await answer(q)
+    if verb == "cancel" and is_resident:
         await edit_or_send(
             update,
             _("Cancel order {title}?").format(title=notify.title(v, _)),
@@ -547,13 +800,114 @@ async def resident_action(update: Update, ctx: AppContext) -> None:
                 ]
             ),
         )
-        return
-    await answer(q)
-    if q.from_user.id == v.volunteer_telegram_id:
-        text, rows = notify.runner_card(v, _, ctx.rt.timezone)
+    elif verb == "prob" and is_resident:
+        rows = [
+            [Button(_(label), f"o:prob:{v.id}:{kind}")] for kind, label in notify.PROBLEMS.items()
+        ]
+        rows.append([Button(_("No, keep it"), f"o:detail:{v.id}")])
+        await edit_or_send(
+            update,
+            _("What went wrong with {title}?").format(title=notify.title(v, _)),
+            inline(rows),
+        )
+    elif verb == "thank" and is_resident:
+        stars = [Button("⭐" * n, f"o:rate:{v.id}:{n}") for n in range(5, 0, -1)]
+        await edit_or_send(
+            update,
+            _("How did {name} do? Your thanks are passed on.").format(name=v.volunteer_first_name),
+            inline([[b] for b in stars]),
+        )
+    elif not is_resident:
+        text, rows = notify.runner_card(v, _, tz)
+        await edit_or_send(update, text, inline(rows))
     else:
-        text, rows = notify.resident_status(v, _, ctx.rt.timezone)
-    await edit_or_send(update, text, inline(rows))
+        text, rows = notify.resident_detail(v, _, tz)
+        await edit_or_send(update, text, inline(rows))
+
+
+# --- my info: address, people I order for, care -----------------------------------------
+
+
+async def me_screen(update: Update, ctx: AppContext) -> None:
+    assert update.effective_user is not None and update.effective_chat is not None
+    async with unit_of_work(update, ctx) as w:
+        _ = w._
+        me = await residents.get(w.session, update.effective_user.id)
+        others = await residents.recipients_of(w.session, update.effective_user.id)
+        care = await residents.care_flags(w.session, update.effective_user.id)
+    if update.callback_query:
+        await answer(update.callback_query)
+    if me is None:
+        await update.effective_chat.send_message(
+            _("Welcome! Send /start to register your address, then you can order errands.")
+        )
+        return
+    lines = [
+        _("Name: {name}").format(name=me.name),
+        _("Address: {address}").format(address=me.address),
+        _("Phone: {phone}").format(phone=me.phone),
+        _("People you order for: {n}").format(n=len(others)),
+        _("Care list: {state}").format(
+            state="、".join(_(residents.CARE_FLAGS[f]) for f in sorted(care)) if care else _("no")
+        ),
+    ]
+    rows = [
+        [Button(_("✏️ Change my address"), "r:edit")],
+        [Button(_("👥 People I order for"), "p:list")],
+        [Button(_("⭐ Care list"), "p:care")],
+    ]
+    if update.callback_query:
+        await edit_or_send(update, "\n".join(lines), inline(rows))
+    else:
+        await update.effective_chat.send_message("\n".join(lines), reply_markup=inline(rows))
+
+
+async def people_action(update: Update, ctx: AppContext) -> None:
+    """p:list, p:rm:<id>, p:care, p:care:<flag>."""
+    q = update.callback_query
+    assert q is not None and q.data is not None
+    parts = q.data.split(":")
+    try:
+        async with unit_of_work(update, ctx) as w:
+            _ = w._
+            if parts[1] == "rm":
+                name = await residents.remove_recipient(w.session, q.from_user.id, int(parts[2]))
+                await answer(q, _("Removed {name}.").format(name=name))
+            elif parts[1] == "care" and len(parts) == 3:
+                await residents.toggle_care(w.session, ctx.rt.clock, q.from_user.id, parts[2])
+                await answer(q)
+            else:
+                await answer(q)
+            others = await residents.recipients_of(w.session, q.from_user.id)
+            care = await residents.care_flags(w.session, q.from_user.id)
+    except Refused as e:
+        await alert(update, e.render(_))
+        return
+    if parts[1] == "care":
+        rows = [
+            [Button(("☑️ " if f in care else "⬜ ") + _(label), f"p:care:{f}")]
+            for f, label in residents.CARE_FLAGS.items()
+        ]
+        rows.append([Button(_("Done"), "p:me")])
+        await edit_or_send(update, _(CARE_TEXT), inline(rows))
+        return
+    if parts[1] == "me":
+        await me_screen(update, ctx)
+        return
+    lines = [_("People you order for:")] + [f"👤 {r.name}: {r.address}, {r.phone}" for r in others]
+    if not others:
+        lines.append(_("nobody yet"))
+    rows = [[Button(_("✖️ Remove {name}").format(name=r.name), f"p:rm:{r.id}")] for r in others]
+    rows.append([Button(_("➕ Add someone"), "r:add")])
+    rows.append([Button(_("Done"), "p:me")])
+    await edit_or_send(update, "\n".join(lines), inline(rows))
+
+
+CARE_TEXT = N_(
+    "Does your household have someone who needs extra care? If you tick one, your orders are "
+    'marked priority for the volunteers. They see only "priority", never the reason; the '
+    "community staff see it to check on you. You can untick it any time."
+)
 
 
 # --- wiring ---------------------------------------------------------------------------------
@@ -563,10 +917,15 @@ def build_registration_conversation(timeout_s: float) -> ConversationHandler[App
     stray = [
         CommandHandler("cancel", cancel_conversation),
         MessageHandler(~filters.COMMAND, registration_stray),
-        CallbackQueryHandler(registration_stray),
+        # Only this conversation's own buttons: /language, order and relay buttons still work.
+        CallbackQueryHandler(registration_stray, pattern=r"^r:"),
     ]
     return ConversationHandler(
-        entry_points=[CommandHandler("start", start)],
+        entry_points=[
+            CommandHandler("start", start, filters=filters.ChatType.PRIVATE),
+            CallbackQueryHandler(add_someone, pattern=r"^r:add$"),
+            CallbackQueryHandler(change_address, pattern=r"^r:edit$"),
+        ],
         states={
             AWAIT_COMMUNITY: [CallbackQueryHandler(community_chosen, pattern=r"^r:c:\d+$")],
             AWAIT_COMPOUND: [CallbackQueryHandler(compound_chosen, pattern=r"^r:p:\d+$")],
@@ -594,28 +953,39 @@ def build_registration_conversation(timeout_s: float) -> ConversationHandler[App
 
 def build_order_conversation(timeout_s: float) -> ConversationHandler[AppContext]:
     order_entry = [
-        CommandHandler("order", order_start),
+        CommandHandler("order", order_start, filters=filters.ChatType.PRIVATE),
         MessageHandler(filters.Regex(label_pattern(MENU_ORDER)), order_start),
+        CallbackQueryHandler(order_start, pattern=r"^d:new$"),
+        CallbackQueryHandler(order_again, pattern=r"^o:again:\d{1,12}$"),
+    ]
+    timeout = [
+        MessageHandler(filters.ALL, conversation_timeout),
+        CallbackQueryHandler(conversation_timeout),
     ]
     return ConversationHandler(
         entry_points=order_entry,
         states={
-            ORD_CATEGORY: [CallbackQueryHandler(category_chosen, pattern=r"^d:cat:\w+$")],
-            ORD_DESCRIBE: [
-                MessageHandler(filters.TEXT & ~filters.COMMAND, description_given),
-                MessageHandler(~filters.COMMAND & ~filters.TEXT, describe_wrong_media),
+            ORD_FOR: [CallbackQueryHandler(recipient_chosen, pattern=r"^d:for:(self|\d{1,12})$")],
+            ORD_CATEGORY: [CallbackQueryHandler(category_chosen, pattern=r"^d:cat:\w{1,16}$")],
+            ORD_STEP: [
+                CallbackQueryHandler(choice_given, pattern=r"^d:v:\w{1,16}$"),
+                MessageHandler(
+                    (filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.VOICE, input_given
+                ),
+                MessageHandler(~filters.COMMAND, input_unsupported),
             ],
-            ORD_URGENCY: [CallbackQueryHandler(urgency_chosen, pattern=r"^d:urg:\w+$")],
-            ORD_CONFIRM: [CallbackQueryHandler(order_confirmed, pattern=r"^d:ok:\d+$")],
-            ConversationHandler.TIMEOUT: [
-                MessageHandler(filters.ALL, conversation_timeout),
-                CallbackQueryHandler(conversation_timeout),
+            ORD_CONFIRM: [
+                CallbackQueryHandler(order_confirmed, pattern=r"^d:ok:\d{1,12}$"),
+                CallbackQueryHandler(edit_step, pattern=r"^d:edit:\w{1,16}$"),
+                CallbackQueryHandler(doorstep_toggled, pattern=r"^d:door$"),
             ],
+            ConversationHandler.TIMEOUT: timeout,
         },
         fallbacks=[
             CommandHandler(["cancel", "start"], cancel_conversation),
             CallbackQueryHandler(order_stopped, pattern=r"^d:stop$"),
             *order_entry,
+            CallbackQueryHandler(order_stray, pattern=r"^d:"),
             MessageHandler(~filters.COMMAND, order_stray),
         ],
         name="order",
@@ -630,5 +1000,13 @@ def menu_handlers() -> list[Any]:
         MessageHandler(filters.Regex(label_pattern(MENU_MY_ORDERS)), my_orders),
         CallbackQueryHandler(order_confirmed, pattern=r"^d:ok:\d+$"),
         CallbackQueryHandler(cancel_conversation, pattern=r"^d:stop$"),
-        CallbackQueryHandler(resident_action, pattern=r"^o:(ok|cancel|cxl|detail):\d{1,12}$"),
+        CallbackQueryHandler(
+            resident_action, pattern=r"^o:(ok|cancel|cxl|detail|prob|thank):\d{1,12}$"
+        ),
+        CallbackQueryHandler(resident_action, pattern=r"^o:(prob|rate):\d{1,12}:\w{1,16}$"),
+        CommandHandler("me", me_screen, filters=filters.ChatType.PRIVATE),
+        MessageHandler(filters.Regex(label_pattern(MENU_ME)), me_screen),
+        CallbackQueryHandler(
+            people_action, pattern=r"^p:(list|me|care|care:\w{1,16}|rm:\d{1,12})$"
+        ),
     ]

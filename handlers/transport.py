@@ -37,7 +37,11 @@ class TelegramSender:
                     reply_markup=markup,
                 )
                 return SendResult(ok=True, message_id=msg.target_message_id)
-            if msg.photo:
+            if msg.photo and msg.media == "voice":
+                sent = await self.bot.send_voice(
+                    msg.chat_id, msg.photo, caption=msg.text, reply_markup=markup
+                )
+            elif msg.photo:
                 sent = await self.bot.send_photo(
                     msg.chat_id, msg.photo, caption=msg.text, reply_markup=markup
                 )

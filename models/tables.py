@@ -308,7 +308,8 @@ class OutboxMessage(Base):
     text: Mapped[str] = mapped_column(Text)
     # Inline buttons: [[{"text": ..., "data": ...}, ...], ...]; None keeps an edit's buttons off.
     buttons: Mapped[list[list[dict[str, Any]]] | None] = mapped_column(JSON)
-    photo: Mapped[str | None] = mapped_column(String(256))
+    photo: Mapped[str | None] = mapped_column(String(256))  # a file id; `media` says what
+    media: Mapped[str | None] = mapped_column(String(16))  # photo | voice
     # For an edit: the outbox row whose delivered message is edited.
     edit_of: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
     status: Mapped[OutboxStatus] = mapped_column(String(8), default=OutboxStatus.PENDING)

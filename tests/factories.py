@@ -13,8 +13,39 @@ from sqlalchemy import func, select
 from bot.i18n import gettext_for
 from bot.runtime import Runtime
 from bot.seed import DEMO
-from bot.services import residents
+from bot.services import order_form, residents
 
+# A complete answer for each kind of errand (urgency is given separately).
+ANSWERS: dict[str, dict[str, str]] = {
+    "groceries": {
+        "description": "两颗白菜，一盒鸡蛋",
+        "budget": "100",
+        "substitutes": "yes",
+        "time_window": "any",
+        "payment": "cash",
+    },
+    "medicine": {
+        "description": "布洛芬 1盒",
+        "pharmacy": "any",
+        "hospital": "no",
+        "chronic": "no",
+        "time_window": "any",
+        "payment": "cash",
+    },
+    "gas": {
+        "gas_account": "12345678",
+        "amount": "100",
+        "provider": "unknown",
+        "time_window": "any",
+        "payment": "prepaid",
+    },
+    "other": {
+        "subtype": "parcel",
+        "description": "取快递 顺丰 3号柜 取件码 1234",
+        "time_window": "any",
+        "payment": "prepaid",
+    },
+}
 GROUP_1 = DEMO.grids[0].group_chat_id
 GROUP_2 = DEMO.grids[1].group_chat_id
 VOLUNTEERS_1 = [tid for tid, _ in DEMO.grids[0].volunteers]
@@ -158,27 +189,42 @@ class Harness:
         self,
         p: Person,
         category: str = "groceries",
-        text: str = "两颗白菜，一盒鸡蛋",
+        text: str | None = None,
         urgency: str = "today",
+        **answers: str,
     ) -> dict[str, Any]:
-        """Order through the chat; returns the resident's confirmation message."""
+        """Order through the chat, answering every question of the form; returns the
+        resident's confirmation message."""
+        ans = {**ANSWERS[category], "urgency": urgency, **answers}
+        if text is not None:
+            ans["description"] = text
         p.say("/order")
         kinds = await p.expect(lambda m: any(d.startswith("d:cat:") for _, d in buttons(m)))
         await p.press_data(kinds, f"d:cat:{category}")
-        await self.wait_edit(
-            p.user_id, kinds["message_id"], lambda m: "d:cat:" not in str(m.get("reply_markup"))
-        )
-        p.say(text)
-        urg = await p.expect(lambda m: any(d.startswith("d:urg:") for _, d in buttons(m)))
-        await p.press_data(urg, f"d:urg:{urgency}")
-        summary = await self.wait_edit(
+        for st in order_form.steps_for(category):
+            prompt = _ZH(st.prompt)
+            current = await self.emu.wait_for(
+                p.user_id,
+                lambda m, t=prompt: t in text_of(m),
+                15.0,
+                after_message_id=kinds["message_id"] - 1,
+            )
+            value = ans[st.key]
+            if value in {c.value for c in st.choices}:
+                await p.press_data(current, f"d:v:{value}")
+            else:
+                p.say(value)
+        summary = await self.emu.wait_for(
             p.user_id,
-            urg["message_id"],
             lambda m: any(d.startswith("d:ok:") for _, d in buttons(m)),
+            15.0,
+            after_message_id=kinds["message_id"] - 1,
         )
         confirm = next(d for _, d in buttons(summary) if d.startswith("d:ok:"))
         await p.press_data(summary, confirm)
-        return await self.wait_edit(p.user_id, summary["message_id"], lambda m: "#" in text_of(m))
+        done = await self.wait_edit(p.user_id, summary["message_id"], lambda m: "#" in text_of(m))
+        p.seen = max(p.seen, max(m["message_id"] for m in p.chat()))
+        return done
 
     async def wait_edit(
         self, chat_id: int, message_id: int, pred: Any, timeout: float = 15.0

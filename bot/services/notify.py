@@ -7,11 +7,13 @@ the full address goes to the claimer alone.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from bot.buttons import Button, Rows, order_action, relay_action
 from bot.i18n import N_, Gettext, local_time
+from bot.services import order_form
 
 CATEGORY = {
     "groceries": N_("Groceries"),
@@ -66,6 +68,15 @@ class OrderView:
     created_at: datetime
     updated_at: datetime
     reason: str | None
+    details: dict[str, Any] = field(default_factory=dict)
+    photo: str | None = None
+    voice: str | None = None
+    time_window: str | None = None
+    payment: str | None = None
+    doorstep: bool = True
+    priority: bool = False
+    for_someone_else: bool = False
+    rating: int | None = None
 
     @property
     def volunteer_first_name(self) -> str:
@@ -82,20 +93,65 @@ def title(o: OrderView, _: Gettext) -> str:
     return f"{CATEGORY_ICON.get(o.category, '📦')} #{o.id} {_(CATEGORY[o.category])}"
 
 
+def description_preview(o: OrderView, _: Gettext) -> str:
+    parts = [preview(o.description)] if o.description else []
+    if o.photo:
+        parts.append(_("(with a photo)"))
+    if o.voice:
+        parts.append(_("(voice message)"))
+    return " ".join(parts)
+
+
 def group_post(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
     urgent = "🔴 " if o.urgency == "urgent" else ""
-    text = "\n".join(
-        [
-            urgent + _("New task") + " " + title(o, _),
-            "📍 " + f"{o.compound} {o.building}",
-            "⏱ "
-            + _(URGENCY[o.urgency])
-            + " · "
-            + _("posted {time}").format(time=local_time(o.created_at, tz)),
-            "📝 " + preview(o.description),
-        ]
+    lines = [
+        urgent + _("New task") + " " + title(o, _),
+        "📍 " + f"{o.compound} {o.building}",
+        "⏱ "
+        + _(URGENCY[o.urgency])
+        + " · "
+        + _("posted {time}").format(time=local_time(o.created_at, tz)),
+    ]
+    if o.time_window and o.time_window != "any":
+        lines.append("🕘 " + choice_label(o.category, "time_window", o.time_window, _))
+    if o.priority:
+        lines.append("⭐ " + _("Priority: a household on the care list"))
+    lines.append("📝 " + description_preview(o, _))
+    return "\n".join(lines), [[Button(_("🙋 I'll run it"), order_action("claim", o.id))]]
+
+
+def choice_label(category: str, key: str, value: str, _: Gettext) -> str:
+    st = order_form.step(category, key)
+    for c in st.choices if st else ():
+        if c.value == value:
+            return _(c.label)
+    return value
+
+
+def detail_lines(category: str, answers: dict[str, Any], doorstep: bool, _: Gettext) -> list[str]:
+    """The form's answers as "Label: value" lines, in the form's order."""
+    lines = []
+    for st in order_form.steps_for(category):
+        if st.key in ("description", "urgency"):
+            continue
+        value = answers.get(st.key)
+        if value in (None, ""):
+            continue
+        label = _(order_form.LABELS[st.key])
+        shown = choice_label(category, st.key, str(value), _)
+        if st.key in ("budget", "amount") and str(value).isdigit():
+            shown = _("{n} yuan").format(n=value)
+        lines.append(f"{label}: {shown}")
+    lines.append(
+        _("Contactless: the volunteer knocks and leaves it at your door.")
+        if doorstep
+        else _("Hand it over in person.")
     )
-    return text, [[Button(_("🙋 I'll run it"), order_action("claim", o.id))]]
+    return lines
+
+
+def _answers(o: OrderView) -> dict[str, Any]:
+    return {**o.details, "time_window": o.time_window, "payment": o.payment}
 
 
 def group_taken(o: OrderView, _: Gettext) -> str:
@@ -113,15 +169,15 @@ def group_closed(o: OrderView, _: Gettext) -> str:
 def runner_card(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
     """The claimer's private card: everything needed to run the errand."""
     lines = [
-        title(o, _) + " · " + _(URGENCY[o.urgency]),
+        title(o, _) + " · " + _(URGENCY[o.urgency]) + (" · ⭐" if o.priority else ""),
         _("Status: {status}").format(status=_(STATUS[o.status])),
         "",
-        "📝 " + o.description,
+        "📝 " + (o.description or description_preview(o, _)),
+        *detail_lines(o.category, _answers(o), o.doorstep, _),
         "",
         "👤 " + o.contact_name,
         "📞 " + o.contact_phone,
         "🏠 " + f"{o.community} {o.compound} {o.building} {o.unit}-{o.room}",
-        _("Knock, leave it at the door, step back (contactless)."),
     ]
     rows: Rows = []
     step = {
@@ -171,6 +227,45 @@ def resident_status(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
     return text, rows
 
 
+def resident_detail(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
+    """An order in full, for the resident (My orders), with what they can do now."""
+    lines = [
+        title(o, _) + " · " + _(STATUS[o.status]),
+        _("Ordered {time}").format(time=local_time(o.created_at, tz, "%m-%d %H:%M")),
+        "📝 " + (o.description or description_preview(o, _)),
+        *detail_lines(o.category, _answers(o), o.doorstep, _),
+        _("Deliver to: {address}").format(
+            address=f"{o.contact_name}, {o.compound} {o.building} {o.unit}-{o.room}"
+        ),
+    ]
+    if o.volunteer_name:
+        lines.append(_("Volunteer: {name}").format(name=o.volunteer_first_name))
+    if o.rating:
+        lines.append("⭐" * o.rating)
+    rows: Rows = []
+    if o.status == "delivered":
+        rows.append([Button(_("✅ Received"), order_action("ok", o.id))])
+    if o.status in ("claimed", "purchasing", "delivering", "delivered"):
+        rows.append([Button(_("💬 Message the volunteer"), relay_action(o.id))])
+    if o.status in ("open", "claimed", "purchasing", "delivering"):
+        rows.append([Button(_("Cancel this order"), order_action("cancel", o.id))])
+    if o.status in ("delivered", "confirmed"):
+        rows.append([Button(_("⚠️ Report a problem"), order_action("prob", o.id))])
+    if o.status == "confirmed" and not o.rating and o.volunteer_name:
+        rows.append([Button(_("👍 Thank the volunteer"), order_action("thank", o.id))])
+    if o.status in ("confirmed", "cancelled", "unfulfillable"):
+        rows.append([Button(_("🔁 Order again"), order_action("again", o.id))])
+    return "\n".join(lines), rows
+
+
+PROBLEMS = {
+    "missing": N_("Something is missing"),
+    "wrong": N_("Wrong item"),
+    "damaged": N_("Damaged or spoiled"),
+    "other": N_("Something else"),
+}
+
+
 def resident_released(o: OrderView, _: Gettext) -> str:
     return _("The volunteer had to give {title} back. It is open again for the others.").format(
         title=title(o, _)
@@ -183,3 +278,23 @@ def runner_cancelled(o: OrderView, _: Gettext) -> str:
 
 def runner_confirmed(o: OrderView, _: Gettext) -> str:
     return _("The resident received {title}. Thank you for running it!").format(title=title(o, _))
+
+
+def staff_problem(o: OrderView, kind: str, text: str | None, _: Gettext) -> str:
+    lines = [
+        "⚠️ " + _("Problem with {title}: {kind}").format(title=title(o, _), kind=_(PROBLEMS[kind])),
+        f"{o.contact_name} · {o.contact_phone} · {o.compound} {o.building} {o.unit}-{o.room}",
+    ]
+    if o.volunteer_name:
+        lines.append(_("Volunteer: {name}").format(name=o.volunteer_name))
+    if text:
+        lines.append("“" + text + "”")
+    return "\n".join(lines)
+
+
+def runner_thanked(o: OrderView, _: Gettext) -> str:
+    return (
+        _("{name} thanks you for {title}!").format(name=o.contact_name, title=title(o, _))
+        + " "
+        + "⭐" * (o.rating or 0)
+    )

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -18,7 +18,7 @@ from bot import outbox
 from bot.errors import Refused
 from bot.i18n import N_, Gettext, gettext_for
 from bot.runtime import Runtime
-from bot.services import notify
+from bot.services import notify, order_form
 from bot.services.notify import OrderView
 from bot.services.people import language_of
 from models import (
@@ -29,9 +29,13 @@ from models import (
     Order,
     OrderDraft,
     OrderEvent,
+    OrderProblem,
     OrderStatus,
     OutboxMessage,
+    Recipient,
     Resident,
+    Staff,
+    StaffRole,
     TransitionError,
     Urgency,
     Volunteer,
@@ -70,6 +74,15 @@ def view(o: Order) -> OrderView:
         created_at=o.created_at,
         updated_at=o.updated_at,
         reason=o.reason,
+        details=dict(o.details or {}),
+        photo=o.photo,
+        voice=o.voice,
+        time_window=o.time_window,
+        payment=o.payment,
+        doorstep=o.doorstep,
+        priority=o.priority,
+        for_someone_else=o.recipient_id is not None,
+        rating=o.rating,
     )
 
 
@@ -89,26 +102,103 @@ async def get_view(session: AsyncSession, order_id: int) -> OrderView | None:
 
 # --- drafts ---------------------------------------------------------------------------------
 
+ACTIVE = (S.OPEN, S.CLAIMED, S.PURCHASING, S.DELIVERING, S.DELIVERED)
+
 
 @dataclass(frozen=True)
 class DraftView:
     id: int
     category: str | None
     description: str | None
+    photo: str | None
+    voice: str | None
     urgency: str | None
+    time_window: str | None
+    payment: str | None
+    doorstep: bool
+    recipient_id: int | None
+    details: dict[str, Any]
     order_id: int | None
+
+    @property
+    def answers(self) -> dict[str, Any]:
+        """Every answer by the form's keys (columns and details together)."""
+        return {
+            **self.details,
+            "description": self.description,
+            "photo": self.photo,
+            "voice": self.voice,
+            "urgency": self.urgency,
+            "time_window": self.time_window,
+            "payment": self.payment,
+        }
+
+    @property
+    def next_step(self) -> order_form.Step | None:
+        return order_form.next_step(self.category, self.answers) if self.category else None
 
 
 def _draft_view(d: OrderDraft) -> DraftView:
-    return DraftView(d.id, d.category, d.description, d.urgency, d.order_id)
+    return DraftView(
+        id=d.id,
+        category=d.category,
+        description=d.description,
+        photo=d.photo,
+        voice=d.voice,
+        urgency=d.urgency,
+        time_window=d.time_window,
+        payment=d.payment,
+        doorstep=d.doorstep if d.doorstep is not None else True,
+        recipient_id=d.recipient_id,
+        details=dict(d.details or {}),
+        order_id=d.order_id,
+    )
 
 
-async def start_draft(rt: Runtime, session: AsyncSession, telegram_id: int) -> DraftView:
+async def _open_orders(session: AsyncSession, resident_id: int) -> int:
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Order)
+            .where(Order.resident_id == resident_id, Order.status.in_(ACTIVE))
+        )
+        or 0
+    )
+
+
+async def _check_cap(rt: Runtime, session: AsyncSession, resident_id: int) -> None:
+    cap = rt.settings.limits.max_open_orders
+    if await _open_orders(session, resident_id) >= cap:
+        raise Refused(
+            N_(
+                "You already have {n} orders under way. Please wait until one is finished, or "
+                "cancel one in 📋 My orders."
+            ),
+            n=cap,
+        )
+
+
+async def _resident_or_refuse(session: AsyncSession, telegram_id: int) -> Resident:
     resident = await session.scalar(select(Resident).where(Resident.telegram_id == telegram_id))
     if resident is None:
         raise Refused(N_("Please register your address first: press /start."))
+    return resident
+
+
+async def start_draft(
+    rt: Runtime, session: AsyncSession, telegram_id: int, category: str | None = None
+) -> DraftView:
+    resident = await _resident_or_refuse(session, telegram_id)
+    await _check_cap(rt, session, resident.id)
     now = rt.clock.now()
-    d = OrderDraft(resident_id=resident.id, created_at=now, updated_at=now)
+    d = OrderDraft(
+        resident_id=resident.id,
+        category=Category(category).value if category else None,
+        details={},
+        doorstep=True,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(d)
     await session.flush()
     return _draft_view(d)
@@ -125,33 +215,142 @@ async def _own_draft(session: AsyncSession, draft_id: int, telegram_id: int) -> 
     return d
 
 
+async def _open_draft(session: AsyncSession, draft_id: int, telegram_id: int) -> OrderDraft:
+    d = await _own_draft(session, draft_id, telegram_id)
+    if d.submitted_at is not None:
+        raise Refused(N_("This order was already sent as #{id}."), id=d.order_id)
+    return d
+
+
 async def get_draft(session: AsyncSession, draft_id: int, telegram_id: int) -> DraftView:
     return _draft_view(await _own_draft(session, draft_id, telegram_id))
+
+
+async def answer(
+    rt: Runtime,
+    session: AsyncSession,
+    draft_id: int,
+    telegram_id: int,
+    key: str,
+    *,
+    text: str | None = None,
+    choice: str | None = None,
+    photo: str | None = None,
+    voice: str | None = None,
+) -> DraftView:
+    """Record one answer of the form: a typed text, a button's value, a photo or a voice."""
+    d = await _open_draft(session, draft_id, telegram_id)
+    now = rt.clock.now()
+    if key == "category":
+        category = Category(choice or "").value
+        if d.category != category:
+            d.details = {}
+            d.description = d.photo = d.voice = None
+        d.category = category
+    else:
+        if not d.category:
+            raise Refused(N_("This order form has expired. Press Order to start a new one."))
+        st = order_form.step(d.category, key)
+        if st is None:
+            raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
+        limit = rt.settings.limits.max_text_length
+        if photo is not None or voice is not None:
+            if not st.media:
+                raise Refused(N_("Please answer with the buttons or with text."))
+            if photo is not None:
+                d.photo = photo
+            if voice is not None:
+                d.voice = voice
+            value = order_form.clean(key, text, limit) if text and text.strip() else None
+        elif choice is not None:
+            value = order_form.choice_value(d.category, key, choice)
+        elif text is not None:
+            if not st.text:
+                raise Refused(N_("Please use the buttons to answer."))
+            value = order_form.clean(key, text, limit)
+        else:
+            value = None
+        if key in order_form.COLUMN_KEYS:
+            if value is not None or key != "description":
+                setattr(d, key, value)
+            elif d.description is None:
+                d.description = ""
+        elif value is not None:
+            d.details = {**(d.details or {}), key: value}
+    d.updated_at = now
+    await session.flush()
+    return _draft_view(d)
+
+
+async def set_recipient(
+    rt: Runtime, session: AsyncSession, draft_id: int, telegram_id: int, recipient_id: int | None
+) -> DraftView:
+    d = await _open_draft(session, draft_id, telegram_id)
+    if recipient_id is not None:
+        r = await session.get(Recipient, recipient_id)
+        if r is None or r.owner_id != d.resident_id or r.removed:
+            raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
+    d.recipient_id = recipient_id
+    d.updated_at = rt.clock.now()
+    return _draft_view(d)
+
+
+async def toggle_doorstep(
+    rt: Runtime, session: AsyncSession, draft_id: int, telegram_id: int
+) -> DraftView:
+    d = await _open_draft(session, draft_id, telegram_id)
+    d.doorstep = not d.doorstep
+    d.updated_at = rt.clock.now()
+    return _draft_view(d)
 
 
 async def update_draft(
     rt: Runtime, session: AsyncSession, draft_id: int, telegram_id: int, **fields: Any
 ) -> DraftView:
-    d = await _own_draft(session, draft_id, telegram_id)
-    if d.submitted_at is not None:
-        raise Refused(N_("This order was already sent as #{id}."), id=d.order_id)
+    """Several answers at once (tests and "order again")."""
+    view_: DraftView | None = None
     if "category" in fields:
-        d.category = Category(fields["category"]).value
-    if "urgency" in fields:
-        d.urgency = Urgency(fields["urgency"]).value
-    if "description" in fields:
-        text = " ".join(str(fields["description"]).split("\n\n\n"))
-        limit = rt.settings.limits.max_text_length
-        if not text.strip():
-            raise Refused(N_("Please describe what you need in a few words."))
-        if len(text) > limit:
-            raise Refused(
-                N_("That is too long ({n} characters). Please keep it under {limit}."),
-                n=len(text),
-                limit=limit,
-            )
-        d.description = text.strip()
-    d.updated_at = rt.clock.now()
+        view_ = await answer(
+            rt, session, draft_id, telegram_id, "category", choice=fields.pop("category")
+        )
+    for key, value in fields.items():
+        st = order_form.step(
+            (view_ or await get_draft(session, draft_id, telegram_id)).category or "other", key
+        )
+        if st is not None and st.choices and value in {c.value for c in st.choices}:
+            view_ = await answer(rt, session, draft_id, telegram_id, key, choice=value)
+        else:
+            view_ = await answer(rt, session, draft_id, telegram_id, key, text=str(value))
+    return view_ or await get_draft(session, draft_id, telegram_id)
+
+
+async def copy_order(
+    rt: Runtime, session: AsyncSession, order_id: int, telegram_id: int
+) -> DraftView:
+    """Order again: a new draft with the same answers, to check and send."""
+    o = await _order_or_refuse(session, order_id)
+    if o.resident.telegram_id != telegram_id:
+        raise Refused(N_("This is not your order."))
+    await _check_cap(rt, session, o.resident_id)
+    now = rt.clock.now()
+    recipient = await session.get(Recipient, o.recipient_id) if o.recipient_id else None
+    d = OrderDraft(
+        resident_id=o.resident_id,
+        category=o.category,
+        description=o.description,
+        photo=o.photo,
+        voice=o.voice,
+        urgency=o.urgency,
+        time_window=o.time_window,
+        payment=o.payment,
+        doorstep=o.doorstep,
+        details=dict(o.details or {}),
+        recipient_id=o.recipient_id if recipient and not recipient.removed else None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(d)
+    await session.flush()
     return _draft_view(d)
 
 
@@ -167,8 +366,8 @@ async def submit_draft(
     """Turn a draft into an order, once: the draft is claimed with a conditional UPDATE, so a
     redelivered or double-pressed "confirm" finds it taken and returns the same order."""
     d = await _own_draft(session, draft_id, telegram_id)
-    if not (d.category and d.description):
-        raise Refused(N_("The order is missing a kind or a description. Press Order to start."))
+    if d.submitted_at is None and (not d.category or _draft_view(d).next_step is not None):
+        raise Refused(N_("The order form is not complete yet. Please answer the questions."))
     now = rt.clock.now()
     taken = await session.execute(
         update(OrderDraft)
@@ -184,24 +383,38 @@ async def submit_draft(
         return Submitted(existing, created=False)
     resident = await session.get(Resident, d.resident_id)
     assert resident is not None
+    await _check_cap(rt, session, resident.id)
+    who: Resident | Recipient = resident
+    if d.recipient_id is not None:
+        r = await session.get(Recipient, d.recipient_id)
+        if r is None or r.removed:
+            raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
+        who = r
     b = await session.scalar(
-        select(Building)
-        .where(Building.id == resident.building_id)
-        .options(selectinload(Building.grid))
+        select(Building).where(Building.id == who.building_id).options(selectinload(Building.grid))
     )
     assert b is not None
     o = Order(
         resident_id=resident.id,
+        recipient_id=d.recipient_id,
         community_id=b.grid.community_id,
         grid_id=b.grid_id,
         building_id=b.id,
-        unit=resident.unit,
-        room=resident.room,
-        contact_name=resident.name,
-        contact_phone=resident.phone,
+        unit=who.unit,
+        room=who.room,
+        contact_name=who.name,
+        contact_phone=who.phone,
         category=d.category,
-        description=d.description,
+        description=d.description or "",
+        details=dict(d.details or {}),
+        photo=d.photo,
+        voice=d.voice,
         urgency=d.urgency or Urgency.NORMAL,
+        time_window=d.time_window,
+        payment=d.payment,
+        doorstep=d.doorstep if d.doorstep is not None else True,
+        # Care (包保): a household that told us about a vulnerable member gets priority.
+        priority=bool(resident.care_flags),
         status=S.OPEN,
         created_at=now,
         updated_at=now,
@@ -352,6 +565,11 @@ async def claim(rt: Runtime, session: AsyncSession, order_id: int, telegram_id: 
     lang = await language_of(session, telegram_id, rt.default_language)
     text, rows = notify.runner_card(v, gettext_for(lang), rt.timezone)
     card = outbox.enqueue(session, rt.clock, chat_id=telegram_id, text=text, buttons=rows)
+    caption = notify.title(v, gettext_for(lang))
+    if v.photo:
+        outbox.enqueue(session, rt.clock, chat_id=telegram_id, text=caption, photo=v.photo)
+    if v.voice:
+        outbox.enqueue(session, rt.clock, chat_id=telegram_id, text=caption, voice=v.voice)
     await session.flush()
     o.runner_card_id = card.id
     await _notify_resident(rt, session, v)
@@ -492,3 +710,77 @@ async def tasks_of_volunteer(session: AsyncSession, telegram_id: int) -> list[Or
         .options(*_LOAD)
     )
     return [view(o) for o in rows]
+
+
+async def staff_for(session: AsyncSession, community_id: int, grid_id: int) -> list[int]:
+    """Telegram ids of the staff whose scope covers this grid (admins, the community's staff,
+    the grid's leader)."""
+    rows = await session.scalars(
+        select(Staff.telegram_id).where(
+            (Staff.role == StaffRole.ADMIN)
+            | ((Staff.role == StaffRole.COMMUNITY) & (Staff.community_id == community_id))
+            | ((Staff.role == StaffRole.GRID_LEADER) & (Staff.grid_id == grid_id))
+        )
+    )
+    return sorted(set(rows))
+
+
+async def report_problem(
+    rt: Runtime,
+    session: AsyncSession,
+    order_id: int,
+    telegram_id: int,
+    kind: str,
+    text: str | None = None,
+) -> int:
+    """A missing or wrong item: recorded, and sent to the staff in charge. Returns how many
+    staff were told."""
+    o = await _order_or_refuse(session, order_id)
+    if o.resident.telegram_id != telegram_id:
+        raise Refused(N_("This is not your order."))
+    if S(o.status) not in (S.DELIVERED, S.CONFIRMED):
+        raise Refused(N_("A problem can be reported once the order has been delivered."))
+    if kind not in notify.PROBLEMS:
+        raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
+    if text is not None and len(text) > rt.settings.limits.max_text_length:
+        raise Refused(
+            N_("That is too long ({n} characters). Please keep it under {limit}."),
+            n=len(text),
+            limit=rt.settings.limits.max_text_length,
+        )
+    session.add(
+        OrderProblem(
+            order_id=o.id, kind=kind, text=text, reporter_telegram_id=telegram_id, at=rt.clock.now()
+        )
+    )
+    v = view(o)
+    staff = await staff_for(session, o.community_id, o.grid_id)
+    for tid in staff:
+        await _tell(rt, session, tid, lambda _: notify.staff_problem(v, kind, text, _))
+    return len(staff)
+
+
+async def rate(
+    rt: Runtime, session: AsyncSession, order_id: int, telegram_id: int, stars: int
+) -> OrderView:
+    """Thank and rate the runner, once per order."""
+    o = await _order_or_refuse(session, order_id)
+    if o.resident.telegram_id != telegram_id:
+        raise Refused(N_("This is not your order."))
+    if S(o.status) != S.CONFIRMED or o.volunteer is None:
+        raise Refused(N_("You can thank the volunteer once you have received the order."))
+    if not 1 <= stars <= 5:
+        raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
+    res = await session.execute(
+        update(Order)
+        .where(Order.id == o.id, Order.rating.is_(None))
+        .values(rating=stars)
+        .execution_options(synchronize_session=False)
+    )
+    if res.rowcount != 1:
+        raise Refused(N_("You have already thanked the volunteer for this order."))
+    o = await _order_or_refuse(session, order_id)
+    v = view(o)
+    assert v.volunteer_telegram_id is not None
+    await _tell(rt, session, v.volunteer_telegram_id, lambda _: notify.runner_thanked(v, _))
+    return v

@@ -12,7 +12,7 @@ from bot.clock import Clock
 from bot.errors import Refused
 from bot.i18n import N_
 from bot.services import directory
-from models import Resident
+from models import Recipient, Resident
 
 UNIT_RE = re.compile(r"^[0-9A-Za-z]{1,4}$")
 ROOM_RE = re.compile(r"^[0-9A-Za-z-]{1,6}$")
@@ -134,3 +134,114 @@ async def get(session: AsyncSession, telegram_id: int) -> ResidentInfo | None:
         room=res.room,
         address=address_text(info.community, info.label, res.unit, res.room),
     )
+
+
+# --- people a resident orders for -------------------------------------------------------------
+
+MAX_RECIPIENTS = 10
+
+
+@dataclass(frozen=True)
+class RecipientInfo:
+    id: int
+    name: str
+    phone: str
+    address: str
+
+
+async def add_recipient(
+    session: AsyncSession,
+    clock: Clock,
+    *,
+    owner_telegram_id: int,
+    name: str,
+    phone: str,
+    building_id: int,
+    unit: str,
+    room: str,
+) -> RecipientInfo:
+    owner = await session.scalar(select(Resident).where(Resident.telegram_id == owner_telegram_id))
+    if owner is None:
+        raise Refused(N_("Please register your address first: press /start."))
+    info = await directory.building(session, building_id)
+    if info is None:
+        raise Refused(N_("That building no longer exists. Please start again with /start."))
+    if len(await recipients_of(session, owner_telegram_id)) >= MAX_RECIPIENTS:
+        raise Refused(N_("You can keep at most {n} people. Remove one first."), n=MAX_RECIPIENTS)
+    r = Recipient(
+        owner_id=owner.id,
+        name=clean_name(name),
+        phone=clean_phone(phone),
+        building_id=building_id,
+        unit=clean_unit(unit, info.units),
+        room=clean_room(room),
+        removed=False,
+        created_at=clock.now(),
+    )
+    session.add(r)
+    await session.flush()
+    return RecipientInfo(
+        r.id, r.name, r.phone, address_text(info.community, info.label, r.unit, r.room)
+    )
+
+
+async def recipients_of(session: AsyncSession, owner_telegram_id: int) -> list[RecipientInfo]:
+    rows = await session.scalars(
+        select(Recipient)
+        .join(Resident, Resident.id == Recipient.owner_id)
+        .where(Resident.telegram_id == owner_telegram_id, Recipient.removed.is_(False))
+        .order_by(Recipient.id)
+    )
+    out = []
+    for r in rows:
+        info = await directory.building(session, r.building_id)
+        assert info is not None
+        out.append(
+            RecipientInfo(
+                r.id, r.name, r.phone, address_text(info.community, info.label, r.unit, r.room)
+            )
+        )
+    return out
+
+
+async def remove_recipient(session: AsyncSession, owner_telegram_id: int, recipient_id: int) -> str:
+    r = await session.scalar(
+        select(Recipient)
+        .join(Resident, Resident.id == Recipient.owner_id)
+        .where(Recipient.id == recipient_id, Resident.telegram_id == owner_telegram_id)
+    )
+    if r is None or r.removed:
+        raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
+    r.removed = True  # kept for the orders already made for them
+    return r.name
+
+
+# --- care (包保) -------------------------------------------------------------------------------
+
+CARE_FLAGS = {
+    "alone": N_("Someone elderly living alone"),
+    "mobility": N_("Limited mobility or a disability"),
+    "chronic": N_("A chronic illness"),
+}
+
+
+async def care_flags(session: AsyncSession, telegram_id: int) -> set[str]:
+    res = await session.scalar(select(Resident).where(Resident.telegram_id == telegram_id))
+    if res is None or not res.care_flags:
+        return set()
+    return set(res.care_flags.split(","))
+
+
+async def toggle_care(session: AsyncSession, clock: Clock, telegram_id: int, flag: str) -> set[str]:
+    """The household says (or takes back), with consent, that it has a vulnerable member."""
+    if flag not in CARE_FLAGS:
+        raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
+    res = await session.scalar(select(Resident).where(Resident.telegram_id == telegram_id))
+    if res is None:
+        raise Refused(N_("Please register your address first: press /start."))
+    flags = set(res.care_flags.split(",")) if res.care_flags else set()
+    flags ^= {flag}
+    res.care_flags = ",".join(sorted(flags)) or None
+    res.care_consent_at = clock.now() if flags else None
+    res.updated_at = clock.now()
+    return flags

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot.services import order_form
 from handlers.common import HELP_RESIDENT, MENU_ORDER
 from handlers.resident import WELCOME
 from models import Order, OrderDraft, Resident
@@ -76,34 +77,43 @@ async def test_ordering_refuses_bad_input_and_keeps_the_form(harness: Harness) -
     aunt.say(Z(MENU_ORDER))  # the menu button sends its label as text
     kinds = await aunt.expect(lambda m: any(d.startswith("d:cat:") for _, d in buttons(m)))
     await aunt.press_data(kinds, "d:cat:medicine")
-    await h.wait_edit(
-        1001, kinds["message_id"], lambda m: "d:cat:" not in str(m.get("reply_markup"))
+    prompt = Z(order_form.KIND_STEPS["medicine"][0].prompt)
+    await h.wait_edit(1001, kinds["message_id"], lambda m: prompt in text_of(m))
+    # A sticker cannot describe medicine; a too-long text is refused; an unknown command too.
+    h.emu.send_sticker(1001)
+    await aunt.expect(
+        Z(
+            "I cannot use that here. Please answer with text, a photo or a voice "
+            "message, or use the buttons. /cancel stops."
+        )
     )
-    h.emu.send_voice(1001)
-    await aunt.expect(Z("Please write what you need as text, or /cancel."))
     aunt.say("药" * (limit + 1))
     await aunt.expect(Z("That is too long ({n} characters). Please keep it under {limit}."))
     aunt.say("/nonsense")
     await aunt.expect(Z("I do not know that command. Send /help to see what I can do."))
     aunt.say("布洛芬 1盒")  # the form is still waiting for the description
-    urg = await aunt.expect(lambda m: any(d.startswith("d:urg:") for _, d in buttons(m)))
+    pharmacy = await aunt.expect(Z(order_form.KIND_STEPS["medicine"][1].prompt))
+    # A pharmacy name that is too long is refused; the question stays.
+    aunt.say("大" * 41)
+    await aunt.expect(Z("Please type a name of at most {n} characters."))
+    aunt.say("老百姓大药房")
+    hospital = await aunt.expect(Z(order_form.KIND_STEPS["medicine"][2].prompt))
+    # Typing where only buttons fit.
+    aunt.say("不用")
+    await aunt.expect(Z("Please use the buttons to answer."))
     async with h.rt.db.read() as s:
         draft = await s.scalar(select(OrderDraft))
-    assert draft is not None and draft.description == "布洛芬 1盒" and draft.category == "medicine"
-    # Cancel from the summary: no order is made.
-    await aunt.press_data(urg, "d:urg:urgent")
-    summary = await h.wait_edit(
-        1001, urg["message_id"], lambda m: any(d.startswith("d:ok:") for _, d in buttons(m))
-    )
-    assert "布洛芬 1盒" in text_of(summary)
-    await aunt.press_data(summary, "d:stop")
+    assert draft is not None and draft.description == "布洛芬 1盒"
+    assert draft.details == {"pharmacy": "老百姓大药房"}
+    assert pharmacy["message_id"] < hospital["message_id"]
+    # Stop from the buttons: no order is made.
+    await aunt.press_data(hospital, "d:stop")
     await h.wait_edit(
-        1001, urg["message_id"], lambda m: Z("Stopped. Nothing was sent.") in text_of(m)
+        1001, hospital["message_id"], lambda m: Z("Stopped. Nothing was sent.") in text_of(m)
     )
     assert await h.count(Order) == 0
-    # A stale confirm from that form would still make exactly the order it described, once:
-    # it is the resident's own draft. But a forged draft id is refused.
-    qid = h.emu.press(1001, 1001, summary["message_id"], "d:ok:999", force=True)
+    # A forged confirm (someone else's or an unknown draft) is refused.
+    qid = h.emu.press(1001, 1001, hospital["message_id"], "d:ok:999", force=True)
     ans = await h.emu.wait_callback_answer(qid, 10.0)
     assert (
         ans is not None

@@ -11,7 +11,7 @@ from bot.errors import Refused
 from bot.runtime import Runtime
 from bot.services import directory, orders, residents
 from models import Order, OrderEvent, OutboxMessage, Volunteer, VolunteerStatus
-from tests.factories import GROUP_1, VOLUNTEERS_1, VOLUNTEERS_2
+from tests.factories import ANSWERS, GROUP_1, VOLUNTEERS_1, VOLUNTEERS_2
 
 
 async def _resident(rt: Runtime, tid: int = 1001) -> None:
@@ -34,7 +34,7 @@ async def _order(rt: Runtime, tid: int = 1001) -> int:
     async with rt.db.session() as s:
         d = await orders.start_draft(rt, s, tid)
         await orders.update_draft(
-            rt, s, d.id, tid, category="medicine", description="布洛芬一盒", urgency="urgent"
+            rt, s, d.id, tid, category="medicine", urgency="urgent", **ANSWERS["medicine"]
         )
         result = await orders.submit_draft(rt, s, d.id, tid)
     assert result.created
@@ -93,7 +93,7 @@ async def test_submit_routes_to_the_grid_group_once(rt: Runtime) -> None:
 async def test_drafts_are_checked(rt: Runtime) -> None:
     await _resident(rt)
     async with rt.db.session() as s:
-        d = await orders.start_draft(rt, s, 1001)
+        d = await orders.start_draft(rt, s, 1001, category="groceries")
         with pytest.raises(Refused):
             await orders.update_draft(rt, s, d.id, 1001, description="x" * 5000)
         with pytest.raises(Refused):

@@ -1,0 +1,236 @@
+"""The order form as data: which questions each kind of errand asks, their choices, and how a
+typed answer is checked. The chat renders it; nothing here knows Telegram."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from bot.errors import Refused
+from bot.i18n import N_
+
+
+@dataclass(frozen=True)
+class Choice:
+    value: str
+    label: str  # a msgid (or a literal such as "50")
+
+
+@dataclass(frozen=True)
+class Step:
+    key: str
+    prompt: str  # a msgid
+    choices: tuple[Choice, ...] = ()
+    text: bool = False  # a typed answer is accepted
+    media: bool = False  # a photo or a voice message is accepted (the description)
+
+
+YES_NO = (Choice("no", N_("No")), Choice("yes", N_("Yes")))
+
+KIND_STEPS: dict[str, tuple[Step, ...]] = {
+    "groceries": (
+        Step(
+            "description",
+            N_(
+                "What should we buy? Write the list, send a photo of your "
+                "handwritten list, or send a voice message."
+            ),
+            text=True,
+            media=True,
+        ),
+        Step(
+            "budget",
+            N_("About how much may it cost? Choose, or type an amount in yuan."),
+            choices=(
+                Choice("50", "≤ 50 元"),
+                Choice("100", "≤ 100 元"),
+                Choice("200", "≤ 200 元"),
+                Choice("any", N_("No limit")),
+            ),
+            text=True,
+        ),
+        Step(
+            "substitutes",
+            N_("If something is sold out, may the volunteer buy something similar?"),
+            choices=(
+                Choice("yes", N_("Yes, similar is fine")),
+                Choice("no", N_("No, only what I listed")),
+            ),
+        ),
+    ),
+    "medicine": (
+        Step(
+            "description",
+            N_(
+                "Which medicine, and how much? You can also send a photo of the "
+                "box or the prescription, or a voice message."
+            ),
+            text=True,
+            media=True,
+        ),
+        Step(
+            "pharmacy",
+            N_("Which pharmacy? Type its name, or choose:"),
+            choices=(Choice("any", N_("Any pharmacy")),),
+            text=True,
+        ),
+        Step("hospital", N_("Does it need a hospital registration (挂号) first?"), choices=YES_NO),
+        Step("chronic", N_("Is it a refill for a chronic illness?"), choices=YES_NO),
+    ),
+    "gas": (
+        Step(
+            "gas_account",
+            N_("The gas card or account number? (type it, or send a photo of the card)"),
+            text=True,
+            media=True,
+        ),
+        Step(
+            "amount",
+            N_("How much to top up? Choose, or type an amount in yuan."),
+            choices=(Choice("50", "50 元"), Choice("100", "100 元"), Choice("200", "200 元")),
+            text=True,
+        ),
+        Step(
+            "provider",
+            N_("Which gas company? Type it, or choose:"),
+            choices=(Choice("unknown", N_("I don't know")),),
+            text=True,
+        ),
+    ),
+    "other": (
+        Step(
+            "subtype",
+            N_("What kind of errand?"),
+            choices=(
+                Choice("print", N_("🖨 Printing")),
+                Choice("parcel", N_("📦 Parcel pickup")),
+                Choice("garbage", N_("🗑 Taking out garbage")),
+                Choice("meal", N_("🍱 A hot meal")),
+                Choice("lost", N_("🔍 A lost item")),
+                Choice("other", N_("✏️ Something else")),
+            ),
+        ),
+        Step(
+            "description",
+            N_("Please describe it: what, where, when. Text, a photo or a voice message."),
+            text=True,
+            media=True,
+        ),
+    ),
+}
+
+COMMON_STEPS: tuple[Step, ...] = (
+    Step(
+        "urgency",
+        N_("How urgent is it?"),
+        choices=(
+            Choice("normal", N_("Normal")),
+            Choice("today", N_("Today")),
+            Choice("urgent", N_("Urgent")),
+        ),
+    ),
+    Step(
+        "time_window",
+        N_("When can you take it in?"),
+        choices=(
+            Choice("any", N_("Any time")),
+            Choice("morning", N_("Morning 8-12")),
+            Choice("afternoon", N_("Afternoon 12-18")),
+            Choice("evening", N_("Evening 18-21")),
+        ),
+    ),
+    Step(
+        "payment",
+        N_("How will you pay the volunteer for what they buy?"),
+        choices=(
+            Choice("cash", N_("Cash on delivery")),
+            Choice("transfer", N_("Transfer on delivery")),
+            Choice("prepaid", N_("Already paid / nothing to pay")),
+        ),
+    ),
+)
+
+# Where an answer is kept: these are columns of the draft and the order; the rest go to details.
+COLUMN_KEYS = ("description", "urgency", "time_window", "payment")
+LABELS = {
+    "budget": N_("Budget"),
+    "substitutes": N_("Substitutes"),
+    "pharmacy": N_("Pharmacy"),
+    "hospital": N_("Hospital registration"),
+    "chronic": N_("Chronic-disease refill"),
+    "gas_account": N_("Gas card / account"),
+    "amount": N_("Amount"),
+    "provider": N_("Gas company"),
+    "subtype": N_("Errand"),
+    "urgency": N_("Urgency"),
+    "time_window": N_("Time"),
+    "payment": N_("Payment"),
+}
+
+
+def steps_for(category: str) -> tuple[Step, ...]:
+    return KIND_STEPS[category] + COMMON_STEPS
+
+
+def step(category: str, key: str) -> Step | None:
+    return next((s for s in steps_for(category) if s.key == key), None)
+
+
+def answered(answers: dict[str, Any], s: Step) -> bool:
+    if s.key == "description":
+        return bool(answers.get("description") or answers.get("photo") or answers.get("voice"))
+    if s.key == "gas_account":
+        return bool(answers.get("gas_account") or answers.get("photo"))
+    return answers.get(s.key) not in (None, "")
+
+
+def next_step(category: str, answers: dict[str, Any]) -> Step | None:
+    """The first question not yet answered; None when the form is complete."""
+    return next((s for s in steps_for(category) if not answered(answers, s)), None)
+
+
+_AMOUNT = re.compile(r"^\s*(\d{1,5})(?:\.\d{1,2})?\s*(元|块|yuan|rmb)?\s*$", re.IGNORECASE)
+_ACCOUNT = re.compile(r"^[0-9A-Za-z-]{4,30}$")
+
+
+def clean(key: str, raw: str, max_text: int) -> str:
+    """Check a typed answer; Refused with a clear message when it does not fit."""
+    value = raw.strip()
+    if key in ("budget", "amount"):
+        m = _AMOUNT.match(value)
+        if not m or not 1 <= int(m.group(1)) <= 10000:
+            raise Refused(N_("Please type an amount in yuan, for example 80."))
+        return m.group(1)
+    if key == "gas_account":
+        compact = value.replace(" ", "")
+        if not _ACCOUNT.match(compact):
+            raise Refused(
+                N_(
+                    "A card or account number has 4 to 30 digits or letters. Please "
+                    "type it again, or send a photo of the card."
+                )
+            )
+        return compact
+    if key in ("pharmacy", "provider"):
+        if not value or len(value) > 40:
+            raise Refused(N_("Please type a name of at most {n} characters."), n=40)
+        return value
+    if key == "description":
+        if not value:
+            raise Refused(N_("Please describe what you need in a few words."))
+        if len(value) > max_text:
+            raise Refused(
+                N_("That is too long ({n} characters). Please keep it under {limit}."),
+                n=len(value),
+                limit=max_text,
+            )
+        return value
+    raise Refused(N_("Please use the buttons to answer."))
+
+
+def choice_value(category: str, key: str, value: str) -> str:
+    s = step(category, key)
+    if s is None or value not in {c.value for c in s.choices}:
+        raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
+    return value
