@@ -239,3 +239,30 @@ class Harness:
                 current = [m for m in self.emu.messages(chat_id) if m["message_id"] == message_id]
                 raise TimeoutError(f"message {message_id} in {chat_id} never matched: {current}")
             await asyncio.sleep(0.02)
+
+
+async def run_to_door(h: Harness, order_id: int, runner_id: int, group: int) -> dict[str, Any]:
+    """A volunteer claims the task in the group and runs it to the door with the card's
+    buttons; returns the runner's card."""
+    runner = h.person(runner_id)
+    if not any(not m["outgoing"] for m in h.emu.messages(runner_id)):
+        runner.say("/help")  # has a private chat with the bot, as approved volunteers do
+    post = await h.emu.wait_for(
+        group,
+        lambda m: (
+            f"#{order_id} " in text_of(m) and any(d == f"o:claim:{order_id}" for _, d in buttons(m))
+        ),
+    )
+    await runner.press_data(post, f"o:claim:{order_id}")
+    card = await h.emu.wait_for(
+        runner_id, lambda m: f"o:buy:{order_id}" in str(m.get("reply_markup"))
+    )
+    for verb, nxt in (("buy", "go"), ("go", "done"), ("done", None)):
+        await runner.press_data(card, f"o:{verb}:{order_id}")
+        if nxt:
+            card = await h.wait_edit(
+                runner_id,
+                card["message_id"],
+                lambda m, n=nxt: f"o:{n}:{order_id}" in str(m.get("reply_markup")),
+            )
+    return card
