@@ -191,6 +191,7 @@ class Harness:
         category: str = "groceries",
         text: str | None = None,
         urgency: str = "today",
+        lang: str = "zh_CN",
         **answers: str,
     ) -> dict[str, Any]:
         """Order through the chat, answering every question of the form; returns the
@@ -201,8 +202,9 @@ class Harness:
         p.say("/order")
         kinds = await p.expect(lambda m: any(d.startswith("d:cat:") for _, d in buttons(m)))
         await p.press_data(kinds, f"d:cat:{category}")
+        tr = gettext_for(lang)
         for st in order_form.steps_for(category):
-            prompt = _ZH(st.prompt)
+            prompt = tr(st.prompt)
             current = await self.emu.wait_for(
                 p.user_id,
                 lambda m, t=prompt: t in text_of(m),

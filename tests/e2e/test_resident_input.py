@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.services import order_form
+from bot.services import order_form, people
 from handlers.common import HELP_RESIDENT, MENU_ORDER
 from handlers.resident import WELCOME
 from models import Order, OrderDraft, Resident
@@ -120,3 +120,21 @@ async def test_ordering_refuses_bad_input_and_keeps_the_form(harness: Harness) -
         and Z("This order form has expired. Press Order to start a new one.") in ans["text"]
     )
     assert await h.count(Order) == 0
+
+
+async def test_the_main_screens_in_english(harness: Harness) -> None:
+    h = harness
+    tom = await h.register(1002, "Tom")
+    async with h.rt.db.session() as s:
+        await people.set_language(s, h.rt.clock, 1002, "en")
+    tom.say("/start")
+    await tom.expect("Welcome back, Tom.")
+    menu = tom.chat()[-1]["reply_markup"]["keyboard"]
+    assert [b["text"] for b in menu[0]] == ["📝 Order", "📋 My orders"]
+    done = await h.order(tom, "medicine", lang="en")
+    assert "Your order 💊 #1 Medicine was sent to the volunteers of your grid" in text_of(done)
+    tom.say("/orders")
+    detail = await tom.expect("Pharmacy: Any pharmacy")
+    assert "Cancel this order" in [t for t, _ in buttons(detail)]
+    tom.say("/me")
+    await tom.expect("Care list: no")
