@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import html
 import logging
+import time
 import traceback
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -22,7 +24,7 @@ from telegram import (
 )
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden
-from telegram.ext import ContextTypes
+from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.buttons import Button, Rows
 from bot.i18n import LANGUAGES, N_, Gettext, gettext_for
@@ -269,3 +271,49 @@ async def error_handler(update: object, ctx: ContextTypes.DEFAULT_TYPE) -> None:
                 await update.effective_chat.send_message(text)
         except (BadRequest, Forbidden):
             pass
+
+
+class FloodGuard:
+    """At most N updates a minute from one person in private chat; past that, one friendly
+    answer and the rest are ignored until the minute has passed (a stuck key, a child, a
+    script). Group chats are not limited: a claim must never be refused for speed."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self._seen: dict[int, deque[float]] = {}
+        self._warned: dict[int, float] = {}
+
+    def allow(self, user_id: int, now: float) -> tuple[bool, bool]:
+        """(allowed, warn now)."""
+        q = self._seen.setdefault(user_id, deque())
+        while q and q[0] <= now - 60.0:
+            q.popleft()
+        if len(q) < self.per_minute:
+            q.append(now)
+            return True, False
+        warn = self._warned.get(user_id, 0.0) <= now - 60.0
+        if warn:
+            self._warned[user_id] = now
+        return False, warn
+
+
+FLOOD_KEY = "flood_guard"
+
+
+async def flood_guard(update: Update, ctx: AppContext) -> None:
+    if not is_private(update) or update.effective_user is None:
+        return
+    guard: FloodGuard = ctx.application.bot_data[FLOOD_KEY]
+    allowed, warn = guard.allow(update.effective_user.id, time.monotonic())
+    if allowed:
+        return
+    if warn:
+        _ = await translator(update, ctx)
+        text = _("You are sending messages very fast. Please wait a minute, then try again.")
+        if update.callback_query:
+            await alert(update, text)
+        elif update.effective_chat:
+            await update.effective_chat.send_message(text)
+    elif update.callback_query:
+        await answer(update.callback_query)
+    raise ApplicationHandlerStop
