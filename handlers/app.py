@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-from telegram import BotCommand, BotCommandScopeAllPrivateChats
+from telegram import BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.ext import (
     AIORateLimiter,
     ApplicationBuilder,
@@ -19,13 +19,14 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.warnings import PTBUserWarning
 
 from bot.i18n import N_, gettext_for
 from bot.runtime import Runtime
-from handlers import common, resident, staff, volunteer
+from handlers import common, relay, resident, staff, volunteer
 from handlers.context import RUNTIME_KEY, AppContext, AppType
 
 # Our conversations track per chat and user on purpose (a press on an old message of the same
@@ -66,9 +67,14 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     2. commands and buttons that work anywhere;
     3. the catch-alls: an unknown button gets an alert, unexpected input a hint."""
     timeout = float(rt.settings.limits.conversation_timeout_seconds)
+    # Group -1 runs first, for every update: someone flooding the bot is stopped there.
+    app.bot_data[common.FLOOD_KEY] = common.FloodGuard(rt.settings.limits.messages_per_minute)
+    app.add_handler(TypeHandler(Update, common.flood_guard), group=-1)
+
     app.add_handler(resident.build_order_conversation(timeout))
     app.add_handler(staff.build_notice_conversation(timeout))
     app.add_handler(resident.build_registration_conversation(timeout))
+    app.add_handler(relay.build_relay_conversation(timeout))
 
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("help", common.help_command))
@@ -83,7 +89,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     )
     app.add_handler(CallbackQueryHandler(common.language_chosen, pattern=r"^l:\w{1,8}$"))
     app.add_handler(CommandHandler("cancel", common.nothing_to_cancel, filters=private))
-    # relay: the resident <-> runner conversation (handlers/relay.py) is registered here.
+    app.add_handler(relay.relay_command())
     for handler in (*resident.menu_handlers(), *volunteer.volunteer_handlers()):
         app.add_handler(handler)
 
@@ -97,6 +103,7 @@ COMMANDS = (
     ("start", N_("Register or change your address")),
     ("order", N_("Order an errand")),
     ("orders", N_("My orders")),
+    ("me", N_("My address, people I order for, care list")),
     ("mytasks", N_("Volunteers: the tasks I am running")),
     ("notice", N_("Staff: send a notice")),
     ("language", "中文 / English"),

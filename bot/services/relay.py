@@ -1,0 +1,166 @@
+"""The relay: a resident and the volunteer running their order write to each other through the
+bot ("brand X is sold out, is Y ok?"), text or a photo, without sharing phone numbers.
+
+It is open while a runner holds the order and once it is at the door ("where did you leave
+it?"); it closes when the order ends. Every message is kept, and the staff in charge of the
+order can read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import outbox
+from bot.buttons import Button, relay_action
+from bot.errors import Refused
+from bot.i18n import N_, gettext_for
+from bot.runtime import Runtime
+from bot.services import notify, orders
+from bot.services.notify import OrderView
+from bot.services.people import language_of
+from models import Order, OrderMessage, OrderStatus, Resident, Staff, Volunteer
+
+S = OrderStatus
+RESIDENT = "resident"
+VOLUNTEER = "volunteer"
+# Delivered still counts: the resident may ask where it was left.
+OPEN_FOR_MESSAGES = (S.CLAIMED, S.PURCHASING, S.DELIVERING, S.DELIVERED)
+# Telegram's limits on a message and on a photo's caption.
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+
+NO_ORDER = N_("This order does not exist.")
+NOT_YOURS = N_("Only the resident and the volunteer running order #{id} can write about it.")
+NOBODY_YET = N_("No volunteer has taken order #{id} yet, so there is nobody to write to.")
+CLOSED = N_("Order #{id} is finished, so the conversation is closed.")
+EMPTY = N_("Please type a message, or send a photo.")
+TOO_LONG = N_("That is too long ({n} characters). Please keep it under {limit}.")
+NOT_IN_CHARGE = N_("Only the staff in charge of order #{id} can read its messages.")
+# What a sender can correct by sending again (the others close the conversation).
+INPUT_REFUSALS = (EMPTY, TOO_LONG)
+
+RELAYED = N_("💬 {name} about {title}:\n{text}")
+REPLY = N_("↩️ Reply")
+
+
+async def can_message(
+    session: AsyncSession, order_id: int, telegram_id: int
+) -> tuple[OrderView, str]:
+    """The order and the sender's role in it ('resident' or 'volunteer'), if they may write
+    about it now; Refused otherwise."""
+    v = await orders.get_view(session, order_id)
+    if v is None:
+        raise Refused(NO_ORDER)
+    if telegram_id == v.resident_telegram_id:
+        role = RESIDENT
+    elif telegram_id == v.volunteer_telegram_id:
+        role = VOLUNTEER
+    else:
+        raise Refused(NOT_YOURS, id=v.id)
+    if S(v.status) == S.OPEN:
+        raise Refused(NOBODY_YET, id=v.id)
+    if S(v.status) not in OPEN_FOR_MESSAGES:
+        raise Refused(CLOSED, id=v.id)
+    return v, role
+
+
+def _fit(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+async def send(
+    rt: Runtime,
+    session: AsyncSession,
+    order_id: int,
+    sender_telegram_id: int,
+    text: str | None = None,
+    photo: str | None = None,
+) -> OrderView:
+    """Keep one message and owe it to the other party, in their language, with a reply button."""
+    v, role = await can_message(session, order_id, sender_telegram_id)
+    body = (text or "").strip()
+    if not body and photo is None:
+        raise Refused(EMPTY)
+    limit = rt.settings.limits.max_text_length
+    if len(body) > limit:
+        raise Refused(TOO_LONG, n=len(body), limit=limit)
+    session.add(
+        OrderMessage(
+            order_id=v.id,
+            sender_role=role,
+            sender_telegram_id=sender_telegram_id,
+            text=body or None,
+            photo=photo,
+            at=rt.clock.now(),
+        )
+    )
+    if role == RESIDENT:
+        assert v.volunteer_telegram_id is not None
+        to, name = v.volunteer_telegram_id, v.contact_name
+    else:
+        to, name = v.resident_telegram_id, v.volunteer_first_name
+    _ = gettext_for(await language_of(session, to, rt.default_language))
+    message = _(RELAYED).format(name=name, title=notify.title(v, _), text=body).strip()
+    outbox.enqueue(
+        session,
+        rt.clock,
+        chat_id=to,
+        text=_fit(message, CAPTION_LIMIT if photo else TEXT_LIMIT),
+        buttons=[[Button(_(REPLY), relay_action(v.id))]],
+        photo=photo,
+    )
+    return v
+
+
+@dataclass(frozen=True)
+class RelayMessage:
+    role: str  # resident | volunteer
+    sender_name: str
+    text: str | None
+    photo: str | None
+    at: datetime
+
+
+async def thread(
+    session: AsyncSession, order_id: int, staff_telegram_id: int
+) -> tuple[OrderView, list[RelayMessage]]:
+    """An order's messages, oldest first, for the staff whose scope covers the order."""
+    is_staff = await session.scalar(
+        select(Staff.id).where(Staff.telegram_id == staff_telegram_id).limit(1)
+    )
+    if is_staff is None:
+        raise Refused(NOT_IN_CHARGE, id=order_id)
+    community_id = await session.scalar(select(Order.community_id).where(Order.id == order_id))
+    v = await orders.get_view(session, order_id)
+    if v is None or community_id is None:
+        raise Refused(NO_ORDER)
+    if staff_telegram_id not in await orders.staff_for(session, community_id, v.grid_id):
+        raise Refused(NOT_IN_CHARGE, id=order_id)
+    rows = (
+        await session.scalars(
+            select(OrderMessage)
+            .where(OrderMessage.order_id == order_id)
+            .order_by(OrderMessage.at, OrderMessage.id)
+        )
+    ).all()
+    senders = {m.sender_telegram_id for m in rows}
+    names: dict[str, dict[int, str]] = {}
+    for role, model in ((RESIDENT, Resident), (VOLUNTEER, Volunteer)):
+        found = await session.execute(
+            select(model.telegram_id, model.name).where(model.telegram_id.in_(senders))
+        )
+        names[role] = {tid: name for tid, name in found}
+    return v, [
+        RelayMessage(
+            role=m.sender_role,
+            sender_name=names.get(m.sender_role, {}).get(m.sender_telegram_id, ""),
+            text=m.text,
+            photo=m.photo,
+            at=m.at,
+        )
+        for m in rows
+    ]
