@@ -102,7 +102,7 @@ async def _begin(update: Update, ctx: AppContext, *, mode: str) -> int:
         )
     if len(communities) == 1:
         _reg(ctx)["community_id"] = communities[0].id
-        return await _ask_compound(update, ctx, _)
+        return await _ask_compound(update, ctx, _, new=True)
     rows = [[Button(c.name, f"r:c:{c.id}")] for c in communities]
     await update.effective_chat.send_message(
         _("Which community do you live in?"), reply_markup=inline(rows)
@@ -156,11 +156,16 @@ async def start(update: Update, ctx: AppContext) -> int:
     return AWAIT_COMMUNITY
 
 
-async def _ask_compound(update: Update, ctx: AppContext, _: Gettext) -> int:
+async def _ask_compound(update: Update, ctx: AppContext, _: Gettext, *, new: bool = False) -> int:
+    """Which compound; ``new`` asks in a new message instead of editing the pressed one."""
     async with ctx.rt.db.read() as s:
         places = await directory.compounds(s, _reg(ctx)["community_id"])
     rows = [[Button(p.name, f"r:p:{p.id}")] for p in places]
-    await _reply(update, _("Which compound (小区)?"), reply_markup=inline(rows))
+    text = _("Which compound (小区)?")
+    if new and update.effective_chat:
+        await update.effective_chat.send_message(text, reply_markup=inline(rows))
+    else:
+        await _reply(update, text, reply_markup=inline(rows))
     return AWAIT_COMPOUND
 
 

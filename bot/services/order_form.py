@@ -101,7 +101,7 @@ KIND_STEPS: dict[str, tuple[Step, ...]] = {
     "other": (
         Step(
             "subtype",
-            N_("What kind of errand?"),
+            N_("Which of these is it?"),
             choices=(
                 Choice("print", N_("🖨 Printing")),
                 Choice("parcel", N_("📦 Parcel pickup")),
