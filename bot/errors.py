@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.i18n import Gettext
+from bot.i18n import N_, Gettext
 
 
 class Refused(Exception):
@@ -17,3 +17,13 @@ class Refused(Exception):
 
     def render(self, _: Gettext) -> str:
         return _(self.message).format(**self.params)
+
+
+TOO_LONG = N_("That is too long ({n} characters). Please keep it under {limit}.")
+
+
+def check_length(text: str, limit: int) -> str:
+    """Refuse an over-long text with the one message every form uses."""
+    if len(text) > limit:
+        raise Refused(TOO_LONG, n=len(text), limit=limit)
+    return text

@@ -306,64 +306,37 @@ async def phone_given(update: Update, ctx: AppContext) -> int:
         phone = msg.contact.phone_number
     else:
         phone = msg.text or ""
-    if recipient:
-        return await _save_recipient(update, ctx, phone)
+    place = {
+        "name": reg.get("name", ""),
+        "phone": phone,
+        "building_id": int(reg["building_id"]),
+        "unit": str(reg["unit"]),
+        "room": str(reg["room"]),
+    }
+    user_id = update.effective_user.id
     try:
         async with unit_of_work(update, ctx) as w:
             _ = w._
-            me = await residents.register(
-                w.session,
-                ctx.rt.clock,
-                telegram_id=update.effective_user.id,
-                name=reg.get("name", ""),
-                phone=phone,
-                building_id=int(reg["building_id"]),
-                unit=str(reg["unit"]),
-                room=str(reg["room"]),
-            )
+            if recipient:
+                r = await residents.add_recipient(
+                    w.session, ctx.rt.clock, owner_telegram_id=user_id, **place
+                )
+                done = _(
+                    "Added {name}: {address}, {phone}. When you press 📝 Order, you can choose "
+                    "them."
+                ).format(name=r.name, address=r.address, phone=r.phone)
+            else:
+                me = await residents.register(w.session, ctx.rt.clock, telegram_id=user_id, **place)
+                done = _(
+                    "Registered. {name}, {address}, {phone}.\nPress 📝 Order whenever you need an "
+                    "errand run; /start again changes your address."
+                ).format(name=me.name, address=me.address, phone=me.phone)
     except Refused as e:
         await msg.reply_text(e.render(_))
         return AWAIT_PHONE
     if ctx.user_data is not None:
         ctx.user_data.pop(REG_KEY, None)
-    await msg.reply_text(
-        _(
-            "Registered. {name}, {address}, {phone}.\nPress 📝 Order whenever you need an errand "
-            "run; /start again changes your address."
-        ).format(name=me.name, address=me.address, phone=me.phone),
-        reply_markup=main_menu(_),
-    )
-    return ConversationHandler.END
-
-
-async def _save_recipient(update: Update, ctx: AppContext, phone: str) -> int:
-    msg = update.effective_message
-    assert msg is not None and update.effective_user is not None
-    reg = _reg(ctx)
-    try:
-        async with unit_of_work(update, ctx) as w:
-            _ = w._
-            r = await residents.add_recipient(
-                w.session,
-                ctx.rt.clock,
-                owner_telegram_id=update.effective_user.id,
-                name=reg.get("name", ""),
-                phone=phone,
-                building_id=int(reg["building_id"]),
-                unit=str(reg["unit"]),
-                room=str(reg["room"]),
-            )
-    except Refused as e:
-        await msg.reply_text(e.render(_))
-        return AWAIT_PHONE
-    if ctx.user_data is not None:
-        ctx.user_data.pop(REG_KEY, None)
-    await msg.reply_text(
-        _("Added {name}: {address}, {phone}. When you press 📝 Order, you can choose them.").format(
-            name=r.name, address=r.address, phone=r.phone
-        ),
-        reply_markup=main_menu(_),
-    )
+    await msg.reply_text(done, reply_markup=main_menu(_))
     return ConversationHandler.END
 
 

@@ -12,7 +12,7 @@ from telegram.ext import (
 )
 
 from bot.buttons import Button
-from bot.errors import Refused
+from bot.errors import Refused, check_length
 from bot.services import notices
 from handlers.common import STALE, alert, answer, edit_or_send, inline, translator, unit_of_work
 from handlers.context import AppContext
@@ -60,13 +60,10 @@ async def notice_text(update: Update, ctx: AppContext) -> int:
     if not draft:
         return ConversationHandler.END
     text = update.effective_message.text or ""
-    limit = ctx.rt.settings.limits.max_text_length * 3
-    if len(text) > limit:
-        await update.effective_message.reply_text(
-            _("That is too long ({n} characters). Please keep it under {limit}.").format(
-                n=len(text), limit=limit
-            )
-        )
+    try:
+        check_length(text, ctx.rt.settings.limits.max_text_length * 3)
+    except Refused as e:
+        await update.effective_message.reply_text(e.render(_))
         return NOTICE_TEXT
     draft["text"] = text
     rows = [[Button(_("📢 Send now"), "n:send")], [Button(_("✖️ Cancel"), "n:stop")]]

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
-from bot.errors import Refused
+from bot.errors import Refused, check_length
 from bot.i18n import N_, gettext_for
 from bot.runtime import Runtime
 from bot.services.people import languages_of
@@ -46,12 +46,7 @@ async def send_to_grid(
     limit = rt.settings.limits.max_text_length * 3
     if not text:
         raise Refused(N_("The notice is empty. Please type the text of the notice."))
-    if len(text) > limit:
-        raise Refused(
-            N_("That is too long ({n} characters). Please keep it under {limit}."),
-            n=len(text),
-            limit=limit,
-        )
+    check_length(text, limit)
     grid = await session.get(Grid, grid_id)
     assert grid is not None
     now = rt.clock.now()

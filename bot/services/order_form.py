@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.errors import Refused
+from bot.errors import Refused, check_length
 from bot.i18n import N_
 
 
@@ -219,13 +219,7 @@ def clean(key: str, raw: str, max_text: int) -> str:
     if key == "description":
         if not value:
             raise Refused(N_("Please describe what you need in a few words."))
-        if len(value) > max_text:
-            raise Refused(
-                N_("That is too long ({n} characters). Please keep it under {limit}."),
-                n=len(value),
-                limit=max_text,
-            )
-        return value
+        return check_length(value, max_text)
     raise Refused(N_("Please use the buttons to answer."))
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot import outbox
-from bot.errors import Refused
+from bot.errors import Refused, check_length
 from bot.i18n import N_, Gettext, gettext_for
 from bot.runtime import Runtime
 from bot.services import notify, order_form
@@ -742,12 +742,8 @@ async def report_problem(
         raise Refused(N_("A problem can be reported once the order has been delivered."))
     if kind not in notify.PROBLEMS:
         raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
-    if text is not None and len(text) > rt.settings.limits.max_text_length:
-        raise Refused(
-            N_("That is too long ({n} characters). Please keep it under {limit}."),
-            n=len(text),
-            limit=rt.settings.limits.max_text_length,
-        )
+    if text is not None:
+        check_length(text, rt.settings.limits.max_text_length)
     session.add(
         OrderProblem(
             order_id=o.id, kind=kind, text=text, reporter_telegram_id=telegram_id, at=rt.clock.now()

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
 from bot.buttons import Button, relay_action
-from bot.errors import Refused
+from bot.errors import TOO_LONG, Refused, check_length
 from bot.i18n import N_, gettext_for
 from bot.runtime import Runtime
 from bot.services import notify, orders
@@ -38,7 +38,6 @@ NOT_YOURS = N_("Only the resident and the volunteer running order #{id} can writ
 NOBODY_YET = N_("No volunteer has taken order #{id} yet, so there is nobody to write to.")
 CLOSED = N_("Order #{id} is finished, so the conversation is closed.")
 EMPTY = N_("Please type a message, or send a photo.")
-TOO_LONG = N_("That is too long ({n} characters). Please keep it under {limit}.")
 NOT_IN_CHARGE = N_("Only the staff in charge of order #{id} can read its messages.")
 # What a sender can correct by sending again (the others close the conversation).
 INPUT_REFUSALS = (EMPTY, TOO_LONG)
@@ -86,8 +85,7 @@ async def send(
     if not body and photo is None:
         raise Refused(EMPTY)
     limit = rt.settings.limits.max_text_length
-    if len(body) > limit:
-        raise Refused(TOO_LONG, n=len(body), limit=limit)
+    check_length(body, limit)
     session.add(
         OrderMessage(
             order_id=v.id,
