@@ -24,10 +24,12 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
+from bot.chat_state import ChatStateStore
 from bot.i18n import N_, gettext_for
 from bot.runtime import Runtime
 from handlers import common, relay, resident, staff, volunteer
 from handlers.context import RUNTIME_KEY, AppContext, AppType
+from handlers.persistence import DbPersistence
 
 # Our conversations track per chat and user on purpose (a press on an old message of the same
 # conversation is checked by its callback data); PTB warns about that choice on every start.
@@ -53,6 +55,8 @@ def build_application(
         .rate_limiter(rate_limiter or AIORateLimiter(max_retries=3))
         # We poll ourselves: each update is stored in the inbox before it is acknowledged.
         .updater(None)
+        # Forms in progress live in our database, so a restart resumes them.
+        .persistence(DbPersistence(ChatStateStore(rt.db, rt.clock)))
         .build()
     )
     app.bot_data[RUNTIME_KEY] = rt

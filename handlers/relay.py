@@ -160,6 +160,7 @@ def build_relay_conversation(timeout_s: float) -> ConversationHandler[AppContext
         ],
         name="relay",
         allow_reentry=True,
+        persistent=True,
         conversation_timeout=timeout_s,
     )
 

@@ -925,6 +925,7 @@ def build_registration_conversation(timeout_s: float) -> ConversationHandler[App
         fallbacks=[CommandHandler("start", start), *stray],
         name="registration",
         allow_reentry=True,
+        persistent=True,
         conversation_timeout=timeout_s,
     )
 
@@ -968,6 +969,7 @@ def build_order_conversation(timeout_s: float) -> ConversationHandler[AppContext
         ],
         name="order",
         allow_reentry=True,
+        persistent=True,
         conversation_timeout=timeout_s,
     )
 

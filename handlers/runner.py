@@ -202,6 +202,8 @@ class BotService:
             async with self._sem:
                 update = Update.de_json(data, self.app.bot)
                 await self.app.process_update(update)
+                # The form in progress is saved before the update counts as done.
+                await self.app.update_persistence()
         except Exception as exc:  # process_update reports handler errors itself
             logger.exception("update %s failed", update_id)
             error = repr(exc)[:2000]

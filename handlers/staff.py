@@ -138,5 +138,6 @@ def build_notice_conversation(timeout_s: float) -> ConversationHandler[AppContex
         ],
         name="notice",
         allow_reentry=True,
+        persistent=True,
         conversation_timeout=timeout_s,
     )

@@ -15,6 +15,7 @@ from models.enums import (
 from models.state_machine import TRANSITIONS, TransitionError, check_transition
 from models.tables import (
     Building,
+    ChatState,
     Community,
     Compound,
     Grid,
@@ -40,6 +41,7 @@ __all__ = [
     "Base",
     "Building",
     "Category",
+    "ChatState",
     "Community",
     "Compound",
     "Grid",

@@ -334,3 +334,16 @@ class InboxUpdate(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+
+
+class ChatState(Base):
+    """Where a person is in a conversation (a half-filled form) and its scratch data, so that a
+    restart of the bot does not drop it. Written after every update."""
+
+    __tablename__ = "chat_state"
+
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # conv | user
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)  # conversation name
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[Any] = mapped_column(JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

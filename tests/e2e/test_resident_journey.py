@@ -433,3 +433,39 @@ async def test_an_abandoned_form_times_out_and_language_works_inside_it(
         timeout=15,
     )
     assert await h.count(Order) == 0
+
+
+async def test_a_half_filled_form_survives_a_restart(harness: Harness) -> None:
+    h = harness
+    aunt = await h.register(1001, "周阿姨")
+    aunt.say("/order")
+    kinds = await aunt.expect(lambda m: any(d.startswith("d:cat:") for _, d in buttons(m)))
+    await aunt.press_data(kinds, "d:cat:groceries")
+    await h.wait_edit(
+        1001,
+        kinds["message_id"],
+        lambda m: Z(order_form.KIND_STEPS["groceries"][0].prompt) in text_of(m),
+    )
+    aunt.say("两颗白菜")
+    step = await aunt.expect(Z(order_form.KIND_STEPS["groceries"][1].prompt))
+    await h.settle()
+    # The bot restarts in the middle of the form.
+    await h.service.stop()
+    h.service = BotService(
+        h.rt, token=TOKEN, base_url=h.emu.base_url, base_file_url=h.emu.base_file_url
+    )
+    await h.service.start()
+    # The next press carries on where she was.
+    for value in ("any", "yes", "normal", "any", "cash"):
+        await aunt.press_data(step, f"d:v:{value}")
+        step = await h.wait_edit(
+            1001,
+            step["message_id"],
+            lambda m, v=value: f"d:v:{v}" not in str(m.get("reply_markup")),
+        )
+    assert "两颗白菜" in text_of(step)
+    await aunt.press_data(step, next(d for _, d in buttons(step) if d.startswith("d:ok:")))
+    await h.wait_edit(1001, step["message_id"], lambda m: "#1" in text_of(m))
+    async with h.rt.db.read() as s:
+        o = await s.scalar(select(Order))
+    assert o is not None and o.description == "两颗白菜" and o.details["budget"] == "any"
