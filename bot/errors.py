@@ -16,7 +16,14 @@ class Refused(Exception):
         self.params = params
 
     def render(self, _: Gettext) -> str:
-        return _(self.message).format(**self.params)
+        params = {k: _(v) if isinstance(v, Msg) else v for k, v in self.params.items()}
+        return _(self.message).format(**params)
+
+
+class Msg(str):
+    """A parameter that is itself a msgid: translated when the refusal is shown."""
+
+    __slots__ = ()
 
 
 TOO_LONG = N_("That is too long ({n} characters). Please keep it under {limit}.")

@@ -79,6 +79,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     app.add_handler(staff.build_notice_conversation(timeout))
     app.add_handler(resident.build_registration_conversation(timeout))
     app.add_handler(relay.build_relay_conversation(timeout))
+    app.add_handler(volunteer.build_join_conversation(timeout))
 
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("help", common.help_command))
@@ -94,7 +95,11 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     app.add_handler(CallbackQueryHandler(common.language_chosen, pattern=r"^l:\w{1,8}$"))
     app.add_handler(CommandHandler("cancel", common.nothing_to_cancel, filters=private))
     app.add_handler(relay.relay_command())
-    for handler in (*resident.menu_handlers(), *volunteer.volunteer_handlers()):
+    for handler in (
+        *resident.menu_handlers(),
+        *volunteer.volunteer_handlers(),
+        *staff.staff_handlers(),
+    ):
         app.add_handler(handler)
 
     app.add_handler(CallbackQueryHandler(common.stale_button))
@@ -108,6 +113,7 @@ COMMANDS = (
     ("order", N_("Order an errand")),
     ("orders", N_("My orders")),
     ("me", N_("My address, people I order for, care list")),
+    ("volunteer", N_("Sign up as a volunteer")),
     ("mytasks", N_("Volunteers: the tasks I am running")),
     ("notice", N_("Staff: send a notice")),
     ("language", "中文 / English"),

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import Update
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram import KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
+from telegram.ext import (
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
 
-from bot.buttons import parse_order_action
+from bot.buttons import Button, parse_order_action
 from bot.errors import Refused
 from bot.i18n import N_
-from bot.services import notify, orders
-from handlers.common import alert, answer, edit_or_send, inline, unit_of_work
+from bot.services import notify, orders, residents, volunteers
+from handlers.common import STALE, alert, answer, edit_or_send, inline, translator, unit_of_work
 from handlers.context import AppContext
 
 
@@ -102,3 +108,173 @@ async def my_tasks_button(update: Update, ctx: AppContext) -> None:
     if update.callback_query:
         await answer(update.callback_query)
     await my_tasks(update, ctx)
+
+
+# --- joining: /volunteer ------------------------------------------------------------------
+
+JOIN_NAME, JOIN_PHONE, JOIN_GRID, JOIN_WHEN = range(30, 34)
+JOIN_KEY = "join"
+
+
+def _join(ctx: AppContext) -> dict[str, Any]:
+    assert ctx.user_data is not None
+    return ctx.user_data.setdefault(JOIN_KEY, {})
+
+
+async def join_start(update: Update, ctx: AppContext) -> int:
+    assert update.effective_user is not None and update.effective_message is not None
+    async with unit_of_work(update, ctx) as w:
+        _ = w._
+        me = await volunteers.get(w.session, update.effective_user.id)
+    if me is not None:
+        await update.effective_message.reply_text(
+            _("You signed up as a volunteer of {grid} ({community}): {status}.").format(
+                grid=me.grid,
+                community=me.community,
+                status=_(volunteers.STATUS_WORDS[me.status]),
+            )
+        )
+        return ConversationHandler.END
+    if ctx.user_data is not None:
+        ctx.user_data[JOIN_KEY] = {}
+    first = update.effective_user.first_name or ""
+    await update.effective_message.reply_text(
+        _(
+            "Thank you for helping your neighbours! Four short questions; /cancel stops.\n"
+            "Your name, as the residents and the grid leader should see it?"
+        ),
+        reply_markup=ReplyKeyboardMarkup(
+            [[KeyboardButton(first)]], resize_keyboard=True, one_time_keyboard=True
+        )
+        if first
+        else None,
+    )
+    return JOIN_NAME
+
+
+async def join_name(update: Update, ctx: AppContext) -> int:
+    assert update.effective_message is not None
+    _ = await translator(update, ctx)
+    try:
+        _join(ctx)["name"] = residents.clean_name(update.effective_message.text or "")
+    except Refused as e:
+        await update.effective_message.reply_text(e.render(_))
+        return JOIN_NAME
+    await update.effective_message.reply_text(
+        _("Your phone number? Only staff and the residents whose task you take can see it."),
+        reply_markup=ReplyKeyboardMarkup(
+            [[KeyboardButton(_("📱 Share my phone number"), request_contact=True)]],
+            resize_keyboard=True,
+            one_time_keyboard=True,
+        ),
+    )
+    return JOIN_PHONE
+
+
+async def join_phone(update: Update, ctx: AppContext) -> int:
+    msg = update.effective_message
+    assert msg is not None
+    _ = await translator(update, ctx)
+    raw = msg.contact.phone_number if msg.contact else (msg.text or "")
+    try:
+        _join(ctx)["phone"] = residents.clean_phone(raw)
+    except Refused as e:
+        await msg.reply_text(e.render(_))
+        return JOIN_PHONE
+    async with ctx.rt.db.read() as s:
+        grids = await volunteers.all_grids(s)
+    await msg.reply_text(_("Thank you."), reply_markup=ReplyKeyboardRemove())
+    await msg.reply_text(
+        _("Which grid will you help?"),
+        reply_markup=inline([[Button(label, f"j:g:{gid}")] for gid, label in grids]),
+    )
+    return JOIN_GRID
+
+
+async def join_grid(update: Update, ctx: AppContext) -> int:
+    q = update.callback_query
+    assert q is not None and q.data is not None
+    _ = await translator(update, ctx)
+    _join(ctx)["grid_id"] = int(q.data.split(":")[2])
+    await answer(q)
+    rows = [[Button(_(label), f"j:a:{code}")] for code, label in volunteers.AVAILABILITY.items()]
+    await edit_or_send(update, _("When can you work?"), inline(rows))
+    return JOIN_WHEN
+
+
+async def join_when(update: Update, ctx: AppContext) -> int:
+    q = update.callback_query
+    assert q is not None and q.data is not None
+    data = _join(ctx)
+    try:
+        async with unit_of_work(update, ctx) as w:
+            _ = w._
+            info = await volunteers.sign_up(
+                ctx.rt,
+                w.session,
+                telegram_id=q.from_user.id,
+                name=data.get("name", ""),
+                phone=data.get("phone", ""),
+                grid_id=int(data.get("grid_id", 0)),
+                availability=q.data.split(":")[2],
+            )
+    except Refused as e:
+        await alert(update, e.render(_))
+        return ConversationHandler.END
+    if ctx.user_data is not None:
+        ctx.user_data.pop(JOIN_KEY, None)
+    await answer(q)
+    await edit_or_send(
+        update,
+        _("Thank you, {name}! The leader of {grid} will decide soon; I will tell you here.").format(
+            name=info.name, grid=info.grid
+        ),
+        None,
+    )
+    return ConversationHandler.END
+
+
+async def join_stop(update: Update, ctx: AppContext) -> int:
+    _ = await translator(update, ctx)
+    if ctx.user_data is not None:
+        ctx.user_data.pop(JOIN_KEY, None)
+    if update.effective_message:
+        await update.effective_message.reply_text(
+            _("Stopped. Nothing was sent."), reply_markup=ReplyKeyboardRemove()
+        )
+    return ConversationHandler.END
+
+
+async def join_stray(update: Update, ctx: AppContext) -> None:
+    _ = await translator(update, ctx)
+    if update.callback_query:
+        await alert(update, _(STALE))
+    elif update.effective_message:
+        await update.effective_message.reply_text(
+            _(
+                "Please answer the question above (use the buttons if there are any), "
+                "or send /cancel to stop."
+            )
+        )
+
+
+def build_join_conversation(timeout_s: float) -> ConversationHandler[AppContext]:
+    text = filters.TEXT & ~filters.COMMAND
+    return ConversationHandler(
+        entry_points=[CommandHandler("volunteer", join_start, filters=filters.ChatType.PRIVATE)],
+        states={
+            JOIN_NAME: [MessageHandler(text, join_name)],
+            JOIN_PHONE: [MessageHandler(text | filters.CONTACT, join_phone)],
+            JOIN_GRID: [CallbackQueryHandler(join_grid, pattern=r"^j:g:\d{1,12}$")],
+            JOIN_WHEN: [CallbackQueryHandler(join_when, pattern=r"^j:a:\w{1,8}$")],
+        },
+        fallbacks=[
+            CommandHandler(["cancel", "start"], join_stop),
+            CallbackQueryHandler(join_stray, pattern=r"^j:"),
+            MessageHandler(~filters.COMMAND, join_stray),
+        ],
+        name="volunteer_join",
+        allow_reentry=True,
+        persistent=True,
+        conversation_timeout=timeout_s,
+    )

@@ -136,6 +136,9 @@ class Volunteer(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"), index=True)
     status: Mapped[VolunteerStatus] = mapped_column(String(16), default=VolunteerStatus.PENDING)
+    availability: Mapped[str | None] = mapped_column(String(16))  # day | night | both
+    decided_by: Mapped[int | None] = mapped_column(BigInteger)  # who approved or rejected
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     grid: Mapped[Grid] = relationship()

@@ -1,0 +1,218 @@
+"""Volunteers joining: sign-up, approval by the grid leader or staff, and binding a grid's group
+chat. Every decision is a conditional UPDATE and leaves who decided and when."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from bot import outbox
+from bot.buttons import Button
+from bot.errors import Msg, Refused
+from bot.i18n import N_, Gettext, gettext_for
+from bot.runtime import Runtime
+from bot.services.people import language_of
+from bot.services.residents import clean_name, clean_phone
+from models import Grid, Staff, StaffRole, Volunteer, VolunteerStatus
+
+AVAILABILITY = {
+    "day": N_("Day shift (08:00-20:00)"),
+    "night": N_("Night shift (20:00-08:00)"),
+    "both": N_("Day or night"),
+}
+
+
+@dataclass(frozen=True)
+class VolunteerInfo:
+    id: int
+    telegram_id: int
+    name: str
+    phone: str | None
+    grid_id: int
+    grid: str
+    community: str
+    status: str
+    availability: str | None
+    group_chat_id: int | None
+
+
+async def _info(session: AsyncSession, vol: Volunteer) -> VolunteerInfo:
+    grid = await session.scalar(
+        select(Grid).where(Grid.id == vol.grid_id).options(selectinload(Grid.community))
+    )
+    assert grid is not None
+    return VolunteerInfo(
+        id=vol.id,
+        telegram_id=vol.telegram_id,
+        name=vol.name,
+        phone=vol.phone,
+        grid_id=grid.id,
+        grid=grid.name,
+        community=grid.community.name,
+        status=vol.status,
+        availability=vol.availability,
+        group_chat_id=grid.group_chat_id,
+    )
+
+
+async def get(session: AsyncSession, telegram_id: int) -> VolunteerInfo | None:
+    vol = await session.scalar(select(Volunteer).where(Volunteer.telegram_id == telegram_id))
+    return await _info(session, vol) if vol else None
+
+
+async def all_grids(session: AsyncSession) -> list[tuple[int, str]]:
+    rows = await session.scalars(
+        select(Grid).options(selectinload(Grid.community)).order_by(Grid.id)
+    )
+    return [(g.id, f"{g.community.name} · {g.name}") for g in rows]
+
+
+async def deciders(session: AsyncSession, grid_id: int) -> list[int]:
+    """Who may approve a volunteer of this grid: its grid leader, the community's staff,
+    admins."""
+    grid = await session.get(Grid, grid_id)
+    assert grid is not None
+    rows = await session.scalars(
+        select(Staff.telegram_id).where(
+            (Staff.role == StaffRole.ADMIN)
+            | ((Staff.role == StaffRole.COMMUNITY) & (Staff.community_id == grid.community_id))
+            | ((Staff.role == StaffRole.GRID_LEADER) & (Staff.grid_id == grid_id))
+        )
+    )
+    return sorted(set(rows))
+
+
+def decision_buttons(volunteer_id: int, _: Gettext) -> list[list[Button]]:
+    return [
+        [
+            Button(_("✅ Approve"), f"v:ok:{volunteer_id}"),
+            Button(_("❌ Reject"), f"v:no:{volunteer_id}"),
+        ]
+    ]
+
+
+async def sign_up(
+    rt: Runtime,
+    session: AsyncSession,
+    *,
+    telegram_id: int,
+    name: str,
+    phone: str,
+    grid_id: int,
+    availability: str,
+) -> VolunteerInfo:
+    """A new volunteer asks to join a grid; the grid's deciders are asked, with buttons."""
+    if await session.scalar(select(Volunteer).where(Volunteer.telegram_id == telegram_id)):
+        raise Refused(N_("You have already signed up. Send /volunteer to see where it stands."))
+    if availability not in AVAILABILITY:
+        raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
+    if await session.get(Grid, grid_id) is None:
+        raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
+    vol = Volunteer(
+        telegram_id=telegram_id,
+        name=clean_name(name),
+        phone=clean_phone(phone),
+        grid_id=grid_id,
+        status=VolunteerStatus.PENDING,
+        availability=availability,
+        created_at=rt.clock.now(),
+    )
+    session.add(vol)
+    await session.flush()
+    info = await _info(session, vol)
+    for tid in await deciders(session, grid_id):
+        _ = gettext_for(await language_of(session, tid, rt.default_language))
+        text = _("🙋 New volunteer for {grid}: {name}, {phone}, {when}. Approve?").format(
+            grid=f"{info.community} · {info.grid}",
+            name=info.name,
+            phone=info.phone,
+            when=_(AVAILABILITY[availability]),
+        )
+        outbox.enqueue(
+            session, rt.clock, chat_id=tid, text=text, buttons=decision_buttons(vol.id, _)
+        )
+    return info
+
+
+async def decide(
+    rt: Runtime,
+    session: AsyncSession,
+    volunteer_id: int,
+    decider_telegram_id: int,
+    approve: bool,
+    invite_link: str | None = None,
+) -> VolunteerInfo:
+    """Approve or reject, once: the first decision wins (a conditional UPDATE)."""
+    vol = await session.get(Volunteer, volunteer_id)
+    if vol is None:
+        raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
+    if decider_telegram_id not in await deciders(session, vol.grid_id):
+        raise Refused(N_("Only the grid leader or community staff can decide on volunteers."))
+    target = VolunteerStatus.APPROVED if approve else VolunteerStatus.REJECTED
+    res = await session.execute(
+        update(Volunteer)
+        .where(Volunteer.id == volunteer_id, Volunteer.status == VolunteerStatus.PENDING)
+        .values(status=target, decided_by=decider_telegram_id, decided_at=rt.clock.now())
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(vol)
+    if res.rowcount != 1:
+        raise Refused(
+            N_("Already decided: {name} is {status}."),
+            name=vol.name,
+            status=Msg(STATUS_WORDS[vol.status]),
+        )
+    info = await _info(session, vol)
+    _ = gettext_for(await language_of(session, vol.telegram_id, rt.default_language))
+    if approve:
+        text = _(
+            "Welcome to the volunteers of {grid}! New tasks appear in the grid's group; "
+            "press 🙋 to take one."
+        ).format(grid=info.grid)
+        if invite_link:
+            text += "\n" + _("Join the group: {link}").format(link=invite_link)
+    else:
+        text = _(
+            "Thank you for offering to help. The grid does not need more volunteers right "
+            "now; the community staff may contact you."
+        )
+    outbox.enqueue(session, rt.clock, chat_id=vol.telegram_id, text=text)
+    return info
+
+
+STATUS_WORDS = {
+    "pending": N_("waiting"),
+    "approved": N_("approved"),
+    "rejected": N_("rejected"),
+}
+
+
+async def bindable_grids(session: AsyncSession, telegram_id: int) -> list[tuple[int, str]]:
+    """The grids this person may bind a group to (community staff and admins)."""
+    roles = (await session.scalars(select(Staff).where(Staff.telegram_id == telegram_id))).all()
+    q = select(Grid).options(selectinload(Grid.community)).order_by(Grid.id)
+    if not any(r.role == StaffRole.ADMIN for r in roles):
+        communities = {r.community_id for r in roles if r.role == StaffRole.COMMUNITY}
+        grids = {r.grid_id for r in roles if r.role == StaffRole.GRID_LEADER}
+        if not communities and not grids:
+            return []
+        q = q.where(Grid.community_id.in_(communities) | Grid.id.in_(grids))
+    return [(g.id, f"{g.community.name} · {g.name}") for g in await session.scalars(q)]
+
+
+async def bind_group(session: AsyncSession, telegram_id: int, grid_id: int, chat_id: int) -> str:
+    """Make this group chat the grid's task group (one group per grid, one grid per group)."""
+    allowed = dict(await bindable_grids(session, telegram_id))
+    if grid_id not in allowed:
+        raise Refused(N_("Only community staff can bind a group to a grid."))
+    other = await session.scalar(select(Grid).where(Grid.group_chat_id == chat_id))
+    if other is not None and other.id != grid_id:
+        other.group_chat_id = None  # the group moves to the new grid
+        await session.flush()
+    grid = await session.get(Grid, grid_id)
+    assert grid is not None
+    grid.group_chat_id = chat_id
+    return allowed[grid_id]
