@@ -34,6 +34,8 @@ ORDER_VERBS = (
     "thank",
     "again",
     "rate",
+    "nf",
+    "nfr",
 )
 ORDER_PATTERN = re.compile(r"^o:(" + "|".join(ORDER_VERBS) + r"):(\d{1,12})(?::(\w{1,16}))?$")
 

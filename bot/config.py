@@ -75,6 +75,8 @@ class LimitsSection(_Section):
     conversation_timeout_seconds: int = Field(default=86400, ge=1)
     max_open_orders: int = Field(default=3, ge=1, le=50)
     messages_per_minute: int = Field(default=20, ge=1, le=600)
+    # Tasks one volunteer may run at once (claimed, being bought, on the way).
+    max_active_tasks: int = Field(default=3, ge=1, le=50)
 
 
 class SandboxSection(_Section):

@@ -115,6 +115,7 @@ COMMANDS = (
     ("me", N_("My address, people I order for, care list")),
     ("volunteer", N_("Sign up as a volunteer")),
     ("mytasks", N_("Volunteers: the tasks I am running")),
+    ("history", N_("Volunteers: my finished tasks")),
     ("notice", N_("Staff: send a notice")),
     ("language", "中文 / English"),
     ("help", N_("What this bot does")),

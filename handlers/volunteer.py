@@ -13,7 +13,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.buttons import Button, parse_order_action
+from bot.buttons import Button, order_action, parse_order_action
 from bot.errors import Refused
 from bot.i18n import N_
 from bot.services import notify, orders, residents, volunteers
@@ -59,11 +59,24 @@ async def runner_action(update: Update, ctx: AppContext) -> None:
                 text, rows = notify.runner_card(v, _, ctx.rt.timezone)
                 if verb == "done":
                     text += "\n\n" + _("Thank you! The resident has been told to take it in.")
-            elif verb == "rel":
+            elif verb in ("rel", "nf"):
                 v0 = await orders.get_view(w.session, order_id)
                 if v0 is None or v0.volunteer_telegram_id != q.from_user.id:
                     raise Refused(N_("Only the volunteer running this task can do that."))
-                text, rows = notify.release_reasons(v0, _)
+                pick = notify.release_reasons if verb == "rel" else notify.give_up_reasons
+                text, rows = pick(v0, _)
+            elif verb == "nfr":
+                if arg not in notify.GIVE_UP_REASONS:
+                    raise Refused(N_("Please choose one of the reasons."))
+                v = await orders.give_up(
+                    ctx.rt, w.session, order_id, q.from_user.id, notify.GIVE_UP_REASONS[arg]
+                )
+                text, rows = (
+                    _("Task #{id} is closed as not possible. Thank you for trying.").format(
+                        id=v.id
+                    ),
+                    [],
+                )
             else:  # relr
                 if arg not in notify.RELEASE_REASONS:
                     raise Refused(N_("Please choose one of the reasons."))
@@ -97,11 +110,57 @@ async def my_tasks(update: Update, ctx: AppContext) -> None:
 def volunteer_handlers() -> list[Any]:
     return [
         CallbackQueryHandler(claim, pattern=r"^o:claim:\d{1,12}$"),
-        CallbackQueryHandler(runner_action, pattern=r"^o:(buy|go|done|rel):\d{1,12}$"),
-        CallbackQueryHandler(runner_action, pattern=r"^o:relr:\d{1,12}:\w{1,16}$"),
+        CallbackQueryHandler(runner_action, pattern=r"^o:(buy|go|done|rel|nf):\d{1,12}$"),
+        CallbackQueryHandler(runner_action, pattern=r"^o:(relr|nfr):\d{1,12}:\w{1,16}$"),
+        CommandHandler("tasks", group_tasks),
+        CommandHandler("history", my_history, filters=filters.ChatType.PRIVATE),
         CallbackQueryHandler(my_tasks_button, pattern=r"^v:tasks$"),
         CommandHandler("mytasks", my_tasks),
     ]
+
+
+async def group_tasks(update: Update, ctx: AppContext) -> None:
+    """/tasks in a grid's group: the open tasks, each with its claim button."""
+    chat = update.effective_chat
+    assert chat is not None and update.effective_message is not None
+    _ = await translator(update, ctx)
+    if chat.type == "private":
+        await update.effective_message.reply_text(
+            _("Send /tasks in your grid's group to see its open tasks; /mytasks here lists yours.")
+        )
+        return
+    async with ctx.rt.db.read() as s:
+        tasks = await orders.open_tasks_of_group(s, chat.id)
+    if not tasks:
+        await update.effective_message.reply_text(_("No open tasks right now. Thank you!"))
+        return
+    lines = [_("Open tasks: {n}").format(n=len(tasks))]
+    lines += [
+        f"{'⭐' if t.priority else '•'} {notify.title(t, _)} · {t.compound} {t.building} · "
+        f"{_(notify.URGENCY[t.urgency])}"
+        for t in tasks
+    ]
+    rows = [
+        [Button(f"🙋 #{t.id}", order_action("claim", t.id)) for t in tasks[i : i + 4]]
+        for i in range(0, len(tasks), 4)
+    ]
+    await update.effective_message.reply_text("\n".join(lines), reply_markup=inline(rows))
+
+
+async def my_history(update: Update, ctx: AppContext) -> None:
+    assert update.effective_user is not None and update.effective_message is not None
+    _ = await translator(update, ctx)
+    async with ctx.rt.db.read() as s:
+        done = await orders.history_of_volunteer(s, update.effective_user.id)
+    if not done:
+        await update.effective_message.reply_text(_("No finished tasks yet."))
+        return
+    lines = [_("Your last finished tasks:")] + [
+        f"{notify.title(t, _)} · {t.compound} {t.building} · {_(notify.STATUS[t.status])}"
+        + (" " + "⭐" * t.rating if t.rating else "")
+        for t in done
+    ]
+    await update.effective_message.reply_text("\n".join(lines))
 
 
 async def my_tasks_button(update: Update, ctx: AppContext) -> None:

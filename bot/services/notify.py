@@ -37,6 +37,12 @@ STATUS = {
     "cancelled": N_("cancelled"),
     "unfulfillable": N_("could not be done"),
 }
+GIVE_UP_REASONS = {
+    "stock": N_("Out of stock everywhere I tried"),
+    "rx": N_("It needs a prescription or registration I cannot get"),
+    "closed": N_("The shop or pharmacy is closed"),
+    "other": N_("Another reason"),
+}
 RELEASE_REASONS = {
     "busy": N_("I cannot make it in time"),
     "stock": N_("I cannot find the items"),
@@ -188,7 +194,12 @@ def runner_card(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
     if step:
         rows.append([Button(step[1], order_action(step[0], o.id))])
         rows.append([Button(_("💬 Message the resident"), relay_action(o.id))])
-        rows.append([Button(_("↩️ Give it back"), order_action("rel", o.id))])
+        rows.append(
+            [
+                Button(_("↩️ Give it back"), order_action("rel", o.id)),
+                Button(_("🚫 Cannot be done"), order_action("nf", o.id)),
+            ]
+        )
     return "\n".join(lines), rows
 
 
@@ -199,6 +210,30 @@ def release_reasons(o: OrderView, _: Gettext) -> tuple[str, Rows]:
     ]
     rows.append([Button(_("Keep the task"), order_action("detail", o.id))])
     return _("Why are you giving task #{id} back? It goes back to the group.").format(id=o.id), rows
+
+
+def give_up_reasons(o: OrderView, _: Gettext) -> tuple[str, Rows]:
+    rows = [
+        [Button(_(label), order_action("nfr", o.id, code))]
+        for code, label in GIVE_UP_REASONS.items()
+    ]
+    rows.append([Button(_("Keep the task"), order_action("detail", o.id))])
+    return _("Why can task #{id} not be done? The resident and the staff will be told.").format(
+        id=o.id
+    ), rows
+
+
+def staff_gave_up(o: OrderView, _: Gettext) -> str:
+    return "\n".join(
+        [
+            "🚫 "
+            + _("{title} could not be done: {reason}").format(
+                title=title(o, _), reason=_(o.reason or "")
+            ),
+            f"{o.contact_name} · {o.contact_phone} · {o.compound} {o.building} {o.unit}-{o.room}",
+            _("Volunteer: {name}").format(name=o.volunteer_name or ""),
+        ]
+    )
 
 
 def resident_status(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
@@ -216,7 +251,7 @@ def resident_status(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
         "unfulfillable": _("Sorry, {title} could not be done ({time})."),
     }[o.status].format(title=title(o, _), name=name, time=when)
     if o.reason and o.status in ("cancelled", "unfulfillable", "open"):
-        text += "\n" + _("Reason: {reason}").format(reason=o.reason)
+        text += "\n" + _("Reason: {reason}").format(reason=_(o.reason))
     rows: Rows = []
     if o.status == "delivered":
         rows.append([Button(_("✅ Received"), order_action("ok", o.id))])

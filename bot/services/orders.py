@@ -103,6 +103,7 @@ async def get_view(session: AsyncSession, order_id: int) -> OrderView | None:
 # --- drafts ---------------------------------------------------------------------------------
 
 ACTIVE = (S.OPEN, S.CLAIMED, S.PURCHASING, S.DELIVERING, S.DELIVERED)
+RUNNING = (S.CLAIMED, S.PURCHASING, S.DELIVERING)
 
 
 @dataclass(frozen=True)
@@ -545,6 +546,17 @@ async def claim(rt: Runtime, session: AsyncSession, order_id: int, telegram_id: 
         if o.volunteer_id == vol.id and S(o.status).is_active:
             raise Refused(N_("You already have this task. Details are in our private chat."))
         raise _refusal_for(o, telegram_id)
+    cap = rt.settings.limits.max_active_tasks
+    running = await session.scalar(
+        select(func.count())
+        .select_from(Order)
+        .where(Order.volunteer_id == vol.id, Order.status.in_(RUNNING))
+    )
+    if (running or 0) >= cap:
+        raise Refused(
+            N_("You are already running {n} tasks. Finish one first, so others can help."),
+            n=cap,
+        )
     now = rt.clock.now()
     won = await _move(
         rt,
@@ -780,3 +792,73 @@ async def rate(
     assert v.volunteer_telegram_id is not None
     await _tell(rt, session, v.volunteer_telegram_id, lambda _: notify.runner_thanked(v, _))
     return v
+
+
+async def give_up(
+    rt: Runtime, session: AsyncSession, order_id: int, telegram_id: int, reason: str
+) -> OrderView:
+    """The runner cannot do it at all (the drug is out of stock everywhere): unfulfillable,
+    with the reason; the resident and the staff in charge are told."""
+    o = await _order_or_refuse(session, order_id)
+    if o.volunteer is None or o.volunteer.telegram_id != telegram_id:
+        raise Refused(N_("Only the volunteer running this task can do that."))
+    try:
+        moved = await _move(
+            rt,
+            session,
+            o,
+            S.UNFULFILLABLE,
+            Actor.VOLUNTEER,
+            telegram_id,
+            reason,
+            closed_at=rt.clock.now(),
+        )
+    except TransitionError:
+        moved = False
+    o = await _order_or_refuse(session, order_id)
+    if not moved:
+        raise _refusal_for(o, telegram_id)
+    # The reason is shown to the resident and staff (the event row keeps it too).
+    await session.execute(
+        update(Order)
+        .where(Order.id == o.id)
+        .values(reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+    o = await _order_or_refuse(session, order_id)
+    v = view(o)
+    await _notify_resident(rt, session, v)
+    await _edit_group_post(rt, session, o, notify.group_closed(v, gettext_for(rt.default_language)))
+    for tid in await staff_for(session, o.community_id, o.grid_id):
+        await _tell(rt, session, tid, lambda _: notify.staff_gave_up(v, _))
+    return v
+
+
+async def history_of_volunteer(
+    session: AsyncSession, telegram_id: int, limit: int = 10
+) -> list[OrderView]:
+    rows = await session.scalars(
+        select(Order)
+        .join(Volunteer, Volunteer.id == Order.volunteer_id)
+        .where(
+            Volunteer.telegram_id == telegram_id,
+            Order.status.in_([S.DELIVERED, S.CONFIRMED, S.UNFULFILLABLE]),
+        )
+        .order_by(Order.id.desc())
+        .limit(limit)
+        .options(*_LOAD)
+    )
+    return [view(o) for o in rows]
+
+
+async def open_tasks_of_group(session: AsyncSession, group_chat_id: int) -> list[OrderView]:
+    """The open tasks of the grid whose group this is, oldest first."""
+    rows = await session.scalars(
+        select(Order)
+        .join(Grid, Grid.id == Order.grid_id)
+        .where(Grid.group_chat_id == group_chat_id, Order.status == S.OPEN)
+        .order_by(Order.priority.desc(), Order.id)
+        .limit(30)
+        .options(*_LOAD)
+    )
+    return [view(o) for o in rows]
