@@ -164,6 +164,10 @@ HELP_VOLUNTEER = N_(
     "comes to you here, privately. Move it along with the buttons: 🛒 Bought, 🚶 On the way, "
     "📦 Delivered. /mytasks lists the tasks you are running."
 )
+HELP_VOLUNTEER_MORE = N_(
+    "In the group, /tasks lists the open tasks. /history lists the tasks you finished. "
+    "🚫 on a card closes a task that cannot be done, with the reason."
+)
 HELP_STAFF = N_("Staff: /notice sends a notice to the residents and the group of a grid.")
 
 
@@ -171,7 +175,7 @@ async def help_command(update: Update, ctx: AppContext) -> None:
     _, roles = await who(update, ctx)
     parts = [_(HELP_RESIDENT)]
     if roles and roles.volunteer_id:
-        parts.append(_(HELP_VOLUNTEER))
+        parts.append(_(HELP_VOLUNTEER) + "\n" + _(HELP_VOLUNTEER_MORE))
     if roles and roles.is_staff:
         parts.append(_(HELP_STAFF))
     markup = main_menu(_) if roles and roles.resident_id and is_private(update) else None
