@@ -329,9 +329,7 @@ async def copy_order(
     rt: Runtime, session: AsyncSession, order_id: int, telegram_id: int
 ) -> DraftView:
     """Order again: a new draft with the same answers, to check and send."""
-    o = await _order_or_refuse(session, order_id)
-    if o.resident.telegram_id != telegram_id:
-        raise Refused(N_("This is not your order."))
+    o = await _residents_order(session, order_id, telegram_id)
     await _check_cap(rt, session, o.resident_id)
     now = rt.clock.now()
     recipient = await session.get(Recipient, o.recipient_id) if o.recipient_id else None
@@ -527,6 +525,18 @@ async def _edit_group_post(rt: Runtime, session: AsyncSession, o: Order, text: s
         outbox.enqueue_edit(session, rt.clock, original=post, text=text, buttons=[])
 
 
+async def _residents_order(session: AsyncSession, order_id: int, telegram_id: int) -> Order:
+    """The order, if this person placed it."""
+    o = await _residents_order(session, order_id, telegram_id)
+    return o
+
+
+async def _runners_order(session: AsyncSession, order_id: int, telegram_id: int) -> Order:
+    """The order, if this person is running it."""
+    o = await _runners_order(session, order_id, telegram_id)
+    return o
+
+
 async def _order_or_refuse(session: AsyncSession, order_id: int) -> Order:
     o = await _load(session, order_id)
     if o is None:
@@ -596,9 +606,7 @@ async def advance(
 ) -> OrderView:
     """The runner moves their task forward: bought -> on the way -> delivered."""
     target = _FORWARD[verb]
-    o = await _order_or_refuse(session, order_id)
-    if o.volunteer is None or o.volunteer.telegram_id != telegram_id:
-        raise Refused(N_("Only the volunteer running this task can do that."))
+    o = await _runners_order(session, order_id, telegram_id)
     extra: dict[str, Any] = {}
     if target == S.DELIVERED:
         extra["delivered_at"] = rt.clock.now()
@@ -618,9 +626,7 @@ async def release(
     rt: Runtime, session: AsyncSession, order_id: int, telegram_id: int, reason: str
 ) -> OrderView:
     """The runner gives the task back: open again, posted again in the group."""
-    o = await _order_or_refuse(session, order_id)
-    if o.volunteer is None or o.volunteer.telegram_id != telegram_id:
-        raise Refused(N_("Only the volunteer running this task can do that."))
+    o = await _runners_order(session, order_id, telegram_id)
     try:
         moved = await _move(
             rt,
@@ -647,9 +653,7 @@ async def release(
 async def cancel_by_resident(
     rt: Runtime, session: AsyncSession, order_id: int, telegram_id: int
 ) -> OrderView:
-    o = await _order_or_refuse(session, order_id)
-    if o.resident.telegram_id != telegram_id:
-        raise Refused(N_("This is not your order."))
+    o = await _residents_order(session, order_id, telegram_id)
     runner = o.volunteer.telegram_id if o.volunteer else None
     try:
         moved = await _move(
@@ -676,9 +680,7 @@ async def cancel_by_resident(
 async def confirm_receipt(
     rt: Runtime, session: AsyncSession, order_id: int, telegram_id: int
 ) -> OrderView:
-    o = await _order_or_refuse(session, order_id)
-    if o.resident.telegram_id != telegram_id:
-        raise Refused(N_("This is not your order."))
+    o = await _residents_order(session, order_id, telegram_id)
     try:
         moved = await _move(
             rt, session, o, S.CONFIRMED, Actor.RESIDENT, telegram_id, closed_at=rt.clock.now()
@@ -710,18 +712,28 @@ async def orders_of_resident(
     return [view(o) for o in rows]
 
 
-async def tasks_of_volunteer(session: AsyncSession, telegram_id: int) -> list[OrderView]:
+async def _volunteer_orders(
+    session: AsyncSession,
+    telegram_id: int,
+    statuses: tuple[OrderStatus, ...],
+    *,
+    newest_first: bool,
+    limit: int,
+) -> list[OrderView]:
     rows = await session.scalars(
         select(Order)
         .join(Volunteer, Volunteer.id == Order.volunteer_id)
-        .where(
-            Volunteer.telegram_id == telegram_id,
-            Order.status.in_([S.CLAIMED, S.PURCHASING, S.DELIVERING]),
-        )
-        .order_by(Order.id)
+        .where(Volunteer.telegram_id == telegram_id, Order.status.in_(statuses))
+        .order_by(Order.id.desc() if newest_first else Order.id)
+        .limit(limit)
         .options(*_LOAD)
     )
     return [view(o) for o in rows]
+
+
+async def tasks_of_volunteer(session: AsyncSession, telegram_id: int) -> list[OrderView]:
+    """The tasks this volunteer is running, oldest first."""
+    return await _volunteer_orders(session, telegram_id, RUNNING, newest_first=False, limit=50)
 
 
 async def staff_for(session: AsyncSession, community_id: int, grid_id: int) -> list[int]:
@@ -747,9 +759,7 @@ async def report_problem(
 ) -> int:
     """A missing or wrong item: recorded, and sent to the staff in charge. Returns how many
     staff were told."""
-    o = await _order_or_refuse(session, order_id)
-    if o.resident.telegram_id != telegram_id:
-        raise Refused(N_("This is not your order."))
+    o = await _residents_order(session, order_id, telegram_id)
     if S(o.status) not in (S.DELIVERED, S.CONFIRMED):
         raise Refused(N_("A problem can be reported once the order has been delivered."))
     if kind not in notify.PROBLEMS:
@@ -772,9 +782,7 @@ async def rate(
     rt: Runtime, session: AsyncSession, order_id: int, telegram_id: int, stars: int
 ) -> OrderView:
     """Thank and rate the runner, once per order."""
-    o = await _order_or_refuse(session, order_id)
-    if o.resident.telegram_id != telegram_id:
-        raise Refused(N_("This is not your order."))
+    o = await _residents_order(session, order_id, telegram_id)
     if S(o.status) != S.CONFIRMED or o.volunteer is None:
         raise Refused(N_("You can thank the volunteer once you have received the order."))
     if not 1 <= stars <= 5:
@@ -799,9 +807,7 @@ async def give_up(
 ) -> OrderView:
     """The runner cannot do it at all (the drug is out of stock everywhere): unfulfillable,
     with the reason; the resident and the staff in charge are told."""
-    o = await _order_or_refuse(session, order_id)
-    if o.volunteer is None or o.volunteer.telegram_id != telegram_id:
-        raise Refused(N_("Only the volunteer running this task can do that."))
+    o = await _runners_order(session, order_id, telegram_id)
     try:
         moved = await _move(
             rt,
@@ -837,18 +843,9 @@ async def give_up(
 async def history_of_volunteer(
     session: AsyncSession, telegram_id: int, limit: int = 10
 ) -> list[OrderView]:
-    rows = await session.scalars(
-        select(Order)
-        .join(Volunteer, Volunteer.id == Order.volunteer_id)
-        .where(
-            Volunteer.telegram_id == telegram_id,
-            Order.status.in_([S.DELIVERED, S.CONFIRMED, S.UNFULFILLABLE]),
-        )
-        .order_by(Order.id.desc())
-        .limit(limit)
-        .options(*_LOAD)
-    )
-    return [view(o) for o in rows]
+    """The tasks this volunteer finished, newest first."""
+    done = (S.DELIVERED, S.CONFIRMED, S.UNFULFILLABLE)
+    return await _volunteer_orders(session, telegram_id, done, newest_first=True, limit=limit)
 
 
 async def open_tasks_of_group(session: AsyncSession, group_chat_id: int) -> list[OrderView]:
