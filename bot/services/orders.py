@@ -527,13 +527,17 @@ async def _edit_group_post(rt: Runtime, session: AsyncSession, o: Order, text: s
 
 async def _residents_order(session: AsyncSession, order_id: int, telegram_id: int) -> Order:
     """The order, if this person placed it."""
-    o = await _residents_order(session, order_id, telegram_id)
+    o = await _order_or_refuse(session, order_id)
+    if o.resident.telegram_id != telegram_id:
+        raise Refused(N_("This is not your order."))
     return o
 
 
 async def _runners_order(session: AsyncSession, order_id: int, telegram_id: int) -> Order:
     """The order, if this person is running it."""
-    o = await _runners_order(session, order_id, telegram_id)
+    o = await _order_or_refuse(session, order_id)
+    if o.volunteer is None or o.volunteer.telegram_id != telegram_id:
+        raise Refused(N_("Only the volunteer running this task can do that."))
     return o
 
 
