@@ -77,6 +77,8 @@ class LimitsSection(_Section):
     messages_per_minute: int = Field(default=20, ge=1, le=600)
     # Tasks one volunteer may run at once (claimed, being bought, on the way).
     max_active_tasks: int = Field(default=3, ge=1, le=50)
+    # A new task is also sent privately to this many on-duty volunteers (least loaded first).
+    duty_pings: int = Field(default=3, ge=0, le=100)
 
 
 class SandboxSection(_Section):

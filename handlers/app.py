@@ -114,6 +114,7 @@ COMMANDS = (
     ("orders", N_("My orders")),
     ("me", N_("My address, people I order for, care list")),
     ("volunteer", N_("Sign up as a volunteer")),
+    ("duty", N_("Volunteers: go on or off duty")),
     ("mytasks", N_("Volunteers: the tasks I am running")),
     ("history", N_("Volunteers: my finished tasks")),
     ("notice", N_("Staff: send a notice")),

@@ -113,10 +113,46 @@ def volunteer_handlers() -> list[Any]:
         CallbackQueryHandler(runner_action, pattern=r"^o:(buy|go|done|rel|nf):\d{1,12}$"),
         CallbackQueryHandler(runner_action, pattern=r"^o:(relr|nfr):\d{1,12}:\w{1,16}$"),
         CommandHandler("tasks", group_tasks),
+        CommandHandler("duty", duty, filters=filters.ChatType.PRIVATE),
+        CallbackQueryHandler(duty, pattern=r"^v:duty:(on|off)$"),
         CommandHandler("history", my_history, filters=filters.ChatType.PRIVATE),
         CallbackQueryHandler(my_tasks_button, pattern=r"^v:tasks$"),
         CommandHandler("mytasks", my_tasks),
     ]
+
+
+async def duty(update: Update, ctx: AppContext) -> None:
+    """/duty, and the 🟢/⚪ buttons: check in or out of duty."""
+    assert update.effective_user is not None and update.effective_chat is not None
+    q = update.callback_query
+    try:
+        async with unit_of_work(update, ctx) as w:
+            _ = w._
+            if q is not None and q.data in ("v:duty:on", "v:duty:off"):
+                on = await orders.set_duty(ctx.rt, w.session, q.from_user.id, q.data == "v:duty:on")
+            else:
+                on = await orders.on_duty(w.session, update.effective_user.id)
+    except Refused as e:
+        if q is not None:
+            await alert(update, e.render(_))
+        else:
+            await update.effective_chat.send_message(e.render(_))
+        return
+    text = (
+        _("🟢 You are on duty: new tasks of your grid also come to you here.")
+        if on
+        else _("⚪ You are off duty: new tasks only appear in the group.")
+    )
+    rows = (
+        [[Button(_("⚪ Go off duty"), "v:duty:off")]]
+        if on
+        else [[Button(_("🟢 Go on duty"), "v:duty:on")]]
+    )
+    if q is not None:
+        await answer(q)
+        await edit_or_send(update, text, inline(rows))
+    else:
+        await update.effective_chat.send_message(text, reply_markup=inline(rows))
 
 
 async def group_tasks(update: Update, ctx: AppContext) -> None:

@@ -137,6 +137,8 @@ class Volunteer(Base):
     grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"), index=True)
     status: Mapped[VolunteerStatus] = mapped_column(String(16), default=VolunteerStatus.PENDING)
     availability: Mapped[str | None] = mapped_column(String(16))  # day | night | both
+    # Checked in for duty now (until they check out): new tasks are also sent to them privately.
+    on_duty_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     decided_by: Mapped[int | None] = mapped_column(BigInteger)  # who approved or rejected
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -438,17 +438,83 @@ async def submit_draft(
 
 
 async def _post_to_group(rt: Runtime, session: AsyncSession, o: Order) -> None:
-    """Route: announce the task in its grid's group chat (no private details)."""
+    """Route: announce the task in its grid's group chat (no private details), and send it
+    privately to the volunteers on duty there, least loaded first; urgent medicine to all of
+    them. With nobody on duty, the grid leader hears of it."""
     v = view(o)
-    if v.group_chat_id is None:
-        return
-    _ = gettext_for(rt.default_language)
-    text, rows = notify.group_post(v, _, rt.timezone)
-    post = outbox.enqueue(
-        session, rt.clock, chat_id=v.group_chat_id, text=text, buttons=rows, is_group=True
+    if v.group_chat_id is not None:
+        _ = gettext_for(rt.default_language)
+        text, rows = notify.group_post(v, _, rt.timezone)
+        post = outbox.enqueue(
+            session, rt.clock, chat_id=v.group_chat_id, text=text, buttons=rows, is_group=True
+        )
+        await session.flush()
+        o.group_post_id = post.id
+    on_duty = await on_duty_by_load(session, o.grid_id)
+    everyone = v.urgency == "urgent" and v.category == "medicine"
+    targets = on_duty if everyone else on_duty[: rt.settings.limits.duty_pings]
+    note = None
+    if not targets:
+        targets = await grid_leaders(session, o.grid_id)
+        note = N_("Nobody is on duty in this grid right now.")
+    for tid in targets:
+        lang = await language_of(session, tid, rt.default_language)
+        _ = gettext_for(lang)
+        text, rows = notify.group_post(v, _, rt.timezone)
+        if note:
+            text = "⚠️ " + _(note) + "\n" + text
+        outbox.enqueue(session, rt.clock, chat_id=tid, text=text, buttons=rows)
+
+
+async def on_duty_by_load(session: AsyncSession, grid_id: int) -> list[int]:
+    """Telegram ids of the approved volunteers on duty in the grid, fewest running tasks first
+    (then who checked in earliest)."""
+    load = (
+        select(func.count(Order.id))
+        .where(Order.volunteer_id == Volunteer.id, Order.status.in_(RUNNING))
+        .correlate(Volunteer)
+        .scalar_subquery()
     )
-    await session.flush()
-    o.group_post_id = post.id
+    rows = await session.execute(
+        select(Volunteer.telegram_id)
+        .where(
+            Volunteer.grid_id == grid_id,
+            Volunteer.status == VolunteerStatus.APPROVED,
+            Volunteer.on_duty_since.is_not(None),
+        )
+        .order_by(load, Volunteer.on_duty_since, Volunteer.id)
+    )
+    return [tid for (tid,) in rows]
+
+
+async def grid_leaders(session: AsyncSession, grid_id: int) -> list[int]:
+    rows = await session.scalars(
+        select(Staff.telegram_id).where(
+            Staff.role == StaffRole.GRID_LEADER, Staff.grid_id == grid_id
+        )
+    )
+    return sorted(set(rows))
+
+
+async def _approved(session: AsyncSession, telegram_id: int) -> Volunteer:
+    vol = await session.scalar(select(Volunteer).where(Volunteer.telegram_id == telegram_id))
+    if vol is None or vol.status != VolunteerStatus.APPROVED:
+        raise Refused(N_("Only approved volunteers can go on duty. Sign up with /volunteer."))
+    return vol
+
+
+async def on_duty(session: AsyncSession, telegram_id: int) -> bool:
+    return (await _approved(session, telegram_id)).on_duty_since is not None
+
+
+async def set_duty(rt: Runtime, session: AsyncSession, telegram_id: int, on: bool) -> bool:
+    """A volunteer checks in or out of duty; returns whether they are on duty now."""
+    vol = await _approved(session, telegram_id)
+    if on and vol.on_duty_since is None:
+        vol.on_duty_since = rt.clock.now()
+    elif not on:
+        vol.on_duty_since = None
+    return vol.on_duty_since is not None
 
 
 # --- state changes --------------------------------------------------------------------------
