@@ -9,7 +9,14 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -81,6 +88,81 @@ class LimitsSection(_Section):
     duty_pings: int = Field(default=3, ge=0, le=100)
 
 
+class WaitLimits(_Section):
+    # An open task unclaimed this long gets a second ping (to those on duty and the grid leader),
+    ping_again_minutes: int = Field(ge=1)
+    # and this long goes to the whole community: neighbouring grids' groups and community staff.
+    community_minutes: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _in_order(self) -> WaitLimits:
+        if self.community_minutes <= self.ping_again_minutes:
+            raise ValueError("community_minutes must be more than ping_again_minutes")
+        return self
+
+
+class EscalationSection(_Section):
+    # How often the sweep looks for what is due (escalations, shift reminders, handovers).
+    sweep_seconds: int = Field(default=30, ge=1, le=3600)
+    urgent: WaitLimits = Field(
+        default_factory=lambda: WaitLimits(ping_again_minutes=10, community_minutes=30)
+    )
+    today: WaitLimits = Field(
+        default_factory=lambda: WaitLimits(ping_again_minutes=30, community_minutes=120)
+    )
+    normal: WaitLimits = Field(
+        default_factory=lambda: WaitLimits(ping_again_minutes=60, community_minutes=240)
+    )
+    # A claimed task whose status has not moved this long: a reminder to the runner,
+    stalled_runner_hours: float = Field(default=2.0, gt=0)
+    # and then the grid leader.
+    stalled_leader_hours: float = Field(default=4.0, gt=0)
+
+    @model_validator(mode="after")
+    def _in_order(self) -> EscalationSection:
+        if self.stalled_leader_hours <= self.stalled_runner_hours:
+            raise ValueError("stalled_leader_hours must be more than stalled_runner_hours")
+        return self
+
+    def wait_limits(self, urgency: str) -> WaitLimits:
+        return {"urgent": self.urgent, "today": self.today}.get(urgency, self.normal)
+
+
+class ShiftTemplate(_Section):
+    name: str = Field(min_length=1, max_length=16, pattern=r"^\w+$")
+    start: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # HH:MM, local time
+    end: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # earlier than start: next day
+
+
+def _default_shifts() -> list[ShiftTemplate]:
+    return [
+        ShiftTemplate(name="day", start="08:00", end="20:00"),
+        ShiftTemplate(name="night", start="20:00", end="08:00"),
+    ]
+
+
+class RosterSection(_Section):
+    shifts: list[ShiftTemplate] = Field(default_factory=_default_shifts, min_length=1)
+    reminder_minutes: int = Field(default=15, ge=0, le=24 * 60)
+    # A handover post in each grid's group at every shift change, listing open and active tasks.
+    handover_posts: bool = True
+
+    @field_validator("shifts")
+    @classmethod
+    def _distinct(cls, value: list[ShiftTemplate]) -> list[ShiftTemplate]:
+        names = [t.name for t in value]
+        if len(set(names)) != len(names):
+            raise ValueError("shift names must be different")
+        return value
+
+
+class DeliverySection(_Section):
+    # The runner sends a photo of the goods at the door before marking a task delivered.
+    doorstep_photo: bool = True
+    # Then what they spent (0 if nothing), with a photo of the receipt (skippable).
+    ask_amount: bool = True
+
+
 class SandboxSection(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8081, ge=0, le=65535)
@@ -103,6 +185,9 @@ class Settings(BaseSettings):
     i18n: I18nSection
     outbox: OutboxSection = Field(default_factory=OutboxSection)
     limits: LimitsSection = Field(default_factory=LimitsSection)
+    escalation: EscalationSection = Field(default_factory=EscalationSection)
+    roster: RosterSection = Field(default_factory=RosterSection)
+    delivery: DeliverySection = Field(default_factory=DeliverySection)
     sandbox: SandboxSection = Field(default_factory=SandboxSection)
     admins: AdminsSection = Field(default_factory=AdminsSection)
 

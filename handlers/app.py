@@ -24,6 +24,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBUserWarning
 
+from bot import sweep
 from bot.chat_state import ChatStateStore
 from bot.i18n import N_, gettext_for
 from bot.runtime import Runtime
@@ -61,7 +62,16 @@ def build_application(
     )
     app.bot_data[RUNTIME_KEY] = rt
     register_handlers(app, rt)
+    # Timers are data; one periodic sweep acts on what is due (DESIGN rule 3).
+    assert app.job_queue is not None, "python-telegram-bot[job-queue] is required"
+    app.job_queue.run_repeating(
+        run_sweep, interval=float(rt.settings.escalation.sweep_seconds), first=1.0, name="sweep"
+    )
     return app
+
+
+async def run_sweep(ctx: AppContext) -> None:
+    await sweep.run_once(ctx.rt)
 
 
 def register_handlers(app: AppType, rt: Runtime) -> None:

@@ -161,13 +161,49 @@ class Staff(Base):
 
 
 class Shift(Base):
+    """One volunteer rostered on one shift of a grid (a template's day or night, on a date)."""
+
     __tablename__ = "shifts"
+    __table_args__ = (UniqueConstraint("grid_id", "volunteer_id", "starts_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"), index=True)
     volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
-    starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    template: Mapped[str | None] = mapped_column(String(16))  # the template's name: day, night
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Timers are data: set once the reminder is written to the outbox (never twice).
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_by: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    volunteer: Mapped[Volunteer] = relationship()
+
+
+class ShiftSwap(Base):
+    """A volunteer asks another of the grid to take their shift; the other accepts or declines."""
+
+    __tablename__ = "shift_swaps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shift_id: Mapped[int] = mapped_column(ForeignKey("shifts.id"), index=True)
+    from_volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"))
+    to_volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # accepted, declined, ...
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Handover(Base):
+    """The handover post of one grid at one shift change: the unique key makes it once."""
+
+    __tablename__ = "handovers"
+    __table_args__ = (UniqueConstraint("grid_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())  # the shift change it is for
+    posted_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Order(Base):
@@ -205,6 +241,17 @@ class Order(Base):
     # The claimer's private task card, edited as the task moves.
     runner_card_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
     reason: Mapped[str | None] = mapped_column(Text)
+    # Escalation (DESIGN rule 3): the next step of the ladder for the present status, and when
+    # it is due. Reset by every status change; advanced by the sweep with a conditional UPDATE.
+    escalation_step: Mapped[int] = mapped_column(Integer, default=0)
+    escalate_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    # Once set, volunteers of every grid of the community may claim it.
+    community_wide_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Proof of delivery: a photo at the door, what was spent and the receipt.
+    doorstep_photo: Mapped[str | None] = mapped_column(String(256))
+    # In fen (分): integers, so SQLite and PostgreSQL agree to the cent.
+    amount_spent_fen: Mapped[int | None] = mapped_column(Integer)
+    receipt_photo: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -215,6 +262,17 @@ class Order(Base):
     volunteer: Mapped[Volunteer | None] = relationship()
     building: Mapped[Building] = relationship()
     grid: Mapped[Grid] = relationship()
+
+
+class OrderPost(Base):
+    """Further group posts of a task (in neighbouring grids once it escalates), edited with the
+    home post when it is taken or closed."""
+
+    __tablename__ = "order_posts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"))
 
 
 class OrderEvent(Base):

@@ -6,10 +6,13 @@ import asyncio
 import re
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
+from bot import sweep
+from bot.clock import OffsetClock
 from bot.i18n import gettext_for
 from bot.runtime import Runtime
 from bot.seed import DEMO
@@ -146,6 +149,31 @@ class Harness:
         """Every update processed and every owed message sent."""
         await asyncio.wait_for(self.service.idle(), timeout)
         await self.service.dispatcher.drain(timeout)
+
+    def advance(self, **delta: float) -> None:
+        """Move the bot's clock forward (timedelta keywords: minutes=16, hours=2)."""
+        assert isinstance(self.rt.clock, OffsetClock)
+        self.rt.clock.advance(timedelta(**delta))
+
+    async def sweep(self) -> dict[str, int]:
+        """Run the periodic sweep now (as the JobQueue does), then deliver what it owed."""
+        fired = await sweep.run_once(self.rt)
+        await self.settle()
+        return fired
+
+    async def restart(self) -> None:
+        """Stop the bot and start a new one on the same database, as after a crash."""
+        from handlers.runner import BotService
+
+        old = self.service
+        await old.stop()
+        self.service = BotService(
+            self.rt,
+            token=old.app.bot.token,
+            base_url=self.emu.base_url,
+            base_file_url=self.emu.base_file_url,
+        )
+        await self.service.start()
 
     async def count(self, model: Any, *where: Any) -> int:
         async with self.rt.db.read() as s:

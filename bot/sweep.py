@@ -1,0 +1,39 @@
+"""The one periodic sweep (DESIGN rule 3): timers are rows and columns; this acts on what is due.
+
+Each piece claims its work with a conditional UPDATE (or a unique row) in the same transaction
+as the messages it owes, so two sweeps at once, or a restart halfway, fire nothing twice and
+lose nothing. PTB's JobQueue runs it every `escalation.sweep_seconds`; tests call `run_once`
+after moving the clock.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from bot.runtime import Runtime
+from bot.services import escalation, roster
+
+logger = logging.getLogger(__name__)
+
+Due = Callable[[Runtime], Awaitable[int]]
+
+# What the sweep does, in order; each returns how many things it fired.
+PARTS: tuple[tuple[str, Due], ...] = (
+    ("escalation", escalation.run_due),
+    ("shift reminders", roster.remind_due),
+    ("handovers", roster.handover_due),
+)
+
+
+async def run_once(rt: Runtime) -> dict[str, int]:
+    fired: dict[str, int] = {}
+    for name, part in PARTS:
+        try:
+            fired[name] = await part(rt)
+        except Exception:  # one failing part must not stop the others; next sweep retries
+            logger.exception("sweep part %s failed", name)
+            fired[name] = 0
+    if any(fired.values()):
+        rt.wake_outbox()
+    return fired
