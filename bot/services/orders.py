@@ -18,7 +18,7 @@ from bot import outbox
 from bot.errors import Refused, check_length
 from bot.i18n import N_, Gettext, gettext_for
 from bot.runtime import Runtime
-from bot.services import notify, order_form
+from bot.services import ladder, notify, order_form
 from bot.services.notify import OrderView
 from bot.services.people import language_of
 from models import (
@@ -29,6 +29,7 @@ from models import (
     Order,
     OrderDraft,
     OrderEvent,
+    OrderPost,
     OrderProblem,
     OrderStatus,
     OutboxMessage,
@@ -93,6 +94,11 @@ async def _load(session: AsyncSession, order_id: int) -> Order | None:
         .options(*_LOAD)
         .execution_options(populate_existing=True)
     )
+
+
+async def load(session: AsyncSession, order_id: int) -> Order | None:
+    """The order with what views need, fresh from the database."""
+    return await _load(session, order_id)
 
 
 async def get_view(session: AsyncSession, order_id: int) -> OrderView | None:
@@ -415,6 +421,8 @@ async def submit_draft(
         # Care (包保): a household that told us about a vulnerable member gets priority.
         priority=bool(resident.care_flags),
         status=S.OPEN,
+        escalation_step=0,
+        escalate_at=ladder.due_at(rt.settings.escalation, S.OPEN, d.urgency or "normal", now),
         created_at=now,
         updated_at=now,
     )
@@ -534,10 +542,12 @@ async def _move(
     current = S(o.status)
     check_transition(current, target, actor, reason)
     now = rt.clock.now()
+    # The new status starts its own escalation ladder (or none, once delivered or closed).
+    escalate_at = ladder.due_at(rt.settings.escalation, target, o.urgency, now)
     res = await session.execute(
         update(Order)
         .where(Order.id == o.id, Order.status == current)
-        .values(status=target, updated_at=now, **values)
+        .values(status=target, updated_at=now, escalation_step=0, escalate_at=escalate_at, **values)
         .execution_options(synchronize_session=False)
     )
     if res.rowcount != 1:
@@ -584,11 +594,16 @@ async def _notify_resident(rt: Runtime, session: AsyncSession, v: OrderView) -> 
 
 
 async def _edit_group_post(rt: Runtime, session: AsyncSession, o: Order, text: str) -> None:
-    if o.group_post_id is None:
-        return
-    post = await session.get(OutboxMessage, o.group_post_id)
-    if post is not None:
-        outbox.enqueue_edit(session, rt.clock, original=post, text=text, buttons=[])
+    """Collapse the task's group posts (its own grid's, and the neighbours' once it escalated)
+    to one line without buttons."""
+    ids = [o.group_post_id] if o.group_post_id is not None else []
+    ids += await session.scalars(
+        select(OrderPost.outbox_id).where(OrderPost.order_id == o.id).order_by(OrderPost.id)
+    )
+    for post_id in ids:
+        post = await session.get(OutboxMessage, post_id)
+        if post is not None:
+            outbox.enqueue_edit(session, rt.clock, original=post, text=text, buttons=[])
 
 
 async def _residents_order(session: AsyncSession, order_id: int, telegram_id: int) -> Order:
@@ -621,7 +636,15 @@ async def claim(rt: Runtime, session: AsyncSession, order_id: int, telegram_id: 
         raise Refused(N_("Only approved volunteers of this grid can take tasks."))
     o = await _order_or_refuse(session, order_id)
     if o.grid_id != vol.grid_id:
-        raise Refused(N_("This task belongs to another grid."))
+        # Once a task waited long enough to go community-wide, anyone of the community helps.
+        home = await session.scalar(select(Grid.community_id).where(Grid.id == vol.grid_id))
+        if o.community_wide_at is None or home != o.community_id:
+            raise Refused(
+                N_(
+                    "This task belongs to another grid. If nobody there takes it in time, "
+                    "it will be opened to the whole community."
+                )
+            )
     if S(o.status) != S.OPEN:
         if o.volunteer_id == vol.id and S(o.status).is_active:
             raise Refused(N_("You already have this task. Details are in our private chat."))
