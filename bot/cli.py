@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TextIO
 
 from bot.config import ConfigError, Settings, load_settings
 
@@ -58,6 +59,63 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+ROSTER_IMPORT_HELP = """\
+Add shifts to the duty roster from a CSV file (UTF-8; Excel's UTF-8 CSV is fine).
+
+The first line is the header; then one line per volunteer per shift:
+
+  grid,date,shift,volunteer
+  第一网格,2024-05-01,day,13900002001
+  第一网格,2024-05-01,night,2002
+  2,2024-05-02,夜班,13900002101
+
+  grid       the grid's name, or its id
+  date       the local date the shift starts, YYYY-MM-DD (a night shift ends the next day)
+  shift      a shift template of the config ([roster] shifts: day, night by default),
+             by its name or its label (白班, 夜班)
+  volunteer  the phone number or the Telegram id of an approved volunteer of that grid
+
+Every line is checked first. If any line is bad, each bad line is printed with its number
+and the reason, nothing is imported, and the exit status is 1. Otherwise all the shifts are
+added in one transaction; shifts already on the roster are skipped. Volunteers are not
+messaged; they are reminded before each shift and see their shifts with /shifts.
+"""
+
+
+async def roster_import(settings: Settings, text: str, name: str, out: TextIO, err: TextIO) -> int:
+    """`paotui roster import FILE`: check every row, then import all or nothing."""
+    from bot.clock import SystemClock
+    from bot.db import Database
+    from bot.runtime import Runtime
+    from bot.services import roster
+
+    db = Database(settings.database.url)
+    rt = Runtime(settings, db, SystemClock())
+    try:
+        async with db.session() as session:
+            result = await roster.import_csv(rt, session, text)
+    finally:
+        await db.dispose()
+    if result.errors:
+        for line, reason in result.errors:
+            print(f"{name}:{line}: {reason}", file=err)
+        print(f"nothing imported: {len(result.errors)} bad line(s) of {result.rows}", file=err)
+        return 1
+    print(f"added {result.added} shift(s); {result.skipped} already on the roster", file=out)
+    return 0
+
+
+def cmd_roster_import(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    try:
+        with open(args.file, encoding="utf-8-sig", newline="") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(roster_import(settings, text, args.file, sys.stdout, sys.stderr))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="paotui", description="跑腿: community errand bot")
     p.add_argument(
@@ -75,6 +133,17 @@ def build_parser() -> argparse.ArgumentParser:
     up = dbsub.add_parser("upgrade", help="migrate the database to the newest schema")
     up.add_argument("revision", nargs="?", default="head")
     up.set_defaults(func=cmd_db)
+
+    roster = sub.add_parser("roster", help="the duty roster")
+    rsub = roster.add_subparsers(dest="roster_command", required=True)
+    imp = rsub.add_parser(
+        "import",
+        help="add shifts from a CSV file (grid,date,shift,volunteer)",
+        description=ROSTER_IMPORT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    imp.add_argument("file", help="the CSV file")
+    imp.set_defaults(func=cmd_roster_import)
 
     check = sub.add_parser("check-config", help="validate the configuration and exit")
     check.set_defaults(func=cmd_check)

@@ -28,7 +28,7 @@ from bot import sweep
 from bot.chat_state import ChatStateStore
 from bot.i18n import N_, gettext_for
 from bot.runtime import Runtime
-from handlers import common, relay, resident, staff, volunteer
+from handlers import common, relay, resident, roster, staff, volunteer
 from handlers.context import RUNTIME_KEY, AppContext, AppType
 from handlers.persistence import DbPersistence
 
@@ -109,6 +109,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
         *resident.menu_handlers(),
         *volunteer.volunteer_handlers(),
         *staff.staff_handlers(),
+        *roster.roster_handlers(),
     ):
         app.add_handler(handler)
 
@@ -127,7 +128,9 @@ COMMANDS = (
     ("duty", N_("Volunteers: go on or off duty")),
     ("mytasks", N_("Volunteers: the tasks I am running")),
     ("history", N_("Volunteers: my finished tasks")),
+    ("shifts", N_("Volunteers: my shifts, swap one")),
     ("notice", N_("Staff: send a notice")),
+    ("roster", N_("Staff: set the duty roster")),
     ("language", "中文 / English"),
     ("help", N_("What this bot does")),
     ("cancel", N_("Stop what you are doing")),

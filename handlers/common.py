@@ -169,15 +169,24 @@ HELP_VOLUNTEER_MORE = N_(
     "🚫 on a card closes a task that cannot be done, with the reason."
 )
 HELP_STAFF = N_("Staff: /notice sends a notice to the residents and the group of a grid.")
+HELP_VOLUNTEER_SHIFTS = N_(
+    "/shifts lists your shifts on the duty roster; 🔁 asks a colleague of your grid to take "
+    "one. I remind you before each shift."
+)
+HELP_STAFF_ROSTER = N_(
+    "/roster sets the duty roster of a grid: choose a day and a shift, then the volunteers."
+)
 
 
 async def help_command(update: Update, ctx: AppContext) -> None:
     _, roles = await who(update, ctx)
     parts = [_(HELP_RESIDENT)]
     if roles and roles.volunteer_id:
-        parts.append(_(HELP_VOLUNTEER) + "\n" + _(HELP_VOLUNTEER_MORE))
+        parts.append(
+            _(HELP_VOLUNTEER) + "\n" + _(HELP_VOLUNTEER_MORE) + "\n" + _(HELP_VOLUNTEER_SHIFTS)
+        )
     if roles and roles.is_staff:
-        parts.append(_(HELP_STAFF))
+        parts.append(_(HELP_STAFF) + "\n" + _(HELP_STAFF_ROSTER))
     markup = main_menu(_) if roles and roles.resident_id and is_private(update) else None
     if update.effective_message:
         await update.effective_message.reply_text("\n\n".join(parts), reply_markup=markup)
