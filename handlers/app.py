@@ -28,7 +28,7 @@ from bot import sweep
 from bot.chat_state import ChatStateStore
 from bot.i18n import N_, gettext_for
 from bot.runtime import Runtime
-from handlers import common, relay, resident, roster, staff, volunteer
+from handlers import common, delivery, relay, resident, roster, staff, volunteer
 from handlers.context import RUNTIME_KEY, AppContext, AppType
 from handlers.persistence import DbPersistence
 
@@ -90,6 +90,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     app.add_handler(resident.build_registration_conversation(timeout))
     app.add_handler(relay.build_relay_conversation(timeout))
     app.add_handler(volunteer.build_join_conversation(timeout))
+    app.add_handler(delivery.build_delivery_conversation(timeout))  # 📦 asks for the proof
 
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("help", common.help_command))

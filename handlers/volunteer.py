@@ -45,7 +45,8 @@ async def claim(update: Update, ctx: AppContext) -> None:
 
 
 async def runner_action(update: Update, ctx: AppContext) -> None:
-    """o:buy / o:go / o:done / o:rel (ask why) / o:relr:<reason> on the runner's card."""
+    """o:buy / o:go / o:rel (ask why) / o:relr:<reason> on the runner's card. 📦 (o:done) is
+    the proof-of-delivery conversation, handlers/delivery.py."""
     q = update.callback_query
     assert q is not None and q.data is not None
     parsed = parse_order_action(q.data)
@@ -54,11 +55,9 @@ async def runner_action(update: Update, ctx: AppContext) -> None:
     try:
         async with unit_of_work(update, ctx) as w:
             _ = w._
-            if verb in ("buy", "go", "done"):
+            if verb in ("buy", "go"):
                 v = await orders.advance(ctx.rt, w.session, order_id, q.from_user.id, verb)
                 text, rows = notify.runner_card(v, _, ctx.rt.timezone)
-                if verb == "done":
-                    text += "\n\n" + _("Thank you! The resident has been told to take it in.")
             elif verb in ("rel", "nf"):
                 v0 = await orders.get_view(w.session, order_id)
                 if v0 is None or v0.volunteer_telegram_id != q.from_user.id:
@@ -110,7 +109,7 @@ async def my_tasks(update: Update, ctx: AppContext) -> None:
 def volunteer_handlers() -> list[Any]:
     return [
         CallbackQueryHandler(claim, pattern=r"^o:claim:\d{1,12}$"),
-        CallbackQueryHandler(runner_action, pattern=r"^o:(buy|go|done|rel|nf):\d{1,12}$"),
+        CallbackQueryHandler(runner_action, pattern=r"^o:(buy|go|rel|nf):\d{1,12}$"),
         CallbackQueryHandler(runner_action, pattern=r"^o:(relr|nfr):\d{1,12}:\w{1,16}$"),
         CommandHandler("tasks", group_tasks),
         CommandHandler("duty", duty, filters=filters.ChatType.PRIVATE),

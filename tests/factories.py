@@ -271,9 +271,18 @@ class Harness:
             await asyncio.sleep(0.02)
 
 
-async def run_to_door(h: Harness, order_id: int, runner_id: int, group: int) -> dict[str, Any]:
+async def run_to_door(
+    h: Harness,
+    order_id: int,
+    runner_id: int,
+    group: int,
+    *,
+    amount: str = "35.5",
+    receipt: bool = True,
+) -> dict[str, Any]:
     """A volunteer claims the task in the group and runs it to the door with the card's
-    buttons; returns the runner's card."""
+    buttons, then 📦 with the proof the config asks for (a photo at the door, ``amount``, a
+    receipt photo or Skip); returns the runner's card, as edited once delivered."""
     runner = h.person(runner_id)
     if not any(not m["outgoing"] for m in h.emu.messages(runner_id)):
         runner.say("/help")  # has a private chat with the bot, as approved volunteers do
@@ -287,12 +296,59 @@ async def run_to_door(h: Harness, order_id: int, runner_id: int, group: int) -> 
     card = await h.emu.wait_for(
         runner_id, lambda m: f"o:buy:{order_id}" in str(m.get("reply_markup"))
     )
-    for verb, nxt in (("buy", "go"), ("go", "done"), ("done", None)):
+    for verb, nxt in (("buy", "go"), ("go", "done")):
         await runner.press_data(card, f"o:{verb}:{order_id}")
-        if nxt:
-            card = await h.wait_edit(
-                runner_id,
-                card["message_id"],
-                lambda m, n=nxt: f"o:{n}:{order_id}" in str(m.get("reply_markup")),
-            )
-    return card
+        card = await h.wait_edit(
+            runner_id,
+            card["message_id"],
+            lambda m, n=nxt: f"o:{n}:{order_id}" in str(m.get("reply_markup")),
+        )
+    await deliver_with_proof(h, runner, card, order_id, amount=amount, receipt=receipt)
+    return await h.wait_edit(
+        runner_id, card["message_id"], lambda m: "o:done" not in str(m.get("reply_markup"))
+    )
+
+
+async def deliver_with_proof(
+    h: Harness,
+    runner: Person,
+    card: dict[str, Any],
+    order_id: int,
+    *,
+    amount: str = "35.5",
+    receipt: bool = True,
+) -> dict[str, Any]:
+    """Press 📦 on the card and answer the proof-of-delivery questions the config asks (in
+    zh_CN); returns the runner's "marked delivered" message."""
+    from handlers import delivery
+
+    asked = h.rt.settings.delivery
+    await runner.press_data(card, f"o:done:{order_id}")
+    if asked.doorstep_photo:
+        await runner.expect(
+            lambda m: f"#{order_id} " in text_of(m) and _ZH(delivery.ASK_PHOTO) in text_of(m)
+        )
+        h.emu.send_photo(runner.user_id, b"\x89PNG goods at the door")
+    if asked.ask_amount:
+        await runner.expect(_ZH(delivery.ASK_AMOUNT))
+        runner.say(amount)
+        if residents_owe(amount):
+            prompt = await runner.expect(_ZH(delivery.ASK_RECEIPT))
+            if receipt:
+                h.emu.send_photo(runner.user_id, b"\x89PNG receipt")
+            else:
+                await runner.press(prompt, _ZH(delivery.SKIP))
+    done = _ZH(delivery.DELIVERED).format(id=order_id)
+    return await runner.expect(lambda m: text_of(m).startswith(done))
+
+
+def door_photo(h: Harness) -> str:
+    """A photo the emulator knows, as the proof of a delivery made through the services."""
+    return h.emu.store_file("photo", b"\x89PNG at the door").file_id
+
+
+def residents_owe(amount: str) -> bool:
+    """Whether the runner typed a non-zero amount (then a receipt is asked for)."""
+    from bot.services.amounts import parse_fen
+
+    return parse_fen(amount) > 0

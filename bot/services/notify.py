@@ -14,6 +14,7 @@ from typing import Any
 from bot.buttons import Button, Rows, order_action, relay_action
 from bot.i18n import N_, Gettext, local_time
 from bot.services import order_form
+from bot.services.amounts import yuan
 
 CATEGORY = {
     "groceries": N_("Groceries"),
@@ -83,6 +84,10 @@ class OrderView:
     priority: bool = False
     for_someone_else: bool = False
     rating: int | None = None
+    # Proof of delivery: the photo at the door, what was spent (fen) and the receipt.
+    doorstep_photo: str | None = None
+    amount_spent_fen: int | None = None
+    receipt_photo: str | None = None
 
     @property
     def volunteer_first_name(self) -> str:
@@ -185,6 +190,9 @@ def runner_card(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
         "📞 " + o.contact_phone,
         "🏠 " + f"{o.community} {o.compound} {o.building} {o.unit}-{o.room}",
     ]
+    spent = spent_line(o, _)
+    if spent:
+        lines += ["", spent]
     rows: Rows = []
     step = {
         "claimed": ("buy", _("🛒 Bought")),
@@ -252,6 +260,9 @@ def resident_status(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
     }[o.status].format(title=title(o, _), name=name, time=when)
     if o.reason and o.status in ("cancelled", "unfulfillable", "open"):
         text += "\n" + _("Reason: {reason}").format(reason=_(o.reason))
+    spent = spent_line(o, _) if o.status == "delivered" else None
+    if spent:
+        text += "\n" + spent
     rows: Rows = []
     if o.status == "delivered":
         rows.append([Button(_("✅ Received"), order_action("ok", o.id))])
@@ -275,6 +286,9 @@ def resident_detail(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
     ]
     if o.volunteer_name:
         lines.append(_("Volunteer: {name}").format(name=o.volunteer_first_name))
+    spent = spent_line(o, _)
+    if spent:
+        lines.append(spent)
     if o.rating:
         lines.append("⭐" * o.rating)
     rows: Rows = []
@@ -299,6 +313,29 @@ PROBLEMS = {
     "damaged": N_("Damaged or spoiled"),
     "other": N_("Something else"),
 }
+
+
+def spent_line(o: OrderView, _: Gettext) -> str | None:
+    """What the runner spent, so the resident knows what to pay (None: not asked)."""
+    if o.amount_spent_fen is None:
+        return None
+    if o.amount_spent_fen == 0:
+        return _("💰 Nothing was spent; nothing to pay.")
+    return _("💰 Spent: ¥{amount}").format(amount=yuan(o.amount_spent_fen))
+
+
+def delivery_photos(o: OrderView, _: Gettext) -> list[tuple[str, str]]:
+    """The proof of delivery for the resident: (caption, photo file id) pairs."""
+    photos = []
+    if o.doorstep_photo:
+        photos.append(
+            (_("📷 {title}: the photo at your door").format(title=title(o, _)), o.doorstep_photo)
+        )
+    if o.receipt_photo:
+        caption = _("🧾 {title}: the receipt").format(title=title(o, _))
+        spent = spent_line(o, _)
+        photos.append((caption + ("\n" + spent if spent else ""), o.receipt_photo))
+    return photos
 
 
 def resident_released(o: OrderView, _: Gettext) -> str:

@@ -19,6 +19,7 @@ from bot.errors import Refused, check_length
 from bot.i18n import N_, Gettext, gettext_for
 from bot.runtime import Runtime
 from bot.services import ladder, notify, order_form
+from bot.services.amounts import MAX_FEN
 from bot.services.notify import OrderView
 from bot.services.people import language_of
 from models import (
@@ -84,6 +85,9 @@ def view(o: Order) -> OrderView:
         priority=o.priority,
         for_someone_else=o.recipient_id is not None,
         rating=o.rating,
+        doorstep_photo=o.doorstep_photo,
+        amount_spent_fen=o.amount_spent_fen,
+        receipt_photo=o.receipt_photo,
     )
 
 
@@ -691,26 +695,104 @@ async def claim(rt: Runtime, session: AsyncSession, order_id: int, telegram_id: 
     return v
 
 
-_FORWARD = {"buy": S.PURCHASING, "go": S.DELIVERING, "done": S.DELIVERED}
+_FORWARD = {"buy": S.PURCHASING, "go": S.DELIVERING}
 
 
 async def advance(
     rt: Runtime, session: AsyncSession, order_id: int, telegram_id: int, verb: str
 ) -> OrderView:
-    """The runner moves their task forward: bought -> on the way -> delivered."""
+    """The runner moves their task forward: bought -> on the way -> delivered. Delivered
+    goes through `deliver`, which asks for the proof the config requires."""
+    if verb == "done":
+        return await deliver(rt, session, order_id, telegram_id)
     target = _FORWARD[verb]
     o = await _runners_order(session, order_id, telegram_id)
-    extra: dict[str, Any] = {}
-    if target == S.DELIVERED:
-        extra["delivered_at"] = rt.clock.now()
     try:
-        moved = await _move(rt, session, o, target, Actor.VOLUNTEER, telegram_id, **extra)
+        moved = await _move(rt, session, o, target, Actor.VOLUNTEER, telegram_id)
     except TransitionError:
         moved = False
     o = await _order_or_refuse(session, order_id)
     if not moved:
         raise _refusal_for(o, telegram_id)
     v = view(o)
+    await _notify_resident(rt, session, v)
+    return v
+
+
+NEED_DOORSTEP_PHOTO = N_("Please send a photo of the goods at the door first.")
+NEED_AMOUNT = N_("Please say how much you spent first (0 if nothing).")
+BAD_AMOUNT = N_("That amount cannot be right. Please type it again.")
+
+
+@dataclass(frozen=True)
+class ProofNeeded:
+    """What the runner must send before a task counts as delivered (the config decides)."""
+
+    order: OrderView
+    doorstep_photo: bool
+    amount: bool
+
+    @property
+    def any(self) -> bool:
+        return self.doorstep_photo or self.amount
+
+
+async def proof_needed(
+    rt: Runtime, session: AsyncSession, order_id: int, telegram_id: int
+) -> ProofNeeded:
+    """Before 📦: may this person mark this task delivered now, and what proof is asked."""
+    o = await _runners_order(session, order_id, telegram_id)
+    if S(o.status) != S.DELIVERING:
+        raise _refusal_for(o, telegram_id)
+    d = rt.settings.delivery
+    return ProofNeeded(view(o), d.doorstep_photo, d.ask_amount)
+
+
+async def deliver(
+    rt: Runtime,
+    session: AsyncSession,
+    order_id: int,
+    telegram_id: int,
+    doorstep_photo: str | None = None,
+    amount_fen: int | None = None,
+    receipt_photo: str | None = None,
+) -> OrderView:
+    """The runner marks the task delivered with its proof, all in one conditional UPDATE: the
+    photo at the door, what was spent (fen) and the receipt. The resident is told what to pay
+    and gets the photos, in the same transaction. A task cancelled or moved meanwhile is
+    refused and nothing is written."""
+    o = await _runners_order(session, order_id, telegram_id)
+    required = rt.settings.delivery
+    if required.doorstep_photo and not doorstep_photo:
+        raise Refused(NEED_DOORSTEP_PHOTO)
+    if required.ask_amount and amount_fen is None:
+        raise Refused(NEED_AMOUNT)
+    if amount_fen is not None and not 0 <= amount_fen <= MAX_FEN:
+        raise Refused(BAD_AMOUNT)
+    try:
+        moved = await _move(
+            rt,
+            session,
+            o,
+            S.DELIVERED,
+            Actor.VOLUNTEER,
+            telegram_id,
+            delivered_at=rt.clock.now(),
+            doorstep_photo=doorstep_photo,
+            amount_spent_fen=amount_fen,
+            receipt_photo=receipt_photo,
+        )
+    except TransitionError:
+        moved = False
+    o = await _order_or_refuse(session, order_id)
+    if not moved:
+        raise _refusal_for(o, telegram_id)
+    v = view(o)
+    lang = await language_of(session, v.resident_telegram_id, rt.default_language)
+    _ = gettext_for(lang)
+    # The photos first, then the status with the Received button, last in the chat.
+    for caption, photo in notify.delivery_photos(v, _):
+        outbox.enqueue(session, rt.clock, chat_id=v.resident_telegram_id, text=caption, photo=photo)
     await _notify_resident(rt, session, v)
     return v
 

@@ -7,7 +7,15 @@ from sqlalchemy import select
 from handlers.common import HELP_VOLUNTEER
 from handlers.resident import PHONE_WHY, WELCOME
 from models import Order, OrderEvent, Resident
-from tests.factories import GROUP_1, VOLUNTEERS_1, Harness, Z, buttons, text_of
+from tests.factories import (
+    GROUP_1,
+    VOLUNTEERS_1,
+    Harness,
+    Z,
+    buttons,
+    deliver_with_proof,
+    text_of,
+)
 
 
 async def test_register_order_claim_deliver_confirm(harness: Harness) -> None:
@@ -89,10 +97,14 @@ async def test_register_order_claim_deliver_confirm(harness: Harness) -> None:
     card = await h.wait_edit(
         VOLUNTEERS_1[0], card["message_id"], lambda m: "o:done:1" in str(m.get("reply_markup"))
     )
-    await wang.press(card, Z("📦 Delivered at the door"))
+    # 📦 asks for a photo at the door, what was spent and the receipt (tests/e2e/
+    # test_delivery_proof.py has the details); the resident learns what to pay.
+    assert any(Z("📦 Delivered at the door") in t for t, _ in buttons(card))
+    await deliver_with_proof(h, wang, card, 1, amount="35.5")
     at_door = await aunt.expect(
         Z("{title} is at your door ({time}). Please take it in and press Received.")
     )
+    assert "¥35.50" in text_of(at_door)
     await aunt.press(at_door, Z("✅ Received"))
     await wang.expect(Z("The resident received {title}. Thank you for running it!"))
 

@@ -13,7 +13,17 @@ from bot.services import orders, relay
 from handlers import relay as relay_handlers
 from handlers.common import STALE
 from models import OrderMessage
-from tests.factories import ANSWERS, STAFF, VOLUNTEERS_1, Harness, Person, Z, buttons, text_of
+from tests.factories import (
+    ANSWERS,
+    STAFF,
+    VOLUNTEERS_1,
+    Harness,
+    Person,
+    Z,
+    buttons,
+    door_photo,
+    text_of,
+)
 
 AUNT = 1001
 RUNNER = VOLUNTEERS_1[0]  # 王刚
@@ -95,8 +105,9 @@ async def test_resident_and_runner_write_to_each_other(harness: Harness) -> None
 
     # Delivered: still open ("where did you leave it?"), from the card's button.
     async with h.rt.db.session() as s:
-        for verb in ("buy", "go", "done"):
+        for verb in ("buy", "go"):
             await orders.advance(h.rt, s, 1, RUNNER, verb)
+        await orders.deliver(h.rt, s, 1, RUNNER, door_photo(h), 0)
     h.rt.wake_outbox()
     await _open_relay(wang, card, L(relay_handlers.PROMPT["volunteer"]))
     wang.say("放在门口鞋柜上了")
@@ -142,8 +153,9 @@ async def test_the_relay_is_refused_when_there_is_nobody_or_it_is_over(harness: 
 
     # Received: the conversation is closed, for both.
     async with h.rt.db.session() as s:
-        for verb in ("buy", "go", "done"):
+        for verb in ("buy", "go"):
             await orders.advance(h.rt, s, 1, RUNNER, verb)
+        await orders.deliver(h.rt, s, 1, RUNNER, door_photo(h), 0)
         await orders.confirm_receipt(h.rt, s, 1, AUNT)
     for p, msg in ((aunt, took), (wang, card)):
         answer = await p.press_data(msg, relay_action(1), force=True)

@@ -149,12 +149,14 @@ async def test_running_an_order_and_who_may_do_what(rt: Runtime) -> None:
         with pytest.raises(Refused):
             await orders.advance(rt, s, order_id, other, "buy")  # not the runner
         with pytest.raises(Refused):
-            await orders.advance(rt, s, order_id, runner, "done")  # skips steps
+            await orders.deliver(rt, s, order_id, runner, "door.jpg", 0)  # skips steps
         with pytest.raises(Refused):
             await orders.confirm_receipt(rt, s, order_id, 1001)  # not delivered yet
-    for verb in ("buy", "go", "done"):
+    for verb in ("buy", "go"):
         async with rt.db.session() as s:
-            v = await orders.advance(rt, s, order_id, runner, verb)
+            await orders.advance(rt, s, order_id, runner, verb)
+    async with rt.db.session() as s:
+        v = await orders.deliver(rt, s, order_id, runner, "door.jpg", 0)
     assert v.status == "delivered"
     async with rt.db.session() as s:
         with pytest.raises(Refused):  # at the door: too late to cancel

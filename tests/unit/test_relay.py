@@ -75,8 +75,9 @@ async def test_who_may_write_and_when(rt: Runtime) -> None:
 
     # Still open at the door ("where did you leave it?"); closed once received.
     async with rt.db.session() as s:
-        for verb in ("buy", "go", "done"):
+        for verb in ("buy", "go"):
             await orders.advance(rt, s, order_id, RUNNER, verb)
+        await orders.deliver(rt, s, order_id, RUNNER, "door.jpg", 0)
     async with rt.db.read() as s:
         await relay.can_message(s, order_id, AUNT)
         await relay.can_message(s, order_id, RUNNER)

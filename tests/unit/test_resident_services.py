@@ -150,8 +150,9 @@ async def test_care_flags_make_orders_priority(rt: Runtime) -> None:
 async def _deliver(rt: Runtime, order_id: int) -> None:
     async with rt.db.session() as s:
         await orders.claim(rt, s, order_id, VOLUNTEERS_1[0])
-        for verb in ("buy", "go", "done"):
+        for verb in ("buy", "go"):
             await orders.advance(rt, s, order_id, VOLUNTEERS_1[0], verb)
+        await orders.deliver(rt, s, order_id, VOLUNTEERS_1[0], "door.jpg", 0)
 
 
 async def test_problems_reach_the_staff_in_scope_and_thanks_once(rt: Runtime) -> None:

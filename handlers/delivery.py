@@ -1,0 +1,322 @@
+"""Proof of delivery: 📦 on the runner's card (o:done:<id>) asks for a photo of the goods at the
+door, then what was spent and a photo of the receipt, and only then marks the task delivered,
+in one service call (orders.deliver). The [delivery] config says which questions are asked;
+with none, 📦 delivers at once. /cancel or ✖️ leaves the task on the way, nothing changed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Message, Update
+from telegram.error import BadRequest
+from telegram.ext import (
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.buttons import Button
+from bot.errors import Refused
+from bot.i18n import N_, Gettext
+from bot.services import amounts, notify, orders
+from bot.services.notify import OrderView
+from handlers.common import (
+    MENU_LABELS,
+    STALE,
+    alert,
+    answer,
+    edit_or_send,
+    inline,
+    is_private,
+    label_pattern,
+    translator,
+    unit_of_work,
+)
+from handlers.context import AppContext
+
+DELIVER_PHOTO, DELIVER_AMOUNT, DELIVER_RECEIPT = range(40, 43)
+DELIVER_KEY = "deliver"
+DONE_PATTERN = r"^o:done:\d{1,12}$"
+SKIP_PATTERN = r"^dl:skip:\d{1,12}$"
+STOP_PATTERN = r"^dl:stop:\d{1,12}$"
+
+ASK_PHOTO = N_("📷 Please send a photo of the goods at the door.")
+ASK_AMOUNT = N_("How much did you spend? (a number such as 35.5; 0 if nothing to pay)")
+ASK_RECEIPT = N_("🧾 Send a photo of the receipt, or press Skip")
+SKIP = N_("Skip")
+STOP = N_("✖️ Stop")
+PHOTO_ONLY = N_(
+    "I need a photo here: please send it as a photo (not as a file or a sticker), "
+    "or /cancel to stop."
+)
+AMOUNT_AS_TEXT = N_(
+    "Please type the amount as a number, such as 35.5 (0 if nothing to pay), or /cancel to stop."
+)
+RECEIPT_ONLY = N_("Please send the receipt as a photo, or press Skip. /cancel stops.")
+STOPPED = N_("Stopped: task #{id} is not marked delivered; it is still on the way.")
+TIMED_OUT = N_(
+    "No answer for a long time: task #{id} is not marked delivered; it is still on the way. "
+    "Press 📦 on its card again when you are at the door."
+)
+DELIVERED = N_("✅ Task #{id} is marked delivered.")
+THANKS = N_("Thank you! The resident has been told to take it in.")
+
+# The menu's reply-keyboard labels keep working during the questions.
+_MENU = filters.Regex("|".join(label_pattern(label) for label in MENU_LABELS))
+_PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+_PHOTO = _PRIVATE & filters.PHOTO
+_TEXT = _PRIVATE & filters.TEXT & ~filters.COMMAND & ~_MENU
+_OTHER = _PRIVATE & ~filters.COMMAND & ~_MENU
+
+
+def _data(ctx: AppContext) -> dict[str, Any]:
+    assert ctx.user_data is not None
+    return ctx.user_data.setdefault(DELIVER_KEY, {})
+
+
+def _forget(ctx: AppContext) -> None:
+    if ctx.user_data is not None:
+        ctx.user_data.pop(DELIVER_KEY, None)
+
+
+def _stop_row(order_id: int, _: Gettext) -> list[Button]:
+    return [Button(_(STOP), f"dl:stop:{order_id}")]
+
+
+async def _ask(update: Update, question: str, rows: list[list[Button]]) -> None:
+    chat = update.effective_chat
+    assert chat is not None
+    await chat.send_message(question, reply_markup=inline(rows))
+
+
+async def deliver_start(update: Update, ctx: AppContext) -> int | None:
+    """o:done:<id>: is this the runner, is the task on the way? Then the first question (or,
+    with no proof asked, delivered at once)."""
+    q = update.callback_query
+    assert q is not None and q.data is not None and ctx.user_data is not None
+    order_id = int(q.data.rsplit(":", 1)[1])
+    delivered: OrderView | None = None
+    try:
+        async with unit_of_work(update, ctx) as w:
+            _ = w._
+            if not is_private(update):
+                raise Refused(STALE)
+            need = await orders.proof_needed(ctx.rt, w.session, order_id, q.from_user.id)
+            if not need.any:
+                delivered = await orders.deliver(ctx.rt, w.session, order_id, q.from_user.id)
+    except Refused as e:
+        await alert(update, e.render(_))
+        return None  # a delivery already under way goes on
+    await answer(q)
+    if delivered is not None:
+        text, rows = notify.runner_card(delivered, _, ctx.rt.timezone)
+        await edit_or_send(update, text + "\n\n" + _(THANKS), inline(rows))
+        _forget(ctx)
+        return ConversationHandler.END
+    ctx.user_data[DELIVER_KEY] = {
+        "order_id": order_id,
+        "card": q.message.message_id if isinstance(q.message, Message) else None,
+        "ask_amount": need.amount,
+    }
+    title = notify.title(need.order, _)
+    if need.doorstep_photo:
+        await _ask(update, title + "\n" + _(ASK_PHOTO), [_stop_row(order_id, _)])
+        return DELIVER_PHOTO
+    await _ask(update, title + "\n" + _(ASK_AMOUNT), [_stop_row(order_id, _)])
+    return DELIVER_AMOUNT
+
+
+async def got_doorstep_photo(update: Update, ctx: AppContext) -> int:
+    msg = update.effective_message
+    assert msg is not None
+    data = _data(ctx)
+    data["doorstep_photo"] = msg.photo[-1].file_id
+    if not data.get("ask_amount"):
+        return await _finish(update, ctx)
+    _ = await translator(update, ctx)
+    await _ask(update, _(ASK_AMOUNT), [_stop_row(int(data.get("order_id", 0)), _)])
+    return DELIVER_AMOUNT
+
+
+async def not_a_photo(update: Update, ctx: AppContext) -> int:
+    _ = await translator(update, ctx)
+    if update.effective_message:
+        await update.effective_message.reply_text(_(PHOTO_ONLY))
+    return DELIVER_PHOTO
+
+
+async def got_amount(update: Update, ctx: AppContext) -> int:
+    msg = update.effective_message
+    assert msg is not None
+    _ = await translator(update, ctx)
+    try:
+        fen = amounts.parse_fen(msg.text or "")
+    except Refused as e:
+        await msg.reply_text(e.render(_))
+        return DELIVER_AMOUNT
+    data = _data(ctx)
+    data["amount_fen"] = fen
+    if fen == 0:  # nothing bought, no receipt to show
+        return await _finish(update, ctx)
+    order_id = int(data.get("order_id", 0))
+    await _ask(
+        update,
+        _("Spent: ¥{amount}.").format(amount=amounts.yuan(fen)) + "\n" + _(ASK_RECEIPT),
+        [[Button(_(SKIP), f"dl:skip:{order_id}")], _stop_row(order_id, _)],
+    )
+    return DELIVER_RECEIPT
+
+
+async def not_an_amount(update: Update, ctx: AppContext) -> int:
+    _ = await translator(update, ctx)
+    if update.effective_message:
+        await update.effective_message.reply_text(_(AMOUNT_AS_TEXT))
+    return DELIVER_AMOUNT
+
+
+async def got_receipt(update: Update, ctx: AppContext) -> int:
+    msg = update.effective_message
+    assert msg is not None
+    _data(ctx)["receipt_photo"] = msg.photo[-1].file_id
+    return await _finish(update, ctx)
+
+
+async def skip_receipt(update: Update, ctx: AppContext) -> int | None:
+    q = update.callback_query
+    assert q is not None and q.data is not None
+    if not _this_delivery(ctx, q.data):
+        await alert(update, (await translator(update, ctx))(STALE))
+        return None
+    await answer(q)
+    if q.message is not None:  # the Skip button has done its work
+        try:
+            await q.edit_message_reply_markup(None)
+        except BadRequest:
+            pass
+    return await _finish(update, ctx)
+
+
+async def not_a_receipt(update: Update, ctx: AppContext) -> int:
+    _ = await translator(update, ctx)
+    if update.effective_message:
+        await update.effective_message.reply_text(_(RECEIPT_ONLY))
+    return DELIVER_RECEIPT
+
+
+def _this_delivery(ctx: AppContext, data: str) -> bool:
+    """A dl: button belongs to the delivery under way (not to an older one)."""
+    return str(_data(ctx).get("order_id")) == data.rsplit(":", 1)[1]
+
+
+async def _finish(update: Update, ctx: AppContext) -> int:
+    """Everything asked is here: one service call marks the task delivered with its proof."""
+    chat = update.effective_chat
+    user = update.effective_user
+    assert chat is not None and user is not None
+    data = _data(ctx)
+    order_id = int(data.get("order_id", 0))
+    try:
+        async with unit_of_work(update, ctx) as w:
+            _ = w._
+            v = await orders.deliver(
+                ctx.rt,
+                w.session,
+                order_id,
+                user.id,
+                doorstep_photo=data.get("doorstep_photo"),
+                amount_fen=data.get("amount_fen"),
+                receipt_photo=data.get("receipt_photo"),
+            )
+    except Refused as e:
+        _forget(ctx)
+        await chat.send_message(e.render(_))
+        return ConversationHandler.END
+    _forget(ctx)
+    text, rows = notify.runner_card(v, _, ctx.rt.timezone)
+    card = text + "\n\n" + _(THANKS)
+    edited = False
+    if isinstance(data.get("card"), int):
+        try:
+            await ctx.bot.edit_message_text(
+                card, chat_id=chat.id, message_id=data["card"], reply_markup=inline(rows)
+            )
+            edited = True
+        except BadRequest:
+            edited = False
+    done = _(DELIVERED).format(id=v.id)
+    spent = notify.spent_line(v, _)
+    await chat.send_message(
+        "\n".join(part for part in (done, spent, "" if edited else card) if part)
+    )
+    return ConversationHandler.END
+
+
+async def deliver_stop(update: Update, ctx: AppContext) -> int | None:
+    """/cancel or ✖️: nothing is written; the task stays on the way."""
+    _ = await translator(update, ctx)
+    q = update.callback_query
+    if q is not None:
+        if not _this_delivery(ctx, q.data or ""):
+            await alert(update, _(STALE))
+            return None
+        await answer(q)
+    order_id = _data(ctx).get("order_id", "")
+    _forget(ctx)
+    text = _(STOPPED).format(id=order_id)
+    if q is not None:
+        await edit_or_send(update, text, None)
+    elif update.effective_message:
+        await update.effective_message.reply_text(text)
+    return ConversationHandler.END
+
+
+async def deliver_stray(update: Update, ctx: AppContext) -> None:
+    """A dl: button of another step or an older delivery: an alert, still waiting."""
+    _ = await translator(update, ctx)
+    await alert(update, _(STALE))
+
+
+async def deliver_timeout(update: object, ctx: AppContext) -> None:
+    """No answer for a long time: forget the answers, say the task is still on the way."""
+    order_id = _data(ctx).get("order_id") if ctx.user_data is not None else None
+    _forget(ctx)
+    if isinstance(update, Update) and update.effective_chat and order_id:
+        _ = await translator(update, ctx)
+        await update.effective_chat.send_message(_(TIMED_OUT).format(id=order_id))
+
+
+def build_delivery_conversation(timeout_s: float) -> ConversationHandler[AppContext]:
+    entry = [CallbackQueryHandler(deliver_start, pattern=DONE_PATTERN)]
+    return ConversationHandler(
+        entry_points=entry,
+        states={
+            DELIVER_PHOTO: [
+                MessageHandler(_PHOTO, got_doorstep_photo),
+                MessageHandler(_OTHER, not_a_photo),
+            ],
+            DELIVER_AMOUNT: [
+                MessageHandler(_TEXT, got_amount),
+                MessageHandler(_OTHER, not_an_amount),
+            ],
+            DELIVER_RECEIPT: [
+                MessageHandler(_PHOTO, got_receipt),
+                CallbackQueryHandler(skip_receipt, pattern=SKIP_PATTERN),
+                MessageHandler(_OTHER, not_a_receipt),
+            ],
+            ConversationHandler.TIMEOUT: [TypeHandler(Update, deliver_timeout)],
+        },
+        fallbacks=[
+            CommandHandler("cancel", deliver_stop),
+            CallbackQueryHandler(deliver_stop, pattern=STOP_PATTERN),
+            *entry,
+            # Only this conversation's own prefix: the card's other buttons still work.
+            CallbackQueryHandler(deliver_stray, pattern=r"^dl:"),
+        ],
+        name="delivery_proof",
+        allow_reentry=True,
+        persistent=True,
+        conversation_timeout=timeout_s,
+    )
