@@ -311,6 +311,8 @@ async def set_shift(
     vol = await session.get(Volunteer, volunteer_id)
     if vol is None or vol.grid_id != grid_id or vol.status != VolunteerStatus.APPROVED:
         raise Refused(REFUSE_STALE)
+    if s.ends_at <= rt.clock.now():  # the record of a past shift stays as it was
+        raise Refused(N_("This shift is already over."))
     if on:
         changed = await _add(session, rt, grid_id, s, volunteer_id, staff_telegram_id)
         msg = N_("📅 You are on the roster: {shift}, {grid}. I will remind you before it starts.")

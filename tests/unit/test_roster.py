@@ -92,6 +92,8 @@ async def test_staff_set_a_shift_idempotently_and_others_are_refused(rt: Runtime
             await roster.set_shift(rt, s, VOLUNTEERS_1[1], 1, d, "night", vol.id, True)
         with pytest.raises(Refused):  # a volunteer of another grid
             await roster.set_shift(rt, s, STAFF, 2, d, "night", vol.id, True)
+        with pytest.raises(Refused):  # a shift already over stays as it was
+            await roster.set_shift(rt, s, STAFF, 1, d - timedelta(days=2), "day", vol.id, True)
     start, _end = roster.shift_times(NIGHT, d, rt.timezone)
     assert await _shifts(rt) == [(1, VOLUNTEERS_1[0], start, "night")]
     async with rt.db.session() as s:
