@@ -343,9 +343,11 @@ class Dispatcher:
                 next_delay = min(next_delay, wait or next_delay)
                 continue
             self.pacer.reserve_chat(chat, row.is_group)
-            if not await self._lease(row.id):
+            leased = await self._lease(row.id)
+            if leased is None:
                 held.add(chat)
                 continue
+            row = leased  # as leased: a waiting post may have had tasks folded into it
             out = Outgoing(
                 id=row.id,
                 chat_id=chat,
@@ -361,7 +363,8 @@ class Dispatcher:
             held.add(chat)
         return max(0.001, next_delay)
 
-    async def _lease(self, row_id: int) -> bool:
+    async def _lease(self, row_id: int) -> OutboxMessage | None:
+        """Take a pending row for sending; returns it as it is now, or None if it is taken."""
         now = self.clock.now()
         async with self.db.session() as s:
             res = await s.execute(
@@ -369,7 +372,12 @@ class Dispatcher:
                 .where(OutboxMessage.id == row_id, OutboxMessage.status == OutboxStatus.PENDING)
                 .values(status=OutboxStatus.SENDING, lease_until=now + LEASE)
             )
-            return res.rowcount == 1
+            if res.rowcount != 1:
+                return None
+            row = await s.get(OutboxMessage, row_id, populate_existing=True)
+            assert row is not None
+            s.expunge(row)
+            return row
 
     async def _send(self, out: Outgoing, attempts: int) -> None:
         try:

@@ -173,6 +173,10 @@ HELP_VOLUNTEER_SHIFTS = N_(
     "/shifts lists your shifts on the duty roster; 🔁 asks a colleague of your grid to take "
     "one. I remind you before each shift."
 )
+HELP_VOLUNTEER_DUTY = N_(
+    "/duty: 🟢 go on duty (new tasks of your grid then also come to you here) or ⚪ off duty. "
+    "A task nobody takes is sent again, and later to the whole community."
+)
 HELP_STAFF_ROSTER = N_(
     "/roster sets the duty roster of a grid: choose a day and a shift, then the volunteers."
 )
@@ -183,7 +187,15 @@ async def help_command(update: Update, ctx: AppContext) -> None:
     parts = [_(HELP_RESIDENT)]
     if roles and roles.volunteer_id:
         parts.append(
-            _(HELP_VOLUNTEER) + "\n" + _(HELP_VOLUNTEER_MORE) + "\n" + _(HELP_VOLUNTEER_SHIFTS)
+            "\n".join(
+                _(m)
+                for m in (
+                    HELP_VOLUNTEER,
+                    HELP_VOLUNTEER_DUTY,
+                    HELP_VOLUNTEER_MORE,
+                    HELP_VOLUNTEER_SHIFTS,
+                )
+            )
         )
     if roles and roles.is_staff:
         parts.append(_(HELP_STAFF) + "\n" + _(HELP_STAFF_ROSTER))

@@ -171,6 +171,30 @@ def group_taken(o: OrderView, _: Gettext) -> str:
     )
 
 
+def group_digest(tasks: list[OrderView], _: Gettext) -> tuple[str, Rows]:
+    """Several new tasks folded into one group post (when the group's message budget is
+    short): one line each, a claim button for each still open; taken or closed ones collapse."""
+    lines = [_("🆕 New tasks: {n}").format(n=len(tasks))]
+    claimable = []
+    for t in tasks:
+        if t.status == "open":
+            mark = ("🔴 " if t.urgency == "urgent" else "") + ("⭐ " if t.priority else "")
+            lines.append(
+                f"{mark}{title(t, _)} · {t.compound} {t.building} · {_(URGENCY[t.urgency])}"
+                + f" · {preview(t.description)}"
+            )
+            claimable.append(t)
+        elif t.status in ("claimed", "purchasing", "delivering", "delivered", "confirmed"):
+            lines.append(group_taken(t, _))
+        else:
+            lines.append(group_closed(t, _))
+    rows = [
+        [Button(f"🙋 #{t.id}", order_action("claim", t.id)) for t in claimable[i : i + 4]]
+        for i in range(0, len(claimable), 4)
+    ]
+    return "\n".join(lines), rows
+
+
 def group_closed(o: OrderView, _: Gettext) -> str:
     return _("✖️ {title} · {place} · {status}").format(
         title=title(o, _), place=f"{o.compound} {o.building}", status=_(STATUS[o.status])

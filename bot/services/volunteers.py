@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot import outbox
-from bot.buttons import Button
+from bot.buttons import Button, Rows
 from bot.errors import Msg, Refused
 from bot.i18n import N_, Gettext, gettext_for
 from bot.runtime import Runtime
@@ -167,6 +167,7 @@ async def decide(
         )
     info = await _info(session, vol)
     _ = gettext_for(await language_of(session, vol.telegram_id, rt.default_language))
+    rows: Rows = []
     if approve:
         text = _(
             "Welcome to the volunteers of {grid}! New tasks appear in the grid's group; "
@@ -174,12 +175,17 @@ async def decide(
         ).format(grid=info.grid)
         if invite_link:
             text += "\n" + _("Join the group: {link}").format(link=invite_link)
+        text += "\n\n" + _(
+            "When you can work, press 🟢 to go on duty: new tasks of your grid then also come "
+            "to you here. /duty turns it on or off; /help tells the rest."
+        )
+        rows = [[Button(_("🟢 Go on duty"), "v:duty:on")]]
     else:
         text = _(
             "Thank you for offering to help. The grid does not need more volunteers right "
             "now; the community staff may contact you."
         )
-    outbox.enqueue(session, rt.clock, chat_id=vol.telegram_id, text=text)
+    outbox.enqueue(session, rt.clock, chat_id=vol.telegram_id, text=text, buttons=rows)
     return info
 
 

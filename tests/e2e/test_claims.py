@@ -85,9 +85,10 @@ async def test_forged_and_stale_buttons_get_an_alert_and_change_nothing(
     assert Z("Only approved volunteers of this grid can take tasks.") in await press(
         1002, "o:claim:1", post
     )
-    assert Z("This task belongs to another grid.") in await press(
-        other_grid.user_id, "o:claim:1", post
-    )
+    assert Z(
+        "This task belongs to another grid. If nobody there takes it in time, "
+        "it will be opened to the whole community."
+    ) in await press(other_grid.user_id, "o:claim:1", post)
     # Someone else's order: cannot cancel, confirm or run it.
     assert Z("This is not your order.") in await press(1002, "o:cxl:1", post)
     assert Z("This is not your order.") in await press(1002, "o:ok:1", post)

@@ -156,10 +156,16 @@ async def test_a_grid_leader_decides_for_their_grid_only(harness: Harness) -> No
     )
     vid = next(d for _, d in buttons(ask) if d.startswith("v:ok:"))
     await leader.press_data(ask, vid)
-    await h.emu.wait_for(
+    welcome = await h.emu.wait_for(
         4004,
         Z(
             "Welcome to the volunteers of {grid}! New tasks appear in the "
             "grid's group; press 🙋 to take one."
         ),
     )
+    # The welcome says what to do next, with the button to go on duty.
+    await h.person(4004).press_data(welcome, "v:duty:on")
+    await h.wait_edit(4004, welcome["message_id"], lambda m: "v:duty:off" in str(m))
+    async with h.rt.db.read() as s:
+        zhao = await s.scalar(select(Volunteer).where(Volunteer.telegram_id == 4004))
+    assert zhao is not None and zhao.on_duty_since is not None
