@@ -162,7 +162,8 @@ HELP_RESIDENT = N_(
 HELP_VOLUNTEER = N_(
     "Volunteers: new tasks appear in your grid's group. Press 🙋 to take one; the address "
     "comes to you here, privately. Move it along with the buttons: 🛒 Bought, 🚶 On the way, "
-    "📦 Delivered. /mytasks lists the tasks you are running."
+    "📦 Delivered (I then ask for a photo at the door and what you spent, with the receipt). "
+    "/mytasks lists the tasks you are running."
 )
 HELP_VOLUNTEER_MORE = N_(
     "In the group, /tasks lists the open tasks. /history lists the tasks you finished. "
