@@ -17,8 +17,11 @@ async def serve(host: str, port: int, tokens: list[str], limits: dict) -> None:
     print(f"Telegram Bot API emulator listening on {url}")
     print(f"  bot base_url:      {emu.base_url}")
     print(f"  bot base_file_url: {emu.base_file_url}")
-    print(f"  control API:       {url}/sandbox/...   (CLI: SANDBOX_URL={url} "
-          "python -m sandbox.cli chat USER_ID)", flush=True)
+    print(
+        f"  control API:       {url}/sandbox/...   (CLI: SANDBOX_URL={url} "
+        "python -m sandbox.cli chat USER_ID)",
+        flush=True,
+    )
     try:
         await asyncio.Event().wait()  # serve until cancelled (Ctrl-C)
     finally:
@@ -29,17 +32,25 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8081, help="0 picks a free port")
-    parser.add_argument("--token", action="append", default=[],
-                        help="register a bot token up front (repeatable); the first is default")
+    parser.add_argument(
+        "--token",
+        action="append",
+        default=[],
+        help="register a bot token up front (repeatable); the first is default",
+    )
     parser.add_argument("--global-rate", type=float, default=30)
     parser.add_argument("--private-rate", type=float, default=1.0)
     parser.add_argument("--private-burst", type=float, default=5)
     parser.add_argument("--group-rate", type=float, default=20)
     parser.add_argument("--group-window", type=float, default=60.0)
     args = parser.parse_args(argv)
-    limits = {"global_rate": args.global_rate, "private_rate": args.private_rate,
-              "private_burst": args.private_burst, "group_rate": args.group_rate,
-              "group_window": args.group_window}
+    limits = {
+        "global_rate": args.global_rate,
+        "private_rate": args.private_rate,
+        "private_burst": args.private_burst,
+        "group_rate": args.group_rate,
+        "group_window": args.group_window,
+    }
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(args.host, args.port, args.token, limits))
 

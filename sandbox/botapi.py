@@ -27,34 +27,106 @@ if TYPE_CHECKING:
     from .emulator import Emulator
 
 METHODS = (
-    "getMe", "logOut", "close", "getUpdates", "setWebhook", "deleteWebhook", "getWebhookInfo",
-    "sendMessage", "sendPhoto", "sendDocument", "sendVoice", "sendAudio", "sendVideo",
-    "sendAnimation", "sendSticker", "sendLocation", "sendContact", "sendChatAction",
-    "forwardMessage", "copyMessage", "editMessageText", "editMessageCaption",
-    "editMessageReplyMarkup", "deleteMessage",
-    "deleteMessages", "answerCallbackQuery", "getFile", "setMyCommands", "getMyCommands",
-    "deleteMyCommands", "getChat", "getChatMember", "getChatAdministrators",
-    "getChatMemberCount", "createChatInviteLink", "exportChatInviteLink", "pinChatMessage",
-    "unpinChatMessage", "unpinAllChatMessages", "leaveChat", "setMyDescription",
-    "getMyDescription", "setMyShortDescription", "getMyShortDescription", "setMyName",
-    "getMyName", "setChatMenuButton", "getChatMenuButton", "setMyDefaultAdministratorRights",
+    "getMe",
+    "logOut",
+    "close",
+    "getUpdates",
+    "setWebhook",
+    "deleteWebhook",
+    "getWebhookInfo",
+    "sendMessage",
+    "sendPhoto",
+    "sendDocument",
+    "sendVoice",
+    "sendAudio",
+    "sendVideo",
+    "sendAnimation",
+    "sendSticker",
+    "sendLocation",
+    "sendContact",
+    "sendChatAction",
+    "forwardMessage",
+    "copyMessage",
+    "editMessageText",
+    "editMessageCaption",
+    "editMessageReplyMarkup",
+    "deleteMessage",
+    "deleteMessages",
+    "answerCallbackQuery",
+    "getFile",
+    "setMyCommands",
+    "getMyCommands",
+    "deleteMyCommands",
+    "getChat",
+    "getChatMember",
+    "getChatAdministrators",
+    "getChatMemberCount",
+    "createChatInviteLink",
+    "exportChatInviteLink",
+    "pinChatMessage",
+    "unpinChatMessage",
+    "unpinAllChatMessages",
+    "leaveChat",
+    "setMyDescription",
+    "getMyDescription",
+    "setMyShortDescription",
+    "getMyShortDescription",
+    "setMyName",
+    "getMyName",
+    "setChatMenuButton",
+    "getChatMenuButton",
+    "setMyDefaultAdministratorRights",
 )
 CANONICAL = {name.lower(): name for name in METHODS}
-CHAT_ACTIONS = frozenset({
-    "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
-    "upload_document", "choose_sticker", "find_location", "record_video_note",
-    "upload_video_note"})
-_BUTTON_ACTIONS = ("callback_data", "url", "login_url", "switch_inline_query",
-                   "switch_inline_query_current_chat", "switch_inline_query_chosen_chat",
-                   "callback_game", "pay", "web_app", "copy_text")
-_COPIED_KEYS = ("text", "entities", "caption", "caption_entities", "photo", "document", "voice",
-                "audio", "video", "animation", "sticker", "location", "contact")
+CHAT_ACTIONS = frozenset(
+    {
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
+    }
+)
+_BUTTON_ACTIONS = (
+    "callback_data",
+    "url",
+    "login_url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "callback_game",
+    "pay",
+    "web_app",
+    "copy_text",
+)
+_COPIED_KEYS = (
+    "text",
+    "entities",
+    "caption",
+    "caption_entities",
+    "photo",
+    "document",
+    "voice",
+    "audio",
+    "video",
+    "animation",
+    "sticker",
+    "location",
+    "contact",
+)
 _COMMAND_RE = re.compile(r"^[a-z0-9_]{1,32}$")
-_NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and "
-                 "reply markup are exactly the same as a current content and reply markup "
-                 "of the message")
-_QUERY_INVALID = ("Bad Request: query is too old and response timeout expired or query ID is "
-                  "invalid")
+_NOT_MODIFIED = (
+    "Bad Request: message is not modified: specified new message content and "
+    "reply markup are exactly the same as a current content and reply markup "
+    "of the message"
+)
+_QUERY_INVALID = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 
 
 @dataclass
@@ -131,10 +203,25 @@ class BotApi:
     """Dispatches ``/bot<token>/<method>`` calls to ``m_<lowercase method>`` handlers."""
 
     # Calls that produce or change a message: they count against flood limits and fail_next.
-    MESSAGE_PRODUCING = frozenset({
-        "sendMessage", "sendPhoto", "sendDocument", "sendVoice", "sendAudio", "sendVideo",
-        "sendAnimation", "sendSticker", "sendLocation", "sendContact", "forwardMessage",
-        "copyMessage", "editMessageText", "editMessageCaption", "editMessageReplyMarkup"})
+    MESSAGE_PRODUCING = frozenset(
+        {
+            "sendMessage",
+            "sendPhoto",
+            "sendDocument",
+            "sendVoice",
+            "sendAudio",
+            "sendVideo",
+            "sendAnimation",
+            "sendSticker",
+            "sendLocation",
+            "sendContact",
+            "forwardMessage",
+            "copyMessage",
+            "editMessageText",
+            "editMessageCaption",
+            "editMessageReplyMarkup",
+        }
+    )
 
     def __init__(self, emu: Emulator) -> None:
         self.emu = emu
@@ -168,8 +255,9 @@ class BotApi:
         raise failure
 
     def _markup(self, p: Params, *, inline_only: bool = False) -> dict | None:
-        markup = p.json("reply_markup",
-                        "Bad Request: can't parse reply keyboard markup JSON object")
+        markup = p.json(
+            "reply_markup", "Bad Request: can't parse reply keyboard markup JSON object"
+        )
         if markup is None:
             return None
         if not isinstance(markup, dict):
@@ -177,8 +265,11 @@ class BotApi:
         if "inline_keyboard" in markup:
             rows = markup["inline_keyboard"]
             if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
-                raise ApiError(400, "Bad Request: can't parse inline keyboard button: "
-                                    "InlineKeyboardButton must be an Object")
+                raise ApiError(
+                    400,
+                    "Bad Request: can't parse inline keyboard button: "
+                    "InlineKeyboardButton must be an Object",
+                )
             for button in (b for row in rows for b in row):
                 self._check_inline_button(button)
             return markup
@@ -189,8 +280,12 @@ class BotApi:
             if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
                 raise ApiError(400, "Bad Request: can't parse reply keyboard markup JSON object")
             # Strings are allowed for simple text buttons; store the object form.
-            markup = {**markup, "keyboard": [
-                [{"text": b} if isinstance(b, str) else b for b in row] for row in rows]}
+            markup = {
+                **markup,
+                "keyboard": [
+                    [{"text": b} if isinstance(b, str) else b for b in row] for row in rows
+                ],
+            }
             if any(not b.get("text") for row in markup["keyboard"] for b in row):
                 raise ApiError(400, "Bad Request: keyboard button text must be non-empty")
             return markup
@@ -201,8 +296,9 @@ class BotApi:
     @staticmethod
     def _check_inline_button(button: Any) -> None:
         if not isinstance(button, dict) or not button.get("text"):
-            raise ApiError(400, "Bad Request: can't parse inline keyboard button: "
-                                "Text must be non-empty")
+            raise ApiError(
+                400, "Bad Request: can't parse inline keyboard button: Text must be non-empty"
+            )
         actions = [a for a in _BUTTON_ACTIONS if a in button]
         if not actions:
             raise ApiError(400, "Bad Request: text buttons are unallowed in the inline keyboard")
@@ -213,8 +309,10 @@ class BotApi:
         if "url" in button:
             url = button["url"]
             if not isinstance(url, str) or not re.match(r"^(https?|tg)://\S+$", url):
-                raise ApiError(400, f"Bad Request: inline keyboard button URL '{url}' is "
-                                    "invalid: Wrong HTTP URL")
+                raise ApiError(
+                    400,
+                    f"Bad Request: inline keyboard button URL '{url}' is invalid: Wrong HTTP URL",
+                )
 
     def _reply_to(self, chat: ChatState, p: Params) -> dict | None:
         params = p.json("reply_parameters") or {}
@@ -224,7 +322,8 @@ class BotApi:
         if mid is None:
             return None
         allow = bool(params.get("allow_sending_without_reply")) or p.flag(
-            "allow_sending_without_reply")
+            "allow_sending_without_reply"
+        )
         target = chat.by_id.get(int(mid))
         if target is None or target["deleted"]:
             if allow:
@@ -255,21 +354,36 @@ class BotApi:
                 raise ApiError(400, empty_error)
             return None, None, {}
         if utf16_len(plain) > limit:
-            raise ApiError(400, "Bad Request: message is too long" if field == "text"
-                           else "Bad Request: message caption is too long")
+            raise ApiError(
+                400,
+                "Bad Request: message is too long"
+                if field == "text"
+                else "Bad Request: message caption is too long",
+            )
         meta = {"parse_mode": parse_mode, f"raw_{field}": raw}
         return plain, entities, meta
 
     def _send(
-        self, bot: BotState, p: Params, content: dict, meta: dict | None = None,
+        self,
+        bot: BotState,
+        p: Params,
+        content: dict,
+        meta: dict | None = None,
         chat: ChatState | None = None,
     ) -> dict:
         chat = chat or self.emu.chat_for_bot(bot, p.raw("chat_id"))
         markup = self._markup(p)
         reply_to = self._reply_to(chat, p)
         self._gate(bot, chat)
-        msg = self.emu.new_message(chat, bot.user(), content, outgoing=True,
-                                   reply_markup=markup, reply_to=reply_to, meta=meta)
+        msg = self.emu.new_message(
+            chat,
+            bot.user(),
+            content,
+            outgoing=True,
+            reply_markup=markup,
+            reply_to=reply_to,
+            meta=meta,
+        )
         bot.stats["sent"] += 1
         bot.stats["per_chat"][chat.id] += 1
         return api_message(msg)
@@ -280,10 +394,12 @@ class BotApi:
         if given is None:
             raise ApiError(400, f"Bad Request: there is no {kind} in the request")
         record = self._resolve_file(given, kind, p)
-        content: dict = {kind: record.photo_sizes if kind == "photo"
-                         else self.emu.media_object(record)}
-        caption, entities, meta = self._formatted(p, "caption", "caption_entities",
-                                                  limit=1024, empty_error=None)
+        content: dict = {
+            kind: record.photo_sizes if kind == "photo" else self.emu.media_object(record)
+        }
+        caption, entities, meta = self._formatted(
+            p, "caption", "caption_entities", limit=1024, empty_error=None
+        )
         if caption:
             content["caption"] = caption
             if entities:
@@ -293,11 +409,17 @@ class BotApi:
     def _resolve_file(self, given: Upload | str, kind: str, p: Params) -> FileRecord:
         emu = self.emu
         if isinstance(given, Upload):
-            return emu.store_file(kind, given.data, mime_type=given.content_type
-                                  if given.content_type not in (None, "application/octet-stream")
-                                  else None, file_name=given.filename,
-                                  duration=p.integer("duration"), width=p.integer("width"),
-                                  height=p.integer("height"))
+            return emu.store_file(
+                kind,
+                given.data,
+                mime_type=given.content_type
+                if given.content_type not in (None, "application/octet-stream")
+                else None,
+                file_name=given.filename,
+                duration=p.integer("duration"),
+                width=p.integer("width"),
+                height=p.integer("height"),
+            )
         if re.match(r"^https?://", given):
             # Telegram would fetch the URL; the sandbox never goes online, it records it.
             return emu.store_file(kind, b"", url=given, file_name=given.rsplit("/", 1)[-1])
@@ -325,8 +447,10 @@ class BotApi:
         if all(msg.get(k) == v for k, v in changes.items()) and markup == current_inline:
             raise ApiError(400, _NOT_MODIFIED)
         self._gate(bot, chat)
-        snapshot = {k: msg.get(k) for k in (
-            "text", "entities", "caption", "caption_entities", "reply_markup")}
+        snapshot = {
+            k: msg.get(k)
+            for k in ("text", "entities", "caption", "caption_entities", "reply_markup")
+        }
         snapshot["date"] = msg.get("edit_date", msg["date"])
         msg["edit_history"].append(snapshot)
         for key, value in changes.items():
@@ -359,8 +483,11 @@ class BotApi:
 
     async def get_updates(self, bot: BotState, p: Params) -> list[dict]:
         if bot.webhook:
-            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is "
-                                "active; use deleteWebhook to delete the webhook first")
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is "
+                "active; use deleteWebhook to delete the webhook first",
+            )
         offset = p.integer("offset")
         limit = min(max(p.integer("limit") or 100, 1), 100)
         timeout = max(p.integer("timeout") or 0, 0)
@@ -376,11 +503,17 @@ class BotApi:
         deadline = time.monotonic() + timeout
         while True:
             if generation != bot.poll_generation:
-                raise ApiError(409, "Conflict: terminated by other getUpdates request; make "
-                                    "sure that only one bot instance is running")
+                raise ApiError(
+                    409,
+                    "Conflict: terminated by other getUpdates request; make "
+                    "sure that only one bot instance is running",
+                )
             if bot.webhook:
-                raise ApiError(409, "Conflict: can't use getUpdates method while webhook is "
-                                    "active; use deleteWebhook to delete the webhook first")
+                raise ApiError(
+                    409,
+                    "Conflict: can't use getUpdates method while webhook is "
+                    "active; use deleteWebhook to delete the webhook first",
+                )
             batch = self._take(bot, limit)
             remaining = deadline - time.monotonic()
             if batch or remaining <= 0 or self.emu.closing:
@@ -393,8 +526,9 @@ class BotApi:
             bot.pending = bot.pending[offset:]
         else:
             bot.pending = [u for u in bot.pending if u["update_id"] >= offset]
-        bot.redeliveries = [e for e in bot.redeliveries
-                            if not (e[1] and e[0]["update_id"] < offset)]
+        bot.redeliveries = [
+            e for e in bot.redeliveries if not (e[1] and e[0]["update_id"] < offset)
+        ]
 
     @staticmethod
     def _take(bot: BotState, limit: int) -> list[dict]:
@@ -411,17 +545,21 @@ class BotApi:
         if not url:
             return self.m_deletewebhook(bot, p)
         if not re.match(r"^https?://", url):
-            raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for "
-                                "webhook")
+            raise ApiError(
+                400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
+            )
         if p.flag("drop_pending_updates"):
             bot.pending.clear()
             bot.redeliveries.clear()
         allowed = p.json("allowed_updates")
         if isinstance(allowed, list):
             bot.allowed_updates = [str(a) for a in allowed]
-        bot.webhook = {"url": url, "secret_token": p.text("secret_token"),
-                       "max_connections": p.integer("max_connections") or 40,
-                       "ip_address": p.text("ip_address")}
+        bot.webhook = {
+            "url": url,
+            "secret_token": p.text("secret_token"),
+            "max_connections": p.integer("max_connections") or 40,
+            "ip_address": p.text("ip_address"),
+        }
         bot.webhook_error = None
         bot.signal.notify()  # a waiting getUpdates must now fail with 409
         self.emu._kick_webhook(bot)
@@ -436,8 +574,11 @@ class BotApi:
 
     def m_getwebhookinfo(self, bot: BotState, p: Params) -> dict:
         hook = bot.webhook or {}
-        info: dict = {"url": hook.get("url", ""), "has_custom_certificate": False,
-                      "pending_update_count": len(bot.pending) + len(bot.redeliveries)}
+        info: dict = {
+            "url": hook.get("url", ""),
+            "has_custom_certificate": False,
+            "pending_update_count": len(bot.pending) + len(bot.redeliveries),
+        }
         if hook:
             info["max_connections"] = hook["max_connections"]
             if hook.get("ip_address"):
@@ -452,8 +593,9 @@ class BotApi:
 
     def m_sendmessage(self, bot: BotState, p: Params) -> dict:
         chat = self.emu.chat_for_bot(bot, p.raw("chat_id"))
-        text, entities, meta = self._formatted(p, "text", "entities", limit=4096,
-                                               empty_error="Bad Request: message text is empty")
+        text, entities, meta = self._formatted(
+            p, "text", "entities", limit=4096, empty_error="Bad Request: message text is empty"
+        )
         content: dict = {"text": text}
         if entities:
             content["entities"] = entities
@@ -482,15 +624,19 @@ class BotApi:
 
     def m_sendlocation(self, bot: BotState, p: Params) -> dict:
         try:
-            location = {"latitude": float(p.raw("latitude")),
-                        "longitude": float(p.raw("longitude"))}
+            location = {
+                "latitude": float(p.raw("latitude")),
+                "longitude": float(p.raw("longitude")),
+            }
         except (TypeError, ValueError):
             raise ApiError(400, "Bad Request: wrong latitude/longitude specified") from None
         return self._send(bot, p, {"location": location})
 
     def m_sendcontact(self, bot: BotState, p: Params) -> dict:
-        contact = {"phone_number": p.text("phone_number", required=True),
-                   "first_name": p.text("first_name", required=True)}
+        contact = {
+            "phone_number": p.text("phone_number", required=True),
+            "first_name": p.text("first_name", required=True),
+        }
         if p.has("last_name"):
             contact["last_name"] = p.text("last_name")
         return self._send(bot, p, {"contact": contact})
@@ -505,8 +651,11 @@ class BotApi:
     def m_forwardmessage(self, bot: BotState, p: Params) -> dict:
         source = self._source(bot, p)
         content = {k: copy.deepcopy(source[k]) for k in _COPIED_KEYS if k in source}
-        content["forward_origin"] = {"type": "user", "sender_user": source["from"],
-                                     "date": source["date"]}
+        content["forward_origin"] = {
+            "type": "user",
+            "sender_user": source["from"],
+            "date": source["date"],
+        }
         return self._send(bot, p, content)
 
     def m_copymessage(self, bot: BotState, p: Params) -> dict:
@@ -516,8 +665,9 @@ class BotApi:
         if p.has("caption") and any(k in source for k in MEDIA_KEYS):
             content.pop("caption_entities", None)
             content.pop("caption", None)
-            caption, entities, meta = self._formatted(p, "caption", "caption_entities",
-                                                      limit=1024, empty_error=None)
+            caption, entities, meta = self._formatted(
+                p, "caption", "caption_entities", limit=1024, empty_error=None
+            )
             if caption:
                 content["caption"] = caption
             if entities:
@@ -540,8 +690,9 @@ class BotApi:
         msg = self._own_message(bot, chat, p)
         if "text" not in msg:
             raise ApiError(400, "Bad Request: there is no text in the message to edit")
-        text, entities, meta = self._formatted(p, "text", "entities", limit=4096,
-                                               empty_error="Bad Request: message text is empty")
+        text, entities, meta = self._formatted(
+            p, "text", "entities", limit=4096, empty_error="Bad Request: message text is empty"
+        )
         markup = self._markup(p, inline_only=True)
         result = self._apply_edit(bot, chat, msg, {"text": text, "entities": entities}, markup)
         msg.update(meta)
@@ -552,11 +703,13 @@ class BotApi:
         msg = self._own_message(bot, chat, p)
         if not any(k in msg for k in MEDIA_KEYS):
             raise ApiError(400, "Bad Request: there is no caption in the message to edit")
-        caption, entities, meta = self._formatted(p, "caption", "caption_entities",
-                                                  limit=1024, empty_error=None)
+        caption, entities, meta = self._formatted(
+            p, "caption", "caption_entities", limit=1024, empty_error=None
+        )
         markup = self._markup(p, inline_only=True)
-        result = self._apply_edit(bot, chat, msg,
-                                  {"caption": caption, "caption_entities": entities}, markup)
+        result = self._apply_edit(
+            bot, chat, msg, {"caption": caption, "caption_entities": entities}, markup
+        )
         msg.update(meta)
         return result
 
@@ -604,10 +757,16 @@ class BotApi:
         if query is None or query["token"] != bot.token or query_id in self.emu.callback_answers:
             raise ApiError(400, _QUERY_INVALID)
         self.emu.callback_answers[query_id] = {
-            "text": p.text("text"), "show_alert": p.flag("show_alert"), "url": p.text("url"),
-            "cache_time": p.integer("cache_time") or 0, "date": self.emu.now(),
-            "user_id": query["user_id"], "chat_id": query["chat_id"],
-            "message_id": query["message_id"], "data": query["data"]}
+            "text": p.text("text"),
+            "show_alert": p.flag("show_alert"),
+            "url": p.text("url"),
+            "cache_time": p.integer("cache_time") or 0,
+            "date": self.emu.now(),
+            "user_id": query["user_id"],
+            "chat_id": query["chat_id"],
+            "message_id": query["message_id"],
+            "data": query["data"],
+        }
         bot.stats["callback_answers"] += 1
         self.emu.changed.notify()
         return True
@@ -675,7 +834,8 @@ class BotApi:
 
     def m_setchatmenubutton(self, bot: BotState, p: Params) -> bool:
         bot.texts["menu_button|" + str(p.raw("chat_id") or "")] = json.dumps(
-            p.json("menu_button") or {"type": "default"})
+            p.json("menu_button") or {"type": "default"}
+        )
         return True
 
     def m_getchatmenubutton(self, bot: BotState, p: Params) -> dict:
@@ -691,9 +851,17 @@ class BotApi:
         chat = self.emu.chat_for_bot(bot, p.raw("chat_id"), write=False)
         info = self.emu.chat_obj(chat)
         # ChatFullInfo: PTB requires these even though a plain chat has nothing to say.
-        info.update(accent_color_id=0, max_reaction_count=11, accepted_gift_types={
-            "unlimited_gifts": False, "limited_gifts": False, "unique_gifts": False,
-            "premium_subscription": False, "gifts_from_channels": False})
+        info.update(
+            accent_color_id=0,
+            max_reaction_count=11,
+            accepted_gift_types={
+                "unlimited_gifts": False,
+                "limited_gifts": False,
+                "unique_gifts": False,
+                "premium_subscription": False,
+                "gifts_from_channels": False,
+            },
+        )
         if chat.pinned:
             pinned = chat.by_id.get(chat.pinned[-1])
             if pinned is not None and not pinned["deleted"]:
@@ -729,18 +897,25 @@ class BotApi:
         chat = self.emu.chat_for_bot(bot, p.raw("chat_id"), write=False)
         if chat.is_private:
             raise ApiError(400, "Bad Request: there are no administrators in the private chat")
-        admins = [chat_member(dict(self.emu.users[uid]), s) for uid, s in chat.members.items()
-                  if s in ("creator", "administrator")]
-        admins += [chat_member(self.emu.bots[t].user(), s) for t, s in chat.bots.items()
-                   if s == "administrator"]
+        admins = [
+            chat_member(dict(self.emu.users[uid]), s)
+            for uid, s in chat.members.items()
+            if s in ("creator", "administrator")
+        ]
+        admins += [
+            chat_member(self.emu.bots[t].user(), s)
+            for t, s in chat.bots.items()
+            if s == "administrator"
+        ]
         return admins
 
     def m_getchatmembercount(self, bot: BotState, p: Params) -> int:
         chat = self.emu.chat_for_bot(bot, p.raw("chat_id"), write=False)
         if chat.is_private:
             return 2
-        return (sum(s in ACTIVE_STATUSES for s in chat.members.values())
-                + sum(s in ACTIVE_STATUSES for s in chat.bots.values()))
+        return sum(s in ACTIVE_STATUSES for s in chat.members.values()) + sum(
+            s in ACTIVE_STATUSES for s in chat.bots.values()
+        )
 
     def _admin_group(self, bot: BotState, p: Params, error: str) -> ChatState:
         chat = self.emu.chat_for_bot(bot, p.raw("chat_id"), write=False)
@@ -749,12 +924,16 @@ class BotApi:
         return chat
 
     def m_createchatinvitelink(self, bot: BotState, p: Params) -> dict:
-        chat = self._admin_group(bot, p, "Bad Request: not enough rights to manage chat "
-                                         "invite links")
-        link: dict = {"invite_link": "https://t.me/+" + secrets.token_urlsafe(12),
-                      "creator": bot.user(),
-                      "creates_join_request": p.flag("creates_join_request"),
-                      "is_primary": False, "is_revoked": False}
+        chat = self._admin_group(
+            bot, p, "Bad Request: not enough rights to manage chat invite links"
+        )
+        link: dict = {
+            "invite_link": "https://t.me/+" + secrets.token_urlsafe(12),
+            "creator": bot.user(),
+            "creates_join_request": p.flag("creates_join_request"),
+            "is_primary": False,
+            "is_revoked": False,
+        }
         for key in ("name",):
             if p.has(key):
                 link[key] = p.text(key)
@@ -765,19 +944,28 @@ class BotApi:
         return link
 
     def m_exportchatinvitelink(self, bot: BotState, p: Params) -> str:
-        chat = self._admin_group(bot, p, "Bad Request: not enough rights to export chat "
-                                         "invite link")
+        chat = self._admin_group(
+            bot, p, "Bad Request: not enough rights to export chat invite link"
+        )
         link = "https://t.me/+" + secrets.token_urlsafe(12)
-        chat.invite_links.insert(0, {"invite_link": link, "creator": bot.user(),
-                                     "creates_join_request": False, "is_primary": True,
-                                     "is_revoked": False})
+        chat.invite_links.insert(
+            0,
+            {
+                "invite_link": link,
+                "creator": bot.user(),
+                "creates_join_request": False,
+                "is_primary": True,
+                "is_revoked": False,
+            },
+        )
         return link
 
     def _pin_chat(self, bot: BotState, p: Params) -> ChatState:
         chat = self.emu.chat_for_bot(bot, p.raw("chat_id"))
         if not chat.is_private and chat.bots.get(bot.token) != "administrator":
-            raise ApiError(400, "Bad Request: not enough rights to manage pinned messages in "
-                                "the chat")
+            raise ApiError(
+                400, "Bad Request: not enough rights to manage pinned messages in the chat"
+            )
         return chat
 
     def m_pinchatmessage(self, bot: BotState, p: Params) -> bool:
@@ -814,7 +1002,6 @@ class BotApi:
     def m_leavechat(self, bot: BotState, p: Params) -> bool:
         chat = self.emu.chat_for_bot(bot, p.raw("chat_id"), write=False)
         if chat.is_private:
-            raise ApiError(400, "Bad Request: chat member status can't be changed in private "
-                                "chats")
+            raise ApiError(400, "Bad Request: chat member status can't be changed in private chats")
         self.emu._bot_leaves(bot, chat, bot.user())
         return True

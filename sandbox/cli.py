@@ -1,10 +1,10 @@
 """``python -m sandbox.cli``: play a user against a running emulator from the terminal.
 
-    export SANDBOX_URL=http://127.0.0.1:8081
-    python -m sandbox.cli say 1001 /start          # user 1001 writes to the bot
-    python -m sandbox.cli chat 1001                # show the private chat with buttons numbered
-    python -m sandbox.cli press 1001 1001 3 '#2'   # press button 2 of message 3 (or give data)
-    python -m sandbox.cli contact 1001 +8613800000000
+export SANDBOX_URL=http://127.0.0.1:8081
+python -m sandbox.cli say 1001 /start          # user 1001 writes to the bot
+python -m sandbox.cli chat 1001                # show the private chat with buttons numbered
+python -m sandbox.cli press 1001 1001 3 '#2'   # press button 2 of message 3 (or give data)
+python -m sandbox.cli contact 1001 +8613800000000
 """
 
 from __future__ import annotations
@@ -46,8 +46,11 @@ async def run(args: argparse.Namespace) -> int:
                 handle = f" @{user['username']}" if user.get("username") else ""
                 print(f"{user['id']}: {name}{handle}")
         elif args.cmd == "user":
-            print(await c.create_user(args.user, args.name, username=args.username,
-                                      language_code=args.lang))
+            print(
+                await c.create_user(
+                    args.user, args.name, username=args.username, language_code=args.lang
+                )
+            )
         elif args.cmd == "group":
             for member in args.members:
                 await _ensure_user(c, member)
@@ -68,13 +71,16 @@ async def run(args: argparse.Namespace) -> int:
         elif args.cmd == "press":
             data = args.data
             if data.startswith("#"):
-                msg = next((m for m in await c.messages(args.chat)
-                            if m["message_id"] == args.message_id), None)
+                msg = next(
+                    (m for m in await c.messages(args.chat) if m["message_id"] == args.message_id),
+                    None,
+                )
                 buttons = SandboxClient.buttons(msg or {})
                 index = int(data[1:]) - 1
                 if not 0 <= index < len(buttons) or buttons[index][1] is None:
-                    print(f"no callback button {data} on message {args.message_id}",
-                          file=sys.stderr)
+                    print(
+                        f"no callback button {data} on message {args.message_id}", file=sys.stderr
+                    )
                     return 2
                 data = buttons[index][1]
             query_id = await c.press(args.user, args.chat, args.message_id, data)
@@ -93,8 +99,11 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sandbox.cli", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox.cli",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--url", default=None, help="emulator URL (default: $SANDBOX_URL)")
     parser.add_argument("--token", default=None, help="bot token (default: the first bot)")
     sub = parser.add_subparsers(dest="cmd", required=True)

@@ -47,15 +47,17 @@ def render_message(msg: dict, *, number_buttons: bool = False) -> str:
         body = "[photo]" + (f" {msg['caption']}" if msg.get("caption") else "")
     elif msg.get("document"):
         body = f"[document {msg['document'].get('file_name', '')}]" + (
-            f" {msg['caption']}" if msg.get("caption") else "")
+            f" {msg['caption']}" if msg.get("caption") else ""
+        )
     elif msg.get("new_chat_members"):
         names = ", ".join(u.get("username") or u["first_name"] for u in msg["new_chat_members"])
         body = f"[joined: {names}]"
     elif msg.get("left_chat_member"):
         body = f"[left: {msg['left_chat_member']['first_name']}]"
     else:
-        kinds = [k for k in ("voice", "sticker", "location", "video", "audio", "animation")
-                 if k in msg]
+        kinds = [
+            k for k in ("voice", "sticker", "location", "video", "audio", "animation") if k in msg
+        ]
         body = f"[{kinds[0] if kinds else 'message'}]"
     flags = []
     if msg.get("edited"):
@@ -66,9 +68,12 @@ def render_message(msg: dict, *, number_buttons: bool = False) -> str:
     lines = [f"#{msg['message_id']} {who}: {body}{suffix}"]
     buttons = SandboxClient.buttons(msg)
     if buttons:
-        shown = [f"[{i}] {text}" + (f" ({data})" if data is not None else "")
-                 if number_buttons else f"[{text}]"
-                 for i, (text, data) in enumerate(buttons, 1)]
+        shown = [
+            f"[{i}] {text}" + (f" ({data})" if data is not None else "")
+            if number_buttons
+            else f"[{text}]"
+            for i, (text, data) in enumerate(buttons, 1)
+        ]
         lines.append("    " + "  ".join(shown))
     keyboard = SandboxClient.reply_keyboard(msg)
     if keyboard:
@@ -96,15 +101,20 @@ class SandboxClient:
         await self._http.aclose()
 
     async def _call(
-        self, method: str, path: str, *, json: dict | None = None,
-        params: dict | None = None, timeout: float | None = None, keep_none: bool = False,
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict | None = None,
+        params: dict | None = None,
+        timeout: float | None = None,
+        keep_none: bool = False,
     ) -> Any:
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         kwargs: dict[str, Any] = {"params": clean}
         if json is not None:
             # None means "not given" for the server, except where it is a value (limits).
-            kwargs["json"] = json if keep_none else {k: v for k, v in json.items()
-                                                     if v is not None}
+            kwargs["json"] = json if keep_none else {k: v for k, v in json.items() if v is not None}
         if timeout is not None:
             kwargs["timeout"] = timeout
         resp = await self._http.request(method, path, **kwargs)
@@ -127,21 +137,35 @@ class SandboxClient:
     async def register_bot(
         self, token: str, *, username: str | None = None, first_name: str | None = None
     ) -> dict:
-        return await self._call("POST", "/sandbox/bots", json={
-            "token": token, "username": username, "first_name": first_name})
+        return await self._call(
+            "POST",
+            "/sandbox/bots",
+            json={"token": token, "username": username, "first_name": first_name},
+        )
 
     async def bots(self) -> list[dict]:
         return await self._call("GET", "/sandbox/bots")
 
     async def create_user(
-        self, user_id: int | None = None, first_name: str | None = None,
-        last_name: str | None = None, username: str | None = None,
+        self,
+        user_id: int | None = None,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        username: str | None = None,
         language_code: str | None = None,
     ) -> dict:
         """Create or update a user; returns the Telegram ``User`` dict."""
-        return await self._call("POST", "/sandbox/users", json={
-            "id": user_id, "first_name": first_name, "last_name": last_name,
-            "username": username, "language_code": language_code})
+        return await self._call(
+            "POST",
+            "/sandbox/users",
+            json={
+                "id": user_id,
+                "first_name": first_name,
+                "last_name": last_name,
+                "username": username,
+                "language_code": language_code,
+            },
+        )
 
     async def get_user(self, user_id: int) -> dict:
         return await self._call("GET", f"/sandbox/users/{user_id}")
@@ -150,124 +174,261 @@ class SandboxClient:
         return await self._call("GET", "/sandbox/users")
 
     async def create_group(
-        self, title: str, members: list[int] | tuple[int, ...] = (), *, with_bot: bool = True,
-        token: str | None = None, group_id: int | None = None, chat_type: str = "supergroup",
-        creator: int | None = None, username: str | None = None,
+        self,
+        title: str,
+        members: list[int] | tuple[int, ...] = (),
+        *,
+        with_bot: bool = True,
+        token: str | None = None,
+        group_id: int | None = None,
+        chat_type: str = "supergroup",
+        creator: int | None = None,
+        username: str | None = None,
     ) -> dict:
         """Create a group (creator = ``creator`` or first member); the bot joins as admin."""
-        return await self._call("POST", "/sandbox/groups", json={
-            "title": title, "members": list(members), "with_bot": with_bot,
-            "token": self._tok(token), "id": group_id, "type": chat_type, "creator": creator,
-            "username": username})
+        return await self._call(
+            "POST",
+            "/sandbox/groups",
+            json={
+                "title": title,
+                "members": list(members),
+                "with_bot": with_bot,
+                "token": self._tok(token),
+                "id": group_id,
+                "type": chat_type,
+                "creator": creator,
+                "username": username,
+            },
+        )
 
     async def chat(self, chat_id: int, *, token: str | None = None) -> dict:
         """Chat info: Chat fields + members {user_id: status}, bots, pinned ids, version."""
-        return await self._call("GET", f"/sandbox/chats/{chat_id}",
-                                params={"token": self._tok(token)})
+        return await self._call(
+            "GET", f"/sandbox/chats/{chat_id}", params={"token": self._tok(token)}
+        )
 
     async def add_member(self, chat_id: int, user_id: int, *, by: int | None = None) -> dict:
-        return await self._call("POST", f"/sandbox/chats/{chat_id}/members",
-                                json={"user_id": user_id, "by": by})
+        return await self._call(
+            "POST", f"/sandbox/chats/{chat_id}/members", json={"user_id": user_id, "by": by}
+        )
 
     async def remove_member(self, chat_id: int, user_id: int, *, by: int | None = None) -> dict:
-        return await self._call("POST", f"/sandbox/chats/{chat_id}/members/remove",
-                                json={"user_id": user_id, "by": by})
+        return await self._call(
+            "POST", f"/sandbox/chats/{chat_id}/members/remove", json={"user_id": user_id, "by": by}
+        )
 
     async def add_bot(
-        self, chat_id: int, *, token: str | None = None, by: int | None = None,
+        self,
+        chat_id: int,
+        *,
+        token: str | None = None,
+        by: int | None = None,
         admin: bool = True,
     ) -> dict:
-        return await self._call("POST", f"/sandbox/chats/{chat_id}/bot", json={
-            "token": self._tok(token), "by": by, "admin": admin})
+        return await self._call(
+            "POST",
+            f"/sandbox/chats/{chat_id}/bot",
+            json={"token": self._tok(token), "by": by, "admin": admin},
+        )
 
     async def remove_bot(
         self, chat_id: int, *, token: str | None = None, by: int | None = None
     ) -> dict:
-        return await self._call("POST", f"/sandbox/chats/{chat_id}/bot/remove",
-                                json={"token": self._tok(token), "by": by})
+        return await self._call(
+            "POST",
+            f"/sandbox/chats/{chat_id}/bot/remove",
+            json={"token": self._tok(token), "by": by},
+        )
 
     async def block_bot(self, user_id: int, *, token: str | None = None) -> dict:
-        return await self._call("POST", f"/sandbox/users/{user_id}/block",
-                                json={"token": self._tok(token)})
+        return await self._call(
+            "POST", f"/sandbox/users/{user_id}/block", json={"token": self._tok(token)}
+        )
 
     async def unblock_bot(self, user_id: int, *, token: str | None = None) -> dict:
-        return await self._call("POST", f"/sandbox/users/{user_id}/unblock",
-                                json={"token": self._tok(token)})
+        return await self._call(
+            "POST", f"/sandbox/users/{user_id}/unblock", json={"token": self._tok(token)}
+        )
 
     # ------------------------------------------------------------------ the user acts
 
-    async def _send(self, user_id: int, chat_id: int | None, token: str | None,
-                    reply_to: int | None, **content: Any) -> dict:
-        return await self._call("POST", "/sandbox/send", json={
-            "user_id": user_id, "chat_id": chat_id, "token": self._tok(token),
-            "reply_to_message_id": reply_to, **content})
+    async def _send(
+        self,
+        user_id: int,
+        chat_id: int | None,
+        token: str | None,
+        reply_to: int | None,
+        **content: Any,
+    ) -> dict:
+        return await self._call(
+            "POST",
+            "/sandbox/send",
+            json={
+                "user_id": user_id,
+                "chat_id": chat_id,
+                "token": self._tok(token),
+                "reply_to_message_id": reply_to,
+                **content,
+            },
+        )
 
     async def send_text(
-        self, user_id: int, text: str, chat_id: int | None = None, *,
-        reply_to: int | None = None, token: str | None = None,
+        self,
+        user_id: int,
+        text: str,
+        chat_id: int | None = None,
+        *,
+        reply_to: int | None = None,
+        token: str | None = None,
     ) -> dict:
         """Send text (``chat_id`` None = private chat with the bot); returns the message."""
         return await self._send(user_id, chat_id, token, reply_to, text=text)
 
     async def send_contact(
-        self, user_id: int, phone: str, chat_id: int | None = None, *,
-        first_name: str | None = None, last_name: str | None = None,
-        contact_user_id: int | None = None, reply_to: int | None = None,
+        self,
+        user_id: int,
+        phone: str,
+        chat_id: int | None = None,
+        *,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        contact_user_id: int | None = None,
+        reply_to: int | None = None,
         token: str | None = None,
     ) -> dict:
         """Share a contact (default: the user's own, with ``user_id``, like request_contact)."""
-        return await self._send(user_id, chat_id, token, reply_to, contact={
-            "phone_number": phone, "first_name": first_name, "last_name": last_name,
-            "user_id": contact_user_id})
+        return await self._send(
+            user_id,
+            chat_id,
+            token,
+            reply_to,
+            contact={
+                "phone_number": phone,
+                "first_name": first_name,
+                "last_name": last_name,
+                "user_id": contact_user_id,
+            },
+        )
 
     async def send_photo(
-        self, user_id: int, data: bytes, caption: str | None = None,
-        chat_id: int | None = None, *, reply_to: int | None = None, token: str | None = None,
+        self,
+        user_id: int,
+        data: bytes,
+        caption: str | None = None,
+        chat_id: int | None = None,
+        *,
+        reply_to: int | None = None,
+        token: str | None = None,
     ) -> dict:
-        return await self._send(user_id, chat_id, token, reply_to,
-                                photo=base64.b64encode(data).decode(), caption=caption)
+        return await self._send(
+            user_id,
+            chat_id,
+            token,
+            reply_to,
+            photo=base64.b64encode(data).decode(),
+            caption=caption,
+        )
 
     async def send_document(
-        self, user_id: int, data: bytes, file_name: str = "document.bin",
-        mime_type: str = "application/octet-stream", caption: str | None = None,
-        chat_id: int | None = None, *, reply_to: int | None = None, token: str | None = None,
+        self,
+        user_id: int,
+        data: bytes,
+        file_name: str = "document.bin",
+        mime_type: str = "application/octet-stream",
+        caption: str | None = None,
+        chat_id: int | None = None,
+        *,
+        reply_to: int | None = None,
+        token: str | None = None,
     ) -> dict:
-        return await self._send(user_id, chat_id, token, reply_to,
-                                document=base64.b64encode(data).decode(), file_name=file_name,
-                                mime_type=mime_type, caption=caption)
+        return await self._send(
+            user_id,
+            chat_id,
+            token,
+            reply_to,
+            document=base64.b64encode(data).decode(),
+            file_name=file_name,
+            mime_type=mime_type,
+            caption=caption,
+        )
 
     async def send_voice(
-        self, user_id: int, data: bytes = b"OggS\x00voice", duration: int = 1,
-        chat_id: int | None = None, *, reply_to: int | None = None, token: str | None = None,
+        self,
+        user_id: int,
+        data: bytes = b"OggS\x00voice",
+        duration: int = 1,
+        chat_id: int | None = None,
+        *,
+        reply_to: int | None = None,
+        token: str | None = None,
     ) -> dict:
-        return await self._send(user_id, chat_id, token, reply_to,
-                                voice=base64.b64encode(data).decode(), duration=duration)
+        return await self._send(
+            user_id,
+            chat_id,
+            token,
+            reply_to,
+            voice=base64.b64encode(data).decode(),
+            duration=duration,
+        )
 
     async def send_sticker(
-        self, user_id: int, emoji: str = "👍", chat_id: int | None = None, *,
-        set_name: str | None = None, reply_to: int | None = None, token: str | None = None,
+        self,
+        user_id: int,
+        emoji: str = "👍",
+        chat_id: int | None = None,
+        *,
+        set_name: str | None = None,
+        reply_to: int | None = None,
+        token: str | None = None,
     ) -> dict:
-        return await self._send(user_id, chat_id, token, reply_to,
-                                sticker={"emoji": emoji, "set_name": set_name})
+        return await self._send(
+            user_id, chat_id, token, reply_to, sticker={"emoji": emoji, "set_name": set_name}
+        )
 
     async def send_location(
-        self, user_id: int, latitude: float, longitude: float, chat_id: int | None = None, *,
-        reply_to: int | None = None, token: str | None = None,
+        self,
+        user_id: int,
+        latitude: float,
+        longitude: float,
+        chat_id: int | None = None,
+        *,
+        reply_to: int | None = None,
+        token: str | None = None,
     ) -> dict:
-        return await self._send(user_id, chat_id, token, reply_to,
-                                location={"latitude": latitude, "longitude": longitude})
+        return await self._send(
+            user_id,
+            chat_id,
+            token,
+            reply_to,
+            location={"latitude": latitude, "longitude": longitude},
+        )
 
     async def press(
-        self, user_id: int, chat_id: int, message_id: int, data: str, force: bool = False, *,
+        self,
+        user_id: int,
+        chat_id: int,
+        message_id: int,
+        data: str,
+        force: bool = False,
+        *,
         token: str | None = None,
     ) -> str:
         """Press the inline button with ``callback_data == data``; returns the query id.
 
         Raises SandboxError(400) if the message has no such button, unless ``force``.
         """
-        result = await self._call("POST", "/sandbox/press", json={
-            "user_id": user_id, "chat_id": chat_id, "message_id": message_id, "data": data,
-            "force": force, "token": self._tok(token)})
+        result = await self._call(
+            "POST",
+            "/sandbox/press",
+            json={
+                "user_id": user_id,
+                "chat_id": chat_id,
+                "message_id": message_id,
+                "data": data,
+                "force": force,
+                "token": self._tok(token),
+            },
+        )
         return result["callback_query_id"]
 
     async def press_button(
@@ -280,37 +441,49 @@ class SandboxClient:
         found = exact or loose
         if len(found) != 1:
             raise SandboxError(400, f"{len(found)} callback buttons match {label!r}: {buttons}")
-        return await self.press(user_id, message["chat"]["id"], message["message_id"],
-                                str(found[0]), token=token)
+        return await self.press(
+            user_id, message["chat"]["id"], message["message_id"], str(found[0]), token=token
+        )
 
-    async def callback_answer(
-        self, query_id: str, timeout: float = 5.0
-    ) -> dict:
+    async def callback_answer(self, query_id: str, timeout: float = 5.0) -> dict:
         """Wait until the bot answers the callback query; {text, show_alert, url, ...}."""
         try:
-            return await self._call("GET", f"/sandbox/callback_answers/{query_id}",
-                                    params={"timeout": timeout}, timeout=timeout + 10)
+            return await self._call(
+                "GET",
+                f"/sandbox/callback_answers/{query_id}",
+                params={"timeout": timeout},
+                timeout=timeout + 10,
+            )
         except SandboxError as exc:
             if exc.status == 404 and "not answered" in exc.message:
-                raise TimeoutError(f"callback query {query_id} not answered in {timeout}s") \
-                    from None
+                raise TimeoutError(
+                    f"callback query {query_id} not answered in {timeout}s"
+                ) from None
             raise
 
     async def redeliver(self, update_id: int, *, token: str | None = None) -> int:
         """Queue an update again with the same update_id (at-least-once delivery)."""
-        result = await self._call("POST", "/sandbox/redeliver",
-                                  json={"update_id": update_id, "token": self._tok(token)})
+        result = await self._call(
+            "POST", "/sandbox/redeliver", json={"update_id": update_id, "token": self._tok(token)}
+        )
         return result["update_id"]
 
     # ------------------------------------------------------------------ reading
 
     async def messages(
-        self, chat_id: int, *, after: int | None = None, since: int | None = None,
+        self,
+        chat_id: int,
+        *,
+        after: int | None = None,
+        since: int | None = None,
         token: str | None = None,
     ) -> list[dict]:
         """All messages of a chat in order (deleted ones included, flagged ``deleted``)."""
-        result = await self._call("GET", "/sandbox/messages", params={
-            "chat_id": chat_id, "after": after, "since": since, "token": self._tok(token)})
+        result = await self._call(
+            "GET",
+            "/sandbox/messages",
+            params={"chat_id": chat_id, "after": after, "since": since, "token": self._tok(token)},
+        )
         return result["messages"]
 
     async def bot_messages(
@@ -325,8 +498,13 @@ class SandboxClient:
         return msgs[-1] if msgs else None
 
     async def wait_for(
-        self, chat_id: int, match: MessageMatch, timeout: float = 10.0,
-        *, after_message_id: int | None = None, token: str | None = None,
+        self,
+        chat_id: int,
+        match: MessageMatch,
+        timeout: float = 10.0,
+        *,
+        after_message_id: int | None = None,
+        token: str | None = None,
     ) -> dict:
         """Wait for a (non-deleted) bot message in the chat that matches; returns the earliest.
 
@@ -339,12 +517,16 @@ class SandboxClient:
         msgs: list[dict] = []
         while True:
             remaining = max(deadline - time.monotonic(), 0.0)
-            params: dict[str, Any] = {"chat_id": chat_id, "after": after_message_id,
-                                      "token": self._tok(token)}
+            params: dict[str, Any] = {
+                "chat_id": chat_id,
+                "after": after_message_id,
+                "token": self._tok(token),
+            }
             if version is not None:
                 params.update(version=version, timeout=min(remaining, 60.0))
-            result = await self._call("GET", "/sandbox/messages", params=params,
-                                      timeout=remaining + 10)
+            result = await self._call(
+                "GET", "/sandbox/messages", params=params, timeout=remaining + 10
+            )
             msgs = result["messages"]
             for msg in msgs:
                 if msg["outgoing"] and not msg["deleted"] and _matches(msg, match):
@@ -353,26 +535,32 @@ class SandboxClient:
                 break
             version = result["version"]
         tail = "\n".join(render_message(m) for m in msgs[-8:]) or "(no messages)"
-        raise TimeoutError(f"no bot message matching {match!r} in chat {chat_id} after "
-                           f"{timeout}s; last messages:\n{tail}")
+        raise TimeoutError(
+            f"no bot message matching {match!r} in chat {chat_id} after "
+            f"{timeout}s; last messages:\n{tail}"
+        )
 
     @staticmethod
     def buttons(message: dict) -> list[tuple[str, str | None]]:
         """Inline buttons as (text, callback_data); callback_data is None for URL buttons."""
         markup = message.get("reply_markup") or {}
-        return [(b.get("text", ""), b.get("callback_data"))
-                for row in markup.get("inline_keyboard", []) for b in row]
+        return [
+            (b.get("text", ""), b.get("callback_data"))
+            for row in markup.get("inline_keyboard", [])
+            for b in row
+        ]
 
     @staticmethod
     def reply_keyboard(message: dict) -> list[str]:
         """Texts of a reply keyboard (ReplyKeyboardMarkup) attached to the message."""
         markup = message.get("reply_markup") or {}
-        return [b["text"] if isinstance(b, dict) else str(b)
-                for row in markup.get("keyboard", []) for b in row]
+        return [
+            b["text"] if isinstance(b, dict) else str(b)
+            for row in markup.get("keyboard", [])
+            for b in row
+        ]
 
-    async def current_reply_keyboard(
-        self, chat_id: int, *, token: str | None = None
-    ) -> list[str]:
+    async def current_reply_keyboard(self, chat_id: int, *, token: str | None = None) -> list[str]:
         """The reply keyboard the user currently sees (last keyboard not removed since)."""
         for msg in reversed(await self.bot_messages(chat_id, token=token)):
             markup = msg.get("reply_markup") or {}
@@ -411,8 +599,9 @@ class SandboxClient:
 
     async def reset_stats(self, token: str | None = None, *, limits: bool = False) -> None:
         """Zero the counters (and with ``limits`` forget the flood-control windows too)."""
-        await self._call("POST", "/sandbox/stats/reset",
-                         json={"token": self._tok(token), "limits": limits})
+        await self._call(
+            "POST", "/sandbox/stats/reset", json={"token": self._tok(token), "limits": limits}
+        )
 
     async def limits(self) -> dict:
         return await self._call("GET", "/sandbox/limits")
@@ -425,8 +614,11 @@ class SandboxClient:
         self, n: int = 1, status: int = 429, retry_after: int = 1, *, token: str | None = None
     ) -> None:
         """Fail the next ``n`` message-producing calls with ``status`` (429/500/502...)."""
-        await self._call("POST", "/sandbox/fail_next", json={
-            "n": n, "status": status, "retry_after": retry_after, "token": self._tok(token)})
+        await self._call(
+            "POST",
+            "/sandbox/fail_next",
+            json={"n": n, "status": status, "retry_after": retry_after, "token": self._tok(token)},
+        )
 
     async def reset(self) -> None:
         """Forget all bots, users, chats, files and updates (limits stay)."""

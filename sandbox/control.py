@@ -29,8 +29,7 @@ def _endpoint(func: Handler) -> Callable[[web.Request], Awaitable[web.StreamResp
         except SandboxError as exc:
             return web.json_response({"ok": False, "error": exc.message}, status=exc.status)
         except (KeyError, ValueError, TypeError) as exc:
-            return web.json_response({"ok": False, "error": f"bad request: {exc!r}"},
-                                     status=400)
+            return web.json_response({"ok": False, "error": f"bad request: {exc!r}"}, status=400)
         if isinstance(result, web.StreamResponse):
             return result
         return web.json_response({"ok": True, "result": result})
@@ -64,8 +63,12 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
 
     @_endpoint
     async def health(request: web.Request) -> Any:
-        return {"url": emu.url, "base_url": emu.base_url, "base_file_url": emu.base_file_url,
-                "default_token": emu.default_token}
+        return {
+            "url": emu.url,
+            "base_url": emu.base_url,
+            "base_file_url": emu.base_file_url,
+            "default_token": emu.default_token,
+        }
 
     @_endpoint
     async def list_bots(request: web.Request) -> Any:
@@ -74,8 +77,9 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
     @_endpoint
     async def register_bot(request: web.Request) -> Any:
         d = await _body(request)
-        return emu.register_bot(d["token"], username=d.get("username"),
-                                first_name=d.get("first_name"))
+        return emu.register_bot(
+            d["token"], username=d.get("username"), first_name=d.get("first_name")
+        )
 
     @_endpoint
     async def list_users(request: web.Request) -> Any:
@@ -84,8 +88,13 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
     @_endpoint
     async def create_user(request: web.Request) -> Any:
         d = await _body(request)
-        return emu.create_user(_opt_int(d.get("id")), d.get("first_name"), d.get("last_name"),
-                               d.get("username"), d.get("language_code"))
+        return emu.create_user(
+            _opt_int(d.get("id")),
+            d.get("first_name"),
+            d.get("last_name"),
+            d.get("username"),
+            d.get("language_code"),
+        )
 
     @_endpoint
     async def get_user(request: web.Request) -> Any:
@@ -105,10 +114,15 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
     async def create_group(request: web.Request) -> Any:
         d = await _body(request)
         return emu.create_group(
-            d["title"], members=[int(m) for m in d.get("members") or []],
-            with_bot=_flag(d.get("with_bot", True)), token=d.get("token"),
-            group_id=_opt_int(d.get("id")), chat_type=d.get("type", "supergroup"),
-            creator=_opt_int(d.get("creator")), username=d.get("username"))
+            d["title"],
+            members=[int(m) for m in d.get("members") or []],
+            with_bot=_flag(d.get("with_bot", True)),
+            token=d.get("token"),
+            group_id=_opt_int(d.get("id")),
+            chat_type=d.get("type", "supergroup"),
+            creator=_opt_int(d.get("creator")),
+            username=d.get("username"),
+        )
 
     @_endpoint
     async def get_chat(request: web.Request) -> Any:
@@ -118,69 +132,102 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
     @_endpoint
     async def add_member(request: web.Request) -> Any:
         d = await _body(request)
-        return emu.add_member(int(request.match_info["chat_id"]), int(d["user_id"]),
-                              by=_opt_int(d.get("by")))
+        return emu.add_member(
+            int(request.match_info["chat_id"]), int(d["user_id"]), by=_opt_int(d.get("by"))
+        )
 
     @_endpoint
     async def remove_member(request: web.Request) -> Any:
         d = await _body(request)
-        return emu.remove_member(int(request.match_info["chat_id"]), int(d["user_id"]),
-                                 by=_opt_int(d.get("by")))
+        return emu.remove_member(
+            int(request.match_info["chat_id"]), int(d["user_id"]), by=_opt_int(d.get("by"))
+        )
 
     @_endpoint
     async def add_bot(request: web.Request) -> Any:
         d = await _body(request)
-        return emu.add_bot(int(request.match_info["chat_id"]), token=d.get("token"),
-                           by=_opt_int(d.get("by")), admin=_flag(d.get("admin", True)))
+        return emu.add_bot(
+            int(request.match_info["chat_id"]),
+            token=d.get("token"),
+            by=_opt_int(d.get("by")),
+            admin=_flag(d.get("admin", True)),
+        )
 
     @_endpoint
     async def remove_bot(request: web.Request) -> Any:
         d = await _body(request)
-        return emu.remove_bot(int(request.match_info["chat_id"]), token=d.get("token"),
-                              by=_opt_int(d.get("by")))
+        return emu.remove_bot(
+            int(request.match_info["chat_id"]), token=d.get("token"), by=_opt_int(d.get("by"))
+        )
 
     @_endpoint
     async def send(request: web.Request) -> Any:
         d = await _body(request)
-        common = {"chat_id": _opt_int(d.get("chat_id")), "token": d.get("token"),
-                  "reply_to_message_id": _opt_int(d.get("reply_to_message_id"))}
+        common = {
+            "chat_id": _opt_int(d.get("chat_id")),
+            "token": d.get("token"),
+            "reply_to_message_id": _opt_int(d.get("reply_to_message_id")),
+        }
         user_id = int(d["user_id"])
         if d.get("text") is not None:
             return emu.send_text(user_id, d["text"], **common)
         if d.get("contact") is not None:
             c = d["contact"]
-            return emu.send_contact(user_id, c["phone_number"], first_name=c.get("first_name"),
-                                    last_name=c.get("last_name"),
-                                    contact_user_id=_opt_int(c.get("user_id")), **common)
+            return emu.send_contact(
+                user_id,
+                c["phone_number"],
+                first_name=c.get("first_name"),
+                last_name=c.get("last_name"),
+                contact_user_id=_opt_int(c.get("user_id")),
+                **common,
+            )
         if d.get("photo") is not None:
-            return emu.send_photo(user_id, base64.b64decode(d["photo"]),
-                                  caption=d.get("caption"), **common)
+            return emu.send_photo(
+                user_id, base64.b64decode(d["photo"]), caption=d.get("caption"), **common
+            )
         if d.get("document") is not None:
             return emu.send_document(
-                user_id, base64.b64decode(d["document"]),
+                user_id,
+                base64.b64decode(d["document"]),
                 file_name=d.get("file_name") or "document.bin",
                 mime_type=d.get("mime_type") or "application/octet-stream",
-                caption=d.get("caption"), **common)
+                caption=d.get("caption"),
+                **common,
+            )
         if d.get("voice") is not None:
-            return emu.send_voice(user_id, base64.b64decode(d["voice"]),
-                                  duration=int(d.get("duration") or 1), **common)
+            return emu.send_voice(
+                user_id,
+                base64.b64decode(d["voice"]),
+                duration=int(d.get("duration") or 1),
+                **common,
+            )
         if d.get("sticker") is not None:
             s = d["sticker"] if isinstance(d["sticker"], dict) else {}
-            return emu.send_sticker(user_id, emoji=s.get("emoji") or "👍",
-                                    set_name=s.get("set_name"), **common)
+            return emu.send_sticker(
+                user_id, emoji=s.get("emoji") or "👍", set_name=s.get("set_name"), **common
+            )
         if d.get("location") is not None:
             loc = d["location"]
             return emu.send_location(user_id, loc["latitude"], loc["longitude"], **common)
-        raise SandboxError(400, "nothing to send: give text, contact, photo, document, voice, "
-                                "sticker or location")
+        raise SandboxError(
+            400, "nothing to send: give text, contact, photo, document, voice, sticker or location"
+        )
 
     @_endpoint
     async def press(request: web.Request) -> Any:
         d = await _body(request)
-        query_id = emu.press(int(d["user_id"]), int(d["chat_id"]), int(d["message_id"]),
-                             str(d["data"]), force=_flag(d.get("force")), token=d.get("token"))
-        return {"callback_query_id": query_id,
-                "update_id": emu.callback_queries[query_id]["update_id"]}
+        query_id = emu.press(
+            int(d["user_id"]),
+            int(d["chat_id"]),
+            int(d["message_id"]),
+            str(d["data"]),
+            force=_flag(d.get("force")),
+            token=d.get("token"),
+        )
+        return {
+            "callback_query_id": query_id,
+            "update_id": emu.callback_queries[query_id]["update_id"],
+        }
 
     @_endpoint
     async def callback_answer(request: web.Request) -> Any:
@@ -210,8 +257,12 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
         if version is not None:
             # Long poll: return as soon as the chat changes past ``version``.
             await emu.wait_chat_change(chat, version, min(float(q.get("timeout", 10)), 120.0))
-        msgs = emu.messages(chat.id, token=chat.bot_token, after=_opt_int(q.get("after")),
-                            since=_opt_int(q.get("since")))
+        msgs = emu.messages(
+            chat.id,
+            token=chat.bot_token,
+            after=_opt_int(q.get("after")),
+            since=_opt_int(q.get("since")),
+        )
         return {"version": chat.version, "messages": msgs}
 
     @_endpoint
@@ -242,8 +293,12 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
     @_endpoint
     async def fail_next(request: web.Request) -> Any:
         d = await _body(request)
-        emu.fail_next(int(d.get("n", 1)), status=int(d.get("status", 429)),
-                      retry_after=int(d.get("retry_after", 1)), token=d.get("token"))
+        emu.fail_next(
+            int(d.get("n", 1)),
+            status=int(d.get("status", 429)),
+            retry_after=int(d.get("retry_after", 1)),
+            token=d.get("token"),
+        )
         return True
 
     @_endpoint

@@ -42,12 +42,30 @@ from .state import (
 
 log = logging.getLogger(__name__)
 
-_EXTENSIONS = {"photo": "jpg", "voice": "oga", "sticker": "webp", "video": "mp4",
-               "audio": "mp3", "animation": "mp4", "document": "bin"}
-_DIRS = {"photo": "photos", "voice": "voice", "sticker": "stickers", "video": "videos",
-         "audio": "music", "animation": "animations", "document": "documents"}
-_FAIL_DESCRIPTIONS = {500: "Internal Server Error", 502: "Bad Gateway",
-                      503: "Service Unavailable", 504: "Gateway Timeout"}
+_EXTENSIONS = {
+    "photo": "jpg",
+    "voice": "oga",
+    "sticker": "webp",
+    "video": "mp4",
+    "audio": "mp3",
+    "animation": "mp4",
+    "document": "bin",
+}
+_DIRS = {
+    "photo": "photos",
+    "voice": "voice",
+    "sticker": "stickers",
+    "video": "videos",
+    "audio": "music",
+    "animation": "animations",
+    "document": "documents",
+}
+_FAIL_DESCRIPTIONS = {
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
 
 
 class Clock(Protocol):
@@ -83,8 +101,9 @@ class Emulator:
         group_window: float = 60.0,
         clock: Clock | None = None,
     ) -> None:
-        self.limits = Limits(global_rate, global_window, private_rate, private_burst,
-                             group_rate, group_window)
+        self.limits = Limits(
+            global_rate, global_window, private_rate, private_burst, group_rate, group_window
+        )
         self.clock: Clock = clock or SystemClock()
         # Seconds between webhook delivery retries after a non-2xx answer.
         self.webhook_retry_delay = 1.0
@@ -119,8 +138,9 @@ class Emulator:
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
         add_control_routes(app, self)
         # handler_cancellation: an abandoned long poll must not outlive its client.
-        self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None,
-                                     shutdown_timeout=2.0)
+        self._runner = web.AppRunner(
+            app, handler_cancellation=True, access_log=None, shutdown_timeout=2.0
+        )
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
         await site.start()
@@ -191,16 +211,22 @@ class Emulator:
         record = self.files_by_path.get(request.match_info["path"])
         if record is None:
             return web.json_response(ApiError(404, "Not Found").envelope(), status=404)
-        return web.Response(body=record.data,
-                            content_type=record.mime_type or "application/octet-stream")
+        return web.Response(
+            body=record.data, content_type=record.mime_type or "application/octet-stream"
+        )
 
     # ------------------------------------------------------------------ bots
 
     def _bot_for_token(self, token: str) -> BotState:
         bot = self.bots.get(token)
         if bot is None:
-            bot = BotState(token=token, id=bot_id_from_token(token), username="paotui_bot",
-                           first_name="跑腿", limiter=BotLimiter(self.limits))
+            bot = BotState(
+                token=token,
+                id=bot_id_from_token(token),
+                username="paotui_bot",
+                first_name="跑腿",
+                limiter=BotLimiter(self.limits),
+            )
             self.bots[token] = bot
             self._default_token = self._default_token or token
         return bot
@@ -251,10 +277,15 @@ class Emulator:
             user_id = self._next_user
         if user_id <= 0:
             raise SandboxError(400, "user ids must be positive")
-        user = self.users.setdefault(user_id, {"id": user_id, "is_bot": False,
-                                               "first_name": f"User{user_id}"})
-        for key, value in (("first_name", first_name), ("last_name", last_name),
-                           ("username", username), ("language_code", language_code)):
+        user = self.users.setdefault(
+            user_id, {"id": user_id, "is_bot": False, "first_name": f"User{user_id}"}
+        )
+        for key, value in (
+            ("first_name", first_name),
+            ("last_name", last_name),
+            ("username", username),
+            ("language_code", language_code),
+        ):
             if value is not None:
                 user[key] = value.lstrip("@") if key == "username" else value
         return dict(user)
@@ -307,8 +338,9 @@ class Emulator:
             raise ApiError(400, "Bad Request: chat_id is empty")
         if isinstance(raw, str) and raw.strip().startswith("@"):
             name = raw.strip()[1:].lower()
-            found = next((g for g in self.groups.values()
-                          if (g.username or "").lower() == name), None)
+            found = next(
+                (g for g in self.groups.values() if (g.username or "").lower() == name), None
+            )
             if found is None:
                 raise ApiError(400, "Bad Request: chat not found")
             raw = found.id
@@ -368,8 +400,12 @@ class Emulator:
             ids.insert(0, int(creator))
         for uid in ids:
             self.user(uid)
-        chat = ChatState(id=group_id, type=chat_type, title=title,
-                         username=username.lstrip("@") if username else None)
+        chat = ChatState(
+            id=group_id,
+            type=chat_type,
+            title=title,
+            username=username.lstrip("@") if username else None,
+        )
         owner = creator if creator is not None else (ids[0] if ids else None)
         for uid in ids:
             chat.members[uid] = "creator" if uid == owner else "member"
@@ -424,19 +460,28 @@ class Emulator:
         msg = self.new_message(chat, actor, {"left_chat_member": user}, outgoing=False)
         return self._deliver_to_group(chat, msg, None)
 
-    def _member_update(
-        self, chat: ChatState, actor: dict, user: dict, old: str, new: str
-    ) -> None:
+    def _member_update(self, chat: ChatState, actor: dict, user: dict, old: str, new: str) -> None:
         # chat_member updates go only to admin bots that asked for them (Bot API rule).
         for bot in self._group_bots(chat):
             if chat.bots[bot.token] == "administrator":
-                self.enqueue(bot, "chat_member", {
-                    "chat": self.chat_obj(chat), "from": actor, "date": self.now(),
-                    "old_chat_member": chat_member(user, old),
-                    "new_chat_member": chat_member(user, new)})
+                self.enqueue(
+                    bot,
+                    "chat_member",
+                    {
+                        "chat": self.chat_obj(chat),
+                        "from": actor,
+                        "date": self.now(),
+                        "old_chat_member": chat_member(user, old),
+                        "new_chat_member": chat_member(user, new),
+                    },
+                )
 
     def add_bot(
-        self, chat_id: int, *, token: str | None = None, by: int | None = None,
+        self,
+        chat_id: int,
+        *,
+        token: str | None = None,
+        by: int | None = None,
         admin: bool = True,
     ) -> dict:
         """Add the bot to a group (as admin by default): ``my_chat_member`` + service message."""
@@ -452,9 +497,7 @@ class Emulator:
         msg = self.new_message(chat, actor, {"new_chat_members": [bot.user()]}, outgoing=False)
         return self._deliver_to_group(chat, msg, bot.token)
 
-    def remove_bot(
-        self, chat_id: int, *, token: str | None = None, by: int | None = None
-    ) -> dict:
+    def remove_bot(self, chat_id: int, *, token: str | None = None, by: int | None = None) -> dict:
         """Remove the bot from a group (it gets ``my_chat_member`` left)."""
         chat = self.group(chat_id)
         bot = self.bot(token)
@@ -473,10 +516,17 @@ class Emulator:
     def _my_chat_member(
         self, bot: BotState, chat: ChatState, actor: dict, old: str, new: str
     ) -> int | None:
-        return self.enqueue(bot, "my_chat_member", {
-            "chat": self.chat_obj(chat), "from": actor, "date": self.now(),
-            "old_chat_member": chat_member(bot.user(), old),
-            "new_chat_member": chat_member(bot.user(), new)})
+        return self.enqueue(
+            bot,
+            "my_chat_member",
+            {
+                "chat": self.chat_obj(chat),
+                "from": actor,
+                "date": self.now(),
+                "old_chat_member": chat_member(bot.user(), old),
+                "new_chat_member": chat_member(bot.user(), new),
+            },
+        )
 
     def block_bot(self, user_id: int, *, token: str | None = None) -> dict:
         """The user blocks the bot: sends then fail with 403, bot gets ``my_chat_member``."""
@@ -517,8 +567,12 @@ class Emulator:
         """Append a message to the chat history (the stored dict, including test metadata)."""
         mid = chat.next_message_id
         chat.next_message_id += 1
-        msg: dict = {"message_id": mid, "from": dict(sender), "chat": self.chat_obj(chat),
-                     "date": self.now()}
+        msg: dict = {
+            "message_id": mid,
+            "from": dict(sender),
+            "chat": self.chat_obj(chat),
+            "date": self.now(),
+        }
         if reply_to is not None:
             msg["reply_to_message"] = reply_to
         msg.update(content)
@@ -577,7 +631,8 @@ class Emulator:
             chat.started = True
         elif int(chat_id) > 0:
             raise SandboxError(
-                400, "a user writes to the bot's private chat (chat_id = own id) or a group")
+                400, "a user writes to the bot's private chat (chat_id = own id) or a group"
+            )
         else:
             chat = self.group(int(chat_id))
             if chat.members.get(user["id"]) not in ACTIVE_STATUSES:
@@ -595,7 +650,12 @@ class Emulator:
         return self._deliver_to_group(chat, msg, token)
 
     def send_text(
-        self, user_id: int, text: str, *, chat_id: int | None = None, token: str | None = None,
+        self,
+        user_id: int,
+        text: str,
+        *,
+        chat_id: int | None = None,
+        token: str | None = None,
         reply_to_message_id: int | None = None,
     ) -> dict:
         """The user sends text; ``/command`` text gets a ``bot_command`` entity."""
@@ -608,24 +668,38 @@ class Emulator:
         return self._user_message(user_id, chat_id, token, content, reply_to_message_id)
 
     def send_contact(
-        self, user_id: int, phone_number: str, *, first_name: str | None = None,
-        last_name: str | None = None, contact_user_id: int | None = None,
-        chat_id: int | None = None, token: str | None = None,
+        self,
+        user_id: int,
+        phone_number: str,
+        *,
+        first_name: str | None = None,
+        last_name: str | None = None,
+        contact_user_id: int | None = None,
+        chat_id: int | None = None,
+        token: str | None = None,
         reply_to_message_id: int | None = None,
     ) -> dict:
         """Share a contact; by default the user's own (as a ``request_contact`` button does)."""
         user = self.user(user_id)
-        contact = {"phone_number": phone_number,
-                   "first_name": first_name or user["first_name"],
-                   "user_id": contact_user_id if contact_user_id is not None else user["id"]}
+        contact = {
+            "phone_number": phone_number,
+            "first_name": first_name or user["first_name"],
+            "user_id": contact_user_id if contact_user_id is not None else user["id"],
+        }
         if last_name or (first_name is None and user.get("last_name")):
             contact["last_name"] = last_name or user["last_name"]
-        return self._user_message(user_id, chat_id, token, {"contact": contact},
-                                  reply_to_message_id)
+        return self._user_message(
+            user_id, chat_id, token, {"contact": contact}, reply_to_message_id
+        )
 
     def send_photo(
-        self, user_id: int, data: bytes, *, caption: str | None = None,
-        chat_id: int | None = None, token: str | None = None,
+        self,
+        user_id: int,
+        data: bytes,
+        *,
+        caption: str | None = None,
+        chat_id: int | None = None,
+        token: str | None = None,
         reply_to_message_id: int | None = None,
     ) -> dict:
         record = self.store_file("photo", data)
@@ -635,9 +709,15 @@ class Emulator:
         return self._user_message(user_id, chat_id, token, content, reply_to_message_id)
 
     def send_document(
-        self, user_id: int, data: bytes, *, file_name: str = "document.bin",
-        mime_type: str = "application/octet-stream", caption: str | None = None,
-        chat_id: int | None = None, token: str | None = None,
+        self,
+        user_id: int,
+        data: bytes,
+        *,
+        file_name: str = "document.bin",
+        mime_type: str = "application/octet-stream",
+        caption: str | None = None,
+        chat_id: int | None = None,
+        token: str | None = None,
         reply_to_message_id: int | None = None,
     ) -> dict:
         record = self.store_file("document", data, mime_type=mime_type, file_name=file_name)
@@ -647,39 +727,64 @@ class Emulator:
         return self._user_message(user_id, chat_id, token, content, reply_to_message_id)
 
     def send_voice(
-        self, user_id: int, data: bytes = b"OggS\x00voice", *, duration: int = 1,
-        chat_id: int | None = None, token: str | None = None,
+        self,
+        user_id: int,
+        data: bytes = b"OggS\x00voice",
+        *,
+        duration: int = 1,
+        chat_id: int | None = None,
+        token: str | None = None,
         reply_to_message_id: int | None = None,
     ) -> dict:
         record = self.store_file("voice", data, mime_type="audio/ogg", duration=duration)
-        return self._user_message(user_id, chat_id, token,
-                                  {"voice": self.media_object(record)}, reply_to_message_id)
+        return self._user_message(
+            user_id, chat_id, token, {"voice": self.media_object(record)}, reply_to_message_id
+        )
 
     def send_sticker(
-        self, user_id: int, *, emoji: str = "👍", set_name: str | None = None,
-        chat_id: int | None = None, token: str | None = None,
+        self,
+        user_id: int,
+        *,
+        emoji: str = "👍",
+        set_name: str | None = None,
+        chat_id: int | None = None,
+        token: str | None = None,
         reply_to_message_id: int | None = None,
     ) -> dict:
-        record = self.store_file("sticker", b"RIFF\x00\x00\x00\x00WEBP", mime_type="image/webp",
-                                 width=512, height=512)
+        record = self.store_file(
+            "sticker", b"RIFF\x00\x00\x00\x00WEBP", mime_type="image/webp", width=512, height=512
+        )
         sticker = self.media_object(record)
         sticker["emoji"] = emoji
         if set_name:
             sticker["set_name"] = set_name
-        return self._user_message(user_id, chat_id, token, {"sticker": sticker},
-                                  reply_to_message_id)
+        return self._user_message(
+            user_id, chat_id, token, {"sticker": sticker}, reply_to_message_id
+        )
 
     def send_location(
-        self, user_id: int, latitude: float, longitude: float, *,
-        chat_id: int | None = None, token: str | None = None,
+        self,
+        user_id: int,
+        latitude: float,
+        longitude: float,
+        *,
+        chat_id: int | None = None,
+        token: str | None = None,
         reply_to_message_id: int | None = None,
     ) -> dict:
         location = {"latitude": float(latitude), "longitude": float(longitude)}
-        return self._user_message(user_id, chat_id, token, {"location": location},
-                                  reply_to_message_id)
+        return self._user_message(
+            user_id, chat_id, token, {"location": location}, reply_to_message_id
+        )
 
     def press(
-        self, user_id: int, chat_id: int, message_id: int, data: str, *, force: bool = False,
+        self,
+        user_id: int,
+        chat_id: int,
+        message_id: int,
+        data: str,
+        *,
+        force: bool = False,
         token: str | None = None,
     ) -> str:
         """The user presses an inline button; returns the callback_query id.
@@ -697,23 +802,42 @@ class Emulator:
         if msg is None or msg["deleted"]:
             raise SandboxError(404, f"message {message_id} not found in chat {chat_id}")
         markup = msg.get("reply_markup")
-        datas = [b.get("callback_data") for row in (markup or {}).get("inline_keyboard", [])
-                 for b in row] if is_inline(markup) else []
+        datas = (
+            [
+                b.get("callback_data")
+                for row in (markup or {}).get("inline_keyboard", [])
+                for b in row
+            ]
+            if is_inline(markup)
+            else []
+        )
         if data not in datas and not force:
             raise SandboxError(
-                400, f"message {message_id} has no inline button with callback_data {data!r}"
-                     f" (buttons: {datas})")
+                400,
+                f"message {message_id} has no inline button with callback_data {data!r}"
+                f" (buttons: {datas})",
+            )
         sender = self._bot_by_id(msg["from"]["id"]) if msg["outgoing"] else None
         bot = sender or self.bot(token)
         query_id = str(secrets.randbits(62))
         while query_id in self.callback_queries:
             query_id = str(secrets.randbits(62))
-        query = {"id": query_id, "from": user, "message": api_message(msg),
-                 "chat_instance": chat.chat_instance, "data": data}
+        query = {
+            "id": query_id,
+            "from": user,
+            "message": api_message(msg),
+            "chat_instance": chat.chat_instance,
+            "data": data,
+        }
         update_id = self.enqueue(bot, "callback_query", query)
         self.callback_queries[query_id] = {
-            "token": bot.token, "user_id": user["id"], "chat_id": chat.id,
-            "message_id": msg["message_id"], "data": data, "update_id": update_id}
+            "token": bot.token,
+            "user_id": user["id"],
+            "chat_id": chat.id,
+            "message_id": msg["message_id"],
+            "data": data,
+            "update_id": update_id,
+        }
         return query_id
 
     def redeliver(self, update_id: int, *, token: str | None = None) -> int:
@@ -730,9 +854,16 @@ class Emulator:
     # ------------------------------------------------------------------ files
 
     def store_file(
-        self, kind: str, data: bytes, *, mime_type: str | None = None,
-        file_name: str | None = None, width: int | None = None, height: int | None = None,
-        duration: int | None = None, url: str | None = None,
+        self,
+        kind: str,
+        data: bytes,
+        *,
+        mime_type: str | None = None,
+        file_name: str | None = None,
+        width: int | None = None,
+        height: int | None = None,
+        duration: int | None = None,
+        url: str | None = None,
     ) -> FileRecord:
         """Keep uploaded bytes; photos also get a thumbnail-size entry (like Telegram)."""
         if kind == "photo":
@@ -741,15 +872,30 @@ class Emulator:
         record = self._new_record(kind, data, mime_type, file_name, width, height, duration, url)
         if kind == "photo":
             scale = min(1.0, 90 / max(width or 1, height or 1))
-            thumb = self._new_record(kind, data, mime_type, None, max(1, round(width * scale)),
-                                     max(1, round(height * scale)), None, url)
+            thumb = self._new_record(
+                kind,
+                data,
+                mime_type,
+                None,
+                max(1, round(width * scale)),
+                max(1, round(height * scale)),
+                None,
+                url,
+            )
             sizes = [self._photo_size(thumb), self._photo_size(record)]
             thumb.photo_sizes = record.photo_sizes = sizes
         return record
 
     def _new_record(
-        self, kind: str, data: bytes, mime_type: str | None, file_name: str | None,
-        width: int | None, height: int | None, duration: int | None, url: str | None,
+        self,
+        kind: str,
+        data: bytes,
+        mime_type: str | None,
+        file_name: str | None,
+        width: int | None,
+        height: int | None,
+        duration: int | None,
+        url: str | None,
     ) -> FileRecord:
         self._file_counter += 1
         file_id, unique_id = new_file_id(kind)
@@ -759,8 +905,19 @@ class Emulator:
         elif mime_type == "image/png":
             ext = "png"
         path = f"{_DIRS.get(kind, 'documents')}/file_{self._file_counter}.{ext}"
-        record = FileRecord(file_id, unique_id, kind, bytes(data), path, mime_type, file_name,
-                            width, height, duration, url)
+        record = FileRecord(
+            file_id,
+            unique_id,
+            kind,
+            bytes(data),
+            path,
+            mime_type,
+            file_name,
+            width,
+            height,
+            duration,
+            url,
+        )
         self.files[file_id] = record
         self.files_by_path[path] = record
         return record
@@ -773,11 +930,19 @@ class Emulator:
         """The Bot API object (Document, Voice, Sticker, ...) describing a stored file."""
         obj = record.base()
         if record.kind == "sticker":
-            obj.update(type="regular", width=record.width or 512, height=record.height or 512,
-                       is_animated=False, is_video=False)
+            obj.update(
+                type="regular",
+                width=record.width or 512,
+                height=record.height or 512,
+                is_animated=False,
+                is_video=False,
+            )
         if record.kind in ("video", "animation"):
-            obj.update(width=record.width or 640, height=record.height or 480,
-                       duration=record.duration or 1)
+            obj.update(
+                width=record.width or 640,
+                height=record.height or 480,
+                duration=record.duration or 1,
+            )
         if record.kind in ("voice", "audio"):
             obj["duration"] = record.duration or 1
         if record.file_name and record.kind in ("document", "audio", "video", "animation"):
@@ -807,8 +972,9 @@ class Emulator:
     ) -> None:
         """Make the next ``n`` message-producing calls (of ``token``'s bot, or any) fail."""
         for _ in range(int(n)):
-            self._failures.append({"status": int(status), "retry_after": int(retry_after),
-                                   "token": token})
+            self._failures.append(
+                {"status": int(status), "retry_after": int(retry_after), "token": token}
+            )
 
     def take_failure(self, bot: BotState) -> ApiError | None:
         for i, failure in enumerate(self._failures):
@@ -843,7 +1009,11 @@ class Emulator:
     # ------------------------------------------------------------------ reading
 
     def messages(
-        self, chat_id: int, *, token: str | None = None, after: int | None = None,
+        self,
+        chat_id: int,
+        *,
+        token: str | None = None,
+        after: int | None = None,
         since: int | None = None,
     ) -> list[dict]:
         """Every message of a chat in order (incl. deleted ones, flagged), as stored dicts.
@@ -860,26 +1030,32 @@ class Emulator:
         return copy.deepcopy(list(self.bot(token).log.values()))
 
     async def wait_for(
-        self, chat_id: int, match: MessageMatch, timeout: float = 10.0, *,
-        after_message_id: int | None = None, token: str | None = None,
+        self,
+        chat_id: int,
+        match: MessageMatch,
+        timeout: float = 10.0,
+        *,
+        after_message_id: int | None = None,
+        token: str | None = None,
     ) -> dict:
         """In-process twin of :meth:`SandboxClient.wait_for`."""
         chat = self.chat(chat_id, token)
         deadline = time.monotonic() + timeout
         while True:
             for msg in chat.messages:
-                if (msg["outgoing"] and not msg["deleted"]
-                        and (after_message_id is None or msg["message_id"] > after_message_id)
-                        and message_matches(msg, match)):
+                if (
+                    msg["outgoing"]
+                    and not msg["deleted"]
+                    and (after_message_id is None or msg["message_id"] > after_message_id)
+                    and message_matches(msg, match)
+                ):
                     return copy.deepcopy(msg)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError(f"no bot message matching {match!r} in chat {chat_id}")
             await self.changed.wait(remaining)
 
-    async def wait_callback_answer(
-        self, query_id: str, timeout: float = 5.0
-    ) -> dict | None:
+    async def wait_callback_answer(self, query_id: str, timeout: float = 5.0) -> dict | None:
         deadline = time.monotonic() + timeout
         while query_id not in self.callback_answers:
             remaining = deadline - time.monotonic()
@@ -888,9 +1064,7 @@ class Emulator:
             await self.changed.wait(remaining)
         return dict(self.callback_answers[query_id])
 
-    async def wait_chat_change(
-        self, chat: ChatState, version: int, timeout: float
-    ) -> None:
+    async def wait_chat_change(self, chat: ChatState, version: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while chat.version <= version and not self._closing:
             remaining = deadline - time.monotonic()
@@ -919,8 +1093,11 @@ class Emulator:
     # ------------------------------------------------------------------ webhooks
 
     def _kick_webhook(self, bot: BotState) -> None:
-        if bot.webhook and self._session is not None and not self._closing and (
-            bot.webhook_task is None or bot.webhook_task.done()
+        if (
+            bot.webhook
+            and self._session is not None
+            and not self._closing
+            and (bot.webhook_task is None or bot.webhook_task.done())
         ):
             bot.webhook_task = asyncio.get_running_loop().create_task(self._webhook_loop(bot))
 
@@ -945,7 +1122,9 @@ class Emulator:
             error = None
             try:
                 async with self._session.post(
-                    hook["url"], json=update, headers=headers,
+                    hook["url"],
+                    json=update,
+                    headers=headers,
                     timeout=aiohttp.ClientTimeout(total=10),
                 ) as resp:
                     if not 200 <= resp.status < 300:

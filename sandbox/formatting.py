@@ -80,15 +80,13 @@ def parse_html(text: str) -> tuple[str, list[dict]]:
         if ch == "<":
             end = text.find(">", i)
             if end == -1:
-                raise EntityParseError(
-                    f"Unclosed start tag at byte offset {_byte_offset(text, i)}"
-                )
+                raise EntityParseError(f"Unclosed start tag at byte offset {_byte_offset(text, i)}")
             inner = text[i + 1 : end].strip()
             if inner.startswith("/"):
                 name = inner[1:].strip().lower()
                 if not stack or stack[-1][0] != name:
                     raise EntityParseError(
-                        f'Unmatched end tag at byte offset {_byte_offset(text, i)}, '
+                        f"Unmatched end tag at byte offset {_byte_offset(text, i)}, "
                         f'expected "</{stack[-1][0] if stack else ""}>", found "</{name}>"'
                     )
                 tag, start, attrs = stack.pop()
@@ -125,21 +123,20 @@ def parse_html(text: str) -> tuple[str, list[dict]]:
             out.add(text[i:j])
             i = j
     if stack:
-        raise EntityParseError(
-            f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"'
-        )
+        raise EntityParseError(f'Can\'t find end tag corresponding to start tag "{stack[-1][0]}"')
     return out.result()
 
 
-def _close_html(
-    out: _Builder, tag: str, start: int, attrs: dict[str, str], stack: list
-) -> None:
+def _close_html(out: _Builder, tag: str, start: int, attrs: dict[str, str], stack: list) -> None:
     kind = _HTML_TAGS[tag]
     if kind == "text_link":
         url = attrs.get("href", "")
         if url.startswith("tg://user?id="):
-            out.entity("text_mention", start, user={"id": int(url.split("=", 1)[1] or 0),
-                                                    "is_bot": False, "first_name": ""})
+            out.entity(
+                "text_mention",
+                start,
+                user={"id": int(url.split("=", 1)[1] or 0), "is_bot": False, "first_name": ""},
+            )
         else:
             out.entity("text_link", start, url=url)
     elif kind == "code" and stack and stack[-1][0] == "pre":
@@ -157,8 +154,13 @@ def _close_html(
 
 
 _MDV2_RESERVED = set("_*[]()~`>#+-=|{}.!")
-_MDV2_MARKERS = {"*": "bold", "_": "italic", "__": "underline", "~": "strikethrough",
-                 "||": "spoiler"}
+_MDV2_MARKERS = {
+    "*": "bold",
+    "_": "italic",
+    "__": "underline",
+    "~": "strikethrough",
+    "||": "spoiler",
+}
 
 
 def parse_markdown_v2(text: str) -> tuple[str, list[dict]]:
@@ -289,8 +291,7 @@ def parse_markdown(text: str) -> tuple[str, list[dict]]:
             end = text.find("```", i + 3)
             if end == -1:
                 raise EntityParseError(
-                    "Can't find end of the entity starting at byte offset "
-                    f"{_byte_offset(text, i)}"
+                    f"Can't find end of the entity starting at byte offset {_byte_offset(text, i)}"
                 )
             start = out.length
             out.add(text[i + 3 : end])
@@ -300,8 +301,7 @@ def parse_markdown(text: str) -> tuple[str, list[dict]]:
             end = text.find(ch, i + 1)
             if end == -1:
                 raise EntityParseError(
-                    "Can't find end of the entity starting at byte offset "
-                    f"{_byte_offset(text, i)}"
+                    f"Can't find end of the entity starting at byte offset {_byte_offset(text, i)}"
                 )
             start = out.length
             out.add(text[i + 1 : end])

@@ -16,8 +16,17 @@ from .ratelimit import BotLimiter
 
 # Keys the emulator adds to stored messages for tests; never sent to bots.
 META_KEYS = frozenset(
-    {"outgoing", "edited", "edit_history", "deleted", "deleted_date", "update_id",
-     "parse_mode", "raw_text", "raw_caption"}
+    {
+        "outgoing",
+        "edited",
+        "edit_history",
+        "deleted",
+        "deleted_date",
+        "update_id",
+        "parse_mode",
+        "raw_text",
+        "raw_caption",
+    }
 )
 # Bot API: "an empty list receives all update types except chat_member, message_reaction and
 # message_reaction_count".
@@ -98,13 +107,22 @@ class BotState:
     stats: dict[str, Any] = field(default_factory=new_stats)
 
     def user(self) -> dict:
-        return {"id": self.id, "is_bot": True, "first_name": self.first_name,
-                "username": self.username}
+        return {
+            "id": self.id,
+            "is_bot": True,
+            "first_name": self.first_name,
+            "username": self.username,
+        }
 
     def me(self) -> dict:
-        return {**self.user(), "can_join_groups": True, "can_read_all_group_messages": False,
-                "supports_inline_queries": False, "can_connect_to_business": False,
-                "has_main_web_app": False}
+        return {
+            **self.user(),
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
+            "has_main_web_app": False,
+        }
 
 
 @dataclass
@@ -150,12 +168,19 @@ class FileRecord:
 
     def api(self) -> dict:
         """The Bot API ``File`` object (getFile)."""
-        return {"file_id": self.file_id, "file_unique_id": self.file_unique_id,
-                "file_size": len(self.data), "file_path": self.file_path}
+        return {
+            "file_id": self.file_id,
+            "file_unique_id": self.file_unique_id,
+            "file_size": len(self.data),
+            "file_path": self.file_path,
+        }
 
     def base(self) -> dict:
-        return {"file_id": self.file_id, "file_unique_id": self.file_unique_id,
-                "file_size": len(self.data)}
+        return {
+            "file_id": self.file_id,
+            "file_unique_id": self.file_unique_id,
+            "file_size": len(self.data),
+        }
 
 
 def api_message(msg: dict, *, nested: bool = True) -> dict:
@@ -180,14 +205,29 @@ def chat_member(user: dict, status: str) -> dict:
         return {"status": "creator", "user": user, "is_anonymous": False}
     if status == "administrator":
         rights = dict.fromkeys(
-            ("can_manage_chat", "can_delete_messages", "can_manage_video_chats",
-             "can_restrict_members", "can_change_info", "can_invite_users", "can_post_stories",
-             "can_edit_stories", "can_delete_stories", "can_pin_messages"),
+            (
+                "can_manage_chat",
+                "can_delete_messages",
+                "can_manage_video_chats",
+                "can_restrict_members",
+                "can_change_info",
+                "can_invite_users",
+                "can_post_stories",
+                "can_edit_stories",
+                "can_delete_stories",
+                "can_pin_messages",
+            ),
             True,
         )
-        return {"status": "administrator", "user": user, "can_be_edited": False,
-                "is_anonymous": False, "can_promote_members": False,
-                "can_manage_topics": False, **rights}
+        return {
+            "status": "administrator",
+            "user": user,
+            "can_be_edited": False,
+            "is_anonymous": False,
+            "can_promote_members": False,
+            "can_manage_topics": False,
+            **rights,
+        }
     if status == "kicked":
         return {"status": "kicked", "user": user, "until_date": 0}
     if status in ("member", "left"):
@@ -218,7 +258,13 @@ def image_size(data: bytes) -> tuple[int, int] | None:
 
 def new_file_id(kind: str) -> tuple[str, str]:
     """(file_id, file_unique_id) that look like Telegram's opaque base64 strings."""
-    prefix = {"photo": "AgACAgIAAxk", "document": "BQACAgIAAxk", "voice": "AwACAgIAAxk",
-              "sticker": "CAACAgIAAxk", "video": "BAACAgIAAxk", "audio": "CQACAgIAAxk",
-              "animation": "CgACAgIAAxk"}.get(kind, "BQACAgIAAxk")
+    prefix = {
+        "photo": "AgACAgIAAxk",
+        "document": "BQACAgIAAxk",
+        "voice": "AwACAgIAAxk",
+        "sticker": "CAACAgIAAxk",
+        "video": "BAACAgIAAxk",
+        "audio": "CQACAgIAAxk",
+        "animation": "CgACAgIAAxk",
+    }.get(kind, "BQACAgIAAxk")
     return prefix + secrets.token_urlsafe(24), "AgAD" + secrets.token_urlsafe(8)
