@@ -11,8 +11,9 @@ from bot import outbox
 from bot.errors import Refused, check_length
 from bot.i18n import N_, gettext_for
 from bot.runtime import Runtime
+from bot.services import people
 from bot.services.people import languages_of
-from models import Building, Grid, Notice, Resident, Staff, StaffRole
+from models import Building, Grid, Notice, Resident
 
 NOTICE_PRIORITY = 10  # after order traffic: a broadcast must not hold up a claim
 
@@ -25,15 +26,7 @@ class NoticeResult:
 
 async def grids_for_staff(session: AsyncSession, telegram_id: int) -> list[tuple[int, str]]:
     """The grids this person may send a notice to (their scope)."""
-    roles = (await session.scalars(select(Staff).where(Staff.telegram_id == telegram_id))).all()
-    if not roles:
-        return []
-    q = select(Grid).order_by(Grid.id)
-    if not any(r.role == StaffRole.ADMIN for r in roles):
-        communities = {r.community_id for r in roles if r.role == StaffRole.COMMUNITY}
-        grids = {r.grid_id for r in roles if r.role == StaffRole.GRID_LEADER}
-        q = q.where(Grid.community_id.in_(communities) | Grid.id.in_(grids))
-    return [(g.id, g.name) for g in await session.scalars(q)]
+    return await people.grids_in_scope(session, telegram_id)
 
 
 async def send_to_grid(

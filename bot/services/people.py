@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.i18n import LANGUAGES, normalize
-from models import Resident, Staff, UserPref, Volunteer, VolunteerStatus
+from models import Grid, Resident, Staff, StaffRole, UserPref, Volunteer, VolunteerStatus
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,20 @@ class Roles:
     @property
     def is_staff(self) -> bool:
         return bool(self.staff_roles)
+
+
+async def grids_in_scope(session: AsyncSession, telegram_id: int) -> list[tuple[int, str]]:
+    """The grids a staff member acts for: every grid for an admin, the community's grids for
+    community staff, their own grid for a grid leader; none for anyone else."""
+    roles = (await session.scalars(select(Staff).where(Staff.telegram_id == telegram_id))).all()
+    if not roles:
+        return []
+    q = select(Grid).order_by(Grid.id)
+    if not any(r.role == StaffRole.ADMIN for r in roles):
+        communities = {r.community_id for r in roles if r.role == StaffRole.COMMUNITY}
+        grids = {r.grid_id for r in roles if r.role == StaffRole.GRID_LEADER}
+        q = q.where(Grid.community_id.in_(communities) | Grid.id.in_(grids))
+    return [(g.id, g.name) for g in await session.scalars(q)]
 
 
 async def roles_of(session: AsyncSession, telegram_id: int) -> Roles:

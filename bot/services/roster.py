@@ -29,7 +29,7 @@ from bot.config import ShiftTemplate
 from bot.errors import Refused
 from bot.i18n import LANGUAGES, N_, Gettext, gettext_for, local_time
 from bot.runtime import Runtime
-from bot.services import notify
+from bot.services import notify, people
 from bot.services.people import language_of
 from models import (
     Building,
@@ -39,8 +39,6 @@ from models import (
     OrderStatus,
     Shift,
     ShiftSwap,
-    Staff,
-    StaffRole,
     Volunteer,
     VolunteerStatus,
 )
@@ -154,15 +152,7 @@ class Colleague:
 async def grids_for(session: AsyncSession, telegram_id: int) -> list[tuple[int, str]]:
     """The grids whose roster this person may set: every grid for an admin, the community's
     grids for community staff, their own grid for a grid leader."""
-    roles = (await session.scalars(select(Staff).where(Staff.telegram_id == telegram_id))).all()
-    if not roles:
-        return []
-    q = select(Grid).order_by(Grid.id)
-    if not any(r.role == StaffRole.ADMIN for r in roles):
-        communities = {r.community_id for r in roles if r.role == StaffRole.COMMUNITY}
-        grids = {r.grid_id for r in roles if r.role == StaffRole.GRID_LEADER}
-        q = q.where(Grid.community_id.in_(communities) | Grid.id.in_(grids))
-    return [(g.id, g.name) for g in await session.scalars(q)]
+    return await people.grids_in_scope(session, telegram_id)
 
 
 async def grid_in_scope(session: AsyncSession, telegram_id: int, grid_id: int) -> str:
