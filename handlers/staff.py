@@ -240,7 +240,7 @@ async def bind_chosen(update: Update, ctx: AppContext) -> None:
         async with unit_of_work(update, ctx) as w:
             _ = w._
             label = await volunteers.bind_group(
-                w.session, q.from_user.id, int(q.data.split(":")[2]), chat.id
+                w.session, q.from_user.id, int(q.data.split(":")[2]), chat.id, ctx.rt.clock
             )
     except Refused as e:
         await alert(update, e.render(_))

@@ -14,6 +14,7 @@ from models.enums import (
 )
 from models.state_machine import TRANSITIONS, TransitionError, check_transition
 from models.tables import (
+    AuditEntry,
     Building,
     ChatState,
     Community,
@@ -41,6 +42,7 @@ from models.tables import (
 __all__ = [
     "TRANSITIONS",
     "Actor",
+    "AuditEntry",
     "Base",
     "Building",
     "Category",

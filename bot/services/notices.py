@@ -11,7 +11,7 @@ from bot import outbox
 from bot.errors import Refused, check_length
 from bot.i18n import N_, gettext_for
 from bot.runtime import Runtime
-from bot.services import people
+from bot.services import audit, people
 from bot.services.people import languages_of
 from models import Building, Grid, Notice, Resident
 
@@ -60,6 +60,15 @@ async def send_to_grid(
         created_at=now,
     )
     session.add(notice)
+    await audit.record(
+        session,
+        rt.clock,
+        telegram_id,
+        "notice.sent",
+        f"grid:{grid_id}",
+        recipients=len(residents),
+        text=text[:200],
+    )
 
     def body(lang: str) -> str:
         return "📢 " + gettext_for(lang)("Notice from the community") + "\n\n" + text

@@ -29,7 +29,7 @@ from bot.config import ShiftTemplate
 from bot.errors import Refused
 from bot.i18n import LANGUAGES, N_, Gettext, gettext_for, local_time
 from bot.runtime import Runtime
-from bot.services import notify, people
+from bot.services import audit, notify, people
 from bot.services.people import language_of
 from models import (
     Building,
@@ -322,6 +322,15 @@ async def set_shift(
         changed = bool(ids)
         msg = N_("📅 You are no longer on the roster for {shift}, {grid}.")
     if changed:
+        await audit.record(
+            session,
+            rt.clock,
+            staff_telegram_id,
+            "roster." + ("on" if on else "off"),
+            f"grid:{grid_id}",
+            volunteer_id=volunteer_id,
+            starts_at=s.starts_at.isoformat(),
+        )
         _ = await _gettext(rt, session, vol.telegram_id)
         grid = await session.get(Grid, grid_id)
         assert grid is not None

@@ -11,9 +11,11 @@ from sqlalchemy.orm import selectinload
 
 from bot import outbox
 from bot.buttons import Button, Rows
+from bot.clock import Clock
 from bot.errors import Msg, Refused
 from bot.i18n import N_, Gettext, gettext_for
 from bot.runtime import Runtime
+from bot.services import audit
 from bot.services.people import language_of
 from bot.services.residents import clean_name, clean_phone
 from models import Grid, Staff, StaffRole, Volunteer, VolunteerStatus
@@ -166,6 +168,15 @@ async def decide(
             status=Msg(STATUS_WORDS[vol.status]),
         )
     info = await _info(session, vol)
+    await audit.record(
+        session,
+        rt.clock,
+        decider_telegram_id,
+        f"volunteer.{target}",
+        f"volunteer:{vol.id}",
+        name=vol.name,
+        grid_id=vol.grid_id,
+    )
     _ = gettext_for(await language_of(session, vol.telegram_id, rt.default_language))
     rows: Rows = []
     if approve:
@@ -209,7 +220,9 @@ async def bindable_grids(session: AsyncSession, telegram_id: int) -> list[tuple[
     return [(g.id, f"{g.community.name} · {g.name}") for g in await session.scalars(q)]
 
 
-async def bind_group(session: AsyncSession, telegram_id: int, grid_id: int, chat_id: int) -> str:
+async def bind_group(
+    session: AsyncSession, telegram_id: int, grid_id: int, chat_id: int, clock: Clock
+) -> str:
     """Make this group chat the grid's task group (one group per grid, one grid per group)."""
     allowed = dict(await bindable_grids(session, telegram_id))
     if grid_id not in allowed:
@@ -221,4 +234,7 @@ async def bind_group(session: AsyncSession, telegram_id: int, grid_id: int, chat
     grid = await session.get(Grid, grid_id)
     assert grid is not None
     grid.group_chat_id = chat_id
+    await audit.record(
+        session, clock, telegram_id, "group.bound", f"grid:{grid_id}", chat_id=chat_id
+    )
     return allowed[grid_id]
