@@ -45,6 +45,8 @@ class BotSection(_Section):
     # Updates processed at once (different users run concurrently, one user's updates in order).
     concurrent_updates: int = Field(default=16, ge=1, le=256)
     operator_chat_id: int | None = None
+    # The bot's @username without the @: the posters of `paotui qr` link to t.me/<username>.
+    username: str | None = None
 
 
 class DatabaseSection(_Section):

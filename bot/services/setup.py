@@ -1,0 +1,392 @@
+"""Setting up a community from a file, and the building posters residents scan to register.
+
+`import_csv` reads one CSV (one line per building) and creates the communities, grids,
+compounds and buildings it names, reusing those already there: a community by its code, a grid
+or a compound by its name within the community, a building by its code. Every line is checked
+before anything is written; one bad line and nothing is imported (the roster import does the
+same). `posters_pdf` draws one A4 page per building with the QR code of the deep link
+`https://t.me/<bot>?start=b_<code>`, which fills in the building when a resident registers.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.runtime import Runtime
+from models import Building, Community, Compound, Grid
+
+CSV_COLUMNS = (
+    "community",
+    "community_code",
+    "grid",
+    "compound",
+    "building",
+    "building_code",
+    "units",
+)
+CODE = re.compile(r"[A-Za-z0-9_]{1,32}")
+BOT_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
+NAME_MAX = 100  # the length of the name columns
+UNITS_MAX = 1000
+POSTER_TEXT = "扫码登记，足不出户请志愿者跑腿"
+
+
+@dataclass
+class Counts:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged"
+
+
+@dataclass
+class ImportResult:
+    rows: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    communities: Counts = field(default_factory=Counts)
+    grids: Counts = field(default_factory=Counts)
+    compounds: Counts = field(default_factory=Counts)
+    buildings: Counts = field(default_factory=Counts)
+
+
+@dataclass(frozen=True)
+class Row:
+    line: int
+    community: str
+    community_code: str
+    grid: str
+    compound: str
+    building: str
+    building_code: str
+    units: int
+
+
+@dataclass(frozen=True)
+class _Existing:
+    """A building already in the database, with the names that identify it."""
+
+    id: int
+    community_code: str
+    compound: str
+    name: str
+    grid_id: int
+    units: int
+
+
+def _check_row(line: int, value: dict[str, str]) -> tuple[Row | None, list[str]]:
+    reasons: list[str] = []
+    for col in ("community", "grid", "compound", "building"):
+        if not value[col]:
+            reasons.append(f"the {col} is empty")
+        elif len(value[col]) > NAME_MAX:
+            reasons.append(f"the {col} is longer than {NAME_MAX} characters")
+    for col in ("community_code", "building_code"):
+        v = value[col]
+        if not v:
+            reasons.append(f"the {col} is empty")
+        elif not CODE.fullmatch(v):
+            reasons.append(f"the {col} {v!r} must be 1-32 letters, digits or _")
+    units = 1
+    u = value["units"]
+    if u:
+        if not u.isdigit() or not 1 <= int(u) <= UNITS_MAX:
+            reasons.append(f"the units {u!r} must be a whole number from 1 to {UNITS_MAX}")
+        else:
+            units = int(u)
+    if reasons:
+        return None, reasons
+    return Row(
+        line,
+        value["community"],
+        value["community_code"],
+        value["grid"],
+        value["compound"],
+        value["building"],
+        value["building_code"],
+        units,
+    ), []
+
+
+def parse_csv(text: str, result: ImportResult) -> list[Row]:
+    """The rows of the file, each checked on its own; bad ones go to ``result.errors``."""
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
+    header: list[str] | None = None
+    rows: list[Row] = []
+    for raw in reader:
+        line = reader.line_num
+        cells = [c.strip() for c in raw]
+        if not any(cells):
+            continue
+        if header is None:
+            header = [c.lower() for c in cells]
+            missing = [c for c in CSV_COLUMNS if c not in header]
+            if missing:
+                result.errors.append(
+                    (
+                        line,
+                        "the first line must be the header "
+                        + ",".join(CSV_COLUMNS)
+                        + f" (missing: {', '.join(missing)})",
+                    )
+                )
+                return []
+            continue
+        result.rows += 1
+        if len(cells) > len(header) and any(cells[len(header) :]):
+            result.errors.append((line, f"more than the {len(header)} columns of the header"))
+            continue
+        cells += [""] * (len(header) - len(cells))
+        row, reasons = _check_row(line, {c: cells[header.index(c)] for c in CSV_COLUMNS})
+        if reasons:
+            result.errors.append((line, "; ".join(reasons)))
+        elif row is not None:
+            rows.append(row)
+    if header is None:
+        result.errors.append((1, "the file is empty; the first line must be the header"))
+    return rows
+
+
+async def import_csv(rt: Runtime, session: AsyncSession, text: str) -> ImportResult:
+    """Check every line, then create or update everything in the caller's transaction, or
+    nothing at all if any line is bad."""
+    result = ImportResult()
+    rows = parse_csv(text, result)
+    if result.errors and not rows and result.rows == 0:
+        return result
+
+    communities = {c.code: c for c in await session.scalars(select(Community))}
+    by_id = {c.id: c for c in communities.values()}
+    grids: dict[tuple[int, str], list[Grid]] = {}
+    for g in await session.scalars(select(Grid).order_by(Grid.id)):
+        grids.setdefault((g.community_id, g.name), []).append(g)
+    compounds: dict[tuple[int, str], list[Compound]] = {}
+    for c in await session.scalars(select(Compound).order_by(Compound.id)):
+        compounds.setdefault((c.community_id, c.name), []).append(c)
+    existing: dict[str, _Existing] = {}
+    for b, comp in await session.execute(
+        select(Building, Compound).join(Compound, Compound.id == Building.compound_id)
+    ):
+        existing[b.code] = _Existing(
+            b.id, by_id[comp.community_id].code, comp.name, b.name, b.grid_id, b.units
+        )
+    code_of_place = {(e.community_code, e.compound, e.name): code for code, e in existing.items()}
+
+    # Across lines: one name per community code, one code per building, one building per code.
+    community_name: dict[str, tuple[str, int]] = {}
+    code_line: dict[str, int] = {}
+    place_line: dict[tuple[str, str, str], tuple[str, int]] = {}
+    good: list[Row] = []
+    for r in rows:
+        reasons: list[str] = []
+        first = community_name.setdefault(r.community_code, (r.community, r.line))
+        if first[0] != r.community:
+            reasons.append(
+                f"the community code {r.community_code!r} is {first[0]!r} on line {first[1]}"
+            )
+        if r.community_code in communities:
+            cid = communities[r.community_code].id
+            for kind, table, name in (
+                ("grids", grids, r.grid),
+                ("compounds", compounds, r.compound),
+            ):
+                if len(table.get((cid, name), [])) > 1:
+                    reasons.append(f"the community already has several {kind} called {name!r}")
+        place = (r.community_code, r.compound, r.building)
+        if r.building_code in code_line:
+            reasons.append(
+                f"the building code {r.building_code!r} is already on line "
+                f"{code_line[r.building_code]}"
+            )
+        else:
+            code_line[r.building_code] = r.line
+        seen = place_line.setdefault(place, (r.building_code, r.line))
+        if seen[1] != r.line:
+            reasons.append(f"{r.compound} {r.building} is already on line {seen[1]}")
+        old = existing.get(r.building_code)
+        if old is not None and (old.community_code, old.compound, old.name) != place:
+            reasons.append(
+                f"the building code {r.building_code!r} is taken by {old.compound} {old.name} "
+                f"of the community {old.community_code!r}"
+            )
+        has = code_of_place.get(place)
+        if has is not None and has != r.building_code:
+            reasons.append(f"{r.compound} {r.building} already has the code {has!r}")
+        if reasons:
+            result.errors.append((r.line, "; ".join(reasons)))
+        else:
+            good.append(r)
+    result.errors.sort()
+    if result.errors:
+        return result
+
+    now = rt.clock.now()
+    seen_c: set[int] = set()
+    seen_g: set[int] = set()
+    seen_p: set[int] = set()
+    for r in good:
+        comm = communities.get(r.community_code)
+        if comm is None:
+            comm = Community(
+                code=r.community_code, name=r.community, timezone=rt.timezone, created_at=now
+            )
+            session.add(comm)
+            await session.flush()
+            communities[comm.code] = comm
+            result.communities.created += 1
+        elif comm.id not in seen_c:
+            if comm.name != r.community:
+                comm.name = r.community
+                result.communities.updated += 1
+            else:
+                result.communities.unchanged += 1
+        seen_c.add(comm.id)
+
+        grid = await _get_or_create(
+            session, grids, Grid, comm.id, r.grid, seen_g, result.grids, group_chat_id=None
+        )
+        comp = await _get_or_create(
+            session, compounds, Compound, comm.id, r.compound, seen_p, result.compounds
+        )
+        old = existing.get(r.building_code)
+        if old is None:
+            session.add(
+                Building(
+                    grid_id=grid.id,
+                    compound_id=comp.id,
+                    name=r.building,
+                    code=r.building_code,
+                    units=r.units,
+                )
+            )
+            result.buildings.created += 1
+        elif (old.grid_id, old.units) != (grid.id, r.units):
+            b = await session.get(Building, old.id)
+            assert b is not None
+            b.grid_id, b.units = grid.id, r.units
+            result.buildings.updated += 1
+        else:
+            result.buildings.unchanged += 1
+    await session.flush()
+    return result
+
+
+async def _get_or_create(
+    session: AsyncSession,
+    known: dict[tuple[int, str], list[Any]],
+    kind: type[Any],
+    community_id: int,
+    name: str,
+    seen: set[int],
+    counts: Counts,
+    **extra: object,
+) -> Any:
+    found = known.get((community_id, name))
+    if found:
+        row = found[0]
+        if row.id not in seen:
+            counts.unchanged += 1
+    else:
+        row = kind(community_id=community_id, name=name, **extra)
+        session.add(row)
+        await session.flush()
+        known[(community_id, name)] = [row]
+        counts.created += 1
+    seen.add(row.id)
+    return row
+
+
+# --- posters --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Poster:
+    community: str
+    compound: str
+    building: str
+    code: str
+
+
+def start_link(bot_username: str, code: str) -> str:
+    """The deep link that opens the bot with the building filled in."""
+    return f"https://t.me/{bot_username.removeprefix('@')}?start=b_{code}"
+
+
+def valid_bot_username(name: str) -> bool:
+    return bool(BOT_USERNAME.fullmatch(name.removeprefix("@")))
+
+
+async def posters(session: AsyncSession, community_code: str | None = None) -> list[Poster]:
+    """Every building (of one community, if given), by community, compound and building."""
+    q = (
+        select(Community.name, Compound.name, Building.name, Building.code)
+        .join(Compound, Compound.id == Building.compound_id)
+        .join(Community, Community.id == Compound.community_id)
+        .order_by(Community.id, Compound.id, Building.id)
+    )
+    if community_code is not None:
+        q = q.where(Community.code == community_code)
+    return [Poster(*row) for row in await session.execute(q)]
+
+
+def posters_pdf(items: list[Poster], bot_username: str, font_file: str | None = None) -> bytes:
+    """One A4 page per building: the names big, the instruction, the QR code of the link, and
+    the link itself in small print under it."""
+    # Loaded here: only `paotui qr` needs them.
+    import qrcode
+    from qrcode.constants import ERROR_CORRECT_M
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.lib.utils import ImageReader
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfgen import canvas
+
+    if font_file:
+        from reportlab.pdfbase.ttfonts import TTFont
+
+        font = "PosterCJK"
+        pdfmetrics.registerFont(TTFont(font, font_file))
+    else:  # a standard CJK font PDF readers provide: nothing to embed
+        from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
+        font = "STSong-Light"
+        pdfmetrics.registerFont(UnicodeCIDFont(font))
+
+    buf = io.BytesIO()
+    c = canvas.Canvas(buf, pagesize=A4)
+    c.setTitle("paotui posters")
+    width, height = A4
+    cx = width / 2
+
+    def centred(text: str, size: float, y: float) -> None:
+        # Shrink a long name to fit the page.
+        while size > 10 and pdfmetrics.stringWidth(text, font, size) > width - 30 * mm:
+            size -= 2
+        c.setFont(font, size)
+        c.drawCentredString(cx, y, text)
+
+    for p in items:
+        link = start_link(bot_username, p.code)
+        centred(p.community, 36, height - 45 * mm)
+        centred(p.compound, 48, height - 75 * mm)
+        centred(p.building, 72, height - 110 * mm)
+        qr = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=10, border=2)
+        qr.add_data(link)
+        qr.make(fit=True)
+        img = qr.make_image().get_image()
+        side = 110 * mm
+        c.drawImage(ImageReader(img), cx - side / 2, 62 * mm, side, side)
+        centred(POSTER_TEXT, 26, 45 * mm)
+        c.setFont("Helvetica", 9)
+        c.drawCentredString(cx, 56 * mm, link)
+        c.showPage()
+    c.save()
+    return buf.getvalue()
