@@ -167,6 +167,7 @@ async def test_the_command_line(
         for code in ("yg1", "yg2", "tl_A"):
             assert f"https://t.me/paotui_bot?start=b_{code}" in text
         assert "b_xf1" not in text
+        assert "阳光花园" in text and "A座" in text and setup.POSTER_TEXT in text
     everything = tmp_path / "all.pdf"
     argv = ["qr", "--out", str(everything), "--bot-username", "paotui_bot"]
     assert await asyncio.to_thread(main, argv) == 0
