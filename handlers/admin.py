@@ -1,0 +1,169 @@
+"""Admins: /staff lists the staff with a ✖️ to remove each (after confirming);
+/staff add <telegram id> <role> <community code or grid name> <name> adds one."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.ext import CallbackQueryHandler, CommandHandler, filters
+
+from bot.buttons import Button, Rows
+from bot.errors import Refused
+from bot.i18n import N_, Gettext
+from bot.services import staff
+from handlers.common import STALE, alert, answer, edit_or_send, inline, translator, unit_of_work
+from handlers.context import AppContext
+from models import StaffRole
+
+logger = logging.getLogger(__name__)
+
+USAGE = N_(
+    "To add staff, send:\n"
+    "/staff add <telegram id> <role> <community code or grid name> <name>\n"
+    "role: admin, community or grid_leader. An admin has no community or grid:\n"
+    "/staff add 123456789 admin 孙老师\n"
+    "/staff add 123456789 community xingfu 赵书记\n"
+    "/staff add 123456789 grid_leader 第一网格 钱组长"
+)
+NOT_ADMIN = N_(
+    "Only admins can add or remove staff. Your Telegram id is {id}: give it to an admin if "
+    "you should be on the staff."
+)
+
+
+def _line(v: staff.StaffView, _: Gettext) -> str:
+    role = staff.role_word(v.role)
+    scope = f" · {v.scope}" if v.scope else ""
+    return f"{_(role)}{scope}: {v.name} ({v.telegram_id})"
+
+
+def _listing(rows: list[staff.StaffView], _: Gettext) -> tuple[str, Rows]:
+    lines = [_("👥 Staff ({n}):").format(n=len(rows))]
+    buttons: Rows = []
+    for v in rows:
+        lines.append("• " + _line(v, _))
+        buttons.append([Button("✖️ " + _line(v, _)[:60], f"sf:rm:{v.id}")])
+    lines.append("")
+    lines.append(_(USAGE))
+    return "\n".join(lines), buttons
+
+
+async def staff_command(update: Update, ctx: AppContext) -> None:
+    user, msg = update.effective_user, update.effective_message
+    assert user is not None and msg is not None
+    _ = await translator(update, ctx)
+    args = list(ctx.args or [])
+    async with ctx.rt.db.read() as s:
+        if not await staff.is_admin(s, user.id):
+            await msg.reply_text(_(NOT_ADMIN).format(id=user.id))
+            return
+    if not args:
+        async with ctx.rt.db.read() as s:
+            text, rows = _listing(await staff.list_staff(s), _)
+        await msg.reply_text(text, reply_markup=inline(rows))
+        return
+    if args[0].lower() != "add" or len(args) < 4 or not args[1].isdigit():
+        await msg.reply_text(_(USAGE))
+        return
+    tid, role_text = int(args[1]), args[2]
+    try:
+        role = staff.parse_role(role_text)
+    except Refused as e:
+        await msg.reply_text(e.render(_) + "\n\n" + _(USAGE))
+        return
+    rest = args[3:]
+    scope: dict[str, str] = {}
+    if role != StaffRole.ADMIN:
+        if len(rest) < 2:
+            await msg.reply_text(_(USAGE))
+            return
+        scope = {"community" if role == StaffRole.COMMUNITY else "grid": rest[0]}
+        rest = rest[1:]
+    try:
+        async with unit_of_work(update, ctx) as w:
+            res = await staff.add(
+                w.session,
+                ctx.rt.clock,
+                user.id,
+                telegram_id=tid,
+                name=" ".join(rest),
+                role=role,
+                **scope,
+            )
+    except Refused as e:
+        await msg.reply_text(e.render(_) + "\n\n" + _(USAGE))
+        return
+    if res.added:
+        await msg.reply_text(_("✅ Added: {who}").format(who=_line(res.member, _)))
+    else:
+        await msg.reply_text(
+            _("Already on the staff, nothing changed: {who}").format(who=_line(res.member, _))
+        )
+
+
+async def remove_pressed(update: Update, ctx: AppContext) -> None:
+    """✖️: ask first."""
+    q = update.callback_query
+    assert q is not None and q.data is not None
+    _ = await translator(update, ctx)
+    staff_id = int(q.data.split(":")[2])
+    try:
+        async with ctx.rt.db.read() as s:
+            if not await staff.is_admin(s, q.from_user.id):
+                raise Refused(N_("Only admins can add or remove staff."))
+            v = await staff.get(s, staff_id)
+    except Refused as e:
+        await alert(update, e.render(_))
+        return
+    await answer(q)
+    rows = [
+        [
+            Button(_("✖️ Yes, remove"), f"sf:yes:{staff_id}"),
+            Button(_("↩️ Keep"), "sf:list"),
+        ]
+    ]
+    await edit_or_send(
+        update, _("Remove {who} from the staff?").format(who=_line(v, _)), inline(rows)
+    )
+
+
+async def remove_confirmed(update: Update, ctx: AppContext) -> None:
+    q = update.callback_query
+    assert q is not None and q.data is not None
+    _ = await translator(update, ctx)
+    try:
+        async with unit_of_work(update, ctx) as w:
+            v = await staff.remove_one(
+                w.session, ctx.rt.clock, q.from_user.id, int(q.data.split(":")[2])
+            )
+            text, rows = _listing(await staff.list_staff(w.session), _)
+    except Refused as e:
+        await alert(update, e.render(_))
+        return
+    await answer(q)
+    done = _("Removed: {who}").format(who=_line(v, _))
+    await edit_or_send(update, done + "\n\n" + text, inline(rows))
+
+
+async def back_to_list(update: Update, ctx: AppContext) -> None:
+    q = update.callback_query
+    assert q is not None
+    _ = await translator(update, ctx)
+    async with ctx.rt.db.read() as s:
+        if not await staff.is_admin(s, q.from_user.id):
+            await alert(update, _(STALE))
+            return
+        text, rows = _listing(await staff.list_staff(s), _)
+    await answer(q)
+    await edit_or_send(update, text, inline(rows))
+
+
+def admin_handlers() -> list[Any]:
+    return [
+        CommandHandler("staff", staff_command, filters=filters.ChatType.PRIVATE),
+        CallbackQueryHandler(remove_pressed, pattern=r"^sf:rm:\d{1,12}$"),
+        CallbackQueryHandler(remove_confirmed, pattern=r"^sf:yes:\d{1,12}$"),
+        CallbackQueryHandler(back_to_list, pattern=r"^sf:list$"),
+    ]
