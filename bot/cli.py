@@ -147,8 +147,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate the configuration and exit")
     check.set_defaults(func=cmd_check)
-    __import__("bot.cli_setup").cli_setup.add_setup_commands(sub)  # import, qr
-    __import__("bot.cli_staff").cli_staff.register_staff_parser(sub, _settings)
+    # Imported here: both modules use this one's helpers.
+    from bot.cli_setup import add_setup_commands
+    from bot.cli_staff import register_staff_parser
+
+    add_setup_commands(sub)  # import, qr
+    register_staff_parser(sub, _settings)
     return p
 
 
