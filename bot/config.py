@@ -165,6 +165,29 @@ class DeliverySection(_Section):
     ask_amount: bool = True
 
 
+_HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+
+
+class ReportsSection(_Section):
+    # The daily summary to staff, at this local time ("" for none).
+    daily_summary_at: str = Field(default="20:00", pattern=r"^$|" + _HHMM)
+    # /stats lists open tasks unclaimed for longer than this.
+    unclaimed_minutes: int = Field(default=30, ge=1)
+
+
+class CareSection(_Section):
+    # Each day at this local time, households on the care list are asked "all right today?";
+    check_in_at: str = Field(default="09:00", pattern=_HHMM)
+    # no answer by this local time (or "please call me") alerts the responsible person.
+    alert_if_no_answer_by: str = Field(default="12:00", pattern=_HHMM)
+
+    @model_validator(mode="after")
+    def _in_order(self) -> CareSection:
+        if self.alert_if_no_answer_by <= self.check_in_at:
+            raise ValueError("alert_if_no_answer_by must be later than check_in_at")
+        return self
+
+
 class SandboxSection(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8081, ge=0, le=65535)
@@ -190,6 +213,8 @@ class Settings(BaseSettings):
     escalation: EscalationSection = Field(default_factory=EscalationSection)
     roster: RosterSection = Field(default_factory=RosterSection)
     delivery: DeliverySection = Field(default_factory=DeliverySection)
+    reports: ReportsSection = Field(default_factory=ReportsSection)
+    care: CareSection = Field(default_factory=CareSection)
     sandbox: SandboxSection = Field(default_factory=SandboxSection)
     admins: AdminsSection = Field(default_factory=AdminsSection)
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     ForeignKey,
     Index,
     Integer,
@@ -103,6 +104,12 @@ class Resident(Base):
     # Care (包保): comma-separated flags the household gave with consent; orders get priority.
     care_flags: Mapped[str | None] = mapped_column(String(64))
     care_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The care list as staff keep it (包保): vulnerability flags (elderly_alone, mobility,
+    # disabled, chronic), who is responsible, and a home-isolation period. Staff only.
+    vulnerable: Mapped[str | None] = mapped_column(String(64))
+    responsible_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+    care_marked_by: Mapped[int | None] = mapped_column(BigInteger)
+    isolation_until: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
@@ -343,17 +350,76 @@ class OrderProblem(Base):
 
 
 class Notice(Base):
-    """A notice staff sent; its messages go through the outbox."""
+    """A notice staff sent (or scheduled); its messages go through the outbox, one
+    NoticeDelivery per recipient chat."""
 
     __tablename__ = "notices"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    community_id: Mapped[int] = mapped_column(ForeignKey("communities.id"), index=True)
+    # None for a notice to everyone (admins only).
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"), index=True)
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"))
+    # community | grid | building | care | volunteers | everyone, and the id it refers to.
+    audience: Mapped[str] = mapped_column(String(16), default="grid", server_default="grid")
+    audience_id: Mapped[int | None] = mapped_column(Integer)
     author_telegram_id: Mapped[int] = mapped_column(BigInteger)
     text: Mapped[str] = mapped_column(Text)
+    file_id: Mapped[str | None] = mapped_column(String(256))  # a photo or a PDF
+    media: Mapped[str | None] = mapped_column(String(16))  # photo | document
+    pin: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Timers are data: a scheduled notice waits for the sweep; `sent_at` is set, once, when its
+    # messages are written to the outbox.
+    send_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     recipients: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class NoticeDelivery(Base):
+    """One recipient of a notice: which outbox row carries it and whether they confirmed."""
+
+    __tablename__ = "notice_deliveries"
+    __table_args__ = (UniqueConstraint("notice_id", "chat_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"))
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("buildings.id"))
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    resent: Mapped[int] = mapped_column(Integer, default=0)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CareCheck(Base):
+    """The daily "is everything all right?" of a household on the care list: asked once a day,
+    answered (fine | need | call), and the responsible person alerted at most once."""
+
+    __tablename__ = "care_checks"
+    __table_args__ = (UniqueConstraint("resident_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
+    day: Mapped[date] = mapped_column(Date)
+    asked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    answer: Mapped[str | None] = mapped_column(String(8))
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class DailyRun(Base):
+    """Something done once a day (the staff summary, the care check-in round): the unique key
+    makes it once, across sweeps and restarts."""
+
+    __tablename__ = "daily_runs"
+    __table_args__ = (UniqueConstraint("kind", "day", "scope"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    day: Mapped[date] = mapped_column(Date)
+    scope: Mapped[str] = mapped_column(String(32), default="", server_default="")
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class OutboxMessage(Base):
