@@ -28,7 +28,7 @@ from bot import sweep
 from bot.chat_state import ChatStateStore
 from bot.i18n import N_, gettext_for
 from bot.runtime import Runtime
-from handlers import admin, common, delivery, relay, resident, roster, staff, volunteer
+from handlers import admin, common, delivery, relay, resident, roster, setup, staff, volunteer
 from handlers.context import RUNTIME_KEY, AppContext, AppType
 from handlers.persistence import DbPersistence
 
@@ -112,6 +112,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
         *staff.staff_handlers(),
         *roster.roster_handlers(),
         *admin.admin_handlers(),
+        *setup.setup_handlers(),
     ):
         app.add_handler(handler)
 
@@ -132,6 +133,7 @@ COMMANDS = (
     ("history", N_("Volunteers: my finished tasks")),
     ("shifts", N_("Volunteers: my shifts, swap one")),
     ("notice", N_("Staff: send a notice")),
+    ("setup", N_("Staff: import buildings from a CSV file, print posters")),
     ("roster", N_("Staff: set the duty roster")),
     ("staff", N_("Admins: add or remove staff")),
     ("language", "中文 / English"),

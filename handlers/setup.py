@@ -1,0 +1,166 @@
+"""Setting up a community from the bot: staff send the same CSV file `paotui import` reads, and
+get the building posters as a PDF."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from telegram import InputFile, Update
+from telegram.error import TelegramError
+from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot.buttons import Button
+from bot.i18n import N_, Gettext
+from bot.services import audit, setup
+from handlers.common import alert, answer, inline, translator
+from handlers.context import AppContext
+from models import Community, Staff, StaffRole
+
+MAX_BYTES = 1_000_000  # a district's buildings fit in far less
+NOT_ALLOWED = N_("Only admins and community staff can set up a community.")
+USAGE = N_(
+    "Send me a CSV file (UTF-8) with one line per building and this first line:\n"
+    "community,community_code,grid,compound,building,building_code,units\n"
+    "Every line is checked first: if any is wrong, nothing is imported and I list the bad "
+    "lines. Importing the same file again changes nothing."
+)
+
+
+async def _scope(ctx: AppContext, telegram_id: int) -> tuple[bool, set[str]] | None:
+    """(is admin, the community codes this person may set up), or None if they may not."""
+    async with ctx.rt.db.read() as s:
+        rows = (
+            await s.execute(
+                select(Staff.role, Community.code)
+                .outerjoin(Community, Community.id == Staff.community_id)
+                .where(Staff.telegram_id == telegram_id)
+            )
+        ).all()
+    admin = any(role == StaffRole.ADMIN for role, _ in rows)
+    codes = {code for role, code in rows if role == StaffRole.COMMUNITY and code}
+    return (admin, codes) if admin or codes else None
+
+
+async def setup_command(update: Update, ctx: AppContext) -> None:
+    """/setup: how to import, and the posters button."""
+    assert update.effective_user is not None and update.effective_message is not None
+    _ = await translator(update, ctx)
+    if await _scope(ctx, update.effective_user.id) is None:
+        await update.effective_message.reply_text(_(NOT_ALLOWED))
+        return
+    rows = [[Button(_("🖨 Building posters (PDF)"), "su:qr")]]
+    await update.effective_message.reply_text(_(USAGE), reply_markup=inline(rows))
+
+
+def _report(result: setup.ImportResult, _: Gettext) -> str:
+    if result.errors:
+        lines = [
+            _("Nothing was imported: {n} bad line(s) of {total}.").format(
+                n=len(result.errors), total=result.rows
+            )
+        ]
+        lines += [_("Line {line}: {reason}").format(line=n, reason=r) for n, r in result.errors]
+        lines.append(_("Fix these lines and send the file again."))
+        return "\n".join(lines[:40])
+    return "\n".join(
+        [
+            _("Imported. Created, updated, unchanged:"),
+            _("communities: {c}").format(c=_counts(result.communities)),
+            _("grids: {c}").format(c=_counts(result.grids)),
+            _("compounds: {c}").format(c=_counts(result.compounds)),
+            _("buildings: {c}").format(c=_counts(result.buildings)),
+        ]
+    )
+
+
+def _counts(c: setup.Counts) -> str:
+    return f"{c.created} / {c.updated} / {c.unchanged}"
+
+
+async def csv_received(update: Update, ctx: AppContext) -> None:
+    """A CSV document in private chat from staff: import it, all or nothing."""
+    msg = update.effective_message
+    assert msg is not None and msg.document is not None and update.effective_user is not None
+    _ = await translator(update, ctx)
+    scope = await _scope(ctx, update.effective_user.id)
+    if scope is None:
+        await msg.reply_text(_(NOT_ALLOWED))
+        return
+    if (msg.document.file_size or 0) > MAX_BYTES:
+        await msg.reply_text(_("This file is too large for a list of buildings."))
+        return
+    try:
+        data = await (await msg.document.get_file()).download_as_bytearray()
+        text = bytes(data).decode("utf-8-sig")
+    except UnicodeDecodeError:
+        await msg.reply_text(
+            _("I cannot read this file: please save it as CSV UTF-8 and send it again.")
+        )
+        return
+    except TelegramError:
+        await msg.reply_text(_("I could not download the file. Please send it again."))
+        return
+    admin, codes = scope
+    result = setup.ImportResult()
+    rows = setup.parse_csv(text, result)
+    if not admin:  # community staff set up their own community only
+        for row in rows:
+            if row.community_code not in codes:
+                result.errors.append(
+                    (
+                        row.line,
+                        _("the community {code} is not yours").format(code=row.community_code),
+                    )
+                )
+    if not result.errors:
+        async with ctx.rt.db.session() as s:
+            result = await setup.import_csv(ctx.rt, s, text)
+            if not result.errors:
+                await audit.record(
+                    s,
+                    ctx.rt.clock,
+                    update.effective_user.id,
+                    "setup.imported",
+                    msg.document.file_name or "",
+                    rows=result.rows,
+                    buildings_created=result.buildings.created,
+                )
+    await msg.reply_text(_report(result, _))
+
+
+async def posters(update: Update, ctx: AppContext) -> None:
+    """su:qr: the posters of the buildings this person may set up, as one PDF."""
+    q = update.callback_query
+    assert q is not None and update.effective_chat is not None
+    _ = await translator(update, ctx)
+    scope = await _scope(ctx, q.from_user.id)
+    if scope is None:
+        await alert(update, _(NOT_ALLOWED))
+        return
+    admin, codes = scope
+    async with ctx.rt.db.read() as s:
+        if admin:
+            items = await setup.posters(s)
+        else:
+            items = [p for code in sorted(codes) for p in await setup.posters(s, code)]
+    if not items:
+        await alert(update, _("There are no buildings yet. Send the CSV file first."))
+        return
+    await answer(q, _("Making the posters…"))
+    pdf = setup.posters_pdf(items, ctx.bot.username)
+    await update.effective_chat.send_document(
+        InputFile(pdf, filename="posters.pdf"),
+        caption=_("{n} posters, one per building: print them and put each at its entrance.").format(
+            n=len(items)
+        ),
+    )
+
+
+def setup_handlers() -> list[Any]:
+    private = filters.ChatType.PRIVATE
+    return [
+        CommandHandler("setup", setup_command, filters=private),
+        MessageHandler(private & filters.Document.FileExtension("csv"), csv_received),
+        CallbackQueryHandler(posters, pattern=r"^su:qr$"),
+    ]
