@@ -148,11 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-config", help="validate the configuration and exit")
     check.set_defaults(func=cmd_check)
     # Imported here: both modules use this one's helpers.
+    from bot.cli_reports import register_export_parser
     from bot.cli_setup import add_setup_commands
     from bot.cli_staff import register_staff_parser
 
     add_setup_commands(sub)  # import, qr
     register_staff_parser(sub, _settings)
+    register_export_parser(sub, _settings)
     return p
 
 

@@ -1,0 +1,324 @@
+"""/stats numbers, the daily summary's once-a-day claim, and the ledger export read back with
+openpyxl and checked against the database (also from the command line)."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from bot.cli import main
+from bot.clock import OffsetClock
+from bot.db import Database
+from bot.errors import Refused
+from bot.i18n import gettext_for
+from bot.runtime import Runtime
+from bot.seed import seed_demo
+from bot.services import audit, orders, reports
+from models import (
+    AuditEntry,
+    Grid,
+    Notice,
+    NoticeDelivery,
+    Order,
+    OrderEvent,
+    Volunteer,
+)
+from tests.conftest import make_settings
+from tests.factories import STAFF, VOLUNTEERS_1
+from tests.unit.test_orders import _order, _resident
+
+ZH = gettext_for("zh_CN")
+V1, V2 = VOLUNTEERS_1[0], VOLUNTEERS_1[1]
+
+
+def _advance(rt: Runtime, minutes: float) -> None:
+    assert isinstance(rt.clock, OffsetClock)
+    rt.clock.advance(timedelta(minutes=minutes))
+
+
+async def _run(rt: Runtime, order_id: int, tid: int) -> None:
+    async with rt.db.session() as s:
+        await orders.advance(rt, s, order_id, tid, "buy")
+        await orders.advance(rt, s, order_id, tid, "go")
+
+
+async def _deliver(rt: Runtime, order_id: int, tid: int, fen: int) -> None:
+    async with rt.db.session() as s:
+        await orders.deliver(rt, s, order_id, tid, "door", fen, "receipt")
+
+
+async def _scenario(rt: Runtime) -> tuple[int, int, int, date]:
+    """A and B claimed after 10 and 30 minutes, delivered 50 and 60 minutes after their
+    claims; C still open 90 minutes later; A confirmed by the resident."""
+    await _resident(rt)
+    day = reports.local_today(rt.clock.now(), rt.timezone)
+    a, b, c = await _order(rt), await _order(rt), await _order(rt)
+    _advance(rt, 10)
+    async with rt.db.session() as s:
+        await orders.claim(rt, s, a, V1)
+    _advance(rt, 20)
+    async with rt.db.session() as s:
+        await orders.claim(rt, s, b, V2)
+    await _run(rt, a, V1)
+    await _run(rt, b, V2)
+    _advance(rt, 30)
+    await _deliver(rt, a, V1, 3550)
+    _advance(rt, 30)
+    await _deliver(rt, b, V2, 1200)
+    async with rt.db.session() as s:
+        await orders.confirm_receipt(rt, s, a, 1001)
+    return a, b, c, day
+
+
+async def _grid_ids(rt: Runtime) -> list[int]:
+    async with rt.db.read() as s:
+        return list(await s.scalars(select(Grid.id).order_by(Grid.id)))
+
+
+async def test_stats_counts_medians_and_what_waits(rt: Runtime) -> None:
+    _a, _b, c, day = await _scenario(rt)
+    grids = await _grid_ids(rt)
+    async with rt.db.read() as s:
+        st = await reports.stats_for(rt, s, grids, day, day + timedelta(days=1))
+    assert st.created == 3
+    assert st.by_status == {"confirmed": 1, "delivered": 1, "open": 1}
+    assert st.by_category == {"medicine": 3}
+    assert st.median_claim_minutes == 20.0  # 10 and 30
+    assert st.median_deliver_minutes == 55.0  # 50 and 60
+    assert [(g.name, g.created, g.delivered, g.open_now) for g in st.grids] == [
+        ("第一网格", 3, 2, 1),
+        ("第二网格", 0, 0, 0),
+    ]
+    assert [(v.name, v.grid, v.claimed, v.delivered) for v in st.volunteers] == [
+        ("王刚", "第一网格", 1, 1),
+        ("李娜", "第一网格", 1, 1),
+    ]
+    assert [(w.order_id, w.grid, w.minutes) for w in st.unclaimed] == [(c, "第一网格", 90)]
+
+    text = reports.render_stats(st, ZH)
+    assert "20 分钟" in text or "20 min" in text
+    assert f"#{c} 第一网格" in text and "王刚 (第一网格): 1 / 1" in text
+    en = reports.render_stats(st, gettext_for("en"))
+    assert "Median time to claim: 20 min; claim to delivery: 55 min" in en
+
+    # The second grid's leader sees nothing of the first grid.
+    async with rt.db.read() as s:
+        other = await reports.stats_for(rt, s, grids[1:], day, day + timedelta(days=1))
+    assert (other.created, other.volunteers, other.unclaimed) == (0, [], [])
+    # A later day has none of these orders, but what waits now is still listed.
+    async with rt.db.read() as s:
+        later = await reports.stats_for(
+            rt, s, grids, day + timedelta(days=5), day + timedelta(days=5)
+        )
+    assert later.created == 0 and later.median_claim_minutes is None
+    assert [w.order_id for w in later.unclaimed] == [c]
+    assert "–" in reports.render_stats(later, ZH)
+
+
+def test_parse_days() -> None:
+    today = date(2026, 11, 23)
+    assert reports.parse_days([], today) == (today, today)
+    assert reports.parse_days(["2026-11-01"], today) == (date(2026, 11, 1), date(2026, 11, 1))
+    assert reports.parse_days(["2026-11-01", "2026-11-23"], today) == (
+        date(2026, 11, 1),
+        today,
+    )
+    assert reports.preset("7d", today) == (date(2026, 11, 17), today)
+    assert reports.preset("yesterday", today) == (date(2026, 11, 22), date(2026, 11, 22))
+    for bad in (
+        ["11/01"],
+        ["2026-11-23", "2026-11-01"],
+        ["2026-01-01", "2027-06-01"],
+        ["a", "b", "c"],
+    ):
+        with pytest.raises(Refused) as e:
+            reports.parse_days(bad, today, "/export")
+        assert "/export 2026-11-01 2026-11-23" in e.value.render(gettext_for("en"))
+
+
+async def test_summary_is_sent_once_at_the_configured_time(rt: Runtime) -> None:
+    from models import DailyRun, OutboxMessage
+
+    now = rt.clock.now().astimezone(reports.ZoneInfo(rt.timezone))
+    at = rt.settings.reports.daily_summary_at
+    hh, mm = (int(x) for x in at.split(":"))
+    target = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
+    if target <= now:
+        target += timedelta(days=1)
+    _advance(rt, (target - now).total_seconds() / 60 - 1)
+    assert await reports.summary_due(rt) == 0
+    _advance(rt, 1.5)
+    assert await reports.summary_due(rt) == 1  # the demo's one staff member
+    assert await reports.summary_due(rt) == 0
+    async with rt.db.read() as s:
+        sent = list(await s.scalars(select(OutboxMessage).where(OutboxMessage.chat_id == STAFF)))
+        runs = list(await s.scalars(select(DailyRun)))
+    assert len(sent) == 1 and sent[0].text.startswith(ZH(reports.SUMMARY_TITLE))
+    assert [(r.kind, r.day) for r in runs] == [(reports.SUMMARY_KIND, target.date())]
+
+
+async def _notice(rt: Runtime) -> int:
+    async with rt.db.session() as s:
+        grid = await s.scalar(select(Grid).order_by(Grid.id))
+        assert grid is not None
+        n = Notice(
+            community_id=grid.community_id,
+            grid_id=grid.id,
+            audience="grid",
+            author_telegram_id=STAFF,
+            text="明天上午核酸检测",
+            sent_at=rt.clock.now(),
+            recipients=2,
+            created_at=rt.clock.now(),
+        )
+        s.add(n)
+        await s.flush()
+        s.add(NoticeDelivery(notice_id=n.id, chat_id=1001, confirmed_at=rt.clock.now()))
+        s.add(NoticeDelivery(notice_id=n.id, chat_id=1002))
+        await audit.record(s, rt.clock, STAFF, "notice.sent", f"notice:{n.id}", recipients=2)
+        return n.id
+
+
+def _sheet(wb: Any, title: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    rows = list(wb[title].iter_rows(values_only=True))
+    return list(rows[0]), rows[1:]
+
+
+async def test_export_rows_match_the_database(rt: Runtime) -> None:
+    a, b, c, day = await _scenario(rt)
+    notice_id = await _notice(rt)
+    async with rt.db.read() as s:
+        scope = await reports.scope_of(s, STAFF)
+        assert scope is not None
+        data = await reports.export_workbook(s, scope, day, day + timedelta(days=1), rt.timezone)
+        db_orders = {o.id: o for o in await s.scalars(select(Order))}
+        db_events = list(await s.scalars(select(OrderEvent).order_by(OrderEvent.id)))
+        db_vols = list(await s.scalars(select(Volunteer).order_by(Volunteer.id)))
+        db_audit = list(await s.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+        csv_bytes = await reports.export_csv(s, scope, day, day + timedelta(days=1), rt.timezone)
+    wb = load_workbook(io.BytesIO(data))
+    assert wb.sheetnames == ["订单", "订单记录", "志愿者", "通知", "通知回执", "操作记录"]
+
+    head, rows = _sheet(wb, "订单")
+    assert head == list(reports.ORDER_HEADINGS)
+    col = {h: i for i, h in enumerate(head)}
+    assert [r[col["订单编号"]] for r in rows] == sorted(db_orders) == [a, b, c]
+    for r in rows:
+        o = db_orders[r[col["订单编号"]]]
+        assert r[col["社区"]] == "幸福社区" and r[col["网格"]] == "第一网格"
+        assert (r[col["小区"]], r[col["楼栋"]], r[col["单元"]], r[col["房号"]]) == (
+            "幸福小区",
+            "2栋",
+            "3",
+            "502",
+        )
+        assert r[col["联系电话"]] == o.contact_phone
+        assert r[col["类型"]] == ZH("Medicine")
+        assert r[col["状态"]] == ZH(reports.notify.STATUS[o.status])
+        assert r[col["花费(元)"]] == (
+            None if o.amount_spent_fen is None else o.amount_spent_fen / 100
+        )
+        local = o.created_at.astimezone(reports.ZoneInfo(rt.timezone)).replace(tzinfo=None)
+        assert r[col["下单时间"]] == local.replace(microsecond=0)
+    by_id = {r[col["订单编号"]]: r for r in rows}
+    assert by_id[a][col["志愿者"]] == "王刚" and by_id[a][col["花费(元)"]] == 35.5
+    assert by_id[b][col["花费(元)"]] == 12.0 and by_id[c][col["志愿者"]] is None
+    assert by_id[a][col["状态"]] == ZH("received, finished")
+
+    head, rows = _sheet(wb, "订单记录")
+    assert head[:3] == ["订单编号", "时间", "操作方"]
+    assert [r[0] for r in rows] == [e.order_id for e in db_events]
+    claims = [r for r in rows if r[6] == ZH("taken by a volunteer")]
+    assert [(r[0], r[2], r[3], r[4]) for r in claims] == [
+        (a, "志愿者", "王刚", V1),
+        (b, "志愿者", "李娜", V2),
+    ]
+
+    head, rows = _sheet(wb, "志愿者")
+    grid1 = [v for v in db_vols if v.grid_id == db_orders[a].grid_id]
+    assert len(rows) == len(db_vols)  # community staff: both grids
+    wang = next(r for r in rows if r[1] == "王刚")
+    assert (wang[head.index("期间接单")], wang[head.index("期间送达")]) == (1, 1)
+    assert len(grid1) == 4
+
+    head, rows = _sheet(wb, "通知")
+    assert [(r[0], r[4], r[-3], r[-1]) for r in rows] == [(notice_id, "明天上午核酸检测", 2, 1)]
+    head, rows = _sheet(wb, "通知回执")
+    assert [(r[1], r[head.index("确认时间")] is not None) for r in rows] == [
+        (1001, True),
+        (1002, False),
+    ]
+
+    head, rows = _sheet(wb, "操作记录")
+    assert head == ["时间", "操作人", "Telegram ID", "操作", "操作代码", "对象", "详情"]
+    mine = [a_ for a_ in db_audit if a_.actor_telegram_id == STAFF]
+    assert [(r[1], r[2], r[3], r[5]) for r in rows] == [
+        ("赵书记", STAFF, "发送通知", e.target) for e in mine
+    ]
+
+    text = csv_bytes.decode("utf-8")
+    assert text.startswith("\ufeff订单编号,")
+    lines = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    assert [int(x[0]) for x in lines[1:]] == [a, b, c]
+    assert lines[1][col["花费(元)"]] == "35.50"
+
+    # A grid leader of the second grid exports nothing of the first.
+    async with rt.db.read() as s:
+        grids = await _grid_ids(rt)
+        other = reports.Scope((grids[1],))
+        wb2 = load_workbook(io.BytesIO(await reports.export_workbook(s, other, day, day)))
+    assert wb2["订单"].max_row == 1 and wb2["通知"].max_row == 1 and wb2["操作记录"].max_row == 1
+
+
+def test_the_command_line_export(
+    db_path: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    settings = make_settings(db_path)
+    monkeypatch.setenv("PAOTUI_DATABASE__URL", settings.database.url)
+
+    async def setup() -> tuple[list[int], date]:
+        rt = Runtime(settings, Database(settings.database.url), OffsetClock())
+        async with rt.db.session() as s:
+            await seed_demo(s, rt.clock)
+        await _resident(rt)
+        ids = [await _order(rt), await _order(rt)]
+        await rt.db.dispose()
+        return ids, reports.local_today(rt.clock.now(), rt.timezone)
+
+    ids, day = asyncio.run(setup())
+    out, out_csv = tmp_path / "ledger.xlsx", tmp_path / "orders.csv"
+    d = day.isoformat()
+    args = ["export", "--from", d, "--to", d, "--out", str(out), "--csv", str(out_csv)]
+    assert main(args) == 0
+    said = capsys.readouterr().out
+    assert "2 order(s)" in said and str(out) in said
+    wb = load_workbook(out)
+    assert [r[0] for r in wb["订单"].iter_rows(min_row=2, values_only=True)] == ids
+    assert out_csv.read_bytes().startswith(b"\xef\xbb\xbf")
+    # One community by its code; an unknown code and bad dates are refused.
+    assert main([*args, "--community", "xingfu"]) == 0
+    capsys.readouterr()
+    assert main([*args, "--community", "nowhere"]) == 1
+    assert "There is no community nowhere." in capsys.readouterr().err
+    assert main(["export", "--from", d, "--to", "2020-01-01", "--out", str(out)]) == 2
+    assert "YYYY-MM-DD" in capsys.readouterr().err
+
+    async def audited() -> list[tuple[int | None, str]]:
+        db = Database(settings.database.url)
+        async with db.read() as s:
+            rows = [(e.actor_telegram_id, e.action) for e in await s.scalars(select(AuditEntry))]
+        await db.dispose()
+        return rows
+
+    assert asyncio.run(audited()) == [(None, "report.exported"), (None, "report.exported")]
