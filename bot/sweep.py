@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.runtime import Runtime
-from bot.services import escalation, roster
+from bot.services import care, escalation, roster
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +23,8 @@ PARTS: tuple[tuple[str, Due], ...] = (
     ("escalation", escalation.run_due),
     ("shift reminders", roster.remind_due),
     ("handovers", roster.handover_due),
+    ("care check-ins", care.ask_due),
+    ("care alerts", care.alert_due),
 )
 
 

@@ -28,7 +28,7 @@ from bot import sweep
 from bot.chat_state import ChatStateStore
 from bot.i18n import N_, gettext_for
 from bot.runtime import Runtime
-from handlers import admin, common, delivery, relay, resident, roster, setup, staff, volunteer
+from handlers import admin, care, common, delivery, relay, resident, roster, setup, staff, volunteer
 from handlers.context import RUNTIME_KEY, AppContext, AppType
 from handlers.persistence import DbPersistence
 
@@ -91,6 +91,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     app.add_handler(relay.build_relay_conversation(timeout))
     app.add_handler(volunteer.build_join_conversation(timeout))
     app.add_handler(delivery.build_delivery_conversation(timeout))  # 📦 asks for the proof
+    app.add_handler(care.build_care_conversation(timeout))  # 👤/🏠 on the care list
 
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("help", common.help_command))
@@ -112,6 +113,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
         *staff.staff_handlers(),
         *roster.roster_handlers(),
         *admin.admin_handlers(),
+        *care.care_handlers(),
         *setup.setup_handlers(),
     ):
         app.add_handler(handler)
@@ -136,6 +138,7 @@ COMMANDS = (
     ("setup", N_("Staff: import buildings from a CSV file, print posters")),
     ("roster", N_("Staff: set the duty roster")),
     ("staff", N_("Admins: add or remove staff")),
+    ("care", N_("Staff: the care list (包保)")),
     ("language", "中文 / English"),
     ("help", N_("What this bot does")),
     ("cancel", N_("Stop what you are doing")),

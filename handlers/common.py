@@ -181,6 +181,10 @@ HELP_VOLUNTEER_DUTY = N_(
 HELP_STAFF_ROSTER = N_(
     "/roster sets the duty roster of a grid: choose a day and a shift, then the volunteers."
 )
+HELP_STAFF_CARE = N_(
+    "/care keeps the care list (包保): vulnerable households, who is responsible for each, "
+    "home isolation. They are asked each morning whether all is well."
+)
 
 
 async def help_command(update: Update, ctx: AppContext) -> None:
@@ -199,7 +203,7 @@ async def help_command(update: Update, ctx: AppContext) -> None:
             )
         )
     if roles and roles.is_staff:
-        parts.append(_(HELP_STAFF) + "\n" + _(HELP_STAFF_ROSTER))
+        parts.append("\n".join(_(m) for m in (HELP_STAFF, HELP_STAFF_ROSTER, HELP_STAFF_CARE)))
     markup = main_menu(_) if roles and roles.resident_id and is_private(update) else None
     if update.effective_message:
         await update.effective_message.reply_text("\n\n".join(parts), reply_markup=markup)

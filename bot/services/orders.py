@@ -406,6 +406,10 @@ async def submit_draft(
         select(Building).where(Building.id == who.building_id).options(selectinload(Building.grid))
     )
     assert b is not None
+    from bot.services.care import isolating, local_today  # care imports this module
+
+    # Home isolation (包保, staff only): doorstep-only and priority; nobody is told why.
+    isolated = isolating(resident.isolation_until, local_today(rt))
     o = Order(
         resident_id=resident.id,
         recipient_id=d.recipient_id,
@@ -424,9 +428,9 @@ async def submit_draft(
         urgency=d.urgency or Urgency.NORMAL,
         time_window=d.time_window,
         payment=d.payment,
-        doorstep=d.doorstep if d.doorstep is not None else True,
+        doorstep=isolated or (d.doorstep if d.doorstep is not None else True),
         # Care (包保): a household that told us about a vulnerable member gets priority.
-        priority=bool(resident.care_flags),
+        priority=bool(resident.care_flags) or isolated,
         status=S.OPEN,
         escalation_step=0,
         escalate_at=ladder.due_at(rt.settings.escalation, S.OPEN, d.urgency or "normal", now),
