@@ -1,0 +1,121 @@
+"""The care list services: finding and marking households in scope, the daily check-in claimed
+once, the first answer counting, and the no-answer alert fired once."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.errors import Refused
+from bot.runtime import Runtime
+from bot.services import care, directory, residents
+from models import AuditEntry, CareCheck, OutboxMessage
+
+STAFF, WANG = 9001, 2001
+
+
+def _to_local(rt: Runtime, hhmm: str) -> None:
+    tz = ZoneInfo(rt.timezone)
+    now = rt.clock.now().astimezone(tz)
+    hh, mm = map(int, hhmm.split(":"))
+    target = datetime.combine(now.date(), time(hh, mm), tzinfo=tz)
+    if target <= now:
+        target += timedelta(days=1)
+    rt.clock.advance(target - now)  # type: ignore[attr-defined]
+
+
+async def _register(rt: Runtime, tid: int, name: str, room: str, phone: str) -> int:
+    async with rt.db.session() as s:
+        b = await directory.building_by_code(s, "xf1")
+        assert b is not None
+        await residents.register(
+            s,
+            rt.clock,
+            telegram_id=tid,
+            name=name,
+            phone=phone,
+            building_id=b.id,
+            unit="1",
+            room=room,
+        )
+    async with rt.db.session() as s:
+        return await care.find(s, STAFF, phone)
+
+
+async def _outbox_to(rt: Runtime, chat_id: int) -> list[str]:
+    async with rt.db.read() as s:
+        rows = await s.scalars(select(OutboxMessage.text).where(OutboxMessage.chat_id == chat_id))
+        return list(rows)
+
+
+def test_isolating_and_flags() -> None:
+    today = date(2026, 11, 23)
+    assert care.isolating(today, today)
+    assert not care.isolating(today - timedelta(days=1), today)
+    assert not care.isolating(None, today)
+    assert care.flags_of("chronic,elderly_alone,bogus") == ("elderly_alone", "chronic")
+
+
+async def test_find_mark_assign_in_scope(rt: Runtime) -> None:
+    _to_local(rt, "13:00")
+    rid = await _register(rt, 1001, "周阿姨", "101", "13800000001")
+    async with rt.db.session() as s:
+        assert await care.find(s, STAFF, "1栋 1 101") == rid
+        assert await care.find(s, STAFF, "xf1 1-101") == rid
+        with pytest.raises(Refused):
+            await care.find(s, 1001, "13800000001")  # not staff
+        with pytest.raises(Refused):
+            await care.find(s, STAFF, "13899999999")
+        h = await care.toggle_flag(rt, s, STAFF, rid, "mobility")
+        assert h.flags == ("mobility",)
+        with pytest.raises(Refused):
+            await care.assign(rt, s, STAFF, rid, "123456")  # nobody we know
+        h = await care.assign(rt, s, STAFF, rid, str(WANG))
+        assert h.responsible_telegram_id == WANG and h.responsible == "王刚"
+        with pytest.raises(Refused):
+            await care.set_isolation(rt, s, STAFF, rid, "2000-01-01")
+        with pytest.raises(Refused):
+            await care.toggle_flag(rt, s, 1001, rid, "chronic")  # a resident
+    async with rt.db.read() as s:
+        actions = list(await s.scalars(select(AuditEntry.action).order_by(AuditEntry.id)))
+    assert actions[-2:] == ["care.mark", "care.assign"]
+    assert any("周阿姨" in t for t in await _outbox_to(rt, WANG))
+
+
+async def test_check_in_once_first_answer_and_alert_once(rt: Runtime) -> None:
+    _to_local(rt, "13:00")
+    zhou = await _register(rt, 1001, "周阿姨", "101", "13800000001")
+    wu = await _register(rt, 1002, "吴大爷", "102", "13800000002")
+    async with rt.db.session() as s:
+        await care.toggle_flag(rt, s, STAFF, zhou, "elderly_alone")
+        await care.assign(rt, s, STAFF, zhou, "me")
+        await care.toggle_flag(rt, s, STAFF, wu, "chronic")
+    assert await care.ask_due(rt) == 0  # afternoon: not asked
+    _to_local(rt, "08:59")
+    assert await care.ask_due(rt) == 0
+    _to_local(rt, "09:00")
+    assert await care.ask_due(rt) == 2
+    assert await care.ask_due(rt) == 0
+    async with rt.db.read() as s:
+        checks = {c.resident_id: c.id for c in await s.scalars(select(CareCheck))}
+    async with rt.db.session() as s:
+        with pytest.raises(Refused):
+            await care.answer(rt, s, 1002, checks[zhou], "ok")  # not hers
+        first = await care.answer(rt, s, 1001, checks[zhou], "call")
+        again = await care.answer(rt, s, 1001, checks[zhou], "ok")
+    assert first.first and first.answer == care.CALL and first.told == 1
+    assert not again.first and again.answer == care.CALL
+    assert sum(t.startswith("📞") and "13800000001" in t for t in await _outbox_to(rt, STAFF)) == 1
+    assert await care.alert_due(rt) == 0  # before 12:00
+    _to_local(rt, "12:00")
+    assert await care.alert_due(rt) == 1  # 吴大爷, to the staff in scope
+    assert await care.alert_due(rt) == 0
+    async with rt.db.read() as s:
+        alerted = await s.scalar(
+            select(func.count()).select_from(CareCheck).where(CareCheck.alerted_at.is_not(None))
+        )
+    assert alerted == 1
+    assert sum("13800000002" in t for t in await _outbox_to(rt, STAFF)) == 1
