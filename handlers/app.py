@@ -28,7 +28,19 @@ from bot import sweep
 from bot.chat_state import ChatStateStore
 from bot.i18n import N_, gettext_for
 from bot.runtime import Runtime
-from handlers import admin, care, common, delivery, relay, resident, roster, setup, staff, volunteer
+from handlers import (
+    admin,
+    care,
+    common,
+    delivery,
+    relay,
+    reports,
+    resident,
+    roster,
+    setup,
+    staff,
+    volunteer,
+)
 from handlers.context import RUNTIME_KEY, AppContext, AppType
 from handlers.persistence import DbPersistence
 
@@ -115,6 +127,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
         *admin.admin_handlers(),
         *care.care_handlers(),
         *setup.setup_handlers(),
+        *reports.report_handlers(),
     ):
         app.add_handler(handler)
 
@@ -139,6 +152,8 @@ COMMANDS = (
     ("roster", N_("Staff: set the duty roster")),
     ("staff", N_("Admins: add or remove staff")),
     ("care", N_("Staff: the care list (包保)")),
+    ("stats", N_("Staff: what is going on today, or in some days")),
+    ("export", N_("Staff: the ledger (台账) as an Excel file")),
     ("language", "中文 / English"),
     ("help", N_("What this bot does")),
     ("cancel", N_("Stop what you are doing")),

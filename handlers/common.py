@@ -181,6 +181,10 @@ HELP_VOLUNTEER_DUTY = N_(
 HELP_STAFF_ROSTER = N_(
     "/roster sets the duty roster of a grid: choose a day and a shift, then the volunteers."
 )
+HELP_STAFF_REPORTS = N_(
+    "/stats shows today's orders, times to claim and deliver, and what waits unclaimed "
+    "(/stats 2026-11-01 2026-11-23 for some days); /export sends the ledger (台账) as Excel."
+)
 HELP_STAFF_CARE = N_(
     "/care keeps the care list (包保): vulnerable households, who is responsible for each, "
     "home isolation. They are asked each morning whether all is well."
@@ -203,7 +207,8 @@ async def help_command(update: Update, ctx: AppContext) -> None:
             )
         )
     if roles and roles.is_staff:
-        parts.append("\n".join(_(m) for m in (HELP_STAFF, HELP_STAFF_ROSTER, HELP_STAFF_CARE)))
+        staff_help = (HELP_STAFF, HELP_STAFF_ROSTER, HELP_STAFF_CARE, HELP_STAFF_REPORTS)
+        parts.append("\n".join(_(m) for m in staff_help))
     markup = main_menu(_) if roles and roles.resident_id and is_private(update) else None
     if update.effective_message:
         await update.effective_message.reply_text("\n\n".join(parts), reply_markup=markup)

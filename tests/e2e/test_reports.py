@@ -1,0 +1,113 @@
+"""Staff see what is going on with /stats (and its buttons), get the ledger with /export as an
+XLSX workbook and a CSV file, residents are refused, and the daily summary comes once, also
+across a restart."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+from openpyxl import load_workbook
+from sqlalchemy import select
+
+from bot.services import reports
+from models import AuditEntry, Order
+from tests.factories import STAFF, Harness, Z, buttons, text_of
+from tests.unit.test_orders import _order, _resident
+
+
+def _docs(h: Harness, chat_id: int) -> list[dict]:
+    return [m for m in h.emu.messages(chat_id) if m["outgoing"] and m.get("document")]
+
+
+async def test_stats_and_export_for_staff_not_residents(harness: Harness) -> None:
+    h = harness
+    boss = h.person(STAFF, "赵书记")
+    await _resident(h.rt)
+    order_id = await _order(h.rt)
+    await h.settle()
+    h.advance(minutes=45)
+
+    boss.say("/stats")
+    shown = await boss.expect(Z("📊 Orders {period}: {n}"))
+    text = text_of(shown)
+    assert "：1 单" in text and f"#{order_id} 第一网格" in text and "已等 45 分钟" in text
+    assert {d for _, d in buttons(shown)} >= {"rp:s:today", "rp:s:yesterday", "rp:s:7d"}
+
+    # 昨天: the same message, now with yesterday's (no) orders.
+    await boss.press_data(shown, "rp:s:yesterday")
+    shown = await h.wait_edit(STAFF, shown["message_id"], lambda m: "：0 单" in text_of(m))
+
+    boss.say("/stats 2026-13-01")
+    await boss.expect(Z(reports.BAD_DATES))
+    boss.say("/export 2026-11-23 2026-11-01")
+    await boss.expect(lambda m: "/export 2026-11-01 2026-11-23" in text_of(m))
+
+    boss.say("/export")
+    await boss.expect(
+        lambda m: bool(m.get("document")) and m["document"]["file_name"].endswith(".csv")
+    )
+    xlsx, csv_doc = _docs(h, STAFF)[-2:]
+    assert xlsx["document"]["file_name"].endswith(".xlsx")
+    assert text_of(xlsx).startswith("📒 台账") and "订单" in text_of(xlsx)
+    wb = load_workbook(io.BytesIO(h.emu.file_bytes(xlsx["document"]["file_id"])))
+    rows = list(wb["订单"].iter_rows(min_row=2, values_only=True))
+    async with h.rt.db.read() as s:
+        o = await s.get(Order, order_id)
+        exported = list(
+            await s.scalars(select(AuditEntry).where(AuditEntry.action == "report.exported"))
+        )
+    assert o is not None
+    assert [(r[0], r[8]) for r in rows] == [(order_id, o.contact_phone)]
+    assert rows[0][12] == reports.ZH(reports.notify.STATUS["open"])
+    assert h.emu.file_bytes(csv_doc["document"]["file_id"]).startswith(b"\xef\xbb\xbf")
+    assert [(a.actor_telegram_id, a.action) for a in exported] == [(STAFF, "report.exported")]
+
+    # The export button of /stats (now for yesterday) sends the files too.
+    await boss.press_data(shown, next(d for _, d in buttons(shown) if d.startswith("rp:x:")))
+    await h.settle()
+    assert len(_docs(h, STAFF)) == 4
+
+    # A resident is refused both.
+    aunt = h.person(1001)
+    aunt.say("/stats")
+    await aunt.expect(Z(reports.NOT_STAFF))
+    aunt.say("/export")
+    await aunt.expect(Z(reports.NOT_STAFF))
+    await h.settle()
+    assert _docs(h, 1001) == []
+
+
+async def test_daily_summary_once_across_sweeps_and_a_restart(harness: Harness) -> None:
+    h = harness
+    boss = h.person(STAFF, "赵书记")
+    boss.say("/help")
+    await h.settle()
+    tz = ZoneInfo(h.rt.timezone)
+    now = h.rt.clock.now().astimezone(tz)
+    hh, mm = (int(x) for x in h.rt.settings.reports.daily_summary_at.split(":"))
+    at = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
+    if at <= now + timedelta(minutes=2):
+        at += timedelta(days=1)
+    h.advance(seconds=(at - now).total_seconds() - 60)
+    await h.sweep()
+    title = Z(reports.SUMMARY_TITLE)
+
+    def summaries() -> list[dict]:
+        return [m for m in boss.chat() if text_of(m).startswith(title)]
+
+    assert summaries() == []
+    h.advance(minutes=2)
+    fired = await h.sweep()
+    assert fired["daily summary"] == 1
+    assert len(summaries()) == 1
+    assert Z("✅ Nothing unclaimed for more than {n} minutes.") in text_of(summaries()[0])
+    await h.sweep()
+    await h.restart()
+    await h.sweep()
+    assert len(summaries()) == 1
+    # The next day at the same time, the next one.
+    h.advance(days=1)
+    await h.sweep()
+    assert len(summaries()) == 2
