@@ -191,6 +191,8 @@ class CareSection(_Section):
 class SandboxSection(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8081, ge=0, le=65535)
+    # The browser page over the emulator (phones for each demo user), on the same host.
+    web_port: int = Field(default=8080, ge=0, le=65535)
     seed_demo: bool = True
 
 

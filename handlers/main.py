@@ -7,8 +7,10 @@ import asyncio
 import contextlib
 import logging
 import signal
+from datetime import timedelta
 from typing import Any
 
+from bot import sweep
 from bot.clock import OffsetClock
 from bot.config import Settings
 from bot.db import Database
@@ -39,6 +41,53 @@ def populate_emulator(emu: Any, token: str, demo: Demo = DEMO) -> None:
             token=token,
             group_id=g.group_chat_id,
         )
+
+
+class _BotTime:
+    """The emulator's clock (message dates) follows the bot's, so moving one moves both."""
+
+    def __init__(self, clock: OffsetClock) -> None:
+        self.clock = clock
+
+    def now(self) -> float:
+        return self.clock.now().timestamp()
+
+
+def demo_roles(demo: Demo = DEMO) -> dict[int, str]:
+    roles = {tid: "居民 resident" for tid, _ in demo.residents}
+    roles.update({tid: "工作人员 staff" for tid, _ in demo.staff})
+    for g in demo.grids:
+        roles.update({tid: "志愿者 volunteer" for tid, _ in g.volunteers})
+    return roles
+
+
+async def start_page(emu: Any, rt: Runtime, host: str, port: int, demo: Demo = DEMO) -> Any:
+    """The browser page over the emulator; its time buttons move the bot's clock and run the
+    sweep at once, so escalations, reminders and scheduled notices due by then fire."""
+    from sandbox.web import SandboxWeb
+
+    clock = rt.clock
+    assert isinstance(clock, OffsetClock)
+
+    async def advance(minutes: float) -> str:
+        clock.advance(timedelta(minutes=minutes))
+        fired = await sweep.run_once(rt)
+        done = ", ".join(f"{k} {v}" for k, v in fired.items() if v) or "nothing was due"
+        return f"🕒 +{minutes:g} min: {done}"
+
+    page = SandboxWeb(
+        emu,
+        advance=advance,
+        roles=demo_roles(demo),
+        clock_note=(
+            "🕒 The time buttons move the bot's clock and the emulator's together (message "
+            "times follow), then run the bot's sweep at once: escalations of unclaimed tasks, "
+            "reminders, shift handovers and scheduled notices due by then are sent. Time "
+            "only moves forward; restart `make run` to go back to now."
+        ),
+    )
+    await page.start(host, port)
+    return page
 
 
 def sandbox_instructions(url: str, demo: Demo = DEMO) -> str:
@@ -88,7 +137,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
     else:
         from sandbox.emulator import Emulator  # only the no-token demo needs it
 
-        emu = Emulator()
+        emu = Emulator(clock=_BotTime(rt.clock))
         await emu.start(settings.sandbox.host, settings.sandbox.port)
         populate_emulator(emu, SANDBOX_TOKEN)
         if settings.sandbox.seed_demo:
@@ -98,12 +147,17 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
             rt, token=SANDBOX_TOKEN, base_url=emu.base_url, base_file_url=emu.base_file_url
         )
     await service.start()
+    page = None
     if emu is not None:
+        page = await start_page(emu, rt, settings.sandbox.host, settings.sandbox.web_port)
         print(sandbox_instructions(emu.url), flush=True)
+        print(f"Open {page.url} in your browser: a phone for each person of the demo.", flush=True)
     try:
         await stop.wait()
     finally:
         logger.info("stopping")
+        if page is not None:
+            await page.stop()
         await service.stop()
         if emu is not None:
             await emu.stop()

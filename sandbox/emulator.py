@@ -116,6 +116,9 @@ class Emulator:
         self.callback_queries: dict[str, dict] = {}
         self.callback_answers: dict[str, dict] = {}
         self.changed = Signal()  # any chat change or callback answer
+        # Called (synchronously) with the chat after each change: new, edited or deleted
+        # messages, pins, blocks. The browser page (sandbox/web.py) pushes them to its viewers.
+        self.listeners: list[Callable[[ChatState], None]] = []
         self._default_token: str | None = None
         self._failures: list[dict] = []
         self._next_group = 1_000_000_001
@@ -552,6 +555,11 @@ class Emulator:
     def touch(self, chat: ChatState) -> None:
         chat.version += 1
         self.changed.notify()
+        for listener in list(self.listeners):
+            try:
+                listener(chat)
+            except Exception:  # a viewer's bug must not break the Bot API
+                log.exception("emulator listener failed")
 
     def new_message(
         self,

@@ -1,0 +1,41 @@
+"""Browser tests: Playwright driving Debian's Chromium (never a downloaded browser)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The path of Debian's Chromium, installed with apt-get if missing. A browser test that
+    cannot get one fails with the reason: it never skips silently."""
+    script = ROOT / "scripts" / "ensure_chromium.sh"
+    done = subprocess.run(
+        ["sh", str(script)], capture_output=True, text=True, timeout=900, check=False
+    )
+    if done.returncode != 0 or not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"no Chromium at {CHROMIUM} and {script.name} could not install it "
+            f"(exit {done.returncode}): {(done.stderr or done.stdout).strip()[-2000:]}",
+            pytrace=False,
+        )
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        pytest.fail("the playwright package is missing: pip install -e '.[dev]'", pytrace=False)
+    return CHROMIUM

@@ -1,0 +1,148 @@
+"""The sandbox page in a real browser: a resident orders groceries in her phone, a volunteer
+claims the task in the grid's group and runs it to the door in his, and the resident's phone
+shows each step live. Saves docs/sandbox.png (the README's picture)."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.i18n import gettext_for
+from bot.services import order_form
+from handlers import delivery
+from handlers.common import MENU_ORDER
+from handlers.main import start_page
+from tests.browser.conftest import CHROMIUM_ARGS, ROOT
+from tests.factories import ANSWERS, GROUP_1, Harness, Z
+
+AUNT, WANG = 1001, 2001
+SCREENSHOT = ROOT / "docs" / "sandbox.png"
+_ZH = gettext_for("zh_CN")
+
+
+def tiny_png(width: int = 8, height: int = 6) -> bytes:
+    """A real (orange) PNG: the photo at the door."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    raw = b"".join(b"\x00" + b"\xf0\x90\x30" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.fixture
+async def page_url(harness: Harness) -> AsyncIterator[str]:
+    page = await start_page(harness.emu, harness.rt, "127.0.0.1", 0)
+    try:
+        yield page.url
+    finally:
+        await page.stop()
+
+
+@pytest.fixture
+async def browser(chromium: str) -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        b = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+async def test_order_claim_and_deliver_in_the_page(
+    harness: Harness, page_url: str, browser: Any, tmp_path: Path
+) -> None:
+    from playwright.async_api import expect
+
+    h = harness
+    await h.register(AUNT, "周阿姨")  # registration by buttons has its own e2e test
+    h.person(WANG).say("/help")  # approved volunteers have a private chat with the bot
+    await h.settle()
+
+    page = await browser.new_page(viewport={"width": 1440, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    await page.add_init_script("localStorage.setItem('paotui-sandbox-seen', '1')")
+    await page.goto(page_url)
+    expect.set_options(timeout=15_000)
+
+    aunt = page.locator(f'.phone[data-user="{AUNT}"]')
+    wang = page.locator(f'.phone[data-user="{WANG}"]')
+    await expect(page.locator(".phone")).to_have_count(4)
+    await expect(wang.locator(f'.chat-tab.active[data-chat="{GROUP_1}"]')).to_be_visible()
+
+    async def press(phone: Any, data: str) -> None:
+        await phone.locator(f'.ibtn[data-data="{data}"]').last.click()
+
+    async def type_in(phone: Any, text: str) -> None:
+        await phone.locator(".entry").fill(text)
+        await phone.locator(".entry").press("Enter")
+
+    async def shows(phone: Any, text: str) -> None:
+        await expect(phone.locator(".bubble", has_text=text).last).to_be_visible()
+
+    # 周阿姨 orders groceries with the buttons of her phone: the menu keyboard, then the form.
+    await aunt.locator(".kbtn", has_text=_ZH(MENU_ORDER)).click()
+    await press(aunt, "d:cat:groceries")
+    answers = {**ANSWERS["groceries"], "urgency": "today"}
+    for st in order_form.steps_for("groceries"):
+        await shows(aunt, _ZH(st.prompt))
+        value = answers[st.key]
+        if value in {c.value for c in st.choices}:
+            await press(aunt, f"d:v:{value}")
+        else:
+            await type_in(aunt, value)
+    await aunt.locator('.ibtn[data-data^="d:ok:"]').last.click()
+    await shows(aunt, "#1")
+
+    # 王刚 sees the task in the group pane and claims it; the card comes privately.
+    await shows(wang, _ZH("Groceries"))
+    await press(wang, "o:claim:1")
+    # The bot's answer to the press pops up as Telegram's alert does.
+    await expect(page.locator("#modal-text")).to_contain_text("#1")
+    await page.locator("#modal-ok").click()
+    await shows(aunt, Z("{name} took your order {title} ({time})."))
+    await wang.locator(f'.chat-tab[data-chat="{WANG}"]').click()
+    await press(wang, "o:buy:1")
+    await shows(aunt, Z("{name} has bought the items for {title} ({time})."))
+    await press(wang, "o:go:1")
+    await shows(aunt, Z("{name} is on the way with {title} ({time})."))
+
+    # 📦: a photo at the door from disk, what was spent, Skip the receipt.
+    await press(wang, "o:done:1")
+    await shows(wang, Z(delivery.ASK_PHOTO))
+    photo = tmp_path / "door.png"
+    photo.write_bytes(tiny_png())
+    await wang.locator("input.f-photo").set_input_files(str(photo))
+    await shows(wang, Z(delivery.ASK_AMOUNT))
+    await type_in(wang, "35")
+    await shows(wang, Z(delivery.ASK_RECEIPT))
+    await press(wang, "dl:skip:1")
+    await shows(wang, Z(delivery.DELIVERED))
+
+    # The resident's phone: the photo at the door (an image), the amount, ✅ Received.
+    await expect(aunt.locator(".bubble img").last).to_be_visible()
+    at_door = Z("{title} is at your door ({time}). Please take it in and press Received.")
+    await shows(aunt, at_door)
+    await expect(aunt.locator(".bubble", has_text=at_door).last).to_contain_text("¥35.00")
+    await press(aunt, "o:ok:1")
+    await shows(wang, Z("The resident received {title}. Thank you for running it!"))
+
+    await page.locator(".phone").first.locator(".msgs").evaluate("e => e.scrollTop = 1e9")
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOT))
+    assert errors == []
