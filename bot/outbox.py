@@ -41,6 +41,7 @@ def enqueue(
     is_group: bool = False,
     photo: str | None = None,
     voice: str | None = None,
+    document: str | None = None,
     priority: int = 0,
 ) -> OutboxMessage:
     """Owe a message. Lower priority goes first: order traffic 0, broadcasts 10."""
@@ -52,8 +53,8 @@ def enqueue(
         kind=OutboxKind.SEND,
         text=text,
         buttons=to_json(buttons),
-        photo=photo or voice,
-        media="photo" if photo else "voice" if voice else None,
+        photo=photo or voice or document,
+        media="photo" if photo else "voice" if voice else "document" if document else None,
         status=OutboxStatus.PENDING,
         attempts=0,
         next_attempt_at=now,
@@ -323,7 +324,7 @@ class Dispatcher:
                 next_delay = min(next_delay, (row.next_attempt_at - now).total_seconds())
                 continue
             target_id: int | None = None
-            if row.kind == OutboxKind.EDIT:
+            if row.kind in (OutboxKind.EDIT, OutboxKind.PIN):
                 target = targets.get(row.edit_of or 0)
                 if target is None or target.status == OutboxStatus.FAILED:
                     await self._finish(row.id, SendResult(ok=False, error="original not sent"))

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.runtime import Runtime
-from bot.services import care, escalation, reports, roster
+from bot.services import care, escalation, notices, reports, roster
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +25,7 @@ PARTS: tuple[tuple[str, Due], ...] = (
     ("handovers", roster.handover_due),
     ("care check-ins", care.ask_due),
     ("care alerts", care.alert_due),
+    ("scheduled notices", notices.send_due),
     ("daily summary", reports.summary_due),
 )
 

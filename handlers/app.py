@@ -33,6 +33,7 @@ from handlers import (
     care,
     common,
     delivery,
+    notices,
     relay,
     reports,
     resident,
@@ -98,7 +99,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     app.add_handler(TypeHandler(Update, common.flood_guard), group=-1)
 
     app.add_handler(resident.build_order_conversation(timeout))
-    app.add_handler(staff.build_notice_conversation(timeout))
+    app.add_handler(notices.build_notice_conversation(timeout))
     app.add_handler(resident.build_registration_conversation(timeout))
     app.add_handler(relay.build_relay_conversation(timeout))
     app.add_handler(volunteer.build_join_conversation(timeout))
@@ -123,6 +124,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
         *resident.menu_handlers(),
         *volunteer.volunteer_handlers(),
         *staff.staff_handlers(),
+        *notices.notice_handlers(),
         *roster.roster_handlers(),
         *admin.admin_handlers(),
         *care.care_handlers(),
@@ -148,6 +150,7 @@ COMMANDS = (
     ("history", N_("Volunteers: my finished tasks")),
     ("shifts", N_("Volunteers: my shifts, swap one")),
     ("notice", N_("Staff: send a notice")),
+    ("notices", N_("Staff: recent notices, who confirmed")),
     ("setup", N_("Staff: import buildings from a CSV file, print posters")),
     ("roster", N_("Staff: set the duty roster")),
     ("staff", N_("Admins: add or remove staff")),

@@ -169,7 +169,10 @@ HELP_VOLUNTEER_MORE = N_(
     "In the group, /tasks lists the open tasks. /history lists the tasks you finished. "
     "🚫 on a card closes a task that cannot be done, with the reason."
 )
-HELP_STAFF = N_("Staff: /notice sends a notice to the residents and the group of a grid.")
+HELP_STAFF = N_(
+    "Staff: /notice sends a notice (community, grid, building, care list, volunteers) now or "
+    "at a set time; /notices shows who confirmed."
+)
 HELP_VOLUNTEER_SHIFTS = N_(
     "/shifts lists your shifts on the duty roster; 🔁 asks a colleague of your grid to take "
     "one. I remind you before each shift."

@@ -37,8 +37,16 @@ class TelegramSender:
                     reply_markup=markup,
                 )
                 return SendResult(ok=True, message_id=msg.target_message_id)
+            if msg.kind == OutboxKind.PIN:
+                assert msg.target_message_id is not None
+                await self.bot.pin_chat_message(msg.chat_id, msg.target_message_id)
+                return SendResult(ok=True, message_id=msg.target_message_id)
             if msg.photo and msg.media == "voice":
                 sent = await self.bot.send_voice(
+                    msg.chat_id, msg.photo, caption=msg.text, reply_markup=markup
+                )
+            elif msg.photo and msg.media == "document":
+                sent = await self.bot.send_document(
                     msg.chat_id, msg.photo, caption=msg.text, reply_markup=markup
                 )
             elif msg.photo:

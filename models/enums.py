@@ -70,6 +70,7 @@ class StaffRole(StrEnum):
 class OutboxKind(StrEnum):
     SEND = "send"
     EDIT = "edit"
+    PIN = "pin"  # pin the message another row delivered (a notice in a group)
 
 
 class OutboxStatus(StrEnum):

@@ -1,4 +1,4 @@
-"""Staff send a notice to one grid; deep links pre-fill the building."""
+"""Staff send a notice to one grid through /notice; deep links pre-fill the building."""
 
 from __future__ import annotations
 
@@ -15,30 +15,26 @@ async def test_staff_notice_to_one_grid(harness: Harness) -> None:
     b = await h.register(1002, "吴大爷", building_code="hp5")  # the other grid
     boss = h.person(STAFF)
     boss.say("/notice")
-    grids = await boss.expect(Z("Send a notice to which grid?"))
+    whom = await boss.expect(Z("Send a notice to whom?"))
+    assert not any("n:a:everyone" == d for _, d in buttons(whom))  # admins only
+    await boss.press(whom, Z("🗺 A grid"))
+    grids = await h.wait_edit(STAFF, whom["message_id"], lambda m: "n:t:g1" in str(buttons(m)))
     await boss.press(grids, "第一网格")
-    await h.wait_edit(
-        STAFF, grids["message_id"], lambda m: "第一网格" in text_of(m) and not buttons(m)
-    )
     boss.say("致辖区居民的一封信：明早7点核酸检测")
-    preview = await boss.expect(Z("Preview, to {grid}:"))
-    assert "明早7点" in text_of(preview)
-    await boss.press(preview, Z("📢 Send now"))
-    await h.wait_edit(
-        STAFF,
-        preview["message_id"],
-        lambda m: (
-            Z("Notice #{id} is on its way to {n} households and the group of {grid}.") in text_of(m)
-        ),
-    )
+    preview = await boss.expect(Z("Preview, to {target}:"))
+    assert "明早7点" in text_of(preview) and "第一网格" in text_of(preview)
+    await boss.press(preview, Z("✅ Send now"))
+    await boss.expect(Z("Notice #{id} is on its way to {n} households."))
     await h.settle()
-    await a.expect("明早7点")
+    got = await a.expect("明早7点")
+    assert buttons(got) == [(Z("✅ Received"), "n:ok:1")]
     await a.expect_in(GROUP_1, "明早7点")
     assert not any("明早7点" in text_of(m) for m in h.emu.messages(1002))
     assert not any("明早7点" in text_of(m) for m in h.emu.messages(GROUP_2))
     async with h.rt.db.read() as s:
         notice = await s.scalar(select(Notice))
     assert notice is not None and notice.recipients == 1 and notice.grid_id == 1
+    assert notice.audience == "grid" and notice.sent_at is not None
     assert b.user_id == 1002
 
 

@@ -1,0 +1,486 @@
+"""Notices: staff compose one (text, or a photo/PDF with a caption), choose the audience and
+target, preview, and send now or at a set time; /notices shows the counts with a resend to the
+unconfirmed and the unconfirmed households per building; residents press ✅ Received."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from telegram import Update
+from telegram.error import BadRequest
+from telegram.ext import (
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.buttons import Button
+from bot.errors import Refused
+from bot.i18n import N_, Gettext
+from bot.services import notices as svc
+from handlers.common import STALE, alert, answer, edit_or_send, inline, translator, unit_of_work
+from handlers.context import AppContext
+
+logger = logging.getLogger(__name__)
+
+AUDIENCE, TARGET, TEXT, PREVIEW, WHEN = range(40, 45)
+KEY = "notice"
+
+ASK_AUDIENCE = N_("Send a notice to whom?")
+ASK_TARGET = N_("Which one?")
+ASK_TEXT = N_(
+    "Type the notice for {target}. You may also send a photo or a PDF with the text as its caption."
+)
+PREVIEW_TO = N_("Preview, to {target}:")
+ASK_WHEN = N_("Send it when? Type HH:MM for today or YYYY-MM-DD HH:MM (local time).")
+SEND_NOW = N_("✅ Send now")
+SEND_LATER = N_("🕘 Send at a time")
+PIN_OFF = N_("📌 Pin in the group chats: off")
+PIN_ON = N_("📌 Pin in the group chats: on")
+CANCEL = N_("✖️ Cancel")
+STOPPED = N_("Stopped. Nothing was sent.")
+ON_ITS_WAY = N_("Notice #{id} is on its way to {n} households.")
+SCHEDULED = N_("Notice #{id} will be sent at {when}.")
+WRONG_MEDIA = N_("Please send a photo or a PDF, or just text.")
+STRAY = N_("Please use the buttons above, type the notice, or /cancel to stop.")
+NO_NOTICES = N_("No notices yet. Send one with /notice.")
+COUNTS = N_(
+    "{recipients} households · {sent} delivered · {failed} failed (blocked the bot) · "
+    "{confirmed} confirmed"
+)
+RESEND = N_("🔁 Resend to the unconfirmed")
+UNCONFIRMED = N_("🏠 Unconfirmed by building")
+CANCEL_SCHEDULED = N_("✖️ Cancel this notice")
+RESENT = N_("Notice #{id} sent again to {n} households that have not confirmed.")
+NOTHING_TO_RESEND = N_("Nobody to resend to: everyone reached has confirmed.")
+ALL_CONFIRMED = N_("Notice #{id}: no unconfirmed households in your buildings.")
+UNCONFIRMED_HEAD = N_("Notice #{id}, households that have not confirmed:")
+BLOCKED_MARK = N_("(not delivered)")
+THANKS = N_("Thank you, noted.")
+ALREADY = N_("Already noted, thank you.")
+WAITING = N_("scheduled for {when}")
+CANCELLED = N_("cancelled")
+CANCELLED_OK = N_("Notice #{id} is cancelled; it will not be sent.")
+
+
+def _local(ctx: AppContext, when: Any) -> str:
+    return when.astimezone(ZoneInfo(ctx.rt.timezone)).strftime("%Y-%m-%d %H:%M")
+
+
+async def notice_start(update: Update, ctx: AppContext) -> int:
+    assert update.effective_user is not None and update.effective_message is not None
+    _ = await translator(update, ctx)
+    async with ctx.rt.db.read() as s:
+        scope = await svc.scope_of(s, update.effective_user.id)
+    audiences = svc.audiences_for(scope)
+    if not audiences:
+        await update.effective_message.reply_text(_("Only community staff can send notices."))
+        return ConversationHandler.END
+    assert ctx.user_data is not None
+    ctx.user_data[KEY] = {}
+    rows = [[Button(_(svc.AUDIENCE_LABELS[a]), f"n:a:{a}")] for a in audiences]
+    rows.append([Button(_(CANCEL), "n:stop")])
+    await update.effective_message.reply_text(_(ASK_AUDIENCE), reply_markup=inline(rows))
+    return AUDIENCE
+
+
+async def notice_audience(update: Update, ctx: AppContext) -> int:
+    q = update.callback_query
+    assert q is not None and q.data is not None and ctx.user_data is not None
+    _ = await translator(update, ctx)
+    audience = q.data.split(":")[2]
+    async with ctx.rt.db.read() as s:
+        scope = await svc.scope_of(s, q.from_user.id)
+        options = await svc.targets(s, scope, audience)
+    if not options:
+        await alert(update, _(STALE))
+        return AUDIENCE
+    draft = ctx.user_data.setdefault(KEY, {})
+    draft["audience"] = audience
+    await answer(q)
+    if len(options) == 1:  # nothing to choose
+        return await _chose_target(update, ctx, _, audience, *options[0])
+    rows = [[Button(label, f"n:t:{key}")] for key, label in options]
+    rows.append([Button(_(CANCEL), "n:stop")])
+    await edit_or_send(
+        update, _(svc.AUDIENCE_LABELS[audience]) + "\n" + _(ASK_TARGET), inline(rows)
+    )
+    return TARGET
+
+
+def _target_label(_: Gettext, audience: str, label: str) -> str:
+    name = _(svc.AUDIENCE_LABELS[audience])
+    return f"{name}: {label}" if label else name
+
+
+async def _chose_target(
+    update: Update, ctx: AppContext, _: Gettext, audience: str, key: str, label: str
+) -> int:
+    assert ctx.user_data is not None
+    draft = ctx.user_data.setdefault(KEY, {})
+    draft.update(audience=audience, key=key, target=_target_label(_, audience, label), pin=False)
+    await edit_or_send(update, _(ASK_TEXT).format(target=draft["target"]), None)
+    return TEXT
+
+
+async def notice_target(update: Update, ctx: AppContext) -> int:
+    q = update.callback_query
+    assert q is not None and q.data is not None and ctx.user_data is not None
+    _ = await translator(update, ctx)
+    draft = ctx.user_data.get(KEY) or {}
+    audience, key = draft.get("audience"), q.data.split(":")[2]
+    async with ctx.rt.db.read() as s:
+        scope = await svc.scope_of(s, q.from_user.id)
+        allowed = dict(await svc.targets(s, scope, audience)) if audience else {}
+    if key not in allowed:
+        await alert(update, _(STALE))
+        return TARGET
+    await answer(q)
+    return await _chose_target(update, ctx, _, str(audience), key, allowed[key])
+
+
+def _preview_rows(_: Gettext, draft: dict[str, Any]) -> list[list[Button]]:
+    rows = [[Button(_(SEND_NOW), "n:send")], [Button(_(SEND_LATER), "n:later")]]
+    if draft.get("audience") in (svc.COMMUNITY, svc.GRID, svc.VOLUNTEERS, svc.EVERYONE):
+        rows.append([Button(_(PIN_ON if draft.get("pin") else PIN_OFF), "n:pin")])
+    rows.append([Button(_(CANCEL), "n:stop")])
+    return rows
+
+
+async def notice_text(update: Update, ctx: AppContext) -> int:
+    msg = update.effective_message
+    assert msg is not None and ctx.user_data is not None
+    _ = await translator(update, ctx)
+    draft = ctx.user_data.get(KEY)
+    if not draft or "key" not in draft:
+        await msg.reply_text(_(STALE))
+        return ConversationHandler.END
+    file_id = media = None
+    if msg.photo:
+        file_id, media = msg.photo[-1].file_id, "photo"
+    elif msg.document:
+        if (msg.document.mime_type or "") != "application/pdf":
+            await msg.reply_text(_(WRONG_MEDIA))
+            return TEXT
+        file_id, media = msg.document.file_id, "document"
+    text = msg.text or msg.caption or ""
+    try:
+        text = svc.check_text(text, file_id is not None, ctx.rt.settings.limits.max_text_length * 3)
+    except Refused as e:
+        await msg.reply_text(e.render(_))
+        return TEXT
+    draft.update(text=text, file_id=file_id, media=media)
+    preview = _(PREVIEW_TO).format(target=draft["target"]) + "\n\n" + text
+    markup = inline(_preview_rows(_, draft))
+    if media == "photo":
+        await msg.reply_photo(file_id, caption=preview, reply_markup=markup)
+    elif media == "document":
+        await msg.reply_document(file_id, caption=preview, reply_markup=markup)
+    else:
+        await msg.reply_text(preview, reply_markup=markup)
+    return PREVIEW
+
+
+async def notice_pin(update: Update, ctx: AppContext) -> int:
+    q = update.callback_query
+    assert q is not None and ctx.user_data is not None
+    _ = await translator(update, ctx)
+    draft = ctx.user_data.get(KEY)
+    if not draft or "text" not in draft:
+        await alert(update, _(STALE))
+        return ConversationHandler.END
+    draft["pin"] = not draft.get("pin")
+    await answer(q)
+    try:
+        await q.edit_message_reply_markup(inline(_preview_rows(_, draft)))
+    except BadRequest as exc:
+        logger.info("pin toggle not shown: %s", exc)
+    return PREVIEW
+
+
+async def _create(update: Update, ctx: AppContext, send_at: Any = None) -> str:
+    """Create (and send, unless scheduled) the drafted notice; the message to show. Raises
+    Refused."""
+    assert update.effective_user is not None and ctx.user_data is not None
+    draft = ctx.user_data[KEY]
+    async with unit_of_work(update, ctx) as w:
+        notice = await svc.create(
+            ctx.rt,
+            w.session,
+            update.effective_user.id,
+            draft["audience"],
+            draft["key"],
+            draft["text"],
+            file_id=draft.get("file_id"),
+            media=draft.get("media"),
+            pin=bool(draft.get("pin")),
+            send_at=send_at,
+        )
+        _ = w._
+        notice_id, n = notice.id, notice.recipients
+    ctx.user_data.pop(KEY, None)
+    if send_at is not None:
+        return _(SCHEDULED).format(id=notice_id, when=_local(ctx, send_at))
+    return _(ON_ITS_WAY).format(id=notice_id, n=n)
+
+
+async def _done(update: Update, text: str) -> None:
+    """Replace the preview's buttons and say what happened (the preview may be a photo)."""
+    q = update.callback_query
+    if q is not None:
+        try:
+            await q.edit_message_reply_markup(None)
+        except BadRequest as exc:
+            logger.info("preview buttons not removed: %s", exc)
+    if update.effective_chat:
+        await update.effective_chat.send_message(text)
+
+
+async def notice_send(update: Update, ctx: AppContext) -> int:
+    q = update.callback_query
+    assert q is not None and ctx.user_data is not None
+    _ = await translator(update, ctx)
+    draft = ctx.user_data.get(KEY)
+    if not draft or "text" not in draft:
+        await alert(update, _(STALE))
+        return ConversationHandler.END
+    try:
+        done = await _create(update, ctx)
+    except Refused as e:
+        await alert(update, e.render(_))
+        return ConversationHandler.END
+    await answer(q)
+    await _done(update, done)
+    return ConversationHandler.END
+
+
+async def notice_later(update: Update, ctx: AppContext) -> int:
+    q = update.callback_query
+    assert q is not None and ctx.user_data is not None
+    _ = await translator(update, ctx)
+    draft = ctx.user_data.get(KEY)
+    if not draft or "text" not in draft:
+        await alert(update, _(STALE))
+        return ConversationHandler.END
+    await answer(q)
+    if update.effective_chat:
+        await update.effective_chat.send_message(_(ASK_WHEN))
+    return WHEN
+
+
+async def notice_when(update: Update, ctx: AppContext) -> int:
+    msg = update.effective_message
+    assert msg is not None and ctx.user_data is not None
+    _ = await translator(update, ctx)
+    try:
+        when = svc.parse_when(msg.text or "", ctx.rt.clock.now(), ctx.rt.timezone)
+        done = await _create(update, ctx, send_at=when)
+    except Refused as e:
+        await msg.reply_text(e.render(_) + "\n" + _(ASK_WHEN))
+        return WHEN
+    except KeyError:
+        await msg.reply_text(_(STALE))
+        return ConversationHandler.END
+    await msg.reply_text(done)
+    return ConversationHandler.END
+
+
+async def notice_stop(update: Update, ctx: AppContext) -> int:
+    _ = await translator(update, ctx)
+    if ctx.user_data is not None:
+        ctx.user_data.pop(KEY, None)
+    if update.callback_query:
+        await answer(update.callback_query)
+        await _done(update, _(STOPPED))
+    elif update.effective_message:
+        await update.effective_message.reply_text(_(STOPPED))
+    return ConversationHandler.END
+
+
+async def notice_stray(update: Update, ctx: AppContext) -> None:
+    _ = await translator(update, ctx)
+    if update.callback_query:
+        await alert(update, _(STALE))
+    elif update.effective_message:
+        await update.effective_message.reply_text(_(STRAY))
+
+
+def build_notice_conversation(timeout_s: float) -> ConversationHandler[AppContext]:
+    content = (filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.Document.ALL
+    return ConversationHandler(
+        entry_points=[CommandHandler("notice", notice_start, filters=filters.ChatType.PRIVATE)],
+        states={
+            AUDIENCE: [CallbackQueryHandler(notice_audience, pattern=r"^n:a:[a-z]{1,12}$")],
+            TARGET: [CallbackQueryHandler(notice_target, pattern=r"^n:t:(all|[cgb]\d{1,12})$")],
+            TEXT: [MessageHandler(content, notice_text)],
+            PREVIEW: [
+                CallbackQueryHandler(notice_send, pattern=r"^n:send$"),
+                CallbackQueryHandler(notice_later, pattern=r"^n:later$"),
+                CallbackQueryHandler(notice_pin, pattern=r"^n:pin$"),
+            ],
+            WHEN: [MessageHandler(filters.TEXT & ~filters.COMMAND, notice_when)],
+        },
+        fallbacks=[
+            CommandHandler(["cancel", "start"], notice_stop),
+            CallbackQueryHandler(notice_stop, pattern=r"^n:stop$"),
+            MessageHandler(~filters.COMMAND, notice_stray),
+        ],
+        name="notice",
+        allow_reentry=True,
+        persistent=True,
+        conversation_timeout=timeout_s,
+    )
+
+
+# --- /notices: counts, resend, unconfirmed; residents' ✅ ----------------------------------
+
+
+def _summary(_: Gettext, ctx: AppContext, v: svc.NoticeView) -> str:
+    head = f"#{v.id} {_(svc.AUDIENCE_LABELS.get(v.audience, v.audience))}"
+    if v.cancelled_at is not None:
+        head += " · " + _(CANCELLED)
+    elif v.sent_at is not None:
+        head += " · " + _local(ctx, v.sent_at)
+    elif v.send_at is not None:
+        head += " · " + _(WAITING).format(when=_local(ctx, v.send_at))
+    c = v.counts
+    snippet = v.text if len(v.text) <= 60 else v.text[:60] + "…"
+    body = f"{head}\n{snippet}"
+    if v.sent_at is not None:
+        body += "\n" + _(COUNTS).format(
+            recipients=c.recipients, sent=c.sent, failed=c.failed, confirmed=c.confirmed
+        )
+    return body
+
+
+async def notices_command(update: Update, ctx: AppContext) -> None:
+    msg = update.effective_message
+    assert msg is not None and update.effective_user is not None
+    _ = await translator(update, ctx)
+    try:
+        async with ctx.rt.db.read() as s:
+            views = await svc.recent(s, update.effective_user.id)
+    except Refused as e:
+        await msg.reply_text(e.render(_))
+        return
+    if not views:
+        await msg.reply_text(_(NO_NOTICES))
+        return
+    for v in reversed(views):
+        if v.sent_at is not None:
+            rows = [
+                [Button(_(RESEND), f"n:rs:{v.id}")],
+                [Button(_(UNCONFIRMED), f"n:ub:{v.id}")],
+            ]
+        elif v.cancelled_at is None:
+            rows = [[Button(_(CANCEL_SCHEDULED), f"n:x:{v.id}")]]
+        else:
+            rows = []
+        await msg.reply_text(_summary(_, ctx, v), reply_markup=inline(rows) if rows else None)
+
+
+async def notice_resend(update: Update, ctx: AppContext) -> None:
+    q = update.callback_query
+    assert q is not None and q.data is not None
+    notice_id = int(q.data.split(":")[2])
+    _ = await translator(update, ctx)
+    try:
+        async with unit_of_work(update, ctx) as w:
+            n = await svc.resend_unconfirmed(ctx.rt, w.session, q.from_user.id, notice_id)
+    except Refused as e:
+        await alert(update, e.render(_))
+        return
+    await answer(q)
+    text = _(RESENT).format(id=notice_id, n=n) if n else _(NOTHING_TO_RESEND)
+    if update.effective_chat:
+        await update.effective_chat.send_message(text)
+
+
+async def notice_unconfirmed(update: Update, ctx: AppContext) -> None:
+    q = update.callback_query
+    assert q is not None and q.data is not None
+    notice_id = int(q.data.split(":")[2])
+    _ = await translator(update, ctx)
+    try:
+        async with ctx.rt.db.read() as s:
+            by_building = await svc.unconfirmed_by_building(s, q.from_user.id, notice_id)
+    except Refused as e:
+        await alert(update, e.render(_))
+        return
+    await answer(q)
+    chat = update.effective_chat
+    if chat is None:
+        return
+    if not by_building:
+        await chat.send_message(_(ALL_CONFIRMED).format(id=notice_id))
+        return
+    lines = [_(UNCONFIRMED_HEAD).format(id=notice_id)]
+    for building, homes in by_building.items():
+        lines.append(f"\n🏢 {building} ({len(homes)})")
+        for h in homes:
+            mark = " " + _(BLOCKED_MARK) if h.failed else ""
+            lines.append(f"{h.unit}-{h.room} {h.name} {h.phone}{mark}")
+    chunk = ""
+    for line in lines:  # within Telegram's 4096 characters a message
+        if len(chunk) + len(line) + 1 > 3800:
+            await chat.send_message(chunk)
+            chunk = ""
+        chunk += line + "\n"
+    if chunk:
+        await chat.send_message(chunk)
+
+
+async def notice_cancel_scheduled(update: Update, ctx: AppContext) -> None:
+    q = update.callback_query
+    assert q is not None and q.data is not None
+    notice_id = int(q.data.split(":")[2])
+    _ = await translator(update, ctx)
+    try:
+        async with unit_of_work(update, ctx) as w:
+            ok = await svc.cancel(ctx.rt, w.session, q.from_user.id, notice_id)
+    except Refused as e:
+        await alert(update, e.render(_))
+        return
+    if not ok:
+        await alert(update, _(STALE))
+        return
+    await answer(q)
+    await edit_or_send(update, _(CANCELLED_OK).format(id=notice_id), None)
+
+
+async def notice_received(update: Update, ctx: AppContext) -> None:
+    """✅ Received on a notice, in the resident's private chat."""
+    q = update.callback_query
+    assert q is not None and q.data is not None
+    notice_id = int(q.data.split(":")[2])
+    _ = await translator(update, ctx)
+    chat = update.effective_chat
+    if chat is None or chat.id != q.from_user.id:
+        await alert(update, _(STALE))
+        return
+    try:
+        async with unit_of_work(update, ctx) as w:
+            first = await svc.confirm(ctx.rt, w.session, notice_id, chat.id)
+    except Refused as e:
+        await alert(update, e.render(_))
+        return
+    await answer(q, _(THANKS) if first else _(ALREADY))
+    try:
+        await q.edit_message_reply_markup(None)
+    except BadRequest as exc:  # already without buttons
+        logger.info("received button not removed: %s", exc)
+
+
+def notice_handlers() -> list[Any]:
+    private = filters.ChatType.PRIVATE
+    return [
+        CommandHandler("notices", notices_command, filters=private),
+        CallbackQueryHandler(notice_received, pattern=r"^n:ok:\d{1,12}$"),
+        CallbackQueryHandler(notice_resend, pattern=r"^n:rs:\d{1,12}$"),
+        CallbackQueryHandler(notice_unconfirmed, pattern=r"^n:ub:\d{1,12}$"),
+        CallbackQueryHandler(notice_cancel_scheduled, pattern=r"^n:x:\d{1,12}$"),
+    ]
