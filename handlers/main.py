@@ -79,6 +79,7 @@ async def start_page(emu: Any, rt: Runtime, host: str, port: int, demo: Demo = D
         emu,
         advance=advance,
         roles=demo_roles(demo),
+        timezone=rt.settings.i18n.timezone,
         clock_note=(
             "🕒 The time buttons move the bot's clock and the emulator's together (message "
             "times follow), then run the bot's sweep at once: escalations of unclaimed tasks, "

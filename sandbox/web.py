@@ -62,11 +62,13 @@ class SandboxWeb:
         advance: AdvanceClock | None = None,
         clock_note: str = "",
         roles: dict[int, str] | None = None,
+        timezone: str | None = None,
     ) -> None:
         self.emu = emu
         self.advance = advance
         self.clock_note = clock_note
         self.roles = roles or {}
+        self.timezone = timezone  # IANA name the page shows times in (default: the browser's)
         self._queues: set[asyncio.Queue[dict | None]] = set()
         self._seen: dict[int, dict[int, tuple[int, bool]]] = {}
         self._runner: web.AppRunner | None = None
@@ -201,6 +203,7 @@ class SandboxWeb:
                 "now": emu.now(),
                 "can_advance": self.advance is not None,
                 "clock_note": self.clock_note,
+                "timezone": self.timezone,
             }
         )
 

@@ -57,14 +57,15 @@ function alertBox(text) {
   document.getElementById("modal").hidden = false;
 }
 
-function pad(n) { return String(n).padStart(2, "0"); }
-
 function fmtTime(sec, full) {
-  const d = new Date(sec * 1000);
-  const hm = `${pad(d.getHours())}:${pad(d.getMinutes())}`;
-  const now = new Date(emuNow() * 1000);
-  if (!full && d.toDateString() === now.toDateString()) return hm;
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${hm}`;
+  // In the community's time zone (as the bot writes times), else the browser's.
+  const opts = { hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+  if (S.state && S.state.timezone) opts.timeZone = S.state.timezone;
+  const day = (t) => new Intl.DateTimeFormat("sv-SE", { ...opts, hour: undefined, minute: undefined,
+    year: "numeric", month: "2-digit", day: "2-digit" }).format(new Date(t * 1000));
+  const hm = new Intl.DateTimeFormat("en-GB", opts).format(new Date(sec * 1000));
+  if (!full && day(sec) === day(emuNow())) return hm;
+  return `${day(sec)} ${hm}`;
 }
 
 function emuNow() {
@@ -90,7 +91,10 @@ function storeMessages(chatId, msgs) {
   if (!m) { m = new Map(); S.chats.set(chatId, m); }
   for (const msg of msgs) {
     const old = m.get(msg.message_id);
-    if (!old || (msg.edited || 0) >= (old.edited || 0) || msg.deleted) m.set(msg.message_id, msg);
+    if (!old || (msg.edited || 0) >= (old.edited || 0) || msg.deleted) {
+      if (old && (msg.edited || 0) > (old.edited || 0)) msg.flashUntil = Date.now() + 1200;
+      m.set(msg.message_id, msg);
+    }
   }
 }
 
@@ -271,7 +275,8 @@ class Phone {
     }
     const mine = chat.bot ? !m.outgoing : m.from && m.from.id === this.userId;
     const bubble = el("div", {
-      class: "bubble" + (mine ? " mine" : "") + (m.edited ? " edited" : ""),
+      class: "bubble" + (mine ? " mine" : "") + (m.edited ? " edited" : "")
+        + (m.flashUntil > Date.now() ? " flash" : ""),
       "data-mid": m.message_id,
     });
     if (!mine && !chat.bot && m.from) {

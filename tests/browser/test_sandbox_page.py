@@ -126,7 +126,7 @@ async def test_order_claim_and_deliver_in_the_page(
     await press(wang, "o:done:1")
     await shows(wang, Z(delivery.ASK_PHOTO))
     photo = tmp_path / "door.png"
-    photo.write_bytes(tiny_png())
+    photo.write_bytes(tiny_png(160, 120))
     await wang.locator("input.f-photo").set_input_files(str(photo))
     await shows(wang, Z(delivery.ASK_AMOUNT))
     await type_in(wang, "35")
@@ -146,3 +146,24 @@ async def test_order_claim_and_deliver_in_the_page(
     SCREENSHOT.parent.mkdir(exist_ok=True)
     await page.screenshot(path=str(SCREENSHOT))
     assert errors == []
+
+
+async def test_time_buttons_move_the_bots_clock_and_run_the_sweep(
+    harness: Harness, page_url: str
+) -> None:
+    """+1 小时 on the page: the bot's clock moves and what fell due fires at once."""
+    import aiohttp
+
+    h = harness
+    aunt = await h.register(AUNT, "周阿姨")
+    await h.order(aunt, urgency="normal")  # a second ping after 60 minutes unclaimed
+    before = h.rt.clock.now()
+    async with aiohttp.ClientSession() as http:
+        async with http.post(page_url + "/api/time", json={"minutes": 61}) as r:
+            moved = await r.json()
+        async with http.get(page_url + "/api/state") as r:
+            state = await r.json()
+    assert "escalation 1" in moved["note"], moved
+    assert (h.rt.clock.now() - before).total_seconds() >= 61 * 60
+    assert state["can_advance"] and "sweep" in state["clock_note"]
+    assert state["timezone"] == h.rt.settings.i18n.timezone
