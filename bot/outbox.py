@@ -252,6 +252,10 @@ class Dispatcher:
         self._stopping = True
         self._wake.set()
         if self._task:
+            # Let the pump return by itself first: cancelled between leasing a row and handing
+            # it to a send, it would leave that row 'sending' until the lease runs out.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=5.0)
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
