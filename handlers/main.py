@@ -91,6 +91,14 @@ async def start_page(emu: Any, rt: Runtime, host: str, port: int, demo: Demo = D
     return page
 
 
+def open_private_chats(emu: Any, token: str, demo: Demo = DEMO) -> None:
+    """Volunteers and staff of the demo have talked to the bot before (as approved volunteers
+    and staff have), so it may write to them: the task card after a claim, alerts, notices."""
+    bot = emu.bot(token)
+    for tid, _ in [*demo.staff, *(v for g in demo.grids for v in g.volunteers)]:
+        emu.private_chat(bot, tid).started = True
+
+
 def sandbox_instructions(url: str, demo: Demo = DEMO) -> str:
     people = ", ".join(f"{tid} {name}" for tid, name in demo.residents)
     vols = ", ".join(f"{tid} {name}" for tid, name in demo.grids[0].volunteers[:2])
@@ -141,6 +149,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         emu = Emulator(clock=_BotTime(rt.clock))
         await emu.start(settings.sandbox.host, settings.sandbox.port)
         populate_emulator(emu, SANDBOX_TOKEN)
+        open_private_chats(emu, SANDBOX_TOKEN)
         if settings.sandbox.seed_demo:
             async with db.session() as s:
                 await seed_demo(s, rt.clock)

@@ -184,6 +184,9 @@ class SandboxWeb:
                 "name": " ".join(filter(None, (u.get("first_name"), u.get("last_name")))),
                 "role": self.roles.get(u["id"], ""),
                 "phone": demo_phone(u["id"]),
+                # Has talked to the bot: the page offers START to those who have not.
+                "started": (token, u["id"]) in emu.private_chats
+                and emu.private_chats[(token, u["id"])].started,
             }
             for u in sorted(emu.users.values(), key=lambda u: u["id"])
         ]

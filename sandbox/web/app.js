@@ -264,7 +264,7 @@ class Phone {
     if (msgs.length) this.lastSeen.set(current.id, msgs[msgs.length - 1].message_id);
     if (scrollToEnd || atEnd) box.scrollTop = box.scrollHeight;
     // START for a private chat never used; the reply keyboard.
-    this.$(".start-bar").hidden = !(current.bot && msgs.length === 0);
+    this.$(".start-bar").hidden = !(current.bot && msgs.length === 0 && !this.user.started);
     this.renderKeyboard(current, msgs);
   }
 

@@ -77,9 +77,8 @@ async def test_page_state_send_and_live_events(
         assert r.status == 200 and "跑腿" in await r.text()
     async with http.get(page.url + "/api/state") as r:
         state = await r.json()
-    assert {"id": AUNT, "name": "周阿姨", "role": "居民 resident", "phone": "13800001001"} in (
-        state["users"]
-    )
+    aunt = {"id": AUNT, "name": "周阿姨", "role": "居民 resident", "phone": "13800001001"}
+    assert {**aunt, "started": False} in state["users"]
     assert state["groups"] == [{"id": GROUP, "title": "第一网格", "members": [2001]}]
     assert state["can_advance"] and state["timezone"] == "Asia/Shanghai"
 
