@@ -73,7 +73,12 @@ async def start_page(emu: Any, rt: Runtime, host: str, port: int, demo: Demo = D
         clock.advance(timedelta(minutes=minutes))
         fired = await sweep.run_once(rt)
         done = ", ".join(f"{k} {v}" for k, v in fired.items() if v) or "nothing was due"
-        return f"🕒 +{minutes:g} min: {done}"
+        step = (
+            f"{minutes / 1440:g} d"
+            if minutes >= 1440
+            else (f"{minutes / 60:g} h" if minutes >= 60 else f"{minutes:g} min")
+        )
+        return f"🕒 +{step}: {done}"
 
     page = SandboxWeb(
         emu,
