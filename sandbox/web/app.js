@@ -451,8 +451,8 @@ function connectEvents() {
   });
   es.addEventListener("messages", (ev) => {
     const data = JSON.parse(ev.data);
+    // Kept even for a chat no phone has fetched yet; its full history is merged in when one does.
     storeMessages(data.chat_id, data.messages);
-    S.loaded.add(data.chat_id);
     renderAll(data.chat_id);
   });
 }
