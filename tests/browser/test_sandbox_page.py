@@ -74,78 +74,89 @@ async def test_order_claim_and_deliver_in_the_page(
     await h.settle()
 
     page = await browser.new_page(viewport={"width": 1440, "height": 900})
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    await page.add_init_script("localStorage.setItem('paotui-sandbox-seen', '1')")
-    await page.goto(page_url)
-    expect.set_options(timeout=15_000)
+    page.set_default_timeout(15_000)
 
-    aunt = page.locator(f'.phone[data-user="{AUNT}"]')
-    wang = page.locator(f'.phone[data-user="{WANG}"]')
-    await expect(page.locator(".phone")).to_have_count(4)
-    await expect(wang.locator(f'.chat-tab.active[data-chat="{GROUP_1}"]')).to_be_visible()
+    async def play() -> None:
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        await page.add_init_script("localStorage.setItem('paotui-sandbox-seen', '1')")
+        await page.goto(page_url)
+        expect.set_options(timeout=15_000)
 
-    async def press(phone: Any, data: str) -> None:
-        await phone.locator(f'.ibtn[data-data="{data}"]').last.click()
+        aunt = page.locator(f'.phone[data-user="{AUNT}"]')
+        wang = page.locator(f'.phone[data-user="{WANG}"]')
+        await expect(page.locator(".phone")).to_have_count(4)
+        await expect(wang.locator(f'.chat-tab.active[data-chat="{GROUP_1}"]')).to_be_visible()
 
-    async def type_in(phone: Any, text: str) -> None:
-        await phone.locator(".entry").fill(text)
-        await phone.locator(".entry").press("Enter")
+        async def press(phone: Any, data: str) -> None:
+            await phone.locator(f'.ibtn[data-data="{data}"]').last.click()
 
-    async def shows(phone: Any, text: str) -> None:
-        await expect(phone.locator(".bubble", has_text=text).last).to_be_visible()
+        async def type_in(phone: Any, text: str) -> None:
+            await phone.locator(".entry").fill(text)
+            await phone.locator(".entry").press("Enter")
 
-    # 周阿姨 orders groceries with the buttons of her phone: the menu keyboard, then the form.
-    await aunt.locator(".kbtn", has_text=_ZH(MENU_ORDER)).click()
-    await press(aunt, "d:cat:groceries")
-    answers = {**ANSWERS["groceries"], "urgency": "today"}
-    for st in order_form.steps_for("groceries"):
-        await shows(aunt, _ZH(st.prompt))
-        value = answers[st.key]
-        if value in {c.value for c in st.choices}:
-            await press(aunt, f"d:v:{value}")
-        else:
-            await type_in(aunt, value)
-    await aunt.locator('.ibtn[data-data^="d:ok:"]').last.click()
-    await shows(aunt, "#1")
+        async def shows(phone: Any, text: str) -> None:
+            await expect(phone.locator(".bubble", has_text=text).last).to_be_visible()
 
-    # 王刚 sees the task in the group pane and claims it; the card comes privately.
-    await shows(wang, _ZH("Groceries"))
-    await press(wang, "o:claim:1")
-    # The bot's answer to the press pops up as Telegram's alert does.
-    await expect(page.locator("#modal-text")).to_contain_text("#1")
-    await page.locator("#modal-ok").click()
-    await shows(aunt, Z("{name} took your order {title} ({time})."))
-    await wang.locator(f'.chat-tab[data-chat="{WANG}"]').click()
-    await press(wang, "o:buy:1")
-    await shows(aunt, Z("{name} has bought the items for {title} ({time})."))
-    await press(wang, "o:go:1")
-    await shows(aunt, Z("{name} is on the way with {title} ({time})."))
+        # 周阿姨 orders groceries with the buttons of her phone: the menu keyboard, then the form.
+        await aunt.locator(".kbtn", has_text=_ZH(MENU_ORDER)).click()
+        await press(aunt, "d:cat:groceries")
+        answers = {**ANSWERS["groceries"], "urgency": "today"}
+        for st in order_form.steps_for("groceries"):
+            await shows(aunt, _ZH(st.prompt))
+            value = answers[st.key]
+            if value in {c.value for c in st.choices}:
+                await press(aunt, f"d:v:{value}")
+            else:
+                await type_in(aunt, value)
+        await aunt.locator('.ibtn[data-data^="d:ok:"]').last.click()
+        await shows(aunt, "#1")
 
-    # 📦: a photo at the door from disk, what was spent, Skip the receipt.
-    await press(wang, "o:done:1")
-    await shows(wang, Z(delivery.ASK_PHOTO))
-    photo = tmp_path / "door.png"
-    photo.write_bytes(tiny_png(160, 120))
-    await wang.locator("input.f-photo").set_input_files(str(photo))
-    await shows(wang, Z(delivery.ASK_AMOUNT))
-    await type_in(wang, "35")
-    await shows(wang, Z(delivery.ASK_RECEIPT))
-    await press(wang, "dl:skip:1")
-    await shows(wang, Z(delivery.DELIVERED))
+        # 王刚 sees the task in the group pane and claims it; the card comes privately.
+        await shows(wang, _ZH("Groceries"))
+        await press(wang, "o:claim:1")
+        # The bot's answer to the press pops up as Telegram's alert does.
+        await expect(page.locator("#modal-text")).to_contain_text("#1")
+        await page.locator("#modal-ok").click()
+        await shows(aunt, Z("{name} took your order {title} ({time})."))
+        await wang.locator(f'.chat-tab[data-chat="{WANG}"]').click()
+        await press(wang, "o:buy:1")
+        await shows(aunt, Z("{name} has bought the items for {title} ({time})."))
+        await press(wang, "o:go:1")
+        await shows(aunt, Z("{name} is on the way with {title} ({time})."))
 
-    # The resident's phone: the photo at the door (an image), the amount, ✅ Received.
-    await expect(aunt.locator(".bubble img").last).to_be_visible()
-    at_door = Z("{title} is at your door ({time}). Please take it in and press Received.")
-    await shows(aunt, at_door)
-    await expect(aunt.locator(".bubble", has_text=at_door).last).to_contain_text("¥35.00")
-    await press(aunt, "o:ok:1")
-    await shows(wang, Z("The resident received {title}. Thank you for running it!"))
+        # 📦: a photo at the door from disk, what was spent, Skip the receipt.
+        await press(wang, "o:done:1")
+        await shows(wang, Z(delivery.ASK_PHOTO))
+        photo = tmp_path / "door.png"
+        photo.write_bytes(tiny_png(160, 120))
+        await wang.locator("input.f-photo").set_input_files(str(photo))
+        await shows(wang, Z(delivery.ASK_AMOUNT))
+        await type_in(wang, "35")
+        await shows(wang, Z(delivery.ASK_RECEIPT))
+        await press(wang, "dl:skip:1")
+        await shows(wang, Z(delivery.DELIVERED))
 
-    await page.locator(".phone").first.locator(".msgs").evaluate("e => e.scrollTop = 1e9")
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOT))
-    assert errors == []
+        # The resident's phone: the photo at the door (an image), the amount, ✅ Received.
+        await expect(aunt.locator(".bubble img").last).to_be_visible()
+        at_door = Z("{title} is at your door ({time}). Please take it in and press Received.")
+        await shows(aunt, at_door)
+        await expect(aunt.locator(".bubble", has_text=at_door).last).to_contain_text("¥35.00")
+        await press(aunt, "o:ok:1")
+        await shows(wang, Z("The resident received {title}. Thank you for running it!"))
+
+        await page.locator(".phone").first.locator(".msgs").evaluate("e => e.scrollTop = 1e9")
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        await page.screenshot(path=str(SCREENSHOT))
+        assert errors == []
+
+    try:
+        await play()
+    except BaseException:
+        failure = tmp_path / "failure.png"
+        await page.screenshot(path=str(failure))
+        print(f"the page at the failure: {failure}")
+        raise
 
 
 async def test_time_buttons_move_the_bots_clock_and_run_the_sweep(
