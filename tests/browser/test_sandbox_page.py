@@ -178,3 +178,46 @@ async def test_time_buttons_move_the_bots_clock_and_run_the_sweep(
     assert (h.rt.clock.now() - before).total_seconds() >= 61 * 60
     assert state["can_advance"] and "sweep" in state["clock_note"]
     assert state["timezone"] == h.rt.settings.i18n.timezone
+
+
+async def test_run_without_a_token_prints_the_page_address(
+    db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`paotui run` with no token: emulator, bot and page, and the address on 127.0.0.1."""
+    import asyncio
+    import re
+
+    import aiohttp
+
+    from handlers.main import serve
+    from tests.conftest import make_settings
+
+    settings = make_settings(db_path, sandbox={"port": 0, "web_port": 0})
+    assert not settings.has_token
+    stop = asyncio.Event()
+    running = asyncio.create_task(serve(settings, stop=stop))
+    try:
+        url = None
+        for _ in range(200):
+            found = re.search(
+                r"Open (http://127\.0\.0\.1:\d+) in your browser", capsys.readouterr().out
+            )
+            if found:
+                url = found.group(1)
+                break
+            assert not running.done(), running.exception()
+            await asyncio.sleep(0.05)
+        assert url is not None, "no page address printed"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(url + "/") as r:
+                assert r.status == 200 and "跑腿" in await r.text()
+            async with http.get(url + "/api/state") as r:
+                state = await r.json()
+        users = {u["id"]: u for u in state["users"]}
+        assert users[AUNT]["name"] == "周阿姨" and not users[AUNT]["started"]
+        assert users[WANG]["started"]  # volunteers have a private chat with the bot
+        assert any(g["id"] == GROUP_1 and WANG in g["members"] for g in state["groups"])
+        assert state["can_advance"]
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 15)
