@@ -1,4 +1,5 @@
-"""Local Telegram Bot API emulator for tests and demos (no network, no real Telegram).
+"""Local Telegram Bot API emulator for tests and demos (no network, no real Telegram), and a
+browser page over it (:mod:`sandbox.web`: a phone per user, live).
 
 Only stdlib, aiohttp and httpx are used: nothing from the bot's own packages.
 """

@@ -9,7 +9,9 @@ import contextlib
 from .emulator import Emulator
 
 
-async def serve(host: str, port: int, tokens: list[str], limits: dict) -> None:
+async def serve(
+    host: str, port: int, tokens: list[str], limits: dict, web_port: int | None = None
+) -> None:
     emu = Emulator(**limits)
     for token in tokens:
         emu.register_bot(token)
@@ -22,9 +24,17 @@ async def serve(host: str, port: int, tokens: list[str], limits: dict) -> None:
         "python -m sandbox.cli chat USER_ID)",
         flush=True,
     )
+    page = None
+    if web_port is not None:
+        from .web import SandboxWeb
+
+        page = SandboxWeb(emu, clock_note="No clock control: the emulator runs on real time.")
+        print(f"  browser page:      {await page.start(host, web_port)}", flush=True)
     try:
         await asyncio.Event().wait()  # serve until cancelled (Ctrl-C)
     finally:
+        if page is not None:
+            await page.stop()
         await emu.stop()
 
 
@@ -37,6 +47,9 @@ def main(argv: list[str] | None = None) -> None:
         action="append",
         default=[],
         help="register a bot token up front (repeatable); the first is default",
+    )
+    parser.add_argument(
+        "--web-port", type=int, default=None, help="also serve the browser page on this port"
     )
     parser.add_argument("--global-rate", type=float, default=30)
     parser.add_argument("--private-rate", type=float, default=1.0)
@@ -52,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         "group_window": args.group_window,
     }
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.host, args.port, args.token, limits))
+        asyncio.run(serve(args.host, args.port, args.token, limits, args.web_port))
 
 
 if __name__ == "__main__":
