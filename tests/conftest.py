@@ -38,6 +38,9 @@ def make_settings(db_path: Path, **overrides: Any) -> Settings:
         "database": {"url": f"sqlite+aiosqlite:///{db_path}"},
         "bot": {"poll_timeout": 2},
         "outbox": {"poll_seconds": 0.1},
+        # Off unless a test turns it on: otherwise every test run after 20:00 local time would
+        # see the day's summary sent to the demo staff by the first sweep.
+        "reports": {"daily_summary_at": ""},
     }
     for key, value in overrides.items():
         base.setdefault(key, {}).update(value)

@@ -1,9 +1,11 @@
 """The sandbox page in a real browser: a resident orders groceries in her phone, a volunteer
 claims the task in the grid's group and runs it to the door in his, and the resident's phone
-shows each step live. Saves docs/sandbox.png (the README's picture)."""
+shows each step live. Saves var/sandbox.png; with PAOTUI_UPDATE_SCREENSHOT=1, docs/sandbox.png
+(the README's picture) instead."""
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 from collections.abc import AsyncIterator
@@ -21,7 +23,11 @@ from tests.browser.conftest import CHROMIUM_ARGS, ROOT
 from tests.factories import ANSWERS, GROUP_1, Harness, Z
 
 AUNT, WANG = 1001, 2001
-SCREENSHOT = ROOT / "docs" / "sandbox.png"
+SCREENSHOT = (
+    ROOT / "docs" / "sandbox.png"
+    if os.environ.get("PAOTUI_UPDATE_SCREENSHOT")
+    else ROOT / "var" / "sandbox.png"
+)
 _ZH = gettext_for("zh_CN")
 
 

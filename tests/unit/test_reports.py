@@ -147,6 +147,7 @@ def test_parse_days() -> None:
 async def test_summary_is_sent_once_at_the_configured_time(rt: Runtime) -> None:
     from models import DailyRun, OutboxMessage
 
+    rt.settings.reports.daily_summary_at = "20:00"
     now = rt.clock.now().astimezone(reports.ZoneInfo(rt.timezone))
     at = rt.settings.reports.daily_summary_at
     hh, mm = (int(x) for x in at.split(":"))
