@@ -70,7 +70,7 @@ class I18nSection(_Section):
 
 class OutboxSection(_Section):
     # Telegram: about 30 messages/s overall; we stay a little below to leave room for replies.
-    global_per_second: float = Field(default=29.0, gt=0, le=30)
+    global_per_second: float = Field(default=29.8, gt=0, le=30)
     private_interval_seconds: float = Field(default=1.0, ge=0)
     group_per_minute: int = Field(default=20, ge=1, le=20)
     max_attempts: int = Field(default=8, ge=1)

@@ -119,7 +119,7 @@ class Sender(Protocol):
 
 @dataclass
 class Limits:
-    global_per_second: float = 29.0
+    global_per_second: float = 29.8
     private_interval: float = 1.0
     group_per_minute: int = 20
     max_attempts: int = 8
@@ -134,12 +134,7 @@ class Pacer:
     def __init__(self, limits: Limits, now: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits
         self._now = now
-        # The next overall slot: slots are planned evenly from each other, not from when the
-        # last request happened to leave, so scheduling delays do not add up to a lower rate.
-        self._next_slot = 0.0
-        # When the last requests really left: a late start of one slot must not let more than
-        # the rate fall into one second.
-        self._sent: deque[float] = deque()
+        self._global: deque[float] = deque()
         self._private_next: dict[int, float] = {}
         self._group: dict[int, deque[float]] = {}
         self._chat_blocked: dict[int, float] = {}  # after a 429 for that chat
@@ -167,7 +162,10 @@ class Pacer:
         """Seconds until the next overall slot. Slots are evenly spaced: no burst at start,
         never more than the rate in any second."""
         now = self._now()
-        return max(0.0, self._global_blocked - now, self._next_slot - now)
+        blocked = self._global_blocked - now
+        if not self._global:
+            return max(0.0, blocked)
+        return max(0.0, blocked, self._global[-1] + self._global_interval() - now)
 
     def wait_for(self, chat_id: int, is_group: bool) -> float:
         return max(self.chat_wait(chat_id, is_group), self.global_wait())
@@ -184,29 +182,11 @@ class Pacer:
     async def take_global(self) -> None:
         """Wait for and take the next overall slot, right before a request leaves, so that
         requests reach the server spaced as they were planned."""
-        # The slot is taken before the wait (no await in between), so concurrent senders get
-        # consecutive slots; never one in the past, so falling behind brings no burst.
-        slot = max(self._now(), self._next_slot, self._global_blocked)
-        self._next_slot = slot + self._global_interval()
-        while (wait := slot - self._now()) > 0:  # noqa: ASYNC110 - a timed wait, no event
+        while (wait := self.global_wait()) > 0:  # noqa: ASYNC110 - a timed wait, no event
             await asyncio.sleep(wait)
-        if self._global_blocked > slot:  # a 429 meanwhile: wait for the block to end too
-            await self.take_global()
-            return
-        # After a stall, overdue slots catch up, but never back to back: a burst would reach
-        # the server denser than planned.
-        gap = 0.8 * self._global_interval()
-        while self._sent and (wait := self._sent[-1] + gap - self._now()) > 0:  # noqa: ASYNC110
-            await asyncio.sleep(wait)
-        cap = max(1, int(self.limits.global_per_second))
-        while len(self._sent) >= cap and (wait := self._sent[-cap] + 1.0 - self._now()) > 0:  # noqa: ASYNC110
-            await asyncio.sleep(wait)
-        self._note_sent()
-
-    def _note_sent(self) -> None:
-        self._sent.append(self._now())
-        while len(self._sent) > 64:
-            self._sent.popleft()
+        self._global.append(self._now())
+        while len(self._global) > 64:
+            self._global.popleft()
 
     async def acquire(self, chat_id: int | None, is_group: bool) -> None:
         """A direct reply: the next overall slot; it counts toward the chat's budget but does
@@ -217,8 +197,7 @@ class Pacer:
 
     def record(self, chat_id: int, is_group: bool) -> None:
         """Count a send now (both budgets), without waiting."""
-        self._next_slot = max(self._next_slot, self._now()) + self._global_interval()
-        self._note_sent()
+        self._global.append(self._now())
         self.reserve_chat(chat_id, is_group)
 
     def back_off(self, chat_id: int, is_group: bool, seconds: float) -> None:

@@ -43,7 +43,7 @@ def test_wrong_type(tmp_path: Path) -> None:
 
 
 def test_out_of_range_and_unknown_values(tmp_path: Path) -> None:
-    text = GOOD.replace("global_per_second = 29.0", "global_per_second = 100")
+    text = GOOD.replace("global_per_second = 29.8", "global_per_second = 100")
     text = text.replace('timezone = "Asia/Shanghai"', 'timezone = "Mars/Olympus"')
     text = text.replace("[limits]", "[limits]\nmax_txt_length = 5")
     with pytest.raises(ConfigError) as info:
