@@ -9,17 +9,10 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.cli_common import read_text, run_import, settings_from
+from bot.config import Settings
 
 logger = logging.getLogger(__name__)
-
-
-def _settings(args: argparse.Namespace) -> Settings:
-    try:
-        return load_settings(args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        raise SystemExit(2) from exc
 
 
 def _configure_logging(verbose: bool) -> None:
@@ -34,14 +27,14 @@ def _configure_logging(verbose: bool) -> None:
 def cmd_db(args: argparse.Namespace) -> int:
     from bot.migrate import upgrade
 
-    settings = _settings(args)
+    settings = settings_from(args)
     upgrade(settings.database.url, args.revision)
     print(f"database at revision {args.revision}: {settings.database.url}")
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_from(args)
     # The Telegram side is loaded only here: bot/ itself stays free of Telegram types.
     from handlers.main import serve
 
@@ -53,7 +46,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    settings = _settings(args)
+    settings = settings_from(args)
     mode = "Telegram" if settings.has_token else "sandbox (no PAOTUI_BOT__TOKEN)"
     print(f"configuration OK; database {settings.database.url}; mode: {mode}")
     return 0
@@ -84,34 +77,19 @@ messaged; they are reminded before each shift and see their shifts with /shifts.
 
 async def roster_import(settings: Settings, text: str, name: str, out: TextIO, err: TextIO) -> int:
     """`paotui roster import FILE`: check every row, then import all or nothing."""
-    from bot.clock import SystemClock
-    from bot.db import Database
-    from bot.runtime import Runtime
     from bot.services import roster
 
-    db = Database(settings.database.url)
-    rt = Runtime(settings, db, SystemClock())
-    try:
-        async with db.session() as session:
-            result = await roster.import_csv(rt, session, text)
-    finally:
-        await db.dispose()
-    if result.errors:
-        for line, reason in result.errors:
-            print(f"{name}:{line}: {reason}", file=err)
-        print(f"nothing imported: {len(result.errors)} bad line(s) of {result.rows}", file=err)
+    result = await run_import(settings, roster.import_csv, text, name, err)
+    if result is None:
         return 1
     print(f"added {result.added} shift(s); {result.skipped} already on the roster", file=out)
     return 0
 
 
 def cmd_roster_import(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    try:
-        with open(args.file, encoding="utf-8-sig", newline="") as fh:
-            text = fh.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"cannot read {args.file}: {exc}", file=sys.stderr)
+    settings = settings_from(args)
+    text = read_text(args.file)
+    if text is None:
         return 2
     return asyncio.run(roster_import(settings, text, args.file, sys.stdout, sys.stderr))
 
@@ -147,14 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate the configuration and exit")
     check.set_defaults(func=cmd_check)
-    # Imported here: both modules use this one's helpers.
+    # Imported here so that `paotui db` does not load what the other commands need.
     from bot.cli_reports import register_export_parser
     from bot.cli_setup import add_setup_commands
     from bot.cli_staff import register_staff_parser
 
     add_setup_commands(sub)  # import, qr
-    register_staff_parser(sub, _settings)
-    register_export_parser(sub, _settings)
+    register_staff_parser(sub, settings_from)
+    register_export_parser(sub, settings_from)
     return p
 
 

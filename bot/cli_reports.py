@@ -87,7 +87,7 @@ _NOUN = {
 
 
 def register_export_parser(sub: Any, settings: Callable[[argparse.Namespace], Settings]) -> None:
-    """Add `export` to the CLI; `settings(args)` loads the config (bot.cli._settings)."""
+    """Add `export` to the CLI; `settings(args)` loads the config (bot.cli_common.settings_from)."""
     p = sub.add_parser(
         "export",
         help="write the ledger (台账) of some days as XLSX (and CSV)",

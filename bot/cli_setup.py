@@ -8,7 +8,8 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.cli_common import read_text, run_import, settings_from
+from bot.config import Settings
 
 if TYPE_CHECKING:
     from bot.services.setup import Poster
@@ -51,32 +52,12 @@ embedding; to embed a font instead (safer for print shops), pass --font FILE.ttf
 """
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    try:
-        return load_settings(args.config)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        raise SystemExit(2) from exc
-
-
 async def setup_import(settings: Settings, text: str, name: str, out: TextIO, err: TextIO) -> int:
     """Check every line, then import all or nothing; the exit status."""
-    from bot.clock import SystemClock
-    from bot.db import Database
-    from bot.runtime import Runtime
     from bot.services import setup
 
-    db = Database(settings.database.url)
-    rt = Runtime(settings, db, SystemClock())
-    try:
-        async with db.session() as session:
-            result = await setup.import_csv(rt, session, text)
-    finally:
-        await db.dispose()
-    if result.errors:
-        for line, reason in result.errors:
-            print(f"{name}:{line}: {reason}", file=err)
-        print(f"nothing imported: {len(result.errors)} bad line(s) of {result.rows}", file=err)
+    result = await run_import(settings, setup.import_csv, text, name, err)
+    if result is None:
         return 1
     print(f"communities: {result.communities}", file=out)
     print(f"grids:       {result.grids}", file=out)
@@ -86,12 +67,9 @@ async def setup_import(settings: Settings, text: str, name: str, out: TextIO, er
 
 
 def cmd_import(args: argparse.Namespace) -> int:
-    settings = _settings(args)
-    try:
-        with open(args.file, encoding="utf-8-sig", newline="") as fh:
-            text = fh.read()
-    except (OSError, UnicodeDecodeError) as exc:
-        print(f"cannot read {args.file}: {exc}", file=sys.stderr)
+    settings = settings_from(args)
+    text = read_text(args.file)
+    if text is None:
         return 2
     return asyncio.run(setup_import(settings, text, args.file, sys.stdout, sys.stderr))
 
@@ -131,7 +109,7 @@ def write_posters(
 def cmd_qr(args: argparse.Namespace) -> int:
     from bot.services import setup
 
-    settings = _settings(args)
+    settings = settings_from(args)
     username = args.bot_username or settings.bot.username
     if not username:
         print(

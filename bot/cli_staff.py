@@ -87,7 +87,7 @@ async def run_staff(settings: Settings, args: argparse.Namespace, out: TextIO, e
 
 
 def register_staff_parser(sub: Any, settings_of: Any) -> None:
-    """Add `staff` to the CLI; `settings_of(args)` loads the config (bot.cli._settings)."""
+    """Add `staff` to the CLI; `settings_of(args)` loads the config (cli_common.settings_from)."""
 
     def cmd(args: argparse.Namespace) -> int:
         return asyncio.run(run_staff(settings_of(args), args, sys.stdout, sys.stderr))

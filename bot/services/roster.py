@@ -10,8 +10,6 @@ writes its outbox messages, so two sweeps or a restart never send one twice or l
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -29,7 +27,7 @@ from bot.config import ShiftTemplate
 from bot.errors import Refused
 from bot.i18n import LANGUAGES, N_, Gettext, gettext_for, local_time
 from bot.runtime import Runtime
-from bot.services import audit, notify, people
+from bot.services import audit, csvfile, notify, people
 from bot.services.people import language_of
 from models import (
     Building,
@@ -869,36 +867,17 @@ async def import_csv(rt: Runtime, session: AsyncSession, text: str) -> ImportRes
     """Check every row first; if any is bad, return the reasons and write nothing. Otherwise
     add every shift not already on the roster (in the caller's one transaction)."""
     result = ImportResult()
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
-    header: list[str] | None = None
+    table = csvfile.read(text, CSV_COLUMNS)
+    result.rows = table.count
+    result.errors.extend(table.errors)
+    if not table.header_ok:
+        return result
     grids = (await session.scalars(select(Grid).order_by(Grid.id))).all()
     vols = (await session.scalars(select(Volunteer).order_by(Volunteer.id))).all()
     grid_names = {g.id: g.name for g in grids}
     templates = _template_names(rt)
     good: list[tuple[int, int, Slot]] = []  # (grid id, volunteer id, slot)
-    for row in reader:
-        line = reader.line_num
-        cells = [c.strip() for c in row]
-        if not any(cells):
-            continue
-        if header is None:
-            header = [c.lower() for c in cells]
-            missing = [c for c in CSV_COLUMNS if c not in header]
-            if missing:
-                result.errors.append(
-                    (
-                        line,
-                        "the first line must be the header "
-                        + ",".join(CSV_COLUMNS)
-                        + f" (missing: {', '.join(missing)})",
-                    )
-                )
-                return result
-            continue
-        result.rows += 1
-        if len(cells) < len(header):
-            cells += [""] * (len(header) - len(cells))
-        value = {name: cells[header.index(name)] for name in CSV_COLUMNS}
+    for line, value in table.lines:
         reasons: list[str] = []
 
         grid = None
@@ -957,9 +936,8 @@ async def import_csv(rt: Runtime, session: AsyncSession, text: str) -> ImportRes
             continue
         assert grid is not None and day is not None and template is not None and vol is not None
         good.append((grid.id, vol.id, slot(rt, template, day)))
-    if header is None:
-        result.errors.append((1, "the file is empty; the first line must be the header"))
     if result.errors:
+        result.errors.sort()
         return result
     seen: set[tuple[int, int, datetime]] = set()
     for grid_id, volunteer_id, s in good:

@@ -10,7 +10,6 @@ same). `posters_pdf` draws one A4 page per building with the QR code of the deep
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.runtime import Runtime
+from bot.services import csvfile
 from models import Building, Community, Compound, Grid
 
 CSV_COLUMNS = (
@@ -118,40 +118,17 @@ def _check_row(line: int, value: dict[str, str]) -> tuple[Row | None, list[str]]
 
 def parse_csv(text: str, result: ImportResult) -> list[Row]:
     """The rows of the file, each checked on its own; bad ones go to ``result.errors``."""
-    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
-    header: list[str] | None = None
+    table = csvfile.read(text, CSV_COLUMNS)
+    result.rows = table.count
+    result.errors.extend(table.errors)
     rows: list[Row] = []
-    for raw in reader:
-        line = reader.line_num
-        cells = [c.strip() for c in raw]
-        if not any(cells):
-            continue
-        if header is None:
-            header = [c.lower() for c in cells]
-            missing = [c for c in CSV_COLUMNS if c not in header]
-            if missing:
-                result.errors.append(
-                    (
-                        line,
-                        "the first line must be the header "
-                        + ",".join(CSV_COLUMNS)
-                        + f" (missing: {', '.join(missing)})",
-                    )
-                )
-                return []
-            continue
-        result.rows += 1
-        if len(cells) > len(header) and any(cells[len(header) :]):
-            result.errors.append((line, f"more than the {len(header)} columns of the header"))
-            continue
-        cells += [""] * (len(header) - len(cells))
-        row, reasons = _check_row(line, {c: cells[header.index(c)] for c in CSV_COLUMNS})
+    for line, value in table.lines:
+        row, reasons = _check_row(line, value)
         if reasons:
             result.errors.append((line, "; ".join(reasons)))
         elif row is not None:
             rows.append(row)
-    if header is None:
-        result.errors.append((1, "the file is empty; the first line must be the header"))
+    result.errors.sort()
     return rows
 
 
