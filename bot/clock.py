@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 
 class Clock(Protocol):
@@ -28,3 +29,22 @@ class OffsetClock:
         if delta < timedelta():
             raise ValueError("time only moves forward")
         self.offset += delta
+
+
+# Local days and clock times: the config says "08:00" and "2026-11-23" in the community's zone.
+
+
+def local_day(dt: datetime, tz: str) -> date:
+    """The local date of an instant."""
+    return dt.astimezone(ZoneInfo(tz)).date()
+
+
+def clock_time(value: str) -> time:
+    """A validated "HH:MM" from the config."""
+    h, m = value.split(":")
+    return time(int(h), int(m))
+
+
+def local_at(day: date, hhmm: str, tz: str) -> datetime:
+    """The aware instant of local clock time ``hhmm`` on local date ``day``."""
+    return datetime.combine(day, clock_time(hhmm), tzinfo=ZoneInfo(tz))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 
-from bot.clock import Clock
+from bot.clock import Clock, local_day
 from bot.config import Settings
 from bot.db import Database
 
@@ -25,3 +26,7 @@ class Runtime:
     @property
     def timezone(self) -> str:
         return self.settings.i18n.timezone
+
+    def today(self) -> date:
+        """Today's date in the community's time zone."""
+        return local_day(self.clock.now(), self.timezone)

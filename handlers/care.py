@@ -211,7 +211,7 @@ async def ask_input(update: Update, ctx: AppContext) -> int | None:
     if verb == "who":
         await update.effective_chat.send_message(_(ASK_WHO).format(name=h.name))
         return WAIT_WHO
-    example = care.local_today(ctx.rt) + timedelta(days=7)
+    example = ctx.rt.today() + timedelta(days=7)
     await update.effective_chat.send_message(
         _(ASK_ISO).format(name=h.name, example=example.isoformat())
     )

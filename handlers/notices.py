@@ -5,8 +5,8 @@ unconfirmed and the unconfirmed households per building; residents press ✅ Rec
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from telegram import Update
 from telegram.error import BadRequest
@@ -20,7 +20,7 @@ from telegram.ext import (
 
 from bot.buttons import Button
 from bot.errors import Refused
-from bot.i18n import N_, Gettext
+from bot.i18n import N_, Gettext, local_time
 from bot.services import notices as svc
 from handlers.common import STALE, alert, answer, edit_or_send, inline, translator, unit_of_work
 from handlers.context import AppContext
@@ -67,8 +67,8 @@ CANCELLED = N_("cancelled")
 CANCELLED_OK = N_("Notice #{id} is cancelled; it will not be sent.")
 
 
-def _local(ctx: AppContext, when: Any) -> str:
-    return when.astimezone(ZoneInfo(ctx.rt.timezone)).strftime("%Y-%m-%d %H:%M")
+def _local(ctx: AppContext, when: datetime) -> str:
+    return local_time(when, ctx.rt.timezone, "%Y-%m-%d %H:%M")
 
 
 async def notice_start(update: Update, ctx: AppContext) -> int:

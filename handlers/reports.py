@@ -60,16 +60,12 @@ async def _stats_text(
     return reports.render_stats(st, _)
 
 
-def _today(ctx: AppContext) -> date:
-    return reports.local_today(ctx.rt.clock.now(), ctx.rt.timezone)
-
-
 async def stats_command(update: Update, ctx: AppContext) -> None:
     user, msg = update.effective_user, update.effective_message
     assert user is not None and msg is not None
     _ = await translator(update, ctx)
     try:
-        day_from, day_to = reports.parse_days(list(ctx.args or []), _today(ctx), "/stats")
+        day_from, day_to = reports.parse_days(list(ctx.args or []), ctx.rt.today(), "/stats")
         text = await _stats_text(ctx, user.id, day_from, day_to, _)
     except Refused as e:
         await msg.reply_text(e.render(_))
@@ -81,7 +77,7 @@ async def stats_pressed(update: Update, ctx: AppContext) -> None:
     q = update.callback_query
     assert q is not None and q.data is not None
     _ = await translator(update, ctx)
-    days = reports.preset(q.data.split(":")[2], _today(ctx))
+    days = reports.preset(q.data.split(":")[2], ctx.rt.today())
     if days is None:
         await alert(update, _(STALE))
         return
@@ -134,7 +130,7 @@ async def export_command(update: Update, ctx: AppContext) -> None:
     assert user is not None and msg is not None
     _ = await translator(update, ctx)
     try:
-        day_from, day_to = reports.parse_days(list(ctx.args or []), _today(ctx), "/export")
+        day_from, day_to = reports.parse_days(list(ctx.args or []), ctx.rt.today(), "/export")
     except Refused as e:
         await msg.reply_text(e.render(_))
         return

@@ -23,6 +23,7 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.buttons import Button, Rows
+from bot.clock import local_day
 from bot.errors import Refused
 from bot.i18n import Gettext
 from bot.services import roster
@@ -42,7 +43,7 @@ def _day(raw: str) -> date:
 def _check_day(ctx: AppContext, day: date) -> None:
     """Days staff may set: today and the next six (yesterday too, for a press after
     midnight on yesterday's screen)."""
-    today = roster.local_today(ctx.rt)
+    today = ctx.rt.today()
     if not today - timedelta(days=1) <= day < today + timedelta(days=roster.ROSTER_DAYS):
         raise Refused(STALE)
 
@@ -224,7 +225,7 @@ async def _my_shifts(ctx: AppContext, w: Work, uid: int) -> Screen:
     rows = [
         [
             Button(
-                f"🔁 {roster.day_label(roster.local_day(v.starts_at, tz), _)} "
+                f"🔁 {roster.day_label(local_day(v.starts_at, tz), _)} "
                 f"{roster.template_label(v.template, _)}",
                 f"sw:p:{v.id}",
             )

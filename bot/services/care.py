@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select, update
@@ -22,6 +22,7 @@ from sqlalchemy.orm import selectinload
 
 from bot import outbox
 from bot.buttons import Button, Rows
+from bot.clock import clock_time, local_at, local_day
 from bot.errors import Refused
 from bot.i18n import N_, Gettext, gettext_for, local_time
 from bot.runtime import Runtime
@@ -76,24 +77,6 @@ PAST_DATE = N_("That date has passed. Please send today's date or a later one.")
 CHANGED = N_("Someone changed this household just now. Please look again and retry.")
 OLD_CHECK = N_("This question was for an earlier day. Thank you; today's comes in the morning.")
 NOT_YOURS = N_("This button is out of date or not for you. Nothing was changed.")
-
-
-def _tz(rt: Runtime) -> ZoneInfo:
-    return ZoneInfo(rt.timezone)
-
-
-def local_today(rt: Runtime) -> date:
-    return rt.clock.now().astimezone(_tz(rt)).date()
-
-
-def _hhmm(value: str) -> time:
-    h, m = value.split(":")
-    return time(int(h), int(m))
-
-
-def _at(rt: Runtime, day: date, hhmm: str) -> datetime:
-    """A local clock time on a local day, as an aware datetime."""
-    return datetime.combine(day, _hhmm(hhmm), tzinfo=_tz(rt))
 
 
 def isolating(until: date | None, today: date) -> bool:
@@ -238,7 +221,7 @@ async def household(
     rt: Runtime, session: AsyncSession, staff_id: int, resident_id: int
 ) -> Household:
     r = await _resident_in_scope(session, staff_id, resident_id)
-    return await _household(session, r, local_today(rt))
+    return await _household(session, r, rt.today())
 
 
 async def toggle_flag(
@@ -274,7 +257,7 @@ async def toggle_flag(
         flags=after,
     )
     await session.refresh(r, ["vulnerable", "care_marked_by", "updated_at"])
-    return await _household(session, r, local_today(rt))
+    return await _household(session, r, rt.today())
 
 
 async def _helper_id(session: AsyncSession, staff_id: int, text: str) -> int:
@@ -308,7 +291,7 @@ async def assign(
     await audit.record(
         session, rt.clock, staff_id, "care.assign", f"resident:{r.id}", responsible=tid, was=before
     )
-    h = await _household(session, r, local_today(rt))
+    h = await _household(session, r, rt.today())
     if before != tid:
         _ = gettext_for(await language_of(session, tid, rt.default_language))
         text_ = _(
@@ -326,7 +309,7 @@ async def set_isolation(
     doorstep-only and priority, and nobody else is told why."""
     r = await _resident_in_scope(session, staff_id, resident_id)
     t = text.strip().lower()
-    today = local_today(rt)
+    today = rt.today()
     until: date | None
     if t in ("clear", "none", "-", "清除", "结束", "无"):
         until = None
@@ -356,7 +339,7 @@ async def care_list(rt: Runtime, session: AsyncSession, staff_id: int) -> list[H
     """The care list of the staff member's grids: households marked vulnerable, with someone
     responsible, or in home isolation now."""
     grids = await _scope(session, staff_id)
-    today = local_today(rt)
+    today = rt.today()
     rows = await session.scalars(
         select(Resident)
         .join(Building, Building.id == Resident.building_id)
@@ -396,12 +379,12 @@ async def ask_due(rt: Runtime) -> int:
     CareCheck insert is the claim (unique per household and day), in the same transaction as
     the question. Returns how many were asked."""
     now = rt.clock.now()
-    local = now.astimezone(_tz(rt))
+    local = now.astimezone(ZoneInfo(rt.timezone))
     # Only in the morning window: someone marked in the evening is asked the next morning.
     if (
-        not _hhmm(rt.settings.care.check_in_at)
+        not clock_time(rt.settings.care.check_in_at)
         <= local.time()
-        < _hhmm(rt.settings.care.alert_if_no_answer_by)
+        < clock_time(rt.settings.care.alert_if_no_answer_by)
     ):
         return 0
     today = local.date()
@@ -490,7 +473,7 @@ async def answer(
     )
     if check is None or r is None or r.telegram_id != telegram_id:
         raise Refused(NOT_YOURS)
-    today = local_today(rt)
+    today = rt.today()
     if check.day != today:
         raise Refused(OLD_CHECK)
     value = VERBS[verb]
@@ -520,18 +503,18 @@ async def answer(
 def _alert_deadline(rt: Runtime, check: CareCheck) -> datetime:
     """The alert hour of the check's day; a household asked late (marked during the day, or
     the bot was down) gets as long to answer as the others did."""
-    window = _at(rt, check.day, rt.settings.care.alert_if_no_answer_by) - _at(
-        rt, check.day, rt.settings.care.check_in_at
-    )
-    return max(_at(rt, check.day, rt.settings.care.alert_if_no_answer_by), check.asked_at + window)
+    cfg, tz = rt.settings.care, rt.timezone
+    deadline = local_at(check.day, cfg.alert_if_no_answer_by, tz)
+    window = deadline - local_at(check.day, cfg.check_in_at, tz)
+    return max(deadline, check.asked_at + window)
 
 
 async def alert_due(rt: Runtime) -> int:
     """After `care.alert_if_no_answer_by` (local), each of today's checks with no answer
     alerts the responsible person once (a conditional UPDATE on alerted_at)."""
     now = rt.clock.now()
-    today = now.astimezone(_tz(rt)).date()
-    if now < _at(rt, today, rt.settings.care.alert_if_no_answer_by):
+    today = local_day(now, rt.timezone)
+    if now < local_at(today, rt.settings.care.alert_if_no_answer_by, rt.timezone):
         return 0
     alerted = 0
     async with rt.db.session() as session:

@@ -406,10 +406,10 @@ async def submit_draft(
         select(Building).where(Building.id == who.building_id).options(selectinload(Building.grid))
     )
     assert b is not None
-    from bot.services.care import isolating, local_today  # care imports this module
+    from bot.services.care import isolating  # care imports this module
 
     # Home isolation (包保, staff only): doorstep-only and priority; nobody is told why.
-    isolated = isolating(resident.isolation_until, local_today(rt))
+    isolated = isolating(resident.isolation_until, rt.today())
     o = Order(
         resident_id=resident.id,
         recipient_id=d.recipient_id,

@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
+from bot.clock import clock_time
 from bot.errors import Refused
 from bot.i18n import N_, Gettext, gettext_for
 from bot.runtime import Runtime
@@ -67,10 +68,6 @@ NOT_STAFF = N_("This is for community staff only.")
 
 
 # --- days and scope ----------------------------------------------------------------------------
-
-
-def local_today(now: datetime, tz: str) -> date:
-    return now.astimezone(ZoneInfo(tz)).date()
 
 
 def day_bounds(day_from: date, day_to: date, tz: str) -> tuple[datetime, datetime]:
@@ -409,8 +406,7 @@ async def summary_due(rt: Runtime) -> int:
         return 0
     now = rt.clock.now()
     local = now.astimezone(ZoneInfo(rt.timezone))
-    hh, mm = (int(x) for x in at.split(":"))
-    if (local.hour, local.minute) < (hh, mm):
+    if local.time() < clock_time(at):
         return 0
     today = local.date()
     async with rt.db.session() as session:

@@ -13,8 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +22,7 @@ from sqlalchemy.orm import selectinload
 
 from bot import outbox
 from bot.buttons import Button, Rows, order_action
+from bot.clock import clock_time, local_at, local_day
 from bot.config import ShiftTemplate
 from bot.errors import Refused
 from bot.i18n import LANGUAGES, N_, Gettext, gettext_for, local_time
@@ -70,21 +70,10 @@ REFUSE_STALE = N_("This button is out of date or not for you. Nothing was change
 def shift_times(t: ShiftTemplate, day: date, tz: str) -> tuple[datetime, datetime]:
     """UTC start and end of template ``t`` on local date ``day``; an end at or before the start
     is on the next day (a night shift)."""
-    zone = ZoneInfo(tz)
-    sh, sm = (int(x) for x in t.start.split(":"))
-    eh, em = (int(x) for x in t.end.split(":"))
-    start = datetime.combine(day, time(sh, sm), tzinfo=zone)
-    end_day = day if (eh, em) > (sh, sm) else day + timedelta(days=1)
-    end = datetime.combine(end_day, time(eh, em), tzinfo=zone)
+    start = local_at(day, t.start, tz)
+    end_day = day if clock_time(t.end) > clock_time(t.start) else day + timedelta(days=1)
+    end = local_at(end_day, t.end, tz)
     return start.astimezone(UTC), end.astimezone(UTC)
-
-
-def local_today(rt: Runtime) -> date:
-    return rt.clock.now().astimezone(ZoneInfo(rt.timezone)).date()
-
-
-def local_day(dt: datetime, tz: str) -> date:
-    return dt.astimezone(ZoneInfo(tz)).date()
 
 
 def template_of(rt: Runtime, name: str) -> ShiftTemplate:
@@ -233,7 +222,7 @@ async def grid_roster(
 ) -> tuple[str, list[SlotRoster]]:
     """Staff: the grid's name and its roster from today on."""
     name = await grid_in_scope(session, telegram_id, grid_id)
-    return name, await roster_of(rt, session, grid_id, local_today(rt))
+    return name, await roster_of(rt, session, grid_id, rt.today())
 
 
 async def slot_editor(

@@ -139,7 +139,7 @@ async def test_care_check_in_and_its_alert(harness: Harness) -> None:
     card = await staff.expect(_has(f"cr:iso:{wu_id}"))
     await staff.press_data(card, f"cr:iso:{wu_id}")
     await staff.expect(lambda m: "吴大爷" in text_of(m) and "/cancel" in text_of(m))
-    until = (care.local_today(h.rt) + timedelta(days=5)).isoformat()
+    until = (h.rt.today() + timedelta(days=5)).isoformat()
     staff.say(until)
     await staff.expect(lambda m: until in text_of(m) and _has(f"cr:isox:{wu_id}")(m))
     done = await h.order(wu, "groceries")

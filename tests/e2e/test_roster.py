@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.clock import local_day
 from bot.services import orders, roster
 from handlers.common import HELP_STAFF_ROSTER, HELP_VOLUNTEER_SHIFTS
 from models import Handover, Shift, ShiftSwap, Volunteer
@@ -64,7 +65,7 @@ async def _put_on(h: Harness, s: roster.Slot, tid: int) -> int:
 def _next_slot(h: Harness, lead: timedelta = timedelta(minutes=30)) -> roster.Slot:
     """The next shift change at least ``lead`` away."""
     now = h.rt.clock.now()
-    today = roster.local_today(h.rt)
+    today = h.rt.today()
     later = [
         s
         for d in (today, today + timedelta(days=1))
@@ -100,7 +101,7 @@ async def test_staff_set_the_roster_in_the_bot_and_a_volunteer_is_refused(
     await boss.press_data(grids, "r:g:1")
     week = await h.wait_edit(STAFF, grids["message_id"], _has("r:d:1:"))
     assert Z("Duty roster of {grid}") in text_of(week) and "第一网格" in text_of(week)
-    day = roster.local_today(h.rt) + timedelta(days=1)
+    day = h.rt.today() + timedelta(days=1)
     await boss.press(week, Z("Tomorrow"))
     shifts = await h.wait_edit(STAFF, grids["message_id"], _has(f"r:t:1:{_ymd(day)}:"))
     labels = [t for t, _ in buttons(shifts)]
@@ -157,7 +158,7 @@ async def test_staff_set_the_roster_in_the_bot_and_a_volunteer_is_refused(
 async def test_a_swap_requested_and_accepted_then_stale_presses(harness: Harness) -> None:
     h = harness
     await _hello(h, WANG, LI, ZHANG)
-    day = roster.local_today(h.rt) + timedelta(days=1)
+    day = h.rt.today() + timedelta(days=1)
     sid = await _put_on(h, roster.slot(h.rt, "day", day), WANG)
     wang, li, zhang = h.person(WANG), h.person(LI), h.person(ZHANG)
     for p in (wang, li, zhang):
@@ -221,7 +222,7 @@ async def test_a_swap_requested_and_accepted_then_stale_presses(harness: Harness
 async def test_a_swap_declined(harness: Harness) -> None:
     h = harness
     await _hello(h, WANG, LI, ZHANG)
-    day = roster.local_today(h.rt) + timedelta(days=2)
+    day = h.rt.today() + timedelta(days=2)
     sid = await _put_on(h, roster.slot(h.rt, "night", day), WANG)
     wang, li, zhang = h.person(WANG), h.person(LI), h.person(ZHANG)
     for p in (wang, li, zhang):
@@ -272,7 +273,7 @@ async def test_the_reminder_comes_once_before_the_shift(harness: Harness) -> Non
     await h.sweep()
     await h.sweep()
     reminder = await wang.expect(Z("⏰ Your shift starts soon: {shift}, {grid}."))
-    assert roster.local_day(s.starts_at, h.rt.timezone).strftime("%m-%d") in text_of(reminder)
+    assert local_day(s.starts_at, h.rt.timezone).strftime("%m-%d") in text_of(reminder)
     assert "v:duty:on" in [d for _, d in buttons(reminder)]
     assert len(_reminders(h, WANG)) == 1
     async with h.rt.db.read() as session:

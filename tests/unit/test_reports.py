@@ -59,7 +59,7 @@ async def _scenario(rt: Runtime) -> tuple[int, int, int, date]:
     """A and B claimed after 10 and 30 minutes, delivered 50 and 60 minutes after their
     claims; C still open 90 minutes later; A confirmed by the resident."""
     await _resident(rt)
-    day = reports.local_today(rt.clock.now(), rt.timezone)
+    day = rt.today()
     a, b, c = await _order(rt), await _order(rt), await _order(rt)
     _advance(rt, 10)
     async with rt.db.session() as s:
@@ -295,7 +295,7 @@ def test_the_command_line_export(
         await _resident(rt)
         ids = [await _order(rt), await _order(rt)]
         await rt.db.dispose()
-        return ids, reports.local_today(rt.clock.now(), rt.timezone)
+        return ids, rt.today()
 
     ids, day = asyncio.run(setup())
     out, out_csv = tmp_path / "ledger.xlsx", tmp_path / "orders.csv"

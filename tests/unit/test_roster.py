@@ -81,7 +81,7 @@ async def _shifts(rt: Runtime) -> list[tuple[int, int, datetime, str | None]]:
 
 
 async def test_staff_set_a_shift_idempotently_and_others_are_refused(rt: Runtime) -> None:
-    d = roster.local_today(rt)
+    d = rt.today()
     async with rt.db.session() as s:
         vol = await s.scalar(select(Volunteer).where(Volunteer.telegram_id == VOLUNTEERS_1[0]))
         assert vol is not None
@@ -203,7 +203,7 @@ async def test_the_command_line(rt: Runtime, tmp_path: Path) -> None:
 
 def _next_slot(rt: Runtime) -> roster.Slot:
     now = rt.clock.now()
-    today = roster.local_today(rt)
+    today = rt.today()
     return min(
         (
             s
