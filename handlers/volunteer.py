@@ -13,7 +13,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.buttons import Button, order_action, parse_order_action
+from bot.buttons import Button, parse_order_action
 from bot.errors import Refused
 from bot.i18n import N_
 from bot.services import notify, orders, residents, volunteers
@@ -142,11 +142,7 @@ async def duty(update: Update, ctx: AppContext) -> None:
         if on
         else _("⚪ You are off duty: new tasks only appear in the group.")
     )
-    rows = (
-        [[Button(_("⚪ Go off duty"), "v:duty:off")]]
-        if on
-        else [[Button(_("🟢 Go on duty"), "v:duty:on")]]
-    )
+    rows = notify.duty_buttons(_, on)
     if q is not None:
         await answer(q)
         await edit_or_send(update, text, inline(rows))
@@ -175,10 +171,7 @@ async def group_tasks(update: Update, ctx: AppContext) -> None:
         f"{_(notify.URGENCY[t.urgency])}"
         for t in tasks
     ]
-    rows = [
-        [Button(f"🙋 #{t.id}", order_action("claim", t.id)) for t in tasks[i : i + 4]]
-        for i in range(0, len(tasks), 4)
-    ]
+    rows = notify.claim_rows([t.id for t in tasks])
     await update.effective_message.reply_text("\n".join(lines), reply_markup=inline(rows))
 
 

@@ -20,7 +20,7 @@ from bot.buttons import Rows
 from bot.i18n import N_, Gettext, gettext_for
 from bot.runtime import Runtime
 from bot.services import ladder, notify, orders
-from bot.services.people import language_of
+from bot.services.messages import tell
 from models import Actor, Grid, Order, OrderEvent, OrderPost
 
 logger = logging.getLogger(__name__)
@@ -100,18 +100,6 @@ def _waited(minutes: int, _: Gettext) -> str:
     return _("{n} h").format(n=round(minutes / 60, 1))
 
 
-async def _send(
-    rt: Runtime,
-    session: AsyncSession,
-    targets: list[int],
-    render: Callable[[Gettext], tuple[str, Rows]],
-) -> None:
-    for tid in dict.fromkeys(targets):  # once each, in order
-        lang = await language_of(session, tid, rt.default_language)
-        text, rows = render(gettext_for(lang))
-        outbox.enqueue(session, rt.clock, chat_id=tid, text=text, buttons=rows)
-
-
 async def _ping_again(rt: Runtime, session: AsyncSession, o: Order, waited: int) -> None:
     """Unclaimed for a while: everyone on duty in the grid and the grid leader hear it again
     (the community staff, if the grid has neither)."""
@@ -126,7 +114,7 @@ async def _ping_again(rt: Runtime, session: AsyncSession, o: Order, waited: int)
         head = _("⏰ Still waiting for a volunteer after {waited}. Can you take it?")
         return head.format(waited=_waited(waited, _)) + "\n" + text, rows
 
-    await _send(rt, session, targets, render)
+    await tell(rt, session, targets, render)
 
 
 async def _community(rt: Runtime, session: AsyncSession, o: Order, waited: int) -> None:
@@ -161,7 +149,7 @@ async def _community(rt: Runtime, session: AsyncSession, o: Order, waited: int) 
         )
         return msg.format(id=o.id, grid=o.grid.name, waited=_waited(waited, _)), rows
 
-    await _send(rt, session, staff, render)
+    await tell(rt, session, staff, render)
 
 
 async def _remind_runner(rt: Runtime, session: AsyncSession, o: Order, waited: int) -> None:
@@ -177,7 +165,7 @@ async def _remind_runner(rt: Runtime, session: AsyncSession, o: Order, waited: i
         )
         return head.format(id=v.id, waited=_waited(waited, _)) + "\n\n" + text, rows
 
-    await _send(rt, session, [v.volunteer_telegram_id], render)
+    await tell(rt, session, [v.volunteer_telegram_id], render)
 
 
 async def _tell_leader(rt: Runtime, session: AsyncSession, o: Order, waited: int) -> None:
@@ -199,7 +187,7 @@ async def _tell_leader(rt: Runtime, session: AsyncSession, o: Order, waited: int
             name=v.volunteer_name,
         ), []
 
-    await _send(rt, session, targets, render)
+    await tell(rt, session, targets, render)
 
 
 Action = Callable[[Runtime, AsyncSession, Order, int], Awaitable[None]]

@@ -188,11 +188,7 @@ def group_digest(tasks: list[OrderView], _: Gettext) -> tuple[str, Rows]:
             lines.append(group_taken(t, _))
         else:
             lines.append(group_closed(t, _))
-    rows = [
-        [Button(f"🙋 #{t.id}", order_action("claim", t.id)) for t in claimable[i : i + 4]]
-        for i in range(0, len(claimable), 4)
-    ]
-    return "\n".join(lines), rows
+    return "\n".join(lines), claim_rows([t.id for t in claimable])
 
 
 def group_closed(o: OrderView, _: Gettext) -> str:
@@ -394,3 +390,16 @@ def runner_thanked(o: OrderView, _: Gettext) -> str:
         + " "
         + "⭐" * (o.rating or 0)
     )
+
+
+def duty_buttons(_: Gettext, on_duty: bool) -> Rows:
+    """The one button that turns duty the other way (v:duty:on|off)."""
+    if on_duty:
+        return [[Button(_("⚪ Go off duty"), "v:duty:off")]]
+    return [[Button(_("🟢 Go on duty"), "v:duty:on")]]
+
+
+def claim_rows(order_ids: list[int]) -> Rows:
+    """A 🙋 button per task, four to a row (a list of tasks in a group or a private chat)."""
+    claims = [Button(f"🙋 #{i}", order_action("claim", i)) for i in order_ids]
+    return [claims[i : i + 4] for i in range(0, len(claims), 4)]

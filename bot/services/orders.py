@@ -6,7 +6,6 @@ row, and the messages it owes, written to the outbox in the same transaction (ru
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +20,9 @@ from bot.i18n import N_, Gettext, gettext_for
 from bot.runtime import Runtime
 from bot.services import ladder, notify, order_form
 from bot.services.amounts import MAX_FEN
+from bot.services.messages import tell
 from bot.services.notify import OrderView
-from bot.services.people import language_of
+from bot.services.people import approved_volunteer, language_of
 from models import (
     Actor,
     Building,
@@ -117,6 +117,7 @@ async def get_view(session: AsyncSession, order_id: int) -> OrderView | None:
 
 ACTIVE = (S.OPEN, S.CLAIMED, S.PURCHASING, S.DELIVERING, S.DELIVERED)
 RUNNING = (S.CLAIMED, S.PURCHASING, S.DELIVERING)
+NOT_ON_DUTY_VOLUNTEER = N_("Only approved volunteers can go on duty. Sign up with /volunteer.")
 
 
 @dataclass(frozen=True)
@@ -478,13 +479,12 @@ async def _post_to_group(rt: Runtime, session: AsyncSession, o: Order) -> None:
     if not targets:
         targets = await grid_leaders(session, o.grid_id)
         note = N_("Nobody is on duty in this grid right now.")
-    for tid in targets:
-        lang = await language_of(session, tid, rt.default_language)
-        _ = gettext_for(lang)
+
+    def ping(_: Gettext) -> tuple[str, Rows]:
         text, rows = notify.group_post(v, _, rt.timezone)
-        if note:
-            text = "⚠️ " + _(note) + "\n" + text
-        outbox.enqueue(session, rt.clock, chat_id=tid, text=text, buttons=rows)
+        return ("⚠️ " + _(note) + "\n" + text if note else text), rows
+
+    await tell(rt, session, targets, ping)
 
 
 async def _fold_into_waiting_post(
@@ -567,20 +567,15 @@ async def grid_leaders(session: AsyncSession, grid_id: int) -> list[int]:
     return sorted(set(rows))
 
 
-async def _approved(session: AsyncSession, telegram_id: int) -> Volunteer:
-    vol = await session.scalar(select(Volunteer).where(Volunteer.telegram_id == telegram_id))
-    if vol is None or vol.status != VolunteerStatus.APPROVED:
-        raise Refused(N_("Only approved volunteers can go on duty. Sign up with /volunteer."))
-    return vol
-
-
 async def on_duty(session: AsyncSession, telegram_id: int) -> bool:
-    return (await _approved(session, telegram_id)).on_duty_since is not None
+    return (
+        await approved_volunteer(session, telegram_id, NOT_ON_DUTY_VOLUNTEER)
+    ).on_duty_since is not None
 
 
 async def set_duty(rt: Runtime, session: AsyncSession, telegram_id: int, on: bool) -> bool:
     """A volunteer checks in or out of duty; returns whether they are on duty now."""
-    vol = await _approved(session, telegram_id)
+    vol = await approved_volunteer(session, telegram_id, NOT_ON_DUTY_VOLUNTEER)
     if on and vol.on_duty_since is None:
         vol.on_duty_since = rt.clock.now()
     elif not on:
@@ -642,18 +637,10 @@ def _refusal_for(o: Order, telegram_id: int) -> Refused:
     return Refused(N_("Order #{id} has moved on; this button is out of date."), id=o.id)
 
 
-async def _tell(
-    rt: Runtime, session: AsyncSession, telegram_id: int, render: Callable[[Gettext], str]
-) -> None:
-    """Owe one person a message, rendered in their language."""
-    lang = await language_of(session, telegram_id, rt.default_language)
-    outbox.enqueue(session, rt.clock, chat_id=telegram_id, text=render(gettext_for(lang)))
-
-
 async def _notify_resident(rt: Runtime, session: AsyncSession, v: OrderView) -> None:
-    lang = await language_of(session, v.resident_telegram_id, rt.default_language)
-    text, rows = notify.resident_status(v, gettext_for(lang), rt.timezone)
-    outbox.enqueue(session, rt.clock, chat_id=v.resident_telegram_id, text=text, buttons=rows)
+    await tell(
+        rt, session, v.resident_telegram_id, lambda _: notify.resident_status(v, _, rt.timezone)
+    )
 
 
 async def _edit_group_post(rt: Runtime, session: AsyncSession, o: Order, text: str) -> None:
@@ -702,9 +689,9 @@ async def _order_or_refuse(session: AsyncSession, order_id: int) -> Order:
 
 async def claim(rt: Runtime, session: AsyncSession, order_id: int, telegram_id: int) -> OrderView:
     """A volunteer takes an open task. Exactly one of many simultaneous presses wins."""
-    vol = await session.scalar(select(Volunteer).where(Volunteer.telegram_id == telegram_id))
-    if vol is None or vol.status != VolunteerStatus.APPROVED:
-        raise Refused(N_("Only approved volunteers of this grid can take tasks."))
+    vol = await approved_volunteer(
+        session, telegram_id, N_("Only approved volunteers of this grid can take tasks.")
+    )
     o = await _order_or_refuse(session, order_id)
     if o.grid_id != vol.grid_id:
         # Once a task waited long enough to go community-wide, anyone of the community helps.
@@ -887,7 +874,7 @@ async def release(
     if not moved:
         raise _refusal_for(o, telegram_id)
     v = view(o)
-    await _tell(rt, session, v.resident_telegram_id, lambda _: notify.resident_released(v, _))
+    await tell(rt, session, v.resident_telegram_id, lambda _: notify.resident_released(v, _))
     await _post_to_group(rt, session, o)
     return v
 
@@ -915,7 +902,7 @@ async def cancel_by_resident(
     _g = gettext_for(rt.default_language)
     await _edit_group_post(rt, session, o, notify.group_closed(v, _g))
     if runner is not None:
-        await _tell(rt, session, runner, lambda _: notify.runner_cancelled(v, _))
+        await tell(rt, session, runner, lambda _: notify.runner_cancelled(v, _))
     return v
 
 
@@ -936,7 +923,7 @@ async def confirm_receipt(
         raise _refusal_for(o, telegram_id)
     v = view(o)
     if v.volunteer_telegram_id is not None:
-        await _tell(rt, session, v.volunteer_telegram_id, lambda _: notify.runner_confirmed(v, _))
+        await tell(rt, session, v.volunteer_telegram_id, lambda _: notify.runner_confirmed(v, _))
     return v
 
 
@@ -1016,7 +1003,7 @@ async def report_problem(
     v = view(o)
     staff = await staff_for(session, o.community_id, o.grid_id)
     for tid in staff:
-        await _tell(rt, session, tid, lambda _: notify.staff_problem(v, kind, text, _))
+        await tell(rt, session, tid, lambda _: notify.staff_problem(v, kind, text, _))
     return len(staff)
 
 
@@ -1040,7 +1027,7 @@ async def rate(
     o = await _order_or_refuse(session, order_id)
     v = view(o)
     assert v.volunteer_telegram_id is not None
-    await _tell(rt, session, v.volunteer_telegram_id, lambda _: notify.runner_thanked(v, _))
+    await tell(rt, session, v.volunteer_telegram_id, lambda _: notify.runner_thanked(v, _))
     return v
 
 
@@ -1078,7 +1065,7 @@ async def give_up(
     await _notify_resident(rt, session, v)
     await _edit_group_post(rt, session, o, notify.group_closed(v, gettext_for(rt.default_language)))
     for tid in await staff_for(session, o.community_id, o.grid_id):
-        await _tell(rt, session, tid, lambda _: notify.staff_gave_up(v, _))
+        await tell(rt, session, tid, lambda _: notify.staff_gave_up(v, _))
     return v
 
 

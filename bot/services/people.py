@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.errors import Refused
 from bot.i18n import LANGUAGES, normalize
 from models import Grid, Resident, Staff, StaffRole, UserPref, Volunteer, VolunteerStatus
 
@@ -38,6 +39,15 @@ async def grids_in_scope(session: AsyncSession, telegram_id: int) -> list[tuple[
         grids = {r.grid_id for r in roles if r.role == StaffRole.GRID_LEADER}
         q = q.where(Grid.community_id.in_(communities) | Grid.id.in_(grids))
     return [(g.id, g.name) for g in await session.scalars(q)]
+
+
+async def approved_volunteer(session: AsyncSession, telegram_id: int, refusal: str) -> Volunteer:
+    """This person's volunteer record if they are approved; otherwise ``refusal`` (a msgid)
+    is raised, saying what only approved volunteers may do."""
+    vol = await session.scalar(select(Volunteer).where(Volunteer.telegram_id == telegram_id))
+    if vol is None or vol.status != VolunteerStatus.APPROVED:
+        raise Refused(refusal)
+    return vol
 
 
 async def roles_of(session: AsyncSession, telegram_id: int) -> Roles:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 
 from sqlalchemy import delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
@@ -21,14 +22,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot import outbox
-from bot.buttons import Button, Rows, order_action
+from bot.buttons import Button, Rows
 from bot.clock import clock_time, local_at, local_day
 from bot.config import ShiftTemplate
 from bot.errors import Refused
 from bot.i18n import LANGUAGES, N_, Gettext, gettext_for, local_time
 from bot.runtime import Runtime
 from bot.services import audit, csvfile, notify, people
-from bot.services.people import language_of
+from bot.services.messages import tell
 from models import (
     Building,
     Grid,
@@ -136,14 +137,9 @@ class Colleague:
     name: str
 
 
-async def grids_for(session: AsyncSession, telegram_id: int) -> list[tuple[int, str]]:
-    """The grids whose roster this person may set: every grid for an admin, the community's
-    grids for community staff, their own grid for a grid leader."""
-    return await people.grids_in_scope(session, telegram_id)
-
-
 async def grid_in_scope(session: AsyncSession, telegram_id: int, grid_id: int) -> str:
-    allowed = dict(await grids_for(session, telegram_id))
+    """The grid's name if this person may set its roster (people.grids_in_scope), else refused."""
+    allowed = dict(await people.grids_in_scope(session, telegram_id))
     if grid_id not in allowed:
         raise Refused(REFUSE_NOT_STAFF)
     return allowed[grid_id]
@@ -159,21 +155,14 @@ async def colleagues(session: AsyncSession, grid_id: int) -> list[Colleague]:
     return [Colleague(v.id, v.telegram_id, v.name) for v in rows]
 
 
-async def _approved_volunteer(session: AsyncSession, telegram_id: int) -> Volunteer:
-    vol = await session.scalar(select(Volunteer).where(Volunteer.telegram_id == telegram_id))
-    if vol is None or vol.status != VolunteerStatus.APPROVED:
-        raise Refused(REFUSE_NOT_VOLUNTEER)
-    return vol
-
-
-async def _tell(
-    rt: Runtime, session: AsyncSession, telegram_id: int, text: str, buttons: Rows | None = None
-) -> None:
-    outbox.enqueue(session, rt.clock, chat_id=telegram_id, text=text, buttons=buttons)
-
-
-async def _gettext(rt: Runtime, session: AsyncSession, telegram_id: int) -> Gettext:
-    return gettext_for(await language_of(session, telegram_id, rt.default_language))
+def _reminder(rt: Runtime, v: ShiftView, now: datetime, _: Gettext) -> tuple[str, Rows]:
+    if v.starts_at > now:
+        text = _("⏰ Your shift starts soon: {shift}, {grid}.")
+    else:
+        text = _("⏰ Your shift has begun: {shift}, {grid}.")
+    text = text.format(shift=v.label(_, rt.timezone), grid=v.grid)
+    text += "\n" + _("Press 🟢 to go on duty: new tasks of your grid then come to you.")
+    return text, notify.duty_buttons(_, on_duty=False)
 
 
 # --- the roster -----------------------------------------------------------------------------
@@ -229,7 +218,10 @@ async def slot_editor(
     rt: Runtime, session: AsyncSession, telegram_id: int, grid_id: int, day: date, template: str
 ) -> SlotEditor:
     name = await grid_in_scope(session, telegram_id, grid_id)
-    s = slot(rt, template, day)
+    return await _editor(session, grid_id, name, slot(rt, template, day))
+
+
+async def _editor(session: AsyncSession, grid_id: int, name: str, s: Slot) -> SlotEditor:
     on = {c.id for c in await _on_slot(session, grid_id, s)}
     everyone = await colleagues(session, grid_id)
     return SlotEditor(grid_id, name, s, [(c, c.id in on) for c in everyone])
@@ -283,7 +275,7 @@ async def set_shift(
 ) -> SlotEditor:
     """Staff put a volunteer on a shift or take them off it. Idempotent: a repeated press
     changes nothing more. The volunteer is told when something changed."""
-    await grid_in_scope(session, staff_telegram_id, grid_id)
+    grid_name = await grid_in_scope(session, staff_telegram_id, grid_id)
     s = slot(rt, template, day)
     vol = await session.get(Volunteer, volunteer_id)
     if vol is None or vol.grid_id != grid_id or vol.status != VolunteerStatus.APPROVED:
@@ -318,12 +310,16 @@ async def set_shift(
             volunteer_id=volunteer_id,
             starts_at=s.starts_at.isoformat(),
         )
-        _ = await _gettext(rt, session, vol.telegram_id)
-        grid = await session.get(Grid, grid_id)
-        assert grid is not None
-        label = shift_label(s.template, s.starts_at, s.ends_at, _, rt.timezone)
-        await _tell(rt, session, vol.telegram_id, _(msg).format(shift=label, grid=grid.name))
-    return await slot_editor(rt, session, staff_telegram_id, grid_id, day, template)
+        await tell(
+            rt,
+            session,
+            vol.telegram_id,
+            lambda _: _(msg).format(
+                shift=shift_label(s.template, s.starts_at, s.ends_at, _, rt.timezone),
+                grid=grid_name,
+            ),
+        )
+    return await _editor(session, grid_id, grid_name, s)
 
 
 # --- a volunteer's shifts and swaps ---------------------------------------------------------
@@ -372,7 +368,7 @@ async def _shift_view(session: AsyncSession, shift_id: int) -> ShiftView | None:
 
 async def upcoming(rt: Runtime, session: AsyncSession, telegram_id: int) -> list[ShiftView]:
     """The volunteer's shifts not yet over, soonest first."""
-    vol = await _approved_volunteer(session, telegram_id)
+    vol = await people.approved_volunteer(session, telegram_id, REFUSE_NOT_VOLUNTEER)
     ids = (
         await session.scalars(
             select(Shift.id)
@@ -388,7 +384,7 @@ async def upcoming(rt: Runtime, session: AsyncSession, telegram_id: int) -> list
 async def _own_shift(
     rt: Runtime, session: AsyncSession, telegram_id: int, shift_id: int
 ) -> tuple[Volunteer, ShiftView]:
-    vol = await _approved_volunteer(session, telegram_id)
+    vol = await people.approved_volunteer(session, telegram_id, REFUSE_NOT_VOLUNTEER)
     v = await _shift_view(session, shift_id)
     if v is None or v.volunteer_id != vol.id:
         raise Refused(N_("This shift is no longer yours. Send /shifts to see your shifts."))
@@ -479,11 +475,18 @@ async def request_swap(
         )
         session.add(pending)
         await session.flush()
-        _ = await _gettext(rt, session, to.telegram_id)
-        text = _("🔁 {name} asks you to take their shift: {shift}, {grid}.").format(
-            name=vol.name, shift=v.label(_, rt.timezone), grid=v.grid
+        swap_id = pending.id
+        await tell(
+            rt,
+            session,
+            to.telegram_id,
+            lambda _: (
+                _("🔁 {name} asks you to take their shift: {shift}, {grid}.").format(
+                    name=vol.name, shift=v.label(_, rt.timezone), grid=v.grid
+                ),
+                swap_buttons(swap_id, _),
+            ),
         )
-        await _tell(rt, session, to.telegram_id, text, swap_buttons(pending.id, _))
     return SwapView(pending.id, "pending", v, vol.telegram_id, vol.name, to.telegram_id, to.name)
 
 
@@ -556,12 +559,11 @@ async def accept_swap(
     )
     v = await _shift_view(session, sw.shift_id)
     assert v is not None
-    _ = await _gettext(rt, session, frm.telegram_id)
-    await _tell(
+    await tell(
         rt,
         session,
         frm.telegram_id,
-        _("✅ {name} took your shift: {shift}, {grid}.").format(
+        lambda _: _("✅ {name} took your shift: {shift}, {grid}.").format(
             name=to.name, shift=v.label(_, rt.timezone), grid=v.grid
         ),
     )
@@ -579,23 +581,18 @@ async def decline_swap(
     v = await _shift_view(session, sw.shift_id)
     if v is None:
         raise _answered("withdrawn")
-    _ = await _gettext(rt, session, frm.telegram_id)
-    await _tell(
+    await tell(
         rt,
         session,
         frm.telegram_id,
-        _("✖️ {name} cannot take your shift: {shift}. Send /shifts to ask someone else.").format(
-            name=to.name, shift=v.label(_, rt.timezone)
-        ),
+        lambda _: _(
+            "✖️ {name} cannot take your shift: {shift}. Send /shifts to ask someone else."
+        ).format(name=to.name, shift=v.label(_, rt.timezone)),
     )
     return SwapView(swap_id, "declined", v, frm.telegram_id, frm.name, to.telegram_id, to.name)
 
 
 # --- the sweep: reminders and handovers -----------------------------------------------------
-
-
-def reminder_buttons(_: Gettext) -> Rows:
-    return [[Button(_("🟢 Go on duty"), "v:duty:on")]]
 
 
 async def remind_due(rt: Runtime) -> int:
@@ -630,14 +627,7 @@ async def remind_due(rt: Runtime) -> int:
                 continue  # another sweep took it
             v = await _shift_view(session, shift_id)
             assert v is not None
-            _ = await _gettext(rt, session, v.volunteer_telegram_id)
-            if v.starts_at > now:
-                text = _("⏰ Your shift starts soon: {shift}, {grid}.")
-            else:
-                text = _("⏰ Your shift has begun: {shift}, {grid}.")
-            text = text.format(shift=v.label(_, rt.timezone), grid=v.grid)
-            text += "\n" + _("Press 🟢 to go on duty: new tasks of your grid then come to you.")
-            await _tell(rt, session, v.volunteer_telegram_id, text, reminder_buttons(_))
+            await tell(rt, session, v.volunteer_telegram_id, partial(_reminder, rt, v, now))
             sent += 1
     return sent
 
@@ -728,9 +718,7 @@ def handover_text(h: HandoverView, _: Gettext, tz: str) -> tuple[str, Rows]:
         lines += [line(t) for t in h.active[:LIST_MAX]]
         if len(h.active) > LIST_MAX:
             lines.append(_("… and {n} more").format(n=len(h.active) - LIST_MAX))
-    claims = [Button(f"🙋 #{t.id}", order_action("claim", t.id)) for t in h.open[:CLAIM_BUTTONS]]
-    rows = [claims[i : i + 4] for i in range(0, len(claims), 4)]
-    return "\n".join(lines), rows
+    return "\n".join(lines), notify.claim_rows([t.id for t in h.open[:CLAIM_BUTTONS]])
 
 
 def _changes(rt: Runtime, now: datetime) -> list[Slot]:

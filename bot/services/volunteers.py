@@ -15,7 +15,7 @@ from bot.clock import Clock
 from bot.errors import Msg, Refused
 from bot.i18n import N_, Gettext, gettext_for
 from bot.runtime import Runtime
-from bot.services import audit
+from bot.services import audit, notify
 from bot.services.people import language_of
 from bot.services.residents import clean_name, clean_phone
 from models import Grid, Staff, StaffRole, Volunteer, VolunteerStatus
@@ -190,7 +190,7 @@ async def decide(
             "When you can work, press 🟢 to go on duty: new tasks of your grid then also come "
             "to you here. /duty turns it on or off; /help tells the rest."
         )
-        rows = [[Button(_("🟢 Go on duty"), "v:duty:on")]]
+        rows = notify.duty_buttons(_, on_duty=False)
     else:
         text = _(
             "Thank you for offering to help. The grid does not need more volunteers right "
