@@ -745,29 +745,24 @@ async def handover_due(rt: Runtime) -> int:
         return 0
     posted = 0
     async with rt.db.session() as session:
-        grids = (
-            await session.scalars(
-                select(Grid).where(Grid.group_chat_id.is_not(None)).order_by(Grid.id)
-            )
-        ).all()
-        for grid in grids:
-            for s in changes:
-                keeps_roster = await session.scalar(
-                    select(
+        for s in changes:
+            # Only the grids still owed this change's post: one query per sweep, not per grid.
+            owed = (
+                await session.scalars(
+                    select(Grid)
+                    .where(
+                        Grid.group_chat_id.is_not(None),
                         exists().where(
-                            Shift.grid_id == grid.id,
+                            Shift.grid_id == Grid.id,
                             Shift.starts_at > s.starts_at - timedelta(days=1),
                             Shift.starts_at < s.starts_at + timedelta(days=1),
-                        )
+                        ),
+                        ~exists().where(Handover.grid_id == Grid.id, Handover.at == s.starts_at),
                     )
+                    .order_by(Grid.id)
                 )
-                if not keeps_roster:
-                    continue
-                done = await session.scalar(
-                    select(exists().where(Handover.grid_id == grid.id, Handover.at == s.starts_at))
-                )
-                if done:
-                    continue
+            ).all()
+            for grid in owed:
                 try:
                     async with session.begin_nested():
                         session.add(Handover(grid_id=grid.id, at=s.starts_at, posted_at=now))
