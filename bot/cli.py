@@ -10,6 +10,9 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from bot.cli_common import read_text, run_import, settings_from
+from bot.cli_reports import register_export_parser
+from bot.cli_setup import add_setup_commands
+from bot.cli_staff import register_staff_parser
 from bot.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -125,14 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate the configuration and exit")
     check.set_defaults(func=cmd_check)
-    # Imported here so that `paotui db` does not load what the other commands need.
-    from bot.cli_reports import register_export_parser
-    from bot.cli_setup import add_setup_commands
-    from bot.cli_staff import register_staff_parser
-
     add_setup_commands(sub)  # import, qr
-    register_staff_parser(sub, settings_from)
-    register_export_parser(sub, settings_from)
+    register_staff_parser(sub)
+    register_export_parser(sub)
     return p
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Protocol, TextIO, TypeVar
 
 from bot.config import ConfigError, Settings, load_settings
@@ -13,6 +14,7 @@ from bot.config import ConfigError, Settings, load_settings
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
+    from bot.db import Database
     from bot.runtime import Runtime
 
 
@@ -43,6 +45,18 @@ def read_text(path: str) -> str | None:
         return None
 
 
+@asynccontextmanager
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    """The configured database for one command, closed when it is done."""
+    from bot.db import Database
+
+    db = Database(settings.database.url)
+    try:
+        yield db
+    finally:
+        await db.dispose()
+
+
 async def run_import(
     settings: Settings,
     importer: Callable[[Runtime, AsyncSession, str], Awaitable[R]],
@@ -53,16 +67,10 @@ async def run_import(
     """Run ``importer`` in one transaction; None (after printing every bad line with its
     number to ``err``) if the file had errors and nothing was imported."""
     from bot.clock import SystemClock
-    from bot.db import Database
     from bot.runtime import Runtime
 
-    db = Database(settings.database.url)
-    rt = Runtime(settings, db, SystemClock())
-    try:
-        async with db.session() as session:
-            result = await importer(rt, session, text)
-    finally:
-        await db.dispose()
+    async with database(settings) as db, db.session() as session:
+        result = await importer(Runtime(settings, db, SystemClock()), session, text)
     if result.errors:
         for line, reason in result.errors:
             print(f"{name}:{line}: {reason}", file=err)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
+from bot.cli_common import database, settings_from
 from bot.config import Settings
 from bot.errors import Refused
 from bot.i18n import gettext_for
@@ -27,7 +27,6 @@ Without --community it covers every community. The export itself is written to t
 
 async def run_export(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from bot.clock import SystemClock
-    from bot.db import Database
     from bot.services import audit, reports
 
     en = gettext_for("en")
@@ -43,8 +42,7 @@ async def run_export(settings: Settings, args: argparse.Namespace, out: TextIO, 
         )
         return 2
     tz = settings.i18n.timezone
-    db = Database(settings.database.url)
-    try:
+    async with database(settings) as db:
         async with db.session() as session:
             try:
                 scope = await reports.scope_for_community(session, args.community)
@@ -72,8 +70,6 @@ async def run_export(settings: Settings, args: argparse.Namespace, out: TextIO, 
             await asyncio.to_thread(Path(args.csv).write_bytes, csv_data)
             print(f"wrote {args.csv}", file=out)
         return 0
-    finally:
-        await db.dispose()
 
 
 _NOUN = {
@@ -86,8 +82,8 @@ _NOUN = {
 }
 
 
-def register_export_parser(sub: Any, settings: Callable[[argparse.Namespace], Settings]) -> None:
-    """Add `export` to the CLI; `settings(args)` loads the config (bot.cli_common.settings_from)."""
+def register_export_parser(sub: Any) -> None:
+    """Add `export` to the CLI."""
     p = sub.add_parser(
         "export",
         help="write the ledger (台账) of some days as XLSX (and CSV)",
@@ -101,6 +97,6 @@ def register_export_parser(sub: Any, settings: Callable[[argparse.Namespace], Se
     p.add_argument("--community", help="one community by its code (default: all)")
 
     def cmd(args: argparse.Namespace) -> int:
-        return asyncio.run(run_export(settings(args), args, sys.stdout, sys.stderr))
+        return asyncio.run(run_export(settings_from(args), args, sys.stdout, sys.stderr))
 
     p.set_defaults(func=cmd)

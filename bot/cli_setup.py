@@ -8,7 +8,7 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
-from bot.cli_common import read_text, run_import, settings_from
+from bot.cli_common import database, read_text, run_import, settings_from
 from bot.config import Settings
 
 if TYPE_CHECKING:
@@ -75,15 +75,10 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 async def load_posters(settings: Settings, community: str | None) -> list[Poster]:
-    from bot.db import Database
     from bot.services import setup
 
-    db = Database(settings.database.url)
-    try:
-        async with db.read() as session:
-            return await setup.posters(session, community)
-    finally:
-        await db.dispose()
+    async with database(settings) as db, db.read() as session:
+        return await setup.posters(session, community)
 
 
 def write_posters(

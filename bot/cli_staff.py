@@ -7,9 +7,11 @@ import asyncio
 import sys
 from typing import Any, TextIO
 
+from bot.cli_common import database, settings_from
 from bot.config import Settings
 from bot.errors import Refused
 from bot.i18n import gettext_for
+from models import StaffRole
 
 STAFF_HELP = """\
 Manage who runs the bot: admins (everything), community staff (one community) and grid
@@ -38,13 +40,11 @@ def _line(v: Any) -> str:
 
 async def run_staff(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from bot.clock import SystemClock
-    from bot.db import Database
     from bot.services import staff
 
-    db = Database(settings.database.url)
     clock = SystemClock()
     try:
-        async with db.session() as session:
+        async with database(settings) as db, db.session() as session:
             if args.staff_command == "list":
                 rows = await staff.list_staff(session)
                 for v in rows:
@@ -82,17 +82,15 @@ async def run_staff(settings: Settings, args: argparse.Namespace, out: TextIO, e
     except Refused as e:
         print(_en(e), file=err)
         return 1
-    finally:
-        await db.dispose()
 
 
-def register_staff_parser(sub: Any, settings_of: Any) -> None:
-    """Add `staff` to the CLI; `settings_of(args)` loads the config (cli_common.settings_from)."""
+def register_staff_parser(sub: Any) -> None:
+    """Add `staff` to the CLI."""
 
     def cmd(args: argparse.Namespace) -> int:
-        return asyncio.run(run_staff(settings_of(args), args, sys.stdout, sys.stderr))
+        return asyncio.run(run_staff(settings_from(args), args, sys.stdout, sys.stderr))
 
-    roles = ["admin", "community", "grid_leader"]
+    roles = [r.value for r in StaffRole]
     p = sub.add_parser(
         "staff",
         help="add, remove or list admins, community staff and grid leaders",
