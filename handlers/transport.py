@@ -41,16 +41,12 @@ class TelegramSender:
                 assert msg.target_message_id is not None
                 await self.bot.pin_chat_message(msg.chat_id, msg.target_message_id)
                 return SendResult(ok=True, message_id=msg.target_message_id)
-            if msg.photo and msg.media == "voice":
-                sent = await self.bot.send_voice(
-                    msg.chat_id, msg.photo, caption=msg.text, reply_markup=markup
-                )
-            elif msg.photo and msg.media == "document":
-                sent = await self.bot.send_document(
-                    msg.chat_id, msg.photo, caption=msg.text, reply_markup=markup
-                )
-            elif msg.photo:
-                sent = await self.bot.send_photo(
+            if msg.photo:  # the file id of a photo, a voice note or a document (msg.media)
+                send_file = {
+                    "voice": self.bot.send_voice,
+                    "document": self.bot.send_document,
+                }.get(msg.media or "", self.bot.send_photo)
+                sent = await send_file(
                     msg.chat_id, msg.photo, caption=msg.text, reply_markup=markup
                 )
             else:

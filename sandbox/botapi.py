@@ -467,7 +467,7 @@ class BotApi:
         msg["edited"] += 1
         bot.stats["edits"] += 1
         bot.stats["per_chat_edits"][chat.id] += 1
-        self.emu.touch(chat)
+        self.emu.touch(chat, msg)
         return api_message(msg)
 
     # ------------------------------------------------------------------ bot & updates
@@ -729,7 +729,7 @@ class BotApi:
         msg["deleted"] = True
         msg["deleted_date"] = self.emu.now()
         bot.stats["deleted"] += 1
-        self.emu.touch(chat)
+        self.emu.touch(chat, msg)
 
     def m_deletemessage(self, bot: BotState, p: Params) -> bool:
         chat = self.emu.chat_for_bot(bot, p.raw("chat_id"))

@@ -118,7 +118,9 @@ class Emulator:
         self.changed = Signal()  # any chat change or callback answer
         # Called (synchronously) with the chat after each change: new, edited or deleted
         # messages, pins, blocks. The browser page (sandbox/web.py) pushes them to its viewers.
-        self.listeners: list[Callable[[ChatState], None]] = []
+        # Told of each change to a chat, with the message added or changed (None: the chat's
+        # state only, e.g. a pin or a block).
+        self.listeners: list[Callable[[ChatState, dict | None], None]] = []
         self._default_token: str | None = None
         self._failures: list[dict] = []
         self._next_group = 1_000_000_001
@@ -552,12 +554,12 @@ class Emulator:
 
     # ------------------------------------------------------------------ messages & updates
 
-    def touch(self, chat: ChatState) -> None:
+    def touch(self, chat: ChatState, msg: dict | None = None) -> None:
         chat.version += 1
         self.changed.notify()
         for listener in list(self.listeners):
             try:
-                listener(chat)
+                listener(chat, msg)
             except Exception:  # a viewer's bug must not break the Bot API
                 log.exception("emulator listener failed")
 
@@ -591,7 +593,7 @@ class Emulator:
             msg.update(meta)
         chat.messages.append(msg)
         chat.by_id[mid] = msg
-        self.touch(chat)
+        self.touch(chat, msg)
         return msg
 
     def enqueue(self, bot: BotState, kind: str, payload: dict) -> int | None:

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from .errors import SandboxError
+from .state import ACTIVE_STATUSES
 
 if TYPE_CHECKING:
     from .emulator import Emulator
@@ -70,7 +71,6 @@ class SandboxWeb:
         self.roles = roles or {}
         self.timezone = timezone  # IANA name the page shows times in (default: the browser's)
         self._queues: set[asyncio.Queue[dict | None]] = set()
-        self._seen: dict[int, dict[int, tuple[int, bool]]] = {}
         self._runner: web.AppRunner | None = None
         self._url: str | None = None
 
@@ -91,8 +91,6 @@ class SandboxWeb:
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        for chat in [*self.emu.groups.values(), *self.emu.private_chats.values()]:
-            self._snapshot(chat)
         self.emu.listeners.append(self._on_change)
         self._runner = web.AppRunner(
             self.app(), handler_cancellation=True, access_log=None, shutdown_timeout=1.0
@@ -121,22 +119,11 @@ class SandboxWeb:
 
     # ------------------------------------------------------------------ live updates
 
-    def _snapshot(self, chat: ChatState) -> list[dict]:
-        """The messages of ``chat`` that are new or changed since the last look."""
-        seen = self._seen.setdefault(chat.id, {})
-        changed = []
-        for msg in chat.messages:
-            mark = (msg["edited"], msg["deleted"])
-            if seen.get(msg["message_id"]) != mark:
-                seen[msg["message_id"]] = mark
-                changed.append(msg)
-        return changed
-
-    def _on_change(self, chat: ChatState) -> None:
-        changed = self._snapshot(chat)
-        if not changed or not self._queues:
+    def _on_change(self, chat: ChatState, msg: dict | None) -> None:
+        """A message was added, edited or deleted: each open page gets it."""
+        if msg is None or not self._queues:
             return
-        event = {"chat_id": chat.id, "messages": [message_view(m) for m in changed]}
+        event = {"chat_id": chat.id, "messages": [message_view(msg)]}
         for q in self._queues:
             q.put_nowait(event)
 
@@ -194,7 +181,7 @@ class SandboxWeb:
             {
                 "id": g.id,
                 "title": g.title,
-                "members": [uid for uid, s in g.members.items() if s not in ("left", "kicked")],
+                "members": [uid for uid, s in g.members.items() if s in ACTIVE_STATUSES],
             }
             for g in emu.groups.values()
         ]
