@@ -161,12 +161,15 @@ class Harness:
         await self.settle()
         return fired
 
-    async def restart(self) -> None:
-        """Stop the bot and start a new one on the same database, as after a crash."""
+    async def restart(self, settings: Any = None) -> None:
+        """Stop the bot and start a new one on the same database, as after a crash; with
+        ``settings``, the new one runs on them (as after a change to the config)."""
         from handlers.runner import BotService
 
         old = self.service
         await old.stop()
+        if settings is not None:
+            self.rt.settings = settings
         self.service = BotService(
             self.rt,
             token=old.app.bot.token,

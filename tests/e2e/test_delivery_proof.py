@@ -10,9 +10,8 @@ from sqlalchemy import select
 
 from bot.services import amounts, orders
 from handlers import delivery
-from handlers.runner import BotService
 from models import Order, OrderEvent
-from tests.conftest import TOKEN, make_settings
+from tests.conftest import make_settings
 from tests.factories import (
     GROUP_1,
     VOLUNTEERS_1,
@@ -309,12 +308,9 @@ async def test_the_config_decides_what_is_asked(
     harness: Harness, db_path: object, photo: bool, amount: bool
 ) -> None:
     h = harness
-    await h.service.stop()
-    h.rt.settings = make_settings(db_path, delivery={"doorstep_photo": photo, "ask_amount": amount})
-    h.service = BotService(
-        h.rt, token=TOKEN, base_url=h.emu.base_url, base_file_url=h.emu.base_file_url
+    await h.restart(
+        make_settings(db_path, delivery={"doorstep_photo": photo, "ask_amount": amount})
     )
-    await h.service.start()
     aunt = await h.register(AUNT, "周阿姨")
     await h.order(aunt)
     card = await _on_the_way(h)
@@ -344,12 +340,7 @@ async def test_an_abandoned_delivery_times_out_on_the_way(
     harness: Harness, db_path: object
 ) -> None:
     h = harness
-    await h.service.stop()
-    h.rt.settings = make_settings(db_path, limits={"conversation_timeout_seconds": 2})
-    h.service = BotService(
-        h.rt, token=TOKEN, base_url=h.emu.base_url, base_file_url=h.emu.base_file_url
-    )
-    await h.service.start()
+    await h.restart(make_settings(db_path, limits={"conversation_timeout_seconds": 2}))
     aunt = await h.register(AUNT, "周阿姨")
     await h.order(aunt)
     card = await _on_the_way(h)

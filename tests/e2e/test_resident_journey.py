@@ -8,9 +8,8 @@ from sqlalchemy import select
 
 from bot.services import order_form, orders
 from handlers.common import FLOOD_KEY, HELP_RESIDENT, MENU_ME
-from handlers.runner import BotService
 from models import Order, OrderProblem, Resident
-from tests.conftest import TOKEN, make_settings
+from tests.conftest import make_settings
 from tests.factories import (
     ANSWERS,
     GROUP_1,
@@ -411,12 +410,7 @@ async def test_an_abandoned_form_times_out_and_language_works_inside_it(
     harness: Harness, db_path: object
 ) -> None:
     h = harness
-    await h.service.stop()
-    h.rt.settings = make_settings(db_path, limits={"conversation_timeout_seconds": 2})
-    h.service = BotService(
-        h.rt, token=TOKEN, base_url=h.emu.base_url, base_file_url=h.emu.base_file_url
-    )
-    await h.service.start()
+    await h.restart(make_settings(db_path, limits={"conversation_timeout_seconds": 2}))
     aunt = await h.register(1001, "周阿姨")
     aunt.say("/order")
     kinds = await aunt.expect(lambda m: any(d.startswith("d:cat:") for _, d in buttons(m)))
@@ -453,11 +447,7 @@ async def test_a_half_filled_form_survives_a_restart(harness: Harness) -> None:
     step = await aunt.expect(Z(order_form.KIND_STEPS["groceries"][1].prompt))
     await h.settle()
     # The bot restarts in the middle of the form.
-    await h.service.stop()
-    h.service = BotService(
-        h.rt, token=TOKEN, base_url=h.emu.base_url, base_file_url=h.emu.base_file_url
-    )
-    await h.service.start()
+    await h.restart()
     # The next press carries on where she was.
     for value in ("any", "yes", "normal", "any", "cash"):
         await aunt.press_data(step, f"d:v:{value}")
