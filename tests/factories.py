@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+import struct
 import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -355,3 +357,19 @@ def residents_owe(amount: str) -> bool:
     from bot.services.amounts import parse_fen
 
     return parse_fen(amount) > 0
+
+
+def png(width: int, height: int, rgb: tuple[int, int, int] = (0, 0, 0)) -> bytes:
+    """A small but valid PNG of one colour, so the emulator and the page read real pictures."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
+
+    raw = b"".join(b"\x00" + bytes(rgb) * width for _ in range(height))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )

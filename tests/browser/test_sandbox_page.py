@@ -6,8 +6,6 @@ shows each step live. Saves var/sandbox.png; with PAOTUI_UPDATE_SCREENSHOT=1, do
 from __future__ import annotations
 
 import os
-import struct
-import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from handlers import delivery
 from handlers.common import MENU_ORDER
 from handlers.main import start_page
 from tests.browser.conftest import CHROMIUM_ARGS, ROOT
-from tests.factories import ANSWERS, GROUP_1, Harness, Z
+from tests.factories import ANSWERS, GROUP_1, Harness, Z, png
 
 AUNT, WANG = 1001, 2001
 SCREENSHOT = (
@@ -29,23 +27,6 @@ SCREENSHOT = (
     else ROOT / "var" / "sandbox.png"
 )
 _ZH = gettext_for("zh_CN")
-
-
-def tiny_png(width: int = 8, height: int = 6) -> bytes:
-    """A real (orange) PNG: the photo at the door."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        crc = struct.pack(">I", zlib.crc32(kind + data))
-        return struct.pack(">I", len(data)) + kind + data + crc
-
-    raw = b"".join(b"\x00" + b"\xf0\x90\x30" * width for _ in range(height))
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", header)
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
 
 
 @pytest.fixture
@@ -135,7 +116,7 @@ async def test_order_claim_and_deliver_in_the_page(
         await press(wang, "o:done:1")
         await shows(wang, Z(delivery.ASK_PHOTO))
         photo = tmp_path / "door.png"
-        photo.write_bytes(tiny_png(160, 120))
+        photo.write_bytes(png(160, 120, rgb=(0xF0, 0x90, 0x30)))
         await wang.locator("input.f-photo").set_input_files(str(photo))
         await shows(wang, Z(delivery.ASK_AMOUNT))
         await type_in(wang, "35")

@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dtm
 import os
-import struct
 import sys
 import time
-import zlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -34,27 +32,11 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Cont
 from sandbox.client import SandboxClient
 from sandbox.emulator import Emulator
 from sandbox.errors import SandboxError
+from tests.factories import png
 
 TOKEN = "123456:TEST-token"
 ALICE, BOB = 1001, 1002
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def png(width: int, height: int) -> bytes:
-    """A tiny but valid PNG, so the emulator reads real dimensions."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (
-            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-        )
-
-    raw = b"".join(b"\x00" + b"\x00\x00\x00" * width for _ in range(height))
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(raw))
-        + chunk(b"IEND", b"")
-    )
 
 
 class FakeClock:
