@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -27,18 +27,27 @@ class Roles:
         return bool(self.staff_roles)
 
 
-async def grids_in_scope(session: AsyncSession, telegram_id: int) -> list[tuple[int, str]]:
-    """The grids a staff member acts for: every grid for an admin, the community's grids for
-    community staff, their own grid for a grid leader; none for anyone else."""
+async def grids_in_scope_query(
+    session: AsyncSession, telegram_id: int
+) -> Select[tuple[Grid]] | None:
+    """The grids a staff member acts for, as a query: every grid for an admin, the
+    community's grids for community staff, their own grid for a grid leader; None for anyone
+    else."""
     roles = (await session.scalars(select(Staff).where(Staff.telegram_id == telegram_id))).all()
     if not roles:
-        return []
+        return None
     q = select(Grid).order_by(Grid.id)
     if not any(r.role == StaffRole.ADMIN for r in roles):
         communities = {r.community_id for r in roles if r.role == StaffRole.COMMUNITY}
         grids = {r.grid_id for r in roles if r.role == StaffRole.GRID_LEADER}
         q = q.where(Grid.community_id.in_(communities) | Grid.id.in_(grids))
-    return [(g.id, g.name) for g in await session.scalars(q)]
+    return q
+
+
+async def grids_in_scope(session: AsyncSession, telegram_id: int) -> list[tuple[int, str]]:
+    """The (id, name) of the grids a staff member acts for (grids_in_scope_query)."""
+    q = await grids_in_scope_query(session, telegram_id)
+    return [] if q is None else [(g.id, g.name) for g in await session.scalars(q)]
 
 
 async def approved_volunteer(session: AsyncSession, telegram_id: int, refusal: str) -> Volunteer:

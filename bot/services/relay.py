@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import outbox
 from bot.buttons import Button, relay_action
 from bot.errors import TOO_LONG, Refused, check_length
-from bot.i18n import N_, gettext_for
+from bot.i18n import N_
 from bot.runtime import Runtime
 from bot.services import notify, orders
+from bot.services.messages import gettext_of
 from bot.services.notify import OrderView
-from bot.services.people import language_of
 from models import Order, OrderMessage, OrderStatus, Resident, Staff, Volunteer
 
 S = OrderStatus
@@ -101,7 +101,7 @@ async def send(
         to, name = v.volunteer_telegram_id, v.contact_name
     else:
         to, name = v.resident_telegram_id, v.volunteer_first_name
-    _ = gettext_for(await language_of(session, to, rt.default_language))
+    _ = await gettext_of(rt, session, to)
     message = _(RELAYED).format(name=name, title=notify.title(v, _), text=body).strip()
     outbox.enqueue(
         session,

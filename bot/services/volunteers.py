@@ -13,10 +13,11 @@ from bot import outbox
 from bot.buttons import Button, Rows
 from bot.clock import Clock
 from bot.errors import Msg, Refused
-from bot.i18n import N_, Gettext, gettext_for
+from bot.i18n import N_, Gettext
 from bot.runtime import Runtime
 from bot.services import audit, notify
-from bot.services.people import language_of
+from bot.services.messages import gettext_of, tell
+from bot.services.people import grids_in_scope_query
 from bot.services.residents import clean_name, clean_phone
 from models import Grid, Staff, StaffRole, Volunteer, VolunteerStatus
 
@@ -125,17 +126,17 @@ async def sign_up(
     session.add(vol)
     await session.flush()
     info = await _info(session, vol)
-    for tid in await deciders(session, grid_id):
-        _ = gettext_for(await language_of(session, tid, rt.default_language))
+
+    def ask(_: Gettext) -> tuple[str, Rows]:
         text = _("🙋 New volunteer for {grid}: {name}, {phone}, {when}. Approve?").format(
             grid=f"{info.community} · {info.grid}",
             name=info.name,
             phone=info.phone,
             when=_(AVAILABILITY[availability]),
         )
-        outbox.enqueue(
-            session, rt.clock, chat_id=tid, text=text, buttons=decision_buttons(vol.id, _)
-        )
+        return text, decision_buttons(vol.id, _)
+
+    await tell(rt, session, await deciders(session, grid_id), ask)
     return info
 
 
@@ -177,7 +178,7 @@ async def decide(
         name=vol.name,
         grid_id=vol.grid_id,
     )
-    _ = gettext_for(await language_of(session, vol.telegram_id, rt.default_language))
+    _ = await gettext_of(rt, session, vol.telegram_id)
     rows: Rows = []
     if approve:
         text = _(
@@ -209,14 +210,10 @@ STATUS_WORDS = {
 
 async def bindable_grids(session: AsyncSession, telegram_id: int) -> list[tuple[int, str]]:
     """The grids this person may bind a group to (community staff and admins)."""
-    roles = (await session.scalars(select(Staff).where(Staff.telegram_id == telegram_id))).all()
-    q = select(Grid).options(selectinload(Grid.community)).order_by(Grid.id)
-    if not any(r.role == StaffRole.ADMIN for r in roles):
-        communities = {r.community_id for r in roles if r.role == StaffRole.COMMUNITY}
-        grids = {r.grid_id for r in roles if r.role == StaffRole.GRID_LEADER}
-        if not communities and not grids:
-            return []
-        q = q.where(Grid.community_id.in_(communities) | Grid.id.in_(grids))
+    q = await grids_in_scope_query(session, telegram_id)
+    if q is None:
+        return []
+    q = q.options(selectinload(Grid.community))
     return [(g.id, f"{g.community.name} · {g.name}") for g in await session.scalars(q)]
 
 
