@@ -94,7 +94,8 @@ def view(o: Order) -> OrderView:
     )
 
 
-async def _load(session: AsyncSession, order_id: int) -> Order | None:
+async def load(session: AsyncSession, order_id: int) -> Order | None:
+    """The order with what views need, fresh from the database."""
     return await session.scalar(
         select(Order)
         .where(Order.id == order_id)
@@ -103,13 +104,8 @@ async def _load(session: AsyncSession, order_id: int) -> Order | None:
     )
 
 
-async def load(session: AsyncSession, order_id: int) -> Order | None:
-    """The order with what views need, fresh from the database."""
-    return await _load(session, order_id)
-
-
 async def get_view(session: AsyncSession, order_id: int) -> OrderView | None:
-    o = await _load(session, order_id)
+    o = await load(session, order_id)
     return view(o) if o else None
 
 
@@ -451,7 +447,7 @@ async def submit_draft(
             at=now,
         )
     )
-    loaded = await _load(session, o.id)
+    loaded = await load(session, o.id)
     assert loaded is not None
     await _post_to_group(rt, session, loaded)
     return Submitted(view(loaded), created=True)
@@ -681,7 +677,7 @@ async def _runners_order(session: AsyncSession, order_id: int, telegram_id: int)
 
 
 async def _order_or_refuse(session: AsyncSession, order_id: int) -> Order:
-    o = await _load(session, order_id)
+    o = await load(session, order_id)
     if o is None:
         raise Refused(N_("This order does not exist."))
     return o
