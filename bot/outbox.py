@@ -15,10 +15,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Null, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.buttons import Rows, from_json, to_json
@@ -31,6 +31,54 @@ logger = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
 
 
+def row(
+    now: datetime,
+    *,
+    chat_id: int,
+    text: str,
+    buttons: list[list[dict[str, Any]]] | Null | None = None,
+    is_group: bool = False,
+    kind: OutboxKind = OutboxKind.SEND,
+    photo: str | None = None,
+    media: str | None = None,
+    edit_of: int | None = None,
+    priority: int = 0,
+) -> dict[str, Any]:
+    """An outbox row's columns as written: pending, due ``now``. ``buttons`` as stored
+    (``to_json``), ``photo`` a file id and ``media`` what it is. Every row has the same keys,
+    so a list of them is one bulk insert; ``enqueue`` writes its rows with it too."""
+    return {
+        "channel": "telegram",
+        "priority": priority,
+        "chat_id": chat_id,
+        "is_group": is_group,
+        "kind": kind,
+        "text": text,
+        "buttons": buttons,
+        "photo": photo,
+        "media": media,
+        "edit_of": edit_of,
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+
+
+def pin_row(now: datetime, *, chat_id: int, original_id: int, priority: int = 0) -> dict[str, Any]:
+    """Pin, in a group, the message another outbox row delivered (sent first: a later id)."""
+    return row(
+        now,
+        chat_id=chat_id,
+        text="",
+        buttons=null(),  # SQL NULL: a pin has no buttons at all
+        is_group=True,
+        kind=OutboxKind.PIN,
+        edit_of=original_id,
+        priority=priority,
+    )
+
+
 def enqueue(
     session: AsyncSession,
     clock: Clock,
@@ -41,24 +89,20 @@ def enqueue(
     is_group: bool = False,
     photo: str | None = None,
     voice: str | None = None,
-    document: str | None = None,
     priority: int = 0,
 ) -> OutboxMessage:
     """Owe a message. Lower priority goes first: order traffic 0, broadcasts 10."""
-    now = clock.now()
     msg = OutboxMessage(
-        priority=priority,
-        chat_id=chat_id,
-        is_group=is_group,
-        kind=OutboxKind.SEND,
-        text=text,
-        buttons=to_json(buttons),
-        photo=photo or voice or document,
-        media="photo" if photo else "voice" if voice else "document" if document else None,
-        status=OutboxStatus.PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
+        **row(
+            clock.now(),
+            chat_id=chat_id,
+            text=text,
+            buttons=to_json(buttons),
+            is_group=is_group,
+            photo=photo or voice,
+            media="photo" if photo else "voice" if voice else None,
+            priority=priority,
+        )
     )
     session.add(msg)
     return msg
@@ -73,19 +117,17 @@ def enqueue_edit(
     buttons: Rows | None = None,
 ) -> OutboxMessage:
     """Edit the message another outbox row delivered (sent first: same chat, later id)."""
-    now = clock.now()
     msg = OutboxMessage(
-        chat_id=original.chat_id,
-        is_group=original.is_group,
-        kind=OutboxKind.EDIT,
-        text=text,
-        buttons=to_json(buttons),
-        edit_of=original.id,
-        priority=original.priority,
-        status=OutboxStatus.PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
+        **row(
+            clock.now(),
+            chat_id=original.chat_id,
+            text=text,
+            buttons=to_json(buttons),
+            is_group=original.is_group,
+            kind=OutboxKind.EDIT,
+            edit_of=original.id,
+            priority=original.priority,
+        )
     )
     session.add(msg)
     return msg
@@ -348,41 +390,53 @@ class Dispatcher:
                 next_delay = min(next_delay, wait or next_delay)
                 continue
             self.pacer.reserve_chat(chat, row.is_group)
-            leased = await self._lease(row.id)
+            leased = await self._lease(row.id, target_id)
             if leased is None:
                 held.add(chat)
                 continue
-            row = leased  # as leased: a waiting post may have had tasks folded into it
-            out = Outgoing(
-                id=row.id,
-                chat_id=chat,
-                is_group=row.is_group,
-                kind=OutboxKind(row.kind),
-                text=row.text,
-                buttons=from_json(row.buttons),
-                photo=row.photo,
-                target_message_id=target_id,
-                media=row.media,
-            )
-            self._in_flight[chat] = asyncio.create_task(self._send(out, row.attempts))
+            out, attempts = leased
+            self._in_flight[chat] = asyncio.create_task(self._send(out, attempts))
             held.add(chat)
         return max(0.001, next_delay)
 
-    async def _lease(self, row_id: int) -> OutboxMessage | None:
-        """Take a pending row for sending; returns it as it is now, or None if it is taken."""
+    async def _lease(self, row_id: int, target_id: int | None) -> tuple[Outgoing, int] | None:
+        """Take a pending row for sending: the message as the row is now (read by the same
+        UPDATE: a waiting post may have had tasks folded into it) and its attempts so far; None
+        if it is taken."""
         now = self.clock.now()
+        m = OutboxMessage
         async with self.db.session() as s:
-            res = await s.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row_id, OutboxMessage.status == OutboxStatus.PENDING)
-                .values(status=OutboxStatus.SENDING, lease_until=now + LEASE)
-            )
-            if res.rowcount != 1:
-                return None
-            row = await s.get(OutboxMessage, row_id, populate_existing=True)
-            assert row is not None
-            s.expunge(row)
-            return row
+            leased = (
+                await s.execute(
+                    update(m)
+                    .where(m.id == row_id, m.status == OutboxStatus.PENDING)
+                    .values(status=OutboxStatus.SENDING, lease_until=now + LEASE)
+                    .returning(
+                        m.chat_id,
+                        m.is_group,
+                        m.kind,
+                        m.text,
+                        m.buttons,
+                        m.photo,
+                        m.media,
+                        m.attempts,
+                    )
+                )
+            ).first()
+        if leased is None:
+            return None
+        out = Outgoing(
+            id=row_id,
+            chat_id=leased.chat_id,
+            is_group=leased.is_group,
+            kind=OutboxKind(leased.kind),
+            text=leased.text,
+            buttons=from_json(leased.buttons),
+            photo=leased.photo,
+            target_message_id=target_id,
+            media=leased.media,
+        )
+        return out, leased.attempts
 
     async def _send(self, out: Outgoing, attempts: int) -> None:
         try:

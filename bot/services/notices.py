@@ -11,29 +11,30 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import outbox
 from bot.buttons import Button, to_json
 from bot.errors import Refused, check_length
 from bot.i18n import N_, gettext_for
 from bot.runtime import Runtime
 from bot.services import audit
+from bot.services.people import languages_of
 from models import (
     Building,
     Community,
     Grid,
     Notice,
     NoticeDelivery,
-    OutboxKind,
     OutboxMessage,
     OutboxStatus,
     Resident,
     Staff,
     StaffRole,
-    UserPref,
     Volunteer,
     VolunteerStatus,
 )
@@ -51,7 +52,6 @@ COMMUNITY, GRID, BUILDING, CARE, VOLUNTEERS, EVERYONE = (
     "volunteers",
     "everyone",
 )
-AUDIENCES = (COMMUNITY, GRID, BUILDING, CARE, VOLUNTEERS, EVERYONE)
 AUDIENCE_LABELS = {
     COMMUNITY: N_("🏘 The whole community"),
     GRID: N_("🗺 A grid"),
@@ -336,37 +336,37 @@ def _body(lang: str, text: str) -> str:
     return "📢 " + gettext_for(lang)("Notice from the community") + "\n\n" + text
 
 
-def _received(lang: str, notice_id: int) -> str | None:
+def _received(lang: str, notice_id: int) -> list[list[dict[str, Any]]] | None:
     return to_json([[Button(gettext_for(lang)(RECEIVED), f"n:ok:{notice_id}")]])
 
 
-async def _languages(session: AsyncSession, default: str) -> dict[int, str]:
-    rows = await session.execute(
-        select(UserPref.telegram_id, UserPref.language).where(UserPref.language.is_not(None))
-    )
-    return {tid: lang or default for tid, lang in rows.all()}
-
-
-def _row(
-    rt: Runtime, notice: Notice, r: Recipient, langs: dict[int, str], now: datetime
-) -> dict[str, object]:
-    lang = langs.get(r.chat_id, rt.default_language)
-    return {
-        "channel": "telegram",
-        "priority": NOTICE_PRIORITY,
-        "chat_id": r.chat_id,
-        "is_group": r.is_group,
-        "kind": OutboxKind.SEND,
-        "text": _body(lang, notice.text),
-        # A group post has no button: a confirmation is one household's.
-        "buttons": None if r.is_group else _received(lang, notice.id),
-        "photo": notice.file_id,
-        "media": notice.media,
-        "status": OutboxStatus.PENDING,
-        "attempts": 0,
-        "next_attempt_at": now,
-        "created_at": now,
-    }
+async def _rows(
+    rt: Runtime, session: AsyncSession, notice: Notice, people: list[Recipient], now: datetime
+) -> list[dict[str, Any]]:
+    """One outbox row per recipient, in their language; each language's text and buttons are
+    made once."""
+    langs = await languages_of(session, [r.chat_id for r in people], rt.default_language)
+    made: dict[str, tuple[str, list[list[dict[str, Any]]] | None]] = {}
+    rows = []
+    for r in people:
+        lang = langs.get(r.chat_id, rt.default_language)
+        if lang not in made:
+            made[lang] = (_body(lang, notice.text), _received(lang, notice.id))
+        text, received = made[lang]
+        rows.append(
+            outbox.row(
+                now,
+                chat_id=r.chat_id,
+                text=text,
+                # A group post has no button: a confirmation is one household's.
+                buttons=None if r.is_group else received,
+                is_group=r.is_group,
+                photo=notice.file_id,
+                media=notice.media,
+                priority=NOTICE_PRIORITY,
+            )
+        )
+    return rows
 
 
 async def _write_rows(session: AsyncSession, rows: list[dict[str, object]]) -> list[int]:
@@ -396,8 +396,7 @@ async def send(rt: Runtime, session: AsyncSession, notice_id: int) -> int:
     notice = await session.get(Notice, notice_id, populate_existing=True)
     assert notice is not None
     people = await recipients_of(session, notice)
-    langs = await _languages(session, rt.default_language)
-    ids = await _write_rows(session, [_row(rt, notice, r, langs, now) for r in people])
+    ids = await _write_rows(session, await _rows(rt, session, notice, people, now))
     deliveries = [
         {
             "notice_id": notice_id,
@@ -411,22 +410,9 @@ async def send(rt: Runtime, session: AsyncSession, notice_id: int) -> int:
     ]
     for i in range(0, len(deliveries), 2000):
         await session.execute(insert(NoticeDelivery), deliveries[i : i + 2000])
-    pins = []
     if notice.pin:
         pins = [
-            {
-                "channel": "telegram",
-                "priority": NOTICE_PRIORITY,
-                "chat_id": r.chat_id,
-                "is_group": True,
-                "kind": OutboxKind.PIN,
-                "text": "",
-                "edit_of": oid,
-                "status": OutboxStatus.PENDING,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
+            outbox.pin_row(now, chat_id=r.chat_id, original_id=oid, priority=NOTICE_PRIORITY)
             for r, oid in zip(people, ids, strict=True)
             if r.is_group
         ]
@@ -596,15 +582,18 @@ async def resend_unconfirmed(
     if not rows:
         return 0
     now = rt.clock.now()
-    langs = await _languages(session, rt.default_language)
     people = [Recipient(chat, None, None) for _, chat in rows]
-    ids = await _write_rows(session, [_row(rt, notice, r, langs, now) for r in people])
-    for (delivery_id, _), oid in zip(rows, ids, strict=True):
-        await session.execute(
-            update(NoticeDelivery)
-            .where(NoticeDelivery.id == delivery_id)
-            .values(outbox_id=oid, resent=NoticeDelivery.resent + 1)
-        )
+    ids = await _write_rows(session, await _rows(rt, session, notice, people, now))
+    d = NoticeDelivery.__table__.c
+    await session.execute(
+        update(NoticeDelivery.__table__)
+        .where(d.id == bindparam("delivery_id"))
+        .values(outbox_id=bindparam("new_outbox_id"), resent=d.resent + 1),
+        [
+            {"delivery_id": delivery_id, "new_outbox_id": oid}
+            for (delivery_id, _), oid in zip(rows, ids, strict=True)
+        ],
+    )
     await audit.record(
         session, rt.clock, telegram_id, "notice.resent", f"notice:{notice_id}", n=len(rows)
     )
@@ -644,18 +633,3 @@ async def unconfirmed_by_building(
     for bname, r, status in (await session.execute(q)).all():
         out[bname].append(Household(r.unit, r.room, r.name, r.phone, status == "failed"))
     return dict(out)
-
-
-@dataclass(frozen=True)
-class NoticeResult:
-    id: int
-    recipients: int
-
-
-async def send_to_grid(
-    rt: Runtime, session: AsyncSession, telegram_id: int, grid_id: int, text: str
-) -> NoticeResult:
-    """A text notice to one grid's residents and group, now (kept for callers of the first
-    version; the same path as ``create``)."""
-    notice = await create(rt, session, telegram_id, GRID, f"g{grid_id}", text)
-    return NoticeResult(notice.id, notice.recipients)

@@ -85,7 +85,7 @@ async def test_a_burst_answered_with_429_still_arrives_once(harness: Harness) ->
     # The emulator is stricter than the bot's pacing: the bot will meet 429s.
     h.emu.set_limits(global_rate=5)
     async with h.rt.db.session() as s:
-        await notices.send_to_grid(h.rt, s, STAFF, 1, "明天上午8点全员核酸")
+        await notices.create(h.rt, s, STAFF, notices.GRID, "g1", "明天上午8点全员核酸")
     h.rt.wake_outbox()
     await h.settle(timeout=60)
     stats = h.emu.stats()
@@ -106,10 +106,10 @@ async def test_within_telegrams_limits_no_429(harness: Harness) -> None:
     h.emu.reset_stats()
     h.emu.reset_limits_state()
     async with h.rt.db.session() as s:
-        await notices.send_to_grid(h.rt, s, STAFF, 1, "社区通知：今天下午停水")
+        await notices.create(h.rt, s, STAFF, notices.GRID, "g1", "社区通知：今天下午停水")
         # And five notices to the group in a row: the group budget (20/min) holds.
         for i in range(5):
-            await notices.send_to_grid(h.rt, s, STAFF, 1, f"第{i}条")
+            await notices.create(h.rt, s, STAFF, notices.GRID, "g1", f"第{i}条")
     h.rt.wake_outbox()
     await h.settle(timeout=60)
     stats = h.emu.stats()
