@@ -43,8 +43,9 @@ def _listing(rows: list[staff.StaffView], _: Gettext) -> tuple[str, Rows]:
     lines = [_("👥 Staff ({n}):").format(n=len(rows))]
     buttons: Rows = []
     for v in rows:
-        lines.append("• " + _line(v, _))
-        buttons.append([Button("✖️ " + _line(v, _)[:60], f"sf:rm:{v.id}")])
+        line = _line(v, _)
+        lines.append("• " + line)
+        buttons.append([Button("✖️ " + line[:60], f"sf:rm:{v.id}")])
     lines.append("")
     lines.append(_(USAGE))
     return "\n".join(lines), buttons
@@ -56,12 +57,13 @@ async def staff_command(update: Update, ctx: AppContext) -> None:
     _ = await translator(update, ctx)
     args = list(ctx.args or [])
     async with ctx.rt.db.read() as s:
-        if not await staff.is_admin(s, user.id):
-            await msg.reply_text(_(NOT_ADMIN).format(id=user.id))
-            return
-    if not args:
-        async with ctx.rt.db.read() as s:
-            text, rows = _listing(await staff.list_staff(s), _)
+        admin = await staff.is_admin(s, user.id)
+        listing = _listing(await staff.list_staff(s), _) if admin and not args else None
+    if not admin:
+        await msg.reply_text(_(NOT_ADMIN).format(id=user.id))
+        return
+    if listing is not None:
+        text, rows = listing
         await msg.reply_text(text, reply_markup=inline(rows))
         return
     if args[0].lower() != "add" or len(args) < 4 or not args[1].isdigit():
@@ -111,8 +113,7 @@ async def remove_pressed(update: Update, ctx: AppContext) -> None:
     staff_id = int(q.data.split(":")[2])
     try:
         async with ctx.rt.db.read() as s:
-            if not await staff.is_admin(s, q.from_user.id):
-                raise Refused(N_("Only admins can add or remove staff."))
+            await staff.require_admin(s, q.from_user.id)
             v = await staff.get(s, staff_id)
     except Refused as e:
         await alert(update, e.render(_))

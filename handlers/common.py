@@ -24,7 +24,7 @@ from telegram import (
 )
 from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden
-from telegram.ext import ApplicationHandlerStop, ContextTypes
+from telegram.ext import ApplicationHandlerStop, ContextTypes, filters
 
 from bot.buttons import Button, Rows
 from bot.i18n import LANGUAGES, N_, Gettext, gettext_for
@@ -48,6 +48,14 @@ def label_pattern(msgid: str) -> str:
 
     texts = {gettext_for(lang)(msgid) for lang in LANGUAGES}
     return "^(" + "|".join(re.escape(t) for t in sorted(texts)) + ")$"
+
+
+# A menu label in any language: the reply keyboard keeps working while a conversation waits.
+MENU_ANY = filters.Regex("|".join(label_pattern(label) for label in MENU_LABELS))
+# New messages in private chat (an edit of an old message is not a new answer).
+PRIVATE_MESSAGE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+PRIVATE_TEXT = PRIVATE_MESSAGE & filters.TEXT & ~filters.COMMAND & ~MENU_ANY
+PRIVATE_OTHER = PRIVATE_MESSAGE & ~filters.COMMAND & ~MENU_ANY
 
 
 def inline(rows: Rows | None) -> InlineKeyboardMarkup | None:
@@ -147,6 +155,31 @@ async def edit_or_send(update: Update, text: str, markup: InlineKeyboardMarkup |
             logger.info("edit failed (%s); sending a new message", exc)
     if update.effective_chat:
         await update.effective_chat.send_message(text, reply_markup=markup)
+
+
+async def set_buttons(q: CallbackQuery, markup: InlineKeyboardMarkup | None) -> None:
+    """Replace the buttons of the message whose button was pressed (None: remove them). The
+    message may already have other buttons or none (a photo, a replayed press): logged, not
+    raised."""
+    try:
+        await q.edit_message_reply_markup(markup)
+    except BadRequest as exc:
+        logger.info("buttons not changed: %s", exc)
+
+
+def chunks(lines: list[str], limit: int) -> list[str]:
+    """Lines joined into messages of at most ``limit`` characters."""
+    out: list[str] = []
+    current = ""
+    for line in lines:
+        line = line[:limit]
+        if current and len(current) + 1 + len(line) > limit:
+            out.append(current)
+            current = line
+        else:
+            current = f"{current}\n{line}" if current else line
+    out.append(current)
+    return out
 
 
 HELP_RESIDENT = N_(

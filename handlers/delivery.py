@@ -24,14 +24,16 @@ from bot.i18n import N_, Gettext
 from bot.services import amounts, notify, orders
 from bot.services.notify import OrderView
 from handlers.common import (
-    MENU_LABELS,
+    PRIVATE_MESSAGE,
+    PRIVATE_OTHER,
+    PRIVATE_TEXT,
     STALE,
     alert,
     answer,
     edit_or_send,
     inline,
     is_private,
-    label_pattern,
+    set_buttons,
     translator,
     unit_of_work,
 )
@@ -64,12 +66,9 @@ TIMED_OUT = N_(
 DELIVERED = N_("✅ Task #{id} is marked delivered.")
 THANKS = N_("Thank you! The resident has been told to take it in.")
 
-# The menu's reply-keyboard labels keep working during the questions.
-_MENU = filters.Regex("|".join(label_pattern(label) for label in MENU_LABELS))
-_PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
-_PHOTO = _PRIVATE & filters.PHOTO
-_TEXT = _PRIVATE & filters.TEXT & ~filters.COMMAND & ~_MENU
-_OTHER = _PRIVATE & ~filters.COMMAND & ~_MENU
+# PRIVATE_TEXT and PRIVATE_OTHER leave the menu's reply-keyboard labels working during the
+# questions.
+_PHOTO = PRIVATE_MESSAGE & filters.PHOTO
 
 
 def _data(ctx: AppContext) -> dict[str, Any]:
@@ -192,10 +191,7 @@ async def skip_receipt(update: Update, ctx: AppContext) -> int | None:
         return None
     await answer(q)
     if q.message is not None:  # the Skip button has done its work
-        try:
-            await q.edit_message_reply_markup(None)
-        except BadRequest:
-            pass
+        await set_buttons(q, None)
     return await _finish(update, ctx)
 
 
@@ -295,16 +291,16 @@ def build_delivery_conversation(timeout_s: float) -> ConversationHandler[AppCont
         states={
             DELIVER_PHOTO: [
                 MessageHandler(_PHOTO, got_doorstep_photo),
-                MessageHandler(_OTHER, not_a_photo),
+                MessageHandler(PRIVATE_OTHER, not_a_photo),
             ],
             DELIVER_AMOUNT: [
-                MessageHandler(_TEXT, got_amount),
-                MessageHandler(_OTHER, not_an_amount),
+                MessageHandler(PRIVATE_TEXT, got_amount),
+                MessageHandler(PRIVATE_OTHER, not_an_amount),
             ],
             DELIVER_RECEIPT: [
                 MessageHandler(_PHOTO, got_receipt),
                 CallbackQueryHandler(skip_receipt, pattern=SKIP_PATTERN),
-                MessageHandler(_OTHER, not_a_receipt),
+                MessageHandler(PRIVATE_OTHER, not_a_receipt),
             ],
             ConversationHandler.TIMEOUT: [TypeHandler(Update, deliver_timeout)],
         },

@@ -4,12 +4,10 @@ unconfirmed and the unconfirmed households per building; residents press ✅ Rec
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from typing import Any
 
 from telegram import Update
-from telegram.error import BadRequest
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
@@ -22,10 +20,18 @@ from bot.buttons import Button
 from bot.errors import Refused
 from bot.i18n import N_, Gettext, local_time
 from bot.services import notices as svc
-from handlers.common import STALE, alert, answer, edit_or_send, inline, translator, unit_of_work
+from handlers.common import (
+    STALE,
+    alert,
+    answer,
+    chunks,
+    edit_or_send,
+    inline,
+    set_buttons,
+    translator,
+    unit_of_work,
+)
 from handlers.context import AppContext
-
-logger = logging.getLogger(__name__)
 
 AUDIENCE, TARGET, TEXT, PREVIEW, WHEN = range(40, 45)
 KEY = "notice"
@@ -189,24 +195,35 @@ async def notice_pin(update: Update, ctx: AppContext) -> int:
     q = update.callback_query
     assert q is not None and ctx.user_data is not None
     _ = await translator(update, ctx)
-    draft = ctx.user_data.get(KEY)
-    if not draft or "text" not in draft:
-        await alert(update, _(STALE))
+    draft = await _ready_draft(update, ctx, _)
+    if draft is None:
         return ConversationHandler.END
     draft["pin"] = not draft.get("pin")
     await answer(q)
-    try:
-        await q.edit_message_reply_markup(inline(_preview_rows(_, draft)))
-    except BadRequest as exc:
-        logger.info("pin toggle not shown: %s", exc)
+    await set_buttons(q, inline(_preview_rows(_, draft)))
     return PREVIEW
 
 
-async def _create(update: Update, ctx: AppContext, send_at: Any = None) -> str:
+async def _ready_draft(update: Update, ctx: AppContext, _: Gettext) -> dict[str, Any] | None:
+    """The draft, once its text is in; else None, after saying the button or the answer is out
+    of date (the conversation was stopped or has expired)."""
+    assert ctx.user_data is not None
+    draft = ctx.user_data.get(KEY)
+    if draft and "text" in draft:
+        return draft
+    if update.callback_query:
+        await alert(update, _(STALE))
+    elif update.effective_message:
+        await update.effective_message.reply_text(_(STALE))
+    return None
+
+
+async def _create(
+    update: Update, ctx: AppContext, draft: dict[str, Any], send_at: Any = None
+) -> str:
     """Create (and send, unless scheduled) the drafted notice; the message to show. Raises
     Refused."""
     assert update.effective_user is not None and ctx.user_data is not None
-    draft = ctx.user_data[KEY]
     async with unit_of_work(update, ctx) as w:
         notice = await svc.create(
             ctx.rt,
@@ -230,12 +247,8 @@ async def _create(update: Update, ctx: AppContext, send_at: Any = None) -> str:
 
 async def _done(update: Update, text: str) -> None:
     """Replace the preview's buttons and say what happened (the preview may be a photo)."""
-    q = update.callback_query
-    if q is not None:
-        try:
-            await q.edit_message_reply_markup(None)
-        except BadRequest as exc:
-            logger.info("preview buttons not removed: %s", exc)
+    if update.callback_query is not None:
+        await set_buttons(update.callback_query, None)
     if update.effective_chat:
         await update.effective_chat.send_message(text)
 
@@ -244,12 +257,11 @@ async def notice_send(update: Update, ctx: AppContext) -> int:
     q = update.callback_query
     assert q is not None and ctx.user_data is not None
     _ = await translator(update, ctx)
-    draft = ctx.user_data.get(KEY)
-    if not draft or "text" not in draft:
-        await alert(update, _(STALE))
+    draft = await _ready_draft(update, ctx, _)
+    if draft is None:
         return ConversationHandler.END
     try:
-        done = await _create(update, ctx)
+        done = await _create(update, ctx, draft)
     except Refused as e:
         await alert(update, e.render(_))
         return ConversationHandler.END
@@ -262,9 +274,7 @@ async def notice_later(update: Update, ctx: AppContext) -> int:
     q = update.callback_query
     assert q is not None and ctx.user_data is not None
     _ = await translator(update, ctx)
-    draft = ctx.user_data.get(KEY)
-    if not draft or "text" not in draft:
-        await alert(update, _(STALE))
+    if await _ready_draft(update, ctx, _) is None:
         return ConversationHandler.END
     await answer(q)
     if update.effective_chat:
@@ -278,13 +288,13 @@ async def notice_when(update: Update, ctx: AppContext) -> int:
     _ = await translator(update, ctx)
     try:
         when = svc.parse_when(msg.text or "", ctx.rt.clock.now(), ctx.rt.timezone)
-        done = await _create(update, ctx, send_at=when)
+        draft = await _ready_draft(update, ctx, _)
+        if draft is None:
+            return ConversationHandler.END
+        done = await _create(update, ctx, draft, send_at=when)
     except Refused as e:
         await msg.reply_text(e.render(_) + "\n" + _(ASK_WHEN))
         return WHEN
-    except KeyError:
-        await msg.reply_text(_(STALE))
-        return ConversationHandler.END
     await msg.reply_text(done)
     return ConversationHandler.END
 
@@ -424,13 +434,7 @@ async def notice_unconfirmed(update: Update, ctx: AppContext) -> None:
         for h in homes:
             mark = " " + _(BLOCKED_MARK) if h.failed else ""
             lines.append(f"{h.unit}-{h.room} {h.name} {h.phone}{mark}")
-    chunk = ""
-    for line in lines:  # within Telegram's 4096 characters a message
-        if len(chunk) + len(line) + 1 > 3800:
-            await chat.send_message(chunk)
-            chunk = ""
-        chunk += line + "\n"
-    if chunk:
+    for chunk in chunks(lines, 3800):  # within Telegram's 4096 characters a message
         await chat.send_message(chunk)
 
 
@@ -469,10 +473,7 @@ async def notice_received(update: Update, ctx: AppContext) -> None:
         await alert(update, e.render(_))
         return
     await answer(q, _(THANKS) if first else _(ALREADY))
-    try:
-        await q.edit_message_reply_markup(None)
-    except BadRequest as exc:  # already without buttons
-        logger.info("received button not removed: %s", exc)
+    await set_buttons(q, None)  # may already be without buttons
 
 
 def notice_handlers() -> list[Any]:

@@ -18,12 +18,14 @@ from bot.errors import Refused
 from bot.i18n import N_, gettext_for, local_time
 from bot.services import notify, relay
 from handlers.common import (
-    MENU_LABELS,
+    PRIVATE_MESSAGE,
+    PRIVATE_OTHER,
+    PRIVATE_TEXT,
     STALE,
     alert,
     answer,
+    chunks,
     is_private,
-    label_pattern,
     language,
     translator,
     unit_of_work,
@@ -48,13 +50,6 @@ THREAD = N_("Messages about {title}:")
 NO_MESSAGES = N_("No messages about {title} yet.")
 ROLE = {relay.RESIDENT: N_("resident"), relay.VOLUNTEER: N_("volunteer")}
 PHOTO = N_("(with a photo)")
-
-# The menu's reply-keyboard labels are not messages for the other party: they keep working.
-_MENU = filters.Regex("|".join(label_pattern(label) for label in MENU_LABELS))
-# New messages in private chat (an edit of an old message is not a new one to pass on).
-_PRIVATE = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
-_TEXT = _PRIVATE & filters.TEXT & ~filters.COMMAND & ~_MENU
-_OTHER = _PRIVATE & ~filters.COMMAND & ~_MENU
 
 
 async def relay_start(update: Update, ctx: AppContext) -> int | None:
@@ -146,8 +141,9 @@ def build_relay_conversation(timeout_s: float) -> ConversationHandler[AppContext
         entry_points=entry,
         states={
             RELAY_WAIT: [
-                MessageHandler(_TEXT, relay_text),
-                MessageHandler(_PRIVATE & filters.PHOTO, relay_photo),
+                # The menu's labels are not messages for the other party: they keep working.
+                MessageHandler(PRIVATE_TEXT, relay_text),
+                MessageHandler(PRIVATE_MESSAGE & filters.PHOTO, relay_photo),
             ],
             ConversationHandler.TIMEOUT: [TypeHandler(Update, relay_timeout)],
         },
@@ -156,7 +152,7 @@ def build_relay_conversation(timeout_s: float) -> ConversationHandler[AppContext
             *entry,
             # Only this conversation's own prefix: other buttons (orders, menus) still work.
             CallbackQueryHandler(relay_stray, pattern=r"^m:"),
-            MessageHandler(_OTHER, relay_unsupported),
+            MessageHandler(PRIVATE_OTHER, relay_unsupported),
         ],
         name="relay",
         allow_reentry=True,
@@ -195,23 +191,8 @@ async def relay_thread(update: Update, ctx: AppContext) -> None:
         )
         when = local_time(m.at, ctx.rt.timezone, "%m-%d %H:%M")
         lines.append(f"{when} {m.sender_name} ({_(ROLE[m.role])}): {said}")
-    for chunk in _chunks(lines, relay.TEXT_LIMIT):
+    for chunk in chunks(lines, relay.TEXT_LIMIT):
         await msg.reply_text(chunk)
-
-
-def _chunks(lines: list[str], limit: int) -> list[str]:
-    """Lines joined into messages of at most ``limit`` characters."""
-    chunks: list[str] = []
-    current = ""
-    for line in lines:
-        line = line[:limit]
-        if current and len(current) + 1 + len(line) > limit:
-            chunks.append(current)
-            current = line
-        else:
-            current = f"{current}\n{line}" if current else line
-    chunks.append(current)
-    return chunks
 
 
 def relay_command() -> CommandHandler[AppContext, None]:

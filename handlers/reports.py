@@ -53,9 +53,7 @@ async def _stats_text(
 ) -> str:
     """The stats of a staff member's scope; Refused (NOT_STAFF) for anyone else."""
     async with ctx.rt.db.read() as s:
-        scope = await reports.scope_of(s, telegram_id)
-        if scope is None:
-            raise Refused(reports.NOT_STAFF)
+        scope = await reports.require_scope(s, telegram_id)
         st = await reports.stats_for(ctx.rt, s, scope.grid_ids, day_from, day_to)
     return reports.render_stats(st, _)
 
@@ -92,13 +90,12 @@ async def stats_pressed(update: Update, ctx: AppContext) -> None:
 
 async def _send_ledger(
     update: Update, ctx: AppContext, telegram_id: int, day_from: date, day_to: date
-) -> Refused | None:
+) -> None:
     """Build the ledger of the staff member's scope, record the export in the audit log (same
-    transaction), then send the workbook and the CSV to their private chat."""
+    transaction), then send the workbook and the CSV to their private chat. Refused
+    (NOT_STAFF) for anyone else, before anything is sent."""
     async with unit_of_work(update, ctx) as w:
-        scope = await reports.scope_of(w.session, telegram_id)
-        if scope is None:
-            return Refused(reports.NOT_STAFF)
+        scope = await reports.require_scope(w.session, telegram_id)
         sheets = await reports.ledger(w.session, scope, day_from, day_to, ctx.rt.timezone)
         await audit.record(
             w.session,
@@ -122,7 +119,6 @@ async def _send_ledger(
         filename=reports.file_name(day_from, day_to, "csv"),
         caption=_(CSV_CAPTION),
     )
-    return None
 
 
 async def export_command(update: Update, ctx: AppContext) -> None:
@@ -131,12 +127,9 @@ async def export_command(update: Update, ctx: AppContext) -> None:
     _ = await translator(update, ctx)
     try:
         day_from, day_to = reports.parse_days(list(ctx.args or []), ctx.rt.today(), "/export")
+        await _send_ledger(update, ctx, user.id, day_from, day_to)
     except Refused as e:
         await msg.reply_text(e.render(_))
-        return
-    refused = await _send_ledger(update, ctx, user.id, day_from, day_to)
-    if refused is not None:
-        await msg.reply_text(refused.render(_))
 
 
 async def export_pressed(update: Update, ctx: AppContext) -> None:
@@ -145,13 +138,14 @@ async def export_pressed(update: Update, ctx: AppContext) -> None:
     _ = await translator(update, ctx)
     try:
         first, last = (date.fromisoformat(x) for x in q.data.split(":")[2:4])
-        day_from, day_to = reports.parse_days([first.isoformat(), last.isoformat()], first)
+        day_from, day_to = reports.check_days(first, last)
     except (ValueError, Refused):
         await alert(update, _(STALE))
         return
-    refused = await _send_ledger(update, ctx, q.from_user.id, day_from, day_to)
-    if refused is not None:
-        await alert(update, refused.render(_))
+    try:
+        await _send_ledger(update, ctx, q.from_user.id, day_from, day_to)
+    except Refused as e:
+        await alert(update, e.render(_))
         return
     await answer(q)
 

@@ -5,20 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from telegram import InputFile, Update
 from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.buttons import Button
+from bot.errors import Refused
 from bot.i18n import N_, Gettext
 from bot.services import audit, setup
 from handlers.common import alert, answer, inline, translator
 from handlers.context import AppContext
-from models import Community, Staff, StaffRole
 
 MAX_BYTES = 1_000_000  # a district's buildings fit in far less
-NOT_ALLOWED = N_("Only admins and community staff can set up a community.")
 USAGE = N_(
     "Send me a CSV file (UTF-8) with one line per building and this first line:\n"
     "community,community_code,grid,compound,building,building_code,units\n"
@@ -27,27 +25,15 @@ USAGE = N_(
 )
 
 
-async def _scope(ctx: AppContext, telegram_id: int) -> tuple[bool, set[str]] | None:
-    """(is admin, the community codes this person may set up), or None if they may not."""
-    async with ctx.rt.db.read() as s:
-        rows = (
-            await s.execute(
-                select(Staff.role, Community.code)
-                .outerjoin(Community, Community.id == Staff.community_id)
-                .where(Staff.telegram_id == telegram_id)
-            )
-        ).all()
-    admin = any(role == StaffRole.ADMIN for role, _ in rows)
-    codes = {code for role, code in rows if role == StaffRole.COMMUNITY and code}
-    return (admin, codes) if admin or codes else None
-
-
 async def setup_command(update: Update, ctx: AppContext) -> None:
     """/setup: how to import, and the posters button."""
     assert update.effective_user is not None and update.effective_message is not None
     _ = await translator(update, ctx)
-    if await _scope(ctx, update.effective_user.id) is None:
-        await update.effective_message.reply_text(_(NOT_ALLOWED))
+    try:
+        async with ctx.rt.db.read() as s:
+            await setup.allowed_codes(s, update.effective_user.id)
+    except Refused as e:
+        await update.effective_message.reply_text(e.render(_))
         return
     rows = [[Button(_("🖨 Building posters (PDF)"), "su:qr")]]
     await update.effective_message.reply_text(_(USAGE), reply_markup=inline(rows))
@@ -83,9 +69,11 @@ async def csv_received(update: Update, ctx: AppContext) -> None:
     msg = update.effective_message
     assert msg is not None and msg.document is not None and update.effective_user is not None
     _ = await translator(update, ctx)
-    scope = await _scope(ctx, update.effective_user.id)
-    if scope is None:
-        await msg.reply_text(_(NOT_ALLOWED))
+    try:
+        async with ctx.rt.db.read() as s:
+            codes = await setup.allowed_codes(s, update.effective_user.id)
+    except Refused as e:
+        await msg.reply_text(e.render(_))
         return
     if (msg.document.file_size or 0) > MAX_BYTES:
         await msg.reply_text(_("This file is too large for a list of buildings."))
@@ -101,31 +89,19 @@ async def csv_received(update: Update, ctx: AppContext) -> None:
     except TelegramError:
         await msg.reply_text(_("I could not download the file. Please send it again."))
         return
-    admin, codes = scope
-    result = setup.ImportResult()
-    rows = setup.parse_csv(text, result)
-    if not admin:  # community staff set up their own community only
-        for row in rows:
-            if row.community_code not in codes:
-                result.errors.append(
-                    (
-                        row.line,
-                        _("the community {code} is not yours").format(code=row.community_code),
-                    )
-                )
-    if not result.errors:
-        async with ctx.rt.db.session() as s:
-            result = await setup.import_csv(ctx.rt, s, text)
-            if not result.errors:
-                await audit.record(
-                    s,
-                    ctx.rt.clock,
-                    update.effective_user.id,
-                    "setup.imported",
-                    msg.document.file_name or "",
-                    rows=result.rows,
-                    buildings_created=result.buildings.created,
-                )
+    async with ctx.rt.db.session() as s:
+        # Community staff set up their own community only (codes; None for an admin).
+        result = await setup.import_csv(ctx.rt, s, text, codes, _=_)
+        if not result.errors:
+            await audit.record(
+                s,
+                ctx.rt.clock,
+                update.effective_user.id,
+                "setup.imported",
+                msg.document.file_name or "",
+                rows=result.rows,
+                buildings_created=result.buildings.created,
+            )
     await msg.reply_text(_report(result, _))
 
 
@@ -134,16 +110,16 @@ async def posters(update: Update, ctx: AppContext) -> None:
     q = update.callback_query
     assert q is not None and update.effective_chat is not None
     _ = await translator(update, ctx)
-    scope = await _scope(ctx, q.from_user.id)
-    if scope is None:
-        await alert(update, _(NOT_ALLOWED))
+    try:
+        async with ctx.rt.db.read() as s:
+            codes = await setup.allowed_codes(s, q.from_user.id)
+            if codes is None:
+                items = await setup.posters(s)
+            else:
+                items = [p for code in sorted(codes) for p in await setup.posters(s, code)]
+    except Refused as e:
+        await alert(update, e.render(_))
         return
-    admin, codes = scope
-    async with ctx.rt.db.read() as s:
-        if admin:
-            items = await setup.posters(s)
-        else:
-            items = [p for code in sorted(codes) for p in await setup.posters(s, code)]
     if not items:
         await alert(update, _("There are no buildings yet. Send the CSV file first."))
         return

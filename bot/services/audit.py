@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -29,11 +28,6 @@ async def record(
             at=clock.now(),
         )
     )
-
-
-async def recent(session: AsyncSession, limit: int = 50) -> list[AuditEntry]:
-    rows = await session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit))
-    return list(rows)
 
 
 def _plain(value: Any) -> Any:

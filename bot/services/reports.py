@@ -57,7 +57,6 @@ logger = logging.getLogger(__name__)
 
 SUMMARY_KIND = "staff_summary"
 MAX_DAYS = 366
-DONE = (OrderStatus.DELIVERED, OrderStatus.CONFIRMED)
 
 BAD_DATES = N_(
     "I could not read those dates. Send one day or a range, as YYYY-MM-DD, the first not after "
@@ -88,7 +87,12 @@ def parse_days(args: Sequence[str], today: date, command: str = "/stats") -> tup
         raise Refused(BAD_DATES, command=command) from exc
     if not days:
         return today, today
-    first, last = days[0], days[-1]
+    return check_days(days[0], days[-1], command)
+
+
+def check_days(first: date, last: date, command: str = "/stats") -> tuple[date, date]:
+    """The range from `first` to `last`; Refused (BAD_DATES) if `first` is after `last` or the
+    range is longer than MAX_DAYS days."""
     if last < first or (last - first).days >= MAX_DAYS:
         raise Refused(BAD_DATES, command=command)
     return first, last
@@ -121,6 +125,14 @@ async def scope_of(session: AsyncSession, telegram_id: int) -> Scope | None:
         return None
     grids = await grids_in_scope(session, telegram_id)
     return Scope(tuple(g for g, _ in grids), everything=StaffRole.ADMIN in roles)
+
+
+async def require_scope(session: AsyncSession, telegram_id: int) -> Scope:
+    """A staff member's scope; Refused (NOT_STAFF) for anyone else."""
+    scope = await scope_of(session, telegram_id)
+    if scope is None:
+        raise Refused(NOT_STAFF)
+    return scope
 
 
 async def scope_for_community(session: AsyncSession, code: str | None) -> Scope:
@@ -778,15 +790,9 @@ async def ledger(
     ]
 
 
-async def export_workbook(
-    session: AsyncSession, scope: Scope, day_from: date, day_to: date, tz: str = "Asia/Shanghai"
-) -> bytes:
+def workbook_bytes(sheets: list[Sheet]) -> bytes:
     """The ledger as an XLSX workbook: one sheet each for orders, order events, volunteers,
     notices, notice receipts and the audit log; Chinese headings, local times, yuan."""
-    return workbook_bytes(await ledger(session, scope, day_from, day_to, tz))
-
-
-def workbook_bytes(sheets: list[Sheet]) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -823,14 +829,9 @@ def _csv_value(value: Any) -> str:
     return str(value)
 
 
-async def export_csv(
-    session: AsyncSession, scope: Scope, day_from: date, day_to: date, tz: str = "Asia/Shanghai"
-) -> bytes:
-    """The orders sheet as CSV, UTF-8 with a BOM so that Excel shows the Chinese."""
-    return csv_bytes((await ledger(session, scope, day_from, day_to, tz))[0])
-
-
 def csv_bytes(sheet: Sheet) -> bytes:
+    """A sheet (the exports: the orders) as CSV, UTF-8 with a BOM so that Excel shows the
+    Chinese."""
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(sheet.headings)

@@ -4,7 +4,8 @@
 compounds and buildings it names, reusing those already there: a community by its code, a grid
 or a compound by its name within the community, a building by its code. Every line is checked
 before anything is written; one bad line and nothing is imported (the roster import does the
-same). `posters_pdf` draws one A4 page per building with the QR code of the deep link
+same); in the bot, community staff may only name their own community (`allowed_codes`).
+`posters_pdf` draws one A4 page per building with the QR code of the deep link
 `https://t.me/<bot>?start=b_<code>`, which fills in the building when a resident registers.
 """
 
@@ -18,9 +19,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.errors import Refused
+from bot.i18n import N_, Gettext, gettext_for
 from bot.runtime import Runtime
 from bot.services import csvfile
-from models import Building, Community, Compound, Grid
+from models import Building, Community, Compound, Grid, Staff, StaffRole
 
 CSV_COLUMNS = (
     "community",
@@ -36,6 +39,8 @@ BOT_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
 NAME_MAX = 100  # the length of the name columns
 UNITS_MAX = 1000
 POSTER_TEXT = "扫码登记，足不出户请志愿者跑腿"
+NOT_ALLOWED = N_("Only admins and community staff can set up a community.")
+NOT_YOURS = N_("the community {code} is not yours")
 
 
 @dataclass
@@ -132,11 +137,46 @@ def parse_csv(text: str, result: ImportResult) -> list[Row]:
     return rows
 
 
-async def import_csv(rt: Runtime, session: AsyncSession, text: str) -> ImportResult:
+async def allowed_codes(session: AsyncSession, telegram_id: int) -> set[str] | None:
+    """The codes of the communities this person may set up: None for an admin (any, new ones
+    too). Refused (NOT_ALLOWED) for anyone but admins and community staff."""
+    rows = (
+        await session.execute(
+            select(Staff.role, Community.code)
+            .outerjoin(Community, Community.id == Staff.community_id)
+            .where(Staff.telegram_id == telegram_id)
+        )
+    ).all()
+    if any(role == StaffRole.ADMIN for role, _code in rows):
+        return None
+    codes = {code for role, code in rows if role == StaffRole.COMMUNITY and code}
+    if not codes:
+        raise Refused(NOT_ALLOWED)
+    return codes
+
+
+async def import_csv(
+    rt: Runtime,
+    session: AsyncSession,
+    text: str,
+    only_codes: set[str] | None = None,
+    *,
+    _: Gettext | None = None,
+) -> ImportResult:
     """Check every line, then create or update everything in the caller's transaction, or
-    nothing at all if any line is bad."""
+    nothing at all if any line is bad.
+
+    The bot's import: ``only_codes`` (see `allowed_codes`) makes a line naming another
+    community bad too (NOT_YOURS, in the language of ``_``)."""
     result = ImportResult()
     rows = parse_csv(text, result)
+    if only_codes is not None:
+        not_yours = (_ or gettext_for("en"))(NOT_YOURS)
+        result.errors += [
+            (r.line, not_yours.format(code=r.community_code))
+            for r in rows
+            if r.community_code not in only_codes
+        ]
     if result.errors and not rows and result.rows == 0:
         return result
 

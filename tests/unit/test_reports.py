@@ -199,12 +199,13 @@ async def test_export_rows_match_the_database(rt: Runtime) -> None:
     async with rt.db.read() as s:
         scope = await reports.scope_of(s, STAFF)
         assert scope is not None
-        data = await reports.export_workbook(s, scope, day, day + timedelta(days=1), rt.timezone)
+        sheets = await reports.ledger(s, scope, day, day + timedelta(days=1), rt.timezone)
+        data = reports.workbook_bytes(sheets)
         db_orders = {o.id: o for o in await s.scalars(select(Order))}
         db_events = list(await s.scalars(select(OrderEvent).order_by(OrderEvent.id)))
         db_vols = list(await s.scalars(select(Volunteer).order_by(Volunteer.id)))
         db_audit = list(await s.scalars(select(AuditEntry).order_by(AuditEntry.id)))
-        csv_bytes = await reports.export_csv(s, scope, day, day + timedelta(days=1), rt.timezone)
+        csv_data = reports.csv_bytes(sheets[0])
     wb = load_workbook(io.BytesIO(data))
     assert wb.sheetnames == ["订单", "订单记录", "志愿者", "通知", "通知回执", "操作记录"]
 
@@ -265,7 +266,7 @@ async def test_export_rows_match_the_database(rt: Runtime) -> None:
         ("赵书记", STAFF, "发送通知", e.target) for e in mine
     ]
 
-    text = csv_bytes.decode("utf-8")
+    text = csv_data.decode("utf-8")
     assert text.startswith("\ufeff订单编号,")
     lines = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     assert [int(x[0]) for x in lines[1:]] == [a, b, c]
@@ -275,7 +276,8 @@ async def test_export_rows_match_the_database(rt: Runtime) -> None:
     async with rt.db.read() as s:
         grids = await _grid_ids(rt)
         other = reports.Scope((grids[1],))
-        wb2 = load_workbook(io.BytesIO(await reports.export_workbook(s, other, day, day)))
+        sheets = await reports.ledger(s, other, day, day, "Asia/Shanghai")
+        wb2 = load_workbook(io.BytesIO(reports.workbook_bytes(sheets)))
     assert wb2["订单"].max_row == 1 and wb2["通知"].max_row == 1 and wb2["操作记录"].max_row == 1
 
 

@@ -12,9 +12,13 @@ from sqlalchemy import func, select
 
 from bot.cli import main
 from bot.cli_setup import setup_import
+from bot.errors import Refused
+from bot.i18n import gettext_for
 from bot.runtime import Runtime
+from bot.seed import ensure_admins
 from bot.services import setup
 from models import Building, Community, Compound, Grid
+from tests.factories import STAFF
 
 HEADER = "community,community_code,grid,compound,building,building_code,units\n"
 GOOD = (
@@ -118,6 +122,33 @@ async def test_bad_lines_import_nothing(rt: Runtime) -> None:
     assert err.splitlines()[-1] == "nothing imported: 7 bad line(s) of 8"
     assert await _buildings(rt) == before
     assert await _count(rt, Community) == 1
+
+
+async def test_the_bot_import_within_the_senders_community(rt: Runtime) -> None:
+    """The bot's import: community staff name their own community only; a line naming another
+    is one more bad line, reported with the others."""
+    async with rt.db.session() as s:
+        await ensure_admins(s, rt.clock, [9100])
+    async with rt.db.read() as s:
+        assert await setup.allowed_codes(s, STAFF) == {"xingfu"}
+        assert await setup.allowed_codes(s, 9100) is None  # an admin: any community
+        with pytest.raises(Refused) as refused:
+            await setup.allowed_codes(s, 424242)
+        assert refused.value.message == setup.NOT_ALLOWED
+    before = await _buildings(rt)
+    async with rt.db.session() as s:
+        result = await setup.import_csv(rt, s, BAD, {"xingfu"})
+    assert [line for line, _reason in result.errors] == [2, 3, 4, 5, 5, 6, 6, 7, 9, 9, 10]
+    assert dict(result.errors)[2] == "the community yangguang is not yours"
+    assert result.rows == 8 and await _buildings(rt) == before
+    zh = gettext_for("zh_CN")
+    async with rt.db.session() as s:
+        result = await setup.import_csv(rt, s, BAD, {"xingfu"}, _=zh)
+    assert dict(result.errors)[2] == zh(setup.NOT_YOURS).format(code="yangguang")
+    assert zh(setup.NOT_YOURS) != setup.NOT_YOURS
+    async with rt.db.session() as s:  # an admin: the same bad lines as the command line's
+        result = await setup.import_csv(rt, s, BAD)
+    assert [line for line, _reason in result.errors] == [3, 4, 5, 6, 7, 9, 10]
 
 
 async def test_the_header_is_needed(rt: Runtime) -> None:
