@@ -25,14 +25,13 @@ from bot.errors import Refused
 from bot.i18n import N_, Gettext, local_time
 from bot.services import care
 from handlers.common import (
-    MENU_LABELS,
+    PRIVATE_TEXT,
     STALE,
     alert,
     answer,
     edit_or_send,
     inline,
     is_private,
-    label_pattern,
     main_menu,
     translator,
     unit_of_work,
@@ -58,10 +57,6 @@ ASK_ISO = N_(
     "“clear”. /cancel to stop."
 )
 STOPPED = N_("Stopped. Nothing was changed.")
-
-_MENU = filters.Regex("|".join(label_pattern(label) for label in MENU_LABELS))
-_TEXT = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
-_TEXT = _TEXT & ~_MENU
 
 
 def _today_line(h: care.Household, _: Gettext, tz: str) -> str:
@@ -166,7 +161,6 @@ async def staff_pressed(update: Update, ctx: AppContext) -> None:
     q = update.callback_query
     assert q is not None and q.data is not None
     verb, rid, arg = _ids(q.data)
-    _ = await translator(update, ctx)
     try:
         async with unit_of_work(update, ctx) as w:
             _ = w._
@@ -269,8 +263,8 @@ def build_care_conversation(timeout_s: float) -> ConversationHandler[AppContext]
     return ConversationHandler(
         entry_points=entry,
         states={
-            WAIT_WHO: [MessageHandler(_TEXT, who_typed)],
-            WAIT_ISO: [MessageHandler(_TEXT, iso_typed)],
+            WAIT_WHO: [MessageHandler(PRIVATE_TEXT, who_typed)],
+            WAIT_ISO: [MessageHandler(PRIVATE_TEXT, iso_typed)],
             ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
         },
         fallbacks=[CommandHandler("cancel", stop), *entry],
@@ -299,7 +293,6 @@ async def check_in_pressed(update: Update, ctx: AppContext) -> None:
     q = update.callback_query
     assert q is not None and q.data is not None
     _, verb, raw = q.data.split(":")
-    tr = await translator(update, ctx)
     try:
         async with unit_of_work(update, ctx) as w:
             tr = w._
@@ -309,13 +302,13 @@ async def check_in_pressed(update: Update, ctx: AppContext) -> None:
     except Refused as e:
         await alert(update, e.render(tr))
         return
-    if not res.first:
-        await answer(q, tr(ALREADY).format(answer=tr(care.ANSWER_LABEL[res.answer])), True)
-        await edit_or_send(update, tr(care.ASK) + "\n" + tr(care.ANSWER_LABEL[res.answer]), None)
-        return
-    await answer(q)
-    await edit_or_send(update, tr(care.ASK) + "\n" + tr(care.ANSWER_LABEL[res.answer]), None)
-    if update.effective_chat:
+    label = tr(care.ANSWER_LABEL[res.answer])
+    if res.first:
+        await answer(q)
+    else:
+        await answer(q, tr(ALREADY).format(answer=label), True)
+    await edit_or_send(update, tr(care.ASK) + "\n" + label, None)
+    if res.first and update.effective_chat:
         markup = main_menu(tr) if res.answer == care.NEED else None
         await update.effective_chat.send_message(tr(REPLY[res.answer]), reply_markup=markup)
 

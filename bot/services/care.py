@@ -11,6 +11,7 @@ UPDATEs, so two sweeps, a restart or a double press fire nothing twice.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -27,11 +28,11 @@ from bot.errors import Refused
 from bot.i18n import N_, Gettext, gettext_for, local_time
 from bot.runtime import Runtime
 from bot.services import audit, orders
-from bot.services.people import grids_in_scope, language_of
+from bot.services.messages import tell
+from bot.services.people import grids_in_scope, languages_of
 from models import (
     Building,
     CareCheck,
-    Compound,
     Resident,
     Staff,
     Volunteer,
@@ -125,35 +126,72 @@ class Household:
         return f"{self.compound} {self.building} {self.unit}-{self.room}"
 
 
-_LOAD = (selectinload(Resident.building).selectinload(Building.grid),)
+_LOAD = (
+    selectinload(Resident.building).options(
+        selectinload(Building.grid), selectinload(Building.compound)
+    ),
+)
 
 
-async def _name_of(session: AsyncSession, telegram_id: int | None) -> str | None:
-    if telegram_id is None:
-        return None
-    name = await session.scalar(select(Staff.name).where(Staff.telegram_id == telegram_id))
-    if name is None:
-        name = await session.scalar(
-            select(Volunteer.name).where(Volunteer.telegram_id == telegram_id)
+async def _names_of(session: AsyncSession, telegram_ids: Iterable[int | None]) -> dict[int, str]:
+    """The responsible people's names: a staff member's (their first staff row), else a
+    volunteer's (any status); someone who is neither is left out."""
+    wanted = {tid for tid in telegram_ids if tid is not None}
+    names: dict[int, str] = {}
+    if not wanted:
+        return names
+    staff = await session.execute(
+        select(Staff.telegram_id, Staff.name).where(Staff.telegram_id.in_(wanted))
+    )
+    for tid, name in staff:
+        names.setdefault(tid, name)
+    rest = wanted - names.keys()
+    if rest:
+        volunteers = await session.execute(
+            select(Volunteer.telegram_id, Volunteer.name).where(Volunteer.telegram_id.in_(rest))
         )
-    return name
+        for tid, name in volunteers:
+            names[tid] = name
+    return names
+
+
+async def _households(
+    session: AsyncSession,
+    residents: Sequence[Resident],
+    today: date,
+    checks: dict[int, CareCheck] | None = None,
+) -> list[Household]:
+    """Residents loaded with `_LOAD` as the care list shows them; today's checks are read in
+    one query unless given (by resident id)."""
+    if checks is None:
+        checks = {}
+        if residents:
+            rows = await session.scalars(
+                select(CareCheck).where(
+                    CareCheck.resident_id.in_([r.id for r in residents]), CareCheck.day == today
+                )
+            )
+            checks = {c.resident_id: c for c in rows}
+    names = await _names_of(session, (r.responsible_telegram_id for r in residents))
+    return [_view(r, checks.get(r.id), names) for r in residents]
 
 
 async def _household(
     session: AsyncSession, r: Resident, today: date, check: CareCheck | None = None
 ) -> Household:
+    checks = None if check is None else {r.id: check}
+    return (await _households(session, [r], today, checks))[0]
+
+
+def _view(r: Resident, check: CareCheck | None, names: dict[int, str]) -> Household:
     b = r.building
-    if check is None:
-        check = await session.scalar(
-            select(CareCheck).where(CareCheck.resident_id == r.id, CareCheck.day == today)
-        )
-    compound = await session.scalar(select(Compound.name).where(Compound.id == b.compound_id))
+    tid = r.responsible_telegram_id
     return Household(
         resident_id=r.id,
         telegram_id=r.telegram_id,
         name=r.name,
         phone=r.phone,
-        compound=compound or "",
+        compound=(b.compound.name if b.compound else None) or "",
         building=b.name,
         unit=r.unit,
         room=r.room,
@@ -161,8 +199,8 @@ async def _household(
         grid=b.grid.name,
         community_id=b.grid.community_id,
         flags=flags_of(r.vulnerable),
-        responsible_telegram_id=r.responsible_telegram_id,
-        responsible=await _name_of(session, r.responsible_telegram_id),
+        responsible_telegram_id=tid,
+        responsible=None if tid is None else names.get(tid),
         isolation_until=r.isolation_until,
         check_id=check.id if check else None,
         asked_at=check.asked_at if check else None,
@@ -293,12 +331,15 @@ async def assign(
     )
     h = await _household(session, r, rt.today())
     if before != tid:
-        _ = gettext_for(await language_of(session, tid, rt.default_language))
-        text_ = _(
-            "👤 You are now responsible (包保) for {name}, {address}, phone {phone}. "
-            "I will tell you if they ask to be called or do not answer the daily check-in."
-        ).format(name=h.name, address=h.address, phone=h.phone)
-        outbox.enqueue(session, rt.clock, chat_id=tid, text=text_)
+        await tell(
+            rt,
+            session,
+            tid,
+            lambda _: _(
+                "👤 You are now responsible (包保) for {name}, {address}, phone {phone}. "
+                "I will tell you if they ask to be called or do not answer the daily check-in."
+            ).format(name=h.name, address=h.address, phone=h.phone),
+        )
     return h
 
 
@@ -355,7 +396,7 @@ async def care_list(rt: Runtime, session: AsyncSession, staff_id: int) -> list[H
         .order_by(Building.grid_id, Building.id, Resident.unit, Resident.room)
         .limit(200)
     )
-    return [await _household(session, r, today) for r in rows]
+    return await _households(session, rows.all(), today)
 
 
 # --- the daily check-in -----------------------------------------------------------------------
@@ -367,10 +408,6 @@ def question(check_id: int, _: Gettext) -> tuple[str, Rows]:
         [Button(_(BTN_NEED), f"c:need:{check_id}")],
         [Button(_(BTN_CALL), f"c:call:{check_id}")],
     ]
-
-
-async def _gettext(rt: Runtime, session: AsyncSession, telegram_id: int) -> Gettext:
-    return gettext_for(await language_of(session, telegram_id, rt.default_language))
 
 
 async def ask_due(rt: Runtime) -> int:
@@ -402,6 +439,7 @@ async def ask_due(rt: Runtime) -> int:
                 .limit(500)
             )
         ).all()
+        langs = await languages_of(session, [tid for _, tid in due], rt.default_language)
         for resident_id, telegram_id in due:
             try:
                 async with session.begin_nested():
@@ -409,8 +447,7 @@ async def ask_due(rt: Runtime) -> int:
                     session.add(check)
             except IntegrityError:
                 continue  # another sweep asked them
-            _ = await _gettext(rt, session, telegram_id)
-            text, rows = question(check.id, _)
+            text, rows = question(check.id, gettext_for(langs[telegram_id]))
             outbox.enqueue(session, rt.clock, chat_id=telegram_id, text=text, buttons=rows)
             asked += 1
     return asked
@@ -423,9 +460,7 @@ async def _tell_responsible(rt: Runtime, session: AsyncSession, h: Household, ma
         if h.responsible_telegram_id
         else await orders.staff_for(session, h.community_id, h.grid_id)
     )
-    for tid in to:
-        _ = await _gettext(rt, session, tid)
-        outbox.enqueue(session, rt.clock, chat_id=tid, text=make(_))
+    await tell(rt, session, to, make)
     return len(to)
 
 

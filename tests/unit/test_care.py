@@ -7,7 +7,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bot.errors import Refused
 from bot.runtime import Runtime
@@ -119,3 +119,46 @@ async def test_check_in_once_first_answer_and_alert_once(rt: Runtime) -> None:
         )
     assert alerted == 1
     assert sum("13800000002" in t for t in await _outbox_to(rt, STAFF)) == 1
+
+
+async def test_care_list_reads_households_in_a_few_queries(rt: Runtime) -> None:
+    _to_local(rt, "09:30")
+    rids = [
+        await _register(rt, 1001 + i, f"住户{i}", f"10{i + 1}", f"1380000000{i + 1}")
+        for i in range(4)
+    ]
+    async with rt.db.session() as s:
+        await care.toggle_flag(rt, s, STAFF, rids[0], "elderly_alone")
+        await care.assign(rt, s, STAFF, rids[1], "me")
+        await care.assign(rt, s, STAFF, rids[2], str(WANG))
+    assert await care.ask_due(rt) == 1
+
+    statements = 0
+
+    def count(*_args: object) -> None:
+        nonlocal statements
+        statements += 1
+
+    async def listed() -> tuple[list[care.Household], int]:
+        nonlocal statements
+        async with rt.db.session() as s:
+            statements = 0
+            homes = await care.care_list(rt, s, STAFF)
+            return homes, statements
+
+    engine = rt.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        homes, three = await listed()
+        async with rt.db.session() as s:
+            await care.assign(rt, s, STAFF, rids[3], str(WANG))
+        more, four = await listed()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert [h.resident_id for h in homes] == rids[:3]
+    assert [h.responsible for h in homes] == [None, "赵书记", "王刚"]
+    assert {h.compound for h in homes} == {"幸福小区"}
+    assert homes[0].check_id is not None and homes[0].answer is None
+    assert homes[1].check_id is None and homes[2].check_id is None
+    assert [h.resident_id for h in more] == rids and more[3].responsible == "王刚"
+    assert four == three  # one more household, no more queries
