@@ -5,7 +5,7 @@ across a restart."""
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
@@ -23,6 +23,12 @@ def _docs(h: Harness, chat_id: int) -> list[dict]:
 
 async def test_stats_and_export_for_staff_not_residents(harness: Harness) -> None:
     h = harness
+    # Tomorrow at 10:00 local time: the order and the 45 minutes after it stay on one day
+    # whenever the test runs (from 23:15 on, "today" would otherwise have no order).
+    now = h.rt.clock.now()
+    local = now.astimezone(ZoneInfo(h.rt.timezone))
+    morning = datetime.combine(local.date() + timedelta(days=1), time(10), local.tzinfo)
+    h.advance(seconds=(morning - now).total_seconds())
     boss = h.person(STAFF, "赵书记")
     await _resident(h.rt)
     order_id = await _order(h.rt)
