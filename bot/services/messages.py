@@ -13,7 +13,7 @@ from bot.i18n import Gettext, gettext_for
 from bot.runtime import Runtime
 from bot.services.people import language_of, languages_of
 
-Render = Callable[[Gettext], "str | tuple[str, Rows | None]"]
+Render = Callable[[Gettext], str | tuple[str, Rows | None]]
 
 
 async def gettext_of(rt: Runtime, session: AsyncSession, telegram_id: int) -> Gettext:
