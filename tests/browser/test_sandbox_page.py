@@ -50,6 +50,7 @@ async def browser(chromium: str) -> AsyncIterator[Any]:
             await b.close()
 
 
+@pytest.mark.solo  # a real browser's clicks time out when the CPU is shared with other tests
 async def test_order_claim_and_deliver_in_the_page(
     harness: Harness, page_url: str, browser: Any, tmp_path: Path
 ) -> None:

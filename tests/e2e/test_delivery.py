@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select, update
 
 from bot.services import notices
@@ -100,6 +101,8 @@ async def test_a_burst_answered_with_429_still_arrives_once(harness: Harness) ->
     assert states == {"sent"}
 
 
+# Zero 429s is a claim about timing: measured with no other test competing for the CPU.
+@pytest.mark.solo
 async def test_within_telegrams_limits_no_429(harness: Harness) -> None:
     h = harness
     ids = await _residents(h, 40)

@@ -54,6 +54,8 @@ def got(h: Harness, uid: int, needle: str) -> list[dict[str, Any]]:
     return [m for m in h.emu.messages(uid) if m["outgoing"] and needle in text_of(m)]
 
 
+# Zero 429s is a claim about timing: measured with no other test competing for the CPU.
+@pytest.mark.solo
 async def test_a_notice_to_3000_residents_survives_a_restart_halfway(harness: Harness) -> None:
     h = harness
     ids = add_residents(h, 3000)
