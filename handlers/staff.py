@@ -79,8 +79,17 @@ async def bind_start(update: Update, ctx: AppContext) -> None:
         return
     async with ctx.rt.db.read() as s:
         grids = await volunteers.bindable_grids(s, update.effective_user.id)
+        try:
+            await volunteers.check_rebind(s, update.effective_user.id, update.effective_chat.id)
+        except Refused as e:
+            refused: str | None = e.render(_)
+        else:
+            refused = None
     if not grids:
         await msg.reply_text(_("Only community staff can bind a group to a grid."))
+        return
+    if refused is not None:  # another community's group: not offered at all
+        await msg.reply_text(refused)
         return
     rows = [[Button(label, f"g:bind:{gid}")] for gid, label in grids]
     await msg.reply_text(
@@ -114,7 +123,7 @@ async def bind_chosen(update: Update, ctx: AppContext) -> None:
         async with unit_of_work(update, ctx) as w:
             _ = w._
             label = await volunteers.bind_group(
-                w.session, q.from_user.id, int(q.data.split(":")[2]), chat.id, ctx.rt.clock
+                ctx.rt, w.session, q.from_user.id, int(q.data.split(":")[2]), chat.id
             )
     except Refused as e:
         await alert(update, e.render(_))

@@ -12,7 +12,6 @@ from sqlalchemy.orm import selectinload
 
 from bot import outbox
 from bot.buttons import Button, Rows
-from bot.clock import Clock
 from bot.errors import Msg, Refused
 from bot.i18n import N_, Gettext
 from bot.runtime import Runtime
@@ -448,21 +447,75 @@ async def bindable_grids(session: AsyncSession, telegram_id: int) -> list[tuple[
     return [(g.id, f"{g.community.name} · {g.name}") for g in await session.scalars(q)]
 
 
+NOT_YOUR_GROUP = N_(
+    "This group is the task group of {grid}, which you are not responsible for. Only the "
+    "staff of {grid} can bind it to another grid."
+)
+
+
+async def _group_owner(session: AsyncSession, chat_id: int) -> Grid | None:
+    return await session.scalar(
+        select(Grid).where(Grid.group_chat_id == chat_id).options(selectinload(Grid.community))
+    )
+
+
+async def check_rebind(session: AsyncSession, telegram_id: int, chat_id: int) -> None:
+    """Refuse if this group already is the task group of a grid outside the person's scope:
+    taking it would silently cut that grid off from its volunteers."""
+    owner = await _group_owner(session, chat_id)
+    if owner is not None and owner.id not in dict(await bindable_grids(session, telegram_id)):
+        raise Refused(NOT_YOUR_GROUP, grid=f"{owner.community.name} · {owner.name}")
+
+
 async def bind_group(
-    session: AsyncSession, telegram_id: int, grid_id: int, chat_id: int, clock: Clock
+    rt: Runtime, session: AsyncSession, telegram_id: int, grid_id: int, chat_id: int
 ) -> str:
-    """Make this group chat the grid's task group (one group per grid, one grid per group)."""
+    """Make this group chat the grid's task group (one group per grid, one grid per group).
+    A group that belonged to another grid moves only if the person's scope covers that grid
+    too; the move is audited with both grids, and the old grid's staff are told."""
     allowed = dict(await bindable_grids(session, telegram_id))
     if grid_id not in allowed:
         raise Refused(N_("Only community staff can bind a group to a grid."))
-    other = await session.scalar(select(Grid).where(Grid.group_chat_id == chat_id))
-    if other is not None and other.id != grid_id:
+    await check_rebind(session, telegram_id, chat_id)
+    other = await _group_owner(session, chat_id)
+    moved = other is not None and other.id != grid_id
+    if other is not None and moved:
         other.group_chat_id = None  # the group moves to the new grid
         await session.flush()
     grid = await session.get(Grid, grid_id)
     assert grid is not None
     grid.group_chat_id = chat_id
+    if other is None or not moved:
+        await audit.record(
+            session, rt.clock, telegram_id, "group.bound", f"grid:{grid_id}", chat_id=chat_id
+        )
+        return allowed[grid_id]
     await audit.record(
-        session, clock, telegram_id, "group.bound", f"grid:{grid_id}", chat_id=chat_id
+        session,
+        rt.clock,
+        telegram_id,
+        "group.rebound",
+        f"grid:{grid_id}",
+        chat_id=chat_id,
+        from_grid_id=other.id,
+        to_grid_id=grid_id,
+    )
+    # The old grid's leaders and community staff: their new tasks no longer reach a group.
+    told = await session.scalars(
+        select(Staff.telegram_id).where(
+            ((Staff.role == StaffRole.COMMUNITY) & (Staff.community_id == other.community_id))
+            | ((Staff.role == StaffRole.GRID_LEADER) & (Staff.grid_id == other.id))
+        )
+    )
+    who = await session.scalar(select(Staff.name).where(Staff.telegram_id == telegram_id))
+    old, new = f"{other.community.name} · {other.name}", allowed[grid_id]
+    await tell(
+        rt,
+        session,
+        sorted(set(told) - {telegram_id}),
+        lambda _: _(
+            "ℹ️ {who} made the task group of {old} the task group of {new}. New tasks of {old} "
+            "are no longer posted there: send /bind in the right group to link it again."
+        ).format(who=who or telegram_id, old=old, new=new),
     )
     return allowed[grid_id]
