@@ -13,6 +13,7 @@ from bot.cli_common import read_text, run_import, settings_from
 from bot.cli_reports import register_export_parser
 from bot.cli_setup import add_setup_commands
 from bot.cli_staff import register_staff_parser
+from bot.cli_volunteer import register_volunteer_parser
 from bot.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -130,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check)
     add_setup_commands(sub)  # import, qr
     register_staff_parser(sub)
+    register_volunteer_parser(sub)
     register_export_parser(sub)
     return p
 

@@ -153,6 +153,7 @@ COMMANDS = (
     ("notices", N_("Staff: recent notices, who confirmed")),
     ("setup", N_("Staff: import buildings from a CSV file, print posters")),
     ("roster", N_("Staff: set the duty roster")),
+    ("volunteers", N_("Staff: suspend or reinstate volunteers")),
     ("staff", N_("Admins: add or remove staff")),
     ("care", N_("Staff: the care list (包保)")),
     ("stats", N_("Staff: what is going on today, or in some days")),

@@ -226,7 +226,7 @@ async def _typed(update: Update, ctx: AppContext, verb: str) -> int:
             h = await change(ctx.rt, w.session, user.id, rid, msg.text or "")
     except Refused as e:
         await msg.reply_text(e.render(_))
-        if e.message in (care.NOT_HELPER, care.BAD_DATE, care.PAST_DATE):
+        if e.message in (care.NOT_HELPER, care.NOT_HERE, care.BAD_DATE, care.PAST_DATE):
             return state  # they can try again
         ctx.user_data.pop(KEY, None)
         return ConversationHandler.END

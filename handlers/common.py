@@ -221,6 +221,10 @@ HELP_STAFF_REPORTS = N_(
     "/stats shows today's orders, times to claim and deliver, and what waits unclaimed "
     "(/stats 2026-11-01 2026-11-23 for some days); /export sends the ledger (台账) as Excel."
 )
+HELP_STAFF_VOLUNTEERS = N_(
+    "/volunteers lists a grid's volunteers: ✖️ suspends one (off duty, their tasks back to the "
+    "group, no more tasks or addresses), ↩️ lets them work again."
+)
 HELP_STAFF_CARE = N_(
     "/care keeps the care list (包保): vulnerable households, who is responsible for each, "
     "home isolation. They are asked each morning whether all is well."
@@ -243,7 +247,13 @@ async def help_command(update: Update, ctx: AppContext) -> None:
             )
         )
     if roles and roles.is_staff:
-        staff_help = (HELP_STAFF, HELP_STAFF_ROSTER, HELP_STAFF_CARE, HELP_STAFF_REPORTS)
+        staff_help = (
+            HELP_STAFF,
+            HELP_STAFF_ROSTER,
+            HELP_STAFF_VOLUNTEERS,
+            HELP_STAFF_CARE,
+            HELP_STAFF_REPORTS,
+        )
         parts.append("\n".join(_(m) for m in staff_help))
     markup = main_menu(_) if roles and roles.resident_id and is_private(update) else None
     if update.effective_message:

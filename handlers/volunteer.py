@@ -59,9 +59,7 @@ async def runner_action(update: Update, ctx: AppContext) -> None:
                 v = await orders.advance(ctx.rt, w.session, order_id, q.from_user.id, verb)
                 text, rows = notify.runner_card(v, _, ctx.rt.timezone)
             elif verb in ("rel", "nf"):
-                v0 = await orders.get_view(w.session, order_id)
-                if v0 is None or v0.volunteer_telegram_id != q.from_user.id:
-                    raise Refused(N_("Only the volunteer running this task can do that."))
+                v0 = await orders.runner_view(w.session, order_id, q.from_user.id)
                 pick = notify.release_reasons if verb == "rel" else notify.give_up_reasons
                 text, rows = pick(v0, _)
             elif verb == "nfr":
@@ -95,9 +93,13 @@ async def runner_action(update: Update, ctx: AppContext) -> None:
 
 async def my_tasks(update: Update, ctx: AppContext) -> None:
     assert update.effective_user is not None and update.effective_message is not None
-    async with unit_of_work(update, ctx) as w:
-        _ = w._
-        tasks = await orders.tasks_of_volunteer(w.session, update.effective_user.id)
+    try:
+        async with unit_of_work(update, ctx) as w:
+            _ = w._
+            tasks = await orders.tasks_of_volunteer(w.session, update.effective_user.id)
+    except Refused as e:  # a suspended volunteer: no cards, no addresses
+        await update.effective_message.reply_text(e.render(_))
+        return
     if not tasks:
         await update.effective_message.reply_text(_("You are not running any task right now."))
         return

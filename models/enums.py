@@ -59,6 +59,8 @@ class VolunteerStatus(StrEnum):
     PENDING = "pending"
     APPROVED = "approved"
     REJECTED = "rejected"
+    # Taken off by staff (issue 11): no claims, no pings, no cards, no roster until reinstated.
+    SUSPENDED = "suspended"
 
 
 class StaffRole(StrEnum):

@@ -148,6 +148,11 @@ class Volunteer(Base):
     on_duty_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     decided_by: Mapped[int | None] = mapped_column(BigInteger)  # who approved or rejected
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Suspension (status "suspended"): who took them off, when and why (staff only; the
+    # volunteer is not told the reason). Cleared when they are reinstated.
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    suspended_by: Mapped[int | None] = mapped_column(BigInteger)  # None: the command line
+    suspended_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     grid: Mapped[Grid] = relationship()

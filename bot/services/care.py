@@ -73,6 +73,10 @@ NOT_HELPER = N_(
     "{id} is not a staff member or an approved volunteer. Send their Telegram id (they see "
     "it when they send /staff), or “me”."
 )
+NOT_HERE = N_(
+    "{id} cannot be responsible for this household: only the staff of {grid} or its approved "
+    "volunteers can. Nothing was saved; send another Telegram id, or “me”."
+)
 BAD_DATE = N_("Please send a date like {example}, or “clear” to end the isolation.")
 PAST_DATE = N_("That date has passed. Please send today's date or a later one.")
 CHANGED = N_("Someone changed this household just now. Please look again and retry.")
@@ -298,21 +302,43 @@ async def toggle_flag(
     return await _household(session, r, rt.today())
 
 
-async def _helper_id(session: AsyncSession, staff_id: int, text: str) -> int:
+async def may_be_responsible(session: AsyncSession, telegram_id: int, grid_id: int) -> bool:
+    """Whether this person may be told a household's name, phone and address: staff whose
+    scope covers its grid, or an approved (not suspended) volunteer of that grid."""
+    if grid_id in {gid for gid, _name in await grids_in_scope(session, telegram_id)}:
+        return True
+    return (
+        await session.scalar(
+            select(Volunteer.id).where(
+                Volunteer.telegram_id == telegram_id,
+                Volunteer.status == VolunteerStatus.APPROVED,
+                Volunteer.grid_id == grid_id,
+            )
+        )
+        is not None
+    )
+
+
+async def _helper_id(session: AsyncSession, staff_id: int, text: str, r: Resident) -> int:
     t = text.strip().lower()
     if t in ("me", "我", "自己"):
-        return staff_id
-    if not t.isdigit() or len(t) > 15:
+        tid = staff_id
+    elif not t.isdigit() or len(t) > 15:
         raise Refused(NOT_HELPER, id=text.strip()[:20])
-    tid = int(t)
-    is_staff = await session.scalar(select(Staff.id).where(Staff.telegram_id == tid).limit(1))
-    vol = await session.scalar(
-        select(Volunteer.id).where(
-            Volunteer.telegram_id == tid, Volunteer.status == VolunteerStatus.APPROVED
+    else:
+        tid = int(t)
+        is_staff = await session.scalar(select(Staff.id).where(Staff.telegram_id == tid).limit(1))
+        vol = await session.scalar(
+            select(Volunteer.id).where(
+                Volunteer.telegram_id == tid, Volunteer.status == VolunteerStatus.APPROVED
+            )
         )
-    )
-    if is_staff is None and vol is None:
-        raise Refused(NOT_HELPER, id=tid)
+        if is_staff is None and vol is None:
+            raise Refused(NOT_HELPER, id=tid)
+    # They will receive the household's name, phone and address: only someone whose own
+    # scope covers its grid (issue 11).
+    if not await may_be_responsible(session, tid, r.building.grid_id):
+        raise Refused(NOT_HERE, id=tid, grid=r.building.grid.name)
     return tid
 
 
@@ -320,9 +346,10 @@ async def assign(
     rt: Runtime, session: AsyncSession, staff_id: int, resident_id: int, text: str
 ) -> Household:
     """Name the responsible person (包保责任人): a Telegram id of staff or an approved
-    volunteer, or "me". They are told at once (they must have talked to the bot)."""
+    volunteer whose scope covers the household's grid, or "me"; anyone else is refused and
+    nothing is saved. They are told at once (they must have talked to the bot)."""
     r = await _resident_in_scope(session, staff_id, resident_id)
-    tid = await _helper_id(session, staff_id, text)
+    tid = await _helper_id(session, staff_id, text, r)
     before = r.responsible_telegram_id
     r.responsible_telegram_id = tid
     r.updated_at = rt.clock.now()
@@ -454,10 +481,13 @@ async def ask_due(rt: Runtime) -> int:
 
 
 async def _tell_responsible(rt: Runtime, session: AsyncSession, h: Household, make: _Text) -> int:
-    """Tell the responsible person; with nobody named, the staff in scope of the grid."""
+    """Tell the responsible person; with nobody named, or someone no longer entitled to the
+    household's details (a suspended volunteer, staff moved elsewhere), the staff in scope of
+    the grid."""
+    tid = h.responsible_telegram_id
     to = (
-        [h.responsible_telegram_id]
-        if h.responsible_telegram_id
+        [tid]
+        if tid and await may_be_responsible(session, tid, h.grid_id)
         else await orders.staff_for(session, h.community_id, h.grid_id)
     )
     await tell(rt, session, to, make)

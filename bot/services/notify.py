@@ -364,6 +364,28 @@ def resident_released(o: OrderView, _: Gettext) -> str:
     )
 
 
+def group_waiting_again(o: OrderView, _: Gettext) -> str:
+    """The old group post of a task taken back from a suspended runner (no reason given)."""
+    return _("🔁 {title} · {place} · waiting for a runner again (posted anew below)").format(
+        title=title(o, _), place=f"{o.compound} {o.building}"
+    )
+
+
+def runner_withdrawn(o: OrderView, _: Gettext) -> str:
+    """What a suspended runner's old card becomes: no address, no phone, no buttons."""
+    return _("{title}: this task went back to the group; its details are no longer shown.").format(
+        title=title(o, _)
+    )
+
+
+def resident_reassigned(o: OrderView, _: Gettext) -> str:
+    """The resident of a task taken back from a suspended runner: kind, and without why."""
+    return _(
+        "About {title}: another volunteer will take over your order. Sorry for the wait; "
+        "you will hear from me as soon as someone has it."
+    ).format(title=title(o, _))
+
+
 def runner_cancelled(o: OrderView, _: Gettext) -> str:
     return _("{title} was cancelled by the resident. You can stop now.").format(title=title(o, _))
 

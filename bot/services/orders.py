@@ -22,7 +22,7 @@ from bot.services import ladder, notify, order_form
 from bot.services.amounts import MAX_FEN
 from bot.services.messages import tell
 from bot.services.notify import OrderView
-from bot.services.people import approved_volunteer, language_of
+from bot.services.people import approved_volunteer, language_of, refuse_if_suspended
 from models import (
     Actor,
     Building,
@@ -669,7 +669,8 @@ async def _residents_order(session: AsyncSession, order_id: int, telegram_id: in
 
 
 async def _runners_order(session: AsyncSession, order_id: int, telegram_id: int) -> Order:
-    """The order, if this person is running it."""
+    """The order, if this person is running it (and has not been suspended)."""
+    await refuse_if_suspended(session, telegram_id)
     o = await _order_or_refuse(session, order_id)
     if o.volunteer is None or o.volunteer.telegram_id != telegram_id:
         raise Refused(N_("Only the volunteer running this task can do that."))
@@ -875,6 +876,57 @@ async def release(
     return v
 
 
+async def runner_view(session: AsyncSession, order_id: int, telegram_id: int) -> OrderView:
+    """The task as its runner sees it, if this person is running it now."""
+    return view(await _runners_order(session, order_id, telegram_id))
+
+
+SUSPENDED_NOTE = "volunteer suspended"
+
+
+async def hand_back(
+    rt: Runtime, session: AsyncSession, order_id: int, actor_telegram_id: int | None
+) -> OrderView | None:
+    """A suspended volunteer's running task goes back to the group (staff's move, with a
+    reason kept in the event row): its old group posts say it waits for a runner again, it is
+    posted anew (and sent to whoever is on duty), and the resident is told kindly that someone
+    else will take over, not why. None if it had moved on meanwhile."""
+    o = await _order_or_refuse(session, order_id)
+    if not S(o.status).is_active:
+        return None
+    runner = o.volunteer.telegram_id if o.volunteer else None
+    card_id = o.runner_card_id
+    moved = await _move(
+        rt,
+        session,
+        o,
+        S.OPEN,
+        Actor.STAFF,
+        actor_telegram_id,
+        SUSPENDED_NOTE,
+        volunteer_id=None,
+        claimed_at=None,
+    )
+    if not moved:
+        return None
+    o = await _order_or_refuse(session, order_id)
+    v = view(o)
+    await _edit_group_post(
+        rt, session, o, notify.group_waiting_again(v, gettext_for(rt.default_language))
+    )
+    await tell(rt, session, v.resident_telegram_id, lambda _: notify.resident_reassigned(v, _))
+    # The runner's card loses its address, phone and buttons (the card in their chat is the
+    # one place they still had them).
+    card = await session.get(OutboxMessage, card_id) if card_id else None
+    if card is not None and runner is not None:
+        lang = await language_of(session, runner, rt.default_language)
+        outbox.enqueue_edit(
+            session, rt.clock, original=card, text=notify.runner_withdrawn(v, gettext_for(lang))
+        )
+    await _post_to_group(rt, session, o)
+    return v
+
+
 async def cancel_by_resident(
     rt: Runtime, session: AsyncSession, order_id: int, telegram_id: int
 ) -> OrderView:
@@ -957,7 +1009,8 @@ async def _volunteer_orders(
 
 
 async def tasks_of_volunteer(session: AsyncSession, telegram_id: int) -> list[OrderView]:
-    """The tasks this volunteer is running, oldest first."""
+    """The tasks this volunteer is running, oldest first (a suspended volunteer is refused)."""
+    await refuse_if_suspended(session, telegram_id)
     return await _volunteer_orders(session, telegram_id, RUNNING, newest_first=False, limit=50)
 
 

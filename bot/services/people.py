@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.errors import Refused
-from bot.i18n import LANGUAGES, normalize
+from bot.i18n import LANGUAGES, N_, normalize
 from models import Grid, Resident, Staff, StaffRole, UserPref, Volunteer, VolunteerStatus
 
 
@@ -50,13 +50,33 @@ async def grids_in_scope(session: AsyncSession, telegram_id: int) -> list[tuple[
     return [] if q is None else [(g.id, g.name) for g in await session.scalars(q)]
 
 
+# What a suspended volunteer is told whatever they try (claim, card, /duty, /mytasks, ...).
+SUSPENDED = N_(
+    "Your volunteer work has been paused by the staff, so you cannot take or run tasks now. "
+    "If you think this is a mistake, please talk to your grid leader."
+)
+
+
 async def approved_volunteer(session: AsyncSession, telegram_id: int, refusal: str) -> Volunteer:
     """This person's volunteer record if they are approved; otherwise ``refusal`` (a msgid)
-    is raised, saying what only approved volunteers may do."""
+    is raised, saying what only approved volunteers may do (a suspended volunteer is told
+    they were suspended)."""
     vol = await session.scalar(select(Volunteer).where(Volunteer.telegram_id == telegram_id))
+    if vol is not None and vol.status == VolunteerStatus.SUSPENDED:
+        raise Refused(SUSPENDED)
     if vol is None or vol.status != VolunteerStatus.APPROVED:
         raise Refused(refusal)
     return vol
+
+
+async def refuse_if_suspended(session: AsyncSession, telegram_id: int) -> None:
+    """Refuse (SUSPENDED) if this person is a suspended volunteer: checked on every runner
+    action, so an old card's buttons do nothing and reveal nothing."""
+    status = await session.scalar(
+        select(Volunteer.status).where(Volunteer.telegram_id == telegram_id)
+    )
+    if status == VolunteerStatus.SUSPENDED:
+        raise Refused(SUSPENDED)
 
 
 async def roles_of(session: AsyncSession, telegram_id: int) -> Roles:

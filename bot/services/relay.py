@@ -22,6 +22,7 @@ from bot.runtime import Runtime
 from bot.services import notify, orders
 from bot.services.messages import gettext_of
 from bot.services.notify import OrderView
+from bot.services.people import refuse_if_suspended
 from models import Order, OrderMessage, OrderStatus, Resident, Staff, Volunteer
 
 S = OrderStatus
@@ -56,10 +57,12 @@ async def can_message(
         raise Refused(NO_ORDER)
     if telegram_id == v.resident_telegram_id:
         role = RESIDENT
-    elif telegram_id == v.volunteer_telegram_id:
-        role = VOLUNTEER
     else:
-        raise Refused(NOT_YOURS, id=v.id)
+        # A suspended volunteer's old card (💬) is refused with the reason, whoever runs it now.
+        await refuse_if_suspended(session, telegram_id)
+        if telegram_id != v.volunteer_telegram_id:
+            raise Refused(NOT_YOURS, id=v.id)
+        role = VOLUNTEER
     if S(v.status) == S.OPEN:
         raise Refused(NOBODY_YET, id=v.id)
     if S(v.status) not in OPEN_FOR_MESSAGES:

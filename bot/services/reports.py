@@ -468,7 +468,12 @@ ACTIONS = {
     "report.exported": "导出台账",
 }
 ACTORS = {"resident": "居民", "volunteer": "志愿者", "staff": "工作人员", "system": "系统"}
-VOLUNTEER_STATUS = {"pending": "待审核", "approved": "已通过", "rejected": "未通过"}
+VOLUNTEER_STATUS = {
+    "pending": "待审核",
+    "approved": "已通过",
+    "rejected": "未通过",
+    "suspended": "已停用",
+}
 AUDIENCE = {
     "community": "全社区",
     "grid": "网格",

@@ -1,25 +1,34 @@
-"""Volunteers joining: sign-up, approval by the grid leader or staff, and binding a grid's group
-chat. Every decision is a conditional UPDATE and leaves who decided and when."""
+"""Volunteers joining: sign-up, approval by the grid leader or staff, suspension and
+reinstatement, and binding a grid's group chat. Every decision is a conditional UPDATE and
+leaves who decided and when (the audit log)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot import outbox
 from bot.buttons import Button, Rows
-from bot.clock import Clock
 from bot.errors import Msg, Refused
 from bot.i18n import N_, Gettext
 from bot.runtime import Runtime
-from bot.services import audit, notify
+from bot.services import audit, notify, orders
 from bot.services.messages import gettext_of, tell
-from bot.services.people import grids_in_scope_query
+from bot.services.people import grids_in_scope, grids_in_scope_query
 from bot.services.residents import clean_name, clean_phone
-from models import Grid, Staff, StaffRole, Volunteer, VolunteerStatus
+from models import (
+    Grid,
+    Order,
+    Shift,
+    ShiftSwap,
+    Staff,
+    StaffRole,
+    Volunteer,
+    VolunteerStatus,
+)
 
 AVAILABILITY = {
     "day": N_("Day shift (08:00-20:00)"),
@@ -205,7 +214,228 @@ STATUS_WORDS = {
     "pending": N_("waiting"),
     "approved": N_("approved"),
     "rejected": N_("rejected"),
+    "suspended": N_("suspended"),
 }
+
+
+# --- suspension: staff take a volunteer off, and may let them work again ---------------------
+
+NOT_IN_SCOPE = N_("Only the staff of this volunteer's grid can suspend or reinstate them.")
+NO_SUCH_VOLUNTEER = N_("There is no volunteer {who}.")
+NOT_APPROVED = N_("{name} is not an approved volunteer ({status}); nothing was changed.")
+REASON_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class VolunteerLine:
+    """One volunteer of a grid as the staff's /volunteers screen shows them."""
+
+    id: int
+    telegram_id: int
+    name: str
+    status: str
+    on_duty: bool
+    running: int  # tasks they hold now
+
+
+@dataclass(frozen=True)
+class Suspension:
+    info: VolunteerInfo
+    changed: bool  # False: they already were in that state; nothing was done
+    handed_back: tuple[int, ...] = ()  # the order ids that went back to the group
+    shifts_removed: int = 0
+
+
+async def grid_volunteers(
+    session: AsyncSession, staff_telegram_id: int, grid_id: int
+) -> tuple[str, list[VolunteerLine]]:
+    """The grid's name and its approved and suspended volunteers, for staff in scope."""
+    allowed = dict(await grids_in_scope(session, staff_telegram_id))
+    if grid_id not in allowed:
+        raise Refused(NOT_IN_SCOPE)
+    running = (
+        select(func.count(Order.id))
+        .where(Order.volunteer_id == Volunteer.id, Order.status.in_(orders.RUNNING))
+        .correlate(Volunteer)
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(Volunteer, running)
+        .where(
+            Volunteer.grid_id == grid_id,
+            Volunteer.status.in_([VolunteerStatus.APPROVED, VolunteerStatus.SUSPENDED]),
+        )
+        .order_by(Volunteer.id)
+    )
+    return allowed[grid_id], [
+        VolunteerLine(
+            v.id, v.telegram_id, v.name, v.status, v.on_duty_since is not None, int(n or 0)
+        )
+        for v, n in rows
+    ]
+
+
+async def _target(
+    session: AsyncSession, actor: int | None, volunteer_id: int | None, telegram_id: int | None
+) -> Volunteer:
+    """The volunteer (by row id from a button, or by Telegram id from the command line), if
+    the actor's scope covers their grid; the command line (actor None) may act on anyone."""
+    if volunteer_id is not None:
+        vol = await session.get(Volunteer, volunteer_id)
+    else:
+        vol = await session.scalar(select(Volunteer).where(Volunteer.telegram_id == telegram_id))
+    if vol is None:
+        if actor is not None:  # a stale or forged button
+            raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
+        raise Refused(NO_SUCH_VOLUNTEER, who=telegram_id)
+    if actor is not None and vol.grid_id not in {
+        gid for gid, _name in await grids_in_scope(session, actor)
+    }:
+        raise Refused(NOT_IN_SCOPE)
+    return vol
+
+
+async def suspend(
+    rt: Runtime,
+    session: AsyncSession,
+    actor: int | None,
+    *,
+    volunteer_id: int | None = None,
+    telegram_id: int | None = None,
+    reason: str | None = None,
+) -> Suspension:
+    """Take a volunteer off (staff in scope, or the command line with actor None), in one
+    transaction: status "suspended" (a conditional UPDATE from "approved"), off duty, their
+    running tasks back to the group, their future shifts off the roster, they are told, and
+    the audit log has it. A suspended volunteer fails every "approved" check, so they are no
+    longer pinged, routed, rostered, and cannot claim or act on a card."""
+    vol = await _target(session, actor, volunteer_id, telegram_id)
+    reason = " ".join((reason or "").split())[:REASON_LIMIT] or None
+    now = rt.clock.now()
+    res = await session.execute(
+        update(Volunteer)
+        .where(Volunteer.id == vol.id, Volunteer.status == VolunteerStatus.APPROVED)
+        .values(
+            status=VolunteerStatus.SUSPENDED,
+            on_duty_since=None,
+            suspended_at=now,
+            suspended_by=actor,
+            suspended_reason=reason,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(vol)
+    if res.rowcount != 1:
+        if vol.status == VolunteerStatus.SUSPENDED:
+            return Suspension(await _info(session, vol), changed=False)
+        raise Refused(NOT_APPROVED, name=vol.name, status=Msg(STATUS_WORDS[vol.status]))
+    running = (
+        await session.scalars(
+            select(Order.id)
+            .where(Order.volunteer_id == vol.id, Order.status.in_(orders.RUNNING))
+            .order_by(Order.id)
+        )
+    ).all()
+    handed = [oid for oid in running if await orders.hand_back(rt, session, oid, actor) is not None]
+    # Shifts not begun yet come off the roster (with any swap asked about them); the record of
+    # a shift already begun stays.
+    future = select(Shift.id).where(Shift.volunteer_id == vol.id, Shift.starts_at > now)
+    await session.execute(
+        delete(ShiftSwap)
+        .where(
+            or_(
+                ShiftSwap.shift_id.in_(future),
+                (ShiftSwap.status == "pending") & (ShiftSwap.to_volunteer_id == vol.id),
+            )
+        )
+        .execution_options(synchronize_session=False)
+    )
+    removed = await session.execute(
+        delete(Shift)
+        .where(Shift.volunteer_id == vol.id, Shift.starts_at > now)
+        .execution_options(synchronize_session=False)
+    )
+    info = await _info(session, vol)
+    await audit.record(
+        session,
+        rt.clock,
+        actor,
+        "volunteer.suspended",
+        f"volunteer:{vol.id}",
+        name=vol.name,
+        telegram_id=vol.telegram_id,
+        grid_id=vol.grid_id,
+        reason=reason,
+        orders=handed,
+        shifts_removed=removed.rowcount,
+        via="bot" if actor else "cli",
+    )
+    await tell(
+        rt,
+        session,
+        vol.telegram_id,
+        lambda _: _(
+            "Your volunteer work for {grid} has been paused by the community staff. The tasks "
+            "you were running went back to the group, and new tasks will not come to you. "
+            "Thank you for your help so far; if you think this is a mistake, please talk to "
+            "your grid leader."
+        ).format(grid=info.grid),
+    )
+    return Suspension(info, True, tuple(handed), removed.rowcount)
+
+
+async def reinstate(
+    rt: Runtime,
+    session: AsyncSession,
+    actor: int | None,
+    *,
+    volunteer_id: int | None = None,
+    telegram_id: int | None = None,
+) -> Suspension:
+    """Let a suspended volunteer work again (a conditional UPDATE back to "approved"); they
+    are told, with the button to go on duty; audited."""
+    vol = await _target(session, actor, volunteer_id, telegram_id)
+    res = await session.execute(
+        update(Volunteer)
+        .where(Volunteer.id == vol.id, Volunteer.status == VolunteerStatus.SUSPENDED)
+        .values(
+            status=VolunteerStatus.APPROVED,
+            suspended_at=None,
+            suspended_by=None,
+            suspended_reason=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    await session.refresh(vol)
+    if res.rowcount != 1:
+        if vol.status == VolunteerStatus.APPROVED:
+            return Suspension(await _info(session, vol), changed=False)
+        raise Refused(NOT_APPROVED, name=vol.name, status=Msg(STATUS_WORDS[vol.status]))
+    info = await _info(session, vol)
+    await audit.record(
+        session,
+        rt.clock,
+        actor,
+        "volunteer.reinstated",
+        f"volunteer:{vol.id}",
+        name=vol.name,
+        telegram_id=vol.telegram_id,
+        grid_id=vol.grid_id,
+        via="bot" if actor else "cli",
+    )
+    await tell(
+        rt,
+        session,
+        vol.telegram_id,
+        lambda _: (
+            _(
+                "Welcome back! You can volunteer for {grid} again: press 🟢 to go on duty, "
+                "or 🙋 on a task in the group."
+            ).format(grid=info.grid),
+            notify.duty_buttons(_, on_duty=False),
+        ),
+    )
+    return Suspension(info, True)
 
 
 async def bindable_grids(session: AsyncSession, telegram_id: int) -> list[tuple[int, str]]:
@@ -217,21 +447,75 @@ async def bindable_grids(session: AsyncSession, telegram_id: int) -> list[tuple[
     return [(g.id, f"{g.community.name} · {g.name}") for g in await session.scalars(q)]
 
 
+NOT_YOUR_GROUP = N_(
+    "This group is the task group of {grid}, which you are not responsible for. Only the "
+    "staff of {grid} can bind it to another grid."
+)
+
+
+async def _group_owner(session: AsyncSession, chat_id: int) -> Grid | None:
+    return await session.scalar(
+        select(Grid).where(Grid.group_chat_id == chat_id).options(selectinload(Grid.community))
+    )
+
+
+async def check_rebind(session: AsyncSession, telegram_id: int, chat_id: int) -> None:
+    """Refuse if this group already is the task group of a grid outside the person's scope:
+    taking it would silently cut that grid off from its volunteers."""
+    owner = await _group_owner(session, chat_id)
+    if owner is not None and owner.id not in dict(await bindable_grids(session, telegram_id)):
+        raise Refused(NOT_YOUR_GROUP, grid=f"{owner.community.name} · {owner.name}")
+
+
 async def bind_group(
-    session: AsyncSession, telegram_id: int, grid_id: int, chat_id: int, clock: Clock
+    rt: Runtime, session: AsyncSession, telegram_id: int, grid_id: int, chat_id: int
 ) -> str:
-    """Make this group chat the grid's task group (one group per grid, one grid per group)."""
+    """Make this group chat the grid's task group (one group per grid, one grid per group).
+    A group that belonged to another grid moves only if the person's scope covers that grid
+    too; the move is audited with both grids, and the old grid's staff are told."""
     allowed = dict(await bindable_grids(session, telegram_id))
     if grid_id not in allowed:
         raise Refused(N_("Only community staff can bind a group to a grid."))
-    other = await session.scalar(select(Grid).where(Grid.group_chat_id == chat_id))
-    if other is not None and other.id != grid_id:
+    await check_rebind(session, telegram_id, chat_id)
+    other = await _group_owner(session, chat_id)
+    moved = other is not None and other.id != grid_id
+    if other is not None and moved:
         other.group_chat_id = None  # the group moves to the new grid
         await session.flush()
     grid = await session.get(Grid, grid_id)
     assert grid is not None
     grid.group_chat_id = chat_id
+    if other is None or not moved:
+        await audit.record(
+            session, rt.clock, telegram_id, "group.bound", f"grid:{grid_id}", chat_id=chat_id
+        )
+        return allowed[grid_id]
     await audit.record(
-        session, clock, telegram_id, "group.bound", f"grid:{grid_id}", chat_id=chat_id
+        session,
+        rt.clock,
+        telegram_id,
+        "group.rebound",
+        f"grid:{grid_id}",
+        chat_id=chat_id,
+        from_grid_id=other.id,
+        to_grid_id=grid_id,
+    )
+    # The old grid's leaders and community staff: their new tasks no longer reach a group.
+    told = await session.scalars(
+        select(Staff.telegram_id).where(
+            ((Staff.role == StaffRole.COMMUNITY) & (Staff.community_id == other.community_id))
+            | ((Staff.role == StaffRole.GRID_LEADER) & (Staff.grid_id == other.id))
+        )
+    )
+    who = await session.scalar(select(Staff.name).where(Staff.telegram_id == telegram_id))
+    old, new = f"{other.community.name} · {other.name}", allowed[grid_id]
+    await tell(
+        rt,
+        session,
+        sorted(set(told) - {telegram_id}),
+        lambda _: _(
+            "ℹ️ {who} made the task group of {old} the task group of {new}. New tasks of {old} "
+            "are no longer posted there: send /bind in the right group to link it again."
+        ).format(who=who or telegram_id, old=old, new=new),
     )
     return allowed[grid_id]
