@@ -28,11 +28,19 @@ def _configure_logging(verbose: bool) -> None:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
+    from bot.db import safe_url, without_password
     from bot.migrate import upgrade
 
     settings = settings_from(args)
-    upgrade(settings.database.url, args.revision)
-    print(f"database at revision {args.revision}: {settings.database.url}")
+    url = settings.database.url
+    try:
+        upgrade(url, args.revision)
+    except Exception as exc:  # no traceback: the driver's message is enough, and shorter
+        reason = without_password(f"{type(exc).__name__}: {exc}", url)
+        print(f"cannot migrate the database at {safe_url(url)}: {reason}", file=sys.stderr)
+        return 1
+    # Never the password (it is printed on every `make run`).
+    print(f"database at revision {args.revision}: {safe_url(url)}")
     return 0
 
 
@@ -49,9 +57,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from bot.db import safe_url
+
     settings = settings_from(args)
     mode = "Telegram" if settings.has_token else "sandbox (no PAOTUI_BOT__TOKEN)"
-    print(f"configuration OK; database {settings.database.url}; mode: {mode}")
+    print(f"configuration OK; database {safe_url(settings.database.url)}; mode: {mode}")
     return 0
 
 

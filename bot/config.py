@@ -53,6 +53,24 @@ class DatabaseSection(_Section):
     url: str
     echo: bool = False
 
+    @field_validator("url")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        # Checked without connecting (`paotui check-config`); the error never quotes the URL,
+        # which may hold the password.
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value).get_backend_name()
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                "not a database URL (e.g. sqlite+aiosqlite:///var/paotui.db)"
+            ) from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
+        return value
+
 
 class I18nSection(_Section):
     default_language: Literal["zh_CN", "en"]
@@ -264,7 +282,7 @@ def _format_errors(exc: ValidationError, path: Path | None) -> str:
             reason = "unknown key"
         got = err.get("input")
         extra = f" (got {got!r})" if got is not None and err["type"] != "missing" else ""
-        if isinstance(got, dict):
+        if isinstance(got, dict) or key == "database.url":  # a URL may carry the password
             extra = ""
         lines.append(f"  {key}: {reason}{extra}")
     return "\n".join(lines)
