@@ -11,6 +11,7 @@ from typing import TextIO
 
 from bot.cli_common import read_text, run_import, settings_from
 from bot.cli_reports import register_export_parser
+from bot.cli_resident import register_resident_parser
 from bot.cli_setup import add_setup_commands
 from bot.cli_staff import register_staff_parser
 from bot.config import Settings
@@ -141,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_setup_commands(sub)  # import, qr
     register_staff_parser(sub)
     register_export_parser(sub)
+    register_resident_parser(sub)
     return p
 
 

@@ -206,6 +206,14 @@ class CareSection(_Section):
         return self
 
 
+class PrivacySection(_Section):
+    # Processed incoming updates (inbox) are deleted, and the texts of sent or finally failed
+    # messages (outbox) blanked, this many days after they were received or written.
+    # At least 2: Telegram redelivers an unconfirmed update for up to 24 hours, and the inbox
+    # row is what recognises it.
+    retention_days: int = Field(default=30, ge=2, le=3650)
+
+
 class SandboxSection(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8081, ge=0, le=65535)
@@ -235,6 +243,7 @@ class Settings(BaseSettings):
     delivery: DeliverySection = Field(default_factory=DeliverySection)
     reports: ReportsSection = Field(default_factory=ReportsSection)
     care: CareSection = Field(default_factory=CareSection)
+    privacy: PrivacySection = Field(default_factory=PrivacySection)
     sandbox: SandboxSection = Field(default_factory=SandboxSection)
     admins: AdminsSection = Field(default_factory=AdminsSection)
 

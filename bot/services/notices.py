@@ -287,8 +287,10 @@ async def recipients_of(session: AsyncSession, notice: Notice) -> list[Recipient
     """Who a notice reaches, computed when it is sent (a resident who registered after a
     notice was scheduled gets it too). One entry per chat."""
     aud = notice.audience
-    rq = select(Resident.telegram_id, Resident.id, Resident.building_id).join(
-        Building, Building.id == Resident.building_id
+    rq = (
+        select(Resident.telegram_id, Resident.id, Resident.building_id)
+        .join(Building, Building.id == Resident.building_id)
+        .where(Resident.forgotten_at.is_(None))  # erased households are never messaged
     )
     gq = select(Grid.group_chat_id).where(Grid.group_chat_id.is_not(None))
     if aud == BUILDING:
