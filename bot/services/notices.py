@@ -572,7 +572,9 @@ async def resend_unconfirmed(
         await session.execute(
             select(NoticeDelivery.id, NoticeDelivery.chat_id)
             .join(OutboxMessage, OutboxMessage.id == NoticeDelivery.outbox_id)
+            .outerjoin(Resident, Resident.id == NoticeDelivery.resident_id)
             .where(
+                Resident.forgotten_at.is_(None),  # an erased household is never messaged
                 NoticeDelivery.notice_id == notice_id,
                 NoticeDelivery.chat_id > 0,
                 NoticeDelivery.confirmed_at.is_(None),
@@ -626,6 +628,7 @@ async def unconfirmed_by_building(
         .join(Grid, Grid.id == Building.grid_id)
         .outerjoin(OutboxMessage, OutboxMessage.id == NoticeDelivery.outbox_id)
         .where(NoticeDelivery.notice_id == notice_id, NoticeDelivery.confirmed_at.is_(None))
+        .where(Resident.forgotten_at.is_(None))  # nobody left to knock for
         .order_by(Building.id, Resident.unit, Resident.room)
     )
     where = _grid_filter(scope)

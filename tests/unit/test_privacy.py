@@ -193,6 +193,10 @@ async def _household(rt: Runtime) -> tuple[int, int, int]:
         await orders.cancel_by_resident(rt, s, b_id, 1001)
     c = await _order_with(rt, "周老伯的药")
     async with rt.db.session() as s:
+        building = await directory.building_by_code(s, "xf2")
+        assert building is not None
+        await notices.create(rt, s, STAFF, "building", f"b{building.id}", "明天上午核酸检测")
+    async with rt.db.session() as s:
         await inbox.record(
             s,
             rt.clock,
@@ -292,6 +296,11 @@ async def test_forget_erases_a_household_and_keeps_its_orders_in_the_ledger(rt: 
             s, Notice(audience="building", audience_id=building.id, grid_id=building.grid_id)
         )
         assert all(r.resident_id != gone.id for r in reach)
+        # The notice she never confirmed: no resend to her, no door to knock on.
+        notice_id = await s.scalar(select(Notice.id))
+        assert notice_id is not None
+        assert await notices.resend_unconfirmed(rt, s, STAFF, notice_id) == 0
+        assert await notices.unconfirmed_by_building(s, STAFF, notice_id) == {}
         assert await residents.get(s, 1001) is None
         assert await orders.orders_of_resident(s, 1001) == []
 
