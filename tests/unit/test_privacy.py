@@ -19,7 +19,7 @@ from bot.buttons import Button
 from bot.chat_state import ChatStateStore
 from bot.clock import OffsetClock
 from bot.runtime import Runtime
-from bot.services import care, directory, notices, orders, relay, reports, residents
+from bot.services import care, directory, notices, orders, privacy, relay, reports, residents
 from bot.services.privacy import FORGOTTEN_BASE
 from models import CareCheck, InboxUpdate, Notice, Order, OutboxMessage, Resident
 from models.enums import OutboxStatus
@@ -311,3 +311,46 @@ async def test_forget_an_unknown_phone_says_so(rt: Runtime) -> None:
     assert code == 1 and out == ""
     assert "no resident, recipient or order has the phone number 13999999999" in err
     assert "周阿姨" in _everything(rt)
+
+
+async def test_forget_someone_ordered_for_leaves_the_orderer_registered(rt: Runtime) -> None:
+    """周老伯 never registered: his son orders for him. Forgetting his number erases him from
+    the son's list and from the orders placed for him; the son's own data stays."""
+    await _resident(rt)  # the son's account, for this test (1001, 13800001001)
+    async with rt.db.session() as s:
+        b = await directory.building_by_code(s, "xf2")
+        assert b is not None
+        dad = await residents.add_recipient(
+            s,
+            rt.clock,
+            owner_telegram_id=1001,
+            name="周老伯",
+            phone="139 0000 9999",
+            building_id=b.id,
+            unit="3",
+            room="601",
+        )
+        d = await orders.start_draft(rt, s, 1001)
+        await orders.update_draft(
+            rt, s, d.id, 1001, category="medicine", urgency="urgent", **ANSWERS["medicine"]
+        )
+        await orders.set_recipient(rt, s, d.id, 1001, dad.id)
+        for_dad = (await orders.submit_draft(rt, s, d.id, 1001)).order.id
+    own = await _order_with(rt, "米")
+    async with rt.db.session() as s:
+        await orders.cancel_by_resident(rt, s, for_dad, 1001)
+        done = await privacy.forget(rt, s, "13900009999")
+    assert (done.residents, done.recipients, done.orders) == ([], 1, 1)
+    async with rt.db.read() as s:
+        kept = {o.id: o for o in await s.scalars(select(Order))}
+        son = await residents.get(s, 1001)
+    assert (kept[for_dad].contact_name, kept[for_dad].contact_phone, kept[for_dad].room) == (
+        "",
+        "",
+        "",
+    )
+    assert kept[for_dad].status == "cancelled" and kept[for_dad].category == "medicine"
+    assert kept[own].contact_phone == PHONE  # the son's own order is untouched
+    assert son is not None and son.phone == PHONE
+    dump = _everything(rt)
+    assert "周老伯" not in dump and "13900009999" not in dump
