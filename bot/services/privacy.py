@@ -79,51 +79,46 @@ _BLANK = {"text": "", "buttons": None, "photo": None}
 
 async def prune_due(rt: Runtime) -> int:
     """Delete processed inbox rows and blank sent/failed outbox rows older than the retention
-    period; how many rows were touched."""
+    period; how many rows were touched. When nothing is due, only reads (no write lock)."""
     now = rt.clock.now()
     cutoff = now - timedelta(days=rt.settings.privacy.retention_days)
     i, o = InboxUpdate, OutboxMessage
-    async with rt.db.session() as s:
-        # The newest update stays (its payload blanked): polling resumes from its id after a
+    async with rt.db.read() as r:
+        # The newest update stays (its payload emptied): polling resumes from its id after a
         # restart.
-        newest = await s.scalar(select(func.max(i.update_id)))
-        if newest is None:
-            newest = 0
-        old_inbox = (
-            select(i.update_id)
-            .where(
-                or_(
-                    i.processed_at < cutoff,  # processed (ix_inbox_pending)
-                    # never processed and given up: nothing will read it again
-                    (i.processed_at.is_(None))
-                    & (i.attempts >= MAX_ATTEMPTS)
-                    & (i.received_at < cutoff),
-                ),
-                # "!=", not "<": the range on update_id would tempt SQLite off the index.
-                i.update_id != newest,
-            )
-            .limit(BATCH)
+        newest = await r.scalar(select(func.max(i.update_id))) or 0
+        old_inbox = select(i.update_id).where(
+            or_(
+                i.processed_at < cutoff,  # processed (ix_inbox_pending)
+                # never processed and given up: nothing will read it again
+                (i.processed_at.is_(None))
+                & (i.attempts >= MAX_ATTEMPTS)
+                & (i.received_at < cutoff),
+            ),
+            # "!=", not "<": a range on update_id would tempt SQLite off the index.
+            i.update_id != newest,
         )
-        deleted = await s.execute(delete(i).where(i.update_id.in_(old_inbox)))
-        await s.execute(
-            update(i)
-            .where(i.update_id == newest, i.processed_at < cutoff, i.payload != "{}")
-            .values(payload="{}")
+        newest_old = select(i.update_id).where(
+            i.update_id == newest, i.processed_at < cutoff, i.payload != "{}"
         )
         # Only rows that will never be sent again: an edit of a live card needs the original's
-        # message id and status, which stay (and a retention of days is far past Telegram's
-        # 48 hours for editing anyway).
-        old_outbox = (
-            select(o.id)
-            .where(
-                o.redacted_at.is_(None),  # ix_outbox_redaction: a range scan of what is due
-                o.created_at < cutoff,
-                o.status.in_([OutboxStatus.SENT, OutboxStatus.FAILED]),
-            )
-            .limit(BATCH)
+        # chat, message id and status, which stay (and a retention of days is far past
+        # Telegram's 48 hours for editing anyway).
+        old_outbox = select(o.id).where(
+            o.redacted_at.is_(None),  # ix_outbox_redaction: a range scan of what is due
+            o.created_at < cutoff,
+            o.status.in_([OutboxStatus.SENT, OutboxStatus.FAILED]),
+        )
+        due = [await r.scalar(q.limit(1)) is not None for q in (old_inbox, newest_old, old_outbox)]
+    if not any(due):
+        return 0
+    async with rt.db.session() as s:
+        deleted = await s.execute(delete(i).where(i.update_id.in_(old_inbox.limit(BATCH))))
+        await s.execute(
+            update(i).where(i.update_id.in_(newest_old.scalar_subquery())).values(payload="{}")
         )
         blanked = await s.execute(
-            update(o).where(o.id.in_(old_outbox)).values(**_BLANK, redacted_at=now)
+            update(o).where(o.id.in_(old_outbox.limit(BATCH))).values(**_BLANK, redacted_at=now)
         )
     return (deleted.rowcount or 0) + (blanked.rowcount or 0)
 
