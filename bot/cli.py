@@ -11,6 +11,7 @@ from typing import TextIO
 
 from bot.cli_common import read_text, run_import, settings_from
 from bot.cli_reports import register_export_parser
+from bot.cli_resident import register_resident_parser
 from bot.cli_setup import add_setup_commands
 from bot.cli_staff import register_staff_parser
 from bot.cli_volunteer import register_volunteer_parser
@@ -29,11 +30,19 @@ def _configure_logging(verbose: bool) -> None:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
+    from bot.db import safe_url, without_password
     from bot.migrate import upgrade
 
     settings = settings_from(args)
-    upgrade(settings.database.url, args.revision)
-    print(f"database at revision {args.revision}: {settings.database.url}")
+    url = settings.database.url
+    try:
+        upgrade(url, args.revision)
+    except Exception as exc:  # no traceback: the driver's message is enough, and shorter
+        reason = without_password(f"{type(exc).__name__}: {exc}", url)
+        print(f"cannot migrate the database at {safe_url(url)}: {reason}", file=sys.stderr)
+        return 1
+    # Never the password (it is printed on every `make run`).
+    print(f"database at revision {args.revision}: {safe_url(url)}")
     return 0
 
 
@@ -50,9 +59,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from bot.db import safe_url
+
     settings = settings_from(args)
     mode = "Telegram" if settings.has_token else "sandbox (no PAOTUI_BOT__TOKEN)"
-    print(f"configuration OK; database {settings.database.url}; mode: {mode}")
+    print(f"configuration OK; database {safe_url(settings.database.url)}; mode: {mode}")
     return 0
 
 
@@ -133,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_staff_parser(sub)
     register_volunteer_parser(sub)
     register_export_parser(sub)
+    register_resident_parser(sub)
     return p
 
 

@@ -53,6 +53,24 @@ class DatabaseSection(_Section):
     url: str
     echo: bool = False
 
+    @field_validator("url")
+    @classmethod
+    def _parses(cls, value: str) -> str:
+        # Checked without connecting (`paotui check-config`); the error never quotes the URL,
+        # which may hold the password.
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value).get_backend_name()
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                "not a database URL (e.g. sqlite+aiosqlite:///var/paotui.db)"
+            ) from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database {backend!r}: use sqlite or postgresql")
+        return value
+
 
 class I18nSection(_Section):
     default_language: Literal["zh_CN", "en"]
@@ -188,6 +206,14 @@ class CareSection(_Section):
         return self
 
 
+class PrivacySection(_Section):
+    # Processed incoming updates (inbox) are deleted, and the texts of sent or finally failed
+    # messages (outbox) blanked, this many days after they were received or written.
+    # At least 2: Telegram redelivers an unconfirmed update for up to 24 hours, and the inbox
+    # row is what recognises it.
+    retention_days: int = Field(default=30, ge=2, le=3650)
+
+
 class SandboxSection(_Section):
     host: str = "127.0.0.1"
     port: int = Field(default=8081, ge=0, le=65535)
@@ -217,6 +243,7 @@ class Settings(BaseSettings):
     delivery: DeliverySection = Field(default_factory=DeliverySection)
     reports: ReportsSection = Field(default_factory=ReportsSection)
     care: CareSection = Field(default_factory=CareSection)
+    privacy: PrivacySection = Field(default_factory=PrivacySection)
     sandbox: SandboxSection = Field(default_factory=SandboxSection)
     admins: AdminsSection = Field(default_factory=AdminsSection)
 
@@ -264,7 +291,7 @@ def _format_errors(exc: ValidationError, path: Path | None) -> str:
             reason = "unknown key"
         got = err.get("input")
         extra = f" (got {got!r})" if got is not None and err["type"] != "missing" else ""
-        if isinstance(got, dict):
+        if isinstance(got, dict) or key == "database.url":  # a URL may carry the password
             extra = ""
         lines.append(f"  {key}: {reason}{extra}")
     return "\n".join(lines)

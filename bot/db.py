@@ -3,6 +3,8 @@
 SQLite: WAL, a busy timeout, foreign keys, and every write transaction begun with
 ``BEGIN IMMEDIATE`` so a read-then-write cannot fail half-way with "database is locked".
 PostgreSQL: plain asyncpg; the conditional UPDATEs do the arbitration on both.
+Both engines hide SQL parameters from exceptions and logs (``hide_parameters``): a failing
+INSERT of a resident would otherwise carry their phone and name into the operator chat.
 """
 
 from __future__ import annotations
@@ -26,6 +28,25 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
+def safe_url(url: str) -> str:
+    """The URL fit to print or log: the password replaced by ***. Anything that does not
+    parse as a URL is not shown at all (it might be a password pasted in the wrong place)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # ArgumentError, ValueError: a garbled URL is still a secret
+        return "<unparsable database URL>"
+
+
+def without_password(text: str, url: str) -> str:
+    """``text`` with the URL's password (if any) replaced by ***: a second net for messages
+    that might quote the URL, such as a driver's connection error."""
+    try:
+        password = make_url(url).password
+    except Exception:  # a URL that does not parse has no password we could find
+        return text
+    return text.replace(str(password), "***") if password else text
+
+
 def ensure_sqlite_dir(url: str) -> None:
     u = make_url(url)
     if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
@@ -33,7 +54,7 @@ def ensure_sqlite_dir(url: str) -> None:
 
 
 def _sqlite_engine(url: str, *, immediate: bool, echo: bool) -> AsyncEngine:
-    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+    engine = create_async_engine(url, echo=echo, hide_parameters=True, connect_args={"timeout": 30})
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -64,7 +85,9 @@ class Database:
             self.engine = _sqlite_engine(url, immediate=True, echo=echo)
             self._read_engine = _sqlite_engine(url, immediate=False, echo=echo)
         else:
-            self.engine = create_async_engine(url, echo=echo, pool_pre_ping=True)
+            self.engine = create_async_engine(
+                url, echo=echo, hide_parameters=True, pool_pre_ping=True
+            )
             self._read_engine = self.engine
         self._writer = async_sessionmaker(self.engine, expire_on_commit=False)
         self._reader = async_sessionmaker(self._read_engine, expire_on_commit=False)

@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 def alembic_config(url: str) -> Config:
     cfg = Config(str(ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(ROOT / "migrations"))
-    cfg.set_main_option("sqlalchemy.url", url)
+    # Alembic's Config is a ConfigParser: a "%" (common in URL-encoded passwords) must be
+    # doubled or it is read as an interpolation.
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
 
 

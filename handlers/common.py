@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import logging
 import time
-import traceback
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,7 +27,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes, filters
 
 from bot.buttons import Button, Rows
 from bot.i18n import LANGUAGES, N_, Gettext, gettext_for
-from bot.services import people
+from bot.services import people, privacy
 from handlers.context import AppContext
 
 logger = logging.getLogger(__name__)
@@ -335,7 +334,8 @@ async def error_handler(update: object, ctx: ContextTypes.DEFAULT_TYPE) -> None:
     logger.error("error while handling an update", exc_info=ctx.error)
     rt = ctx.application.bot_data.get("runtime")
     if rt is not None and rt.settings.bot.operator_chat_id:
-        tb = "".join(traceback.format_exception(ctx.error))[-3000:]
+        # No phone number or SQL parameter in it (issue 11 point 9): see privacy.error_report.
+        tb = privacy.error_report(ctx.error) if ctx.error else ""
         try:
             await ctx.bot.send_message(
                 rt.settings.bot.operator_chat_id, f"<pre>{html.escape(tb)}</pre>", parse_mode="HTML"

@@ -112,6 +112,9 @@ class Resident(Base):
     isolation_until: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set by `paotui resident forget`: the row only anchors the anonymised orders of the
+    # ledger (no name, phone or room; a telegram_id no real user has). Never messaged.
+    forgotten_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     building: Mapped[Building] = relationship()
 
@@ -431,7 +434,11 @@ class OutboxMessage(Base):
     """A message the system owes someone, written in the same transaction as the change."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_priority", "status", "priority", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_status_priority", "status", "priority", "id"),
+        # The retention sweep: rows not yet redacted, oldest first (one range scan).
+        Index("ix_outbox_redaction", "redacted_at", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16), default="telegram")
@@ -454,6 +461,9 @@ class OutboxMessage(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the text, buttons and file id were blanked ([privacy] retention_days, or a
+    # household forgotten); the ids, status and message id stay for edits and counts.
+    redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class InboxUpdate(Base):

@@ -4,13 +4,28 @@ One reader for both so that they accept the same things: a UTF-8 BOM (Excel writ
 blank lines, cells padded with spaces, columns in any order under a header line, missing
 trailing cells. A line with more cells than the header, a header without a needed column and
 an empty file are errors with their line numbers; the caller checks the values.
+
+What no importer may take in is refused here, per line, whatever the column: a cell over the
+csv module's 128 KB limit (the rest of the file is not read: a runaway quote swallows it),
+control characters (NUL, which PostgreSQL rejects, line breaks inside a name, escape codes),
+and a cell beginning with = + - or @ (a spreadsheet reads it as a formula when the ledger is
+opened: formula injection). A number or phone number such as "+86 139 0000 2001" or "-1" is
+not a formula and passes on to the importer's own checks.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
+import unicodedata
 from dataclasses import dataclass, field
+
+# What a spreadsheet treats as the start of a formula (OWASP "CSV Injection"; tab and CR are
+# the other two, but cells are stripped of them and a control character inside is refused).
+FORMULA_START = ("=", "+", "-", "@")
+# A number, phone number or date-like value: a leading + or - is then a sign, not a formula.
+_NUMBER = re.compile(r"[+-]?[\d .()\-]*\d[\d .()\-]*")
 
 
 @dataclass
@@ -21,13 +36,48 @@ class Table:
     header_ok: bool = False
 
 
+def _control(cell: str) -> str | None:
+    """The first control character in ``cell`` as U+XXXX, or None."""
+    for ch in cell:
+        if unicodedata.category(ch) in ("Cc", "Zl", "Zp"):
+            return f"U+{ord(ch):04X}"
+    return None
+
+
+def cell_problem(column: str, cell: str) -> str | None:
+    """Why ``cell`` may not be imported into ``column`` at all, or None."""
+    if bad := _control(cell):
+        return f"the {column} contains a control character ({bad}); type it again as plain text"
+    if cell.startswith(FORMULA_START) and not _NUMBER.fullmatch(cell):
+        shown = cell if len(cell) <= 40 else cell[:40] + "…"
+        return (
+            f"the {column} {shown!r} begins with {cell[0]!r}: a name cannot begin with "
+            "= + - or @ (a spreadsheet would run it as a formula)"
+        )
+    return None
+
+
 def read(text: str, columns: tuple[str, ...]) -> Table:
-    """The data lines of ``text`` by column name; what is wrong with the file's shape goes to
-    ``errors`` (after a bad header nothing else is read)."""
+    """The data lines of ``text`` by column name; what is wrong with the file's shape or with a
+    cell goes to ``errors`` (after a bad header or an over-long cell nothing else is read)."""
     table = Table()
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
     header: list[str] | None = None
-    for raw in reader:
+    while True:
+        try:
+            raw = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            # Over 128 KB in one cell (field_size_limit), usually a quote never closed: where
+            # the reader would resume is a guess, so stop with this line named.
+            reason = str(exc)
+            if "field limit" in reason:
+                reason = f"a cell is longer than {csv.field_size_limit():,} characters"
+            if header is not None:
+                table.count += 1
+            table.errors.append((reader.line_num, f"{reason}; the rest of the file was not read"))
+            break
         line = reader.line_num
         cells = [c.strip() for c in raw]
         if not any(cells):
@@ -51,7 +101,12 @@ def read(text: str, columns: tuple[str, ...]) -> Table:
             table.errors.append((line, f"more than the {len(header)} columns of the header"))
             continue
         cells += [""] * (len(header) - len(cells))
-        table.lines.append((line, {c: cells[header.index(c)] for c in columns}))
-    if header is None:
+        value = {c: cells[header.index(c)] for c in columns}
+        problems = [p for c in columns if (p := cell_problem(c, value[c]))]
+        if problems:
+            table.errors.append((line, "; ".join(problems)))
+            continue
+        table.lines.append((line, value))
+    if header is None and not table.errors:
         table.errors.append((1, "the file is empty; the first line must be the header"))
     return table

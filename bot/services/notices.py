@@ -287,8 +287,10 @@ async def recipients_of(session: AsyncSession, notice: Notice) -> list[Recipient
     """Who a notice reaches, computed when it is sent (a resident who registered after a
     notice was scheduled gets it too). One entry per chat."""
     aud = notice.audience
-    rq = select(Resident.telegram_id, Resident.id, Resident.building_id).join(
-        Building, Building.id == Resident.building_id
+    rq = (
+        select(Resident.telegram_id, Resident.id, Resident.building_id)
+        .join(Building, Building.id == Resident.building_id)
+        .where(Resident.forgotten_at.is_(None))  # erased households are never messaged
     )
     gq = select(Grid.group_chat_id).where(Grid.group_chat_id.is_not(None))
     if aud == BUILDING:
@@ -570,7 +572,9 @@ async def resend_unconfirmed(
         await session.execute(
             select(NoticeDelivery.id, NoticeDelivery.chat_id)
             .join(OutboxMessage, OutboxMessage.id == NoticeDelivery.outbox_id)
+            .outerjoin(Resident, Resident.id == NoticeDelivery.resident_id)
             .where(
+                Resident.forgotten_at.is_(None),  # an erased household is never messaged
                 NoticeDelivery.notice_id == notice_id,
                 NoticeDelivery.chat_id > 0,
                 NoticeDelivery.confirmed_at.is_(None),
@@ -624,6 +628,7 @@ async def unconfirmed_by_building(
         .join(Grid, Grid.id == Building.grid_id)
         .outerjoin(OutboxMessage, OutboxMessage.id == NoticeDelivery.outbox_id)
         .where(NoticeDelivery.notice_id == notice_id, NoticeDelivery.confirmed_at.is_(None))
+        .where(Resident.forgotten_at.is_(None))  # nobody left to knock for
         .order_by(Building.id, Resident.unit, Resident.room)
     )
     where = _grid_filter(scope)

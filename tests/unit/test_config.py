@@ -86,3 +86,14 @@ def test_start_up_stops_naming_the_key(tmp_path: Path) -> None:
     assert "database.url: required key is missing" in proc.stderr
     assert "database.urll: unknown key" in proc.stderr
     assert not (tmp_path / "var").exists()  # nothing was started or created
+
+
+def test_privacy_retention_days(tmp_path: Path) -> None:
+    """[privacy] retention_days: documented in the example (30), at least 2 days (Telegram
+    redelivers an unconfirmed update for a day; the inbox row is what recognises it)."""
+    assert load_settings(ROOT / "config.example.toml").privacy.retention_days == 30
+    path = write(tmp_path, GOOD.replace("retention_days = 30", "retention_days = 7"))
+    assert load_settings(path).privacy.retention_days == 7
+    with pytest.raises(ConfigError) as info:
+        load_settings(write(tmp_path, GOOD.replace("retention_days = 30", "retention_days = 1")))
+    assert "privacy.retention_days" in str(info.value) and "2" in str(info.value)

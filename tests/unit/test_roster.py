@@ -235,3 +235,28 @@ async def test_no_stale_handover_and_no_reminder_for_a_shift_over(rt: Runtime) -
     async with rt.db.read() as session:
         assert (await session.scalars(select(Handover.at))).all() == [s.ends_at]
         assert await session.scalar(select(Shift.reminded_at)) is None
+
+
+async def test_the_command_line_refuses_unsafe_cells_naming_each_line(
+    rt: Runtime, tmp_path: Path
+) -> None:
+    """A formula, a NUL and a cell over the csv module's limit: exit 1, each line named, no
+    traceback, nothing added. A phone number written +86... is still a volunteer."""
+    env = {**os.environ, "PAOTUI_DATABASE__URL": rt.settings.database.url}
+    path = tmp_path / "unsafe.csv"
+    path.write_text(
+        "grid,date,shift,volunteer\n"
+        "第一网格,2024-05-01,day,+86 139 0000 2001\n"  # 2: good
+        "第一网格,2024-05-01,=1+1,2001\n"  # 3
+        "第一网格,2024-05-02,day,\x002001\n"  # 4
+        "第一网格,2024-05-03,day," + "9" * 140_000 + "\n",  # 5
+        encoding="utf-8",
+    )
+    code, out, err = await _cli("roster", "import", str(path), env=env)
+    assert code == 1 and out == ""
+    assert "Traceback" not in err
+    assert f"{path}:3: the shift '=1+1' begins with '='" in err
+    assert f"{path}:4: the volunteer contains a control character (U+0000)" in err
+    assert f"{path}:5: a cell is longer than 131,072 characters" in err
+    assert f"{path}:2:" not in err
+    assert await _shifts(rt) == []

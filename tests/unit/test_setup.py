@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -211,3 +213,59 @@ async def test_the_command_line(
         await asyncio.to_thread(main, ["qr", "--community", "nope", "--bot-username", "abcde"]) == 1
     )
     assert pdf.stat().st_size > 0
+
+
+UNSAFE = (
+    HEADER
+    + "阳光社区,yangguang,第一网格,阳光花园,1栋,yg1,4\n"  # 2: good
+    + "阳光社区,yangguang,第一\x00网格,阳光花园,2栋,yg2,3\n"  # 3: NUL (PostgreSQL refuses it)
+    + '阳光社区,yangguang,第一网格,"=HYPERLINK(""http://x"",""看"")",3栋,yg3,1\n'  # 4: formula
+    + "阳光社区,yangguang,第一网格,阳光花园,@4栋,yg4,1\n"  # 5: formula
+    + "阳光社区,yangguang,第一网格,阳光花园,5\x07栋,yg5,1\n"  # 6: a bell
+    + "阳光社区,yangguang,第一网格,阳光花园,"
+    + "楼" * 140_000
+    + ",yg6,1\n"  # 7: over 128 K
+    + "阳光社区,yangguang,第一网格,阳光花园,8栋,yg8,1\n"  # 8: not read after 7
+)
+
+
+async def test_control_characters_formulas_and_huge_cells_are_line_errors(rt: Runtime) -> None:
+    """Each is a clear error naming its line; nothing is imported (no traceback, no NUL
+    stored for PostgreSQL to choke on, no formula waiting in the ledger)."""
+    before = await _buildings(rt)
+    code, out, err = await _import(rt, UNSAFE)
+    assert code == 1 and out == ""
+    bad = dict(line.split(": ", 1) for line in err.splitlines()[:-1])
+    assert sorted(bad) == [f"setup.csv:{n}" for n in (3, 4, 5, 6, 7)]
+    assert bad["setup.csv:3"].startswith("the grid contains a control character (U+0000)")
+    assert "the compound '=HYPERLINK(" in bad["setup.csv:4"]
+    assert "a name cannot begin with = + - or @" in bad["setup.csv:4"]
+    assert bad["setup.csv:5"].startswith("the building '@4栋' begins with '@'")
+    assert "control character (U+0007)" in bad["setup.csv:6"]
+    assert "longer than 131,072 characters" in bad["setup.csv:7"]
+    assert "楼楼楼" not in err  # the huge cell is not echoed back
+    assert err.splitlines()[-1] == "nothing imported: 5 bad line(s) of 6"
+    assert await _buildings(rt) == before
+
+
+async def test_the_command_line_names_the_unsafe_line(rt: Runtime, tmp_path: Path) -> None:
+    """`paotui import` on a file with a NUL in a name: exit 1 and the line named."""
+    before = await _count(rt, Building)
+    path = tmp_path / "nul.csv"
+    path.write_text(
+        HEADER + "阳光社区,yangguang,第一网格,阳光花园,1\x00栋,yg1,4\n", encoding="utf-8"
+    )
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "import",
+        str(path),
+        env={**os.environ, "PAOTUI_DATABASE__URL": rt.settings.database.url},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _out, err = await proc.communicate()
+    assert proc.returncode == 1
+    assert f"{path}:2: the building contains a control character (U+0000)" in err.decode()
+    assert await _count(rt, Building) == before

@@ -1,0 +1,61 @@
+"""The operator chat hears of every error, but never a resident's phone, name or room
+(issue 11 point 9): a database failure while 周阿姨 registers, through the real bot."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from sqlalchemy.engine import make_url
+
+from handlers.resident import PHONE_WHY, WELCOME
+from tests.factories import STAFF, Harness, Z, text_of
+
+SECRETS = ("13800001001", "周阿姨", "502")
+
+
+async def test_operator_chat_gets_the_error_without_the_residents_data(harness: Harness) -> None:
+    h = harness
+    ops = h.emu.create_group("运维值班", members=[STAFF])["id"]
+    h.rt.settings.bot.operator_chat_id = ops
+    # The database refuses the new household (as a full disk or a broken constraint would):
+    # the failing INSERT carries her name, phone and room as SQL parameters.
+    path = make_url(h.rt.settings.database.url).database
+    assert path is not None
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON residents "
+            "BEGIN SELECT RAISE(ABORT, 'database refused the row'); END"
+        )
+
+    aunt = h.person(1001, "周阿姨")
+    aunt.say("/start")
+    await aunt.expect(Z(WELCOME))
+    compounds = await aunt.expect(Z("Which compound (小区)?"))
+    await aunt.press(compounds, "幸福小区")
+    buildings = await h.wait_edit(
+        1001, compounds["message_id"], lambda m: "1栋" in str(m.get("reply_markup"))
+    )
+    await aunt.press(buildings, "2栋")
+    units = await h.wait_edit(
+        1001, compounds["message_id"], lambda m: Z("{place}. Which unit (单元)?") in text_of(m)
+    )
+    await aunt.press(units, "3")
+    await aunt.expect(Z("Your room number? For example 302."))
+    aunt.say("502")
+    await aunt.expect(Z("How should the volunteer call you? (your name, e.g. 周阿姨)"))
+    aunt.say("周阿姨")
+    await aunt.expect(Z(PHONE_WHY))
+    aunt.contact("13800001001")
+
+    # She is told something went wrong; the operators get the traceback.
+    await aunt.expect(
+        Z("Sorry, something went wrong on our side. Nothing was lost; please try again.")
+    )
+    report = await h.emu.wait_for(ops, lambda m: "database refused the row" in text_of(m), 15.0)
+    await h.settle()
+    reports = [text_of(m) for m in h.emu.messages(ops)]
+    assert reports and report in h.emu.messages(ops)
+    assert any("IntegrityError" in r for r in reports)
+    for text in reports:
+        for secret in SECRETS:
+            assert secret not in text, (secret, text[-600:])
