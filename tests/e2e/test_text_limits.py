@@ -12,11 +12,13 @@ from sqlalchemy import select
 from telegram.error import BadRequest
 
 from bot import limits
+from bot.services import order_form, orders
 from handlers import notices as notice_handlers
 from handlers import relay as relay_handlers
-from models import Notice, OrderMessage, OutboxMessage
+from models import Notice, OrderDraft, OrderMessage, OutboxMessage
 from tests.e2e.test_relay import AUNT, RUNNER, _claimed, _open_relay
 from tests.factories import STAFF, Harness, Person, Z, text_of
+from tests.factories import buttons as m_buttons
 
 TOO_LONG = Z(limits.TOO_LONG_TO_SEND)
 
@@ -116,3 +118,41 @@ async def test_a_relayed_message_too_long_for_telegram_is_refused_not_cut(
     assert [m.text for m in kept] == ["🥚" * 2000]
     assert await _failed(h) == []
     assert RUNNER == wang.user_id
+
+
+async def test_an_order_description_too_long_for_the_cards_is_refused_and_the_form_kept(
+    harness: Harness,
+) -> None:
+    """The description is shown whole on the runner's card, the resident's order and the form's
+    summary: with the config's 4,000 characters it used to be taken, and then the summary and
+    the card were refused by Telegram (the form hung, the runner got nothing)."""
+    h = harness
+    h.rt.settings.limits.max_text_length = 4000
+    aunt = await h.register(AUNT, "周阿姨")
+    wang = h.person(RUNNER)
+    wang.say("/help")  # the runner has a private chat with the bot
+    aunt.say("/order")
+    kinds = await aunt.expect(lambda m: any(d.startswith("d:cat:") for _, d in m_buttons(m)))
+    await aunt.press_data(kinds, "d:cat:groceries")
+    prompt = Z(order_form.KIND_STEPS["groceries"][0].prompt)
+    await h.wait_edit(AUNT, kinds["message_id"], lambda m: prompt in text_of(m))
+    aunt.say("菜" * 4000)
+    await aunt.expect(_refusal(4000))
+    async with h.rt.db.read() as s:
+        draft = await s.scalar(select(OrderDraft))
+    assert draft is not None and draft.description is None  # nothing taken, same question
+    # A shorter list is taken and the form goes on.
+    aunt.say("菜" * 3600)
+    await aunt.expect(Z(order_form.KIND_STEPS["groceries"][1].prompt))
+    aunt.say("/cancel")
+    await h.settle()
+    # The whole way with it: the summary, the order, the runner's card.
+    done = await h.order(aunt, "groceries", text="菜" * 3600)
+    order_id = int(text_of(done).split("#")[1].split()[0])
+    async with h.rt.db.session() as s:
+        await orders.claim(h.rt, s, order_id, RUNNER)
+    h.rt.wake_outbox()
+    card = await wang.expect(lambda m: "菜" * 3600 in text_of(m), timeout=30)
+    assert "📝 " + "菜" * 3600 + "\n" in text_of(card)  # whole, not cut
+    await h.settle()
+    assert await _failed(h) == []
