@@ -543,7 +543,7 @@ async def _community_ids(session: AsyncSession, scope: Scope) -> set[int]:
 
 # Rows are read in partitions of this size: between two, the event loop serves other updates
 # (a whole 20,000-order result turned into Python values at once would stall it for seconds).
-READ_CHUNK = 2000
+READ_CHUNK = 500
 
 
 async def _rows(session: AsyncSession, stmt: Any) -> list[tuple[Any, ...]]:
