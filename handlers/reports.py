@@ -96,8 +96,9 @@ async def stats_pressed(update: Update, ctx: AppContext) -> None:
 
 
 def _running(ctx: AppContext) -> set[int]:
-    """Who has an export being prepared now (this process; a restart forgets it, and the
-    export with it: the person presses again)."""
+    """Who has an export being prepared now, in this process. A normal stop waits for a
+    running export (PTB awaits its create_task tasks); a crash loses it, and the person
+    presses again."""
     running: set[int] = ctx.bot_data.setdefault(EXPORTS_RUNNING, set())
     return running
 
