@@ -25,6 +25,7 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import ApplicationHandlerStop, ContextTypes, filters
 
+from bot import limits
 from bot.buttons import Button, Rows
 from bot.i18n import LANGUAGES, N_, Gettext, gettext_for
 from bot.services import people, privacy
@@ -167,18 +168,9 @@ async def set_buttons(q: CallbackQuery, markup: InlineKeyboardMarkup | None) -> 
 
 
 def chunks(lines: list[str], limit: int) -> list[str]:
-    """Lines joined into messages of at most ``limit`` characters."""
-    out: list[str] = []
-    current = ""
-    for line in lines:
-        line = line[:limit]
-        if current and len(current) + 1 + len(line) > limit:
-            out.append(current)
-            current = line
-        else:
-            current = f"{current}\n{line}" if current else line
-    out.append(current)
-    return out
+    """Lines joined into messages of at most ``limit`` characters, as Telegram counts them
+    (UTF-16); a longer line is split, not cut (bot.limits)."""
+    return limits.chunks(lines, limit)
 
 
 HELP_RESIDENT = N_(

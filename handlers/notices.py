@@ -19,6 +19,7 @@ from telegram.ext import (
 from bot.buttons import Button
 from bot.errors import Refused
 from bot.i18n import N_, Gettext, local_time
+from bot.limits import check_fits, limit_for
 from bot.services import notices as svc
 from handlers.common import (
     STALE,
@@ -176,11 +177,14 @@ async def notice_text(update: Update, ctx: AppContext) -> int:
     text = msg.text or msg.caption or ""
     try:
         text = svc.check_text(text, file_id is not None, ctx.rt.settings.limits.max_text_length * 3)
+        # The preview wraps the text too: it must fit as well (a long target name).
+        preview = _(PREVIEW_TO).format(target=draft["target"]) + "\n\n" + text
+        check_fits(text, [preview], limit_for(file_id is not None))
     except Refused as e:
+        # The audience and target chosen are kept: a shorter text continues from here.
         await msg.reply_text(e.render(_))
         return TEXT
     draft.update(text=text, file_id=file_id, media=media)
-    preview = _(PREVIEW_TO).format(target=draft["target"]) + "\n\n" + text
     markup = inline(_preview_rows(_, draft))
     if media == "photo":
         await msg.reply_photo(file_id, caption=preview, reply_markup=markup)

@@ -16,6 +16,7 @@ from telegram.ext import (
 from bot.buttons import RELAY_PATTERN
 from bot.errors import Refused
 from bot.i18n import N_, gettext_for, local_time
+from bot.limits import TEXT_LIMIT
 from bot.services import notify, relay
 from handlers.common import (
     PRIVATE_MESSAGE,
@@ -191,7 +192,7 @@ async def relay_thread(update: Update, ctx: AppContext) -> None:
         )
         when = local_time(m.at, ctx.rt.timezone, "%m-%d %H:%M")
         lines.append(f"{when} {m.sender_name} ({_(ROLE[m.role])}): {said}")
-    for chunk in chunks(lines, relay.TEXT_LIMIT):
+    for chunk in chunks(lines, TEXT_LIMIT):
         await msg.reply_text(chunk)
 
 

@@ -3,18 +3,20 @@ ledger as an XLSX workbook and the orders as CSV), each for the staff member's o
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from datetime import date
 from typing import Any
 
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 
 from bot.buttons import Button, Rows
 from bot.errors import Refused
 from bot.i18n import N_, Gettext
 from bot.services import audit, reports
-from handlers.common import STALE, alert, answer, edit_or_send, inline, translator, unit_of_work
+from handlers.common import STALE, alert, answer, edit_or_send, inline, translator
 from handlers.context import AppContext
 
 logger = logging.getLogger(__name__)
@@ -25,6 +27,11 @@ LAST_7 = N_("Last 7 days")
 EXPORT = N_("📥 Export the ledger")
 EXPORT_CAPTION = N_("📒 Ledger {period}: orders, order events, volunteers, notices, audit log.")
 CSV_CAPTION = N_("The orders as CSV (opens in Excel).")
+PREPARING = N_("⏳ Preparing the ledger {period}. The files follow in a moment.")
+ALREADY_PREPARING = N_("Your ledger is being prepared, please wait a moment.")
+EXPORT_FAILED = N_("Sorry, the ledger could not be prepared. Please try again.")
+# bot_data key: the staff members whose export is being prepared now.
+EXPORTS_RUNNING = "exports_running"
 
 
 def _compact(d: date) -> str:
@@ -88,37 +95,88 @@ async def stats_pressed(update: Update, ctx: AppContext) -> None:
     await edit_or_send(update, text, inline(_buttons(*days, _)))
 
 
-async def _send_ledger(
-    update: Update, ctx: AppContext, telegram_id: int, day_from: date, day_to: date
+def _running(ctx: AppContext) -> set[int]:
+    """Who has an export being prepared now, in this process. A normal stop waits for a
+    running export (PTB awaits its create_task tasks); a crash loses it, and the person
+    presses again."""
+    running: set[int] = ctx.bot_data.setdefault(EXPORTS_RUNNING, set())
+    return running
+
+
+async def _start_export(
+    update: Update, ctx: AppContext, telegram_id: int, day_from: date, day_to: date, _: Gettext
 ) -> None:
-    """Build the ledger of the staff member's scope, record the export in the audit log (same
-    transaction), then send the workbook and the CSV to their private chat. Refused
-    (NOT_STAFF) for anyone else, before anything is sent."""
-    async with unit_of_work(update, ctx) as w:
-        scope = await reports.require_scope(w.session, telegram_id)
-        sheets = await reports.ledger(w.session, scope, day_from, day_to, ctx.rt.timezone)
-        await audit.record(
-            w.session,
-            ctx.rt.clock,
-            telegram_id,
-            "report.exported",
-            f"{day_from}..{day_to}",
-            orders=len(sheets[0].rows),
+    """Check the scope (Refused: NOT_STAFF, before anything is said), say "preparing" at once,
+    and prepare the files in the background, so this update (and the bot) is free again at
+    once. One export at a time per person: a second one while the first runs is only told to
+    wait."""
+    async with ctx.rt.db.read() as s:
+        scope = await reports.require_scope(s, telegram_id)
+    running = _running(ctx)
+    q = update.callback_query
+    if telegram_id in running:
+        if q is not None:
+            await alert(update, _(ALREADY_PREPARING))
+        else:
+            await ctx.bot.send_message(telegram_id, _(ALREADY_PREPARING))
+        return
+    running.add(telegram_id)
+    try:
+        period = _period(day_from, day_to)
+        if q is not None:
+            await answer(q)
+        await ctx.bot.send_message(telegram_id, _(PREPARING).format(period=period))
+        ctx.application.create_task(
+            _export(ctx, telegram_id, scope, day_from, day_to, _),
+            name=f"export-{telegram_id}",
         )
-        _ = w._
-    period = _period(day_from, day_to)
-    await ctx.bot.send_document(
-        chat_id=telegram_id,
-        document=reports.workbook_bytes(sheets),
-        filename=reports.file_name(day_from, day_to, "xlsx"),
-        caption=_(EXPORT_CAPTION).format(period=period),
-    )
-    await ctx.bot.send_document(
-        chat_id=telegram_id,
-        document=reports.csv_bytes(sheets[0]),
-        filename=reports.file_name(day_from, day_to, "csv"),
-        caption=_(CSV_CAPTION),
-    )
+    except BaseException:
+        running.discard(telegram_id)
+        raise
+
+
+async def _export(
+    ctx: AppContext,
+    telegram_id: int,
+    scope: reports.Scope,
+    day_from: date,
+    day_to: date,
+    _: Gettext,
+) -> None:
+    """Read the ledger (async), build the files in a worker thread, record the export in the
+    audit log (committed before anything is sent), then send the workbook and the CSV to the
+    staff member's private chat. On failure they are told to try again."""
+    rt = ctx.rt
+    try:
+        async with rt.db.read() as s:
+            files = await reports.export(s, scope, day_from, day_to, rt.timezone)
+        async with rt.db.session() as s:
+            await audit.record(
+                s,
+                rt.clock,
+                telegram_id,
+                "report.exported",
+                f"{day_from}..{day_to}",
+                orders=files.orders,
+            )
+        await ctx.bot.send_document(
+            chat_id=telegram_id,
+            document=files.xlsx,
+            filename=reports.file_name(day_from, day_to, "xlsx"),
+            caption=_(EXPORT_CAPTION).format(period=_period(day_from, day_to)),
+        )
+        await ctx.bot.send_document(
+            chat_id=telegram_id,
+            document=files.csv,
+            filename=reports.file_name(day_from, day_to, "csv"),
+            caption=_(CSV_CAPTION),
+        )
+    except Exception:
+        logger.exception("an export of the ledger failed")
+        with contextlib.suppress(TelegramError):
+            await ctx.bot.send_message(telegram_id, _(EXPORT_FAILED))
+    finally:
+        _running(ctx).discard(telegram_id)
 
 
 async def export_command(update: Update, ctx: AppContext) -> None:
@@ -127,7 +185,7 @@ async def export_command(update: Update, ctx: AppContext) -> None:
     _ = await translator(update, ctx)
     try:
         day_from, day_to = reports.parse_days(list(ctx.args or []), ctx.rt.today(), "/export")
-        await _send_ledger(update, ctx, user.id, day_from, day_to)
+        await _start_export(update, ctx, user.id, day_from, day_to, _)
     except Refused as e:
         await msg.reply_text(e.render(_))
 
@@ -143,11 +201,9 @@ async def export_pressed(update: Update, ctx: AppContext) -> None:
         await alert(update, _(STALE))
         return
     try:
-        await _send_ledger(update, ctx, q.from_user.id, day_from, day_to)
+        await _start_export(update, ctx, q.from_user.id, day_from, day_to, _)
     except Refused as e:
         await alert(update, e.render(_))
-        return
-    await answer(q)
 
 
 def report_handlers() -> list[Any]:

@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import outbox
 from bot.buttons import Button, to_json
 from bot.errors import Refused, check_length
-from bot.i18n import N_, gettext_for
+from bot.i18n import LANGUAGES, N_, gettext_for
+from bot.limits import check_fits, limit_for
 from bot.runtime import Runtime
 from bot.services import audit
 from bot.services.people import languages_of
@@ -42,7 +43,6 @@ from models import (
 logger = logging.getLogger(__name__)
 
 NOTICE_PRIORITY = 10  # after order traffic: a broadcast must not hold up a claim
-CAPTION_LIMIT = 1024  # Telegram's limit for a photo or document caption
 
 COMMUNITY, GRID, BUILDING, CARE, VOLUNTEERS, EVERYONE = (
     "community",
@@ -180,10 +180,15 @@ async def resolve(session: AsyncSession, scope: Scope, audience: str, key: str) 
 
 
 def check_text(text: str, has_media: bool, limit: int) -> str:
+    """The notice's text, stripped; Refused if empty, longer than ``limit`` (the config's), or
+    too long for Telegram once in the message every recipient gets (in any language; a caption
+    with a photo or a PDF)."""
     text = text.strip()
     if not text and not has_media:
         raise Refused(N_("The notice is empty. Please type the text of the notice."))
-    return check_length(text, CAPTION_LIMIT - 40 if has_media else limit)
+    check_length(text, limit)
+    check_fits(text, (_body(lang, text) for lang in LANGUAGES), limit_for(has_media))
+    return text
 
 
 BAD_TIME = N_("Please give the time as HH:MM (today) or YYYY-MM-DD HH:MM, e.g. 18:30.")

@@ -16,7 +16,8 @@ from sqlalchemy.orm import selectinload
 from bot import outbox
 from bot.buttons import Rows, to_json
 from bot.errors import Refused, check_length
-from bot.i18n import N_, Gettext, gettext_for
+from bot.i18n import LANGUAGES, N_, Gettext, gettext_for
+from bot.limits import TEXT_LIMIT, check_fits
 from bot.runtime import Runtime
 from bot.services import ladder, notify, order_form
 from bot.services.amounts import MAX_FEN
@@ -288,9 +289,78 @@ async def answer(
                 d.description = ""
         elif value is not None:
             d.details = {**(d.details or {}), key: value}
+        if text is not None and value:
+            await _check_cards_fit(rt, session, d, str(value))
     d.updated_at = now
     await session.flush()
     return _draft_view(d)
+
+
+# The resident's own summary of the form (handlers/resident.py) says a little more than the
+# order it becomes ("Please check your order:", the kind and the urgency on lines of their own):
+# room kept for it.
+SUMMARY_ROOM = 200
+
+
+async def _check_cards_fit(rt: Runtime, session: AsyncSession, d: OrderDraft, text: str) -> None:
+    """A typed answer is shown whole on the runner's card and on the resident's own order: both,
+    as they would be rendered with the answers so far (in every language, with the longest
+    status, a volunteer, an amount and a rating), must fit Telegram's 4,096 characters, less
+    SUMMARY_ROOM. Refused (TOO_LONG_TO_SEND: the length and the room left) otherwise."""
+    if not d.category:
+        return
+    resident = await session.get(Resident, d.resident_id)
+    assert resident is not None
+    who: Resident | Recipient = resident
+    if d.recipient_id is not None:
+        who = await session.get(Recipient, d.recipient_id) or resident
+    b = await session.scalar(
+        select(Building)
+        .where(Building.id == who.building_id)
+        .options(
+            selectinload(Building.grid).selectinload(Grid.community),
+            selectinload(Building.compound),
+        )
+    )
+    assert b is not None
+    now = rt.clock.now()
+    delivered = OrderView(
+        id=d.order_id or 10**9,
+        category=d.category,
+        description=d.description or "",
+        urgency=d.urgency or Urgency.NORMAL,
+        status=S.DELIVERED,
+        compound=b.compound.name,
+        building=b.name,
+        unit=who.unit,
+        room=who.room,
+        community=b.grid.community.name,
+        contact_name=who.name,
+        contact_phone=who.phone,
+        resident_telegram_id=resident.telegram_id,
+        volunteer_name="志愿者" * 4,
+        volunteer_telegram_id=None,
+        grid_id=b.grid_id,
+        group_chat_id=None,
+        created_at=now,
+        updated_at=now,
+        reason=None,
+        details=dict(d.details or {}),
+        photo=d.photo,
+        voice=d.voice,
+        time_window=d.time_window,
+        payment=d.payment,
+        doorstep=d.doorstep,
+        priority=True,
+        rating=5,
+        amount_spent_fen=MAX_FEN,
+    )
+    rendered = []
+    for lang in LANGUAGES:
+        _ = gettext_for(lang)
+        rendered.append(notify.runner_card(delivered, _, rt.timezone)[0])
+        rendered.append(notify.resident_detail(delivered, _, rt.timezone)[0])
+    check_fits(text, rendered, TEXT_LIMIT - SUMMARY_ROOM)
 
 
 async def set_recipient(
@@ -1042,14 +1112,20 @@ async def report_problem(
         raise Refused(N_("A problem can be reported once the order has been delivered."))
     if kind not in notify.PROBLEMS:
         raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
+    v = view(o)
     if text is not None:
         check_length(text, rt.settings.limits.max_text_length)
+        # As the staff get it (the order, the household, the volunteer and the quote).
+        check_fits(
+            text,
+            (notify.staff_problem(v, kind, text, gettext_for(lang)) for lang in LANGUAGES),
+            TEXT_LIMIT,
+        )
     session.add(
         OrderProblem(
             order_id=o.id, kind=kind, text=text, reporter_telegram_id=telegram_id, at=rt.clock.now()
         )
     )
-    v = view(o)
     staff = await staff_for(session, o.community_id, o.grid_id)
     for tid in staff:
         await tell(rt, session, tid, lambda _: notify.staff_problem(v, kind, text, _))

@@ -18,6 +18,7 @@ from bot import outbox
 from bot.buttons import Button, relay_action
 from bot.errors import TOO_LONG, Refused, check_length
 from bot.i18n import N_
+from bot.limits import TOO_LONG_TO_SEND, check_fits, limit_for
 from bot.runtime import Runtime
 from bot.services import notify, orders
 from bot.services.messages import gettext_of
@@ -30,9 +31,6 @@ RESIDENT = "resident"
 VOLUNTEER = "volunteer"
 # Delivered still counts: the resident may ask where it was left.
 OPEN_FOR_MESSAGES = (S.CLAIMED, S.PURCHASING, S.DELIVERING, S.DELIVERED)
-# Telegram's limits on a message and on a photo's caption.
-TEXT_LIMIT = 4096
-CAPTION_LIMIT = 1024
 
 NO_ORDER = N_("This order does not exist.")
 NOT_YOURS = N_("Only the resident and the volunteer running order #{id} can write about it.")
@@ -41,7 +39,7 @@ CLOSED = N_("Order #{id} is finished, so the conversation is closed.")
 EMPTY = N_("Please type a message, or send a photo.")
 NOT_IN_CHARGE = N_("Only the staff in charge of order #{id} can read its messages.")
 # What a sender can correct by sending again (the others close the conversation).
-INPUT_REFUSALS = (EMPTY, TOO_LONG)
+INPUT_REFUSALS = (EMPTY, TOO_LONG, TOO_LONG_TO_SEND)
 
 RELAYED = N_("💬 {name} about {title}:\n{text}")
 REPLY = N_("↩️ Reply")
@@ -70,10 +68,6 @@ async def can_message(
     return v, role
 
 
-def _fit(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 async def send(
     rt: Runtime,
     session: AsyncSession,
@@ -89,6 +83,15 @@ async def send(
         raise Refused(EMPTY)
     limit = rt.settings.limits.max_text_length
     check_length(body, limit)
+    if role == RESIDENT:
+        assert v.volunteer_telegram_id is not None
+        to, name = v.volunteer_telegram_id, v.contact_name
+    else:
+        to, name = v.resident_telegram_id, v.volunteer_first_name
+    _ = await gettext_of(rt, session, to)
+    message = _(RELAYED).format(name=name, title=notify.title(v, _), text=body).strip()
+    # As relayed (with the name and the order), it must fit Telegram's limit: refused, not cut.
+    check_fits(body, [message], limit_for(photo is not None))
     session.add(
         OrderMessage(
             order_id=v.id,
@@ -99,18 +102,11 @@ async def send(
             at=rt.clock.now(),
         )
     )
-    if role == RESIDENT:
-        assert v.volunteer_telegram_id is not None
-        to, name = v.volunteer_telegram_id, v.contact_name
-    else:
-        to, name = v.resident_telegram_id, v.volunteer_first_name
-    _ = await gettext_of(rt, session, to)
-    message = _(RELAYED).format(name=name, title=notify.title(v, _), text=body).strip()
     outbox.enqueue(
         session,
         rt.clock,
         chat_id=to,
-        text=_fit(message, CAPTION_LIMIT if photo else TEXT_LIMIT),
+        text=message,
         buttons=[[Button(_(REPLY), relay_action(v.id))]],
         photo=photo,
     )

@@ -11,6 +11,7 @@ with Chinese headings (and the orders as CSV).
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -545,179 +546,178 @@ async def _community_ids(session: AsyncSession, scope: Scope) -> set[int]:
     )
 
 
-async def ledger(
+# Rows are read in partitions of this size: between two, the event loop serves other updates
+# (a whole 20,000-order result turned into Python values at once would stall it for seconds).
+READ_CHUNK = 500
+
+
+async def _rows(session: AsyncSession, stmt: Any) -> list[tuple[Any, ...]]:
+    """The plain rows (tuples, no ORM objects) of a column query, read in partitions."""
+    out: list[tuple[Any, ...]] = []
+    result = await session.stream(stmt.execution_options(yield_per=READ_CHUNK))
+    async for part in result.partitions(READ_CHUNK):
+        out.extend(tuple(r) for r in part)
+        await asyncio.sleep(0)
+    return out
+
+
+@dataclass(frozen=True)
+class LedgerData:
+    """What the ledger is made of, read from the database as plain tuples, so the sheets can
+    be built in a worker thread, away from the event loop and from any session."""
+
+    scope: Scope
+    start: datetime
+    end: datetime
+    tz: str
+    communities: dict[int, str]
+    grids: dict[int, tuple[str, int]]  # id -> (name, community id)
+    staff_names: dict[int, str]
+    # id, telegram id, name, phone, grid id, status, on duty since, created, decided by/at
+    volunteers: list[tuple[Any, ...]]
+    orders: list[tuple[Any, ...]]
+    events: list[tuple[Any, ...]]
+    notices: list[tuple[Any, ...]]
+    deliveries: list[tuple[Any, ...]]
+    buildings: dict[int, str]
+    audit: list[tuple[Any, ...]]
+
+
+async def ledger_data(
     session: AsyncSession, scope: Scope, day_from: date, day_to: date, tz: str
-) -> list[Sheet]:
-    """The ledger's sheets for a scope and local days; each row a plain value per heading."""
+) -> LedgerData:
+    """Read what the ledger of a scope and local days shows (async; plain rows only)."""
     start, end = day_bounds(day_from, day_to, tz)
     grid_ids = scope.grid_ids
-    communities = {c.id: c.name for c in await session.scalars(select(Community))}
-    grids = {g.id: g for g in await session.scalars(select(Grid))}
-    vols = {v.id: v for v in await session.scalars(select(Volunteer).order_by(Volunteer.id))}
-    vols_by_tid = {v.telegram_id: v for v in vols.values()}
+    communities = dict((await session.execute(select(Community.id, Community.name))).all())
+    grids = {
+        gid: (name, cid)
+        for gid, name, cid in (
+            await session.execute(select(Grid.id, Grid.name, Grid.community_id))
+        ).all()
+    }
     staff_names: dict[int, str] = {}
-    for st in await session.scalars(select(Staff).order_by(Staff.id)):
-        staff_names.setdefault(st.telegram_id, st.name)
-
-    def who(tid: int | None) -> str:
-        if tid is None:
-            return "命令行"
-        if tid in staff_names:
-            return staff_names[tid]
-        if tid in vols_by_tid:
-            return vols_by_tid[tid].name
-        return ""
-
-    rows = (
-        await session.execute(
-            select(Order, Building.name, Compound.name)
-            .join(Building, Building.id == Order.building_id)
-            .join(Compound, Compound.id == Building.compound_id)
-            .where(Order.grid_id.in_(grid_ids), Order.created_at >= start, Order.created_at < end)
-            .order_by(Order.id)
+    for tid, name in (
+        await session.execute(select(Staff.telegram_id, Staff.name).order_by(Staff.id))
+    ).all():
+        staff_names.setdefault(tid, name)
+    volunteers = await _rows(
+        session,
+        select(
+            Volunteer.id,
+            Volunteer.telegram_id,
+            Volunteer.name,
+            Volunteer.phone,
+            Volunteer.grid_id,
+            Volunteer.status,
+            Volunteer.on_duty_since,
+            Volunteer.created_at,
+            Volunteer.decided_by,
+            Volunteer.decided_at,
+        ).order_by(Volunteer.id),
+    )
+    orders = await _rows(
+        session,
+        select(
+            Order.id,
+            Order.community_id,
+            Order.grid_id,
+            Compound.name,
+            Building.name,
+            Order.unit,
+            Order.room,
+            Order.contact_name,
+            Order.contact_phone,
+            Order.category,
+            Order.description,
+            Order.urgency,
+            Order.status,
+            Order.volunteer_id,
+            Order.amount_spent_fen,
+            Order.created_at,
+            Order.claimed_at,
+            Order.delivered_at,
+            Order.closed_at,
+            Order.rating,
+            Order.reason,
         )
-    ).all()
-    order_rows = []
-    for o, building, compound in rows:
-        v = vols.get(o.volunteer_id) if o.volunteer_id else None
-        order_rows.append(
-            (
-                o.id,
-                communities.get(o.community_id, ""),
-                grids[o.grid_id].name if o.grid_id in grids else "",
-                compound,
-                building,
-                o.unit,
-                o.room,
-                o.contact_name,
-                o.contact_phone,
-                _label(notify.CATEGORY, o.category),
-                o.description,
-                _label(notify.URGENCY, str(o.urgency)),
-                _label(notify.STATUS, str(o.status)),
-                v.name if v else "",
-                (v.phone or "") if v else "",
-                _yuan(o.amount_spent_fen),
-                _local(o.created_at, tz),
-                _local(o.claimed_at, tz),
-                _local(o.delivered_at, tz),
-                _local(o.closed_at, tz),
-                o.rating,
-                o.reason or "",
-            )
+        .join(Building, Building.id == Order.building_id)
+        .join(Compound, Compound.id == Building.compound_id)
+        .where(Order.grid_id.in_(grid_ids), Order.created_at >= start, Order.created_at < end)
+        .order_by(Order.id),
+    )
+    events = await _rows(
+        session,
+        select(
+            OrderEvent.order_id,
+            OrderEvent.at,
+            OrderEvent.actor,
+            OrderEvent.actor_telegram_id,
+            OrderEvent.from_status,
+            OrderEvent.to_status,
+            OrderEvent.note,
         )
-
-    events = (
-        await session.scalars(
-            select(OrderEvent)
-            .join(Order, Order.id == OrderEvent.order_id)
-            .where(Order.grid_id.in_(grid_ids), OrderEvent.at >= start, OrderEvent.at < end)
-            .order_by(OrderEvent.id)
-        )
-    ).all()
-    event_rows = [
-        (
-            e.order_id,
-            _local(e.at, tz),
-            ACTORS.get(e.actor, e.actor),
-            who(e.actor_telegram_id),
-            e.actor_telegram_id,
-            _label(notify.STATUS, e.from_status),
-            _label(notify.STATUS, e.to_status),
-            e.note or "",
-        )
-        for e in events
-    ]
-
-    in_range: dict[str, Counter[int]] = {"claimed": Counter(), "delivered": Counter()}
-    for e in events:
-        if e.actor_telegram_id in vols_by_tid and e.to_status in in_range:
-            in_range[e.to_status][vols_by_tid[e.actor_telegram_id].id] += 1
-    volunteer_rows = [
-        (
-            v.id,
-            v.name,
-            v.phone or "",
-            grids[v.grid_id].name if v.grid_id in grids else "",
-            VOLUNTEER_STATUS.get(str(v.status), str(v.status)),
-            "是" if v.on_duty_since else "否",
-            _local(v.created_at, tz),
-            who(v.decided_by) if v.decided_by else "",
-            _local(v.decided_at, tz),
-            in_range["claimed"][v.id],
-            in_range["delivered"][v.id],
-        )
-        for v in vols.values()
-        if v.grid_id in grid_ids
-    ]
+        .join(Order, Order.id == OrderEvent.order_id)
+        .where(Order.grid_id.in_(grid_ids), OrderEvent.at >= start, OrderEvent.at < end)
+        .order_by(OrderEvent.id),
+    )
 
     community_ids = await _community_ids(session, scope)
-    nq = select(Notice).where(Notice.created_at >= start, Notice.created_at < end)
+    nq = select(
+        Notice.id,
+        Notice.community_id,
+        Notice.grid_id,
+        Notice.audience,
+        Notice.text,
+        Notice.author_telegram_id,
+        Notice.created_at,
+        Notice.send_at,
+        Notice.sent_at,
+        Notice.cancelled_at,
+    ).where(Notice.created_at >= start, Notice.created_at < end)
     if not scope.everything:
         nq = nq.where(
             Notice.grid_id.in_(grid_ids)
             | (Notice.grid_id.is_(None) & Notice.community_id.in_(community_ids))
         )
-    notices = (await session.scalars(nq.order_by(Notice.id))).all()
+    notices = await _rows(session, nq.order_by(Notice.id))
     deliveries = (
-        (
-            await session.execute(
-                select(NoticeDelivery, OutboxMessage.status, OutboxMessage.sent_at, Resident)
-                .outerjoin(OutboxMessage, OutboxMessage.id == NoticeDelivery.outbox_id)
-                .outerjoin(Resident, Resident.id == NoticeDelivery.resident_id)
-                .where(NoticeDelivery.notice_id.in_([n.id for n in notices]))
-                .order_by(NoticeDelivery.notice_id, NoticeDelivery.id)
+        await _rows(
+            session,
+            select(
+                NoticeDelivery.notice_id,
+                NoticeDelivery.chat_id,
+                Resident.name,
+                NoticeDelivery.building_id,
+                OutboxMessage.status,
+                OutboxMessage.sent_at,
+                NoticeDelivery.confirmed_at,
+                NoticeDelivery.resent,
             )
-        ).all()
+            .outerjoin(OutboxMessage, OutboxMessage.id == NoticeDelivery.outbox_id)
+            .outerjoin(Resident, Resident.id == NoticeDelivery.resident_id)
+            .where(NoticeDelivery.notice_id.in_([n[0] for n in notices]))
+            .order_by(NoticeDelivery.notice_id, NoticeDelivery.id),
+        )
         if notices
         else []
     )
-    buildings = {b.id: b.name for b in await session.scalars(select(Building))}
-    per_notice: dict[int, list[Any]] = {}
-    for row in deliveries:
-        per_notice.setdefault(row[0].notice_id, []).append(row)
-    notice_rows = []
-    for n in notices:
-        ds = per_notice.get(n.id, [])
-        notice_rows.append(
-            (
-                n.id,
-                communities.get(n.community_id, "") if n.community_id else "全部",
-                grids[n.grid_id].name if n.grid_id in grids else "",
-                AUDIENCE.get(n.audience, n.audience),
-                n.text,
-                who(n.author_telegram_id),
-                _local(n.created_at, tz),
-                _local(n.send_at, tz),
-                _local(n.sent_at, tz),
-                _local(n.cancelled_at, tz),
-                len(ds),
-                sum(1 for d in ds if d[1] == "sent"),
-                sum(1 for d in ds if d[0].confirmed_at is not None),
-            )
-        )
-    receipt_rows = [
-        (
-            d.notice_id,
-            d.chat_id,
-            r.name if r else "",
-            buildings.get(d.building_id, "") if d.building_id else "",
-            "已发送" if status == "sent" else "发送失败" if status == "failed" else "待发送",
-            _local(sent_at, tz),
-            _local(d.confirmed_at, tz),
-            d.resent,
-        )
-        for d, status, sent_at, r in deliveries
-    ]
+    buildings = dict((await session.execute(select(Building.id, Building.name))).all())
 
-    aq = select(AuditEntry).where(AuditEntry.at >= start, AuditEntry.at < end)
+    aq = select(
+        AuditEntry.at,
+        AuditEntry.actor_telegram_id,
+        AuditEntry.action,
+        AuditEntry.target,
+        AuditEntry.details,
+    ).where(AuditEntry.at >= start, AuditEntry.at < end)
     if not scope.everything:
         # The audit log has no community: a scope's rows are those of the staff acting within
         # it (its grid leaders, and the staff of a community whose every grid it covers).
         whole = {
             cid
             for cid in community_ids
-            if {g.id for g in grids.values() if g.community_id == cid} <= set(grid_ids)
+            if {g for g, (_, c) in grids.items() if c == cid} <= set(grid_ids)
         }
         own = set(
             await session.scalars(
@@ -727,17 +727,213 @@ async def ledger(
             )
         )
         aq = aq.where(AuditEntry.actor_telegram_id.in_(own))
+    audit_rows = await _rows(session, aq.order_by(AuditEntry.id))
+    return LedgerData(
+        scope=scope,
+        start=start,
+        end=end,
+        tz=tz,
+        communities=communities,
+        grids=grids,
+        staff_names=staff_names,
+        volunteers=volunteers,
+        orders=orders,
+        events=events,
+        notices=notices,
+        deliveries=deliveries,
+        buildings=buildings,
+        audit=audit_rows,
+    )
+
+
+def build_sheets(data: LedgerData) -> list[Sheet]:
+    """The ledger's sheets from what was read; each row a plain value per heading. Pure
+    (no session): the export calls it in a worker thread."""
+    tz = data.tz
+    grid_ids = data.scope.grid_ids
+    communities, grids, staff_names = data.communities, data.grids, data.staff_names
+    vols = {v[0]: v for v in data.volunteers}
+    vols_by_tid = {v[1]: v for v in data.volunteers}
+
+    def who(tid: int | None) -> str:
+        if tid is None:
+            return "命令行"
+        if tid in staff_names:
+            return staff_names[tid]
+        if tid in vols_by_tid:
+            return vols_by_tid[tid][2]
+        return ""
+
+    def grid_name(gid: int | None) -> str:
+        return grids[gid][0] if gid in grids else ""
+
+    order_rows = []
+    for (
+        oid,
+        community_id,
+        grid_id,
+        compound,
+        building,
+        unit,
+        room,
+        contact_name,
+        contact_phone,
+        category,
+        description,
+        urgency,
+        status,
+        volunteer_id,
+        fen,
+        created_at,
+        claimed_at,
+        delivered_at,
+        closed_at,
+        rating,
+        reason,
+    ) in data.orders:
+        v = vols.get(volunteer_id) if volunteer_id else None
+        order_rows.append(
+            (
+                oid,
+                communities.get(community_id, ""),
+                grid_name(grid_id),
+                compound,
+                building,
+                unit,
+                room,
+                contact_name,
+                contact_phone,
+                _label(notify.CATEGORY, category),
+                description,
+                _label(notify.URGENCY, str(urgency)),
+                _label(notify.STATUS, str(status)),
+                v[2] if v else "",
+                (v[3] or "") if v else "",
+                _yuan(fen),
+                _local(created_at, tz),
+                _local(claimed_at, tz),
+                _local(delivered_at, tz),
+                _local(closed_at, tz),
+                rating,
+                reason or "",
+            )
+        )
+
+    event_rows = [
+        (
+            order_id,
+            _local(at, tz),
+            ACTORS.get(actor, actor),
+            who(actor_tid),
+            actor_tid,
+            _label(notify.STATUS, from_status),
+            _label(notify.STATUS, to_status),
+            note or "",
+        )
+        for order_id, at, actor, actor_tid, from_status, to_status, note in data.events
+    ]
+
+    in_range: dict[str, Counter[int]] = {"claimed": Counter(), "delivered": Counter()}
+    for e in data.events:
+        actor_tid, to_status = e[3], e[5]
+        if actor_tid in vols_by_tid and to_status in in_range:
+            in_range[to_status][vols_by_tid[actor_tid][0]] += 1
+    volunteer_rows = [
+        (
+            vid,
+            name,
+            phone or "",
+            grid_name(grid_id),
+            VOLUNTEER_STATUS.get(str(status), str(status)),
+            "是" if on_duty_since else "否",
+            _local(created_at, tz),
+            who(decided_by) if decided_by else "",
+            _local(decided_at, tz),
+            in_range["claimed"][vid],
+            in_range["delivered"][vid],
+        )
+        for (
+            vid,
+            _tid,
+            name,
+            phone,
+            grid_id,
+            status,
+            on_duty_since,
+            created_at,
+            decided_by,
+            decided_at,
+        ) in data.volunteers
+        if grid_id in grid_ids
+    ]
+
+    per_notice: dict[int, list[tuple[Any, ...]]] = {}
+    for row in data.deliveries:
+        per_notice.setdefault(row[0], []).append(row)
+    notice_rows = []
+    for (
+        nid,
+        community_id,
+        grid_id,
+        audience,
+        text,
+        author,
+        created_at,
+        send_at,
+        sent_at,
+        cancelled_at,
+    ) in data.notices:
+        ds = per_notice.get(nid, [])
+        notice_rows.append(
+            (
+                nid,
+                communities.get(community_id, "") if community_id else "全部",
+                grid_name(grid_id),
+                AUDIENCE.get(audience, audience),
+                text,
+                who(author),
+                _local(created_at, tz),
+                _local(send_at, tz),
+                _local(sent_at, tz),
+                _local(cancelled_at, tz),
+                len(ds),
+                sum(1 for d in ds if d[4] == "sent"),
+                sum(1 for d in ds if d[6] is not None),
+            )
+        )
+    receipt_rows = [
+        (
+            notice_id,
+            chat_id,
+            resident or "",
+            data.buildings.get(building_id, "") if building_id else "",
+            "已发送" if status == "sent" else "发送失败" if status == "failed" else "待发送",
+            _local(sent_at, tz),
+            _local(confirmed_at, tz),
+            resent,
+        )
+        for (
+            notice_id,
+            chat_id,
+            resident,
+            building_id,
+            status,
+            sent_at,
+            confirmed_at,
+            resent,
+        ) in data.deliveries
+    ]
     audit_rows = [
         (
-            _local(a.at, tz),
-            who(a.actor_telegram_id),
-            a.actor_telegram_id,
-            ACTIONS.get(a.action, a.action),
-            a.action,
-            a.target,
-            json.dumps(a.details, ensure_ascii=False) if a.details else "",
+            _local(at, tz),
+            who(actor_tid),
+            actor_tid,
+            ACTIONS.get(action, action),
+            action,
+            target,
+            json.dumps(details, ensure_ascii=False) if details else "",
         )
-        for a in await session.scalars(aq.order_by(AuditEntry.id))
+        for at, actor_tid, action, target, details in data.audit
     ]
     return [
         Sheet("订单", ORDER_HEADINGS, order_rows),
@@ -795,30 +991,111 @@ async def ledger(
     ]
 
 
+async def ledger(
+    session: AsyncSession, scope: Scope, day_from: date, day_to: date, tz: str
+) -> list[Sheet]:
+    """The ledger's sheets for a scope and local days (built here: the command line and the
+    tests; the bot's export builds them in a thread, see `export`)."""
+    return build_sheets(await ledger_data(session, scope, day_from, day_to, tz))
+
+
+@dataclass(frozen=True)
+class Export:
+    xlsx: bytes
+    csv: bytes
+    orders: int
+
+
+def export_files(data: LedgerData) -> Export:
+    """The workbook and the orders' CSV, built from what was read. CPU-bound and pure: run it
+    in a worker thread (`export`)."""
+    sheets = build_sheets(data)
+    return Export(workbook_bytes(sheets), csv_bytes(sheets[0]), len(sheets[0].rows))
+
+
+async def export(
+    session: AsyncSession, scope: Scope, day_from: date, day_to: date, tz: str
+) -> Export:
+    """The ledger's files for a scope and local days: the rows are read here (async, in
+    partitions), the workbook is built in a worker thread, so the bot keeps answering
+    everyone else meanwhile (openpyxl takes tens of seconds for 20,000 orders)."""
+    data = await ledger_data(session, scope, day_from, day_to, tz)
+    return await asyncio.to_thread(export_files, data)
+
+
+# --- formula injection ---------------------------------------------------------------------------
+
+# A spreadsheet reads a text cell that begins with one of these as a formula (=HYPERLINK(...)
+# opens a link, DDE runs a program): OWASP "CSV Injection".
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(text: str) -> str:
+    """Text that a spreadsheet could read as a formula, prefixed with a single quote (OWASP):
+    shown literally, never evaluated. Only text: numbers (an amount of -3.5) stay numbers."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def _xlsx_text(text: str) -> str:
+    # Control characters XML cannot hold (openpyxl refuses the whole workbook): dropped.
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    return neutralise(ILLEGAL_CHARACTERS_RE.sub("", text))
+
+
+def _xlsx_cell(ws: Any, value: Any, is_money: bool) -> Any:
+    """A value as a write-only cell: text always a string cell (never a formula), local times
+    and yuan formatted; anything else as it is (openpyxl types it)."""
+    from openpyxl.cell import WriteOnlyCell
+
+    if isinstance(value, str):
+        text = _xlsx_text(value)
+        if text == value and not text.startswith("#"):
+            return text  # plain text: openpyxl types it as a string itself
+        # Neutralised, or "#N/A"-like (openpyxl would make an error cell of it).
+        cell = WriteOnlyCell(ws, value=text)
+        cell.data_type = "s"
+        return cell
+    if isinstance(value, datetime):
+        cell = WriteOnlyCell(ws, value=value)
+        cell.number_format = "yyyy-mm-dd hh:mm"
+        return cell
+    if is_money and value is not None:
+        cell = WriteOnlyCell(ws, value=value)
+        cell.number_format = "0.00"
+        return cell
+    return value
+
+
 def workbook_bytes(sheets: list[Sheet]) -> bytes:
     """The ledger as an XLSX workbook: one sheet each for orders, order events, volunteers,
-    notices, notice receipts and the audit log; Chinese headings, local times, yuan."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
+    notices, notice receipts and the audit log; Chinese headings, local times, yuan.
 
-    wb = Workbook()
-    wb.remove(wb.active)
+    Write-only mode (rows streamed, no cell objects kept), and every text is a string cell:
+    a name like `=HYPERLINK(...)` is neutralised and written as text, never as a formula."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    wb = Workbook(write_only=True)
+    bold = Font(bold=True)
     for sheet in sheets:
         ws = wb.create_sheet(sheet.title)
-        ws.append(list(sheet.headings))
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-        for row in sheet.rows:
-            ws.append(list(row))
+        # Column widths and the frozen heading must be set before the first row.
         for col, heading in enumerate(sheet.headings, start=1):
-            letter = ws.cell(row=1, column=col).column_letter
-            ws.column_dimensions[letter].width = max(10, len(heading) * 2 + 2)
-            for (cell,) in ws.iter_rows(min_row=2, min_col=col, max_col=col):
-                if isinstance(cell.value, datetime):
-                    cell.number_format = "yyyy-mm-dd hh:mm"
-                elif heading.endswith("(元)") and cell.value is not None:
-                    cell.number_format = "0.00"
+            ws.column_dimensions[get_column_letter(col)].width = max(10, len(heading) * 2 + 2)
         ws.freeze_panes = "A2"
+        head = []
+        for heading in sheet.headings:
+            cell = WriteOnlyCell(ws, value=heading)
+            cell.font = bold
+            head.append(cell)
+        ws.append(head)
+        money = [heading.endswith("(元)") for heading in sheet.headings]
+
+        for row in sheet.rows:
+            ws.append([_xlsx_cell(ws, v, money[i]) for i, v in enumerate(row)])
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()
@@ -831,12 +1108,14 @@ def _csv_value(value: Any) -> str:
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, float):
         return f"{value:.2f}"
+    if isinstance(value, str):
+        return neutralise(value)
     return str(value)
 
 
 def csv_bytes(sheet: Sheet) -> bytes:
     """A sheet (the exports: the orders) as CSV, UTF-8 with a BOM so that Excel shows the
-    Chinese."""
+    Chinese. Text that Excel would read as a formula is neutralised (see `neutralise`)."""
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(sheet.headings)

@@ -11,6 +11,7 @@ same); in the bot, community staff may only name their own community (`allowed_c
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from dataclasses import dataclass, field
@@ -169,7 +170,9 @@ async def import_csv(
     The bot's import: ``only_codes`` (see `allowed_codes`) makes a line naming another
     community bad too (NOT_YOURS, in the language of ``_``)."""
     result = ImportResult()
-    rows = parse_csv(text, result)
+    # A big file takes a while to check: in a worker thread, so the bot keeps serving everyone
+    # else. No statement has run in this session yet, so no write lock is held meanwhile.
+    rows = await asyncio.to_thread(parse_csv, text, result)
     if only_codes is not None:
         not_yours = (_ or gettext_for("en"))(NOT_YOURS)
         result.errors += [

@@ -72,7 +72,9 @@ async def test_stats_and_export_for_staff_not_residents(harness: Harness) -> Non
 
     # The export button of /stats (now for yesterday) sends the files too.
     await boss.press_data(shown, next(d for _, d in buttons(shown) if d.startswith("rp:x:")))
-    await h.settle()
+    await boss.expect(
+        lambda m: bool(m.get("document")) and m["document"]["file_name"].endswith(".csv")
+    )
     assert len(_docs(h, STAFF)) == 4
 
     # A resident is refused both.

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from bot import limits
 from bot.buttons import Button, from_json, relay_action
 from bot.errors import Refused
 from bot.runtime import Runtime
@@ -167,16 +168,30 @@ async def test_empty_and_too_long_messages_are_refused(rt: Runtime) -> None:
     assert await _relayed(rt, RUNNER) == []
 
 
-async def test_a_long_caption_is_cut_to_what_telegram_takes(
+async def test_a_relayed_caption_too_long_for_telegram_is_refused_not_cut(
     rt: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Relayed with its "💬 name about order" line, a photo's text must fit Telegram's 1,024
+    characters of a caption: too long is refused with the room left, nothing kept or cut."""
     order_id = await _order(rt)
-    limit = 2000
-    monkeypatch.setattr(rt.settings.limits, "max_text_length", limit)
+    monkeypatch.setattr(rt.settings.limits, "max_text_length", 2000)
     async with rt.db.session() as s:
-        await relay.send(rt, s, order_id, AUNT, text="长" * limit, photo="P")
+        with pytest.raises(Refused) as refused:
+            await relay.send(rt, s, order_id, AUNT, text="长" * 1020, photo="P")
+    assert refused.value.message == limits.TOO_LONG_TO_SEND
+    fits = refused.value.params["limit"]
+    assert refused.value.params["n"] == 1020 and 950 < fits < 1020
+    assert await _relayed(rt, RUNNER) == []
+    async with rt.db.read() as s:
+        assert (await s.scalars(select(OrderMessage))).all() == []
+    # What fits goes through whole; emoji count twice, as Telegram counts them.
+    async with rt.db.session() as s:
+        with pytest.raises(Refused):
+            await relay.send(rt, s, order_id, AUNT, text="🍎" * (fits // 2 + 1), photo="P")
+    async with rt.db.session() as s:
+        await relay.send(rt, s, order_id, AUNT, text="长" * fits, photo="P")
     [msg] = await _relayed(rt, RUNNER)
-    assert len(msg.text) == relay.CAPTION_LIMIT and msg.text.endswith("…")
+    assert msg.text.endswith("长" * fits) and limits.tg_len(msg.text) == limits.CAPTION_LIMIT
 
 
 async def test_staff_read_the_thread_of_orders_in_their_scope(rt: Runtime) -> None:

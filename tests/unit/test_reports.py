@@ -325,3 +325,76 @@ def test_the_command_line_export(
         return rows
 
     assert asyncio.run(audited()) == [(None, "report.exported"), (None, "report.exported")]
+
+
+FORMULAS = {
+    "contact": '=HYPERLINK("http://x","y")',
+    "plus": "+86 138 0000 1001",
+    "at": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "minus": "-1+2",
+    "tab": "\t=1",
+    "cr": "\r=1",
+}
+
+
+async def test_ledger_cells_that_look_like_formulas_stay_text(rt: Runtime) -> None:
+    """A resident named =HYPERLINK(...) (or any text starting with = + - @, tab or CR) is
+    shown literally in the XLSX and the CSV, never run as a formula (OWASP CSV injection);
+    numbers stay numbers, a negative amount included."""
+    rt.settings.limits.max_open_orders = 5
+    await _resident(rt)
+    day = rt.today()
+    ids = [await _order(rt) for _ in range(5)]
+    texts = [FORMULAS[k] for k in ("plus", "at", "minus", "tab", "cr")]
+    async with rt.db.session() as s:
+        for oid, text in zip(ids, texts, strict=True):
+            o = await s.get(Order, oid)
+            assert o is not None
+            o.contact_name = FORMULAS["contact"]
+            o.description = text
+        o.amount_spent_fen = -350  # a refund: a number, not text
+    notice_id = await _notice(rt)
+    async with rt.db.session() as s:
+        n = await s.get(Notice, notice_id)
+        assert n is not None
+        n.text = "=1+1"
+    async with rt.db.read() as s:
+        scope = await reports.scope_of(s, STAFF)
+        assert scope is not None
+        files = await reports.export(s, scope, day, day, rt.timezone)
+    assert files.orders == 5
+
+    wb = load_workbook(io.BytesIO(files.xlsx))
+    formulas = [
+        (ws.title, c.coordinate, c.value)
+        for ws in wb.worksheets
+        for row in ws.iter_rows()
+        for c in row
+        if c.data_type == "f"
+    ]
+    assert formulas == []
+    ws = wb["订单"]
+    head = [c.value for c in ws[1]]
+    rows = list(ws.iter_rows(min_row=2))
+    name, what, spent = head.index("联系人"), head.index("需求"), head.index("花费(元)")
+    assert [r[name].value for r in rows] == ["'" + FORMULAS["contact"]] * 5
+    # (Without lxml, openpyxl writes a CR as is and XML reads it back as a line feed.)
+    assert [r[what].value.replace("\r", "\n") for r in rows] == [
+        "'" + t.replace("\r", "\n") for t in texts
+    ]
+    assert all(r[name].data_type == "s" and r[what].data_type == "s" for r in rows)
+    assert rows[-1][spent].value == -3.5 and rows[-1][spent].data_type == "n"
+    assert [r[0].data_type for r in rows] == ["n"] * 5  # order numbers stay numbers
+    notice = next(wb["通知"].iter_rows(min_row=2))
+    assert notice[4].value == "'=1+1" and notice[4].data_type == "s"
+
+    lines = list(csv.reader(io.StringIO(files.csv.decode("utf-8").lstrip("\ufeff"))))
+    assert [line[name] for line in lines[1:]] == ["'" + FORMULAS["contact"]] * 5
+    assert [line[what] for line in lines[1:]] == ["'" + t for t in texts]
+    assert lines[-1][spent] == "-3.50"  # a number is written as it is
+    assert not [
+        cell
+        for line in lines
+        for i, cell in enumerate(line)
+        if i != spent and cell.startswith(reports.FORMULA_START)
+    ]
