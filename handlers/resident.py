@@ -728,39 +728,45 @@ async def resident_action(update: Update, ctx: AppContext) -> None:
     assert parsed is not None
     verb, order_id, arg = parsed
     tz = ctx.rt.timezone
+    # The change commits first; only then is the person told (DESIGN rule 11).
     try:
         async with unit_of_work(update, ctx) as w:
             _ = w._
             if verb == "ok":
                 v = await orders.confirm_receipt(ctx.rt, w.session, order_id, q.from_user.id)
-                await answer(q, _("Thank you! The volunteer will be told."))
-                text, rows = notify.resident_detail(v, _, tz)
-                await edit_or_send(update, text, inline(rows))
-                return
-            if verb == "cxl":
+            elif verb == "cxl":
                 v = await orders.cancel_by_resident(ctx.rt, w.session, order_id, q.from_user.id)
-                await answer(q, _("Cancelled."))
-                text, rows = notify.resident_status(v, _, tz)
-                await edit_or_send(update, text, inline(rows))
-                return
-            if verb == "rate":
+            elif verb == "rate":
                 v = await orders.rate(ctx.rt, w.session, order_id, q.from_user.id, int(arg or 0))
-                await answer(q, _("Thank you! Your thanks were passed on."))
-                text, rows = notify.resident_detail(v, _, tz)
-                await edit_or_send(update, text, inline(rows))
-                return
-            if verb == "prob" and arg:
+            elif verb == "prob" and arg:
                 n = await orders.report_problem(ctx.rt, w.session, order_id, q.from_user.id, arg)
-                await answer(q)
-                await edit_or_send(
-                    update,
-                    _("Reported to the community staff ({n}). They will contact you.").format(n=n),
-                    None,
-                )
-                return
-            v = await orders.get_view(w.session, order_id)
+            else:
+                v = await orders.get_view(w.session, order_id)
     except Refused as e:
         await alert(update, e.render(_))
+        return
+    if verb == "ok":
+        await answer(q, _("Thank you! The volunteer will be told."))
+        text, rows = notify.resident_detail(v, _, tz)
+        await edit_or_send(update, text, inline(rows))
+        return
+    if verb == "cxl":
+        await answer(q, _("Cancelled."))
+        text, rows = notify.resident_status(v, _, tz)
+        await edit_or_send(update, text, inline(rows))
+        return
+    if verb == "rate":
+        await answer(q, _("Thank you! Your thanks were passed on."))
+        text, rows = notify.resident_detail(v, _, tz)
+        await edit_or_send(update, text, inline(rows))
+        return
+    if verb == "prob" and arg:
+        await answer(q)
+        await edit_or_send(
+            update,
+            _("Reported to the community staff ({n}). They will contact you.").format(n=n),
+            None,
+        )
         return
     if v is None or q.from_user.id not in (v.resident_telegram_id, v.volunteer_telegram_id):
         await alert(update, _(STALE))
@@ -848,19 +854,20 @@ async def people_action(update: Update, ctx: AppContext) -> None:
     try:
         async with unit_of_work(update, ctx) as w:
             _ = w._
+            removed = None
             if parts[1] == "rm":
-                name = await residents.remove_recipient(w.session, q.from_user.id, int(parts[2]))
-                await answer(q, _("Removed {name}.").format(name=name))
+                removed = await residents.remove_recipient(
+                    w.session, q.from_user.id, int(parts[2])
+                )
             elif parts[1] == "care" and len(parts) == 3:
                 await residents.toggle_care(w.session, ctx.rt.clock, q.from_user.id, parts[2])
-                await answer(q)
-            else:
-                await answer(q)
             others = await residents.recipients_of(w.session, q.from_user.id)
             care = await residents.care_flags(w.session, q.from_user.id)
     except Refused as e:
         await alert(update, e.render(_))
         return
+    # Told after the commit (DESIGN rule 11).
+    await answer(q, _("Removed {name}.").format(name=removed) if removed is not None else None)
     if parts[1] == "care":
         rows = [
             [Button(("☑️ " if f in care else "⬜ ") + _(label), f"p:care:{f}")]

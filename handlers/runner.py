@@ -23,7 +23,7 @@ from bot import inbox
 from bot.outbox import Dispatcher, Limits, Pacer
 from bot.runtime import Runtime
 from handlers.app import AppType, build_application, publish_commands
-from handlers.transport import PacedRateLimiter, TelegramSender
+from handlers.transport import Deferral, PacedRateLimiter, TelegramSender
 
 logger = logging.getLogger(__name__)
 
@@ -63,12 +63,16 @@ class BotService:
             poll_seconds=o.poll_seconds,
         )
         pacer = Pacer(limits)
+        # Direct replies the server cannot take go to the outbox (woken as after any commit).
+        self.replies = PacedRateLimiter(
+            pacer, deferral=Deferral(rt.db, rt.clock, wake=lambda: rt.wake_outbox())
+        )
         self.app: AppType = build_application(
             rt,
             token=token,
             base_url=base_url,
             base_file_url=base_file_url,
-            rate_limiter=PacedRateLimiter(pacer),
+            rate_limiter=self.replies,
         )
         poll_timeout = settings.bot.poll_timeout
         # A plain Bot for polling and the outbox: no PTB rate limiter in their way.
