@@ -513,6 +513,8 @@ async def _record(update: Update, ctx: AppContext, key: str, **value: Any) -> in
                 ctx.rt, w.session, draft_id, update.effective_user.id, key, **value
             )
     except Refused as e:
+        if key != "category" and await _reask(update, ctx, _, draft_id, key, e.render(_)):
+            return ORD_STEP
         if update.callback_query:
             await alert(update, e.render(_))
         else:
@@ -532,22 +534,57 @@ async def _next(update: Update, ctx: AppContext, _: Gettext, draft: orders.Draft
     return await _ask(update, ctx, _, draft, step)
 
 
+async def _reask(
+    update: Update, ctx: AppContext, _: Gettext, draft_id: int | None, key: str, why: str
+) -> bool:
+    """An answer that does not fit the question: say why and ask the current question again,
+    which the person may never have seen (a lost message, an old button). False when there is
+    no such question (the form expired): the caller then only says why."""
+    if draft_id is None or update.effective_user is None:
+        return False
+    try:
+        async with ctx.rt.db.read() as s:
+            d = await orders.get_draft(s, draft_id, update.effective_user.id)
+    except Refused:
+        return False
+    step = order_form.step(d.category, key) if d.category and not d.order_id else None
+    if step is None:
+        return False
+    if update.callback_query:
+        await alert(update, why)
+        await _ask(update, ctx, _, d, step)
+    else:
+        await _ask(update, ctx, _, d, step, note=why)
+    return True
+
+
 async def _ask(
-    update: Update, ctx: AppContext, _: Gettext, draft: orders.DraftView, step: order_form.Step
+    update: Update,
+    ctx: AppContext,
+    _: Gettext,
+    draft: orders.DraftView,
+    step: order_form.Step,
+    *,
+    note: str | None = None,
 ) -> int:
+    """Ask one question of the form (after ``note``, why the last answer did not fit)."""
     assert ctx.user_data is not None
-    ctx.user_data["step"] = step.key
     labels = [Button(_(c.label), f"d:v:{c.value}") for c in step.choices]
     rows = [labels[i : i + 2] for i in range(0, len(labels), 2)]
     rows.append([Button(_("✖️ Cancel"), "d:stop")])
     text = _(step.prompt)
     if step.key == "description" and draft.category:
         text = _(notify.CATEGORY[draft.category]) + "\n" + text
+    if note:
+        text = note + "\n\n" + text
     if update.callback_query:
         await edit_or_send(update, text, inline(rows))
     else:
         assert update.effective_chat is not None
         await update.effective_chat.send_message(text, reply_markup=inline(rows))
+    # Only now does the form wait for this answer: had the question failed to go out (or to
+    # the outbox), the person's next message still answers the question they last saw.
+    ctx.user_data["step"] = step.key
     return ORD_STEP
 
 
@@ -856,9 +893,7 @@ async def people_action(update: Update, ctx: AppContext) -> None:
             _ = w._
             removed = None
             if parts[1] == "rm":
-                removed = await residents.remove_recipient(
-                    w.session, q.from_user.id, int(parts[2])
-                )
+                removed = await residents.remove_recipient(w.session, q.from_user.id, int(parts[2]))
             elif parts[1] == "care" and len(parts) == 3:
                 await residents.toggle_care(w.session, ctx.rt.clock, q.from_user.id, parts[2])
             others = await residents.recipients_of(w.session, q.from_user.id)

@@ -1,0 +1,113 @@
+"""A flaky Telegram (issue 11): every n-th Bot API call is answered 502 Bad Gateway. The bot
+still starts, answers every press and message (retrying briefly, then through the outbox), and
+a resident can register and order from start to finish while a volunteer claims the task."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+from sqlalchemy import select
+
+from handlers.common import HELP_RESIDENT, HELP_VOLUNTEER
+from handlers.resident import PHONE_WHY, WELCOME
+from models import Order, OutboxMessage, OutboxStatus, Resident
+from tests.factories import GROUP_1, VOLUNTEERS_1, Harness, Z, buttons, text_of
+
+
+async def test_bot_starts_while_telegram_answers_bad_gateway(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = harness
+    h.emu.fail_every(2)  # getMe, setMyCommands and deleteWebhook all meet a 502 at least once
+    with caplog.at_level(logging.WARNING, logger="handlers.runner"):
+        await asyncio.wait_for(h.restart(), 60)
+    assert "waiting for Telegram: deleteWebhook failed (Bad Gateway)" in caplog.text
+    assert h.emu.stats()["injected_failures"] >= 3
+    h.emu.fail_every(5)
+    aunt = h.person(1001, "周阿姨")
+    aunt.say("/start")
+    await aunt.expect(Z(WELCOME), timeout=30)
+
+
+async def test_a_reply_that_meets_bad_gateways_still_arrives_in_order(harness: Harness) -> None:
+    h = harness
+    aunt = await h.register(1001, "周阿姨")
+    # The answer to register's /help is out of the way first.
+    await h.emu.wait_for(1001, Z(HELP_RESIDENT), 15)
+    aunt.seen = max(m["message_id"] for m in aunt.chat())
+    # Its three tries meet 502s: the reply cannot go directly, nor can the next one before it.
+    h.emu.fail_next(3, status=502)
+    aunt.say("/me")
+    aunt.say("/help")
+    me = await aunt.expect(lambda m: "r:edit" in str(m.get("reply_markup")), timeout=30)
+    helped = await aunt.expect(Z(HELP_RESIDENT), timeout=30)
+    assert me["message_id"] < helped["message_id"]  # in the order they were answered
+    await h.settle()
+    async with h.rt.db.read() as s:
+        rows = (await s.scalars(select(OutboxMessage).where(OutboxMessage.chat_id == 1001))).all()
+    assert [r.status for r in rows] == [OutboxStatus.SENT] * 2
+
+
+async def test_resident_registers_and_orders_while_every_fifth_call_fails(
+    harness: Harness,
+) -> None:
+    h = harness
+    h.emu.fail_every(5)
+    wait = 30.0
+    aunt = h.person(1001, "周阿姨")
+
+    # Registration through the buttons and answers, as a person does it.
+    aunt.say("/start")
+    await aunt.expect(Z(WELCOME), timeout=wait)
+    compounds = await aunt.expect(Z("Which compound (小区)?"), timeout=wait)
+    await aunt.press(compounds, "幸福小区")
+    buildings = await h.wait_edit(
+        1001, compounds["message_id"], lambda m: "2栋" in str(m.get("reply_markup")), wait
+    )
+    await aunt.press(buildings, "2栋")
+    units = await h.wait_edit(
+        1001,
+        compounds["message_id"],
+        lambda m: Z("{place}. Which unit (单元)?").split("{")[0] in text_of(m) and bool(buttons(m)),
+        wait,
+    )
+    await aunt.press(units, "3")
+    await aunt.expect(Z("Your room number? For example 302."), timeout=wait)
+    aunt.say("502")
+    await aunt.expect(Z("How should the volunteer call you? (your name, e.g. 周阿姨)"), wait)
+    aunt.say("周阿姨")
+    await aunt.expect(Z(PHONE_WHY), timeout=wait)
+    aunt.contact("13800001001")
+    await aunt.expect("13800001001", timeout=wait)
+    async with h.rt.db.read() as s:
+        me = await s.scalar(select(Resident).where(Resident.telegram_id == 1001))
+    assert me is not None and (me.unit, me.room) == ("3", "502")
+
+    # The whole order form, then the group post.
+    started = asyncio.get_running_loop().time()
+    done = await h.order(aunt, "groceries", "两颗白菜，一盒鸡蛋", "today")
+    assert "#1" in text_of(done)
+    post = await aunt.expect_in(GROUP_1, "#1", timeout=60)
+    assert Z("Groceries") in text_of(post) and "13800001001" not in text_of(post)
+    async with h.rt.db.read() as s:
+        order = await s.scalar(select(Order))
+    assert order is not None and order.status == "open"
+    assert order is not None and order.description == "两颗白菜，一盒鸡蛋"
+    assert order.details.get("budget") == "100" and order.payment == "cash"
+
+    # A volunteer claims it; the address comes to them privately.
+    wang = h.person(VOLUNTEERS_1[0])
+    wang.say("/help")
+    await wang.expect(Z(HELP_VOLUNTEER), timeout=wait)
+    await wang.press(post, Z("🙋 I'll run it"), timeout=wait)
+    await h.wait_edit(GROUP_1, post["message_id"], lambda m: "王刚" in text_of(m), 60)
+    card = await wang.expect("13800001001", timeout=60)
+    assert "2栋 3-502" in text_of(card)
+    async with h.rt.db.read() as s:
+        order = await s.scalar(select(Order))
+    assert order is not None and order.status == "claimed"
+    took = asyncio.get_running_loop().time() - started
+    assert took < 110, f"ordering and claiming took {took:.0f}s"
+    assert h.emu.stats()["injected_failures"] > 0
