@@ -10,10 +10,11 @@ import logging
 import pytest
 from sqlalchemy import select
 
+from bot.services import order_form
 from handlers.common import HELP_RESIDENT, HELP_VOLUNTEER
 from handlers.resident import PHONE_WHY, WELCOME
-from models import Order, OutboxMessage, OutboxStatus, Resident
-from tests.factories import GROUP_1, VOLUNTEERS_1, Harness, Z, buttons, text_of
+from models import Order, OrderDraft, OutboxMessage, OutboxStatus, Resident
+from tests.factories import GROUP_1, VOLUNTEERS_1, Harness, Person, Z, buttons, text_of
 
 
 async def test_bot_starts_while_telegram_answers_bad_gateway(
@@ -111,3 +112,55 @@ async def test_resident_registers_and_orders_while_every_fifth_call_fails(
     took = asyncio.get_running_loop().time() - started
     assert took < 110, f"ordering and claiming took {took:.0f}s"
     assert h.emu.stats()["injected_failures"] > 0
+
+
+async def _at_description(h: Harness) -> Person:
+    aunt = await h.register(1001, "周阿姨")
+    await h.emu.wait_for(1001, Z(HELP_RESIDENT), 15)
+    aunt.say("/order")
+    kinds = await aunt.expect(lambda m: "d:cat:groceries" in str(m.get("reply_markup")))
+    await aunt.press_data(kinds, "d:cat:groceries")
+    await h.wait_edit(1001, kinds["message_id"], lambda m: Z(_prompt("description")) in text_of(m))
+    aunt.seen = max(m["message_id"] for m in aunt.chat())
+    return aunt
+
+
+def _prompt(key: str) -> str:
+    step = order_form.step("groceries", key)
+    assert step is not None
+    return step.prompt
+
+
+async def test_the_form_waits_for_an_answer_only_once_its_question_went_out(
+    harness: Harness,
+) -> None:
+    h = harness
+    aunt = await _at_description(h)
+    h.emu.fail_next(1, status=400)  # the budget question is refused: it never reaches her
+    aunt.say("两颗白菜")
+    await aunt.expect(
+        Z("Sorry, something went wrong on our side. Nothing was lost; please try again.")
+    )
+    # She saw no new question, so she sends her list again: it is still the list.
+    aunt.say("两颗白菜，一盒鸡蛋")
+    question = await aunt.expect(Z(_prompt("budget")))
+    assert ("≤ 100 元", "d:v:100") in buttons(question)
+    assert not any(
+        Z("Please type an amount in yuan, for example 80.") in text_of(m) for m in aunt.chat()
+    )
+    async with h.rt.db.read() as s:
+        draft = await s.scalar(select(OrderDraft))
+    assert draft is not None and draft.description == "两颗白菜，一盒鸡蛋"
+
+
+async def test_an_answer_that_does_not_fit_gets_the_question_again(harness: Harness) -> None:
+    h = harness
+    aunt = await _at_description(h)
+    aunt.say("两颗白菜")
+    await aunt.expect(Z(_prompt("budget")))
+    aunt.say("两颗白菜，一盒鸡蛋")  # the list again, as if the question had not come
+    again = await aunt.expect(Z("Please type an amount in yuan, for example 80."))
+    assert Z(_prompt("budget")) in text_of(again)
+    assert ("≤ 100 元", "d:v:100") in buttons(again)
+    await aunt.press_data(again, "d:v:100")
+    await h.wait_edit(1001, again["message_id"], lambda m: Z(_prompt("substitutes")) in text_of(m))
