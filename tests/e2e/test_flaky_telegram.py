@@ -6,15 +6,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
+from bot.runtime import Runtime
 from bot.services import order_form
 from handlers.common import HELP_RESIDENT, HELP_VOLUNTEER
 from handlers.resident import PHONE_WHY, WELCOME
 from models import Order, OrderDraft, OutboxMessage, OutboxStatus, Resident
 from tests.factories import GROUP_1, VOLUNTEERS_1, Harness, Person, Z, buttons, text_of
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 async def test_bot_starts_while_telegram_answers_bad_gateway(
@@ -164,3 +172,61 @@ async def test_an_answer_that_does_not_fit_gets_the_question_again(harness: Harn
     assert ("≤ 100 元", "d:v:100") in buttons(again)
     await aunt.press_data(again, "d:v:100")
     await h.wait_edit(1001, again["message_id"], lambda m: Z(_prompt("substitutes")) in text_of(m))
+
+
+async def test_paotui_run_starts_and_answers_while_telegram_answers_bad_gateway(
+    rt: Runtime, emu: Any
+) -> None:
+    """The real `paotui run` process against the emulator: start-up meets 502s (every 2nd
+    call), waits them out saying so, then answers with every 5th call failing; SIGTERM ends it
+    with status 0."""
+    from handlers.main import populate_emulator
+
+    token = "100000001:TEST-TOKEN"
+    populate_emulator(emu, token)
+    emu.fail_every(2)
+    env = {
+        **os.environ,
+        "PAOTUI_BOT__TOKEN": token,
+        "PAOTUI_BOT__API_BASE_URL": emu.base_url,
+        "PAOTUI_BOT__API_FILE_URL": emu.base_file_url,
+        "PAOTUI_BOT__POLL_TIMEOUT": "2",
+        "PAOTUI_DATABASE__URL": rt.settings.database.url,
+        "PAOTUI_REPORTS__DAILY_SUMMARY_AT": "",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "run",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    lines: list[str] = []
+    started = asyncio.Event()
+
+    async def read_log() -> None:
+        assert proc.stderr is not None
+        async for raw in proc.stderr:
+            lines.append(raw.decode(errors="replace").rstrip())
+            if "bot started as @paotui_bot" in lines[-1]:
+                started.set()
+
+    reader = asyncio.create_task(read_log())
+    try:
+        up = asyncio.create_task(started.wait())
+        await asyncio.wait({up, reader}, timeout=90, return_when=asyncio.FIRST_COMPLETED)
+        up.cancel()
+        assert started.is_set(), lines[-20:]  # not exited, not still waiting
+        assert any("waiting for Telegram:" in line for line in lines), lines
+        emu.fail_every(5)
+        emu.send_text(1001, "/start")
+        await emu.wait_for(1001, Z(WELCOME), 30)
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(proc.wait(), 30)
+        await reader
+    assert code == 0, lines[-20:]
