@@ -621,14 +621,19 @@ class SandboxClient:
         )
 
     async def fail_every(
-        self, n: int | None, status: int = 502, *, token: str | None = None
+        self,
+        n: int | None,
+        status: int = 502,
+        *,
+        token: str | None = None,
+        methods: list[str] | None = None,
     ) -> dict:
-        """Answer every ``n``-th Bot API call with ``status`` (502 by default) until called
-        again with ``n`` 0 or None."""
+        """Answer every ``n``-th Bot API call (or of ``methods`` only) with ``status`` (502
+        by default) until called again with ``n`` 0 or None."""
         return await self._call(
             "POST",
             "/sandbox/fail_every",
-            json={"n": n or 0, "status": status, "token": self._tok(token)},
+            json={"n": n or 0, "status": status, "token": self._tok(token), "methods": methods},
         )
 
     async def reset(self) -> None:

@@ -305,7 +305,10 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
     async def fail_every(request: web.Request) -> Any:
         d = await _body(request)
         return emu.fail_every(
-            int(d.get("n") or 0), status=int(d.get("status", 502)), token=d.get("token")
+            int(d.get("n") or 0),
+            status=int(d.get("status", 502)),
+            token=d.get("token"),
+            methods=d.get("methods"),
         )
 
     @_endpoint

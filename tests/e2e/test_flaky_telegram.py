@@ -59,6 +59,23 @@ async def test_a_reply_that_meets_bad_gateways_still_arrives_in_order(harness: H
     assert [r.status for r in rows] == [OutboxStatus.SENT] * 2
 
 
+async def test_a_press_whose_callback_answer_fails_still_shows_its_result(
+    harness: Harness,
+) -> None:
+    h = harness
+    aunt = await h.register(1001, "周阿姨")
+    aunt.say("/me")
+    me = await aunt.expect(lambda m: "r:edit" in str(m.get("reply_markup")))
+    h.emu.fail_every(1, methods=["answerCallbackQuery"])  # no press can be answered
+    answered = await aunt.press_data(me, "p:care", timeout=6)
+    assert answered is None  # tried, then given up quietly (a query cannot wait)
+    # ...and the press still did its work: the message became the care screen.
+    await h.wait_edit(
+        1001, me["message_id"], lambda m: "p:care:alone" in str(m.get("reply_markup"))
+    )
+    assert h.emu.stats()["injected_failures"] == 3
+
+
 async def test_resident_registers_and_orders_while_every_fifth_call_fails(
     harness: Harness,
 ) -> None:

@@ -362,6 +362,13 @@ async def test_fail_every_answers_every_nth_call_with_bad_gateway(
         await bot.send_message(ALICE, f"calm {i}")
     stats = await client.stats()
     assert (stats["injected_failures"], stats["sent"]) == (2, 8)
+    # Only some methods: every getMe fails, messages go through.
+    await client.fail_every(1, methods=["getMe"])
+    with pytest.raises(NetworkError):
+        await bot.get_me()
+    assert (await bot.send_message(ALICE, "still fine")).text == "still fine"
+    await client.fail_every(None)
+    assert (await bot.get_me()).id == bot.id
 
 
 async def test_forbidden_and_not_found(emu: Emulator, bot: Bot, client: SandboxClient) -> None:
