@@ -18,7 +18,7 @@ from sqlalchemy import select
 from bot.runtime import Runtime
 from bot.services import order_form
 from handlers.common import HELP_RESIDENT, HELP_VOLUNTEER
-from handlers.resident import PHONE_WHY, WELCOME
+from handlers.resident import CARE_TEXT, PHONE_WHY, WELCOME
 from models import Order, OrderDraft, OutboxMessage, OutboxStatus, Resident
 from tests.factories import GROUP_1, VOLUNTEERS_1, Harness, Person, Z, buttons, text_of
 
@@ -73,6 +73,26 @@ async def test_a_press_whose_callback_answer_fails_still_shows_its_result(
     await h.wait_edit(
         1001, me["message_id"], lambda m: "p:care:alone" in str(m.get("reply_markup"))
     )
+    assert h.emu.stats()["injected_failures"] == 3
+
+
+async def test_an_edit_that_meets_bad_gateways_still_changes_the_pressed_message(
+    harness: Harness,
+) -> None:
+    h = harness
+    aunt = await h.register(1001, "周阿姨")
+    aunt.say("/me")
+    me = await aunt.expect(lambda m: "r:edit" in str(m.get("reply_markup")))
+    h.emu.fail_next(3, status=502)  # the edit's three tries
+    await aunt.press_data(me, "p:care")
+    care = await h.wait_edit(
+        1001, me["message_id"], lambda m: "p:care:alone" in str(m.get("reply_markup"))
+    )
+    assert Z(CARE_TEXT) in text_of(care)
+    await h.settle()
+    async with h.rt.db.read() as s:
+        edits = (await s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "edit"))).all()
+    assert [(e.chat_id, e.status) for e in edits] == [(1001, OutboxStatus.SENT)]
     assert h.emu.stats()["injected_failures"] == 3
 
 
