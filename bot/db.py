@@ -10,7 +10,8 @@ INSERT of a resident would otherwise carry their phone and name into the operato
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,16 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
+# How many write units of work the current task has open. Read by the Telegram side before
+# each call (DESIGN rule 11: no network call inside a write transaction); one ContextVar read
+# per call, so it is always on.
+_open_writes: ContextVar[int] = ContextVar("paotui_open_writes", default=0)
+
+
+def write_transaction_open() -> bool:
+    """True inside ``Database.session()`` (a write unit of work) of the current task."""
+    return _open_writes.get() > 0
 
 
 def is_sqlite(url: str) -> bool:
@@ -95,13 +106,19 @@ class Database:
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
         """A unit of work: commit on success, roll back on error. Services never commit."""
-        async with self._writer() as session:
-            try:
-                yield session
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                raise
+        depth = _open_writes.set(_open_writes.get() + 1)
+        try:
+            async with self._writer() as session:
+                try:
+                    yield session
+                    await session.commit()
+                except BaseException:
+                    await session.rollback()
+                    raise
+        finally:
+            # Closed from another task (a generator finalised late): nothing to undo there.
+            with suppress(ValueError):
+                _open_writes.reset(depth)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:

@@ -161,7 +161,22 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         service = BotService(
             rt, token=SANDBOX_TOKEN, base_url=emu.base_url, base_file_url=emu.base_file_url
         )
-    await service.start()
+    # Start-up waits for Telegram as long as it takes (BotService._until_up); a stop signal
+    # meanwhile ends it cleanly.
+    starting = asyncio.create_task(service.start())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():
+        logger.info("stopped before Telegram answered")
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        if emu is not None:
+            await emu.stop()
+        await db.dispose()
+        return
+    stopping.cancel()
+    starting.result()  # a final refusal (a bad token) ends `paotui run` here
     page = None
     if emu is not None:
         page = await start_page(emu, rt, settings.sandbox.host, settings.sandbox.web_port)

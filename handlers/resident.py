@@ -513,6 +513,8 @@ async def _record(update: Update, ctx: AppContext, key: str, **value: Any) -> in
                 ctx.rt, w.session, draft_id, update.effective_user.id, key, **value
             )
     except Refused as e:
+        if key != "category" and await _reask(update, ctx, _, draft_id, key, e.render(_)):
+            return ORD_STEP
         if update.callback_query:
             await alert(update, e.render(_))
         else:
@@ -532,22 +534,57 @@ async def _next(update: Update, ctx: AppContext, _: Gettext, draft: orders.Draft
     return await _ask(update, ctx, _, draft, step)
 
 
+async def _reask(
+    update: Update, ctx: AppContext, _: Gettext, draft_id: int | None, key: str, why: str
+) -> bool:
+    """An answer that does not fit the question: say why and ask the current question again,
+    which the person may never have seen (a lost message, an old button). False when there is
+    no such question (the form expired): the caller then only says why."""
+    if draft_id is None or update.effective_user is None:
+        return False
+    try:
+        async with ctx.rt.db.read() as s:
+            d = await orders.get_draft(s, draft_id, update.effective_user.id)
+    except Refused:
+        return False
+    step = order_form.step(d.category, key) if d.category and not d.order_id else None
+    if step is None:
+        return False
+    if update.callback_query:
+        await alert(update, why)
+        await _ask(update, ctx, _, d, step)
+    else:
+        await _ask(update, ctx, _, d, step, note=why)
+    return True
+
+
 async def _ask(
-    update: Update, ctx: AppContext, _: Gettext, draft: orders.DraftView, step: order_form.Step
+    update: Update,
+    ctx: AppContext,
+    _: Gettext,
+    draft: orders.DraftView,
+    step: order_form.Step,
+    *,
+    note: str | None = None,
 ) -> int:
+    """Ask one question of the form (after ``note``, why the last answer did not fit)."""
     assert ctx.user_data is not None
-    ctx.user_data["step"] = step.key
     labels = [Button(_(c.label), f"d:v:{c.value}") for c in step.choices]
     rows = [labels[i : i + 2] for i in range(0, len(labels), 2)]
     rows.append([Button(_("✖️ Cancel"), "d:stop")])
     text = _(step.prompt)
     if step.key == "description" and draft.category:
         text = _(notify.CATEGORY[draft.category]) + "\n" + text
+    if note:
+        text = note + "\n\n" + text
     if update.callback_query:
         await edit_or_send(update, text, inline(rows))
     else:
         assert update.effective_chat is not None
         await update.effective_chat.send_message(text, reply_markup=inline(rows))
+    # Only now does the form wait for this answer: had the question failed to go out (or to
+    # the outbox), the person's next message still answers the question they last saw.
+    ctx.user_data["step"] = step.key
     return ORD_STEP
 
 
@@ -728,39 +765,45 @@ async def resident_action(update: Update, ctx: AppContext) -> None:
     assert parsed is not None
     verb, order_id, arg = parsed
     tz = ctx.rt.timezone
+    # The change commits first; only then is the person told (DESIGN rule 11).
     try:
         async with unit_of_work(update, ctx) as w:
             _ = w._
             if verb == "ok":
                 v = await orders.confirm_receipt(ctx.rt, w.session, order_id, q.from_user.id)
-                await answer(q, _("Thank you! The volunteer will be told."))
-                text, rows = notify.resident_detail(v, _, tz)
-                await edit_or_send(update, text, inline(rows))
-                return
-            if verb == "cxl":
+            elif verb == "cxl":
                 v = await orders.cancel_by_resident(ctx.rt, w.session, order_id, q.from_user.id)
-                await answer(q, _("Cancelled."))
-                text, rows = notify.resident_status(v, _, tz)
-                await edit_or_send(update, text, inline(rows))
-                return
-            if verb == "rate":
+            elif verb == "rate":
                 v = await orders.rate(ctx.rt, w.session, order_id, q.from_user.id, int(arg or 0))
-                await answer(q, _("Thank you! Your thanks were passed on."))
-                text, rows = notify.resident_detail(v, _, tz)
-                await edit_or_send(update, text, inline(rows))
-                return
-            if verb == "prob" and arg:
+            elif verb == "prob" and arg:
                 n = await orders.report_problem(ctx.rt, w.session, order_id, q.from_user.id, arg)
-                await answer(q)
-                await edit_or_send(
-                    update,
-                    _("Reported to the community staff ({n}). They will contact you.").format(n=n),
-                    None,
-                )
-                return
-            v = await orders.get_view(w.session, order_id)
+            else:
+                v = await orders.get_view(w.session, order_id)
     except Refused as e:
         await alert(update, e.render(_))
+        return
+    if verb == "ok":
+        await answer(q, _("Thank you! The volunteer will be told."))
+        text, rows = notify.resident_detail(v, _, tz)
+        await edit_or_send(update, text, inline(rows))
+        return
+    if verb == "cxl":
+        await answer(q, _("Cancelled."))
+        text, rows = notify.resident_status(v, _, tz)
+        await edit_or_send(update, text, inline(rows))
+        return
+    if verb == "rate":
+        await answer(q, _("Thank you! Your thanks were passed on."))
+        text, rows = notify.resident_detail(v, _, tz)
+        await edit_or_send(update, text, inline(rows))
+        return
+    if verb == "prob" and arg:
+        await answer(q)
+        await edit_or_send(
+            update,
+            _("Reported to the community staff ({n}). They will contact you.").format(n=n),
+            None,
+        )
         return
     if v is None or q.from_user.id not in (v.resident_telegram_id, v.volunteer_telegram_id):
         await alert(update, _(STALE))
@@ -848,19 +891,18 @@ async def people_action(update: Update, ctx: AppContext) -> None:
     try:
         async with unit_of_work(update, ctx) as w:
             _ = w._
+            removed = None
             if parts[1] == "rm":
-                name = await residents.remove_recipient(w.session, q.from_user.id, int(parts[2]))
-                await answer(q, _("Removed {name}.").format(name=name))
+                removed = await residents.remove_recipient(w.session, q.from_user.id, int(parts[2]))
             elif parts[1] == "care" and len(parts) == 3:
                 await residents.toggle_care(w.session, ctx.rt.clock, q.from_user.id, parts[2])
-                await answer(q)
-            else:
-                await answer(q)
             others = await residents.recipients_of(w.session, q.from_user.id)
             care = await residents.care_flags(w.session, q.from_user.id)
     except Refused as e:
         await alert(update, e.render(_))
         return
+    # Told after the commit (DESIGN rule 11).
+    await answer(q, _("Removed {name}.").format(name=removed) if removed is not None else None)
     if parts[1] == "care":
         rows = [
             [Button(("☑️ " if f in care else "⬜ ") + _(label), f"p:care:{f}")]

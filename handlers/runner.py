@@ -13,17 +13,18 @@ import contextlib
 import json
 import logging
 from collections import deque
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Bot, Update
-from telegram.error import NetworkError, TelegramError
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
 from bot import inbox
 from bot.outbox import Dispatcher, Limits, Pacer
 from bot.runtime import Runtime
 from handlers.app import AppType, build_application, publish_commands
-from handlers.transport import PacedRateLimiter, TelegramSender
+from handlers.transport import Deferral, PacedRateLimiter, TelegramSender
 
 logger = logging.getLogger(__name__)
 
@@ -63,12 +64,16 @@ class BotService:
             poll_seconds=o.poll_seconds,
         )
         pacer = Pacer(limits)
+        # Direct replies the server cannot take go to the outbox (woken as after any commit).
+        self.replies = PacedRateLimiter(
+            pacer, deferral=Deferral(rt.db, rt.clock, wake=lambda: rt.wake_outbox())
+        )
         self.app: AppType = build_application(
             rt,
             token=token,
             base_url=base_url,
             base_file_url=base_file_url,
-            rate_limiter=PacedRateLimiter(pacer),
+            rate_limiter=self.replies,
         )
         poll_timeout = settings.bot.poll_timeout
         # A plain Bot for polling and the outbox: no PTB rate limiter in their way.
@@ -96,19 +101,48 @@ class BotService:
         self._running = False
         self.polling = True
 
+    # Start-up waits out a Telegram that answers 5xx or cannot be reached: first this many
+    # seconds, doubling up to the cap, for as long as it takes (issue 11).
+    startup_backoff = 1.0
+    startup_backoff_cap = 30.0
+
     async def start(self, *, poll: bool = True) -> None:
-        await self.raw_bot.initialize()
+        await self._until_up("getMe", self.raw_bot.initialize)
+        await self._until_up("getMe", self.app.bot.initialize)  # so app.initialize has no call
         await self.app.initialize()
         await self.app.start()
-        await publish_commands(self.app)
+        await self._until_up("setMyCommands", lambda: publish_commands(self.app))
         await self.dispatcher.start()
         self._running = True
         self.polling = poll
         if poll:
-            await self.raw_bot.delete_webhook()
+            await self._until_up("deleteWebhook", self.raw_bot.delete_webhook)
             self._tasks.append(asyncio.create_task(self._poll(), name="inbox-poll"))
         self._tasks.append(asyncio.create_task(self._process(), name="inbox-process"))
         logger.info("bot started as @%s", self.app.bot.username)
+
+    async def _until_up(self, what: str, call: Callable[[], Awaitable[object]]) -> None:
+        """Make a start-up call, retrying a transient failure (5xx, timeout, no connection,
+        429) with capped back-off and saying what it waits for. A final answer (a bad token,
+        400, 403) stops start-up at once, as before."""
+        delay = self.startup_backoff
+        while True:
+            try:
+                await call()
+                return
+            except RetryAfter as exc:
+                ra = exc.retry_after
+                wait = ra.total_seconds() if hasattr(ra, "total_seconds") else float(ra)
+                reason = f"429, retry after {wait:g}s"
+            except NetworkError as exc:
+                if isinstance(exc, BadRequest):
+                    raise
+                wait, delay = delay, min(delay * 2, self.startup_backoff_cap)
+                reason = str(exc)
+            logger.warning(
+                "waiting for Telegram: %s failed (%s); trying again in %gs", what, reason, wait
+            )
+            await asyncio.sleep(wait)
 
     async def stop(self) -> None:
         if not self._running:

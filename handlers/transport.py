@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import Any
 
-from telegram import Bot
+from telegram import Bot, InlineKeyboardMarkup
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 from telegram.ext import BaseRateLimiter
 
+from bot import replies
+from bot.buttons import Button, Rows
+from bot.clock import Clock
+from bot.db import Database, write_transaction_open
 from bot.outbox import Outgoing, Pacer, SendResult
 from handlers.common import inline
 from models import OutboxKind
@@ -69,19 +75,84 @@ class TelegramSender:
 # Bot API methods that produce or change a message, and so count toward the flood limits.
 _PACED = ("send", "edit", "copy", "forward")
 
+# A direct reply that meets a 5xx or a network error is tried this often in all, waiting these
+# seconds in between, before it goes to the outbox (issue 11): short, the user is waiting.
+REPLY_TRIES = 3
+REPLY_BACKOFF = (0.5, 1.5)
+
+# Replies the outbox can carry: plain text (or a photo / voice by file id) with inline buttons.
+_DEFERRABLE = {"sendMessage", "sendPhoto", "sendVoice", "editMessageText"}
+# Keys of those calls the outbox does without (a reply keyboard is left off: the menu keyboard
+# the resident already has stays).
+_DROPPABLE = {
+    "chat_id",
+    "text",
+    "caption",
+    "photo",
+    "voice",
+    "message_id",
+    "reply_markup",
+    "reply_parameters",
+    "disable_notification",
+    "link_preview_options",
+}
+# Calls whose failure is given up quietly: a callback query cannot wait for the outbox (it
+# expires), and the buttons of a pressed message are a view the next press re-checks anyway.
+_QUIET = {"answerCallbackQuery", "editMessageReplyMarkup"}
+
 
 def _seconds(retry: Any) -> float:
     return retry.total_seconds() if hasattr(retry, "total_seconds") else float(retry)
 
 
+def _transient(exc: Exception) -> bool:
+    """A 5xx answer, a timeout or a broken connection: worth trying again. PTB raises
+    NetworkError for those and BadRequest (a NetworkError too) for a final 400."""
+    return isinstance(exc, NetworkError) and not isinstance(exc, BadRequest)
+
+
+def _rows(markup: Any) -> Rows | None:
+    """Inline buttons as plain rows; None for no markup or a reply keyboard."""
+    if not isinstance(markup, InlineKeyboardMarkup):
+        return None
+    rows = [
+        [Button(b.text, b.callback_data) for b in row if isinstance(b.callback_data, str)]
+        for row in markup.inline_keyboard
+    ]
+    return [r for r in rows if r] or None
+
+
+# Telegram calls made with a write transaction open, as "endpoint from file:line function"
+# (the last 100 of this process). The end-to-end harness fails a test that adds one.
+CALLS_IN_TRANSACTION: list[str] = []
+
+
+@dataclass
+class Deferral:
+    """Where a failed direct reply goes: the outbox of this database."""
+
+    db: Database
+    clock: Clock
+    wake: Callable[[], None]
+
+
 class PacedRateLimiter(BaseRateLimiter[None]):
     """PTB's rate-limiter hook for direct replies, sharing the outbox's pacer: a reply and a
     broadcast draw on one overall budget. A 429 is waited out and retried (like
-    AIORateLimiter)."""
+    AIORateLimiter). A 5xx or a network error is tried again briefly; then a message or an edit
+    is handed to the outbox (and the chat's next replies follow it there, so they stay in
+    order), a callback answer is given up quietly. Every call is also checked to be made with
+    no write transaction open (DESIGN rule 11): one that is goes to the log and to
+    ``CALLS_IN_TRANSACTION`` (the test harness fails on any)."""
 
-    def __init__(self, pacer: Pacer, max_retries: int = 3) -> None:
+    def __init__(
+        self, pacer: Pacer, max_retries: int = 3, deferral: Deferral | None = None
+    ) -> None:
         self.pacer = pacer
         self.max_retries = max_retries
+        self.deferral = deferral
+        self.deferred_count = 0
+        self._deferred_chats: set[int] = set()
 
     async def initialize(self) -> None:
         pass
@@ -98,10 +169,25 @@ class PacedRateLimiter(BaseRateLimiter[None]):
         data: dict[str, Any],
         rate_limit_args: None,
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        in_transaction = write_transaction_open()
+        if in_transaction:
+            self._violation(endpoint)
         chat_id = data.get("chat_id")
+        if (
+            isinstance(chat_id, int)
+            and chat_id in self._deferred_chats
+            and not in_transaction
+            and self._deferrable(endpoint, data)
+        ):
+            assert self.deferral is not None
+            if await replies.owed_to(self.deferral.db, chat_id):
+                # An earlier reply to this chat still waits in the outbox: queue behind it.
+                return await self._defer(endpoint, data, chat_id, "an earlier reply waits")
+            self._deferred_chats.discard(chat_id)
         paced = endpoint.lower().startswith(_PACED)
         is_group = isinstance(chat_id, int) and chat_id < 0
         attempt = 0
+        failures = 0
         while True:
             if paced:
                 await self.pacer.acquire(chat_id if isinstance(chat_id, int) else None, is_group)
@@ -114,3 +200,80 @@ class PacedRateLimiter(BaseRateLimiter[None]):
                 wait = _seconds(exc.retry_after)
                 logger.info("%s: 429, retrying in %ss", endpoint, wait)
                 await asyncio.sleep(wait + 0.1)
+            except NetworkError as exc:
+                if not _transient(exc):
+                    raise
+                failures += 1
+                if failures < REPLY_TRIES:
+                    wait = REPLY_BACKOFF[min(failures, len(REPLY_BACKOFF)) - 1]
+                    logger.info("%s failed (%s); trying again in %.1fs", endpoint, exc, wait)
+                    await asyncio.sleep(wait)
+                    continue
+                return await self._give_up(endpoint, data, exc, in_transaction)
+
+    async def _give_up(
+        self, endpoint: str, data: dict[str, Any], exc: NetworkError, in_transaction: bool
+    ) -> bool:
+        chat_id = data.get("chat_id")
+        if endpoint in _QUIET:
+            logger.warning("%s failed %d times (%s); left unanswered", endpoint, REPLY_TRIES, exc)
+            return True
+        if isinstance(chat_id, int) and not in_transaction and self._deferrable(endpoint, data):
+            return await self._defer(endpoint, data, chat_id, str(exc))
+        raise exc
+
+    def _deferrable(self, endpoint: str, data: dict[str, Any]) -> bool:
+        if self.deferral is None or endpoint not in _DEFERRABLE:
+            return False
+        if not set(data) <= _DROPPABLE:
+            return False  # parse modes, entities, uploads...: the outbox cannot carry them
+        media = data.get("photo", data.get("voice"))
+        return media is None or isinstance(media, str)
+
+    async def _defer(self, endpoint: str, data: dict[str, Any], chat_id: int, why: str) -> bool:
+        """Hand the reply to the outbox. PTB gets True (as for an inline message): no handler
+        reads the Message of a direct reply."""
+        assert self.deferral is not None
+        d = self.deferral
+        buttons = _rows(data.get("reply_markup"))
+        is_group = chat_id < 0
+        if endpoint == "editMessageText":
+            row_id = await replies.defer_edit(
+                d.db,
+                d.clock,
+                chat_id=chat_id,
+                message_id=int(data["message_id"]),
+                text=str(data.get("text", "")),
+                buttons=buttons,
+                is_group=is_group,
+            )
+        else:
+            row_id = await replies.defer_send(
+                d.db,
+                d.clock,
+                chat_id=chat_id,
+                text=str(data.get("text", data.get("caption", ""))),
+                buttons=buttons,
+                is_group=is_group,
+                photo=data.get("photo"),
+                voice=data.get("voice"),
+            )
+        self._deferred_chats.add(chat_id)
+        self.deferred_count += 1
+        logger.warning("%s handed to the outbox (row %s): %s", endpoint, row_id, why)
+        d.wake()
+        return True
+
+    def _violation(self, endpoint: str) -> None:
+        """A Telegram call with the database's writer lock held: name the caller."""
+        frames = [
+            f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}"
+            for f in traceback.extract_stack(limit=40)
+            if "/handlers/" in f.filename and not f.filename.endswith("transport.py")
+        ]
+        # The handler, not the shared helper (answer, edit_or_send) it called.
+        own = [f for f in frames if not f.startswith("common.py")]
+        where = " via ".join(([own[-1]] if own else []) + frames[-1:]) or "?"
+        CALLS_IN_TRANSACTION.append(f"{endpoint} from {where}")
+        del CALLS_IN_TRANSACTION[:-100]
+        logger.warning("%s called with a write transaction open (%s)", endpoint, where)

@@ -620,6 +620,22 @@ class SandboxClient:
             json={"n": n, "status": status, "retry_after": retry_after, "token": self._tok(token)},
         )
 
+    async def fail_every(
+        self,
+        n: int | None,
+        status: int = 502,
+        *,
+        token: str | None = None,
+        methods: list[str] | None = None,
+    ) -> dict:
+        """Answer every ``n``-th Bot API call (or of ``methods`` only) with ``status`` (502
+        by default) until called again with ``n`` 0 or None."""
+        return await self._call(
+            "POST",
+            "/sandbox/fail_every",
+            json={"n": n or 0, "status": status, "token": self._tok(token), "methods": methods},
+        )
+
     async def reset(self) -> None:
         """Forget all bots, users, chats, files and updates (limits stay)."""
         await self._call("POST", "/sandbox/reset")

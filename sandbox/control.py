@@ -302,6 +302,16 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
         return True
 
     @_endpoint
+    async def fail_every(request: web.Request) -> Any:
+        d = await _body(request)
+        return emu.fail_every(
+            int(d.get("n") or 0),
+            status=int(d.get("status", 502)),
+            token=d.get("token"),
+            methods=d.get("methods"),
+        )
+
+    @_endpoint
     async def file(request: web.Request) -> Any:
         record_bytes = emu.file_bytes(request.match_info["file_id"])
         return web.Response(body=record_bytes, content_type="application/octet-stream")
@@ -338,5 +348,6 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
     r.add_get("/sandbox/limits", get_limits)
     r.add_post("/sandbox/limits", set_limits)
     r.add_post("/sandbox/fail_next", fail_next)
+    r.add_post("/sandbox/fail_every", fail_every)
     r.add_get("/sandbox/files/{file_id}", file)
     r.add_post("/sandbox/reset", reset)

@@ -123,6 +123,7 @@ class Emulator:
         self.listeners: list[Callable[[ChatState, dict | None], None]] = []
         self._default_token: str | None = None
         self._failures: list[dict] = []
+        self._periodic: dict[str, Any] | None = None  # fail_every: answer every n-th call
         self._next_group = 1_000_000_001
         self._next_user = 100_000_001
         self._file_counter = 0
@@ -202,6 +203,7 @@ class Emulator:
     async def _handle_api(self, request: web.Request) -> web.Response:
         bot = self._bot_for_token(request.match_info["token"])
         try:
+            self._raise_periodic_failure(bot, request.match_info["method"])
             params = await _read_params(request)
             result = await self._api.handle(bot, request.match_info["method"], params)
         except ApiError as exc:
@@ -997,6 +999,48 @@ class Emulator:
                 return ApiError(status, _FAIL_DESCRIPTIONS.get(status, f"Error {status}"))
         return None
 
+    def fail_every(
+        self,
+        n: int | None,
+        *,
+        status: int = 502,
+        token: str | None = None,
+        methods: list[str] | None = None,
+    ) -> dict:
+        """A flaky Telegram: answer every ``n``-th Bot API call (any method, getUpdates too, or
+        only those named in ``methods``; of ``token``'s bot, or of any bot) with ``status``
+        (502 Bad Gateway by default), as a struggling front end does. ``n`` None or 0 turns it
+        off. Returns the mode."""
+        if not n or int(n) <= 0:
+            self._periodic = None
+            return {"n": 0}
+        if int(status) < 500:
+            raise SandboxError(400, "fail_every answers with a 5xx status")
+        names = {m.lower() for m in methods} if methods else None
+        self._periodic = {
+            "n": int(n),
+            "status": int(status),
+            "token": token,
+            "methods": names,
+            "count": 0,
+        }
+        return {"n": int(n), "status": int(status), "token": token, "methods": methods}
+
+    def _raise_periodic_failure(self, bot: BotState, method: str) -> None:
+        """Counts the call; the n-th fails before it is read, leaving no trace (like a proxy
+        answering for a server it could not reach)."""
+        mode = self._periodic
+        if mode is None or mode["token"] not in (None, bot.token):
+            return
+        if mode["methods"] is not None and method.lower() not in mode["methods"]:
+            return
+        mode["count"] += 1
+        if mode["count"] % mode["n"]:
+            return
+        bot.stats["injected_failures"] += 1
+        status = mode["status"]
+        raise ApiError(status, _FAIL_DESCRIPTIONS.get(status, f"Error {status}"))
+
     def stats(self, token: str | None = None) -> dict:
         """Counters of a bot: sent, edits, deleted, rate_limited (429s), per_chat{chat: sent}…"""
         bot = self.bot(token)
@@ -1097,6 +1141,7 @@ class Emulator:
         self.callback_queries.clear()
         self.callback_answers.clear()
         self._failures.clear()
+        self._periodic = None
         self._default_token = None
         self.changed.notify()
 

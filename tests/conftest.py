@@ -85,12 +85,16 @@ async def harness(rt: Runtime, emu: Any) -> AsyncIterator[Harness]:
     """The real Application over HTTP against the emulator, polling into the inbox."""
     from handlers.main import populate_emulator
     from handlers.runner import BotService
+    from handlers.transport import CALLS_IN_TRANSACTION
 
     populate_emulator(emu, TOKEN)
     service = BotService(rt, token=TOKEN, base_url=emu.base_url, base_file_url=emu.base_file_url)
     await service.start()
     h = Harness(service=service, rt=rt, emu=emu)
+    CALLS_IN_TRANSACTION.clear()
     try:
         yield h
     finally:
         await h.service.stop()
+    # DESIGN rule 11, in every end-to-end test: no Telegram call with a write transaction open.
+    assert not CALLS_IN_TRANSACTION, f"Telegram called inside a transaction: {CALLS_IN_TRANSACTION}"

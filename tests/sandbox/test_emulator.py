@@ -342,6 +342,35 @@ async def test_injected_failures(bot: Bot, client: SandboxClient) -> None:
     assert (stats["injected_failures"], stats["rate_limited"], stats["sent"]) == (3, 1, 1)
 
 
+async def test_fail_every_answers_every_nth_call_with_bad_gateway(
+    bot: Bot, client: SandboxClient
+) -> None:
+    await started(client, bot)
+    await client.set_limits(private_rate=None)
+    await client.fail_every(3)
+    outcomes = []
+    for i in range(6):
+        try:
+            await bot.send_message(ALICE, f"#{i}")
+            outcomes.append("ok")
+        except NetworkError as exc:
+            assert "bad gateway" in str(exc).lower()
+            outcomes.append("502")
+    assert outcomes == ["ok", "ok", "502", "ok", "ok", "502"]
+    await client.fail_every(0)
+    for i in range(4):
+        await bot.send_message(ALICE, f"calm {i}")
+    stats = await client.stats()
+    assert (stats["injected_failures"], stats["sent"]) == (2, 8)
+    # Only some methods: every getMe fails, messages go through.
+    await client.fail_every(1, methods=["getMe"])
+    with pytest.raises(NetworkError):
+        await bot.get_me()
+    assert (await bot.send_message(ALICE, "still fine")).text == "still fine"
+    await client.fail_every(None)
+    assert (await bot.get_me()).id == bot.id
+
+
 async def test_forbidden_and_not_found(emu: Emulator, bot: Bot, client: SandboxClient) -> None:
     with pytest.raises(Forbidden, match=r"(?i)can't initiate conversation"):
         await bot.send_message(BOB, "hello stranger")

@@ -1,0 +1,81 @@
+"""Direct replies the server could not take (a 5xx, a network error), handed to the outbox so
+they still arrive (issue 11): the dispatcher retries them with its own back-off, in order per
+chat. Nothing here knows Telegram: the channel passes plain values."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot import outbox
+from bot.buttons import Rows
+from bot.clock import Clock
+from bot.db import Database
+from models import OutboxKind, OutboxMessage, OutboxStatus
+
+
+async def defer_send(
+    db: Database,
+    clock: Clock,
+    *,
+    chat_id: int,
+    text: str,
+    buttons: Rows | None,
+    is_group: bool,
+    photo: str | None = None,
+    voice: str | None = None,
+) -> int:
+    """Owe a message the direct reply could not send; returns the outbox row's id."""
+    async with db.session() as s:
+        msg = outbox.enqueue(
+            s,
+            clock,
+            chat_id=chat_id,
+            text=text,
+            buttons=buttons,
+            is_group=is_group,
+            photo=photo,
+            voice=voice,
+        )
+        await s.flush()
+        return msg.id
+
+
+async def defer_edit(
+    db: Database,
+    clock: Clock,
+    *,
+    chat_id: int,
+    message_id: int,
+    text: str,
+    buttons: Rows | None,
+    is_group: bool,
+) -> int:
+    """Owe an edit of a message the bot sent directly (the outbox knows nothing of it): a row
+    standing for that message, already sent with its id, and the edit of it."""
+    now = clock.now()
+    async with db.session() as s:
+        original = OutboxMessage(
+            **outbox.row(now, chat_id=chat_id, text="", is_group=is_group, kind=OutboxKind.SEND)
+        )
+        original.status = OutboxStatus.SENT
+        original.message_id = message_id
+        original.sent_at = now
+        s.add(original)
+        await s.flush()
+        edit = outbox.enqueue_edit(s, clock, original=original, text=text, buttons=buttons)
+        await s.flush()
+        return edit.id
+
+
+async def owed_to(db: Database, chat_id: int) -> bool:
+    """Does the outbox still owe this chat something? Then a new reply waits its turn."""
+    async with db.read() as s:
+        found = await s.scalar(
+            select(OutboxMessage.id)
+            .where(
+                OutboxMessage.chat_id == chat_id,
+                OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
+            )
+            .limit(1)
+        )
+    return found is not None
