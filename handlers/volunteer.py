@@ -260,8 +260,13 @@ async def join_name(update: Update, ctx: AppContext) -> int:
 
 async def join_phone(update: Update, ctx: AppContext) -> int:
     msg = update.effective_message
-    assert msg is not None
+    assert msg is not None and update.effective_user is not None
     _ = await translator(update, ctx)
+    # A shared contact must be the volunteer's own (as for residents): staff approve and
+    # residents call the number they see, so it must reach the person who signed up.
+    if msg.contact is not None and msg.contact.user_id not in (None, update.effective_user.id):
+        await msg.reply_text(_("Please share your own number with the button, or type it."))
+        return JOIN_PHONE
     raw = msg.contact.phone_number if msg.contact else (msg.text or "")
     try:
         _join(ctx)["phone"] = residents.clean_phone(raw)
