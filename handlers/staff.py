@@ -16,6 +16,7 @@ from telegram.ext import (
 from bot.buttons import Button
 from bot.errors import Refused
 from bot.services import volunteers
+from handlers.callback_data import ID
 from handlers.common import STALE, alert, answer, edit_or_send, inline, translator, unit_of_work
 from handlers.context import AppContext
 from models import Volunteer
@@ -128,7 +129,7 @@ async def bind_chosen(update: Update, ctx: AppContext) -> None:
 
 def staff_handlers() -> list[Any]:
     return [
-        CallbackQueryHandler(volunteer_decision, pattern=r"^v:(ok|no):\d{1,12}$"),
+        CallbackQueryHandler(volunteer_decision, pattern=rf"^v:(ok|no):{ID}$"),
         CommandHandler("bind", bind_start),
-        CallbackQueryHandler(bind_chosen, pattern=r"^g:bind:\d{1,12}$"),
+        CallbackQueryHandler(bind_chosen, pattern=rf"^g:bind:{ID}$"),
     ]

@@ -1,0 +1,301 @@
+"""Forged button data gets the stale-button alert, changes nothing and logs no error.
+
+Callback data comes from the client and can be forged (PTB wiki "Arbitrary callback_data"):
+a modified client can press any string on any message. Every registered callback pattern is
+collected from the real Application (conversations included), and Hypothesis presses
+``prefix + anything``, mutations of the buttons the bot really sent, and the two reported
+examples, as a resident in the middle of the order form, a volunteer and a staff member in the
+middle of a notice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from re import _constants as sre  # the regex parser's op codes, to read literal prefixes
+from re import _parser as sre_parse
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, assume, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
+from sqlalchemy import select
+from telegram.ext import BaseHandler, CallbackQueryHandler, ConversationHandler
+
+from bot.config import Settings
+from handlers.common import STALE
+from models import Base
+from tests.conftest import make_settings
+from tests.factories import STAFF, VOLUNTEERS_1, Harness, Z, buttons, text_of
+
+OPERATOR_CHAT = -1009999999999
+EXAMPLES = 150  # about 50 for each of the three people
+RESIDENT = 1001
+VOLUNTEER = VOLUNTEERS_1[0]
+# The two reported in issue 11: a known verb with a value no button ever carries.
+REPORTED = ["d:cat:evil", "o:rate:1:x"]
+LOOKALIKE = "abcdefghijklmnopqrstuvwxyz_0123456789:"
+# Written on every update whatever it holds (the raw update, when the form was last saved).
+VOLATILE = {"inbox": None, "chat_state": {"updated_at"}}
+
+
+@pytest.fixture
+def settings(db_path: Any) -> Settings:
+    # The flood guard at its most lenient: here one person presses a hundred times a minute.
+    return make_settings(
+        db_path,
+        limits={"messages_per_minute": 600},
+        bot={"operator_chat_id": OPERATOR_CHAT},
+    )
+
+
+# --- the registered patterns -----------------------------------------------------------------
+
+
+def _flatten(handler: BaseHandler[Any, Any, Any]) -> list[BaseHandler[Any, Any, Any]]:
+    if isinstance(handler, ConversationHandler):
+        inner = [
+            *handler.entry_points,
+            *(h for hs in handler.states.values() for h in hs),
+            *handler.fallbacks,
+        ]
+        return [x for h in inner for x in _flatten(h)]
+    return [handler]
+
+
+def callback_patterns(h: Harness) -> list[re.Pattern[str]]:
+    """Every CallbackQueryHandler pattern of the running Application (None: the catch-all)."""
+    found = [
+        x
+        for group in h.service.app.handlers.values()
+        for handler in group
+        for x in _flatten(handler)
+        if isinstance(x, CallbackQueryHandler)
+    ]
+    assert any(x.pattern is None for x in found), "no catch-all for unknown buttons"
+    patterns = [x.pattern for x in found if x.pattern is not None]
+    assert all(isinstance(p, re.Pattern) for p in patterns)
+    return patterns  # type: ignore[return-value]
+
+
+def _prefixes(items: list[Any]) -> set[tuple[str, bool]]:
+    """(literal start, whether the whole of ``items`` was literal), through alternations."""
+    outs: set[tuple[str, bool]] = {("", True)}
+    for op, av in items:
+        if op is sre.AT:
+            continue
+        if op is sre.LITERAL:
+            outs = {(o + chr(av), done) if done else (o, done) for o, done in outs}
+            continue
+        if op is sre.SUBPATTERN:
+            inner = _prefixes(list(av[-1]))
+        elif op is sre.BRANCH:
+            inner = {x for branch in av[1] for x in _prefixes(list(branch))}
+        else:
+            inner = {("", False)}
+        outs = {(o + i, idone) if done else (o, done) for o, done in outs for i, idone in inner}
+    return outs
+
+
+def literal_prefixes(p: re.Pattern[str]) -> set[str]:
+    """``^o:(ok|rate):\\d+$`` gives o:ok: and o:rate:, and o: itself."""
+    found = {pre for pre, _ in _prefixes(list(sre_parse.parse(p.pattern, p.flags)))}
+    # Each colon-ended piece too, so every verb level is fuzzed.
+    found |= {pre[: i + 1] for pre in found for i, c in enumerate(pre) if c == ":"}
+    return {pre for pre in found if pre}
+
+
+def _words(items: list[Any], out: set[str]) -> None:
+    """The literal words of a parsed pattern, alternatives included (``(ok|no)``: ok, no)."""
+    run = ""
+    for op, av in items:
+        if op is sre.LITERAL:
+            run += chr(av)
+            continue
+        out.update(w for w in run.split(":") if w)
+        run = ""
+        if op is sre.SUBPATTERN:
+            _words(list(av[-1]), out)
+        elif op is sre.BRANCH:
+            for branch in av[1]:
+                _words(list(branch), out)
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT):
+            _words(list(av[2]), out)
+    out.update(w for w in run.split(":") if w)
+
+
+def vocabulary(patterns: list[re.Pattern[str]], real: list[str]) -> set[str]:
+    """Every word a real button can carry: those the patterns spell out, and those of the
+    buttons the bot sent. A pattern's ``\\w+`` adds none: its value must come from a button."""
+    words: set[str] = {w for d in real for w in d.split(":") if not w.isdigit()}
+    for p in patterns:
+        _words(list(sre_parse.parse(p.pattern, p.flags)), words)
+    return words
+
+
+def looks_real(data: str, patterns: list[re.Pattern[str]], words: set[str]) -> bool:
+    """Data a real button could carry, to be left alone: a handler takes it, each of its words
+    is one of ours, and its ids are in the range real rows have (a forged id here has at least
+    nine digits, and names no row)."""
+    return any(p.fullmatch(data) for p in patterns) and all(
+        f in words or re.fullmatch("[0-9]{1,8}", f) for f in data.split(":")
+    )
+
+
+def fits(data: str) -> bool:
+    """Telegram carries 1-64 bytes of callback data."""
+    return 1 <= len(data.encode()) <= 64
+
+
+# --- what must not change --------------------------------------------------------------------
+
+
+async def snapshot(h: Harness) -> dict[str, list[tuple[Any, ...]]]:
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    async with h.rt.db.read() as s:
+        for table in Base.metadata.sorted_tables:
+            if table.name in VOLATILE and VOLATILE[table.name] is None:
+                continue
+            skip = VOLATILE.get(table.name) or set()
+            cols = [c for c in table.columns if c.name not in skip]
+            rows = (await s.execute(select(*cols))).all()
+            out[table.name] = sorted((tuple(r) for r in rows), key=repr)
+    return out
+
+
+def mutations(real: list[str]) -> st.SearchStrategy[str]:
+    """Real button data, changed: an id nobody has, a value replaced or added, one cut off."""
+    junk = st.text(min_size=1, max_size=12)
+    far_id = st.integers(10**8, 10**9 - 1).map(str)
+    huge = st.integers(10**9, 10**19).map(str)
+
+    def mutate(d: str) -> st.SearchStrategy[str]:
+        parts = d.split(":")
+        head = ":".join(parts[:-1])
+        options: list[st.SearchStrategy[str]] = [
+            junk.map(lambda j: f"{head}:{j}"),
+            st.tuples(st.integers(0, len(parts) - 1), junk).map(
+                lambda ij: ":".join(ij[1] if k == ij[0] else f for k, f in enumerate(parts))
+            ),
+            junk.map(lambda j: f"{d}:{j}"),
+            st.just(head) if head else junk,
+            st.sampled_from([d.upper(), d + " ", " " + d, d.replace(":", "::", 1)]),
+        ]
+        if re.search(r"[0-9]+", d):
+            options += [
+                st.one_of(far_id, huge, st.just("-1"), st.just("0x1"), st.just("１")).map(
+                    lambda n: re.sub(r"[0-9]+", n, d, count=1)
+                )
+            ]
+        return st.one_of(options)
+
+    return st.sampled_from(real).flatmap(mutate)
+
+
+# --- the test -------------------------------------------------------------------------------
+
+
+async def _setup(h: Harness) -> dict[int, dict[str, Any]]:
+    """Three people, each with a message of the bot to press on (and a form under way)."""
+    h.emu.create_group("运维", members=[STAFF], with_bot=True, group_id=OPERATOR_CHAT)
+    aunt = await h.register(RESIDENT, "周阿姨")
+    await h.order(aunt)  # an order, so the resident and the group have real buttons
+    aunt.say("/orders")
+    await aunt.expect(lambda m: any(d.startswith("o:") for _, d in buttons(m)))
+    aunt.say("/me")
+    await aunt.expect(lambda m: any(d.startswith("p:") for _, d in buttons(m)))
+    aunt.say("/order")  # and now in the middle of the form: the category question
+    kinds = await aunt.expect(lambda m: any(d.startswith("d:cat:") for _, d in buttons(m)))
+
+    vol = h.person(VOLUNTEER)
+    vol.say("/duty")
+    duty = await vol.expect(lambda m: any(d.startswith("v:duty:") for _, d in buttons(m)))
+
+    boss = h.person(STAFF)
+    boss.say("/stats")
+    await boss.expect(lambda m: any(d.startswith("rp:") for _, d in buttons(m)))
+    boss.say("/notice")
+    audience = await boss.expect(lambda m: any(d.startswith("n:a:") for _, d in buttons(m)))
+    await h.settle()
+    return {RESIDENT: kinds, VOLUNTEER: duty, STAFF: audience}
+
+
+def _real_data(h: Harness) -> list[str]:
+    chats = [RESIDENT, VOLUNTEER, STAFF, *h.emu.groups]
+    found = {d for c in chats for m in h.emu.messages(c) for _, d in buttons(m) if d}
+    return sorted(found)
+
+
+async def test_forged_callback_data_gets_the_stale_alert_and_changes_nothing(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = harness
+    targets = await _setup(h)
+    patterns = callback_patterns(h)
+    prefixes = sorted({pre for p in patterns for pre in literal_prefixes(p)})
+    real = _real_data(h)
+    words = vocabulary(patterns, real)
+    assert any(d.startswith("o:claim:") for d in real) and any("d:cat:" in d for d in real)
+    stale = Z(STALE)
+    pressed: list[tuple[int, str]] = []
+    answers: list[str] = []
+
+    async def press(user_id: int, data: str) -> None:
+        pressed.append((user_id, data))
+        before = await snapshot(h)
+        msg = targets[user_id]
+        qid = h.emu.press(user_id, msg["chat"]["id"], msg["message_id"], data, force=True)
+        ans = await h.emu.wait_callback_answer(qid, 10)
+        await h.settle()
+        assert ans is not None, f"{data!r} by {user_id}: no answer"
+        assert ans.get("show_alert") and ans.get("text"), f"{data!r} by {user_id}: {ans}"
+        answers.append(ans["text"])
+        after = await snapshot(h)
+        changed = [t for t in before if before[t] != after[t]]
+        assert not changed, f"{data!r} by {user_id} changed {changed}"
+        errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert not errors, f"{data!r} by {user_id}: {errors[0].getMessage()}"
+        told = [m for m in h.emu.messages(OPERATOR_CHAT) if m["outgoing"]]
+        assert not told, f"{data!r} by {user_id}: the operator was told {text_of(told[0])}"
+
+    caplog.set_level(logging.ERROR)
+    # The reported ones: the resident's own form, her own order.
+    for data in REPORTED:
+        await press(RESIDENT, data)
+        assert stale in answers[-1]
+
+    # Suffixes of every kind, and many that look like our own words and ids.
+    suffix = st.one_of(st.text(alphabet=LOOKALIKE, max_size=14), st.text(max_size=20))
+    forged = st.one_of(
+        st.sampled_from(prefixes).flatmap(lambda pre: suffix.map(lambda s: pre + s)),
+        mutations(real),
+        # What each handler's pattern admits: only real values, or an id no row has.
+        st.sampled_from(patterns).flatmap(lambda p: st.from_regex(p, fullmatch=True)),
+    )
+
+    loop = asyncio.get_running_loop()
+
+    # Hypothesis drives synchronous tests: it runs in a worker thread and each example is
+    # pressed on the test's own event loop (where the bot and the emulator run).
+    @examples(
+        max_examples=EXAMPLES,
+        deadline=None,
+        database=None,
+        suppress_health_check=[
+            HealthCheck.function_scoped_fixture,
+            HealthCheck.too_slow,
+            HealthCheck.filter_too_much,
+        ],
+    )
+    @given(user_id=st.sampled_from([RESIDENT, VOLUNTEER, STAFF]), data=forged)
+    def forged_press_is_refused(user_id: int, data: str) -> None:
+        assume(fits(data) and not looks_real(data, patterns, words))
+        asyncio.run_coroutine_threadsafe(press(user_id, data), loop).result(60)
+
+    await asyncio.to_thread(forged_press_is_refused)
+    # Every role pressed a fair share.
+    assert {u for u, _ in pressed} == {RESIDENT, VOLUNTEER, STAFF}
+    # The forms under way are still at their question.
+    assert text_of(targets[RESIDENT]) and text_of(targets[STAFF])
