@@ -266,9 +266,20 @@ async def test_a_remote_host_is_refused_unless_allowed(emu: Emulator) -> None:
     await page.stop()
 
 
-def test_python_m_sandbox_refuses_a_remote_host(capsys: pytest.CaptureFixture[str]) -> None:
-    from sandbox.__main__ import main
+def test_python_m_sandbox_refuses_a_remote_host(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sandbox.__main__ as cli
 
+    served: list[tuple[Any, ...]] = []
+
+    async def serve(*args: Any) -> None:  # instead of serving until Ctrl-C
+        served.append(args)
+
+    monkeypatch.setattr(cli, "serve", serve)
     with pytest.raises(SystemExit) as exc:
-        main(["--host", "0.0.0.0", "--port", "0"])
+        cli.main(["--host", "0.0.0.0", "--port", "0"])
     assert exc.value.code == 2 and "--allow-remote" in capsys.readouterr().err
+    assert served == []
+    cli.main(["--host", "0.0.0.0", "--port", "0", "--allow-remote"])
+    assert served and served[0][0] == "0.0.0.0"
