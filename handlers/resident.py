@@ -229,16 +229,21 @@ async def _ask_room(update: Update, _: Gettext) -> int:
 async def unit_chosen(update: Update, ctx: AppContext) -> int:
     _ = await translator(update, ctx)
     reg = _reg(ctx)
-    if update.callback_query and update.callback_query.data:
-        raw = update.callback_query.data.split(":")[2]
-        await answer(update.callback_query)
+    q = update.callback_query
+    if q and q.data:
+        raw = q.data.split(":")[2]
     else:
         raw = update.effective_message.text if update.effective_message else ""
     try:
         reg["unit"] = residents.clean_unit(raw or "", int(reg.get("units", 1)))
     except Refused as e:
-        await _reply(update, e.render(_))
+        if q:  # a unit button this building does not have: forged or from another building
+            await alert(update, e.render(_))
+        else:
+            await _reply(update, e.render(_))
         return AWAIT_UNIT
+    if q:
+        await answer(q)
     return await _ask_room(update, _)
 
 

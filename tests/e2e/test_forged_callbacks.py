@@ -379,3 +379,29 @@ async def test_forged_callback_data_gets_the_stale_alert_and_changes_nothing(
     ans = await h.person(RESIDENT).press_data(targets["resident mid-form"][1], "d:cat:groceries")
     assert ans is not None and not ans.get("show_alert")
     await h.emu.wait_for(RESIDENT, Z(order_form.steps_for("groceries")[0].prompt))
+
+
+async def test_a_unit_the_building_lacks_gets_an_alert_and_the_question_stays(
+    harness: Harness,
+) -> None:
+    """Registration: a unit button the chosen building does not have (1栋 has 3 units) is
+    answered with a pop-up saying which units exist; the unit question stays."""
+    h = harness
+    aunt = h.person(RESIDENT, "周阿姨")
+    aunt.say("/start")
+    compounds = await aunt.expect(Z("Which compound (小区)?"))
+    await aunt.press(compounds, "幸福小区")
+    buildings = await h.wait_edit(
+        RESIDENT, compounds["message_id"], lambda m: "r:b:" in str(m.get("reply_markup"))
+    )
+    await aunt.press(buildings, "1栋")
+    units = await h.wait_edit(
+        RESIDENT, compounds["message_id"], lambda m: "r:u:" in str(m.get("reply_markup"))
+    )
+    ans = await aunt.press_data(units, "r:u:9", force=True)
+    assert ans is not None and ans["show_alert"]
+    assert Z("This building has units 1 to {units}. Please send one of them.") in ans["text"]
+    ans = await aunt.press_data(units, "r:u:x1", force=True)  # not even a number: stale
+    assert ans is not None and ans["show_alert"] and Z(STALE) in ans["text"]
+    await aunt.press(units, "2")
+    await aunt.expect(Z("Your room number? For example 302."))
