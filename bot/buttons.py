@@ -37,7 +37,8 @@ ORDER_VERBS = (
     "nf",
     "nfr",
 )
-ORDER_PATTERN = re.compile(r"^o:(" + "|".join(ORDER_VERBS) + r"):(\d{1,12})(?::(\w{1,16}))?$")
+# Ids are [0-9]{1,9}: rows are 32-bit integers on PostgreSQL (handlers/callback_data.py).
+ORDER_PATTERN = re.compile(r"^o:(" + "|".join(ORDER_VERBS) + r"):([0-9]{1,9})(?::(\w{1,16}))?\Z")
 
 
 def order_action(verb: str, order_id: int, arg: str | None = None) -> str:
@@ -52,7 +53,7 @@ def parse_order_action(data: str) -> tuple[str, int, str | None] | None:
     return m.group(1), int(m.group(2)), m.group(3)
 
 
-RELAY_PATTERN = r"^m:to:\d{1,12}$"
+RELAY_PATTERN = r"^m:to:[0-9]{1,9}$"
 
 
 def relay_action(order_id: int) -> str:

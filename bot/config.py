@@ -220,6 +220,8 @@ class SandboxSection(_Section):
     # The browser page over the emulator (phones for each demo user), on the same host.
     web_port: int = Field(default=8080, ge=0, le=65535)
     seed_demo: bool = True
+    # Anyone who reaches the sandbox can act as any demo user: this computer only, unless set.
+    allow_remote: bool = False
 
 
 class AdminsSection(_Section):

@@ -13,6 +13,7 @@ from bot.buttons import Button, Rows
 from bot.errors import Refused
 from bot.i18n import N_, Gettext
 from bot.services import staff
+from handlers.callback_data import ID
 from handlers.common import STALE, alert, answer, edit_or_send, inline, translator, unit_of_work
 from handlers.context import AppContext
 from models import StaffRole
@@ -164,7 +165,7 @@ async def back_to_list(update: Update, ctx: AppContext) -> None:
 def admin_handlers() -> list[Any]:
     return [
         CommandHandler("staff", staff_command, filters=filters.ChatType.PRIVATE),
-        CallbackQueryHandler(remove_pressed, pattern=r"^sf:rm:\d{1,12}$"),
-        CallbackQueryHandler(remove_confirmed, pattern=r"^sf:yes:\d{1,12}$"),
+        CallbackQueryHandler(remove_pressed, pattern=rf"^sf:rm:{ID}$"),
+        CallbackQueryHandler(remove_confirmed, pattern=rf"^sf:yes:{ID}$"),
         CallbackQueryHandler(back_to_list, pattern=r"^sf:list$"),
     ]

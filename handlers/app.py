@@ -26,10 +26,11 @@ from telegram.warnings import PTBUserWarning
 
 from bot import sweep
 from bot.chat_state import ChatStateStore
-from bot.i18n import N_, gettext_for
+from bot.i18n import LANGUAGES, N_, gettext_for
 from bot.runtime import Runtime
 from handlers import (
     admin,
+    callback_data,
     care,
     common,
     delivery,
@@ -94,9 +95,11 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     2. commands and buttons that work anywhere;
     3. the catch-alls: an unknown button gets an alert, unexpected input a hint."""
     timeout = float(rt.settings.limits.conversation_timeout_seconds)
-    # Group -1 runs first, for every update: someone flooding the bot is stopped there.
+    # Group -2 runs first, for every update: someone flooding the bot is stopped there.
     app.bot_data[common.FLOOD_KEY] = common.FloodGuard(rt.settings.limits.messages_per_minute)
-    app.add_handler(TypeHandler(Update, common.flood_guard), group=-1)
+    app.add_handler(TypeHandler(Update, common.flood_guard), group=-2)
+    # Then button data with spaces or control characters, which no button of ours carries.
+    app.add_handler(TypeHandler(Update, callback_data.odd_data_guard), group=-1)
 
     app.add_handler(resident.build_order_conversation(timeout))
     app.add_handler(notices.build_notice_conversation(timeout))
@@ -117,7 +120,11 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
             filters.Regex(common.label_pattern(common.MENU_LANGUAGE)), common.language_command
         )
     )
-    app.add_handler(CallbackQueryHandler(common.language_chosen, pattern=r"^l:\w{1,8}$"))
+    app.add_handler(
+        CallbackQueryHandler(
+            common.language_chosen, pattern=rf"^l:{callback_data.one_of(LANGUAGES)}$"
+        )
+    )
     app.add_handler(CommandHandler("cancel", common.nothing_to_cancel, filters=private))
     app.add_handler(relay.relay_command())
     for handler in (
@@ -133,6 +140,8 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     ):
         app.add_handler(handler)
 
+    # Last: any button data no handler above takes (forged, garbled, or from an old version of
+    # the bot) gets the stale-button alert; the patterns above admit only real values.
     app.add_handler(CallbackQueryHandler(common.stale_button))
     app.add_handler(MessageHandler(filters.COMMAND, common.unknown_command))
     app.add_handler(MessageHandler(private & ~filters.COMMAND, common.unexpected_input))

@@ -24,6 +24,7 @@ from bot.buttons import Button, Rows
 from bot.errors import Refused
 from bot.i18n import N_, Gettext, local_time
 from bot.services import care
+from handlers.callback_data import ID, one_of
 from handlers.common import (
     PRIVATE_TEXT,
     STALE,
@@ -259,7 +260,7 @@ async def timed_out(update: object, ctx: AppContext) -> None:
 
 
 def build_care_conversation(timeout_s: float) -> ConversationHandler[AppContext]:
-    entry = [CallbackQueryHandler(ask_input, pattern=r"^cr:(who|iso):\d{1,12}$")]
+    entry = [CallbackQueryHandler(ask_input, pattern=rf"^cr:(who|iso):{ID}$")]
     return ConversationHandler(
         entry_points=entry,
         states={
@@ -316,9 +317,9 @@ async def check_in_pressed(update: Update, ctx: AppContext) -> None:
 def care_handlers() -> list[Any]:
     return [
         CommandHandler("care", care_command, filters=filters.ChatType.PRIVATE),
-        CallbackQueryHandler(check_in_pressed, pattern=r"^c:(ok|need|call):\d{1,12}$"),
+        CallbackQueryHandler(check_in_pressed, pattern=rf"^c:{one_of(care.VERBS)}:{ID}$"),
         CallbackQueryHandler(
             staff_pressed,
-            pattern=r"^cr:(open:\d{1,12}|isox:\d{1,12}|list:0|flag:\d{1,12}:[a-z_]{1,16})$",
+            pattern=rf"^cr:(open:{ID}|isox:{ID}|list:0|flag:{ID}:{one_of(care.FLAGS)})$",
         ),
     ]

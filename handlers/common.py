@@ -349,25 +349,45 @@ async def error_handler(update: object, ctx: ContextTypes.DEFAULT_TYPE) -> None:
 class FloodGuard:
     """At most N updates a minute from one person in private chat; past that, one friendly
     answer and the rest are ignored until the minute has passed (a stuck key, a child, a
-    script). Group chats are not limited: a claim must never be refused for speed."""
+    script). Group chats are not limited: a claim must never be refused for speed.
+
+    Memory is bounded by the people seen in the last two minutes: once a window has passed,
+    everyone whose window is empty is forgotten (a long-running bot meets many thousands)."""
+
+    WINDOW = 60.0
 
     def __init__(self, per_minute: int) -> None:
         self.per_minute = per_minute
         self._seen: dict[int, deque[float]] = {}
         self._warned: dict[int, float] = {}
+        self._pruned_at = float("-inf")
 
     def allow(self, user_id: int, now: float) -> tuple[bool, bool]:
         """(allowed, warn now)."""
+        if now - self._pruned_at >= self.WINDOW:
+            self._prune(now)
         q = self._seen.setdefault(user_id, deque())
-        while q and q[0] <= now - 60.0:
+        while q and q[0] <= now - self.WINDOW:
             q.popleft()
         if len(q) < self.per_minute:
             q.append(now)
             return True, False
-        warn = self._warned.get(user_id, 0.0) <= now - 60.0
+        warn = self._warned.get(user_id, float("-inf")) <= now - self.WINDOW
         if warn:
             self._warned[user_id] = now
         return False, warn
+
+    def _prune(self, now: float) -> None:
+        """Forget everyone with nothing in their window (at most once a window: amortised O(1)
+        per update)."""
+        cutoff = now - self.WINDOW
+        self._seen = {u: q for u, q in self._seen.items() if q and q[-1] > cutoff}
+        self._warned = {u: t for u, t in self._warned.items() if t > cutoff}
+        self._pruned_at = now
+
+    def tracked(self) -> int:
+        """How many people the guard remembers (for tests and the curious)."""
+        return len(self._seen.keys() | self._warned.keys())
 
 
 FLOOD_KEY = "flood_guard"

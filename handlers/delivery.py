@@ -23,6 +23,7 @@ from bot.errors import Refused
 from bot.i18n import N_, Gettext
 from bot.services import amounts, notify, orders
 from bot.services.notify import OrderView
+from handlers.callback_data import ID
 from handlers.common import (
     PRIVATE_MESSAGE,
     PRIVATE_OTHER,
@@ -41,9 +42,9 @@ from handlers.context import AppContext
 
 DELIVER_PHOTO, DELIVER_AMOUNT, DELIVER_RECEIPT = range(40, 43)
 DELIVER_KEY = "deliver"
-DONE_PATTERN = r"^o:done:\d{1,12}$"
-SKIP_PATTERN = r"^dl:skip:\d{1,12}$"
-STOP_PATTERN = r"^dl:stop:\d{1,12}$"
+DONE_PATTERN = rf"^o:done:{ID}$"
+SKIP_PATTERN = rf"^dl:skip:{ID}$"
+STOP_PATTERN = rf"^dl:stop:{ID}$"
 
 ASK_PHOTO = N_("📷 Please send a photo of the goods at the door.")
 ASK_AMOUNT = N_("How much did you spend? (a number such as 35.5; 0 if nothing to pay)")

@@ -83,6 +83,7 @@ async def start_page(emu: Any, rt: Runtime, host: str, port: int, demo: Demo = D
     page = SandboxWeb(
         emu,
         advance=advance,
+        allow_remote=rt.settings.sandbox.allow_remote,
         roles=demo_roles(demo),
         timezone=rt.settings.i18n.timezone,
         clock_note=(
@@ -150,7 +151,12 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         )
     else:
         from sandbox.emulator import Emulator  # only the no-token demo needs it
+        from sandbox.web import check_bind
 
+        try:
+            check_bind(settings.sandbox.host, settings.sandbox.allow_remote)
+        except PermissionError as e:
+            raise SystemExit(str(e)) from None
         emu = Emulator(clock=_BotTime(rt.clock))
         await emu.start(settings.sandbox.host, settings.sandbox.port)
         populate_emulator(emu, SANDBOX_TOKEN)

@@ -21,6 +21,7 @@ from bot.errors import Refused
 from bot.i18n import N_, Gettext, local_time
 from bot.limits import check_fits, limit_for
 from bot.services import notices as svc
+from handlers.callback_data import ID, one_of
 from handlers.common import (
     STALE,
     alert,
@@ -328,8 +329,12 @@ def build_notice_conversation(timeout_s: float) -> ConversationHandler[AppContex
     return ConversationHandler(
         entry_points=[CommandHandler("notice", notice_start, filters=filters.ChatType.PRIVATE)],
         states={
-            AUDIENCE: [CallbackQueryHandler(notice_audience, pattern=r"^n:a:[a-z]{1,12}$")],
-            TARGET: [CallbackQueryHandler(notice_target, pattern=r"^n:t:(all|[cgb]\d{1,12})$")],
+            AUDIENCE: [
+                CallbackQueryHandler(
+                    notice_audience, pattern=rf"^n:a:{one_of(svc.AUDIENCE_LABELS)}$"
+                )
+            ],
+            TARGET: [CallbackQueryHandler(notice_target, pattern=rf"^n:t:(all|[cgb]{ID})$")],
             TEXT: [MessageHandler(content, notice_text)],
             PREVIEW: [
                 CallbackQueryHandler(notice_send, pattern=r"^n:send$"),
@@ -484,8 +489,8 @@ def notice_handlers() -> list[Any]:
     private = filters.ChatType.PRIVATE
     return [
         CommandHandler("notices", notices_command, filters=private),
-        CallbackQueryHandler(notice_received, pattern=r"^n:ok:\d{1,12}$"),
-        CallbackQueryHandler(notice_resend, pattern=r"^n:rs:\d{1,12}$"),
-        CallbackQueryHandler(notice_unconfirmed, pattern=r"^n:ub:\d{1,12}$"),
-        CallbackQueryHandler(notice_cancel_scheduled, pattern=r"^n:x:\d{1,12}$"),
+        CallbackQueryHandler(notice_received, pattern=rf"^n:ok:{ID}$"),
+        CallbackQueryHandler(notice_resend, pattern=rf"^n:rs:{ID}$"),
+        CallbackQueryHandler(notice_unconfirmed, pattern=rf"^n:ub:{ID}$"),
+        CallbackQueryHandler(notice_cancel_scheduled, pattern=rf"^n:x:{ID}$"),
     ]

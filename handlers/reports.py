@@ -16,6 +16,7 @@ from bot.buttons import Button, Rows
 from bot.errors import Refused
 from bot.i18n import N_, Gettext
 from bot.services import audit, reports
+from handlers.callback_data import DAY
 from handlers.common import STALE, alert, answer, edit_or_send, inline, translator
 from handlers.context import AppContext
 
@@ -212,5 +213,5 @@ def report_handlers() -> list[Any]:
         CommandHandler("stats", stats_command, filters=private),
         CommandHandler("export", export_command, filters=private),
         CallbackQueryHandler(stats_pressed, pattern=r"^rp:s:(today|yesterday|7d)$"),
-        CallbackQueryHandler(export_pressed, pattern=r"^rp:x:\d{8}:\d{8}$"),
+        CallbackQueryHandler(export_pressed, pattern=rf"^rp:x:{DAY}:{DAY}$"),
     ]

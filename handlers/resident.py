@@ -17,6 +17,7 @@ from bot.buttons import Button, parse_order_action
 from bot.errors import Refused
 from bot.i18n import N_, Gettext
 from bot.services import directory, notify, order_form, orders, residents
+from handlers.callback_data import ID, one_of
 from handlers.common import (
     MENU_ME,
     MENU_MY_ORDERS,
@@ -228,16 +229,21 @@ async def _ask_room(update: Update, _: Gettext) -> int:
 async def unit_chosen(update: Update, ctx: AppContext) -> int:
     _ = await translator(update, ctx)
     reg = _reg(ctx)
-    if update.callback_query and update.callback_query.data:
-        raw = update.callback_query.data.split(":")[2]
-        await answer(update.callback_query)
+    q = update.callback_query
+    if q and q.data:
+        raw = q.data.split(":")[2]
     else:
         raw = update.effective_message.text if update.effective_message else ""
     try:
         reg["unit"] = residents.clean_unit(raw or "", int(reg.get("units", 1)))
     except Refused as e:
-        await _reply(update, e.render(_))
+        if q:  # a unit button this building does not have: forged or from another building
+            await alert(update, e.render(_))
+        else:
+            await _reply(update, e.render(_))
         return AWAIT_UNIT
+    if q:
+        await answer(q)
     return await _ask_room(update, _)
 
 
@@ -390,6 +396,11 @@ async def conversation_timeout(update: Update, ctx: AppContext) -> None:
 # --- ordering -------------------------------------------------------------------------------
 
 CATEGORY_BUTTONS = ("groceries", "medicine", "gas", "other")
+# What the form's buttons can carry: d:v:<a choice of some step>, d:edit:<a step's key>.
+FORM_CHOICES = {
+    c.value for k in CATEGORY_BUTTONS for s in order_form.steps_for(k) for c in s.choices
+}
+FORM_KEYS = {s.key for k in CATEGORY_BUTTONS for s in order_form.steps_for(k)}
 EDITING_KEY = "editing"
 
 
@@ -703,7 +714,9 @@ async def order_again(update: Update, ctx: AppContext) -> int:
     q = update.callback_query
     assert q is not None and q.data is not None
     parsed = parse_order_action(q.data)
-    assert parsed is not None
+    if parsed is None:  # the patterns admit only real data; still, never parse it blindly
+        await alert(update, (await translator(update, ctx))(STALE))
+        return ConversationHandler.END
     try:
         async with unit_of_work(update, ctx) as w:
             _ = w._
@@ -762,7 +775,9 @@ async def resident_action(update: Update, ctx: AppContext) -> None:
     q = update.callback_query
     assert q is not None and q.data is not None
     parsed = parse_order_action(q.data)
-    assert parsed is not None
+    if parsed is None:  # the patterns admit only real data; still, never parse it blindly
+        await alert(update, (await translator(update, ctx))(STALE))
+        return
     verb, order_id, arg = parsed
     tz = ctx.rt.timezone
     # The change commits first; only then is the person told (DESIGN rule 11).
@@ -947,11 +962,11 @@ def build_registration_conversation(timeout_s: float) -> ConversationHandler[App
             CallbackQueryHandler(change_address, pattern=r"^r:edit$"),
         ],
         states={
-            AWAIT_COMMUNITY: [CallbackQueryHandler(community_chosen, pattern=r"^r:c:\d+$")],
-            AWAIT_COMPOUND: [CallbackQueryHandler(compound_chosen, pattern=r"^r:p:\d+$")],
-            AWAIT_BUILDING: [CallbackQueryHandler(building_chosen, pattern=r"^r:b:\d+$")],
+            AWAIT_COMMUNITY: [CallbackQueryHandler(community_chosen, pattern=rf"^r:c:{ID}$")],
+            AWAIT_COMPOUND: [CallbackQueryHandler(compound_chosen, pattern=rf"^r:p:{ID}$")],
+            AWAIT_BUILDING: [CallbackQueryHandler(building_chosen, pattern=rf"^r:b:{ID}$")],
             AWAIT_UNIT: [
-                CallbackQueryHandler(unit_chosen, pattern=r"^r:u:\w{1,4}$"),
+                CallbackQueryHandler(unit_chosen, pattern=r"^r:u:[0-9]{1,3}$"),
                 MessageHandler(filters.TEXT & ~filters.COMMAND, unit_chosen),
             ],
             AWAIT_ROOM: [MessageHandler(filters.TEXT & ~filters.COMMAND, room_given)],
@@ -977,7 +992,7 @@ def build_order_conversation(timeout_s: float) -> ConversationHandler[AppContext
         CommandHandler("order", order_start, filters=filters.ChatType.PRIVATE),
         MessageHandler(filters.Regex(label_pattern(MENU_ORDER)), order_start),
         CallbackQueryHandler(order_start, pattern=r"^d:new$"),
-        CallbackQueryHandler(order_again, pattern=r"^o:again:\d{1,12}$"),
+        CallbackQueryHandler(order_again, pattern=rf"^o:again:{ID}$"),
     ]
     timeout = [
         MessageHandler(filters.ALL, conversation_timeout),
@@ -986,18 +1001,22 @@ def build_order_conversation(timeout_s: float) -> ConversationHandler[AppContext
     return ConversationHandler(
         entry_points=order_entry,
         states={
-            ORD_FOR: [CallbackQueryHandler(recipient_chosen, pattern=r"^d:for:(self|\d{1,12})$")],
-            ORD_CATEGORY: [CallbackQueryHandler(category_chosen, pattern=r"^d:cat:\w{1,16}$")],
+            ORD_FOR: [CallbackQueryHandler(recipient_chosen, pattern=rf"^d:for:(self|{ID})$")],
+            ORD_CATEGORY: [
+                CallbackQueryHandler(
+                    category_chosen, pattern=rf"^d:cat:{one_of(CATEGORY_BUTTONS)}$"
+                )
+            ],
             ORD_STEP: [
-                CallbackQueryHandler(choice_given, pattern=r"^d:v:\w{1,16}$"),
+                CallbackQueryHandler(choice_given, pattern=rf"^d:v:{one_of(FORM_CHOICES)}$"),
                 MessageHandler(
                     (filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.VOICE, input_given
                 ),
                 MessageHandler(~filters.COMMAND, input_unsupported),
             ],
             ORD_CONFIRM: [
-                CallbackQueryHandler(order_confirmed, pattern=r"^d:ok:\d{1,12}$"),
-                CallbackQueryHandler(edit_step, pattern=r"^d:edit:\w{1,16}$"),
+                CallbackQueryHandler(order_confirmed, pattern=rf"^d:ok:{ID}$"),
+                CallbackQueryHandler(edit_step, pattern=rf"^d:edit:{one_of(FORM_KEYS)}$"),
                 CallbackQueryHandler(doorstep_toggled, pattern=r"^d:door$"),
             ],
             ConversationHandler.TIMEOUT: timeout,
@@ -1020,15 +1039,17 @@ def menu_handlers() -> list[Any]:
     return [
         CommandHandler("orders", my_orders, filters=filters.ChatType.PRIVATE),
         MessageHandler(filters.Regex(label_pattern(MENU_MY_ORDERS)), my_orders),
-        CallbackQueryHandler(order_confirmed, pattern=r"^d:ok:\d+$"),
+        CallbackQueryHandler(order_confirmed, pattern=rf"^d:ok:{ID}$"),
         CallbackQueryHandler(cancel_conversation, pattern=r"^d:stop$"),
         CallbackQueryHandler(
-            resident_action, pattern=r"^o:(ok|cancel|cxl|detail|prob|thank):\d{1,12}$"
+            resident_action, pattern=rf"^o:(ok|cancel|cxl|detail|prob|thank):{ID}$"
         ),
-        CallbackQueryHandler(resident_action, pattern=r"^o:(prob|rate):\d{1,12}:\w{1,16}$"),
+        CallbackQueryHandler(resident_action, pattern=rf"^o:prob:{ID}:{one_of(notify.PROBLEMS)}$"),
+        CallbackQueryHandler(resident_action, pattern=rf"^o:rate:{ID}:[1-5]$"),  # stars
         CommandHandler("me", me_screen, filters=filters.ChatType.PRIVATE),
         MessageHandler(filters.Regex(label_pattern(MENU_ME)), me_screen),
         CallbackQueryHandler(
-            people_action, pattern=r"^p:(list|me|care|care:\w{1,16}|rm:\d{1,12})$"
+            people_action,
+            pattern=rf"^p:(list|me|care|care:{one_of(residents.CARE_FLAGS)}|rm:{ID})$",
         ),
     ]

@@ -27,6 +27,7 @@ from bot.clock import local_day
 from bot.errors import Refused
 from bot.i18n import Gettext
 from bot.services import people, roster
+from handlers.callback_data import DAY, ID
 from handlers.common import STALE, Work, alert, answer, edit_or_send, inline, unit_of_work
 from handlers.context import AppContext
 
@@ -286,9 +287,9 @@ async def swap_button(update: Update, ctx: AppContext) -> None:
 
 def roster_handlers() -> list[Any]:
     private = filters.ChatType.PRIVATE
-    day = r"\d{8}"
-    tmpl = r"\w{1,16}"
-    num = r"\d{1,12}"
+    day = DAY
+    tmpl = r"\w{1,16}"  # a shift template of the config (checked by the roster service)
+    num = ID
     return [
         CommandHandler("roster", roster_command, filters=private),
         CommandHandler("shifts", shifts_command, filters=private),

@@ -19,6 +19,7 @@ from bot.buttons import Button, Rows
 from bot.errors import Refused
 from bot.i18n import N_, Gettext
 from bot.services import volunteers
+from handlers.callback_data import ID
 from handlers.common import STALE, alert, answer, edit_or_send, inline, translator, unit_of_work
 from handlers.context import AppContext
 from models import Volunteer
@@ -303,12 +304,12 @@ async def volunteer_confirmed(update: Update, ctx: AppContext) -> None:
 
 def staff_handlers() -> list[Any]:
     return [
-        CallbackQueryHandler(volunteer_decision, pattern=r"^v:(ok|no):\d{1,12}$"),
+        CallbackQueryHandler(volunteer_decision, pattern=rf"^v:(ok|no):{ID}$"),
         CommandHandler("volunteers", volunteers_command, filters=filters.ChatType.PRIVATE),
         CallbackQueryHandler(volunteers_command, pattern=r"^vs:list$"),
-        CallbackQueryHandler(volunteers_grid, pattern=r"^vs:g:\d{1,12}$"),
-        CallbackQueryHandler(volunteer_ask, pattern=r"^vs:[sr]:\d{1,12}$"),
-        CallbackQueryHandler(volunteer_confirmed, pattern=r"^vs:[sr]y:\d{1,12}$"),
+        CallbackQueryHandler(volunteers_grid, pattern=rf"^vs:g:{ID}$"),
+        CallbackQueryHandler(volunteer_ask, pattern=rf"^vs:[sr]:{ID}$"),
+        CallbackQueryHandler(volunteer_confirmed, pattern=rf"^vs:[sr]y:{ID}$"),
         CommandHandler("bind", bind_start),
-        CallbackQueryHandler(bind_chosen, pattern=r"^g:bind:\d{1,12}$"),
+        CallbackQueryHandler(bind_chosen, pattern=rf"^g:bind:{ID}$"),
     ]

@@ -17,6 +17,7 @@ from bot.buttons import Button, parse_order_action
 from bot.errors import Refused
 from bot.i18n import N_
 from bot.services import notify, orders, residents, volunteers
+from handlers.callback_data import ID, one_of
 from handlers.common import STALE, alert, answer, edit_or_send, inline, translator, unit_of_work
 from handlers.context import AppContext
 
@@ -26,7 +27,9 @@ async def claim(update: Update, ctx: AppContext) -> None:
     q = update.callback_query
     assert q is not None and q.data is not None
     parsed = parse_order_action(q.data)
-    assert parsed is not None
+    if parsed is None:  # the patterns admit only real data; still, never parse it blindly
+        await alert(update, (await translator(update, ctx))(STALE))
+        return
     try:
         async with unit_of_work(update, ctx) as w:
             _ = w._
@@ -50,7 +53,9 @@ async def runner_action(update: Update, ctx: AppContext) -> None:
     q = update.callback_query
     assert q is not None and q.data is not None
     parsed = parse_order_action(q.data)
-    assert parsed is not None
+    if parsed is None:  # the patterns admit only real data; still, never parse it blindly
+        await alert(update, (await translator(update, ctx))(STALE))
+        return
     verb, order_id, arg = parsed
     try:
         async with unit_of_work(update, ctx) as w:
@@ -110,9 +115,14 @@ async def my_tasks(update: Update, ctx: AppContext) -> None:
 
 def volunteer_handlers() -> list[Any]:
     return [
-        CallbackQueryHandler(claim, pattern=r"^o:claim:\d{1,12}$"),
-        CallbackQueryHandler(runner_action, pattern=r"^o:(buy|go|rel|nf):\d{1,12}$"),
-        CallbackQueryHandler(runner_action, pattern=r"^o:(relr|nfr):\d{1,12}:\w{1,16}$"),
+        CallbackQueryHandler(claim, pattern=rf"^o:claim:{ID}$"),
+        CallbackQueryHandler(runner_action, pattern=rf"^o:(buy|go|rel|nf):{ID}$"),
+        CallbackQueryHandler(
+            runner_action, pattern=rf"^o:relr:{ID}:{one_of(notify.RELEASE_REASONS)}$"
+        ),
+        CallbackQueryHandler(
+            runner_action, pattern=rf"^o:nfr:{ID}:{one_of(notify.GIVE_UP_REASONS)}$"
+        ),
         CommandHandler("tasks", group_tasks),
         CommandHandler("duty", duty, filters=filters.ChatType.PRIVATE),
         CallbackQueryHandler(duty, pattern=r"^v:duty:(on|off)$"),
@@ -262,8 +272,13 @@ async def join_name(update: Update, ctx: AppContext) -> int:
 
 async def join_phone(update: Update, ctx: AppContext) -> int:
     msg = update.effective_message
-    assert msg is not None
+    assert msg is not None and update.effective_user is not None
     _ = await translator(update, ctx)
+    # A shared contact must be the volunteer's own (as for residents): staff approve and
+    # residents call the number they see, so it must reach the person who signed up.
+    if msg.contact is not None and msg.contact.user_id not in (None, update.effective_user.id):
+        await msg.reply_text(_("Please share your own number with the button, or type it."))
+        return JOIN_PHONE
     raw = msg.contact.phone_number if msg.contact else (msg.text or "")
     try:
         _join(ctx)["phone"] = residents.clean_phone(raw)
@@ -354,8 +369,10 @@ def build_join_conversation(timeout_s: float) -> ConversationHandler[AppContext]
         states={
             JOIN_NAME: [MessageHandler(text, join_name)],
             JOIN_PHONE: [MessageHandler(text | filters.CONTACT, join_phone)],
-            JOIN_GRID: [CallbackQueryHandler(join_grid, pattern=r"^j:g:\d{1,12}$")],
-            JOIN_WHEN: [CallbackQueryHandler(join_when, pattern=r"^j:a:\w{1,8}$")],
+            JOIN_GRID: [CallbackQueryHandler(join_grid, pattern=rf"^j:g:{ID}$")],
+            JOIN_WHEN: [
+                CallbackQueryHandler(join_when, pattern=rf"^j:a:{one_of(volunteers.AVAILABILITY)}$")
+            ],
         },
         fallbacks=[
             CommandHandler(["cancel", "start"], join_stop),

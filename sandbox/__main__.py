@@ -7,11 +7,18 @@ import asyncio
 import contextlib
 
 from .emulator import Emulator
+from .web import check_bind
 
 
 async def serve(
-    host: str, port: int, tokens: list[str], limits: dict, web_port: int | None = None
+    host: str,
+    port: int,
+    tokens: list[str],
+    limits: dict,
+    web_port: int | None = None,
+    allow_remote: bool = False,
 ) -> None:
+    check_bind(host, allow_remote)  # anyone who reaches it can act as any user
     emu = Emulator(**limits)
     for token in tokens:
         emu.register_bot(token)
@@ -28,7 +35,11 @@ async def serve(
     if web_port is not None:
         from .web import SandboxWeb
 
-        page = SandboxWeb(emu, clock_note="No clock control: the emulator runs on real time.")
+        page = SandboxWeb(
+            emu,
+            clock_note="No clock control: the emulator runs on real time.",
+            allow_remote=allow_remote,
+        )
         print(f"  browser page:      {await page.start(host, web_port)}", flush=True)
     try:
         await asyncio.Event().wait()  # serve until cancelled (Ctrl-C)
@@ -51,6 +62,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--web-port", type=int, default=None, help="also serve the browser page on this port"
     )
+    parser.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="serve a host other than this computer (anyone who reaches it acts as any user)",
+    )
     parser.add_argument("--global-rate", type=float, default=30)
     parser.add_argument("--private-rate", type=float, default=1.0)
     parser.add_argument("--private-burst", type=float, default=5)
@@ -64,8 +80,14 @@ def main(argv: list[str] | None = None) -> None:
         "group_rate": args.group_rate,
         "group_window": args.group_window,
     }
+    try:
+        check_bind(args.host, args.allow_remote)
+    except PermissionError as e:
+        parser.exit(2, f"{e}\n")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.host, args.port, args.token, limits, args.web_port))
+        asyncio.run(
+            serve(args.host, args.port, args.token, limits, args.web_port, args.allow_remote)
+        )
 
 
 if __name__ == "__main__":

@@ -14,12 +14,25 @@ Plain HTML/CSS/JS from ``sandbox/web/`` and a small JSON API served by aiohttp:
 
 It imports nothing outside ``sandbox/``: the clock control is a callback handed in by whoever
 composes the bot and the emulator.
+
+Anyone who reaches the page can act as any demo user, so it guards itself:
+
+- it serves this computer only (a loopback host) unless told ``allow_remote``;
+- a request whose ``Host`` is not loopback or the configured host is refused (403): a web
+  page that makes its own name point at 127.0.0.1 (DNS rebinding) gets nothing;
+- a request from a browser page of another origin (``Origin``, ``Sec-Fetch-Site``) is refused
+  (403), and the API's posts take ``application/json`` only (415): the page sends it, while
+  a form or a ``text/plain`` fetch of another site cannot (uploads are multipart, and
+  checked by origin);
+- stored files are served as attachments with ``nosniff``; only real pictures of a safe type
+  (PNG, JPEG, GIF, WebP, by their first bytes) are shown inline.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -27,6 +40,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from aiohttp.helpers import content_disposition_header
+from yarl import URL
 
 from .errors import SandboxError
 from .state import ACTIVE_STATUSES
@@ -41,6 +56,47 @@ STATIC = Path(__file__).with_name("web")
 # Receives minutes; moves the clock(s) and runs what became due; returns a line for the page.
 AdvanceClock = Callable[[float], Awaitable[str]]
 _SKIP = ("edit_history", "raw_text", "raw_caption")
+
+
+# Pictures the page may show inline, known by their first bytes (not by what the uploader said).
+SAFE_IMAGES = (
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"GIF87a", "image/gif"),
+    (b"GIF89a", "image/gif"),
+)
+REMOTE_REFUSED = (
+    "Refusing to serve the sandbox on {host!r}: anyone who can reach it can act as any demo "
+    "user and read every chat. It serves this computer only (127.0.0.1). To serve other "
+    "computers anyway, set [sandbox] allow_remote = true (python -m sandbox: --allow-remote)."
+)
+
+
+def is_loopback(host: str) -> bool:
+    """127.0.0.1, ::1, localhost (a wildcard such as 0.0.0.0 is every interface: not)."""
+    name = host.strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, allow_remote: bool) -> None:
+    """Refuse (PermissionError) to listen beyond this computer unless explicitly allowed."""
+    if not (allow_remote or is_loopback(host)):
+        raise PermissionError(REMOTE_REFUSED.format(host=host))
+
+
+def sniff_image(data: bytes) -> str | None:
+    """The picture type of ``data`` if it really is one the page may show, else None."""
+    for magic, mime in SAFE_IMAGES:
+        if data.startswith(magic):
+            return mime
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return None
 
 
 def demo_phone(user_id: int) -> str:
@@ -64,8 +120,11 @@ class SandboxWeb:
         clock_note: str = "",
         roles: dict[int, str] | None = None,
         timezone: str | None = None,
+        allow_remote: bool = False,
     ) -> None:
         self.emu = emu
+        self.allow_remote = allow_remote
+        self._host = "127.0.0.1"  # where it listens (set by start)
         self.advance = advance
         self.clock_note = clock_note
         self.roles = roles or {}
@@ -77,7 +136,7 @@ class SandboxWeb:
     # ------------------------------------------------------------------ lifecycle
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=32 * 1024 * 1024)
+        app = web.Application(client_max_size=32 * 1024 * 1024, middlewares=[self._guard])
         r = app.router
         r.add_get("/", self._index)
         r.add_get("/api/state", self._state)
@@ -91,6 +150,8 @@ class SandboxWeb:
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        check_bind(host, self.allow_remote)
+        self._host = host
         self.emu.listeners.append(self._on_change)
         self._runner = web.AppRunner(
             self.app(), handler_cancellation=True, access_log=None, shutdown_timeout=1.0
@@ -116,6 +177,39 @@ class SandboxWeb:
         if self._url is None:
             raise RuntimeError("page not started")
         return self._url
+
+    # ------------------------------------------------------------------ who may ask
+
+    def _host_allowed(self, host_header: str) -> bool:
+        """The Host a browser sent: loopback, or the host the page listens on. Serving every
+        interface (allowed remote), any name will do: there is nothing to compare with."""
+        try:
+            name = (URL(f"http://{host_header}").host or "").lower()
+        except ValueError:
+            return False
+        if is_loopback(name) or name == self._host.strip("[]").lower():
+            return True
+        return self.allow_remote and self._host in ("", "0.0.0.0", "::")
+
+    @web.middleware
+    async def _guard(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        if not self._host_allowed(request.host):
+            return web.json_response({"error": "unknown host"}, status=403)
+        origin = request.headers.get("Origin")
+        own = f"{request.scheme}://{request.host}"
+        if (origin is not None and origin != own) or request.headers.get(
+            "Sec-Fetch-Site"
+        ) == "cross-site":
+            return web.json_response({"error": "not from this page"}, status=403)
+        if (
+            request.method == "POST"
+            and request.content_type != "application/json"
+            and not (request.path == "/api/send" and request.content_type == "multipart/form-data")
+        ):
+            return web.json_response({"error": "send JSON (application/json)"}, status=415)
+        return await handler(request)
 
     # ------------------------------------------------------------------ live updates
 
@@ -275,13 +369,20 @@ class SandboxWeb:
         record = self.emu.files.get(request.match_info["file_id"])
         if record is None:
             return web.Response(status=404, text="no such file")
-        headers = {"Cache-Control": "max-age=3600"}
-        if record.file_name:
-            headers["Content-Disposition"] = f'inline; filename="{record.file_name}"'
+        # What the uploader said the type is counts for nothing: only a real picture of a
+        # safe type is shown in the page; anything else is a download the browser won't run.
+        image = sniff_image(record.data)
+        name = record.file_name or (record.file_id + (".bin" if image is None else ""))
+        headers = {
+            "Cache-Control": "max-age=3600",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "sandbox; default-src 'none'",
+            "Content-Disposition": content_disposition_header(
+                "inline" if image else "attachment", filename=name
+            ),
+        }
         return web.Response(
-            body=record.data,
-            content_type=record.mime_type or "application/octet-stream",
-            headers=headers,
+            body=record.data, content_type=image or "application/octet-stream", headers=headers
         )
 
 

@@ -254,7 +254,9 @@ async def answer(
     d = await _open_draft(session, draft_id, telegram_id)
     now = rt.clock.now()
     if key == "category":
-        category = Category(choice or "").value
+        if choice not in {c.value for c in Category}:
+            raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
+        category = Category(choice).value
         if d.category != category:
             d.details = {}
             d.description = d.photo = d.voice = None

@@ -35,6 +35,8 @@ async function api(path, opts) {
   return body;
 }
 
+// The API takes JSON only, as application/json (sandbox/web.py answers 415 to anything else,
+// so another site's page cannot post to it as a form or text/plain).
 function post(path, data) {
   return api(path, {
     method: "POST",

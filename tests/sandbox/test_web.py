@@ -176,3 +176,110 @@ async def test_without_a_clock_the_time_control_says_so(
             assert r.status == 400 and "no clock" in (await r.json())["error"]
     finally:
         await page.stop()
+
+
+# --- the page guards itself: anyone who reaches it can act as any demo user -----------------
+
+
+async def test_api_posts_must_be_json(
+    emu: Emulator, web: tuple[SandboxWeb, list[float]], http: aiohttp.ClientSession
+) -> None:
+    """JSON sent as text/plain (what any web page may post to another site without asking)
+    or as a form is refused, and nothing is sent."""
+    page, moved = web
+    body = json.dumps({"user_id": AUNT, "chat_id": AUNT, "text": "/start"})
+    for path in ("/api/send", "/api/press", "/api/time"):
+        for ctype in ("text/plain", "application/x-www-form-urlencoded"):
+            async with http.post(page.url + path, data=body, headers={"Content-Type": ctype}) as r:
+                assert r.status == 415, (path, ctype)
+    assert emu.messages(AUNT) == [] and moved == []
+    # The page's own way still works.
+    async with http.post(
+        page.url + "/api/send", json={"user_id": AUNT, "chat_id": AUNT, "text": "/start"}
+    ) as r:
+        assert r.status == 200
+    assert [m["text"] for m in emu.messages(AUNT)] == ["/start"]
+
+
+async def test_requests_from_another_site_are_refused(
+    emu: Emulator, web: tuple[SandboxWeb, list[float]], http: aiohttp.ClientSession
+) -> None:
+    page, _ = web
+    send = {"user_id": AUNT, "chat_id": AUNT, "text": "/start"}
+    evil = {"Origin": "http://evil.example"}
+    async with http.post(page.url + "/api/send", json=send, headers=evil) as r:
+        assert r.status == 403
+    # A multipart upload is a plain form post for a browser: refused by its origin too.
+    form = aiohttp.FormData()
+    for key, value in (("user_id", AUNT), ("chat_id", AUNT), ("kind", "photo")):
+        form.add_field(key, str(value))
+    form.add_field("file", PNG, filename="x.png", content_type="image/png")
+    async with http.post(page.url + "/api/send", data=form, headers=evil) as r:
+        assert r.status == 403
+    async with http.get(page.url + "/api/state", headers={"Sec-Fetch-Site": "cross-site"}) as r:
+        assert r.status == 403
+    # Another name for 127.0.0.1 (DNS rebinding): refused whatever the request.
+    async with http.get(page.url + "/api/state", headers={"Host": "evil.example:80"}) as r:
+        assert r.status == 403
+    assert emu.messages(AUNT) == []
+    # The page itself, by either of its loopback names, is served.
+    port = page.url.rsplit(":", 1)[1]
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}"):
+        own = {"Host": host, "Origin": f"http://{host}"}
+        async with http.post(page.url + "/api/send", json=send, headers=own) as r:
+            assert r.status == 200, host
+    assert len(emu.messages(AUNT)) == 2
+
+
+async def test_uploads_are_served_as_attachments(
+    emu: Emulator, web: tuple[SandboxWeb, list[float]], http: aiohttp.ClientSession
+) -> None:
+    """An HTML file uploaded as a document (or as a "photo") never runs in the page."""
+    page, _ = web
+    html = b"<script>fetch('/api/send', {method: 'POST'})</script>"
+    doc = emu.send_document(AUNT, html, file_name="notice.html", mime_type="text/html")
+    fake = emu.send_photo(AUNT, html)
+    real = emu.send_photo(AUNT, PNG)
+    for msg in (doc["document"], fake["photo"][-1]):
+        async with http.get(f"{page.url}/file/{msg['file_id']}") as r:
+            assert r.status == 200 and await r.read() == html
+            assert r.headers["Content-Disposition"].startswith("attachment")
+            assert r.headers["X-Content-Type-Options"] == "nosniff"
+            assert r.content_type == "application/octet-stream"
+    async with http.get(f"{page.url}/file/{real['photo'][-1]['file_id']}") as r:
+        assert r.content_type == "image/png" and await r.read() == PNG
+        assert r.headers["Content-Disposition"].startswith("inline")
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_a_remote_host_is_refused_unless_allowed(emu: Emulator) -> None:
+    with pytest.raises(PermissionError, match="allow_remote"):
+        await SandboxWeb(emu).start("0.0.0.0", 0)
+    with pytest.raises(PermissionError):
+        await SandboxWeb(emu).start("192.168.1.20", 0)
+    for host in ("127.0.0.1", "localhost"):
+        page = SandboxWeb(emu)
+        await page.start(host, 0)
+        await page.stop()
+    page = SandboxWeb(emu, allow_remote=True)  # explicitly allowed
+    await page.start("0.0.0.0", 0)
+    await page.stop()
+
+
+def test_python_m_sandbox_refuses_a_remote_host(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sandbox.__main__ as cli
+
+    served: list[tuple[Any, ...]] = []
+
+    async def serve(*args: Any) -> None:  # instead of serving until Ctrl-C
+        served.append(args)
+
+    monkeypatch.setattr(cli, "serve", serve)
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["--host", "0.0.0.0", "--port", "0"])
+    assert exc.value.code == 2 and "--allow-remote" in capsys.readouterr().err
+    assert served == []
+    cli.main(["--host", "0.0.0.0", "--port", "0", "--allow-remote"])
+    assert served and served[0][0] == "0.0.0.0"
