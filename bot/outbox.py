@@ -28,7 +28,11 @@ from models import OutboxKind, OutboxMessage, OutboxStatus
 
 logger = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)
+# A row being sent is leased for this long and the lease is renewed while the send is under way,
+# so a row left 'sending' by a process that died (kill -9, power cut) is taken back by any
+# dispatcher's next pass within LEASE: its chat is blocked for seconds, not until a restart.
+LEASE = timedelta(seconds=15)
+RENEW_EVERY = LEASE.total_seconds() / 3
 
 
 def row(
@@ -277,6 +281,8 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._in_flight: dict[int, asyncio.Task[None]] = {}  # chat_id -> its one send
+        self._in_flight_rows: dict[int, int] = {}  # chat_id -> the outbox row being sent
+        self._renewed = 0.0  # monotonic time of the last lease renewal
         self._stopping = False
         self.sent_count = 0
         self.retry_count = 0
@@ -304,17 +310,40 @@ class Dispatcher:
         if self._in_flight:
             await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
 
-    async def _recover_leases(self) -> None:
-        # A row left 'sending' by a crash goes back to pending once its lease has run out.
+    async def _recover_leases(self, ids: list[int] | None = None) -> int:
+        """Rows left 'sending' whose lease ran out go back to pending (all such rows, or those
+        of ``ids``): their sender died mid-send. The UPDATE re-checks the expiry, so a lease
+        renewed meanwhile by a live dispatcher is left alone. Returns how many came back."""
         now = self.clock.now()
+        m = OutboxMessage
+        expired = [
+            m.status == OutboxStatus.SENDING,
+            or_(m.lease_until.is_(None), m.lease_until < now),
+        ]
+        if ids is not None:
+            expired.append(m.id.in_(ids))
+        async with self.db.session() as s:
+            done = await s.execute(
+                update(m).where(*expired).values(status=OutboxStatus.PENDING, lease_until=None)
+            )
+        count = int(getattr(done, "rowcount", 0) or 0)
+        if count:
+            logger.warning("outbox: %d message(s) left mid-send by a stopped process resent", count)
+        return count
+
+    async def _renew_leases(self) -> None:
+        """Extend the leases of the rows this dispatcher is sending, so no other pass (here or
+        on another instance) takes them back while the send is merely slow."""
+        rows = list(self._in_flight_rows.values())
+        if not rows or time.monotonic() - self._renewed < RENEW_EVERY:
+            return
+        self._renewed = time.monotonic()
+        m = OutboxMessage
         async with self.db.session() as s:
             await s.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.status == OutboxStatus.SENDING,
-                    or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
-                )
-                .values(status=OutboxStatus.PENDING, lease_until=None)
+                update(m)
+                .where(m.id.in_(rows), m.status == OutboxStatus.SENDING)
+                .values(lease_until=self.clock.now() + LEASE)
             )
 
     async def _run(self) -> None:
@@ -333,6 +362,7 @@ class Dispatcher:
     async def pump(self, budget: float = 2.0) -> float:
         """Send what may go now, for up to ``budget`` seconds; return how long to sleep."""
         started = time.monotonic()
+        await self._renew_leases()
         now = self.clock.now()
         async with self.db.read() as s:
             rows = (
@@ -356,13 +386,24 @@ class Dispatcher:
                     select(OutboxMessage).where(OutboxMessage.id.in_(edit_targets))
                 )
                 targets = {t.id: t for t in found.scalars()}
+        # Rows another process leased and never finished (it died mid-send): once the lease
+        # has run out, they are pending again and go first in their chat, in this very pass.
+        stale = [
+            r.id
+            for r in rows
+            if r.status == OutboxStatus.SENDING
+            and r.chat_id not in self._in_flight
+            and (r.lease_until is None or r.lease_until < now)
+        ]
+        recovered = set(stale) if stale and await self._recover_leases(stale) else set()
         next_delay = self.limits.poll_seconds
         held: set[int] = set()  # chats with an earlier message still waiting: keep order
         for row in rows:
             if self._stopping or time.monotonic() - started > budget:
                 return 0.001
             chat = row.chat_id
-            if chat in held or chat in self._in_flight or row.status == OutboxStatus.SENDING:
+            sending = row.status == OutboxStatus.SENDING and row.id not in recovered
+            if chat in held or chat in self._in_flight or sending:
                 held.add(chat)
                 continue
             if row.next_attempt_at > now:
@@ -395,6 +436,7 @@ class Dispatcher:
                 held.add(chat)
                 continue
             out, attempts = leased
+            self._in_flight_rows[chat] = out.id
             self._in_flight[chat] = asyncio.create_task(self._send(out, attempts))
             held.add(chat)
         return max(0.001, next_delay)
@@ -453,6 +495,7 @@ class Dispatcher:
             await self._finish(out.id, result, attempts + 1)
         finally:
             self._in_flight.pop(out.chat_id, None)
+            self._in_flight_rows.pop(out.chat_id, None)
             self._wake.set()
 
     async def _finish(self, row_id: int, result: SendResult, attempts: int = 1) -> None:

@@ -620,6 +620,22 @@ class SandboxClient:
             json={"n": n, "status": status, "retry_after": retry_after, "token": self._tok(token)},
         )
 
+    async def outage(self, status: int | None = 502) -> None:
+        """Telegram goes down: every call answers ``status``; ``None`` drops the connection."""
+        await self._call("POST", "/sandbox/outage", json={"on": True, "status": status or "drop"})
+
+    async def end_outage(self) -> None:
+        await self._call("POST", "/sandbox/outage", json={"on": False})
+
+    async def stall(self, chat_id: int) -> int:
+        """Hold message-producing calls to ``chat_id`` until :meth:`release`."""
+        done = await self._call("POST", f"/sandbox/chats/{chat_id}/stall", json={"on": True})
+        return int(done["stalled_calls"])
+
+    async def release(self, chat_id: int) -> int:
+        done = await self._call("POST", f"/sandbox/chats/{chat_id}/stall", json={"on": False})
+        return int(done["stalled_calls"])
+
     async def reset(self) -> None:
         """Forget all bots, users, chats, files and updates (limits stay)."""
         await self._call("POST", "/sandbox/reset")

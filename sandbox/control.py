@@ -302,6 +302,26 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
         return True
 
     @_endpoint
+    async def outage(request: web.Request) -> Any:
+        d = await _body(request)
+        if _flag(d.get("on", True)):
+            status = d.get("status", 502)
+            emu.outage(None if status in (None, "", "drop") else int(status))
+        else:
+            emu.end_outage()
+        return True
+
+    @_endpoint
+    async def stall(request: web.Request) -> Any:
+        d = await _body(request)
+        chat_id = int(request.match_info["chat_id"])
+        if _flag(d.get("on", True)):
+            emu.stall(chat_id)
+        else:
+            emu.release(chat_id)
+        return {"stalled_calls": emu.stalled_calls}
+
+    @_endpoint
     async def file(request: web.Request) -> Any:
         record_bytes = emu.file_bytes(request.match_info["file_id"])
         return web.Response(body=record_bytes, content_type="application/octet-stream")
@@ -338,5 +358,7 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
     r.add_get("/sandbox/limits", get_limits)
     r.add_post("/sandbox/limits", set_limits)
     r.add_post("/sandbox/fail_next", fail_next)
+    r.add_post("/sandbox/outage", outage)
+    r.add_post("/sandbox/chats/{chat_id}/stall", stall)
     r.add_get("/sandbox/files/{file_id}", file)
     r.add_post("/sandbox/reset", reset)

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import aiohttp
 from aiohttp import web
 
-from .botapi import BotApi, Params, Upload
+from .botapi import CANONICAL, BotApi, Params, Upload
 from .errors import ApiError, SandboxError
 from .formatting import command_entities
 from .ratelimit import BotLimiter, Limits
@@ -123,6 +123,11 @@ class Emulator:
         self.listeners: list[Callable[[ChatState, dict | None], None]] = []
         self._default_token: str | None = None
         self._failures: list[dict] = []
+        # Faults of the server as a whole: an outage (every call fails) and stalled chats
+        # (message-producing calls to them hang until released). See outage() and stall().
+        self._outage: dict | None = None
+        self._stalls: dict[int, asyncio.Event] = {}
+        self.stalled_calls = 0  # calls ever held by a stall (tests wait for the first)
         self._next_group = 1_000_000_001
         self._next_user = 100_000_001
         self._file_counter = 0
@@ -201,8 +206,11 @@ class Emulator:
 
     async def _handle_api(self, request: web.Request) -> web.Response:
         bot = self._bot_for_token(request.match_info["token"])
+        if self._outage is not None:
+            return self._outage_answer(request)
         try:
             params = await _read_params(request)
+            await self._wait_if_stalled(request.match_info["method"], params)
             result = await self._api.handle(bot, request.match_info["method"], params)
         except ApiError as exc:
             return web.json_response(exc.envelope(), status=exc.code)
@@ -997,6 +1005,47 @@ class Emulator:
                 return ApiError(status, _FAIL_DESCRIPTIONS.get(status, f"Error {status}"))
         return None
 
+    def outage(self, status: int | None = 502) -> None:
+        """Telegram is down until :meth:`end_outage`: every Bot API call (getUpdates too) is
+        answered ``status`` (502 Bad Gateway, 500, 503, 504), or with ``status=None`` the
+        connection is dropped without an answer (the client sees a network error)."""
+        self._outage = {"status": status}
+
+    def end_outage(self) -> None:
+        self._outage = None
+
+    def _outage_answer(self, request: web.Request) -> web.Response:
+        status = self._outage["status"] if self._outage else None
+        if status is None:
+            if request.transport is not None:
+                request.transport.close()  # connection reset: no HTTP answer at all
+            raise web.HTTPServiceUnavailable  # never read by the client
+        err = ApiError(status, _FAIL_DESCRIPTIONS.get(status, f"Error {status}"))
+        return web.json_response(err.envelope(), status=status)
+
+    def stall(self, chat_id: int) -> None:
+        """Message-producing calls to ``chat_id`` hang (before anything is delivered) until
+        :meth:`release`: a slow Telegram, or a bot that dies while its request is under way
+        (the call then never arrives)."""
+        self._stalls.setdefault(int(chat_id), asyncio.Event())
+
+    def release(self, chat_id: int) -> None:
+        event = self._stalls.pop(int(chat_id), None)
+        if event is not None:
+            event.set()
+
+    async def _wait_if_stalled(self, method: str, params: Params) -> None:
+        if not self._stalls or CANONICAL.get(method.lower()) not in BotApi.MESSAGE_PRODUCING:
+            return
+        try:
+            chat_id = int(params.raw("chat_id"))
+        except (TypeError, ValueError):
+            return
+        event = self._stalls.get(chat_id)
+        if event is not None:
+            self.stalled_calls += 1
+            await event.wait()
+
     def stats(self, token: str | None = None) -> dict:
         """Counters of a bot: sent, edits, deleted, rate_limited (429s), per_chat{chat: sent}…"""
         bot = self.bot(token)
@@ -1097,6 +1146,10 @@ class Emulator:
         self.callback_queries.clear()
         self.callback_answers.clear()
         self._failures.clear()
+        self._outage = None
+        for event in self._stalls.values():
+            event.set()
+        self._stalls.clear()
         self._default_token = None
         self.changed.notify()
 
