@@ -148,6 +148,7 @@ class Outgoing:
     photo: str | None  # a file id, sent as `media`
     target_message_id: int | None  # for edits
     media: str | None = None
+    created_at: datetime | None = None  # when it was owed: transient failures retry for a while
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,10 @@ class Limits:
     global_per_second: float = 29.8
     private_interval: float = 1.0
     group_per_minute: int = 20
-    max_attempts: int = 8
+    # Transient failures are retried until the message is this old; back-off doubles up to
+    # max_backoff seconds. Final answers (400, 403) fail at once.
+    give_up_after: timedelta = timedelta(hours=24)
+    max_backoff: float = 300.0
     max_in_flight: int = 16
     poll_seconds: float = 0.5
 
@@ -462,6 +466,7 @@ class Dispatcher:
                         m.photo,
                         m.media,
                         m.attempts,
+                        m.created_at,
                     )
                 )
             ).first()
@@ -477,6 +482,7 @@ class Dispatcher:
             photo=leased.photo,
             target_message_id=target_id,
             media=leased.media,
+            created_at=leased.created_at,
         )
         return out, leased.attempts
 
@@ -492,24 +498,34 @@ class Dispatcher:
                 self.retry_count += 1
                 self.pacer.back_off(out.chat_id, out.is_group, result.retry_after)
                 logger.info("outbox %s: 429, retry after %ss", out.id, result.retry_after)
-            await self._finish(out.id, result, attempts + 1)
+            await self._finish(out.id, result, attempts + 1, out.created_at)
         finally:
             self._in_flight.pop(out.chat_id, None)
             self._in_flight_rows.pop(out.chat_id, None)
             self._wake.set()
 
-    async def _finish(self, row_id: int, result: SendResult, attempts: int = 1) -> None:
+    async def _finish(
+        self,
+        row_id: int,
+        result: SendResult,
+        attempts: int = 1,
+        created_at: datetime | None = None,
+    ) -> None:
         now = self.clock.now()
         values: dict[str, object] = {"attempts": attempts, "lease_until": None}
+        # Telegram down (5xx, timeouts, no connection) is not the message's fault: it keeps
+        # trying for give_up_after, so an outage of hours loses nothing.
+        in_budget = created_at is None or now - created_at < self.limits.give_up_after
         if result.ok:
             self.sent_count += 1
             values.update(status=OutboxStatus.SENT, message_id=result.message_id, sent_at=now)
-        elif (result.retry_after is not None or result.transient) and (
-            attempts < self.limits.max_attempts or result.retry_after is not None
-        ):
-            # 429 is the server pacing us, not a failure of the message: always retried.
+        elif result.retry_after is not None or (result.transient and in_budget):
+            # 429 is the server pacing us, not a failure of the message: always retried. The
+            # row keeps its place: later rows of its chat wait behind it (see pump).
             delay = (
-                result.retry_after if result.retry_after is not None else min(60.0, 2.0**attempts)
+                result.retry_after
+                if result.retry_after is not None
+                else min(self.limits.max_backoff, 2.0 ** min(attempts, 30))
             )
             values.update(
                 status=OutboxStatus.PENDING,
@@ -517,7 +533,15 @@ class Dispatcher:
                 error=result.error,
             )
         else:
-            values.update(status=OutboxStatus.FAILED, error=result.error)
+            # Final. next_attempt_at records when it was given up (/outbox counts the last
+            # 24 hours); reported_at cleared, so the sweep tells the operator once.
+            values.update(
+                status=OutboxStatus.FAILED,
+                error=result.error,
+                next_attempt_at=now,
+                reported_at=None,
+            )
+            logger.warning("outbox %s failed for good: %s", row_id, result.error)
         async with self.db.session() as s:
             await s.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(values))
 

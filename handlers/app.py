@@ -154,6 +154,7 @@ COMMANDS = (
     ("setup", N_("Staff: import buildings from a CSV file, print posters")),
     ("roster", N_("Staff: set the duty roster")),
     ("staff", N_("Admins: add or remove staff")),
+    ("outbox", N_("Admins: messages waiting to be sent")),
     ("care", N_("Staff: the care list (包保)")),
     ("stats", N_("Staff: what is going on today, or in some days")),
     ("export", N_("Staff: the ledger (台账) as an Excel file")),

@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 from collections import deque
+from datetime import timedelta
 from typing import Any
 
 from telegram import Bot, Update
@@ -58,7 +59,8 @@ class BotService:
             global_per_second=o.global_per_second,
             private_interval=o.private_interval_seconds,
             group_per_minute=o.group_per_minute,
-            max_attempts=o.max_attempts,
+            give_up_after=timedelta(hours=o.give_up_after_hours),
+            max_backoff=o.max_backoff_seconds,
             max_in_flight=o.max_in_flight,
             poll_seconds=o.poll_seconds,
         )

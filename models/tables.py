@@ -449,6 +449,9 @@ class OutboxMessage(Base):
     error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the operator was told this row failed, or (still pending) that delivery is stuck:
+    # each incident is reported once.
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class InboxUpdate(Base):

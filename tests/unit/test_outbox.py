@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -167,3 +168,39 @@ async def test_a_slow_send_keeps_its_lease(rt: Runtime) -> None:
     finally:
         await d.stop()
     assert [text for _, _, text in channel.sent] == ["slow"]
+
+
+async def test_transient_failures_are_retried_until_the_time_budget_then_fail(
+    rt: Runtime,
+) -> None:
+    """5xx/network errors retry with back-off capped at max_backoff, for give_up_after from
+    when the message was owed; then the row fails (and is left for the operator's report)."""
+    tries: list[float] = []
+
+    class Down(RecordingChannel):
+        async def send(self, msg: Outgoing) -> SendResult:
+            tries.append(time.monotonic())
+            return SendResult(ok=False, transient=True, error="network: Bad Gateway")
+
+    limits = Limits(
+        private_interval=0, poll_seconds=0.01, give_up_after=timedelta(hours=2), max_backoff=300
+    )
+    d = Dispatcher(rt.db, rt.clock, Down(), limits)
+    async with rt.db.session() as s:
+        outbox.enqueue(s, rt.clock, chat_id=7, text="a reminder")
+    waits: list[float] = []
+    for _ in range(40):
+        await d.pump()
+        if d._in_flight:
+            await asyncio.gather(*d._in_flight.values())
+        async with rt.db.read() as s:
+            row = (await s.scalars(select(OutboxMessage))).one()
+        if row.status != OutboxStatus.PENDING:
+            break
+        wait = row.next_attempt_at - rt.clock.now()
+        waits.append(wait.total_seconds())
+        rt.clock.advance(max(wait, timedelta()))
+    assert row.status == OutboxStatus.FAILED and row.reported_at is None
+    assert max(waits) <= 300.01  # back-off capped
+    assert row.next_attempt_at - row.created_at >= timedelta(hours=2)  # kept trying 2 hours
+    assert len(tries) > 8  # more than the old 8 attempts
