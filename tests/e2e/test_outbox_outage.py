@@ -42,8 +42,9 @@ async def _let_time_pass(h: Harness, minutes: int, chats: int) -> None:
     clock = h.rt.clock
     end = clock.now() + timedelta(minutes=minutes)
     next_sweep = clock.now() + timedelta(minutes=5)
-    while await h.count(OutboxMessage, OutboxMessage.attempts > 0) < chats:
-        await asyncio.sleep(0.05)  # each chat's first message has met the outage
+    # Polling the database (no event to wait on): each chat's first message meets the outage.
+    while await h.count(OutboxMessage, OutboxMessage.attempts > 0) < chats:  # noqa: ASYNC110
+        await asyncio.sleep(0.05)
     while clock.now() < end:
         due = await _next_retry(h)
         # Each retry that is due is made (the per-chat pacing spaces them in real time).
