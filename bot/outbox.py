@@ -158,6 +158,18 @@ class SendResult:
     retry_after: float | None = None  # the server asked us to wait (429)
     transient: bool = False  # 5xx, network: try again later
     error: str | None = None
+    # The group became a supergroup with this id (Telegram's migrate_to_chat_id): send there.
+    migrated_to: int | None = None
+    forbidden: bool = False  # 403: blocked by the user, or no longer a member of the group
+
+
+class ChatEvents(Protocol):
+    """What a send learns about a chat, acted on in the same transaction that finishes the row
+    (the services implement it: the outbox knows no grids)."""
+
+    async def chat_migrated(self, session: AsyncSession, old_chat: int, new_chat: int) -> None: ...
+
+    async def group_refused(self, session: AsyncSession, chat_id: int) -> None: ...
 
 
 class Sender(Protocol):
@@ -275,8 +287,10 @@ class Dispatcher:
         sender: Sender,
         limits: Limits,
         pacer: Pacer | None = None,
+        events: ChatEvents | None = None,
     ) -> None:
         self.db = db
+        self.events = events
         self.clock = clock
         self.sender = sender
         self.limits = limits
@@ -498,7 +512,7 @@ class Dispatcher:
                 self.retry_count += 1
                 self.pacer.back_off(out.chat_id, out.is_group, result.retry_after)
                 logger.info("outbox %s: 429, retry after %ss", out.id, result.retry_after)
-            await self._finish(out.id, result, attempts + 1, out.created_at)
+            await self._finish(out.id, result, attempts + 1, out.created_at, out)
         finally:
             self._in_flight.pop(out.chat_id, None)
             self._in_flight_rows.pop(out.chat_id, None)
@@ -510,9 +524,13 @@ class Dispatcher:
         result: SendResult,
         attempts: int = 1,
         created_at: datetime | None = None,
+        out: Outgoing | None = None,
     ) -> None:
         now = self.clock.now()
         values: dict[str, object] = {"attempts": attempts, "lease_until": None}
+        if result.migrated_to is not None and out is not None:
+            await self._migrated(out, result.migrated_to, values)
+            return
         # Telegram down (5xx, timeouts, no connection) is not the message's fault: it keeps
         # trying for give_up_after, so an outage of hours loses nothing.
         in_budget = created_at is None or now - created_at < self.limits.give_up_after
@@ -544,6 +562,30 @@ class Dispatcher:
             logger.warning("outbox %s failed for good: %s", row_id, result.error)
         async with self.db.session() as s:
             await s.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(values))
+            if result.forbidden and out is not None and out.is_group and self.events:
+                await self.events.group_refused(s, out.chat_id)
+
+    async def _migrated(self, out: Outgoing, new_chat: int, values: dict[str, object]) -> None:
+        """The group became a supergroup: a new message goes to the new chat at once, ahead of
+        the rest of the chat's (moved with it, in the same transaction, so the order holds); an
+        edit or pin of a message left in the old group cannot be made."""
+        now = self.clock.now()
+        if out.kind == OutboxKind.SEND:
+            values.update(
+                status=OutboxStatus.PENDING, chat_id=new_chat, next_attempt_at=now, attempts=0
+            )
+        else:
+            values.update(
+                status=OutboxStatus.FAILED,
+                error="group upgraded to a supergroup",
+                next_attempt_at=now,
+                reported_at=now,  # not a failure anyone must hear of
+            )
+        async with self.db.session() as s:
+            await s.execute(update(OutboxMessage).where(OutboxMessage.id == out.id).values(values))
+            if self.events:
+                await self.events.chat_migrated(s, out.chat_id, new_chat)
+        logger.info("outbox %s: chat %s moved to %s", out.id, out.chat_id, new_chat)
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Wait until nothing is pending (tests and the CLI)."""

@@ -23,6 +23,7 @@ from telegram.request import HTTPXRequest
 from bot import inbox
 from bot.outbox import Dispatcher, Limits, Pacer
 from bot.runtime import Runtime
+from bot.services.group_chats import GroupChatEvents
 from handlers.app import AppType, build_application, publish_commands
 from handlers.transport import PacedRateLimiter, TelegramSender
 
@@ -83,7 +84,12 @@ class BotService:
         )
         self.poll_timeout = poll_timeout
         self.dispatcher = Dispatcher(
-            rt.db, rt.clock, TelegramSender(self.raw_bot), limits, pacer=pacer
+            rt.db,
+            rt.clock,
+            TelegramSender(self.raw_bot),
+            limits,
+            pacer=pacer,
+            events=GroupChatEvents(rt),  # a group upgraded or lost, learnt from a send
         )
         rt.wake_outbox = self.dispatcher.wake
         self._sem = asyncio.Semaphore(settings.bot.concurrent_updates)

@@ -51,6 +51,9 @@ class Grid(Base):
     name: Mapped[str] = mapped_column(String(100))
     # The volunteers' group chat for this grid; new tasks are posted there.
     group_chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    # The group the bot was found removed from (or refused by with 403), once its staff were
+    # told: a second sign of the same loss tells no one again; re-adding the bot clears it.
+    group_lost_chat_id: Mapped[int | None] = mapped_column(BigInteger)
 
     community: Mapped[Community] = relationship(back_populates="grids")
     buildings: Mapped[list[Building]] = relationship(back_populates="grid", order_by="Building.id")

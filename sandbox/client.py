@@ -627,6 +627,14 @@ class SandboxClient:
     async def end_outage(self) -> None:
         await self._call("POST", "/sandbox/outage", json={"on": False})
 
+    async def upgrade_group(
+        self, chat_id: int, *, new_id: int | None = None, by: int | None = None
+    ) -> dict:
+        """The basic group becomes a supergroup with a new id (returned as the new chat)."""
+        return await self._call(
+            "POST", f"/sandbox/chats/{chat_id}/upgrade", json={"new_id": new_id, "by": by}
+        )
+
     async def stall(self, chat_id: int) -> int:
         """Hold message-producing calls to ``chat_id`` until :meth:`release`."""
         done = await self._call("POST", f"/sandbox/chats/{chat_id}/stall", json={"on": True})

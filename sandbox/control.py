@@ -312,6 +312,15 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
         return True
 
     @_endpoint
+    async def upgrade(request: web.Request) -> Any:
+        d = await _body(request)
+        return emu.upgrade_group(
+            int(request.match_info["chat_id"]),
+            new_id=_opt_int(d.get("new_id")),
+            by=_opt_int(d.get("by")),
+        )
+
+    @_endpoint
     async def stall(request: web.Request) -> Any:
         d = await _body(request)
         chat_id = int(request.match_info["chat_id"])
@@ -360,5 +369,6 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
     r.add_post("/sandbox/fail_next", fail_next)
     r.add_post("/sandbox/outage", outage)
     r.add_post("/sandbox/chats/{chat_id}/stall", stall)
+    r.add_post("/sandbox/chats/{chat_id}/upgrade", upgrade)
     r.add_get("/sandbox/files/{file_id}", file)
     r.add_post("/sandbox/reset", reset)

@@ -377,6 +377,12 @@ class Emulator:
         chat = self.groups.get(chat_id)
         if chat is None:
             raise ApiError(400, "Bad Request: chat not found")
+        if chat.migrated_to is not None:  # Telegram names the new id; PTB raises ChatMigrated
+            raise ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                migrate_to_chat_id=chat.migrated_to,
+            )
         status = chat.bots.get(bot.token, "left")
         if status == "kicked":
             raise ApiError(403, f"Forbidden: bot was kicked from the {chat.type} chat")
@@ -427,6 +433,37 @@ class Emulator:
             self.add_bot(group_id, token=token, by=owner)
         return self.chat_info(chat)
 
+    def upgrade_group(
+        self, chat_id: int, *, new_id: int | None = None, by: int | None = None
+    ) -> dict:
+        """A basic group becomes a supergroup, as Telegram does it: a new chat with a new id
+        (-100...), the same title, members and bots; the old group keeps its history but every
+        Bot API call to it answers 400 with ``parameters.migrate_to_chat_id``. The bots get a
+        service message in each: ``migrate_to_chat_id`` in the old, ``migrate_from_chat_id``
+        in the new. Returns the new chat."""
+        old = self.group(chat_id)
+        if old.type != "group" or old.migrated_to is not None:
+            raise SandboxError(400, f"{chat_id} is not a basic group that can be upgraded")
+        if new_id is None:
+            while -(1_000_000_000_000 + self._next_group) in self.groups:
+                self._next_group += 1
+            new_id = -(1_000_000_000_000 + self._next_group)
+            self._next_group += 1
+        if new_id in self.groups or not str(new_id).startswith("-100"):
+            raise SandboxError(400, f"bad or taken supergroup id {new_id}")
+        new = ChatState(id=new_id, type="supergroup", title=old.title, username=old.username)
+        new.members = dict(old.members)
+        new.bots = dict(old.bots)
+        self.groups[new_id] = new
+        actor = self._actor(old, by, self.bot().user())
+        told = self.new_message(old, actor, {"migrate_to_chat_id": new_id}, outgoing=False)
+        self._deliver_to_group(old, told, None)
+        old.migrated_to = new_id
+        self.touch(old)
+        moved = self.new_message(new, actor, {"migrate_from_chat_id": old.id}, outgoing=False)
+        self._deliver_to_group(new, moved, None)
+        return self.chat_info(new)
+
     def chat_info(self, chat: ChatState) -> dict:
         info = self.chat_obj(chat)
         info["members"] = {str(k): v for k, v in chat.members.items()}
@@ -434,6 +471,8 @@ class Emulator:
         info["pinned_message_ids"] = list(chat.pinned)
         info["message_count"] = len(chat.messages)
         info["version"] = chat.version
+        if chat.migrated_to is not None:
+            info["migrated_to"] = chat.migrated_to
         if chat.is_private:
             info.update(started=chat.started, blocked=chat.blocked)
         return info
