@@ -11,14 +11,23 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.i18n import N_, Gettext
 from bot.runtime import Runtime
 from bot.services import orders
 from bot.services.messages import tell
-from models import Grid, OutboxKind, OutboxMessage, OutboxStatus, Staff, StaffRole
+from models import (
+    Grid,
+    NoticeDelivery,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+    Staff,
+    StaffRole,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +79,17 @@ async def follow_migration(
         .execution_options(synchronize_session=False)
     )
     reposted = await orders.repost_open_tasks(rt, session, old_chat, new_chat)
+    # Notices delivered to the group: their delivery rows name the chat (who confirmed).
+    nd, other = NoticeDelivery, aliased(NoticeDelivery)
+    await session.execute(
+        update(nd)
+        .where(
+            nd.chat_id == old_chat,
+            ~exists().where(other.notice_id == nd.notice_id, other.chat_id == new_chat),
+        )
+        .values(chat_id=new_chat)
+        .execution_options(synchronize_session=False)
+    )
     changed = bool(grids.rowcount or moved.rowcount or reposted)
     if changed:
         logger.info(
