@@ -98,10 +98,11 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     # Group -1 runs first, for every update: someone flooding the bot is stopped there.
     app.bot_data[common.FLOOD_KEY] = common.FloodGuard(rt.settings.limits.messages_per_minute)
     app.add_handler(TypeHandler(Update, common.flood_guard), group=-1)
-    # The bot's own place in groups (a group upgraded, the bot removed): before the rest, as
-    # no conversation or catch-all should take these service updates.
+    # The bot's own place in groups (a group upgraded, the bot removed) in a group of its own
+    # (1): these service updates are followed whatever group 0 does with them, and they
+    # shadow no other handler of my_chat_member (e.g. a user blocking the bot).
     for handler in membership.membership_handlers():
-        app.add_handler(handler)
+        app.add_handler(handler, group=1)
 
     app.add_handler(resident.build_order_conversation(timeout))
     app.add_handler(notices.build_notice_conversation(timeout))

@@ -116,3 +116,20 @@ async def test_staff_hear_once_when_group_posts_are_refused(harness: Harness) ->
     await h.order(resident, category="medicine")
     await staff.expect(Z(GROUP_LOST))
     assert len(await _alerts(h, STAFF)) == 1
+
+
+async def test_the_upgrade_service_message_alone_moves_the_grid(harness: Harness) -> None:
+    """Nothing is being sent when the group is upgraded: the service message moves the grid,
+    so the next task goes straight to the supergroup."""
+    h = harness
+    h.emu.create_group(
+        "第一网格志愿者", members=VOLUNTEERS_1, token=TOKEN, group_id=BASIC_GROUP, chat_type="group"
+    )
+    async with h.rt.db.session() as s:
+        await s.execute(update(Grid).where(Grid.name == GRID_1).values(group_chat_id=BASIC_GROUP))
+    h.emu.upgrade_group(BASIC_GROUP)
+    supergroup = h.emu.group(BASIC_GROUP).migrated_to
+    deadline = time.monotonic() + 10
+    while await _grid_group(h) != supergroup:
+        assert time.monotonic() < deadline, "the grid still points at the old group"
+        await asyncio.sleep(0.05)
