@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 # dispatcher's next pass within LEASE: its chat is blocked for seconds, not until a restart.
 LEASE = timedelta(seconds=15)
 RENEW_EVERY = LEASE.total_seconds() / 3
+# The error of an edit or pin of a message left in a group that became a supergroup.
+UPGRADED = "group upgraded to a supergroup"
 
 
 def row(
@@ -577,7 +579,7 @@ class Dispatcher:
         else:
             values.update(
                 status=OutboxStatus.FAILED,
-                error="group upgraded to a supergroup",
+                error=UPGRADED,
                 next_attempt_at=now,
                 reported_at=now,  # not a failure anyone must hear of
             )

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.i18n import N_, Gettext
+from bot.outbox import UPGRADED
 from bot.runtime import Runtime
 from bot.services import orders
 from bot.services.messages import tell
@@ -36,7 +37,6 @@ GROUP_LOST = N_(
     "write there. New tasks of this grid do not reach the group now (volunteers on duty still "
     "hear of them privately). Please add me back to the group, or send /bind in another group."
 )
-UPGRADED = "group upgraded to a supergroup"  # outbox error of edits left in the old group
 
 
 async def follow_migration(

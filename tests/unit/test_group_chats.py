@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot import outbox
+from bot.outbox import UPGRADED
 from bot.runtime import Runtime
 from bot.seed import DEMO
-from bot.services.group_chats import UPGRADED, follow_migration
+from bot.services.group_chats import follow_migration
 from models import Grid, OutboxMessage, OutboxStatus
 
 OLD = DEMO.grids[0].group_chat_id
