@@ -635,9 +635,14 @@ class SandboxClient:
             "POST", f"/sandbox/chats/{chat_id}/upgrade", json={"new_id": new_id, "by": by}
         )
 
-    async def stall(self, chat_id: int) -> int:
-        """Hold message-producing calls to ``chat_id`` until :meth:`release`."""
-        done = await self._call("POST", f"/sandbox/chats/{chat_id}/stall", json={"on": True})
+    async def stall(self, chat_id: int, *, after_delivery: bool = False) -> int:
+        """Hold message-producing calls to ``chat_id`` until :meth:`release` (with
+        ``after_delivery``: the message is delivered, only the answer is held)."""
+        done = await self._call(
+            "POST",
+            f"/sandbox/chats/{chat_id}/stall",
+            json={"on": True, "after_delivery": after_delivery},
+        )
         return int(done["stalled_calls"])
 
     async def release(self, chat_id: int) -> int:

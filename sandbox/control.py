@@ -325,7 +325,7 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
         d = await _body(request)
         chat_id = int(request.match_info["chat_id"])
         if _flag(d.get("on", True)):
-            emu.stall(chat_id)
+            emu.stall(chat_id, after_delivery=_flag(d.get("after_delivery", False)))
         else:
             emu.release(chat_id)
         return {"stalled_calls": emu.stalled_calls}

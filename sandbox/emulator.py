@@ -127,6 +127,7 @@ class Emulator:
         # (message-producing calls to them hang until released). See outage() and stall().
         self._outage: dict | None = None
         self._stalls: dict[int, asyncio.Event] = {}
+        self._stalled_answers: set[int] = set()  # stalls that deliver first, then hang
         self.stalled_calls = 0  # calls ever held by a stall (tests wait for the first)
         self._next_group = 1_000_000_001
         self._next_user = 100_000_001
@@ -212,6 +213,7 @@ class Emulator:
             params = await _read_params(request)
             await self._wait_if_stalled(request.match_info["method"], params)
             result = await self._api.handle(bot, request.match_info["method"], params)
+            await self._wait_if_stalled(request.match_info["method"], params, delivered=True)
         except ApiError as exc:
             return web.json_response(exc.envelope(), status=exc.code)
         except Exception as exc:  # an emulator bug must surface as a readable error
@@ -1062,18 +1064,24 @@ class Emulator:
         err = ApiError(status, _FAIL_DESCRIPTIONS.get(status, f"Error {status}"))
         return web.json_response(err.envelope(), status=status)
 
-    def stall(self, chat_id: int) -> None:
-        """Message-producing calls to ``chat_id`` hang (before anything is delivered) until
-        :meth:`release`: a slow Telegram, or a bot that dies while its request is under way
-        (the call then never arrives)."""
+    def stall(self, chat_id: int, *, after_delivery: bool = False) -> None:
+        """Message-producing calls to ``chat_id`` hang until :meth:`release`: before anything
+        is delivered (a bot that dies meanwhile never got its message out), or with
+        ``after_delivery`` once the message is in the chat, only the answer held back (a bot
+        that dies then never learns it was sent: it sends it again, at least once)."""
         self._stalls.setdefault(int(chat_id), asyncio.Event())
+        if after_delivery:
+            self._stalled_answers.add(int(chat_id))
+        else:
+            self._stalled_answers.discard(int(chat_id))
 
     def release(self, chat_id: int) -> None:
+        self._stalled_answers.discard(int(chat_id))
         event = self._stalls.pop(int(chat_id), None)
         if event is not None:
             event.set()
 
-    async def _wait_if_stalled(self, method: str, params: Params) -> None:
+    async def _wait_if_stalled(self, method: str, params: Params, delivered: bool = False) -> None:
         if not self._stalls or CANONICAL.get(method.lower()) not in BotApi.MESSAGE_PRODUCING:
             return
         try:
@@ -1081,7 +1089,7 @@ class Emulator:
         except (TypeError, ValueError):
             return
         event = self._stalls.get(chat_id)
-        if event is not None:
+        if event is not None and delivered == (chat_id in self._stalled_answers):
             self.stalled_calls += 1
             await event.wait()
 
@@ -1189,6 +1197,7 @@ class Emulator:
         for event in self._stalls.values():
             event.set()
         self._stalls.clear()
+        self._stalled_answers.clear()
         self._default_token = None
         self.changed.notify()
 

@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.runtime import Runtime
 from handlers.main import open_private_chats, populate_emulator
-from models import OutboxMessage, OutboxStatus
+from models import OrderEvent, OutboxMessage, OutboxStatus
 from tests.conftest import EXAMPLE, ROOT, TOKEN
-from tests.factories import GROUP_1, Harness, text_of
+from tests.factories import GROUP_1, VOLUNTEERS_1, Harness, buttons, text_of
 
 pytestmark = pytest.mark.solo  # two bot processes and the emulator: keep the timing honest
 
@@ -135,3 +135,45 @@ async def test_a_post_in_flight_when_the_bot_is_killed_does_not_block_its_group(
     rows = await _row_status(rt, GROUP_1)
     assert rows[0][1] == OutboxStatus.SENT
     assert all(st != OutboxStatus.FAILED for _, st in rows)
+
+
+async def test_a_post_telegram_took_before_the_bot_was_killed_comes_twice_and_stays_live(
+    rt: Runtime, emu: Any, bot_process: BotProcess
+) -> None:
+    """What a duplicate looks like (at-least-once): Telegram took the post, the bot died before
+    it heard so, the restarted bot sends it again. The same post appears twice; the second is
+    the live one (edited when the task is taken), and 🙋 on either claims the task once."""
+    h = Harness(service=None, rt=rt, emu=emu)
+    bot_process.start()
+    resident = await h.register(1103, "住户丙", settle=False)
+    emu.stall(GROUP_1, after_delivery=True)
+    confirmation = await h.order(resident)
+    order_id = int(re.search(r"#(\d+)", text_of(confirmation))[1])
+    first = await emu.wait_for(GROUP_1, f"#{order_id} ", timeout=20)
+    deadline = time.monotonic() + 10
+    while emu.stalled_calls == 0:  # the answer is held: the bot has not recorded the send
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+    bot_process.kill9()
+    emu.release(GROUP_1)
+    bot_process.start()
+
+    again = await emu.wait_for(
+        GROUP_1,
+        lambda m: f"#{order_id} " in text_of(m) and m["message_id"] > first["message_id"],
+        timeout=40,
+    )
+    assert text_of(again) == text_of(first)  # the duplicate: the same post a second time
+    runner = h.person(VOLUNTEERS_1[0])
+    runner.say("/help")
+    await runner.press_data(first, f"o:claim:{order_id}")  # the older copy's button works too
+    await runner.expect(lambda m: f"o:buy:{order_id}" in str(m.get("reply_markup")), timeout=20)
+    # The live copy is edited to "taken"; the task was claimed once.
+    await h.wait_edit(GROUP_1, again["message_id"], lambda m: not buttons(m), timeout=20)
+    async with rt.db.read() as s:
+        claims = await s.scalar(
+            select(func.count())
+            .select_from(OrderEvent)
+            .where(OrderEvent.order_id == order_id, OrderEvent.to_status == "claimed")
+        )
+    assert claims == 1

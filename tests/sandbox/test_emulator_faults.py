@@ -66,6 +66,13 @@ async def test_a_stalled_chat_holds_sends_until_released(
     assert emu.messages(-1001000000078)[-1].get("text") != "held"
     await client.release(-1001000000078)
     assert (await send).text == "held"
+    # after_delivery: the message is in the chat at once, only the answer waits.
+    await client.stall(-1001000000078, after_delivery=True)
+    send = asyncio.create_task(bot.send_message(-1001000000078, "delivered"))
+    await asyncio.sleep(0.3)
+    assert not send.done() and emu.messages(-1001000000078)[-1].get("text") == "delivered"
+    await client.release(-1001000000078)
+    assert (await send).text == "delivered"
 
 
 async def test_a_group_upgraded_to_a_supergroup(
