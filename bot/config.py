@@ -91,7 +91,13 @@ class OutboxSection(_Section):
     global_per_second: float = Field(default=29.8, gt=0, le=30)
     private_interval_seconds: float = Field(default=1.0, ge=0)
     group_per_minute: int = Field(default=20, ge=1, le=20)
-    max_attempts: int = Field(default=8, ge=1)
+    # Transient failures (5xx, timeouts, connection errors) are retried this long after the
+    # message was written; only Telegram's final answers (400, 403) fail it at once.
+    give_up_after_hours: float = Field(default=24.0, gt=0)
+    # The wait between retries doubles up to this.
+    max_backoff_seconds: float = Field(default=300.0, ge=1)
+    # A message still waiting after this long is reported to bot.operator_chat_id (once).
+    alert_after_minutes: int = Field(default=15, ge=1)
     max_in_flight: int = Field(default=16, ge=1, le=256)
     poll_seconds: float = Field(default=0.5, gt=0)
 

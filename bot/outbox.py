@@ -28,7 +28,13 @@ from models import OutboxKind, OutboxMessage, OutboxStatus
 
 logger = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)
+# A row being sent is leased for this long and the lease is renewed while the send is under way,
+# so a row left 'sending' by a process that died (kill -9, power cut) is taken back by any
+# dispatcher's next pass within LEASE: its chat is blocked for seconds, not until a restart.
+LEASE = timedelta(seconds=15)
+RENEW_EVERY = LEASE.total_seconds() / 3
+# The error of an edit or pin of a message left in a group that became a supergroup.
+UPGRADED = "group upgraded to a supergroup"
 
 
 def row(
@@ -144,6 +150,7 @@ class Outgoing:
     photo: str | None  # a file id, sent as `media`
     target_message_id: int | None  # for edits
     media: str | None = None
+    created_at: datetime | None = None  # when it was owed: transient failures retry for a while
 
 
 @dataclass(frozen=True)
@@ -153,6 +160,18 @@ class SendResult:
     retry_after: float | None = None  # the server asked us to wait (429)
     transient: bool = False  # 5xx, network: try again later
     error: str | None = None
+    # The group became a supergroup with this id (Telegram's migrate_to_chat_id): send there.
+    migrated_to: int | None = None
+    forbidden: bool = False  # 403: blocked by the user, or no longer a member of the group
+
+
+class ChatEvents(Protocol):
+    """What a send learns about a chat, acted on in the same transaction that finishes the row
+    (the services implement it: the outbox knows no grids)."""
+
+    async def chat_migrated(self, session: AsyncSession, old_chat: int, new_chat: int) -> None: ...
+
+    async def group_refused(self, session: AsyncSession, chat_id: int) -> None: ...
 
 
 class Sender(Protocol):
@@ -164,7 +183,10 @@ class Limits:
     global_per_second: float = 29.8
     private_interval: float = 1.0
     group_per_minute: int = 20
-    max_attempts: int = 8
+    # Transient failures are retried until the message is this old; back-off doubles up to
+    # max_backoff seconds. Final answers (400, 403) fail at once.
+    give_up_after: timedelta = timedelta(hours=24)
+    max_backoff: float = 300.0
     max_in_flight: int = 16
     poll_seconds: float = 0.5
 
@@ -267,8 +289,10 @@ class Dispatcher:
         sender: Sender,
         limits: Limits,
         pacer: Pacer | None = None,
+        events: ChatEvents | None = None,
     ) -> None:
         self.db = db
+        self.events = events
         self.clock = clock
         self.sender = sender
         self.limits = limits
@@ -277,6 +301,8 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._in_flight: dict[int, asyncio.Task[None]] = {}  # chat_id -> its one send
+        self._in_flight_rows: dict[int, int] = {}  # chat_id -> the outbox row being sent
+        self._renewed = 0.0  # monotonic time of the last lease renewal
         self._stopping = False
         self.sent_count = 0
         self.retry_count = 0
@@ -304,17 +330,40 @@ class Dispatcher:
         if self._in_flight:
             await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
 
-    async def _recover_leases(self) -> None:
-        # A row left 'sending' by a crash goes back to pending once its lease has run out.
+    async def _recover_leases(self, ids: list[int] | None = None) -> int:
+        """Rows left 'sending' whose lease ran out go back to pending (all such rows, or those
+        of ``ids``): their sender died mid-send. The UPDATE re-checks the expiry, so a lease
+        renewed meanwhile by a live dispatcher is left alone. Returns how many came back."""
         now = self.clock.now()
+        m = OutboxMessage
+        expired = [
+            m.status == OutboxStatus.SENDING,
+            or_(m.lease_until.is_(None), m.lease_until < now),
+        ]
+        if ids is not None:
+            expired.append(m.id.in_(ids))
+        async with self.db.session() as s:
+            done = await s.execute(
+                update(m).where(*expired).values(status=OutboxStatus.PENDING, lease_until=None)
+            )
+        count = int(getattr(done, "rowcount", 0) or 0)
+        if count:
+            logger.warning("outbox: %d message(s) left mid-send by a stopped process resent", count)
+        return count
+
+    async def _renew_leases(self) -> None:
+        """Extend the leases of the rows this dispatcher is sending, so no other pass (here or
+        on another instance) takes them back while the send is merely slow."""
+        rows = list(self._in_flight_rows.values())
+        if not rows or time.monotonic() - self._renewed < RENEW_EVERY:
+            return
+        self._renewed = time.monotonic()
+        m = OutboxMessage
         async with self.db.session() as s:
             await s.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.status == OutboxStatus.SENDING,
-                    or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
-                )
-                .values(status=OutboxStatus.PENDING, lease_until=None)
+                update(m)
+                .where(m.id.in_(rows), m.status == OutboxStatus.SENDING)
+                .values(lease_until=self.clock.now() + LEASE)
             )
 
     async def _run(self) -> None:
@@ -333,6 +382,7 @@ class Dispatcher:
     async def pump(self, budget: float = 2.0) -> float:
         """Send what may go now, for up to ``budget`` seconds; return how long to sleep."""
         started = time.monotonic()
+        await self._renew_leases()
         now = self.clock.now()
         async with self.db.read() as s:
             rows = (
@@ -356,13 +406,24 @@ class Dispatcher:
                     select(OutboxMessage).where(OutboxMessage.id.in_(edit_targets))
                 )
                 targets = {t.id: t for t in found.scalars()}
+        # Rows another process leased and never finished (it died mid-send): once the lease
+        # has run out, they are pending again and go first in their chat, in this very pass.
+        stale = [
+            r.id
+            for r in rows
+            if r.status == OutboxStatus.SENDING
+            and r.chat_id not in self._in_flight
+            and (r.lease_until is None or r.lease_until < now)
+        ]
+        recovered = set(stale) if stale and await self._recover_leases(stale) else set()
         next_delay = self.limits.poll_seconds
         held: set[int] = set()  # chats with an earlier message still waiting: keep order
         for row in rows:
             if self._stopping or time.monotonic() - started > budget:
                 return 0.001
             chat = row.chat_id
-            if chat in held or chat in self._in_flight or row.status == OutboxStatus.SENDING:
+            sending = row.status == OutboxStatus.SENDING and row.id not in recovered
+            if chat in held or chat in self._in_flight or sending:
                 held.add(chat)
                 continue
             if row.next_attempt_at > now:
@@ -395,6 +456,7 @@ class Dispatcher:
                 held.add(chat)
                 continue
             out, attempts = leased
+            self._in_flight_rows[chat] = out.id
             self._in_flight[chat] = asyncio.create_task(self._send(out, attempts))
             held.add(chat)
         return max(0.001, next_delay)
@@ -420,6 +482,7 @@ class Dispatcher:
                         m.photo,
                         m.media,
                         m.attempts,
+                        m.created_at,
                     )
                 )
             ).first()
@@ -435,6 +498,7 @@ class Dispatcher:
             photo=leased.photo,
             target_message_id=target_id,
             media=leased.media,
+            created_at=leased.created_at,
         )
         return out, leased.attempts
 
@@ -450,23 +514,38 @@ class Dispatcher:
                 self.retry_count += 1
                 self.pacer.back_off(out.chat_id, out.is_group, result.retry_after)
                 logger.info("outbox %s: 429, retry after %ss", out.id, result.retry_after)
-            await self._finish(out.id, result, attempts + 1)
+            await self._finish(out.id, result, attempts + 1, out.created_at, out)
         finally:
             self._in_flight.pop(out.chat_id, None)
+            self._in_flight_rows.pop(out.chat_id, None)
             self._wake.set()
 
-    async def _finish(self, row_id: int, result: SendResult, attempts: int = 1) -> None:
+    async def _finish(
+        self,
+        row_id: int,
+        result: SendResult,
+        attempts: int = 1,
+        created_at: datetime | None = None,
+        out: Outgoing | None = None,
+    ) -> None:
         now = self.clock.now()
         values: dict[str, object] = {"attempts": attempts, "lease_until": None}
+        if result.migrated_to is not None and out is not None:
+            await self._migrated(out, result.migrated_to, values)
+            return
+        # Telegram down (5xx, timeouts, no connection) is not the message's fault: it keeps
+        # trying for give_up_after, so an outage of hours loses nothing.
+        in_budget = created_at is None or now - created_at < self.limits.give_up_after
         if result.ok:
             self.sent_count += 1
             values.update(status=OutboxStatus.SENT, message_id=result.message_id, sent_at=now)
-        elif (result.retry_after is not None or result.transient) and (
-            attempts < self.limits.max_attempts or result.retry_after is not None
-        ):
-            # 429 is the server pacing us, not a failure of the message: always retried.
+        elif result.retry_after is not None or (result.transient and in_budget):
+            # 429 is the server pacing us, not a failure of the message: always retried. The
+            # row keeps its place: later rows of its chat wait behind it (see pump).
             delay = (
-                result.retry_after if result.retry_after is not None else min(60.0, 2.0**attempts)
+                result.retry_after
+                if result.retry_after is not None
+                else min(self.limits.max_backoff, 2.0 ** min(attempts, 30))
             )
             values.update(
                 status=OutboxStatus.PENDING,
@@ -474,9 +553,41 @@ class Dispatcher:
                 error=result.error,
             )
         else:
-            values.update(status=OutboxStatus.FAILED, error=result.error)
+            # Final. next_attempt_at records when it was given up (/outbox counts the last
+            # 24 hours); reported_at cleared, so the sweep tells the operator once.
+            values.update(
+                status=OutboxStatus.FAILED,
+                error=result.error,
+                next_attempt_at=now,
+                reported_at=None,
+            )
+            logger.warning("outbox %s failed for good: %s", row_id, result.error)
         async with self.db.session() as s:
             await s.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(values))
+            if result.forbidden and out is not None and out.is_group and self.events:
+                await self.events.group_refused(s, out.chat_id)
+
+    async def _migrated(self, out: Outgoing, new_chat: int, values: dict[str, object]) -> None:
+        """The group became a supergroup: a new message goes to the new chat at once, ahead of
+        the rest of the chat's (moved with it, in the same transaction, so the order holds); an
+        edit or pin of a message left in the old group cannot be made."""
+        now = self.clock.now()
+        if out.kind == OutboxKind.SEND:
+            values.update(
+                status=OutboxStatus.PENDING, chat_id=new_chat, next_attempt_at=now, attempts=0
+            )
+        else:
+            values.update(
+                status=OutboxStatus.FAILED,
+                error=UPGRADED,
+                next_attempt_at=now,
+                reported_at=now,  # not a failure anyone must hear of
+            )
+        async with self.db.session() as s:
+            await s.execute(update(OutboxMessage).where(OutboxMessage.id == out.id).values(values))
+            if self.events:
+                await self.events.chat_migrated(s, out.chat_id, new_chat)
+        logger.info("outbox %s: chat %s moved to %s", out.id, out.chat_id, new_chat)
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Wait until nothing is pending (tests and the CLI)."""

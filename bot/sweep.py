@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.runtime import Runtime
-from bot.services import care, escalation, notices, privacy, reports, roster
+from bot.services import care, escalation, notices, outbox_health, privacy, reports, roster
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ PARTS: tuple[tuple[str, Due], ...] = (
     ("care alerts", care.alert_due),
     ("scheduled notices", notices.send_due),
     ("daily summary", reports.summary_due),
+    ("delivery alerts", outbox_health.report_due),  # sees what the others owed
     # Last: personal data past [privacy] retention_days (nothing else reads what it removes).
     ("privacy retention", privacy.prune_due),
 )

@@ -12,7 +12,7 @@ from telegram.ext import CallbackQueryHandler, CommandHandler, filters
 from bot.buttons import Button, Rows
 from bot.errors import Refused
 from bot.i18n import N_, Gettext
-from bot.services import staff
+from bot.services import outbox_health, staff
 from handlers.callback_data import ID
 from handlers.common import STALE, alert, answer, edit_or_send, inline, translator, unit_of_work
 from handlers.context import AppContext
@@ -162,9 +162,44 @@ async def back_to_list(update: Update, ctx: AppContext) -> None:
     await edit_or_send(update, text, inline(rows))
 
 
+OUTBOX_STATE = N_(
+    "📮 Outgoing messages\n"
+    "Waiting to be sent: {backlog}\n"
+    "Oldest waiting: {oldest}\n"
+    "Failed in the last 24 hours: {failed}"
+)
+OUTBOX_ERROR = N_("Last error: {error}")
+NOTHING_WAITING = N_("nothing")
+MINUTES = N_("{n} min")
+NOT_ADMIN_OUTBOX = N_("Only admins can see the outgoing messages. Your Telegram id is {id}.")
+
+
+async def outbox_command(update: Update, ctx: AppContext) -> None:
+    """/outbox (admins): how delivery is doing, e.g. during a Telegram outage."""
+    user, msg = update.effective_user, update.effective_message
+    assert user is not None and msg is not None
+    _ = await translator(update, ctx)
+    async with ctx.rt.db.read() as s:
+        admin = await staff.is_admin(s, user.id)
+        h = await outbox_health.health(s, ctx.rt.clock.now()) if admin else None
+    if h is None:
+        await msg.reply_text(_(NOT_ADMIN_OUTBOX).format(id=user.id))
+        return
+    oldest = (
+        _(MINUTES).format(n=int(h.oldest_waiting.total_seconds() // 60))
+        if h.oldest_waiting is not None
+        else _(NOTHING_WAITING)
+    )
+    text = _(OUTBOX_STATE).format(backlog=h.backlog, oldest=oldest, failed=h.failed_24h)
+    if h.last_error and h.backlog:
+        text += "\n" + _(OUTBOX_ERROR).format(error=outbox_health.reason(h.last_error))
+    await msg.reply_text(text)
+
+
 def admin_handlers() -> list[Any]:
     return [
         CommandHandler("staff", staff_command, filters=filters.ChatType.PRIVATE),
+        CommandHandler("outbox", outbox_command, filters=filters.ChatType.PRIVATE),
         CallbackQueryHandler(remove_pressed, pattern=rf"^sf:rm:{ID}$"),
         CallbackQueryHandler(remove_confirmed, pattern=rf"^sf:yes:{ID}$"),
         CallbackQueryHandler(back_to_list, pattern=r"^sf:list$"),

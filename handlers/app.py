@@ -34,6 +34,7 @@ from handlers import (
     care,
     common,
     delivery,
+    membership,
     notices,
     relay,
     reports,
@@ -100,6 +101,11 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     app.add_handler(TypeHandler(Update, common.flood_guard), group=-2)
     # Then button data with spaces or control characters, which no button of ours carries.
     app.add_handler(TypeHandler(Update, callback_data.odd_data_guard), group=-1)
+    # The bot's own place in groups (a group upgraded, the bot removed) in a group of its own
+    # (1): these service updates are followed whatever group 0 does with them, and they
+    # shadow no other handler of my_chat_member (e.g. a user blocking the bot).
+    for handler in membership.membership_handlers():
+        app.add_handler(handler, group=1)
 
     app.add_handler(resident.build_order_conversation(timeout))
     app.add_handler(notices.build_notice_conversation(timeout))
@@ -164,6 +170,7 @@ COMMANDS = (
     ("roster", N_("Staff: set the duty roster")),
     ("volunteers", N_("Staff: suspend or reinstate volunteers")),
     ("staff", N_("Admins: add or remove staff")),
+    ("outbox", N_("Admins: messages waiting to be sent")),
     ("care", N_("Staff: the care list (包保)")),
     ("stats", N_("Staff: what is going on today, or in some days")),
     ("export", N_("Staff: the ledger (台账) as an Excel file")),

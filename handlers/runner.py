@@ -14,6 +14,7 @@ import json
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 from telegram import Bot, Update
@@ -23,6 +24,7 @@ from telegram.request import HTTPXRequest
 from bot import inbox
 from bot.outbox import Dispatcher, Limits, Pacer
 from bot.runtime import Runtime
+from bot.services.group_chats import GroupChatEvents
 from handlers.app import AppType, build_application, publish_commands
 from handlers.transport import Deferral, PacedRateLimiter, TelegramSender
 
@@ -59,7 +61,8 @@ class BotService:
             global_per_second=o.global_per_second,
             private_interval=o.private_interval_seconds,
             group_per_minute=o.group_per_minute,
-            max_attempts=o.max_attempts,
+            give_up_after=timedelta(hours=o.give_up_after_hours),
+            max_backoff=o.max_backoff_seconds,
             max_in_flight=o.max_in_flight,
             poll_seconds=o.poll_seconds,
         )
@@ -86,7 +89,12 @@ class BotService:
         )
         self.poll_timeout = poll_timeout
         self.dispatcher = Dispatcher(
-            rt.db, rt.clock, TelegramSender(self.raw_bot), limits, pacer=pacer
+            rt.db,
+            rt.clock,
+            TelegramSender(self.raw_bot),
+            limits,
+            pacer=pacer,
+            events=GroupChatEvents(rt),  # a group upgraded or lost, learnt from a send
         )
         rt.wake_outbox = self.dispatcher.wake
         self._sem = asyncio.Semaphore(settings.bot.concurrent_updates)

@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
 from telegram.ext import BaseRateLimiter
 
 from bot import replies
@@ -60,9 +67,12 @@ class TelegramSender:
             return SendResult(ok=True, message_id=sent.message_id)
         except RetryAfter as exc:
             return SendResult(ok=False, retry_after=_seconds(exc.retry_after), error=str(exc))
+        except ChatMigrated as exc:
+            # The group became a supergroup: the dispatcher follows it to the new id.
+            return SendResult(ok=False, migrated_to=int(exc.new_chat_id), error=str(exc))
         except Forbidden as exc:
-            # Blocked the bot, or never started it: final, and recorded as such.
-            return SendResult(ok=False, error=f"forbidden: {exc.message}")
+            # Blocked the bot, never started it, or removed it from the group: final.
+            return SendResult(ok=False, forbidden=True, error=f"forbidden: {exc.message}")
         except BadRequest as exc:
             if "not modified" in exc.message.lower():
                 return SendResult(ok=True, message_id=msg.target_message_id)

@@ -51,6 +51,9 @@ class Grid(Base):
     name: Mapped[str] = mapped_column(String(100))
     # The volunteers' group chat for this grid; new tasks are posted there.
     group_chat_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    # The group the bot was found removed from (or refused by with 403), once its staff were
+    # told: a second sign of the same loss tells no one again; re-adding the bot clears it.
+    group_lost_chat_id: Mapped[int | None] = mapped_column(BigInteger)
 
     community: Mapped[Community] = relationship(back_populates="grids")
     buildings: Mapped[list[Building]] = relationship(back_populates="grid", order_by="Building.id")
@@ -464,6 +467,9 @@ class OutboxMessage(Base):
     # When the text, buttons and file id were blanked ([privacy] retention_days, or a
     # household forgotten); the ids, status and message id stay for edits and counts.
     redacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the operator was told this row failed, or (still pending) that delivery is stuck:
+    # each incident is reported once.
+    reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class InboxUpdate(Base):

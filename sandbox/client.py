@@ -636,6 +636,35 @@ class SandboxClient:
             json={"n": n or 0, "status": status, "token": self._tok(token), "methods": methods},
         )
 
+    async def outage(self, status: int | None = 502) -> None:
+        """Telegram goes down: every call answers ``status``; ``None`` drops the connection."""
+        await self._call("POST", "/sandbox/outage", json={"on": True, "status": status or "drop"})
+
+    async def end_outage(self) -> None:
+        await self._call("POST", "/sandbox/outage", json={"on": False})
+
+    async def upgrade_group(
+        self, chat_id: int, *, new_id: int | None = None, by: int | None = None
+    ) -> dict:
+        """The basic group becomes a supergroup with a new id (returned as the new chat)."""
+        return await self._call(
+            "POST", f"/sandbox/chats/{chat_id}/upgrade", json={"new_id": new_id, "by": by}
+        )
+
+    async def stall(self, chat_id: int, *, after_delivery: bool = False) -> int:
+        """Hold message-producing calls to ``chat_id`` until :meth:`release` (with
+        ``after_delivery``: the message is delivered, only the answer is held)."""
+        done = await self._call(
+            "POST",
+            f"/sandbox/chats/{chat_id}/stall",
+            json={"on": True, "after_delivery": after_delivery},
+        )
+        return int(done["stalled_calls"])
+
+    async def release(self, chat_id: int) -> int:
+        done = await self._call("POST", f"/sandbox/chats/{chat_id}/stall", json={"on": False})
+        return int(done["stalled_calls"])
+
     async def reset(self) -> None:
         """Forget all bots, users, chats, files and updates (limits stay)."""
         await self._call("POST", "/sandbox/reset")

@@ -312,6 +312,35 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
         )
 
     @_endpoint
+    async def outage(request: web.Request) -> Any:
+        d = await _body(request)
+        if _flag(d.get("on", True)):
+            status = d.get("status", 502)
+            emu.outage(None if status in (None, "", "drop") else int(status))
+        else:
+            emu.end_outage()
+        return True
+
+    @_endpoint
+    async def upgrade(request: web.Request) -> Any:
+        d = await _body(request)
+        return emu.upgrade_group(
+            int(request.match_info["chat_id"]),
+            new_id=_opt_int(d.get("new_id")),
+            by=_opt_int(d.get("by")),
+        )
+
+    @_endpoint
+    async def stall(request: web.Request) -> Any:
+        d = await _body(request)
+        chat_id = int(request.match_info["chat_id"])
+        if _flag(d.get("on", True)):
+            emu.stall(chat_id, after_delivery=_flag(d.get("after_delivery", False)))
+        else:
+            emu.release(chat_id)
+        return {"stalled_calls": emu.stalled_calls}
+
+    @_endpoint
     async def file(request: web.Request) -> Any:
         record_bytes = emu.file_bytes(request.match_info["file_id"])
         return web.Response(body=record_bytes, content_type="application/octet-stream")
@@ -349,5 +378,8 @@ def add_control_routes(app: web.Application, emu: Emulator) -> None:
     r.add_post("/sandbox/limits", set_limits)
     r.add_post("/sandbox/fail_next", fail_next)
     r.add_post("/sandbox/fail_every", fail_every)
+    r.add_post("/sandbox/outage", outage)
+    r.add_post("/sandbox/chats/{chat_id}/stall", stall)
+    r.add_post("/sandbox/chats/{chat_id}/upgrade", upgrade)
     r.add_get("/sandbox/files/{file_id}", file)
     r.add_post("/sandbox/reset", reset)

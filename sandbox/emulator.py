@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import aiohttp
 from aiohttp import web
 
-from .botapi import BotApi, Params, Upload
+from .botapi import CANONICAL, BotApi, Params, Upload
 from .errors import ApiError, SandboxError
 from .formatting import command_entities
 from .ratelimit import BotLimiter, Limits
@@ -124,6 +124,12 @@ class Emulator:
         self._default_token: str | None = None
         self._failures: list[dict] = []
         self._periodic: dict[str, Any] | None = None  # fail_every: answer every n-th call
+        # Faults of the server as a whole: an outage (every call fails) and stalled chats
+        # (message-producing calls to them hang until released). See outage() and stall().
+        self._outage: dict | None = None
+        self._stalls: dict[int, asyncio.Event] = {}
+        self._stalled_answers: set[int] = set()  # stalls that deliver first, then hang
+        self.stalled_calls = 0  # calls ever held by a stall (tests wait for the first)
         self._next_group = 1_000_000_001
         self._next_user = 100_000_001
         self._file_counter = 0
@@ -202,10 +208,14 @@ class Emulator:
 
     async def _handle_api(self, request: web.Request) -> web.Response:
         bot = self._bot_for_token(request.match_info["token"])
+        if self._outage is not None:
+            return self._outage_answer(request)
         try:
             self._raise_periodic_failure(bot, request.match_info["method"])
             params = await _read_params(request)
+            await self._wait_if_stalled(request.match_info["method"], params)
             result = await self._api.handle(bot, request.match_info["method"], params)
+            await self._wait_if_stalled(request.match_info["method"], params, delivered=True)
         except ApiError as exc:
             return web.json_response(exc.envelope(), status=exc.code)
         except Exception as exc:  # an emulator bug must surface as a readable error
@@ -371,6 +381,12 @@ class Emulator:
         chat = self.groups.get(chat_id)
         if chat is None:
             raise ApiError(400, "Bad Request: chat not found")
+        if chat.migrated_to is not None:  # Telegram names the new id; PTB raises ChatMigrated
+            raise ApiError(
+                400,
+                "Bad Request: group chat was upgraded to a supergroup chat",
+                migrate_to_chat_id=chat.migrated_to,
+            )
         status = chat.bots.get(bot.token, "left")
         if status == "kicked":
             raise ApiError(403, f"Forbidden: bot was kicked from the {chat.type} chat")
@@ -421,6 +437,37 @@ class Emulator:
             self.add_bot(group_id, token=token, by=owner)
         return self.chat_info(chat)
 
+    def upgrade_group(
+        self, chat_id: int, *, new_id: int | None = None, by: int | None = None
+    ) -> dict:
+        """A basic group becomes a supergroup, as Telegram does it: a new chat with a new id
+        (-100...), the same title, members and bots; the old group keeps its history but every
+        Bot API call to it answers 400 with ``parameters.migrate_to_chat_id``. The bots get a
+        service message in each: ``migrate_to_chat_id`` in the old, ``migrate_from_chat_id``
+        in the new. Returns the new chat."""
+        old = self.group(chat_id)
+        if old.type != "group" or old.migrated_to is not None:
+            raise SandboxError(400, f"{chat_id} is not a basic group that can be upgraded")
+        if new_id is None:
+            while -(1_000_000_000_000 + self._next_group) in self.groups:
+                self._next_group += 1
+            new_id = -(1_000_000_000_000 + self._next_group)
+            self._next_group += 1
+        if new_id in self.groups or not str(new_id).startswith("-100"):
+            raise SandboxError(400, f"bad or taken supergroup id {new_id}")
+        new = ChatState(id=new_id, type="supergroup", title=old.title, username=old.username)
+        new.members = dict(old.members)
+        new.bots = dict(old.bots)
+        self.groups[new_id] = new
+        actor = self._actor(old, by, self.bot().user())
+        told = self.new_message(old, actor, {"migrate_to_chat_id": new_id}, outgoing=False)
+        self._deliver_to_group(old, told, None)
+        old.migrated_to = new_id
+        self.touch(old)
+        moved = self.new_message(new, actor, {"migrate_from_chat_id": old.id}, outgoing=False)
+        self._deliver_to_group(new, moved, None)
+        return self.chat_info(new)
+
     def chat_info(self, chat: ChatState) -> dict:
         info = self.chat_obj(chat)
         info["members"] = {str(k): v for k, v in chat.members.items()}
@@ -428,6 +475,8 @@ class Emulator:
         info["pinned_message_ids"] = list(chat.pinned)
         info["message_count"] = len(chat.messages)
         info["version"] = chat.version
+        if chat.migrated_to is not None:
+            info["migrated_to"] = chat.migrated_to
         if chat.is_private:
             info.update(started=chat.started, blocked=chat.blocked)
         return info
@@ -1041,6 +1090,53 @@ class Emulator:
         status = mode["status"]
         raise ApiError(status, _FAIL_DESCRIPTIONS.get(status, f"Error {status}"))
 
+    def outage(self, status: int | None = 502) -> None:
+        """Telegram is down until :meth:`end_outage`: every Bot API call (getUpdates too) is
+        answered ``status`` (502 Bad Gateway, 500, 503, 504), or with ``status=None`` the
+        connection is dropped without an answer (the client sees a network error)."""
+        self._outage = {"status": status}
+
+    def end_outage(self) -> None:
+        self._outage = None
+
+    def _outage_answer(self, request: web.Request) -> web.Response:
+        status = self._outage["status"] if self._outage else None
+        if status is None:
+            if request.transport is not None:
+                request.transport.close()  # connection reset: no HTTP answer at all
+            raise web.HTTPServiceUnavailable  # never read by the client
+        err = ApiError(status, _FAIL_DESCRIPTIONS.get(status, f"Error {status}"))
+        return web.json_response(err.envelope(), status=status)
+
+    def stall(self, chat_id: int, *, after_delivery: bool = False) -> None:
+        """Message-producing calls to ``chat_id`` hang until :meth:`release`: before anything
+        is delivered (a bot that dies meanwhile never got its message out), or with
+        ``after_delivery`` once the message is in the chat, only the answer held back (a bot
+        that dies then never learns it was sent: it sends it again, at least once)."""
+        self._stalls.setdefault(int(chat_id), asyncio.Event())
+        if after_delivery:
+            self._stalled_answers.add(int(chat_id))
+        else:
+            self._stalled_answers.discard(int(chat_id))
+
+    def release(self, chat_id: int) -> None:
+        self._stalled_answers.discard(int(chat_id))
+        event = self._stalls.pop(int(chat_id), None)
+        if event is not None:
+            event.set()
+
+    async def _wait_if_stalled(self, method: str, params: Params, delivered: bool = False) -> None:
+        if not self._stalls or CANONICAL.get(method.lower()) not in BotApi.MESSAGE_PRODUCING:
+            return
+        try:
+            chat_id = int(params.raw("chat_id"))
+        except (TypeError, ValueError):
+            return
+        event = self._stalls.get(chat_id)
+        if event is not None and delivered == (chat_id in self._stalled_answers):
+            self.stalled_calls += 1
+            await event.wait()
+
     def stats(self, token: str | None = None) -> dict:
         """Counters of a bot: sent, edits, deleted, rate_limited (429s), per_chat{chat: sent}…"""
         bot = self.bot(token)
@@ -1142,6 +1238,11 @@ class Emulator:
         self.callback_answers.clear()
         self._failures.clear()
         self._periodic = None
+        self._outage = None
+        for event in self._stalls.values():
+            event.set()
+        self._stalls.clear()
+        self._stalled_answers.clear()
         self._default_token = None
         self.changed.notify()
 

@@ -145,6 +145,8 @@ class ChatState:
     invite_links: list[dict] = field(default_factory=list)
     version: int = 0
     chat_instance: str = field(default_factory=lambda: str(secrets.randbits(62)))
+    # A basic group upgraded to a supergroup: the new chat's id (calls to this one then fail).
+    migrated_to: int | None = None
 
     @property
     def is_private(self) -> bool:

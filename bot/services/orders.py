@@ -1215,3 +1215,58 @@ async def open_tasks_of_group(session: AsyncSession, group_chat_id: int) -> list
         .options(*_LOAD)
     )
     return [view(o) for o in rows]
+
+
+async def repost_open_tasks(
+    rt: Runtime, session: AsyncSession, old_chat: int, new_chat: int
+) -> int:
+    """A group became a supergroup (a new chat id). Its posts of tasks still open stay in the
+    old chat, where they can no longer be edited: each is posted again in the new chat and the
+    tasks point at the new post, so 🙋 works there and later edits (taken, closed) reach it.
+    Returns how many posts were made."""
+    m = OutboxMessage
+    in_old = select(m.id).where(
+        m.chat_id == old_chat, m.kind == OutboxKind.SEND, m.status == OutboxStatus.SENT
+    )
+    _ = gettext_for(rt.default_language)
+    home = await session.scalars(
+        select(Order)
+        .where(Order.status == S.OPEN, Order.group_post_id.in_(in_old))
+        .order_by(Order.id)
+        .options(*_LOAD)
+    )
+    by_post: dict[int, list[Order]] = {}
+    for o in home:
+        by_post.setdefault(o.group_post_id or 0, []).append(o)
+    made = 0
+    for tasks in by_post.values():
+        if len(tasks) > 1:  # a folded post: the digest of its tasks
+            text, rows = notify.group_digest([view(x) for x in tasks], _)
+        else:
+            text, rows = notify.group_post(view(tasks[0]), _, rt.timezone)
+        post = outbox.enqueue(
+            session, rt.clock, chat_id=new_chat, text=text, buttons=rows, is_group=True
+        )
+        await session.flush()
+        for o in tasks:
+            o.group_post_id = post.id
+        made += 1
+    # Neighbouring grids' posts of escalated tasks, if this was one of those groups.
+    extra = list(
+        await session.scalars(
+            select(OrderPost)
+            .join(Order, Order.id == OrderPost.order_id)
+            .where(Order.status == S.OPEN, OrderPost.outbox_id.in_(in_old))
+        )
+    )
+    for link in extra:
+        o = await load(session, link.order_id)
+        assert o is not None
+        text, rows = notify.group_post(view(o), _, rt.timezone)
+        post = outbox.enqueue(
+            session, rt.clock, chat_id=new_chat, text=text, buttons=rows, is_group=True
+        )
+        await session.flush()
+        link.outbox_id = post.id
+        made += 1
+    return made

@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from datetime import timedelta
 
 from sqlalchemy import select
 
 from bot import outbox
 from bot.outbox import Dispatcher, Limits, Outgoing, Pacer, SendResult
 from bot.runtime import Runtime
-from models import OutboxMessage
+from models import OutboxMessage, OutboxStatus
 
 
 class RecordingChannel:
@@ -112,3 +113,94 @@ async def test_global_rate_is_kept(rt: Runtime) -> None:
     # No one-second window holds more than the rate.
     assert max(sum(1 for u in times if t <= u < t + 1.0) for t in times) <= 20
     await asyncio.sleep(0)
+
+
+async def test_a_row_left_sending_by_a_dead_process_is_taken_back_while_running(
+    rt: Runtime,
+) -> None:
+    """Recovery runs on every pass, not only at start: a dispatcher already running takes
+    back a row another (dead) process leased, once its lease ran out, and keeps the order."""
+    channel = RecordingChannel()
+    d = Dispatcher(rt.db, rt.clock, channel, Limits(global_per_second=50, poll_seconds=0.05))
+    await d.start()
+    try:
+        async with rt.db.session() as s:
+            stuck = outbox.enqueue(s, rt.clock, chat_id=7, text="in flight at the crash")
+            outbox.enqueue(s, rt.clock, chat_id=7, text="next")
+            await s.flush()
+            # What a process killed mid-send leaves behind: leased, never finished.
+            stuck.status = OutboxStatus.SENDING
+            stuck.lease_until = rt.clock.now() + outbox.LEASE
+        await asyncio.sleep(0.3)
+        assert channel.sent == []  # the lease is still good: the chat waits
+        rt.clock.advance(outbox.LEASE)  # the dead process never renews it
+        await d.drain(timeout=5)
+    finally:
+        await d.stop()
+    assert [text for _, _, text in channel.sent] == ["in flight at the crash", "next"]
+
+
+async def test_a_slow_send_keeps_its_lease(rt: Runtime) -> None:
+    """A send slower than the lease is not taken back (and sent twice) by a later pass."""
+    release = asyncio.Event()
+
+    class SlowChannel(RecordingChannel):
+        async def send(self, msg: Outgoing) -> SendResult:
+            await release.wait()
+            return await super().send(msg)
+
+    channel = SlowChannel()
+    d = Dispatcher(rt.db, rt.clock, channel, Limits(global_per_second=50, poll_seconds=0.05))
+    async with rt.db.session() as s:
+        outbox.enqueue(s, rt.clock, chat_id=7, text="slow")
+    await d.start()
+    try:
+        await asyncio.sleep(0.2)
+        second = Dispatcher(rt.db, rt.clock, channel, Limits(poll_seconds=0.05))
+        for _ in range(3):  # time passes; the first renews its lease, the second must wait
+            d._renewed = 0.0
+            await d.pump()
+            rt.clock.advance(outbox.LEASE * 0.9)
+            await second.pump()
+        release.set()
+        await d.drain(timeout=5)
+        await second.stop()
+    finally:
+        await d.stop()
+    assert [text for _, _, text in channel.sent] == ["slow"]
+
+
+async def test_transient_failures_are_retried_until_the_time_budget_then_fail(
+    rt: Runtime,
+) -> None:
+    """5xx/network errors retry with back-off capped at max_backoff, for give_up_after from
+    when the message was owed; then the row fails (and is left for the operator's report)."""
+    tries: list[float] = []
+
+    class Down(RecordingChannel):
+        async def send(self, msg: Outgoing) -> SendResult:
+            tries.append(time.monotonic())
+            return SendResult(ok=False, transient=True, error="network: Bad Gateway")
+
+    limits = Limits(
+        private_interval=0, poll_seconds=0.01, give_up_after=timedelta(hours=2), max_backoff=300
+    )
+    d = Dispatcher(rt.db, rt.clock, Down(), limits)
+    async with rt.db.session() as s:
+        outbox.enqueue(s, rt.clock, chat_id=7, text="a reminder")
+    waits: list[float] = []
+    for _ in range(40):
+        await d.pump()
+        if d._in_flight:
+            await asyncio.gather(*d._in_flight.values())
+        async with rt.db.read() as s:
+            row = (await s.scalars(select(OutboxMessage))).one()
+        if row.status != OutboxStatus.PENDING:
+            break
+        wait = row.next_attempt_at - rt.clock.now()
+        waits.append(wait.total_seconds())
+        rt.clock.advance(max(wait, timedelta()))
+    assert row.status == OutboxStatus.FAILED and row.reported_at is None
+    assert max(waits) <= 300.01  # back-off capped
+    assert row.next_attempt_at - row.created_at >= timedelta(hours=2)  # kept trying 2 hours
+    assert len(tries) > 8  # more than the old 8 attempts
