@@ -98,6 +98,10 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     app.bot_data[common.FLOOD_KEY] = common.FloodGuard(rt.settings.limits.messages_per_minute)
     app.add_handler(TypeHandler(Update, common.flood_guard), group=-1)
 
+    # 0. A private matter asked in a group (/mytasks, 📋 ...) is answered in the private chat,
+    #    before any conversation or menu handler could answer it in the group.
+    for handler in common.private_answer_handlers():
+        app.add_handler(handler)
     app.add_handler(resident.build_order_conversation(timeout))
     app.add_handler(notices.build_notice_conversation(timeout))
     app.add_handler(resident.build_registration_conversation(timeout))

@@ -1,0 +1,109 @@
+"""Personal data stays with the people who need it (issue 11, points 1-3): what is asked in a
+group is answered privately, and nothing about a resident reaches a group chat."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.common import OPEN_PRIVATE_CHAT, SENT_PRIVATELY
+from tests.factories import GROUP_1, VOLUNTEERS_1, Harness, Z, text_of
+
+AUNT_PHONE = "13800001001"
+
+
+def _bot_posts(h: Harness, chat_id: int, after: int = 0) -> list[dict[str, Any]]:
+    return [m for m in h.emu.messages(chat_id, after=after) if m["outgoing"]]
+
+
+def _last_id(h: Harness, chat_id: int) -> int:
+    return max((m["message_id"] for m in h.emu.messages(chat_id)), default=0)
+
+
+async def _claimed_by(h: Harness, runner_id: int) -> dict[str, Any]:
+    """周阿姨 orders, ``runner_id`` claims in the group; returns the runner's private card."""
+    aunt = await h.register(1001, "周阿姨", phone=AUNT_PHONE, room="502")
+    await h.order(aunt)
+    runner = h.person(runner_id)
+    runner.say("/help")
+    post = await runner.expect_in(GROUP_1, "#1")
+    await runner.press_data(post, "o:claim:1")
+    card = await runner.expect(lambda m: AUNT_PHONE in text_of(m))
+    await h.settle()
+    return card
+
+
+async def test_mytasks_in_a_group_answers_privately(harness: Harness) -> None:
+    h = harness
+    runner_id = VOLUNTEERS_1[0]
+    await _claimed_by(h, runner_id)
+    runner = h.person(runner_id)
+    before = _last_id(h, GROUP_1)
+
+    runner.say("/mytasks", chat_id=GROUP_1)
+
+    card = await runner.expect(lambda m: AUNT_PHONE in text_of(m))
+    assert "周阿姨" in text_of(card) and "502" in text_of(card)
+    assert any(
+        b["callback_data"] == "o:buy:1"
+        for row in card["reply_markup"]["inline_keyboard"]
+        for b in row
+    )
+    said = await h.emu.wait_for(GROUP_1, Z(SENT_PRIVATELY), after_message_id=before)
+    assert said["reply_to_message"]["from"]["id"] == runner_id  # a reply: the group sees to whom
+    await h.settle()
+    for m in _bot_posts(h, GROUP_1, after=before):
+        assert AUNT_PHONE not in text_of(m) and "周阿姨" not in text_of(m)
+        assert "502" not in text_of(m)
+
+
+async def test_a_residents_menu_in_a_group_answers_privately(harness: Harness) -> None:
+    """📋 and 👤 typed in a group (the reply keyboard follows the resident everywhere)."""
+    h = harness
+    aunt = await h.register(1001, "周阿姨", phone=AUNT_PHONE, room="502")
+    await h.order(aunt)
+    await aunt.expect_in(GROUP_1, "#1")
+    await h.settle()
+    h.emu.add_member(GROUP_1, 1001)  # she is in the building's group chat too
+    before = _last_id(h, GROUP_1)
+
+    aunt.say(Z("📋 My orders"), chat_id=GROUP_1)
+    detail = await aunt.expect(lambda m: "#1" in text_of(m) and "502" in text_of(m))
+    assert "周阿姨" in text_of(detail)
+    aunt.say(Z("👤 My info"), chat_id=GROUP_1)
+    info = await aunt.expect(lambda m: AUNT_PHONE in text_of(m))
+    assert "502" in text_of(info)
+    aunt.say("/me", chat_id=GROUP_1)  # a command that used to be ignored in a group
+    await aunt.expect(lambda m: AUNT_PHONE in text_of(m))
+
+    await h.settle()
+    posts = _bot_posts(h, GROUP_1, after=before)
+    assert [text_of(m) for m in posts] == [_zh(SENT_PRIVATELY)] * 3
+    # 📝 in a group starts the order form in the private chat, where it can be answered.
+    aunt.say(Z("📝 Order"), chat_id=GROUP_1)
+    await aunt.expect(Z("What kind of errand?"))
+
+
+async def test_someone_the_bot_cannot_write_to_is_asked_to_open_the_chat(
+    harness: Harness,
+) -> None:
+    """A volunteer who never pressed Start: the bot may not write to them (403), so the group
+    is told to open the private chat first, and still sees no personal data."""
+    h = harness
+    await _claimed_by(h, VOLUNTEERS_1[0])
+    shy = h.person(VOLUNTEERS_1[1])  # in the group, never talked to the bot
+    before = _last_id(h, GROUP_1)
+
+    shy.say("/mytasks", chat_id=GROUP_1)
+
+    hint = _zh(OPEN_PRIVATE_CHAT).format(bot="paotui_bot")
+    said = await h.emu.wait_for(GROUP_1, hint, after_message_id=before)
+    assert said["reply_to_message"]["from"]["id"] == shy.user_id
+    await h.settle()
+    assert shy.chat() == []
+    assert [text_of(m) for m in _bot_posts(h, GROUP_1, after=before)] == [hint]
+
+
+def _zh(msgid: str) -> str:
+    from bot.i18n import gettext_for
+
+    return gettext_for("zh_CN")(msgid)
