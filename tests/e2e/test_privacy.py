@@ -7,6 +7,7 @@ from typing import Any
 
 from handlers.common import OPEN_PRIVATE_CHAT, SENT_PRIVATELY
 from tests.factories import GROUP_1, VOLUNTEERS_1, Harness, Z, text_of
+from tests.privacy_guard import Personal, find_leaks, group_leaks
 
 AUNT_PHONE = "13800001001"
 
@@ -107,3 +108,90 @@ def _zh(msgid: str) -> str:
     from bot.i18n import gettext_for
 
     return gettext_for("zh_CN")(msgid)
+
+
+def test_every_command_is_answered_privately_or_is_safe_in_a_group() -> None:
+    """A new command must say where it may answer: in the private chat only (then a group's
+    copy is answered privately), or in a group with nothing personal in its answer."""
+    from handlers.app import COMMANDS
+    from handlers.common import GROUP_COMMANDS, PRIVATE_COMMANDS
+
+    assert not set(PRIVATE_COMMANDS) & set(GROUP_COMMANDS)
+    assert {name for name, _ in COMMANDS} <= set(PRIVATE_COMMANDS) | set(GROUP_COMMANDS)
+
+
+# --- the guard every end-to-end test runs (tests/privacy_guard.py) --------------------------
+
+ZHOU = Personal("周阿姨", AUNT_PHONE, "1", "502")
+WU = Personal("吴大爷", "+86 139 1234 5678", "2", "1202")
+
+
+def test_the_guard_sees_a_phone_however_it_is_written() -> None:
+    for text in (
+        "电话13800001001",
+        "138 0000 1001",
+        "138-0000-1001",
+        "138.0000.1001",
+        "138/0000/1001",
+        "138_0000_1001",
+        "138，0000，1001",
+        "138–0000–1001",
+        "１３８００００１００１",
+        "一三八零零零零一零零一",
+        "①③⑧⓪⓪⓪⓪①⓪⓪①",
+        "¹³⁸⁰⁰⁰⁰¹⁰⁰¹",
+        "1\u200b3\u200b8\u200b0000\u200b1001",
+        "138OOOO1OO1",
+    ):
+        assert find_leaks(text, [ZHOU]) == [f"phone {AUNT_PHONE}"], text
+    assert find_leaks("call 13912345678", [ZHOU, WU]) == ["phone +86 139 1234 5678"]
+
+
+def test_the_guard_sees_a_name_and_a_room() -> None:
+    assert find_leaks("周阿姨要两颗白菜", [ZHOU]) == ["name 周阿姨"]
+    assert find_leaks("送到 1-502", [ZHOU]) == ["room 502"]
+    assert find_leaks("住五〇二室", [ZHOU]) == ["room 502"]
+    assert find_leaks("幸福小区 1栋 502", [ZHOU]) == ["room 502"]
+    assert find_leaks("4栋1202号", [WU]) == ["room 1202"]
+    # A runner's name is public in the group, even when a resident has the same name.
+    assert find_leaks("✅ 已由 周阿姨 接单", [ZHOU], {"周阿姨"}) == []
+
+
+def test_the_guard_passes_what_a_group_may_see() -> None:
+    post = (
+        "新任务 🥬 #502 买菜\n📍 幸福小区 1栋\n⏱ 今天 · 15:02 发布\n"
+        "📝 两颗白菜，一盒鸡蛋，500ml牛奶\n¥35.5 · 5楼 · 取件码 1234"
+    )
+    assert find_leaks(post, [ZHOU, WU]) == []
+
+
+async def test_a_test_that_makes_the_bot_leak_fails(harness: Harness) -> None:
+    """The bot really posts a resident's phone and room to a group (through the outbox, as
+    any group post goes): the guard the harness runs at the end of every test reports it."""
+    from bot import outbox
+    from models import OutboxMessage
+
+    h = harness
+    await h.register(1001, "周阿姨", phone=AUNT_PHONE, room="502")
+    async with h.rt.db.session() as s:
+        post = outbox.enqueue(
+            s, h.rt.clock, chat_id=GROUP_1, text="新任务 📍 幸福小区", is_group=True
+        )
+        await s.flush()
+        outbox.enqueue_edit(s, h.rt.clock, original=post, text="新任务 📍 1-502 ☎ 138 0000 1001")
+    h.rt.wake_outbox()
+    await h.settle()
+    await h.emu.wait_for(GROUP_1, "1-502")
+    # The edit is the leak; the final text is then made clean again: every version counts.
+    async with h.rt.db.session() as s:
+        original = await s.get(OutboxMessage, post.id)
+        assert original is not None
+        outbox.enqueue_edit(s, h.rt.clock, original=original, text="新任务 📍 幸福小区")
+    h.rt.wake_outbox()
+    await h.settle()
+    await h.emu.wait_for(GROUP_1, lambda m: text_of(m) == "新任务 📍 幸福小区" and m["edited"] == 2)
+
+    leaks = await group_leaks(h.rt, h.group_log)
+    assert len(leaks) == 1
+    assert f"phone {AUNT_PHONE}" in leaks[0] and "room 502" in leaks[0]
+    h.group_log.clear()  # reported here; the harness's own check at the end then passes
