@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.common import OPEN_PRIVATE_CHAT, SENT_PRIVATELY
-from tests.factories import GROUP_1, VOLUNTEERS_1, Harness, Z, text_of
+from tests.factories import GROUP_1, GROUP_2, VOLUNTEERS_1, Harness, Z, text_of
 from tests.privacy_guard import Personal, find_leaks, group_leaks
 
 AUNT_PHONE = "13800001001"
@@ -195,3 +195,46 @@ async def test_a_test_that_makes_the_bot_leak_fails(harness: Harness) -> None:
     assert len(leaks) == 1
     assert f"phone {AUNT_PHONE}" in leaks[0] and "room 502" in leaks[0]
     h.group_log.clear()  # reported here; the harness's own check at the end then passes
+
+
+# --- what a group sees of an order --------------------------------------------------------
+
+
+async def test_contact_details_in_a_description_never_reach_a_group(harness: Harness) -> None:
+    """周阿姨 writes her phone (disguised), her room and her WeChat into the description. The
+    grid's group, and the other grid's group the task is escalated to, see the errand without
+    them; the volunteer who claims it still gets her real address and phone privately."""
+    from bot.services import order_form
+
+    h = harness
+    phone = "13800138000"
+    aunt = await h.register(1001, "周阿姨", unit="2", room="501", phone=phone)
+    text = "2斤鸡蛋，一瓶酱油。周阿姨 电话138.0013.8000 住3栋2单元501室 加微信 zhou_ayi_1960"
+    await h.order(aunt, "groceries", text, "normal")
+    # The form asked her not to write them (the question's second line).
+    asked = _zh(order_form.KIND_STEPS["groceries"][0].prompt).split("\n")[1]
+    assert any(asked in text_of(m) for m in aunt.chat())
+
+    secrets = ("138", "0013", "8000", "501", "3栋2单元", "zhou_ayi", "1960", "周阿姨")
+    post = await aunt.expect_in(GROUP_1, "#1")
+    assert "2斤鸡蛋，一瓶酱油" in text_of(post) and "加微信" in text_of(post)
+    assert [s for s in secrets if s in text_of(post)] == []
+
+    # Nobody takes it: it is offered to the whole community, in the other grid's group.
+    for _ in range(8):
+        h.advance(minutes=61)
+        await h.sweep()
+        if any("o:claim:1" in str(m.get("reply_markup")) for m in h.emu.messages(GROUP_2)):
+            break
+    wide = await h.emu.wait_for(GROUP_2, lambda m: "o:claim:1" in str(m.get("reply_markup")))
+    assert "2斤鸡蛋，一瓶酱油" in text_of(wide)
+    assert [s for s in secrets if s in text_of(wide)] == []
+
+    runner = h.person(VOLUNTEERS_1[0])
+    runner.say("/help")
+    await runner.press_data(post, "o:claim:1")
+    card = await runner.expect(lambda m: phone in text_of(m))
+    assert "周阿姨" in text_of(card) and "2-501" in text_of(card)
+    assert text in text_of(card)  # the runner reads the description as she wrote it
+    await h.settle()
+    # ... and the guard of every test checks each version of every group message at the end.
