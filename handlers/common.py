@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 import time
 import traceback
 from collections import deque
@@ -51,8 +52,6 @@ MENU_LABELS = (MENU_ORDER, MENU_MY_ORDERS, MENU_ME, MENU_HELP, MENU_LANGUAGE)
 
 def label_pattern(msgid: str) -> str:
     """An anchored regex matching a menu label in every language."""
-    import re
-
     texts = {gettext_for(lang)(msgid) for lang in LANGUAGES}
     return "^(" + "|".join(re.escape(t) for t in sorted(texts)) + ")$"
 
@@ -380,6 +379,24 @@ async def stale_button(update: Update, ctx: AppContext) -> None:
     """Garbage, forged or expired callback data: a clear alert, nothing changed."""
     _ = await translator(update, ctx)
     await alert(update, _(STALE))
+
+
+# The only buttons a group message carries: claim a task, bind the group to a grid, choose a
+# language. Any other data pressed there is forged, and its answer (a runner's card, an order's
+# details) would be edited into the group's message for everyone to read.
+GROUP_BUTTONS = re.compile(r"^(o:claim:|g:bind:|l:)")
+
+
+async def group_button_guard(update: Update, ctx: AppContext) -> None:
+    """Runs before every other handler: a press in a group on data that is not a group's
+    button gets the stale-button alert, and nothing else happens."""
+    q = update.callback_query
+    if q is None or q.message is None or q.message.chat.type == ChatType.PRIVATE:
+        return
+    if q.data and GROUP_BUTTONS.match(q.data):
+        return
+    await stale_button(update, ctx)
+    raise ApplicationHandlerStop
 
 
 async def unknown_command(update: Update, ctx: AppContext) -> None:

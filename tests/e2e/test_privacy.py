@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handlers.common import OPEN_PRIVATE_CHAT, SENT_PRIVATELY
+from handlers.common import OPEN_PRIVATE_CHAT, SENT_PRIVATELY, STALE
 from tests.factories import GROUP_1, GROUP_2, VOLUNTEERS_1, Harness, Z, text_of
 from tests.privacy_guard import Personal, find_leaks, group_leaks
 
@@ -238,3 +238,26 @@ async def test_contact_details_in_a_description_never_reach_a_group(harness: Har
     assert text in text_of(card)  # the runner reads the description as she wrote it
     await h.settle()
     # ... and the guard of every test checks each version of every group message at the end.
+
+
+async def test_a_forged_button_in_a_group_cannot_show_a_card_there(harness: Harness) -> None:
+    """The runner forges "details" on the group's post of her own task: the answer (her card,
+    with the resident's phone) would replace the post for the whole group. It is refused."""
+    h = harness
+    runner_id = VOLUNTEERS_1[0]
+    await _claimed_by(h, runner_id)
+    post = next(m for m in h.emu.messages(GROUP_1) if m["outgoing"] and "#1" in text_of(m))
+    before = text_of(post)
+
+    for data in ("o:detail:1", "o:buy:1", "v:tasks", "p:me"):
+        qid = h.emu.press(runner_id, GROUP_1, post["message_id"], data, force=True)
+        ans = await h.emu.wait_callback_answer(qid, 10.0)
+        assert ans is not None and Z(STALE) in ans["text"]
+    await h.settle()
+    now = next(m for m in h.emu.messages(GROUP_1) if m["message_id"] == post["message_id"])
+    assert text_of(now) == before and AUNT_PHONE not in text_of(now)
+    async with h.rt.db.read() as s:
+        from models import Order
+
+        order = await s.get(Order, 1)
+        assert order is not None and order.status == "claimed"  # 🛒 was not applied
