@@ -75,13 +75,17 @@ def find_leaks(text: str, people: list[Personal], public_names: Collection[str] 
         if len(name) >= 2 and name not in public_names and name in plain:
             found.add(f"name {name}")
         room = re.escape(p.room.strip())
-        if room and any(
-            re.search(pattern, spelled)
-            for pattern in (
-                rf"(?<![0-9A-Za-z]){re.escape(p.unit)}\s*[-－—–]\s*{room}(?![0-9A-Za-z])",
-                rf"(?<![0-9A-Za-z#]){room}\s*(室|号|房)",
-                # A bare room number of 3+ characters, not an order id, a time or a decimal.
-                rf"(?<![0-9A-Za-z#:.\-]){room}(?![0-9A-Za-z:])" if len(room) >= 3 else r"(?!)",
+        if (
+            room
+            and p.room.strip() in spelled
+            and any(
+                re.search(pattern, spelled)
+                for pattern in (
+                    rf"(?<![0-9A-Za-z]){re.escape(p.unit)}\s*[-－—–]\s*{room}(?![0-9A-Za-z])",
+                    rf"(?<![0-9A-Za-z#]){room}\s*(室|号|房)",
+                    # A bare room number of 3+ characters, not an order id, a time or a decimal.
+                    rf"(?<![0-9A-Za-z#:.\-]){room}(?![0-9A-Za-z:])" if len(room) >= 3 else r"(?!)",
+                )
             )
         ):
             found.add(f"room {p.room}")
