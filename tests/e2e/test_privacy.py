@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.services import order_form
 from handlers.common import OPEN_PRIVATE_CHAT, SENT_PRIVATELY, STALE
 from tests.factories import GROUP_1, GROUP_2, VOLUNTEERS_1, Harness, Z, text_of
 from tests.privacy_guard import Personal, find_leaks, group_leaks
@@ -81,7 +82,13 @@ async def test_a_residents_menu_in_a_group_answers_privately(harness: Harness) -
     assert [text_of(m) for m in posts] == [_zh(SENT_PRIVATELY)] * 3
     # 📝 in a group starts the order form in the private chat, where it can be answered.
     aunt.say(Z("📝 Order"), chat_id=GROUP_1)
-    await aunt.expect(Z("What kind of errand?"))
+    kinds = await aunt.expect(Z("What kind of errand?"))
+    await aunt.press_data(kinds, "d:cat:medicine")
+    what = _zh(order_form.KIND_STEPS["medicine"][0].prompt)
+    await h.wait_edit(1001, kinds["message_id"], lambda m: what in text_of(m))
+    aunt.say("布洛芬 2盒")
+    await aunt.expect(Z("Which pharmacy? Type its name, or choose:"))
+    assert [m for m in _bot_posts(h, GROUP_1, after=before) if "药" in text_of(m)] == []
 
 
 async def test_someone_the_bot_cannot_write_to_is_asked_to_open_the_chat(
@@ -204,8 +211,6 @@ async def test_contact_details_in_a_description_never_reach_a_group(harness: Har
     """周阿姨 writes her phone (disguised), her room and her WeChat into the description. The
     grid's group, and the other grid's group the task is escalated to, see the errand without
     them; the volunteer who claims it still gets her real address and phone privately."""
-    from bot.services import order_form
-
     h = harness
     phone = "13800138000"
     aunt = await h.register(1001, "周阿姨", unit="2", room="501", phone=phone)
