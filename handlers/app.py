@@ -34,6 +34,7 @@ from handlers import (
     common,
     delivery,
     notices,
+    privately,
     relay,
     reports,
     resident,
@@ -98,11 +99,11 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     app.bot_data[common.FLOOD_KEY] = common.FloodGuard(rt.settings.limits.messages_per_minute)
     app.add_handler(TypeHandler(Update, common.flood_guard), group=-1)
     # Before that, a forged button pressed in a group is refused (its answer would show there).
-    app.add_handler(CallbackQueryHandler(common.group_button_guard), group=-2)
+    app.add_handler(CallbackQueryHandler(privately.group_button_guard), group=-2)
 
     # 0. A private matter asked in a group (/mytasks, 📋 ...) is answered in the private chat,
     #    before any conversation or menu handler could answer it in the group.
-    for handler in common.private_answer_handlers():
+    for handler in privately.private_answer_handlers():
         app.add_handler(handler)
     app.add_handler(resident.build_order_conversation(timeout))
     app.add_handler(notices.build_notice_conversation(timeout))

@@ -94,20 +94,16 @@ async def runner_action(update: Update, ctx: AppContext) -> None:
 
 
 async def my_tasks(update: Update, ctx: AppContext) -> None:
-    """The runner's cards. They hold the residents' addresses and phones, so they always go to
-    the volunteer's private chat, wherever this was asked (a group's /mytasks is redirected by
-    common.answer_privately; a v:tasks press could come from any message)."""
-    assert update.effective_user is not None
-    me = update.effective_user.id
+    assert update.effective_user is not None and update.effective_message is not None
     async with unit_of_work(update, ctx) as w:
         _ = w._
-        tasks = await orders.tasks_of_volunteer(w.session, me)
+        tasks = await orders.tasks_of_volunteer(w.session, update.effective_user.id)
     if not tasks:
-        await ctx.bot.send_message(me, _("You are not running any task right now."))
+        await update.effective_message.reply_text(_("You are not running any task right now."))
         return
     for v in tasks:
         text, rows = notify.runner_card(v, _, ctx.rt.timezone)
-        await ctx.bot.send_message(me, text, reply_markup=inline(rows))
+        await update.effective_message.reply_text(text, reply_markup=inline(rows))
 
 
 def volunteer_handlers() -> list[Any]:

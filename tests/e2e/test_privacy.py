@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from bot.services import order_form
-from handlers.common import OPEN_PRIVATE_CHAT, SENT_PRIVATELY, STALE
+from handlers.common import STALE
+from handlers.privately import OPEN_PRIVATE_CHAT, SENT_PRIVATELY
 from tests.factories import GROUP_1, GROUP_2, VOLUNTEERS_1, Harness, Z, text_of
 from tests.privacy_guard import Personal, find_leaks, group_leaks
 
@@ -121,7 +122,7 @@ def test_every_command_is_answered_privately_or_is_safe_in_a_group() -> None:
     """A new command must say where it may answer: in the private chat only (then a group's
     copy is answered privately), or in a group with nothing personal in its answer."""
     from handlers.app import COMMANDS
-    from handlers.common import GROUP_COMMANDS, PRIVATE_COMMANDS
+    from handlers.privately import GROUP_COMMANDS, PRIVATE_COMMANDS
 
     assert not set(PRIVATE_COMMANDS) & set(GROUP_COMMANDS)
     assert {name for name, _ in COMMANDS} <= set(PRIVATE_COMMANDS) | set(GROUP_COMMANDS)
