@@ -98,11 +98,12 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     # Group -1 runs first, for every update: someone flooding the bot is stopped there.
     app.bot_data[common.FLOOD_KEY] = common.FloodGuard(rt.settings.limits.messages_per_minute)
     app.add_handler(TypeHandler(Update, common.flood_guard), group=-1)
-    # Before that, a forged button pressed in a group is refused (its answer would show there).
-    app.add_handler(CallbackQueryHandler(privately.group_button_guard), group=-2)
 
-    # 0. A private matter asked in a group (/mytasks, 📋 ...) is answered in the private chat,
-    #    before any conversation or menu handler could answer it in the group.
+    # Group -3, before everything: a forged button pressed in a group is refused (whatever it
+    # answers would be edited into the group's message). Then, first in group 0: a private
+    # matter asked in a group (/mytasks, 📋 ...) is answered in the private chat, before any
+    # conversation or menu handler could answer it in the group.
+    app.add_handler(CallbackQueryHandler(privately.group_button_guard), group=-3)
     for handler in privately.private_answer_handlers():
         app.add_handler(handler)
     app.add_handler(resident.build_order_conversation(timeout))

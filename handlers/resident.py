@@ -933,9 +933,7 @@ def build_registration_conversation(timeout_s: float) -> ConversationHandler[App
 def build_order_conversation(timeout_s: float) -> ConversationHandler[AppContext]:
     order_entry = [
         CommandHandler("order", order_start, filters=filters.ChatType.PRIVATE),
-        MessageHandler(
-            filters.ChatType.PRIVATE & filters.Regex(label_pattern(MENU_ORDER)), order_start
-        ),
+        MessageHandler(filters.Regex(label_pattern(MENU_ORDER)), order_start),
         CallbackQueryHandler(order_start, pattern=r"^d:new$"),
         CallbackQueryHandler(order_again, pattern=r"^o:again:\d{1,12}$"),
     ]
@@ -979,9 +977,7 @@ def build_order_conversation(timeout_s: float) -> ConversationHandler[AppContext
 def menu_handlers() -> list[Any]:
     return [
         CommandHandler("orders", my_orders, filters=filters.ChatType.PRIVATE),
-        MessageHandler(
-            filters.ChatType.PRIVATE & filters.Regex(label_pattern(MENU_MY_ORDERS)), my_orders
-        ),
+        MessageHandler(filters.Regex(label_pattern(MENU_MY_ORDERS)), my_orders),
         CallbackQueryHandler(order_confirmed, pattern=r"^d:ok:\d+$"),
         CallbackQueryHandler(cancel_conversation, pattern=r"^d:stop$"),
         CallbackQueryHandler(
@@ -989,7 +985,7 @@ def menu_handlers() -> list[Any]:
         ),
         CallbackQueryHandler(resident_action, pattern=r"^o:(prob|rate):\d{1,12}:\w{1,16}$"),
         CommandHandler("me", me_screen, filters=filters.ChatType.PRIVATE),
-        MessageHandler(filters.ChatType.PRIVATE & filters.Regex(label_pattern(MENU_ME)), me_screen),
+        MessageHandler(filters.Regex(label_pattern(MENU_ME)), me_screen),
         CallbackQueryHandler(
             people_action, pattern=r"^p:(list|me|care|care:\w{1,16}|rm:\d{1,12})$"
         ),
