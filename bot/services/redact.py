@@ -35,10 +35,10 @@ _CHINESE_DIGITS = {
 _LOOKALIKE = re.compile(r"(?<=\d)[OolI|]+(?![A-Za-z])|(?<![A-Za-z])[OolI|]+(?=\d)")
 _AS_DIGIT = str.maketrans("OolI|", "00111")
 
-# Seven or more digits, whatever stands between them (up to 3 characters that are neither
+# Seven or more digits, whatever stands between them (up to 4 characters that are neither
 # letters nor digits: spaces, . / _ , ， – — · and so on; not a colon, so 10:00-12:00 stays).
 # A phone number, an ID card, a bank card, an account; never an amount or a quantity.
-_LONG_NUMBER = r"\d(?:[^\w:：]{0,4}\d|_{1,4}\d){6,}"
+_LONG_NUMBER = r"\d(?:(?:[^\w:：]|_){0,4}\d){6,}"
 # ... except a date written with digits (2026-12-01, 2026.12.1).
 _DATE = re.compile(r"(?:19|20)\d\d([-./])\d{1,2}\1\d{1,2}")
 # Where someone lives. The group post names the compound and the building itself, from the
@@ -97,8 +97,8 @@ def spans(text: str, known: Iterable[str] = ()) -> list[tuple[int, int]]:
     found += [m.span(1) for m in _HANDLES.finditer(sh)]
     for value in known:
         value = shadow(clean(value)).strip()
-        if len(value) < 2:
-            continue  # a one-character name or room would mask half the text
+        if len(value) < (3 if value.isdigit() else 2):
+            continue  # a short name or room number would mask ordinary words and quantities
         # A number must stand alone (room 502 is not in 1502 or #502); a name may not.
         edge = r"(?<![\d#])" if value[0].isdigit() else ""
         tail = r"(?!\d)" if value[-1].isdigit() else ""
