@@ -8,7 +8,7 @@ from typing import Any
 from bot.services import order_form
 from handlers.common import STALE
 from handlers.privately import OPEN_PRIVATE_CHAT, SENT_PRIVATELY
-from tests.factories import GROUP_1, GROUP_2, VOLUNTEERS_1, Harness, Z, text_of
+from tests.factories import GROUP_1, GROUP_2, STAFF, VOLUNTEERS_1, Harness, Z, text_of
 from tests.privacy_guard import Personal, find_leaks, group_leaks
 
 AUNT_PHONE = "13800001001"
@@ -267,3 +267,36 @@ async def test_a_forged_button_in_a_group_cannot_show_a_card_there(harness: Harn
 
         order = await s.get(Order, 1)
         assert order is not None and order.status == "claimed"  # 🛒 was not applied
+
+
+async def test_staff_and_volunteer_commands_in_a_group_are_answered_privately(
+    harness: Harness,
+) -> None:
+    """/history, /orders, /care, /notices, /stats sent in a group: each answer (which can list
+    households, names and phones) arrives in the sender's private chat, the group only hears
+    where it went."""
+    h = harness
+    await _claimed_by(h, VOLUNTEERS_1[0])
+    boss = await h.register(STAFF, "赵书记", phone="13900009001", room="301")
+    h.emu.add_member(GROUP_1, STAFF)
+    runner = h.person(VOLUNTEERS_1[0])
+    before = _last_id(h, GROUP_1)
+    asked = [(runner, "/history"), (boss, "/orders"), (boss, "/care"), (boss, "/notices")]
+    asked.append((boss, "/stats"))
+
+    for person, command in asked:
+        mine = len(person.chat())
+        person.say(command, chat_id=GROUP_1)
+        await h.emu.wait_for(
+            GROUP_1,
+            lambda m, p=person, c=command: (
+                text_of(m) == _zh(SENT_PRIVATELY)
+                and m["reply_to_message"]["from"]["id"] == p.user_id
+                and m["reply_to_message"]["text"] == c
+            ),
+            after_message_id=before,
+        )
+        assert len(person.chat()) > mine, command  # the answer itself is in the private chat
+    await h.settle()
+    acks = [text_of(m) for m in _bot_posts(h, GROUP_1, after=before)]
+    assert acks == [_zh(SENT_PRIVATELY)] * len(asked)
