@@ -36,6 +36,7 @@ from handlers import (
     delivery,
     membership,
     notices,
+    privately,
     relay,
     reports,
     resident,
@@ -107,6 +108,13 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     for handler in membership.membership_handlers():
         app.add_handler(handler, group=1)
 
+    # Group -3, before everything: a forged button pressed in a group is refused (whatever it
+    # answers would be edited into the group's message). Then, first in group 0: a private
+    # matter asked in a group (/mytasks, 📋 ...) is answered in the private chat, before any
+    # conversation or menu handler could answer it in the group.
+    app.add_handler(CallbackQueryHandler(privately.group_button_guard), group=-3)
+    for handler in privately.private_answer_handlers():
+        app.add_handler(handler)
     app.add_handler(resident.build_order_conversation(timeout))
     app.add_handler(notices.build_notice_conversation(timeout))
     app.add_handler(resident.build_registration_conversation(timeout))

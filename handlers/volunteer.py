@@ -128,7 +128,7 @@ def volunteer_handlers() -> list[Any]:
         CallbackQueryHandler(duty, pattern=r"^v:duty:(on|off)$"),
         CommandHandler("history", my_history, filters=filters.ChatType.PRIVATE),
         CallbackQueryHandler(my_tasks_button, pattern=r"^v:tasks$"),
-        CommandHandler("mytasks", my_tasks),
+        CommandHandler("mytasks", my_tasks, filters=filters.ChatType.PRIVATE),
     ]
 
 

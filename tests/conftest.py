@@ -18,6 +18,7 @@ from bot.migrate import upgrade
 from bot.runtime import Runtime
 from bot.seed import seed_demo
 from tests.factories import Harness
+from tests.privacy_guard import GroupLog, group_leaks
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # before telegram is imported anywhere
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,9 +89,11 @@ async def harness(rt: Runtime, emu: Any) -> AsyncIterator[Harness]:
     from handlers.transport import CALLS_IN_TRANSACTION
 
     populate_emulator(emu, TOKEN)
+    # Every version of every message the bot shows a group, checked when the test ends.
+    log = GroupLog().attach(emu)
     service = BotService(rt, token=TOKEN, base_url=emu.base_url, base_file_url=emu.base_file_url)
     await service.start()
-    h = Harness(service=service, rt=rt, emu=emu)
+    h = Harness(service=service, rt=rt, emu=emu, group_log=log)
     CALLS_IN_TRANSACTION.clear()
     try:
         yield h
@@ -98,3 +101,6 @@ async def harness(rt: Runtime, emu: Any) -> AsyncIterator[Harness]:
         await h.service.stop()
     # DESIGN rule 11, in every end-to-end test: no Telegram call with a write transaction open.
     assert not CALLS_IN_TRANSACTION, f"Telegram called inside a transaction: {CALLS_IN_TRANSACTION}"
+    # The privacy guard (DESIGN rule 6): a test that made the bot leak fails, whatever it tested.
+    leaks = await group_leaks(rt, log)
+    assert not leaks, "personal data reached a group chat:\n" + "\n".join(leaks)

@@ -139,6 +139,7 @@ class Harness:
     rt: Runtime
     emu: Any
     people: dict[int, Person] = field(default_factory=dict)
+    group_log: Any = None  # tests.privacy_guard.GroupLog: what the bot showed the groups
 
     def person(self, user_id: int, name: str | None = None) -> Person:
         if user_id not in self.people:

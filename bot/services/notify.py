@@ -1,19 +1,20 @@
 """What the system says about an order, to whom: text and buttons, in the reader's language.
 
 Privacy (DESIGN rule 6): the group post never holds the phone number, the room or the name;
-the full address goes to the claimer alone.
+the full address goes to the claimer alone. What a group sees of an order is built from the
+form's structured answers (kind, compound and building, urgency, time window) and the
+description with every contact detail masked (bot/services/redact.py).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from bot.buttons import Button, Rows, order_action, relay_action
 from bot.i18n import N_, Gettext, local_time
-from bot.services import order_form
+from bot.services import order_form, redact
 from bot.services.amounts import yuan
 
 CATEGORY = {
@@ -50,7 +51,6 @@ RELEASE_REASONS = {
     "other": N_("Another reason"),
 }
 PREVIEW_CHARS = 60
-_LONG_DIGITS = re.compile(r"\d[\d -]{5,}\d")
 
 
 @dataclass(frozen=True)
@@ -94,10 +94,15 @@ class OrderView:
         return (self.volunteer_name or "").split(" ")[0]
 
 
-def preview(text: str) -> str:
-    """A short, phone-number-free preview for the group."""
-    text = _LONG_DIGITS.sub("***", " ".join(text.split()))
+def preview(text: str, known: tuple[str, ...] = ()) -> str:
+    """A short preview for the group, every contact detail masked (``known``: the order's
+    own contact name, room and phone, masked wherever they appear)."""
+    text = " ".join(redact.redact(text, known).split())
     return text if len(text) <= PREVIEW_CHARS else text[: PREVIEW_CHARS - 1] + "…"
+
+
+def _personal(o: OrderView) -> tuple[str, ...]:
+    return (o.contact_name, o.room, f"{o.unit}-{o.room}", o.contact_phone)
 
 
 def title(o: OrderView, _: Gettext) -> str:
@@ -105,7 +110,7 @@ def title(o: OrderView, _: Gettext) -> str:
 
 
 def description_preview(o: OrderView, _: Gettext) -> str:
-    parts = [preview(o.description)] if o.description else []
+    parts = [preview(o.description, _personal(o))] if o.description else []
     if o.photo:
         parts.append(_("(with a photo)"))
     if o.voice:
@@ -181,7 +186,7 @@ def group_digest(tasks: list[OrderView], _: Gettext) -> tuple[str, Rows]:
             mark = ("🔴 " if t.urgency == "urgent" else "") + ("⭐ " if t.priority else "")
             lines.append(
                 f"{mark}{title(t, _)} · {t.compound} {t.building} · {_(URGENCY[t.urgency])}"
-                + f" · {preview(t.description)}"
+                + f" · {preview(t.description, _personal(t))}"
             )
             claimable.append(t)
         elif t.status in ("claimed", "purchasing", "delivering", "delivered", "confirmed"):

@@ -34,7 +34,9 @@ KIND_STEPS: dict[str, tuple[Step, ...]] = {
             "description",
             N_(
                 "What should we buy? Write the list, send a photo of your "
-                "handwritten list, or send a voice message."
+                "handwritten list, or send a voice message.\n"
+                "Please leave out your phone number, room and WeChat: the volunteer who takes "
+                "it gets your address and phone privately."
             ),
             text=True,
             media=True,
@@ -64,7 +66,9 @@ KIND_STEPS: dict[str, tuple[Step, ...]] = {
             "description",
             N_(
                 "Which medicine, and how much? You can also send a photo of the "
-                "box or the prescription, or a voice message."
+                "box or the prescription, or a voice message.\n"
+                "Please leave out your phone number, room and WeChat: the volunteer who takes "
+                "it gets your address and phone privately."
             ),
             text=True,
             media=True,
@@ -113,7 +117,11 @@ KIND_STEPS: dict[str, tuple[Step, ...]] = {
         ),
         Step(
             "description",
-            N_("Please describe it: what, where, when. Text, a photo or a voice message."),
+            N_(
+                "Please describe it: what, where, when. Text, a photo or a voice message.\n"
+                "Please leave out your phone number, room and WeChat: the volunteer who takes "
+                "it gets your address and phone privately."
+            ),
             text=True,
             media=True,
         ),

@@ -89,12 +89,16 @@ async def test_forged_and_stale_buttons_get_an_alert_and_change_nothing(
         "This task belongs to another grid. If nobody there takes it in time, "
         "it will be opened to the whole community."
     ) in await press(other_grid.user_id, "o:claim:1", post)
-    # Someone else's order: cannot cancel, confirm or run it.
-    assert Z("This is not your order.") in await press(1002, "o:cxl:1", post)
-    assert Z("This is not your order.") in await press(1002, "o:ok:1", post)
+    # Someone else's order: cannot cancel, confirm or run it (forged on a message of their own
+    # chat; in a group, only a group's buttons are read at all).
+    own = await stranger.expect(lambda m: True)
+    assert Z("This is not your order.") in await press(1002, "o:cxl:1", own)
+    assert Z("This is not your order.") in await press(1002, "o:ok:1", own)
     assert Z("Only the volunteer running this task can do that.") in await press(
-        1002, "o:buy:1", post
+        1002, "o:buy:1", own
     )
+    for data in ("o:cxl:1", "o:ok:1", "o:buy:1"):
+        assert stale in await press(1002, data, post)
     # An id that does not exist, and garbage data.
     assert Z("This order does not exist.") in await press(VOLUNTEERS_2[0], "o:claim:999", post)
     assert stale in await press(1002, "o:claim:abc", post)
