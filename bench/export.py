@@ -27,6 +27,7 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import insert, select  # noqa: E402
 
+from bench.stall import LongestStall  # noqa: E402
 from bot.clock import OffsetClock  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.db import Database  # noqa: E402
@@ -123,33 +124,18 @@ async def seed_orders(rt: Runtime, n: int) -> None:
 async def measure_export(rt: Runtime, *, in_loop: bool = False) -> tuple[float, float, int]:
     """Export today's ledger for the demo staff while a ticker watches the event loop:
     (wall seconds, the loop's longest stall in seconds, the workbook's size in bytes)."""
-    stall = 0.0
-    stop = asyncio.Event()
-
-    async def ticker() -> None:
-        nonlocal stall
-        loop = asyncio.get_running_loop()
-        last = loop.time()
-        while not stop.is_set():
-            await asyncio.sleep(0.01)
-            now = loop.time()
-            stall = max(stall, now - last - 0.01)
-            last = now
-
-    tick = asyncio.create_task(ticker())
-    await asyncio.sleep(0.05)
     day = rt.today()
-    start = time.perf_counter()
-    async with rt.db.read() as s:
-        scope = await reports.require_scope(s, STAFF)
-        if in_loop:  # as before: everything on the event loop
-            data = await reports.ledger_data(s, scope, day, day, rt.timezone)
-            files = reports.export_files(data)
-        else:
-            files = await reports.export(s, scope, day, day, rt.timezone)
-    wall = time.perf_counter() - start
-    stop.set()
-    await tick
+    async with LongestStall() as meter:
+        start = time.perf_counter()
+        async with rt.db.read() as s:
+            scope = await reports.require_scope(s, STAFF)
+            if in_loop:  # as before: everything on the event loop
+                data = await reports.ledger_data(s, scope, day, day, rt.timezone)
+                files = reports.export_files(data)
+            else:
+                files = await reports.export(s, scope, day, day, rt.timezone)
+        wall = time.perf_counter() - start
+    stall = meter.seconds
     return wall, stall, len(files.xlsx)
 
 
