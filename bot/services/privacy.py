@@ -1,7 +1,7 @@
 """Personal data: what leaves the bot for operators, how long raw data is kept, and erasing a
 household on request (PIPL, China's Personal Information Protection Law).
 
-- ``scrub`` / ``error_report``: a traceback bound for the operator chat without phone numbers.
+- ``scrub`` / ``error_report``: a traceback bound for the operator chat without contact details.
 - ``prune_due`` (a part of the sweep): processed incoming updates are deleted, and sent or
   finally failed outgoing messages blanked, ``[privacy] retention_days`` after they were
   received or written. Cheap when nothing is due: an indexed range scan that finds nothing.
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.inbox import MAX_ATTEMPTS
 from bot.runtime import Runtime
-from bot.services import audit
+from bot.services import audit, redact
 from models import (
     AuditEntry,
     CareCheck,
@@ -46,17 +46,13 @@ from models.enums import FINAL_STATUSES, OutboxStatus
 
 # --- error reports ---------------------------------------------------------------------------
 
-# A run of 7 or more digits, possibly split by spaces, dots or dashes (138 0013 8000,
-# 138-0013-8000): a phone number, or a Telegram id; neither belongs in an error report.
-# Line numbers and small counts in a traceback are shorter and stay readable.
-_PHONE_LIKE = re.compile(r"(?<!\d)\d(?:[ .\-]?\d){6,}(?!\d)")
-
 REPORT_LIMIT = 3000  # characters of the traceback's end (Telegram allows 4,096 per message)
 
 
 def scrub(text: str) -> str:
-    """``text`` with every phone-like run of digits replaced by a placeholder."""
-    return _PHONE_LIKE.sub("<digits>", text)
+    """``text`` with every contact detail masked, by the same rules as a group post (a phone
+    however written, a room, a WeChat id); line numbers and small counts stay readable."""
+    return redact.redact(text)
 
 
 def error_report(error: BaseException) -> str:

@@ -96,4 +96,5 @@ def test_operator_error_report_scrubs_phone_numbers_in_messages() -> None:
         report = error_report(exc)
     assert "13800138000" not in report and "138 0013 8000" not in report
     assert "line 12" in report  # short numbers stay readable
-    assert scrub("call 138-0013-8000 now") == "call <digits> now"
+    assert scrub("call 138-0013-8000 now") == "call *** now"
+    assert "一三八" not in scrub("phone 一三八零零一三八零零零")  # as a group post is masked
