@@ -89,9 +89,6 @@ class I18nSection(_Section):
 class OutboxSection(_Section):
     # Telegram: about 30 messages/s overall; we stay a little below to leave room for replies.
     global_per_second: float = Field(default=29.8, gt=0, le=30)
-    # No more than ceil(global_per_second) requests leave in any 1 s + this margin, so a
-    # request that reaches Telegram up to this late cannot push a second over its limit.
-    arrival_margin_seconds: float = Field(default=0.05, ge=0, le=0.5)
     private_interval_seconds: float = Field(default=1.0, ge=0)
     group_per_minute: int = Field(default=20, ge=1, le=20)
     # Transient failures (5xx, timeouts, connection errors) are retried this long after the

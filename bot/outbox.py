@@ -189,12 +189,20 @@ class Limits:
     max_backoff: float = 300.0
     max_in_flight: int = 16
     poll_seconds: float = 0.5
-    # Telegram counts requests as they arrive, and a request can reach it later than it left
-    # here (an event-loop stall, a slow connection) while the next ones are not delayed. So no
-    # more than ceil(global_per_second) requests leave in any 1 s + this margin: a request
-    # delayed by up to the margin cannot make a second hold one too many. (Without it the
-    # spacing alone tolerated about 7 ms at 29.8/s.)
-    arrival_margin: float = 0.05
+
+
+@dataclass
+class Flight:
+    """One request against the overall budget: when it left, and when its answer came back."""
+
+    sent: float
+    done: float | None = None
+
+
+# A request still unanswered after this long has timed out (httpx's timeouts are shorter).
+LONGEST_FLIGHT = 60.0
+# How often a slot held only by requests still in flight is looked at again.
+FLIGHT_POLL = 0.005
 
 
 class Pacer:
@@ -204,7 +212,7 @@ class Pacer:
     def __init__(self, limits: Limits, now: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits
         self._now = now
-        self._global: deque[float] = deque()
+        self._global: deque[Flight] = deque()
         self._private_next: dict[int, float] = {}
         self._group: dict[int, deque[float]] = {}
         self._chat_blocked: dict[int, float] = {}  # after a 429 for that chat
@@ -229,18 +237,37 @@ class Pacer:
         return max(0.0, blocked, self._private_next.get(chat_id, 0.0) - now)
 
     def global_wait(self) -> float:
-        """Seconds until the next overall slot. Slots are evenly spaced: no burst at start,
-        never more than the rate in any second."""
+        """Seconds until the next overall slot. Slots are evenly spaced (no burst at start),
+        and no second can receive more than the limit (see ``_window_wait``)."""
         now = self._now()
         blocked = self._global_blocked - now
         if not self._global:
             return max(0.0, blocked)
-        spaced = self._global[-1] + self._global_interval() - now
+        spaced = self._global[-1].sent + self._global_interval() - now
+        return max(0.0, blocked, spaced, self._window_wait(now))
+
+    def _window_wait(self, now: float) -> float:
+        """Telegram counts a request when it arrives, which is somewhere between its leaving
+        here and its answer coming back: later than it left after an event-loop stall or a slow
+        connection, while the requests after it are on time. Only a request answered more than
+        a second ago cannot share a second with the next one; so at most ceil(rate) - 1 others
+        may be live when one leaves, and no second ever holds more than ceil(rate), whatever
+        the delays. (Spacing alone tolerated a request 7 ms late at 29.8/s.)"""
         cap = math.ceil(self.limits.global_per_second)
-        window = 0.0
-        if len(self._global) >= cap:  # the cap-th last send must have left the widened second
-            window = self._global[-cap] + 1.0 + self.limits.arrival_margin - now
-        return max(0.0, blocked, spaced, window)
+        if len(self._global) < cap:
+            return 0.0
+        ends = sorted(
+            f.done
+            if f.done is not None
+            else (f.sent + LONGEST_FLIGHT if now - f.sent > LONGEST_FLIGHT else math.inf)
+            for f in self._global
+        )
+        live = [end for end in ends if end > now - 1.0]
+        excess = len(live) - (cap - 1)
+        if excess <= 0:
+            return 0.0
+        free_at = live[excess - 1] + 1.0
+        return FLIGHT_POLL if math.isinf(free_at) else max(free_at - now, 0.0)
 
     def wait_for(self, chat_id: int, is_group: bool) -> float:
         return max(self.chat_wait(chat_id, is_group), self.global_wait())
@@ -254,26 +281,38 @@ class Pacer:
                 self._private_next.get(chat_id, 0.0), now + self.limits.private_interval
             )
 
-    async def take_global(self) -> None:
-        """Wait for and take the next overall slot, right before a request leaves, so that
-        requests reach the server spaced as they were planned."""
+    async def take_global(self) -> Flight:
+        """Wait for and take the next overall slot, right before a request leaves; call
+        ``landed`` with what it returns once the answer is back."""
         while (wait := self.global_wait()) > 0:  # noqa: ASYNC110 - a timed wait, no event
             await asyncio.sleep(wait)
-        self._global.append(self._now())
+        return self._take()
+
+    def _take(self) -> Flight:
+        flight = Flight(self._now())
+        self._global.append(flight)
         while len(self._global) > 64:
             self._global.popleft()
+        return flight
 
-    async def acquire(self, chat_id: int | None, is_group: bool) -> None:
+    def landed(self, flight: Flight) -> None:
+        """The request's answer came back (or it failed): it can no longer arrive later."""
+        if flight.done is None:
+            flight.done = self._now()
+
+    async def acquire(self, chat_id: int | None, is_group: bool) -> Flight:
         """A direct reply: the next overall slot; it counts toward the chat's budget but does
         not wait for it (answering a user's own press at once is allowed)."""
-        await self.take_global()
+        flight = await self.take_global()
         if chat_id is not None:
             self.reserve_chat(chat_id, is_group)
+        return flight
 
-    def record(self, chat_id: int, is_group: bool) -> None:
-        """Count a send now (both budgets), without waiting."""
-        self._global.append(self._now())
+    def record(self, chat_id: int, is_group: bool) -> Flight:
+        """Count a send now (both budgets), without waiting; ``landed`` when answered."""
+        flight = self._take()
         self.reserve_chat(chat_id, is_group)
+        return flight
 
     def back_off(self, chat_id: int, is_group: bool, seconds: float) -> None:
         """The server said 429 for this chat. When several chats hear it within a second, the
@@ -515,12 +554,14 @@ class Dispatcher:
 
     async def _send(self, out: Outgoing, attempts: int) -> None:
         try:
+            flight = await self.pacer.take_global()
             try:
-                await self.pacer.take_global()
                 result = await self.sender.send(out)
             except Exception as exc:  # a sender bug must not lose the message
                 logger.exception("sender raised for outbox %s", out.id)
                 result = SendResult(ok=False, transient=True, error=repr(exc))
+            finally:
+                self.pacer.landed(flight)
             if result.retry_after is not None:
                 self.retry_count += 1
                 self.pacer.back_off(out.chat_id, out.is_group, result.retry_after)

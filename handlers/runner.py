@@ -59,7 +59,6 @@ class BotService:
         o = settings.outbox
         limits = Limits(
             global_per_second=o.global_per_second,
-            arrival_margin=o.arrival_margin_seconds,
             private_interval=o.private_interval_seconds,
             group_per_minute=o.group_per_minute,
             give_up_after=timedelta(hours=o.give_up_after_hours),

@@ -199,10 +199,17 @@ class PacedRateLimiter(BaseRateLimiter[None]):
         attempt = 0
         failures = 0
         while True:
-            if paced:
+            flight = (
                 await self.pacer.acquire(chat_id if isinstance(chat_id, int) else None, is_group)
+                if paced
+                else None
+            )
             try:
-                return await callback(*args, **kwargs)
+                try:
+                    return await callback(*args, **kwargs)
+                finally:  # answered or failed: it can no longer reach Telegram later
+                    if flight is not None:
+                        self.pacer.landed(flight)
             except RetryAfter as exc:
                 attempt += 1
                 if attempt > self.max_retries:
