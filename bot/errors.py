@@ -26,6 +26,15 @@ class Msg(str):
     __slots__ = ()
 
 
+# The one answer to a button that is stale, forged or someone else's (DESIGN rule 7).
+STALE = N_("This button is out of date or not for you. Nothing was changed.")
+
+
+def stale() -> Refused:
+    """The refusal of a stale, forged or someone else's button: ``raise stale()``."""
+    return Refused(STALE)
+
+
 TOO_LONG = N_("That is too long ({n} characters). Please keep it under {limit}.")
 
 

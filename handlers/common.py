@@ -27,6 +27,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes, filters
 
 from bot import limits
 from bot.buttons import Button, Rows
+from bot.errors import STALE  # the one stale-button sentence; handlers import it from here too
 from bot.i18n import LANGUAGES, N_, Gettext, gettext_for
 from bot.services import people, privacy
 from handlers.context import AppContext
@@ -278,9 +279,6 @@ async def language_chosen(update: Update, ctx: AppContext) -> None:
     await edit_or_send(update, _("Language set: {name}").format(name=LANGUAGE_NAMES[code]), None)
     if roles.resident_id and update.effective_chat:
         await update.effective_chat.send_message(_("Main menu"), reply_markup=main_menu(_))
-
-
-STALE = N_("This button is out of date or not for you. Nothing was changed.")
 
 
 async def stale_button(update: Update, ctx: AppContext) -> None:

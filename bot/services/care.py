@@ -24,7 +24,7 @@ from sqlalchemy.orm import selectinload
 from bot import outbox
 from bot.buttons import Button, Rows
 from bot.clock import clock_time, local_at, local_day
-from bot.errors import Refused
+from bot.errors import STALE, Refused
 from bot.i18n import N_, Gettext, gettext_for, local_time
 from bot.runtime import Runtime
 from bot.services import audit, orders
@@ -81,7 +81,7 @@ BAD_DATE = N_("Please send a date like {example}, or “clear” to end the isol
 PAST_DATE = N_("That date has passed. Please send today's date or a later one.")
 CHANGED = N_("Someone changed this household just now. Please look again and retry.")
 OLD_CHECK = N_("This question was for an earlier day. Thank you; today's comes in the morning.")
-NOT_YOURS = N_("This button is out of date or not for you. Nothing was changed.")
+NOT_YOURS = STALE
 
 
 def isolating(until: date | None, today: date) -> bool:

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from bot.errors import Refused, check_length
+from bot.errors import Refused, check_length, stale
 from bot.i18n import N_
 
 
@@ -234,5 +234,5 @@ def clean(key: str, raw: str, max_text: int) -> str:
 def choice_value(category: str, key: str, value: str) -> str:
     s = step(category, key)
     if s is None or value not in {c.value for c in s.choices}:
-        raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
+        raise stale()
     return value

@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 
 from bot import outbox
 from bot.buttons import Rows, to_json
-from bot.errors import Refused, check_length
+from bot.errors import Refused, check_length, stale
 from bot.i18n import LANGUAGES, N_, Gettext, gettext_for
 from bot.limits import TEXT_LIMIT, check_fits
 from bot.runtime import Runtime
@@ -255,7 +255,7 @@ async def answer(
     now = rt.clock.now()
     if key == "category":
         if choice not in {c.value for c in Category}:
-            raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
+            raise stale()
         category = Category(choice).value
         if d.category != category:
             d.details = {}
@@ -266,7 +266,7 @@ async def answer(
             raise Refused(N_("This order form has expired. Press Order to start a new one."))
         st = order_form.step(d.category, key)
         if st is None:
-            raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
+            raise stale()
         limit = rt.settings.limits.max_text_length
         if photo is not None or voice is not None:
             if not st.media:
@@ -372,7 +372,7 @@ async def set_recipient(
     if recipient_id is not None:
         r = await session.get(Recipient, recipient_id)
         if r is None or r.owner_id != d.resident_id or r.removed:
-            raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
+            raise stale()
     d.recipient_id = recipient_id
     d.updated_at = rt.clock.now()
     return _draft_view(d)
@@ -469,7 +469,7 @@ async def submit_draft(
     if d.recipient_id is not None:
         r = await session.get(Recipient, d.recipient_id)
         if r is None or r.removed:
-            raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
+            raise stale()
         who = r
     b = await session.scalar(
         select(Building).where(Building.id == who.building_id).options(selectinload(Building.grid))
@@ -1113,7 +1113,7 @@ async def report_problem(
     if S(o.status) not in (S.DELIVERED, S.CONFIRMED):
         raise Refused(N_("A problem can be reported once the order has been delivered."))
     if kind not in notify.PROBLEMS:
-        raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
+        raise stale()
     v = view(o)
     if text is not None:
         check_length(text, rt.settings.limits.max_text_length)
@@ -1142,7 +1142,7 @@ async def rate(
     if S(o.status) != S.CONFIRMED or o.volunteer is None:
         raise Refused(N_("You can thank the volunteer once you have received the order."))
     if not 1 <= stars <= 5:
-        raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
+        raise stale()
     res = await session.execute(
         update(Order)
         .where(Order.id == o.id, Order.rating.is_(None))

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
-from bot.errors import Refused
+from bot.errors import Refused, stale
 from bot.i18n import N_
 from bot.services import directory
 from models import Recipient, Resident
@@ -211,7 +211,7 @@ async def remove_recipient(session: AsyncSession, owner_telegram_id: int, recipi
         .where(Recipient.id == recipient_id, Resident.telegram_id == owner_telegram_id)
     )
     if r is None or r.removed:
-        raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
+        raise stale()
     r.removed = True  # kept for the orders already made for them
     return r.name
 
@@ -235,7 +235,7 @@ async def care_flags(session: AsyncSession, telegram_id: int) -> set[str]:
 async def toggle_care(session: AsyncSession, clock: Clock, telegram_id: int, flag: str) -> set[str]:
     """The household says (or takes back), with consent, that it has a vulnerable member."""
     if flag not in CARE_FLAGS:
-        raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
+        raise stale()
     res = await session.scalar(select(Resident).where(Resident.telegram_id == telegram_id))
     if res is None:
         raise Refused(N_("Please register your address first: press /start."))

@@ -25,7 +25,7 @@ from bot import outbox
 from bot.buttons import Button, Rows
 from bot.clock import clock_time, local_at, local_day
 from bot.config import ShiftTemplate
-from bot.errors import Refused
+from bot.errors import STALE, Refused
 from bot.i18n import LANGUAGES, N_, Gettext, gettext_for, local_time
 from bot.runtime import Runtime
 from bot.services import audit, csvfile, notify, people
@@ -62,7 +62,7 @@ CLAIM_BUTTONS = 8  # claim buttons on a handover post
 
 REFUSE_NOT_STAFF = N_("Only the grid leader or community staff can set the duty roster.")
 REFUSE_NOT_VOLUNTEER = N_("Only approved volunteers have shifts. Sign up with /volunteer.")
-REFUSE_STALE = N_("This button is out of date or not for you. Nothing was changed.")
+REFUSE_STALE = STALE
 
 
 # --- templates and times --------------------------------------------------------------------

@@ -12,7 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from bot import outbox
 from bot.buttons import Button, Rows
-from bot.errors import Msg, Refused
+from bot.errors import Msg, Refused, stale
 from bot.i18n import N_, Gettext
 from bot.runtime import Runtime
 from bot.services import audit, notify, orders
@@ -120,9 +120,9 @@ async def sign_up(
     if await session.scalar(select(Volunteer).where(Volunteer.telegram_id == telegram_id)):
         raise Refused(N_("You have already signed up. Send /volunteer to see where it stands."))
     if availability not in AVAILABILITY:
-        raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
+        raise stale()
     if await session.get(Grid, grid_id) is None:
-        raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
+        raise stale()
     vol = Volunteer(
         telegram_id=telegram_id,
         name=clean_name(name),
@@ -160,7 +160,7 @@ async def decide(
     """Approve or reject, once: the first decision wins (a conditional UPDATE)."""
     vol = await session.get(Volunteer, volunteer_id)
     if vol is None:
-        raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
+        raise stale()
     if decider_telegram_id not in await deciders(session, vol.grid_id):
         raise Refused(N_("Only the grid leader or community staff can decide on volunteers."))
     target = VolunteerStatus.APPROVED if approve else VolunteerStatus.REJECTED
@@ -286,7 +286,7 @@ async def _target(
         vol = await session.scalar(select(Volunteer).where(Volunteer.telegram_id == telegram_id))
     if vol is None:
         if actor is not None:  # a stale or forged button
-            raise Refused(N_("This button is out of date or not for you. Nothing was changed."))
+            raise stale()
         raise Refused(NO_SUCH_VOLUNTEER, who=telegram_id)
     if actor is not None and vol.grid_id not in {
         gid for gid, _name in await grids_in_scope(session, actor)
