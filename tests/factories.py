@@ -374,3 +374,29 @@ def png(width: int, height: int, rgb: tuple[int, int, int] = (0, 0, 0)) -> bytes
         + chunk(b"IDAT", zlib.compress(raw))
         + chunk(b"IEND", b"")
     )
+
+
+async def register_by_buttons(h: Harness, person: Person) -> dict[str, Any]:
+    """The registration walked as a resident does it (the demo's 幸福小区 2栋 3单元 502, named
+    周阿姨), up to the phone question, which is returned."""
+    from handlers.resident import PHONE_WHY, WELCOME
+
+    person.say("/start")
+    await person.expect(Z(WELCOME))
+    compounds = await person.expect(Z("Which compound (小区)?"))
+    await person.press(compounds, "幸福小区")
+    buildings = await h.wait_edit(
+        person.user_id, compounds["message_id"], lambda m: "1栋" in str(m.get("reply_markup"))
+    )
+    await person.press(buildings, "2栋")
+    units = await h.wait_edit(
+        person.user_id,
+        compounds["message_id"],
+        lambda m: Z("{place}. Which unit (单元)?") in text_of(m),
+    )
+    await person.press(units, "3")
+    await person.expect(Z("Your room number? For example 302."))
+    person.say("502")
+    await person.expect(Z("How should the volunteer call you? (your name, e.g. 周阿姨)"))
+    person.say("周阿姨")
+    return await person.expect(Z(PHONE_WHY))

@@ -7,8 +7,7 @@ import sqlite3
 
 from sqlalchemy.engine import make_url
 
-from handlers.resident import PHONE_WHY, WELCOME
-from tests.factories import STAFF, Harness, Z, text_of
+from tests.factories import STAFF, Harness, Z, register_by_buttons, text_of
 
 SECRETS = ("13800001001", "周阿姨", "502")
 
@@ -28,23 +27,7 @@ async def test_operator_chat_gets_the_error_without_the_residents_data(harness: 
         )
 
     aunt = h.person(1001, "周阿姨")
-    aunt.say("/start")
-    await aunt.expect(Z(WELCOME))
-    compounds = await aunt.expect(Z("Which compound (小区)?"))
-    await aunt.press(compounds, "幸福小区")
-    buildings = await h.wait_edit(
-        1001, compounds["message_id"], lambda m: "1栋" in str(m.get("reply_markup"))
-    )
-    await aunt.press(buildings, "2栋")
-    units = await h.wait_edit(
-        1001, compounds["message_id"], lambda m: Z("{place}. Which unit (单元)?") in text_of(m)
-    )
-    await aunt.press(units, "3")
-    await aunt.expect(Z("Your room number? For example 302."))
-    aunt.say("502")
-    await aunt.expect(Z("How should the volunteer call you? (your name, e.g. 周阿姨)"))
-    aunt.say("周阿姨")
-    await aunt.expect(Z(PHONE_WHY))
+    await register_by_buttons(h, aunt)
     aunt.contact("13800001001")
 
     # She is told something went wrong; the operators get the traceback.

@@ -5,7 +5,6 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from handlers.common import HELP_VOLUNTEER
-from handlers.resident import PHONE_WHY, WELCOME
 from models import Order, OrderEvent, Resident
 from tests.factories import (
     GROUP_1,
@@ -14,6 +13,7 @@ from tests.factories import (
     Z,
     buttons,
     deliver_with_proof,
+    register_by_buttons,
     text_of,
 )
 
@@ -23,23 +23,7 @@ async def test_register_order_claim_deliver_confirm(harness: Harness) -> None:
     aunt = h.person(1001, "周阿姨")
 
     # Registration by buttons: compound, building, unit; then room, name, phone by contact.
-    aunt.say("/start")
-    await aunt.expect(Z(WELCOME))
-    compounds = await aunt.expect(Z("Which compound (小区)?"))
-    await aunt.press(compounds, "幸福小区")
-    buildings = await h.wait_edit(
-        1001, compounds["message_id"], lambda m: "1栋" in str(m.get("reply_markup"))
-    )
-    await aunt.press(buildings, "2栋")
-    units = await h.wait_edit(
-        1001, compounds["message_id"], lambda m: Z("{place}. Which unit (单元)?") in text_of(m)
-    )
-    await aunt.press(units, "3")
-    await aunt.expect(Z("Your room number? For example 302."))
-    aunt.say("502")
-    await aunt.expect(Z("How should the volunteer call you? (your name, e.g. 周阿姨)"))
-    aunt.say("周阿姨")
-    phone_prompt = await aunt.expect(Z(PHONE_WHY))
+    phone_prompt = await register_by_buttons(h, aunt)
     keyboard = phone_prompt["reply_markup"]["keyboard"]
     assert keyboard[0][0].get("request_contact") is True
     aunt.contact("13800001001")
