@@ -500,7 +500,6 @@ class Dispatcher:
                 held.add(chat)
                 next_delay = min(next_delay, wait or next_delay)
                 continue
-            self.pacer.reserve_chat(chat, row.is_group)
             leased = await self._lease(row.id, target_id)
             if leased is None:
                 held.add(chat)
@@ -555,6 +554,10 @@ class Dispatcher:
     async def _send(self, out: Outgoing, attempts: int) -> None:
         try:
             flight = await self.pacer.take_global()
+            # The chat's budget counts from when the request really leaves, not from the lease:
+            # a wait for the overall slot must not eat into the next message's spacing. (The
+            # chat has no other row in flight meanwhile: self._in_flight holds it.)
+            self.pacer.reserve_chat(out.chat_id, out.is_group)
             try:
                 result = await self.sender.send(out)
             except Exception as exc:  # a sender bug must not lose the message
