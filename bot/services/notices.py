@@ -11,10 +11,10 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, false, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
@@ -25,6 +25,7 @@ from bot.limits import check_fits, limit_for
 from bot.runtime import Runtime
 from bot.services import audit
 from bot.services.people import languages_of
+from bot.services.scope import Scope, require_staff, scope_of
 from models import (
     Building,
     Community,
@@ -34,8 +35,6 @@ from models import (
     OutboxMessage,
     OutboxStatus,
     Resident,
-    Staff,
-    StaffRole,
     Volunteer,
     VolunteerStatus,
 )
@@ -64,42 +63,7 @@ RECEIVED = N_("✅ Received")
 NOT_YOURS = N_("You may not send notices to this audience.")
 
 
-# --- scope --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Scope:
-    """What a staff member may address: everything (admin), whole communities, single grids."""
-
-    admin: bool
-    communities: frozenset[int]
-    grids: frozenset[int]  # grids led (grid leaders), beyond those of their communities
-
-    @property
-    def is_staff(self) -> bool:
-        return self.admin or bool(self.communities) or bool(self.grids)
-
-
-async def scope_of(session: AsyncSession, telegram_id: int) -> Scope:
-    rows = (await session.scalars(select(Staff).where(Staff.telegram_id == telegram_id))).all()
-    return Scope(
-        admin=any(r.role == StaffRole.ADMIN for r in rows),
-        communities=frozenset(
-            r.community_id
-            for r in rows
-            if r.role == StaffRole.COMMUNITY and r.community_id is not None
-        ),
-        grids=frozenset(
-            r.grid_id for r in rows if r.role == StaffRole.GRID_LEADER and r.grid_id is not None
-        ),
-    )
-
-
-def _grid_filter(scope: Scope):  # type: ignore[no-untyped-def]
-    """A WHERE clause on Grid for the grids in scope (None: all)."""
-    if scope.admin:
-        return None
-    return or_(Grid.community_id.in_(scope.communities), Grid.id.in_(scope.grids))
+# --- audiences within a scope (bot.services.scope) ---------------------------------------
 
 
 def audiences_for(scope: Scope) -> list[str]:
@@ -125,25 +89,25 @@ async def targets(session: AsyncSession, scope: Scope, audience: str) -> list[tu
         return [("all", "")]
     communities: list[tuple[str, str]] = []
     if audience in (COMMUNITY, CARE, VOLUNTEERS) and (scope.admin or scope.communities):
-        q = select(Community).order_by(Community.id)
-        if not scope.admin:
-            q = q.where(Community.id.in_(scope.communities))
+        q = select(Community).where(scope.community_clause()).order_by(Community.id)
         communities = [(f"c{c.id}", c.name) for c in await session.scalars(q)]
     if audience == COMMUNITY:
         return communities
     gq = select(Grid).order_by(Grid.id)
-    where = _grid_filter(scope)
     if audience == BUILDING:
-        bq = select(Building).join(Grid, Grid.id == Building.grid_id).order_by(Building.id)
-        if where is not None:
-            bq = bq.where(where)
+        bq = (
+            select(Building)
+            .join(Grid, Grid.id == Building.grid_id)
+            .where(scope.grid_clause())
+            .order_by(Building.id)
+        )
         return [(f"b{b.id}", b.name) for b in await session.scalars(bq)]
     if audience in (CARE, VOLUNTEERS):
         if scope.admin or scope.communities:
             return communities
         gq = gq.where(Grid.id.in_(scope.grids))
-    elif where is not None:
-        gq = gq.where(where)
+    else:
+        gq = gq.where(scope.grid_clause())
     return [(f"g{g.id}", g.name) for g in await session.scalars(gq)]
 
 
@@ -277,7 +241,7 @@ async def cancel(rt: Runtime, session: AsyncSession, telegram_id: int, notice_id
         .where(Notice.id == notice.id, Notice.sent_at.is_(None), Notice.cancelled_at.is_(None))
         .values(cancelled_at=rt.clock.now())
     )
-    return res.rowcount == 1  # type: ignore[attr-defined]
+    return bool(res.rowcount == 1)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -300,7 +264,7 @@ async def recipients_of(session: AsyncSession, notice: Notice) -> list[Recipient
     gq = select(Grid.group_chat_id).where(Grid.group_chat_id.is_not(None))
     if aud == BUILDING:
         rq = rq.where(Resident.building_id == notice.audience_id)
-        gq = gq.where(False)
+        gq = gq.where(false())
     elif notice.grid_id is not None:
         rq = rq.where(Building.grid_id == notice.grid_id)
         gq = gq.where(Grid.id == notice.grid_id)
@@ -316,7 +280,7 @@ async def recipients_of(session: AsyncSession, notice: Notice) -> list[Recipient
                 func.coalesce(Resident.care_flags, "") != "",
             )
         )
-        gq = gq.where(False)
+        gq = gq.where(false())
     out: dict[int, Recipient] = {}
     if aud != VOLUNTEERS:
         for tid, rid, bid in (await session.execute(rq.order_by(Resident.id))).all():
@@ -335,7 +299,8 @@ async def recipients_of(session: AsyncSession, notice: Notice) -> list[Recipient
         for tid in await session.scalars(vq):
             out.setdefault(tid, Recipient(tid, None, None))
     for gid in await session.scalars(gq.order_by(Grid.id)):
-        out.setdefault(gid, Recipient(gid, None, None, is_group=True))
+        if gid is not None:  # (the query's own condition)
+            out.setdefault(gid, Recipient(gid, None, None, is_group=True))
     return list(out.values())
 
 
@@ -502,17 +467,9 @@ async def _visible(session: AsyncSession, telegram_id: int, notice_id: int) -> N
     """A notice this person may see and act on: admins all; others those in their scope."""
     notice = await session.get(Notice, notice_id)
     scope = await scope_of(session, telegram_id)
-    if notice is None or not _in_scope(scope, notice):
+    if notice is None or not scope.covers(notice.community_id, notice.grid_id):
         raise Refused(N_("You may not see this notice."))
     return notice
-
-
-def _in_scope(scope: Scope, notice: Notice) -> bool:
-    if scope.admin:
-        return True
-    if notice.community_id is not None and notice.community_id in scope.communities:
-        return True
-    return notice.grid_id is not None and notice.grid_id in scope.grids
 
 
 async def counts(session: AsyncSession, notice_id: int) -> Counts:
@@ -539,14 +496,12 @@ async def counts(session: AsyncSession, notice_id: int) -> Counts:
 
 
 async def recent(session: AsyncSession, telegram_id: int, limit: int = 5) -> list[NoticeView]:
-    scope = await scope_of(session, telegram_id)
-    if not scope.is_staff:
-        raise Refused(N_("Only community staff can send notices."))
-    q = select(Notice).order_by(Notice.id.desc())
-    if not scope.admin:
-        q = q.where(
-            or_(Notice.community_id.in_(scope.communities), Notice.grid_id.in_(scope.grids))
-        )
+    scope = await require_staff(session, telegram_id, N_("Only community staff can send notices."))
+    q = (
+        select(Notice)
+        .where(scope.clause(Notice.community_id, Notice.grid_id))
+        .order_by(Notice.id.desc())
+    )
     out = []
     for n in await session.scalars(q.limit(limit)):
         out.append(
@@ -595,7 +550,7 @@ async def resend_unconfirmed(
     ids = await _write_rows(session, await _rows(rt, session, notice, people, now))
     d = NoticeDelivery.__table__.c
     await session.execute(
-        update(NoticeDelivery.__table__)
+        update(cast(Table, NoticeDelivery.__table__))
         .where(d.id == bindparam("delivery_id"))
         .values(outbox_id=bindparam("new_outbox_id"), resent=d.resent + 1),
         [
@@ -634,11 +589,9 @@ async def unconfirmed_by_building(
         .outerjoin(OutboxMessage, OutboxMessage.id == NoticeDelivery.outbox_id)
         .where(NoticeDelivery.notice_id == notice_id, NoticeDelivery.confirmed_at.is_(None))
         .where(Resident.forgotten_at.is_(None))  # nobody left to knock for
+        .where(scope.grid_clause())
         .order_by(Building.id, Resident.unit, Resident.room)
     )
-    where = _grid_filter(scope)
-    if where is not None:
-        q = q.where(where)
     out: dict[str, list[Household]] = defaultdict(list)
     for bname, r, status in (await session.execute(q)).all():
         out[bname].append(Household(r.unit, r.room, r.name, r.phone, status == "failed"))

@@ -28,7 +28,7 @@ from bot.config import ShiftTemplate
 from bot.errors import STALE, Refused
 from bot.i18n import LANGUAGES, N_, Gettext, gettext_for, local_time
 from bot.runtime import Runtime
-from bot.services import audit, csvfile, notify, people
+from bot.services import audit, csvfile, notify, people, scope
 from bot.services.messages import tell
 from models import (
     Building,
@@ -138,11 +138,9 @@ class Colleague:
 
 
 async def grid_in_scope(session: AsyncSession, telegram_id: int, grid_id: int) -> str:
-    """The grid's name if this person may set its roster (people.grids_in_scope), else refused."""
-    allowed = dict(await people.grids_in_scope(session, telegram_id))
-    if grid_id not in allowed:
-        raise Refused(REFUSE_NOT_STAFF)
-    return allowed[grid_id]
+    """The grid's name if this person's scope covers it (they may set its roster), else
+    refused (REFUSE_NOT_STAFF)."""
+    return (await scope.require_grid(session, telegram_id, grid_id, REFUSE_NOT_STAFF)).name
 
 
 async def colleagues(session: AsyncSession, grid_id: int) -> list[Colleague]:

@@ -24,7 +24,8 @@ from bot.errors import Refused
 from bot.i18n import N_, Gettext, gettext_for
 from bot.runtime import Runtime
 from bot.services import csvfile
-from models import Building, Community, Compound, Grid, Staff, StaffRole
+from bot.services.scope import community_codes, scope_of
+from models import Building, Community, Compound, Grid
 
 CSV_COLUMNS = (
     "community",
@@ -139,18 +140,13 @@ def parse_csv(text: str, result: ImportResult) -> list[Row]:
 
 
 async def allowed_codes(session: AsyncSession, telegram_id: int) -> set[str] | None:
-    """The codes of the communities this person may set up: None for an admin (any, new ones
-    too). Refused (NOT_ALLOWED) for anyone but admins and community staff."""
-    rows = (
-        await session.execute(
-            select(Staff.role, Community.code)
-            .outerjoin(Community, Community.id == Staff.community_id)
-            .where(Staff.telegram_id == telegram_id)
-        )
-    ).all()
-    if any(role == StaffRole.ADMIN for role, _code in rows):
+    """The codes of the communities this person may set up (those their scope covers as a
+    whole): None for an admin (any, new ones too). Refused (NOT_ALLOWED) for anyone but admins
+    and community staff."""
+    scope = await scope_of(session, telegram_id)
+    if scope.admin:
         return None
-    codes = {code for role, code in rows if role == StaffRole.COMMUNITY and code}
+    codes = set(await community_codes(session, scope))
     if not codes:
         raise Refused(NOT_ALLOWED)
     return codes
@@ -289,9 +285,9 @@ async def import_csv(
             )
             result.buildings.created += 1
         elif (old.grid_id, old.units) != (grid.id, r.units):
-            b = await session.get(Building, old.id)
-            assert b is not None
-            b.grid_id, b.units = grid.id, r.units
+            building = await session.get(Building, old.id)
+            assert building is not None
+            building.grid_id, building.units = grid.id, r.units
             result.buildings.updated += 1
         else:
             result.buildings.unchanged += 1
