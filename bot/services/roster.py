@@ -842,72 +842,13 @@ async def import_csv(rt: Runtime, session: AsyncSession, text: str) -> ImportRes
     result.errors.extend(table.errors)
     if not table.header_ok:
         return result
-    grids = (await session.scalars(select(Grid).order_by(Grid.id))).all()
-    vols = (await session.scalars(select(Volunteer).order_by(Volunteer.id))).all()
-    grid_names = {g.id: g.name for g in grids}
-    templates = _template_names(rt)
-    good: list[tuple[int, int, Slot]] = []  # (grid id, volunteer id, slot)
-    for line, value in table.lines:
-        reasons: list[str] = []
-
-        grid = None
-        g = value["grid"]
-        if not g:
-            reasons.append("the grid is empty")
-        else:
-            matches = [x for x in grids if (g.isdigit() and x.id == int(g)) or x.name == g]
-            if not matches:
-                reasons.append(f"no grid {g!r}")
-            elif len(matches) > 1:
-                reasons.append(f"several grids are called {g!r}: use the grid's id")
-            else:
-                grid = matches[0]
-
-        day = None
-        d = value["date"]
-        try:
-            if not _DATE.match(d):
-                raise ValueError(d)
-            day = date.fromisoformat(d)
-        except ValueError:
-            reasons.append(f"the date {d!r} is not YYYY-MM-DD")
-
-        template = templates.get(value["shift"].lower())
-        if template is None:
-            known = ", ".join(t.name for t in rt.settings.roster.shifts)
-            reasons.append(f"no shift {value['shift']!r} (the shifts are: {known})")
-
-        vol = None
-        who = value["volunteer"]
-        key = _digits(who)
-        if not key:
-            reasons.append("the volunteer is empty (a phone number or a Telegram id)")
-        else:
-            found = {
-                v.id: v
-                for v in vols
-                if str(v.telegram_id) == key or (v.phone and _digits(v.phone) == key)
-            }
-            if not found:
-                reasons.append(f"no volunteer with the phone number or Telegram id {who!r}")
-            elif len(found) > 1:
-                reasons.append(f"{who!r} matches several volunteers: use the Telegram id")
-            else:
-                vol = next(iter(found.values()))
-                if vol.status != VolunteerStatus.APPROVED:
-                    reasons.append(f"{vol.name} ({who}) is not an approved volunteer")
-                elif grid is not None and vol.grid_id != grid.id:
-                    reasons.append(
-                        f"{vol.name} ({who}) is a volunteer of {grid_names[vol.grid_id]}, "
-                        f"not of {grid.name}"
-                    )
-        if reasons:
-            result.errors.append((line, "; ".join(reasons)))
-            continue
-        assert grid is not None and day is not None and template is not None and vol is not None
-        good.append((grid.id, vol.id, slot(rt, template, day)))
+    lines = _Lines(
+        rt,
+        list(await session.scalars(select(Grid).order_by(Grid.id))),
+        list(await session.scalars(select(Volunteer).order_by(Volunteer.id))),
+    )
+    good = csvfile.check_lines(table.lines, lines.check, result.errors)
     if result.errors:
-        result.errors.sort()
         return result
     seen: set[tuple[int, int, datetime]] = set()
     for grid_id, volunteer_id, s in good:
@@ -918,3 +859,80 @@ async def import_csv(rt: Runtime, session: AsyncSession, text: str) -> ImportRes
             result.added += 1
         seen.add(key3)
     return result
+
+
+class _Lines:
+    """The checks of one line of the roster file against the grids, shifts and volunteers."""
+
+    def __init__(self, rt: Runtime, grids: list[Grid], vols: list[Volunteer]) -> None:
+        self.rt = rt
+        self.grids = grids
+        self.vols = vols
+        self.grid_names = {g.id: g.name for g in grids}
+        self.templates = _template_names(rt)
+
+    def check(
+        self, line: int, value: dict[str, str]
+    ) -> tuple[tuple[int, int, Slot] | None, list[str]]:
+        """(grid id, volunteer id, slot) of a good line, or why it is bad."""
+        reasons: list[str] = []
+        grid = self._grid(value["grid"], reasons)
+        day = self._day(value["date"], reasons)
+        template = self.templates.get(value["shift"].lower())
+        if template is None:
+            known = ", ".join(t.name for t in self.rt.settings.roster.shifts)
+            reasons.append(f"no shift {value['shift']!r} (the shifts are: {known})")
+        vol = self._volunteer(value["volunteer"], grid, reasons)
+        if reasons:
+            return None, reasons
+        assert grid is not None and day is not None and template is not None and vol is not None
+        return (grid.id, vol.id, slot(self.rt, template, day)), []
+
+    def _grid(self, g: str, reasons: list[str]) -> Grid | None:
+        if not g:
+            reasons.append("the grid is empty")
+            return None
+        matches = [x for x in self.grids if (g.isdigit() and x.id == int(g)) or x.name == g]
+        if not matches:
+            reasons.append(f"no grid {g!r}")
+        elif len(matches) > 1:
+            reasons.append(f"several grids are called {g!r}: use the grid's id")
+        else:
+            return matches[0]
+        return None
+
+    @staticmethod
+    def _day(d: str, reasons: list[str]) -> date | None:
+        try:
+            if not _DATE.match(d):
+                raise ValueError(d)
+            return date.fromisoformat(d)
+        except ValueError:
+            reasons.append(f"the date {d!r} is not YYYY-MM-DD")
+            return None
+
+    def _volunteer(self, who: str, grid: Grid | None, reasons: list[str]) -> Volunteer | None:
+        key = _digits(who)
+        if not key:
+            reasons.append("the volunteer is empty (a phone number or a Telegram id)")
+            return None
+        found = {
+            v.id: v
+            for v in self.vols
+            if str(v.telegram_id) == key or (v.phone and _digits(v.phone) == key)
+        }
+        if not found:
+            reasons.append(f"no volunteer with the phone number or Telegram id {who!r}")
+            return None
+        if len(found) > 1:
+            reasons.append(f"{who!r} matches several volunteers: use the Telegram id")
+            return None
+        vol = next(iter(found.values()))
+        if vol.status != VolunteerStatus.APPROVED:
+            reasons.append(f"{vol.name} ({who}) is not an approved volunteer")
+        elif grid is not None and vol.grid_id != grid.id:
+            reasons.append(
+                f"{vol.name} ({who}) is a volunteer of {self.grid_names[vol.grid_id]}, "
+                f"not of {grid.name}"
+            )
+        return vol
