@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, false, or_, select, true
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import Refused
@@ -56,12 +56,16 @@ class Scope:
         grid_id: SQLColumnExpression[int | None],
     ) -> ColumnElement[bool]:
         """A WHERE clause for the rows this scope covers, on any table with a community and a
-        grid column (``covers`` as SQL): a row of a community in scope, or of a grid led."""
+        grid column (``covers`` as SQL): a row of a community in scope, or of a grid led (a
+        row of no community, such as a notice to everyone, is an admin's alone)."""
         if self.admin:
             return true()
         if not self.is_staff:
             return false()
-        return or_(community_id.in_(self.communities), grid_id.in_(self.grids))
+        return or_(
+            community_id.in_(self.communities),
+            and_(community_id.is_not(None), grid_id.in_(self.grids)),
+        )
 
     def grid_clause(self) -> ColumnElement[bool]:
         """A WHERE clause on ``Grid`` for the grids this scope covers."""
