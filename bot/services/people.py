@@ -28,9 +28,7 @@ class Roles:
         return bool(self.staff_roles)
 
 
-async def grids_in_scope_query(
-    session: AsyncSession, telegram_id: int
-) -> Select[Grid] | None:
+async def grids_in_scope_query(session: AsyncSession, telegram_id: int) -> Select[Grid] | None:
     """The grids a staff member acts for, as a query (``scope.Scope.grid_clause``); None for
     anyone else. Kept for the services not yet on ``bot.services.scope`` (volunteers)."""
     scope = await scope_of(session, telegram_id)
