@@ -15,7 +15,7 @@ from aiohttp import web
 from . import api
 from . import operations as op
 from .api import Params, Upload
-from .control import ROUTES, Route, add_control_routes, endpoint
+from .control import ROUTES, add_control_routes, bind
 from .errors import ApiError
 from .faults import failure
 from .telegram import Telegram
@@ -61,9 +61,7 @@ class Server:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self.bot_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self.file)
-        health = Route(op.Health, lambda tg, o: self.health())
-        app.router.add_route(op.Health.METHOD, op.Health.PATH, endpoint(self.tg, health))
-        add_control_routes(app, self.tg, ROUTES)
+        add_control_routes(app, self.tg, (*ROUTES, bind(op.Health, self.health)))
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -101,7 +99,8 @@ class Server:
             raise RuntimeError("emulator not started")
         return self._url
 
-    def health(self) -> dict:
+    def health(self, tg: Telegram, o: op.Health) -> dict:
+        """The control operation only the server can answer: where it is."""
         return {
             "url": self.url,
             "base_url": self.url + "/bot",
