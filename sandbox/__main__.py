@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 
 from .emulator import Emulator
-from .web import check_bind
+from .web import SandboxWeb, check_bind
 
 
 async def serve(
@@ -33,8 +33,6 @@ async def serve(
     )
     page = None
     if web_port is not None:
-        from .web import SandboxWeb
-
         page = SandboxWeb(
             emu,
             clock_note="No clock control: the emulator runs on real time.",

@@ -71,11 +71,11 @@ async def run(args: argparse.Namespace) -> int:
         elif args.cmd == "press":
             data = args.data
             if data.startswith("#"):
-                msg = next(
+                shown: dict | None = next(
                     (m for m in await c.messages(args.chat) if m["message_id"] == args.message_id),
                     None,
                 )
-                buttons = SandboxClient.buttons(msg or {})
+                buttons = SandboxClient.buttons(shown or {})
                 index = int(data[1:]) - 1
                 if not 0 <= index < len(buttons) or buttons[index][1] is None:
                     print(

@@ -15,24 +15,22 @@ including reply keyboards (which the Bot API itself never echoes back).
 
 from __future__ import annotations
 
-import base64
 import os
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 import httpx
 
+from . import operations as op
 from .errors import SandboxError
+from .state import MessageMatch, message_matches
+from .wire import encode
 
-MessageMatch = Callable[[dict], bool] | str
 DEFAULT_URL = "http://127.0.0.1:8081"
-
-
-def _matches(msg: dict, match: MessageMatch) -> bool:
-    if isinstance(match, str):
-        return match in (msg.get("text") or "") or match in (msg.get("caption") or "")
-    return bool(match(msg))
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def render_message(msg: dict, *, number_buttons: bool = False) -> str:
@@ -81,8 +79,40 @@ def render_message(msg: dict, *, number_buttons: bool = False) -> str:
     return "\n".join(lines)
 
 
+class remote(Generic[P, R]):
+    """A client method made from an operation's declaration: it takes the operation's
+    parameters (same names, order and defaults, checked by the type checker) and sends it."""
+
+    def __init__(self, operation: Callable[P, op.Operation[R]]) -> None:
+        self.operation = operation
+        self.__doc__ = operation.__doc__
+
+    @overload
+    def __get__(self, client: None, owner: type) -> remote[P, R]: ...
+
+    @overload
+    def __get__(self, client: SandboxClient, owner: type) -> Callable[P, Awaitable[R]]: ...
+
+    def __get__(
+        self, client: SandboxClient | None, owner: type
+    ) -> remote[P, R] | Callable[P, Awaitable[R]]:
+        if client is None:
+            return self
+        operation = self.operation
+
+        async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+            return await client.perform(operation(*args, **kwargs))
+
+        call.__doc__ = self.__doc__
+        return call
+
+
 class SandboxClient:
-    """HTTP client of one emulator. ``token`` picks the bot (default: the emulator's first)."""
+    """HTTP client of one emulator. ``token`` picks the bot (default: the emulator's first).
+
+    Most methods are the control operations of :mod:`sandbox.operations`, sent as declared
+    there; an operation's ``token`` left None becomes the client's ``token``.
+    """
 
     def __init__(
         self, url: str | None = None, *, token: str | None = None, timeout: float = 30.0
@@ -100,336 +130,61 @@ class SandboxClient:
     async def close(self) -> None:
         await self._http.aclose()
 
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: dict | None = None,
-        params: dict | None = None,
-        timeout: float | None = None,
-        keep_none: bool = False,
-    ) -> Any:
-        clean = {k: v for k, v in (params or {}).items() if v is not None}
-        kwargs: dict[str, Any] = {"params": clean}
-        if json is not None:
-            # None means "not given" for the server, except where it is a value (limits).
-            kwargs["json"] = json if keep_none else {k: v for k, v in json.items() if v is not None}
-        if timeout is not None:
-            kwargs["timeout"] = timeout
+    async def perform(self, operation: op.Operation[R]) -> R:
+        """Send one control operation; its result as the operation hands it to the caller."""
+        if getattr(operation, "token", "") is None and self.token is not None:
+            operation = replace(operation, token=self.token)  # type: ignore[type-var]
+        method, path, query, body = encode(operation)
+        kwargs: dict[str, Any] = {"params": query}
+        if body is not None:
+            kwargs["json"] = body
+        if operation.http_timeout() is not None:
+            kwargs["timeout"] = operation.http_timeout()
         resp = await self._http.request(method, path, **kwargs)
+        if operation.RAW:
+            if resp.status_code != 200:
+                raise operation.error(SandboxError(resp.status_code, resp.text))
+            return operation.result(resp.content)
         try:
-            body = resp.json()
+            answer = resp.json()
         except ValueError:
-            raise SandboxError(resp.status_code, resp.text) from None
-        if not body.get("ok"):
-            raise SandboxError(resp.status_code, body.get("error") or str(body))
-        return body["result"]
-
-    def _tok(self, token: str | None) -> str | None:
-        return token or self.token
+            raise operation.error(SandboxError(resp.status_code, resp.text)) from None
+        if not answer.get("ok"):
+            error = SandboxError(resp.status_code, answer.get("error") or str(answer))
+            raise operation.error(error) from None
+        return operation.result(answer["result"])
 
     # ------------------------------------------------------------------ setup
 
-    async def health(self) -> dict:
-        return await self._call("GET", "/sandbox/health")
-
-    async def register_bot(
-        self, token: str, *, username: str | None = None, first_name: str | None = None
-    ) -> dict:
-        return await self._call(
-            "POST",
-            "/sandbox/bots",
-            json={"token": token, "username": username, "first_name": first_name},
-        )
-
-    async def bots(self) -> list[dict]:
-        return await self._call("GET", "/sandbox/bots")
-
-    async def create_user(
-        self,
-        user_id: int | None = None,
-        first_name: str | None = None,
-        last_name: str | None = None,
-        username: str | None = None,
-        language_code: str | None = None,
-    ) -> dict:
-        """Create or update a user; returns the Telegram ``User`` dict."""
-        return await self._call(
-            "POST",
-            "/sandbox/users",
-            json={
-                "id": user_id,
-                "first_name": first_name,
-                "last_name": last_name,
-                "username": username,
-                "language_code": language_code,
-            },
-        )
-
-    async def get_user(self, user_id: int) -> dict:
-        return await self._call("GET", f"/sandbox/users/{user_id}")
-
-    async def users(self) -> list[dict]:
-        return await self._call("GET", "/sandbox/users")
-
-    async def create_group(
-        self,
-        title: str,
-        members: list[int] | tuple[int, ...] = (),
-        *,
-        with_bot: bool = True,
-        token: str | None = None,
-        group_id: int | None = None,
-        chat_type: str = "supergroup",
-        creator: int | None = None,
-        username: str | None = None,
-    ) -> dict:
-        """Create a group (creator = ``creator`` or first member); the bot joins as admin."""
-        return await self._call(
-            "POST",
-            "/sandbox/groups",
-            json={
-                "title": title,
-                "members": list(members),
-                "with_bot": with_bot,
-                "token": self._tok(token),
-                "id": group_id,
-                "type": chat_type,
-                "creator": creator,
-                "username": username,
-            },
-        )
-
-    async def chat(self, chat_id: int, *, token: str | None = None) -> dict:
-        """Chat info: Chat fields + members {user_id: status}, bots, pinned ids, version."""
-        return await self._call(
-            "GET", f"/sandbox/chats/{chat_id}", params={"token": self._tok(token)}
-        )
-
-    async def add_member(self, chat_id: int, user_id: int, *, by: int | None = None) -> dict:
-        return await self._call(
-            "POST", f"/sandbox/chats/{chat_id}/members", json={"user_id": user_id, "by": by}
-        )
-
-    async def remove_member(self, chat_id: int, user_id: int, *, by: int | None = None) -> dict:
-        return await self._call(
-            "POST", f"/sandbox/chats/{chat_id}/members/remove", json={"user_id": user_id, "by": by}
-        )
-
-    async def add_bot(
-        self,
-        chat_id: int,
-        *,
-        token: str | None = None,
-        by: int | None = None,
-        admin: bool = True,
-    ) -> dict:
-        return await self._call(
-            "POST",
-            f"/sandbox/chats/{chat_id}/bot",
-            json={"token": self._tok(token), "by": by, "admin": admin},
-        )
-
-    async def remove_bot(
-        self, chat_id: int, *, token: str | None = None, by: int | None = None
-    ) -> dict:
-        return await self._call(
-            "POST",
-            f"/sandbox/chats/{chat_id}/bot/remove",
-            json={"token": self._tok(token), "by": by},
-        )
-
-    async def block_bot(self, user_id: int, *, token: str | None = None) -> dict:
-        return await self._call(
-            "POST", f"/sandbox/users/{user_id}/block", json={"token": self._tok(token)}
-        )
-
-    async def unblock_bot(self, user_id: int, *, token: str | None = None) -> dict:
-        return await self._call(
-            "POST", f"/sandbox/users/{user_id}/unblock", json={"token": self._tok(token)}
-        )
+    health = remote(op.Health)
+    register_bot = remote(op.RegisterBot)
+    bots = remote(op.ListBots)
+    create_user = remote(op.CreateUser)
+    get_user = remote(op.GetUser)
+    users = remote(op.ListUsers)
+    create_group = remote(op.CreateGroup)
+    chat = remote(op.GetChat)
+    add_member = remote(op.AddMember)
+    remove_member = remote(op.RemoveMember)
+    add_bot = remote(op.AddBot)
+    remove_bot = remote(op.RemoveBot)
+    block_bot = remote(op.BlockBot)
+    unblock_bot = remote(op.UnblockBot)
+    upgrade_group = remote(op.UpgradeGroup)
 
     # ------------------------------------------------------------------ the user acts
 
-    async def _send(
-        self,
-        user_id: int,
-        chat_id: int | None,
-        token: str | None,
-        reply_to: int | None,
-        **content: Any,
-    ) -> dict:
-        return await self._call(
-            "POST",
-            "/sandbox/send",
-            json={
-                "user_id": user_id,
-                "chat_id": chat_id,
-                "token": self._tok(token),
-                "reply_to_message_id": reply_to,
-                **content,
-            },
-        )
-
-    async def send_text(
-        self,
-        user_id: int,
-        text: str,
-        chat_id: int | None = None,
-        *,
-        reply_to: int | None = None,
-        token: str | None = None,
-    ) -> dict:
-        """Send text (``chat_id`` None = private chat with the bot); returns the message."""
-        return await self._send(user_id, chat_id, token, reply_to, text=text)
-
-    async def send_contact(
-        self,
-        user_id: int,
-        phone: str,
-        chat_id: int | None = None,
-        *,
-        first_name: str | None = None,
-        last_name: str | None = None,
-        contact_user_id: int | None = None,
-        reply_to: int | None = None,
-        token: str | None = None,
-    ) -> dict:
-        """Share a contact (default: the user's own, with ``user_id``, like request_contact)."""
-        return await self._send(
-            user_id,
-            chat_id,
-            token,
-            reply_to,
-            contact={
-                "phone_number": phone,
-                "first_name": first_name,
-                "last_name": last_name,
-                "user_id": contact_user_id,
-            },
-        )
-
-    async def send_photo(
-        self,
-        user_id: int,
-        data: bytes,
-        caption: str | None = None,
-        chat_id: int | None = None,
-        *,
-        reply_to: int | None = None,
-        token: str | None = None,
-    ) -> dict:
-        return await self._send(
-            user_id,
-            chat_id,
-            token,
-            reply_to,
-            photo=base64.b64encode(data).decode(),
-            caption=caption,
-        )
-
-    async def send_document(
-        self,
-        user_id: int,
-        data: bytes,
-        file_name: str = "document.bin",
-        mime_type: str = "application/octet-stream",
-        caption: str | None = None,
-        chat_id: int | None = None,
-        *,
-        reply_to: int | None = None,
-        token: str | None = None,
-    ) -> dict:
-        return await self._send(
-            user_id,
-            chat_id,
-            token,
-            reply_to,
-            document=base64.b64encode(data).decode(),
-            file_name=file_name,
-            mime_type=mime_type,
-            caption=caption,
-        )
-
-    async def send_voice(
-        self,
-        user_id: int,
-        data: bytes = b"OggS\x00voice",
-        duration: int = 1,
-        chat_id: int | None = None,
-        *,
-        reply_to: int | None = None,
-        token: str | None = None,
-    ) -> dict:
-        return await self._send(
-            user_id,
-            chat_id,
-            token,
-            reply_to,
-            voice=base64.b64encode(data).decode(),
-            duration=duration,
-        )
-
-    async def send_sticker(
-        self,
-        user_id: int,
-        emoji: str = "👍",
-        chat_id: int | None = None,
-        *,
-        set_name: str | None = None,
-        reply_to: int | None = None,
-        token: str | None = None,
-    ) -> dict:
-        return await self._send(
-            user_id, chat_id, token, reply_to, sticker={"emoji": emoji, "set_name": set_name}
-        )
-
-    async def send_location(
-        self,
-        user_id: int,
-        latitude: float,
-        longitude: float,
-        chat_id: int | None = None,
-        *,
-        reply_to: int | None = None,
-        token: str | None = None,
-    ) -> dict:
-        return await self._send(
-            user_id,
-            chat_id,
-            token,
-            reply_to,
-            location={"latitude": latitude, "longitude": longitude},
-        )
-
-    async def press(
-        self,
-        user_id: int,
-        chat_id: int,
-        message_id: int,
-        data: str,
-        force: bool = False,
-        *,
-        token: str | None = None,
-    ) -> str:
-        """Press the inline button with ``callback_data == data``; returns the query id.
-
-        Raises SandboxError(400) if the message has no such button, unless ``force``.
-        """
-        result = await self._call(
-            "POST",
-            "/sandbox/press",
-            json={
-                "user_id": user_id,
-                "chat_id": chat_id,
-                "message_id": message_id,
-                "data": data,
-                "force": force,
-                "token": self._tok(token),
-            },
-        )
-        return result["callback_query_id"]
+    send_text = remote(op.SendText)
+    send_contact = remote(op.SendContact)
+    send_photo = remote(op.SendPhoto)
+    send_document = remote(op.SendDocument)
+    send_voice = remote(op.SendVoice)
+    send_sticker = remote(op.SendSticker)
+    send_location = remote(op.SendLocation)
+    press = remote(op.Press)
+    callback_answer = remote(op.CallbackAnswer)
+    callback_answers = remote(op.CallbackAnswers)
+    redeliver = remote(op.Redeliver)
 
     async def press_button(
         self, user_id: int, message: dict, label: str, *, token: str | None = None
@@ -445,46 +200,11 @@ class SandboxClient:
             user_id, message["chat"]["id"], message["message_id"], str(found[0]), token=token
         )
 
-    async def callback_answer(self, query_id: str, timeout: float = 5.0) -> dict:
-        """Wait until the bot answers the callback query; {text, show_alert, url, ...}."""
-        try:
-            return await self._call(
-                "GET",
-                f"/sandbox/callback_answers/{query_id}",
-                params={"timeout": timeout},
-                timeout=timeout + 10,
-            )
-        except SandboxError as exc:
-            if exc.status == 404 and "not answered" in exc.message:
-                raise TimeoutError(
-                    f"callback query {query_id} not answered in {timeout}s"
-                ) from None
-            raise
-
-    async def redeliver(self, update_id: int, *, token: str | None = None) -> int:
-        """Queue an update again with the same update_id (at-least-once delivery)."""
-        result = await self._call(
-            "POST", "/sandbox/redeliver", json={"update_id": update_id, "token": self._tok(token)}
-        )
-        return result["update_id"]
-
     # ------------------------------------------------------------------ reading
 
-    async def messages(
-        self,
-        chat_id: int,
-        *,
-        after: int | None = None,
-        since: int | None = None,
-        token: str | None = None,
-    ) -> list[dict]:
-        """All messages of a chat in order (deleted ones included, flagged ``deleted``)."""
-        result = await self._call(
-            "GET",
-            "/sandbox/messages",
-            params={"chat_id": chat_id, "after": after, "since": since, "token": self._tok(token)},
-        )
-        return result["messages"]
+    messages = remote(op.Messages)
+    updates = remote(op.UpdatesLog)
+    download = remote(op.Download)
 
     async def bot_messages(
         self, chat_id: int, *, after: int | None = None, token: str | None = None
@@ -517,19 +237,18 @@ class SandboxClient:
         msgs: list[dict] = []
         while True:
             remaining = max(deadline - time.monotonic(), 0.0)
-            params: dict[str, Any] = {
-                "chat_id": chat_id,
-                "after": after_message_id,
-                "token": self._tok(token),
-            }
-            if version is not None:
-                params.update(version=version, timeout=min(remaining, 60.0))
-            result = await self._call(
-                "GET", "/sandbox/messages", params=params, timeout=remaining + 10
+            result = await self.perform(
+                op.WatchChat(
+                    chat_id,
+                    after=after_message_id,
+                    token=token,
+                    version=version,
+                    timeout=min(remaining, 60.0),
+                )
             )
             msgs = result["messages"]
             for msg in msgs:
-                if msg["outgoing"] and not msg["deleted"] and _matches(msg, match):
+                if msg["outgoing"] and not msg["deleted"] and message_matches(msg, match):
                     return msg
             if time.monotonic() >= deadline:
                 break
@@ -570,101 +289,23 @@ class SandboxClient:
                 return []
         return []
 
-    async def updates(self, *, token: str | None = None) -> list[dict]:
-        """Every update ever created for the bot (Bot API JSON), in update_id order."""
-        return await self._call("GET", "/sandbox/updates", params={"token": self._tok(token)})
+    # ------------------------------------------------------------------ limits and faults
 
-    async def callback_answers(self) -> dict[str, dict]:
-        return await self._call("GET", "/sandbox/callback_answers")
-
-    async def download(self, file_id: str) -> bytes:
-        resp = await self._http.get(f"/sandbox/files/{file_id}")
-        if resp.status_code != 200:
-            raise SandboxError(resp.status_code, resp.text)
-        return resp.content
-
-    # ------------------------------------------------------------------ control
-
-    async def stats(self, token: str | None = None) -> dict:
-        """Bot counters; ``per_chat*`` dicts are keyed by int chat id."""
-        result = await self._call("GET", "/sandbox/stats", params={"token": self._tok(token)})
-        for key, value in result.items():
-            if key.startswith("per_chat"):
-                result[key] = {int(k): v for k, v in value.items()}
-        return result
-
-    async def rate_limited(self, token: str | None = None) -> int:
-        """How many 429 answers the bot got so far."""
-        return (await self.stats(token))["rate_limited"]
-
-    async def reset_stats(self, token: str | None = None, *, limits: bool = False) -> None:
-        """Zero the counters (and with ``limits`` forget the flood-control windows too)."""
-        await self._call(
-            "POST", "/sandbox/stats/reset", json={"token": self._tok(token), "limits": limits}
-        )
-
-    async def limits(self) -> dict:
-        return await self._call("GET", "/sandbox/limits")
+    stats = remote(op.Stats)
+    reset_stats = remote(op.ResetStats)
+    limits = remote(op.GetLimits)
+    fail_next = remote(op.FailNext)
+    fail_every = remote(op.FailEvery)
+    outage = remote(op.Outage)
+    end_outage = remote(op.EndOutage)
+    stall = remote(op.Stall)
+    release = remote(op.Release)
+    reset = remote(op.Reset)
 
     async def set_limits(self, **limits: float | None) -> dict:
         """E.g. ``set_limits(private_rate=1, private_burst=2)``; None or 0 disables a limit."""
-        return await self._call("POST", "/sandbox/limits", json=limits, keep_none=True)
+        return await self.perform(op.SetLimits(limits))
 
-    async def fail_next(
-        self, n: int = 1, status: int = 429, retry_after: int = 1, *, token: str | None = None
-    ) -> None:
-        """Fail the next ``n`` message-producing calls with ``status`` (429/500/502...)."""
-        await self._call(
-            "POST",
-            "/sandbox/fail_next",
-            json={"n": n, "status": status, "retry_after": retry_after, "token": self._tok(token)},
-        )
-
-    async def fail_every(
-        self,
-        n: int | None,
-        status: int = 502,
-        *,
-        token: str | None = None,
-        methods: list[str] | None = None,
-    ) -> dict:
-        """Answer every ``n``-th Bot API call (or of ``methods`` only) with ``status`` (502
-        by default) until called again with ``n`` 0 or None."""
-        return await self._call(
-            "POST",
-            "/sandbox/fail_every",
-            json={"n": n or 0, "status": status, "token": self._tok(token), "methods": methods},
-        )
-
-    async def outage(self, status: int | None = 502) -> None:
-        """Telegram goes down: every call answers ``status``; ``None`` drops the connection."""
-        await self._call("POST", "/sandbox/outage", json={"on": True, "status": status or "drop"})
-
-    async def end_outage(self) -> None:
-        await self._call("POST", "/sandbox/outage", json={"on": False})
-
-    async def upgrade_group(
-        self, chat_id: int, *, new_id: int | None = None, by: int | None = None
-    ) -> dict:
-        """The basic group becomes a supergroup with a new id (returned as the new chat)."""
-        return await self._call(
-            "POST", f"/sandbox/chats/{chat_id}/upgrade", json={"new_id": new_id, "by": by}
-        )
-
-    async def stall(self, chat_id: int, *, after_delivery: bool = False) -> int:
-        """Hold message-producing calls to ``chat_id`` until :meth:`release` (with
-        ``after_delivery``: the message is delivered, only the answer is held)."""
-        done = await self._call(
-            "POST",
-            f"/sandbox/chats/{chat_id}/stall",
-            json={"on": True, "after_delivery": after_delivery},
-        )
-        return int(done["stalled_calls"])
-
-    async def release(self, chat_id: int) -> int:
-        done = await self._call("POST", f"/sandbox/chats/{chat_id}/stall", json={"on": False})
-        return int(done["stalled_calls"])
-
-    async def reset(self) -> None:
-        """Forget all bots, users, chats, files and updates (limits stay)."""
-        await self._call("POST", "/sandbox/reset")
+    async def rate_limited(self, token: str | None = None) -> int:
+        """How many 429 answers the bot got so far."""
+        return int((await self.stats(token))["rate_limited"])

@@ -1,4 +1,6 @@
-"""The user-side HTTP control API under ``/sandbox/...`` (JSON in, JSON out).
+"""The user-side HTTP control API under ``/sandbox/...``: one function per operation of
+:mod:`sandbox.operations`, and :data:`ROUTES`, the table that binds each operation (its path
+and method) to its function. Requests are decoded into the operation by :mod:`sandbox.wire`.
 
 Every response is ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": "..."}`` with a
 4xx status, so tests in another process and the CLI can play the humans.
@@ -6,380 +8,355 @@ Every response is ``{"ok": true, "result": ...}`` or ``{"ok": false, "error": ".
 
 from __future__ import annotations
 
-import base64
-import functools
+import inspect
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from aiohttp import web
 
+from . import operations as op
 from .errors import SandboxError
+from .telegram import Telegram
+from .wire import decode
 
-if TYPE_CHECKING:
-    from .emulator import Emulator
-
-Handler = Callable[[web.Request], Awaitable[Any]]
+OpT = TypeVar("OpT", bound=op.Operation[Any])
 
 
-def _endpoint(func: Handler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    @functools.wraps(func)
-    async def wrapper(request: web.Request) -> web.StreamResponse:
+@dataclass(frozen=True)
+class Route(Generic[OpT]):
+    """An operation and the function that carries it out (sync, or async when it waits); a
+    function that returns None answers ``true``."""
+
+    op: type[OpT]
+    run: Callable[[Telegram, OpT], Any]
+
+
+# ---------------------------------------------------------------------- setup
+
+
+def list_bots(tg: Telegram, o: op.ListBots) -> list[dict]:
+    return [{**b.me(), "token": t} for t, b in tg.bots.items()]
+
+
+def register_bot(tg: Telegram, o: op.RegisterBot) -> dict:
+    return tg.register_bot(o.token, username=o.username, first_name=o.first_name)
+
+
+def list_users(tg: Telegram, o: op.ListUsers) -> list[dict]:
+    return [dict(u) for u in tg.users.values()]
+
+
+def create_user(tg: Telegram, o: op.CreateUser) -> dict:
+    return tg.create_user(o.user_id, o.first_name, o.last_name, o.username, o.language_code)
+
+
+def get_user(tg: Telegram, o: op.GetUser) -> dict:
+    return dict(tg.user(o.user_id))
+
+
+def block_bot(tg: Telegram, o: op.BlockBot) -> dict:
+    return tg.block_bot(o.user_id, token=o.token)
+
+
+def unblock_bot(tg: Telegram, o: op.UnblockBot) -> dict:
+    return tg.unblock_bot(o.user_id, token=o.token)
+
+
+def create_group(tg: Telegram, o: op.CreateGroup) -> dict:
+    return tg.create_group(
+        o.title,
+        members=list(o.members),
+        with_bot=o.with_bot,
+        token=o.token,
+        group_id=o.group_id,
+        chat_type=o.chat_type,
+        creator=o.creator,
+        username=o.username,
+    )
+
+
+def get_chat(tg: Telegram, o: op.GetChat) -> dict:
+    return tg.chat_info(tg.chat(o.chat_id, o.token))
+
+
+def add_member(tg: Telegram, o: op.AddMember) -> dict:
+    return tg.add_member(o.chat_id, o.user_id, by=o.by)
+
+
+def remove_member(tg: Telegram, o: op.RemoveMember) -> dict:
+    return tg.remove_member(o.chat_id, o.user_id, by=o.by)
+
+
+def add_bot(tg: Telegram, o: op.AddBot) -> dict:
+    return tg.add_bot(o.chat_id, token=o.token, by=o.by, admin=o.admin)
+
+
+def remove_bot(tg: Telegram, o: op.RemoveBot) -> dict:
+    return tg.remove_bot(o.chat_id, token=o.token, by=o.by)
+
+
+def upgrade_group(tg: Telegram, o: op.UpgradeGroup) -> dict:
+    return tg.upgrade_group(o.chat_id, new_id=o.new_id, by=o.by)
+
+
+# ---------------------------------------------------------------------- the user acts
+
+
+def send_text(tg: Telegram, o: op.SendText) -> dict:
+    return tg.send_text(
+        o.user_id, o.text, chat_id=o.chat_id, token=o.token, reply_to_message_id=o.reply_to
+    )
+
+
+def send_contact(tg: Telegram, o: op.SendContact) -> dict:
+    return tg.send_contact(
+        o.user_id,
+        o.phone,
+        first_name=o.first_name,
+        last_name=o.last_name,
+        contact_user_id=o.contact_user_id,
+        chat_id=o.chat_id,
+        token=o.token,
+        reply_to_message_id=o.reply_to,
+    )
+
+
+def send_photo(tg: Telegram, o: op.SendPhoto) -> dict:
+    return tg.send_photo(
+        o.user_id,
+        o.data,
+        caption=o.caption,
+        chat_id=o.chat_id,
+        token=o.token,
+        reply_to_message_id=o.reply_to,
+    )
+
+
+def send_document(tg: Telegram, o: op.SendDocument) -> dict:
+    return tg.send_document(
+        o.user_id,
+        o.data,
+        file_name=o.file_name or "document.bin",
+        mime_type=o.mime_type or "application/octet-stream",
+        caption=o.caption,
+        chat_id=o.chat_id,
+        token=o.token,
+        reply_to_message_id=o.reply_to,
+    )
+
+
+def send_voice(tg: Telegram, o: op.SendVoice) -> dict:
+    return tg.send_voice(
+        o.user_id,
+        o.data,
+        duration=int(o.duration or 1),
+        chat_id=o.chat_id,
+        token=o.token,
+        reply_to_message_id=o.reply_to,
+    )
+
+
+def send_sticker(tg: Telegram, o: op.SendSticker) -> dict:
+    return tg.send_sticker(
+        o.user_id,
+        emoji=o.emoji or "👍",
+        set_name=o.set_name,
+        chat_id=o.chat_id,
+        token=o.token,
+        reply_to_message_id=o.reply_to,
+    )
+
+
+def send_location(tg: Telegram, o: op.SendLocation) -> dict:
+    return tg.send_location(
+        o.user_id,
+        o.latitude,
+        o.longitude,
+        chat_id=o.chat_id,
+        token=o.token,
+        reply_to_message_id=o.reply_to,
+    )
+
+
+def press(tg: Telegram, o: op.Press) -> dict:
+    query_id = tg.press(o.user_id, o.chat_id, o.message_id, o.data, force=o.force, token=o.token)
+    return {"callback_query_id": query_id, "update_id": tg.callback_queries[query_id]["update_id"]}
+
+
+async def callback_answer(tg: Telegram, o: op.CallbackAnswer) -> dict:
+    if o.query_id not in tg.callback_queries:
+        raise SandboxError(404, f"unknown callback query {o.query_id}")
+    answer = await tg.wait_callback_answer(o.query_id, min(o.timeout, 120.0))
+    if answer is None:
+        raise SandboxError(404, f"callback query {o.query_id} not answered (yet)")
+    return answer
+
+
+def callback_answers(tg: Telegram, o: op.CallbackAnswers) -> dict:
+    return dict(tg.callback_answers)
+
+
+def redeliver(tg: Telegram, o: op.Redeliver) -> dict:
+    return {"update_id": tg.redeliver(o.update_id, token=o.token)}
+
+
+# ---------------------------------------------------------------------- reading
+
+
+def messages(tg: Telegram, o: op.Messages) -> list[dict]:
+    chat = tg.chat(o.chat_id, o.token)
+    return tg.messages(chat.id, token=chat.bot_token, after=o.after, since=o.since)
+
+
+async def watch_chat(tg: Telegram, o: op.WatchChat) -> dict:
+    chat = tg.chat(o.chat_id, o.token)
+    if o.version is not None:
+        # Long poll: return as soon as the chat changes past ``version``.
+        await tg.wait_chat_change(chat, o.version, min(o.timeout, 120.0))
+    msgs = tg.messages(chat.id, token=chat.bot_token, after=o.after)
+    return {"version": chat.version, "messages": msgs}
+
+
+def updates_log(tg: Telegram, o: op.UpdatesLog) -> list[dict]:
+    return tg.updates_log(o.token)
+
+
+def download(tg: Telegram, o: op.Download) -> web.Response:
+    data = tg.file_bytes(o.file_id)
+    return web.Response(body=data, content_type="application/octet-stream")
+
+
+# ---------------------------------------------------------------------- limits and faults
+
+
+def stats(tg: Telegram, o: op.Stats) -> dict:
+    return tg.stats(o.token)
+
+
+def reset_stats(tg: Telegram, o: op.ResetStats) -> None:
+    tg.reset_stats(o.token)
+    if o.limits:
+        tg.reset_limits_state(o.token)
+
+
+def get_limits(tg: Telegram, o: op.GetLimits) -> dict:
+    return tg.limits.as_dict()
+
+
+def set_limits(tg: Telegram, o: op.SetLimits) -> dict:
+    return tg.set_limits(**o.limits)
+
+
+def fail_next(tg: Telegram, o: op.FailNext) -> None:
+    tg.fail_next(o.n, status=o.status, retry_after=o.retry_after, token=o.token)
+
+
+def fail_every(tg: Telegram, o: op.FailEvery) -> dict:
+    return tg.fail_every(o.n or 0, status=o.status, token=o.token, methods=o.methods)
+
+
+def outage(tg: Telegram, o: op.Outage) -> None:
+    tg.outage(o.status)
+
+
+def end_outage(tg: Telegram, o: op.EndOutage) -> None:
+    tg.end_outage()
+
+
+def stall(tg: Telegram, o: op.Stall) -> dict:
+    tg.stall(o.chat_id, after_delivery=o.after_delivery)
+    return {"stalled_calls": tg.stalled_calls}
+
+
+def release(tg: Telegram, o: op.Release) -> dict:
+    tg.release(o.chat_id)
+    return {"stalled_calls": tg.stalled_calls}
+
+
+def reset(tg: Telegram, o: op.Reset) -> None:
+    tg.reset()
+
+
+def bind(operation: type[OpT], run: Callable[[Telegram, OpT], Any]) -> Route[Any]:
+    """A route; the type checker holds ``run`` to the operation it is bound to."""
+    return Route(operation, run)
+
+
+# Each control operation and its function (op.Health is the server's own: it knows the URLs).
+ROUTES: tuple[Route[Any], ...] = (
+    bind(op.ListBots, list_bots),
+    bind(op.RegisterBot, register_bot),
+    bind(op.ListUsers, list_users),
+    bind(op.CreateUser, create_user),
+    bind(op.GetUser, get_user),
+    bind(op.BlockBot, block_bot),
+    bind(op.UnblockBot, unblock_bot),
+    bind(op.CreateGroup, create_group),
+    bind(op.GetChat, get_chat),
+    bind(op.AddMember, add_member),
+    bind(op.RemoveMember, remove_member),
+    bind(op.AddBot, add_bot),
+    bind(op.RemoveBot, remove_bot),
+    bind(op.UpgradeGroup, upgrade_group),
+    bind(op.SendText, send_text),
+    bind(op.SendContact, send_contact),
+    bind(op.SendPhoto, send_photo),
+    bind(op.SendDocument, send_document),
+    bind(op.SendVoice, send_voice),
+    bind(op.SendSticker, send_sticker),
+    bind(op.SendLocation, send_location),
+    bind(op.Press, press),
+    bind(op.CallbackAnswer, callback_answer),
+    bind(op.CallbackAnswers, callback_answers),
+    bind(op.Redeliver, redeliver),
+    bind(op.Messages, messages),
+    bind(op.WatchChat, watch_chat),
+    bind(op.UpdatesLog, updates_log),
+    bind(op.Download, download),
+    bind(op.Stats, stats),
+    bind(op.ResetStats, reset_stats),
+    bind(op.GetLimits, get_limits),
+    bind(op.SetLimits, set_limits),
+    bind(op.FailNext, fail_next),
+    bind(op.FailEvery, fail_every),
+    bind(op.Outage, outage),
+    bind(op.EndOutage, end_outage),
+    bind(op.Stall, stall),
+    bind(op.Release, release),
+    bind(op.Reset, reset),
+)
+
+
+def endpoint(
+    tg: Telegram, route: Route[Any]
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The aiohttp handler of one route: decode, run, answer in the control envelope."""
+
+    async def handle(request: web.Request) -> web.StreamResponse:
         try:
-            result = await func(request)
+            values: dict[str, Any] = dict(request.query)
+            if request.can_read_body:
+                body = await request.json()
+                if not isinstance(body, dict):
+                    raise SandboxError(400, "JSON object expected")
+                values.update(body)
+            values.update(request.match_info)
+            result = route.run(tg, decode(route.op, values))
+            if inspect.isawaitable(result):
+                result = await result
         except SandboxError as exc:
             return web.json_response({"ok": False, "error": exc.message}, status=exc.status)
         except (KeyError, ValueError, TypeError) as exc:
             return web.json_response({"ok": False, "error": f"bad request: {exc!r}"}, status=400)
         if isinstance(result, web.StreamResponse):
             return result
-        return web.json_response({"ok": True, "result": result})
+        return web.json_response({"ok": True, "result": True if result is None else result})
 
-    return wrapper
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    """JSON body merged over the query string."""
-    data: dict[str, Any] = dict(request.query)
-    if request.can_read_body:
-        body = await request.json()
-        if not isinstance(body, dict):
-            raise SandboxError(400, "JSON object expected")
-        data.update(body)
-    return data
+    return handle
 
 
-def _opt_int(value: Any) -> int | None:
-    return None if value is None or value == "" else int(value)
-
-
-def _flag(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes")
-    return bool(value)
-
-
-def add_control_routes(app: web.Application, emu: Emulator) -> None:
-    """Register the ``/sandbox`` endpoints on ``app``."""
-
-    @_endpoint
-    async def health(request: web.Request) -> Any:
-        return {
-            "url": emu.url,
-            "base_url": emu.base_url,
-            "base_file_url": emu.base_file_url,
-            "default_token": emu.default_token,
-        }
-
-    @_endpoint
-    async def list_bots(request: web.Request) -> Any:
-        return [{**b.me(), "token": t} for t, b in emu.bots.items()]
-
-    @_endpoint
-    async def register_bot(request: web.Request) -> Any:
-        d = await _body(request)
-        return emu.register_bot(
-            d["token"], username=d.get("username"), first_name=d.get("first_name")
-        )
-
-    @_endpoint
-    async def list_users(request: web.Request) -> Any:
-        return [dict(u) for u in emu.users.values()]
-
-    @_endpoint
-    async def create_user(request: web.Request) -> Any:
-        d = await _body(request)
-        return emu.create_user(
-            _opt_int(d.get("id")),
-            d.get("first_name"),
-            d.get("last_name"),
-            d.get("username"),
-            d.get("language_code"),
-        )
-
-    @_endpoint
-    async def get_user(request: web.Request) -> Any:
-        return dict(emu.user(int(request.match_info["user_id"])))
-
-    @_endpoint
-    async def block(request: web.Request) -> Any:
-        d = await _body(request)
-        return emu.block_bot(int(request.match_info["user_id"]), token=d.get("token"))
-
-    @_endpoint
-    async def unblock(request: web.Request) -> Any:
-        d = await _body(request)
-        return emu.unblock_bot(int(request.match_info["user_id"]), token=d.get("token"))
-
-    @_endpoint
-    async def create_group(request: web.Request) -> Any:
-        d = await _body(request)
-        return emu.create_group(
-            d["title"],
-            members=[int(m) for m in d.get("members") or []],
-            with_bot=_flag(d.get("with_bot", True)),
-            token=d.get("token"),
-            group_id=_opt_int(d.get("id")),
-            chat_type=d.get("type", "supergroup"),
-            creator=_opt_int(d.get("creator")),
-            username=d.get("username"),
-        )
-
-    @_endpoint
-    async def get_chat(request: web.Request) -> Any:
-        chat = emu.chat(int(request.match_info["chat_id"]), request.query.get("token"))
-        return emu.chat_info(chat)
-
-    @_endpoint
-    async def add_member(request: web.Request) -> Any:
-        d = await _body(request)
-        return emu.add_member(
-            int(request.match_info["chat_id"]), int(d["user_id"]), by=_opt_int(d.get("by"))
-        )
-
-    @_endpoint
-    async def remove_member(request: web.Request) -> Any:
-        d = await _body(request)
-        return emu.remove_member(
-            int(request.match_info["chat_id"]), int(d["user_id"]), by=_opt_int(d.get("by"))
-        )
-
-    @_endpoint
-    async def add_bot(request: web.Request) -> Any:
-        d = await _body(request)
-        return emu.add_bot(
-            int(request.match_info["chat_id"]),
-            token=d.get("token"),
-            by=_opt_int(d.get("by")),
-            admin=_flag(d.get("admin", True)),
-        )
-
-    @_endpoint
-    async def remove_bot(request: web.Request) -> Any:
-        d = await _body(request)
-        return emu.remove_bot(
-            int(request.match_info["chat_id"]), token=d.get("token"), by=_opt_int(d.get("by"))
-        )
-
-    @_endpoint
-    async def send(request: web.Request) -> Any:
-        d = await _body(request)
-        common = {
-            "chat_id": _opt_int(d.get("chat_id")),
-            "token": d.get("token"),
-            "reply_to_message_id": _opt_int(d.get("reply_to_message_id")),
-        }
-        user_id = int(d["user_id"])
-        if d.get("text") is not None:
-            return emu.send_text(user_id, d["text"], **common)
-        if d.get("contact") is not None:
-            c = d["contact"]
-            return emu.send_contact(
-                user_id,
-                c["phone_number"],
-                first_name=c.get("first_name"),
-                last_name=c.get("last_name"),
-                contact_user_id=_opt_int(c.get("user_id")),
-                **common,
-            )
-        if d.get("photo") is not None:
-            return emu.send_photo(
-                user_id, base64.b64decode(d["photo"]), caption=d.get("caption"), **common
-            )
-        if d.get("document") is not None:
-            return emu.send_document(
-                user_id,
-                base64.b64decode(d["document"]),
-                file_name=d.get("file_name") or "document.bin",
-                mime_type=d.get("mime_type") or "application/octet-stream",
-                caption=d.get("caption"),
-                **common,
-            )
-        if d.get("voice") is not None:
-            return emu.send_voice(
-                user_id,
-                base64.b64decode(d["voice"]),
-                duration=int(d.get("duration") or 1),
-                **common,
-            )
-        if d.get("sticker") is not None:
-            s = d["sticker"] if isinstance(d["sticker"], dict) else {}
-            return emu.send_sticker(
-                user_id, emoji=s.get("emoji") or "👍", set_name=s.get("set_name"), **common
-            )
-        if d.get("location") is not None:
-            loc = d["location"]
-            return emu.send_location(user_id, loc["latitude"], loc["longitude"], **common)
-        raise SandboxError(
-            400, "nothing to send: give text, contact, photo, document, voice, sticker or location"
-        )
-
-    @_endpoint
-    async def press(request: web.Request) -> Any:
-        d = await _body(request)
-        query_id = emu.press(
-            int(d["user_id"]),
-            int(d["chat_id"]),
-            int(d["message_id"]),
-            str(d["data"]),
-            force=_flag(d.get("force")),
-            token=d.get("token"),
-        )
-        return {
-            "callback_query_id": query_id,
-            "update_id": emu.callback_queries[query_id]["update_id"],
-        }
-
-    @_endpoint
-    async def callback_answer(request: web.Request) -> Any:
-        query_id = request.match_info["query_id"]
-        if query_id not in emu.callback_queries:
-            raise SandboxError(404, f"unknown callback query {query_id}")
-        timeout = min(float(request.query.get("timeout", 0)), 120.0)
-        answer = await emu.wait_callback_answer(query_id, timeout)
-        if answer is None:
-            raise SandboxError(404, f"callback query {query_id} not answered (yet)")
-        return answer
-
-    @_endpoint
-    async def callback_answers(request: web.Request) -> Any:
-        return dict(emu.callback_answers)
-
-    @_endpoint
-    async def redeliver(request: web.Request) -> Any:
-        d = await _body(request)
-        return {"update_id": emu.redeliver(int(d["update_id"]), token=d.get("token"))}
-
-    @_endpoint
-    async def messages(request: web.Request) -> Any:
-        q = request.query
-        chat = emu.chat(int(q["chat_id"]), q.get("token"))
-        version = _opt_int(q.get("version"))
-        if version is not None:
-            # Long poll: return as soon as the chat changes past ``version``.
-            await emu.wait_chat_change(chat, version, min(float(q.get("timeout", 10)), 120.0))
-        msgs = emu.messages(
-            chat.id,
-            token=chat.bot_token,
-            after=_opt_int(q.get("after")),
-            since=_opt_int(q.get("since")),
-        )
-        return {"version": chat.version, "messages": msgs}
-
-    @_endpoint
-    async def updates(request: web.Request) -> Any:
-        return emu.updates_log(request.query.get("token"))
-
-    @_endpoint
-    async def stats(request: web.Request) -> Any:
-        return emu.stats(request.query.get("token"))
-
-    @_endpoint
-    async def reset_stats(request: web.Request) -> Any:
-        d = await _body(request)
-        emu.reset_stats(d.get("token"))
-        if _flag(d.get("limits")):
-            emu.reset_limits_state(d.get("token"))
-        return True
-
-    @_endpoint
-    async def get_limits(request: web.Request) -> Any:
-        return emu.limits.as_dict()
-
-    @_endpoint
-    async def set_limits(request: web.Request) -> Any:
-        d = await _body(request)
-        return emu.set_limits(**d)
-
-    @_endpoint
-    async def fail_next(request: web.Request) -> Any:
-        d = await _body(request)
-        emu.fail_next(
-            int(d.get("n", 1)),
-            status=int(d.get("status", 429)),
-            retry_after=int(d.get("retry_after", 1)),
-            token=d.get("token"),
-        )
-        return True
-
-    @_endpoint
-    async def fail_every(request: web.Request) -> Any:
-        d = await _body(request)
-        return emu.fail_every(
-            int(d.get("n") or 0),
-            status=int(d.get("status", 502)),
-            token=d.get("token"),
-            methods=d.get("methods"),
-        )
-
-    @_endpoint
-    async def outage(request: web.Request) -> Any:
-        d = await _body(request)
-        if _flag(d.get("on", True)):
-            status = d.get("status", 502)
-            emu.outage(None if status in (None, "", "drop") else int(status))
-        else:
-            emu.end_outage()
-        return True
-
-    @_endpoint
-    async def upgrade(request: web.Request) -> Any:
-        d = await _body(request)
-        return emu.upgrade_group(
-            int(request.match_info["chat_id"]),
-            new_id=_opt_int(d.get("new_id")),
-            by=_opt_int(d.get("by")),
-        )
-
-    @_endpoint
-    async def stall(request: web.Request) -> Any:
-        d = await _body(request)
-        chat_id = int(request.match_info["chat_id"])
-        if _flag(d.get("on", True)):
-            emu.stall(chat_id, after_delivery=_flag(d.get("after_delivery", False)))
-        else:
-            emu.release(chat_id)
-        return {"stalled_calls": emu.stalled_calls}
-
-    @_endpoint
-    async def file(request: web.Request) -> Any:
-        record_bytes = emu.file_bytes(request.match_info["file_id"])
-        return web.Response(body=record_bytes, content_type="application/octet-stream")
-
-    @_endpoint
-    async def reset(request: web.Request) -> Any:
-        emu.reset()
-        return True
-
-    r = app.router
-    r.add_get("/sandbox/health", health)
-    r.add_get("/sandbox/bots", list_bots)
-    r.add_post("/sandbox/bots", register_bot)
-    r.add_get("/sandbox/users", list_users)
-    r.add_post("/sandbox/users", create_user)
-    r.add_get("/sandbox/users/{user_id}", get_user)
-    r.add_post("/sandbox/users/{user_id}/block", block)
-    r.add_post("/sandbox/users/{user_id}/unblock", unblock)
-    r.add_post("/sandbox/groups", create_group)
-    r.add_get("/sandbox/chats/{chat_id}", get_chat)
-    r.add_post("/sandbox/chats/{chat_id}/members", add_member)
-    r.add_post("/sandbox/chats/{chat_id}/members/remove", remove_member)
-    r.add_post("/sandbox/chats/{chat_id}/bot", add_bot)
-    r.add_post("/sandbox/chats/{chat_id}/bot/remove", remove_bot)
-    r.add_post("/sandbox/send", send)
-    r.add_post("/sandbox/press", press)
-    r.add_get("/sandbox/callback_answers", callback_answers)
-    r.add_get("/sandbox/callback_answers/{query_id}", callback_answer)
-    r.add_post("/sandbox/redeliver", redeliver)
-    r.add_get("/sandbox/messages", messages)
-    r.add_get("/sandbox/updates", updates)
-    r.add_get("/sandbox/stats", stats)
-    r.add_post("/sandbox/stats/reset", reset_stats)
-    r.add_get("/sandbox/limits", get_limits)
-    r.add_post("/sandbox/limits", set_limits)
-    r.add_post("/sandbox/fail_next", fail_next)
-    r.add_post("/sandbox/fail_every", fail_every)
-    r.add_post("/sandbox/outage", outage)
-    r.add_post("/sandbox/chats/{chat_id}/stall", stall)
-    r.add_post("/sandbox/chats/{chat_id}/upgrade", upgrade)
-    r.add_get("/sandbox/files/{file_id}", file)
-    r.add_post("/sandbox/reset", reset)
+def add_control_routes(app: web.Application, tg: Telegram, routes: tuple[Route[Any], ...]) -> None:
+    """Register ``routes`` (the ``/sandbox`` endpoints) on ``app``."""
+    for route in routes:
+        app.router.add_route(route.op.METHOD, route.op.PATH, endpoint(tg, route))

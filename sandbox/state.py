@@ -1,4 +1,7 @@
-"""In-memory state of the emulator: bots, chats, files, plus small helpers."""
+"""The emulator's records and vocabulary: a bot (its update queue, counters, flood state), a
+chat (members, history), a stored file, the clock it reads, and the small helpers that turn
+them into Bot API objects (Message, ChatMember, file ids).
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,11 @@ import hashlib
 import re
 import secrets
 import struct
+import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .ratelimit import BotLimiter
 
@@ -33,6 +38,27 @@ META_KEYS = frozenset(
 DEFAULT_UPDATE_EXCLUDES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 ACTIVE_STATUSES = frozenset({"creator", "administrator", "member", "restricted"})
 MEDIA_KEYS = ("photo", "document", "video", "audio", "animation", "voice")
+
+
+class Clock(Protocol):
+    """What the emulator reads the time from (a test or the sandbox may move it)."""
+
+    def now(self) -> float: ...
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.time()
+
+
+MessageMatch = Callable[[dict], bool] | str
+
+
+def message_matches(msg: dict, match: MessageMatch) -> bool:
+    """Substring in text/caption, or a predicate on the stored message dict."""
+    if isinstance(match, str):
+        return match in (msg.get("text") or "") or match in (msg.get("caption") or "")
+    return bool(match(msg))
 
 
 class Signal:

@@ -37,18 +37,15 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 from aiohttp.helpers import content_disposition_header
 from yarl import URL
 
 from .errors import SandboxError
-from .state import ACTIVE_STATUSES
-
-if TYPE_CHECKING:
-    from .emulator import Emulator
-    from .state import ChatState
+from .state import ACTIVE_STATUSES, ChatState
+from .telegram import Telegram
 
 log = logging.getLogger(__name__)
 
@@ -110,11 +107,11 @@ def message_view(msg: dict) -> dict:
 
 
 class SandboxWeb:
-    """The page and its API over one :class:`Emulator` (with its default bot)."""
+    """The page and its API over one emulated :class:`Telegram` (with its default bot)."""
 
     def __init__(
         self,
-        emu: Emulator,
+        emu: Telegram,
         *,
         advance: AdvanceClock | None = None,
         clock_note: str = "",
@@ -266,7 +263,8 @@ class SandboxWeb:
                 "role": self.roles.get(u["id"], ""),
                 "phone": demo_phone(u["id"]),
                 # Has talked to the bot: the page offers START to those who have not.
-                "started": (token, u["id"]) in emu.private_chats
+                "started": token is not None
+                and (token, u["id"]) in emu.private_chats
                 and emu.private_chats[(token, u["id"])].started,
             }
             for u in sorted(emu.users.values(), key=lambda u: u["id"])
