@@ -33,7 +33,7 @@ from bot.clock import clock_time
 from bot.errors import Refused
 from bot.i18n import N_, Gettext, gettext_for
 from bot.runtime import Runtime
-from bot.services import notify
+from bot.services.orders import texts
 from bot.services.people import grids_in_scope, languages_of
 from models import (
     AuditEntry,
@@ -342,18 +342,16 @@ def render_stats(s: Stats, _: Gettext) -> str:
     if s.created:
         lines.append(
             " · ".join(
-                f"{_(notify.STATUS.get(k, k))} {n}"
+                f"{_(texts.STATUS.get(k, k))} {n}"
                 for k, n in sorted(
                     s.by_status.items(),
-                    key=lambda kv: (
-                        list(notify.STATUS).index(kv[0]) if kv[0] in notify.STATUS else 99
-                    ),
+                    key=lambda kv: list(texts.STATUS).index(kv[0]) if kv[0] in texts.STATUS else 99,
                 )
             )
         )
         lines.append(
             " · ".join(
-                f"{notify.CATEGORY_ICON.get(k, '')}{_(notify.CATEGORY.get(k, k))} {n}"
+                f"{texts.CATEGORY_ICON.get(k, '')}{_(texts.CATEGORY.get(k, k))} {n}"
                 for k, n in sorted(s.by_category.items())
             )
         )
@@ -378,8 +376,8 @@ def render_stats(s: Stats, _: Gettext) -> str:
             _("• #{id} {grid} {kind}, {urgency}: {minutes} min").format(
                 id=w.order_id,
                 grid=w.grid,
-                kind=_(notify.CATEGORY.get(w.category, w.category)),
-                urgency=_(notify.URGENCY.get(w.urgency, w.urgency)),
+                kind=_(texts.CATEGORY.get(w.category, w.category)),
+                urgency=_(texts.URGENCY.get(w.urgency, w.urgency)),
                 minutes=w.minutes,
             )
             for w in s.unclaimed
@@ -803,10 +801,10 @@ def build_sheets(data: LedgerData) -> list[Sheet]:
                 room,
                 contact_name,
                 contact_phone,
-                _label(notify.CATEGORY, category),
+                _label(texts.CATEGORY, category),
                 description,
-                _label(notify.URGENCY, str(urgency)),
-                _label(notify.STATUS, str(status)),
+                _label(texts.URGENCY, str(urgency)),
+                _label(texts.STATUS, str(status)),
                 v[2] if v else "",
                 (v[3] or "") if v else "",
                 _yuan(fen),
@@ -826,8 +824,8 @@ def build_sheets(data: LedgerData) -> list[Sheet]:
             ACTORS.get(actor, actor),
             who(actor_tid),
             actor_tid,
-            _label(notify.STATUS, from_status),
-            _label(notify.STATUS, to_status),
+            _label(texts.STATUS, from_status),
+            _label(texts.STATUS, to_status),
             note or "",
         )
         for order_id, at, actor, actor_tid, from_status, to_status, note in data.events

@@ -28,8 +28,9 @@ from bot.config import ShiftTemplate
 from bot.errors import STALE, Refused
 from bot.i18n import LANGUAGES, N_, Gettext, gettext_for, local_time
 from bot.runtime import Runtime
-from bot.services import audit, csvfile, notify, people
+from bot.services import audit, csvfile, people, volunteers
 from bot.services.messages import tell
+from bot.services.orders import texts
 from models import (
     Building,
     Grid,
@@ -162,7 +163,7 @@ def _reminder(rt: Runtime, v: ShiftView, now: datetime, _: Gettext) -> tuple[str
         text = _("⏰ Your shift has begun: {shift}, {grid}.")
     text = text.format(shift=v.label(_, rt.timezone), grid=v.grid)
     text += "\n" + _("Press 🟢 to go on duty: new tasks of your grid then come to you.")
-    return text, notify.duty_buttons(_, on_duty=False)
+    return text, volunteers.duty_buttons(_, on_duty=False)
 
 
 # --- the roster -----------------------------------------------------------------------------
@@ -699,12 +700,12 @@ def handover_text(h: HandoverView, _: Gettext, tz: str) -> tuple[str, Rows]:
         lines.append(_("Handing over: {names}").format(names=", ".join(h.handing_over)))
 
     def line(t: TaskLine) -> str:
-        icon = notify.CATEGORY_ICON.get(t.category, "📦")
-        cat = _(notify.CATEGORY.get(t.category, notify.CATEGORY["other"]))
+        icon = texts.CATEGORY_ICON.get(t.category, "📦")
+        cat = _(texts.CATEGORY.get(t.category, texts.CATEGORY["other"]))
         head = f"{'⭐' if t.priority else '•'} {icon} #{t.id} {cat} · {t.compound} {t.building}"
         if t.runner:
             return f"{head} · {t.runner} · {_(RUNNING_WORDS[OrderStatus(t.status)])}"
-        return f"{head} · {_(notify.URGENCY.get(t.urgency, notify.URGENCY['normal']))}"
+        return f"{head} · {_(texts.URGENCY.get(t.urgency, texts.URGENCY['normal']))}"
 
     if not h.open and not h.active:
         lines += ["", _("No open or active tasks.")]
@@ -718,7 +719,7 @@ def handover_text(h: HandoverView, _: Gettext, tz: str) -> tuple[str, Rows]:
         lines += [line(t) for t in h.active[:LIST_MAX]]
         if len(h.active) > LIST_MAX:
             lines.append(_("… and {n} more").format(n=len(h.active) - LIST_MAX))
-    return "\n".join(lines), notify.claim_rows([t.id for t in h.open[:CLAIM_BUTTONS]])
+    return "\n".join(lines), texts.claim_rows([t.id for t in h.open[:CLAIM_BUTTONS]])
 
 
 def _changes(rt: Runtime, now: datetime) -> list[Slot]:

@@ -1,6 +1,6 @@
-"""Volunteers joining: sign-up, approval by the grid leader or staff, suspension and
-reinstatement, and binding a grid's group chat. Every decision is a conditional UPDATE and
-leaves who decided and when (the audit log)."""
+"""Volunteers joining: sign-up, approval by the grid leader or staff, going on and off duty,
+suspension and reinstatement, and binding a grid's group chat. Every decision is a conditional
+UPDATE and leaves who decided and when (the audit log)."""
 
 from __future__ import annotations
 
@@ -15,9 +15,11 @@ from bot.buttons import Button, Rows
 from bot.errors import Msg, Refused, stale
 from bot.i18n import N_, Gettext
 from bot.runtime import Runtime
-from bot.services import audit, notify, orders
+from bot.services import audit
 from bot.services.messages import gettext_of, tell
-from bot.services.people import grids_in_scope, grids_in_scope_query
+from bot.services.orders import transitions
+from bot.services.orders.views import RUNNING
+from bot.services.people import approved_volunteer, grids_in_scope, grids_in_scope_query
 from bot.services.residents import clean_name, clean_phone
 from models import (
     Grid,
@@ -200,7 +202,7 @@ async def decide(
             "When you can work, press 🟢 to go on duty: new tasks of your grid then also come "
             "to you here. /duty turns it on or off; /help tells the rest."
         )
-        rows = notify.duty_buttons(_, on_duty=False)
+        rows = duty_buttons(_, on_duty=False)
     else:
         text = _(
             "Thank you for offering to help. The grid does not need more volunteers right "
@@ -216,6 +218,34 @@ STATUS_WORDS = {
     "rejected": N_("rejected"),
     "suspended": N_("suspended"),
 }
+
+
+# --- duty: an approved volunteer checks in and out -------------------------------------------
+
+NOT_ON_DUTY_VOLUNTEER = N_("Only approved volunteers can go on duty. Sign up with /volunteer.")
+
+
+async def on_duty(session: AsyncSession, telegram_id: int) -> bool:
+    return (
+        await approved_volunteer(session, telegram_id, NOT_ON_DUTY_VOLUNTEER)
+    ).on_duty_since is not None
+
+
+async def set_duty(rt: Runtime, session: AsyncSession, telegram_id: int, on: bool) -> bool:
+    """A volunteer checks in or out of duty; returns whether they are on duty now."""
+    vol = await approved_volunteer(session, telegram_id, NOT_ON_DUTY_VOLUNTEER)
+    if on and vol.on_duty_since is None:
+        vol.on_duty_since = rt.clock.now()
+    elif not on:
+        vol.on_duty_since = None
+    return vol.on_duty_since is not None
+
+
+def duty_buttons(_: Gettext, on_duty: bool) -> Rows:
+    """The one button that turns duty the other way (v:duty:on|off)."""
+    if on_duty:
+        return [[Button(_("⚪ Go off duty"), "v:duty:off")]]
+    return [[Button(_("🟢 Go on duty"), "v:duty:on")]]
 
 
 # --- suspension: staff take a volunteer off, and may let them work again ---------------------
@@ -255,7 +285,7 @@ async def grid_volunteers(
         raise Refused(NOT_IN_SCOPE)
     running = (
         select(func.count(Order.id))
-        .where(Order.volunteer_id == Volunteer.id, Order.status.in_(orders.RUNNING))
+        .where(Order.volunteer_id == Volunteer.id, Order.status.in_(RUNNING))
         .correlate(Volunteer)
         .scalar_subquery()
     )
@@ -332,11 +362,13 @@ async def suspend(
     running = (
         await session.scalars(
             select(Order.id)
-            .where(Order.volunteer_id == vol.id, Order.status.in_(orders.RUNNING))
+            .where(Order.volunteer_id == vol.id, Order.status.in_(RUNNING))
             .order_by(Order.id)
         )
     ).all()
-    handed = [oid for oid in running if await orders.hand_back(rt, session, oid, actor) is not None]
+    handed = [
+        oid for oid in running if await transitions.hand_back(rt, session, oid, actor) is not None
+    ]
     # Shifts not begun yet come off the roster (with any swap asked about them); the record of
     # a shift already begun stays.
     future = select(Shift.id).where(Shift.volunteer_id == vol.id, Shift.starts_at > now)
@@ -432,7 +464,7 @@ async def reinstate(
                 "Welcome back! You can volunteer for {grid} again: press 🟢 to go on duty, "
                 "or 🙋 on a task in the group."
             ).format(grid=info.grid),
-            notify.duty_buttons(_, on_duty=False),
+            duty_buttons(_, on_duty=False),
         ),
     )
     return Suspension(info, True)
