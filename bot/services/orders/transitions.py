@@ -75,7 +75,7 @@ async def transition(
     refusals: Mapping[OrderStatus, Refused] | None = None,
     **values: Any,
 ) -> Order:
-    """Move the order ``o`` (as loaded in this session) to ``target``; returns it reloaded.
+    """Move the order ``o`` (as its caller loaded it) to ``target``; returns it reloaded.
 
     The state machine must allow ``actor`` this move from the state ``o`` was loaded in
     (``note``: the reason some moves need; the event row keeps it). Then one UPDATE writes the
@@ -122,10 +122,10 @@ async def transition(
                 )
             )
             await session.flush()
-    now_o = await order_or_refuse(session, o.id)
+    current = await order_or_refuse(session, o.id)
     if not moved:
-        raise (refusals or {}).get(S(now_o.status)) or refusal_for(now_o, actor_telegram_id)
-    return now_o
+        raise (refusals or {}).get(S(current.status)) or refusal_for(current, actor_telegram_id)
+    return current
 
 
 async def _notify_resident(rt: Runtime, session: AsyncSession, v: OrderView) -> None:
