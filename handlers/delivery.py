@@ -1,6 +1,6 @@
 """Proof of delivery: 📦 on the runner's card (o:done:<id>) asks for a photo of the goods at the
 door, then what was spent and a photo of the receipt, and only then marks the task delivered,
-in one service call (orders.deliver). The [delivery] config says which questions are asked;
+in one service call (transitions.deliver). The [delivery] config says which questions are asked;
 with none, 📦 delivers at once. /cancel or ✖️ leaves the task on the way, nothing changed."""
 
 from __future__ import annotations
@@ -21,8 +21,9 @@ from telegram.ext import (
 from bot.buttons import Button
 from bot.errors import Refused
 from bot.i18n import N_, Gettext
-from bot.services import amounts, notify, orders
-from bot.services.notify import OrderView
+from bot.services import amounts
+from bot.services.orders import texts, transitions
+from bot.services.orders.views import OrderView
 from handlers.callback_data import ID
 from handlers.common import (
     PRIVATE_MESSAGE,
@@ -104,15 +105,15 @@ async def deliver_start(update: Update, ctx: AppContext) -> int | None:
             _ = w._
             if not is_private(update):
                 raise Refused(STALE)
-            need = await orders.proof_needed(ctx.rt, w.session, order_id, q.from_user.id)
+            need = await transitions.proof_needed(ctx.rt, w.session, order_id, q.from_user.id)
             if not need.any:
-                delivered = await orders.deliver(ctx.rt, w.session, order_id, q.from_user.id)
+                delivered = await transitions.deliver(ctx.rt, w.session, order_id, q.from_user.id)
     except Refused as e:
         await alert(update, e.render(_))
         return None  # a delivery already under way goes on
     await answer(q)
     if delivered is not None:
-        text, rows = notify.runner_card(delivered, _, ctx.rt.timezone)
+        text, rows = texts.runner_card(delivered, _, ctx.rt.timezone)
         await edit_or_send(update, text + "\n\n" + _(THANKS), inline(rows))
         _forget(ctx)
         return ConversationHandler.END
@@ -121,7 +122,7 @@ async def deliver_start(update: Update, ctx: AppContext) -> int | None:
         "card": q.message.message_id if isinstance(q.message, Message) else None,
         "ask_amount": need.amount,
     }
-    title = notify.title(need.order, _)
+    title = texts.title(need.order, _)
     if need.doorstep_photo:
         await _ask(update, title + "\n" + _(ASK_PHOTO), [_stop_row(order_id, _)])
         return DELIVER_PHOTO
@@ -218,7 +219,7 @@ async def _finish(update: Update, ctx: AppContext) -> int:
     try:
         async with unit_of_work(update, ctx) as w:
             _ = w._
-            v = await orders.deliver(
+            v = await transitions.deliver(
                 ctx.rt,
                 w.session,
                 order_id,
@@ -232,7 +233,7 @@ async def _finish(update: Update, ctx: AppContext) -> int:
         await chat.send_message(e.render(_))
         return ConversationHandler.END
     _forget(ctx)
-    text, rows = notify.runner_card(v, _, ctx.rt.timezone)
+    text, rows = texts.runner_card(v, _, ctx.rt.timezone)
     card = text + "\n\n" + _(THANKS)
     edited = False
     if isinstance(data.get("card"), int):
@@ -244,7 +245,7 @@ async def _finish(update: Update, ctx: AppContext) -> int:
         except BadRequest:
             edited = False
     done = _(DELIVERED).format(id=v.id)
-    spent = notify.spent_line(v, _)
+    spent = texts.spent_line(v, _)
     await chat.send_message(
         "\n".join(part for part in (done, spent, "" if edited else card) if part)
     )

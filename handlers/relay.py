@@ -17,7 +17,8 @@ from bot.buttons import RELAY_PATTERN
 from bot.errors import Refused
 from bot.i18n import N_, gettext_for, local_time
 from bot.limits import TEXT_LIMIT
-from bot.services import notify, relay
+from bot.services import relay
+from bot.services.orders import texts
 from handlers.common import (
     PRIVATE_MESSAGE,
     PRIVATE_OTHER,
@@ -70,7 +71,7 @@ async def relay_start(update: Update, ctx: AppContext) -> int | None:
     ctx.user_data[RELAY_KEY] = v.id
     await answer(q)
     assert update.effective_chat is not None
-    await update.effective_chat.send_message(notify.title(v, _) + "\n" + _(PROMPT[role]))
+    await update.effective_chat.send_message(texts.title(v, _) + "\n" + _(PROMPT[role]))
     return RELAY_WAIT
 
 
@@ -181,7 +182,7 @@ async def relay_thread(update: Update, ctx: AppContext) -> None:
     except Refused as e:
         await msg.reply_text(e.render(_))
         return
-    title = notify.title(v, _)
+    title = texts.title(v, _)
     if not messages:
         await msg.reply_text(_(NO_MESSAGES).format(title=title))
         return

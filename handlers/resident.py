@@ -16,7 +16,8 @@ from telegram.ext import (
 from bot.buttons import Button, parse_order_action
 from bot.errors import Refused
 from bot.i18n import N_, Gettext
-from bot.services import directory, notify, order_form, orders, residents
+from bot.services import directory, residents
+from bot.services.orders import drafts, form, texts, transitions, views
 from handlers.callback_data import ID, one_of
 from handlers.common import (
     MENU_ME,
@@ -397,10 +398,8 @@ async def conversation_timeout(update: Update, ctx: AppContext) -> None:
 
 CATEGORY_BUTTONS = ("groceries", "medicine", "gas", "other")
 # What the form's buttons can carry: d:v:<a choice of some step>, d:edit:<a step's key>.
-FORM_CHOICES = {
-    c.value for k in CATEGORY_BUTTONS for s in order_form.steps_for(k) for c in s.choices
-}
-FORM_KEYS = {s.key for k in CATEGORY_BUTTONS for s in order_form.steps_for(k)}
+FORM_CHOICES = {c.value for k in CATEGORY_BUTTONS for s in form.steps_for(k) for c in s.choices}
+FORM_KEYS = {s.key for k in CATEGORY_BUTTONS for s in form.steps_for(k)}
 EDITING_KEY = "editing"
 
 
@@ -414,7 +413,7 @@ async def order_start(update: Update, ctx: AppContext) -> int:
     try:
         async with unit_of_work(update, ctx) as w:
             _ = w._
-            draft = await orders.start_draft(ctx.rt, w.session, update.effective_user.id)
+            draft = await drafts.start_draft(ctx.rt, w.session, update.effective_user.id)
             me = await residents.get(w.session, update.effective_user.id)
             others = await residents.recipients_of(w.session, update.effective_user.id)
     except Refused as e:
@@ -444,7 +443,7 @@ async def recipient_chosen(update: Update, ctx: AppContext) -> int:
             _ = w._
             if draft_id is None:
                 raise Refused(N_("This order form has expired. Press Order to start a new one."))
-            await orders.set_recipient(
+            await drafts.set_recipient(
                 ctx.rt, w.session, draft_id, q.from_user.id, None if raw == "self" else int(raw)
             )
     except Refused as e:
@@ -456,7 +455,7 @@ async def recipient_chosen(update: Update, ctx: AppContext) -> int:
 
 async def _ask_category(update: Update, ctx: AppContext, _: Gettext, *, edit: bool) -> int:
     rows = [
-        [Button(notify.CATEGORY_ICON[c] + " " + _(notify.CATEGORY[c]), f"d:cat:{c}")]
+        [Button(texts.CATEGORY_ICON[c] + " " + _(texts.CATEGORY[c]), f"d:cat:{c}")]
         for c in CATEGORY_BUTTONS
     ]
     rows.append([Button(_("✖️ Cancel"), "d:stop")])
@@ -520,7 +519,7 @@ async def _record(update: Update, ctx: AppContext, key: str, **value: Any) -> in
             _ = w._
             if draft_id is None:
                 raise Refused(N_("This order form has expired. Press Order to start a new one."))
-            draft = await orders.answer(
+            draft = await drafts.answer(
                 ctx.rt, w.session, draft_id, update.effective_user.id, key, **value
             )
     except Refused as e:
@@ -536,7 +535,7 @@ async def _record(update: Update, ctx: AppContext, key: str, **value: Any) -> in
     return await _next(update, ctx, _, draft)
 
 
-async def _next(update: Update, ctx: AppContext, _: Gettext, draft: orders.DraftView) -> int:
+async def _next(update: Update, ctx: AppContext, _: Gettext, draft: drafts.DraftView) -> int:
     assert ctx.user_data is not None
     step = draft.next_step
     if step is None or ctx.user_data.get(EDITING_KEY):
@@ -555,10 +554,10 @@ async def _reask(
         return False
     try:
         async with ctx.rt.db.read() as s:
-            d = await orders.get_draft(s, draft_id, update.effective_user.id)
+            d = await drafts.get_draft(s, draft_id, update.effective_user.id)
     except Refused:
         return False
-    step = order_form.step(d.category, key) if d.category and not d.order_id else None
+    step = form.step(d.category, key) if d.category and not d.order_id else None
     if step is None:
         return False
     if update.callback_query:
@@ -573,8 +572,8 @@ async def _ask(
     update: Update,
     ctx: AppContext,
     _: Gettext,
-    draft: orders.DraftView,
-    step: order_form.Step,
+    draft: drafts.DraftView,
+    step: form.Step,
     *,
     note: str | None = None,
 ) -> int:
@@ -585,7 +584,7 @@ async def _ask(
     rows.append([Button(_("✖️ Cancel"), "d:stop")])
     text = _(step.prompt)
     if step.key == "description" and draft.category:
-        text = _(notify.CATEGORY[draft.category]) + "\n" + text
+        text = _(texts.CATEGORY[draft.category]) + "\n" + text
     if note:
         text = note + "\n\n" + text
     if update.callback_query:
@@ -600,7 +599,7 @@ async def _ask(
 
 
 async def _summary(
-    update: Update, ctx: AppContext, _: Gettext, d: orders.DraftView, *, new_message: bool = False
+    update: Update, ctx: AppContext, _: Gettext, d: drafts.DraftView, *, new_message: bool = False
 ) -> int:
     assert update.effective_user is not None and d.category is not None
     async with ctx.rt.db.read() as s:
@@ -618,17 +617,17 @@ async def _summary(
     lines = [
         _("Please check your order:"),
         "",
-        _("Kind: {kind}").format(kind=_(notify.CATEGORY[d.category])),
+        _("Kind: {kind}").format(kind=_(texts.CATEGORY[d.category])),
         _("What: {what}").format(what=what.strip()),
-        _("Urgency: {u}").format(u=_(notify.URGENCY[urgency])),
-        *notify.detail_lines(d.category, answers, d.doorstep, _),
+        _("Urgency: {u}").format(u=_(texts.URGENCY[urgency])),
+        *texts.detail_lines(d.category, answers, d.doorstep, _),
         _("Deliver to: {address}").format(
             address=f"{who.name}, {who.address}" if who else me.address
         ),
     ]
     edits = [
-        Button("✏️ " + _(order_form.LABELS.get(st.key, N_("What"))), f"d:edit:{st.key}")
-        for st in order_form.steps_for(d.category)
+        Button("✏️ " + _(form.LABELS.get(st.key, N_("What"))), f"d:edit:{st.key}")
+        for st in form.steps_for(d.category)
     ]
     rows = [[Button(_("✅ Send the order"), f"d:ok:{d.id}")]]
     rows += [edits[i : i + 3] for i in range(0, len(edits), 3)]
@@ -660,8 +659,8 @@ async def edit_step(update: Update, ctx: AppContext) -> int:
     _ = await translator(update, ctx)
     draft_id = _draft_id(ctx)
     async with ctx.rt.db.read() as s:
-        d = await orders.get_draft(s, draft_id, q.from_user.id) if draft_id else None
-    step = order_form.step(d.category, key) if d and d.category else None
+        d = await drafts.get_draft(s, draft_id, q.from_user.id) if draft_id else None
+    step = form.step(d.category, key) if d and d.category else None
     if d is None or step is None or d.order_id:
         await alert(update, _(STALE))
         return ORD_CONFIRM
@@ -679,7 +678,7 @@ async def doorstep_toggled(update: Update, ctx: AppContext) -> int:
             _ = w._
             if draft_id is None:
                 raise Refused(N_("This order form has expired. Press Order to start a new one."))
-            d = await orders.toggle_doorstep(ctx.rt, w.session, draft_id, q.from_user.id)
+            d = await drafts.toggle_doorstep(ctx.rt, w.session, draft_id, q.from_user.id)
     except Refused as e:
         await alert(update, e.render(_))
         return ORD_CONFIRM
@@ -696,7 +695,7 @@ async def order_confirmed(update: Update, ctx: AppContext) -> int:
     try:
         async with unit_of_work(update, ctx) as w:
             _ = w._
-            result = await orders.submit_draft(ctx.rt, w.session, draft_id, q.from_user.id)
+            result = await drafts.submit_draft(ctx.rt, w.session, draft_id, q.from_user.id)
     except Refused as e:
         await alert(update, e.render(_))
         return ConversationHandler.END
@@ -704,7 +703,7 @@ async def order_confirmed(update: Update, ctx: AppContext) -> int:
         for key in (DRAFT_KEY, "step", EDITING_KEY):
             ctx.user_data.pop(key, None)
     await answer(q)
-    text, rows = notify.resident_status(result.order, _, ctx.rt.timezone)
+    text, rows = texts.resident_status(result.order, _, ctx.rt.timezone)
     await edit_or_send(update, text, inline(rows))
     return ConversationHandler.END
 
@@ -720,7 +719,7 @@ async def order_again(update: Update, ctx: AppContext) -> int:
     try:
         async with unit_of_work(update, ctx) as w:
             _ = w._
-            d = await orders.copy_order(ctx.rt, w.session, parsed[1], q.from_user.id)
+            d = await drafts.copy_order(ctx.rt, w.session, parsed[1], q.from_user.id)
     except Refused as e:
         await alert(update, e.render(_))
         return ConversationHandler.END
@@ -753,7 +752,7 @@ async def my_orders(update: Update, ctx: AppContext) -> None:
     assert update.effective_user is not None and update.effective_chat is not None
     async with unit_of_work(update, ctx) as w:
         _ = w._
-        mine = await orders.orders_of_resident(w.session, update.effective_user.id, limit=20)
+        mine = await views.orders_of_resident(w.session, update.effective_user.id, limit=20)
     if not mine:
         await update.effective_chat.send_message(
             _("You have no orders yet. Press 📝 Order to ask for an errand."),
@@ -766,7 +765,7 @@ async def my_orders(update: Update, ctx: AppContext) -> None:
         _("Your orders: {n} under way.").format(n=len(under_way)), reply_markup=main_menu(_)
     )
     for o in under_way + done:
-        text, rows = notify.resident_detail(o, _, ctx.rt.timezone)
+        text, rows = texts.resident_detail(o, _, ctx.rt.timezone)
         await update.effective_chat.send_message(text, reply_markup=inline(rows))
 
 
@@ -785,31 +784,37 @@ async def resident_action(update: Update, ctx: AppContext) -> None:
         async with unit_of_work(update, ctx) as w:
             _ = w._
             if verb == "ok":
-                v = await orders.confirm_receipt(ctx.rt, w.session, order_id, q.from_user.id)
+                v = await transitions.confirm_receipt(ctx.rt, w.session, order_id, q.from_user.id)
             elif verb == "cxl":
-                v = await orders.cancel_by_resident(ctx.rt, w.session, order_id, q.from_user.id)
+                v = await transitions.cancel_by_resident(
+                    ctx.rt, w.session, order_id, q.from_user.id
+                )
             elif verb == "rate":
-                v = await orders.rate(ctx.rt, w.session, order_id, q.from_user.id, int(arg or 0))
+                v = await transitions.rate(
+                    ctx.rt, w.session, order_id, q.from_user.id, int(arg or 0)
+                )
             elif verb == "prob" and arg:
-                n = await orders.report_problem(ctx.rt, w.session, order_id, q.from_user.id, arg)
+                n = await transitions.report_problem(
+                    ctx.rt, w.session, order_id, q.from_user.id, arg
+                )
             else:
-                v = await orders.get_view(w.session, order_id)
+                v = await views.get_view(w.session, order_id)
     except Refused as e:
         await alert(update, e.render(_))
         return
     if verb == "ok":
         await answer(q, _("Thank you! The volunteer will be told."))
-        text, rows = notify.resident_detail(v, _, tz)
+        text, rows = texts.resident_detail(v, _, tz)
         await edit_or_send(update, text, inline(rows))
         return
     if verb == "cxl":
         await answer(q, _("Cancelled."))
-        text, rows = notify.resident_status(v, _, tz)
+        text, rows = texts.resident_status(v, _, tz)
         await edit_or_send(update, text, inline(rows))
         return
     if verb == "rate":
         await answer(q, _("Thank you! Your thanks were passed on."))
-        text, rows = notify.resident_detail(v, _, tz)
+        text, rows = texts.resident_detail(v, _, tz)
         await edit_or_send(update, text, inline(rows))
         return
     if verb == "prob" and arg:
@@ -828,7 +833,7 @@ async def resident_action(update: Update, ctx: AppContext) -> None:
     if verb == "cancel" and is_resident:
         await edit_or_send(
             update,
-            _("Cancel order {title}?").format(title=notify.title(v, _)),
+            _("Cancel order {title}?").format(title=texts.title(v, _)),
             inline(
                 [
                     [Button(_("Yes, cancel it"), f"o:cxl:{v.id}")],
@@ -838,12 +843,12 @@ async def resident_action(update: Update, ctx: AppContext) -> None:
         )
     elif verb == "prob" and is_resident:
         rows = [
-            [Button(_(label), f"o:prob:{v.id}:{kind}")] for kind, label in notify.PROBLEMS.items()
+            [Button(_(label), f"o:prob:{v.id}:{kind}")] for kind, label in texts.PROBLEMS.items()
         ]
         rows.append([Button(_("No, keep it"), f"o:detail:{v.id}")])
         await edit_or_send(
             update,
-            _("What went wrong with {title}?").format(title=notify.title(v, _)),
+            _("What went wrong with {title}?").format(title=texts.title(v, _)),
             inline(rows),
         )
     elif verb == "thank" and is_resident:
@@ -854,10 +859,10 @@ async def resident_action(update: Update, ctx: AppContext) -> None:
             inline([[b] for b in stars]),
         )
     elif not is_resident:
-        text, rows = notify.runner_card(v, _, tz)
+        text, rows = texts.runner_card(v, _, tz)
         await edit_or_send(update, text, inline(rows))
     else:
-        text, rows = notify.resident_detail(v, _, tz)
+        text, rows = texts.resident_detail(v, _, tz)
         await edit_or_send(update, text, inline(rows))
 
 
@@ -1044,7 +1049,7 @@ def menu_handlers() -> list[Any]:
         CallbackQueryHandler(
             resident_action, pattern=rf"^o:(ok|cancel|cxl|detail|prob|thank):{ID}$"
         ),
-        CallbackQueryHandler(resident_action, pattern=rf"^o:prob:{ID}:{one_of(notify.PROBLEMS)}$"),
+        CallbackQueryHandler(resident_action, pattern=rf"^o:prob:{ID}:{one_of(texts.PROBLEMS)}$"),
         CallbackQueryHandler(resident_action, pattern=rf"^o:rate:{ID}:[1-5]$"),  # stars
         CommandHandler("me", me_screen, filters=filters.ChatType.PRIVATE),
         MessageHandler(filters.Regex(label_pattern(MENU_ME)), me_screen),

@@ -16,7 +16,8 @@ from telegram.ext import (
 from bot.buttons import Button, parse_order_action
 from bot.errors import Refused
 from bot.i18n import N_
-from bot.services import notify, orders, residents, volunteers
+from bot.services import residents, volunteers
+from bot.services.orders import routing, texts, transitions, views
 from handlers.callback_data import ID, one_of
 from handlers.common import STALE, alert, answer, edit_or_send, inline, translator, unit_of_work
 from handlers.context import AppContext
@@ -33,7 +34,7 @@ async def claim(update: Update, ctx: AppContext) -> None:
     try:
         async with unit_of_work(update, ctx) as w:
             _ = w._
-            v = await orders.claim(ctx.rt, w.session, parsed[1], q.from_user.id)
+            v = await transitions.claim(ctx.rt, w.session, parsed[1], q.from_user.id)
     except Refused as e:
         await alert(update, e.render(_))
         return
@@ -61,17 +62,17 @@ async def runner_action(update: Update, ctx: AppContext) -> None:
         async with unit_of_work(update, ctx) as w:
             _ = w._
             if verb in ("buy", "go"):
-                v = await orders.advance(ctx.rt, w.session, order_id, q.from_user.id, verb)
-                text, rows = notify.runner_card(v, _, ctx.rt.timezone)
+                v = await transitions.advance(ctx.rt, w.session, order_id, q.from_user.id, verb)
+                text, rows = texts.runner_card(v, _, ctx.rt.timezone)
             elif verb in ("rel", "nf"):
-                v0 = await orders.runner_view(w.session, order_id, q.from_user.id)
-                pick = notify.release_reasons if verb == "rel" else notify.give_up_reasons
+                v0 = await views.runner_view(w.session, order_id, q.from_user.id)
+                pick = texts.release_reasons if verb == "rel" else texts.give_up_reasons
                 text, rows = pick(v0, _)
             elif verb == "nfr":
-                if arg not in notify.GIVE_UP_REASONS:
+                if arg not in texts.GIVE_UP_REASONS:
                     raise Refused(N_("Please choose one of the reasons."))
-                v = await orders.give_up(
-                    ctx.rt, w.session, order_id, q.from_user.id, notify.GIVE_UP_REASONS[arg]
+                v = await transitions.give_up(
+                    ctx.rt, w.session, order_id, q.from_user.id, texts.GIVE_UP_REASONS[arg]
                 )
                 text, rows = (
                     _("Task #{id} is closed as not possible. Thank you for trying.").format(
@@ -80,10 +81,10 @@ async def runner_action(update: Update, ctx: AppContext) -> None:
                     [],
                 )
             else:  # relr
-                if arg not in notify.RELEASE_REASONS:
+                if arg not in texts.RELEASE_REASONS:
                     raise Refused(N_("Please choose one of the reasons."))
-                v = await orders.release(
-                    ctx.rt, w.session, order_id, q.from_user.id, notify.RELEASE_REASONS[arg]
+                v = await transitions.release(
+                    ctx.rt, w.session, order_id, q.from_user.id, texts.RELEASE_REASONS[arg]
                 )
                 text, rows = (
                     _("You gave task #{id} back; it is open in the group again.").format(id=v.id),
@@ -101,7 +102,7 @@ async def my_tasks(update: Update, ctx: AppContext) -> None:
     try:
         async with unit_of_work(update, ctx) as w:
             _ = w._
-            tasks = await orders.tasks_of_volunteer(w.session, update.effective_user.id)
+            tasks = await views.tasks_of_volunteer(w.session, update.effective_user.id)
     except Refused as e:  # a suspended volunteer: no cards, no addresses
         await update.effective_message.reply_text(e.render(_))
         return
@@ -109,7 +110,7 @@ async def my_tasks(update: Update, ctx: AppContext) -> None:
         await update.effective_message.reply_text(_("You are not running any task right now."))
         return
     for v in tasks:
-        text, rows = notify.runner_card(v, _, ctx.rt.timezone)
+        text, rows = texts.runner_card(v, _, ctx.rt.timezone)
         await update.effective_message.reply_text(text, reply_markup=inline(rows))
 
 
@@ -118,10 +119,10 @@ def volunteer_handlers() -> list[Any]:
         CallbackQueryHandler(claim, pattern=rf"^o:claim:{ID}$"),
         CallbackQueryHandler(runner_action, pattern=rf"^o:(buy|go|rel|nf):{ID}$"),
         CallbackQueryHandler(
-            runner_action, pattern=rf"^o:relr:{ID}:{one_of(notify.RELEASE_REASONS)}$"
+            runner_action, pattern=rf"^o:relr:{ID}:{one_of(texts.RELEASE_REASONS)}$"
         ),
         CallbackQueryHandler(
-            runner_action, pattern=rf"^o:nfr:{ID}:{one_of(notify.GIVE_UP_REASONS)}$"
+            runner_action, pattern=rf"^o:nfr:{ID}:{one_of(texts.GIVE_UP_REASONS)}$"
         ),
         CommandHandler("tasks", group_tasks),
         CommandHandler("duty", duty, filters=filters.ChatType.PRIVATE),
@@ -140,9 +141,11 @@ async def duty(update: Update, ctx: AppContext) -> None:
         async with unit_of_work(update, ctx) as w:
             _ = w._
             if q is not None and q.data in ("v:duty:on", "v:duty:off"):
-                on = await orders.set_duty(ctx.rt, w.session, q.from_user.id, q.data == "v:duty:on")
+                on = await volunteers.set_duty(
+                    ctx.rt, w.session, q.from_user.id, q.data == "v:duty:on"
+                )
             else:
-                on = await orders.on_duty(w.session, update.effective_user.id)
+                on = await volunteers.on_duty(w.session, update.effective_user.id)
     except Refused as e:
         if q is not None:
             await alert(update, e.render(_))
@@ -154,7 +157,7 @@ async def duty(update: Update, ctx: AppContext) -> None:
         if on
         else _("⚪ You are off duty: new tasks only appear in the group.")
     )
-    rows = notify.duty_buttons(_, on)
+    rows = volunteers.duty_buttons(_, on)
     if q is not None:
         await answer(q)
         await edit_or_send(update, text, inline(rows))
@@ -173,17 +176,17 @@ async def group_tasks(update: Update, ctx: AppContext) -> None:
         )
         return
     async with ctx.rt.db.read() as s:
-        tasks = await orders.open_tasks_of_group(s, chat.id)
+        tasks = await routing.open_tasks_of_group(s, chat.id)
     if not tasks:
         await update.effective_message.reply_text(_("No open tasks right now. Thank you!"))
         return
     lines = [_("Open tasks: {n}").format(n=len(tasks))]
     lines += [
-        f"{'⭐' if t.priority else '•'} {notify.title(t, _)} · {t.compound} {t.building} · "
-        f"{_(notify.URGENCY[t.urgency])}"
+        f"{'⭐' if t.priority else '•'} {texts.title(t, _)} · {t.compound} {t.building} · "
+        f"{_(texts.URGENCY[t.urgency])}"
         for t in tasks
     ]
-    rows = notify.claim_rows([t.id for t in tasks])
+    rows = texts.claim_rows([t.id for t in tasks])
     await update.effective_message.reply_text("\n".join(lines), reply_markup=inline(rows))
 
 
@@ -191,12 +194,12 @@ async def my_history(update: Update, ctx: AppContext) -> None:
     assert update.effective_user is not None and update.effective_message is not None
     _ = await translator(update, ctx)
     async with ctx.rt.db.read() as s:
-        done = await orders.history_of_volunteer(s, update.effective_user.id)
+        done = await views.history_of_volunteer(s, update.effective_user.id)
     if not done:
         await update.effective_message.reply_text(_("No finished tasks yet."))
         return
     lines = [_("Your last finished tasks:")] + [
-        f"{notify.title(t, _)} · {t.compound} {t.building} · {_(notify.STATUS[t.status])}"
+        f"{texts.title(t, _)} · {t.compound} {t.building} · {_(texts.STATUS[t.status])}"
         + (" " + "⭐" * t.rating if t.rating else "")
         for t in done
     ]

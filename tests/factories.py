@@ -18,7 +18,8 @@ from bot.clock import OffsetClock
 from bot.i18n import gettext_for
 from bot.runtime import Runtime
 from bot.seed import DEMO
-from bot.services import order_form, residents
+from bot.services import residents
+from bot.services.orders import form
 
 # A complete answer for each kind of errand (urgency is given separately).
 ANSWERS: dict[str, dict[str, str]] = {
@@ -237,7 +238,7 @@ class Harness:
         kinds = await p.expect(lambda m: any(d.startswith("d:cat:") for _, d in buttons(m)))
         await p.press_data(kinds, f"d:cat:{category}")
         tr = gettext_for(lang)
-        for st in order_form.steps_for(category):
+        for st in form.steps_for(category):
             prompt = tr(st.prompt)
             current = await self.emu.wait_for(
                 p.user_id,

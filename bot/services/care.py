@@ -27,7 +27,7 @@ from bot.clock import clock_time, local_at, local_day
 from bot.errors import STALE, Refused
 from bot.i18n import N_, Gettext, gettext_for, local_time
 from bot.runtime import Runtime
-from bot.services import audit, orders
+from bot.services import audit, scope
 from bot.services.messages import tell
 from bot.services.people import grids_in_scope, languages_of
 from models import (
@@ -82,11 +82,6 @@ PAST_DATE = N_("That date has passed. Please send today's date or a later one.")
 CHANGED = N_("Someone changed this household just now. Please look again and retry.")
 OLD_CHECK = N_("This question was for an earlier day. Thank you; today's comes in the morning.")
 NOT_YOURS = STALE
-
-
-def isolating(until: date | None, today: date) -> bool:
-    """A household in home isolation today: its orders are doorstep-only and priority."""
-    return until is not None and until >= today
 
 
 def flags_of(value: str | None) -> tuple[str, ...]:
@@ -488,7 +483,7 @@ async def _tell_responsible(rt: Runtime, session: AsyncSession, h: Household, ma
     to = (
         [tid]
         if tid and await may_be_responsible(session, tid, h.grid_id)
-        else await orders.staff_for(session, h.community_id, h.grid_id)
+        else await scope.staff_covering(session, h.community_id, h.grid_id)
     )
     await tell(rt, session, to, make)
     return len(to)

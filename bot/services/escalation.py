@@ -20,8 +20,9 @@ from bot.buttons import Rows
 from bot.db import affected_rows
 from bot.i18n import N_, Gettext, gettext_for
 from bot.runtime import Runtime
-from bot.services import ladder, notify, orders
+from bot.services import ladder, scope
 from bot.services.messages import tell
+from bot.services.orders import routing, texts, views
 from models import Actor, Grid, Order, OrderEvent, OrderPost
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ async def run_due(rt: Runtime) -> int:
 
 async def fire(rt: Runtime, session: AsyncSession, order_id: int, now: datetime) -> bool:
     """Fire the order's next step if it is due; False if it is not (or someone else did)."""
-    o = await orders.load(session, order_id)
+    o = await views.load(session, order_id)
     if o is None or o.escalate_at is None or o.escalate_at > now:
         return False
     steps = ladder.steps_for(o.status)
@@ -105,14 +106,14 @@ def _waited(minutes: int, _: Gettext) -> str:
 async def _ping_again(rt: Runtime, session: AsyncSession, o: Order, waited: int) -> None:
     """Unclaimed for a while: everyone on duty in the grid and the grid leader hear it again
     (the community staff, if the grid has neither)."""
-    v = orders.view(o)
-    targets = await orders.on_duty_by_load(session, o.grid_id)
-    targets += await orders.grid_leaders(session, o.grid_id)
+    v = views.view(o)
+    targets = await routing.on_duty_by_load(session, o.grid_id)
+    targets += await scope.grid_leaders(session, o.grid_id)
     if not targets:
-        targets = await orders.staff_for(session, o.community_id, o.grid_id)
+        targets = await scope.staff_covering(session, o.community_id, o.grid_id)
 
     def render(_: Gettext) -> tuple[str, Rows]:
-        text, rows = notify.group_post(v, _, rt.timezone)
+        text, rows = texts.group_post(v, _, rt.timezone)
         head = _("⏰ Still waiting for a volunteer after {waited}. Can you take it?")
         return head.format(waited=_waited(waited, _)) + "\n" + text, rows
 
@@ -122,9 +123,9 @@ async def _ping_again(rt: Runtime, session: AsyncSession, o: Order, waited: int)
 async def _community(rt: Runtime, session: AsyncSession, o: Order, waited: int) -> None:
     """Still unclaimed: posted in the other grids' groups of the community, where anyone may
     take it, and the community staff are told."""
-    v = orders.view(o)
+    v = views.view(o)
     _g = gettext_for(rt.default_language)
-    text, rows = notify.group_post(v, _g, rt.timezone)
+    text, rows = texts.group_post(v, _g, rt.timezone)
     head = _g(N_("📣 From {grid}, waiting {waited}: any volunteer of the community may take it."))
     text = head.format(grid=o.grid.name, waited=_waited(waited, _g)) + "\n" + text
     neighbours = await session.scalars(
@@ -144,7 +145,7 @@ async def _community(rt: Runtime, session: AsyncSession, o: Order, waited: int) 
         )
         await session.flush()
         session.add(OrderPost(order_id=o.id, outbox_id=post.id))
-    staff = await orders.staff_for(session, o.community_id, o.grid_id)
+    staff = await scope.staff_covering(session, o.community_id, o.grid_id)
 
     def render(_: Gettext) -> tuple[str, Rows]:
         msg = _(
@@ -157,12 +158,12 @@ async def _community(rt: Runtime, session: AsyncSession, o: Order, waited: int) 
 
 
 async def _remind_runner(rt: Runtime, session: AsyncSession, o: Order, waited: int) -> None:
-    v = orders.view(o)
+    v = views.view(o)
     if v.volunteer_telegram_id is None:
         return
 
     def render(_: Gettext) -> tuple[str, Rows]:
-        text, rows = notify.runner_card(v, _, rt.timezone)
+        text, rows = texts.runner_card(v, _, rt.timezone)
         head = _(
             "⏰ Task #{id} has not moved for {waited}. Please move it on with the buttons, "
             "or give it back if you cannot finish it."
@@ -173,10 +174,10 @@ async def _remind_runner(rt: Runtime, session: AsyncSession, o: Order, waited: i
 
 
 async def _tell_leader(rt: Runtime, session: AsyncSession, o: Order, waited: int) -> None:
-    v = orders.view(o)
-    targets = await orders.grid_leaders(session, o.grid_id)
+    v = views.view(o)
+    targets = await scope.grid_leaders(session, o.grid_id)
     if not targets:
-        targets = await orders.staff_for(session, o.community_id, o.grid_id)
+        targets = await scope.staff_covering(session, o.community_id, o.grid_id)
 
     def render(_: Gettext) -> tuple[str, Rows]:
         msg = _(
@@ -187,7 +188,7 @@ async def _tell_leader(rt: Runtime, session: AsyncSession, o: Order, waited: int
             id=v.id,
             place=f"{v.compound} {v.building}",
             waited=_waited(waited, _),
-            status=_(notify.STATUS[v.status]),
+            status=_(texts.STATUS[v.status]),
             name=v.volunteer_name,
         ), []
 

@@ -19,8 +19,8 @@ from bot.db import affected_rows
 from bot.i18n import N_, Gettext
 from bot.outbox import UPGRADED
 from bot.runtime import Runtime
-from bot.services import orders
 from bot.services.messages import tell
+from bot.services.orders import routing
 from models import (
     Grid,
     NoticeDelivery,
@@ -81,7 +81,7 @@ async def follow_migration(
         .values(status=OutboxStatus.FAILED, error=UPGRADED, next_attempt_at=now, reported_at=now)
         .execution_options(synchronize_session=False)
     )
-    reposted = await orders.repost_open_tasks(rt, session, old_chat, new_chat)
+    reposted = await routing.repost_open_tasks(rt, session, old_chat, new_chat)
     # Notices delivered to the group: their delivery rows name the chat (who confirmed).
     nd, other = NoticeDelivery, aliased(NoticeDelivery)
     await session.execute(

@@ -20,9 +20,10 @@ from bot.errors import TOO_LONG, Refused, check_length
 from bot.i18n import N_
 from bot.limits import TOO_LONG_TO_SEND, check_fits, limit_for
 from bot.runtime import Runtime
-from bot.services import notify, orders
+from bot.services import scope
 from bot.services.messages import gettext_of
-from bot.services.notify import OrderView
+from bot.services.orders import texts, views
+from bot.services.orders.views import OrderView
 from bot.services.people import refuse_if_suspended
 from models import Order, OrderMessage, OrderStatus, Resident, Staff, Volunteer
 
@@ -50,7 +51,7 @@ async def can_message(
 ) -> tuple[OrderView, str]:
     """The order and the sender's role in it ('resident' or 'volunteer'), if they may write
     about it now; Refused otherwise."""
-    v = await orders.get_view(session, order_id)
+    v = await views.get_view(session, order_id)
     if v is None:
         raise Refused(NO_ORDER)
     if telegram_id == v.resident_telegram_id:
@@ -89,7 +90,7 @@ async def send(
     else:
         to, name = v.resident_telegram_id, v.volunteer_first_name
     _ = await gettext_of(rt, session, to)
-    message = _(RELAYED).format(name=name, title=notify.title(v, _), text=body).strip()
+    message = _(RELAYED).format(name=name, title=texts.title(v, _), text=body).strip()
     # As relayed (with the name and the order), it must fit Telegram's limit: refused, not cut.
     check_fits(body, [message], limit_for(photo is not None))
     session.add(
@@ -132,10 +133,10 @@ async def thread(
     if is_staff is None:
         raise Refused(NOT_IN_CHARGE, id=order_id)
     community_id = await session.scalar(select(Order.community_id).where(Order.id == order_id))
-    v = await orders.get_view(session, order_id)
+    v = await views.get_view(session, order_id)
     if v is None or community_id is None:
         raise Refused(NO_ORDER)
-    if staff_telegram_id not in await orders.staff_for(session, community_id, v.grid_id):
+    if staff_telegram_id not in await scope.staff_covering(session, community_id, v.grid_id):
         raise Refused(NOT_IN_CHARGE, id=order_id)
     rows = (
         await session.scalars(

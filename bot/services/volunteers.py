@@ -1,6 +1,6 @@
-"""Volunteers joining: sign-up, approval by the grid leader or staff, suspension and
-reinstatement, and binding a grid's group chat. Every decision is a conditional UPDATE and
-leaves who decided and when (the audit log)."""
+"""Volunteers joining: sign-up, approval by the grid leader or staff, going on and off duty,
+suspension and reinstatement, and binding a grid's group chat. Every decision is a conditional
+UPDATE and leaves who decided and when (the audit log)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,15 @@ from sqlalchemy.orm import selectinload
 
 from bot import outbox
 from bot.buttons import Button, Rows
+from bot.db import affected_rows
 from bot.errors import Msg, Refused, stale
 from bot.i18n import N_, Gettext
 from bot.runtime import Runtime
-from bot.services import audit, notify, orders
+from bot.services import audit
 from bot.services.messages import gettext_of, tell
-from bot.services.people import grids_in_scope, grids_in_scope_query
+from bot.services.orders import transitions
+from bot.services.orders.views import RUNNING
+from bot.services.people import approved_volunteer, grids_in_scope, grids_in_scope_query
 from bot.services.residents import clean_name, clean_phone
 from models import (
     Grid,
@@ -164,14 +167,15 @@ async def decide(
     if decider_telegram_id not in await deciders(session, vol.grid_id):
         raise Refused(N_("Only the grid leader or community staff can decide on volunteers."))
     target = VolunteerStatus.APPROVED if approve else VolunteerStatus.REJECTED
-    res = await session.execute(
+    changed = await affected_rows(
+        session,
         update(Volunteer)
         .where(Volunteer.id == volunteer_id, Volunteer.status == VolunteerStatus.PENDING)
         .values(status=target, decided_by=decider_telegram_id, decided_at=rt.clock.now())
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
     await session.refresh(vol)
-    if res.rowcount != 1:
+    if changed != 1:
         raise Refused(
             N_("Already decided: {name} is {status}."),
             name=vol.name,
@@ -200,7 +204,7 @@ async def decide(
             "When you can work, press 🟢 to go on duty: new tasks of your grid then also come "
             "to you here. /duty turns it on or off; /help tells the rest."
         )
-        rows = notify.duty_buttons(_, on_duty=False)
+        rows = duty_buttons(_, on_duty=False)
     else:
         text = _(
             "Thank you for offering to help. The grid does not need more volunteers right "
@@ -216,6 +220,34 @@ STATUS_WORDS = {
     "rejected": N_("rejected"),
     "suspended": N_("suspended"),
 }
+
+
+# --- duty: an approved volunteer checks in and out -------------------------------------------
+
+NOT_ON_DUTY_VOLUNTEER = N_("Only approved volunteers can go on duty. Sign up with /volunteer.")
+
+
+async def on_duty(session: AsyncSession, telegram_id: int) -> bool:
+    return (
+        await approved_volunteer(session, telegram_id, NOT_ON_DUTY_VOLUNTEER)
+    ).on_duty_since is not None
+
+
+async def set_duty(rt: Runtime, session: AsyncSession, telegram_id: int, on: bool) -> bool:
+    """A volunteer checks in or out of duty; returns whether they are on duty now."""
+    vol = await approved_volunteer(session, telegram_id, NOT_ON_DUTY_VOLUNTEER)
+    if on and vol.on_duty_since is None:
+        vol.on_duty_since = rt.clock.now()
+    elif not on:
+        vol.on_duty_since = None
+    return vol.on_duty_since is not None
+
+
+def duty_buttons(_: Gettext, on_duty: bool) -> Rows:
+    """The one button that turns duty the other way (v:duty:on|off)."""
+    if on_duty:
+        return [[Button(_("⚪ Go off duty"), "v:duty:off")]]
+    return [[Button(_("🟢 Go on duty"), "v:duty:on")]]
 
 
 # --- suspension: staff take a volunteer off, and may let them work again ---------------------
@@ -255,7 +287,7 @@ async def grid_volunteers(
         raise Refused(NOT_IN_SCOPE)
     running = (
         select(func.count(Order.id))
-        .where(Order.volunteer_id == Volunteer.id, Order.status.in_(orders.RUNNING))
+        .where(Order.volunteer_id == Volunteer.id, Order.status.in_(RUNNING))
         .correlate(Volunteer)
         .scalar_subquery()
     )
@@ -271,7 +303,7 @@ async def grid_volunteers(
         VolunteerLine(
             v.id, v.telegram_id, v.name, v.status, v.on_duty_since is not None, int(n or 0)
         )
-        for v, n in rows
+        for v, n in rows.tuples()
     ]
 
 
@@ -312,7 +344,8 @@ async def suspend(
     vol = await _target(session, actor, volunteer_id, telegram_id)
     reason = " ".join((reason or "").split())[:REASON_LIMIT] or None
     now = rt.clock.now()
-    res = await session.execute(
+    changed = await affected_rows(
+        session,
         update(Volunteer)
         .where(Volunteer.id == vol.id, Volunteer.status == VolunteerStatus.APPROVED)
         .values(
@@ -322,21 +355,23 @@ async def suspend(
             suspended_by=actor,
             suspended_reason=reason,
         )
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
     await session.refresh(vol)
-    if res.rowcount != 1:
+    if changed != 1:
         if vol.status == VolunteerStatus.SUSPENDED:
             return Suspension(await _info(session, vol), changed=False)
         raise Refused(NOT_APPROVED, name=vol.name, status=Msg(STATUS_WORDS[vol.status]))
     running = (
         await session.scalars(
             select(Order.id)
-            .where(Order.volunteer_id == vol.id, Order.status.in_(orders.RUNNING))
+            .where(Order.volunteer_id == vol.id, Order.status.in_(RUNNING))
             .order_by(Order.id)
         )
     ).all()
-    handed = [oid for oid in running if await orders.hand_back(rt, session, oid, actor) is not None]
+    handed = [
+        oid for oid in running if await transitions.hand_back(rt, session, oid, actor) is not None
+    ]
     # Shifts not begun yet come off the roster (with any swap asked about them); the record of
     # a shift already begun stays.
     future = select(Shift.id).where(Shift.volunteer_id == vol.id, Shift.starts_at > now)
@@ -350,10 +385,11 @@ async def suspend(
         )
         .execution_options(synchronize_session=False)
     )
-    removed = await session.execute(
+    removed = await affected_rows(
+        session,
         delete(Shift)
         .where(Shift.volunteer_id == vol.id, Shift.starts_at > now)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
     info = await _info(session, vol)
     await audit.record(
@@ -367,7 +403,7 @@ async def suspend(
         grid_id=vol.grid_id,
         reason=reason,
         orders=handed,
-        shifts_removed=removed.rowcount,
+        shifts_removed=removed,
         via="bot" if actor else "cli",
     )
     await tell(
@@ -381,7 +417,7 @@ async def suspend(
             "your grid leader."
         ).format(grid=info.grid),
     )
-    return Suspension(info, True, tuple(handed), removed.rowcount)
+    return Suspension(info, True, tuple(handed), removed)
 
 
 async def reinstate(
@@ -395,7 +431,8 @@ async def reinstate(
     """Let a suspended volunteer work again (a conditional UPDATE back to "approved"); they
     are told, with the button to go on duty; audited."""
     vol = await _target(session, actor, volunteer_id, telegram_id)
-    res = await session.execute(
+    changed = await affected_rows(
+        session,
         update(Volunteer)
         .where(Volunteer.id == vol.id, Volunteer.status == VolunteerStatus.SUSPENDED)
         .values(
@@ -404,10 +441,10 @@ async def reinstate(
             suspended_by=None,
             suspended_reason=None,
         )
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
     await session.refresh(vol)
-    if res.rowcount != 1:
+    if changed != 1:
         if vol.status == VolunteerStatus.APPROVED:
             return Suspension(await _info(session, vol), changed=False)
         raise Refused(NOT_APPROVED, name=vol.name, status=Msg(STATUS_WORDS[vol.status]))
@@ -432,7 +469,7 @@ async def reinstate(
                 "Welcome back! You can volunteer for {grid} again: press 🟢 to go on duty, "
                 "or 🙋 on a task in the group."
             ).format(grid=info.grid),
-            notify.duty_buttons(_, on_duty=False),
+            duty_buttons(_, on_duty=False),
         ),
     )
     return Suspension(info, True)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.i18n import gettext_for
-from bot.services import order_form
+from bot.services.orders import form
 from handlers import delivery
 from handlers.common import MENU_ORDER
 from handlers.main import start_page
@@ -93,7 +93,7 @@ async def test_order_claim_and_deliver_in_the_page(
         await aunt.locator(".kbtn", has_text=_ZH(MENU_ORDER)).click()
         await press(aunt, "d:cat:groceries")
         answers = {**ANSWERS["groceries"], "urgency": "today"}
-        for st in order_form.steps_for("groceries"):
+        for st in form.steps_for("groceries"):
             await shows(aunt, _ZH(st.prompt))
             value = answers[st.key]
             if value in {c.value for c in st.choices}:

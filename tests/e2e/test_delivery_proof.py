@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.services import amounts, orders
+from bot.services import amounts
+from bot.services.orders import transitions
 from handlers import delivery
 from models import Order, OrderEvent
 from tests.conftest import make_settings
@@ -245,7 +246,7 @@ async def test_cancelled_meanwhile_is_refused_and_nothing_is_written(harness: Ha
 
     # The resident cancels while the runner is answering.
     async with h.rt.db.session() as s:
-        await orders.cancel_by_resident(h.rt, s, 1, AUNT)
+        await transitions.cancel_by_resident(h.rt, s, 1, AUNT)
     h.rt.wake_outbox()
     await wang.expect(Z("{title} was cancelled by the resident. You can stop now."))
 

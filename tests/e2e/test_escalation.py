@@ -7,7 +7,8 @@ import asyncio
 
 from sqlalchemy import select
 
-from bot.services import orders
+from bot.services import volunteers
+from bot.services.orders import drafts, transitions
 from models import Order, OrderEvent, Staff, StaffRole
 from tests.factories import (
     ANSWERS,
@@ -59,7 +60,7 @@ async def _setup(h: Harness) -> dict[int, Person]:
         p.say("/help")
     await h.register(1001, "周阿姨")
     async with h.rt.db.session() as s:
-        await orders.set_duty(h.rt, s, VOLUNTEERS_1[0], True)
+        await volunteers.set_duty(h.rt, s, VOLUNTEERS_1[0], True)
     await h.settle()
     for p in people.values():
         p.seen = max([m["message_id"] for m in p.chat()] or [0])
@@ -68,9 +69,9 @@ async def _setup(h: Harness) -> dict[int, Person]:
 
 async def _order(h: Harness, urgency: str = "normal") -> int:
     async with h.rt.db.session() as s:
-        d = await orders.start_draft(h.rt, s, 1001, category="other")
-        await orders.update_draft(h.rt, s, d.id, 1001, urgency=urgency, **ANSWERS["other"])
-        oid = (await orders.submit_draft(h.rt, s, d.id, 1001)).order.id
+        d = await drafts.start_draft(h.rt, s, 1001, category="other")
+        await drafts.update_draft(h.rt, s, d.id, 1001, urgency=urgency, **ANSWERS["other"])
+        oid = (await drafts.submit_draft(h.rt, s, d.id, 1001)).order.id
     h.rt.wake_outbox()
     await h.settle()
     return oid
@@ -189,7 +190,7 @@ async def test_a_claimed_task_that_does_not_move(harness: Harness) -> None:
     oid = await _order(h)
     runner = VOLUNTEERS_1[0]
     async with h.rt.db.session() as s:
-        await orders.claim(h.rt, s, oid, runner)
+        await transitions.claim(h.rt, s, oid, runner)
     h.rt.wake_outbox()
     await h.settle()
     # The open ladder stopped with the claim.
@@ -228,8 +229,8 @@ async def test_a_released_task_starts_waiting_again(harness: Harness) -> None:
     h.advance(minutes=61)
     assert (await h.sweep())["escalation"] == 1
     async with h.rt.db.session() as s:
-        await orders.claim(h.rt, s, oid, VOLUNTEERS_1[0])
-        await orders.release(h.rt, s, oid, VOLUNTEERS_1[0], "家里有事")
+        await transitions.claim(h.rt, s, oid, VOLUNTEERS_1[0])
+        await transitions.release(h.rt, s, oid, VOLUNTEERS_1[0], "家里有事")
     h.rt.wake_outbox()
     await h.settle()
     h.advance(minutes=59)

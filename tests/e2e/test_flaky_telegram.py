@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.runtime import Runtime
-from bot.services import order_form
+from bot.services.orders import form
 from handlers.common import HELP_RESIDENT, HELP_VOLUNTEER
 from handlers.resident import CARE_TEXT, PHONE_WHY, WELCOME
 from models import Order, OrderDraft, OutboxMessage, OutboxStatus, Resident
@@ -171,7 +171,7 @@ async def _at_description(h: Harness) -> Person:
 
 
 def _prompt(key: str) -> str:
-    step = order_form.step("groceries", key)
+    step = form.step("groceries", key)
     assert step is not None
     return step.prompt
 

@@ -26,7 +26,7 @@ from sqlalchemy import select
 from telegram.ext import BaseHandler, CallbackQueryHandler, ConversationHandler
 
 from bot.config import Settings
-from bot.services import order_form
+from bot.services.orders import form
 from handlers.common import STALE
 from models import Base
 from tests.conftest import make_settings
@@ -378,7 +378,7 @@ async def test_forged_callback_data_gets_the_stale_alert_and_changes_nothing(
     # The resident's form is still at its question, and a real button works as before.
     ans = await h.person(RESIDENT).press_data(targets["resident mid-form"][1], "d:cat:groceries")
     assert ans is not None and not ans.get("show_alert")
-    await h.emu.wait_for(RESIDENT, Z(order_form.steps_for("groceries")[0].prompt))
+    await h.emu.wait_for(RESIDENT, Z(form.steps_for("groceries")[0].prompt))
 
 
 async def test_a_unit_the_building_lacks_gets_an_alert_and_the_question_stays(

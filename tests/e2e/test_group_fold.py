@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.services import orders
+from bot.services.orders import drafts, transitions
 from models import Order, OutboxMessage
 from tests.factories import ANSWERS, GROUP_1, VOLUNTEERS_1, Harness, Z, buttons, text_of
 
@@ -18,9 +18,9 @@ async def test_tasks_waiting_for_the_group_go_out_as_one_post(harness: Harness) 
     ids = []
     for kind in ("groceries", "medicine", "other"):
         async with h.rt.db.session() as s:
-            d = await orders.start_draft(h.rt, s, 1001, category=kind)
-            await orders.update_draft(h.rt, s, d.id, 1001, urgency="today", **ANSWERS[kind])
-            ids.append((await orders.submit_draft(h.rt, s, d.id, 1001)).order.id)
+            d = await drafts.start_draft(h.rt, s, 1001, category=kind)
+            await drafts.update_draft(h.rt, s, d.id, 1001, urgency="today", **ANSWERS[kind])
+            ids.append((await drafts.submit_draft(h.rt, s, d.id, 1001)).order.id)
     async with h.rt.db.read() as s:
         posts = set(await s.scalars(select(Order.group_post_id).where(Order.id.in_(ids))))
         waiting = (
@@ -49,7 +49,7 @@ async def test_tasks_waiting_for_the_group_go_out_as_one_post(harness: Harness) 
     )
     # The resident cancels another: its line collapses too; one button is left.
     async with h.rt.db.session() as s:
-        await orders.cancel_by_resident(h.rt, s, ids[2], 1001)
+        await transitions.cancel_by_resident(h.rt, s, ids[2], 1001)
     h.rt.wake_outbox()
     edited = await h.wait_edit(GROUP_1, post["message_id"], lambda m: len(buttons(m)) == 1)
     assert buttons(edited)[0][1] == f"o:claim:{ids[0]}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.services import order_form
+from bot.services.orders import form
 from handlers.common import STALE
 from handlers.privately import OPEN_PRIVATE_CHAT, SENT_PRIVATELY
 from tests.factories import GROUP_1, GROUP_2, STAFF, VOLUNTEERS_1, Harness, Z, text_of
@@ -85,7 +85,7 @@ async def test_a_residents_menu_in_a_group_answers_privately(harness: Harness) -
     aunt.say(Z("📝 Order"), chat_id=GROUP_1)
     kinds = await aunt.expect(Z("What kind of errand?"))
     await aunt.press_data(kinds, "d:cat:medicine")
-    what = _zh(order_form.KIND_STEPS["medicine"][0].prompt)
+    what = _zh(form.KIND_STEPS["medicine"][0].prompt)
     await h.wait_edit(1001, kinds["message_id"], lambda m: what in text_of(m))
     aunt.say("布洛芬 2盒")
     await aunt.expect(Z("Which pharmacy? Type its name, or choose:"))
@@ -218,7 +218,7 @@ async def test_contact_details_in_a_description_never_reach_a_group(harness: Har
     text = "2斤鸡蛋，一瓶酱油。周阿姨 电话138.0013.8000 住3栋2单元501室 加微信 zhou_ayi_1960"
     await h.order(aunt, "groceries", text, "normal")
     # The form asked her not to write them (the question's second line).
-    asked = _zh(order_form.KIND_STEPS["groceries"][0].prompt).split("\n")[1]
+    asked = _zh(form.KIND_STEPS["groceries"][0].prompt).split("\n")[1]
     assert any(asked in text_of(m) for m in aunt.chat())
 
     secrets = ("138", "0013", "8000", "501", "3栋2单元", "zhou_ayi", "1960", "周阿姨")

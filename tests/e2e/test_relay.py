@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from bot.buttons import relay_action
 from bot.i18n import gettext_for, local_time
-from bot.services import orders, relay
+from bot.services import relay
+from bot.services.orders import drafts, transitions
 from handlers import relay as relay_handlers
 from handlers.common import STALE
 from models import OrderMessage
@@ -45,13 +46,13 @@ async def _order(h: Harness, *, claim: bool = True) -> int:
     """周阿姨 orders groceries through the service (the chat flow has its own tests); 王刚, who
     has a private chat with the bot, takes it unless ``claim`` is False."""
     async with h.rt.db.session() as s:
-        d = await orders.start_draft(h.rt, s, AUNT)
-        await orders.update_draft(
+        d = await drafts.start_draft(h.rt, s, AUNT)
+        await drafts.update_draft(
             h.rt, s, d.id, AUNT, category="groceries", urgency="today", **ANSWERS["groceries"]
         )
-        order_id = (await orders.submit_draft(h.rt, s, d.id, AUNT)).order.id
+        order_id = (await drafts.submit_draft(h.rt, s, d.id, AUNT)).order.id
         if claim:
-            await orders.claim(h.rt, s, order_id, RUNNER)
+            await transitions.claim(h.rt, s, order_id, RUNNER)
     h.rt.wake_outbox()
     return order_id
 
@@ -106,8 +107,8 @@ async def test_resident_and_runner_write_to_each_other(harness: Harness) -> None
     # Delivered: still open ("where did you leave it?"), from the card's button.
     async with h.rt.db.session() as s:
         for verb in ("buy", "go"):
-            await orders.advance(h.rt, s, 1, RUNNER, verb)
-        await orders.deliver(h.rt, s, 1, RUNNER, door_photo(h), 0)
+            await transitions.advance(h.rt, s, 1, RUNNER, verb)
+        await transitions.deliver(h.rt, s, 1, RUNNER, door_photo(h), 0)
     h.rt.wake_outbox()
     await _open_relay(wang, card, L(relay_handlers.PROMPT["volunteer"]))
     wang.say("放在门口鞋柜上了")
@@ -139,7 +140,7 @@ async def test_the_relay_is_refused_when_there_is_nobody_or_it_is_over(harness: 
     assert answer["text"] == L(relay.NOBODY_YET, id=1)
 
     async with h.rt.db.session() as s:
-        await orders.claim(h.rt, s, 1, RUNNER)
+        await transitions.claim(h.rt, s, 1, RUNNER)
     h.rt.wake_outbox()
     took = await aunt.expect(has_button(relay_action(1)))
     card = await wang.expect(has_button(relay_action(1)))
@@ -154,9 +155,9 @@ async def test_the_relay_is_refused_when_there_is_nobody_or_it_is_over(harness: 
     # Received: the conversation is closed, for both.
     async with h.rt.db.session() as s:
         for verb in ("buy", "go"):
-            await orders.advance(h.rt, s, 1, RUNNER, verb)
-        await orders.deliver(h.rt, s, 1, RUNNER, door_photo(h), 0)
-        await orders.confirm_receipt(h.rt, s, 1, AUNT)
+            await transitions.advance(h.rt, s, 1, RUNNER, verb)
+        await transitions.deliver(h.rt, s, 1, RUNNER, door_photo(h), 0)
+        await transitions.confirm_receipt(h.rt, s, 1, AUNT)
     for p, msg in ((aunt, took), (wang, card)):
         answer = await p.press_data(msg, relay_action(1), force=True)
         assert answer is not None and answer["show_alert"]
@@ -166,7 +167,7 @@ async def test_the_relay_is_refused_when_there_is_nobody_or_it_is_over(harness: 
     order_id = await _order(h)
     took = await aunt.expect(has_button(relay_action(order_id)))
     async with h.rt.db.session() as s:
-        await orders.cancel_by_resident(h.rt, s, order_id, AUNT)
+        await transitions.cancel_by_resident(h.rt, s, order_id, AUNT)
     answer = await aunt.press_data(took, relay_action(order_id))
     assert answer is not None and answer["text"] == L(relay.CLOSED, id=order_id)
 

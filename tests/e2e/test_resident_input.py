@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.services import order_form, people
+from bot.services import people
+from bot.services.orders import form
 from handlers.common import HELP_RESIDENT, MENU_ORDER
 from handlers.resident import WELCOME
 from models import Order, OrderDraft, Resident
@@ -77,7 +78,7 @@ async def test_ordering_refuses_bad_input_and_keeps_the_form(harness: Harness) -
     aunt.say(Z(MENU_ORDER))  # the menu button sends its label as text
     kinds = await aunt.expect(lambda m: any(d.startswith("d:cat:") for _, d in buttons(m)))
     await aunt.press_data(kinds, "d:cat:medicine")
-    prompt = Z(order_form.KIND_STEPS["medicine"][0].prompt)
+    prompt = Z(form.KIND_STEPS["medicine"][0].prompt)
     await h.wait_edit(1001, kinds["message_id"], lambda m: prompt in text_of(m))
     # A sticker cannot describe medicine; a too-long text is refused; an unknown command too.
     h.emu.send_sticker(1001)
@@ -92,12 +93,12 @@ async def test_ordering_refuses_bad_input_and_keeps_the_form(harness: Harness) -
     aunt.say("/nonsense")
     await aunt.expect(Z("I do not know that command. Send /help to see what I can do."))
     aunt.say("布洛芬 1盒")  # the form is still waiting for the description
-    pharmacy = await aunt.expect(Z(order_form.KIND_STEPS["medicine"][1].prompt))
+    pharmacy = await aunt.expect(Z(form.KIND_STEPS["medicine"][1].prompt))
     # A pharmacy name that is too long is refused; the question stays.
     aunt.say("大" * 41)
     await aunt.expect(Z("Please type a name of at most {n} characters."))
     aunt.say("老百姓大药房")
-    hospital = await aunt.expect(Z(order_form.KIND_STEPS["medicine"][2].prompt))
+    hospital = await aunt.expect(Z(form.KIND_STEPS["medicine"][2].prompt))
     # Typing where only buttons fit.
     aunt.say("不用")
     await aunt.expect(Z("Please use the buttons to answer."))

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.services import order_form, orders
+from bot.services.orders import drafts, form, transitions
 from handlers.common import FLOOD_KEY, HELP_RESIDENT, MENU_ME
-from models import Order, OrderProblem, Resident
+from models import Order, OrderDraft, OrderProblem, Resident
 from tests.conftest import make_settings
 from tests.factories import (
     ANSWERS,
@@ -42,7 +42,7 @@ async def test_each_kind_from_order_to_confirmed(harness: Harness, kind: str) ->
     async with h.rt.db.read() as s:
         o = await s.scalar(select(Order))
     assert o is not None and o.category == kind
-    expected = {k: v for k, v in ANSWERS[kind].items() if k not in order_form.COLUMN_KEYS}
+    expected = {k: v for k, v in ANSWERS[kind].items() if k not in form.COLUMN_KEYS}
     assert o.details == expected
     assert (o.time_window, o.payment, o.doorstep) == (
         ANSWERS[kind]["time_window"],
@@ -70,10 +70,10 @@ async def test_a_photo_list_and_a_voice_description_reach_the_runner(harness: Ha
     await h.wait_edit(
         1001,
         kinds["message_id"],
-        lambda m: Z(order_form.KIND_STEPS["groceries"][0].prompt) in text_of(m),
+        lambda m: Z(form.KIND_STEPS["groceries"][0].prompt) in text_of(m),
     )
     photo = h.emu.send_photo(1001, b"\x89PNG handwritten list", caption="照单买")
-    budget = await aunt.expect(Z(order_form.KIND_STEPS["groceries"][1].prompt))
+    budget = await aunt.expect(Z(form.KIND_STEPS["groceries"][1].prompt))
     for value in ("any", "yes"):
         await aunt.press_data(budget, f"d:v:{value}")
         budget = await h.wait_edit(
@@ -107,12 +107,12 @@ async def test_a_photo_list_and_a_voice_description_reach_the_runner(harness: Ha
     await h.wait_edit(
         1001,
         kinds["message_id"],
-        lambda m: Z(order_form.KIND_STEPS["medicine"][0].prompt) in text_of(m),
+        lambda m: Z(form.KIND_STEPS["medicine"][0].prompt) in text_of(m),
     )
     h.emu.send_voice(1001, "OggS 周阿姨的语音".encode(), duration=4)
-    await aunt.expect(Z(order_form.KIND_STEPS["medicine"][1].prompt))
+    await aunt.expect(Z(form.KIND_STEPS["medicine"][1].prompt))
     async with h.rt.db.read() as s:
-        draft = await s.scalar(select(orders.OrderDraft).order_by(orders.OrderDraft.id.desc()))
+        draft = await s.scalar(select(OrderDraft).order_by(OrderDraft.id.desc()))
     assert draft is not None and draft.voice and draft.description == ""
 
 
@@ -157,7 +157,7 @@ async def test_ordering_for_someone_else(harness: Harness) -> None:
     await h.wait_edit(1002, who["message_id"], lambda m: "d:cat:" in str(m.get("reply_markup")))
     # The rest of the form as usual; the order goes to her grid, with her door and phone.
     await son.press_data(who, "d:cat:other")
-    for st in order_form.steps_for("other"):
+    for st in form.steps_for("other"):
         prompt = Z(st.prompt)
         current = await h.emu.wait_for(
             1002, lambda m, t=prompt: t in text_of(m), after_message_id=who["message_id"] - 1
@@ -198,12 +198,12 @@ async def test_cancel_where_allowed_and_refused_at_the_door(harness: Harness, st
     for st in steps[: steps.index(status) + 1] if status != "open" else []:
         async with h.rt.db.session() as s:
             if st == "claimed":
-                await orders.claim(h.rt, s, 1, runner)
+                await transitions.claim(h.rt, s, 1, runner)
             elif st == "delivered":
-                await orders.deliver(h.rt, s, 1, runner, door_photo(h), 0)
+                await transitions.deliver(h.rt, s, 1, runner, door_photo(h), 0)
             else:
                 verb = {"purchasing": "buy", "delivering": "go"}[st]
-                await orders.advance(h.rt, s, 1, runner, verb)
+                await transitions.advance(h.rt, s, 1, runner, verb)
     await h.settle()
     aunt.say("/orders")
     ordered = Z("Ordered {time}")
@@ -300,7 +300,7 @@ async def test_edit_from_the_summary_and_hand_over_in_person(harness: Harness) -
     kinds = await aunt.expect(lambda m: any(d.startswith("d:cat:") for _, d in buttons(m)))
     await aunt.press_data(kinds, "d:cat:gas")
     await h.wait_edit(
-        1001, kinds["message_id"], lambda m: Z(order_form.KIND_STEPS["gas"][0].prompt) in text_of(m)
+        1001, kinds["message_id"], lambda m: Z(form.KIND_STEPS["gas"][0].prompt) in text_of(m)
     )
     aunt.say("1 2")  # too short
     await aunt.expect(
@@ -310,11 +310,11 @@ async def test_edit_from_the_summary_and_hand_over_in_person(harness: Harness) -
         )
     )
     aunt.say("9988 7766 55")
-    amount = await aunt.expect(Z(order_form.KIND_STEPS["gas"][1].prompt))
+    amount = await aunt.expect(Z(form.KIND_STEPS["gas"][1].prompt))
     aunt.say("三百")  # not a number
     await aunt.expect(Z("Please type an amount in yuan, for example 80."))
     aunt.say("300元")
-    provider = await aunt.expect(Z(order_form.KIND_STEPS["gas"][2].prompt))
+    provider = await aunt.expect(Z(form.KIND_STEPS["gas"][2].prompt))
     aunt.say("华润燃气")
     step = await aunt.expect(Z("How urgent is it?"))
     for value in ("normal", "any", "prepaid"):
@@ -377,9 +377,9 @@ async def test_guard_rails_open_order_cap_and_flooding(harness: Harness) -> None
     cap = h.rt.settings.limits.max_open_orders
     for _ in range(cap):
         async with h.rt.db.session() as s:
-            d = await orders.start_draft(h.rt, s, 1001, category="other")
-            await orders.update_draft(h.rt, s, d.id, 1001, urgency="normal", **ANSWERS["other"])
-            await orders.submit_draft(h.rt, s, d.id, 1001)
+            d = await drafts.start_draft(h.rt, s, 1001, category="other")
+            await drafts.update_draft(h.rt, s, d.id, 1001, urgency="normal", **ANSWERS["other"])
+            await drafts.submit_draft(h.rt, s, d.id, 1001)
     aunt.say("/order")
     await aunt.expect(
         Z(
@@ -441,10 +441,10 @@ async def test_a_half_filled_form_survives_a_restart(harness: Harness) -> None:
     await h.wait_edit(
         1001,
         kinds["message_id"],
-        lambda m: Z(order_form.KIND_STEPS["groceries"][0].prompt) in text_of(m),
+        lambda m: Z(form.KIND_STEPS["groceries"][0].prompt) in text_of(m),
     )
     aunt.say("两颗白菜")
-    step = await aunt.expect(Z(order_form.KIND_STEPS["groceries"][1].prompt))
+    step = await aunt.expect(Z(form.KIND_STEPS["groceries"][1].prompt))
     await h.settle()
     # The bot restarts in the middle of the form.
     await h.restart()

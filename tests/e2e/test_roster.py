@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.clock import local_day
-from bot.services import orders, roster
+from bot.services import roster
+from bot.services.orders import drafts, transitions
 from handlers.common import HELP_STAFF_ROSTER, HELP_VOLUNTEER_SHIFTS
 from models import Handover, Shift, ShiftSwap, Volunteer
 from tests.factories import (
@@ -294,9 +295,9 @@ async def test_the_reminder_comes_once_before_the_shift(harness: Harness) -> Non
 
 async def _order(h: Harness, kind: str) -> int:
     async with h.rt.db.session() as s:
-        d = await orders.start_draft(h.rt, s, 1001, category=kind)
-        await orders.update_draft(h.rt, s, d.id, 1001, urgency="today", **ANSWERS[kind])
-        oid = (await orders.submit_draft(h.rt, s, d.id, 1001)).order.id
+        d = await drafts.start_draft(h.rt, s, 1001, category=kind)
+        await drafts.update_draft(h.rt, s, d.id, 1001, urgency="today", **ANSWERS[kind])
+        oid = (await drafts.submit_draft(h.rt, s, d.id, 1001)).order.id
     h.rt.wake_outbox()
     await h.settle()
     return oid
@@ -326,7 +327,7 @@ async def test_the_handover_post_lists_open_and_active_tasks_once(harness: Harne
     waiting = await _order(h, "groceries")
     running = await _order(h, "medicine")
     async with h.rt.db.session() as session:
-        await orders.claim(h.rt, session, running, ZHANG)
+        await transitions.claim(h.rt, session, running, ZHANG)
     await h.sweep()
     assert _handovers(h, GROUP_1) == []
 

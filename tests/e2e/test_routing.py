@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.services import orders
+from bot.services.orders import drafts, transitions
 from models import OutboxMessage, Staff, StaffRole
 from tests.factories import ANSWERS, GROUP_1, VOLUNTEERS_1, Harness, Z, buttons, text_of
 
@@ -20,9 +20,9 @@ async def _go_on_duty(h: Harness, tid: int) -> None:
 
 async def _order(h: Harness, kind: str = "other", urgency: str = "normal") -> int:
     async with h.rt.db.session() as s:
-        d = await orders.start_draft(h.rt, s, 1001, category=kind)
-        await orders.update_draft(h.rt, s, d.id, 1001, urgency=urgency, **ANSWERS[kind])
-        oid = (await orders.submit_draft(h.rt, s, d.id, 1001)).order.id
+        d = await drafts.start_draft(h.rt, s, 1001, category=kind)
+        await drafts.update_draft(h.rt, s, d.id, 1001, urgency=urgency, **ANSWERS[kind])
+        oid = (await drafts.submit_draft(h.rt, s, d.id, 1001)).order.id
     h.rt.wake_outbox()
     await h.settle()
     return oid
@@ -49,7 +49,7 @@ async def test_pings_go_to_the_least_loaded_on_duty(harness: Harness) -> None:
     # The first on duty is busy with a task; 2004 stays off duty.
     first = await _order(h)
     async with h.rt.db.session() as s:
-        await orders.claim(h.rt, s, first, VOLUNTEERS_1[0])
+        await transitions.claim(h.rt, s, first, VOLUNTEERS_1[0])
     second = await _order(h)
     assert sorted(_pinged(h, second)) == sorted(VOLUNTEERS_1[1:3])
     async with h.rt.db.read() as s:

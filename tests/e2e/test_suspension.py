@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.services import orders
+from bot.services.orders import drafts
 from bot.services.people import SUSPENDED
 from handlers.common import HELP_STAFF_VOLUNTEERS
 from models import AuditEntry, Order, Volunteer, VolunteerStatus
@@ -41,9 +41,9 @@ async def _go_on_duty(h: Harness, tid: int) -> None:
 
 async def _order(h: Harness) -> int:
     async with h.rt.db.session() as s:
-        d = await orders.start_draft(h.rt, s, 1001, category="groceries")
-        await orders.update_draft(h.rt, s, d.id, 1001, urgency="today", **ANSWERS["groceries"])
-        oid = (await orders.submit_draft(h.rt, s, d.id, 1001)).order.id
+        d = await drafts.start_draft(h.rt, s, 1001, category="groceries")
+        await drafts.update_draft(h.rt, s, d.id, 1001, urgency="today", **ANSWERS["groceries"])
+        oid = (await drafts.submit_draft(h.rt, s, d.id, 1001)).order.id
     h.rt.wake_outbox()
     await h.settle()
     return oid

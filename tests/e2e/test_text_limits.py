@@ -12,7 +12,7 @@ from sqlalchemy import select
 from telegram.error import BadRequest
 
 from bot import limits
-from bot.services import order_form, orders
+from bot.services.orders import form, transitions
 from handlers import notices as notice_handlers
 from handlers import relay as relay_handlers
 from models import Notice, OrderDraft, OrderMessage, OutboxMessage
@@ -134,7 +134,7 @@ async def test_an_order_description_too_long_for_the_cards_is_refused_and_the_fo
     aunt.say("/order")
     kinds = await aunt.expect(lambda m: any(d.startswith("d:cat:") for _, d in m_buttons(m)))
     await aunt.press_data(kinds, "d:cat:groceries")
-    prompt = Z(order_form.KIND_STEPS["groceries"][0].prompt)
+    prompt = Z(form.KIND_STEPS["groceries"][0].prompt)
     await h.wait_edit(AUNT, kinds["message_id"], lambda m: prompt in text_of(m))
     aunt.say("菜" * 4000)
     await aunt.expect(_refusal(4000))
@@ -143,14 +143,14 @@ async def test_an_order_description_too_long_for_the_cards_is_refused_and_the_fo
     assert draft is not None and draft.description is None  # nothing taken, same question
     # A shorter list is taken and the form goes on.
     aunt.say("菜" * 3600)
-    await aunt.expect(Z(order_form.KIND_STEPS["groceries"][1].prompt))
+    await aunt.expect(Z(form.KIND_STEPS["groceries"][1].prompt))
     aunt.say("/cancel")
     await h.settle()
     # The whole way with it: the summary, the order, the runner's card.
     done = await h.order(aunt, "groceries", text="菜" * 3600)
     order_id = int(text_of(done).split("#")[1].split()[0])
     async with h.rt.db.session() as s:
-        await orders.claim(h.rt, s, order_id, RUNNER)
+        await transitions.claim(h.rt, s, order_id, RUNNER)
     h.rt.wake_outbox()
     card = await wang.expect(lambda m: "菜" * 3600 in text_of(m), timeout=30)
     assert "📝 " + "菜" * 3600 + "\n" in text_of(card)  # whole, not cut

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.services import orders
+from bot.services.orders import drafts, transitions
 from models import Order, OrderEvent
 from tests.factories import (
     ANSWERS,
@@ -22,9 +22,9 @@ from tests.factories import (
 async def _orders(h: Harness, tid: int, n: int) -> None:
     for _ in range(n):
         async with h.rt.db.session() as s:
-            d = await orders.start_draft(h.rt, s, tid, category="other")
-            await orders.update_draft(h.rt, s, d.id, tid, urgency="normal", **ANSWERS["other"])
-            await orders.submit_draft(h.rt, s, d.id, tid)
+            d = await drafts.start_draft(h.rt, s, tid, category="other")
+            await drafts.update_draft(h.rt, s, d.id, tid, urgency="normal", **ANSWERS["other"])
+            await drafts.submit_draft(h.rt, s, d.id, tid)
     h.rt.wake_outbox()
 
 
@@ -110,8 +110,8 @@ async def test_history_lists_finished_tasks_with_thanks(harness: Harness) -> Non
     await h.order(aunt)
     await run_to_door(h, 1, VOLUNTEERS_1[0], GROUP_1)
     async with h.rt.db.session() as s:
-        await orders.confirm_receipt(h.rt, s, 1, 1001)
-        await orders.rate(h.rt, s, 1, 1001, 5)
+        await transitions.confirm_receipt(h.rt, s, 1, 1001)
+        await transitions.rate(h.rt, s, 1, 1001, 5)
     wang = h.person(VOLUNTEERS_1[0])
     wang.say("/history")
     hist = await wang.expect(Z("Your last finished tasks:"))

@@ -11,7 +11,7 @@ from sqlalchemy import event, func, select
 
 from bot.errors import Refused
 from bot.runtime import Runtime
-from bot.services import care, directory, residents
+from bot.services import care, directory, isolation, residents
 from models import AuditEntry, CareCheck, OutboxMessage
 
 STAFF, WANG = 9001, 2001
@@ -53,9 +53,9 @@ async def _outbox_to(rt: Runtime, chat_id: int) -> list[str]:
 
 def test_isolating_and_flags() -> None:
     today = date(2026, 11, 23)
-    assert care.isolating(today, today)
-    assert not care.isolating(today - timedelta(days=1), today)
-    assert not care.isolating(None, today)
+    assert isolation.isolating(today, today)
+    assert not isolation.isolating(today - timedelta(days=1), today)
+    assert not isolation.isolating(None, today)
     assert care.flags_of("chronic,elderly_alone,bogus") == ("elderly_alone", "chronic")
 
 

@@ -9,7 +9,8 @@ from sqlalchemy import select
 from bot.errors import Refused
 from bot.i18n import gettext_for
 from bot.runtime import Runtime
-from bot.services import amounts, directory, orders, residents
+from bot.services import amounts, directory, residents
+from bot.services.orders import drafts, transitions
 from models import Order, OrderEvent, OutboxMessage
 from tests.conftest import make_settings
 from tests.factories import ANSWERS, VOLUNTEERS_1
@@ -87,13 +88,13 @@ async def _on_the_way(rt: Runtime) -> int:
             unit="3",
             room="502",
         )
-        d = await orders.start_draft(rt, s, AUNT, category="groceries")
-        await orders.update_draft(rt, s, d.id, AUNT, urgency="today", **ANSWERS["groceries"])
-        order_id = (await orders.submit_draft(rt, s, d.id, AUNT)).order.id
+        d = await drafts.start_draft(rt, s, AUNT, category="groceries")
+        await drafts.update_draft(rt, s, d.id, AUNT, urgency="today", **ANSWERS["groceries"])
+        order_id = (await drafts.submit_draft(rt, s, d.id, AUNT)).order.id
     async with rt.db.session() as s:
-        await orders.claim(rt, s, order_id, RUNNER)
+        await transitions.claim(rt, s, order_id, RUNNER)
         for verb in ("buy", "go"):
-            await orders.advance(rt, s, order_id, RUNNER, verb)
+            await transitions.advance(rt, s, order_id, RUNNER, verb)
     return order_id
 
 
@@ -130,11 +131,11 @@ async def test_deliver_writes_the_proof_and_tells_the_resident_at_once(rt: Runti
     order_id = await _on_the_way(rt)
     before = len(await _to_aunt(rt))
     async with rt.db.read() as s:
-        need = await orders.proof_needed(rt, s, order_id, RUNNER)
+        need = await transitions.proof_needed(rt, s, order_id, RUNNER)
     assert (need.doorstep_photo, need.amount, need.any) == (True, True, True)
 
     async with rt.db.session() as s:
-        v = await orders.deliver(rt, s, order_id, RUNNER, "door-1", 3550, "receipt-1")
+        v = await transitions.deliver(rt, s, order_id, RUNNER, "door-1", 3550, "receipt-1")
     assert (v.status, v.amount_spent_fen, v.doorstep_photo, v.receipt_photo) == (
         "delivered",
         3550,
@@ -162,7 +163,7 @@ async def test_deliver_writes_the_proof_and_tells_the_resident_at_once(rt: Runti
     # Once delivered, a second press (or a redelivered update) changes nothing.
     async with rt.db.session() as s:
         with pytest.raises(Refused) as e:
-            await orders.deliver(rt, s, order_id, RUNNER, "door-2", 100, None)
+            await transitions.deliver(rt, s, order_id, RUNNER, "door-2", 100, None)
     assert e.value.message == "Order #{id} has moved on; this button is out of date."
     assert (await _order(rt, order_id)).doorstep_photo == "door-1"
     assert len(await _to_aunt(rt)) == before + 3
@@ -171,10 +172,14 @@ async def test_deliver_writes_the_proof_and_tells_the_resident_at_once(rt: Runti
 async def test_deliver_refuses_missing_proof_strangers_and_cancelled_tasks(rt: Runtime) -> None:
     order_id = await _on_the_way(rt)
     cases = [
-        (RUNNER, {}, orders.NEED_DOORSTEP_PHOTO),
-        (RUNNER, {"doorstep_photo": "door"}, orders.NEED_AMOUNT),
-        (RUNNER, {"doorstep_photo": "door", "amount_fen": -1}, orders.BAD_AMOUNT),
-        (RUNNER, {"doorstep_photo": "door", "amount_fen": amounts.MAX_FEN + 1}, orders.BAD_AMOUNT),
+        (RUNNER, {}, transitions.NEED_DOORSTEP_PHOTO),
+        (RUNNER, {"doorstep_photo": "door"}, transitions.NEED_AMOUNT),
+        (RUNNER, {"doorstep_photo": "door", "amount_fen": -1}, transitions.BAD_AMOUNT),
+        (
+            RUNNER,
+            {"doorstep_photo": "door", "amount_fen": amounts.MAX_FEN + 1},
+            transitions.BAD_AMOUNT,
+        ),
         (
             OTHER,
             {"doorstep_photo": "door", "amount_fen": 0},
@@ -189,27 +194,27 @@ async def test_deliver_refuses_missing_proof_strangers_and_cancelled_tasks(rt: R
     for who, proof, refusal in cases:
         async with rt.db.session() as s:
             with pytest.raises(Refused) as e:
-                await orders.deliver(rt, s, order_id, who, **proof)
+                await transitions.deliver(rt, s, order_id, who, **proof)
         assert e.value.message == refusal, (who, proof)
     async with rt.db.read() as s:
         with pytest.raises(Refused):
-            await orders.proof_needed(rt, s, order_id, OTHER)
+            await transitions.proof_needed(rt, s, order_id, OTHER)
     # Without the proof the config asks for, 📦's old path refuses too.
     async with rt.db.session() as s:
         with pytest.raises(Refused) as e:
-            await orders.advance(rt, s, order_id, RUNNER, "done")
-    assert e.value.message == orders.NEED_DOORSTEP_PHOTO
+            await transitions.advance(rt, s, order_id, RUNNER, "done")
+    assert e.value.message == transitions.NEED_DOORSTEP_PHOTO
     await _unchanged(rt, order_id)
 
     # The resident cancels meanwhile: the proof is refused and nothing is half-written.
     async with rt.db.session() as s:
-        await orders.cancel_by_resident(rt, s, order_id, AUNT)
+        await transitions.cancel_by_resident(rt, s, order_id, AUNT)
     async with rt.db.read() as s:
         with pytest.raises(Refused):
-            await orders.proof_needed(rt, s, order_id, RUNNER)
+            await transitions.proof_needed(rt, s, order_id, RUNNER)
     async with rt.db.session() as s:
         with pytest.raises(Refused) as e:
-            await orders.deliver(rt, s, order_id, RUNNER, "door", 1200, "receipt")
+            await transitions.deliver(rt, s, order_id, RUNNER, "door", 1200, "receipt")
     assert (e.value.message, e.value.params) == ("Order #{id} was cancelled.", {"id": order_id})
     await _unchanged(rt, order_id, "cancelled")
 
@@ -218,9 +223,9 @@ async def test_with_no_proof_configured_delivered_is_at_once(rt: Runtime, db_pat
     order_id = await _on_the_way(rt)
     rt.settings = make_settings(db_path, delivery={"doorstep_photo": False, "ask_amount": False})
     async with rt.db.read() as s:
-        assert not (await orders.proof_needed(rt, s, order_id, RUNNER)).any
+        assert not (await transitions.proof_needed(rt, s, order_id, RUNNER)).any
     async with rt.db.session() as s:
-        v = await orders.advance(rt, s, order_id, RUNNER, "done")
+        v = await transitions.advance(rt, s, order_id, RUNNER, "done")
     assert (v.status, v.doorstep_photo, v.amount_spent_fen) == ("delivered", None, None)
     told = await _to_aunt(rt)
     assert told[-1].media is None and "¥" not in told[-1].text

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 
 from bot.config import ConfigError, load_settings
 from bot.runtime import Runtime
-from bot.services import escalation, ladder, orders, residents
+from bot.services import escalation, ladder, residents
+from bot.services.orders import drafts
 from models import OrderEvent
 from tests.factories import ANSWERS
 
@@ -64,9 +65,9 @@ async def _order(rt: Runtime) -> int:
             unit="1",
             room="101",
         )
-        d = await orders.start_draft(rt, s, 1001, category="other")
-        await orders.update_draft(rt, s, d.id, 1001, urgency="urgent", **ANSWERS["other"])
-        return (await orders.submit_draft(rt, s, d.id, 1001)).order.id
+        d = await drafts.start_draft(rt, s, 1001, category="other")
+        await drafts.update_draft(rt, s, d.id, 1001, urgency="urgent", **ANSWERS["other"])
+        return (await drafts.submit_draft(rt, s, d.id, 1001)).order.id
 
 
 async def test_a_due_step_fires_once_among_concurrent_sweeps(rt: Runtime) -> None:

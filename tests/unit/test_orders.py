@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 
 from bot.errors import Refused
 from bot.runtime import Runtime
-from bot.services import directory, orders, residents
-from models import Order, OrderEvent, OutboxMessage, Volunteer, VolunteerStatus
+from bot.services import directory, residents
+from bot.services.orders import drafts, transitions
+from models import Order, OrderDraft, OrderEvent, OutboxMessage, Volunteer, VolunteerStatus
 from tests.factories import ANSWERS, GROUP_1, VOLUNTEERS_1, VOLUNTEERS_2
 
 
@@ -32,11 +33,11 @@ async def _resident(rt: Runtime, tid: int = 1001) -> None:
 
 async def _order(rt: Runtime, tid: int = 1001) -> int:
     async with rt.db.session() as s:
-        d = await orders.start_draft(rt, s, tid)
-        await orders.update_draft(
+        d = await drafts.start_draft(rt, s, tid)
+        await drafts.update_draft(
             rt, s, d.id, tid, category="medicine", urgency="urgent", **ANSWERS["medicine"]
         )
-        result = await orders.submit_draft(rt, s, d.id, tid)
+        result = await drafts.submit_draft(rt, s, d.id, tid)
     assert result.created
     return result.order.id
 
@@ -83,8 +84,8 @@ async def test_submit_routes_to_the_grid_group_once(rt: Runtime) -> None:
         assert post is not None and post.chat_id == GROUP_1 and post.is_group
         assert "502" not in post.text and "13800001001" not in post.text
         # A second submit of the same draft returns the same order and posts nothing new.
-        draft_id = (await s.scalars(select(orders.OrderDraft.id))).one()
-        again = await orders.submit_draft(rt, s, draft_id, 1001)
+        draft_id = (await s.scalars(select(OrderDraft.id))).one()
+        again = await drafts.submit_draft(rt, s, draft_id, 1001)
     assert not again.created and again.order.id == order_id
     assert await _count(rt, Order) == 1
     assert await _count(rt, OutboxMessage, OutboxMessage.chat_id == GROUP_1) == 1
@@ -93,18 +94,18 @@ async def test_submit_routes_to_the_grid_group_once(rt: Runtime) -> None:
 async def test_drafts_are_checked(rt: Runtime) -> None:
     await _resident(rt)
     async with rt.db.session() as s:
-        d = await orders.start_draft(rt, s, 1001, category="groceries")
+        d = await drafts.start_draft(rt, s, 1001, category="groceries")
         with pytest.raises(Refused):
-            await orders.update_draft(rt, s, d.id, 1001, description="x" * 5000)
+            await drafts.update_draft(rt, s, d.id, 1001, description="x" * 5000)
         with pytest.raises(Refused):
-            await orders.update_draft(rt, s, d.id, 1001, description="   ")
+            await drafts.update_draft(rt, s, d.id, 1001, description="   ")
         with pytest.raises(Refused):  # someone else's draft
-            await orders.update_draft(rt, s, d.id, 4242, description="hello")
+            await drafts.update_draft(rt, s, d.id, 4242, description="hello")
         with pytest.raises(Refused):  # incomplete
-            await orders.submit_draft(rt, s, d.id, 1001)
+            await drafts.submit_draft(rt, s, d.id, 1001)
     async with rt.db.session() as s:
         with pytest.raises(Refused):  # not registered
-            await orders.start_draft(rt, s, 4242)
+            await drafts.start_draft(rt, s, 4242)
 
 
 async def test_concurrent_claims_one_winner(rt: Runtime) -> None:
@@ -125,7 +126,7 @@ async def test_concurrent_claims_one_winner(rt: Runtime) -> None:
     async def claim(tid: int) -> str:
         try:
             async with rt.db.session() as s:  # one unit of work per press, as in a handler
-                await orders.claim(rt, s, order_id, tid)
+                await transitions.claim(rt, s, order_id, tid)
             return "won"
         except Refused as e:
             return e.message
@@ -142,29 +143,29 @@ async def test_running_an_order_and_who_may_do_what(rt: Runtime) -> None:
     runner, other = VOLUNTEERS_1[0], VOLUNTEERS_1[1]
     async with rt.db.session() as s:
         with pytest.raises(Refused):
-            await orders.claim(rt, s, order_id, VOLUNTEERS_2[0])  # another grid
+            await transitions.claim(rt, s, order_id, VOLUNTEERS_2[0])  # another grid
     async with rt.db.session() as s:
-        await orders.claim(rt, s, order_id, runner)
+        await transitions.claim(rt, s, order_id, runner)
     async with rt.db.session() as s:
         with pytest.raises(Refused):
-            await orders.advance(rt, s, order_id, other, "buy")  # not the runner
+            await transitions.advance(rt, s, order_id, other, "buy")  # not the runner
         with pytest.raises(Refused):
-            await orders.deliver(rt, s, order_id, runner, "door.jpg", 0)  # skips steps
+            await transitions.deliver(rt, s, order_id, runner, "door.jpg", 0)  # skips steps
         with pytest.raises(Refused):
-            await orders.confirm_receipt(rt, s, order_id, 1001)  # not delivered yet
+            await transitions.confirm_receipt(rt, s, order_id, 1001)  # not delivered yet
     for verb in ("buy", "go"):
         async with rt.db.session() as s:
-            await orders.advance(rt, s, order_id, runner, verb)
+            await transitions.advance(rt, s, order_id, runner, verb)
     async with rt.db.session() as s:
-        v = await orders.deliver(rt, s, order_id, runner, "door.jpg", 0)
+        v = await transitions.deliver(rt, s, order_id, runner, "door.jpg", 0)
     assert v.status == "delivered"
     async with rt.db.session() as s:
         with pytest.raises(Refused):  # at the door: too late to cancel
-            await orders.cancel_by_resident(rt, s, order_id, 1001)
-        await orders.confirm_receipt(rt, s, order_id, 1001)
+            await transitions.cancel_by_resident(rt, s, order_id, 1001)
+        await transitions.confirm_receipt(rt, s, order_id, 1001)
     async with rt.db.session() as s:
         with pytest.raises(Refused):
-            await orders.confirm_receipt(rt, s, order_id, 1001)
+            await transitions.confirm_receipt(rt, s, order_id, 1001)
     async with rt.db.read() as s:
         events = (await s.scalars(select(OrderEvent).order_by(OrderEvent.id))).all()
     assert [e.to_status for e in events] == [
@@ -190,8 +191,8 @@ async def test_release_reposts_and_cancel_tells_the_runner(rt: Runtime) -> None:
     order_id = await _order(rt)
     runner = VOLUNTEERS_1[0]
     async with rt.db.session() as s:
-        await orders.claim(rt, s, order_id, runner)
-        v = await orders.release(rt, s, order_id, runner, "no time")
+        await transitions.claim(rt, s, order_id, runner)
+        v = await transitions.release(rt, s, order_id, runner, "no time")
     assert v.status == "open" and v.volunteer_telegram_id is None
     assert (
         await _count(
@@ -200,8 +201,8 @@ async def test_release_reposts_and_cancel_tells_the_runner(rt: Runtime) -> None:
         == 2
     )
     async with rt.db.session() as s:
-        await orders.claim(rt, s, order_id, VOLUNTEERS_1[1])
-        await orders.cancel_by_resident(rt, s, order_id, 1001)
+        await transitions.claim(rt, s, order_id, VOLUNTEERS_1[1])
+        await transitions.cancel_by_resident(rt, s, order_id, 1001)
     assert await _count(rt, OutboxMessage, OutboxMessage.chat_id == VOLUNTEERS_1[1]) == 2
     async with rt.db.read() as s:
         release = await s.scalar(

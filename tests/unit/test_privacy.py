@@ -19,7 +19,8 @@ from bot.buttons import Button
 from bot.chat_state import ChatStateStore
 from bot.clock import OffsetClock
 from bot.runtime import Runtime
-from bot.services import care, directory, notices, orders, privacy, relay, reports, residents
+from bot.services import care, directory, notices, privacy, relay, reports, residents
+from bot.services.orders import drafts, transitions, views
 from bot.services.privacy import FORGOTTEN_BASE
 from models import CareCheck, InboxUpdate, Notice, Order, OutboxMessage, Resident
 from models.enums import OutboxStatus
@@ -145,12 +146,12 @@ SECRETS = (PHONE, "138 0000 1001", "周阿姨", "周老伯", "13900009999")
 
 async def _order_with(rt: Runtime, description: str) -> int:
     async with rt.db.session() as s:
-        d = await orders.start_draft(rt, s, 1001)
+        d = await drafts.start_draft(rt, s, 1001)
         answers = {**ANSWERS["medicine"], "description": description}
-        await orders.update_draft(
+        await drafts.update_draft(
             rt, s, d.id, 1001, category="medicine", urgency="urgent", **answers
         )
-        result = await orders.submit_draft(rt, s, d.id, 1001)
+        result = await drafts.submit_draft(rt, s, d.id, 1001)
     return result.order.id
 
 
@@ -179,18 +180,18 @@ async def _household(rt: Runtime) -> tuple[int, int, int]:
         s.add(CareCheck(resident_id=rid, day=rt.today(), asked_at=now, answer="call"))
     a = await _order_with(rt, f"周阿姨的降压药，到了打 {PHONE}")
     async with rt.db.session() as s:
-        await orders.claim(rt, s, a, V1)
+        await transitions.claim(rt, s, a, V1)
         await relay.send(rt, s, a, 1001, text=f"我是周阿姨，电话 {PHONE}")
-        await orders.advance(rt, s, a, V1, "buy")
-        await orders.advance(rt, s, a, V1, "go")
+        await transitions.advance(rt, s, a, V1, "buy")
+        await transitions.advance(rt, s, a, V1, "go")
     async with rt.db.session() as s:
-        await orders.deliver(rt, s, a, V1, "door-photo", 3550, "receipt-photo")
+        await transitions.deliver(rt, s, a, V1, "door-photo", 3550, "receipt-photo")
     async with rt.db.session() as s:
-        await orders.confirm_receipt(rt, s, a, 1001)
-        await orders.report_problem(rt, s, a, 1001, "missing", f"少了一盒，周阿姨 {PHONE}")
+        await transitions.confirm_receipt(rt, s, a, 1001)
+        await transitions.report_problem(rt, s, a, 1001, "missing", f"少了一盒，周阿姨 {PHONE}")
     b_id = await _order_with(rt, "米 5斤")
     async with rt.db.session() as s:
-        await orders.cancel_by_resident(rt, s, b_id, 1001)
+        await transitions.cancel_by_resident(rt, s, b_id, 1001)
     c = await _order_with(rt, "周老伯的药")
     async with rt.db.session() as s:
         building = await directory.building_by_code(s, "xf2")
@@ -245,7 +246,7 @@ async def test_forget_erases_a_household_and_keeps_its_orders_in_the_ledger(rt: 
     assert "Nothing erased" in err and "周阿姨" in _everything(rt)
 
     async with rt.db.session() as s:
-        await orders.cancel_by_resident(rt, s, c, 1001)
+        await transitions.cancel_by_resident(rt, s, c, 1001)
     async with rt.db.session() as s:
         grids = list(await s.scalars(select(Order.grid_id).distinct()))
         before = await reports.stats_for(rt, s, grids, day, day)
@@ -302,7 +303,7 @@ async def test_forget_erases_a_household_and_keeps_its_orders_in_the_ledger(rt: 
         assert await notices.resend_unconfirmed(rt, s, STAFF, notice_id) == 0
         assert await notices.unconfirmed_by_building(s, STAFF, notice_id) == {}
         assert await residents.get(s, 1001) is None
-        assert await orders.orders_of_resident(s, 1001) == []
+        assert await views.orders_of_resident(s, 1001) == []
 
 
 async def test_forget_an_unknown_phone_says_so(rt: Runtime) -> None:
@@ -330,15 +331,15 @@ async def test_forget_someone_ordered_for_leaves_the_orderer_registered(rt: Runt
             unit="3",
             room="601",
         )
-        d = await orders.start_draft(rt, s, 1001)
-        await orders.update_draft(
+        d = await drafts.start_draft(rt, s, 1001)
+        await drafts.update_draft(
             rt, s, d.id, 1001, category="medicine", urgency="urgent", **ANSWERS["medicine"]
         )
-        await orders.set_recipient(rt, s, d.id, 1001, dad.id)
-        for_dad = (await orders.submit_draft(rt, s, d.id, 1001)).order.id
+        await drafts.set_recipient(rt, s, d.id, 1001, dad.id)
+        for_dad = (await drafts.submit_draft(rt, s, d.id, 1001)).order.id
     own = await _order_with(rt, "米")
     async with rt.db.session() as s:
-        await orders.cancel_by_resident(rt, s, for_dad, 1001)
+        await transitions.cancel_by_resident(rt, s, for_dad, 1001)
         done = await privacy.forget(rt, s, "13900009999")
     assert (done.residents, done.recipients, done.orders) == ([], 1, 1)
     async with rt.db.read() as s:

@@ -11,7 +11,8 @@ from bot import limits
 from bot.buttons import Button, from_json, relay_action
 from bot.errors import Refused
 from bot.runtime import Runtime
-from bot.services import directory, orders, people, relay, residents
+from bot.services import directory, people, relay, residents
+from bot.services.orders import drafts, transitions
 from models import Community, Grid, OrderMessage, OutboxMessage, Staff, StaffRole
 from tests.factories import ANSWERS, STAFF, VOLUNTEERS_1, VOLUNTEERS_2
 
@@ -34,13 +35,13 @@ async def _order(rt: Runtime, *, claimed: bool = True) -> int:
             unit="3",
             room="502",
         )
-        d = await orders.start_draft(rt, s, AUNT)
-        await orders.update_draft(
+        d = await drafts.start_draft(rt, s, AUNT)
+        await drafts.update_draft(
             rt, s, d.id, AUNT, category="medicine", urgency="today", **ANSWERS["medicine"]
         )
-        order_id = (await orders.submit_draft(rt, s, d.id, AUNT)).order.id
+        order_id = (await drafts.submit_draft(rt, s, d.id, AUNT)).order.id
         if claimed:
-            await orders.claim(rt, s, order_id, RUNNER)
+            await transitions.claim(rt, s, order_id, RUNNER)
     return order_id
 
 
@@ -77,13 +78,13 @@ async def test_who_may_write_and_when(rt: Runtime) -> None:
     # Still open at the door ("where did you leave it?"); closed once received.
     async with rt.db.session() as s:
         for verb in ("buy", "go"):
-            await orders.advance(rt, s, order_id, RUNNER, verb)
-        await orders.deliver(rt, s, order_id, RUNNER, "door.jpg", 0)
+            await transitions.advance(rt, s, order_id, RUNNER, verb)
+        await transitions.deliver(rt, s, order_id, RUNNER, "door.jpg", 0)
     async with rt.db.read() as s:
         await relay.can_message(s, order_id, AUNT)
         await relay.can_message(s, order_id, RUNNER)
     async with rt.db.session() as s:
-        await orders.confirm_receipt(rt, s, order_id, AUNT)
+        await transitions.confirm_receipt(rt, s, order_id, AUNT)
     for who in (AUNT, RUNNER):
         e = await _refusal(rt, order_id, who)
         assert (e.message, e.params) == (relay.CLOSED, {"id": order_id})
@@ -97,14 +98,14 @@ async def test_nobody_to_write_to_before_a_claim_and_after_a_release_or_cancel(
     assert (e.message, e.params) == (relay.NOBODY_YET, {"id": order_id})
 
     async with rt.db.session() as s:
-        await orders.claim(rt, s, order_id, RUNNER)
-        await orders.release(rt, s, order_id, RUNNER, "busy")
+        await transitions.claim(rt, s, order_id, RUNNER)
+        await transitions.release(rt, s, order_id, RUNNER, "busy")
     assert (await _refusal(rt, order_id, AUNT)).message == relay.NOBODY_YET
     assert (await _refusal(rt, order_id, RUNNER)).message == relay.NOT_YOURS  # not theirs now
 
     async with rt.db.session() as s:
-        await orders.claim(rt, s, order_id, VOLUNTEERS_1[1])
-        await orders.cancel_by_resident(rt, s, order_id, AUNT)
+        await transitions.claim(rt, s, order_id, VOLUNTEERS_1[1])
+        await transitions.cancel_by_resident(rt, s, order_id, AUNT)
     for who in (AUNT, VOLUNTEERS_1[1]):
         assert (await _refusal(rt, order_id, who)).message == relay.CLOSED
 
@@ -201,7 +202,7 @@ async def test_staff_read_the_thread_of_orders_in_their_scope(rt: Runtime) -> No
     rt.clock.advance(timedelta(minutes=5))  # type: ignore[attr-defined]
     async with rt.db.session() as s:
         await relay.send(rt, s, order_id, RUNNER, text="在", photo="P")
-        await orders.advance(rt, s, order_id, RUNNER, "buy")
+        await transitions.advance(rt, s, order_id, RUNNER, "buy")
         grid1, grid2 = (await s.scalars(select(Grid.id).order_by(Grid.id))).all()
         now = rt.clock.now()
         elsewhere = Community(code="other", name="别的社区", created_at=now)

@@ -22,7 +22,8 @@ from bot.errors import Refused
 from bot.i18n import gettext_for
 from bot.runtime import Runtime
 from bot.seed import seed_demo
-from bot.services import audit, notify, orders, reports
+from bot.services import audit, reports
+from bot.services.orders import texts, transitions
 from bot.services.scope import Scope, scope_of
 from models import (
     AuditEntry,
@@ -48,13 +49,13 @@ def _advance(rt: Runtime, minutes: float) -> None:
 
 async def _run(rt: Runtime, order_id: int, tid: int) -> None:
     async with rt.db.session() as s:
-        await orders.advance(rt, s, order_id, tid, "buy")
-        await orders.advance(rt, s, order_id, tid, "go")
+        await transitions.advance(rt, s, order_id, tid, "buy")
+        await transitions.advance(rt, s, order_id, tid, "go")
 
 
 async def _deliver(rt: Runtime, order_id: int, tid: int, fen: int) -> None:
     async with rt.db.session() as s:
-        await orders.deliver(rt, s, order_id, tid, "door", fen, "receipt")
+        await transitions.deliver(rt, s, order_id, tid, "door", fen, "receipt")
 
 
 async def _scenario(rt: Runtime) -> tuple[int, int, int, date]:
@@ -65,10 +66,10 @@ async def _scenario(rt: Runtime) -> tuple[int, int, int, date]:
     a, b, c = await _order(rt), await _order(rt), await _order(rt)
     _advance(rt, 10)
     async with rt.db.session() as s:
-        await orders.claim(rt, s, a, V1)
+        await transitions.claim(rt, s, a, V1)
     _advance(rt, 20)
     async with rt.db.session() as s:
-        await orders.claim(rt, s, b, V2)
+        await transitions.claim(rt, s, b, V2)
     await _run(rt, a, V1)
     await _run(rt, b, V2)
     _advance(rt, 30)
@@ -76,7 +77,7 @@ async def _scenario(rt: Runtime) -> tuple[int, int, int, date]:
     _advance(rt, 30)
     await _deliver(rt, b, V2, 1200)
     async with rt.db.session() as s:
-        await orders.confirm_receipt(rt, s, a, 1001)
+        await transitions.confirm_receipt(rt, s, a, 1001)
     return a, b, c, day
 
 
@@ -226,7 +227,7 @@ async def test_export_rows_match_the_database(rt: Runtime) -> None:
         )
         assert r[col["联系电话"]] == o.contact_phone
         assert r[col["类型"]] == ZH("Medicine")
-        assert r[col["状态"]] == ZH(notify.STATUS[o.status])
+        assert r[col["状态"]] == ZH(texts.STATUS[o.status])
         assert r[col["花费(元)"]] == (
             None if o.amount_spent_fen is None else o.amount_spent_fen / 100
         )

@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from bot.errors import Refused
 from bot.runtime import Runtime
-from bot.services import directory, order_form, orders, residents
+from bot.services import directory, residents
+from bot.services.orders import drafts, form, transitions
 from models import Order, OrderProblem, OutboxMessage, Resident
 from tests.factories import ANSWERS, STAFF, VOLUNTEERS_1
 
@@ -31,9 +32,9 @@ async def _register(rt: Runtime, tid: int = 1001) -> None:
 
 async def _submit(rt: Runtime, kind: str = "groceries", tid: int = 1001, **extra: str) -> int:
     async with rt.db.session() as s:
-        d = await orders.start_draft(rt, s, tid, category=kind)
-        await orders.update_draft(rt, s, d.id, tid, urgency="normal", **{**ANSWERS[kind], **extra})
-        return (await orders.submit_draft(rt, s, d.id, tid)).order.id
+        d = await drafts.start_draft(rt, s, tid, category=kind)
+        await drafts.update_draft(rt, s, d.id, tid, urgency="normal", **{**ANSWERS[kind], **extra})
+        return (await drafts.submit_draft(rt, s, d.id, tid)).order.id
 
 
 @pytest.mark.parametrize(
@@ -47,7 +48,7 @@ async def _submit(rt: Runtime, kind: str = "groceries", tid: int = 1001, **extra
     ],
 )
 def test_typed_answers_are_cleaned(key: str, raw: str, expected: str) -> None:
-    assert order_form.clean(key, raw, 1000) == expected
+    assert form.clean(key, raw, 1000) == expected
 
 
 @pytest.mark.parametrize(
@@ -68,15 +69,15 @@ def test_typed_answers_are_cleaned(key: str, raw: str, expected: str) -> None:
 )
 def test_bad_typed_answers_are_refused(key: str, raw: str) -> None:
     with pytest.raises(Refused):
-        order_form.clean(key, raw, 1000)
+        form.clean(key, raw, 1000)
 
 
 def test_every_kind_asks_its_own_questions_then_the_common_ones() -> None:
     for kind, answers in ANSWERS.items():
-        keys = [s.key for s in order_form.steps_for(kind)]
+        keys = [s.key for s in form.steps_for(kind)]
         assert keys[-3:] == ["urgency", "time_window", "payment"]
         assert set(keys) == set(answers) | {"urgency"}
-        assert order_form.next_step(kind, {**answers, "urgency": "normal"}) is None
+        assert form.next_step(kind, {**answers, "urgency": "normal"}) is None
 
 
 async def test_recipients_route_the_order_to_their_grid(rt: Runtime) -> None:
@@ -94,10 +95,10 @@ async def test_recipients_route_the_order_to_their_grid(rt: Runtime) -> None:
             unit="2",
             room="401",
         )
-        d = await orders.start_draft(rt, s, 1001, category="other")
-        await orders.set_recipient(rt, s, d.id, 1001, r.id)
-        await orders.update_draft(rt, s, d.id, 1001, urgency="normal", **ANSWERS["other"])
-        v = (await orders.submit_draft(rt, s, d.id, 1001)).order
+        d = await drafts.start_draft(rt, s, 1001, category="other")
+        await drafts.set_recipient(rt, s, d.id, 1001, r.id)
+        await drafts.update_draft(rt, s, d.id, 1001, urgency="normal", **ANSWERS["other"])
+        v = (await drafts.submit_draft(rt, s, d.id, 1001)).order
     assert (v.grid_id, v.contact_name, v.contact_phone, v.room) == (
         2,
         "王奶奶",
@@ -107,9 +108,9 @@ async def test_recipients_route_the_order_to_their_grid(rt: Runtime) -> None:
     async with rt.db.session() as s:
         # Someone else's recipient cannot be used; a removed one is gone from the list.
         await _register(rt, 1002)
-        d2 = await orders.start_draft(rt, s, 1002, category="other")
+        d2 = await drafts.start_draft(rt, s, 1002, category="other")
         with pytest.raises(Refused):
-            await orders.set_recipient(rt, s, d2.id, 1002, r.id)
+            await drafts.set_recipient(rt, s, d2.id, 1002, r.id)
         assert await residents.remove_recipient(s, 1001, r.id) == "王奶奶"
         assert await residents.recipients_of(s, 1001) == []
         with pytest.raises(Refused):
@@ -122,12 +123,12 @@ async def test_open_order_cap(rt: Runtime) -> None:
         await _submit(rt)
     async with rt.db.session() as s:
         with pytest.raises(Refused) as info:
-            await orders.start_draft(rt, s, 1001)
+            await drafts.start_draft(rt, s, 1001)
     assert "{n}" in info.value.message
     # Cancelling one makes room again.
     async with rt.db.session() as s:
-        await orders.cancel_by_resident(rt, s, 1, 1001)
-        await orders.start_draft(rt, s, 1001)
+        await transitions.cancel_by_resident(rt, s, 1, 1001)
+        await drafts.start_draft(rt, s, 1001)
 
 
 async def test_care_flags_make_orders_priority(rt: Runtime) -> None:
@@ -149,10 +150,10 @@ async def test_care_flags_make_orders_priority(rt: Runtime) -> None:
 
 async def _deliver(rt: Runtime, order_id: int) -> None:
     async with rt.db.session() as s:
-        await orders.claim(rt, s, order_id, VOLUNTEERS_1[0])
+        await transitions.claim(rt, s, order_id, VOLUNTEERS_1[0])
         for verb in ("buy", "go"):
-            await orders.advance(rt, s, order_id, VOLUNTEERS_1[0], verb)
-        await orders.deliver(rt, s, order_id, VOLUNTEERS_1[0], "door.jpg", 0)
+            await transitions.advance(rt, s, order_id, VOLUNTEERS_1[0], verb)
+        await transitions.deliver(rt, s, order_id, VOLUNTEERS_1[0], "door.jpg", 0)
 
 
 async def test_problems_reach_the_staff_in_scope_and_thanks_once(rt: Runtime) -> None:
@@ -160,12 +161,12 @@ async def test_problems_reach_the_staff_in_scope_and_thanks_once(rt: Runtime) ->
     oid = await _submit(rt)
     async with rt.db.session() as s:
         with pytest.raises(Refused):  # not delivered yet
-            await orders.report_problem(rt, s, oid, 1001, "missing")
+            await transitions.report_problem(rt, s, oid, 1001, "missing")
     await _deliver(rt, oid)
     async with rt.db.session() as s:
         with pytest.raises(Refused):  # not the resident
-            await orders.report_problem(rt, s, oid, 1002, "missing")
-        told = await orders.report_problem(rt, s, oid, 1001, "wrong", "鸡蛋少了一盒")
+            await transitions.report_problem(rt, s, oid, 1002, "missing")
+        told = await transitions.report_problem(rt, s, oid, 1001, "wrong", "鸡蛋少了一盒")
     assert told == 1  # the demo community's one staff member
     async with rt.db.read() as s:
         problem = await s.scalar(select(OrderProblem))
@@ -176,25 +177,25 @@ async def test_problems_reach_the_staff_in_scope_and_thanks_once(rt: Runtime) ->
     assert len(to_staff) == 1 and "鸡蛋少了一盒" in to_staff[0].text
     async with rt.db.session() as s:
         with pytest.raises(Refused):  # not confirmed yet
-            await orders.rate(rt, s, oid, 1001, 5)
-        await orders.confirm_receipt(rt, s, oid, 1001)
-        v = await orders.rate(rt, s, oid, 1001, 4)
+            await transitions.rate(rt, s, oid, 1001, 5)
+        await transitions.confirm_receipt(rt, s, oid, 1001)
+        v = await transitions.rate(rt, s, oid, 1001, 4)
         assert v.rating == 4
     async with rt.db.session() as s:
         with pytest.raises(Refused):
-            await orders.rate(rt, s, oid, 1001, 5)
+            await transitions.rate(rt, s, oid, 1001, 5)
         with pytest.raises(Refused):
-            await orders.rate(rt, s, oid, 1001, 9)
+            await transitions.rate(rt, s, oid, 1001, 9)
 
 
 async def test_order_again_copies_the_answers(rt: Runtime) -> None:
     await _register(rt)
     oid = await _submit(rt, "gas")
     async with rt.db.session() as s:
-        d = await orders.copy_order(rt, s, oid, 1001)
+        d = await drafts.copy_order(rt, s, oid, 1001)
         assert d.category == "gas" and d.details == {
-            k: v for k, v in ANSWERS["gas"].items() if k not in order_form.COLUMN_KEYS
+            k: v for k, v in ANSWERS["gas"].items() if k not in form.COLUMN_KEYS
         }
         assert d.next_step is None
         with pytest.raises(Refused):
-            await orders.copy_order(rt, s, oid, 1002)
+            await drafts.copy_order(rt, s, oid, 1002)

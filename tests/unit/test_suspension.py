@@ -16,7 +16,8 @@ from bot.db import Database
 from bot.errors import Refused
 from bot.runtime import Runtime
 from bot.seed import seed_demo
-from bot.services import orders, roster, staff, volunteers
+from bot.services import roster, staff, volunteers
+from bot.services.orders import drafts, routing, transitions, views
 from bot.services.people import SUSPENDED
 from models import AuditEntry, Order, OutboxMessage, Shift, Volunteer, VolunteerStatus
 from tests.factories import ANSWERS, STAFF, VOLUNTEERS_1
@@ -41,9 +42,9 @@ async def _order(rt: Runtime) -> int:
                 unit="1",
                 room="101",
             )
-        d = await orders.start_draft(rt, s, 1001, category="groceries")
-        await orders.update_draft(rt, s, d.id, 1001, urgency="today", **ANSWERS["groceries"])
-        return (await orders.submit_draft(rt, s, d.id, 1001)).order.id
+        d = await drafts.start_draft(rt, s, 1001, category="groceries")
+        await drafts.update_draft(rt, s, d.id, 1001, urgency="today", **ANSWERS["groceries"])
+        return (await drafts.submit_draft(rt, s, d.id, 1001)).order.id
 
 
 async def test_a_suspended_volunteer_is_off_duty_off_the_roster_and_refused(rt: Runtime) -> None:
@@ -52,9 +53,9 @@ async def test_a_suspended_volunteer_is_off_duty_off_the_roster_and_refused(rt: 
     async with rt.db.session() as s:
         vol = await s.scalar(select(Volunteer).where(Volunteer.telegram_id == RUNNER))
         assert vol is not None
-        await orders.set_duty(rt, s, RUNNER, True)
-        await orders.claim(rt, s, oid, RUNNER)
-        await orders.advance(rt, s, oid, RUNNER, "buy")
+        await volunteers.set_duty(rt, s, RUNNER, True)
+        await transitions.claim(rt, s, oid, RUNNER)
+        await transitions.advance(rt, s, oid, RUNNER, "buy")
         await roster.set_shift(rt, s, STAFF, vol.grid_id, tomorrow, "night", vol.id, True)
     async with rt.db.session() as s:
         res = await volunteers.suspend(rt, s, STAFF, telegram_id=RUNNER, reason=" left  the group ")
@@ -66,7 +67,7 @@ async def test_a_suspended_volunteer_is_off_duty_off_the_roster_and_refused(rt: 
         o = await s.get(Order, oid)
         assert (o.status, o.volunteer_id) == ("open", None)
         assert await s.scalar(select(Shift.id).where(Shift.volunteer_id == vol.id)) is None
-        assert RUNNER not in await orders.on_duty_by_load(s, vol.grid_id)
+        assert RUNNER not in await routing.on_duty_by_load(s, vol.grid_id)
         assert RUNNER not in [c.telegram_id for c in await roster.colleagues(s, vol.grid_id)]
         # The resident was told kindly; nothing they were sent says why.
         to_resident = (
@@ -75,10 +76,10 @@ async def test_a_suspended_volunteer_is_off_duty_off_the_roster_and_refused(rt: 
         assert any("另一位志愿者" in t for t in to_resident)
         assert not any("suspended" in t or "停用" in t or "暂停" in t for t in to_resident)
     for act in (
-        lambda s: orders.claim(rt, s, oid, RUNNER),
-        lambda s: orders.set_duty(rt, s, RUNNER, True),
-        lambda s: orders.tasks_of_volunteer(s, RUNNER),
-        lambda s: orders.runner_view(s, oid, RUNNER),
+        lambda s: transitions.claim(rt, s, oid, RUNNER),
+        lambda s: volunteers.set_duty(rt, s, RUNNER, True),
+        lambda s: views.tasks_of_volunteer(s, RUNNER),
+        lambda s: views.runner_view(s, oid, RUNNER),
         lambda s: roster.upcoming(rt, s, RUNNER),
     ):
         with pytest.raises(Refused) as e:
@@ -91,7 +92,7 @@ async def test_a_suspended_volunteer_is_off_duty_off_the_roster_and_refused(rt: 
     async with rt.db.session() as s:
         assert (await volunteers.reinstate(rt, s, STAFF, telegram_id=RUNNER)).changed
     async with rt.db.session() as s:
-        assert (await orders.claim(rt, s, oid, RUNNER)).volunteer_telegram_id == RUNNER
+        assert (await transitions.claim(rt, s, oid, RUNNER)).volunteer_telegram_id == RUNNER
 
 
 async def test_only_staff_in_scope_may_suspend(rt: Runtime) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import Gettext
 from bot.runtime import Runtime
-from bot.services import notify
+from bot.services.orders import texts
 from bot.services.reports.days import day_bounds
 from models import Grid, Order, OrderEvent, OrderStatus, Volunteer
 
@@ -257,18 +257,16 @@ def render_stats(s: Stats, _: Gettext) -> str:
     if s.created:
         lines.append(
             " · ".join(
-                f"{_(notify.STATUS.get(k, k))} {n}"
+                f"{_(texts.STATUS.get(k, k))} {n}"
                 for k, n in sorted(
                     s.by_status.items(),
-                    key=lambda kv: (
-                        list(notify.STATUS).index(kv[0]) if kv[0] in notify.STATUS else 99
-                    ),
+                    key=lambda kv: list(texts.STATUS).index(kv[0]) if kv[0] in texts.STATUS else 99,
                 )
             )
         )
         lines.append(
             " · ".join(
-                f"{notify.CATEGORY_ICON.get(k, '')}{_(notify.CATEGORY.get(k, k))} {n}"
+                f"{texts.CATEGORY_ICON.get(k, '')}{_(texts.CATEGORY.get(k, k))} {n}"
                 for k, n in sorted(s.by_category.items())
             )
         )
@@ -293,8 +291,8 @@ def render_stats(s: Stats, _: Gettext) -> str:
             _("• #{id} {grid} {kind}, {urgency}: {minutes} min").format(
                 id=w.order_id,
                 grid=w.grid,
-                kind=_(notify.CATEGORY.get(w.category, w.category)),
-                urgency=_(notify.URGENCY.get(w.urgency, w.urgency)),
+                kind=_(texts.CATEGORY.get(w.category, w.category)),
+                urgency=_(texts.URGENCY.get(w.urgency, w.urgency)),
                 minutes=w.minutes,
             )
             for w in s.unclaimed

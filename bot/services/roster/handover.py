@@ -19,7 +19,7 @@ from bot.buttons import Rows
 from bot.clock import local_day
 from bot.i18n import N_, Gettext, gettext_for
 from bot.runtime import Runtime
-from bot.services import notify
+from bot.services.orders import texts
 from bot.services.roster.templates import Slot, shift_label, slots_of_day
 from models import Building, Grid, Handover, Order, OrderStatus, Shift, Volunteer
 
@@ -104,12 +104,12 @@ def handover_text(h: HandoverView, _: Gettext, tz: str) -> tuple[str, Rows]:
         lines.append(_("Handing over: {names}").format(names=", ".join(h.handing_over)))
 
     def line(t: TaskLine) -> str:
-        icon = notify.CATEGORY_ICON.get(t.category, "📦")
-        cat = _(notify.CATEGORY.get(t.category, notify.CATEGORY["other"]))
+        icon = texts.CATEGORY_ICON.get(t.category, "📦")
+        cat = _(texts.CATEGORY.get(t.category, texts.CATEGORY["other"]))
         head = f"{'⭐' if t.priority else '•'} {icon} #{t.id} {cat} · {t.compound} {t.building}"
         if t.runner:
             return f"{head} · {t.runner} · {_(RUNNING_WORDS[OrderStatus(t.status)])}"
-        return f"{head} · {_(notify.URGENCY.get(t.urgency, notify.URGENCY['normal']))}"
+        return f"{head} · {_(texts.URGENCY.get(t.urgency, texts.URGENCY['normal']))}"
 
     if not h.open and not h.active:
         lines += ["", _("No open or active tasks.")]
@@ -123,7 +123,7 @@ def handover_text(h: HandoverView, _: Gettext, tz: str) -> tuple[str, Rows]:
         lines += [line(t) for t in h.active[:LIST_MAX]]
         if len(h.active) > LIST_MAX:
             lines.append(_("… and {n} more").format(n=len(h.active) - LIST_MAX))
-    return "\n".join(lines), notify.claim_rows([t.id for t in h.open[:CLAIM_BUTTONS]])
+    return "\n".join(lines), texts.claim_rows([t.id for t in h.open[:CLAIM_BUTTONS]])
 
 
 def _changes(rt: Runtime, now: datetime) -> list[Slot]:

@@ -13,7 +13,7 @@ from sqlalchemy import CursorResult, select, update
 from bot.buttons import Rows
 from bot.i18n import Gettext
 from bot.runtime import Runtime
-from bot.services import notify
+from bot.services import volunteers
 from bot.services.messages import tell
 from bot.services.roster.volunteer_shifts import ShiftView, shift_view
 from models import Shift, Volunteer, VolunteerStatus
@@ -26,7 +26,7 @@ def _reminder(rt: Runtime, v: ShiftView, now: datetime, _: Gettext) -> tuple[str
         text = _("⏰ Your shift has begun: {shift}, {grid}.")
     text = text.format(shift=v.label(_, rt.timezone), grid=v.grid)
     text += "\n" + _("Press 🟢 to go on duty: new tasks of your grid then come to you.")
-    return text, notify.duty_buttons(_, on_duty=False)
+    return text, volunteers.duty_buttons(_, on_duty=False)
 
 
 async def remind_due(rt: Runtime) -> int:

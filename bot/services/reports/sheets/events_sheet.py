@@ -4,7 +4,7 @@ in the days, who made it (resident, volunteer, staff, system) and the note."""
 from __future__ import annotations
 
 from bot.i18n import N_, Gettext
-from bot.services import notify
+from bot.services.orders import texts
 from bot.services.reports.sheets.data import LedgerData
 from bot.services.reports.sheets.labels import ACTORS
 from bot.services.reports.sheets.sheet import Names, Sheet, headings, label, local, word
@@ -30,8 +30,8 @@ def events_sheet(data: LedgerData, names: Names, _: Gettext) -> Sheet:
             word(ACTORS, actor, _),
             names.who(actor_tid),
             actor_tid,
-            label(notify.STATUS, from_status, _),
-            label(notify.STATUS, to_status, _),
+            label(texts.STATUS, from_status, _),
+            label(texts.STATUS, to_status, _),
             note or "",
         )
         for order_id, at, actor, actor_tid, from_status, to_status, note in data.events

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.i18n import N_, Gettext, gettext_for
-from bot.services import notify
+from bot.services.orders import texts
 from bot.services.reports.sheets.data import LedgerData
 from bot.services.reports.sheets.sheet import Names, Sheet, headings, label, local, yuan
 
@@ -78,10 +78,10 @@ def orders_sheet(data: LedgerData, names: Names, _: Gettext) -> Sheet:
                 room,
                 contact_name,
                 contact_phone,
-                label(notify.CATEGORY, category, _),
+                label(texts.CATEGORY, category, _),
                 description,
-                label(notify.URGENCY, str(urgency), _),
-                label(notify.STATUS, str(status), _),
+                label(texts.URGENCY, str(urgency), _),
+                label(texts.STATUS, str(status), _),
                 v[2] if v else "",
                 (v[3] or "") if v else "",
                 yuan(fen),

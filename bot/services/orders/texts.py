@@ -1,4 +1,6 @@
-"""What the system says about an order, to whom: text and buttons, in the reader's language.
+"""The order's texts: what the system says about an order to each audience (the grid's group,
+the runner, the resident, the staff in charge), text and buttons, in the reader's language,
+and the words (kinds, urgencies, statuses, reasons) they are made of.
 
 Privacy (DESIGN rule 6): the group post never holds the phone number, the room or the name;
 the full address goes to the claimer alone. What a group sees of an order is built from the
@@ -8,14 +10,14 @@ description with every contact detail masked (bot/services/redact.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from bot.buttons import Button, Rows, order_action, relay_action
 from bot.i18n import N_, Gettext, local_time
-from bot.services import order_form, redact
+from bot.services import redact
 from bot.services.amounts import yuan
+from bot.services.orders import form
+from bot.services.orders.views import OrderView
 
 CATEGORY = {
     "groceries": N_("Groceries"),
@@ -51,47 +53,6 @@ RELEASE_REASONS = {
     "other": N_("Another reason"),
 }
 PREVIEW_CHARS = 60
-
-
-@dataclass(frozen=True)
-class OrderView:
-    id: int
-    category: str
-    description: str
-    urgency: str
-    status: str
-    compound: str
-    building: str
-    unit: str
-    room: str
-    community: str
-    contact_name: str
-    contact_phone: str
-    resident_telegram_id: int
-    volunteer_name: str | None
-    volunteer_telegram_id: int | None
-    grid_id: int
-    group_chat_id: int | None
-    created_at: datetime
-    updated_at: datetime
-    reason: str | None
-    details: dict[str, Any] = field(default_factory=dict)
-    photo: str | None = None
-    voice: str | None = None
-    time_window: str | None = None
-    payment: str | None = None
-    doorstep: bool = True
-    priority: bool = False
-    for_someone_else: bool = False
-    rating: int | None = None
-    # Proof of delivery: the photo at the door, what was spent (fen) and the receipt.
-    doorstep_photo: str | None = None
-    amount_spent_fen: int | None = None
-    receipt_photo: str | None = None
-
-    @property
-    def volunteer_first_name(self) -> str:
-        return (self.volunteer_name or "").split(" ")[0]
 
 
 def preview(text: str, known: tuple[str, ...] = ()) -> str:
@@ -137,7 +98,7 @@ def group_post(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
 
 
 def choice_label(category: str, key: str, value: str, _: Gettext) -> str:
-    st = order_form.step(category, key)
+    st = form.step(category, key)
     for c in st.choices if st else ():
         if c.value == value:
             return _(c.label)
@@ -147,13 +108,13 @@ def choice_label(category: str, key: str, value: str, _: Gettext) -> str:
 def detail_lines(category: str, answers: dict[str, Any], doorstep: bool, _: Gettext) -> list[str]:
     """The form's answers as "Label: value" lines, in the form's order."""
     lines = []
-    for st in order_form.steps_for(category):
+    for st in form.steps_for(category):
         if st.key in ("description", "urgency"):
             continue
         value = answers.get(st.key)
         if value in (None, ""):
             continue
-        label = _(order_form.LABELS[st.key])
+        label = _(form.LABELS[st.key])
         shown = choice_label(category, st.key, str(value), _)
         if st.key in ("budget", "amount") and str(value).isdigit():
             shown = _("{n} yuan").format(n=value)
@@ -417,13 +378,6 @@ def runner_thanked(o: OrderView, _: Gettext) -> str:
         + " "
         + "⭐" * (o.rating or 0)
     )
-
-
-def duty_buttons(_: Gettext, on_duty: bool) -> Rows:
-    """The one button that turns duty the other way (v:duty:on|off)."""
-    if on_duty:
-        return [[Button(_("⚪ Go off duty"), "v:duty:off")]]
-    return [[Button(_("🟢 Go on duty"), "v:duty:on")]]
 
 
 def claim_rows(order_ids: list[int]) -> Rows:

@@ -1,0 +1,450 @@
+"""Drafts: the order form in progress, from the first question to the order it becomes.
+
+A draft keeps the resident's answers (the questions are `form`'s) until they send it; sending
+turns it into an order once (a conditional UPDATE on the draft, so a repeated press returns the
+same order) and hands the new task to `routing`. The household's cap on orders under way is
+counted on the resident's locked row (DESIGN rule 14).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from bot.errors import Refused, stale
+from bot.i18n import LANGUAGES, N_, gettext_for
+from bot.limits import TEXT_LIMIT, check_fits
+from bot.runtime import Runtime
+from bot.services import ladder
+from bot.services.amounts import MAX_FEN
+from bot.services.isolation import isolating
+from bot.services.orders import form, routing, texts
+from bot.services.orders.views import ACTIVE, OrderView, get_view, load, residents_order, view
+from models import (
+    Actor,
+    Building,
+    Category,
+    Grid,
+    Order,
+    OrderDraft,
+    OrderEvent,
+    OrderStatus,
+    Recipient,
+    Resident,
+    Urgency,
+)
+
+S = OrderStatus
+
+
+@dataclass(frozen=True)
+class DraftView:
+    id: int
+    category: str | None
+    description: str | None
+    photo: str | None
+    voice: str | None
+    urgency: str | None
+    time_window: str | None
+    payment: str | None
+    doorstep: bool
+    recipient_id: int | None
+    details: dict[str, Any]
+    order_id: int | None
+
+    @property
+    def answers(self) -> dict[str, Any]:
+        """Every answer by the form's keys (columns and details together)."""
+        return {
+            **self.details,
+            "description": self.description,
+            "photo": self.photo,
+            "voice": self.voice,
+            "urgency": self.urgency,
+            "time_window": self.time_window,
+            "payment": self.payment,
+        }
+
+    @property
+    def next_step(self) -> form.Step | None:
+        return form.next_step(self.category, self.answers) if self.category else None
+
+
+def _draft_view(d: OrderDraft) -> DraftView:
+    return DraftView(
+        id=d.id,
+        category=d.category,
+        description=d.description,
+        photo=d.photo,
+        voice=d.voice,
+        urgency=d.urgency,
+        time_window=d.time_window,
+        payment=d.payment,
+        doorstep=d.doorstep if d.doorstep is not None else True,
+        recipient_id=d.recipient_id,
+        details=dict(d.details or {}),
+        order_id=d.order_id,
+    )
+
+
+async def _open_orders(session: AsyncSession, resident_id: int) -> int:
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Order)
+            .where(Order.resident_id == resident_id, Order.status.in_(ACTIVE))
+        )
+        or 0
+    )
+
+
+async def _check_cap(rt: Runtime, session: AsyncSession, resident_id: int) -> None:
+    """The household's cap on orders under way, counted on its locked row (DESIGN rule 14):
+    two orders sent at once cannot both pass it."""
+    await session.execute(select(Resident.id).where(Resident.id == resident_id).with_for_update())
+    cap = rt.settings.limits.max_open_orders
+    if await _open_orders(session, resident_id) >= cap:
+        raise Refused(
+            N_(
+                "You already have {n} orders under way. Please wait until one is finished, or "
+                "cancel one in 📋 My orders."
+            ),
+            n=cap,
+        )
+
+
+async def _resident_or_refuse(session: AsyncSession, telegram_id: int) -> Resident:
+    resident = await session.scalar(select(Resident).where(Resident.telegram_id == telegram_id))
+    if resident is None:
+        raise Refused(N_("Please register your address first: press /start."))
+    return resident
+
+
+async def start_draft(
+    rt: Runtime, session: AsyncSession, telegram_id: int, category: str | None = None
+) -> DraftView:
+    resident = await _resident_or_refuse(session, telegram_id)
+    await _check_cap(rt, session, resident.id)
+    now = rt.clock.now()
+    d = OrderDraft(
+        resident_id=resident.id,
+        category=Category(category).value if category else None,
+        details={},
+        doorstep=True,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(d)
+    await session.flush()
+    return _draft_view(d)
+
+
+async def _own_draft(session: AsyncSession, draft_id: int, telegram_id: int) -> OrderDraft:
+    d = await session.scalar(
+        select(OrderDraft)
+        .join(Resident, Resident.id == OrderDraft.resident_id)
+        .where(OrderDraft.id == draft_id, Resident.telegram_id == telegram_id)
+    )
+    if d is None:
+        raise Refused(N_("This order form has expired. Press Order to start a new one."))
+    return d
+
+
+async def _open_draft(session: AsyncSession, draft_id: int, telegram_id: int) -> OrderDraft:
+    d = await _own_draft(session, draft_id, telegram_id)
+    if d.submitted_at is not None:
+        raise Refused(N_("This order was already sent as #{id}."), id=d.order_id)
+    return d
+
+
+async def get_draft(session: AsyncSession, draft_id: int, telegram_id: int) -> DraftView:
+    return _draft_view(await _own_draft(session, draft_id, telegram_id))
+
+
+async def answer(
+    rt: Runtime,
+    session: AsyncSession,
+    draft_id: int,
+    telegram_id: int,
+    key: str,
+    *,
+    text: str | None = None,
+    choice: str | None = None,
+    photo: str | None = None,
+    voice: str | None = None,
+) -> DraftView:
+    """Record one answer of the form: a typed text, a button's value, a photo or a voice."""
+    d = await _open_draft(session, draft_id, telegram_id)
+    now = rt.clock.now()
+    if key == "category":
+        if choice not in {c.value for c in Category}:
+            raise stale()
+        category = Category(choice).value
+        if d.category != category:
+            d.details = {}
+            d.description = d.photo = d.voice = None
+        d.category = category
+    else:
+        if not d.category:
+            raise Refused(N_("This order form has expired. Press Order to start a new one."))
+        st = form.step(d.category, key)
+        if st is None:
+            raise stale()
+        limit = rt.settings.limits.max_text_length
+        if photo is not None or voice is not None:
+            if not st.media:
+                raise Refused(N_("Please answer with the buttons or with text."))
+            if photo is not None:
+                d.photo = photo
+            if voice is not None:
+                d.voice = voice
+            value = form.clean(key, text, limit) if text and text.strip() else None
+        elif choice is not None:
+            value = form.choice_value(d.category, key, choice)
+        elif text is not None:
+            if not st.text:
+                raise Refused(N_("Please use the buttons to answer."))
+            value = form.clean(key, text, limit)
+        else:
+            value = None
+        if key in form.COLUMN_KEYS:
+            if value is not None or key != "description":
+                setattr(d, key, value)
+            elif d.description is None:
+                d.description = ""
+        elif value is not None:
+            d.details = {**(d.details or {}), key: value}
+        if text is not None and value:
+            await _check_cards_fit(rt, session, d, str(value))
+    d.updated_at = now
+    await session.flush()
+    return _draft_view(d)
+
+
+# The resident's own summary of the form (handlers/resident.py) says a little more than the
+# order it becomes ("Please check your order:", the kind and the urgency on lines of their own):
+# room kept for it.
+SUMMARY_ROOM = 200
+
+
+async def _check_cards_fit(rt: Runtime, session: AsyncSession, d: OrderDraft, text: str) -> None:
+    """A typed answer is shown whole on the runner's card and on the resident's own order: both,
+    as they would be rendered with the answers so far (in every language, with the longest
+    status, a volunteer, an amount and a rating), must fit Telegram's 4,096 characters, less
+    SUMMARY_ROOM. Refused (TOO_LONG_TO_SEND: the length and the room left) otherwise."""
+    if not d.category:
+        return
+    resident = await session.get(Resident, d.resident_id)
+    assert resident is not None
+    who: Resident | Recipient = resident
+    if d.recipient_id is not None:
+        who = await session.get(Recipient, d.recipient_id) or resident
+    b = await session.scalar(
+        select(Building)
+        .where(Building.id == who.building_id)
+        .options(
+            selectinload(Building.grid).selectinload(Grid.community),
+            selectinload(Building.compound),
+        )
+    )
+    assert b is not None
+    now = rt.clock.now()
+    delivered = OrderView(
+        id=d.order_id or 10**9,
+        category=d.category,
+        description=d.description or "",
+        urgency=d.urgency or Urgency.NORMAL,
+        status=S.DELIVERED,
+        compound=b.compound.name,
+        building=b.name,
+        unit=who.unit,
+        room=who.room,
+        community=b.grid.community.name,
+        contact_name=who.name,
+        contact_phone=who.phone,
+        resident_telegram_id=resident.telegram_id,
+        volunteer_name="志愿者" * 4,
+        volunteer_telegram_id=None,
+        grid_id=b.grid_id,
+        group_chat_id=None,
+        created_at=now,
+        updated_at=now,
+        reason=None,
+        details=dict(d.details or {}),
+        photo=d.photo,
+        voice=d.voice,
+        time_window=d.time_window,
+        payment=d.payment,
+        doorstep=d.doorstep,
+        priority=True,
+        rating=5,
+        amount_spent_fen=MAX_FEN,
+    )
+    rendered = []
+    for lang in LANGUAGES:
+        _ = gettext_for(lang)
+        rendered.append(texts.runner_card(delivered, _, rt.timezone)[0])
+        rendered.append(texts.resident_detail(delivered, _, rt.timezone)[0])
+    check_fits(text, rendered, TEXT_LIMIT - SUMMARY_ROOM)
+
+
+async def set_recipient(
+    rt: Runtime, session: AsyncSession, draft_id: int, telegram_id: int, recipient_id: int | None
+) -> DraftView:
+    d = await _open_draft(session, draft_id, telegram_id)
+    if recipient_id is not None:
+        r = await session.get(Recipient, recipient_id)
+        if r is None or r.owner_id != d.resident_id or r.removed:
+            raise stale()
+    d.recipient_id = recipient_id
+    d.updated_at = rt.clock.now()
+    return _draft_view(d)
+
+
+async def toggle_doorstep(
+    rt: Runtime, session: AsyncSession, draft_id: int, telegram_id: int
+) -> DraftView:
+    d = await _open_draft(session, draft_id, telegram_id)
+    d.doorstep = not d.doorstep
+    d.updated_at = rt.clock.now()
+    return _draft_view(d)
+
+
+async def update_draft(
+    rt: Runtime, session: AsyncSession, draft_id: int, telegram_id: int, **fields: Any
+) -> DraftView:
+    """Several answers at once (tests and "order again")."""
+    view_: DraftView | None = None
+    if "category" in fields:
+        view_ = await answer(
+            rt, session, draft_id, telegram_id, "category", choice=fields.pop("category")
+        )
+    for key, value in fields.items():
+        st = form.step(
+            (view_ or await get_draft(session, draft_id, telegram_id)).category or "other", key
+        )
+        if st is not None and st.choices and value in {c.value for c in st.choices}:
+            view_ = await answer(rt, session, draft_id, telegram_id, key, choice=value)
+        else:
+            view_ = await answer(rt, session, draft_id, telegram_id, key, text=str(value))
+    return view_ or await get_draft(session, draft_id, telegram_id)
+
+
+async def copy_order(
+    rt: Runtime, session: AsyncSession, order_id: int, telegram_id: int
+) -> DraftView:
+    """Order again: a new draft with the same answers, to check and send."""
+    o = await residents_order(session, order_id, telegram_id)
+    await _check_cap(rt, session, o.resident_id)
+    now = rt.clock.now()
+    recipient = await session.get(Recipient, o.recipient_id) if o.recipient_id else None
+    d = OrderDraft(
+        resident_id=o.resident_id,
+        category=o.category,
+        description=o.description,
+        photo=o.photo,
+        voice=o.voice,
+        urgency=o.urgency,
+        time_window=o.time_window,
+        payment=o.payment,
+        doorstep=o.doorstep,
+        details=dict(o.details or {}),
+        recipient_id=o.recipient_id if recipient and not recipient.removed else None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(d)
+    await session.flush()
+    return _draft_view(d)
+
+
+@dataclass(frozen=True)
+class Submitted:
+    order: OrderView
+    created: bool  # False: this draft had already become an order (a repeated press)
+
+
+async def submit_draft(
+    rt: Runtime, session: AsyncSession, draft_id: int, telegram_id: int
+) -> Submitted:
+    """Turn a draft into an order, once: the draft is claimed with a conditional UPDATE, so a
+    redelivered or double-pressed "confirm" finds it taken and returns the same order."""
+    d = await _own_draft(session, draft_id, telegram_id)
+    if d.submitted_at is None and (not d.category or _draft_view(d).next_step is not None):
+        raise Refused(N_("The order form is not complete yet. Please answer the questions."))
+    now = rt.clock.now()
+    taken = await session.execute(
+        update(OrderDraft)
+        .where(OrderDraft.id == d.id, OrderDraft.submitted_at.is_(None))
+        .values(submitted_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if cast("CursorResult[Any]", taken).rowcount != 1:
+        await session.refresh(d)
+        existing = await get_view(session, d.order_id) if d.order_id else None
+        if existing is None:
+            raise Refused(N_("This order form has expired. Press Order to start a new one."))
+        return Submitted(existing, created=False)
+    resident = await session.get(Resident, d.resident_id)
+    assert resident is not None
+    await _check_cap(rt, session, resident.id)
+    who: Resident | Recipient = resident
+    if d.recipient_id is not None:
+        r = await session.get(Recipient, d.recipient_id)
+        if r is None or r.removed:
+            raise stale()
+        who = r
+    b = await session.scalar(
+        select(Building).where(Building.id == who.building_id).options(selectinload(Building.grid))
+    )
+    assert b is not None
+    # Home isolation (包保, staff only): doorstep-only and priority; nobody is told why.
+    isolated = isolating(resident.isolation_until, rt.today())
+    o = Order(
+        resident_id=resident.id,
+        recipient_id=d.recipient_id,
+        community_id=b.grid.community_id,
+        grid_id=b.grid_id,
+        building_id=b.id,
+        unit=who.unit,
+        room=who.room,
+        contact_name=who.name,
+        contact_phone=who.phone,
+        category=d.category,
+        description=d.description or "",
+        details=dict(d.details or {}),
+        photo=d.photo,
+        voice=d.voice,
+        urgency=d.urgency or Urgency.NORMAL,
+        time_window=d.time_window,
+        payment=d.payment,
+        doorstep=isolated or (d.doorstep if d.doorstep is not None else True),
+        # Care (包保): a household that told us about a vulnerable member gets priority.
+        priority=bool(resident.care_flags) or isolated,
+        status=S.OPEN,
+        escalation_step=0,
+        escalate_at=ladder.due_at(rt.settings.escalation, S.OPEN, d.urgency or "normal", now),
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(o)
+    await session.flush()
+    d.order_id = o.id
+    session.add(
+        OrderEvent(
+            order_id=o.id,
+            actor=Actor.RESIDENT,
+            actor_telegram_id=telegram_id,
+            from_status=None,
+            to_status=S.OPEN,
+            at=now,
+        )
+    )
+    loaded = await load(session, o.id)
+    assert loaded is not None
+    await routing.post_to_group(rt, session, loaded)
+    return Submitted(view(loaded), created=True)
