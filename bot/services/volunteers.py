@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.sql.selectable import ScalarSelect
 
 from bot import outbox
 from bot.buttons import Button, Rows
@@ -285,7 +286,7 @@ async def grid_volunteers(
     allowed = dict(await grids_in_scope(session, staff_telegram_id))
     if grid_id not in allowed:
         raise Refused(NOT_IN_SCOPE)
-    running = (
+    running: ScalarSelect[int] = (
         select(func.count(Order.id))
         .where(Order.volunteer_id == Volunteer.id, Order.status.in_(RUNNING))
         .correlate(Volunteer)
@@ -303,7 +304,7 @@ async def grid_volunteers(
         VolunteerLine(
             v.id, v.telegram_id, v.name, v.status, v.on_duty_since is not None, int(n or 0)
         )
-        for v, n in rows.tuples()
+        for v, n in rows
     ]
 
 
