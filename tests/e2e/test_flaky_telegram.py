@@ -234,7 +234,7 @@ async def test_paotui_run_starts_and_answers_while_telegram_answers_bad_gateway(
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.cli",
+        "cli",
         "run",
         cwd=ROOT,
         env=env,

@@ -14,7 +14,6 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from bot.cli import main
 from bot.clock import OffsetClock
 from bot.db import Database
 from bot.errors import Refused
@@ -22,6 +21,7 @@ from bot.i18n import gettext_for
 from bot.runtime import Runtime
 from bot.seed import seed_demo
 from bot.services import audit, orders, reports
+from cli.main import main
 from models import (
     AuditEntry,
     Grid,

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.cli import main
 from bot.clock import OffsetClock
 from bot.db import Database
 from bot.errors import Refused
@@ -18,6 +17,7 @@ from bot.runtime import Runtime
 from bot.seed import seed_demo
 from bot.services import orders, roster, staff, volunteers
 from bot.services.people import SUSPENDED
+from cli.main import main
 from models import AuditEntry, Order, OutboxMessage, Shift, Volunteer, VolunteerStatus
 from tests.factories import ANSWERS, STAFF, VOLUNTEERS_1
 
