@@ -15,18 +15,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.errors import STALE, Refused
 from bot.i18n import N_, Gettext
 from bot.runtime import Runtime
-from bot.services import audit, scope
+from bot.services import audit, care_flags, scope
 from bot.services.messages import tell
 from models import (
     Building,
     CareCheck,
+    CareFlag,
     Grid,
     Resident,
     Staff,
@@ -35,11 +36,11 @@ from models import (
 )
 
 # Vulnerability flags, in the order staff see them.
-FLAGS: dict[str, str] = {
-    "elderly_alone": N_("elderly, living alone"),
-    "mobility": N_("limited mobility"),
-    "disabled": N_("disabled"),
-    "chronic": N_("chronic illness"),
+FLAGS: dict[CareFlag, str] = {
+    CareFlag.ELDERLY_ALONE: N_("elderly, living alone"),
+    CareFlag.MOBILITY: N_("limited mobility"),
+    CareFlag.DISABLED: N_("disabled"),
+    CareFlag.CHRONIC: N_("chronic illness"),
 }
 
 NOT_STAFF = N_("Only community staff can keep the care list.")
@@ -75,7 +76,7 @@ def flags_of(value: str | None) -> tuple[str, ...]:
     return tuple(f for f in FLAGS if f in have)
 
 
-def flags_label(flags: tuple[str, ...], _: Gettext) -> str:
+def flags_label(flags: tuple[CareFlag, ...], _: Gettext) -> str:
     return "、".join(_(FLAGS[f]) for f in flags) if flags else _("no flags")
 
 
@@ -97,7 +98,7 @@ class Household:
     grid_id: int
     grid: str
     community_id: int
-    flags: tuple[str, ...]
+    flags: tuple[CareFlag, ...]
     responsible_telegram_id: int | None
     responsible: str | None
     isolation_until: date | None
@@ -159,7 +160,8 @@ async def _households(
             )
             checks = {c.resident_id: c for c in rows}
     names = await _names_of(session, (r.responsible_telegram_id for r in residents))
-    return [_view(r, checks.get(r.id), names) for r in residents]
+    flags = await care_flags.flags_by_resident(session, [r.id for r in residents])
+    return [_view(r, flags.get(r.id, ()), checks.get(r.id), names) for r in residents]
 
 
 async def household_of(
@@ -170,7 +172,9 @@ async def household_of(
     return (await _households(session, [r], today, checks))[0]
 
 
-def _view(r: Resident, check: CareCheck | None, names: dict[int, str]) -> Household:
+def _view(
+    r: Resident, flags: tuple[CareFlag, ...], check: CareCheck | None, names: dict[int, str]
+) -> Household:
     b = r.building
     tid = r.responsible_telegram_id
     return Household(
@@ -185,7 +189,7 @@ def _view(r: Resident, check: CareCheck | None, names: dict[int, str]) -> Househ
         grid_id=b.grid_id,
         grid=b.grid.name,
         community_id=b.grid.community_id,
-        flags=flags_of(r.vulnerable),
+        flags=flags,
         responsible_telegram_id=tid,
         responsible=None if tid is None else names.get(tid),
         isolation_until=r.isolation_until,
@@ -250,26 +254,23 @@ async def household(
 async def toggle_flag(
     rt: Runtime, session: AsyncSession, staff_id: int, resident_id: int, flag: str
 ) -> Household:
-    """Mark or unmark one vulnerability flag (a conditional UPDATE on the value read)."""
+    """Mark or unmark one care flag, whoever set it (a row added or deleted: a concurrent
+    change to the same flag is refused)."""
     if flag not in FLAGS:
         raise Refused(NOT_YOURS)
     r = await _resident_in_scope(session, staff_id, resident_id)
-    before = r.vulnerable
-    have = set(flags_of(before))
-    marking = flag not in have
-    have = have | {flag} if marking else have - {flag}
-    after = ",".join(f for f in FLAGS if f in have) or None
-    done = await session.execute(
-        update(Resident)
-        .where(
-            Resident.id == r.id,
-            Resident.vulnerable.is_(None) if before is None else Resident.vulnerable == before,
-        )
-        .values(vulnerable=after, care_marked_by=staff_id, updated_at=rt.clock.now())
-        .execution_options(synchronize_session=False)
-    )
-    if done.rowcount != 1:
+    care_flag, now = CareFlag(flag), rt.clock.now()
+    have = set(await care_flags.flags_of(session, r.id))
+    marking = care_flag not in have
+    if marking:
+        done = await care_flags.add(session, r.id, care_flag, staff_id, now)
+    else:
+        done = await care_flags.remove(session, r.id, care_flag)
+    if not done:
         raise Refused(CHANGED)
+    have = have | {care_flag} if marking else have - {care_flag}
+    after = ",".join(care_flags.ordered(have)) or None
+    r.updated_at = now
     await audit.record(
         session,
         rt.clock,
@@ -279,7 +280,6 @@ async def toggle_flag(
         flag=flag,
         flags=after,
     )
-    await session.refresh(r, ["vulnerable", "care_marked_by", "updated_at"])
     return await household_of(session, r, rt.today())
 
 
@@ -399,7 +399,7 @@ async def care_list(rt: Runtime, session: AsyncSession, staff_id: int) -> list[H
         .where(
             staff_scope.grid_clause(),
             or_(
-                Resident.vulnerable.is_not(None),
+                care_flags.has_flag(),
                 Resident.responsible_telegram_id.is_not(None),
                 Resident.isolation_until >= today,
             ),

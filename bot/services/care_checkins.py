@@ -25,7 +25,7 @@ from bot.clock import clock_time, local_at, local_day
 from bot.errors import Refused
 from bot.i18n import N_, Gettext, gettext_for, local_time
 from bot.runtime import Runtime
-from bot.services import scope
+from bot.services import care_flags, scope
 from bot.services.care import LOAD, NOT_YOURS, Household, household_of, may_be_responsible
 from bot.services.messages import tell
 from bot.services.people import languages_of
@@ -56,10 +56,9 @@ def question(check_id: int, _: Gettext) -> tuple[str, Rows]:
 
 
 async def ask_due(rt: Runtime) -> int:
-    """From `care.check_in_at` to `alert_if_no_answer_by` (local), ask each household marked
-    vulnerable once a day. The
-    CareCheck insert is the claim (unique per household and day), in the same transaction as
-    the question. Returns how many were asked."""
+    """From `care.check_in_at` to `alert_if_no_answer_by` (local), ask each household with a
+    care flag once a day. The CareCheck insert is the claim (unique per household and day),
+    in the same transaction as the question. Returns how many were asked."""
     now = rt.clock.now()
     local = now.astimezone(ZoneInfo(rt.timezone))
     # Only in the morning window: someone marked in the evening is asked the next morning.
@@ -78,7 +77,7 @@ async def ask_due(rt: Runtime) -> int:
                 .outerjoin(
                     CareCheck, (CareCheck.resident_id == Resident.id) & (CareCheck.day == today)
                 )
-                .where(Resident.vulnerable.is_not(None), Resident.vulnerable != "")
+                .where(care_flags.has_flag())
                 .where(CareCheck.id.is_(None))
                 .order_by(Resident.id)
                 .limit(500)

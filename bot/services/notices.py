@@ -23,7 +23,7 @@ from bot.errors import Refused, check_length
 from bot.i18n import LANGUAGES, N_, gettext_for
 from bot.limits import check_fits, limit_for
 from bot.runtime import Runtime
-from bot.services import audit
+from bot.services import audit, care_flags
 from bot.services.people import languages_of
 from models import (
     Building,
@@ -310,12 +310,7 @@ async def recipients_of(session: AsyncSession, notice: Notice) -> list[Recipient
         )
         gq = gq.where(Grid.community_id == notice.community_id)
     if aud == CARE:
-        rq = rq.where(
-            or_(
-                func.coalesce(Resident.vulnerable, "") != "",
-                func.coalesce(Resident.care_flags, "") != "",
-            )
-        )
+        rq = rq.where(care_flags.has_flag())
         gq = gq.where(False)
     out: dict[int, Recipient] = {}
     if aud != VOLUNTEERS:

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.inbox import MAX_ATTEMPTS
 from bot.runtime import Runtime
-from bot.services import audit, redact
+from bot.services import audit, care_flags, redact
 from models import (
     AuditEntry,
     CareCheck,
@@ -472,6 +472,7 @@ async def _forget_resident(session: AsyncSession, r: Resident, done: Forgotten, 
         )
     ).rowcount or 0
     # Last, the household itself: the row stays only as the anchor of its orders.
+    await care_flags.remove_all(session, r.id)
     await session.execute(
         update(Resident)
         .where(Resident.id == r.id)
@@ -481,11 +482,8 @@ async def _forget_resident(session: AsyncSession, r: Resident, done: Forgotten, 
             phone="",
             unit="",
             room="",
-            care_flags=None,
             care_consent_at=None,
-            vulnerable=None,
             responsible_telegram_id=None,
-            care_marked_by=None,
             isolation_until=None,
             forgotten_at=now,
             updated_at=now,
