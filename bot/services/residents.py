@@ -230,7 +230,12 @@ CARE_FLAGS = {
 async def care_flags(session: AsyncSession, telegram_id: int) -> set[CareFlag]:
     """The flags the household declared itself (staff markings are staff-only)."""
     res = await session.scalar(select(Resident).where(Resident.telegram_id == telegram_id))
-    return set() if res is None else await household_flags.declared(session, res)
+    return set() if res is None else await _declared(session, res)
+
+
+async def _declared(session: AsyncSession, res: Resident) -> set[CareFlag]:
+    # Only what it can tick: a staff member marking their own household is still staff.
+    return {f for f in await household_flags.declared(session, res) if f in CARE_FLAGS}
 
 
 async def toggle_care(
@@ -242,12 +247,12 @@ async def toggle_care(
     res = await session.scalar(select(Resident).where(Resident.telegram_id == telegram_id))
     if res is None:
         raise Refused(N_("Please register your address first: press /start."))
-    care_flag, now = CareFlag(flag), clock.now()
-    flags = await household_flags.declared(session, res)
+    care_flag, now, rid = CareFlag(flag), clock.now(), res.id
+    flags = await _declared(session, res)
     if care_flag in flags:
-        await household_flags.remove(session, res.id, care_flag)
-    elif not await household_flags.add(session, res.id, care_flag, telegram_id, now):
-        await household_flags.claim(session, res.id, care_flag, telegram_id, now)  # staff's
+        await household_flags.remove(session, rid, care_flag)
+    elif not await household_flags.add(session, rid, care_flag, telegram_id, now):
+        await household_flags.claim(session, rid, care_flag, telegram_id, now)  # staff's
     flags ^= {care_flag}
     res.care_consent_at = now if flags else None
     res.updated_at = now
