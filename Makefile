@@ -32,6 +32,8 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # Re-extract the translatable strings and merge them into the catalogs.
 i18n: $(STAMP)

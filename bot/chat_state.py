@@ -35,7 +35,7 @@ class ChatStateStore:
                     )
                 )
                 return
-            insert = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
+            insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
             values = {
                 "kind": kind,
                 "name": name,

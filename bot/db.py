@@ -13,16 +13,17 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.sql import Executable
 
 # How many write units of work the current task has open. Read by the Telegram side before
 # each call (DESIGN rule 11: no network call inside a write transaction); one ContextVar read
@@ -33,6 +34,15 @@ _open_writes: ContextVar[int] = ContextVar("paotui_open_writes", default=0)
 def write_transaction_open() -> bool:
     """True inside ``Database.session()`` (a write unit of work) of the current task."""
     return _open_writes.get() > 0
+
+
+async def affected_rows(session: AsyncSession, statement: Executable) -> int:
+    """Run an INSERT, UPDATE or DELETE (without RETURNING) and return how many rows it
+    changed (0 if the driver does not say). Such a statement gives a ``CursorResult``, but
+    SQLAlchemy types ``Session.execute`` as the plain ``Result``, which has no ``rowcount``
+    (sqlalchemy/sqlalchemy#12913, "expected behavior"): hence the cast."""
+    result = cast("CursorResult[Any]", await session.execute(statement))
+    return result.rowcount or 0
 
 
 def is_sqlite(url: str) -> bool:

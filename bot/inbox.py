@@ -11,6 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.db import affected_rows
 from models import InboxUpdate
 
 MAX_ATTEMPTS = 3
@@ -24,10 +25,9 @@ async def record(session: AsyncSession, clock: Clock, updates: Sequence[tuple[in
     values = [
         {"update_id": uid, "payload": payload, "received_at": now} for uid, payload in updates
     ]
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     stmt = insert(InboxUpdate).values(values).on_conflict_do_nothing(index_elements=["update_id"])
-    result = await session.execute(stmt)
-    return result.rowcount or 0
+    return await affected_rows(session, stmt)
 
 
 async def pending(session: AsyncSession, limit: int = 200) -> list[InboxUpdate]:

@@ -28,6 +28,7 @@ Without --community it covers every community. The export itself is written to t
 async def run_export(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from bot.clock import SystemClock
     from bot.services import audit, reports
+    from bot.services.scope import for_community
 
     en = gettext_for("en")
     try:
@@ -45,7 +46,7 @@ async def run_export(settings: Settings, args: argparse.Namespace, out: TextIO, 
     async with database(settings) as db:
         async with db.session() as session:
             try:
-                scope = await reports.scope_for_community(session, args.community)
+                scope = await for_community(session, args.community)
             except Refused as e:
                 print(e.render(en), file=err)
                 return 1

@@ -21,6 +21,7 @@ from bot.errors import Refused
 from bot.i18n import N_, Gettext, local_time
 from bot.limits import check_fits, limit_for
 from bot.services import notices as svc
+from bot.services.scope import scope_of
 from handlers.callback_data import ID, one_of
 from handlers.common import (
     STALE,
@@ -83,7 +84,7 @@ async def notice_start(update: Update, ctx: AppContext) -> int:
     assert update.effective_user is not None and update.effective_message is not None
     _ = await translator(update, ctx)
     async with ctx.rt.db.read() as s:
-        scope = await svc.scope_of(s, update.effective_user.id)
+        scope = await scope_of(s, update.effective_user.id)
     audiences = svc.audiences_for(scope)
     if not audiences:
         await update.effective_message.reply_text(_("Only community staff can send notices."))
@@ -102,7 +103,7 @@ async def notice_audience(update: Update, ctx: AppContext) -> int:
     _ = await translator(update, ctx)
     audience = q.data.split(":")[2]
     async with ctx.rt.db.read() as s:
-        scope = await svc.scope_of(s, q.from_user.id)
+        scope = await scope_of(s, q.from_user.id)
         options = await svc.targets(s, scope, audience)
     if not options:
         await alert(update, _(STALE))
@@ -142,7 +143,7 @@ async def notice_target(update: Update, ctx: AppContext) -> int:
     draft = ctx.user_data.get(KEY) or {}
     audience, key = draft.get("audience"), q.data.split(":")[2]
     async with ctx.rt.db.read() as s:
-        scope = await svc.scope_of(s, q.from_user.id)
+        scope = await scope_of(s, q.from_user.id)
         allowed = dict(await svc.targets(s, scope, audience)) if audience else {}
     if key not in allowed:
         await alert(update, _(STALE))

@@ -16,6 +16,7 @@ from bot.buttons import Button, Rows
 from bot.errors import Refused
 from bot.i18n import N_, Gettext
 from bot.services import audit, reports
+from bot.services.scope import Scope, grid_ids, require_staff
 from handlers.callback_data import DAY
 from handlers.common import STALE, alert, answer, edit_or_send, inline, translator
 from handlers.context import AppContext
@@ -61,8 +62,8 @@ async def _stats_text(
 ) -> str:
     """The stats of a staff member's scope; Refused (NOT_STAFF) for anyone else."""
     async with ctx.rt.db.read() as s:
-        scope = await reports.require_scope(s, telegram_id)
-        st = await reports.stats_for(ctx.rt, s, scope.grid_ids, day_from, day_to)
+        scope = await require_staff(s, telegram_id)
+        st = await reports.stats_for(ctx.rt, s, await grid_ids(s, scope), day_from, day_to)
     return reports.render_stats(st, _)
 
 
@@ -112,7 +113,7 @@ async def _start_export(
     once. One export at a time per person: a second one while the first runs is only told to
     wait."""
     async with ctx.rt.db.read() as s:
-        scope = await reports.require_scope(s, telegram_id)
+        scope = await require_staff(s, telegram_id)
     running = _running(ctx)
     q = update.callback_query
     if telegram_id in running:
@@ -139,7 +140,7 @@ async def _start_export(
 async def _export(
     ctx: AppContext,
     telegram_id: int,
-    scope: reports.Scope,
+    scope: Scope,
     day_from: date,
     day_to: date,
     _: Gettext,

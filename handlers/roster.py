@@ -26,7 +26,7 @@ from bot.buttons import Button, Rows
 from bot.clock import local_day
 from bot.errors import Refused
 from bot.i18n import Gettext
-from bot.services import people, roster
+from bot.services import roster, scope
 from handlers.callback_data import DAY, ID
 from handlers.common import STALE, Work, alert, answer, edit_or_send, inline, unit_of_work
 from handlers.context import AppContext
@@ -99,7 +99,7 @@ def _slot_line(sr: roster.SlotRoster, _: Gettext, tz: str) -> str:
 
 
 async def _grid_list(ctx: AppContext, w: Work, uid: int) -> Screen:
-    grids = await people.grids_in_scope(w.session, uid)
+    grids = await scope.grids_of(w.session, uid)
     if not grids:
         raise Refused(roster.REFUSE_NOT_STAFF)
     if len(grids) == 1:

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
 from bot.buttons import Button, Rows
 from bot.clock import clock_time, local_at, local_day
+from bot.db import affected_rows
 from bot.errors import Refused
 from bot.i18n import N_, Gettext, gettext_for, local_time
 from bot.runtime import Runtime
@@ -160,16 +160,14 @@ async def answer(
         raise Refused(OLD_CHECK)
     value = VERBS[verb]
     now = rt.clock.now()
-    done = cast(
-        "CursorResult[Any]",
-        await session.execute(
-            update(CareCheck)
-            .where(CareCheck.id == check.id, CareCheck.answer.is_(None))
-            .values(answer=value, answered_at=now)
-            .execution_options(synchronize_session=False)
-        ),
+    done = await affected_rows(
+        session,
+        update(CareCheck)
+        .where(CareCheck.id == check.id, CareCheck.answer.is_(None))
+        .values(answer=value, answered_at=now)
+        .execution_options(synchronize_session=False),
     )
-    if done.rowcount != 1:
+    if done != 1:
         await session.refresh(check)
         return Answered(check.answer or value, first=False, told=0)
     await session.refresh(check)
@@ -218,20 +216,18 @@ async def alert_due(rt: Runtime) -> int:
         for check in checks:
             if _alert_deadline(rt, check) > now:
                 continue
-            claimed = cast(
-                "CursorResult[Any]",
-                await session.execute(
-                    update(CareCheck)
-                    .where(
-                        CareCheck.id == check.id,
-                        CareCheck.alerted_at.is_(None),
-                        CareCheck.answer.is_(None),
-                    )
-                    .values(alerted_at=now)
-                    .execution_options(synchronize_session=False)
-                ),
+            claimed = await affected_rows(
+                session,
+                update(CareCheck)
+                .where(
+                    CareCheck.id == check.id,
+                    CareCheck.alerted_at.is_(None),
+                    CareCheck.answer.is_(None),
+                )
+                .values(alerted_at=now)
+                .execution_options(synchronize_session=False),
             )
-            if claimed.rowcount != 1:
+            if claimed != 1:
                 continue  # answered meanwhile, or another sweep alerted
             r = await session.scalar(
                 select(Resident).where(Resident.id == check.resident_id).options(*LOAD)

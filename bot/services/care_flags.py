@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from datetime import datetime
-from typing import Any, cast
 
-from sqlalchemy import ColumnElement, CursorResult, delete, exists, select, update
+from sqlalchemy import ColumnElement, delete, exists, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import affected_rows
 from models import CareFlag, Resident, ResidentCareFlag
 
 
@@ -87,39 +87,32 @@ async def claim(
 ) -> bool:
     """The household declares a flag that may already be set (by staff): it is set, and now
     the household's own. False if it was not there to claim."""
-    done = cast(
-        "CursorResult[Any]",
-        await session.execute(
-            update(ResidentCareFlag)
-            .where(ResidentCareFlag.resident_id == resident_id, ResidentCareFlag.flag == flag)
-            .values(set_by=by, set_at=now)
-            .execution_options(synchronize_session=False)
-        ),
+    done = await affected_rows(
+        session,
+        update(ResidentCareFlag)
+        .where(ResidentCareFlag.resident_id == resident_id, ResidentCareFlag.flag == flag)
+        .values(set_by=by, set_at=now)
+        .execution_options(synchronize_session=False),
     )
-    return done.rowcount == 1
+    return done == 1
 
 
 async def remove(session: AsyncSession, resident_id: int, flag: CareFlag) -> bool:
     """Take a flag off; False if it was not set (another press took it off first)."""
-    done = cast(
-        "CursorResult[Any]",
-        await session.execute(
-            delete(ResidentCareFlag)
-            .where(ResidentCareFlag.resident_id == resident_id, ResidentCareFlag.flag == flag)
-            .execution_options(synchronize_session=False)
-        ),
+    done = await affected_rows(
+        session,
+        delete(ResidentCareFlag)
+        .where(ResidentCareFlag.resident_id == resident_id, ResidentCareFlag.flag == flag)
+        .execution_options(synchronize_session=False),
     )
-    return done.rowcount == 1
+    return done == 1
 
 
 async def remove_all(session: AsyncSession, resident_id: int) -> int:
     """Every flag of the household (`paotui resident forget`); how many there were."""
-    done = cast(
-        "CursorResult[Any]",
-        await session.execute(
-            delete(ResidentCareFlag)
-            .where(ResidentCareFlag.resident_id == resident_id)
-            .execution_options(synchronize_session=False)
-        ),
+    return await affected_rows(
+        session,
+        delete(ResidentCareFlag)
+        .where(ResidentCareFlag.resident_id == resident_id)
+        .execution_options(synchronize_session=False),
     )
-    return done.rowcount or 0

@@ -11,6 +11,10 @@ control characters (NUL, which PostgreSQL rejects, line breaks inside a name, es
 and a cell beginning with = + - or @ (a spreadsheet reads it as a formula when the ledger is
 opened: formula injection). A number or phone number such as "+86 139 0000 2001" or "-1" is
 not a formula and passes on to the importer's own checks.
+
+Both importers then check their lines the same way (`check_lines`): each line on its own, its
+reasons joined into one numbered error, the good lines kept; the importer writes only if no
+line is bad (all or nothing).
 """
 
 from __future__ import annotations
@@ -19,7 +23,12 @@ import csv
 import io
 import re
 import unicodedata
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TypeVar
+
+V = TypeVar("V")
+T = TypeVar("T")
 
 # What a spreadsheet treats as the start of a formula (OWASP "CSV Injection"; tab and CR are
 # the other two, but cells are stripped of them and a control character inside is refused).
@@ -110,3 +119,23 @@ def read(text: str, columns: tuple[str, ...]) -> Table:
     if header is None and not table.errors:
         table.errors.append((1, "the file is empty; the first line must be the header"))
     return table
+
+
+def check_lines(
+    lines: Iterable[tuple[int, V]],
+    check: Callable[[int, V], tuple[T | None, list[str]]],
+    errors: list[tuple[int, str]],
+) -> list[T]:
+    """Each (line number, value) through ``check``, which gives the parsed line or the reasons
+    it is bad. A bad line goes to ``errors`` as (line number, the reasons joined by "; "), a
+    good one to the result; ``errors`` is sorted by line at the end. The caller writes
+    nothing if ``errors`` is not empty."""
+    good: list[T] = []
+    for line, value in lines:
+        parsed, reasons = check(line, value)
+        if reasons:
+            errors.append((line, "; ".join(reasons)))
+        elif parsed is not None:
+            good.append(parsed)
+    errors.sort()
+    return good

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
 from bot.buttons import Rows
+from bot.db import affected_rows
 from bot.i18n import N_, Gettext, gettext_for
 from bot.runtime import Runtime
 from bot.services import ladder, notify, orders
@@ -66,7 +67,8 @@ async def fire(rt: Runtime, session: AsyncSession, order_id: int, now: datetime)
     step = steps[number] if number < len(steps) else None
     if step is not None and step.name == "community":
         values["community_wide_at"] = now
-    res = await session.execute(
+    stepped = await affected_rows(
+        session,
         update(Order)
         .where(
             Order.id == o.id,
@@ -75,9 +77,9 @@ async def fire(rt: Runtime, session: AsyncSession, order_id: int, now: datetime)
             Order.escalate_at.is_not(None),
         )
         .values(**values)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    if res.rowcount != 1 or step is None:
+    if stepped != 1 or step is None:
         return False
     session.add(
         OrderEvent(
@@ -135,6 +137,8 @@ async def _community(rt: Runtime, session: AsyncSession, o: Order, waited: int) 
         .order_by(Grid.id)
     )
     for chat_id in neighbours:
+        if chat_id is None:  # excluded by the query; narrows the type for enqueue
+            continue
         post = outbox.enqueue(
             session, rt.clock, chat_id=chat_id, text=text, buttons=rows, is_group=True
         )

@@ -15,6 +15,7 @@ from sqlalchemy import exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from bot.db import affected_rows
 from bot.i18n import N_, Gettext
 from bot.outbox import UPGRADED
 from bot.runtime import Runtime
@@ -49,17 +50,19 @@ async def follow_migration(
         return False
     m = OutboxMessage
     now = rt.clock.now()
-    grids = await session.execute(
+    grids = await affected_rows(
+        session,
         update(Grid)
         .where(Grid.group_chat_id == old_chat)
         .values(group_chat_id=new_chat, group_lost_chat_id=None)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    moved = await session.execute(
+    moved = await affected_rows(
+        session,
         update(m)
         .where(m.chat_id == old_chat, m.status == OutboxStatus.PENDING, m.kind == OutboxKind.SEND)
         .values(chat_id=new_chat, is_group=True)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
     # Edits and pins of messages that had not gone out yet follow them to the new chat;
     in_new = list(await session.scalars(select(m.id).where(m.chat_id == new_chat)))
@@ -90,15 +93,15 @@ async def follow_migration(
         .values(chat_id=new_chat)
         .execution_options(synchronize_session=False)
     )
-    changed = bool(grids.rowcount or moved.rowcount or reposted)
+    changed = bool(grids or moved or reposted)
     if changed:
         logger.info(
             "group %s became supergroup %s: %d grid(s), %d message(s) moved, %d task post(s) "
             "made again",
             old_chat,
             new_chat,
-            grids.rowcount,
-            moved.rowcount,
+            grids,
+            moved,
             reposted,
         )
     return changed
@@ -111,16 +114,17 @@ async def group_lost(rt: Runtime, session: AsyncSession, chat_id: int) -> bool:
     grid = await session.scalar(select(Grid).where(Grid.group_chat_id == chat_id))
     if grid is None:
         return False
-    first = await session.execute(
+    first = await affected_rows(
+        session,
         update(Grid)
         .where(
             Grid.id == grid.id,
             or_(Grid.group_lost_chat_id.is_(None), Grid.group_lost_chat_id != chat_id),
         )
         .values(group_lost_chat_id=chat_id)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    if first.rowcount != 1:
+    if first != 1:
         return False
     staff = await session.scalars(
         select(Staff.telegram_id)

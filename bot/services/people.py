@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.errors import Refused
 from bot.i18n import LANGUAGES, N_, normalize
-from models import Grid, Resident, Staff, StaffRole, UserPref, Volunteer, VolunteerStatus
+from bot.services.scope import grids_of, scope_of
+from models import Grid, Resident, Staff, UserPref, Volunteer, VolunteerStatus
 
 
 @dataclass(frozen=True)
@@ -27,27 +28,19 @@ class Roles:
         return bool(self.staff_roles)
 
 
-async def grids_in_scope_query(
-    session: AsyncSession, telegram_id: int
-) -> Select[tuple[Grid]] | None:
-    """The grids a staff member acts for, as a query: every grid for an admin, the
-    community's grids for community staff, their own grid for a grid leader; None for anyone
-    else."""
-    roles = (await session.scalars(select(Staff).where(Staff.telegram_id == telegram_id))).all()
-    if not roles:
+async def grids_in_scope_query(session: AsyncSession, telegram_id: int) -> Select[Grid] | None:
+    """The grids a staff member acts for, as a query (``scope.Scope.grid_clause``); None for
+    anyone else. Kept for the services not yet on ``bot.services.scope`` (volunteers)."""
+    scope = await scope_of(session, telegram_id)
+    if not scope.is_staff:
         return None
-    q = select(Grid).order_by(Grid.id)
-    if not any(r.role == StaffRole.ADMIN for r in roles):
-        communities = {r.community_id for r in roles if r.role == StaffRole.COMMUNITY}
-        grids = {r.grid_id for r in roles if r.role == StaffRole.GRID_LEADER}
-        q = q.where(Grid.community_id.in_(communities) | Grid.id.in_(grids))
-    return q
+    return select(Grid).where(scope.grid_clause()).order_by(Grid.id)
 
 
 async def grids_in_scope(session: AsyncSession, telegram_id: int) -> list[tuple[int, str]]:
-    """The (id, name) of the grids a staff member acts for (grids_in_scope_query)."""
-    q = await grids_in_scope_query(session, telegram_id)
-    return [] if q is None else [(g.id, g.name) for g in await session.scalars(q)]
+    """The (id, name) of the grids a staff member acts for: ``scope.grids_of``, kept under this
+    name for the services not yet on ``bot.services.scope`` (care, volunteers)."""
+    return await grids_of(session, telegram_id)
 
 
 # What a suspended volunteer is told whatever they try (claim, card, /duty, /mytasks, ...).

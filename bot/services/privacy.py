@@ -21,7 +21,9 @@ from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ColumnElement
 
+from bot.db import affected_rows
 from bot.inbox import MAX_ATTEMPTS
 from bot.runtime import Runtime
 from bot.services import audit, care_flags, redact
@@ -109,14 +111,14 @@ async def prune_due(rt: Runtime) -> int:
     if not any(due):
         return 0
     async with rt.db.session() as s:
-        deleted = await s.execute(delete(i).where(i.update_id.in_(old_inbox.limit(BATCH))))
+        deleted = await affected_rows(s, delete(i).where(i.update_id.in_(old_inbox.limit(BATCH))))
         await s.execute(
             update(i).where(i.update_id.in_(newest_old.scalar_subquery())).values(payload="{}")
         )
-        blanked = await s.execute(
-            update(o).where(o.id.in_(old_outbox.limit(BATCH))).values(**_BLANK, redacted_at=now)
+        blanked = await affected_rows(
+            s, update(o).where(o.id.in_(old_outbox.limit(BATCH))).values(**_BLANK, redacted_at=now)
         )
-    return (deleted.rowcount or 0) + (blanked.rowcount or 0)
+    return deleted + blanked
 
 
 # --- erasing a household ----------------------------------------------------------------------
@@ -277,37 +279,33 @@ async def forget(
 
     done = Forgotten(residents=resident_ids)
     if order_ids:
-        done.orders = (
-            await session.execute(
-                update(Order).where(Order.id.in_(order_ids)).values(**_ORDER_BLANK, updated_at=now)
-            )
-        ).rowcount or 0
+        done.orders = await affected_rows(
+            session,
+            update(Order).where(Order.id.in_(order_ids)).values(**_ORDER_BLANK, updated_at=now),
+        )
         await session.execute(
             update(OrderEvent).where(OrderEvent.order_id.in_(order_ids)).values(note=None)
         )
-        done.relay_messages = (
-            await session.execute(delete(OrderMessage).where(OrderMessage.order_id.in_(order_ids)))
-        ).rowcount or 0
-        done.problems = (
-            await session.execute(
-                update(OrderProblem).where(OrderProblem.order_id.in_(order_ids)).values(text=None)
-            )
-        ).rowcount or 0
+        done.relay_messages = await affected_rows(
+            session, delete(OrderMessage).where(OrderMessage.order_id.in_(order_ids))
+        )
+        done.problems = await affected_rows(
+            session,
+            update(OrderProblem).where(OrderProblem.order_id.in_(order_ids)).values(text=None),
+        )
     if recipient_ids:
-        done.drafts += (
-            await session.execute(
-                delete(OrderDraft).where(
-                    OrderDraft.recipient_id.in_(recipient_ids), OrderDraft.order_id.is_(None)
-                )
-            )
-        ).rowcount or 0
-        done.recipients = (
-            await session.execute(
-                update(Recipient)
-                .where(Recipient.id.in_(recipient_ids))
-                .values(name="", phone="", unit="", room="", removed=True)
-            )
-        ).rowcount or 0
+        done.drafts += await affected_rows(
+            session,
+            delete(OrderDraft).where(
+                OrderDraft.recipient_id.in_(recipient_ids), OrderDraft.order_id.is_(None)
+            ),
+        )
+        done.recipients = await affected_rows(
+            session,
+            update(Recipient)
+            .where(Recipient.id.in_(recipient_ids))
+            .values(name="", phone="", unit="", room="", removed=True),
+        )
 
     for r in residents:
         await _forget_resident(session, r, done, now)
@@ -361,22 +359,26 @@ async def _blank_copies(
                 select(OrderPost.outbox_id).where(OrderPost.order_id.in_(order_ids))
             )
         )
-    about = [o.id.in_(sorted(linked)), o.edit_of.in_(sorted(linked))] if linked else []
+    about: list[ColumnElement[bool]] = (
+        [o.id.in_(sorted(linked)), o.edit_of.in_(sorted(linked))] if linked else []
+    )
     about += [o.text.contains(n, autoescape=True) for n in sorted(needles)]
     if not about:
         return 0
-    sent = await session.execute(
+    sent = await affected_rows(
+        session,
         update(o)
         .where(
             or_(*about),
             o.status.in_([OutboxStatus.SENT, OutboxStatus.FAILED]),
             o.redacted_at.is_(None),
         )
-        .values(**_BLANK, redacted_at=now)
+        .values(**_BLANK, redacted_at=now),
     )
     # Private messages about them still waiting (their orders are finished: nothing anyone
     # needs) are not sent at all. A waiting group post may carry other tasks: it goes out.
-    waiting = await session.execute(
+    waiting = await affected_rows(
+        session,
         update(o)
         .where(or_(*about), o.status == OutboxStatus.PENDING, o.is_group.is_(False))
         .values(
@@ -384,9 +386,9 @@ async def _blank_copies(
             redacted_at=now,
             status=OutboxStatus.FAILED,
             error="about a forgotten household",
-        )
+        ),
     )
-    return (sent.rowcount or 0) + (waiting.rowcount or 0)
+    return sent + waiting
 
 
 async def _forget_resident(session: AsyncSession, r: Resident, done: Forgotten, now: Any) -> None:
@@ -400,42 +402,39 @@ async def _forget_resident(session: AsyncSession, r: Resident, done: Forgotten, 
         .where(OrderProblem.reporter_telegram_id == tid)
         .values(reporter_telegram_id=anon)
     )
-    done.care_checks += (
-        await session.execute(delete(CareCheck).where(CareCheck.resident_id == r.id))
-    ).rowcount or 0
-    done.drafts += (
-        await session.execute(delete(OrderDraft).where(OrderDraft.resident_id == r.id))
-    ).rowcount or 0
-    done.notice_deliveries += (
-        await session.execute(
-            update(NoticeDelivery)
-            .where(or_(NoticeDelivery.resident_id == r.id, NoticeDelivery.chat_id == tid))
-            .values(chat_id=anon)
-        )
-    ).rowcount or 0
+    done.care_checks += await affected_rows(
+        session, delete(CareCheck).where(CareCheck.resident_id == r.id)
+    )
+    done.drafts += await affected_rows(
+        session, delete(OrderDraft).where(OrderDraft.resident_id == r.id)
+    )
+    done.notice_deliveries += await affected_rows(
+        session,
+        update(NoticeDelivery)
+        .where(or_(NoticeDelivery.resident_id == r.id, NoticeDelivery.chat_id == tid))
+        .values(chat_id=anon),
+    )
     # What was sent to their private chat: blanked, moved off their Telegram id; what was
     # still waiting is not sent at all.
     o = OutboxMessage
-    done.outbox += (
-        await session.execute(
-            update(o)
-            .where(o.chat_id == tid, o.status == OutboxStatus.PENDING)
-            .values(
-                **_BLANK,
-                chat_id=anon,
-                redacted_at=now,
-                status=OutboxStatus.FAILED,
-                error="recipient forgotten",
-            )
-        )
-    ).rowcount or 0
-    done.outbox += (
-        await session.execute(
-            update(o)
-            .where(o.chat_id == tid, o.status.in_([OutboxStatus.SENT, OutboxStatus.FAILED]))
-            .values(**_BLANK, chat_id=anon, redacted_at=now)
-        )
-    ).rowcount or 0
+    done.outbox += await affected_rows(
+        session,
+        update(o)
+        .where(o.chat_id == tid, o.status == OutboxStatus.PENDING)
+        .values(
+            **_BLANK,
+            chat_id=anon,
+            redacted_at=now,
+            status=OutboxStatus.FAILED,
+            error="recipient forgotten",
+        ),
+    )
+    done.outbox += await affected_rows(
+        session,
+        update(o)
+        .where(o.chat_id == tid, o.status.in_([OutboxStatus.SENT, OutboxStatus.FAILED]))
+        .values(**_BLANK, chat_id=anon, redacted_at=now),
+    )
     # Their raw updates: found by a cheap text match, confirmed by reading the JSON.
     candidates = await session.execute(
         select(InboxUpdate.update_id, InboxUpdate.payload).where(
@@ -444,33 +443,31 @@ async def _forget_resident(session: AsyncSession, r: Resident, done: Forgotten, 
     )
     gone = [uid for uid, payload in candidates if _mentions(payload, tid)]
     if gone:
-        done.inbox += (
-            await session.execute(delete(InboxUpdate).where(InboxUpdate.update_id.in_(gone)))
-        ).rowcount or 0
+        done.inbox += await affected_rows(
+            session, delete(InboxUpdate).where(InboxUpdate.update_id.in_(gone))
+        )
     # Saved conversations (key: their id, or "[chat, user]") and their language.
     states = await session.execute(
         select(ChatState.kind, ChatState.name, ChatState.key).where(ChatState.key.like(f"%{tid}%"))
     )
     for kind, name, k in states:
         if k == str(tid) or str(tid) in re.findall(r"-?\d+", k):
-            done.chat_state += (
-                await session.execute(
-                    delete(ChatState).where(
-                        ChatState.kind == kind, ChatState.name == name, ChatState.key == k
-                    )
-                )
-            ).rowcount or 0
-    done.chat_state += (
-        await session.execute(delete(UserPref).where(UserPref.telegram_id == tid))
-    ).rowcount or 0
+            done.chat_state += await affected_rows(
+                session,
+                delete(ChatState).where(
+                    ChatState.kind == kind, ChatState.name == name, ChatState.key == k
+                ),
+            )
+    done.chat_state += await affected_rows(
+        session, delete(UserPref).where(UserPref.telegram_id == tid)
+    )
     # The audit log keeps who did what when; the details (care flags, ...) go.
-    done.audit_details += (
-        await session.execute(
-            update(AuditEntry)
-            .where(AuditEntry.target == f"resident:{r.id}")
-            .values(details={"erased": True})
-        )
-    ).rowcount or 0
+    done.audit_details += await affected_rows(
+        session,
+        update(AuditEntry)
+        .where(AuditEntry.target == f"resident:{r.id}")
+        .values(details={"erased": True}),
+    )
     # Last, the household itself: the row stays only as the anchor of its orders.
     await care_flags.remove_all(session, r.id)
     await session.execute(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement, false, or_, select, true
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.errors import Refused
@@ -50,13 +50,34 @@ class Scope:
         """The whole community: admins and that community's staff."""
         return self.covers(community_id)
 
-    def grid_clause(self) -> ColumnElement[bool]:
-        """A WHERE clause on ``Grid`` for the grids this scope covers."""
+    def clause(
+        self,
+        community_id: SQLColumnExpression[int | None],
+        grid_id: SQLColumnExpression[int | None],
+    ) -> ColumnElement[bool]:
+        """A WHERE clause for the rows this scope covers, on any table with a community and a
+        grid column (``covers`` as SQL): a row of a community in scope, or of a grid led (a
+        row of no community, such as a notice to everyone, is an admin's alone)."""
         if self.admin:
             return true()
         if not self.is_staff:
             return false()
-        return or_(Grid.community_id.in_(self.communities), Grid.id.in_(self.grids))
+        return or_(
+            community_id.in_(self.communities),
+            and_(community_id.is_not(None), grid_id.in_(self.grids)),
+        )
+
+    def grid_clause(self) -> ColumnElement[bool]:
+        """A WHERE clause on ``Grid`` for the grids this scope covers."""
+        return self.clause(Grid.community_id, Grid.id)
+
+    def community_clause(self) -> ColumnElement[bool]:
+        """A WHERE clause on ``Community`` for the communities covered as a whole."""
+        if self.admin:
+            return true()
+        if not self.communities:
+            return false()
+        return Community.id.in_(self.communities)
 
 
 EVERYTHING = Scope(admin=True)
@@ -107,6 +128,37 @@ async def grids(session: AsyncSession, scope: Scope) -> list[tuple[int, str]]:
 
 async def grid_ids(session: AsyncSession, scope: Scope) -> list[int]:
     return [gid for gid, _ in await grids(session, scope)]
+
+
+async def grids_of(session: AsyncSession, telegram_id: int) -> list[tuple[int, str]]:
+    """The (id, name) of the grids this person acts for (none for anyone but staff)."""
+    return await grids(session, await scope_of(session, telegram_id))
+
+
+async def covered_grid(session: AsyncSession, scope: Scope, grid_id: int) -> Grid | None:
+    """The grid if this scope covers it (``covers``), else None (also for no such grid)."""
+    grid = await session.get(Grid, grid_id)
+    if grid is None or not scope.covers(grid.community_id, grid.id):
+        return None
+    return grid
+
+
+async def require_grid(
+    session: AsyncSession, telegram_id: int, grid_id: int, refusal: str = NOT_STAFF
+) -> Grid:
+    """The grid if this person's scope covers it; ``refusal`` (a msgid) otherwise."""
+    grid = await covered_grid(session, await scope_of(session, telegram_id), grid_id)
+    if grid is None:
+        raise Refused(refusal)
+    return grid
+
+
+async def community_codes(session: AsyncSession, scope: Scope) -> list[str]:
+    """The codes of the communities this scope covers as a whole, in id order."""
+    rows = await session.scalars(
+        select(Community.code).where(scope.community_clause()).order_by(Community.id)
+    )
+    return list(rows)
 
 
 async def staff_covering(session: AsyncSession, community_id: int, grid_id: int) -> list[int]:

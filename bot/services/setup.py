@@ -24,7 +24,8 @@ from bot.errors import Refused
 from bot.i18n import N_, Gettext, gettext_for
 from bot.runtime import Runtime
 from bot.services import csvfile
-from models import Building, Community, Compound, Grid, Staff, StaffRole
+from bot.services.scope import community_codes, scope_of
+from models import Building, Community, Compound, Grid
 
 CSV_COLUMNS = (
     "community",
@@ -127,30 +128,17 @@ def parse_csv(text: str, result: ImportResult) -> list[Row]:
     table = csvfile.read(text, CSV_COLUMNS)
     result.rows = table.count
     result.errors.extend(table.errors)
-    rows: list[Row] = []
-    for line, value in table.lines:
-        row, reasons = _check_row(line, value)
-        if reasons:
-            result.errors.append((line, "; ".join(reasons)))
-        elif row is not None:
-            rows.append(row)
-    result.errors.sort()
-    return rows
+    return csvfile.check_lines(table.lines, _check_row, result.errors)
 
 
 async def allowed_codes(session: AsyncSession, telegram_id: int) -> set[str] | None:
-    """The codes of the communities this person may set up: None for an admin (any, new ones
-    too). Refused (NOT_ALLOWED) for anyone but admins and community staff."""
-    rows = (
-        await session.execute(
-            select(Staff.role, Community.code)
-            .outerjoin(Community, Community.id == Staff.community_id)
-            .where(Staff.telegram_id == telegram_id)
-        )
-    ).all()
-    if any(role == StaffRole.ADMIN for role, _code in rows):
+    """The codes of the communities this person may set up (those their scope covers as a
+    whole): None for an admin (any, new ones too). Refused (NOT_ALLOWED) for anyone but admins
+    and community staff."""
+    scope = await scope_of(session, telegram_id)
+    if scope.admin:
         return None
-    codes = {code for role, code in rows if role == StaffRole.COMMUNITY and code}
+    codes = set(await community_codes(session, scope))
     if not codes:
         raise Refused(NOT_ALLOWED)
     return codes
@@ -182,73 +170,100 @@ async def import_csv(
         ]
     if result.errors and not rows and result.rows == 0:
         return result
+    known = await _Known.load(session)
+    good = csvfile.check_lines(((r.line, r) for r in rows), _Across(known).check, result.errors)
+    if result.errors:
+        return result
+    await _write(rt, session, known, good, result)
+    return result
 
-    communities = {c.code: c for c in await session.scalars(select(Community))}
-    by_id = {c.id: c for c in communities.values()}
-    grids: dict[tuple[int, str], list[Grid]] = {}
-    for g in await session.scalars(select(Grid).order_by(Grid.id)):
-        grids.setdefault((g.community_id, g.name), []).append(g)
-    compounds: dict[tuple[int, str], list[Compound]] = {}
-    for c in await session.scalars(select(Compound).order_by(Compound.id)):
-        compounds.setdefault((c.community_id, c.name), []).append(c)
-    existing: dict[str, _Existing] = {}
-    for b, comp in await session.execute(
-        select(Building, Compound).join(Compound, Compound.id == Building.compound_id)
-    ):
-        existing[b.code] = _Existing(
-            b.id, by_id[comp.community_id].code, comp.name, b.name, b.grid_id, b.units
-        )
-    code_of_place = {(e.community_code, e.compound, e.name): code for code, e in existing.items()}
 
-    # Across lines: one name per community code, one code per building, one building per code.
-    community_name: dict[str, tuple[str, int]] = {}
-    code_line: dict[str, int] = {}
-    place_line: dict[tuple[str, str, str], tuple[str, int]] = {}
-    good: list[Row] = []
-    for r in rows:
+@dataclass
+class _Known:
+    """What is already in the database, by the names and codes a line uses."""
+
+    communities: dict[str, Community]  # by code
+    grids: dict[tuple[int, str], list[Grid]]  # by (community id, name)
+    compounds: dict[tuple[int, str], list[Compound]]
+    existing: dict[str, _Existing]  # buildings by code
+    code_of_place: dict[tuple[str, str, str], str]  # (community code, compound, name) -> code
+
+    @classmethod
+    async def load(cls, session: AsyncSession) -> _Known:
+        communities = {c.code: c for c in await session.scalars(select(Community))}
+        by_id = {c.id: c for c in communities.values()}
+        grids: dict[tuple[int, str], list[Grid]] = {}
+        for g in await session.scalars(select(Grid).order_by(Grid.id)):
+            grids.setdefault((g.community_id, g.name), []).append(g)
+        compounds: dict[tuple[int, str], list[Compound]] = {}
+        for c in await session.scalars(select(Compound).order_by(Compound.id)):
+            compounds.setdefault((c.community_id, c.name), []).append(c)
+        existing: dict[str, _Existing] = {}
+        for b, comp in await session.execute(
+            select(Building, Compound).join(Compound, Compound.id == Building.compound_id)
+        ):
+            existing[b.code] = _Existing(
+                b.id, by_id[comp.community_id].code, comp.name, b.name, b.grid_id, b.units
+            )
+        code_of_place = {
+            (e.community_code, e.compound, e.name): code for code, e in existing.items()
+        }
+        return cls(communities, grids, compounds, existing, code_of_place)
+
+
+class _Across:
+    """The checks across lines and against the database: one name per community code, one
+    code per building, one building per code, no name that is already ambiguous."""
+
+    def __init__(self, known: _Known) -> None:
+        self.known = known
+        self.community_name: dict[str, tuple[str, int]] = {}
+        self.code_line: dict[str, int] = {}
+        self.place_line: dict[tuple[str, str, str], tuple[str, int]] = {}
+
+    def check(self, line: int, r: Row) -> tuple[Row | None, list[str]]:
+        known = self.known
         reasons: list[str] = []
-        first = community_name.setdefault(r.community_code, (r.community, r.line))
+        first = self.community_name.setdefault(r.community_code, (r.community, r.line))
         if first[0] != r.community:
             reasons.append(
                 f"the community code {r.community_code!r} is {first[0]!r} on line {first[1]}"
             )
-        if r.community_code in communities:
-            cid = communities[r.community_code].id
-            for kind, table, name in (
-                ("grids", grids, r.grid),
-                ("compounds", compounds, r.compound),
-            ):
-                if len(table.get((cid, name), [])) > 1:
-                    reasons.append(f"the community already has several {kind} called {name!r}")
+        if r.community_code in known.communities:
+            cid = known.communities[r.community_code].id
+            if len(known.grids.get((cid, r.grid), [])) > 1:
+                reasons.append(f"the community already has several grids called {r.grid!r}")
+            if len(known.compounds.get((cid, r.compound), [])) > 1:
+                reasons.append(f"the community already has several compounds called {r.compound!r}")
         place = (r.community_code, r.compound, r.building)
-        if r.building_code in code_line:
+        if r.building_code in self.code_line:
             reasons.append(
                 f"the building code {r.building_code!r} is already on line "
-                f"{code_line[r.building_code]}"
+                f"{self.code_line[r.building_code]}"
             )
         else:
-            code_line[r.building_code] = r.line
-        seen = place_line.setdefault(place, (r.building_code, r.line))
+            self.code_line[r.building_code] = r.line
+        seen = self.place_line.setdefault(place, (r.building_code, r.line))
         if seen[1] != r.line:
             reasons.append(f"{r.compound} {r.building} is already on line {seen[1]}")
-        old = existing.get(r.building_code)
+        old = known.existing.get(r.building_code)
         if old is not None and (old.community_code, old.compound, old.name) != place:
             reasons.append(
                 f"the building code {r.building_code!r} is taken by {old.compound} {old.name} "
                 f"of the community {old.community_code!r}"
             )
-        has = code_of_place.get(place)
+        has = known.code_of_place.get(place)
         if has is not None and has != r.building_code:
             reasons.append(f"{r.compound} {r.building} already has the code {has!r}")
-        if reasons:
-            result.errors.append((r.line, "; ".join(reasons)))
-        else:
-            good.append(r)
-    result.errors.sort()
-    if result.errors:
-        return result
+        return r, reasons
 
+
+async def _write(
+    rt: Runtime, session: AsyncSession, known: _Known, good: list[Row], result: ImportResult
+) -> None:
+    """Create or update what the checked lines name, counting what changed."""
     now = rt.clock.now()
+    communities = known.communities
     seen_c: set[int] = set()
     seen_g: set[int] = set()
     seen_p: set[int] = set()
@@ -271,12 +286,12 @@ async def import_csv(
         seen_c.add(comm.id)
 
         grid = await _get_or_create(
-            session, grids, Grid, comm.id, r.grid, seen_g, result.grids, group_chat_id=None
+            session, known.grids, Grid, comm.id, r.grid, seen_g, result.grids, group_chat_id=None
         )
         comp = await _get_or_create(
-            session, compounds, Compound, comm.id, r.compound, seen_p, result.compounds
+            session, known.compounds, Compound, comm.id, r.compound, seen_p, result.compounds
         )
-        old = existing.get(r.building_code)
+        old = known.existing.get(r.building_code)
         if old is None:
             session.add(
                 Building(
@@ -289,14 +304,13 @@ async def import_csv(
             )
             result.buildings.created += 1
         elif (old.grid_id, old.units) != (grid.id, r.units):
-            b = await session.get(Building, old.id)
-            assert b is not None
-            b.grid_id, b.units = grid.id, r.units
+            building = await session.get(Building, old.id)
+            assert building is not None
+            building.grid_id, building.units = grid.id, r.units
             result.buildings.updated += 1
         else:
             result.buildings.unchanged += 1
     await session.flush()
-    return result
 
 
 async def _get_or_create(

@@ -15,6 +15,7 @@ from bot.clock import Clock
 from bot.errors import Msg, Refused
 from bot.i18n import N_
 from bot.services import audit
+from bot.services.scope import scope_of
 from models import Community, Grid, Staff, StaffRole
 
 ROLE_WORDS = {
@@ -59,11 +60,7 @@ def parse_role(text: str) -> StaffRole:
 
 
 async def is_admin(session: AsyncSession, telegram_id: int) -> bool:
-    return bool(
-        await session.scalar(
-            select(Staff.id).where(Staff.telegram_id == telegram_id, Staff.role == StaffRole.ADMIN)
-        )
-    )
+    return (await scope_of(session, telegram_id)).admin
 
 
 async def require_admin(session: AsyncSession, telegram_id: int) -> None:
@@ -113,7 +110,7 @@ async def _view(session: AsyncSession, s: Staff) -> StaffView:
 
 async def list_staff(session: AsyncSession) -> list[StaffView]:
     """Everyone with a staff role: admins first, then community staff, then grid leaders."""
-    order = {StaffRole.ADMIN: 0, StaffRole.COMMUNITY: 1, StaffRole.GRID_LEADER: 2}
+    order: dict[str, int] = {StaffRole.ADMIN: 0, StaffRole.COMMUNITY: 1, StaffRole.GRID_LEADER: 2}
     rows = list(await session.scalars(select(Staff).order_by(Staff.id)))
     views = [await _view(session, s) for s in rows]
     return sorted(views, key=lambda v: (order.get(v.role, 9), v.scope, v.name, v.id))

@@ -11,7 +11,8 @@ from zoneinfo import ZoneInfo
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from bot.services import reports
+from bot.services import notify, reports
+from bot.services.scope import NOT_STAFF
 from models import AuditEntry, Order
 from tests.factories import STAFF, Harness, Z, buttons, text_of
 from tests.unit.test_orders import _order, _resident
@@ -66,7 +67,7 @@ async def test_stats_and_export_for_staff_not_residents(harness: Harness) -> Non
         )
     assert o is not None
     assert [(r[0], r[8]) for r in rows] == [(order_id, o.contact_phone)]
-    assert rows[0][12] == reports.ZH(reports.notify.STATUS["open"])
+    assert rows[0][12] == reports.ZH(notify.STATUS["open"])
     assert h.emu.file_bytes(csv_doc["document"]["file_id"]).startswith(b"\xef\xbb\xbf")
     assert [(a.actor_telegram_id, a.action) for a in exported] == [(STAFF, "report.exported")]
 
@@ -80,9 +81,9 @@ async def test_stats_and_export_for_staff_not_residents(harness: Harness) -> Non
     # A resident is refused both.
     aunt = h.person(1001)
     aunt.say("/stats")
-    await aunt.expect(Z(reports.NOT_STAFF))
+    await aunt.expect(Z(NOT_STAFF))
     aunt.say("/export")
-    await aunt.expect(Z(reports.NOT_STAFF))
+    await aunt.expect(Z(NOT_STAFF))
     await h.settle()
     assert _docs(h, 1001) == []
 

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from bot.errors import Refused
 from bot.runtime import Runtime
 from bot.services import notices, residents
+from bot.services.scope import scope_of
 from models import (
     CareFlag,
     Notice,
@@ -63,10 +64,10 @@ async def _resident(
 async def test_audiences_by_role(rt: Runtime) -> None:
     await _staff(rt)
     async with rt.db.read() as s:
-        community = await notices.scope_of(s, STAFF)
-        leader = await notices.scope_of(s, LEADER)
-        admin = await notices.scope_of(s, ADMIN)
-        nobody = await notices.scope_of(s, NOBODY)
+        community = await scope_of(s, STAFF)
+        leader = await scope_of(s, LEADER)
+        admin = await scope_of(s, ADMIN)
+        nobody = await scope_of(s, NOBODY)
         assert notices.audiences_for(nobody) == []
         assert notices.EVERYONE in notices.audiences_for(admin)
         assert notices.EVERYONE not in notices.audiences_for(community)

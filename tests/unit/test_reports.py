@@ -9,6 +9,7 @@ import io
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
@@ -20,7 +21,8 @@ from bot.errors import Refused
 from bot.i18n import gettext_for
 from bot.runtime import Runtime
 from bot.seed import seed_demo
-from bot.services import audit, orders, reports
+from bot.services import audit, notify, orders, reports
+from bot.services.scope import Scope, scope_of
 from cli.main import main
 from models import (
     AuditEntry,
@@ -148,7 +150,7 @@ async def test_summary_is_sent_once_at_the_configured_time(rt: Runtime) -> None:
     from models import DailyRun, OutboxMessage
 
     rt.settings.reports.daily_summary_at = "20:00"
-    now = rt.clock.now().astimezone(reports.ZoneInfo(rt.timezone))
+    now = rt.clock.now().astimezone(ZoneInfo(rt.timezone))
     at = rt.settings.reports.daily_summary_at
     hh, mm = (int(x) for x in at.split(":"))
     target = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
@@ -197,7 +199,7 @@ async def test_export_rows_match_the_database(rt: Runtime) -> None:
     a, b, c, day = await _scenario(rt)
     notice_id = await _notice(rt)
     async with rt.db.read() as s:
-        scope = await reports.scope_of(s, STAFF)
+        scope = await scope_of(s, STAFF)
         assert scope is not None
         sheets = await reports.ledger(s, scope, day, day + timedelta(days=1), rt.timezone)
         data = reports.workbook_bytes(sheets)
@@ -224,11 +226,11 @@ async def test_export_rows_match_the_database(rt: Runtime) -> None:
         )
         assert r[col["联系电话"]] == o.contact_phone
         assert r[col["类型"]] == ZH("Medicine")
-        assert r[col["状态"]] == ZH(reports.notify.STATUS[o.status])
+        assert r[col["状态"]] == ZH(notify.STATUS[o.status])
         assert r[col["花费(元)"]] == (
             None if o.amount_spent_fen is None else o.amount_spent_fen / 100
         )
-        local = o.created_at.astimezone(reports.ZoneInfo(rt.timezone)).replace(tzinfo=None)
+        local = o.created_at.astimezone(ZoneInfo(rt.timezone)).replace(tzinfo=None)
         assert r[col["下单时间"]] == local.replace(microsecond=0)
     by_id = {r[col["订单编号"]]: r for r in rows}
     assert by_id[a][col["志愿者"]] == "王刚" and by_id[a][col["花费(元)"]] == 35.5
@@ -275,7 +277,7 @@ async def test_export_rows_match_the_database(rt: Runtime) -> None:
     # A grid leader of the second grid exports nothing of the first.
     async with rt.db.read() as s:
         grids = await _grid_ids(rt)
-        other = reports.Scope((grids[1],))
+        other = Scope(grids=frozenset({grids[1]}))
         sheets = await reports.ledger(s, other, day, day, "Asia/Shanghai")
         wb2 = load_workbook(io.BytesIO(reports.workbook_bytes(sheets)))
     assert wb2["订单"].max_row == 1 and wb2["通知"].max_row == 1 and wb2["操作记录"].max_row == 1
@@ -359,7 +361,7 @@ async def test_ledger_cells_that_look_like_formulas_stay_text(rt: Runtime) -> No
         assert n is not None
         n.text = "=1+1"
     async with rt.db.read() as s:
-        scope = await reports.scope_of(s, STAFF)
+        scope = await scope_of(s, STAFF)
         assert scope is not None
         files = await reports.export(s, scope, day, day, rt.timezone)
     assert files.orders == 5

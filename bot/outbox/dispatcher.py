@@ -1,0 +1,299 @@
+"""The dispatcher: one loop per process that sends the due outbox rows, in order per chat,
+within the pacer's limits, at most ``max_in_flight`` at a time; it retries 429 after the
+server's ``retry_after`` and 5xx or network errors with back-off for ``give_up_after``, and
+records on the row what came of each send (sent with its message id, pending again, failed;
+a group that became a supergroup is followed). Rows are taken through ``leases``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from bot.clock import Clock
+from bot.db import Database
+from bot.outbox import leases
+from bot.outbox.channel import ChatEvents, Outgoing, Sender, SendResult
+from bot.outbox.pacer import Limits, Pacer
+from models import OutboxKind, OutboxMessage, OutboxStatus
+
+logger = logging.getLogger(__name__)
+
+# The error of an edit or pin of a message left in a group that became a supergroup.
+UPGRADED = "group upgraded to a supergroup"
+
+
+class Dispatcher:
+    """Sends due outbox rows in order per chat, paced, with retries. Safe to run on several
+    instances at once: a row is leased with a conditional UPDATE before it is sent."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        sender: Sender,
+        limits: Limits,
+        pacer: Pacer | None = None,
+        events: ChatEvents | None = None,
+    ) -> None:
+        self.db = db
+        self.events = events
+        self.clock = clock
+        self.sender = sender
+        self.limits = limits
+        # Shared with the direct replies, so that together they stay within the overall limit.
+        self.pacer = pacer or Pacer(limits)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._in_flight: dict[int, asyncio.Task[None]] = {}  # chat_id -> its one send
+        self._in_flight_rows: dict[int, int] = {}  # chat_id -> the outbox row being sent
+        self._renewed = 0.0  # monotonic time of the last lease renewal
+        self._stopping = False
+        self.sent_count = 0
+        self.retry_count = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        await leases.recover(self.db, self.clock)
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
+
+    async def stop(self) -> None:
+        """Finish the sends under way (so none is sent twice), then stop."""
+        self._stopping = True
+        self._wake.set()
+        if self._task:
+            # Let the pump return by itself first: cancelled between leasing a row and handing
+            # it to a send, it would leave that row 'sending' until the lease runs out.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=5.0)
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._in_flight:
+            await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+
+    async def _renew_leases(self) -> None:
+        """Renew the leases of the rows this dispatcher is sending, at most every
+        ``RENEW_EVERY`` seconds."""
+        rows = list(self._in_flight_rows.values())
+        if not rows or time.monotonic() - self._renewed < leases.RENEW_EVERY:
+            return
+        self._renewed = time.monotonic()
+        await leases.renew(self.db, self.clock, rows)
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                delay = await self.pump()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("outbox pump failed; retrying")
+                delay = 1.0
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    async def pump(self, budget: float = 2.0) -> float:
+        """Send what may go now, for up to ``budget`` seconds; return how long to sleep."""
+        started = time.monotonic()
+        await self._renew_leases()
+        now = self.clock.now()
+        async with self.db.read() as s:
+            rows = (
+                (
+                    await s.execute(
+                        select(OutboxMessage)
+                        .where(
+                            OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING])
+                        )
+                        .order_by(OutboxMessage.priority, OutboxMessage.id)
+                        .limit(1000)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            edit_targets = {r.edit_of for r in rows if r.edit_of is not None}
+            targets: dict[int, OutboxMessage] = {}
+            if edit_targets:
+                found = await s.execute(
+                    select(OutboxMessage).where(OutboxMessage.id.in_(edit_targets))
+                )
+                targets = {t.id: t for t in found.scalars()}
+        # Rows another process leased and never finished (it died mid-send): once the lease
+        # has run out, they are pending again and go first in their chat, in this very pass.
+        stale = [
+            r.id
+            for r in rows
+            if r.status == OutboxStatus.SENDING
+            and r.chat_id not in self._in_flight
+            and (r.lease_until is None or r.lease_until < now)
+        ]
+        recovered = (
+            set(stale) if stale and await leases.recover(self.db, self.clock, stale) else set()
+        )
+        next_delay = self.limits.poll_seconds
+        held: set[int] = set()  # chats with an earlier message still waiting: keep order
+        for row in rows:
+            if self._stopping or time.monotonic() - started > budget:
+                return 0.001
+            chat = row.chat_id
+            sending = row.status == OutboxStatus.SENDING and row.id not in recovered
+            if chat in held or chat in self._in_flight or sending:
+                held.add(chat)
+                continue
+            if row.next_attempt_at > now:
+                held.add(chat)
+                next_delay = min(next_delay, (row.next_attempt_at - now).total_seconds())
+                continue
+            target_id: int | None = None
+            if row.kind in (OutboxKind.EDIT, OutboxKind.PIN):
+                target = targets.get(row.edit_of or 0)
+                if target is None or target.status == OutboxStatus.FAILED:
+                    await self._finish(row.id, SendResult(ok=False, error="original not sent"))
+                    continue
+                if target.message_id is None:
+                    held.add(chat)  # the original is still on its way
+                    continue
+                target_id = target.message_id
+            # At most max_in_flight sends are under way (or waiting for their overall slot).
+            while len(self._in_flight) >= self.limits.max_in_flight:
+                await asyncio.wait(
+                    list(self._in_flight.values()), return_when=asyncio.FIRST_COMPLETED
+                )
+            wait = self.pacer.chat_wait(chat, row.is_group)
+            if wait > 0 or chat in self._in_flight:
+                held.add(chat)
+                next_delay = min(next_delay, wait or next_delay)
+                continue
+            leased = await leases.take(self.db, self.clock, row.id, target_id)
+            if leased is None:
+                held.add(chat)
+                continue
+            out, attempts = leased
+            self._in_flight_rows[chat] = out.id
+            self._in_flight[chat] = asyncio.create_task(self._send(out, attempts))
+            held.add(chat)
+        return max(0.001, next_delay)
+
+    async def _send(self, out: Outgoing, attempts: int) -> None:
+        try:
+            flight = await self.pacer.take_global()
+            # The chat's budget counts from when the request really leaves, not from the lease:
+            # a wait for the overall slot must not eat into the next message's spacing. (The
+            # chat has no other row in flight meanwhile: self._in_flight holds it.)
+            self.pacer.reserve_chat(out.chat_id, out.is_group)
+            try:
+                result = await self.sender.send(out)
+            except Exception as exc:  # a sender bug must not lose the message
+                logger.exception("sender raised for outbox %s", out.id)
+                result = SendResult(ok=False, transient=True, error=repr(exc))
+            finally:
+                self.pacer.landed(flight)
+            if result.retry_after is not None:
+                self.retry_count += 1
+                self.pacer.back_off(out.chat_id, out.is_group, result.retry_after)
+                logger.info("outbox %s: 429, retry after %ss", out.id, result.retry_after)
+            await self._finish(out.id, result, attempts + 1, out.created_at, out)
+        finally:
+            self._in_flight.pop(out.chat_id, None)
+            self._in_flight_rows.pop(out.chat_id, None)
+            self._wake.set()
+
+    async def _finish(
+        self,
+        row_id: int,
+        result: SendResult,
+        attempts: int = 1,
+        created_at: datetime | None = None,
+        out: Outgoing | None = None,
+    ) -> None:
+        now = self.clock.now()
+        values: dict[str, object] = {"attempts": attempts, "lease_until": None}
+        if result.migrated_to is not None and out is not None:
+            await self._migrated(out, result.migrated_to, values)
+            return
+        # Telegram down (5xx, timeouts, no connection) is not the message's fault: it keeps
+        # trying for give_up_after, so an outage of hours loses nothing.
+        in_budget = created_at is None or now - created_at < self.limits.give_up_after
+        if result.ok:
+            self.sent_count += 1
+            values.update(status=OutboxStatus.SENT, message_id=result.message_id, sent_at=now)
+        elif result.retry_after is not None or (result.transient and in_budget):
+            # 429 is the server pacing us, not a failure of the message: always retried. The
+            # row keeps its place: later rows of its chat wait behind it (see pump).
+            delay = (
+                result.retry_after
+                if result.retry_after is not None
+                else min(self.limits.max_backoff, 2.0 ** min(attempts, 30))
+            )
+            values.update(
+                status=OutboxStatus.PENDING,
+                next_attempt_at=now + timedelta(seconds=math.ceil(delay * 1000) / 1000),
+                error=result.error,
+            )
+        else:
+            # Final. next_attempt_at records when it was given up (/outbox counts the last
+            # 24 hours); reported_at cleared, so the sweep tells the operator once.
+            values.update(
+                status=OutboxStatus.FAILED,
+                error=result.error,
+                next_attempt_at=now,
+                reported_at=None,
+            )
+            logger.warning("outbox %s failed for good: %s", row_id, result.error)
+        async with self.db.session() as s:
+            await s.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(values))
+            if result.forbidden and out is not None and out.is_group and self.events:
+                await self.events.group_refused(s, out.chat_id)
+
+    async def _migrated(self, out: Outgoing, new_chat: int, values: dict[str, object]) -> None:
+        """The group became a supergroup: a new message goes to the new chat at once, ahead of
+        the rest of the chat's (moved with it, in the same transaction, so the order holds); an
+        edit or pin of a message left in the old group cannot be made."""
+        now = self.clock.now()
+        if out.kind == OutboxKind.SEND:
+            values.update(
+                status=OutboxStatus.PENDING, chat_id=new_chat, next_attempt_at=now, attempts=0
+            )
+        else:
+            values.update(
+                status=OutboxStatus.FAILED,
+                error=UPGRADED,
+                next_attempt_at=now,
+                reported_at=now,  # not a failure anyone must hear of
+            )
+        async with self.db.session() as s:
+            await s.execute(update(OutboxMessage).where(OutboxMessage.id == out.id).values(values))
+            if self.events:
+                await self.events.chat_migrated(s, out.chat_id, new_chat)
+        logger.info("outbox %s: chat %s moved to %s", out.id, out.chat_id, new_chat)
+
+    async def drain(self, timeout: float = 30.0) -> None:
+        """Wait until nothing is pending (tests and the CLI)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            async with self.db.read() as s:
+                left = (
+                    await s.execute(
+                        select(OutboxMessage.id)
+                        .where(
+                            OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING])
+                        )
+                        .limit(1)
+                    )
+                ).first()
+            if left is None and not self._in_flight:
+                return
+            self.wake()
+            await asyncio.sleep(0.05)
+        raise TimeoutError("outbox not drained")

@@ -1,0 +1,102 @@
+"""Leases: how a row is taken for sending, kept while the send is under way, and given back
+when its sender died. Each is one conditional UPDATE, so several dispatchers (processes,
+instances) may run at once and none sends a row another has taken; a row left 'sending' by a
+process that was killed is taken back by any dispatcher's next pass within ``LEASE``."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import or_, update
+
+from bot.buttons import from_json
+from bot.clock import Clock
+from bot.db import Database, affected_rows
+from bot.outbox.channel import Outgoing
+from models import OutboxKind, OutboxMessage, OutboxStatus
+
+logger = logging.getLogger(__name__)
+
+# A row being sent is leased for this long and the lease is renewed while the send is under way,
+# so a row left 'sending' by a process that died (kill -9, power cut) is taken back by any
+# dispatcher's next pass within LEASE: its chat is blocked for seconds, not until a restart.
+LEASE = timedelta(seconds=15)
+RENEW_EVERY = LEASE.total_seconds() / 3
+
+
+async def take(
+    db: Database, clock: Clock, row_id: int, target_id: int | None
+) -> tuple[Outgoing, int] | None:
+    """Take a pending row for sending: the message as the row is now (read by the same
+    UPDATE: a waiting post may have had tasks folded into it) and its attempts so far; None
+    if it is taken."""
+    now = clock.now()
+    m = OutboxMessage
+    async with db.session() as s:
+        leased = (
+            await s.execute(
+                update(m)
+                .where(m.id == row_id, m.status == OutboxStatus.PENDING)
+                .values(status=OutboxStatus.SENDING, lease_until=now + LEASE)
+                .returning(
+                    m.chat_id,
+                    m.is_group,
+                    m.kind,
+                    m.text,
+                    m.buttons,
+                    m.photo,
+                    m.media,
+                    m.attempts,
+                    m.created_at,
+                )
+            )
+        ).first()
+    if leased is None:
+        return None
+    out = Outgoing(
+        id=row_id,
+        chat_id=leased.chat_id,
+        is_group=leased.is_group,
+        kind=OutboxKind(leased.kind),
+        text=leased.text,
+        buttons=from_json(leased.buttons),
+        photo=leased.photo,
+        target_message_id=target_id,
+        media=leased.media,
+        created_at=leased.created_at,
+    )
+    return out, leased.attempts
+
+
+async def renew(db: Database, clock: Clock, row_ids: list[int]) -> None:
+    """Extend the leases of rows still being sent, so no other pass (here or on another
+    instance) takes them back while the send is merely slow."""
+    m = OutboxMessage
+    async with db.session() as s:
+        await s.execute(
+            update(m)
+            .where(m.id.in_(row_ids), m.status == OutboxStatus.SENDING)
+            .values(lease_until=clock.now() + LEASE)
+        )
+
+
+async def recover(db: Database, clock: Clock, ids: list[int] | None = None) -> int:
+    """Rows left 'sending' whose lease ran out go back to pending (all such rows, or those
+    of ``ids``): their sender died mid-send. The UPDATE re-checks the expiry, so a lease
+    renewed meanwhile by a live dispatcher is left alone. Returns how many came back."""
+    now = clock.now()
+    m = OutboxMessage
+    expired = [
+        m.status == OutboxStatus.SENDING,
+        or_(m.lease_until.is_(None), m.lease_until < now),
+    ]
+    if ids is not None:
+        expired.append(m.id.in_(ids))
+    async with db.session() as s:
+        count = await affected_rows(
+            s, update(m).where(*expired).values(status=OutboxStatus.PENDING, lease_until=None)
+        )
+    if count:
+        logger.warning("outbox: %d message(s) left mid-send by a stopped process resent", count)
+    return count

@@ -1,0 +1,199 @@
+"""What came of a notice: a household's "Received", the counts staff see, a resend to
+those who have not confirmed, and the unconfirmed households per building for door knocking."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import Table, and_, bindparam, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.errors import Refused
+from bot.i18n import N_
+from bot.runtime import Runtime
+from bot.services import audit
+from bot.services.notices.audiences import visible
+from bot.services.notices.sending import Recipient, outbox_rows, write_rows
+from bot.services.scope import require_staff, scope_of
+from models import (
+    Building,
+    Grid,
+    Notice,
+    NoticeDelivery,
+    OutboxMessage,
+    OutboxStatus,
+    Resident,
+)
+
+
+async def confirm(rt: Runtime, session: AsyncSession, notice_id: int, chat_id: int) -> bool:
+    """The household pressed Received: True the first time, False if already confirmed."""
+    res = await session.execute(
+        update(NoticeDelivery)
+        .where(
+            NoticeDelivery.notice_id == notice_id,
+            NoticeDelivery.chat_id == chat_id,
+            NoticeDelivery.confirmed_at.is_(None),
+        )
+        .values(confirmed_at=rt.clock.now())
+    )
+    if res.rowcount == 1:  # type: ignore[attr-defined]
+        return True
+    known = await session.scalar(
+        select(NoticeDelivery.id).where(
+            NoticeDelivery.notice_id == notice_id, NoticeDelivery.chat_id == chat_id
+        )
+    )
+    if known is None:
+        raise Refused(N_("This notice was not sent to you."))
+    return False
+
+
+@dataclass(frozen=True)
+class Counts:
+    recipients: int
+    sent: int
+    failed: int
+    confirmed: int
+    pending: int
+    groups: int
+
+
+@dataclass(frozen=True)
+class NoticeView:
+    id: int
+    audience: str
+    text: str
+    send_at: datetime | None
+    sent_at: datetime | None
+    cancelled_at: datetime | None
+    counts: Counts
+
+
+async def counts(session: AsyncSession, notice_id: int) -> Counts:
+    d, o = NoticeDelivery, OutboxMessage
+    private = d.chat_id > 0
+    row = (
+        await session.execute(
+            select(
+                func.count().filter(private),
+                func.count().filter(and_(private, o.status == OutboxStatus.SENT)),
+                func.count().filter(and_(private, o.status == OutboxStatus.FAILED)),
+                func.count().filter(and_(private, d.confirmed_at.is_not(None))),
+                func.count().filter(
+                    and_(private, o.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]))
+                ),
+                func.count().filter(d.chat_id < 0),
+            )
+            .select_from(d)
+            .outerjoin(o, o.id == d.outbox_id)
+            .where(d.notice_id == notice_id)
+        )
+    ).one()
+    return Counts(*(int(x or 0) for x in row))
+
+
+async def recent(session: AsyncSession, telegram_id: int, limit: int = 5) -> list[NoticeView]:
+    scope = await require_staff(session, telegram_id, N_("Only community staff can send notices."))
+    q = (
+        select(Notice)
+        .where(scope.clause(Notice.community_id, Notice.grid_id))
+        .order_by(Notice.id.desc())
+    )
+    out = []
+    for n in await session.scalars(q.limit(limit)):
+        out.append(
+            NoticeView(
+                n.id,
+                n.audience,
+                n.text,
+                n.send_at,
+                n.sent_at,
+                n.cancelled_at,
+                await counts(session, n.id),
+            )
+        )
+    return out
+
+
+async def resend_unconfirmed(
+    rt: Runtime, session: AsyncSession, telegram_id: int, notice_id: int
+) -> int:
+    """A new message to each household that has not confirmed and whose last message was
+    delivered. Not to those whose send failed for good (blocked the bot, never started it: a
+    resend would fail the same way; they are on the door-knocking list), nor to those whose
+    message is still on its way. Returns how many."""
+    notice = await visible(session, telegram_id, notice_id)
+    if notice.sent_at is None:
+        raise Refused(N_("This notice has not been sent yet."))
+    rows = (
+        await session.execute(
+            select(NoticeDelivery.id, NoticeDelivery.chat_id)
+            .join(OutboxMessage, OutboxMessage.id == NoticeDelivery.outbox_id)
+            .outerjoin(Resident, Resident.id == NoticeDelivery.resident_id)
+            .where(
+                Resident.forgotten_at.is_(None),  # an erased household is never messaged
+                NoticeDelivery.notice_id == notice_id,
+                NoticeDelivery.chat_id > 0,
+                NoticeDelivery.confirmed_at.is_(None),
+                OutboxMessage.status == OutboxStatus.SENT,
+            )
+            .order_by(NoticeDelivery.id)
+        )
+    ).all()
+    if not rows:
+        return 0
+    now = rt.clock.now()
+    people = [Recipient(chat, None, None) for _, chat in rows]
+    ids = await write_rows(session, await outbox_rows(rt, session, notice, people, now))
+    d = NoticeDelivery.__table__.c
+    await session.execute(
+        update(cast(Table, NoticeDelivery.__table__))
+        .where(d.id == bindparam("delivery_id"))
+        .values(outbox_id=bindparam("new_outbox_id"), resent=d.resent + 1),
+        [
+            {"delivery_id": delivery_id, "new_outbox_id": oid}
+            for (delivery_id, _), oid in zip(rows, ids, strict=True)
+        ],
+    )
+    await audit.record(
+        session, rt.clock, telegram_id, "notice.resent", f"notice:{notice_id}", n=len(rows)
+    )
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class Household:
+    unit: str
+    room: str
+    name: str
+    phone: str
+    failed: bool  # the message never arrived (blocked the bot)
+
+
+async def unconfirmed_by_building(
+    session: AsyncSession, telegram_id: int, notice_id: int
+) -> dict[str, list[Household]]:
+    """Households that have not confirmed, per building, for door knocking (staff only, the
+    buildings in their scope)."""
+    await visible(session, telegram_id, notice_id)
+    scope = await scope_of(session, telegram_id)
+    q = (
+        select(Building.name, Resident, OutboxMessage.status)
+        .select_from(NoticeDelivery)
+        .join(Resident, Resident.id == NoticeDelivery.resident_id)
+        .join(Building, Building.id == Resident.building_id)
+        .join(Grid, Grid.id == Building.grid_id)
+        .outerjoin(OutboxMessage, OutboxMessage.id == NoticeDelivery.outbox_id)
+        .where(NoticeDelivery.notice_id == notice_id, NoticeDelivery.confirmed_at.is_(None))
+        .where(Resident.forgotten_at.is_(None))  # nobody left to knock for
+        .where(scope.grid_clause())
+        .order_by(Building.id, Resident.unit, Resident.room)
+    )
+    out: dict[str, list[Household]] = defaultdict(list)
+    for bname, r, status in (await session.execute(q)).all():
+        out[bname].append(Household(r.unit, r.room, r.name, r.phone, status == "failed"))
+    return dict(out)

@@ -1,0 +1,255 @@
+"""Sending a notice: create it (now, or for the sweep at a set time), cancel a scheduled
+one, and send: one NoticeDelivery and one outbox row per recipient chat written in ONE
+transaction (so a restart halfway skips nobody and sends nothing twice: the dispatcher leases
+each row)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import false, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import outbox
+from bot.errors import Refused
+from bot.i18n import N_
+from bot.runtime import Runtime
+from bot.services import audit, care_flags
+from bot.services.notices.audiences import BUILDING, CARE, EVERYONE, VOLUNTEERS, resolve, visible
+from bot.services.notices.text import PAST, body, check_text, received_buttons
+from bot.services.people import languages_of
+from bot.services.scope import scope_of
+from models import (
+    Building,
+    Grid,
+    Notice,
+    NoticeDelivery,
+    OutboxMessage,
+    Resident,
+    Volunteer,
+    VolunteerStatus,
+)
+
+NOTICE_PRIORITY = 10  # after order traffic: a broadcast must not hold up a claim
+
+
+async def create(
+    rt: Runtime,
+    session: AsyncSession,
+    telegram_id: int,
+    audience: str,
+    key: str,
+    text: str,
+    *,
+    file_id: str | None = None,
+    media: str | None = None,
+    pin: bool = False,
+    send_at: datetime | None = None,
+) -> Notice:
+    """A notice, sent now (its messages written in this transaction) or left for the sweep at
+    ``send_at``."""
+    scope = await scope_of(session, telegram_id)
+    target = await resolve(session, scope, audience, key)
+    if media not in (None, "photo", "document") or (media is None) != (file_id is None):
+        raise Refused(N_("Please send a photo or a PDF, or just text."))
+    text = check_text(text, file_id is not None, rt.settings.limits.max_text_length * 3)
+    now = rt.clock.now()
+    if send_at is not None and send_at <= now:
+        raise Refused(PAST)
+    notice = Notice(
+        community_id=target.community_id,
+        grid_id=target.grid_id,
+        audience=audience,
+        audience_id=int(key[1:]) if key != "all" else None,
+        author_telegram_id=telegram_id,
+        text=text,
+        file_id=file_id,
+        media=media,
+        pin=pin,
+        send_at=send_at,
+        recipients=0,
+        created_at=now,
+    )
+    session.add(notice)
+    await session.flush()
+    await audit.record(
+        session,
+        rt.clock,
+        telegram_id,
+        "notice.scheduled" if send_at else "notice.sent",
+        f"{audience}:{key}",
+        notice=notice.id,
+        text=text[:200],
+    )
+    if send_at is None:
+        await send(rt, session, notice.id)
+    return notice
+
+
+async def cancel(rt: Runtime, session: AsyncSession, telegram_id: int, notice_id: int) -> bool:
+    """Cancel a scheduled notice not yet sent (its author or an admin)."""
+    notice = await visible(session, telegram_id, notice_id)
+    res = await session.execute(
+        update(Notice)
+        .where(Notice.id == notice.id, Notice.sent_at.is_(None), Notice.cancelled_at.is_(None))
+        .values(cancelled_at=rt.clock.now())
+    )
+    return bool(res.rowcount == 1)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Recipient:
+    chat_id: int
+    resident_id: int | None
+    building_id: int | None
+    is_group: bool = False
+
+
+async def recipients_of(session: AsyncSession, notice: Notice) -> list[Recipient]:
+    """Who a notice reaches, computed when it is sent (a resident who registered after a
+    notice was scheduled gets it too). One entry per chat."""
+    aud = notice.audience
+    rq = (
+        select(Resident.telegram_id, Resident.id, Resident.building_id)
+        .join(Building, Building.id == Resident.building_id)
+        .where(Resident.forgotten_at.is_(None))  # erased households are never messaged
+    )
+    gq = select(Grid.group_chat_id).where(Grid.group_chat_id.is_not(None))
+    if aud == BUILDING:
+        rq = rq.where(Resident.building_id == notice.audience_id)
+        gq = gq.where(false())
+    elif notice.grid_id is not None:
+        rq = rq.where(Building.grid_id == notice.grid_id)
+        gq = gq.where(Grid.id == notice.grid_id)
+    elif notice.community_id is not None:
+        rq = rq.join(Grid, Grid.id == Building.grid_id).where(
+            Grid.community_id == notice.community_id
+        )
+        gq = gq.where(Grid.community_id == notice.community_id)
+    if aud == CARE:
+        rq = rq.where(care_flags.has_flag())
+        gq = gq.where(false())
+    out: dict[int, Recipient] = {}
+    if aud != VOLUNTEERS:
+        for tid, rid, bid in (await session.execute(rq.order_by(Resident.id))).all():
+            out.setdefault(tid, Recipient(tid, rid, bid))
+    if aud in (VOLUNTEERS, EVERYONE):
+        vq = (
+            select(Volunteer.telegram_id)
+            .join(Grid, Grid.id == Volunteer.grid_id)
+            .where(Volunteer.status == VolunteerStatus.APPROVED)
+            .order_by(Volunteer.id)
+        )
+        if notice.grid_id is not None:
+            vq = vq.where(Grid.id == notice.grid_id)
+        elif notice.community_id is not None:
+            vq = vq.where(Grid.community_id == notice.community_id)
+        for tid in await session.scalars(vq):
+            out.setdefault(tid, Recipient(tid, None, None))
+    for gid in await session.scalars(gq.order_by(Grid.id)):
+        if gid is not None:  # (the query's own condition)
+            out.setdefault(gid, Recipient(gid, None, None, is_group=True))
+    return list(out.values())
+
+
+async def outbox_rows(
+    rt: Runtime, session: AsyncSession, notice: Notice, people: list[Recipient], now: datetime
+) -> list[dict[str, Any]]:
+    """One outbox row per recipient, in their language; each language's text and buttons are
+    made once."""
+    langs = await languages_of(session, [r.chat_id for r in people], rt.default_language)
+    made: dict[str, tuple[str, list[list[dict[str, Any]]] | None]] = {}
+    rows = []
+    for r in people:
+        lang = langs.get(r.chat_id, rt.default_language)
+        if lang not in made:
+            made[lang] = (body(lang, notice.text), received_buttons(lang, notice.id))
+        text, received = made[lang]
+        rows.append(
+            outbox.row(
+                now,
+                chat_id=r.chat_id,
+                text=text,
+                # A group post has no button: a confirmation is one household's.
+                buttons=None if r.is_group else received,
+                is_group=r.is_group,
+                photo=notice.file_id,
+                media=notice.media,
+                priority=NOTICE_PRIORITY,
+            )
+        )
+    return rows
+
+
+async def write_rows(session: AsyncSession, rows: list[dict[str, object]]) -> list[int]:
+    """Insert outbox rows in bulk; their ids, in the order given."""
+    ids: list[int] = []
+    for i in range(0, len(rows), 2000):
+        chunk = rows[i : i + 2000]
+        res = await session.execute(
+            insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True),
+            chunk,
+        )
+        ids.extend(res.scalars().all())
+    return ids
+
+
+async def send(rt: Runtime, session: AsyncSession, notice_id: int) -> int:
+    """Claim the notice (once: a conditional UPDATE) and write its deliveries and outbox rows
+    in this transaction. Returns how many chats it goes to (0 if already sent or cancelled)."""
+    now = rt.clock.now()
+    res = await session.execute(
+        update(Notice)
+        .where(Notice.id == notice_id, Notice.sent_at.is_(None), Notice.cancelled_at.is_(None))
+        .values(sent_at=now)
+    )
+    if res.rowcount != 1:  # type: ignore[attr-defined]
+        return 0
+    notice = await session.get(Notice, notice_id, populate_existing=True)
+    assert notice is not None
+    people = await recipients_of(session, notice)
+    ids = await write_rows(session, await outbox_rows(rt, session, notice, people, now))
+    deliveries = [
+        {
+            "notice_id": notice_id,
+            "chat_id": r.chat_id,
+            "resident_id": r.resident_id,
+            "building_id": r.building_id,
+            "outbox_id": oid,
+            "resent": 0,
+        }
+        for r, oid in zip(people, ids, strict=True)
+    ]
+    for i in range(0, len(deliveries), 2000):
+        await session.execute(insert(NoticeDelivery), deliveries[i : i + 2000])
+    if notice.pin:
+        pins = [
+            outbox.pin_row(now, chat_id=r.chat_id, original_id=oid, priority=NOTICE_PRIORITY)
+            for r, oid in zip(people, ids, strict=True)
+            if r.is_group
+        ]
+        if pins:
+            await session.execute(insert(OutboxMessage), pins)
+    notice.recipients = sum(1 for r in people if not r.is_group)
+    return len(people)
+
+
+async def send_due(rt: Runtime) -> int:
+    """The sweep's part: send each scheduled notice whose time has come, once."""
+    now = rt.clock.now()
+    async with rt.db.read() as s:
+        due = (
+            await s.scalars(
+                select(Notice.id).where(
+                    Notice.send_at <= now, Notice.sent_at.is_(None), Notice.cancelled_at.is_(None)
+                )
+            )
+        ).all()
+    fired = 0
+    for notice_id in due:
+        async with rt.db.session() as s:
+            if await send(rt, s, notice_id):
+                fired += 1
+    return fired

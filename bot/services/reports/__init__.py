@@ -1,0 +1,75 @@
+"""What is going on, and the ledger (台账): /stats, the daily summary to staff, and the export.
+
+No Telegram types. Days are local days in the configured time zone; times are stored in UTC.
+Each concern is a module of this package, and its public names are gathered here so callers
+write ``reports.stats_for``, ``reports.export``: `days` (the days asked for), `stats` (/stats
+and its text), `summary` (the daily summary), `sheets` (the ledger's sheets, one module per
+sheet), `files` (XLSX and CSV), `exporter` (the bot's export, built in a worker thread). Who may see
+what is `bot.services.scope`.
+"""
+
+from __future__ import annotations
+
+from bot.services.reports.days import (
+    BAD_DATES,
+    MAX_DAYS,
+    check_days,
+    day_bounds,
+    parse_days,
+    preset,
+)
+from bot.services.reports.exporter import Export, export, export_files
+from bot.services.reports.files import (
+    FORMULA_START,
+    csv_bytes,
+    file_name,
+    neutralise,
+    workbook_bytes,
+)
+from bot.services.reports.sheets.book import ZH, build_sheets, ledger
+from bot.services.reports.sheets.data import READ_CHUNK, LedgerData, ledger_data
+from bot.services.reports.sheets.orders_sheet import ORDER_HEADINGS
+from bot.services.reports.sheets.sheet import Sheet
+from bot.services.reports.stats import (
+    GridLine,
+    Stats,
+    VolunteerLine,
+    Waiting,
+    render_stats,
+    stats_for,
+)
+from bot.services.reports.summary import SUMMARY_KIND, SUMMARY_TITLE, summary_due
+
+__all__ = [
+    "BAD_DATES",
+    "FORMULA_START",
+    "MAX_DAYS",
+    "ORDER_HEADINGS",
+    "READ_CHUNK",
+    "SUMMARY_KIND",
+    "SUMMARY_TITLE",
+    "ZH",
+    "Export",
+    "GridLine",
+    "LedgerData",
+    "Sheet",
+    "Stats",
+    "VolunteerLine",
+    "Waiting",
+    "build_sheets",
+    "check_days",
+    "csv_bytes",
+    "day_bounds",
+    "export",
+    "export_files",
+    "file_name",
+    "ledger",
+    "ledger_data",
+    "neutralise",
+    "parse_days",
+    "preset",
+    "render_stats",
+    "stats_for",
+    "summary_due",
+    "workbook_bytes",
+]

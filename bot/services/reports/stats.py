@@ -1,0 +1,306 @@
+"""/stats: what is going on in some grids over some local days, and its text.
+
+`stats` counts the orders created in the days asked for (by status now, by kind, per grid),
+what each volunteer claimed and delivered in those days (from the order events, so a task
+released and taken by someone else counts for both), the median minutes from created to
+claimed and from claimed to delivered, and the open tasks unclaimed longer than
+`reports.unclaimed_minutes` right now. Each of these is one small query function here;
+`render_stats` writes the result for a reader. No Telegram types.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import Gettext
+from bot.runtime import Runtime
+from bot.services import notify
+from bot.services.reports.days import day_bounds
+from models import Grid, Order, OrderEvent, OrderStatus, Volunteer
+
+
+@dataclass(frozen=True)
+class GridLine:
+    grid_id: int
+    name: str
+    created: int
+    delivered: int
+    open_now: int
+
+
+@dataclass(frozen=True)
+class VolunteerLine:
+    volunteer_id: int
+    name: str
+    grid: str
+    claimed: int
+    delivered: int
+
+
+@dataclass(frozen=True)
+class Waiting:
+    order_id: int
+    grid: str
+    category: str
+    urgency: str
+    minutes: int
+
+
+@dataclass(frozen=True)
+class Stats:
+    day_from: date
+    day_to: date
+    created: int
+    by_status: dict[str, int]
+    by_category: dict[str, int]
+    grids: list[GridLine]
+    volunteers: list[VolunteerLine]
+    median_claim_minutes: float | None
+    median_deliver_minutes: float | None
+    unclaimed_minutes: int
+    unclaimed: list[Waiting] = field(default_factory=list)
+
+
+def _minutes(a: datetime, b: datetime) -> float:
+    return (b - a).total_seconds() / 60
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 1) if values else None
+
+
+# --- the queries -------------------------------------------------------------------------------
+
+
+async def _grids(session: AsyncSession, grid_ids: Sequence[int]) -> list[Grid]:
+    return list(await session.scalars(select(Grid).where(Grid.id.in_(grid_ids)).order_by(Grid.id)))
+
+
+async def _orders_created(
+    session: AsyncSession, grid_ids: Sequence[int], start: datetime, end: datetime
+) -> list[Order]:
+    """The orders of these grids created between `start` and `end`."""
+    return list(
+        await session.scalars(
+            select(Order)
+            .where(Order.grid_id.in_(grid_ids), Order.created_at >= start, Order.created_at < end)
+            .order_by(Order.id)
+        )
+    )
+
+
+async def _open_now(session: AsyncSession, grid_ids: Sequence[int]) -> list[Order]:
+    """The orders of these grids open right now, oldest first."""
+    return list(
+        await session.scalars(
+            select(Order)
+            .where(Order.grid_id.in_(grid_ids), Order.status == OrderStatus.OPEN)
+            .order_by(Order.created_at, Order.id)
+        )
+    )
+
+
+async def _volunteer_lines(
+    session: AsyncSession, grid_ids: Sequence[int], start: datetime, end: datetime
+) -> list[VolunteerLine]:
+    """What each volunteer did in these days, from the events (claims and deliveries), most
+    deliveries first."""
+    events = (
+        await session.execute(
+            select(OrderEvent.actor_telegram_id, OrderEvent.to_status)
+            .join(Order, Order.id == OrderEvent.order_id)
+            .where(
+                Order.grid_id.in_(grid_ids),
+                OrderEvent.at >= start,
+                OrderEvent.at < end,
+                OrderEvent.to_status.in_((OrderStatus.CLAIMED, OrderStatus.DELIVERED)),
+                OrderEvent.actor_telegram_id.is_not(None),
+            )
+        )
+    ).all()
+    claimed = Counter(t for t, s in events if s == OrderStatus.CLAIMED)
+    delivered = Counter(t for t, s in events if s == OrderStatus.DELIVERED)
+    people = set(claimed) | set(delivered)
+    if not people:
+        return []
+    vols = (
+        await session.scalars(
+            select(Volunteer).where(Volunteer.telegram_id.in_(people)).order_by(Volunteer.id)
+        )
+    ).all()
+    grid_names = await _grid_names(session, {v.grid_id for v in vols}) if vols else {}
+    return sorted(
+        (
+            VolunteerLine(
+                volunteer_id=v.id,
+                name=v.name,
+                grid=grid_names.get(v.grid_id, ""),
+                claimed=claimed[v.telegram_id],
+                delivered=delivered[v.telegram_id],
+            )
+            for v in vols
+        ),
+        key=lambda line: (-line.delivered, -line.claimed, line.volunteer_id),
+    )
+
+
+async def _grid_names(session: AsyncSession, grid_ids: set[int]) -> dict[int, str]:
+    rows = await session.execute(select(Grid.id, Grid.name).where(Grid.id.in_(grid_ids)))
+    return {gid: name for gid, name in rows.all()}
+
+
+# --- putting them together ---------------------------------------------------------------------
+
+
+def _grid_lines(grids: list[Grid], orders: list[Order], open_now: list[Order]) -> list[GridLine]:
+    return [
+        GridLine(
+            grid_id=g.id,
+            name=g.name,
+            created=sum(1 for o in orders if o.grid_id == g.id),
+            delivered=sum(1 for o in orders if o.grid_id == g.id and o.delivered_at is not None),
+            open_now=sum(1 for o in open_now if o.grid_id == g.id),
+        )
+        for g in grids
+    ]
+
+
+def _waiting(
+    open_now: list[Order], grid_name: dict[int, str], now: datetime, unclaimed_minutes: int
+) -> list[Waiting]:
+    """The open tasks unclaimed for longer than `unclaimed_minutes`."""
+    return [
+        Waiting(
+            order_id=o.id,
+            grid=grid_name.get(o.grid_id, ""),
+            category=o.category,
+            urgency=str(o.urgency),
+            minutes=int(_minutes(o.created_at, now)),
+        )
+        for o in open_now
+        if _minutes(o.created_at, now) > unclaimed_minutes
+    ]
+
+
+async def stats(
+    session: AsyncSession,
+    grid_ids: Iterable[int],
+    day_from: date,
+    day_to: date,
+    now: datetime,
+    *,
+    tz: str = "Asia/Shanghai",
+    unclaimed_minutes: int = 30,
+) -> Stats:
+    ids = tuple(grid_ids)
+    start, end = day_bounds(day_from, day_to, tz)
+    grids = await _grids(session, ids)
+    orders = await _orders_created(session, ids, start, end)
+    open_now = await _open_now(session, ids)
+    claim_times = [_minutes(o.created_at, o.claimed_at) for o in orders if o.claimed_at]
+    deliver_times = [
+        _minutes(o.claimed_at, o.delivered_at) for o in orders if o.claimed_at and o.delivered_at
+    ]
+    return Stats(
+        day_from=day_from,
+        day_to=day_to,
+        created=len(orders),
+        by_status=dict(Counter(str(o.status) for o in orders)),
+        by_category=dict(Counter(o.category for o in orders)),
+        grids=_grid_lines(grids, orders, open_now),
+        volunteers=await _volunteer_lines(session, ids, start, end),
+        median_claim_minutes=_median(claim_times),
+        median_deliver_minutes=_median(deliver_times),
+        unclaimed_minutes=unclaimed_minutes,
+        unclaimed=_waiting(open_now, {g.id: g.name for g in grids}, now, unclaimed_minutes),
+    )
+
+
+async def stats_for(
+    rt: Runtime, session: AsyncSession, grid_ids: Iterable[int], day_from: date, day_to: date
+) -> Stats:
+    return await stats(
+        session,
+        grid_ids,
+        day_from,
+        day_to,
+        rt.clock.now(),
+        tz=rt.timezone,
+        unclaimed_minutes=rt.settings.reports.unclaimed_minutes,
+    )
+
+
+# --- the text ----------------------------------------------------------------------------------
+
+
+def _period(s: Stats) -> str:
+    if s.day_from == s.day_to:
+        return s.day_from.isoformat()
+    return f"{s.day_from.isoformat()} – {s.day_to.isoformat()}"
+
+
+def _fmt_minutes(value: float | None, _: Gettext) -> str:
+    if value is None:
+        return "–"
+    return _("{n} min").format(n=f"{value:g}")
+
+
+def render_stats(s: Stats, _: Gettext) -> str:
+    lines = [_("📊 Orders {period}: {n}").format(period=_period(s), n=s.created)]
+    if s.created:
+        lines.append(
+            " · ".join(
+                f"{_(notify.STATUS.get(k, k))} {n}"
+                for k, n in sorted(
+                    s.by_status.items(),
+                    key=lambda kv: (
+                        list(notify.STATUS).index(kv[0]) if kv[0] in notify.STATUS else 99
+                    ),
+                )
+            )
+        )
+        lines.append(
+            " · ".join(
+                f"{notify.CATEGORY_ICON.get(k, '')}{_(notify.CATEGORY.get(k, k))} {n}"
+                for k, n in sorted(s.by_category.items())
+            )
+        )
+    lines.append(
+        _("⏱ Median time to claim: {claim}; claim to delivery: {deliver}").format(
+            claim=_fmt_minutes(s.median_claim_minutes, _),
+            deliver=_fmt_minutes(s.median_deliver_minutes, _),
+        )
+    )
+    if s.grids:
+        lines.append("")
+        lines.append(_("Per grid (ordered / delivered / open now):"))
+        lines.extend(f"• {g.name}: {g.created} / {g.delivered} / {g.open_now}" for g in s.grids)
+    if s.volunteers:
+        lines.append("")
+        lines.append(_("Per volunteer (claimed / delivered):"))
+        lines.extend(f"• {v.name} ({v.grid}): {v.claimed} / {v.delivered}" for v in s.volunteers)
+    lines.append("")
+    if s.unclaimed:
+        lines.append(_("⚠️ Unclaimed for more than {n} minutes:").format(n=s.unclaimed_minutes))
+        lines.extend(
+            _("• #{id} {grid} {kind}, {urgency}: {minutes} min").format(
+                id=w.order_id,
+                grid=w.grid,
+                kind=_(notify.CATEGORY.get(w.category, w.category)),
+                urgency=_(notify.URGENCY.get(w.urgency, w.urgency)),
+                minutes=w.minutes,
+            )
+            for w in s.unclaimed
+        )
+    else:
+        lines.append(
+            _("✅ Nothing unclaimed for more than {n} minutes.").format(n=s.unclaimed_minutes)
+        )
+    return "\n".join(lines)
