@@ -12,7 +12,15 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.runtime import Runtime
-from bot.services import care, escalation, notices, outbox_health, privacy, reports, roster
+from bot.services import (
+    care_checkins,
+    escalation,
+    notices,
+    outbox_health,
+    privacy,
+    reports,
+    roster,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -23,8 +31,8 @@ PARTS: tuple[tuple[str, Due], ...] = (
     ("escalation", escalation.run_due),
     ("shift reminders", roster.remind_due),
     ("handovers", roster.handover_due),
-    ("care check-ins", care.ask_due),
-    ("care alerts", care.alert_due),
+    ("care check-ins", care_checkins.ask_due),
+    ("care alerts", care_checkins.alert_due),
     ("scheduled notices", notices.send_due),
     ("daily summary", reports.summary_due),
     ("delivery alerts", outbox_health.report_due),  # sees what the others owed

@@ -23,7 +23,7 @@ from telegram.ext import (
 from bot.buttons import Button, Rows
 from bot.errors import Refused
 from bot.i18n import N_, Gettext, local_time
-from bot.services import care
+from bot.services import care, care_checkins
 from handlers.callback_data import ID, one_of
 from handlers.common import (
     PRIVATE_TEXT,
@@ -64,7 +64,7 @@ def _today_line(h: care.Household, _: Gettext, tz: str) -> str:
     if h.check_id is None:
         return _("today: not asked yet")
     if h.answer:
-        return _("today: {answer}").format(answer=_(care.ANSWER_LABEL[h.answer]))
+        return _("today: {answer}").format(answer=_(care_checkins.ANSWER_LABEL[h.answer]))
     line = _("today: asked {time}, no answer yet").format(time=local_time(h.asked_at, tz))
     return line + (" ⚠️" if h.alerted_at else "")
 
@@ -279,12 +279,12 @@ def build_care_conversation(timeout_s: float) -> ConversationHandler[AppContext]
 # --- the household's daily check-in -----------------------------------------------------------
 
 REPLY = {
-    care.FINE: N_("Thank you! Glad to hear it. Have a good day."),
-    care.NEED: N_(
+    care_checkins.FINE: N_("Thank you! Glad to hear it. Have a good day."),
+    care_checkins.NEED: N_(
         "Press 📝 Order below to tell us what you need; a volunteer will bring it to your door. "
         "I have also told the person who looks after you."
     ),
-    care.CALL: N_("I have told the person who looks after you. They will call you soon."),
+    care_checkins.CALL: N_("I have told the person who looks after you. They will call you soon."),
 }
 ALREADY = N_("You already answered today: {answer}. Thank you.")
 
@@ -299,25 +299,25 @@ async def check_in_pressed(update: Update, ctx: AppContext) -> None:
             tr = w._
             if not is_private(update):
                 raise Refused(STALE)
-            res = await care.answer(ctx.rt, w.session, q.from_user.id, int(raw), verb)
+            res = await care_checkins.answer(ctx.rt, w.session, q.from_user.id, int(raw), verb)
     except Refused as e:
         await alert(update, e.render(tr))
         return
-    label = tr(care.ANSWER_LABEL[res.answer])
+    label = tr(care_checkins.ANSWER_LABEL[res.answer])
     if res.first:
         await answer(q)
     else:
         await answer(q, tr(ALREADY).format(answer=label), True)
-    await edit_or_send(update, tr(care.ASK) + "\n" + label, None)
+    await edit_or_send(update, tr(care_checkins.ASK) + "\n" + label, None)
     if res.first and update.effective_chat:
-        markup = main_menu(tr) if res.answer == care.NEED else None
+        markup = main_menu(tr) if res.answer == care_checkins.NEED else None
         await update.effective_chat.send_message(tr(REPLY[res.answer]), reply_markup=markup)
 
 
 def care_handlers() -> list[Any]:
     return [
         CommandHandler("care", care_command, filters=filters.ChatType.PRIVATE),
-        CallbackQueryHandler(check_in_pressed, pattern=rf"^c:{one_of(care.VERBS)}:{ID}$"),
+        CallbackQueryHandler(check_in_pressed, pattern=rf"^c:{one_of(care_checkins.VERBS)}:{ID}$"),
         CallbackQueryHandler(
             staff_pressed,
             pattern=rf"^cr:(open:{ID}|isox:{ID}|list:0|flag:{ID}:{one_of(care.FLAGS)})$",

@@ -3,6 +3,7 @@
 from models.base import Base, UTCDateTime
 from models.enums import (
     Actor,
+    CareFlag,
     Category,
     Language,
     OrderStatus,
@@ -35,6 +36,7 @@ from models.tables import (
     OutboxMessage,
     Recipient,
     Resident,
+    ResidentCareFlag,
     Shift,
     ShiftSwap,
     Staff,
@@ -49,6 +51,7 @@ __all__ = [
     "Base",
     "Building",
     "CareCheck",
+    "CareFlag",
     "Category",
     "ChatState",
     "Community",
@@ -72,6 +75,7 @@ __all__ = [
     "OutboxStatus",
     "Recipient",
     "Resident",
+    "ResidentCareFlag",
     "Shift",
     "ShiftSwap",
     "Staff",

@@ -63,6 +63,16 @@ class VolunteerStatus(StrEnum):
     SUSPENDED = "suspended"
 
 
+class CareFlag(StrEnum):
+    """Why a household is on the care list (包保), whether it told us itself or staff marked
+    it; stored one row per flag in ``care_flags``."""
+
+    ELDERLY_ALONE = "elderly_alone"
+    MOBILITY = "mobility"
+    DISABLED = "disabled"
+    CHRONIC = "chronic"
+
+
 class StaffRole(StrEnum):
     ADMIN = "admin"
     COMMUNITY = "community"

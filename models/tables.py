@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime
 from models.enums import (
+    CareFlag,
     OrderStatus,
     OutboxKind,
     OutboxStatus,
@@ -104,14 +105,12 @@ class Resident(Base):
     building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id"), index=True)
     unit: Mapped[str] = mapped_column(String(16))
     room: Mapped[str] = mapped_column(String(16))
-    # Care (包保): comma-separated flags the household gave with consent; orders get priority.
-    care_flags: Mapped[str | None] = mapped_column(String(64))
+    # Care (包保): when the household told us, with consent, of a member who needs care (its
+    # flags are rows of care_flags set by itself); None once it has taken them all back.
     care_consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # The care list as staff keep it (包保): vulnerability flags (elderly_alone, mobility,
-    # disabled, chronic), who is responsible, and a home-isolation period. Staff only.
-    vulnerable: Mapped[str | None] = mapped_column(String(64))
+    # The care list as staff keep it (包保): who is responsible, and a home-isolation period.
+    # Staff only.
     responsible_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
-    care_marked_by: Mapped[int | None] = mapped_column(BigInteger)
     isolation_until: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -401,6 +400,23 @@ class NoticeDelivery(Base):
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
     resent: Mapped[int] = mapped_column(Integer, default=0)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ResidentCareFlag(Base):
+    """One care flag (包保) of one household: a reason it is on the care list, its orders are
+    priority and it is asked the daily check-in. Set by the household itself (with consent) or
+    by staff; either may take it off."""
+
+    __tablename__ = "care_flags"
+    __table_args__ = (UniqueConstraint("resident_id", "flag"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"))
+    flag: Mapped[CareFlag] = mapped_column(String(16))
+    # Who set it: the household's own Telegram id (its declaration), or a staff member's;
+    # None for a flag moved from before issue 12 whose marker was not recorded.
+    set_by: Mapped[int | None] = mapped_column(BigInteger)
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class CareCheck(Base):

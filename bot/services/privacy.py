@@ -26,7 +26,7 @@ from sqlalchemy.sql import ColumnElement
 from bot.db import affected_rows
 from bot.inbox import MAX_ATTEMPTS
 from bot.runtime import Runtime
-from bot.services import audit, redact
+from bot.services import audit, care_flags, redact
 from models import (
     AuditEntry,
     CareCheck,
@@ -469,6 +469,7 @@ async def _forget_resident(session: AsyncSession, r: Resident, done: Forgotten, 
         .values(details={"erased": True}),
     )
     # Last, the household itself: the row stays only as the anchor of its orders.
+    await care_flags.remove_all(session, r.id)
     await session.execute(
         update(Resident)
         .where(Resident.id == r.id)
@@ -478,11 +479,8 @@ async def _forget_resident(session: AsyncSession, r: Resident, done: Forgotten, 
             phone="",
             unit="",
             room="",
-            care_flags=None,
             care_consent_at=None,
-            vulnerable=None,
             responsible_telegram_id=None,
-            care_marked_by=None,
             isolation_until=None,
             forgotten_at=now,
             updated_at=now,

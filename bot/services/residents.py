@@ -11,8 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import Clock
 from bot.errors import Refused, stale
 from bot.i18n import N_
+from bot.services import care_flags as household_flags
 from bot.services import directory
-from models import Recipient, Resident
+from models import CareFlag, Recipient, Resident
 
 UNIT_RE = re.compile(r"^[0-9A-Za-z]{1,4}$")
 ROOM_RE = re.compile(r"^[0-9A-Za-z-]{1,6}$")
@@ -218,30 +219,41 @@ async def remove_recipient(session: AsyncSession, owner_telegram_id: int, recipi
 
 # --- care (包保) -------------------------------------------------------------------------------
 
+# What a household can tick for itself under /me, in the order it sees them.
 CARE_FLAGS = {
-    "alone": N_("Someone elderly living alone"),
-    "mobility": N_("Limited mobility or a disability"),
-    "chronic": N_("A chronic illness"),
+    CareFlag.ELDERLY_ALONE: N_("Someone elderly living alone"),
+    CareFlag.MOBILITY: N_("Limited mobility or a disability"),
+    CareFlag.CHRONIC: N_("A chronic illness"),
 }
 
 
-async def care_flags(session: AsyncSession, telegram_id: int) -> set[str]:
+async def care_flags(session: AsyncSession, telegram_id: int) -> set[CareFlag]:
+    """The flags the household declared itself (staff markings are staff-only)."""
     res = await session.scalar(select(Resident).where(Resident.telegram_id == telegram_id))
-    if res is None or not res.care_flags:
-        return set()
-    return set(res.care_flags.split(","))
+    return set() if res is None else await _declared(session, res)
 
 
-async def toggle_care(session: AsyncSession, clock: Clock, telegram_id: int, flag: str) -> set[str]:
+async def _declared(session: AsyncSession, res: Resident) -> set[CareFlag]:
+    # Only what it can tick: a staff member marking their own household is still staff.
+    return {f for f in await household_flags.declared(session, res) if f in CARE_FLAGS}
+
+
+async def toggle_care(
+    session: AsyncSession, clock: Clock, telegram_id: int, flag: str
+) -> set[CareFlag]:
     """The household says (or takes back), with consent, that it has a vulnerable member."""
     if flag not in CARE_FLAGS:
         raise stale()
     res = await session.scalar(select(Resident).where(Resident.telegram_id == telegram_id))
     if res is None:
         raise Refused(N_("Please register your address first: press /start."))
-    flags = set(res.care_flags.split(",")) if res.care_flags else set()
-    flags ^= {flag}
-    res.care_flags = ",".join(sorted(flags)) or None
-    res.care_consent_at = clock.now() if flags else None
-    res.updated_at = clock.now()
+    care_flag, now, rid = CareFlag(flag), clock.now(), res.id
+    flags = await _declared(session, res)
+    if care_flag in flags:
+        await household_flags.remove(session, rid, care_flag)
+    elif not await household_flags.add(session, rid, care_flag, telegram_id, now):
+        await household_flags.claim(session, rid, care_flag, telegram_id, now)  # staff's
+    flags ^= {care_flag}
+    res.care_consent_at = now if flags else None
+    res.updated_at = now
     return flags

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot.services import care
+from bot.services import care, care_checkins
 from handlers import care as care_handlers
 from models import CareCheck, Order, Resident
 from tests.factories import GROUP_1, STAFF, VOLUNTEERS_1, Harness, Z, buttons, text_of
@@ -99,19 +99,19 @@ async def test_care_check_in_and_its_alert(harness: Harness) -> None:
     assert await h.count(CareCheck) == 2
     question = await zhou.expect(_has("c:call:"))
     wu_question = await wu.expect(_has("c:ok:"))
-    ask = Z(care.ASK)
+    ask = Z(care_checkins.ASK)
     assert _count(h, 1001, ask) == 1 and _count(h, 1002, ask) == 1
 
     # "Please call me": the responsible person is alerted at once, with her phone; once.
     check_id = next(d for _, d in buttons(question) if d.startswith("c:call:")).split(":")[2]
     await zhou.press_data(question, f"c:call:{check_id}")
-    alert = await wang.expect(Z(care.ALERT_CALL))
+    alert = await wang.expect(Z(care_checkins.ALERT_CALL))
     assert ZHOU_PHONE in text_of(alert) and "1栋 1-101" in text_of(alert)
-    await zhou.expect(Z(care_handlers.REPLY[care.CALL]))
+    await zhou.expect(Z(care_handlers.REPLY[care_checkins.CALL]))
     answered = await zhou.press_data(question, f"c:ok:{check_id}", force=True)
     assert answered is not None and answered.get("show_alert")
     await h.settle()
-    assert _count(h, WANG, Z(care.ALERT_CALL)) == 1
+    assert _count(h, WANG, Z(care_checkins.ALERT_CALL)) == 1
     # A forged check id: an alert, nothing changed.
     forged = await wu.press_data(wu_question, f"c:ok:{check_id}", force=True)
     assert forged is not None and forged.get("show_alert")
@@ -119,19 +119,19 @@ async def test_care_check_in_and_its_alert(harness: Harness) -> None:
     # No answer from 吴大爷: nothing before 12:00, then the staff are alerted once.
     h.advance(hours=2, minutes=30)
     await h.sweep()
-    assert _count(h, STAFF, Z(care.ALERT_SILENT)) == 0
+    assert _count(h, STAFF, Z(care_checkins.ALERT_SILENT)) == 0
     h.advance(minutes=31)
     await h.sweep()
     await h.sweep()
     await h.restart()
     await h.sweep()
-    silent = await staff.expect(Z(care.ALERT_SILENT))
+    silent = await staff.expect(Z(care_checkins.ALERT_SILENT))
     assert "吴大爷" in text_of(silent) and WU_PHONE in text_of(silent)
-    assert _count(h, STAFF, Z(care.ALERT_SILENT)) == 1
-    assert _count(h, WANG, Z(care.ALERT_SILENT)) == 0
+    assert _count(h, STAFF, Z(care_checkins.ALERT_SILENT)) == 1
+    assert _count(h, WANG, Z(care_checkins.ALERT_SILENT)) == 0
     async with h.rt.db.read() as s:
         checks = {c.resident_id: c for c in await s.scalars(select(CareCheck))}
-    assert checks[zhou_id].answer == care.CALL and checks[zhou_id].alerted_at is None
+    assert checks[zhou_id].answer == care_checkins.CALL and checks[zhou_id].alerted_at is None
     assert checks[wu_id].answer is None and checks[wu_id].alerted_at is not None
 
     # Home isolation for 吴大爷: his order is doorstep and priority; the group is not told why.

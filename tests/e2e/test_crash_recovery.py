@@ -51,7 +51,7 @@ class BotProcess:
     def start(self) -> None:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "run"],
+                [sys.executable, "-m", "cli", "run"],
                 cwd=ROOT,
                 env=self.env,
                 stdout=out,

@@ -71,7 +71,7 @@ async def test_a_press_whose_callback_answer_fails_still_shows_its_result(
     assert answered is None  # tried, then given up quietly (a query cannot wait)
     # ...and the press still did its work: the message became the care screen.
     await h.wait_edit(
-        1001, me["message_id"], lambda m: "p:care:alone" in str(m.get("reply_markup"))
+        1001, me["message_id"], lambda m: "p:care:elderly_alone" in str(m.get("reply_markup"))
     )
     assert h.emu.stats()["injected_failures"] == 3
 
@@ -86,7 +86,7 @@ async def test_an_edit_that_meets_bad_gateways_still_changes_the_pressed_message
     h.emu.fail_next(3, status=502)  # the edit's three tries
     await aunt.press_data(me, "p:care")
     care = await h.wait_edit(
-        1001, me["message_id"], lambda m: "p:care:alone" in str(m.get("reply_markup"))
+        1001, me["message_id"], lambda m: "p:care:elderly_alone" in str(m.get("reply_markup"))
     )
     assert Z(CARE_TEXT) in text_of(care)
     await h.settle()
@@ -234,7 +234,7 @@ async def test_paotui_run_starts_and_answers_while_telegram_answers_bad_gateway(
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.cli",
+        "cli",
         "run",
         cwd=ROOT,
         env=env,

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot.services import care_flags
 from handlers.transport import CALLS_IN_TRANSACTION
-from models import Order, Resident
+from models import CareFlag, Order, Resident
 from tests.factories import Harness, Z, text_of
 
 
@@ -53,9 +54,9 @@ async def test_my_info_buttons_answer_after_the_commit(harness: Harness) -> None
     me = await aunt.expect(lambda m: "r:edit" in str(m.get("reply_markup")))
     await aunt.press_data(me, "p:care")
     care = await h.wait_edit(
-        1001, me["message_id"], lambda m: "p:care:alone" in str(m.get("reply_markup"))
+        1001, me["message_id"], lambda m: "p:care:elderly_alone" in str(m.get("reply_markup"))
     )
-    await aunt.press_data(care, "p:care:alone")
+    await aunt.press_data(care, "p:care:elderly_alone")
     await h.wait_edit(1001, me["message_id"], lambda m: "☑️" in str(m.get("reply_markup")))
     await aunt.press_data(care, "p:me")
     back = await h.wait_edit(
@@ -66,5 +67,7 @@ async def test_my_info_buttons_answer_after_the_commit(harness: Harness) -> None
     await h.settle()
     async with h.rt.db.read() as s:
         res = await s.scalar(select(Resident))
-    assert res is not None and res.care_flags == "alone"
+    assert res is not None
+    async with h.rt.db.read() as s:
+        assert await care_flags.declared(s, res) == {CareFlag.ELDERLY_ALONE}
     assert CALLS_IN_TRANSACTION == []

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from bot.services import care_flags
 from bot.services.orders import drafts, form, transitions
 from handlers.common import FLOOD_KEY, HELP_RESIDENT, MENU_ME
-from models import Order, OrderDraft, OrderProblem, Resident
+from models import CareFlag, Order, OrderDraft, OrderProblem, Resident
 from tests.conftest import make_settings
 from tests.factories import (
     ANSWERS,
@@ -356,15 +357,17 @@ async def test_care_list_marks_orders_priority(harness: Harness) -> None:
     me = await aunt.expect(lambda m: "r:edit" in str(m.get("reply_markup")))
     await aunt.press_data(me, "p:care")
     care = await h.wait_edit(
-        1001, me["message_id"], lambda m: "p:care:alone" in str(m.get("reply_markup"))
+        1001, me["message_id"], lambda m: "p:care:elderly_alone" in str(m.get("reply_markup"))
     )
-    await aunt.press_data(care, "p:care:alone")
+    await aunt.press_data(care, "p:care:elderly_alone")
     await h.wait_edit(
         1001, me["message_id"], lambda m: any(t.startswith("☑️") for t, _ in buttons(m))
     )
     async with h.rt.db.read() as s:
         res = await s.scalar(select(Resident))
-    assert res is not None and res.care_flags == "alone" and res.care_consent_at is not None
+    assert res is not None and res.care_consent_at is not None
+    async with h.rt.db.read() as s:
+        assert await care_flags.declared(s, res) == {CareFlag.ELDERLY_ALONE}
     await h.order(aunt)
     post = await aunt.expect_in(GROUP_1, "#1 ")
     assert Z("Priority: a household on the care list") in text_of(post)

@@ -11,7 +11,7 @@ from sqlalchemy import event, func, select
 
 from bot.errors import Refused
 from bot.runtime import Runtime
-from bot.services import care, directory, isolation, residents
+from bot.services import care, care_checkins, directory, isolation, residents
 from models import AuditEntry, CareCheck, OutboxMessage
 
 STAFF, WANG = 9001, 2001
@@ -56,7 +56,6 @@ def test_isolating_and_flags() -> None:
     assert isolation.isolating(today, today)
     assert not isolation.isolating(today - timedelta(days=1), today)
     assert not isolation.isolating(None, today)
-    assert care.flags_of("chronic,elderly_alone,bogus") == ("elderly_alone", "chronic")
 
 
 async def test_find_mark_assign_in_scope(rt: Runtime) -> None:
@@ -93,26 +92,26 @@ async def test_check_in_once_first_answer_and_alert_once(rt: Runtime) -> None:
         await care.toggle_flag(rt, s, STAFF, zhou, "elderly_alone")
         await care.assign(rt, s, STAFF, zhou, "me")
         await care.toggle_flag(rt, s, STAFF, wu, "chronic")
-    assert await care.ask_due(rt) == 0  # afternoon: not asked
+    assert await care_checkins.ask_due(rt) == 0  # afternoon: not asked
     _to_local(rt, "08:59")
-    assert await care.ask_due(rt) == 0
+    assert await care_checkins.ask_due(rt) == 0
     _to_local(rt, "09:00")
-    assert await care.ask_due(rt) == 2
-    assert await care.ask_due(rt) == 0
+    assert await care_checkins.ask_due(rt) == 2
+    assert await care_checkins.ask_due(rt) == 0
     async with rt.db.read() as s:
         checks = {c.resident_id: c.id for c in await s.scalars(select(CareCheck))}
     async with rt.db.session() as s:
         with pytest.raises(Refused):
-            await care.answer(rt, s, 1002, checks[zhou], "ok")  # not hers
-        first = await care.answer(rt, s, 1001, checks[zhou], "call")
-        again = await care.answer(rt, s, 1001, checks[zhou], "ok")
-    assert first.first and first.answer == care.CALL and first.told == 1
-    assert not again.first and again.answer == care.CALL
+            await care_checkins.answer(rt, s, 1002, checks[zhou], "ok")  # not hers
+        first = await care_checkins.answer(rt, s, 1001, checks[zhou], "call")
+        again = await care_checkins.answer(rt, s, 1001, checks[zhou], "ok")
+    assert first.first and first.answer == care_checkins.CALL and first.told == 1
+    assert not again.first and again.answer == care_checkins.CALL
     assert sum(t.startswith("📞") and "13800000001" in t for t in await _outbox_to(rt, STAFF)) == 1
-    assert await care.alert_due(rt) == 0  # before 12:00
+    assert await care_checkins.alert_due(rt) == 0  # before 12:00
     _to_local(rt, "12:00")
-    assert await care.alert_due(rt) == 1  # 吴大爷, to the staff in scope
-    assert await care.alert_due(rt) == 0
+    assert await care_checkins.alert_due(rt) == 1  # 吴大爷, to the staff in scope
+    assert await care_checkins.alert_due(rt) == 0
     async with rt.db.read() as s:
         alerted = await s.scalar(
             select(func.count()).select_from(CareCheck).where(CareCheck.alerted_at.is_not(None))
@@ -131,7 +130,7 @@ async def test_care_list_reads_households_in_a_few_queries(rt: Runtime) -> None:
         await care.toggle_flag(rt, s, STAFF, rids[0], "elderly_alone")
         await care.assign(rt, s, STAFF, rids[1], "me")
         await care.assign(rt, s, STAFF, rids[2], str(WANG))
-    assert await care.ask_due(rt) == 1
+    assert await care_checkins.ask_due(rt) == 1
 
     statements = 0
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.errors import Refused
 from bot.runtime import Runtime
-from bot.services import care, directory, residents, staff, volunteers
+from bot.services import care, care_checkins, directory, residents, staff, volunteers
 from models import AuditEntry, CareCheck, OutboxMessage, Resident
 
 STAFF, WANG, CHEN = 9001, 2001, 2101  # community staff; volunteers of 第一 and 第二网格
@@ -89,12 +89,12 @@ async def test_a_suspended_responsible_person_is_no_longer_alerted(rt: Runtime) 
         await care.assign(rt, s, STAFF, rid, str(WANG))
         await volunteers.suspend(rt, s, STAFF, telegram_id=WANG)
     rt.clock.advance(nine - now)  # type: ignore[attr-defined]
-    assert await care.ask_due(rt) == 1
+    assert await care_checkins.ask_due(rt) == 1
     async with rt.db.read() as s:
         check_id = await s.scalar(select(CareCheck.id))
     before = len(await _told(rt, WANG))
     async with rt.db.session() as s:
-        got = await care.answer(rt, s, 1001, check_id, "call")
+        got = await care_checkins.answer(rt, s, 1001, check_id, "call")
     assert got.told == 1
     assert len(await _told(rt, WANG)) == before  # not the suspended volunteer
     assert any(PHONE in t for t in await _told(rt, STAFF))  # the grid's staff instead

@@ -26,7 +26,7 @@ def paotui(tmp_path: Path, url: str, *args: str) -> subprocess.CompletedProcess[
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAOTUI_")}
     env["PAOTUI_DATABASE__URL"] = url
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "--config", str(ROOT / "config.example.toml"), *args],
+        [sys.executable, "-m", "cli", "--config", str(ROOT / "config.example.toml"), *args],
         capture_output=True,
         text=True,
         timeout=120,

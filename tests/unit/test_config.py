@@ -75,7 +75,7 @@ def test_start_up_stops_naming_the_key(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD.replace("url = ", "urll = "))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAOTUI_")}
     proc = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "--config", str(path), "run"],
+        [sys.executable, "-m", "cli", "--config", str(path), "run"],
         capture_output=True,
         text=True,
         timeout=60,

@@ -5,13 +5,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from bot.errors import Refused
 from bot.runtime import Runtime
 from bot.services import notices, residents
 from bot.services.scope import scope_of
-from models import Notice, NoticeDelivery, OutboxMessage, Resident, Staff, StaffRole
+from models import (
+    CareFlag,
+    Notice,
+    NoticeDelivery,
+    OutboxMessage,
+    Resident,
+    ResidentCareFlag,
+    Staff,
+    StaffRole,
+)
 from tests.factories import STAFF
 
 LEADER, ADMIN, NOBODY = 9101, 9201, 1234
@@ -32,7 +41,9 @@ async def _staff(rt: Runtime) -> None:
         s.add(Staff(telegram_id=ADMIN, name="管理员", role=StaffRole.ADMIN, created_at=now))
 
 
-async def _resident(rt: Runtime, tid: int, building_id: int, **extra: str) -> None:
+async def _resident(
+    rt: Runtime, tid: int, building_id: int, flag: CareFlag | None = None, by: int = 0
+) -> None:
     async with rt.db.session() as s:
         await residents.register(
             s,
@@ -44,8 +55,10 @@ async def _resident(rt: Runtime, tid: int, building_id: int, **extra: str) -> No
             unit="1",
             room="101",
         )
-        if extra:
-            await s.execute(update(Resident).where(Resident.telegram_id == tid).values(**extra))
+        if flag is not None:
+            res = await s.scalar(select(Resident).where(Resident.telegram_id == tid))
+            assert res is not None
+            s.add(ResidentCareFlag(resident_id=res.id, flag=flag, set_by=by, set_at=rt.clock.now()))
 
 
 async def test_audiences_by_role(rt: Runtime) -> None:
@@ -77,8 +90,8 @@ async def test_audiences_by_role(rt: Runtime) -> None:
 async def test_recipients_per_audience(rt: Runtime) -> None:
     await _staff(rt)
     await _resident(rt, 1, 1)
-    await _resident(rt, 2, 2, vulnerable="elderly_alone")
-    await _resident(rt, 3, 4, care_flags="mobility")
+    await _resident(rt, 2, 2, CareFlag.ELDERLY_ALONE, by=STAFF)  # marked by staff
+    await _resident(rt, 3, 4, CareFlag.MOBILITY, by=3)  # declared by the household
     await _resident(rt, 4, 5)
 
     async def chats(who: int, audience: str, key: str) -> set[int]:

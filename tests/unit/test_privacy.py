@@ -213,7 +213,7 @@ async def _paotui(rt: Runtime, *args: str) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.cli",
+        "cli",
         *args,
         cwd=ROOT,
         env=env,

@@ -15,7 +15,6 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from bot.cli import main
 from bot.clock import OffsetClock
 from bot.db import Database
 from bot.errors import Refused
@@ -25,6 +24,7 @@ from bot.seed import seed_demo
 from bot.services import audit, reports
 from bot.services.orders import texts, transitions
 from bot.services.scope import Scope, scope_of
+from cli.main import main
 from models import (
     AuditEntry,
     Grid,

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bot.errors import Refused
 from bot.runtime import Runtime
-from bot.services import directory, residents
+from bot.services import care_flags, directory, residents
 from bot.services.orders import drafts, form, transitions
 from models import Order, OrderProblem, OutboxMessage, Resident
 from tests.factories import ANSWERS, STAFF, VOLUNTEERS_1
@@ -139,7 +139,8 @@ async def test_care_flags_make_orders_priority(rt: Runtime) -> None:
     async with rt.db.session() as s:
         assert await residents.toggle_care(s, rt.clock, 1001, "chronic") == set()
         res = await s.scalar(select(Resident))
-        assert res is not None and res.care_consent_at is None and res.care_flags is None
+        assert res is not None and res.care_consent_at is None
+        assert await care_flags.flags_of(s, res.id) == ()
         with pytest.raises(Refused):
             await residents.toggle_care(s, rt.clock, 1001, "rich")
     second = await _submit(rt)

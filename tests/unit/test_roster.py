@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.cli import roster_import
 from bot.clock import OffsetClock
 from bot.config import ShiftTemplate
 from bot.errors import Refused
 from bot.i18n import gettext_for
 from bot.runtime import Runtime
 from bot.services import roster
+from cli.main import roster_import
 from models import Handover, Shift, Volunteer
 from tests.conftest import ROOT
 from tests.factories import STAFF, VOLUNTEERS_1
@@ -173,7 +173,7 @@ async def _cli(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.cli",
+        "cli",
         *args,
         cwd=ROOT,
         env=env,

@@ -12,13 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.cli import main
-from bot.cli_setup import setup_import
 from bot.errors import Refused
 from bot.i18n import gettext_for
 from bot.runtime import Runtime
 from bot.seed import ensure_admins
 from bot.services import setup
+from cli.main import main
+from cli.setup import setup_import
 from models import Building, Community, Compound, Grid
 from tests.factories import STAFF
 
@@ -258,7 +258,7 @@ async def test_the_command_line_names_the_unsafe_line(rt: Runtime, tmp_path: Pat
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.cli",
+        "cli",
         "import",
         str(path),
         env={**os.environ, "PAOTUI_DATABASE__URL": rt.settings.database.url},

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.cli import main
 from bot.clock import OffsetClock
 from bot.db import Database
 from bot.errors import Refused
@@ -17,6 +16,7 @@ from bot.i18n import gettext_for
 from bot.runtime import Runtime
 from bot.seed import ensure_admins, seed_demo
 from bot.services import people, staff
+from cli.main import main
 from models import AuditEntry, Staff
 
 EN = gettext_for("en")

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.cli import main
 from bot.clock import OffsetClock
 from bot.db import Database
 from bot.errors import Refused
@@ -19,6 +18,7 @@ from bot.seed import seed_demo
 from bot.services import roster, staff, volunteers
 from bot.services.orders import drafts, routing, transitions, views
 from bot.services.people import SUSPENDED
+from cli.main import main
 from models import AuditEntry, Order, OutboxMessage, Shift, Volunteer, VolunteerStatus
 from tests.factories import ANSWERS, STAFF, VOLUNTEERS_1
 

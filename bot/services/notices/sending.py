@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import false, func, insert, or_, select, update
+from sqlalchemy import false, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
 from bot.errors import Refused
 from bot.i18n import N_
 from bot.runtime import Runtime
-from bot.services import audit
+from bot.services import audit, care_flags
 from bot.services.notices.audiences import BUILDING, CARE, EVERYONE, VOLUNTEERS, resolve, visible
 from bot.services.notices.text import PAST, body, check_text, received_buttons
 from bot.services.people import languages_of
@@ -129,12 +129,7 @@ async def recipients_of(session: AsyncSession, notice: Notice) -> list[Recipient
         )
         gq = gq.where(Grid.community_id == notice.community_id)
     if aud == CARE:
-        rq = rq.where(
-            or_(
-                func.coalesce(Resident.vulnerable, "") != "",
-                func.coalesce(Resident.care_flags, "") != "",
-            )
-        )
+        rq = rq.where(care_flags.has_flag())
         gq = gq.where(false())
     out: dict[int, Recipient] = {}
     if aud != VOLUNTEERS:

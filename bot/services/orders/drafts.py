@@ -19,7 +19,7 @@ from bot.errors import Refused, stale
 from bot.i18n import LANGUAGES, N_, gettext_for
 from bot.limits import TEXT_LIMIT, check_fits
 from bot.runtime import Runtime
-from bot.services import ladder
+from bot.services import care_flags, ladder
 from bot.services.amounts import MAX_FEN
 from bot.services.isolation import isolating
 from bot.services.orders import form, routing, texts
@@ -424,7 +424,7 @@ async def submit_draft(
         payment=d.payment,
         doorstep=isolated or (d.doorstep if d.doorstep is not None else True),
         # Care (包保): a household that told us about a vulnerable member gets priority.
-        priority=bool(resident.care_flags) or isolated,
+        priority=await care_flags.has_any(session, resident.id) or isolated,
         status=S.OPEN,
         escalation_step=0,
         escalate_at=ladder.due_at(rt.settings.escalation, S.OPEN, d.urgency or "normal", now),

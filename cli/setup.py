@@ -8,8 +8,8 @@ import asyncio
 import sys
 from typing import TYPE_CHECKING, Any, TextIO
 
-from bot.cli_common import database, read_text, run_import, settings_from
 from bot.config import Settings
+from cli.common import database, read_text, run_import, settings_from
 
 if TYPE_CHECKING:
     from bot.services.setup import Poster

@@ -7,10 +7,10 @@ import asyncio
 import sys
 from typing import Any, TextIO
 
-from bot.cli_common import database, settings_from
 from bot.config import Settings
 from bot.errors import Refused
 from bot.i18n import gettext_for
+from cli.common import database, settings_from
 from models import StaffRole
 
 STAFF_HELP = """\

@@ -7,8 +7,8 @@ import asyncio
 import sys
 from typing import Any, TextIO
 
-from bot.cli_common import database, settings_from
 from bot.config import Settings
+from cli.common import database, settings_from
 
 RESIDENT_HELP = """\
 Erase a household's personal data when they ask (PIPL, China's Personal Information

@@ -9,10 +9,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any, TextIO
 
-from bot.cli_common import database, settings_from
 from bot.config import Settings
 from bot.errors import Refused
 from bot.i18n import gettext_for
+from cli.common import database, settings_from
 
 EXPORT_HELP = """\
 Write the ledger (台账) of some local days to an XLSX workbook with Chinese headings: orders,

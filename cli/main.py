@@ -1,4 +1,7 @@
-"""The `paotui` command line."""
+"""The `paotui` command line: the argument parser, the subcommands that run the bot (`run`),
+migrate its database (`db upgrade`), check its config (`check-config`) and import the duty
+roster (`roster import`), and `main()`, the console script's entry point. The other
+subcommands are registered from their own modules of this package."""
 
 from __future__ import annotations
 
@@ -9,13 +12,13 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from bot.cli_common import read_text, run_import, settings_from
-from bot.cli_reports import register_export_parser
-from bot.cli_resident import register_resident_parser
-from bot.cli_setup import add_setup_commands
-from bot.cli_staff import register_staff_parser
-from bot.cli_volunteer import register_volunteer_parser
 from bot.config import Settings
+from cli.common import read_text, run_import, settings_from
+from cli.reports import register_export_parser
+from cli.resident import register_resident_parser
+from cli.setup import add_setup_commands
+from cli.staff import register_staff_parser
+from cli.volunteer import register_volunteer_parser
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +51,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     settings = settings_from(args)
-    # The Telegram side is loaded only here: bot/ itself stays free of Telegram types.
+    # The Telegram side is loaded only here, so the other subcommands start without it.
     from handlers.main import serve
 
     try:

@@ -1,0 +1,5 @@
+"""`python -m cli`: the same as the `paotui` console script."""
+
+from cli.main import main
+
+raise SystemExit(main())
