@@ -24,6 +24,8 @@ async def test_a_blanked_group_post_is_still_edited_when_its_task_ends(harness: 
         assert o is not None and o.group_post_id is not None
         post_id = o.group_post_id
 
+    # Every update processed first: one still being handled would be stamped 31 days later.
+    await h.settle()
     h.advance(days=31)
     fired = await h.sweep()
     assert fired["privacy retention"] > 0
