@@ -19,6 +19,7 @@ from bot.db import affected_rows
 from bot.i18n import N_, Gettext
 from bot.outbox import UPGRADED
 from bot.runtime import Runtime
+from bot.services import scope
 from bot.services.messages import tell
 from bot.services.orders import routing
 from models import (
@@ -27,8 +28,6 @@ from models import (
     OutboxKind,
     OutboxMessage,
     OutboxStatus,
-    Staff,
-    StaffRole,
 )
 
 logger = logging.getLogger(__name__)
@@ -126,16 +125,7 @@ async def group_lost(rt: Runtime, session: AsyncSession, chat_id: int) -> bool:
     )
     if first != 1:
         return False
-    staff = await session.scalars(
-        select(Staff.telegram_id)
-        .where(
-            or_(
-                (Staff.role == StaffRole.GRID_LEADER) & (Staff.grid_id == grid.id),
-                (Staff.role == StaffRole.COMMUNITY) & (Staff.community_id == grid.community_id),
-            )
-        )
-        .order_by(Staff.id)
-    )
+    staff = await scope.staff_covering(session, grid.community_id, grid.id, admins=False)
     name = grid.name
 
     def render(_: Gettext) -> str:

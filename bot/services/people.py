@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
 from bot.errors import Refused
 from bot.i18n import LANGUAGES, N_, normalize
-from bot.services.scope import grids_of, scope_of
-from models import Grid, Resident, Staff, UserPref, Volunteer, VolunteerStatus
+from models import Resident, Staff, UserPref, Volunteer, VolunteerStatus
 
 
 @dataclass(frozen=True)
@@ -26,21 +25,6 @@ class Roles:
     @property
     def is_staff(self) -> bool:
         return bool(self.staff_roles)
-
-
-async def grids_in_scope_query(session: AsyncSession, telegram_id: int) -> Select[Grid] | None:
-    """The grids a staff member acts for, as a query (``scope.Scope.grid_clause``); None for
-    anyone else. Kept for the services not yet on ``bot.services.scope`` (volunteers)."""
-    scope = await scope_of(session, telegram_id)
-    if not scope.is_staff:
-        return None
-    return select(Grid).where(scope.grid_clause()).order_by(Grid.id)
-
-
-async def grids_in_scope(session: AsyncSession, telegram_id: int) -> list[tuple[int, str]]:
-    """The (id, name) of the grids a staff member acts for: ``scope.grids_of``, kept under this
-    name for the services not yet on ``bot.services.scope`` (care, volunteers)."""
-    return await grids_of(session, telegram_id)
 
 
 # What a suspended volunteer is told whatever they try (claim, card, /duty, /mytasks, ...).

@@ -161,16 +161,17 @@ async def community_codes(session: AsyncSession, scope: Scope) -> list[str]:
     return list(rows)
 
 
-async def staff_covering(session: AsyncSession, community_id: int, grid_id: int) -> list[int]:
+async def staff_covering(
+    session: AsyncSession, community_id: int, grid_id: int, *, admins: bool = True
+) -> list[int]:
     """Telegram ids of the staff whose scope covers this grid: admins, the community's staff,
-    the grid's leaders. The reverse of ``Scope.covers``, as one query."""
-    rows = await session.scalars(
-        select(Staff.telegram_id).where(
-            (Staff.role == StaffRole.ADMIN)
-            | ((Staff.role == StaffRole.COMMUNITY) & (Staff.community_id == community_id))
-            | ((Staff.role == StaffRole.GRID_LEADER) & (Staff.grid_id == grid_id))
-        )
+    the grid's leaders. The reverse of ``Scope.covers``, as one query. ``admins=False``: only
+    the people on the spot (news of one grid's group is not every admin's business)."""
+    local = ((Staff.role == StaffRole.COMMUNITY) & (Staff.community_id == community_id)) | (
+        (Staff.role == StaffRole.GRID_LEADER) & (Staff.grid_id == grid_id)
     )
+    who = (Staff.role == StaffRole.ADMIN) | local if admins else local
+    rows = await session.scalars(select(Staff.telegram_id).where(who))
     return sorted(set(rows))
 
 

@@ -17,11 +17,11 @@ from bot.db import affected_rows
 from bot.errors import Msg, Refused, stale
 from bot.i18n import N_, Gettext
 from bot.runtime import Runtime
-from bot.services import audit
+from bot.services import audit, scope
 from bot.services.messages import gettext_of, tell
 from bot.services.orders import transitions
 from bot.services.orders.views import RUNNING
-from bot.services.people import approved_volunteer, grids_in_scope, grids_in_scope_query
+from bot.services.people import approved_volunteer
 from bot.services.residents import clean_name, clean_phone
 from models import (
     Grid,
@@ -29,7 +29,6 @@ from models import (
     Shift,
     ShiftSwap,
     Staff,
-    StaffRole,
     Volunteer,
     VolunteerStatus,
 )
@@ -91,14 +90,7 @@ async def deciders(session: AsyncSession, grid_id: int) -> list[int]:
     admins."""
     grid = await session.get(Grid, grid_id)
     assert grid is not None
-    rows = await session.scalars(
-        select(Staff.telegram_id).where(
-            (Staff.role == StaffRole.ADMIN)
-            | ((Staff.role == StaffRole.COMMUNITY) & (Staff.community_id == grid.community_id))
-            | ((Staff.role == StaffRole.GRID_LEADER) & (Staff.grid_id == grid_id))
-        )
-    )
-    return sorted(set(rows))
+    return await scope.staff_covering(session, grid.community_id, grid_id)
 
 
 def decision_buttons(volunteer_id: int, _: Gettext) -> list[list[Button]]:
@@ -283,7 +275,7 @@ async def grid_volunteers(
     session: AsyncSession, staff_telegram_id: int, grid_id: int
 ) -> tuple[str, list[VolunteerLine]]:
     """The grid's name and its approved and suspended volunteers, for staff in scope."""
-    allowed = dict(await grids_in_scope(session, staff_telegram_id))
+    allowed = dict(await scope.grids_of(session, staff_telegram_id))
     if grid_id not in allowed:
         raise Refused(NOT_IN_SCOPE)
     running: ScalarSelect[int] = (
@@ -322,7 +314,7 @@ async def _target(
             raise stale()
         raise Refused(NO_SUCH_VOLUNTEER, who=telegram_id)
     if actor is not None and vol.grid_id not in {
-        gid for gid, _name in await grids_in_scope(session, actor)
+        gid for gid, _name in await scope.grids_of(session, actor)
     }:
         raise Refused(NOT_IN_SCOPE)
     return vol
@@ -478,10 +470,15 @@ async def reinstate(
 
 async def bindable_grids(session: AsyncSession, telegram_id: int) -> list[tuple[int, str]]:
     """The grids this person may bind a group to (community staff and admins)."""
-    q = await grids_in_scope_query(session, telegram_id)
-    if q is None:
+    covered = await scope.scope_of(session, telegram_id)
+    if not covered.is_staff:
         return []
-    q = q.options(selectinload(Grid.community))
+    q = (
+        select(Grid)
+        .where(covered.grid_clause())
+        .order_by(Grid.id)
+        .options(selectinload(Grid.community))
+    )
     return [(g.id, f"{g.community.name} · {g.name}") for g in await session.scalars(q)]
 
 
@@ -539,12 +536,7 @@ async def bind_group(
         to_grid_id=grid_id,
     )
     # The old grid's leaders and community staff: their new tasks no longer reach a group.
-    told = await session.scalars(
-        select(Staff.telegram_id).where(
-            ((Staff.role == StaffRole.COMMUNITY) & (Staff.community_id == other.community_id))
-            | ((Staff.role == StaffRole.GRID_LEADER) & (Staff.grid_id == other.id))
-        )
-    )
+    told = await scope.staff_covering(session, other.community_id, other.id, admins=False)
     who = await session.scalar(select(Staff.name).where(Staff.telegram_id == telegram_id))
     old, new = f"{other.community.name} · {other.name}", allowed[grid_id]
     await tell(

@@ -20,11 +20,12 @@ from sqlalchemy import select
 
 from bot.errors import Refused
 from bot.runtime import Runtime
-from bot.services import notices, people, reports, residents, roster, setup, staff
+from bot.services import notices, reports, residents, roster, setup, staff
 from bot.services.scope import (
     NOT_STAFF,
     Scope,
     grid_ids,
+    grids_of,
     require_staff,
     scope_of,
     staff_covering,
@@ -239,8 +240,8 @@ async def test_services_use_the_scope(rt: Runtime, world: World, role: str) -> N
     is_staff = any(EXPECTED[(role, obj)] for obj in OBJECTS)
     async with rt.db.read() as s:
         scope = await scope_of(s, tid)
-        # people: the grids a staff member acts for.
-        assert {by_id[g] for g, _ in await people.grids_in_scope(s, tid)} == grids
+        # the grids a staff member acts for.
+        assert {by_id[g] for g, _ in await grids_of(s, tid)} == grids
         # notices: the grids offered, a whole community only to those covering one, everyone
         # only to admins; the notices listed are the covered ones.
         assert {

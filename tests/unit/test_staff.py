@@ -15,7 +15,7 @@ from bot.errors import Refused
 from bot.i18n import gettext_for
 from bot.runtime import Runtime
 from bot.seed import ensure_admins, seed_demo
-from bot.services import people, staff
+from bot.services import people, scope, staff
 from cli.main import main
 from models import AuditEntry, Staff
 
@@ -41,7 +41,7 @@ async def test_add_a_grid_leader_scopes_them_to_the_grid(rt: Runtime) -> None:
     assert res.added and res.member.name == "钱 组长"
     assert res.member.scope == "幸福社区 · 第一网格"
     async with rt.db.read() as s:
-        assert [name for _id, name in await people.grids_in_scope(s, 5001)] == ["第一网格"]
+        assert [name for _id, name in await scope.grids_of(s, 5001)] == ["第一网格"]
         assert (await people.roles_of(s, 5001)).staff_roles == ("grid_leader",)
     [entry] = await _audit(rt)
     assert (entry.actor_telegram_id, entry.action, entry.target) == (
@@ -118,7 +118,7 @@ async def test_remove_and_the_last_admin(rt: Runtime) -> None:
         removed = await staff.remove(s, rt.clock, None, telegram_id=9001)
     assert [(v.role, v.scope) for v in removed] == [("community", "幸福社区")]
     async with rt.db.read() as s:
-        assert await people.grids_in_scope(s, 9001) == []
+        assert await scope.grids_of(s, 9001) == []
     assert [(a.action, a.actor_telegram_id) for a in await _audit(rt)] == [("staff.removed", None)]
 
 
