@@ -14,15 +14,9 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop, CommandHandler, MessageHandler, filters
 
 from bot.i18n import N_
-from handlers.common import (
-    MENU_ME,
-    MENU_MY_ORDERS,
-    MENU_ORDER,
-    label_pattern,
-    stale_button,
-    translator,
-)
 from handlers.context import AppContext
+from handlers.fallbacks import stale_button
+from handlers.keyboards import MENU_ME, MENU_MY_ORDERS, MENU_ORDER, label_pattern
 
 logger = logging.getLogger(__name__)
 
@@ -98,7 +92,7 @@ async def answer_privately(update: Update, ctx: AppContext) -> None:
     msg, user = update.message, update.effective_user
     if msg is None or user is None or user.is_bot:
         return
-    _ = await translator(update, ctx)
+    _ = await ctx.gettext()
     try:
         # The cheapest call that fails exactly as a private message would (403).
         await ctx.bot.send_chat_action(user.id, ChatAction.TYPING)

@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.buttons import relay_action
+from bot.errors import STALE
 from bot.i18n import gettext_for, local_time
 from bot.services import orders, relay
 from handlers import relay as relay_handlers
-from handlers.common import STALE
 from models import OrderMessage
 from tests.factories import (
     ANSWERS,

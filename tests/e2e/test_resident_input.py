@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.services import order_form, people
-from handlers.common import HELP_RESIDENT, MENU_ORDER
-from handlers.resident import WELCOME
+from handlers.help import HELP_RESIDENT
+from handlers.keyboards import MENU_ORDER
+from handlers.registration import WELCOME
 from models import Order, OrderDraft, Resident
 from tests.factories import Harness, Z, buttons, text_of
 

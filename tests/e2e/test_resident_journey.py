@@ -7,7 +7,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.services import order_form, orders
-from handlers.common import FLOOD_KEY, HELP_RESIDENT, MENU_ME
+from handlers.flood_guard import FLOOD_KEY
+from handlers.help import HELP_RESIDENT
+from handlers.keyboards import MENU_ME
 from models import Order, OrderProblem, Resident
 from tests.conftest import make_settings
 from tests.factories import (
