@@ -372,13 +372,11 @@ def _summary(_: Gettext, ctx: AppContext, v: svc.NoticeView) -> str:
 async def notices_command(update: Update, ctx: AppContext) -> None:
     msg = update.effective_message
     assert msg is not None and update.effective_user is not None
-    _ = await ctx.gettext()
-    try:
-        async with ctx.rt.db.read() as s:
-            views = await svc.recent(s, update.effective_user.id)
-    except Refused as e:
-        await msg.reply_text(e.render(_))
+    user_id = update.effective_user.id
+    views = await attempt(update, ctx, lambda w: svc.recent(w.session, user_id), write=False)
+    if views is None:
         return
+    _ = await ctx.gettext()
     if not views:
         await msg.reply_text(_(NO_NOTICES))
         return

@@ -10,7 +10,6 @@ from telegram.error import TelegramError
 from telegram.ext import CommandHandler, MessageHandler, filters
 
 from bot.buttons import Button
-from bot.errors import Refused
 from bot.i18n import N_, Gettext
 from bot.services import audit, setup
 from handlers.answers import alert, answer, pressed
@@ -30,16 +29,24 @@ USAGE = N_(
 )
 
 
+async def _codes(
+    update: Update, ctx: AppContext, telegram_id: int
+) -> tuple[set[str] | None] | None:
+    """The community codes this person may set up (inside the tuple: None for an admin, who
+    may set up any); None, once told why, for anyone else."""
+
+    async def codes(w: Work) -> tuple[set[str] | None]:
+        return (await setup.allowed_codes(w.session, telegram_id),)
+
+    return await attempt(update, ctx, codes, write=False)
+
+
 async def setup_command(update: Update, ctx: AppContext) -> None:
     """/setup: how to import, and the posters button."""
     assert update.effective_user is not None and update.effective_message is not None
-    _ = await ctx.gettext()
-    try:
-        async with ctx.rt.db.read() as s:
-            await setup.allowed_codes(s, update.effective_user.id)
-    except Refused as e:
-        await update.effective_message.reply_text(e.render(_))
+    if await _codes(update, ctx, update.effective_user.id) is None:
         return
+    _ = await ctx.gettext()
     rows = [[Button(_("🖨 Building posters (PDF)"), POSTERS.data())]]
     await update.effective_message.reply_text(_(USAGE), reply_markup=inline(rows))
 
@@ -73,13 +80,11 @@ async def csv_received(update: Update, ctx: AppContext) -> None:
     """A CSV document in private chat from staff: import it, all or nothing."""
     msg = update.effective_message
     assert msg is not None and msg.document is not None and update.effective_user is not None
-    _ = await ctx.gettext()
-    try:
-        async with ctx.rt.db.read() as s:
-            codes = await setup.allowed_codes(s, update.effective_user.id)
-    except Refused as e:
-        await msg.reply_text(e.render(_))
+    allowed = await _codes(update, ctx, update.effective_user.id)
+    if allowed is None:
         return
+    (codes,) = allowed
+    _ = await ctx.gettext()
     if (msg.document.file_size or 0) > MAX_BYTES:
         await msg.reply_text(_("This file is too large for a list of buildings."))
         return

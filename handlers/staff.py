@@ -252,21 +252,22 @@ async def volunteer_ask(update: Update, ctx: AppContext) -> None:
     q = pressed(update)
     values = ASK.parse(q.data)
     verb, volunteer_id = values.verb, values.volunteer_id
+
+    async def look(w: Work) -> tuple[int | None, str, list[volunteers.VolunteerLine]]:
+        vol = await w.session.get(Volunteer, volunteer_id)
+        if vol is None:
+            return None, "", []
+        grid, rows = await volunteers.grid_volunteers(w.session, q.from_user.id, vol.grid_id)
+        return vol.grid_id, grid, rows
+
+    found = await attempt(update, ctx, look, write=False)
+    if found is None:
+        return
+    grid_id, grid, rows = found
     _ = await ctx.gettext()
-    async with ctx.rt.db.read() as s:
-        vol = await s.get(Volunteer, volunteer_id)
-        try:
-            grid, rows = (
-                await volunteers.grid_volunteers(s, q.from_user.id, vol.grid_id)
-                if vol is not None
-                else ("", [])
-            )
-        except Refused as e:
-            await alert(update, e.render(_))
-            return
     line = next((v for v in rows if v.id == volunteer_id), None)
     wanted = "approved" if verb == "s" else "suspended"
-    if vol is None or line is None or line.status != wanted:
+    if grid_id is None or line is None or line.status != wanted:
         await alert(update, _(STALE))
         return
     if verb == "s":
@@ -282,9 +283,7 @@ async def volunteer_ask(update: Update, ctx: AppContext) -> None:
         )
         yes = Button(_("↩️ Yes, reinstate"), CONFIRMED.data(verb="ry", volunteer_id=line.id))
     await answer(q)
-    await edit_or_send(
-        update, text, inline([[yes, Button(_("Back"), GRID.data(grid_id=vol.grid_id))]])
-    )
+    await edit_or_send(update, text, inline([[yes, Button(_("Back"), GRID.data(grid_id=grid_id))]]))
 
 
 async def volunteer_confirmed(update: Update, ctx: AppContext) -> None:
