@@ -89,6 +89,10 @@ class Callback:
         self.pattern = "^" + ":".join(parts) + "$"
         self._regex = re.compile(self.pattern)
 
+    def matches(self, data: str) -> bool:
+        """Whether ``data`` is such a button's (what its handler's pattern admits)."""
+        return self._regex.match(data) is not None
+
     def parse(self, data: str | None) -> Values:
         """The typed values of ``data``; Refused (STALE) if it is not such a button's."""
         m = self._regex.match(data or "")
