@@ -193,9 +193,9 @@ async def notice_text(update: Update, ctx: AppContext) -> int:
         return TEXT
     draft.update(text=text, file_id=file_id, media=media)
     markup = inline(_preview_rows(_, draft))
-    if media == "photo":
+    if media == "photo" and file_id is not None:
         await msg.reply_photo(file_id, caption=preview, reply_markup=markup)
-    elif media == "document":
+    elif media == "document" and file_id is not None:
         await msg.reply_document(file_id, caption=preview, reply_markup=markup)
     else:
         await msg.reply_text(preview, reply_markup=markup)

@@ -25,7 +25,8 @@ from bot import inbox
 from bot.outbox import Dispatcher, Limits, Pacer
 from bot.runtime import Runtime
 from bot.services.group_chats import GroupChatEvents
-from handlers.app import AppType, build_application, publish_commands
+from handlers.app import build_application, publish_commands
+from handlers.context import AppType
 from handlers.transport import Deferral, PacedRateLimiter, TelegramSender
 
 logger = logging.getLogger(__name__)
