@@ -21,7 +21,7 @@ from bot.services import care
 from handlers.answers import answer, edit_or_send, is_private, pressed
 from handlers.callback_data import ID, Callback, one_of
 from handlers.context import AppContext
-from handlers.conversation import Handler, conversation_exits
+from handlers.conversation_exits import Handler, conversation_exits
 from handlers.keyboards import PRIVATE_TEXT, inline, main_menu
 from handlers.work import Work, attempt, unit_of_work
 

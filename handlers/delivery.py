@@ -23,7 +23,7 @@ from bot.services.notify import OrderView
 from handlers.answers import alert, answer, edit_or_send, is_private, pressed, set_buttons
 from handlers.callback_data import ID, Callback
 from handlers.context import AppContext
-from handlers.conversation import Handler, conversation_exits
+from handlers.conversation_exits import Handler, conversation_exits
 from handlers.keyboards import PRIVATE_MESSAGE, PRIVATE_OTHER, PRIVATE_TEXT, inline
 from handlers.work import Work, attempt, unit_of_work
 

@@ -24,7 +24,7 @@ from bot.services import notices as svc
 from handlers.answers import alert, answer, edit_or_send, pressed, set_buttons
 from handlers.callback_data import ID, Callback, matching, one_of
 from handlers.context import AppContext
-from handlers.conversation import conversation_exits
+from handlers.conversation_exits import conversation_exits
 from handlers.keyboards import inline
 from handlers.work import Work, attempt, unit_of_work
 

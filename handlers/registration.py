@@ -21,7 +21,7 @@ from bot.services import directory, residents
 from handlers.answers import alert, answer, pressed, respond
 from handlers.callback_data import ID, Callback, matching
 from handlers.context import AppContext
-from handlers.conversation import PLEASE_ANSWER
+from handlers.conversation_exits import PLEASE_ANSWER
 from handlers.keyboards import inline, main_menu
 from handlers.resident_forms import REG_KEY, form_exits
 from handlers.work import unit_of_work

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.i18n import N_
-from handlers.conversation import AfterStop, Exits, conversation_exits
+from handlers.conversation_exits import AfterStop, Exits, conversation_exits
 
 REG_KEY = "registration"
 DRAFT_KEY = "draft_id"

@@ -122,7 +122,7 @@ def _transient(exc: Exception) -> bool:
 
 
 # Modules of shared helpers: a violation names the handler that called them.
-_HELPERS = ("answers.py", "work.py", "conversation.py", "context.py", "callback_data.py")
+_HELPERS = ("answers.py", "work.py", "conversation_exits.py", "context.py", "callback_data.py")
 
 
 def _rows(markup: Any) -> Rows | None:

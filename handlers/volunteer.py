@@ -18,7 +18,7 @@ from bot.services import notify, orders, residents, volunteers
 from handlers.answers import alert, answer, edit_or_send, pressed
 from handlers.callback_data import ID, Callback, one_of
 from handlers.context import AppContext
-from handlers.conversation import PLEASE_ANSWER, AfterStop, conversation_exits
+from handlers.conversation_exits import PLEASE_ANSWER, AfterStop, conversation_exits
 from handlers.keyboards import inline
 from handlers.work import attempt, unit_of_work
 
