@@ -7,16 +7,22 @@ import logging
 from typing import Any
 
 from telegram import Update
-from telegram.ext import CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import CommandHandler, filters
 
 from bot.buttons import Button, Rows
-from bot.errors import Refused
+from bot.errors import STALE, Refused
 from bot.i18n import N_, Gettext
 from bot.services import outbox_health, staff
-from handlers.callback_data import ID
-from handlers.common import STALE, alert, answer, edit_or_send, inline, translator, unit_of_work
+from handlers.answers import alert, answer, edit_or_send, pressed
+from handlers.callback_data import ID, Callback
 from handlers.context import AppContext
+from handlers.keyboards import inline
+from handlers.work import Work, attempt, unit_of_work
 from models import StaffRole
+
+REMOVE = Callback("sf", "rm", staff_id=ID)
+REMOVE_CONFIRMED = Callback("sf", "yes", staff_id=ID)
+LIST = Callback("sf", "list")
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +52,7 @@ def _listing(rows: list[staff.StaffView], _: Gettext) -> tuple[str, Rows]:
     for v in rows:
         line = _line(v, _)
         lines.append("• " + line)
-        buttons.append([Button("✖️ " + line[:60], f"sf:rm:{v.id}")])
+        buttons.append([Button("✖️ " + line[:60], REMOVE.data(staff_id=v.id))])
     lines.append("")
     lines.append(_(USAGE))
     return "\n".join(lines), buttons
@@ -55,7 +61,7 @@ def _listing(rows: list[staff.StaffView], _: Gettext) -> tuple[str, Rows]:
 async def staff_command(update: Update, ctx: AppContext) -> None:
     user, msg = update.effective_user, update.effective_message
     assert user is not None and msg is not None
-    _ = await translator(update, ctx)
+    _ = await ctx.gettext()
     args = list(ctx.args or [])
     async with ctx.rt.db.read() as s:
         admin = await staff.is_admin(s, user.id)
@@ -85,7 +91,7 @@ async def staff_command(update: Update, ctx: AppContext) -> None:
         scope = {"community" if role == StaffRole.COMMUNITY else "grid": rest[0]}
         rest = rest[1:]
     try:
-        async with unit_of_work(update, ctx) as w:
+        async with unit_of_work(ctx) as w:
             res = await staff.add(
                 w.session,
                 ctx.rt.clock,
@@ -108,22 +114,22 @@ async def staff_command(update: Update, ctx: AppContext) -> None:
 
 async def remove_pressed(update: Update, ctx: AppContext) -> None:
     """✖️: ask first."""
-    q = update.callback_query
-    assert q is not None and q.data is not None
-    _ = await translator(update, ctx)
-    staff_id = int(q.data.split(":")[2])
-    try:
-        async with ctx.rt.db.read() as s:
-            await staff.require_admin(s, q.from_user.id)
-            v = await staff.get(s, staff_id)
-    except Refused as e:
-        await alert(update, e.render(_))
+    q = pressed(update)
+    staff_id = REMOVE.parse(q.data).staff_id
+
+    async def member(w: Work) -> staff.StaffView:
+        await staff.require_admin(w.session, q.from_user.id)
+        return await staff.get(w.session, staff_id)
+
+    v = await attempt(update, ctx, member, write=False)
+    if v is None:
         return
     await answer(q)
+    _ = await ctx.gettext()
     rows = [
         [
-            Button(_("✖️ Yes, remove"), f"sf:yes:{staff_id}"),
-            Button(_("↩️ Keep"), "sf:list"),
+            Button(_("✖️ Yes, remove"), REMOVE_CONFIRMED.data(staff_id=staff_id)),
+            Button(_("↩️ Keep"), LIST.data()),
         ]
     ]
     await edit_or_send(
@@ -132,19 +138,19 @@ async def remove_pressed(update: Update, ctx: AppContext) -> None:
 
 
 async def remove_confirmed(update: Update, ctx: AppContext) -> None:
-    q = update.callback_query
-    assert q is not None and q.data is not None
-    _ = await translator(update, ctx)
-    try:
-        async with unit_of_work(update, ctx) as w:
-            v = await staff.remove_one(
-                w.session, ctx.rt.clock, q.from_user.id, int(q.data.split(":")[2])
-            )
-            text, rows = _listing(await staff.list_staff(w.session), _)
-    except Refused as e:
-        await alert(update, e.render(_))
+    q = pressed(update)
+    staff_id = REMOVE_CONFIRMED.parse(q.data).staff_id
+
+    async def remove(w: Work) -> tuple[staff.StaffView, tuple[str, Rows]]:
+        v = await staff.remove_one(w.session, ctx.rt.clock, q.from_user.id, staff_id)
+        return v, _listing(await staff.list_staff(w.session), w._)
+
+    removed = await attempt(update, ctx, remove)
+    if removed is None:
         return
+    v, (text, rows) = removed
     await answer(q)
+    _ = await ctx.gettext()
     done = _("Removed: {who}").format(who=_line(v, _))
     await edit_or_send(update, done + "\n\n" + text, inline(rows))
 
@@ -152,7 +158,7 @@ async def remove_confirmed(update: Update, ctx: AppContext) -> None:
 async def back_to_list(update: Update, ctx: AppContext) -> None:
     q = update.callback_query
     assert q is not None
-    _ = await translator(update, ctx)
+    _ = await ctx.gettext()
     async with ctx.rt.db.read() as s:
         if not await staff.is_admin(s, q.from_user.id):
             await alert(update, _(STALE))
@@ -178,7 +184,7 @@ async def outbox_command(update: Update, ctx: AppContext) -> None:
     """/outbox (admins): how delivery is doing, e.g. during a Telegram outage."""
     user, msg = update.effective_user, update.effective_message
     assert user is not None and msg is not None
-    _ = await translator(update, ctx)
+    _ = await ctx.gettext()
     async with ctx.rt.db.read() as s:
         admin = await staff.is_admin(s, user.id)
         h = await outbox_health.health(s, ctx.rt.clock.now()) if admin else None
@@ -200,7 +206,7 @@ def admin_handlers() -> list[Any]:
     return [
         CommandHandler("staff", staff_command, filters=filters.ChatType.PRIVATE),
         CommandHandler("outbox", outbox_command, filters=filters.ChatType.PRIVATE),
-        CallbackQueryHandler(remove_pressed, pattern=rf"^sf:rm:{ID}$"),
-        CallbackQueryHandler(remove_confirmed, pattern=rf"^sf:yes:{ID}$"),
-        CallbackQueryHandler(back_to_list, pattern=r"^sf:list$"),
+        REMOVE.handler(remove_pressed),
+        REMOVE_CONFIRMED.handler(remove_confirmed),
+        LIST.handler(back_to_list),
     ]

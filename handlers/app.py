@@ -26,20 +26,28 @@ from telegram.warnings import PTBUserWarning
 
 from bot import sweep
 from bot.chat_state import ChatStateStore
-from bot.i18n import LANGUAGES, N_, gettext_for
+from bot.i18n import N_, gettext_for
 from bot.runtime import Runtime
 from handlers import (
     admin,
     callback_data,
     care,
-    common,
     delivery,
+    error_handler,
+    fallbacks,
+    flood_guard,
+    help,
+    keyboards,
+    language,
     membership,
+    my_info,
+    my_orders,
     notices,
+    ordering,
     privately,
+    registration,
     relay,
     reports,
-    resident,
     roster,
     setup,
     staff,
@@ -98,8 +106,10 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     3. the catch-alls: an unknown button gets an alert, unexpected input a hint."""
     timeout = float(rt.settings.limits.conversation_timeout_seconds)
     # Group -2 runs first, for every update: someone flooding the bot is stopped there.
-    app.bot_data[common.FLOOD_KEY] = common.FloodGuard(rt.settings.limits.messages_per_minute)
-    app.add_handler(TypeHandler(Update, common.flood_guard), group=-2)
+    app.bot_data[flood_guard.FLOOD_KEY] = flood_guard.FloodGuard(
+        rt.settings.limits.messages_per_minute
+    )
+    app.add_handler(TypeHandler(Update, flood_guard.flood_guard), group=-2)
     # Then button data with spaces or control characters, which no button of ours carries.
     app.add_handler(TypeHandler(Update, callback_data.odd_data_guard), group=-1)
     # The bot's own place in groups (a group upgraded, the bot removed) in a group of its own
@@ -115,34 +125,35 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     app.add_handler(CallbackQueryHandler(privately.group_button_guard), group=-3)
     for handler in privately.private_answer_handlers():
         app.add_handler(handler)
-    app.add_handler(resident.build_order_conversation(timeout))
+    app.add_handler(ordering.build_order_conversation(timeout))
     app.add_handler(notices.build_notice_conversation(timeout))
-    app.add_handler(resident.build_registration_conversation(timeout))
+    app.add_handler(registration.build_registration_conversation(timeout))
     app.add_handler(relay.build_relay_conversation(timeout))
     app.add_handler(volunteer.build_join_conversation(timeout))
     app.add_handler(delivery.build_delivery_conversation(timeout))  # 📦 asks for the proof
     app.add_handler(care.build_care_conversation(timeout))  # 👤/🏠 on the care list
 
     private = filters.ChatType.PRIVATE
-    app.add_handler(CommandHandler("help", common.help_command))
-    app.add_handler(
-        MessageHandler(filters.Regex(common.label_pattern(common.MENU_HELP)), common.help_command)
-    )
-    app.add_handler(CommandHandler("language", common.language_command))
+    app.add_handler(CommandHandler("help", help.help_command))
     app.add_handler(
         MessageHandler(
-            filters.Regex(common.label_pattern(common.MENU_LANGUAGE)), common.language_command
+            filters.Regex(keyboards.label_pattern(keyboards.MENU_HELP)), help.help_command
         )
     )
+    app.add_handler(CommandHandler("language", language.language_command))
     app.add_handler(
-        CallbackQueryHandler(
-            common.language_chosen, pattern=rf"^l:{callback_data.one_of(LANGUAGES)}$"
+        MessageHandler(
+            filters.Regex(keyboards.label_pattern(keyboards.MENU_LANGUAGE)),
+            language.language_command,
         )
     )
-    app.add_handler(CommandHandler("cancel", common.nothing_to_cancel, filters=private))
+    app.add_handler(language.CHOSEN.handler(language.language_chosen))
+    app.add_handler(CommandHandler("cancel", fallbacks.nothing_to_cancel, filters=private))
     app.add_handler(relay.relay_command())
     for handler in (
-        *resident.menu_handlers(),
+        *ordering.outside_handlers(),
+        *my_orders.my_orders_handlers(),
+        *my_info.my_info_handlers(),
         *volunteer.volunteer_handlers(),
         *staff.staff_handlers(),
         *notices.notice_handlers(),
@@ -156,10 +167,10 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
 
     # Last: any button data no handler above takes (forged, garbled, or from an old version of
     # the bot) gets the stale-button alert; the patterns above admit only real values.
-    app.add_handler(CallbackQueryHandler(common.stale_button))
-    app.add_handler(MessageHandler(filters.COMMAND, common.unknown_command))
-    app.add_handler(MessageHandler(private & ~filters.COMMAND, common.unexpected_input))
-    app.add_error_handler(common.error_handler)
+    app.add_handler(CallbackQueryHandler(fallbacks.stale_button))
+    app.add_handler(MessageHandler(filters.COMMAND, fallbacks.unknown_command))
+    app.add_handler(MessageHandler(private & ~filters.COMMAND, fallbacks.unexpected_input))
+    app.add_error_handler(error_handler.error_handler)
 
 
 COMMANDS = (

@@ -7,40 +7,33 @@ scope on the server.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
 from telegram import Update
-from telegram.ext import (
-    CallbackQueryHandler,
-    CommandHandler,
-    ConversationHandler,
-    MessageHandler,
-    TypeHandler,
-    filters,
-)
+from telegram.ext import CommandHandler, ConversationHandler, MessageHandler, filters
 
 from bot.buttons import Button, Rows
-from bot.errors import Refused
+from bot.errors import STALE, Refused
 from bot.i18n import N_, Gettext, local_time
 from bot.services import care, care_checkins
-from handlers.callback_data import ID, one_of
-from handlers.common import (
-    PRIVATE_TEXT,
-    STALE,
-    alert,
-    answer,
-    edit_or_send,
-    inline,
-    is_private,
-    main_menu,
-    translator,
-    unit_of_work,
-)
+from handlers.answers import answer, edit_or_send, is_private, pressed
+from handlers.callback_data import ID, Callback, one_of
 from handlers.context import AppContext
+from handlers.conversation_exits import Handler, conversation_exits
+from handlers.keyboards import PRIVATE_TEXT, inline, main_menu
+from handlers.work import Work, attempt, unit_of_work
 
 WAIT_WHO, WAIT_ISO = 40, 41
 KEY = "care_resident_id"
+
+CHECK_IN = Callback("c", answer=one_of(care_checkins.VERBS), check_id=ID)
+OPEN = Callback("cr", "open", resident_id=ID)
+FLAG = Callback("cr", "flag", resident_id=ID, flag=one_of(care.FLAGS))
+END_ISOLATION = Callback("cr", "isox", resident_id=ID)
+LIST = Callback("cr", "list", "0")
+ASK = Callback("cr", field=one_of(("who", "iso")), resident_id=ID)
 
 USAGE = N_(
     "/care lists the care list of your grids. /care <phone> or /care <building> <unit> <room> "
@@ -61,7 +54,7 @@ STOPPED = N_("Stopped. Nothing was changed.")
 
 
 def _today_line(h: care.Household, _: Gettext, tz: str) -> str:
-    if h.check_id is None:
+    if h.check_id is None or h.asked_at is None:
         return _("today: not asked yet")
     if h.answer:
         return _("today: {answer}").format(answer=_(care_checkins.ANSWER_LABEL[h.answer]))
@@ -99,16 +92,16 @@ def _card(h: care.Household, _: Gettext, tz: str) -> tuple[str, Rows]:
     ]
     rid = h.resident_id
     flag_buttons = [
-        Button(("☑️ " if f in h.flags else "⬜ ") + _(label), f"cr:flag:{rid}:{f}")
+        Button(("☑️ " if f in h.flags else "⬜ ") + _(label), FLAG.data(resident_id=rid, flag=f))
         for f, label in care.FLAGS.items()
     ]
     rows: Rows = [flag_buttons[:2], flag_buttons[2:]]
-    rows.append([Button(_("👤 Responsible"), f"cr:who:{rid}")])
-    iso_row = [Button(_("🏠 Isolation until"), f"cr:iso:{rid}")]
+    rows.append([Button(_("👤 Responsible"), ASK.data(field="who", resident_id=rid))])
+    iso_row = [Button(_("🏠 Isolation until"), ASK.data(field="iso", resident_id=rid))]
     if h.isolation_until:
-        iso_row.append(Button(_("✖️ End isolation"), f"cr:isox:{rid}"))
+        iso_row.append(Button(_("✖️ End isolation"), END_ISOLATION.data(resident_id=rid)))
     rows.append(iso_row)
-    rows.append([Button(_("⭐ Care list"), "cr:list:0")])
+    rows.append([Button(_("⭐ Care list"), LIST.data())])
     return "\n".join(lines), rows
 
 
@@ -122,7 +115,8 @@ def _listing(homes: list[care.Household], _: Gettext, tz: str) -> tuple[str, Row
         rows.append(
             [
                 Button(
-                    f"⭐ {h.name} · {h.building} {h.unit}-{h.room}"[:60], f"cr:open:{h.resident_id}"
+                    f"⭐ {h.name} · {h.building} {h.unit}-{h.room}"[:60],
+                    OPEN.data(resident_id=h.resident_id),
                 )
             ]
         )
@@ -135,75 +129,102 @@ async def care_command(update: Update, ctx: AppContext) -> None:
     msg, user = update.effective_message, update.effective_user
     assert msg is not None and user is not None
     query = " ".join(ctx.args or [])
-    try:
-        async with unit_of_work(update, ctx) as w:
-            _ = w._
-            if query:
-                rid = await care.find(w.session, user.id, query)
-                text, rows = _card(
-                    await care.household(ctx.rt, w.session, user.id, rid), _, ctx.rt.timezone
-                )
-            else:
-                homes = await care.care_list(ctx.rt, w.session, user.id)
-                text, rows = _listing(homes, _, ctx.rt.timezone)
-    except Refused as e:
-        await msg.reply_text(e.render(_))
-        return
-    await msg.reply_text(text, reply_markup=inline(rows))
+
+    async def screen(w: Work) -> tuple[str, Rows]:
+        if query:
+            rid = await care.find(w.session, user.id, query)
+            h = await care.household(ctx.rt, w.session, user.id, rid)
+            return _card(h, w._, ctx.rt.timezone)
+        return _listing(await care.care_list(ctx.rt, w.session, user.id), w._, ctx.rt.timezone)
+
+    shown = await attempt(update, ctx, screen)
+    if shown is not None:
+        text, rows = shown
+        await msg.reply_text(text, reply_markup=inline(rows))
 
 
-def _ids(data: str) -> tuple[str, int, str | None]:
-    parts = data.split(":")
-    return parts[1], int(parts[2]), parts[3] if len(parts) > 3 else None
+Change = Callable[[Work, int, int], Awaitable[care.Household]]
 
 
-async def staff_pressed(update: Update, ctx: AppContext) -> None:
-    """cr:open|flag|isox|list: every press re-checks the staff member's scope."""
-    q = update.callback_query
-    assert q is not None and q.data is not None
-    verb, rid, arg = _ids(q.data)
-    try:
-        async with unit_of_work(update, ctx) as w:
-            _ = w._
-            if not is_private(update):
-                raise Refused(STALE)
-            if verb == "list":
-                text, rows = _listing(
-                    await care.care_list(ctx.rt, w.session, q.from_user.id), _, ctx.rt.timezone
-                )
-            else:
-                if verb == "flag":
-                    h = await care.toggle_flag(ctx.rt, w.session, q.from_user.id, rid, arg or "")
-                elif verb == "isox":
-                    h = await care.set_isolation(ctx.rt, w.session, q.from_user.id, rid, "clear")
-                else:
-                    h = await care.household(ctx.rt, w.session, q.from_user.id, rid)
-                text, rows = _card(h, _, ctx.rt.timezone)
-    except Refused as e:
-        await alert(update, e.render(_))
-        return
-    await answer(q)
-    await edit_or_send(update, text, inline(rows))
+async def _household(update: Update, ctx: AppContext, button: Callback, change: Change) -> None:
+    """A staff button on one household: every press re-checks the staff member's scope."""
+    q = pressed(update)
+    rid = button.parse(q.data).resident_id
+
+    async def screen(w: Work) -> tuple[str, Rows]:
+        if not is_private(update):
+            raise Refused(STALE)
+        return _card(await change(w, q.from_user.id, rid), w._, ctx.rt.timezone)
+
+    shown = await attempt(update, ctx, screen)
+    if shown is not None:
+        await answer(q)
+        await edit_or_send(update, shown[0], inline(shown[1]))
+
+
+async def household_opened(update: Update, ctx: AppContext) -> None:
+    """cr:open:<resident>: the household's card."""
+    await _household(
+        update, ctx, OPEN, lambda w, uid, rid: care.household(ctx.rt, w.session, uid, rid)
+    )
+
+
+async def isolation_ended(update: Update, ctx: AppContext) -> None:
+    """cr:isox:<resident>: home isolation cleared."""
+    await _household(
+        update,
+        ctx,
+        END_ISOLATION,
+        lambda w, uid, rid: care.set_isolation(ctx.rt, w.session, uid, rid, "clear"),
+    )
+
+
+async def flag_toggled(update: Update, ctx: AppContext) -> None:
+    """cr:flag:<resident>:<flag>: a care flag ticked or unticked."""
+    flag = FLAG.parse(pressed(update).data).flag
+    await _household(
+        update,
+        ctx,
+        FLAG,
+        lambda w, uid, rid: care.toggle_flag(ctx.rt, w.session, uid, rid, flag),
+    )
+
+
+async def listed(update: Update, ctx: AppContext) -> None:
+    """cr:list:0: the care list of the staff member's grids."""
+    q = pressed(update)
+
+    async def screen(w: Work) -> tuple[str, Rows]:
+        if not is_private(update):
+            raise Refused(STALE)
+        homes = await care.care_list(ctx.rt, w.session, q.from_user.id)
+        return _listing(homes, w._, ctx.rt.timezone)
+
+    shown = await attempt(update, ctx, screen)
+    if shown is not None:
+        await answer(q)
+        await edit_or_send(update, shown[0], inline(shown[1]))
 
 
 async def ask_input(update: Update, ctx: AppContext) -> int | None:
     """👤 or 🏠: may this staff member change this household? Then ask for the value."""
-    q = update.callback_query
-    assert q is not None and q.data is not None and ctx.user_data is not None
-    verb, rid, _arg = _ids(q.data)
-    _ = await translator(update, ctx)
-    try:
-        async with ctx.rt.db.read() as s:
-            if not is_private(update):
-                raise Refused(STALE)
-            h = await care.household(ctx.rt, s, q.from_user.id, rid)
-    except Refused as e:
-        await alert(update, e.render(_))
+    q = pressed(update)
+    values = ASK.parse(q.data)
+    rid = values.resident_id
+
+    async def household(w: Work) -> care.Household:
+        if not is_private(update):
+            raise Refused(STALE)
+        return await care.household(ctx.rt, w.session, q.from_user.id, rid)
+
+    h = await attempt(update, ctx, household, write=False)
+    if h is None:
         return None
+    assert ctx.user_data is not None and update.effective_chat is not None
     ctx.user_data[KEY] = rid
     await answer(q)
-    assert update.effective_chat is not None
-    if verb == "who":
+    _ = await ctx.gettext()
+    if values.field == "who":
         await update.effective_chat.send_message(_(ASK_WHO).format(name=h.name))
         return WAIT_WHO
     example = ctx.rt.today() + timedelta(days=7)
@@ -219,7 +240,7 @@ async def _typed(update: Update, ctx: AppContext, verb: str) -> int:
     rid = ctx.user_data.get(KEY)
     state = WAIT_WHO if verb == "who" else WAIT_ISO
     try:
-        async with unit_of_work(update, ctx) as w:
+        async with unit_of_work(ctx) as w:
             _ = w._
             if rid is None:
                 raise Refused(STALE)
@@ -245,30 +266,17 @@ async def iso_typed(update: Update, ctx: AppContext) -> int:
     return await _typed(update, ctx, "iso")
 
 
-async def stop(update: Update, ctx: AppContext) -> int:
-    _ = await translator(update, ctx)
-    if ctx.user_data is not None:
-        ctx.user_data.pop(KEY, None)
-    if update.effective_message:
-        await update.effective_message.reply_text(_(STOPPED))
-    return ConversationHandler.END
-
-
-async def timed_out(update: object, ctx: AppContext) -> None:
-    if ctx.user_data is not None:
-        ctx.user_data.pop(KEY, None)
-
-
 def build_care_conversation(timeout_s: float) -> ConversationHandler[AppContext]:
-    entry = [CallbackQueryHandler(ask_input, pattern=rf"^cr:(who|iso):{ID}$")]
+    entry: list[Handler] = [ASK.handler(ask_input)]
+    exits = conversation_exits(forget=(KEY,), stopped=STOPPED)  # a timeout: quietly
     return ConversationHandler(
         entry_points=entry,
         states={
             WAIT_WHO: [MessageHandler(PRIVATE_TEXT, who_typed)],
             WAIT_ISO: [MessageHandler(PRIVATE_TEXT, iso_typed)],
-            ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
+            **exits.timeout,
         },
-        fallbacks=[CommandHandler("cancel", stop), *entry],
+        fallbacks=[*exits.stop, *entry],
         name="care",
         allow_reentry=True,
         persistent=True,
@@ -291,18 +299,20 @@ ALREADY = N_("You already answered today: {answer}. Thank you.")
 
 async def check_in_pressed(update: Update, ctx: AppContext) -> None:
     """c:ok|need|call:<check id>: only the household asked, only today, first answer counts."""
-    q = update.callback_query
-    assert q is not None and q.data is not None
-    _, verb, raw = q.data.split(":")
-    try:
-        async with unit_of_work(update, ctx) as w:
-            tr = w._
-            if not is_private(update):
-                raise Refused(STALE)
-            res = await care_checkins.answer(ctx.rt, w.session, q.from_user.id, int(raw), verb)
-    except Refused as e:
-        await alert(update, e.render(tr))
+    q = pressed(update)
+    values = CHECK_IN.parse(q.data)
+
+    async def answered(w: Work) -> care_checkins.Answered:
+        if not is_private(update):
+            raise Refused(STALE)
+        return await care_checkins.answer(
+            ctx.rt, w.session, q.from_user.id, values.check_id, values.answer
+        )
+
+    res = await attempt(update, ctx, answered)
+    if res is None:
         return
+    tr = await ctx.gettext()
     label = tr(care_checkins.ANSWER_LABEL[res.answer])
     if res.first:
         await answer(q)
@@ -317,9 +327,9 @@ async def check_in_pressed(update: Update, ctx: AppContext) -> None:
 def care_handlers() -> list[Any]:
     return [
         CommandHandler("care", care_command, filters=filters.ChatType.PRIVATE),
-        CallbackQueryHandler(check_in_pressed, pattern=rf"^c:{one_of(care_checkins.VERBS)}:{ID}$"),
-        CallbackQueryHandler(
-            staff_pressed,
-            pattern=rf"^cr:(open:{ID}|isox:{ID}|list:0|flag:{ID}:{one_of(care.FLAGS)})$",
-        ),
+        CHECK_IN.handler(check_in_pressed),
+        OPEN.handler(household_opened),
+        END_ISOLATION.handler(isolation_ended),
+        LIST.handler(listed),
+        FLAG.handler(flag_toggled),
     ]

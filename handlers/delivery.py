@@ -10,42 +10,29 @@ from typing import Any
 from telegram import Message, Update
 from telegram.error import BadRequest
 from telegram.ext import (
-    CallbackQueryHandler,
-    CommandHandler,
     ConversationHandler,
     MessageHandler,
-    TypeHandler,
     filters,
 )
 
 from bot.buttons import Button
-from bot.errors import Refused
+from bot.errors import STALE, Refused
 from bot.i18n import N_, Gettext
 from bot.services import amounts
 from bot.services.orders import texts, transitions
 from bot.services.orders.views import OrderView
-from handlers.callback_data import ID
-from handlers.common import (
-    PRIVATE_MESSAGE,
-    PRIVATE_OTHER,
-    PRIVATE_TEXT,
-    STALE,
-    alert,
-    answer,
-    edit_or_send,
-    inline,
-    is_private,
-    set_buttons,
-    translator,
-    unit_of_work,
-)
+from handlers.answers import alert, answer, edit_or_send, is_private, pressed, set_buttons
+from handlers.callback_data import ID, Callback
 from handlers.context import AppContext
+from handlers.conversation_exits import Handler, conversation_exits
+from handlers.keyboards import PRIVATE_MESSAGE, PRIVATE_OTHER, PRIVATE_TEXT, inline
+from handlers.work import Work, attempt, unit_of_work
 
 DELIVER_PHOTO, DELIVER_AMOUNT, DELIVER_RECEIPT = range(40, 43)
 DELIVER_KEY = "deliver"
-DONE_PATTERN = rf"^o:done:{ID}$"
-SKIP_PATTERN = rf"^dl:skip:{ID}$"
-STOP_PATTERN = rf"^dl:stop:{ID}$"
+DONE_BUTTON = Callback("o", "done", order_id=ID)
+SKIP_BUTTON = Callback("dl", "skip", order_id=ID)
+STOP_BUTTON = Callback("dl", "stop", order_id=ID)
 
 ASK_PHOTO = N_("📷 Please send a photo of the goods at the door.")
 ASK_AMOUNT = N_("How much did you spend? (a number such as 35.5; 0 if nothing to pay)")
@@ -75,7 +62,8 @@ _PHOTO = PRIVATE_MESSAGE & filters.PHOTO
 
 def _data(ctx: AppContext) -> dict[str, Any]:
     assert ctx.user_data is not None
-    return ctx.user_data.setdefault(DELIVER_KEY, {})
+    data: dict[str, Any] = ctx.user_data.setdefault(DELIVER_KEY, {})
+    return data
 
 
 def _forget(ctx: AppContext) -> None:
@@ -84,7 +72,7 @@ def _forget(ctx: AppContext) -> None:
 
 
 def _stop_row(order_id: int, _: Gettext) -> list[Button]:
-    return [Button(_(STOP), f"dl:stop:{order_id}")]
+    return [Button(_(STOP), STOP_BUTTON.data(order_id=order_id))]
 
 
 async def _ask(update: Update, question: str, rows: list[list[Button]]) -> None:
@@ -96,21 +84,23 @@ async def _ask(update: Update, question: str, rows: list[list[Button]]) -> None:
 async def deliver_start(update: Update, ctx: AppContext) -> int | None:
     """o:done:<id>: is this the runner, is the task on the way? Then the first question (or,
     with no proof asked, delivered at once)."""
-    q = update.callback_query
-    assert q is not None and q.data is not None and ctx.user_data is not None
-    order_id = int(q.data.rsplit(":", 1)[1])
-    delivered: OrderView | None = None
-    try:
-        async with unit_of_work(update, ctx) as w:
-            _ = w._
-            if not is_private(update):
-                raise Refused(STALE)
-            need = await transitions.proof_needed(ctx.rt, w.session, order_id, q.from_user.id)
-            if not need.any:
-                delivered = await transitions.deliver(ctx.rt, w.session, order_id, q.from_user.id)
-    except Refused as e:
-        await alert(update, e.render(_))
+    q = pressed(update)
+    order_id = DONE_BUTTON.parse(q.data).order_id
+
+    async def start(w: Work) -> tuple[transitions.ProofNeeded, OrderView | None]:
+        if not is_private(update):
+            raise Refused(STALE)
+        need = await transitions.proof_needed(ctx.rt, w.session, order_id, q.from_user.id)
+        if need.any:
+            return need, None
+        return need, await transitions.deliver(ctx.rt, w.session, order_id, q.from_user.id)
+
+    started = await attempt(update, ctx, start)
+    if started is None:
         return None  # a delivery already under way goes on
+    need, delivered = started
+    _ = await ctx.gettext()
+    assert ctx.user_data is not None
     await answer(q)
     if delivered is not None:
         text, rows = texts.runner_card(delivered, _, ctx.rt.timezone)
@@ -137,13 +127,13 @@ async def got_doorstep_photo(update: Update, ctx: AppContext) -> int:
     data["doorstep_photo"] = msg.photo[-1].file_id
     if not data.get("ask_amount"):
         return await _finish(update, ctx)
-    _ = await translator(update, ctx)
+    _ = await ctx.gettext()
     await _ask(update, _(ASK_AMOUNT), [_stop_row(int(data.get("order_id", 0)), _)])
     return DELIVER_AMOUNT
 
 
 async def not_a_photo(update: Update, ctx: AppContext) -> int:
-    _ = await translator(update, ctx)
+    _ = await ctx.gettext()
     if update.effective_message:
         await update.effective_message.reply_text(_(PHOTO_ONLY))
     return DELIVER_PHOTO
@@ -152,7 +142,7 @@ async def not_a_photo(update: Update, ctx: AppContext) -> int:
 async def got_amount(update: Update, ctx: AppContext) -> int:
     msg = update.effective_message
     assert msg is not None
-    _ = await translator(update, ctx)
+    _ = await ctx.gettext()
     try:
         fen = amounts.parse_fen(msg.text or "")
     except Refused as e:
@@ -166,13 +156,13 @@ async def got_amount(update: Update, ctx: AppContext) -> int:
     await _ask(
         update,
         _("Spent: ¥{amount}.").format(amount=amounts.yuan(fen)) + "\n" + _(ASK_RECEIPT),
-        [[Button(_(SKIP), f"dl:skip:{order_id}")], _stop_row(order_id, _)],
+        [[Button(_(SKIP), SKIP_BUTTON.data(order_id=order_id))], _stop_row(order_id, _)],
     )
     return DELIVER_RECEIPT
 
 
 async def not_an_amount(update: Update, ctx: AppContext) -> int:
-    _ = await translator(update, ctx)
+    _ = await ctx.gettext()
     if update.effective_message:
         await update.effective_message.reply_text(_(AMOUNT_AS_TEXT))
     return DELIVER_AMOUNT
@@ -188,8 +178,8 @@ async def got_receipt(update: Update, ctx: AppContext) -> int:
 async def skip_receipt(update: Update, ctx: AppContext) -> int | None:
     q = update.callback_query
     assert q is not None and q.data is not None
-    if not _this_delivery(ctx, q.data):
-        await alert(update, (await translator(update, ctx))(STALE))
+    if not _this_delivery(ctx, SKIP_BUTTON, q.data):
+        await alert(update, (await ctx.gettext())(STALE))
         return None
     await answer(q)
     if q.message is not None:  # the Skip button has done its work
@@ -198,15 +188,16 @@ async def skip_receipt(update: Update, ctx: AppContext) -> int | None:
 
 
 async def not_a_receipt(update: Update, ctx: AppContext) -> int:
-    _ = await translator(update, ctx)
+    _ = await ctx.gettext()
     if update.effective_message:
         await update.effective_message.reply_text(_(RECEIPT_ONLY))
     return DELIVER_RECEIPT
 
 
-def _this_delivery(ctx: AppContext, data: str) -> bool:
+def _this_delivery(ctx: AppContext, button: Callback, data: str | None) -> bool:
     """A dl: button belongs to the delivery under way (not to an older one)."""
-    return str(_data(ctx).get("order_id")) == data.rsplit(":", 1)[1]
+    order_id = _data(ctx).get("order_id")
+    return order_id is not None and data == button.data(order_id=order_id)
 
 
 async def _finish(update: Update, ctx: AppContext) -> int:
@@ -217,7 +208,7 @@ async def _finish(update: Update, ctx: AppContext) -> int:
     data = _data(ctx)
     order_id = int(data.get("order_id", 0))
     try:
-        async with unit_of_work(update, ctx) as w:
+        async with unit_of_work(ctx) as w:
             _ = w._
             v = await transitions.deliver(
                 ctx.rt,
@@ -254,10 +245,10 @@ async def _finish(update: Update, ctx: AppContext) -> int:
 
 async def deliver_stop(update: Update, ctx: AppContext) -> int | None:
     """/cancel or ✖️: nothing is written; the task stays on the way."""
-    _ = await translator(update, ctx)
+    _ = await ctx.gettext()
     q = update.callback_query
     if q is not None:
-        if not _this_delivery(ctx, q.data or ""):
+        if not _this_delivery(ctx, STOP_BUTTON, q.data):
             await alert(update, _(STALE))
             return None
         await answer(q)
@@ -271,23 +262,26 @@ async def deliver_stop(update: Update, ctx: AppContext) -> int | None:
     return ConversationHandler.END
 
 
-async def deliver_stray(update: Update, ctx: AppContext) -> None:
-    """A dl: button of another step or an older delivery: an alert, still waiting."""
-    _ = await translator(update, ctx)
-    await alert(update, _(STALE))
-
-
-async def deliver_timeout(update: object, ctx: AppContext) -> None:
+async def deliver_timeout(update: Update, ctx: AppContext) -> None:
     """No answer for a long time: forget the answers, say the task is still on the way."""
     order_id = _data(ctx).get("order_id") if ctx.user_data is not None else None
     _forget(ctx)
-    if isinstance(update, Update) and update.effective_chat and order_id:
-        _ = await translator(update, ctx)
+    if update.effective_chat and order_id:
+        ctx.forget()  # the context of an update long past: read the language afresh
+        _ = await ctx.gettext()
         await update.effective_chat.send_message(_(TIMED_OUT).format(id=order_id))
 
 
 def build_delivery_conversation(timeout_s: float) -> ConversationHandler[AppContext]:
-    entry = [CallbackQueryHandler(deliver_start, pattern=DONE_PATTERN)]
+    entry: list[Handler] = [DONE_BUTTON.handler(deliver_start)]
+    # Only this conversation's own prefix is stray: the card's other buttons still work.
+    exits = conversation_exits(
+        forget=(DELIVER_KEY,),
+        stop=deliver_stop,
+        stop_button=STOP_BUTTON,
+        prefix="dl",
+        on_timeout=deliver_timeout,
+    )
     return ConversationHandler(
         entry_points=entry,
         states={
@@ -301,18 +295,12 @@ def build_delivery_conversation(timeout_s: float) -> ConversationHandler[AppCont
             ],
             DELIVER_RECEIPT: [
                 MessageHandler(_PHOTO, got_receipt),
-                CallbackQueryHandler(skip_receipt, pattern=SKIP_PATTERN),
+                SKIP_BUTTON.handler(skip_receipt),
                 MessageHandler(PRIVATE_OTHER, not_a_receipt),
             ],
-            ConversationHandler.TIMEOUT: [TypeHandler(Update, deliver_timeout)],
+            **exits.timeout,
         },
-        fallbacks=[
-            CommandHandler("cancel", deliver_stop),
-            CallbackQueryHandler(deliver_stop, pattern=STOP_PATTERN),
-            *entry,
-            # Only this conversation's own prefix: the card's other buttons still work.
-            CallbackQueryHandler(deliver_stray, pattern=r"^dl:"),
-        ],
+        fallbacks=[*exits.stop, *entry, *exits.stray],
         name="delivery_proof",
         allow_reentry=True,
         persistent=True,

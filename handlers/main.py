@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot import sweep
-from bot.clock import OffsetClock
+from bot.clock import Clock, OffsetClock
 from bot.config import Settings
 from bot.db import Database
 from bot.migrate import upgrade_async
@@ -46,7 +46,7 @@ def populate_emulator(emu: Any, token: str, demo: Demo = DEMO) -> None:
 class _BotTime:
     """The emulator's clock (message dates) follows the bot's, so moving one moves both."""
 
-    def __init__(self, clock: OffsetClock) -> None:
+    def __init__(self, clock: Clock) -> None:
         self.clock = clock
 
     def now(self) -> float:

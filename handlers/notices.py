@@ -4,12 +4,12 @@ unconfirmed and the unconfirmed households per building; residents press ✅ Rec
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
 from telegram import Update
 from telegram.ext import (
-    CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
     MessageHandler,
@@ -17,27 +17,31 @@ from telegram.ext import (
 )
 
 from bot.buttons import Button
-from bot.errors import Refused
+from bot.errors import STALE, Refused
 from bot.i18n import N_, Gettext, local_time
-from bot.limits import check_fits, limit_for
+from bot.limits import check_fits, chunks, limit_for
 from bot.services import notices as svc
 from bot.services.scope import scope_of
-from handlers.callback_data import ID, one_of
-from handlers.common import (
-    STALE,
-    alert,
-    answer,
-    chunks,
-    edit_or_send,
-    inline,
-    set_buttons,
-    translator,
-    unit_of_work,
-)
+from handlers.answers import alert, answer, edit_or_send, pressed, set_buttons
+from handlers.callback_data import ID, Callback, matching, one_of
 from handlers.context import AppContext
+from handlers.conversation_exits import conversation_exits
+from handlers.keyboards import inline
+from handlers.work import Work, attempt, unit_of_work
 
 AUDIENCE, TARGET, TEXT, PREVIEW, WHEN = range(40, 45)
 KEY = "notice"
+
+AUDIENCE_BUTTON = Callback("n", "a", audience=one_of(svc.AUDIENCE_LABELS))
+TARGET_BUTTON = Callback("n", "t", key=matching(f"all|[cgb]{ID.regex}"))
+SEND_BUTTON = Callback("n", "send")
+LATER_BUTTON = Callback("n", "later")
+PIN_BUTTON = Callback("n", "pin")
+STOP_BUTTON = Callback("n", "stop")
+RECEIVED_BUTTON = Callback("n", "ok", notice_id=ID)
+RESEND_BUTTON = Callback("n", "rs", notice_id=ID)
+BY_BUILDING_BUTTON = Callback("n", "ub", notice_id=ID)
+CANCEL_BUTTON = Callback("n", "x", notice_id=ID)
 
 ASK_AUDIENCE = N_("Send a notice to whom?")
 ASK_TARGET = N_("Which one?")
@@ -82,7 +86,7 @@ def _local(ctx: AppContext, when: datetime) -> str:
 
 async def notice_start(update: Update, ctx: AppContext) -> int:
     assert update.effective_user is not None and update.effective_message is not None
-    _ = await translator(update, ctx)
+    _ = await ctx.gettext()
     async with ctx.rt.db.read() as s:
         scope = await scope_of(s, update.effective_user.id)
     audiences = svc.audiences_for(scope)
@@ -91,17 +95,19 @@ async def notice_start(update: Update, ctx: AppContext) -> int:
         return ConversationHandler.END
     assert ctx.user_data is not None
     ctx.user_data[KEY] = {}
-    rows = [[Button(_(svc.AUDIENCE_LABELS[a]), f"n:a:{a}")] for a in audiences]
-    rows.append([Button(_(CANCEL), "n:stop")])
+    rows = [
+        [Button(_(svc.AUDIENCE_LABELS[a]), AUDIENCE_BUTTON.data(audience=a))] for a in audiences
+    ]
+    rows.append([Button(_(CANCEL), STOP_BUTTON.data())])
     await update.effective_message.reply_text(_(ASK_AUDIENCE), reply_markup=inline(rows))
     return AUDIENCE
 
 
 async def notice_audience(update: Update, ctx: AppContext) -> int:
-    q = update.callback_query
-    assert q is not None and q.data is not None and ctx.user_data is not None
-    _ = await translator(update, ctx)
-    audience = q.data.split(":")[2]
+    q = pressed(update)
+    assert ctx.user_data is not None
+    _ = await ctx.gettext()
+    audience = AUDIENCE_BUTTON.parse(q.data).audience
     async with ctx.rt.db.read() as s:
         scope = await scope_of(s, q.from_user.id)
         options = await svc.targets(s, scope, audience)
@@ -113,8 +119,8 @@ async def notice_audience(update: Update, ctx: AppContext) -> int:
     await answer(q)
     if len(options) == 1:  # nothing to choose
         return await _chose_target(update, ctx, _, audience, *options[0])
-    rows = [[Button(label, f"n:t:{key}")] for key, label in options]
-    rows.append([Button(_(CANCEL), "n:stop")])
+    rows = [[Button(label, TARGET_BUTTON.data(key=key))] for key, label in options]
+    rows.append([Button(_(CANCEL), STOP_BUTTON.data())])
     await edit_or_send(
         update, _(svc.AUDIENCE_LABELS[audience]) + "\n" + _(ASK_TARGET), inline(rows)
     )
@@ -137,11 +143,11 @@ async def _chose_target(
 
 
 async def notice_target(update: Update, ctx: AppContext) -> int:
-    q = update.callback_query
-    assert q is not None and q.data is not None and ctx.user_data is not None
-    _ = await translator(update, ctx)
+    q = pressed(update)
+    assert ctx.user_data is not None
+    _ = await ctx.gettext()
     draft = ctx.user_data.get(KEY) or {}
-    audience, key = draft.get("audience"), q.data.split(":")[2]
+    audience, key = draft.get("audience"), TARGET_BUTTON.parse(q.data).key
     async with ctx.rt.db.read() as s:
         scope = await scope_of(s, q.from_user.id)
         allowed = dict(await svc.targets(s, scope, audience)) if audience else {}
@@ -153,17 +159,17 @@ async def notice_target(update: Update, ctx: AppContext) -> int:
 
 
 def _preview_rows(_: Gettext, draft: dict[str, Any]) -> list[list[Button]]:
-    rows = [[Button(_(SEND_NOW), "n:send")], [Button(_(SEND_LATER), "n:later")]]
+    rows = [[Button(_(SEND_NOW), SEND_BUTTON.data())], [Button(_(SEND_LATER), LATER_BUTTON.data())]]
     if draft.get("audience") in (svc.COMMUNITY, svc.GRID, svc.VOLUNTEERS, svc.EVERYONE):
-        rows.append([Button(_(PIN_ON if draft.get("pin") else PIN_OFF), "n:pin")])
-    rows.append([Button(_(CANCEL), "n:stop")])
+        rows.append([Button(_(PIN_ON if draft.get("pin") else PIN_OFF), PIN_BUTTON.data())])
+    rows.append([Button(_(CANCEL), STOP_BUTTON.data())])
     return rows
 
 
 async def notice_text(update: Update, ctx: AppContext) -> int:
     msg = update.effective_message
     assert msg is not None and ctx.user_data is not None
-    _ = await translator(update, ctx)
+    _ = await ctx.gettext()
     draft = ctx.user_data.get(KEY)
     if not draft or "key" not in draft:
         await msg.reply_text(_(STALE))
@@ -188,9 +194,9 @@ async def notice_text(update: Update, ctx: AppContext) -> int:
         return TEXT
     draft.update(text=text, file_id=file_id, media=media)
     markup = inline(_preview_rows(_, draft))
-    if media == "photo":
+    if media == "photo" and file_id is not None:
         await msg.reply_photo(file_id, caption=preview, reply_markup=markup)
-    elif media == "document":
+    elif media == "document" and file_id is not None:
         await msg.reply_document(file_id, caption=preview, reply_markup=markup)
     else:
         await msg.reply_text(preview, reply_markup=markup)
@@ -200,7 +206,7 @@ async def notice_text(update: Update, ctx: AppContext) -> int:
 async def notice_pin(update: Update, ctx: AppContext) -> int:
     q = update.callback_query
     assert q is not None and ctx.user_data is not None
-    _ = await translator(update, ctx)
+    _ = await ctx.gettext()
     draft = await _ready_draft(update, ctx, _)
     if draft is None:
         return ConversationHandler.END
@@ -214,7 +220,7 @@ async def _ready_draft(update: Update, ctx: AppContext, _: Gettext) -> dict[str,
     """The draft, once its text is in; else None, after saying the button or the answer is out
     of date (the conversation was stopped or has expired)."""
     assert ctx.user_data is not None
-    draft = ctx.user_data.get(KEY)
+    draft: dict[str, Any] | None = ctx.user_data.get(KEY)
     if draft and "text" in draft:
         return draft
     if update.callback_query:
@@ -224,17 +230,19 @@ async def _ready_draft(update: Update, ctx: AppContext, _: Gettext) -> dict[str,
     return None
 
 
-async def _create(
-    update: Update, ctx: AppContext, draft: dict[str, Any], send_at: Any = None
-) -> str:
-    """Create (and send, unless scheduled) the drafted notice; the message to show. Raises
-    Refused."""
-    assert update.effective_user is not None and ctx.user_data is not None
-    async with unit_of_work(update, ctx) as w:
+def _creating(
+    update: Update, ctx: AppContext, draft: dict[str, Any], send_at: datetime | None = None
+) -> Callable[[Work], Awaitable[str]]:
+    """The service call that creates (and sends, unless scheduled) the drafted notice, giving
+    the message to show (the caller forgets the draft once it is committed)."""
+    assert update.effective_user is not None
+    user_id = update.effective_user.id
+
+    async def create(w: Work) -> str:
         notice = await svc.create(
             ctx.rt,
             w.session,
-            update.effective_user.id,
+            user_id,
             draft["audience"],
             draft["key"],
             draft["text"],
@@ -243,12 +251,16 @@ async def _create(
             pin=bool(draft.get("pin")),
             send_at=send_at,
         )
-        _ = w._
-        notice_id, n = notice.id, notice.recipients
-    ctx.user_data.pop(KEY, None)
-    if send_at is not None:
-        return _(SCHEDULED).format(id=notice_id, when=_local(ctx, send_at))
-    return _(ON_ITS_WAY).format(id=notice_id, n=n)
+        if send_at is not None:
+            return w._(SCHEDULED).format(id=notice.id, when=_local(ctx, send_at))
+        return w._(ON_ITS_WAY).format(id=notice.id, n=notice.recipients)
+
+    return create
+
+
+def _forget(ctx: AppContext) -> None:
+    if ctx.user_data is not None:
+        ctx.user_data.pop(KEY, None)
 
 
 async def _done(update: Update, text: str) -> None:
@@ -260,17 +272,15 @@ async def _done(update: Update, text: str) -> None:
 
 
 async def notice_send(update: Update, ctx: AppContext) -> int:
-    q = update.callback_query
-    assert q is not None and ctx.user_data is not None
-    _ = await translator(update, ctx)
+    q = pressed(update)
+    _ = await ctx.gettext()
     draft = await _ready_draft(update, ctx, _)
     if draft is None:
         return ConversationHandler.END
-    try:
-        done = await _create(update, ctx, draft)
-    except Refused as e:
-        await alert(update, e.render(_))
+    done = await attempt(update, ctx, _creating(update, ctx, draft))
+    if done is None:
         return ConversationHandler.END
+    _forget(ctx)
     await answer(q)
     await _done(update, done)
     return ConversationHandler.END
@@ -279,7 +289,7 @@ async def notice_send(update: Update, ctx: AppContext) -> int:
 async def notice_later(update: Update, ctx: AppContext) -> int:
     q = update.callback_query
     assert q is not None and ctx.user_data is not None
-    _ = await translator(update, ctx)
+    _ = await ctx.gettext()
     if await _ready_draft(update, ctx, _) is None:
         return ConversationHandler.END
     await answer(q)
@@ -291,13 +301,15 @@ async def notice_later(update: Update, ctx: AppContext) -> int:
 async def notice_when(update: Update, ctx: AppContext) -> int:
     msg = update.effective_message
     assert msg is not None and ctx.user_data is not None
-    _ = await translator(update, ctx)
+    _ = await ctx.gettext()
     try:
         when = svc.parse_when(msg.text or "", ctx.rt.clock.now(), ctx.rt.timezone)
         draft = await _ready_draft(update, ctx, _)
         if draft is None:
             return ConversationHandler.END
-        done = await _create(update, ctx, draft, send_at=when)
+        async with unit_of_work(ctx) as w:
+            done = await _creating(update, ctx, draft, send_at=when)(w)
+        _forget(ctx)
     except Refused as e:
         await msg.reply_text(e.render(_) + "\n" + _(ASK_WHEN))
         return WHEN
@@ -305,50 +317,31 @@ async def notice_when(update: Update, ctx: AppContext) -> int:
     return ConversationHandler.END
 
 
-async def notice_stop(update: Update, ctx: AppContext) -> int:
-    _ = await translator(update, ctx)
-    if ctx.user_data is not None:
-        ctx.user_data.pop(KEY, None)
-    if update.callback_query:
-        await answer(update.callback_query)
-        await _done(update, _(STOPPED))
-    elif update.effective_message:
-        await update.effective_message.reply_text(_(STOPPED))
-    return ConversationHandler.END
-
-
-async def notice_stray(update: Update, ctx: AppContext) -> None:
-    _ = await translator(update, ctx)
-    if update.callback_query:
-        await alert(update, _(STALE))
-    elif update.effective_message:
-        await update.effective_message.reply_text(_(STRAY))
-
-
 def build_notice_conversation(timeout_s: float) -> ConversationHandler[AppContext]:
     content = (filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.Document.ALL
+    # ✖️ under a preview (maybe a photo's caption) takes the buttons away and says so anew.
+    exits = conversation_exits(
+        forget=(KEY,),
+        commands=("cancel", "start"),
+        stop_button=STOP_BUTTON,
+        edit_on_stop=False,
+        stray_message=STRAY,
+        timeout=False,
+    )
     return ConversationHandler(
         entry_points=[CommandHandler("notice", notice_start, filters=filters.ChatType.PRIVATE)],
         states={
-            AUDIENCE: [
-                CallbackQueryHandler(
-                    notice_audience, pattern=rf"^n:a:{one_of(svc.AUDIENCE_LABELS)}$"
-                )
-            ],
-            TARGET: [CallbackQueryHandler(notice_target, pattern=rf"^n:t:(all|[cgb]{ID})$")],
+            AUDIENCE: [AUDIENCE_BUTTON.handler(notice_audience)],
+            TARGET: [TARGET_BUTTON.handler(notice_target)],
             TEXT: [MessageHandler(content, notice_text)],
             PREVIEW: [
-                CallbackQueryHandler(notice_send, pattern=r"^n:send$"),
-                CallbackQueryHandler(notice_later, pattern=r"^n:later$"),
-                CallbackQueryHandler(notice_pin, pattern=r"^n:pin$"),
+                SEND_BUTTON.handler(notice_send),
+                LATER_BUTTON.handler(notice_later),
+                PIN_BUTTON.handler(notice_pin),
             ],
             WHEN: [MessageHandler(filters.TEXT & ~filters.COMMAND, notice_when)],
         },
-        fallbacks=[
-            CommandHandler(["cancel", "start"], notice_stop),
-            CallbackQueryHandler(notice_stop, pattern=r"^n:stop$"),
-            MessageHandler(~filters.COMMAND, notice_stray),
-        ],
+        fallbacks=[*exits.stop, *exits.stray],
         name="notice",
         allow_reentry=True,
         persistent=True,
@@ -380,61 +373,60 @@ def _summary(_: Gettext, ctx: AppContext, v: svc.NoticeView) -> str:
 async def notices_command(update: Update, ctx: AppContext) -> None:
     msg = update.effective_message
     assert msg is not None and update.effective_user is not None
-    _ = await translator(update, ctx)
-    try:
-        async with ctx.rt.db.read() as s:
-            views = await svc.recent(s, update.effective_user.id)
-    except Refused as e:
-        await msg.reply_text(e.render(_))
+    user_id = update.effective_user.id
+    views = await attempt(update, ctx, lambda w: svc.recent(w.session, user_id), write=False)
+    if views is None:
         return
+    _ = await ctx.gettext()
     if not views:
         await msg.reply_text(_(NO_NOTICES))
         return
     for v in reversed(views):
         if v.sent_at is not None:
             rows = [
-                [Button(_(RESEND), f"n:rs:{v.id}")],
-                [Button(_(UNCONFIRMED), f"n:ub:{v.id}")],
+                [Button(_(RESEND), RESEND_BUTTON.data(notice_id=v.id))],
+                [Button(_(UNCONFIRMED), BY_BUILDING_BUTTON.data(notice_id=v.id))],
             ]
         elif v.cancelled_at is None:
-            rows = [[Button(_(CANCEL_SCHEDULED), f"n:x:{v.id}")]]
+            rows = [[Button(_(CANCEL_SCHEDULED), CANCEL_BUTTON.data(notice_id=v.id))]]
         else:
             rows = []
         await msg.reply_text(_summary(_, ctx, v), reply_markup=inline(rows) if rows else None)
 
 
 async def notice_resend(update: Update, ctx: AppContext) -> None:
-    q = update.callback_query
-    assert q is not None and q.data is not None
-    notice_id = int(q.data.split(":")[2])
-    _ = await translator(update, ctx)
-    try:
-        async with unit_of_work(update, ctx) as w:
-            n = await svc.resend_unconfirmed(ctx.rt, w.session, q.from_user.id, notice_id)
-    except Refused as e:
-        await alert(update, e.render(_))
+    q = pressed(update)
+    notice_id = RESEND_BUTTON.parse(q.data).notice_id
+    n = await attempt(
+        update,
+        ctx,
+        lambda w: svc.resend_unconfirmed(ctx.rt, w.session, q.from_user.id, notice_id),
+    )
+    if n is None:
         return
     await answer(q)
+    _ = await ctx.gettext()
     text = _(RESENT).format(id=notice_id, n=n) if n else _(NOTHING_TO_RESEND)
     if update.effective_chat:
         await update.effective_chat.send_message(text)
 
 
 async def notice_unconfirmed(update: Update, ctx: AppContext) -> None:
-    q = update.callback_query
-    assert q is not None and q.data is not None
-    notice_id = int(q.data.split(":")[2])
-    _ = await translator(update, ctx)
-    try:
-        async with ctx.rt.db.read() as s:
-            by_building = await svc.unconfirmed_by_building(s, q.from_user.id, notice_id)
-    except Refused as e:
-        await alert(update, e.render(_))
+    q = pressed(update)
+    notice_id = BY_BUILDING_BUTTON.parse(q.data).notice_id
+    by_building = await attempt(
+        update,
+        ctx,
+        lambda w: svc.unconfirmed_by_building(w.session, q.from_user.id, notice_id),
+        write=False,
+    )
+    if by_building is None:
         return
     await answer(q)
     chat = update.effective_chat
     if chat is None:
         return
+    _ = await ctx.gettext()
     if not by_building:
         await chat.send_message(_(ALL_CONFIRMED).format(id=notice_id))
         return
@@ -449,16 +441,14 @@ async def notice_unconfirmed(update: Update, ctx: AppContext) -> None:
 
 
 async def notice_cancel_scheduled(update: Update, ctx: AppContext) -> None:
-    q = update.callback_query
-    assert q is not None and q.data is not None
-    notice_id = int(q.data.split(":")[2])
-    _ = await translator(update, ctx)
-    try:
-        async with unit_of_work(update, ctx) as w:
-            ok = await svc.cancel(ctx.rt, w.session, q.from_user.id, notice_id)
-    except Refused as e:
-        await alert(update, e.render(_))
+    q = pressed(update)
+    notice_id = CANCEL_BUTTON.parse(q.data).notice_id
+    ok = await attempt(
+        update, ctx, lambda w: svc.cancel(ctx.rt, w.session, q.from_user.id, notice_id)
+    )
+    if ok is None:
         return
+    _ = await ctx.gettext()
     if not ok:
         await alert(update, _(STALE))
         return
@@ -468,20 +458,16 @@ async def notice_cancel_scheduled(update: Update, ctx: AppContext) -> None:
 
 async def notice_received(update: Update, ctx: AppContext) -> None:
     """✅ Received on a notice, in the resident's private chat."""
-    q = update.callback_query
-    assert q is not None and q.data is not None
-    notice_id = int(q.data.split(":")[2])
-    _ = await translator(update, ctx)
+    q = pressed(update)
+    notice_id = RECEIVED_BUTTON.parse(q.data).notice_id
     chat = update.effective_chat
     if chat is None or chat.id != q.from_user.id:
-        await alert(update, _(STALE))
+        await alert(update, (await ctx.gettext())(STALE))
         return
-    try:
-        async with unit_of_work(update, ctx) as w:
-            first = await svc.confirm(ctx.rt, w.session, notice_id, chat.id)
-    except Refused as e:
-        await alert(update, e.render(_))
+    first = await attempt(update, ctx, lambda w: svc.confirm(ctx.rt, w.session, notice_id, chat.id))
+    if first is None:
         return
+    _ = await ctx.gettext()
     await answer(q, _(THANKS) if first else _(ALREADY))
     await set_buttons(q, None)  # may already be without buttons
 
@@ -490,8 +476,8 @@ def notice_handlers() -> list[Any]:
     private = filters.ChatType.PRIVATE
     return [
         CommandHandler("notices", notices_command, filters=private),
-        CallbackQueryHandler(notice_received, pattern=rf"^n:ok:{ID}$"),
-        CallbackQueryHandler(notice_resend, pattern=rf"^n:rs:{ID}$"),
-        CallbackQueryHandler(notice_unconfirmed, pattern=rf"^n:ub:{ID}$"),
-        CallbackQueryHandler(notice_cancel_scheduled, pattern=rf"^n:x:{ID}$"),
+        RECEIVED_BUTTON.handler(notice_received),
+        RESEND_BUTTON.handler(notice_resend),
+        BY_BUILDING_BUTTON.handler(notice_unconfirmed),
+        CANCEL_BUTTON.handler(notice_cancel_scheduled),
     ]

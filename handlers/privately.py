@@ -5,7 +5,6 @@ handler could edit its answer into the group's message."""
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from telegram import Update
@@ -14,15 +13,10 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop, CommandHandler, MessageHandler, filters
 
 from bot.i18n import N_
-from handlers.common import (
-    MENU_ME,
-    MENU_MY_ORDERS,
-    MENU_ORDER,
-    label_pattern,
-    stale_button,
-    translator,
-)
+from handlers import language, staff, volunteer
 from handlers.context import AppContext
+from handlers.fallbacks import stale_button
+from handlers.keyboards import MENU_ME, MENU_MY_ORDERS, MENU_ORDER, label_pattern
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +59,7 @@ OPEN_PRIVATE_CHAT = N_(
 # The only buttons a group message carries: claim a task, bind the group to a grid, choose a
 # language. Any other data pressed there is forged, and its answer (a runner's card, an order's
 # details) would be edited into the group's message for everyone to read.
-GROUP_BUTTONS = re.compile(r"^(o:claim:|g:bind:|l:)")
+GROUP_BUTTONS = (volunteer.CLAIM, staff.BIND, language.CHOSEN)
 
 
 def private_view(update: Update) -> Update:
@@ -98,7 +92,7 @@ async def answer_privately(update: Update, ctx: AppContext) -> None:
     msg, user = update.message, update.effective_user
     if msg is None or user is None or user.is_bot:
         return
-    _ = await translator(update, ctx)
+    _ = await ctx.gettext()
     try:
         # The cheapest call that fails exactly as a private message would (403).
         await ctx.bot.send_chat_action(user.id, ChatAction.TYPING)
@@ -118,7 +112,7 @@ async def group_button_guard(update: Update, ctx: AppContext) -> None:
     q = update.callback_query
     if q is None or q.message is None or q.message.chat.type == ChatType.PRIVATE:
         return
-    if q.data and GROUP_BUTTONS.match(q.data):
+    if q.data and any(button.matches(q.data) for button in GROUP_BUTTONS):
         return
     await stale_button(update, ctx)
     raise ApplicationHandlerStop

@@ -4,38 +4,24 @@ and staff read an order's messages (/relay <id>)."""
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import (
-    CallbackQueryHandler,
-    CommandHandler,
-    ConversationHandler,
-    MessageHandler,
-    TypeHandler,
-    filters,
-)
+from telegram.ext import CommandHandler, ConversationHandler, MessageHandler, filters
 
-from bot.buttons import RELAY_PATTERN
-from bot.errors import Refused
-from bot.i18n import N_, gettext_for, local_time
-from bot.limits import TEXT_LIMIT
+from bot.errors import STALE, Refused
+from bot.i18n import N_, local_time
+from bot.limits import TEXT_LIMIT, chunks
 from bot.services import relay
 from bot.services.orders import texts
-from handlers.common import (
-    PRIVATE_MESSAGE,
-    PRIVATE_OTHER,
-    PRIVATE_TEXT,
-    STALE,
-    alert,
-    answer,
-    chunks,
-    is_private,
-    language,
-    translator,
-    unit_of_work,
-)
+from bot.services.orders.views import OrderView
+from handlers.answers import answer, is_private, pressed
+from handlers.callback_data import ID, Callback
 from handlers.context import AppContext
+from handlers.conversation_exits import Handler, conversation_exits
+from handlers.keyboards import PRIVATE_MESSAGE, PRIVATE_OTHER, PRIVATE_TEXT
+from handlers.work import Work, attempt, unit_of_work
 
 RELAY_WAIT = 30
 RELAY_KEY = "relay_order_id"
+WRITE = Callback("m", "to", order_id=ID)  # bot.buttons.relay_action makes these buttons
 
 PROMPT = {
     relay.RESIDENT: N_("Type your message for the volunteer (or send a photo). /cancel to stop."),
@@ -56,21 +42,22 @@ PHOTO = N_("(with a photo)")
 
 async def relay_start(update: Update, ctx: AppContext) -> int | None:
     """m:to:<id>: may this person write about this order now? Then ask for the message."""
-    q = update.callback_query
-    assert q is not None and q.data is not None and ctx.user_data is not None
-    order_id = int(q.data.rsplit(":", 1)[1])
-    try:
-        async with ctx.rt.db.read() as s:
-            _ = gettext_for(await language(ctx, s, q.from_user))
-            if not is_private(update):
-                raise Refused(STALE)
-            v, role = await relay.can_message(s, order_id, q.from_user.id)
-    except Refused as e:
-        await alert(update, e.render(_))
+    q = pressed(update)
+    order_id = WRITE.parse(q.data).order_id
+
+    async def may_write(w: Work) -> tuple[OrderView, str]:
+        if not is_private(update):
+            raise Refused(STALE)
+        return await relay.can_message(w.session, order_id, q.from_user.id)
+
+    allowed = await attempt(update, ctx, may_write, write=False)
+    if allowed is None:
         return None  # a conversation already under way goes on
+    v, role = allowed
+    assert ctx.user_data is not None and update.effective_chat is not None
     ctx.user_data[RELAY_KEY] = v.id
     await answer(q)
-    assert update.effective_chat is not None
+    _ = await ctx.gettext()
     await update.effective_chat.send_message(texts.title(v, _) + "\n" + _(PROMPT[role]))
     return RELAY_WAIT
 
@@ -80,7 +67,7 @@ async def _send(update: Update, ctx: AppContext, text: str | None, photo: str | 
     assert msg is not None and update.effective_user is not None and ctx.user_data is not None
     order_id = ctx.user_data.get(RELAY_KEY)
     try:
-        async with unit_of_work(update, ctx) as w:
+        async with unit_of_work(ctx) as w:
             _ = w._
             if order_id is None:
                 raise Refused(STALE)
@@ -108,37 +95,17 @@ async def relay_photo(update: Update, ctx: AppContext) -> int:
     return await _send(update, ctx, msg.caption, msg.photo[-1].file_id)
 
 
-async def relay_unsupported(update: Update, ctx: AppContext) -> int:
-    """Stickers, voice, files, locations...: say what can be passed on, keep waiting."""
-    _ = await translator(update, ctx)
-    if update.effective_message:
-        await update.effective_message.reply_text(_(ONLY_TEXT_OR_PHOTO))
-    return RELAY_WAIT
-
-
-async def relay_stop(update: Update, ctx: AppContext) -> int:
-    _ = await translator(update, ctx)
-    if ctx.user_data is not None:
-        ctx.user_data.pop(RELAY_KEY, None)
-    if update.effective_message:
-        await update.effective_message.reply_text(_(STOPPED))
-    return ConversationHandler.END
-
-
-async def relay_timeout(update: object, ctx: AppContext) -> None:
-    """No message for a long time: forget the order, quietly (nothing was half-sent)."""
-    if ctx.user_data is not None:
-        ctx.user_data.pop(RELAY_KEY, None)
-
-
-async def relay_stray(update: Update, ctx: AppContext) -> None:
-    """An m: button this conversation does not know: an alert, still waiting."""
-    _ = await translator(update, ctx)
-    await alert(update, _(STALE))
-
-
 def build_relay_conversation(timeout_s: float) -> ConversationHandler[AppContext]:
-    entry = [CallbackQueryHandler(relay_start, pattern=RELAY_PATTERN)]
+    entry: list[Handler] = [WRITE.handler(relay_start)]
+    # Only this conversation's own prefix is stray: other buttons (orders, menus) still work;
+    # what cannot be passed on (stickers, voice, files...) gets a hint, still waiting.
+    exits = conversation_exits(
+        forget=(RELAY_KEY,),
+        stopped=STOPPED,
+        prefix="m",
+        stray_message=ONLY_TEXT_OR_PHOTO,
+        stray_filter=PRIVATE_OTHER,
+    )
     return ConversationHandler(
         entry_points=entry,
         states={
@@ -147,15 +114,9 @@ def build_relay_conversation(timeout_s: float) -> ConversationHandler[AppContext
                 MessageHandler(PRIVATE_TEXT, relay_text),
                 MessageHandler(PRIVATE_MESSAGE & filters.PHOTO, relay_photo),
             ],
-            ConversationHandler.TIMEOUT: [TypeHandler(Update, relay_timeout)],
+            **exits.timeout,  # quietly: nothing was half-sent
         },
-        fallbacks=[
-            CommandHandler("cancel", relay_stop),
-            *entry,
-            # Only this conversation's own prefix: other buttons (orders, menus) still work.
-            CallbackQueryHandler(relay_stray, pattern=r"^m:"),
-            MessageHandler(PRIVATE_OTHER, relay_unsupported),
-        ],
+        fallbacks=[*exits.stop, *entry, *exits.stray],
         name="relay",
         allow_reentry=True,
         persistent=True,
@@ -172,16 +133,16 @@ async def relay_thread(update: Update, ctx: AppContext) -> None:
     user = update.effective_user
     assert msg is not None and user is not None
     arg = ctx.args[0].lstrip("#") if ctx.args and len(ctx.args) == 1 else ""
-    try:
-        async with ctx.rt.db.read() as s:
-            _ = gettext_for(await language(ctx, s, user))
-            if not (arg.isdigit() and len(arg) <= 12):
-                await msg.reply_text(_(USAGE))
-                return
-            v, messages = await relay.thread(s, int(arg), user.id)
-    except Refused as e:
-        await msg.reply_text(e.render(_))
+    _ = await ctx.gettext()
+    if not (arg.isdigit() and len(arg) <= 12):
+        await msg.reply_text(_(USAGE))
         return
+    found = await attempt(
+        update, ctx, lambda w: relay.thread(w.session, int(arg), user.id), write=False
+    )
+    if found is None:
+        return
+    v, messages = found
     title = texts.title(v, _)
     if not messages:
         await msg.reply_text(_(NO_MESSAGES).format(title=title))

@@ -10,16 +10,19 @@ from typing import Any
 
 from telegram import Update
 from telegram.error import TelegramError
-from telegram.ext import CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import CommandHandler, filters
 
 from bot.buttons import Button, Rows
-from bot.errors import Refused
+from bot.errors import STALE, Refused
 from bot.i18n import N_, Gettext
+from bot.runtime import Runtime
 from bot.services import audit, reports
 from bot.services.scope import Scope, grid_ids, require_staff
-from handlers.callback_data import DAY
-from handlers.common import STALE, alert, answer, edit_or_send, inline, translator
+from handlers.answers import alert, answer, edit_or_send, pressed
+from handlers.callback_data import DAY, Callback, one_of
 from handlers.context import AppContext
+from handlers.keyboards import inline
+from handlers.work import Work, attempt
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +39,8 @@ EXPORT_FAILED = N_("Sorry, the ledger could not be prepared. Please try again.")
 EXPORTS_RUNNING = "exports_running"
 
 
-def _compact(d: date) -> str:
-    return d.strftime("%Y%m%d")
+PRESET = Callback("rp", "s", preset=one_of(("today", "yesterday", "7d")))
+EXPORT_BUTTON = Callback("rp", "x", first=DAY, last=DAY)
 
 
 def _period(day_from: date, day_to: date) -> str:
@@ -49,49 +52,49 @@ def _period(day_from: date, day_to: date) -> str:
 def _buttons(day_from: date, day_to: date, _: Gettext) -> Rows:
     return [
         [
-            Button(_(TODAY), "rp:s:today"),
-            Button(_(YESTERDAY), "rp:s:yesterday"),
-            Button(_(LAST_7), "rp:s:7d"),
+            Button(_(TODAY), PRESET.data(preset="today")),
+            Button(_(YESTERDAY), PRESET.data(preset="yesterday")),
+            Button(_(LAST_7), PRESET.data(preset="7d")),
         ],
-        [Button(_(EXPORT), f"rp:x:{_compact(day_from)}:{_compact(day_to)}")],
+        [Button(_(EXPORT), EXPORT_BUTTON.data(first=day_from, last=day_to))],
     ]
 
 
-async def _stats_text(
-    ctx: AppContext, telegram_id: int, day_from: date, day_to: date, _: Gettext
-) -> str:
+async def _stats_text(w: Work, telegram_id: int, day_from: date, day_to: date, rt: Runtime) -> str:
     """The stats of a staff member's scope; Refused (NOT_STAFF) for anyone else."""
-    async with ctx.rt.db.read() as s:
-        scope = await require_staff(s, telegram_id)
-        st = await reports.stats_for(ctx.rt, s, await grid_ids(s, scope), day_from, day_to)
-    return reports.render_stats(st, _)
+    scope = await require_staff(w.session, telegram_id)
+    st = await reports.stats_for(rt, w.session, await grid_ids(w.session, scope), day_from, day_to)
+    return reports.render_stats(st, w._)
 
 
 async def stats_command(update: Update, ctx: AppContext) -> None:
     user, msg = update.effective_user, update.effective_message
     assert user is not None and msg is not None
-    _ = await translator(update, ctx)
-    try:
-        day_from, day_to = reports.parse_days(list(ctx.args or []), ctx.rt.today(), "/stats")
-        text = await _stats_text(ctx, user.id, day_from, day_to, _)
-    except Refused as e:
-        await msg.reply_text(e.render(_))
+    args = list(ctx.args or [])
+
+    async def stats(w: Work) -> tuple[str, date, date]:
+        day_from, day_to = reports.parse_days(args, ctx.rt.today(), "/stats")
+        return await _stats_text(w, user.id, day_from, day_to, ctx.rt), day_from, day_to
+
+    shown = await attempt(update, ctx, stats, write=False)
+    if shown is None:
         return
+    text, day_from, day_to = shown
+    _ = await ctx.gettext()
     await msg.reply_text(text, reply_markup=inline(_buttons(day_from, day_to, _)))
 
 
 async def stats_pressed(update: Update, ctx: AppContext) -> None:
-    q = update.callback_query
-    assert q is not None and q.data is not None
-    _ = await translator(update, ctx)
-    days = reports.preset(q.data.split(":")[2], ctx.rt.today())
+    q = pressed(update)
+    _ = await ctx.gettext()
+    days = reports.preset(PRESET.parse(q.data).preset, ctx.rt.today())
     if days is None:
         await alert(update, _(STALE))
         return
-    try:
-        text = await _stats_text(ctx, q.from_user.id, *days, _)
-    except Refused as e:
-        await alert(update, e.render(_))
+    text = await attempt(
+        update, ctx, lambda w: _stats_text(w, q.from_user.id, *days, ctx.rt), write=False
+    )
+    if text is None:
         return
     await answer(q)
     await edit_or_send(update, text, inline(_buttons(*days, _)))
@@ -184,7 +187,7 @@ async def _export(
 async def export_command(update: Update, ctx: AppContext) -> None:
     user, msg = update.effective_user, update.effective_message
     assert user is not None and msg is not None
-    _ = await translator(update, ctx)
+    _ = await ctx.gettext()
     try:
         day_from, day_to = reports.parse_days(list(ctx.args or []), ctx.rt.today(), "/export")
         await _start_export(update, ctx, user.id, day_from, day_to, _)
@@ -193,13 +196,12 @@ async def export_command(update: Update, ctx: AppContext) -> None:
 
 
 async def export_pressed(update: Update, ctx: AppContext) -> None:
-    q = update.callback_query
-    assert q is not None and q.data is not None
-    _ = await translator(update, ctx)
+    q = pressed(update)
+    _ = await ctx.gettext()
     try:
-        first, last = (date.fromisoformat(x) for x in q.data.split(":")[2:4])
-        day_from, day_to = reports.check_days(first, last)
-    except (ValueError, Refused):
+        values = EXPORT_BUTTON.parse(q.data)  # eight digits that are no day: refused here
+        day_from, day_to = reports.check_days(values.first, values.last)
+    except Refused:
         await alert(update, _(STALE))
         return
     try:
@@ -213,6 +215,6 @@ def report_handlers() -> list[Any]:
     return [
         CommandHandler("stats", stats_command, filters=private),
         CommandHandler("export", export_command, filters=private),
-        CallbackQueryHandler(stats_pressed, pattern=r"^rp:s:(today|yesterday|7d)$"),
-        CallbackQueryHandler(export_pressed, pattern=rf"^rp:x:{DAY}:{DAY}$"),
+        PRESET.handler(stats_pressed),
+        EXPORT_BUTTON.handler(export_pressed),
     ]

@@ -16,29 +16,38 @@ Callback data (ids only, every press re-checked on the server):
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from telegram import Update
-from telegram.ext import CallbackQueryHandler, CommandHandler, filters
+from telegram.ext import CommandHandler, filters
 
 from bot.buttons import Button, Rows
 from bot.clock import local_day
-from bot.errors import Refused
+from bot.errors import STALE, Refused
 from bot.i18n import Gettext
 from bot.services import roster, scope
-from handlers.callback_data import DAY, ID
-from handlers.common import STALE, Work, alert, answer, edit_or_send, inline, unit_of_work
+from handlers.answers import answer, edit_or_send, pressed
+from handlers.callback_data import DAY, ID, Callback, matching, one_of
 from handlers.context import AppContext
+from handlers.keyboards import inline
+from handlers.work import Work, attempt
 
 Screen = tuple[str, Rows]
+TEMPLATE = matching(r"\w{1,16}")  # a shift template of the config (checked by the service)
 
-
-def _day(raw: str) -> date:
-    try:
-        return datetime.strptime(raw, "%Y%m%d").date()
-    except ValueError:  # forged
-        raise Refused(STALE) from None
+GRIDS = Callback("r", "l")
+WEEK = Callback("r", "g", grid_id=ID)
+DAY_SHIFTS = Callback("r", "d", grid_id=ID, day=DAY)
+SHIFT = Callback("r", "t", grid_id=ID, day=DAY, template=TEMPLATE)
+PUT_ON = Callback(
+    "r", "v", grid_id=ID, day=DAY, template=TEMPLATE, volunteer_id=ID, on=one_of(("0", "1"))
+)
+MY_SHIFTS = Callback("sw", "l")
+PICK = Callback("sw", "p", shift_id=ID)
+REQUEST = Callback("sw", "r", shift_id=ID, volunteer_id=ID)
+ACCEPT = Callback("sw", "a", swap_id=ID)
+DECLINE = Callback("sw", "n", swap_id=ID)
 
 
 def _check_day(ctx: AppContext, day: date) -> None:
@@ -55,27 +64,15 @@ async def _show(
     """One unit of work that builds a screen; a command gets it as a reply, a button press as
     an edit of the pressed message; a refusal as a reply or an alert."""
     q = update.callback_query
-    try:
-        async with unit_of_work(update, ctx) as w:
-            _ = w._
-            text, rows = await build(w)
-    except Refused as e:
-        if q is not None:
-            await alert(update, e.render(_))
-        elif update.effective_message is not None:
-            await update.effective_message.reply_text(e.render(_))
+    screen = await attempt(update, ctx, build)
+    if screen is None:
         return
+    text, rows = screen
     if q is not None:
         await answer(q)
         await edit_or_send(update, text, inline(rows))
     elif update.effective_message is not None:
         await update.effective_message.reply_text(text, reply_markup=inline(rows))
-
-
-def _parts(update: Update) -> list[str]:
-    q = update.callback_query
-    assert q is not None and q.data is not None
-    return q.data.split(":")
 
 
 def _uid(update: Update) -> int:
@@ -104,7 +101,7 @@ async def _grid_list(ctx: AppContext, w: Work, uid: int) -> Screen:
         raise Refused(roster.REFUSE_NOT_STAFF)
     if len(grids) == 1:
         return await _grid_week(ctx, w, uid, grids[0][0], single=True)
-    rows = [[Button(name, f"r:g:{gid}")] for gid, name in grids]
+    rows = [[Button(name, WEEK.data(grid_id=gid))] for gid, name in grids]
     return w._("📅 Duty roster: which grid?"), rows
 
 
@@ -126,11 +123,12 @@ async def _grid_week(
     today = days[0]
     labels = {today: _("Today"), today + timedelta(days=1): _("Tomorrow")}
     buttons = [
-        Button(labels.get(d, roster.day_label(d, _)), f"r:d:{grid_id}:{d:%Y%m%d}") for d in days
+        Button(labels.get(d, roster.day_label(d, _)), DAY_SHIFTS.data(grid_id=grid_id, day=d))
+        for d in days
     ]
     rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
     if not single:
-        rows.append([Button(_("⬅️ Grids"), "r:l")])
+        rows.append([Button(_("⬅️ Grids"), GRIDS.data())])
     return "\n".join(lines), rows
 
 
@@ -148,12 +146,12 @@ async def _grid_day(ctx: AppContext, w: Work, uid: int, grid_id: int, day: date)
             Button(
                 f"{roster.template_label(sr.slot.template, _)} "
                 f"{roster.times_label(sr.slot.starts_at, sr.slot.ends_at, tz)} ({len(sr.people)})",
-                f"r:t:{grid_id}:{day:%Y%m%d}:{sr.slot.template}",
+                SHIFT.data(grid_id=grid_id, day=day, template=sr.slot.template),
             )
         ]
         for sr in slots
     ]
-    rows.append([Button(_("⬅️ Week"), f"r:g:{grid_id}")])
+    rows.append([Button(_("⬅️ Week"), WEEK.data(grid_id=grid_id))])
     return "\n".join(lines), rows
 
 
@@ -168,13 +166,21 @@ def _editor_screen(ed: roster.SlotEditor, _: Gettext, tz: str) -> Screen:
     ]
     if not ed.volunteers:
         lines.append(_("This grid has no approved volunteers yet."))
-    base = f"r:v:{ed.grid_id}:{s.day:%Y%m%d}:{s.template}"
     buttons = [
-        Button(("✅ " if is_on else "▫️ ") + c.name, f"{base}:{c.id}:{0 if is_on else 1}")
+        Button(
+            ("✅ " if is_on else "▫️ ") + c.name,
+            PUT_ON.data(
+                grid_id=ed.grid_id,
+                day=s.day,
+                template=s.template,
+                volunteer_id=c.id,
+                on=0 if is_on else 1,
+            ),
+        )
         for c, is_on in ed.volunteers
     ]
     rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
-    rows.append([Button(_("⬅️ Day"), f"r:d:{ed.grid_id}:{s.day:%Y%m%d}")])
+    rows.append([Button(_("⬅️ Day"), DAY_SHIFTS.data(grid_id=ed.grid_id, day=s.day))])
     return "\n".join(lines), rows
 
 
@@ -184,28 +190,52 @@ async def roster_command(update: Update, ctx: AppContext) -> None:
     await _show(update, ctx, lambda w: _grid_list(ctx, w, uid))
 
 
-async def roster_button(update: Update, ctx: AppContext) -> None:
+async def grids_pressed(update: Update, ctx: AppContext) -> None:
+    """r:l: the grids in scope."""
     uid = _uid(update)
-    parts = _parts(update)
-    verb = parts[1]
+    await _show(update, ctx, lambda w: _grid_list(ctx, w, uid))
+
+
+async def week_pressed(update: Update, ctx: AppContext) -> None:
+    """r:g:<grid>: the grid's week."""
+    uid, data = _uid(update), pressed(update).data
+    await _show(update, ctx, lambda w: _grid_week(ctx, w, uid, WEEK.parse(data).grid_id))
+
+
+async def day_pressed(update: Update, ctx: AppContext) -> None:
+    """r:d:<grid>:<day>: the day's shifts."""
+    uid, data = _uid(update), pressed(update).data
 
     async def build(w: Work) -> Screen:
-        if verb == "l":
-            return await _grid_list(ctx, w, uid)
-        grid_id = int(parts[2])
-        if verb == "g":
-            return await _grid_week(ctx, w, uid, grid_id)
-        day = _day(parts[3])
-        if verb == "d":
-            return await _grid_day(ctx, w, uid, grid_id, day)
-        _check_day(ctx, day)
-        template = parts[4]
-        if verb == "t":
-            ed = await roster.slot_editor(ctx.rt, w.session, uid, grid_id, day, template)
-        else:  # v
-            ed = await roster.set_shift(
-                ctx.rt, w.session, uid, grid_id, day, template, int(parts[5]), parts[6] == "1"
-            )
+        values = DAY_SHIFTS.parse(data)  # a forged day is refused here
+        return await _grid_day(ctx, w, uid, values.grid_id, values.day)
+
+    await _show(update, ctx, build)
+
+
+async def shift_pressed(update: Update, ctx: AppContext) -> None:
+    """r:t:<grid>:<day>:<template>: every volunteer of the grid, ✅ if on the shift."""
+    uid, data = _uid(update), pressed(update).data
+
+    async def build(w: Work) -> Screen:
+        v = SHIFT.parse(data)
+        _check_day(ctx, v.day)
+        ed = await roster.slot_editor(ctx.rt, w.session, uid, v.grid_id, v.day, v.template)
+        return _editor_screen(ed, w._, ctx.rt.timezone)
+
+    await _show(update, ctx, build)
+
+
+async def volunteer_set(update: Update, ctx: AppContext) -> None:
+    """r:v:...:<volunteer>:<1|0>: put on or taken off the shift (idempotent)."""
+    uid, data = _uid(update), pressed(update).data
+
+    async def build(w: Work) -> Screen:
+        v = PUT_ON.parse(data)
+        _check_day(ctx, v.day)
+        ed = await roster.set_shift(
+            ctx.rt, w.session, uid, v.grid_id, v.day, v.template, v.volunteer_id, v.on == "1"
+        )
         return _editor_screen(ed, w._, ctx.rt.timezone)
 
     await _show(update, ctx, build)
@@ -228,7 +258,7 @@ async def _my_shifts(ctx: AppContext, w: Work, uid: int) -> Screen:
             Button(
                 f"🔁 {roster.day_label(local_day(v.starts_at, tz), _)} "
                 f"{roster.template_label(v.template, _)}",
-                f"sw:p:{v.id}",
+                PICK.data(shift_id=v.id),
             )
         ]
         for v in shifts
@@ -242,43 +272,73 @@ async def shifts_command(update: Update, ctx: AppContext) -> None:
     await _show(update, ctx, lambda w: _my_shifts(ctx, w, uid))
 
 
-async def swap_button(update: Update, ctx: AppContext) -> None:
+async def my_shifts_pressed(update: Update, ctx: AppContext) -> None:
+    """sw:l: back to my shifts."""
     uid = _uid(update)
-    parts = _parts(update)
-    verb = parts[1]
+    await _show(update, ctx, lambda w: _my_shifts(ctx, w, uid))
+
+
+def _back(_: Gettext) -> list[Button]:
+    return [Button(_("⬅️ My shifts"), MY_SHIFTS.data())]
+
+
+async def colleague_asked(update: Update, ctx: AppContext) -> None:
+    """sw:p:<shift>: who should take it?"""
+    uid, shift_id = _uid(update), PICK.parse(pressed(update).data).shift_id
     tz = ctx.rt.timezone
 
     async def build(w: Work) -> Screen:
         _ = w._
-        if verb == "l":
-            return await _my_shifts(ctx, w, uid)
-        if verb == "p":
-            v, free = await roster.swap_candidates(ctx.rt, w.session, uid, int(parts[2]))
-            back = [Button(_("⬅️ My shifts"), "sw:l")]
-            if not free:
-                text = _("Nobody else of your grid is free then: {shift}.").format(
-                    shift=v.label(_, tz)
-                )
-                return text, [back]
-            buttons = [Button(c.name, f"sw:r:{v.id}:{c.id}") for c in free]
-            rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)] + [back]
-            return _("Who should take your shift {shift}?").format(shift=v.label(_, tz)), rows
-        if verb == "r":
-            sw = await roster.request_swap(ctx.rt, w.session, uid, int(parts[2]), int(parts[3]))
-            text = _("🔁 I asked {name} to take your shift: {shift}. I will tell you the answer.")
-            return text.format(name=sw.to_name, shift=sw.shift.label(_, tz)), [
-                [Button(_("⬅️ My shifts"), "sw:l")]
-            ]
-        if verb == "a":
-            sw = await roster.accept_swap(ctx.rt, w.session, uid, int(parts[2]))
-            text = _(
-                "✅ You took the shift from {name}: {shift}, {grid}. "
-                "I will remind you before it starts."
-            )
-            return text.format(
-                name=sw.from_name, shift=sw.shift.label(_, tz), grid=sw.shift.grid
-            ), []
-        sw = await roster.decline_swap(ctx.rt, w.session, uid, int(parts[2]))
+        v, free = await roster.swap_candidates(ctx.rt, w.session, uid, shift_id)
+        if not free:
+            text = _("Nobody else of your grid is free then: {shift}.").format(shift=v.label(_, tz))
+            return text, [_back(_)]
+        buttons = [Button(c.name, REQUEST.data(shift_id=v.id, volunteer_id=c.id)) for c in free]
+        rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)] + [_back(_)]
+        return _("Who should take your shift {shift}?").format(shift=v.label(_, tz)), rows
+
+    await _show(update, ctx, build)
+
+
+async def swap_requested(update: Update, ctx: AppContext) -> None:
+    """sw:r:<shift>:<volunteer>: ask them."""
+    uid, values = _uid(update), REQUEST.parse(pressed(update).data)
+    tz = ctx.rt.timezone
+
+    async def build(w: Work) -> Screen:
+        _ = w._
+        sw = await roster.request_swap(ctx.rt, w.session, uid, values.shift_id, values.volunteer_id)
+        text = _("🔁 I asked {name} to take your shift: {shift}. I will tell you the answer.")
+        return text.format(name=sw.to_name, shift=sw.shift.label(_, tz)), [_back(_)]
+
+    await _show(update, ctx, build)
+
+
+async def swap_accepted(update: Update, ctx: AppContext) -> None:
+    """sw:a:<swap>: the colleague takes the shift."""
+    uid, swap_id = _uid(update), ACCEPT.parse(pressed(update).data).swap_id
+    tz = ctx.rt.timezone
+
+    async def build(w: Work) -> Screen:
+        _ = w._
+        sw = await roster.accept_swap(ctx.rt, w.session, uid, swap_id)
+        text = _(
+            "✅ You took the shift from {name}: {shift}, {grid}. "
+            "I will remind you before it starts."
+        )
+        return text.format(name=sw.from_name, shift=sw.shift.label(_, tz), grid=sw.shift.grid), []
+
+    await _show(update, ctx, build)
+
+
+async def swap_declined(update: Update, ctx: AppContext) -> None:
+    """sw:n:<swap>: the colleague declines."""
+    uid, swap_id = _uid(update), DECLINE.parse(pressed(update).data).swap_id
+    tz = ctx.rt.timezone
+
+    async def build(w: Work) -> Screen:
+        _ = w._
+        sw = await roster.decline_swap(ctx.rt, w.session, uid, swap_id)
         text = _("You declined to take the shift {shift}; {name} has been told.")
         return text.format(name=sw.from_name, shift=sw.shift.label(_, tz)), []
 
@@ -287,20 +347,17 @@ async def swap_button(update: Update, ctx: AppContext) -> None:
 
 def roster_handlers() -> list[Any]:
     private = filters.ChatType.PRIVATE
-    day = DAY
-    tmpl = r"\w{1,16}"  # a shift template of the config (checked by the roster service)
-    num = ID
     return [
         CommandHandler("roster", roster_command, filters=private),
         CommandHandler("shifts", shifts_command, filters=private),
-        CallbackQueryHandler(
-            roster_button,
-            pattern=(
-                rf"^r:(l|g:{num}|d:{num}:{day}|t:{num}:{day}:{tmpl}"
-                rf"|v:{num}:{day}:{tmpl}:{num}:[01])$"
-            ),
-        ),
-        CallbackQueryHandler(
-            swap_button, pattern=rf"^sw:(l|p:{num}|r:{num}:{num}|a:{num}|n:{num})$"
-        ),
+        GRIDS.handler(grids_pressed),
+        WEEK.handler(week_pressed),
+        DAY_SHIFTS.handler(day_pressed),
+        SHIFT.handler(shift_pressed),
+        PUT_ON.handler(volunteer_set),
+        MY_SHIFTS.handler(my_shifts_pressed),
+        PICK.handler(colleague_asked),
+        REQUEST.handler(swap_requested),
+        ACCEPT.handler(swap_accepted),
+        DECLINE.handler(swap_declined),
     ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 from collections import deque
@@ -25,7 +26,8 @@ from bot import inbox
 from bot.outbox import Dispatcher, Limits, Pacer
 from bot.runtime import Runtime
 from bot.services.group_chats import GroupChatEvents
-from handlers.app import AppType, build_application, publish_commands
+from handlers.app import build_application, publish_commands
+from handlers.context import AppType
 from handlers.transport import Deferral, PacedRateLimiter, TelegramSender
 
 logger = logging.getLogger(__name__)
@@ -225,7 +227,7 @@ class BotService:
                 prev = self._tails.get(key)
                 task = asyncio.create_task(self._handle(update_id, data, prev))
                 self._tails[key] = task
-                task.add_done_callback(lambda t, k=key: self._forget(k, t))
+                task.add_done_callback(functools.partial(self._forget, key))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._new_updates.wait(), timeout=1.0)
 

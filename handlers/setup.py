@@ -7,14 +7,18 @@ from typing import Any
 
 from telegram import InputFile, Update
 from telegram.error import TelegramError
-from telegram.ext import CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import CommandHandler, MessageHandler, filters
 
 from bot.buttons import Button
-from bot.errors import Refused
 from bot.i18n import N_, Gettext
 from bot.services import audit, setup
-from handlers.common import alert, answer, inline, translator
+from handlers.answers import alert, answer, pressed
+from handlers.callback_data import Callback
 from handlers.context import AppContext
+from handlers.keyboards import inline
+from handlers.work import Work, attempt
+
+POSTERS = Callback("su", "qr")
 
 MAX_BYTES = 1_000_000  # a district's buildings fit in far less
 USAGE = N_(
@@ -25,17 +29,25 @@ USAGE = N_(
 )
 
 
+async def _codes(
+    update: Update, ctx: AppContext, telegram_id: int
+) -> tuple[set[str] | None] | None:
+    """The community codes this person may set up (inside the tuple: None for an admin, who
+    may set up any); None, once told why, for anyone else."""
+
+    async def codes(w: Work) -> tuple[set[str] | None]:
+        return (await setup.allowed_codes(w.session, telegram_id),)
+
+    return await attempt(update, ctx, codes, write=False)
+
+
 async def setup_command(update: Update, ctx: AppContext) -> None:
     """/setup: how to import, and the posters button."""
     assert update.effective_user is not None and update.effective_message is not None
-    _ = await translator(update, ctx)
-    try:
-        async with ctx.rt.db.read() as s:
-            await setup.allowed_codes(s, update.effective_user.id)
-    except Refused as e:
-        await update.effective_message.reply_text(e.render(_))
+    if await _codes(update, ctx, update.effective_user.id) is None:
         return
-    rows = [[Button(_("🖨 Building posters (PDF)"), "su:qr")]]
+    _ = await ctx.gettext()
+    rows = [[Button(_("🖨 Building posters (PDF)"), POSTERS.data())]]
     await update.effective_message.reply_text(_(USAGE), reply_markup=inline(rows))
 
 
@@ -68,13 +80,11 @@ async def csv_received(update: Update, ctx: AppContext) -> None:
     """A CSV document in private chat from staff: import it, all or nothing."""
     msg = update.effective_message
     assert msg is not None and msg.document is not None and update.effective_user is not None
-    _ = await translator(update, ctx)
-    try:
-        async with ctx.rt.db.read() as s:
-            codes = await setup.allowed_codes(s, update.effective_user.id)
-    except Refused as e:
-        await msg.reply_text(e.render(_))
+    allowed = await _codes(update, ctx, update.effective_user.id)
+    if allowed is None:
         return
+    (codes,) = allowed
+    _ = await ctx.gettext()
     if (msg.document.file_size or 0) > MAX_BYTES:
         await msg.reply_text(_("This file is too large for a list of buildings."))
         return
@@ -107,19 +117,19 @@ async def csv_received(update: Update, ctx: AppContext) -> None:
 
 async def posters(update: Update, ctx: AppContext) -> None:
     """su:qr: the posters of the buildings this person may set up, as one PDF."""
-    q = update.callback_query
-    assert q is not None and update.effective_chat is not None
-    _ = await translator(update, ctx)
-    try:
-        async with ctx.rt.db.read() as s:
-            codes = await setup.allowed_codes(s, q.from_user.id)
-            if codes is None:
-                items = await setup.posters(s)
-            else:
-                items = [p for code in sorted(codes) for p in await setup.posters(s, code)]
-    except Refused as e:
-        await alert(update, e.render(_))
+    q = pressed(update)
+    assert update.effective_chat is not None
+
+    async def posters_of(w: Work) -> list[setup.Poster]:
+        codes = await setup.allowed_codes(w.session, q.from_user.id)
+        if codes is None:
+            return await setup.posters(w.session)
+        return [p for code in sorted(codes) for p in await setup.posters(w.session, code)]
+
+    items = await attempt(update, ctx, posters_of, write=False)
+    if items is None:
         return
+    _ = await ctx.gettext()
     if not items:
         await alert(update, _("There are no buildings yet. Send the CSV file first."))
         return
@@ -138,5 +148,5 @@ def setup_handlers() -> list[Any]:
     return [
         CommandHandler("setup", setup_command, filters=private),
         MessageHandler(private & filters.Document.FileExtension("csv"), csv_received),
-        CallbackQueryHandler(posters, pattern=r"^su:qr$"),
+        POSTERS.handler(posters),
     ]

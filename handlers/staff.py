@@ -10,19 +10,27 @@ from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType
 from telegram.error import TelegramError
 from telegram.ext import (
-    CallbackQueryHandler,
     CommandHandler,
     filters,
 )
 
 from bot.buttons import Button, Rows
-from bot.errors import Refused
+from bot.errors import STALE, Refused
 from bot.i18n import N_, Gettext
 from bot.services import volunteers
-from handlers.callback_data import ID
-from handlers.common import STALE, alert, answer, edit_or_send, inline, translator, unit_of_work
+from handlers.answers import alert, answer, edit_or_send, pressed
+from handlers.callback_data import ID, Callback, one_of
 from handlers.context import AppContext
+from handlers.keyboards import inline
+from handlers.work import Work, attempt, reading
 from models import Volunteer
+
+DECIDE = Callback("v", verb=one_of(("ok", "no")), volunteer_id=ID)
+BIND = Callback("g", "bind", grid_id=ID)
+GRIDS = Callback("vs", "list")
+GRID = Callback("vs", "g", grid_id=ID)
+ASK = Callback("vs", verb=one_of(("s", "r")), volunteer_id=ID)
+CONFIRMED = Callback("vs", verb=one_of(("sy", "ry")), volunteer_id=ID)
 
 logger = logging.getLogger(__name__)
 
@@ -31,12 +39,11 @@ logger = logging.getLogger(__name__)
 
 async def volunteer_decision(update: Update, ctx: AppContext) -> None:
     """v:ok:<id> / v:no:<id> on the sign-up message the deciders received."""
-    q = update.callback_query
-    assert q is not None and q.data is not None
-    verb, raw = q.data.split(":")[1:]
-    approve = verb == "ok"
-    _ = await translator(update, ctx)
-    volunteer_id = int(raw)
+    q = pressed(update)
+    values = DECIDE.parse(q.data)
+    approve = values.verb == "ok"
+    _ = await ctx.gettext()
+    volunteer_id: int = values.volunteer_id
     # Check first, so no invite link is made for a press that will be refused.
     async with ctx.rt.db.read() as s:
         vol = await s.get(Volunteer, volunteer_id)
@@ -54,15 +61,16 @@ async def volunteer_decision(update: Update, ctx: AppContext) -> None:
             link = invite.invite_link
         except TelegramError as exc:  # the group may have removed the bot's rights
             logger.warning("no invite link for group %s: %s", info.group_chat_id, exc)
-    try:
-        async with unit_of_work(update, ctx) as w:
-            _ = w._
-            info = await volunteers.decide(
-                ctx.rt, w.session, volunteer_id, q.from_user.id, approve, invite_link=link
-            )
-    except Refused as e:
-        await alert(update, e.render(_))
+    decided = await attempt(
+        update,
+        ctx,
+        lambda w: volunteers.decide(
+            ctx.rt, w.session, volunteer_id, q.from_user.id, approve, invite_link=link
+        ),
+    )
+    if decided is None:
         return
+    info = decided
     await answer(q)
     done = (
         _("✅ Approved: {name} ({grid}).") if approve else _("❌ Rejected: {name} ({grid}).")
@@ -74,7 +82,7 @@ async def bind_start(update: Update, ctx: AppContext) -> None:
     """/bind in a group chat: staff make it the task group of one of their grids."""
     msg = update.effective_message
     assert msg is not None and update.effective_user is not None and update.effective_chat
-    _ = await translator(update, ctx)
+    _ = await ctx.gettext()
     if update.effective_chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
         await msg.reply_text(_("Send /bind inside the volunteers' group chat, not here."))
         return
@@ -92,17 +100,18 @@ async def bind_start(update: Update, ctx: AppContext) -> None:
     if refused is not None:  # another community's group: not offered at all
         await msg.reply_text(refused)
         return
-    rows = [[Button(label, f"g:bind:{gid}")] for gid, label in grids]
+    rows = [[Button(label, BIND.data(grid_id=gid))] for gid, label in grids]
     await msg.reply_text(
         _("Make this group the task group of which grid?"), reply_markup=inline(rows)
     )
 
 
 async def bind_chosen(update: Update, ctx: AppContext) -> None:
-    q = update.callback_query
+    q = pressed(update)
     chat = update.effective_chat
-    assert q is not None and q.data is not None and chat is not None
-    _ = await translator(update, ctx)
+    assert chat is not None
+    grid_id = BIND.parse(q.data).grid_id
+    _ = await ctx.gettext()
     if chat.type not in (ChatType.GROUP, ChatType.SUPERGROUP):
         await alert(update, _(STALE))
         return
@@ -120,14 +129,12 @@ async def bind_chosen(update: Update, ctx: AppContext) -> None:
             ),
         )
         return
-    try:
-        async with unit_of_work(update, ctx) as w:
-            _ = w._
-            label = await volunteers.bind_group(
-                ctx.rt, w.session, q.from_user.id, int(q.data.split(":")[2]), chat.id
-            )
-    except Refused as e:
-        await alert(update, e.render(_))
+    label = await attempt(
+        update,
+        ctx,
+        lambda w: volunteers.bind_group(ctx.rt, w.session, q.from_user.id, grid_id, chat.id),
+    )
+    if label is None:
         return
     await answer(q)
     await edit_or_send(
@@ -162,9 +169,23 @@ def _volunteer_listing(
     for v in rows:
         lines.append("• " + _volunteer_line(v, _))
         if v.status == "suspended":
-            buttons.append([Button(_("↩️ Reinstate {name}").format(name=v.name), f"vs:r:{v.id}")])
+            buttons.append(
+                [
+                    Button(
+                        _("↩️ Reinstate {name}").format(name=v.name),
+                        ASK.data(verb="r", volunteer_id=v.id),
+                    )
+                ]
+            )
         else:
-            buttons.append([Button(_("✖️ Suspend {name}").format(name=v.name), f"vs:s:{v.id}")])
+            buttons.append(
+                [
+                    Button(
+                        _("✖️ Suspend {name}").format(name=v.name),
+                        ASK.data(verb="s", volunteer_id=v.id),
+                    )
+                ]
+            )
     if not rows:
         lines.append(_("This grid has no approved volunteers yet."))
     lines.append("")
@@ -175,17 +196,14 @@ def _volunteer_listing(
         )
     )
     if several:
-        buttons.append([Button(_("◀️ Other grids"), "vs:list")])
+        buttons.append([Button(_("◀️ Other grids"), GRIDS.data())])
     return "\n".join(lines), buttons
 
 
-async def _grid_screen(
-    ctx: AppContext, staff_id: int, grid_id: int, _: Gettext
-) -> tuple[str, Rows]:
-    async with ctx.rt.db.read() as s:
-        several = len(await volunteers.bindable_grids(s, staff_id)) > 1
-        grid, rows = await volunteers.grid_volunteers(s, staff_id, grid_id)
-    return _volunteer_listing(grid_id, grid, rows, several, _)
+async def _grid_screen(w: Work, staff_id: int, grid_id: int) -> tuple[str, Rows]:
+    several = len(await volunteers.bindable_grids(w.session, staff_id)) > 1
+    grid, rows = await volunteers.grid_volunteers(w.session, staff_id, grid_id)
+    return _volunteer_listing(grid_id, grid, rows, several, w._)
 
 
 async def volunteers_command(update: Update, ctx: AppContext) -> None:
@@ -194,7 +212,7 @@ async def volunteers_command(update: Update, ctx: AppContext) -> None:
     user = update.effective_user
     assert user is not None
     q = update.callback_query
-    _ = await translator(update, ctx)
+    _ = await ctx.gettext()
     async with ctx.rt.db.read() as s:
         grids = await volunteers.bindable_grids(s, user.id)
     if not grids:
@@ -204,10 +222,11 @@ async def volunteers_command(update: Update, ctx: AppContext) -> None:
             await update.effective_message.reply_text(_(NOT_STAFF))
         return
     if len(grids) == 1:
-        text, rows = await _grid_screen(ctx, user.id, grids[0][0], _)
+        async with reading(ctx) as w:
+            text, rows = await _grid_screen(w, user.id, grids[0][0])
     else:
         text = _("Whose volunteers? Choose the grid:")
-        rows = [[Button(label, f"vs:g:{gid}")] for gid, label in grids]
+        rows = [[Button(label, GRID.data(grid_id=gid))] for gid, label in grids]
     if q is not None:
         await answer(q)
         await edit_or_send(update, text, inline(rows))
@@ -217,38 +236,38 @@ async def volunteers_command(update: Update, ctx: AppContext) -> None:
 
 async def volunteers_grid(update: Update, ctx: AppContext) -> None:
     """vs:g:<grid id>: that grid's volunteers (also "keep" on a confirmation)."""
-    q = update.callback_query
-    assert q is not None and q.data is not None
-    _ = await translator(update, ctx)
-    try:
-        text, rows = await _grid_screen(ctx, q.from_user.id, int(q.data.split(":")[2]), _)
-    except Refused as e:
-        await alert(update, e.render(_))
+    q = pressed(update)
+    grid_id = GRID.parse(q.data).grid_id
+    screen = await attempt(
+        update, ctx, lambda w: _grid_screen(w, q.from_user.id, grid_id), write=False
+    )
+    if screen is None:
         return
     await answer(q)
-    await edit_or_send(update, text, inline(rows))
+    await edit_or_send(update, screen[0], inline(screen[1]))
 
 
 async def volunteer_ask(update: Update, ctx: AppContext) -> None:
     """vs:s:<id> / vs:r:<id>: ask before suspending or reinstating."""
-    q = update.callback_query
-    assert q is not None and q.data is not None
-    _ = await translator(update, ctx)
-    verb, raw = q.data.split(":")[1:]
-    async with ctx.rt.db.read() as s:
-        vol = await s.get(Volunteer, int(raw))
-        try:
-            grid, rows = (
-                await volunteers.grid_volunteers(s, q.from_user.id, vol.grid_id)
-                if vol is not None
-                else ("", [])
-            )
-        except Refused as e:
-            await alert(update, e.render(_))
-            return
-    line = next((v for v in rows if v.id == int(raw)), None)
+    q = pressed(update)
+    values = ASK.parse(q.data)
+    verb, volunteer_id = values.verb, values.volunteer_id
+
+    async def look(w: Work) -> tuple[int | None, str, list[volunteers.VolunteerLine]]:
+        vol = await w.session.get(Volunteer, volunteer_id)
+        if vol is None:
+            return None, "", []
+        grid, rows = await volunteers.grid_volunteers(w.session, q.from_user.id, vol.grid_id)
+        return vol.grid_id, grid, rows
+
+    found = await attempt(update, ctx, look, write=False)
+    if found is None:
+        return
+    grid_id, grid, rows = found
+    _ = await ctx.gettext()
+    line = next((v for v in rows if v.id == volunteer_id), None)
     wanted = "approved" if verb == "s" else "suspended"
-    if vol is None or line is None or line.status != wanted:
+    if grid_id is None or line is None or line.status != wanted:
         await alert(update, _(STALE))
         return
     if verb == "s":
@@ -257,36 +276,30 @@ async def volunteer_ask(update: Update, ctx: AppContext) -> None:
             "back to the group; they can no longer take tasks or see residents' addresses. "
             "They are told that they were suspended, not why."
         ).format(name=line.name, grid=grid, n=line.running)
-        yes = Button(_("✖️ Yes, suspend"), f"vs:sy:{line.id}")
+        yes = Button(_("✖️ Yes, suspend"), CONFIRMED.data(verb="sy", volunteer_id=line.id))
     else:
         text = _("Let {name} ({grid}) volunteer again? They are told.").format(
             name=line.name, grid=grid
         )
-        yes = Button(_("↩️ Yes, reinstate"), f"vs:ry:{line.id}")
+        yes = Button(_("↩️ Yes, reinstate"), CONFIRMED.data(verb="ry", volunteer_id=line.id))
     await answer(q)
-    await edit_or_send(update, text, inline([[yes, Button(_("Back"), f"vs:g:{vol.grid_id}")]]))
+    await edit_or_send(update, text, inline([[yes, Button(_("Back"), GRID.data(grid_id=grid_id))]]))
 
 
 async def volunteer_confirmed(update: Update, ctx: AppContext) -> None:
     """vs:sy:<id> / vs:ry:<id>: suspend or reinstate, then the grid's list again."""
-    q = update.callback_query
-    assert q is not None and q.data is not None
-    _ = await translator(update, ctx)
-    verb, raw = q.data.split(":")[1:]
-    try:
-        async with unit_of_work(update, ctx) as w:
-            _ = w._
-            if verb == "sy":
-                res = await volunteers.suspend(
-                    ctx.rt, w.session, q.from_user.id, volunteer_id=int(raw)
-                )
-            else:
-                res = await volunteers.reinstate(
-                    ctx.rt, w.session, q.from_user.id, volunteer_id=int(raw)
-                )
-    except Refused as e:
-        await alert(update, e.render(_))
+    q = pressed(update)
+    values = CONFIRMED.parse(q.data)
+    verb = values.verb
+    change = volunteers.suspend if verb == "sy" else volunteers.reinstate
+    res = await attempt(
+        update,
+        ctx,
+        lambda w: change(ctx.rt, w.session, q.from_user.id, volunteer_id=values.volunteer_id),
+    )
+    if res is None:
         return
+    _ = await ctx.gettext()
     if not res.changed:
         done = _("Nothing changed: {name} is {status}.").format(
             name=res.info.name, status=_(volunteers.STATUS_WORDS[res.info.status])
@@ -297,19 +310,20 @@ async def volunteer_confirmed(update: Update, ctx: AppContext) -> None:
         )
     else:
         done = _("↩️ Reinstated: {name}.").format(name=res.info.name)
-    text, rows = await _grid_screen(ctx, q.from_user.id, res.info.grid_id, _)
+    async with reading(ctx) as w:
+        text, rows = await _grid_screen(w, q.from_user.id, res.info.grid_id)
     await answer(q)
     await edit_or_send(update, done + "\n\n" + text, inline(rows))
 
 
 def staff_handlers() -> list[Any]:
     return [
-        CallbackQueryHandler(volunteer_decision, pattern=rf"^v:(ok|no):{ID}$"),
+        DECIDE.handler(volunteer_decision),
         CommandHandler("volunteers", volunteers_command, filters=filters.ChatType.PRIVATE),
-        CallbackQueryHandler(volunteers_command, pattern=r"^vs:list$"),
-        CallbackQueryHandler(volunteers_grid, pattern=rf"^vs:g:{ID}$"),
-        CallbackQueryHandler(volunteer_ask, pattern=rf"^vs:[sr]:{ID}$"),
-        CallbackQueryHandler(volunteer_confirmed, pattern=rf"^vs:[sr]y:{ID}$"),
+        GRIDS.handler(volunteers_command),
+        GRID.handler(volunteers_grid),
+        ASK.handler(volunteer_ask),
+        CONFIRMED.handler(volunteer_confirmed),
         CommandHandler("bind", bind_start),
-        CallbackQueryHandler(bind_chosen, pattern=rf"^g:bind:{ID}$"),
+        BIND.handler(bind_chosen),
     ]

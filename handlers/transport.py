@@ -10,7 +10,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import Bot, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardMarkup, Message
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -26,7 +26,7 @@ from bot.buttons import Button, Rows
 from bot.clock import Clock
 from bot.db import Database, write_transaction_open
 from bot.outbox import Outgoing, Pacer, SendResult
-from handlers.common import inline
+from handlers.keyboards import inline
 from models import OutboxKind
 
 logger = logging.getLogger(__name__)
@@ -55,10 +55,11 @@ class TelegramSender:
                 await self.bot.pin_chat_message(msg.chat_id, msg.target_message_id)
                 return SendResult(ok=True, message_id=msg.target_message_id)
             if msg.photo:  # the file id of a photo, a voice note or a document (msg.media)
-                send_file = {
-                    "voice": self.bot.send_voice,
-                    "document": self.bot.send_document,
-                }.get(msg.media or "", self.bot.send_photo)
+                send_file: Callable[..., Coroutine[Any, Any, Message]] = self.bot.send_photo
+                if msg.media == "voice":
+                    send_file = self.bot.send_voice
+                elif msg.media == "document":
+                    send_file = self.bot.send_document
                 sent = await send_file(
                     msg.chat_id, msg.photo, caption=msg.text, reply_markup=markup
                 )
@@ -119,6 +120,10 @@ def _transient(exc: Exception) -> bool:
     """A 5xx answer, a timeout or a broken connection: worth trying again. PTB raises
     NetworkError for those and BadRequest (a NetworkError too) for a final 400."""
     return isinstance(exc, NetworkError) and not isinstance(exc, BadRequest)
+
+
+# Modules of shared helpers: a violation names the handler that called them.
+_HELPERS = ("answers.py", "work.py", "conversation_exits.py", "context.py", "callback_data.py")
 
 
 def _rows(markup: Any) -> Rows | None:
@@ -288,8 +293,8 @@ class PacedRateLimiter(BaseRateLimiter[None]):
             for f in traceback.extract_stack(limit=40)
             if "/handlers/" in f.filename and not f.filename.endswith("transport.py")
         ]
-        # The handler, not the shared helper (answer, edit_or_send) it called.
-        own = [f for f in frames if not f.startswith("common.py")]
+        # The handler, not the shared helper (answer, edit_or_send, attempt...) it called.
+        own = [f for f in frames if not f.startswith(_HELPERS)]
         where = " via ".join(([own[-1]] if own else []) + frames[-1:]) or "?"
         CALLS_IN_TRANSACTION.append(f"{endpoint} from {where}")
         del CALLS_IN_TRANSACTION[:-100]

@@ -6,38 +6,42 @@ from typing import Any
 
 from telegram import KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
 from telegram.ext import (
-    CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
     MessageHandler,
     filters,
 )
 
-from bot.buttons import Button, parse_order_action
+from bot.buttons import Button, Rows
 from bot.errors import Refused
-from bot.i18n import N_
 from bot.services import residents, volunteers
 from bot.services.orders import routing, texts, transitions, views
-from handlers.callback_data import ID, one_of
-from handlers.common import STALE, alert, answer, edit_or_send, inline, translator, unit_of_work
+from handlers.answers import alert, answer, edit_or_send, pressed
+from handlers.callback_data import ID, Callback, one_of
 from handlers.context import AppContext
+from handlers.conversation_exits import PLEASE_ANSWER, AfterStop, conversation_exits
+from handlers.keyboards import inline
+from handlers.work import attempt, unit_of_work
+
+CLAIM = Callback("o", "claim", order_id=ID)
+ADVANCE = Callback("o", step=one_of(("buy", "go")), order_id=ID)
+ASK_WHY = Callback("o", verb=one_of(("rel", "nf")), order_id=ID)
+RELEASED = Callback("o", "relr", order_id=ID, reason=one_of(texts.RELEASE_REASONS))
+GAVE_UP = Callback("o", "nfr", order_id=ID, reason=one_of(texts.GIVE_UP_REASONS))
+DUTY = Callback("v", "duty", on=one_of(("on", "off")))
+MY_TASKS = Callback("v", "tasks")
 
 
 async def claim(update: Update, ctx: AppContext) -> None:
     """o:claim:<id>, pressed in the group (or in a private ping). One press wins."""
-    q = update.callback_query
-    assert q is not None and q.data is not None
-    parsed = parse_order_action(q.data)
-    if parsed is None:  # the patterns admit only real data; still, never parse it blindly
-        await alert(update, (await translator(update, ctx))(STALE))
+    q = pressed(update)
+    order_id = CLAIM.parse(q.data).order_id
+    v = await attempt(
+        update, ctx, lambda w: transitions.claim(ctx.rt, w.session, order_id, q.from_user.id)
+    )
+    if v is None:
         return
-    try:
-        async with unit_of_work(update, ctx) as w:
-            _ = w._
-            v = await transitions.claim(ctx.rt, w.session, parsed[1], q.from_user.id)
-    except Refused as e:
-        await alert(update, e.render(_))
-        return
+    _ = await ctx.gettext()
     await answer(
         q,
         _(
@@ -48,59 +52,76 @@ async def claim(update: Update, ctx: AppContext) -> None:
     )
 
 
-async def runner_action(update: Update, ctx: AppContext) -> None:
-    """o:buy / o:go / o:rel (ask why) / o:relr:<reason> on the runner's card. 📦 (o:done) is
-    the proof-of-delivery conversation, handlers/delivery.py."""
-    q = update.callback_query
-    assert q is not None and q.data is not None
-    parsed = parse_order_action(q.data)
-    if parsed is None:  # the patterns admit only real data; still, never parse it blindly
-        await alert(update, (await translator(update, ctx))(STALE))
-        return
-    verb, order_id, arg = parsed
-    try:
-        async with unit_of_work(update, ctx) as w:
-            _ = w._
-            if verb in ("buy", "go"):
-                v = await transitions.advance(ctx.rt, w.session, order_id, q.from_user.id, verb)
-                text, rows = texts.runner_card(v, _, ctx.rt.timezone)
-            elif verb in ("rel", "nf"):
-                v0 = await views.runner_view(w.session, order_id, q.from_user.id)
-                pick = texts.release_reasons if verb == "rel" else texts.give_up_reasons
-                text, rows = pick(v0, _)
-            elif verb == "nfr":
-                if arg not in texts.GIVE_UP_REASONS:
-                    raise Refused(N_("Please choose one of the reasons."))
-                v = await transitions.give_up(
-                    ctx.rt, w.session, order_id, q.from_user.id, texts.GIVE_UP_REASONS[arg]
-                )
-                text, rows = (
-                    _("Task #{id} is closed as not possible. Thank you for trying.").format(
-                        id=v.id
-                    ),
-                    [],
-                )
-            else:  # relr
-                if arg not in texts.RELEASE_REASONS:
-                    raise Refused(N_("Please choose one of the reasons."))
-                v = await transitions.release(
-                    ctx.rt, w.session, order_id, q.from_user.id, texts.RELEASE_REASONS[arg]
-                )
-                text, rows = (
-                    _("You gave task #{id} back; it is open in the group again.").format(id=v.id),
-                    [],
-                )
-    except Refused as e:
-        await alert(update, e.render(_))
-        return
-    await answer(q)
+async def _card(update: Update, text: str, rows: Rows) -> None:
+    assert update.callback_query is not None
+    await answer(update.callback_query)
     await edit_or_send(update, text, inline(rows))
+
+
+async def advanced(update: Update, ctx: AppContext) -> None:
+    """o:buy / o:go on the runner's card. 📦 (o:done) is the proof-of-delivery conversation,
+    handlers/delivery.py."""
+    q = pressed(update)
+    values = ADVANCE.parse(q.data)
+    v = await attempt(
+        update,
+        ctx,
+        lambda w: transitions.advance(
+            ctx.rt, w.session, values.order_id, q.from_user.id, values.step
+        ),
+    )
+    if v is not None:
+        await _card(update, *texts.runner_card(v, await ctx.gettext(), ctx.rt.timezone))
+
+
+async def why_asked(update: Update, ctx: AppContext) -> None:
+    """o:rel (give it back) / o:nf (not possible): the runner chooses why."""
+    q = pressed(update)
+    values = ASK_WHY.parse(q.data)
+    v = await attempt(
+        update, ctx, lambda w: views.runner_view(w.session, values.order_id, q.from_user.id)
+    )
+    if v is not None:
+        pick = texts.release_reasons if values.verb == "rel" else texts.give_up_reasons
+        await _card(update, *pick(v, await ctx.gettext()))
+
+
+async def released(update: Update, ctx: AppContext) -> None:
+    """o:relr:<reason>: the task goes back to the group."""
+    q = pressed(update)
+    values = RELEASED.parse(q.data)
+    reason = texts.RELEASE_REASONS[values.reason]
+    v = await attempt(
+        update,
+        ctx,
+        lambda w: transitions.release(ctx.rt, w.session, values.order_id, q.from_user.id, reason),
+    )
+    if v is not None:
+        _ = await ctx.gettext()
+        text = _("You gave task #{id} back; it is open in the group again.").format(id=v.id)
+        await _card(update, text, [])
+
+
+async def gave_up(update: Update, ctx: AppContext) -> None:
+    """o:nfr:<reason>: the task is closed as not possible."""
+    q = pressed(update)
+    values = GAVE_UP.parse(q.data)
+    reason = texts.GIVE_UP_REASONS[values.reason]
+    v = await attempt(
+        update,
+        ctx,
+        lambda w: transitions.give_up(ctx.rt, w.session, values.order_id, q.from_user.id, reason),
+    )
+    if v is not None:
+        _ = await ctx.gettext()
+        text = _("Task #{id} is closed as not possible. Thank you for trying.").format(id=v.id)
+        await _card(update, text, [])
 
 
 async def my_tasks(update: Update, ctx: AppContext) -> None:
     assert update.effective_user is not None and update.effective_message is not None
     try:
-        async with unit_of_work(update, ctx) as w:
+        async with unit_of_work(ctx) as w:
             _ = w._
             tasks = await views.tasks_of_volunteer(w.session, update.effective_user.id)
     except Refused as e:  # a suspended volunteer: no cards, no addresses
@@ -116,19 +137,16 @@ async def my_tasks(update: Update, ctx: AppContext) -> None:
 
 def volunteer_handlers() -> list[Any]:
     return [
-        CallbackQueryHandler(claim, pattern=rf"^o:claim:{ID}$"),
-        CallbackQueryHandler(runner_action, pattern=rf"^o:(buy|go|rel|nf):{ID}$"),
-        CallbackQueryHandler(
-            runner_action, pattern=rf"^o:relr:{ID}:{one_of(texts.RELEASE_REASONS)}$"
-        ),
-        CallbackQueryHandler(
-            runner_action, pattern=rf"^o:nfr:{ID}:{one_of(texts.GIVE_UP_REASONS)}$"
-        ),
+        CLAIM.handler(claim),
+        ADVANCE.handler(advanced),
+        ASK_WHY.handler(why_asked),
+        RELEASED.handler(released),
+        GAVE_UP.handler(gave_up),
         CommandHandler("tasks", group_tasks),
         CommandHandler("duty", duty, filters=filters.ChatType.PRIVATE),
-        CallbackQueryHandler(duty, pattern=r"^v:duty:(on|off)$"),
+        DUTY.handler(duty),
         CommandHandler("history", my_history, filters=filters.ChatType.PRIVATE),
-        CallbackQueryHandler(my_tasks_button, pattern=r"^v:tasks$"),
+        MY_TASKS.handler(my_tasks_button),
         CommandHandler("mytasks", my_tasks, filters=filters.ChatType.PRIVATE),
     ]
 
@@ -138,12 +156,11 @@ async def duty(update: Update, ctx: AppContext) -> None:
     assert update.effective_user is not None and update.effective_chat is not None
     q = update.callback_query
     try:
-        async with unit_of_work(update, ctx) as w:
+        async with unit_of_work(ctx) as w:
             _ = w._
-            if q is not None and q.data in ("v:duty:on", "v:duty:off"):
-                on = await volunteers.set_duty(
-                    ctx.rt, w.session, q.from_user.id, q.data == "v:duty:on"
-                )
+            if q is not None:
+                going_on = DUTY.parse(q.data).on == "on"
+                on = await volunteers.set_duty(ctx.rt, w.session, q.from_user.id, going_on)
             else:
                 on = await volunteers.on_duty(w.session, update.effective_user.id)
     except Refused as e:
@@ -169,7 +186,7 @@ async def group_tasks(update: Update, ctx: AppContext) -> None:
     """/tasks in a grid's group: the open tasks, each with its claim button."""
     chat = update.effective_chat
     assert chat is not None and update.effective_message is not None
-    _ = await translator(update, ctx)
+    _ = await ctx.gettext()
     if chat.type == "private":
         await update.effective_message.reply_text(
             _("Send /tasks in your grid's group to see its open tasks; /mytasks here lists yours.")
@@ -192,7 +209,7 @@ async def group_tasks(update: Update, ctx: AppContext) -> None:
 
 async def my_history(update: Update, ctx: AppContext) -> None:
     assert update.effective_user is not None and update.effective_message is not None
-    _ = await translator(update, ctx)
+    _ = await ctx.gettext()
     async with ctx.rt.db.read() as s:
         done = await views.history_of_volunteer(s, update.effective_user.id)
     if not done:
@@ -216,16 +233,19 @@ async def my_tasks_button(update: Update, ctx: AppContext) -> None:
 
 JOIN_NAME, JOIN_PHONE, JOIN_GRID, JOIN_WHEN = range(30, 34)
 JOIN_KEY = "join"
+GRID_CHOSEN = Callback("j", "g", grid_id=ID)
+WHEN_CHOSEN = Callback("j", "a", availability=one_of(volunteers.AVAILABILITY))
 
 
 def _join(ctx: AppContext) -> dict[str, Any]:
     assert ctx.user_data is not None
-    return ctx.user_data.setdefault(JOIN_KEY, {})
+    join: dict[str, Any] = ctx.user_data.setdefault(JOIN_KEY, {})
+    return join
 
 
 async def join_start(update: Update, ctx: AppContext) -> int:
     assert update.effective_user is not None and update.effective_message is not None
-    async with unit_of_work(update, ctx) as w:
+    async with unit_of_work(ctx) as w:
         _ = w._
         me = await volunteers.get(w.session, update.effective_user.id)
     if me is not None:
@@ -256,7 +276,7 @@ async def join_start(update: Update, ctx: AppContext) -> int:
 
 async def join_name(update: Update, ctx: AppContext) -> int:
     assert update.effective_message is not None
-    _ = await translator(update, ctx)
+    _ = await ctx.gettext()
     try:
         _join(ctx)["name"] = residents.clean_name(update.effective_message.text or "")
     except Refused as e:
@@ -276,7 +296,7 @@ async def join_name(update: Update, ctx: AppContext) -> int:
 async def join_phone(update: Update, ctx: AppContext) -> int:
     msg = update.effective_message
     assert msg is not None and update.effective_user is not None
-    _ = await translator(update, ctx)
+    _ = await ctx.gettext()
     # A shared contact must be the volunteer's own (as for residents): staff approve and
     # residents call the number they see, so it must reach the person who signed up.
     if msg.contact is not None and msg.contact.user_id not in (None, update.effective_user.id):
@@ -293,7 +313,9 @@ async def join_phone(update: Update, ctx: AppContext) -> int:
     await msg.reply_text(_("Thank you."), reply_markup=ReplyKeyboardRemove())
     await msg.reply_text(
         _("Which grid will you help?"),
-        reply_markup=inline([[Button(label, f"j:g:{gid}")] for gid, label in grids]),
+        reply_markup=inline(
+            [[Button(label, GRID_CHOSEN.data(grid_id=gid))] for gid, label in grids]
+        ),
     )
     return JOIN_GRID
 
@@ -301,36 +323,40 @@ async def join_phone(update: Update, ctx: AppContext) -> int:
 async def join_grid(update: Update, ctx: AppContext) -> int:
     q = update.callback_query
     assert q is not None and q.data is not None
-    _ = await translator(update, ctx)
-    _join(ctx)["grid_id"] = int(q.data.split(":")[2])
+    _ = await ctx.gettext()
+    _join(ctx)["grid_id"] = GRID_CHOSEN.parse(q.data).grid_id
     await answer(q)
-    rows = [[Button(_(label), f"j:a:{code}")] for code, label in volunteers.AVAILABILITY.items()]
+    rows = [
+        [Button(_(label), WHEN_CHOSEN.data(availability=code))]
+        for code, label in volunteers.AVAILABILITY.items()
+    ]
     await edit_or_send(update, _("When can you work?"), inline(rows))
     return JOIN_WHEN
 
 
 async def join_when(update: Update, ctx: AppContext) -> int:
-    q = update.callback_query
-    assert q is not None and q.data is not None
+    q = pressed(update)
+    availability = WHEN_CHOSEN.parse(q.data).availability
     data = _join(ctx)
-    try:
-        async with unit_of_work(update, ctx) as w:
-            _ = w._
-            info = await volunteers.sign_up(
-                ctx.rt,
-                w.session,
-                telegram_id=q.from_user.id,
-                name=data.get("name", ""),
-                phone=data.get("phone", ""),
-                grid_id=int(data.get("grid_id", 0)),
-                availability=q.data.split(":")[2],
-            )
-    except Refused as e:
-        await alert(update, e.render(_))
+    info = await attempt(
+        update,
+        ctx,
+        lambda w: volunteers.sign_up(
+            ctx.rt,
+            w.session,
+            telegram_id=q.from_user.id,
+            name=data.get("name", ""),
+            phone=data.get("phone", ""),
+            grid_id=int(data.get("grid_id", 0)),
+            availability=availability,
+        ),
+    )
+    if info is None:
         return ConversationHandler.END
     if ctx.user_data is not None:
         ctx.user_data.pop(JOIN_KEY, None)
     await answer(q)
+    _ = await ctx.gettext()
     await edit_or_send(
         update,
         _("Thank you, {name}! The leader of {grid} will decide soon; I will tell you here.").format(
@@ -341,28 +367,14 @@ async def join_when(update: Update, ctx: AppContext) -> int:
     return ConversationHandler.END
 
 
-async def join_stop(update: Update, ctx: AppContext) -> int:
-    _ = await translator(update, ctx)
-    if ctx.user_data is not None:
-        ctx.user_data.pop(JOIN_KEY, None)
-    if update.effective_message:
-        await update.effective_message.reply_text(
-            _("Stopped. Nothing was sent."), reply_markup=ReplyKeyboardRemove()
-        )
-    return ConversationHandler.END
-
-
-async def join_stray(update: Update, ctx: AppContext) -> None:
-    _ = await translator(update, ctx)
-    if update.callback_query:
-        await alert(update, _(STALE))
-    elif update.effective_message:
-        await update.effective_message.reply_text(
-            _(
-                "Please answer the question above (use the buttons if there are any), "
-                "or send /cancel to stop."
-            )
-        )
+JOIN_EXITS = conversation_exits(
+    forget=(JOIN_KEY,),
+    commands=("cancel", "start"),
+    after_stop=AfterStop.REMOVE,
+    prefix="j",
+    stray_message=PLEASE_ANSWER,
+    timeout=False,
+)
 
 
 def build_join_conversation(timeout_s: float) -> ConversationHandler[AppContext]:
@@ -372,16 +384,10 @@ def build_join_conversation(timeout_s: float) -> ConversationHandler[AppContext]
         states={
             JOIN_NAME: [MessageHandler(text, join_name)],
             JOIN_PHONE: [MessageHandler(text | filters.CONTACT, join_phone)],
-            JOIN_GRID: [CallbackQueryHandler(join_grid, pattern=rf"^j:g:{ID}$")],
-            JOIN_WHEN: [
-                CallbackQueryHandler(join_when, pattern=rf"^j:a:{one_of(volunteers.AVAILABILITY)}$")
-            ],
+            JOIN_GRID: [GRID_CHOSEN.handler(join_grid)],
+            JOIN_WHEN: [WHEN_CHOSEN.handler(join_when)],
         },
-        fallbacks=[
-            CommandHandler(["cancel", "start"], join_stop),
-            CallbackQueryHandler(join_stray, pattern=r"^j:"),
-            MessageHandler(~filters.COMMAND, join_stray),
-        ],
+        fallbacks=[*JOIN_EXITS.stop, *JOIN_EXITS.stray],
         name="volunteer_join",
         allow_reentry=True,
         persistent=True,

@@ -380,7 +380,7 @@ def png(width: int, height: int, rgb: tuple[int, int, int] = (0, 0, 0)) -> bytes
 async def register_by_buttons(h: Harness, person: Person) -> dict[str, Any]:
     """The registration walked as a resident does it (the demo's 幸福小区 2栋 3单元 502, named
     周阿姨), up to the phone question, which is returned."""
-    from handlers.resident import PHONE_WHY, WELCOME
+    from handlers.registration import PHONE_WHY, WELCOME
 
     person.say("/start")
     await person.expect(Z(WELCOME))

@@ -15,7 +15,7 @@ import pytest
 from bot.i18n import gettext_for
 from bot.services.orders import form
 from handlers import delivery
-from handlers.common import MENU_ORDER
+from handlers.keyboards import MENU_ORDER
 from handlers.main import start_page
 from tests.browser.conftest import CHROMIUM_ARGS, ROOT
 from tests.factories import ANSWERS, GROUP_1, Harness, Z, png

@@ -17,8 +17,9 @@ from sqlalchemy import select
 
 from bot.runtime import Runtime
 from bot.services.orders import form
-from handlers.common import HELP_RESIDENT, HELP_VOLUNTEER
-from handlers.resident import CARE_TEXT, PHONE_WHY, WELCOME
+from handlers.help import HELP_RESIDENT, HELP_VOLUNTEER
+from handlers.my_info import CARE_TEXT
+from handlers.registration import PHONE_WHY, WELCOME
 from models import Order, OrderDraft, OutboxMessage, OutboxStatus, Resident
 from tests.factories import GROUP_1, VOLUNTEERS_1, Harness, Person, Z, buttons, text_of
 

@@ -26,8 +26,8 @@ from sqlalchemy import select
 from telegram.ext import BaseHandler, CallbackQueryHandler, ConversationHandler
 
 from bot.config import Settings
+from bot.errors import STALE
 from bot.services.orders import form
-from handlers.common import STALE
 from models import Base
 from tests.conftest import make_settings
 from tests.factories import GROUP_1, STAFF, VOLUNTEERS_1, Harness, Z, buttons, text_of

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from handlers.common import HELP_VOLUNTEER
+from handlers.help import HELP_VOLUNTEER
 from models import Order, OrderEvent, Resident
 from tests.factories import (
     GROUP_1,

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.errors import STALE
 from bot.services.orders import form
-from handlers.common import STALE
 from handlers.privately import OPEN_PRIVATE_CHAT, SENT_PRIVATELY
 from tests.factories import GROUP_1, GROUP_2, STAFF, VOLUNTEERS_1, Harness, Z, text_of
 from tests.privacy_guard import Personal, find_leaks, group_leaks

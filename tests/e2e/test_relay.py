@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.buttons import relay_action
+from bot.errors import STALE
 from bot.i18n import gettext_for, local_time
 from bot.services import relay
 from bot.services.orders import drafts, transitions
 from handlers import relay as relay_handlers
-from handlers.common import STALE
 from models import OrderMessage
 from tests.factories import (
     ANSWERS,

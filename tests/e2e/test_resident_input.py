@@ -6,8 +6,9 @@ from sqlalchemy import select
 
 from bot.services import people
 from bot.services.orders import form
-from handlers.common import HELP_RESIDENT, MENU_ORDER
-from handlers.resident import WELCOME
+from handlers.help import HELP_RESIDENT
+from handlers.keyboards import MENU_ORDER
+from handlers.registration import WELCOME
 from models import Order, OrderDraft, Resident
 from tests.factories import Harness, Z, buttons, text_of
 

@@ -8,7 +8,9 @@ from sqlalchemy import select
 
 from bot.services import care_flags
 from bot.services.orders import drafts, form, transitions
-from handlers.common import FLOOD_KEY, HELP_RESIDENT, MENU_ME
+from handlers.flood_guard import FLOOD_KEY
+from handlers.help import HELP_RESIDENT
+from handlers.keyboards import MENU_ME
 from models import CareFlag, Order, OrderDraft, OrderProblem, Resident
 from tests.conftest import make_settings
 from tests.factories import (

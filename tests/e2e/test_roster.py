@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.clock import local_day
 from bot.services import roster
 from bot.services.orders import drafts, transitions
-from handlers.common import HELP_STAFF_ROSTER, HELP_VOLUNTEER_SHIFTS
+from handlers.help import HELP_STAFF_ROSTER, HELP_VOLUNTEER_SHIFTS
 from models import Handover, Shift, ShiftSwap, Volunteer
 from tests.factories import (
     ANSWERS,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from handlers.resident import PHONE_WHY
+from handlers.registration import PHONE_WHY
 from models import Notice, Resident
 from tests.factories import GROUP_1, GROUP_2, STAFF, Harness, Z, buttons, text_of
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.services.orders import drafts
 from bot.services.people import SUSPENDED
-from handlers.common import HELP_STAFF_VOLUNTEERS
+from handlers.help import HELP_STAFF_VOLUNTEERS
 from models import AuditEntry, Order, Volunteer, VolunteerStatus
 from tests.factories import (
     ANSWERS,

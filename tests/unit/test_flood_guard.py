@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from handlers.common import FloodGuard
+from handlers.flood_guard import FloodGuard
 
 
 def test_flood_guard_memory_stays_bounded_over_many_users() -> None:

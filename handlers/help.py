@@ -1,0 +1,88 @@
+"""/help and ❓: what the bot does, for the reader's roles (resident, volunteer, staff)."""
+
+from __future__ import annotations
+
+from telegram import Update
+
+from bot.i18n import N_
+from handlers.answers import is_private
+from handlers.context import AppContext
+from handlers.keyboards import main_menu
+
+HELP_RESIDENT = N_(
+    "I am the community errand bot (跑腿). Volunteers of your grid run errands for you:\n"
+    "• 📝 Order: groceries, medicine, a gas top-up or another errand\n"
+    "• 📋 My orders: follow, cancel or confirm your orders, talk to the volunteer, report a "
+    "problem, order again\n"
+    "• 👤 My info: your address, people you order for, the care list\n"
+    "• 🌐 Language: 中文 / English\n\n"
+    "Deliveries are contactless: the volunteer knocks and leaves it at your door.\n"
+    "Commands: /start /order /orders /me /language /cancel /help"
+)
+HELP_VOLUNTEER = N_(
+    "Volunteers: new tasks appear in your grid's group. Press 🙋 to take one; the address "
+    "comes to you here, privately. Move it along with the buttons: 🛒 Bought, 🚶 On the way, "
+    "📦 Delivered (I then ask for a photo at the door and what you spent, with the receipt). "
+    "/mytasks lists the tasks you are running."
+)
+HELP_VOLUNTEER_MORE = N_(
+    "In the group, /tasks lists the open tasks. /history lists the tasks you finished. "
+    "🚫 on a card closes a task that cannot be done, with the reason."
+)
+HELP_STAFF = N_(
+    "Staff: /notice sends a notice (community, grid, building, care list, volunteers) now or "
+    "at a set time; /notices shows who confirmed."
+)
+HELP_VOLUNTEER_SHIFTS = N_(
+    "/shifts lists your shifts on the duty roster; 🔁 asks a colleague of your grid to take "
+    "one. I remind you before each shift."
+)
+HELP_VOLUNTEER_DUTY = N_(
+    "/duty: 🟢 go on duty (new tasks of your grid then also come to you here) or ⚪ off duty. "
+    "A task nobody takes is sent again, and later to the whole community."
+)
+HELP_STAFF_ROSTER = N_(
+    "/roster sets the duty roster of a grid: choose a day and a shift, then the volunteers."
+)
+HELP_STAFF_REPORTS = N_(
+    "/stats shows today's orders, times to claim and deliver, and what waits unclaimed "
+    "(/stats 2026-11-01 2026-11-23 for some days); /export sends the ledger (台账) as Excel."
+)
+HELP_STAFF_VOLUNTEERS = N_(
+    "/volunteers lists a grid's volunteers: ✖️ suspends one (off duty, their tasks back to the "
+    "group, no more tasks or addresses), ↩️ lets them work again."
+)
+HELP_STAFF_CARE = N_(
+    "/care keeps the care list (包保): vulnerable households, who is responsible for each, "
+    "home isolation. They are asked each morning whether all is well."
+)
+
+
+async def help_command(update: Update, ctx: AppContext) -> None:
+    roles = await ctx.person()  # first: one session reads the roles and the language
+    _ = await ctx.gettext()
+    parts = [_(HELP_RESIDENT)]
+    if roles and roles.volunteer_id:
+        parts.append(
+            "\n".join(
+                _(m)
+                for m in (
+                    HELP_VOLUNTEER,
+                    HELP_VOLUNTEER_DUTY,
+                    HELP_VOLUNTEER_MORE,
+                    HELP_VOLUNTEER_SHIFTS,
+                )
+            )
+        )
+    if roles and roles.is_staff:
+        staff_help = (
+            HELP_STAFF,
+            HELP_STAFF_ROSTER,
+            HELP_STAFF_VOLUNTEERS,
+            HELP_STAFF_CARE,
+            HELP_STAFF_REPORTS,
+        )
+        parts.append("\n".join(_(m) for m in staff_help))
+    markup = main_menu(_) if roles and roles.resident_id and is_private(update) else None
+    if update.effective_message:
+        await update.effective_message.reply_text("\n\n".join(parts), reply_markup=markup)

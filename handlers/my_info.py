@@ -1,0 +1,162 @@
+"""👤 My info: the resident's address, the people they order for (listed, removed, ➕ added
+through registration) and the care list of their household (``p:<verb>[:<value>]``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.ext import CommandHandler, MessageHandler, filters
+
+from bot.buttons import Button, Rows
+from bot.i18n import N_, Gettext
+from bot.services import residents
+from handlers.answers import answer, edit_or_send, pressed
+from handlers.callback_data import ID, Callback, one_of
+from handlers.context import AppContext
+from handlers.keyboards import MENU_ME, inline, label_pattern
+from handlers.registration import ADD_SOMEONE, CHANGE_ADDRESS
+from handlers.work import Work, attempt, unit_of_work
+from models import CareFlag
+
+PEOPLE = Callback("p", "list")
+REMOVE = Callback("p", "rm", recipient_id=ID)
+CARE = Callback("p", "care")
+CARE_FLAG = Callback("p", "care", flag=one_of(residents.CARE_FLAGS))
+ME = Callback("p", "me")
+
+CARE_TEXT = N_(
+    "Does your household have someone who needs extra care? If you tick one, your orders are "
+    'marked priority for the volunteers. They see only "priority", never the reason; the '
+    "community staff see it to check on you. You can untick it any time."
+)
+
+
+async def me_screen(update: Update, ctx: AppContext) -> None:
+    """/me, 👤, and ``p:me`` (Done) on its sub-screens."""
+    assert update.effective_user is not None and update.effective_chat is not None
+    async with unit_of_work(ctx) as w:
+        _ = w._
+        me = await residents.get(w.session, update.effective_user.id)
+        others = await residents.recipients_of(w.session, update.effective_user.id)
+        care = await residents.care_flags(w.session, update.effective_user.id)
+    if update.callback_query:
+        await answer(update.callback_query)
+    if me is None:
+        await update.effective_chat.send_message(
+            _("Welcome! Send /start to register your address, then you can order errands.")
+        )
+        return
+    lines = [
+        _("Name: {name}").format(name=me.name),
+        _("Address: {address}").format(address=me.address),
+        _("Phone: {phone}").format(phone=me.phone),
+        _("People you order for: {n}").format(n=len(others)),
+        _("Care list: {state}").format(
+            state="、".join(_(residents.CARE_FLAGS[f]) for f in sorted(care)) if care else _("no")
+        ),
+    ]
+    rows = [
+        [Button(_("✏️ Change my address"), CHANGE_ADDRESS.data())],
+        [Button(_("👥 People I order for"), PEOPLE.data())],
+        [Button(_("⭐ Care list"), CARE.data())],
+    ]
+    if update.callback_query:
+        await edit_or_send(update, "\n".join(lines), inline(rows))
+    else:
+        await update.effective_chat.send_message("\n".join(lines), reply_markup=inline(rows))
+
+
+def _people_screen(others: list[residents.RecipientInfo], _: Gettext) -> tuple[str, Rows]:
+    lines = [_("People you order for:")] + [f"👤 {r.name}: {r.address}, {r.phone}" for r in others]
+    if not others:
+        lines.append(_("nobody yet"))
+    rows = [
+        [Button(_("✖️ Remove {name}").format(name=r.name), REMOVE.data(recipient_id=r.id))]
+        for r in others
+    ]
+    rows.append([Button(_("➕ Add someone"), ADD_SOMEONE.data())])
+    rows.append([Button(_("Done"), ME.data())])
+    return "\n".join(lines), rows
+
+
+def _care_screen(care: set[CareFlag], _: Gettext) -> tuple[str, Rows]:
+    rows = [
+        [Button(("☑️ " if f in care else "⬜ ") + _(label), CARE_FLAG.data(flag=f))]
+        for f, label in residents.CARE_FLAGS.items()
+    ]
+    rows.append([Button(_("Done"), ME.data())])
+    return _(CARE_TEXT), rows
+
+
+async def _show(update: Update, screen: tuple[str, Rows]) -> None:
+    text, rows = screen
+    await edit_or_send(update, text, inline(rows))
+
+
+async def people_listed(update: Update, ctx: AppContext) -> None:
+    """p:list: the people this resident orders for."""
+    q = pressed(update)
+    others = await attempt(
+        update, ctx, lambda w: residents.recipients_of(w.session, q.from_user.id)
+    )
+    if others is None:
+        return
+    await answer(q)
+    await _show(update, _people_screen(others, await ctx.gettext()))
+
+
+async def person_removed(update: Update, ctx: AppContext) -> None:
+    """p:rm:<id>: one of them removed (told after the commit, DESIGN rule 11)."""
+    q = pressed(update)
+    recipient_id = REMOVE.parse(q.data).recipient_id
+
+    async def remove(w: Work) -> tuple[str, list[residents.RecipientInfo]]:
+        name = await residents.remove_recipient(w.session, q.from_user.id, recipient_id)
+        return name, await residents.recipients_of(w.session, q.from_user.id)
+
+    done = await attempt(update, ctx, remove)
+    if done is None:
+        return
+    name, others = done
+    _ = await ctx.gettext()
+    await answer(q, _("Removed {name}.").format(name=name))
+    await _show(update, _people_screen(others, _))
+
+
+async def care_shown(update: Update, ctx: AppContext) -> None:
+    """p:care: the household's care flags, each a toggle."""
+    q = pressed(update)
+    care = await attempt(update, ctx, lambda w: residents.care_flags(w.session, q.from_user.id))
+    if care is None:
+        return
+    await answer(q)
+    await _show(update, _care_screen(care, await ctx.gettext()))
+
+
+async def care_toggled(update: Update, ctx: AppContext) -> None:
+    """p:care:<flag>: ticked or unticked."""
+    q = pressed(update)
+    flag = CARE_FLAG.parse(q.data).flag
+
+    async def toggle(w: Work) -> set[CareFlag]:
+        await residents.toggle_care(w.session, ctx.rt.clock, q.from_user.id, flag)
+        return await residents.care_flags(w.session, q.from_user.id)
+
+    care = await attempt(update, ctx, toggle)
+    if care is None:
+        return
+    await answer(q)
+    await _show(update, _care_screen(care, await ctx.gettext()))
+
+
+def my_info_handlers() -> list[Any]:
+    return [
+        CommandHandler("me", me_screen, filters=filters.ChatType.PRIVATE),
+        MessageHandler(filters.Regex(label_pattern(MENU_ME)), me_screen),
+        PEOPLE.handler(people_listed),
+        REMOVE.handler(person_removed),
+        CARE.handler(care_shown),
+        CARE_FLAG.handler(care_toggled),
+        ME.handler(me_screen),
+    ]
