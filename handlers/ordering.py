@@ -362,7 +362,7 @@ async def order_confirmed(update: Update, ctx: AppContext) -> int:
     return ConversationHandler.END
 
 
-async def order_again(update: Update, ctx: AppContext) -> int:
+async def order_again(update: Update, ctx: AppContext) -> int | None:
     """🔁 on a finished order: the same answers in a new form, shown for checking."""
     q = pressed(update)
     order_id = AGAIN.parse(q.data).order_id
@@ -372,7 +372,9 @@ async def order_again(update: Update, ctx: AppContext) -> int:
 
     d = await attempt(update, ctx, copy)
     if d is None:
-        return ConversationHandler.END
+        # Refused (alerted): None leaves the conversation as it was, so a form in progress
+        # goes on and, outside one, none starts.
+        return None
     assert ctx.user_data is not None
     ctx.user_data[DRAFT_KEY] = d.id
     await answer(q)

@@ -28,6 +28,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, ConversationHandler
 from bot.config import Settings
 from bot.errors import STALE
 from bot.services.orders import form
+from handlers.keyboards import MENU_ORDER
 from models import Base
 from tests.conftest import make_settings
 from tests.factories import GROUP_1, STAFF, VOLUNTEERS_1, Harness, Z, buttons, text_of
@@ -405,3 +406,22 @@ async def test_a_unit_the_building_lacks_gets_an_alert_and_the_question_stays(
     assert ans is not None and ans["show_alert"] and Z(STALE) in ans["text"]
     await aunt.press(units, "2")
     await aunt.expect(Z("Your room number? For example 302."))
+
+
+async def test_a_refused_order_again_does_not_end_the_form_in_progress(
+    harness: Harness,
+) -> None:
+    """🔁 "order again" pressed for an order that is not hers (forged, or long gone) while she
+    is in the middle of the order form: an alert, and the form goes on where it was
+    (found by the fuzz test above: the refusal used to end her form)."""
+    h = harness
+    aunt = await h.register(RESIDENT, "周阿姨")
+    aunt.say(Z(MENU_ORDER))
+    kinds = await aunt.expect(lambda m: any(d.startswith("d:cat:") for _, d in buttons(m)))
+    await aunt.press_data(kinds, "d:cat:medicine")
+    prompt = Z(form.KIND_STEPS["medicine"][0].prompt)
+    await h.wait_edit(RESIDENT, kinds["message_id"], lambda m: prompt in text_of(m))
+    ans = await aunt.press_data(kinds, "o:again:999999999", force=True)
+    assert ans is not None and ans["show_alert"] and ans["text"] == Z("This order does not exist.")
+    aunt.say("布洛芬 1盒")  # the form is still waiting for the description
+    await aunt.expect(Z(form.KIND_STEPS["medicine"][1].prompt))

@@ -225,7 +225,7 @@ async def answer(
     return _draft_view(d)
 
 
-# The resident's own summary of the form (handlers/resident.py) says a little more than the
+# The resident's own summary of the form (handlers/ordering.py) says a little more than the
 # order it becomes ("Please check your order:", the kind and the urgency on lines of their own):
 # room kept for it.
 SUMMARY_ROOM = 200
