@@ -8,8 +8,6 @@ import datetime as dtm
 import os
 import sys
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -26,61 +24,14 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, RetryAfter
+from telegram.error import BadRequest, Conflict, Forbidden
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
 from sandbox.client import SandboxClient
 from sandbox.emulator import Emulator
 from sandbox.errors import SandboxError
 from tests.factories import png
-
-TOKEN = "123456:TEST-token"
-ALICE, BOB = 1001, 1002
-ROOT = Path(__file__).resolve().parents[2]
-
-
-class FakeClock:
-    def __init__(self, now: float) -> None:
-        self.value = now
-
-    def now(self) -> float:
-        return self.value
-
-
-@pytest.fixture(autouse=True)
-def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    # PTB 22 warns (an error under our filterwarnings) when RetryAfter exposes int seconds.
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")
-
-
-@pytest.fixture
-async def emu() -> AsyncIterator[Emulator]:
-    emulator = Emulator(clock=FakeClock(1_750_000_000.0))
-    emulator.register_bot(TOKEN)
-    await emulator.start()
-    yield emulator
-    await emulator.stop()
-
-
-@pytest.fixture
-async def bot(emu: Emulator) -> AsyncIterator[Bot]:
-    async with Bot(TOKEN, base_url=emu.base_url, base_file_url=emu.base_file_url) as b:
-        yield b
-
-
-@pytest.fixture
-async def client(emu: Emulator) -> AsyncIterator[SandboxClient]:
-    async with SandboxClient(emu.url, token=TOKEN) as c:
-        await c.create_user(ALICE, "Alice", username="alice", language_code="zh-hans")
-        await c.create_user(BOB, "Bob")
-        yield c
-
-
-async def started(client: SandboxClient, bot: Bot, user_id: int = ALICE) -> int:
-    """The user opens the bot; returns the next getUpdates offset (update consumed)."""
-    sent = await client.send_text(user_id, "/start")
-    await bot.get_updates(offset=sent["update_id"] + 1, timeout=0)
-    return sent["update_id"] + 1
+from tests.sandbox.conftest import ALICE, BOB, ROOT, TOKEN, started
 
 
 async def test_get_me_urls_and_unknown_method(emu: Emulator, bot: Bot) -> None:
@@ -280,117 +231,6 @@ async def test_redelivery_repeats_the_same_update(bot: Bot, client: SandboxClien
     assert again[0].to_dict() == first.to_dict()
     # Once returned, the same offset confirms it.
     assert await bot.get_updates(offset=offset, timeout=0) == ()
-
-
-async def test_private_chat_burst_limit(emu: Emulator, bot: Bot, client: SandboxClient) -> None:
-    await started(client, bot)
-    await client.set_limits(private_rate=1, private_burst=3, global_rate=None)
-    for i in range(3):
-        await bot.send_message(ALICE, f"msg {i}")
-    with pytest.raises(RetryAfter) as exc:
-        await bot.send_message(ALICE, "one too many")
-    assert exc.value.retry_after == dtm.timedelta(seconds=1)
-    stats = await client.stats()
-    assert stats["rate_limited"] == 1 and stats["sent"] == 3 and stats["per_chat"][ALICE] == 3
-    assert len(await client.bot_messages(ALICE)) == 3  # the refused call had no effect
-    assert await client.rate_limited() == 1
-    # answerCallbackQuery / getMe / chat actions are not message-producing.
-    assert await bot.send_chat_action(ALICE, "typing")
-    await bot.get_me()
-
-
-async def test_group_limit(emu: Emulator, bot: Bot, client: SandboxClient) -> None:
-    emu.set_limits(group_rate=2, group_window=3)
-    group = await client.create_group("网格一群", [ALICE, BOB])
-    other = await client.create_group("网格二群", [BOB])
-    await bot.send_message(group["id"], "1")
-    await bot.send_message(group["id"], "2")
-    with pytest.raises(RetryAfter) as exc:
-        await bot.send_message(group["id"], "3")
-    assert exc.value.retry_after == dtm.timedelta(seconds=3)
-    await bot.send_message(other["id"], "another group has its own window")
-    assert emu.stats(TOKEN)["per_chat_rate_limited"] == {group["id"]: 1}
-
-
-async def test_global_limit(emu: Emulator, bot: Bot, client: SandboxClient) -> None:
-    users = [await client.create_user(2000 + i, f"U{i}") for i in range(4)]
-    for user in users:
-        await client.send_text(user["id"], "/start")
-    emu.set_limits(global_rate=3, global_window=2)
-    for user in users[:3]:
-        await bot.send_message(user["id"], "hi")
-    with pytest.raises(RetryAfter) as exc:
-        await bot.send_message(users[3]["id"], "hi")
-    assert exc.value.retry_after == dtm.timedelta(seconds=2)
-    assert emu.stats()["rate_limited"] == 1
-
-
-async def test_injected_failures(bot: Bot, client: SandboxClient) -> None:
-    await started(client, bot)
-    await client.fail_next(1, status=500)
-    with pytest.raises(NetworkError):
-        await bot.send_message(ALICE, "boom")
-    await client.fail_next(1, status=502)
-    with pytest.raises(NetworkError, match=r"(?i)Bad Gateway"):
-        await bot.send_message(ALICE, "boom")
-    await client.fail_next(1, status=429, retry_after=7)
-    with pytest.raises(RetryAfter) as exc:
-        await bot.send_message(ALICE, "boom")
-    assert exc.value.retry_after == dtm.timedelta(seconds=7)
-    assert (await bot.send_message(ALICE, "ok now")).text == "ok now"
-    stats = await client.stats()
-    assert (stats["injected_failures"], stats["rate_limited"], stats["sent"]) == (3, 1, 1)
-
-
-async def test_fail_every_answers_every_nth_call_with_bad_gateway(
-    bot: Bot, client: SandboxClient
-) -> None:
-    await started(client, bot)
-    await client.set_limits(private_rate=None)
-    await client.fail_every(3)
-    outcomes = []
-    for i in range(6):
-        try:
-            await bot.send_message(ALICE, f"#{i}")
-            outcomes.append("ok")
-        except NetworkError as exc:
-            assert "bad gateway" in str(exc).lower()
-            outcomes.append("502")
-    assert outcomes == ["ok", "ok", "502", "ok", "ok", "502"]
-    await client.fail_every(0)
-    for i in range(4):
-        await bot.send_message(ALICE, f"calm {i}")
-    stats = await client.stats()
-    assert (stats["injected_failures"], stats["sent"]) == (2, 8)
-    # Only some methods: every getMe fails, messages go through.
-    await client.fail_every(1, methods=["getMe"])
-    with pytest.raises(NetworkError):
-        await bot.get_me()
-    assert (await bot.send_message(ALICE, "still fine")).text == "still fine"
-    await client.fail_every(None)
-    assert (await bot.get_me()).id == bot.id
-
-
-async def test_forbidden_and_not_found(emu: Emulator, bot: Bot, client: SandboxClient) -> None:
-    with pytest.raises(Forbidden, match=r"(?i)can't initiate conversation"):
-        await bot.send_message(BOB, "hello stranger")
-    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
-        await bot.send_message(999_999, "nobody")
-    offset = await started(client, bot)
-    await client.block_bot(ALICE)
-    with pytest.raises(Forbidden, match=r"(?i)bot was blocked by the user"):
-        await bot.send_message(ALICE, "hello?")
-    (update,) = await bot.get_updates(offset=offset, timeout=0)
-    member = update.my_chat_member
-    assert member.new_chat_member.status == "kicked" and member.from_user.id == ALICE
-    # Writing again means "Restart": the bot may answer again.
-    await client.send_text(ALICE, "/start")
-    assert await bot.send_message(ALICE, "welcome back")
-    group = await client.create_group("无机器人群", [ALICE], with_bot=False)
-    with pytest.raises(Forbidden, match=r"(?i)not a member"):
-        await bot.send_message(group["id"], "hi")
-    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
-        await bot.send_message(-100123, "hi")
 
 
 async def test_groups_members_and_chat_methods(
