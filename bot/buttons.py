@@ -5,7 +5,6 @@ The action carries ids, never authority: every press is re-checked on the server
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,23 +36,11 @@ ORDER_VERBS = (
     "nf",
     "nfr",
 )
-# Ids are [0-9]{1,9}: rows are 32-bit integers on PostgreSQL (handlers/callback_data.py).
-ORDER_PATTERN = re.compile(r"^o:(" + "|".join(ORDER_VERBS) + r"):([0-9]{1,9})(?::(\w{1,16}))?\Z")
 
 
 def order_action(verb: str, order_id: int, arg: str | None = None) -> str:
     assert verb in ORDER_VERBS
     return f"o:{verb}:{order_id}" + (f":{arg}" if arg else "")
-
-
-def parse_order_action(data: str) -> tuple[str, int, str | None] | None:
-    m = ORDER_PATTERN.match(data or "")
-    if not m:
-        return None
-    return m.group(1), int(m.group(2)), m.group(3)
-
-
-RELAY_PATTERN = r"^m:to:[0-9]{1,9}$"
 
 
 def relay_action(order_id: int) -> str:
