@@ -58,3 +58,13 @@ def main_menu(_: Gettext) -> ReplyKeyboardMarkup:
         resize_keyboard=True,
         is_persistent=True,
     )
+
+
+def share_phone(_: Gettext) -> ReplyKeyboardMarkup:
+    """One button that shares the person's own Telegram phone number (residents and volunteers
+    are asked the same way)."""
+    return ReplyKeyboardMarkup(
+        [[KeyboardButton(_("📱 Share my phone number"), request_contact=True)]],
+        resize_keyboard=True,
+        one_time_keyboard=True,
+    )

@@ -22,7 +22,7 @@ from handlers.answers import alert, answer, pressed, respond
 from handlers.callback_data import ID, Callback, matching
 from handlers.context import AppContext
 from handlers.conversation_exits import PLEASE_ANSWER
-from handlers.keyboards import inline, main_menu
+from handlers.keyboards import inline, main_menu, share_phone
 from handlers.resident_forms import REG_KEY, form_exits
 from handlers.work import unit_of_work
 
@@ -271,11 +271,7 @@ async def name_given(update: Update, ctx: AppContext) -> int:
         return AWAIT_PHONE
     await update.effective_message.reply_text(
         _(PHONE_WHY),
-        reply_markup=ReplyKeyboardMarkup(
-            [[KeyboardButton(_("📱 Share my phone number"), request_contact=True)]],
-            resize_keyboard=True,
-            one_time_keyboard=True,
-        ),
+        reply_markup=share_phone(_),
     )
     return AWAIT_PHONE
 

@@ -20,7 +20,7 @@ from handlers.answers import alert, answer, edit_or_send, pressed
 from handlers.callback_data import ID, Callback, one_of
 from handlers.context import AppContext
 from handlers.conversation_exits import PLEASE_ANSWER, AfterStop, conversation_exits
-from handlers.keyboards import inline
+from handlers.keyboards import inline, share_phone
 from handlers.work import attempt, unit_of_work
 
 CLAIM = Callback("o", "claim", order_id=ID)
@@ -284,11 +284,7 @@ async def join_name(update: Update, ctx: AppContext) -> int:
         return JOIN_NAME
     await update.effective_message.reply_text(
         _("Your phone number? Only staff and the residents whose task you take can see it."),
-        reply_markup=ReplyKeyboardMarkup(
-            [[KeyboardButton(_("📱 Share my phone number"), request_contact=True)]],
-            resize_keyboard=True,
-            one_time_keyboard=True,
-        ),
+        reply_markup=share_phone(_),
     )
     return JOIN_PHONE
 
