@@ -11,6 +11,7 @@ from typing import cast
 from sqlalchemy import Table, and_, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.db import affected_rows
 from bot.errors import Refused
 from bot.i18n import N_
 from bot.runtime import Runtime
@@ -31,16 +32,17 @@ from models import (
 
 async def confirm(rt: Runtime, session: AsyncSession, notice_id: int, chat_id: int) -> bool:
     """The household pressed Received: True the first time, False if already confirmed."""
-    res = await session.execute(
+    res = await affected_rows(
+        session,
         update(NoticeDelivery)
         .where(
             NoticeDelivery.notice_id == notice_id,
             NoticeDelivery.chat_id == chat_id,
             NoticeDelivery.confirmed_at.is_(None),
         )
-        .values(confirmed_at=rt.clock.now())
+        .values(confirmed_at=rt.clock.now()),
     )
-    if res.rowcount == 1:  # type: ignore[attr-defined]
+    if res == 1:
         return True
     known = await session.scalar(
         select(NoticeDelivery.id).where(

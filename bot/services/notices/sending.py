@@ -13,6 +13,7 @@ from sqlalchemy import false, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
+from bot.db import affected_rows
 from bot.errors import Refused
 from bot.i18n import N_
 from bot.runtime import Runtime
@@ -91,12 +92,13 @@ async def create(
 async def cancel(rt: Runtime, session: AsyncSession, telegram_id: int, notice_id: int) -> bool:
     """Cancel a scheduled notice not yet sent (its author or an admin)."""
     notice = await visible(session, telegram_id, notice_id)
-    res = await session.execute(
+    res = await affected_rows(
+        session,
         update(Notice)
         .where(Notice.id == notice.id, Notice.sent_at.is_(None), Notice.cancelled_at.is_(None))
-        .values(cancelled_at=rt.clock.now())
+        .values(cancelled_at=rt.clock.now()),
     )
-    return bool(res.rowcount == 1)  # type: ignore[attr-defined]
+    return res == 1
 
 
 @dataclass(frozen=True)
@@ -200,12 +202,13 @@ async def send(rt: Runtime, session: AsyncSession, notice_id: int) -> int:
     """Claim the notice (once: a conditional UPDATE) and write its deliveries and outbox rows
     in this transaction. Returns how many chats it goes to (0 if already sent or cancelled)."""
     now = rt.clock.now()
-    res = await session.execute(
+    res = await affected_rows(
+        session,
         update(Notice)
         .where(Notice.id == notice_id, Notice.sent_at.is_(None), Notice.cancelled_at.is_(None))
-        .values(sent_at=now)
+        .values(sent_at=now),
     )
-    if res.rowcount != 1:  # type: ignore[attr-defined]
+    if res != 1:
         return 0
     notice = await session.get(Notice, notice_id, populate_existing=True)
     assert notice is not None

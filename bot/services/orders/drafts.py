@@ -9,12 +9,13 @@ counted on the resident's locked row (DESIGN rule 14).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from bot.db import affected_rows
 from bot.errors import Refused, stale
 from bot.i18n import LANGUAGES, N_, gettext_for
 from bot.limits import TEXT_LIMIT, check_fits
@@ -377,13 +378,14 @@ async def submit_draft(
     if d.submitted_at is None and (not d.category or _draft_view(d).next_step is not None):
         raise Refused(N_("The order form is not complete yet. Please answer the questions."))
     now = rt.clock.now()
-    taken = await session.execute(
+    taken = await affected_rows(
+        session,
         update(OrderDraft)
         .where(OrderDraft.id == d.id, OrderDraft.submitted_at.is_(None))
         .values(submitted_at=now)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    if cast("CursorResult[Any]", taken).rowcount != 1:
+    if taken != 1:
         await session.refresh(d)
         existing = await get_view(session, d.order_id) if d.order_id else None
         if existing is None:

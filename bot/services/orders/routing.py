@@ -10,13 +10,12 @@ show a contact detail (rule 6, `texts`).
 
 from __future__ import annotations
 
-from typing import Any, cast
-
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
 from bot.buttons import Rows, to_json
+from bot.db import affected_rows
 from bot.i18n import N_, Gettext, gettext_for
 from bot.runtime import Runtime
 from bot.services import scope
@@ -92,13 +91,14 @@ async def _fold_into_waiting_post(
     if waiting is None:
         return None
     text, rows = await _render_post(rt, session, waiting.id, extra=o)
-    res = await session.execute(
+    res = await affected_rows(
+        session,
         update(OutboxMessage)
         .where(OutboxMessage.id == waiting.id, OutboxMessage.status == OutboxStatus.PENDING)
         .values(text=text, buttons=to_json(rows))
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    return waiting if cast("CursorResult[Any]", res).rowcount == 1 else None
+    return waiting if res == 1 else None
 
 
 async def _render_post(

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
+from bot.db import affected_rows
 from bot.errors import Refused, check_length, stale
 from bot.i18n import LANGUAGES, N_, gettext_for
 from bot.limits import TEXT_LIMIT, check_fits
@@ -100,15 +101,16 @@ async def transition(
             if o.volunteer_id is None
             else Order.volunteer_id == o.volunteer_id
         )
-        res = await session.execute(
+        res = await affected_rows(
+            session,
             update(Order)
             .where(Order.id == o.id, Order.status == seen, runner)
             .values(
                 status=target, updated_at=now, escalation_step=0, escalate_at=escalate_at, **values
             )
-            .execution_options(synchronize_session=False)
+            .execution_options(synchronize_session=False),
         )
-        moved = cast("CursorResult[Any]", res).rowcount == 1
+        moved = res == 1
         if moved:
             session.add(
                 OrderEvent(
@@ -476,13 +478,14 @@ async def rate(
         raise Refused(N_("You can thank the volunteer once you have received the order."))
     if not 1 <= stars <= 5:
         raise stale()
-    res = await session.execute(
+    res = await affected_rows(
+        session,
         update(Order)
         .where(Order.id == o.id, Order.rating.is_(None))
         .values(rating=stars)
-        .execution_options(synchronize_session=False)
+        .execution_options(synchronize_session=False),
     )
-    if cast("CursorResult[Any]", res).rowcount != 1:
+    if res != 1:
         raise Refused(N_("You have already thanked the volunteer for this order."))
     o = await order_or_refuse(session, order_id)
     v = view(o)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select, update
 
 from bot.buttons import Rows
+from bot.db import affected_rows
 from bot.i18n import Gettext
 from bot.runtime import Runtime
 from bot.services import volunteers
@@ -51,16 +51,14 @@ async def remind_due(rt: Runtime) -> int:
             )
         ).all()
         for shift_id in due:
-            claimed = cast(
-                "CursorResult[Any]",
-                await session.execute(
-                    update(Shift)
-                    .where(Shift.id == shift_id, Shift.reminded_at.is_(None))
-                    .values(reminded_at=now)
-                    .execution_options(synchronize_session=False)
-                ),
+            claimed = await affected_rows(
+                session,
+                update(Shift)
+                .where(Shift.id == shift_id, Shift.reminded_at.is_(None))
+                .values(reminded_at=now)
+                .execution_options(synchronize_session=False),
             )
-            if claimed.rowcount != 1:
+            if claimed != 1:
                 continue  # another sweep took it
             v = await shift_view(session, shift_id)
             assert v is not None

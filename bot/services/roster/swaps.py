@@ -4,12 +4,12 @@ colleague accepts (one conditional UPDATE of the shift's volunteer) or declines;
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.buttons import Button, Rows
+from bot.db import affected_rows
 from bot.errors import Refused
 from bot.i18n import N_, Gettext
 from bot.runtime import Runtime
@@ -134,16 +134,14 @@ def _answered(status: str) -> Refused:
 
 
 async def _decide(rt: Runtime, session: AsyncSession, swap_id: int, status: str) -> bool:
-    res = cast(
-        "CursorResult[Any]",
-        await session.execute(
-            update(ShiftSwap)
-            .where(ShiftSwap.id == swap_id, ShiftSwap.status == "pending")
-            .values(status=status, decided_at=rt.clock.now())
-            .execution_options(synchronize_session=False)
-        ),
+    res = await affected_rows(
+        session,
+        update(ShiftSwap)
+        .where(ShiftSwap.id == swap_id, ShiftSwap.status == "pending")
+        .values(status=status, decided_at=rt.clock.now())
+        .execution_options(synchronize_session=False),
     )
-    return res.rowcount == 1
+    return res == 1
 
 
 async def accept_swap(
@@ -163,17 +161,15 @@ async def accept_swap(
         raise Refused(N_("This shift is already over."))
     if await busy(session, to.id, v.starts_at, v.ends_at):
         raise Refused(N_("You are already on a shift at that time."))
-    moved = cast(
-        "CursorResult[Any]",
-        await session.execute(
-            update(Shift)
-            .where(Shift.id == sw.shift_id, Shift.volunteer_id == frm.id, Shift.ends_at > now)
-            # The reminder is owed again, to the new volunteer.
-            .values(volunteer_id=to.id, reminded_at=None)
-            .execution_options(synchronize_session=False)
-        ),
+    moved = await affected_rows(
+        session,
+        update(Shift)
+        .where(Shift.id == sw.shift_id, Shift.volunteer_id == frm.id, Shift.ends_at > now)
+        # The reminder is owed again, to the new volunteer.
+        .values(volunteer_id=to.id, reminded_at=None)
+        .execution_options(synchronize_session=False),
     )
-    if moved.rowcount != 1 or not await _decide(rt, session, swap_id, "accepted"):
+    if moved != 1 or not await _decide(rt, session, swap_id, "accepted"):
         raise _answered("withdrawn")
     await session.execute(
         update(ShiftSwap)
