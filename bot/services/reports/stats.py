@@ -10,11 +10,13 @@ claimed and from claimed to delivered, and the open tasks unclaimed longer than
 
 from __future__ import annotations
 
+import asyncio
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -83,17 +85,63 @@ async def _grids(session: AsyncSession, grid_ids: Sequence[int]) -> list[Grid]:
     return list(await session.scalars(select(Grid).where(Grid.id.in_(grid_ids)).order_by(Grid.id)))
 
 
+# Rows are read in partitions of this size: between two, the event loop serves other updates
+# (a month of a district's orders turned into Python values at once would stall it for seconds).
+READ_CHUNK = 2000
+
+
+async def _rows(session: AsyncSession, stmt: Any) -> AsyncIterator[Sequence[Any]]:
+    """The plain rows (no ORM objects) of a column query, a partition at a time."""
+    result = await session.stream(stmt.execution_options(yield_per=READ_CHUNK))
+    async for part in result.partitions(READ_CHUNK):
+        yield part
+        await asyncio.sleep(0)
+
+
+@dataclass
+class _Created:
+    """The orders created in the days asked for, counted as they are read."""
+
+    count: int = 0
+    by_status: Counter[str] = field(default_factory=Counter)
+    by_category: Counter[str] = field(default_factory=Counter)
+    per_grid: Counter[int] = field(default_factory=Counter)
+    delivered_per_grid: Counter[int] = field(default_factory=Counter)
+    claim_times: list[float] = field(default_factory=list)
+    deliver_times: list[float] = field(default_factory=list)
+
+
 async def _orders_created(
     session: AsyncSession, grid_ids: Sequence[int], start: datetime, end: datetime
-) -> list[Order]:
-    """The orders of these grids created between `start` and `end`."""
-    return list(
-        await session.scalars(
-            select(Order)
-            .where(Order.grid_id.in_(grid_ids), Order.created_at >= start, Order.created_at < end)
-            .order_by(Order.id)
+) -> _Created:
+    """The orders of these grids created between `start` and `end`: only the columns counted,
+    read in partitions."""
+    out = _Created()
+    q = (
+        select(
+            Order.grid_id,
+            Order.status,
+            Order.category,
+            Order.created_at,
+            Order.claimed_at,
+            Order.delivered_at,
         )
+        .where(Order.grid_id.in_(grid_ids), Order.created_at >= start, Order.created_at < end)
+        .order_by(Order.id)
     )
+    async for part in _rows(session, q):
+        for grid_id, status, category, created_at, claimed_at, delivered_at in part:
+            out.count += 1
+            out.by_status[str(status)] += 1
+            out.by_category[category] += 1
+            out.per_grid[grid_id] += 1
+            if delivered_at is not None:
+                out.delivered_per_grid[grid_id] += 1
+            if claimed_at:
+                out.claim_times.append(_minutes(created_at, claimed_at))
+                if delivered_at:
+                    out.deliver_times.append(_minutes(claimed_at, delivered_at))
+    return out
 
 
 async def _open_now(session: AsyncSession, grid_ids: Sequence[int]) -> list[Order]:
@@ -112,21 +160,25 @@ async def _volunteer_lines(
 ) -> list[VolunteerLine]:
     """What each volunteer did in these days, from the events (claims and deliveries), most
     deliveries first."""
-    events = (
-        await session.execute(
-            select(OrderEvent.actor_telegram_id, OrderEvent.to_status)
-            .join(Order, Order.id == OrderEvent.order_id)
-            .where(
-                Order.grid_id.in_(grid_ids),
-                OrderEvent.at >= start,
-                OrderEvent.at < end,
-                OrderEvent.to_status.in_((OrderStatus.CLAIMED, OrderStatus.DELIVERED)),
-                OrderEvent.actor_telegram_id.is_not(None),
-            )
+    q = (
+        select(OrderEvent.actor_telegram_id, OrderEvent.to_status)
+        .join(Order, Order.id == OrderEvent.order_id)
+        .where(
+            Order.grid_id.in_(grid_ids),
+            OrderEvent.at >= start,
+            OrderEvent.at < end,
+            OrderEvent.to_status.in_((OrderStatus.CLAIMED, OrderStatus.DELIVERED)),
+            OrderEvent.actor_telegram_id.is_not(None),
         )
-    ).all()
-    claimed = Counter(t for t, s in events if s == OrderStatus.CLAIMED)
-    delivered = Counter(t for t, s in events if s == OrderStatus.DELIVERED)
+    )
+    claimed: Counter[int] = Counter()
+    delivered: Counter[int] = Counter()
+    async for part in _rows(session, q):
+        for t, s in part:
+            if s == OrderStatus.CLAIMED:
+                claimed[t] += 1
+            elif s == OrderStatus.DELIVERED:
+                delivered[t] += 1
     people = set(claimed) | set(delivered)
     if not people:
         return []
@@ -159,14 +211,15 @@ async def _grid_names(session: AsyncSession, grid_ids: set[int]) -> dict[int, st
 # --- putting them together ---------------------------------------------------------------------
 
 
-def _grid_lines(grids: list[Grid], orders: list[Order], open_now: list[Order]) -> list[GridLine]:
+def _grid_lines(grids: list[Grid], orders: _Created, open_now: list[Order]) -> list[GridLine]:
+    open_per_grid = Counter(o.grid_id for o in open_now)
     return [
         GridLine(
             grid_id=g.id,
             name=g.name,
-            created=sum(1 for o in orders if o.grid_id == g.id),
-            delivered=sum(1 for o in orders if o.grid_id == g.id and o.delivered_at is not None),
-            open_now=sum(1 for o in open_now if o.grid_id == g.id),
+            created=orders.per_grid[g.id],
+            delivered=orders.delivered_per_grid[g.id],
+            open_now=open_per_grid[g.id],
         )
         for g in grids
     ]
@@ -204,20 +257,16 @@ async def stats(
     grids = await _grids(session, ids)
     orders = await _orders_created(session, ids, start, end)
     open_now = await _open_now(session, ids)
-    claim_times = [_minutes(o.created_at, o.claimed_at) for o in orders if o.claimed_at]
-    deliver_times = [
-        _minutes(o.claimed_at, o.delivered_at) for o in orders if o.claimed_at and o.delivered_at
-    ]
     return Stats(
         day_from=day_from,
         day_to=day_to,
-        created=len(orders),
-        by_status=dict(Counter(str(o.status) for o in orders)),
-        by_category=dict(Counter(o.category for o in orders)),
+        created=orders.count,
+        by_status=dict(orders.by_status),
+        by_category=dict(orders.by_category),
         grids=_grid_lines(grids, orders, open_now),
         volunteers=await _volunteer_lines(session, ids, start, end),
-        median_claim_minutes=_median(claim_times),
-        median_deliver_minutes=_median(deliver_times),
+        median_claim_minutes=_median(orders.claim_times),
+        median_deliver_minutes=_median(orders.deliver_times),
         unclaimed_minutes=unclaimed_minutes,
         unclaimed=_waiting(open_now, {g.id: g.name for g in grids}, now, unclaimed_minutes),
     )
