@@ -225,7 +225,11 @@ class Handover(Base):
 
 class Order(Base):
     __tablename__ = "orders"
-    __table_args__ = (Index("ix_orders_status_grid", "status", "grid_id"),)
+    __table_args__ = (
+        Index("ix_orders_status_grid", "status", "grid_id"),
+        # /stats and the ledger: the orders created in some days (a range, not every order).
+        Index("ix_orders_created_at", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
@@ -296,6 +300,8 @@ class OrderEvent(Base):
     """One audit row per change of an order: who, from, to, when, note."""
 
     __tablename__ = "order_events"
+    # /stats and the ledger: the events of some days (a range scan, not the whole history).
+    __table_args__ = (Index("ix_order_events_at", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
