@@ -325,7 +325,7 @@ async def _timed(
     return wall, meter.seconds
 
 
-async def measure(url: str, households: int, days: int) -> None:
+async def measure(url: str, households: int, days: int, skip_export: bool = False) -> None:
     from handlers.main import populate_emulator
     from handlers.runner import BotService
     from sandbox.emulator import Emulator
@@ -395,7 +395,8 @@ async def measure(url: str, households: int, days: int) -> None:
         await stats(today)  # warm-up: imports, caches
         await _timed("/stats today", 2, stats_today)
         await _timed(f"/stats {days} days", 2, stats_all)
-        await _timed(f"/export {days} days (until the CSV arrives)", 30, export)
+        if not skip_export:
+            await _timed(f"/export {days} days (until the CSV arrives)", 30, export)
         rss = _rss_mb()
         service_stop = service
         await _timed(f"notice to all {households} households (outbox rows written)", 10, notice)
@@ -423,6 +424,7 @@ def main() -> None:
     parser.add_argument("--orders-per-day", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--database-url", help="e.g. postgresql+asyncpg://... (an empty database)")
+    parser.add_argument("--skip-export", action="store_true", help="(it takes minutes)")
     parser.add_argument("--seed-only", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--measure-only", action="store_true", help="reuse --database-url's data")
     a = parser.parse_args()
@@ -441,7 +443,7 @@ def main() -> None:
             sizes += ["--orders-per-day", a.orders_per_day, "--days", a.days]
             subprocess.run([*args, *map(str, sizes)], check=True)
             print(f"seeded in {time.perf_counter() - t:.0f} s", flush=True)
-        asyncio.run(measure(url, a.households, a.days))
+        asyncio.run(measure(url, a.households, a.days, a.skip_export))
         print(f"whole run: {time.perf_counter() - t:.0f} s")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
