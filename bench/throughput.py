@@ -199,7 +199,7 @@ class Bench:
             t0 = time.monotonic()
             sent = await self.client.send_text(uid, text, token=token)
             await self.client.wait_for(
-                uid, lambda m: True, 60, after_message_id=sent["message_id"], token=token
+                uid, lambda m: True, 300, after_message_id=sent["message_id"], token=token
             )
             out.append(time.monotonic() - t0)
 
