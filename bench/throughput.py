@@ -346,7 +346,8 @@ async def run(args: argparse.Namespace, db_path: Path) -> None:
                 done = await bench.load(kind, profile)
                 runs[kind].append(done)
                 print(done.line(), flush=True)
-        report(runs)
+        if args.rounds:
+            report(runs)
         if args.burst:
             await bench.burst(rt)
     finally:
@@ -362,7 +363,9 @@ def main() -> None:
     )
     parser.add_argument("--users", type=int, default=200, help="N users (default 200)")
     parser.add_argument("--messages", type=int, default=5, help="M messages each (default 5)")
-    parser.add_argument("--rounds", type=int, default=2, help="echo+paotui pairs (default 2)")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="echo+paotui pairs (default 2; 0: the burst only)"
+    )
     parser.add_argument(
         "--burst", type=int, default=5000, help="K residents pressing ✅ (0: no burst)"
     )
