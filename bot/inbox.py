@@ -40,6 +40,29 @@ async def pending(session: AsyncSession, limit: int = 200) -> list[InboxUpdate]:
     return list(rows.scalars())
 
 
+async def pending_ids(session: AsyncSession, limit: int = 200) -> list[int]:
+    """The ids of ``pending``, without their payloads (the processor already holds most)."""
+    rows = await session.execute(
+        select(InboxUpdate.update_id)
+        .where(InboxUpdate.processed_at.is_(None), InboxUpdate.attempts < MAX_ATTEMPTS)
+        .order_by(InboxUpdate.update_id)
+        .limit(limit)
+    )
+    return list(rows.scalars())
+
+
+async def payloads(session: AsyncSession, update_ids: Sequence[int]) -> list[tuple[int, str]]:
+    """(update_id, payload) of these updates, in update_id order."""
+    if not update_ids:
+        return []
+    rows = await session.execute(
+        select(InboxUpdate.update_id, InboxUpdate.payload)
+        .where(InboxUpdate.update_id.in_(update_ids))
+        .order_by(InboxUpdate.update_id)
+    )
+    return [(uid, payload) for uid, payload in rows]
+
+
 async def mark_processed(
     session: AsyncSession, clock: Clock, update_id: int, error: str | None = None
 ) -> None:

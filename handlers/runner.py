@@ -211,12 +211,14 @@ class BotService:
         while self._running:
             self._new_updates.clear()
             try:
+                # Only the ids of what waits; the payloads of those not yet being handled.
                 async with self.rt.db.read() as s:
-                    rows = [
-                        (r.update_id, r.payload)
-                        for r in await inbox.pending(s, limit=500)
-                        if r.update_id not in self._in_flight and r.update_id not in self._done
+                    ids = [
+                        i
+                        for i in await inbox.pending_ids(s, limit=500)
+                        if i not in self._in_flight and i not in self._done
                     ]
+                    rows = await inbox.payloads(s, ids)
             except Exception:
                 logger.exception("reading the inbox failed")
                 rows = []
@@ -262,7 +264,8 @@ class BotService:
                     if len(self._done_order) > 50_000:
                         self._done.discard(self._done_order.popleft())
                 self._in_flight.discard(update_id)
-                self._new_updates.set()
+                if error is not None:  # still pending: the next read tries it again
+                    self._new_updates.set()
 
     async def idle(self) -> None:
         """Wait until the inbox has nothing left to process (tests)."""
