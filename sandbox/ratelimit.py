@@ -19,7 +19,7 @@ from __future__ import annotations
 import bisect
 import math
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass, fields
@@ -153,6 +153,15 @@ class BotLimiter:
         self._private: dict[int, _Bucket] = {}
         self._strict_global = _Arrivals()
         self._strict_chats: dict[int, _Arrivals] = {}
+        # Refusals by the limit that caused them: "global", "private" or "group".
+        self.refused: Counter[str] = Counter()
+
+    def _refusal(self, waits: list[float], private: bool) -> int | None:
+        longest = max(waits)
+        if longest <= 0:
+            return None
+        self.refused["global" if waits[0] > 0 else "private" if private else "group"] += 1
+        return max(1, math.ceil(longest))
 
     def _now(self) -> float:
         return self._monotonic()
@@ -175,8 +184,7 @@ class BotLimiter:
             window = self._groups.get(chat_id)
             if window is not None:
                 waits.append(window.wait(lim.group_rate, lim.group_window, now))
-        longest = max(waits)
-        return max(1, math.ceil(longest)) if longest > 0 else None
+        return self._refusal(waits, private)
 
     def _arrival(self) -> float:
         stamp = _ARRIVED.get()
@@ -195,8 +203,7 @@ class BotLimiter:
             else:
                 log.prune(self._now(), 2 * lim.group_window + 5)
                 waits.append(log.window_wait(lim.group_rate, lim.group_window, t))
-        longest = max(waits)
-        return max(1, math.ceil(longest)) if longest > 0 else None
+        return self._refusal(waits, private)
 
     def consume(self, chat_id: int, private: bool) -> None:
         lim = self.limits
@@ -224,3 +231,4 @@ class BotLimiter:
         self._private.clear()
         self._strict_global = _Arrivals()
         self._strict_chats.clear()
+        self.refused.clear()
