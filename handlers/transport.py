@@ -153,12 +153,13 @@ class Deferral:
 
 class PacedRateLimiter(BaseRateLimiter[None]):
     """PTB's rate-limiter hook for direct replies, sharing the outbox's pacer: a reply and a
-    broadcast draw on one overall budget. A 429 is waited out and retried (like
-    AIORateLimiter). A 5xx or a network error is tried again briefly; then a message or an edit
-    is handed to the outbox (and the chat's next replies follow it there, so they stay in
-    order), a callback answer is given up quietly. Every call is also checked to be made with
-    no write transaction open (DESIGN rule 11): one that is goes to the log and to
-    ``CALLS_IN_TRANSACTION`` (the test harness fails on any)."""
+    broadcast draw on one overall budget, and a chat's replies wait their turn for its budget
+    (a second after the previous message's answer in a private chat), in the order sent. A 429
+    is waited out and retried (like AIORateLimiter). A 5xx or a network error is tried again
+    briefly; then a message or an edit is handed to the outbox (and the chat's next replies
+    follow it there, so they stay in order), a callback answer is given up quietly. Every call
+    is also checked to be made with no write transaction open (DESIGN rule 11): one that is goes
+    to the log and to ``CALLS_IN_TRANSACTION`` (the test harness fails on any)."""
 
     def __init__(
         self, pacer: Pacer, max_retries: int = 3, deferral: Deferral | None = None
@@ -220,6 +221,8 @@ class PacedRateLimiter(BaseRateLimiter[None]):
                 if attempt > self.max_retries:
                     raise
                 wait = _seconds(exc.retry_after)
+                if isinstance(chat_id, int):  # the outbox's sends to this chat wait too
+                    self.pacer.back_off(chat_id, is_group, wait)
                 logger.info("%s: 429, retrying in %ss", endpoint, wait)
                 await asyncio.sleep(wait + 0.1)
             except NetworkError as exc:

@@ -70,6 +70,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--private-burst", type=float, default=5)
     parser.add_argument("--group-rate", type=float, default=20)
     parser.add_argument("--group-window", type=float, default=60.0)
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="judge the limits where requests arrive, no burst in a private chat (as Telegram)",
+    )
     args = parser.parse_args(argv)
     limits = {
         "global_rate": args.global_rate,
@@ -77,6 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         "private_burst": args.private_burst,
         "group_rate": args.group_rate,
         "group_window": args.group_window,
+        "strict": args.strict,
     }
     try:
         check_bind(args.host, args.allow_remote)

@@ -7,14 +7,21 @@
 
 Windows use real monotonic time (never the emulator's fake clock) so tests cannot fake their way
 around them. A check never consumes anything: a refused (429) request has no effect.
+
+In ``strict`` mode the limits are judged the way Telegram judges them: at the time each request
+*arrived* (stamped by the HTTP route with :func:`arrived` before the emulator reads, queues or
+stalls it), in any order the requests are then handled, and with no burst in a private chat
+(two messages to one private chat must arrive at least ``1 / private_rate`` apart).
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, fields
 
 
@@ -28,6 +35,7 @@ class Limits:
     private_burst: float = 5
     group_rate: float | None = 20
     group_window: float = 60.0
+    strict: bool = False
 
     def update(self, **changes: float | None) -> None:
         names = {f.name for f in fields(self)}
@@ -39,6 +47,62 @@ class Limits:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+# Limits judged where requests arrive, unless a caller asks for the lenient emulator.
+STRICT_DEFAULT = False
+
+# When the request being handled reached the server (monotonic seconds), set by the route.
+_ARRIVED: ContextVar[float | None] = ContextVar("sandbox_arrived", default=None)
+
+
+def arrived(stamp: float) -> None:
+    """Stamp the request being handled (this task and what it awaits) as arrived at ``stamp``."""
+    _ARRIVED.set(stamp)
+
+
+class _Arrivals:
+    """Strict mode's log: accepted arrival times, kept sorted (requests may be handled in another
+    order than they arrived), judged in any window around a new arrival."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def prune(self, now: float, keep: float) -> None:
+        cut = bisect.bisect_right(self.times, now - keep)
+        if cut:
+            del self.times[:cut]
+
+    def window_wait(self, rate: float | None, window: float, t: float) -> float:
+        """Seconds to wait if an arrival at ``t`` would put more than ``rate`` arrivals in some
+        ``window`` seconds (any half-open window containing ``t``)."""
+        if not rate:
+            return 0.0
+        allowed = max(int(rate), 1)
+        lo = bisect.bisect_right(self.times, t - window)
+        hi = bisect.bisect_left(self.times, t + window)
+        near = self.times[lo:hi]
+        before = [e for e in near if e <= t]
+        after = [e for e in near if e > t]
+        # Windows starting at t - window + ε up to t: slide over the arrivals around t.
+        for i in range(len(before) + 1):
+            start = before[i] if i < len(before) else t
+            inside = len(before) - i + 1 + bisect.bisect_left(after, start + window)
+            if inside > allowed:
+                oldest = before[len(before) - allowed] if len(before) >= allowed else t
+                return max(oldest + window - t, 1e-3)
+        return 0.0
+
+    def gap_wait(self, interval: float, t: float) -> float:
+        """Seconds to wait if an arrival at ``t`` comes within ``interval`` of another."""
+        lo = bisect.bisect_right(self.times, t - interval)
+        hi = bisect.bisect_left(self.times, t + interval)
+        if lo == hi:
+            return 0.0
+        return max(self.times[hi - 1] + interval - t, 1e-3)
+
+    def add(self, t: float) -> None:
+        bisect.insort(self.times, t)
 
 
 class _Window:
@@ -87,12 +151,29 @@ class BotLimiter:
         self._global = _Window()
         self._groups: dict[int, _Window] = {}
         self._private: dict[int, _Bucket] = {}
+        self._strict_global = _Arrivals()
+        self._strict_chats: dict[int, _Arrivals] = {}
+        # Refusals by the limit that caused them: "global", "private" or "group".
+        self.refused: Counter[str] = Counter()
+
+    def _refusal(self, waits: list[float], private: bool) -> int | None:
+        longest = max(waits)
+        if longest <= 0:
+            return None
+        self.refused["global" if waits[0] > 0 else "private" if private else "group"] += 1
+        return max(1, math.ceil(longest))
 
     def _now(self) -> float:
         return self._monotonic()
 
+    def clock(self) -> float:
+        """The limiter's time now, the scale :func:`arrived` stamps are given in."""
+        return self._now()
+
     def check(self, chat_id: int, private: bool) -> int | None:
         """Seconds (ceil, ≥1) to wait if a message to ``chat_id`` now would exceed a limit."""
+        if self.limits.strict:
+            return self._strict_check(chat_id, private)
         lim, now = self.limits, self._now()
         waits = [self._global.wait(lim.global_rate, lim.global_window, now)]
         if private:
@@ -103,11 +184,37 @@ class BotLimiter:
             window = self._groups.get(chat_id)
             if window is not None:
                 waits.append(window.wait(lim.group_rate, lim.group_window, now))
-        longest = max(waits)
-        return max(1, math.ceil(longest)) if longest > 0 else None
+        return self._refusal(waits, private)
+
+    def _arrival(self) -> float:
+        stamp = _ARRIVED.get()
+        return self._now() if stamp is None else stamp
+
+    def _strict_check(self, chat_id: int, private: bool) -> int | None:
+        lim, t = self.limits, self._arrival()
+        self._strict_global.prune(self._now(), 2 * lim.global_window + 5)
+        waits = [self._strict_global.window_wait(lim.global_rate, lim.global_window, t)]
+        log = self._strict_chats.get(chat_id)
+        if log is not None:
+            if private:
+                log.prune(self._now(), 10.0)
+                if lim.private_rate:
+                    waits.append(log.gap_wait(1.0 / lim.private_rate, t))
+            else:
+                log.prune(self._now(), 2 * lim.group_window + 5)
+                waits.append(log.window_wait(lim.group_rate, lim.group_window, t))
+        return self._refusal(waits, private)
 
     def consume(self, chat_id: int, private: bool) -> None:
-        lim, now = self.limits, self._now()
+        lim = self.limits
+        if lim.strict:
+            t = self._arrival()
+            if lim.global_rate:
+                self._strict_global.add(t)
+            if lim.private_rate if private else lim.group_rate:
+                self._strict_chats.setdefault(chat_id, _Arrivals()).add(t)
+            return
+        now = self._now()
         if lim.global_rate:
             self._global.add(now)
         if private:
@@ -122,3 +229,6 @@ class BotLimiter:
         self._global = _Window()
         self._groups.clear()
         self._private.clear()
+        self._strict_global = _Arrivals()
+        self._strict_chats.clear()
+        self.refused.clear()

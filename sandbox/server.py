@@ -18,6 +18,7 @@ from .api import Params, Upload
 from .control import ROUTES, add_control_routes, bind
 from .errors import ApiError
 from .faults import failure
+from .ratelimit import arrived
 from .telegram import Telegram
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,9 @@ class Server:
         """``/bot<token>/<method>``: faults of the whole server first, then the method."""
         tg, faults = self.tg, self.tg.faults
         bot = tg.world.bot_for_token(request.match_info["token"])
+        # Where Telegram judges its limits (strict mode): before the body is read or anything
+        # queues or stalls here.
+        arrived(bot.limiter.clock())
         method = request.match_info["method"]
         if faults.outage_now is not None:
             return self._outage_answer(request, faults.outage_now.status)

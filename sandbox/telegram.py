@@ -10,7 +10,7 @@ from .faults import Faults
 from .files import FileStore
 from .membership import Membership
 from .people import People
-from .ratelimit import Limits
+from .ratelimit import STRICT_DEFAULT, Limits
 from .state import Clock, SystemClock
 from .world import World
 
@@ -32,10 +32,17 @@ class Telegram:
         private_burst: float = 5,
         group_rate: float | None = 20,
         group_window: float = 60.0,
+        strict: bool = STRICT_DEFAULT,
         clock: Clock | None = None,
     ) -> None:
         self.limits = Limits(
-            global_rate, global_window, private_rate, private_burst, group_rate, group_window
+            global_rate,
+            global_window,
+            private_rate,
+            private_burst,
+            group_rate,
+            group_window,
+            strict,
         )
         self.clock: Clock = clock or SystemClock()
         self.world = world = World(self.clock, self.limits)

@@ -187,11 +187,9 @@ class Dispatcher:
 
     async def _send(self, out: Outgoing, attempts: int) -> None:
         try:
-            flight = await self.pacer.take_global()
-            # The chat's budget counts from when the request really leaves, not from the lease:
-            # a wait for the overall slot must not eat into the next message's spacing. (The
-            # chat has no other row in flight meanwhile: self._in_flight holds it.)
-            self.pacer.reserve_chat(out.chat_id, out.is_group)
+            # The chat's budget (a direct reply may have gone meanwhile), then the overall
+            # slot; the chat counts from when the request leaves and until its answer is back.
+            flight = await self.pacer.acquire(out.chat_id, out.is_group)
             try:
                 result = await self.sender.send(out)
             except Exception as exc:  # a sender bug must not lose the message

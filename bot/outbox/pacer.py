@@ -1,7 +1,11 @@
 """Telegram's rate limits, kept on this side: ``Limits`` (the configured rates and retry
 budget) and the ``Pacer``, which spaces requests overall, per private chat and per group per
 minute, and backs off after a 429. Shared by the dispatcher and the direct replies, so that
-together they stay within the overall limit. In memory, per process; monotonic seconds."""
+together they stay within the overall limit and, in the order they are sent, within each
+chat's. Telegram counts a request where it *arrives*, somewhere between its leaving here and
+its answer coming back (later than it left after an event-loop stall): so a chat's next message
+leaves only a full interval after the previous one's answer, and the overall window counts a
+request until a second after its answer. In memory, per process; monotonic seconds."""
 
 from __future__ import annotations
 
@@ -39,6 +43,10 @@ class Flight:
 LONGEST_FLIGHT = 60.0
 # How often a slot held only by requests still in flight is looked at again.
 FLIGHT_POLL = 0.005
+# The same for one chat's budget (its messages are a second apart anyway).
+CHAT_POLL = 0.05
+# Flights kept for the overall window beyond the live ones (older answered ones are dropped).
+KEEP_FLIGHTS = 64
 
 
 class Pacer:
@@ -49,8 +57,10 @@ class Pacer:
         self.limits = limits
         self._now = now
         self._global: deque[Flight] = deque()
-        self._private_next: dict[int, float] = {}
-        self._group: dict[int, deque[float]] = {}
+        self._private: dict[int, Flight] = {}  # the last message to each private chat
+        self._group: dict[int, deque[Flight]] = {}
+        # Senders to one chat take turns, in order: the lock and how many hold or await it.
+        self._chat_turns: dict[int, tuple[asyncio.Lock, list[int]]] = {}
         self._chat_blocked: dict[int, float] = {}  # after a 429 for that chat
         self._global_blocked = 0.0  # after 429s for several chats at once
         self._recent_429: deque[tuple[float, int]] = deque()
@@ -59,18 +69,40 @@ class Pacer:
         return 1.0 / self.limits.global_per_second
 
     def chat_wait(self, chat_id: int, is_group: bool) -> float:
-        """Seconds until this chat's own budget allows a message (0 = now)."""
+        """Seconds until this chat's own budget allows a message (0 = now). While the chat's
+        last message is in flight it may still arrive: the wait is a lower bound, asked again."""
         now = self._now()
-        blocked = self._chat_blocked.get(chat_id, 0.0) - now
+        blocked = max(0.0, self._chat_blocked.get(chat_id, 0.0) - now)
         if is_group:
-            q = self._group.get(chat_id)
-            if q:
-                while q and q[0] <= now - 60.0:
-                    q.popleft()
-                if len(q) >= self.limits.group_per_minute:
-                    return max(0.0, blocked, q[0] + 60.0 - now)
-            return max(0.0, blocked)
-        return max(0.0, blocked, self._private_next.get(chat_id, 0.0) - now)
+            return max(blocked, self._group_wait(chat_id, now))
+        last = self._private.get(chat_id)
+        if last is None:
+            return blocked
+        interval = self.limits.private_interval
+        spaced = last.sent + interval - now
+        if last.done is None:
+            return max(blocked, spaced, CHAT_POLL)
+        return max(blocked, spaced, last.done + interval - now)
+
+    def _group_wait(self, chat_id: int, now: float) -> float:
+        """At most group_per_minute messages a minute, counted from when they may arrive: sent
+        ones spaced by their leaving, and none of the live ones answered under a minute ago."""
+        q = self._group.get(chat_id)
+        if not q:
+            return 0.0
+        cap = self.limits.group_per_minute
+        while q and q[0].done is not None and q[0].done <= now - 60.0:
+            q.popleft()
+        while len(q) > cap and q[0].sent <= now - 60.0 - LONGEST_FLIGHT:
+            q.popleft()
+        if len(q) < cap:
+            return 0.0
+        recent = [f.sent for f in q if f.sent > now - 60.0]
+        if len(recent) >= cap:
+            return recent[len(recent) - cap] + 60.0 - now
+        ends = sorted(math.inf if f.done is None else f.done for f in q)
+        free_at = ends[len(ends) - cap] + 60.0
+        return CHAT_POLL if math.isinf(free_at) else max(free_at - now, 0.0)
 
     def global_wait(self) -> float:
         """Seconds until the next overall slot. Slots are evenly spaced (no burst at start),
@@ -108,14 +140,18 @@ class Pacer:
     def wait_for(self, chat_id: int, is_group: bool) -> float:
         return max(self.chat_wait(chat_id, is_group), self.global_wait())
 
-    def reserve_chat(self, chat_id: int, is_group: bool) -> None:
-        now = self._now()
+    def reserve_chat(self, chat_id: int, is_group: bool, flight: Flight) -> None:
+        """Count ``flight`` toward the chat's budget (it left now, or is about to)."""
         if is_group:
-            self._group.setdefault(chat_id, deque()).append(now)
-        else:
-            self._private_next[chat_id] = max(
-                self._private_next.get(chat_id, 0.0), now + self.limits.private_interval
-            )
+            self._group.setdefault(chat_id, deque()).append(flight)
+            return
+        if len(self._private) > 10_000:
+            self._prune_private()
+        self._private[chat_id] = flight
+
+    def _prune_private(self) -> None:
+        cut = self._now() - self.limits.private_interval
+        self._private = {c: f for c, f in self._private.items() if f.done is None or f.done > cut}
 
     async def take_global(self) -> Flight:
         """Wait for and take the next overall slot, right before a request leaves; call
@@ -124,10 +160,18 @@ class Pacer:
             await asyncio.sleep(wait)
         return self._take()
 
-    def _take(self) -> Flight:
-        flight = Flight(self._now())
+    def _take(self, flight: Flight | None = None) -> Flight:
+        now = self._now()
+        if flight is None:
+            flight = Flight(now)
+        flight.sent = now
         self._global.append(flight)
-        while len(self._global) > 64:
+        # Forget only what can no longer share a second with a new request.
+        while len(self._global) > KEEP_FLIGHTS:
+            first = self._global[0]
+            end = first.done if first.done is not None else first.sent + LONGEST_FLIGHT
+            if end > now - 1.0:
+                break
             self._global.popleft()
         return flight
 
@@ -137,17 +181,35 @@ class Pacer:
             flight.done = self._now()
 
     async def acquire(self, chat_id: int | None, is_group: bool) -> Flight:
-        """A direct reply: the next overall slot; it counts toward the chat's budget but does
-        not wait for it (answering a user's own press at once is allowed)."""
-        flight = await self.take_global()
-        if chat_id is not None:
-            self.reserve_chat(chat_id, is_group)
-        return flight
+        """Wait for the chat's budget and then the next overall slot, in the order callers
+        arrive for that chat; call ``landed`` with what it returns once the answer is back.
+        The chat counts as busy while its message waits for the overall slot."""
+        if chat_id is None:
+            return await self.take_global()
+        turn, users = self._chat_turns.setdefault(chat_id, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with turn:
+                while (wait := self.chat_wait(chat_id, is_group)) > 0:  # noqa: ASYNC110
+                    await asyncio.sleep(wait)
+                flight = Flight(self._now())
+                self.reserve_chat(chat_id, is_group, flight)
+                try:
+                    while (wait := self.global_wait()) > 0:  # noqa: ASYNC110
+                        await asyncio.sleep(wait)
+                except BaseException:
+                    flight.done = self._now()  # never left
+                    raise
+                return self._take(flight)
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._chat_turns[chat_id]
 
     def record(self, chat_id: int, is_group: bool) -> Flight:
         """Count a send now (both budgets), without waiting; ``landed`` when answered."""
         flight = self._take()
-        self.reserve_chat(chat_id, is_group)
+        self.reserve_chat(chat_id, is_group, flight)
         return flight
 
     def back_off(self, chat_id: int, is_group: bool, seconds: float) -> None:

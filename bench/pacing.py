@@ -1,0 +1,189 @@
+"""Benchmark: Telegram's limits where requests arrive, with people at a person's pace.
+
+    .venv/bin/python bench/pacing.py [--residents 30] [--households 2000] [--burn 0]
+
+Starts the emulator in strict mode (limits judged where each request arrives, no burst in a
+private chat, as Telegram does) and the real BotService on a temporary SQLite file. N residents
+register by buttons and order, thinking 1-3 s between their steps, all at once; then a notice
+goes to the whole community. Prints the 429s by kind (per private chat, group, global; the goal
+is 0) and the notice's sustained rate (as bench/notice.py). ``--burn K`` runs K processes
+spinning the CPU for the whole run (a busy neighbour), killed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("PTB_TIMEDELTA", "1")
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import insert  # noqa: E402
+
+from bot.clock import OffsetClock  # noqa: E402
+from bot.config import load_settings  # noqa: E402
+from bot.db import Database  # noqa: E402
+from bot.migrate import upgrade  # noqa: E402
+from bot.runtime import Runtime  # noqa: E402
+from bot.seed import DEMO, seed_demo  # noqa: E402
+from bot.services import notices  # noqa: E402
+from handlers.main import populate_emulator  # noqa: E402
+from handlers.runner import BotService  # noqa: E402
+from models import Resident  # noqa: E402
+from sandbox.emulator import Emulator  # noqa: E402
+from tests.factories import Harness, register_by_buttons  # noqa: E402
+
+TOKEN = "100000001:BENCH-TOKEN"
+BURN = "import time\nend = time.monotonic() + {s}\nwhile time.monotonic() < end:\n    pass\n"
+
+
+def burners(k: int, seconds: float) -> list[subprocess.Popen[bytes]]:
+    """K processes spinning the CPU, each ending by itself after ``seconds`` at the latest."""
+    code = BURN.format(s=seconds)
+    return [subprocess.Popen([sys.executable, "-c", code]) for _ in range(k)]
+
+
+async def resident(h: Harness, uid: int, rng: random.Random) -> None:
+    async def think() -> None:
+        await asyncio.sleep(rng.uniform(1.0, 3.0))
+
+    p = h.person(uid, f"居民{uid}")
+    await think()
+    await register_by_buttons(h, p)
+    await think()
+    p.contact(f"138{uid % 10**8:08d}")
+    await p.expect(f"138{uid % 10**8:08d}", timeout=60)
+    await think()
+    await h.order(p, "groceries", "两颗白菜，一盒鸡蛋", "today")
+
+
+async def notice_rate(h: Harness, n: int) -> tuple[int, float]:
+    """A notice to n more households; (messages, sustained messages/s)."""
+    emu, db, rt = h.emu, h.rt.db, h.rt
+    bot = emu.bot(TOKEN)
+    ids = list(range(2_000_000, 2_000_000 + n))
+    for uid in ids:
+        emu.create_user(uid, first_name=f"居民{uid}")
+        emu.private_chat(bot, uid).started = True
+    buildings = sum(len(g.buildings) for g in DEMO.grids)
+    now = rt.clock.now()
+    rows = [
+        {
+            "telegram_id": uid,
+            "name": f"居民{uid}",
+            "phone": f"139{uid % 10**8:08d}",
+            "building_id": 1 + i % buildings,
+            "unit": "1",
+            "room": str(100 + i % 900),
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i, uid in enumerate(ids)
+    ]
+    async with db.session() as s:
+        for i in range(0, len(rows), 2000):
+            await s.execute(insert(Resident), rows[i : i + 2000])
+    before = emu.stats(TOKEN)["sent"]
+    async with db.session() as s:
+        notice = await notices.create(
+            rt, s, DEMO.staff[0][0], notices.COMMUNITY, "c1", "致全体居民的一封信（压测）"
+        )
+    rt.wake_outbox()
+    total = notice.recipients + len(DEMO.grids)
+    first: float | None = None
+    while (sent := emu.stats(TOKEN)["sent"] - before) < total:
+        if sent and first is None:
+            first = time.monotonic()
+        await asyncio.sleep(0.02)
+    assert first is not None
+    span = time.monotonic() - first
+    return total, (total - 1) / span if span > 0 else float("inf")
+
+
+async def run(args: argparse.Namespace, tmp: Path) -> int:
+    db_path = tmp / "paotui.db"
+    settings = load_settings(
+        ROOT / "config.example.toml",
+        database={"url": f"sqlite+aiosqlite:///{db_path}"},
+        bot={"poll_timeout": 2},
+    )
+    db = Database(settings.database.url)
+    rt = Runtime(settings, db, OffsetClock())
+    emu = Emulator(strict=True)
+    await emu.start()
+    service = None
+    try:
+        async with db.session() as s:
+            await seed_demo(s, rt.clock)
+        populate_emulator(emu, TOKEN)
+        service = BotService(
+            rt, token=TOKEN, base_url=emu.base_url, base_file_url=emu.base_file_url
+        )
+        await service.start()
+        h = Harness(service=service, rt=rt, emu=emu)
+        await asyncio.sleep(1.0)
+        emu.reset_stats(TOKEN)
+        emu.reset_limits_state(TOKEN)
+        rng = random.Random(13)
+        t0 = time.monotonic()
+        uids = [3_000_000 + i for i in range(args.residents)]
+        await asyncio.gather(*(resident(h, uid, rng) for uid in uids))
+        await h.settle(60)
+        journey = time.monotonic() - t0
+        refused = dict(emu.bot(TOKEN).limiter.refused)
+        print(
+            f"{args.residents} residents registered and ordered in {journey:.1f}s "
+            f"(burn {args.burn}); 429s per chat: {refused.get('private', 0)}, group: "
+            f"{refused.get('group', 0)}, global: {refused.get('global', 0)}"
+        )
+        emu.reset_limits_state(TOKEN)  # also zeroes the refusals by kind
+        emu.reset_stats(TOKEN)
+        total, per_s = await notice_rate(h, args.households)
+        await service.dispatcher.drain(60)
+        refused = dict(emu.bot(TOKEN).limiter.refused)
+        print(
+            f"notice: {total} messages at {per_s:.2f}/s ({per_s / 30 * 100:.1f}% of 30/s); "
+            f"429s per chat: {refused.get('private', 0)}, group: {refused.get('group', 0)}, "
+            f"global: {refused.get('global', 0)}"
+        )
+        return 0
+    finally:
+        if service is not None:
+            await service.stop()
+        await emu.stop()
+        await db.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--residents", type=int, default=30)
+    parser.add_argument("--households", type=int, default=2000)
+    parser.add_argument("--burn", type=int, default=0, help="CPU-burning neighbour processes")
+    parser.add_argument("--burn-seconds", type=float, default=600.0, help="their longest life")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    tmp = Path(tempfile.mkdtemp(prefix="paotui-bench-"))
+    spinning = burners(args.burn, args.burn_seconds)
+    try:
+        upgrade(f"sqlite+aiosqlite:///{tmp / 'paotui.db'}")  # runs its own event loop
+        code = asyncio.run(run(args, tmp))
+    finally:
+        for proc in spinning:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()
