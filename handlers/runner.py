@@ -23,7 +23,7 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
 from bot import inbox
-from bot.outbox import Dispatcher, Limits, Pacer
+from bot.outbox import Dispatcher, Limits, PaceClock, Pacer
 from bot.runtime import Runtime
 from bot.services.group_chats import GroupChatEvents
 from handlers.app import build_application, publish_commands
@@ -55,7 +55,17 @@ def serial_key(payload: dict[str, Any]) -> str:
 
 
 class BotService:
-    def __init__(self, rt: Runtime, *, token: str, base_url: str, base_file_url: str) -> None:
+    def __init__(
+        self,
+        rt: Runtime,
+        *,
+        token: str,
+        base_url: str,
+        base_file_url: str,
+        time_scale: float = 1.0,
+    ) -> None:
+        # time_scale: pace Telegram's limits in time this many times faster than real time, to
+        # match an emulator run so (tests only; real Telegram is 1). See bot.outbox.pacer.
         self.rt = rt
         settings = rt.settings
         o = settings.outbox
@@ -68,7 +78,7 @@ class BotService:
             max_in_flight=o.max_in_flight,
             poll_seconds=o.poll_seconds,
         )
-        pacer = Pacer(limits)
+        pacer = Pacer(limits, clock=PaceClock(time_scale))
         # Direct replies the server cannot take go to the outbox (woken as after any commit).
         self.replies = PacedRateLimiter(
             pacer, deferral=Deferral(rt.db, rt.clock, wake=lambda: rt.wake_outbox())

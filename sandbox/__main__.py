@@ -75,6 +75,12 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="judge the limits where requests arrive, no burst in a private chat (as Telegram)",
     )
+    parser.add_argument(
+        "--time-scale",
+        type=float,
+        default=1.0,
+        help="enforce the limits in time running this many times faster (the bot must match)",
+    )
     args = parser.parse_args(argv)
     limits = {
         "global_rate": args.global_rate,
@@ -83,6 +89,7 @@ def main(argv: list[str] | None = None) -> None:
         "group_rate": args.group_rate,
         "group_window": args.group_window,
         "strict": args.strict,
+        "time_scale": args.time_scale,
     }
     try:
         check_bind(args.host, args.allow_remote)

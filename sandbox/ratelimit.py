@@ -8,6 +8,12 @@
 Windows use real monotonic time (never the emulator's fake clock) so tests cannot fake their way
 around them. A check never consumes anything: a refused (429) request has no effect.
 
+Time may run faster than real time (``time_scale``, see :func:`scaled_monotonic`): the limits are
+then enforced in emulated seconds (a private chat's 1 message a second is 20 a real second at
+scale 20) and ``retry_after`` is given in emulated seconds too. The emulator and the bot read the
+same clock (monotonic seconds times the same factor), each side told the factor by its owner;
+nothing else changes: the limits hold exactly as strictly, only sooner. Real Telegram is 1.
+
 In ``strict`` mode the limits are judged the way Telegram judges them: at the time each request
 *arrived* (stamped by the HTTP route with :func:`arrived` before the emulator reads, queues or
 stalls it), in any order the requests are then handled, and with no burst in a private chat
@@ -142,6 +148,17 @@ class _Bucket:
         return 0.0 if self.tokens >= 1 else (1 - self.tokens) / rate
 
 
+def scaled_monotonic(time_scale: float = 1.0) -> Callable[[], float]:
+    """Monotonic seconds running ``time_scale`` times faster than real time (1 = real time): the
+    clock the limits are judged in. The bot's pacer under test reads the same clock (its own
+    copy of this one line: the sandbox and the bot share no code)."""
+    if time_scale <= 0:
+        raise ValueError(f"time_scale must be positive, not {time_scale}")
+    if time_scale == 1:
+        return time.monotonic
+    return lambda: time.monotonic() * time_scale
+
+
 class BotLimiter:
     """Flood-control state of one bot; shares the emulator's mutable :class:`Limits`."""
 
@@ -153,14 +170,18 @@ class BotLimiter:
         self._private: dict[int, _Bucket] = {}
         self._strict_global = _Arrivals()
         self._strict_chats: dict[int, _Arrivals] = {}
-        # Refusals by the limit that caused them: "global", "private" or "group".
+        # Refusals by the limit that caused them: "global", "private" or "group" (since the last
+        # reset), and all of them ever, resets included (the test harness's zero-429 check).
         self.refused: Counter[str] = Counter()
+        self.refused_ever: Counter[str] = Counter()
 
     def _refusal(self, waits: list[float], private: bool) -> int | None:
         longest = max(waits)
         if longest <= 0:
             return None
-        self.refused["global" if waits[0] > 0 else "private" if private else "group"] += 1
+        kind = "global" if waits[0] > 0 else "private" if private else "group"
+        self.refused[kind] += 1
+        self.refused_ever[kind] += 1
         return max(1, math.ceil(longest))
 
     def _now(self) -> float:

@@ -10,7 +10,7 @@ from .faults import Faults
 from .files import FileStore
 from .membership import Membership
 from .people import People
-from .ratelimit import STRICT_DEFAULT, Limits
+from .ratelimit import STRICT_DEFAULT, Limits, scaled_monotonic
 from .state import Clock, SystemClock
 from .world import World
 
@@ -21,6 +21,12 @@ class Telegram:
     The operations belong to the parts (``world``, ``membership``, ``people``, ``file_store``,
     ``faults``); the names below hand them out as this object's own, so callers need not know
     which part owns what.
+
+    ``time_scale``: Telegram's flood limits are enforced in emulated time running this many
+    times faster than real time (``Telegram(time_scale=20)``: a private chat takes 20 messages
+    a real second, ``retry_after`` is in emulated seconds). The bot talking to it must pace
+    itself on the same factor (``BotService(..., time_scale=20)``). 1, the default, is real
+    Telegram; the fake ``clock`` (message dates) is another thing and is not scaled.
     """
 
     def __init__(
@@ -34,6 +40,7 @@ class Telegram:
         group_window: float = 60.0,
         strict: bool = STRICT_DEFAULT,
         clock: Clock | None = None,
+        time_scale: float = 1.0,
     ) -> None:
         self.limits = Limits(
             global_rate,
@@ -45,7 +52,10 @@ class Telegram:
             strict,
         )
         self.clock: Clock = clock or SystemClock()
-        self.world = world = World(self.clock, self.limits)
+        # Telegram's limits run this many times faster than real time (1: real Telegram); the
+        # bot under test must pace itself on the same factor (see sandbox.ratelimit).
+        self.time_scale = time_scale
+        self.world = world = World(self.clock, self.limits, scaled_monotonic(time_scale))
         self.file_store = files = FileStore()
         self.faults = faults = Faults(world)
         self.membership = membership = Membership(world)

@@ -37,9 +37,12 @@ ChangeListener = Callable[[ChatState, dict | None], None]
 class World:
     """Bots, users and chats, all in memory; one instance per emulator."""
 
-    def __init__(self, clock: Clock, limits: Limits) -> None:
+    def __init__(
+        self, clock: Clock, limits: Limits, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.clock = clock
         self.limits = limits
+        self.monotonic = monotonic  # the limits' clock (see sandbox.ratelimit.scaled_monotonic)
         self.bots: dict[str, BotState] = {}
         self.users: dict[int, dict] = {}
         self.groups: dict[int, ChatState] = {}
@@ -89,7 +92,7 @@ class World:
                 id=bot_id_from_token(token),
                 username="paotui_bot",
                 first_name="跑腿",
-                limiter=BotLimiter(self.limits),
+                limiter=BotLimiter(self.limits, self.monotonic),
             )
             self.bots[token] = bot
             self.default_token = self.default_token or token

@@ -71,18 +71,27 @@ async def rt(settings: Settings) -> AsyncIterator[Runtime]:
     await db.dispose()
 
 
+# Telegram's limits run this many times faster than real time in the end-to-end tests: the
+# emulator enforces them (strictly, where requests arrive) in emulated seconds and the bot paces
+# itself on the same clock (sandbox.ratelimit, bot.outbox.pacer.PaceClock). A private chat takes
+# 20 messages a real second instead of 1; every limit holds exactly as strictly, only sooner.
+# Tests marked ``realtime`` run at 1, to prove the pacing at Telegram's own speed.
+TIME_SCALE = 20.0
+
+
 @pytest.fixture
-async def emu() -> AsyncIterator[Any]:
+async def emu(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
     from sandbox.emulator import Emulator
 
-    emulator = Emulator()
+    scale = 1.0 if request.node.get_closest_marker("realtime") else TIME_SCALE
+    emulator = Emulator(strict=True, time_scale=scale)
     await emulator.start()
     yield emulator
     await emulator.stop()
 
 
 @pytest.fixture
-async def harness(rt: Runtime, emu: Any) -> AsyncIterator[Harness]:
+async def harness(rt: Runtime, emu: Any, request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
     """The real Application over HTTP against the emulator, polling into the inbox."""
     from handlers.main import populate_emulator
     from handlers.runner import BotService
@@ -91,7 +100,13 @@ async def harness(rt: Runtime, emu: Any) -> AsyncIterator[Harness]:
     populate_emulator(emu, TOKEN)
     # Every version of every message the bot shows a group, checked when the test ends.
     log = GroupLog().attach(emu)
-    service = BotService(rt, token=TOKEN, base_url=emu.base_url, base_file_url=emu.base_file_url)
+    service = BotService(
+        rt,
+        token=TOKEN,
+        base_url=emu.base_url,
+        base_file_url=emu.base_file_url,
+        time_scale=emu.time_scale,
+    )
     await service.start()
     h = Harness(service=service, rt=rt, emu=emu, group_log=log)
     CALLS_IN_TRANSACTION.clear()
@@ -101,6 +116,12 @@ async def harness(rt: Runtime, emu: Any) -> AsyncIterator[Harness]:
         await h.service.stop()
     # DESIGN rule 11, in every end-to-end test: no Telegram call with a write transaction open.
     assert not CALLS_IN_TRANSACTION, f"Telegram called inside a transaction: {CALLS_IN_TRANSACTION}"
+    # Within Telegram's limits, in every end-to-end test: the strict emulator refused nothing
+    # (injected failures are not counted; a reset_limits_state forgets none), unless the test
+    # made the emulator stricter than the bot's pacing on purpose (marked ``expect_429``).
+    if not request.node.get_closest_marker("expect_429"):
+        refused = emu.bot(TOKEN).limiter.refused_ever
+        assert not refused, f"the bot exceeded Telegram's limits: {dict(refused)} 429s"
     # The privacy guard (DESIGN rule 6): a test that made the bot leak fails, whatever it tested.
     leaks = await group_leaks(rt, log)
     assert not leaks, "personal data reached a group chat:\n" + "\n".join(leaks)

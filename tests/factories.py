@@ -179,6 +179,7 @@ class Harness:
             token=old.app.bot.token,
             base_url=self.emu.base_url,
             base_file_url=self.emu.base_file_url,
+            time_scale=self.emu.time_scale,
         )
         await self.service.start()
 

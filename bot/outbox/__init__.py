@@ -13,7 +13,7 @@ limits), ``leases`` (taking, keeping and taking back a row being sent) and ``dis
 from bot.outbox.channel import ChatEvents, Outgoing, Sender, SendResult
 from bot.outbox.dispatcher import UPGRADED, Dispatcher
 from bot.outbox.leases import LEASE, RENEW_EVERY
-from bot.outbox.pacer import FLIGHT_POLL, LONGEST_FLIGHT, Flight, Limits, Pacer
+from bot.outbox.pacer import FLIGHT_POLL, LONGEST_FLIGHT, Flight, Limits, PaceClock, Pacer
 from bot.outbox.rows import enqueue, enqueue_edit, pin_row, row
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "Flight",
     "Limits",
     "Outgoing",
+    "PaceClock",
     "Pacer",
     "SendResult",
     "Sender",

@@ -173,7 +173,7 @@ class Dispatcher:
             wait = self.pacer.chat_wait(chat, row.is_group)
             if wait > 0 or chat in self._in_flight:
                 held.add(chat)
-                next_delay = min(next_delay, wait or next_delay)
+                next_delay = min(next_delay, self.pacer.clock.real(wait) or next_delay)
                 continue
             leased = await leases.take(self.db, self.clock, row.id, target_id)
             if leased is None:

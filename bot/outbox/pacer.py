@@ -5,7 +5,9 @@ together they stay within the overall limit and, in the order they are sent, wit
 chat's. Telegram counts a request where it *arrives*, somewhere between its leaving here and
 its answer coming back (later than it left after an event-loop stall): so a chat's next message
 leaves only a full interval after the previous one's answer, and the overall window counts a
-request until a second after its answer. In memory, per process; monotonic seconds."""
+request until a second after its answer. In memory, per process; monotonic seconds, or (under
+test, ``PaceClock(scale)``) monotonic seconds running ``scale`` times faster, the same clock
+the emulator then judges Telegram's limits in."""
 
 from __future__ import annotations
 
@@ -49,13 +51,46 @@ CHAT_POLL = 0.05
 KEEP_FLIGHTS = 64
 
 
+@dataclass(frozen=True)
+class PaceClock:
+    """The time the pacer counts in: monotonic seconds times ``scale``. 1 (the default) is real
+    time, the only choice against real Telegram. Under test, the emulator enforces Telegram's
+    limits in time running ``scale`` times faster (``Emulator(time_scale=20)``, whose limiter
+    reads monotonic seconds times the same factor): the pacer then counts, sleeps and reads
+    ``retry_after`` in those emulated seconds, and the limits hold exactly, only sooner."""
+
+    scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.scale <= 0:
+            raise ValueError(f"time scale must be positive, not {self.scale}")
+
+    def now(self) -> float:
+        return time.monotonic() * self.scale
+
+    def real(self, seconds: float) -> float:
+        """Real seconds that ``seconds`` of this clock take."""
+        return seconds / self.scale
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds / self.scale)
+
+
 class Pacer:
     """Keeps the sending rate within Telegram's limits: overall per second, per private chat,
-    per group per minute. Times are monotonic seconds."""
+    per group per minute. Times are the ``clock``'s seconds (real monotonic ones by default);
+    ``now`` replaces its reading (unit tests)."""
 
-    def __init__(self, limits: Limits, now: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        limits: Limits,
+        now: Callable[[], float] | None = None,
+        *,
+        clock: PaceClock | None = None,
+    ) -> None:
         self.limits = limits
-        self._now = now
+        self.clock = clock or PaceClock()
+        self._now = now or self.clock.now
         self._global: deque[Flight] = deque()
         self._private: dict[int, Flight] = {}  # the last message to each private chat
         self._group: dict[int, deque[Flight]] = {}
@@ -156,8 +191,8 @@ class Pacer:
     async def take_global(self) -> Flight:
         """Wait for and take the next overall slot, right before a request leaves; call
         ``landed`` with what it returns once the answer is back."""
-        while (wait := self.global_wait()) > 0:  # noqa: ASYNC110 - a timed wait, no event
-            await asyncio.sleep(wait)
+        while (wait := self.global_wait()) > 0:
+            await self.clock.sleep(wait)
         return self._take()
 
     def _take(self, flight: Flight | None = None) -> Flight:
@@ -190,13 +225,13 @@ class Pacer:
         users[0] += 1
         try:
             async with turn:
-                while (wait := self.chat_wait(chat_id, is_group)) > 0:  # noqa: ASYNC110
-                    await asyncio.sleep(wait)
+                while (wait := self.chat_wait(chat_id, is_group)) > 0:
+                    await self.clock.sleep(wait)
                 flight = Flight(self._now())
                 self.reserve_chat(chat_id, is_group, flight)
                 try:
-                    while (wait := self.global_wait()) > 0:  # noqa: ASYNC110
-                        await asyncio.sleep(wait)
+                    while (wait := self.global_wait()) > 0:
+                        await self.clock.sleep(wait)
                 except BaseException:
                     flight.done = self._now()  # never left
                     raise

@@ -27,7 +27,8 @@ from models import OrderEvent, OutboxMessage, OutboxStatus
 from tests.conftest import EXAMPLE, ROOT, TOKEN
 from tests.factories import GROUP_1, VOLUNTEERS_1, Harness, buttons, text_of
 
-pytestmark = pytest.mark.solo  # two bot processes and the emulator: keep the timing honest
+# `paotui run` paces at Telegram's real speed, so the emulator runs at it too (realtime).
+pytestmark = [pytest.mark.solo, pytest.mark.realtime]  # two bot processes and the emulator
 
 
 class BotProcess:

@@ -58,7 +58,11 @@ async def test_an_update_replayed_after_a_crash_is_applied_once(harness: Harness
             update(InboxUpdate).where(InboxUpdate.update_id == update_id).values(processed_at=None)
         )
     again = BotService(
-        h.rt, token=TOKEN, base_url=h.emu.base_url, base_file_url=h.emu.base_file_url
+        h.rt,
+        token=TOKEN,
+        base_url=h.emu.base_url,
+        base_file_url=h.emu.base_file_url,
+        time_scale=h.emu.time_scale,
     )
     h.service = again
     await again.start()
@@ -78,6 +82,7 @@ async def _residents(h: Harness, n: int) -> list[int]:
     return ids
 
 
+@pytest.mark.expect_429  # the emulator is made stricter than the bot's pacing
 async def test_a_burst_answered_with_429_still_arrives_once(harness: Harness) -> None:
     h = harness
     ids = await _residents(h, 30)
@@ -101,8 +106,8 @@ async def test_a_burst_answered_with_429_still_arrives_once(harness: Harness) ->
     assert states == {"sent"}
 
 
-# Zero 429s is a claim about timing: measured with no other test competing for the CPU.
-@pytest.mark.solo
+# Zero 429s, judged by the strict emulator where requests arrive: the pacing counts from the
+# answers, so it holds on a busy machine too (tests/e2e/test_pacing_busy.py at real speed).
 async def test_within_telegrams_limits_no_429(harness: Harness) -> None:
     h = harness
     ids = await _residents(h, 40)

@@ -54,11 +54,14 @@ def got(h: Harness, uid: int, needle: str) -> list[dict[str, Any]]:
     return [m for m in h.emu.messages(uid) if m["outgoing"] and needle in text_of(m)]
 
 
-# Zero 429s is a claim about timing: measured with no other test competing for the CPU.
-@pytest.mark.solo
-async def test_a_notice_to_3000_residents_survives_a_restart_halfway(harness: Harness) -> None:
-    h = harness
-    ids = add_residents(h, 3000)
+NEEDLE = "明天全员核酸"
+
+
+async def _a_notice_survives_a_restart_halfway(h: Harness, n: int) -> tuple[list[int], int, float]:
+    """A notice to ``n`` residents, the bot stopped when about half are out and started again:
+    each resident and each group gets it exactly once, with no 429. Returns the residents, the
+    notice and the seconds it took (real ones)."""
+    ids = add_residents(h, n)
     await insert_residents(h, ids)
     h.emu.reset_stats()
     h.emu.reset_limits_state()
@@ -67,38 +70,56 @@ async def test_a_notice_to_3000_residents_survives_a_restart_halfway(harness: Ha
             h.rt, s, STAFF, notices.COMMUNITY, "c1", "致全体居民的一封信：明天全员核酸"
         )
         notice_id = notice.id
-    assert notice.recipients == 3000
+    assert notice.recipients == n
     h.rt.wake_outbox()
     started = time.monotonic()
-    while h.emu.stats()["sent"] < 1500:  # about half are out
-        await asyncio.sleep(0.2)
+    while h.emu.stats()["sent"] < n // 2:  # about half are out
+        await asyncio.sleep(0.05)
         assert time.monotonic() - started < 120
     await h.service.stop()
     stopped_at = h.emu.stats()["sent"]
-    await asyncio.sleep(1.0)
-    assert h.emu.stats()["sent"] == stopped_at  # nothing goes out while stopped
-    assert stopped_at < 3000
+    # A quiet period IS the assertion here: nothing goes out while the bot is stopped.
+    await asyncio.sleep(0.5)
+    assert h.emu.stats()["sent"] == stopped_at
+    assert stopped_at < n
     await h.restart()
     await h.settle(timeout=180)
     elapsed = time.monotonic() - started
     stats = h.emu.stats()
     assert stats["rate_limited"] == 0  # no 429, before or after the restart
     assert h.service.dispatcher.retry_count == 0
-    needle = "明天全员核酸"
-    counts = [len(got(h, uid, needle)) for uid in ids]
-    assert counts.count(1) == 3000, {c: counts.count(c) for c in set(counts)}
+    counts = [len(got(h, uid, NEEDLE)) for uid in ids]
+    assert counts.count(1) == n, {c: counts.count(c) for c in set(counts)}
     for group in (GROUP_1, GROUP_2):
-        assert len([m for m in h.emu.messages(group) if needle in text_of(m)]) == 1
-    # 3,002 messages at about 28/s: a sustained rate close to the limit.
-    assert 3002 / elapsed > 20, elapsed
+        assert len([m for m in h.emu.messages(group) if NEEDLE in text_of(m)]) == 1
+    return ids, notice_id, elapsed
+
+
+# At Telegram's own speed, a sustained rate close to the overall limit with zero 429s: a claim
+# about timing, measured with no other test competing for the CPU.
+@pytest.mark.solo
+@pytest.mark.realtime
+async def test_a_notice_at_full_broadcast_rate_survives_a_restart_halfway(
+    harness: Harness,
+) -> None:
+    _, _, elapsed = await _a_notice_survives_a_restart_halfway(harness, 600)
+    # 602 messages at about 28/s (the restart included).
+    assert 602 / elapsed > 20, elapsed
+
+
+# Thousands, more than the dispatcher reads at once, on the tests' fast clock (the limits hold
+# exactly, in emulated time); then confirmations.
+async def test_a_notice_to_3000_residents_survives_a_restart_halfway(harness: Harness) -> None:
+    h = harness
+    ids, notice_id, _ = await _a_notice_survives_a_restart_halfway(h, 3000)
 
     # A few confirm (one twice): counted once each.
     for uid in ids[:7]:
-        msg = got(h, uid, needle)[0]
+        msg = got(h, uid, NEEDLE)[0]
         h.people.pop(uid, None)
         answer = await h.person(uid).press_data(msg, f"n:ok:{notice_id}")
         assert answer is not None
-    msg = got(h, ids[0], needle)[0]
+    msg = got(h, ids[0], NEEDLE)[0]
     await h.person(ids[0]).press_data(msg, f"n:ok:{notice_id}", force=True)
     await h.settle()
     async with h.rt.db.read() as s:

@@ -30,6 +30,7 @@ def busy_neighbour() -> Iterator[subprocess.Popen[bytes]]:
 
 # Zero 429s is a claim about timing: the only other process is the neighbour the test starts.
 @pytest.mark.solo
+@pytest.mark.realtime  # Telegram's own speed, not the tests' fast clock
 async def test_a_notice_on_a_busy_machine_gets_no_429(
     harness: Harness, busy_neighbour: subprocess.Popen[bytes]
 ) -> None:
