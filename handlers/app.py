@@ -94,8 +94,13 @@ def build_application(
     return app
 
 
+# Passes of the JobQueue's sweep finished by this Application (a test awaits the first).
+SWEEPS_DONE = "sweeps_done"
+
+
 async def run_sweep(ctx: AppContext) -> None:
     await sweep.run_once(ctx.rt)
+    ctx.bot_data[SWEEPS_DONE] = ctx.bot_data.get(SWEEPS_DONE, 0) + 1
 
 
 def register_handlers(app: AppType, rt: Runtime) -> None:

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from bot.services import volunteers
 from bot.services.orders import drafts, transitions
+from handlers.app import SWEEPS_DONE
 from models import Order, OrderEvent, Staff, StaffRole
 from tests.factories import (
     ANSWERS,
@@ -23,6 +24,7 @@ from tests.factories import (
     buttons,
     text_of,
 )
+from tests.waiting import until
 
 LEADER = 5001
 PING_AGAIN = "⏰ Still waiting for a volunteer after {waited}. Can you take it?"
@@ -171,7 +173,8 @@ async def test_each_step_fires_once_across_a_restart(harness: Harness) -> None:
     await people[LEADER].expect(Z(PING_AGAIN), timeout=20)
     await h.settle()
     await h.restart()
-    await asyncio.sleep(1.5)  # the new JobQueue has swept once
+    app = h.service.app
+    await until(lambda: app.bot_data.get(SWEEPS_DONE, 0) >= 1, "the new JobQueue's first sweep")
     assert (await h.sweep())["escalation"] == 0
     assert _count(h, LEADER, Z(PING_AGAIN), oid) == 1
     # Two sweeps at once fire the next step once.

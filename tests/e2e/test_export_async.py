@@ -3,7 +3,6 @@ thread while everyone else is served, and runs once at a time per person."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import time
 from typing import Any
@@ -15,6 +14,7 @@ from bench.stall import LongestStall
 from handlers import reports as report_handlers
 from tests.factories import STAFF, Harness, Z, buttons, text_of
 from tests.unit.test_orders import _resident
+from tests.waiting import until
 
 
 def _docs(h: Harness, chat_id: int, ext: str) -> list[dict[str, Any]]:
@@ -62,8 +62,10 @@ async def test_a_second_export_while_one_runs_is_only_told_to_wait(harness: Harn
     )
     assert not _is_csv(wait), "the first export finished before the second /export was read"
     await boss.expect(_is_csv, timeout=60)
+    # No export is running any more (its files are sent before it ends), nothing else is owed.
+    running = h.service.app.bot_data.get(report_handlers.EXPORTS_RUNNING, set())
+    await until(lambda: not running, "the export to end")
     await h.settle()
-    await asyncio.sleep(2)  # anything else owed would have arrived by now
     assert len(_docs(h, STAFF, ".xlsx")) == 1 and len(_docs(h, STAFF, ".csv")) == 1
     assert sum(Z(report_handlers.PREPARING) in text_of(m) for m in boss.chat()) == 1
 
@@ -86,7 +88,7 @@ async def test_the_bot_keeps_serving_while_a_big_ledger_is_built(harness: Harnes
     async with LongestStall() as meter:
         started = time.monotonic()
         boss.say("/export")
-        await asyncio.sleep(1.0)  # the export is under way
+        await boss.expect(Z(report_handlers.PREPARING), timeout=30)  # the export is under way
         aunt.say("/help")
         await aunt.expect(lambda m: True, timeout=60)
         answered = time.monotonic()

@@ -13,6 +13,7 @@ from telegram.error import ChatMigrated, NetworkError
 
 from sandbox.client import SandboxClient
 from sandbox.emulator import Emulator
+from tests.waiting import until
 
 TOKEN = "123456:TEST-token"
 ALICE = 1001
@@ -61,15 +62,15 @@ async def test_a_stalled_chat_holds_sends_until_released(
     await client.create_group("g", members=[ALICE], group_id=-1001000000078)
     await client.stall(-1001000000078)
     send = asyncio.create_task(bot.send_message(-1001000000078, "held"))
-    await asyncio.sleep(0.3)
-    assert not send.done() and emu.stalled_calls == 1
+    await until(lambda: emu.stalled_calls == 1, "the send to be held")
+    assert not send.done()
     assert emu.messages(-1001000000078)[-1].get("text") != "held"
     await client.release(-1001000000078)
     assert (await send).text == "held"
     # after_delivery: the message is in the chat at once, only the answer waits.
     await client.stall(-1001000000078, after_delivery=True)
     send = asyncio.create_task(bot.send_message(-1001000000078, "delivered"))
-    await asyncio.sleep(0.3)
+    await until(lambda: emu.stalled_calls == 2, "the answer to be held")
     assert not send.done() and emu.messages(-1001000000078)[-1].get("text") == "delivered"
     await client.release(-1001000000078)
     assert (await send).text == "delivered"

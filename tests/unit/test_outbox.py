@@ -15,6 +15,7 @@ from bot import outbox
 from bot.outbox import Dispatcher, Flight, Limits, Outgoing, Pacer, SendResult
 from bot.runtime import Runtime
 from models import OutboxMessage, OutboxStatus
+from tests.waiting import until
 
 
 class RecordingChannel:
@@ -132,8 +133,9 @@ async def test_a_row_left_sending_by_a_dead_process_is_taken_back_while_running(
             # What a process killed mid-send leaves behind: leased, never finished.
             stuck.status = OutboxStatus.SENDING
             stuck.lease_until = rt.clock.now() + outbox.LEASE
-        await asyncio.sleep(0.3)
-        assert channel.sent == []  # the lease is still good: the chat waits
+        # A whole pass sees the row and sends nothing: the lease is still good, the chat waits.
+        await d.pump()
+        assert not d._in_flight and channel.sent == []
         rt.clock.advance(outbox.LEASE)  # the dead process never renews it
         await d.drain(timeout=5)
     finally:
@@ -156,7 +158,7 @@ async def test_a_slow_send_keeps_its_lease(rt: Runtime) -> None:
         outbox.enqueue(s, rt.clock, chat_id=7, text="slow")
     await d.start()
     try:
-        await asyncio.sleep(0.2)
+        await until(lambda: 7 in d._in_flight, "the first dispatcher to be sending")
         second = Dispatcher(rt.db, rt.clock, channel, Limits(poll_seconds=0.05))
         for _ in range(3):  # time passes; the first renews its lease, the second must wait
             d._renewed = 0.0
