@@ -27,9 +27,10 @@ from models import OrderEvent, OutboxMessage, OutboxStatus
 from tests.conftest import EXAMPLE, ROOT, TOKEN
 from tests.factories import GROUP_1, VOLUNTEERS_1, Harness, buttons, text_of
 
-# `paotui run` paces at Telegram's real speed, so the emulator runs at it too. Not solo: the
-# time here is the lease running out (15 s), spent waiting, not computing.
-pytestmark = pytest.mark.realtime
+# `paotui run` paces at Telegram's real speed, so the emulator runs at it too (realtime). Solo:
+# two bot processes and the emulator; with the other tests beside it on a busy machine, a
+# resident's reply took over 15 s.
+pytestmark = [pytest.mark.solo, pytest.mark.realtime]
 
 
 class BotProcess:
