@@ -22,12 +22,11 @@ run: migrate
 	$(BIN)/paotui run
 
 # The end-to-end tests run Telegram's limits on a fast clock (tests/conftest.py TIME_SCALE), so
-# the suite is mostly computing: WORKERS processes for 2 cores, one more than the cores for the
-# few tests that wait (a lease running out); tests are handed out one by one (each has its own
-# database and emulator). Tests marked solo (zero 429s and the broadcast rate at Telegram's own
-# speed, a busy neighbour of its own, the real browser) then run alone: their timing is what
-# they check.
-WORKERS ?= 3
+# the suite is mostly computing: one process per core; tests are handed out one by one (each has
+# its own database and emulator). Tests marked solo (zero 429s and the broadcast rate at
+# Telegram's own speed, a busy neighbour of its own, two bot processes killed and restarted,
+# the real browser) then run alone: their timing is what they check.
+WORKERS ?= 2
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -n $(WORKERS) --dist load -m "not solo"
 	$(BIN)/python -m pytest -q -m solo
