@@ -101,6 +101,10 @@ class BotService:
         rt.wake_outbox = self.dispatcher.wake
         self._sem = asyncio.Semaphore(settings.bot.concurrent_updates)
         self._new_updates = asyncio.Event()
+        # Updates just stored by this process, handed to the processor as parsed: it reads
+        # the inbox only at start, after a failure, and when idle for a second.
+        self._fresh: list[tuple[int, dict[str, Any]]] = []
+        self._reread = True
         self._in_flight: set[int] = set()
         # Recently finished ids: a pending-list read just before a row was marked done must not
         # hand that update out again.
@@ -197,41 +201,63 @@ class BotService:
             backoff = 1.0
             if not updates:
                 continue
-            await self.store([(u.update_id, json.dumps(u.to_dict())) for u in updates])
+            await self._store([(u.update_id, u.to_dict()) for u in updates])
             # Only now may Telegram forget them: the next call's offset confirms this batch.
             offset = updates[-1].update_id + 1
 
     async def store(self, updates: list[tuple[int, str]]) -> int:
+        """Store updates (id, JSON) in the inbox for processing; how many were new."""
+        return await self._store([(uid, json.loads(payload)) for uid, payload in updates])
+
+    async def _store(self, updates: list[tuple[int, dict[str, Any]]]) -> int:
         async with self.rt.db.session() as s:
-            new = await inbox.record(s, self.rt.clock, updates)
+            new = await inbox.record_new(
+                s, self.rt.clock, [(uid, json.dumps(data)) for uid, data in updates]
+            )
+        # Stored: the processor takes the new ones as they are, with no read of the inbox.
+        self._fresh.extend((uid, data) for uid, data in updates if uid in new)
         self._new_updates.set()
-        return new
+        return len(new)
 
     async def _process(self) -> None:
         while self._running:
             self._new_updates.clear()
-            try:
-                # Only the ids of what waits; the payloads of those not yet being handled.
-                async with self.rt.db.read() as s:
-                    ids = [
-                        i
-                        for i in await inbox.pending_ids(s, limit=500)
-                        if i not in self._in_flight and i not in self._done
-                    ]
-                    rows = await inbox.payloads(s, ids)
-            except Exception:
-                logger.exception("reading the inbox failed")
-                rows = []
-            for update_id, payload in rows:
+            fresh, self._fresh = self._fresh, []
+            rows = dict(fresh)
+            if self._reread:  # at start, after a failure, when idle: what else waits
+                self._reread = False
+                rows.update(await self._waiting())
+            for update_id in sorted(rows):  # one user's updates in the order received
+                if update_id in self._in_flight or update_id in self._done:
+                    continue
                 self._in_flight.add(update_id)
-                data = json.loads(payload)
+                data = rows[update_id]
                 key = serial_key(data)
                 prev = self._tails.get(key)
                 task = asyncio.create_task(self._handle(update_id, data, prev))
                 self._tails[key] = task
                 task.add_done_callback(functools.partial(self._forget, key))
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._new_updates.wait(), timeout=1.0)
+            except TimeoutError:
+                self._reread = True
+
+    async def _waiting(self) -> dict[int, dict[str, Any]]:
+        """The pending updates of the inbox not already being handled or done."""
+        try:
+            # Only the ids of what waits; the payloads of those not yet being handled.
+            async with self.rt.db.read() as s:
+                ids = [
+                    i
+                    for i in await inbox.pending_ids(s, limit=500)
+                    if i not in self._in_flight and i not in self._done
+                ]
+                rows = await inbox.payloads(s, ids)
+        except Exception:
+            logger.exception("reading the inbox failed")
+            self._reread = True
+            return {}
+        return {update_id: json.loads(payload) for update_id, payload in rows}
 
     def _forget(self, key: str, task: asyncio.Task[None]) -> None:
         if self._tails.get(key) is task:
@@ -265,6 +291,7 @@ class BotService:
                         self._done.discard(self._done_order.popleft())
                 self._in_flight.discard(update_id)
                 if error is not None:  # still pending: the next read tries it again
+                    self._reread = True
                     self._new_updates.set()
 
     async def idle(self) -> None:
