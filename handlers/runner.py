@@ -105,6 +105,11 @@ class BotService:
         # the inbox only at start, after a failure, and when idle for a second.
         self._fresh: list[tuple[int, dict[str, Any]]] = []
         self._reread = True
+        # Updates handled, to be marked processed: in one write for all that finished while
+        # the previous one ran (one per update before).
+        self._to_mark: list[int] = []
+        self._marks_due = asyncio.Event()
+        self._marker: asyncio.Task[None] | None = None
         self._in_flight: set[int] = set()
         # Recently finished ids: a pending-list read just before a row was marked done must not
         # hand that update out again.
@@ -133,6 +138,7 @@ class BotService:
             await self._until_up("deleteWebhook", self.raw_bot.delete_webhook)
             self._tasks.append(asyncio.create_task(self._poll(), name="inbox-poll"))
         self._tasks.append(asyncio.create_task(self._process(), name="inbox-process"))
+        self._marker = asyncio.create_task(self._mark(), name="inbox-mark")
         logger.info("bot started as @%s", self.app.bot.username)
 
     async def _until_up(self, what: str, call: Callable[[], Awaitable[object]]) -> None:
@@ -172,6 +178,13 @@ class BotService:
         tails = [t for t in self._tails.values() if not t.done()]
         if tails:
             await asyncio.gather(*tails, return_exceptions=True)
+        if self._marker is not None:
+            self._marker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._marker
+            self._marker = None
+        with contextlib.suppress(Exception):  # else they are processed again after a restart
+            await self._mark_handled()
         await self.dispatcher.stop()
         await self.app.stop()
         await self.app.shutdown()
@@ -280,19 +293,46 @@ class BotService:
             logger.exception("update %s failed", update_id)
             error = repr(exc)[:2000]
         finally:
-            try:
-                async with self.rt.db.session() as s:
-                    await inbox.mark_processed(s, self.rt.clock, update_id, error)
-            finally:
-                if error is None:
-                    self._done.add(update_id)
-                    self._done_order.append(update_id)
-                    if len(self._done_order) > 50_000:
-                        self._done.discard(self._done_order.popleft())
+            if error is None:
+                # Done: never handed out again by this process, marked in the inbox soon.
+                self._done.add(update_id)
+                self._done_order.append(update_id)
+                if len(self._done_order) > 50_000:
+                    self._done.discard(self._done_order.popleft())
+                self._to_mark.append(update_id)
+                self._marks_due.set()
                 self._in_flight.discard(update_id)
-                if error is not None:  # still pending: the next read tries it again
-                    self._reread = True
+            else:
+                try:
+                    async with self.rt.db.session() as s:
+                        await inbox.mark_processed(s, self.rt.clock, update_id, error)
+                finally:
+                    self._in_flight.discard(update_id)
+                    self._reread = True  # still pending: the next read tries it again
                     self._new_updates.set()
+
+    async def _mark(self) -> None:
+        """Mark handled updates processed, all that finished since the last write at once."""
+        while True:
+            await self._marks_due.wait()
+            self._marks_due.clear()
+            try:
+                await self._mark_handled()
+            except Exception:
+                logger.exception("marking updates processed failed")
+                await asyncio.sleep(1.0)
+                self._marks_due.set()
+
+    async def _mark_handled(self) -> None:
+        ids, self._to_mark = self._to_mark, []
+        if not ids:
+            return
+        try:
+            async with self.rt.db.session() as s:
+                await inbox.mark_done(s, self.rt.clock, ids)
+        except BaseException:
+            self._to_mark[:0] = ids  # tried again by the next write
+            raise
 
     async def idle(self) -> None:
         """Wait until the inbox has nothing left to process (tests)."""
