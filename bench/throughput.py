@@ -15,7 +15,8 @@ reply to its message before sending the next. paotui's per-message path is ``/he
 resident's cheapest honest round trip (the inbox, the update's context with roles and
 language, a direct reply through the pacer). Printed per run: round trips/s, reply latency
 p50/p95, the bot process's CPU seconds per update (utime+stime from /proc/<pid>/stat over the
-load, all its threads), the CPU of the emulator's process and of this one (the users), then
+load, all its threads), the CPU of the emulator's process and of this one (the users), the
+share of the time the bot was ready to run but waited for a core (other processes), then
 the ratios paotui CPU/update / echo CPU/update (goal <= 3) and paotui replies/s / 29.8 (goal
 >= 0.95), each from the medians of the rounds. Then the burst: a notice to the K residents,
 and once delivered all K press "✅ 收到" at once (``--wave`` connections at a time): how many
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -170,6 +172,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def waited_seconds(pid: int) -> float:
+    """How long the process's threads were ready to run but waited for a core (the
+    scheduler's run queue, /proc/<pid>/task/*/schedstat): CPU starvation by other processes."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):  # a thread that ended meanwhile
+            total += int((task / "schedstat").read_text().split()[1])
+    return total / 1e9
+
+
 @dataclass
 class Run:
     kind: str
@@ -180,6 +192,7 @@ class Run:
     rate_limited: int
     users_cpu: float  # this process: the users
     emulator_cpu: float  # the emulator's process
+    waited: float  # the bot's threads: ready to run, waiting for a core
 
     @property
     def per_s(self) -> float:
@@ -200,7 +213,8 @@ class Run:
             f"p95 {self.pct(0.95) * 1000:.0f} ms, CPU {self.cpu:.2f}s = "
             f"{self.cpu_per_update * 1000:.2f} ms/update, 429s {self.rate_limited}, "
             f"CPU of the emulator {self.emulator_cpu / self.seconds * 100:.0f}%, "
-            f"of the users {self.users_cpu / self.seconds * 100:.0f}% of a core"
+            f"of the users {self.users_cpu / self.seconds * 100:.0f}% of a core; the bot "
+            f"waited for a core {self.waited / self.seconds * 100:.0f}% of the time (its threads summed)"
         )
 
 
@@ -248,7 +262,7 @@ class Bench:
             await self.client.reset_stats(token)
             latencies: list[float] = []
             cpu0, t0, own0 = cpu_seconds(proc.pid), time.monotonic(), time.process_time()
-            emu0 = cpu_seconds(self.emu.pid)
+            emu0, wait0 = cpu_seconds(self.emu.pid), waited_seconds(proc.pid)
             await asyncio.gather(
                 *(
                     self.user(FIRST_UID + i, token, text, self.args.messages, latencies)
@@ -257,8 +271,11 @@ class Bench:
             )
             seconds, cpu = time.monotonic() - t0, cpu_seconds(proc.pid) - cpu0
             own, emu = time.process_time() - own0, cpu_seconds(self.emu.pid) - emu0
+            waited = waited_seconds(proc.pid) - wait0
             rate_limited = int((await self.client.stats(token))["rate_limited"])
-            return Run(kind, len(latencies), seconds, cpu, latencies, rate_limited, own, emu)
+            return Run(
+                kind, len(latencies), seconds, cpu, latencies, rate_limited, own, emu, waited
+            )
         finally:
             proc.send_signal(signal.SIGTERM)
             await asyncio.to_thread(proc.wait, 60)
