@@ -213,8 +213,8 @@ class Run:
             f"p95 {self.pct(0.95) * 1000:.0f} ms, CPU {self.cpu:.2f}s = "
             f"{self.cpu_per_update * 1000:.2f} ms/update, 429s {self.rate_limited}, "
             f"CPU of the emulator {self.emulator_cpu / self.seconds * 100:.0f}%, "
-            f"of the users {self.users_cpu / self.seconds * 100:.0f}% of a core; the bot "
-            f"waited for a core {self.waited / self.seconds * 100:.0f}% of the time (its threads summed)"
+            f"of the users {self.users_cpu / self.seconds * 100:.0f}% of a core; the bot's "
+            f"threads waited for a core {self.waited / self.seconds * 100:.0f}% of the time"
         )
 
 
