@@ -4,8 +4,9 @@ is acknowledged, and processed from here; a redelivered update is recognised and
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +15,11 @@ from bot.clock import Clock
 from models import InboxUpdate
 
 MAX_ATTEMPTS = 3
+
+# The table itself, for the statements each update makes (store, mark): Core statements, which
+# skip the ORM's bulk-statement path (its evaluation of the WHERE clause against the session's
+# objects, its key resolution) that an ORM-enabled INSERT or UPDATE takes.
+INBOX = cast(Table, InboxUpdate.__table__)
 
 
 async def record(session: AsyncSession, clock: Clock, updates: Sequence[tuple[int, str]]) -> int:
@@ -33,10 +39,10 @@ async def record_new(
     ]
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     stmt = (
-        insert(InboxUpdate)
+        insert(INBOX)
         .values(values)
         .on_conflict_do_nothing(index_elements=["update_id"])
-        .returning(InboxUpdate.update_id)
+        .returning(INBOX.c.update_id)
     )
     return set((await session.execute(stmt)).scalars())
 
@@ -78,11 +84,11 @@ async def mark_processed(
     session: AsyncSession, clock: Clock, update_id: int, error: str | None = None
 ) -> None:
     await session.execute(
-        update(InboxUpdate)
-        .where(InboxUpdate.update_id == update_id)
+        update(INBOX)
+        .where(INBOX.c.update_id == update_id)
         .values(
             processed_at=clock.now() if error is None else None,
-            attempts=InboxUpdate.attempts + 1,
+            attempts=INBOX.c.attempts + 1,
             error=error,
         )
     )
@@ -93,9 +99,9 @@ async def mark_done(session: AsyncSession, clock: Clock, update_ids: Sequence[in
     if not update_ids:
         return
     await session.execute(
-        update(InboxUpdate)
-        .where(InboxUpdate.update_id.in_(update_ids))
-        .values(processed_at=clock.now(), attempts=InboxUpdate.attempts + 1, error=None)
+        update(INBOX)
+        .where(INBOX.c.update_id.in_(update_ids))
+        .values(processed_at=clock.now(), attempts=INBOX.c.attempts + 1, error=None)
     )
 
 

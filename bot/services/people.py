@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import CompoundSelect, literal, null, select, union_all
+from sqlalchemy import CompoundSelect, Table, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -64,18 +64,19 @@ AboutRow = tuple[str, int | None, str | None, int | None]
 def _about(telegram_id: int) -> CompoundSelect[Any]:
     """One statement for all a person is to us: a row per record (kind, id, text, grid id):
     their resident id ("r"), volunteer id, status and grid ("v"), each staff role ("s") and
-    their chosen language ("l"). Plain column rows, no ORM objects: it runs for most updates."""
+    their chosen language ("l"). Core columns of the tables, no ORM: it runs for most updates."""
+    resident, volunteer, staff, pref = (
+        cast(Table, m.__table__).c for m in (Resident, Volunteer, Staff, UserPref)
+    )
     return union_all(
-        select(literal("r"), Resident.id, null(), null()).where(
-            Resident.telegram_id == telegram_id
+        select(literal("r"), resident.id, null(), null()).where(
+            resident.telegram_id == telegram_id
         ),
-        select(literal("v"), Volunteer.id, Volunteer.status, Volunteer.grid_id).where(
-            Volunteer.telegram_id == telegram_id
+        select(literal("v"), volunteer.id, volunteer.status, volunteer.grid_id).where(
+            volunteer.telegram_id == telegram_id
         ),
-        select(literal("s"), null(), Staff.role, null()).where(Staff.telegram_id == telegram_id),
-        select(literal("l"), null(), UserPref.language, null()).where(
-            UserPref.telegram_id == telegram_id
-        ),
+        select(literal("s"), null(), staff.role, null()).where(staff.telegram_id == telegram_id),
+        select(literal("l"), null(), pref.language, null()).where(pref.telegram_id == telegram_id),
     )
 
 
