@@ -172,11 +172,13 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def waited_seconds(pid: int) -> float:
-    """How long the process's threads were ready to run but waited for a core (the
-    scheduler's run queue, /proc/<pid>/task/*/schedstat): CPU starvation by other processes."""
+def waited_seconds(pid: int, *, main_only: bool = False) -> float:
+    """How long the process's threads (or its main thread: the event loop) were ready to run
+    but waited for a core (the scheduler's run queue, /proc/<pid>/task/*/schedstat): CPU
+    starvation by other processes."""
+    tasks = [Path(f"/proc/{pid}/task/{pid}")] if main_only else Path(f"/proc/{pid}/task").iterdir()
     total = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
+    for task in tasks:
         with contextlib.suppress(OSError):  # a thread that ended meanwhile
             total += int((task / "schedstat").read_text().split()[1])
     return total / 1e9
@@ -193,6 +195,7 @@ class Run:
     users_cpu: float  # this process: the users
     emulator_cpu: float  # the emulator's process
     waited: float  # the bot's threads: ready to run, waiting for a core
+    loop_waited: float  # the same, of its main thread (the event loop) alone
 
     @property
     def per_s(self) -> float:
@@ -214,7 +217,8 @@ class Run:
             f"{self.cpu_per_update * 1000:.2f} ms/update, 429s {self.rate_limited}, "
             f"CPU of the emulator {self.emulator_cpu / self.seconds * 100:.0f}%, "
             f"of the users {self.users_cpu / self.seconds * 100:.0f}% of a core; the bot's "
-            f"threads waited for a core {self.waited / self.seconds * 100:.0f}% of the time"
+            f"threads waited for a core {self.waited / self.seconds * 100:.0f}% of the time "
+            f"(summed), its event loop {self.loop_waited / self.seconds * 100:.0f}%"
         )
 
 
@@ -263,6 +267,7 @@ class Bench:
             latencies: list[float] = []
             cpu0, t0, own0 = cpu_seconds(proc.pid), time.monotonic(), time.process_time()
             emu0, wait0 = cpu_seconds(self.emu.pid), waited_seconds(proc.pid)
+            loop0 = waited_seconds(proc.pid, main_only=True)
             await asyncio.gather(
                 *(
                     self.user(FIRST_UID + i, token, text, self.args.messages, latencies)
@@ -272,9 +277,10 @@ class Bench:
             seconds, cpu = time.monotonic() - t0, cpu_seconds(proc.pid) - cpu0
             own, emu = time.process_time() - own0, cpu_seconds(self.emu.pid) - emu0
             waited = waited_seconds(proc.pid) - wait0
+            loop = waited_seconds(proc.pid, main_only=True) - loop0
             rate_limited = int((await self.client.stats(token))["rate_limited"])
             return Run(
-                kind, len(latencies), seconds, cpu, latencies, rate_limited, own, emu, waited
+                kind, len(latencies), seconds, cpu, latencies, rate_limited, own, emu, waited, loop
             )
         finally:
             proc.send_signal(signal.SIGTERM)
