@@ -196,6 +196,7 @@ class Run:
     emulator_cpu: float  # the emulator's process
     waited: float  # the bot's threads: ready to run, waiting for a core
     loop_waited: float  # the same, of its main thread (the event loop) alone
+    harness_waited: tuple[float, float]  # the same, of the emulator's and of the users' loop
 
     @property
     def per_s(self) -> float:
@@ -218,7 +219,9 @@ class Run:
             f"CPU of the emulator {self.emulator_cpu / self.seconds * 100:.0f}%, "
             f"of the users {self.users_cpu / self.seconds * 100:.0f}% of a core; the bot's "
             f"threads waited for a core {self.waited / self.seconds * 100:.0f}% of the time "
-            f"(summed), its event loop {self.loop_waited / self.seconds * 100:.0f}%"
+            f"(summed), its event loop {self.loop_waited / self.seconds * 100:.0f}%, the "
+            f"emulator's {self.harness_waited[0] / self.seconds * 100:.0f}%, the users' "
+            f"{self.harness_waited[1] / self.seconds * 100:.0f}%"
         )
 
 
@@ -268,6 +271,8 @@ class Bench:
             cpu0, t0, own0 = cpu_seconds(proc.pid), time.monotonic(), time.process_time()
             emu0, wait0 = cpu_seconds(self.emu.pid), waited_seconds(proc.pid)
             loop0 = waited_seconds(proc.pid, main_only=True)
+            emu_loop0 = waited_seconds(self.emu.pid, main_only=True)
+            own_loop0 = waited_seconds(os.getpid(), main_only=True)
             await asyncio.gather(
                 *(
                     self.user(FIRST_UID + i, token, text, self.args.messages, latencies)
@@ -278,9 +283,23 @@ class Bench:
             own, emu = time.process_time() - own0, cpu_seconds(self.emu.pid) - emu0
             waited = waited_seconds(proc.pid) - wait0
             loop = waited_seconds(proc.pid, main_only=True) - loop0
+            harness = (
+                waited_seconds(self.emu.pid, main_only=True) - emu_loop0,
+                waited_seconds(os.getpid(), main_only=True) - own_loop0,
+            )
             rate_limited = int((await self.client.stats(token))["rate_limited"])
             return Run(
-                kind, len(latencies), seconds, cpu, latencies, rate_limited, own, emu, waited, loop
+                kind,
+                len(latencies),
+                seconds,
+                cpu,
+                latencies,
+                rate_limited,
+                own,
+                emu,
+                waited,
+                loop,
+                harness,
             )
         finally:
             proc.send_signal(signal.SIGTERM)
