@@ -74,8 +74,26 @@ def ensure_sqlite_dir(url: str) -> None:
         Path(u.database).parent.mkdir(parents=True, exist_ok=True)
 
 
+# Connections each SQLite engine keeps open: more than the tasks that use one at once (up to
+# 256 concurrent updates and 256 sends in flight by the config's bounds, typically 16 + 16,
+# plus the poller, the inbox processor and the sweep). SQLAlchemy's default (5, and 10 more
+# opened and closed again as needed) was smaller than that: under load every update opened a
+# fresh aiosqlite connection (a thread and four PRAGMAs) and closed it again.
+SQLITE_POOL_SIZE = 40
+SQLITE_POOL_OVERFLOW = 512
+
+
 def _sqlite_engine(url: str, *, immediate: bool, echo: bool) -> AsyncEngine:
-    engine = create_async_engine(url, echo=echo, hide_parameters=True, connect_args={"timeout": 30})
+    database = make_url(url).database
+    # An in-memory database has a single connection (StaticPool): no pool to size.
+    pool: dict[str, int] = (
+        {"pool_size": SQLITE_POOL_SIZE, "max_overflow": SQLITE_POOL_OVERFLOW}
+        if database and database != ":memory:"
+        else {}
+    )
+    engine = create_async_engine(
+        url, echo=echo, hide_parameters=True, connect_args={"timeout": 30}, **pool
+    )
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -79,14 +79,18 @@ class AppContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
 
     async def person(self) -> people.Roles | None:
         """What the sender is to us (resident, volunteer, staff), as at the first call in this
-        update; None for an update without a sender. Read with the language, in one session."""
+        update; None for an update without a sender. Read with the language, in one statement."""
         user = self._sender
         if user is None:
             return None
         if self._roles is None:
             async with self.rt.db.read() as s:
-                await self.language(s)
-                self._roles = await people.roles_of(s, user.id)
+                roles, language = await people.who_is(
+                    s, user.id, self.rt.default_language, client_hint=user.language_code
+                )
+            self._roles = roles
+            if self._language is None:
+                self._language = language
         return self._roles
 
     def forget(self) -> None:

@@ -111,6 +111,15 @@ class BotService:
         rt.wake_outbox = self.dispatcher.wake
         self._sem = asyncio.Semaphore(settings.bot.concurrent_updates)
         self._new_updates = asyncio.Event()
+        # Updates just stored by this process, handed to the processor as parsed: it reads
+        # the inbox only at start, after a failure, and when idle for a second.
+        self._fresh: list[tuple[int, dict[str, Any]]] = []
+        self._reread = True
+        # Updates handled, to be marked processed: in one write for all that finished while
+        # the previous one ran (one per update before).
+        self._to_mark: list[int] = []
+        self._marks_due = asyncio.Event()
+        self._marker: asyncio.Task[None] | None = None
         self._in_flight: set[int] = set()
         # Recently finished ids: a pending-list read just before a row was marked done must not
         # hand that update out again.
@@ -139,6 +148,7 @@ class BotService:
             await self._until_up("deleteWebhook", self.raw_bot.delete_webhook)
             self._tasks.append(asyncio.create_task(self._poll(), name="inbox-poll"))
         self._tasks.append(asyncio.create_task(self._process(), name="inbox-process"))
+        self._marker = asyncio.create_task(self._mark(), name="inbox-mark")
         logger.info("bot started as @%s", self.app.bot.username)
 
     async def _until_up(self, what: str, call: Callable[[], Awaitable[object]]) -> None:
@@ -178,6 +188,13 @@ class BotService:
         tails = [t for t in self._tails.values() if not t.done()]
         if tails:
             await asyncio.gather(*tails, return_exceptions=True)
+        if self._marker is not None:
+            self._marker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._marker
+            self._marker = None
+        with contextlib.suppress(Exception):  # else they are processed again after a restart
+            await self._mark_handled()
         await self.dispatcher.stop()
         await self.app.stop()
         await self.app.shutdown()
@@ -207,41 +224,63 @@ class BotService:
             backoff = 1.0
             if not updates:
                 continue
-            await self.store([(u.update_id, json.dumps(u.to_dict())) for u in updates])
+            await self._store([(u.update_id, u.to_dict()) for u in updates])
             # Only now may Telegram forget them: the next call's offset confirms this batch.
             offset = updates[-1].update_id + 1
 
     async def store(self, updates: list[tuple[int, str]]) -> int:
+        """Store updates (id, JSON) in the inbox for processing; how many were new."""
+        return await self._store([(uid, json.loads(payload)) for uid, payload in updates])
+
+    async def _store(self, updates: list[tuple[int, dict[str, Any]]]) -> int:
         async with self.rt.db.session() as s:
-            new = await inbox.record(s, self.rt.clock, updates)
+            new = await inbox.record_new(
+                s, self.rt.clock, [(uid, json.dumps(data)) for uid, data in updates]
+            )
+        # Stored: the processor takes the new ones as they are, with no read of the inbox.
+        self._fresh.extend((uid, data) for uid, data in updates if uid in new)
         self._new_updates.set()
-        return new
+        return len(new)
 
     async def _process(self) -> None:
         while self._running:
             self._new_updates.clear()
-            try:
-                # Only the ids of what waits; the payloads of those not yet being handled.
-                async with self.rt.db.read() as s:
-                    ids = [
-                        i
-                        for i in await inbox.pending_ids(s, limit=500)
-                        if i not in self._in_flight and i not in self._done
-                    ]
-                    rows = await inbox.payloads(s, ids)
-            except Exception:
-                logger.exception("reading the inbox failed")
-                rows = []
-            for update_id, payload in rows:
+            fresh, self._fresh = self._fresh, []
+            rows = dict(fresh)
+            if self._reread:  # at start, after a failure, when idle: what else waits
+                self._reread = False
+                rows.update(await self._waiting())
+            for update_id in sorted(rows):  # one user's updates in the order received
+                if update_id in self._in_flight or update_id in self._done:
+                    continue
                 self._in_flight.add(update_id)
-                data = json.loads(payload)
+                data = rows[update_id]
                 key = serial_key(data)
                 prev = self._tails.get(key)
                 task = asyncio.create_task(self._handle(update_id, data, prev))
                 self._tails[key] = task
                 task.add_done_callback(functools.partial(self._forget, key))
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._new_updates.wait(), timeout=1.0)
+            except TimeoutError:
+                self._reread = True
+
+    async def _waiting(self) -> dict[int, dict[str, Any]]:
+        """The pending updates of the inbox not already being handled or done."""
+        try:
+            # Only the ids of what waits; the payloads of those not yet being handled.
+            async with self.rt.db.read() as s:
+                ids = [
+                    i
+                    for i in await inbox.pending_ids(s, limit=500)
+                    if i not in self._in_flight and i not in self._done
+                ]
+                rows = await inbox.payloads(s, ids)
+        except Exception:
+            logger.exception("reading the inbox failed")
+            self._reread = True
+            return {}
+        return {update_id: json.loads(payload) for update_id, payload in rows}
 
     def _forget(self, key: str, task: asyncio.Task[None]) -> None:
         if self._tails.get(key) is task:
@@ -264,18 +303,46 @@ class BotService:
             logger.exception("update %s failed", update_id)
             error = repr(exc)[:2000]
         finally:
-            try:
-                async with self.rt.db.session() as s:
-                    await inbox.mark_processed(s, self.rt.clock, update_id, error)
-            finally:
-                if error is None:
-                    self._done.add(update_id)
-                    self._done_order.append(update_id)
-                    if len(self._done_order) > 50_000:
-                        self._done.discard(self._done_order.popleft())
+            if error is None:
+                # Done: never handed out again by this process, marked in the inbox soon.
+                self._done.add(update_id)
+                self._done_order.append(update_id)
+                if len(self._done_order) > 50_000:
+                    self._done.discard(self._done_order.popleft())
+                self._to_mark.append(update_id)
+                self._marks_due.set()
                 self._in_flight.discard(update_id)
-                if error is not None:  # still pending: the next read tries it again
+            else:
+                try:
+                    async with self.rt.db.session() as s:
+                        await inbox.mark_processed(s, self.rt.clock, update_id, error)
+                finally:
+                    self._in_flight.discard(update_id)
+                    self._reread = True  # still pending: the next read tries it again
                     self._new_updates.set()
+
+    async def _mark(self) -> None:
+        """Mark handled updates processed, all that finished since the last write at once."""
+        while True:
+            await self._marks_due.wait()
+            self._marks_due.clear()
+            try:
+                await self._mark_handled()
+            except Exception:
+                logger.exception("marking updates processed failed")
+                await asyncio.sleep(1.0)
+                self._marks_due.set()
+
+    async def _mark_handled(self) -> None:
+        ids, self._to_mark = self._to_mark, []
+        if not ids:
+            return
+        try:
+            async with self.rt.db.session() as s:
+                await inbox.mark_done(s, self.rt.clock, ids)
+        except BaseException:
+            self._to_mark[:0] = ids  # tried again by the next write
+            raise
 
     async def idle(self) -> None:
         """Wait until the inbox has nothing left to process (tests)."""

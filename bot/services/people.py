@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CompoundSelect, Table, literal, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
@@ -56,18 +57,63 @@ async def refuse_if_suspended(session: AsyncSession, telegram_id: int) -> None:
         raise Refused(SUSPENDED)
 
 
-async def roles_of(session: AsyncSession, telegram_id: int) -> Roles:
-    resident = await session.scalar(select(Resident).where(Resident.telegram_id == telegram_id))
-    vol = await session.scalar(select(Volunteer).where(Volunteer.telegram_id == telegram_id))
-    staff = (await session.scalars(select(Staff).where(Staff.telegram_id == telegram_id))).all()
-    return Roles(
-        telegram_id=telegram_id,
-        resident_id=resident.id if resident else None,
-        volunteer_id=vol.id if vol else None,
-        volunteer_approved=bool(vol and vol.status == VolunteerStatus.APPROVED),
-        volunteer_grid_id=vol.grid_id if vol else None,
-        staff_roles=tuple(sorted({s.role for s in staff})),
+# A row of ``_about``: kind, id, text (status, role or language), grid id.
+AboutRow = tuple[str, int | None, str | None, int | None]
+
+
+def _about(telegram_id: int) -> CompoundSelect[Any]:
+    """One statement for all a person is to us: a row per record (kind, id, text, grid id):
+    their resident id ("r"), volunteer id, status and grid ("v"), each staff role ("s") and
+    their chosen language ("l"). Core columns of the tables, no ORM: it runs for most updates."""
+    resident, volunteer, staff, pref = (
+        cast(Table, m.__table__).c for m in (Resident, Volunteer, Staff, UserPref)
     )
+    return union_all(
+        select(literal("r"), resident.id, null(), null()).where(
+            resident.telegram_id == telegram_id
+        ),
+        select(literal("v"), volunteer.id, volunteer.status, volunteer.grid_id).where(
+            volunteer.telegram_id == telegram_id
+        ),
+        select(literal("s"), null(), staff.role, null()).where(staff.telegram_id == telegram_id),
+        select(literal("l"), null(), pref.language, null()).where(pref.telegram_id == telegram_id),
+    )
+
+
+async def who_is(
+    session: AsyncSession, telegram_id: int, default: str, client_hint: str | None = None
+) -> tuple[Roles, str]:
+    """``roles_of`` and ``language_of`` together, in one statement."""
+    resident_id: int | None = None
+    volunteer: tuple[int | None, str | None, int | None] | None = None
+    staff_roles: set[str] = set()
+    chosen: str | None = None
+    rows = cast("list[AboutRow]", (await session.execute(_about(telegram_id))).all())
+    for kind, id_, text, grid_id in rows:
+        if kind == "r" and resident_id is None:
+            resident_id = id_
+        elif kind == "v" and volunteer is None:
+            volunteer = (id_, text, grid_id)
+        elif kind == "s":
+            staff_roles.add(str(text))
+        elif kind == "l" and text:
+            chosen = text
+    roles = Roles(
+        telegram_id=telegram_id,
+        resident_id=resident_id,
+        volunteer_id=volunteer[0] if volunteer else None,
+        volunteer_approved=bool(volunteer and volunteer[1] == VolunteerStatus.APPROVED),
+        volunteer_grid_id=volunteer[2] if volunteer else None,
+        staff_roles=tuple(sorted(staff_roles)),
+    )
+    if chosen:
+        return roles, chosen
+    return roles, normalize(client_hint, default) if client_hint else default
+
+
+async def roles_of(session: AsyncSession, telegram_id: int) -> Roles:
+    roles, _language = await who_is(session, telegram_id, "")
+    return roles
 
 
 async def language_of(
