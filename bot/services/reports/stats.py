@@ -21,7 +21,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import Gettext
+from bot.i18n import N_, Gettext
+from bot.limits import TEXT_LIMIT, tg_len
 from bot.runtime import Runtime
 from bot.services.orders import texts
 from bot.services.reports.days import day_bounds
@@ -301,7 +302,26 @@ def _fmt_minutes(value: float | None, _: Gettext) -> str:
     return _("{n} min").format(n=f"{value:g}")
 
 
-def render_stats(s: Stats, _: Gettext) -> str:
+# The longest lists of /stats are cut to what a reader takes in (a district's admin has
+# hundreds of volunteers and may have hundreds of tasks waiting): the first of each (the grids
+# in order, the volunteers who delivered most, the tasks waiting longest), then how many more.
+SHOWN_GRIDS = 40
+SHOWN_VOLUNTEERS = 15
+SHOWN_WAITING = 15
+
+MORE_GRIDS = N_("…and {n} more grids (all of them in /export).")
+MORE_VOLUNTEERS = N_("…and {n} more volunteers (all of them in /export).")
+MORE_WAITING = N_("…and {n} more tasks waiting.")
+
+
+def _first(items: Sequence[Any], shown: int, more: str, _: Gettext) -> tuple[Sequence[Any], str]:
+    """The first ``shown`` of ``items``, and the line saying how many more ("" if none)."""
+    if len(items) <= shown:
+        return items, ""
+    return items[:shown], _(more).format(n=len(items) - shown)
+
+
+def _render(s: Stats, _: Gettext, grids: int, volunteers: int, waiting: int) -> str:
     lines = [_("📊 Orders {period}: {n}").format(period=_period(s), n=s.created)]
     if s.created:
         lines.append(
@@ -326,15 +346,20 @@ def render_stats(s: Stats, _: Gettext) -> str:
         )
     )
     if s.grids:
+        shown_grids, more = _first(s.grids, grids, MORE_GRIDS, _)
         lines.append("")
         lines.append(_("Per grid (ordered / delivered / open now):"))
-        lines.extend(f"• {g.name}: {g.created} / {g.delivered} / {g.open_now}" for g in s.grids)
+        lines.extend(f"• {g.name}: {g.created} / {g.delivered} / {g.open_now}" for g in shown_grids)
+        lines.extend([more] if more else [])
     if s.volunteers:
+        shown_vols, more = _first(s.volunteers, volunteers, MORE_VOLUNTEERS, _)
         lines.append("")
         lines.append(_("Per volunteer (claimed / delivered):"))
-        lines.extend(f"• {v.name} ({v.grid}): {v.claimed} / {v.delivered}" for v in s.volunteers)
+        lines.extend(f"• {v.name} ({v.grid}): {v.claimed} / {v.delivered}" for v in shown_vols)
+        lines.extend([more] if more else [])
     lines.append("")
     if s.unclaimed:
+        shown_waiting, more = _first(s.unclaimed, waiting, MORE_WAITING, _)
         lines.append(_("⚠️ Unclaimed for more than {n} minutes:").format(n=s.unclaimed_minutes))
         lines.extend(
             _("• #{id} {grid} {kind}, {urgency}: {minutes} min").format(
@@ -344,10 +369,23 @@ def render_stats(s: Stats, _: Gettext) -> str:
                 urgency=_(texts.URGENCY.get(w.urgency, w.urgency)),
                 minutes=w.minutes,
             )
-            for w in s.unclaimed
+            for w in shown_waiting
         )
+        lines.extend([more] if more else [])
     else:
         lines.append(
             _("✅ Nothing unclaimed for more than {n} minutes.").format(n=s.unclaimed_minutes)
         )
     return "\n".join(lines)
+
+
+def render_stats(s: Stats, _: Gettext, limit: int = TEXT_LIMIT) -> str:
+    """The stats as one message of at most ``limit`` (Telegram's measure): the grids, the
+    volunteers and the waiting tasks each cut to their first few, fewer still if long names
+    would not fit otherwise (the totals and medians are always there)."""
+    grids, volunteers, waiting = SHOWN_GRIDS, SHOWN_VOLUNTEERS, SHOWN_WAITING
+    text = _render(s, _, grids, volunteers, waiting)
+    while tg_len(text) > limit and (grids or volunteers or waiting):
+        grids, volunteers, waiting = grids // 2, volunteers // 2, waiting // 2
+        text = _render(s, _, grids, volunteers, waiting)
+    return text
