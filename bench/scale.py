@@ -31,6 +31,7 @@ import itertools
 import os
 import random
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -449,6 +450,10 @@ def main() -> None:
         url = f"sqlite+aiosqlite:///{a.keep.resolve()}"
     if a.reuse:  # a copy: the notice's rows and the export's audit entry are not kept
         shutil.copyfile(a.reuse, tmp / "paotui.db")
+        # A new emulator numbers its updates from 1 again: the bot would take them for
+        # updates it has already handled.
+        with sqlite3.connect(tmp / "paotui.db") as con:
+            con.execute("DELETE FROM inbox")
     try:
         t = time.perf_counter()
         if not a.measure_only and not a.reuse:
