@@ -33,6 +33,11 @@ def workbook_bytes(sheets: list[Sheet]) -> bytes:
 
 
 def _csv_value(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return neutralise(value)
+    if kind is int:
+        return str(value)
     if value is None:
         return ""
     if isinstance(value, datetime):
