@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import io
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from openpyxl import load_workbook
 from sqlalchemy import insert, select
 
@@ -15,6 +17,7 @@ from bot.limits import TEXT_LIMIT, tg_len
 from bot.services import reports
 from bot.services.orders import texts
 from bot.services.scope import NOT_STAFF
+from handlers import reports as report_handlers
 from models import AuditEntry, Order, OrderEvent, OrderStatus, Volunteer, VolunteerStatus
 from tests.factories import STAFF, Harness, Z, buttons, text_of
 from tests.unit.test_orders import _order, _resident
@@ -201,3 +204,36 @@ async def test_stats_of_a_busy_district_fit_one_message(harness: Harness) -> Non
     assert f"…还有 {80 - reports.SHOWN_VOLUNTEERS} 位志愿者（完整名单见 /export）。" in text
     assert "：381 单" in text  # the total counts every order, shown or not
     assert {d for _, d in buttons(shown)} >= {"rp:s:today", "rp:s:7d"}
+
+
+async def test_a_ledger_too_big_for_telegram_is_not_sent_but_explained(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A month of a district's ledger is over the 50 MB Telegram lets a bot send: the staff
+    member is told its size and a shorter range to ask for, not "try again"."""
+    h = harness
+    monkeypatch.setattr(report_handlers, "DOCUMENT_LIMIT", 2_500_000)
+    monkeypatch.setattr(reports, "export", _sized(10_000_000))
+    boss = h.person(STAFF, "赵书记")
+    boss.say("/export 2026-11-01 2026-11-30")
+    told = await boss.expect(Z(report_handlers.TOO_BIG), timeout=30)
+    assert text_of(told) == (
+        "2026-11-01 – 2026-11-30 的台账有 10 MB，超过 Telegram 允许机器人发送的上限（2 MB）。"
+        "请少选几天导出，例如 /export 2026-11-01 2026-11-06。"
+    )
+    await h.settle()
+    assert _docs(h, STAFF) == []
+    async with h.rt.db.read() as s:
+        assert (
+            list(
+                await s.scalars(select(AuditEntry.id).where(AuditEntry.action == "report.exported"))
+            )
+            == []
+        )
+
+
+def _sized(size: int) -> Any:
+    async def export(*_args: Any) -> reports.Export:
+        return reports.Export(b"x" * size, b"y", 1)
+
+    return export
