@@ -64,7 +64,9 @@ async def export(
     """The ledger's files for a scope and local days, built in a child process that reads the
     database ``session`` is bound to (what is committed there)."""
     # spawn: a fresh interpreter (forking a process that runs threads and an event loop is not
-    # safe); it imports what it needs, ~1 s, against the minutes it saves.
+    # safe); it imports what it needs, ~1 s, against the minutes it saves. Like any spawned
+    # child it imports the parent's main script first: `paotui` (the console script) and a
+    # script under `if __name__ == "__main__":` are fine.
     pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
     try:
         return await asyncio.get_running_loop().run_in_executor(
