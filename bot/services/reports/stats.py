@@ -184,15 +184,14 @@ async def _open_now(session: AsyncSession, grid_ids: Sequence[int]) -> list[_Ope
 
 
 async def _volunteer_lines(
-    session: AsyncSession, grid_ids: Sequence[int], start: datetime, end: datetime
+    session: AsyncSession, grid_ids: Sequence[int] | None, start: datetime, end: datetime
 ) -> list[VolunteerLine]:
     """What each volunteer did in these days, from the events (claims and deliveries), most
-    deliveries first."""
+    deliveries first. ``grid_ids`` None: every grid (the events are not joined to their
+    orders at all: at a district's scale that join is most of the query)."""
     q = (
         select(OrderEvent.actor_telegram_id, OrderEvent.to_status, func.count())
-        .join(Order, Order.id == OrderEvent.order_id)
         .where(
-            Order.grid_id.in_(grid_ids),
             OrderEvent.at >= start,
             OrderEvent.at < end,
             OrderEvent.to_status.in_((OrderStatus.CLAIMED, OrderStatus.DELIVERED)),
@@ -200,6 +199,8 @@ async def _volunteer_lines(
         )
         .group_by(OrderEvent.actor_telegram_id, OrderEvent.to_status)
     )
+    if grid_ids is not None:
+        q = q.join(Order, Order.id == OrderEvent.order_id).where(Order.grid_id.in_(grid_ids))
     claimed: Counter[int | None] = Counter()  # (None: excluded by the query)
     delivered: Counter[int | None] = Counter()
     for t, s, n in await session.execute(q):
@@ -229,6 +230,11 @@ async def _volunteer_lines(
         ),
         key=lambda line: (-line.delivered, -line.claimed, line.volunteer_id),
     )
+
+
+async def _every_grid(session: AsyncSession, grid_ids: Sequence[int]) -> bool:
+    """Whether these are all the grids there are (an admin's scope)."""
+    return set(await session.scalars(select(Grid.id))) <= set(grid_ids)
 
 
 async def _grid_names(session: AsyncSession, grid_ids: set[int]) -> dict[int, str]:
@@ -292,7 +298,9 @@ async def stats(
         by_status=dict(orders.by_status),
         by_category=dict(orders.by_category),
         grids=_grid_lines(grids, orders, open_now),
-        volunteers=await _volunteer_lines(session, ids, start, end),
+        volunteers=await _volunteer_lines(
+            session, None if await _every_grid(session, ids) else ids, start, end
+        ),
         median_claim_minutes=orders.median_claim_minutes,
         median_deliver_minutes=orders.median_deliver_minutes,
         unclaimed_minutes=unclaimed_minutes,
