@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from telegram import Update
@@ -35,6 +35,12 @@ CSV_CAPTION = N_("The orders as CSV (opens in Excel).")
 PREPARING = N_("⏳ Preparing the ledger {period}. The files follow in a moment.")
 ALREADY_PREPARING = N_("Your ledger is being prepared, please wait a moment.")
 EXPORT_FAILED = N_("Sorry, the ledger could not be prepared. Please try again.")
+TOO_BIG = N_(
+    "The ledger {period} is {mb} MB, more than Telegram lets a bot send ({limit} MB). Please "
+    "export fewer days, e.g. /export {first} {last}."
+)
+# Telegram's limit on a document a bot sends (a month of a district's ledger is over it).
+DOCUMENT_LIMIT = 50 * 1000 * 1000
 # bot_data key: the staff members whose export is being prepared now.
 EXPORTS_RUNNING = "exports_running"
 
@@ -155,6 +161,10 @@ async def _export(
     try:
         async with rt.db.read() as s:
             files = await reports.export(s, scope, day_from, day_to, rt.timezone)
+        biggest = max(len(files.xlsx), len(files.csv))
+        if biggest > DOCUMENT_LIMIT:
+            await ctx.bot.send_message(telegram_id, _too_big(day_from, day_to, biggest, _))
+            return
         async with rt.db.session() as s:
             await audit.record(
                 s,
@@ -182,6 +192,20 @@ async def _export(
             await ctx.bot.send_message(telegram_id, _(EXPORT_FAILED))
     finally:
         _running(ctx).discard(telegram_id)
+
+
+def _too_big(day_from: date, day_to: date, size: int, _: Gettext) -> str:
+    """Files over Telegram's limit: their size, and a range of days that might fit (as many
+    days from the first as the limit's share of the size)."""
+    days = (day_to - day_from).days + 1
+    fit = max(1, days * DOCUMENT_LIMIT // size - 1)
+    return _(TOO_BIG).format(
+        period=_period(day_from, day_to),
+        mb=-(-size // 1_000_000),
+        limit=DOCUMENT_LIMIT // 1_000_000,
+        first=day_from.isoformat(),
+        last=min(day_to, day_from + timedelta(days=fit - 1)).isoformat(),
+    )
 
 
 async def export_command(update: Update, ctx: AppContext) -> None:

@@ -229,6 +229,16 @@ class Order(Base):
         Index("ix_orders_status_grid", "status", "grid_id"),
         # /stats and the ledger: the orders created in some days (a range, not every order).
         Index("ix_orders_created_at", "created_at"),
+        # /stats: its counts and medians of some days read from the index alone.
+        Index(
+            "ix_orders_created_counted",
+            "created_at",
+            "grid_id",
+            "status",
+            "category",
+            "claimed_at",
+            "delivered_at",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -301,7 +311,11 @@ class OrderEvent(Base):
 
     __tablename__ = "order_events"
     # /stats and the ledger: the events of some days (a range scan, not the whole history).
-    __table_args__ = (Index("ix_order_events_at", "at"),)
+    __table_args__ = (
+        Index("ix_order_events_at", "at"),
+        # /stats: the claims and deliveries of some days, and by whom, from the index alone.
+        Index("ix_order_events_status_at", "to_status", "at", "actor_telegram_id", "order_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)

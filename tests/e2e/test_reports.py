@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import io
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
+from bot.limits import TEXT_LIMIT, tg_len
 from bot.services import reports
 from bot.services.orders import texts
 from bot.services.scope import NOT_STAFF
-from models import AuditEntry, Order
+from handlers import reports as report_handlers
+from models import AuditEntry, Order, OrderEvent, OrderStatus, Volunteer, VolunteerStatus
 from tests.factories import STAFF, Harness, Z, buttons, text_of
 from tests.unit.test_orders import _order, _resident
 
@@ -122,3 +126,114 @@ async def test_daily_summary_once_across_sweeps_and_a_restart(harness: Harness) 
     h.advance(days=1)
     await h.sweep()
     assert len(summaries()) == 2
+
+
+async def _crowd(h: Harness, order_id: int, waiting: int, volunteers: int) -> None:
+    """``waiting`` more open tasks like ``order_id``, the k-th created k minutes before it,
+    and ``volunteers`` more volunteers of its grid who each claimed one more task today."""
+    async with h.rt.db.session() as s:
+        row = dict(
+            (await s.execute(select(Order.__table__).where(Order.id == order_id))).one()._mapping
+        )
+        del row["id"]
+        t0 = row["created_at"]
+        await s.execute(
+            insert(Order.__table__),
+            [{**row, "created_at": t0 - timedelta(minutes=k)} for k in range(1, waiting + 1)],
+        )
+        claimed = [
+            {**row, "status": OrderStatus.CLAIMED, "claimed_at": t0} for _ in range(volunteers)
+        ]
+        await s.execute(insert(Order.__table__), claimed)
+        ids = list(
+            await s.scalars(
+                select(Order.id).where(Order.status == OrderStatus.CLAIMED).order_by(Order.id)
+            )
+        )
+        for k, oid in enumerate(ids):
+            tid = 7_000_000 + k
+            s.add(
+                Volunteer(
+                    telegram_id=tid,
+                    name=f"志愿者{k:03d}号",
+                    grid_id=row["grid_id"],
+                    status=VolunteerStatus.APPROVED,
+                    created_at=t0,
+                )
+            )
+            s.add(
+                OrderEvent(
+                    order_id=oid,
+                    actor="volunteer",
+                    actor_telegram_id=tid,
+                    from_status=OrderStatus.OPEN,
+                    to_status=OrderStatus.CLAIMED,
+                    at=t0,
+                )
+            )
+
+
+async def test_stats_of_a_busy_district_fit_one_message(harness: Harness) -> None:
+    """An admin's /stats over 300 tasks waiting and 80 volunteers (once 12,000 characters:
+    Telegram refused it) is one message: the longest-waiting tasks and the busiest volunteers
+    first, then how many more, and the totals of all of them."""
+    h = harness
+    # Tomorrow at 10:00 local time: the tasks created up to 5 hours earlier are of the same day.
+    now = h.rt.clock.now()
+    local = now.astimezone(ZoneInfo(h.rt.timezone))
+    morning = datetime.combine(local.date() + timedelta(days=1), time(10), local.tzinfo)
+    h.advance(seconds=(morning - now).total_seconds())
+    boss = h.person(STAFF, "赵书记")
+    await _resident(h.rt)
+    order_id = await _order(h.rt)
+    await h.settle()
+    await _crowd(h, order_id, waiting=300, volunteers=80)
+    h.advance(minutes=45)
+
+    boss.say("/stats")
+    shown = await boss.expect(Z("📊 Orders {period}: {n}"))
+    text = text_of(shown)
+    assert tg_len(text) <= TEXT_LIMIT
+    waiting_lines = [line for line in text.splitlines() if line.startswith("• #")]
+    assert len(waiting_lines) == reports.SHOWN_WAITING
+    # Oldest first: the task created 300 minutes before the first one waits 345 minutes.
+    assert "已等 345 分钟" in waiting_lines[0] and "已等 331 分钟" in waiting_lines[-1]
+    assert f"…还有 {301 - reports.SHOWN_WAITING} 单在等。" in text
+    vol_lines = [line for line in text.splitlines() if line.startswith("• 志愿者")]
+    assert len(vol_lines) == reports.SHOWN_VOLUNTEERS
+    assert f"…还有 {80 - reports.SHOWN_VOLUNTEERS} 位志愿者（完整名单见 /export）。" in text
+    assert "：381 单" in text  # the total counts every order, shown or not
+    assert {d for _, d in buttons(shown)} >= {"rp:s:today", "rp:s:7d"}
+
+
+async def test_a_ledger_too_big_for_telegram_is_not_sent_but_explained(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A month of a district's ledger is over the 50 MB Telegram lets a bot send: the staff
+    member is told its size and a shorter range to ask for, not "try again"."""
+    h = harness
+    monkeypatch.setattr(report_handlers, "DOCUMENT_LIMIT", 2_500_000)
+    monkeypatch.setattr(reports, "export", _sized(10_000_000))
+    boss = h.person(STAFF, "赵书记")
+    boss.say("/export 2026-11-01 2026-11-30")
+    told = await boss.expect(Z(report_handlers.TOO_BIG), timeout=30)
+    assert text_of(told) == (
+        "2026-11-01 – 2026-11-30 的台账有 10 MB，超过 Telegram 允许机器人发送的上限（2 MB）。"
+        "请少选几天导出，例如 /export 2026-11-01 2026-11-06。"
+    )
+    await h.settle()
+    assert _docs(h, STAFF) == []
+    async with h.rt.db.read() as s:
+        assert (
+            list(
+                await s.scalars(select(AuditEntry.id).where(AuditEntry.action == "report.exported"))
+            )
+            == []
+        )
+
+
+def _sized(size: int) -> Any:
+    async def export(*_args: Any) -> reports.Export:
+        return reports.Export(b"x" * size, b"y", 1)
+
+    return export

@@ -139,6 +139,41 @@ async def test_send_claims_once_and_counts(rt: Runtime) -> None:
         assert notice is not None and notice.recipients == 1
 
 
+@pytest.mark.parametrize("chunk", [1000, 2])
+async def test_a_notice_written_in_chunks(
+    rt: Runtime, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """Written a few recipients at a time (a district's notice: 1,000 at a time), a notice has
+    one delivery and one outbox row per chat, each delivery pointing at its own chat's row, a
+    person both resident and volunteer once, and a pin per group chat."""
+    monkeypatch.setattr(notices.sending, "WRITE_CHUNK", chunk)
+    await _staff(rt)
+    for tid, building in ((1, 1), (2, 2), (3, 4), (2101, 5)):  # 2101: also a volunteer
+        await _resident(rt, tid, building)
+    async with rt.db.session() as s:
+        n = await notices.create(rt, s, ADMIN, "everyone", "all", "hello", pin=True)
+    async with rt.db.read() as s:
+        deliveries = (
+            await s.execute(
+                select(NoticeDelivery.chat_id, OutboxMessage.chat_id, NoticeDelivery.resident_id)
+                .join(OutboxMessage, OutboxMessage.id == NoticeDelivery.outbox_id)
+                .where(NoticeDelivery.notice_id == n.id)
+            )
+        ).all()
+        pins = list(
+            await s.scalars(select(OutboxMessage.chat_id).where(OutboxMessage.kind == "pin"))
+        )
+        notice = await s.get(Notice, n.id)
+        everyone = await notices.recipients_of(s, notice) if notice else []
+    chats = [d for d, _, _ in deliveries]
+    assert all(d == o for d, o, _ in deliveries)
+    assert len(chats) == len(set(chats)) == len(everyone)
+    assert {1, 2, 3, 2101, 2001, -1001000000001, -1001000000002} <= set(chats)
+    assert sorted(pins) == [-1001000000002, -1001000000001]
+    assert notice is not None and notice.recipients == len(chats) - 2
+    assert [r for _, _, r in deliveries if r is not None] != []
+
+
 def test_parse_when() -> None:
     now = datetime(2024, 5, 1, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
     tz = "Asia/Shanghai"

@@ -401,3 +401,18 @@ async def test_ledger_cells_that_look_like_formulas_stay_text(rt: Runtime) -> No
         for i, cell in enumerate(line)
         if i != spent and cell.startswith(reports.FORMULA_START)
     ]
+
+
+def test_stats_text_fits_however_long_the_names() -> None:
+    """Long names make even the first few lines too long: fewer are shown, never a message
+    Telegram refuses; the totals stay."""
+    d = date(2026, 11, 23)
+    vols = [reports.VolunteerLine(k, "长" * 60, "网格" * 20, 3, 2) for k in range(40)]
+    waiting = [reports.Waiting(k, "网格" * 60, "medicine", "urgent", 90) for k in range(40)]
+    st = reports.Stats(
+        d, d, 120, {"open": 120}, {"medicine": 120}, [], vols, None, None, 30, waiting
+    )
+    for limit in (4096, 1500):
+        text = reports.render_stats(st, ZH, limit)
+        assert len(text.encode("utf-16-le")) // 2 <= limit
+        assert "：120 单" in text and "…还有" in text

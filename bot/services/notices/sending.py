@@ -5,11 +5,13 @@ each row)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import false, insert, select, update
+from sqlalchemy import Select, Table, false, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
@@ -34,6 +36,9 @@ from models import (
 )
 
 NOTICE_PRIORITY = 10  # after order traffic: a broadcast must not hold up a claim
+# The bulk path writes through the tables (Core), not the ORM's bulk insert.
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+_DELIVERIES = cast(Table, NoticeDelivery.__table__)
 
 
 async def create(
@@ -109,9 +114,16 @@ class Recipient:
     is_group: bool = False
 
 
-async def recipients_of(session: AsyncSession, notice: Notice) -> list[Recipient]:
-    """Who a notice reaches, computed when it is sent (a resident who registered after a
-    notice was scheduled gets it too). One entry per chat."""
+# A notice to a district reaches 100,000 chats: its recipients are read, and their outbox and
+# delivery rows written, this many at a time, the event loop free between two chunks.
+WRITE_CHUNK = 1000
+
+
+def _queries(
+    notice: Notice,
+) -> tuple[Select[int, int, int] | None, Select[int] | None, Select[int | None]]:
+    """The queries of a notice's residents (None: none), volunteers (None: none) and group
+    chats, each in a stable order."""
     aud = notice.audience
     rq = (
         select(Resident.telegram_id, Resident.id, Resident.building_id)
@@ -133,10 +145,7 @@ async def recipients_of(session: AsyncSession, notice: Notice) -> list[Recipient
     if aud == CARE:
         rq = rq.where(care_flags.has_flag())
         gq = gq.where(false())
-    out: dict[int, Recipient] = {}
-    if aud != VOLUNTEERS:
-        for tid, rid, bid in (await session.execute(rq.order_by(Resident.id))).all():
-            out.setdefault(tid, Recipient(tid, rid, bid))
+    vq = None
     if aud in (VOLUNTEERS, EVERYONE):
         vq = (
             select(Volunteer.telegram_id)
@@ -148,12 +157,52 @@ async def recipients_of(session: AsyncSession, notice: Notice) -> list[Recipient
             vq = vq.where(Grid.id == notice.grid_id)
         elif notice.community_id is not None:
             vq = vq.where(Grid.community_id == notice.community_id)
-        for tid in await session.scalars(vq):
-            out.setdefault(tid, Recipient(tid, None, None))
-    for gid in await session.scalars(gq.order_by(Grid.id)):
+    residents = None if aud == VOLUNTEERS else rq.order_by(Resident.id)
+    return residents, vq, gq.order_by(Grid.id)
+
+
+async def recipient_parts(
+    session: AsyncSession, notice: Notice, size: int = WRITE_CHUNK
+) -> AsyncIterator[list[Recipient]]:
+    """Who a notice reaches, computed when it is sent (a resident who registered after a
+    notice was scheduled gets it too), one entry per chat: the households, then the
+    volunteers, then the group chats, read and handed out ``size`` at a time."""
+    residents, volunteers, groups = _queries(notice)
+    seen: set[int] = set()
+    part: list[Recipient] = []
+
+    def add(r: Recipient) -> list[Recipient] | None:
+        nonlocal part
+        if r.chat_id in seen:
+            return None
+        seen.add(r.chat_id)
+        part.append(r)
+        if len(part) < size:
+            return None
+        full, part = part, []
+        return full
+
+    if residents is not None:
+        result = await session.stream(residents.execution_options(yield_per=size))
+        async for rows in result.partitions(size):
+            for tid, rid, bid in rows:
+                if (full := add(Recipient(tid, rid, bid))) is not None:
+                    yield full
+    if volunteers is not None:
+        for tid in await session.scalars(volunteers):
+            if (full := add(Recipient(tid, None, None))) is not None:
+                yield full
+    for gid in await session.scalars(groups):
         if gid is not None:  # (the query's own condition)
-            out.setdefault(gid, Recipient(gid, None, None, is_group=True))
-    return list(out.values())
+            if (full := add(Recipient(gid, None, None, is_group=True))) is not None:
+                yield full
+    if part:
+        yield part
+
+
+async def recipients_of(session: AsyncSession, notice: Notice) -> list[Recipient]:
+    """Who a notice reaches (`recipient_parts`), all at once."""
+    return [r async for part in recipient_parts(session, notice) for r in part]
 
 
 async def outbox_rows(
@@ -192,22 +241,22 @@ async def write_rows(session: AsyncSession, rows: list[dict[str, object]]) -> li
     (id, chat_id) and the ids are matched back by chat. (Asking the database to return them in
     parameter order instead makes SQLite, which has no insert sentinel, insert one row per
     statement: a thread hop per row through aiosqlite, ~30 s for 100,000 households.)"""
+    table = _OUTBOX
     ids: list[int] = []
-    for i in range(0, len(rows), 2000):
-        chunk = rows[i : i + 2000]
+    for i in range(0, len(rows), WRITE_CHUNK):
+        chunk = rows[i : i + WRITE_CHUNK]
         chats = [row["chat_id"] for row in chunk]
         if len(set(chats)) == len(chats):
-            res = await session.execute(
-                insert(OutboxMessage).returning(OutboxMessage.id, OutboxMessage.chat_id), chunk
+            back = await session.execute(
+                insert(table).returning(table.c.id, table.c.chat_id), chunk
             )
-            by_chat: dict[object, int] = {chat: oid for oid, chat in res.all()}
+            by_chat: dict[object, int] = {chat: cast(int, oid) for oid, chat in back.all()}
             ids.extend(by_chat[chat] for chat in chats)
         else:
-            res = await session.execute(
-                insert(OutboxMessage).returning(OutboxMessage.id, sort_by_parameter_order=True),
-                chunk,
+            ordered = await session.execute(
+                insert(table).returning(table.c.id, sort_by_parameter_order=True), chunk
             )
-            ids.extend(res.scalars().all())
+            ids.extend(ordered.scalars().all())
     return ids
 
 
@@ -225,11 +274,24 @@ async def send(rt: Runtime, session: AsyncSession, notice_id: int) -> int:
         return 0
     notice = await session.get(Notice, notice_id, populate_existing=True)
     assert notice is not None
-    people = await recipients_of(session, notice)
+    chats = households = 0
+    async for people in recipient_parts(session, notice, WRITE_CHUNK):
+        await _write(rt, session, notice, people, now)
+        chats += len(people)
+        households += sum(1 for r in people if not r.is_group)
+        await asyncio.sleep(0)  # the loop serves other updates between two chunks
+    notice.recipients = households
+    return chats
+
+
+async def _write(
+    rt: Runtime, session: AsyncSession, notice: Notice, people: list[Recipient], now: datetime
+) -> None:
+    """Some recipients' outbox rows, deliveries and (groups, if pinned) pins: Core INSERTs."""
     ids = await write_rows(session, await outbox_rows(rt, session, notice, people, now))
     deliveries = [
         {
-            "notice_id": notice_id,
+            "notice_id": notice.id,
             "chat_id": r.chat_id,
             "resident_id": r.resident_id,
             "building_id": r.building_id,
@@ -238,8 +300,7 @@ async def send(rt: Runtime, session: AsyncSession, notice_id: int) -> int:
         }
         for r, oid in zip(people, ids, strict=True)
     ]
-    for i in range(0, len(deliveries), 2000):
-        await session.execute(insert(NoticeDelivery), deliveries[i : i + 2000])
+    await session.execute(insert(_DELIVERIES), deliveries)
     if notice.pin:
         pins = [
             outbox.pin_row(now, chat_id=r.chat_id, original_id=oid, priority=NOTICE_PRIORITY)
@@ -247,9 +308,7 @@ async def send(rt: Runtime, session: AsyncSession, notice_id: int) -> int:
             if r.is_group
         ]
         if pins:
-            await session.execute(insert(OutboxMessage), pins)
-    notice.recipients = sum(1 for r in people if not r.is_group)
-    return len(people)
+            await session.execute(insert(_OUTBOX), pins)
 
 
 async def send_due(rt: Runtime) -> int:

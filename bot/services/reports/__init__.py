@@ -31,6 +31,9 @@ from bot.services.reports.sheets.data import READ_CHUNK, LedgerData, ledger_data
 from bot.services.reports.sheets.orders_sheet import ORDER_HEADINGS
 from bot.services.reports.sheets.sheet import Sheet
 from bot.services.reports.stats import (
+    SHOWN_GRIDS,
+    SHOWN_VOLUNTEERS,
+    SHOWN_WAITING,
     GridLine,
     Stats,
     VolunteerLine,
@@ -46,6 +49,9 @@ __all__ = [
     "MAX_DAYS",
     "ORDER_HEADINGS",
     "READ_CHUNK",
+    "SHOWN_GRIDS",
+    "SHOWN_VOLUNTEERS",
+    "SHOWN_WAITING",
     "SUMMARY_KIND",
     "SUMMARY_TITLE",
     "ZH",

@@ -11,20 +11,21 @@ claimed and from claimed to delivered, and the open tasks unclaimed longer than
 from __future__ import annotations
 
 import asyncio
-import statistics
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import Gettext
+from bot.i18n import N_, Gettext
+from bot.limits import TEXT_LIMIT, tg_len
 from bot.runtime import Runtime
 from bot.services.orders import texts
 from bot.services.reports.days import day_bounds
+from bot.services.reports.durations import median, seconds_between
 from models import Grid, Order, OrderEvent, OrderStatus, Volunteer
 
 
@@ -74,10 +75,6 @@ def _minutes(a: datetime, b: datetime) -> float:
     return (b - a).total_seconds() / 60
 
 
-def _median(values: list[float]) -> float | None:
-    return round(statistics.median(values), 1) if values else None
-
-
 # --- the queries -------------------------------------------------------------------------------
 
 
@@ -100,85 +97,117 @@ async def _rows(session: AsyncSession, stmt: Any) -> AsyncIterator[Sequence[Any]
 
 @dataclass
 class _Created:
-    """The orders created in the days asked for, counted as they are read."""
+    """The orders created in the days asked for, counted by the database."""
 
     count: int = 0
     by_status: Counter[str] = field(default_factory=Counter)
     by_category: Counter[str] = field(default_factory=Counter)
     per_grid: Counter[int] = field(default_factory=Counter)
     delivered_per_grid: Counter[int] = field(default_factory=Counter)
-    claim_times: list[float] = field(default_factory=list)
-    deliver_times: list[float] = field(default_factory=list)
+    median_claim_minutes: float | None = None
+    median_deliver_minutes: float | None = None
+
+
+def _minutes_median(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds / 60, 1)
 
 
 async def _orders_created(
     session: AsyncSession, grid_ids: Sequence[int], start: datetime, end: datetime
 ) -> _Created:
-    """The orders of these grids created between `start` and `end`: only the columns counted,
-    read in partitions."""
+    """The orders of these grids created between `start` and `end`: counts by status,
+    category and grid (one GROUP BY), and the median minutes to claim and to deliver (in the
+    database, `durations.median`)."""
     out = _Created()
+    created = (
+        Order.grid_id.in_(grid_ids),
+        Order.created_at >= start,
+        Order.created_at < end,
+    )
     q = (
         select(
-            Order.grid_id,
             Order.status,
             Order.category,
-            Order.created_at,
-            Order.claimed_at,
-            Order.delivered_at,
+            Order.grid_id,
+            func.count(),
+            func.count(Order.delivered_at),
         )
-        .where(Order.grid_id.in_(grid_ids), Order.created_at >= start, Order.created_at < end)
-        .order_by(Order.id)
+        .where(*created)
+        .group_by(Order.status, Order.category, Order.grid_id)
     )
-    async for part in _rows(session, q):
-        for grid_id, status, category, created_at, claimed_at, delivered_at in part:
-            out.count += 1
-            out.by_status[str(status)] += 1
-            out.by_category[category] += 1
-            out.per_grid[grid_id] += 1
-            if delivered_at is not None:
-                out.delivered_per_grid[grid_id] += 1
-            if claimed_at:
-                out.claim_times.append(_minutes(created_at, claimed_at))
-                if delivered_at:
-                    out.deliver_times.append(_minutes(claimed_at, delivered_at))
+    for status, category, grid_id, n, delivered in await session.execute(q):
+        out.count += n
+        out.by_status[str(status)] += n
+        out.by_category[category] += n
+        out.per_grid[grid_id] += n
+        out.delivered_per_grid[grid_id] += delivered
+    claimed = Order.claimed_at.is_not(None)
+    out.median_claim_minutes = _minutes_median(
+        await median(
+            session, seconds_between(Order.created_at, Order.claimed_at), *created, claimed
+        )
+    )
+    out.median_deliver_minutes = _minutes_median(
+        await median(
+            session,
+            seconds_between(Order.claimed_at, Order.delivered_at),
+            *created,
+            claimed,
+            Order.delivered_at.is_not(None),
+        )
+    )
     return out
 
 
-async def _open_now(session: AsyncSession, grid_ids: Sequence[int]) -> list[Order]:
-    """The orders of these grids open right now, oldest first."""
-    return list(
-        await session.scalars(
-            select(Order)
-            .where(Order.grid_id.in_(grid_ids), Order.status == OrderStatus.OPEN)
-            .order_by(Order.created_at, Order.id)
-        )
+@dataclass(frozen=True)
+class _Open:
+    """An order open right now: only what /stats shows of it."""
+
+    id: int
+    grid_id: int
+    category: str
+    urgency: str
+    created_at: datetime
+
+
+async def _open_now(session: AsyncSession, grid_ids: Sequence[int]) -> list[_Open]:
+    """The orders of these grids open right now, oldest first (plain rows, in partitions)."""
+    q = (
+        select(Order.id, Order.grid_id, Order.category, Order.urgency, Order.created_at)
+        .where(Order.grid_id.in_(grid_ids), Order.status == OrderStatus.OPEN)
+        .order_by(Order.created_at, Order.id)
     )
+    out: list[_Open] = []
+    async for part in _rows(session, q):
+        out.extend(_Open(i, g, c, str(u), t) for i, g, c, u, t in part)
+    return out
 
 
 async def _volunteer_lines(
-    session: AsyncSession, grid_ids: Sequence[int], start: datetime, end: datetime
+    session: AsyncSession, grid_ids: Sequence[int] | None, start: datetime, end: datetime
 ) -> list[VolunteerLine]:
     """What each volunteer did in these days, from the events (claims and deliveries), most
-    deliveries first."""
+    deliveries first. ``grid_ids`` None: every grid (the events are not joined to their
+    orders at all: at a district's scale that join is most of the query)."""
     q = (
-        select(OrderEvent.actor_telegram_id, OrderEvent.to_status)
-        .join(Order, Order.id == OrderEvent.order_id)
+        select(OrderEvent.actor_telegram_id, OrderEvent.to_status, func.count())
         .where(
-            Order.grid_id.in_(grid_ids),
             OrderEvent.at >= start,
             OrderEvent.at < end,
             OrderEvent.to_status.in_((OrderStatus.CLAIMED, OrderStatus.DELIVERED)),
             OrderEvent.actor_telegram_id.is_not(None),
         )
+        .group_by(OrderEvent.actor_telegram_id, OrderEvent.to_status)
     )
-    claimed: Counter[int] = Counter()
-    delivered: Counter[int] = Counter()
-    async for part in _rows(session, q):
-        for t, s in part:
-            if s == OrderStatus.CLAIMED:
-                claimed[t] += 1
-            elif s == OrderStatus.DELIVERED:
-                delivered[t] += 1
+    if grid_ids is not None:
+        q = q.join(Order, Order.id == OrderEvent.order_id).where(Order.grid_id.in_(grid_ids))
+    claimed: Counter[int | None] = Counter()  # (None: excluded by the query)
+    delivered: Counter[int | None] = Counter()
+    for t, s, n in await session.execute(q):
+        if s == OrderStatus.CLAIMED:
+            claimed[t] += n
+        elif s == OrderStatus.DELIVERED:
+            delivered[t] += n
     people = set(claimed) | set(delivered)
     if not people:
         return []
@@ -203,6 +232,11 @@ async def _volunteer_lines(
     )
 
 
+async def _every_grid(session: AsyncSession, grid_ids: Sequence[int]) -> bool:
+    """Whether these are all the grids there are (an admin's scope)."""
+    return set(await session.scalars(select(Grid.id))) <= set(grid_ids)
+
+
 async def _grid_names(session: AsyncSession, grid_ids: set[int]) -> dict[int, str]:
     rows = await session.execute(select(Grid.id, Grid.name).where(Grid.id.in_(grid_ids)))
     return {gid: name for gid, name in rows.all()}
@@ -211,7 +245,7 @@ async def _grid_names(session: AsyncSession, grid_ids: set[int]) -> dict[int, st
 # --- putting them together ---------------------------------------------------------------------
 
 
-def _grid_lines(grids: list[Grid], orders: _Created, open_now: list[Order]) -> list[GridLine]:
+def _grid_lines(grids: list[Grid], orders: _Created, open_now: list[_Open]) -> list[GridLine]:
     open_per_grid = Counter(o.grid_id for o in open_now)
     return [
         GridLine(
@@ -226,7 +260,7 @@ def _grid_lines(grids: list[Grid], orders: _Created, open_now: list[Order]) -> l
 
 
 def _waiting(
-    open_now: list[Order], grid_name: dict[int, str], now: datetime, unclaimed_minutes: int
+    open_now: list[_Open], grid_name: dict[int, str], now: datetime, unclaimed_minutes: int
 ) -> list[Waiting]:
     """The open tasks unclaimed for longer than `unclaimed_minutes`."""
     return [
@@ -234,7 +268,7 @@ def _waiting(
             order_id=o.id,
             grid=grid_name.get(o.grid_id, ""),
             category=o.category,
-            urgency=str(o.urgency),
+            urgency=o.urgency,
             minutes=int(_minutes(o.created_at, now)),
         )
         for o in open_now
@@ -264,9 +298,11 @@ async def stats(
         by_status=dict(orders.by_status),
         by_category=dict(orders.by_category),
         grids=_grid_lines(grids, orders, open_now),
-        volunteers=await _volunteer_lines(session, ids, start, end),
-        median_claim_minutes=_median(orders.claim_times),
-        median_deliver_minutes=_median(orders.deliver_times),
+        volunteers=await _volunteer_lines(
+            session, None if await _every_grid(session, ids) else ids, start, end
+        ),
+        median_claim_minutes=orders.median_claim_minutes,
+        median_deliver_minutes=orders.median_deliver_minutes,
         unclaimed_minutes=unclaimed_minutes,
         unclaimed=_waiting(open_now, {g.id: g.name for g in grids}, now, unclaimed_minutes),
     )
@@ -301,7 +337,26 @@ def _fmt_minutes(value: float | None, _: Gettext) -> str:
     return _("{n} min").format(n=f"{value:g}")
 
 
-def render_stats(s: Stats, _: Gettext) -> str:
+# The longest lists of /stats are cut to what a reader takes in (a district's admin has
+# hundreds of volunteers and may have hundreds of tasks waiting): the first of each (the grids
+# in order, the volunteers who delivered most, the tasks waiting longest), then how many more.
+SHOWN_GRIDS = 40
+SHOWN_VOLUNTEERS = 15
+SHOWN_WAITING = 15
+
+MORE_GRIDS = N_("…and {n} more grids (all of them in /export).")
+MORE_VOLUNTEERS = N_("…and {n} more volunteers (all of them in /export).")
+MORE_WAITING = N_("…and {n} more tasks waiting.")
+
+
+def _first(items: Sequence[Any], shown: int, more: str, _: Gettext) -> tuple[Sequence[Any], str]:
+    """The first ``shown`` of ``items``, and the line saying how many more ("" if none)."""
+    if len(items) <= shown:
+        return items, ""
+    return items[:shown], _(more).format(n=len(items) - shown)
+
+
+def _render(s: Stats, _: Gettext, grids: int, volunteers: int, waiting: int) -> str:
     lines = [_("📊 Orders {period}: {n}").format(period=_period(s), n=s.created)]
     if s.created:
         lines.append(
@@ -326,15 +381,20 @@ def render_stats(s: Stats, _: Gettext) -> str:
         )
     )
     if s.grids:
+        shown_grids, more = _first(s.grids, grids, MORE_GRIDS, _)
         lines.append("")
         lines.append(_("Per grid (ordered / delivered / open now):"))
-        lines.extend(f"• {g.name}: {g.created} / {g.delivered} / {g.open_now}" for g in s.grids)
+        lines.extend(f"• {g.name}: {g.created} / {g.delivered} / {g.open_now}" for g in shown_grids)
+        lines.extend([more] if more else [])
     if s.volunteers:
+        shown_vols, more = _first(s.volunteers, volunteers, MORE_VOLUNTEERS, _)
         lines.append("")
         lines.append(_("Per volunteer (claimed / delivered):"))
-        lines.extend(f"• {v.name} ({v.grid}): {v.claimed} / {v.delivered}" for v in s.volunteers)
+        lines.extend(f"• {v.name} ({v.grid}): {v.claimed} / {v.delivered}" for v in shown_vols)
+        lines.extend([more] if more else [])
     lines.append("")
     if s.unclaimed:
+        shown_waiting, more = _first(s.unclaimed, waiting, MORE_WAITING, _)
         lines.append(_("⚠️ Unclaimed for more than {n} minutes:").format(n=s.unclaimed_minutes))
         lines.extend(
             _("• #{id} {grid} {kind}, {urgency}: {minutes} min").format(
@@ -344,10 +404,23 @@ def render_stats(s: Stats, _: Gettext) -> str:
                 urgency=_(texts.URGENCY.get(w.urgency, w.urgency)),
                 minutes=w.minutes,
             )
-            for w in s.unclaimed
+            for w in shown_waiting
         )
+        lines.extend([more] if more else [])
     else:
         lines.append(
             _("✅ Nothing unclaimed for more than {n} minutes.").format(n=s.unclaimed_minutes)
         )
     return "\n".join(lines)
+
+
+def render_stats(s: Stats, _: Gettext, limit: int = TEXT_LIMIT) -> str:
+    """The stats as one message of at most ``limit`` (Telegram's measure): the grids, the
+    volunteers and the waiting tasks each cut to their first few, fewer still if long names
+    would not fit otherwise (the totals and medians are always there)."""
+    grids, volunteers, waiting = SHOWN_GRIDS, SHOWN_VOLUNTEERS, SHOWN_WAITING
+    text = _render(s, _, grids, volunteers, waiting)
+    while tg_len(text) > limit and (grids or volunteers or waiting):
+        grids, volunteers, waiting = grids // 2, volunteers // 2, waiting // 2
+        text = _render(s, _, grids, volunteers, waiting)
+    return text

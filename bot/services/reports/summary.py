@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from bot import outbox
 from bot.clock import clock_time
 from bot.i18n import N_, gettext_for
+from bot.limits import TEXT_LIMIT, tg_len
 from bot.runtime import Runtime
 from bot.services.people import languages_of
 from bot.services.reports.stats import render_stats, stats_for
@@ -57,11 +58,12 @@ async def summary_due(rt: Runtime) -> int:
                 continue
             s = await stats_for(rt, session, grids, today, today)
             _ = gettext_for(langs[tid])
+            title = _(SUMMARY_TITLE)
             outbox.enqueue(
                 session,
                 rt.clock,
                 chat_id=tid,
-                text=_(SUMMARY_TITLE) + "\n" + render_stats(s, _),
+                text=title + "\n" + render_stats(s, _, TEXT_LIMIT - tg_len(title) - 1),
                 priority=5,
             )
             sent += 1
