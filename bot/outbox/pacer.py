@@ -47,11 +47,20 @@ FLIGHT_POLL = 0.005
 CHAT_POLL = 0.05
 # Flights kept for the overall window beyond the live ones (older answered ones are dropped).
 KEEP_FLIGHTS = 64
+# How late (seconds) a send may be and keep the overall schedule: the next slot is still due
+# one interval after the late one's *due* time, so a sleeper woken a little late, or an event
+# loop stalled for a moment, does not push back every later slot (the slots missed are caught
+# up, as fast as the window allows: see ``_window_wait``). A send later than this (the bot was
+# idle) starts the schedule afresh: no burst after a pause.
+SLOT_SLACK = 0.5
 
 
 class Pacer:
     """Keeps the sending rate within Telegram's limits: overall per second, per private chat,
     per group per minute. Times are monotonic seconds."""
+
+    # When the last overall slot was due (see SLOT_SLACK); none yet.
+    _slot_due: float = -math.inf
 
     def __init__(self, limits: Limits, now: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits
@@ -105,13 +114,14 @@ class Pacer:
         return CHAT_POLL if math.isinf(free_at) else max(free_at - now, 0.0)
 
     def global_wait(self) -> float:
-        """Seconds until the next overall slot. Slots are evenly spaced (no burst at start),
-        and no second can receive more than the limit (see ``_window_wait``)."""
+        """Seconds until the next overall slot. Slots are evenly spaced on a schedule (no burst
+        at start; a send woken a little late does not push back all the later ones, see
+        ``SLOT_SLACK``), and no second can receive more than the limit (see ``_window_wait``)."""
         now = self._now()
         blocked = self._global_blocked - now
         if not self._global:
             return max(0.0, blocked)
-        spaced = self._global[-1].sent + self._global_interval() - now
+        spaced = self._slot_due + self._global_interval() - now
         return max(0.0, blocked, spaced, self._window_wait(now))
 
     def _window_wait(self, now: float) -> float:
@@ -165,6 +175,9 @@ class Pacer:
         if flight is None:
             flight = Flight(now)
         flight.sent = now
+        interval = self._global_interval()
+        due = self._slot_due + interval
+        self._slot_due = due if now - due <= SLOT_SLACK else now
         self._global.append(flight)
         # Forget only what can no longer share a second with a new request.
         while len(self._global) > KEEP_FLIGHTS:

@@ -207,9 +207,12 @@ async def test_transient_failures_are_retried_until_the_time_budget_then_fail(
     assert len(tries) > 8  # more than the old 8 attempts
 
 
-def _paced(n: int, rtt: Callable[[int], float]) -> list[tuple[float, float]]:
-    """(left, answered) of n requests under the pacer at the default rate, request i answered
-    rtt(i) seconds after it left (a fake clock, no waiting)."""
+def _paced(
+    n: int, rtt: Callable[[int], float], late: Callable[[int], float] = lambda i: 0.0
+) -> list[tuple[float, float]]:
+    """(left, answered) of n requests under the pacer at the default rate, request i leaving
+    late(i) seconds after the pacer let it go (its sleeper woken late) and answered rtt(i)
+    seconds after it left (a fake clock, no waiting)."""
     now = [0.0]
     p = Pacer(Limits(global_per_second=29.8), now=lambda: now[0])
     flying: list[tuple[float, Flight]] = []
@@ -223,6 +226,7 @@ def _paced(n: int, rtt: Callable[[int], float]) -> list[tuple[float, float]]:
             if wait <= 0:
                 break
             now[0] = min([now[0] + wait] + [a for a, _ in flying if a > now[0]])
+        now[0] += late(i)
         flight = p.record(i, False)
         flying.append((now[0] + rtt(i), flight))
         out.append((now[0], now[0] + rtt(i)))
@@ -249,3 +253,29 @@ def test_a_request_that_arrives_late_does_not_make_a_429() -> None:
     assert _most_in_a_second([done for _, done in flights]) <= 30
     # It costs little: the rate stays close to the configured 29.8/s.
     assert (len(flights) - 1) / (flights[-1][0] - flights[0][0]) > 29.0
+
+
+def test_sends_woken_late_keep_the_overall_rate() -> None:
+    # A busy event loop wakes every sender a few ms after its slot. The slots keep their
+    # schedule, so the lateness is not added to every interval (spaced from the last send, the
+    # rate was 1 / (1/29.8 + 0.003) = 27.3/s), and no second holds more than 30 anyway.
+    flights = _paced(600, lambda i: 0.002, late=lambda i: 0.003 if i % 11 else 0.010)
+    left = [a for a, _ in flights]
+    assert (len(left) - 1) / (left[-1] - left[0]) > 29.7
+    assert _most_in_a_second(left) <= 30
+    assert _most_in_a_second([done for _, done in flights]) <= 30
+
+
+def test_the_overall_schedule_starts_afresh_after_a_pause() -> None:
+    # No burst at start, nor after an idle spell or a long stall: the next slot is a full
+    # interval after the send that restarts the schedule.
+    now = [0.0]
+    p = Pacer(Limits(global_per_second=10), now=lambda: now[0])
+    p.landed(p.record(1, False))
+    assert p.global_wait() == 0.1
+    now[0] = 0.1 + 0.03  # woken 30 ms late: the next slot stays on the schedule
+    p.landed(p.record(2, False))
+    assert abs(p.global_wait() - 0.07) < 1e-9
+    now[0] = 5.0  # idle: the schedule restarts here
+    p.landed(p.record(3, False))
+    assert abs(p.global_wait() - 0.1) < 1e-9
