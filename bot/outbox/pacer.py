@@ -50,9 +50,13 @@ KEEP_FLIGHTS = 64
 # How late (seconds) a send may be and keep the overall schedule: the next slot is still due
 # one interval after the late one's *due* time, so a sleeper woken a little late, or an event
 # loop stalled for a moment, does not push back every later slot (the slots missed are caught
-# up, as fast as the window allows: see ``_window_wait``). A send later than this (the bot was
-# idle) starts the schedule afresh: no burst after a pause.
+# up, see CATCH_UP_GAP, as the window allows: see ``_window_wait``). A send later than this
+# (the bot was idle) starts the schedule afresh: no burst after a pause.
 SLOT_SLACK = 0.5
+# Slots missed are caught up at most twice as fast as the rate (a send leaves at least this
+# fraction of an interval after the previous one), not in a burst: requests sent at once
+# lengthen each other's round trip, and so the time the window counts each of them.
+CATCH_UP_GAP = 0.5
 
 
 class Pacer:
@@ -121,7 +125,9 @@ class Pacer:
         blocked = self._global_blocked - now
         if not self._global:
             return max(0.0, blocked)
-        spaced = self._slot_due + self._global_interval() - now
+        interval = self._global_interval()
+        last = self._global[-1].sent
+        spaced = max(self._slot_due + interval, last + interval * CATCH_UP_GAP) - now
         return max(0.0, blocked, spaced, self._window_wait(now))
 
     def _window_wait(self, now: float) -> float:

@@ -276,6 +276,9 @@ def test_the_overall_schedule_starts_afresh_after_a_pause() -> None:
     now[0] = 0.1 + 0.03  # woken 30 ms late: the next slot stays on the schedule
     p.landed(p.record(2, False))
     assert abs(p.global_wait() - 0.07) < 1e-9
-    now[0] = 5.0  # idle: the schedule restarts here
+    now[0] = 0.6  # a stall of 0.4 s: the slots missed are caught up two per interval
     p.landed(p.record(3, False))
+    assert abs(p.global_wait() - 0.05) < 1e-9
+    now[0] = 5.0  # idle: the schedule restarts here
+    p.landed(p.record(4, False))
     assert abs(p.global_wait() - 0.1) < 1e-9
