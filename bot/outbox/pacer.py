@@ -65,6 +65,10 @@ class Pacer:
 
     # When the last overall slot was due (see SLOT_SLACK); none yet.
     _slot_due: float = -math.inf
+    # The overall window changes only when a flight leaves or lands (counted here): when it
+    # frees a slot is worked out once per change, not at every look (see _window_wait).
+    _flights_changed: int = 0
+    _window_free: tuple[int, float] = (-1, 0.0)
 
     def __init__(self, limits: Limits, now: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits
@@ -140,18 +144,22 @@ class Pacer:
         cap = math.ceil(self.limits.global_per_second)
         if len(self._global) < cap:
             return 0.0
-        ends = sorted(
-            f.done
-            if f.done is not None
-            else (f.sent + LONGEST_FLIGHT if now - f.sent > LONGEST_FLIGHT else math.inf)
-            for f in self._global
-        )
-        live = [end for end in ends if end > now - 1.0]
-        excess = len(live) - (cap - 1)
-        if excess <= 0:
+        changed, free_at = self._window_free
+        if changed != self._flights_changed:
+            # A second after the cap-th latest end: before it, cap flights (this one and
+            # cap - 1 others) may still share a second with the next one, whatever ended.
+            ends = sorted(
+                f.done
+                if f.done is not None
+                else (f.sent + LONGEST_FLIGHT if now - f.sent > LONGEST_FLIGHT else math.inf)
+                for f in self._global
+            )
+            free_at = ends[len(ends) - cap] + 1.0
+            if not math.isinf(free_at):  # (one in flight is looked at again: it may land)
+                self._window_free = (self._flights_changed, free_at)
+        if free_at <= now:
             return 0.0
-        free_at = live[excess - 1] + 1.0
-        return FLIGHT_POLL if math.isinf(free_at) else max(free_at - now, 0.0)
+        return FLIGHT_POLL if math.isinf(free_at) else free_at - now
 
     def wait_for(self, chat_id: int, is_group: bool) -> float:
         return max(self.chat_wait(chat_id, is_group), self.global_wait())
@@ -185,6 +193,7 @@ class Pacer:
         due = self._slot_due + interval
         self._slot_due = due if now - due <= SLOT_SLACK else now
         self._global.append(flight)
+        self._flights_changed += 1
         # Forget only what can no longer share a second with a new request.
         while len(self._global) > KEEP_FLIGHTS:
             first = self._global[0]
@@ -198,6 +207,7 @@ class Pacer:
         """The request's answer came back (or it failed): it can no longer arrive later."""
         if flight.done is None:
             flight.done = self._now()
+            self._flights_changed += 1
 
     async def acquire(self, chat_id: int | None, is_group: bool) -> Flight:
         """Wait for the chat's budget and then the next overall slot, in the order callers

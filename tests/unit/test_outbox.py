@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
+import random
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -12,7 +14,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot import outbox
-from bot.outbox import Dispatcher, Flight, Limits, Outgoing, Pacer, SendResult
+from bot.outbox import FLIGHT_POLL, Dispatcher, Flight, Limits, Outgoing, Pacer, SendResult
 from bot.runtime import Runtime
 from models import OutboxMessage, OutboxStatus
 
@@ -282,3 +284,31 @@ def test_the_overall_schedule_starts_afresh_after_a_pause() -> None:
     now[0] = 5.0  # idle: the schedule restarts here
     p.landed(p.record(4, False))
     assert abs(p.global_wait() - 0.1) < 1e-9
+
+
+def test_the_window_worked_out_once_per_change_keeps_its_rule() -> None:
+    # Random sends, answers and looks on a fake clock: the pacer's overall window always agrees
+    # with its rule stated directly (a request may leave only while at most 29 others may
+    # still arrive within a second of it: unanswered, or answered under a second ago).
+    rng = random.Random(13)
+    now = [0.0]
+    p = Pacer(Limits(global_per_second=29.8), now=lambda: now[0])
+    flying: list[Flight] = []
+    every: list[Flight] = []
+    for _ in range(5000):
+        now[0] += rng.choice([0.0, 0.001, 0.01, 0.03, 0.2])
+        step = rng.random()
+        if step < 0.4:
+            flight = p.record(0, True)
+            flying.append(flight)
+            every.append(flight)
+        elif step < 0.8 and flying:
+            p.landed(flying.pop(rng.randrange(len(flying))))
+        live = [f for f in every if f.done is None or f.done > now[0] - 1.0]
+        waits = p._window_wait(now[0])
+        if len(live) <= 29:
+            assert waits == 0.0
+        else:
+            ends = sorted(math.inf if f.done is None else f.done for f in live)
+            free_at = ends[len(live) - 30] + 1.0
+            assert waits == (FLIGHT_POLL if math.isinf(free_at) else free_at - now[0])
