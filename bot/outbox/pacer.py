@@ -5,7 +5,8 @@ together they stay within the overall limit and, in the order they are sent, wit
 chat's. Telegram counts a request where it *arrives*, somewhere between its leaving here and
 its answer coming back (later than it left after an event-loop stall): so a chat's next message
 leaves only a full interval after the previous one's answer, and the overall window counts a
-request until a second after its answer. In memory, per process; monotonic seconds."""
+request until a second after its answer. The overall slots keep a schedule, so that slots lost
+to a late wake-up or a short stall are caught up. In memory, per process; monotonic seconds."""
 
 from __future__ import annotations
 
