@@ -18,7 +18,6 @@ import logging
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -30,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert  # noqa: E402
 
+from bench.neighbours import burners, stop  # noqa: E402
 from bot.clock import OffsetClock  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.db import Database  # noqa: E402
@@ -44,13 +44,6 @@ from sandbox.emulator import Emulator  # noqa: E402
 from tests.factories import Harness, register_by_buttons  # noqa: E402
 
 TOKEN = "100000001:BENCH-TOKEN"
-BURN = "import time\nend = time.monotonic() + {s}\nwhile time.monotonic() < end:\n    pass\n"
-
-
-def burners(k: int, seconds: float) -> list[subprocess.Popen[bytes]]:
-    """K processes spinning the CPU, each ending by itself after ``seconds`` at the latest."""
-    code = BURN.format(s=seconds)
-    return [subprocess.Popen([sys.executable, "-c", code]) for _ in range(k)]
 
 
 async def resident(h: Harness, uid: int, rng: random.Random) -> None:
@@ -178,9 +171,7 @@ def main() -> None:
         upgrade(f"sqlite+aiosqlite:///{tmp / 'paotui.db'}")  # runs its own event loop
         code = asyncio.run(run(args, tmp))
     finally:
-        for proc in spinning:
-            proc.kill()
-            proc.wait()
+        stop(spinning)
         shutil.rmtree(tmp, ignore_errors=True)
     sys.exit(code)
 

@@ -5,9 +5,10 @@ together they stay within the overall limit and, in the order they are sent, wit
 chat's. Telegram counts a request where it *arrives*, somewhere between its leaving here and
 its answer coming back (later than it left after an event-loop stall): so a chat's next message
 leaves only a full interval after the previous one's answer, and the overall window counts a
-request until a second after its answer. In memory, per process; monotonic seconds, or (under
-test, ``PaceClock(scale)``) monotonic seconds running ``scale`` times faster, the same clock
-the emulator then judges Telegram's limits in."""
+request until a second after its answer. The overall slots keep a schedule, so that slots lost
+to a late wake-up or a short stall are caught up. In memory, per process; monotonic seconds, or
+(under test, ``PaceClock(scale)``) monotonic seconds running ``scale`` times faster, the same
+clock the emulator then judges Telegram's limits in."""
 
 from __future__ import annotations
 
@@ -49,6 +50,16 @@ FLIGHT_POLL = 0.005
 CHAT_POLL = 0.05
 # Flights kept for the overall window beyond the live ones (older answered ones are dropped).
 KEEP_FLIGHTS = 64
+# How late (seconds) a send may be and keep the overall schedule: the next slot is still due
+# one interval after the late one's *due* time, so a sleeper woken a little late, or an event
+# loop stalled for a moment, does not push back every later slot (the slots missed are caught
+# up, see CATCH_UP_GAP, as the window allows: see ``_window_wait``). A send later than this
+# (the bot was idle) starts the schedule afresh: no burst after a pause.
+SLOT_SLACK = 0.5
+# Slots missed are caught up at most twice as fast as the rate (a send leaves at least this
+# fraction of an interval after the previous one), not in a burst: requests sent at once
+# lengthen each other's round trip, and so the time the window counts each of them.
+CATCH_UP_GAP = 0.5
 
 
 @dataclass(frozen=True)
@@ -80,6 +91,13 @@ class Pacer:
     """Keeps the sending rate within Telegram's limits: overall per second, per private chat,
     per group per minute. Times are the ``clock``'s seconds (real monotonic ones by default);
     ``now`` replaces its reading (unit tests)."""
+
+    # When the last overall slot was due (see SLOT_SLACK); none yet.
+    _slot_due: float = -math.inf
+    # The overall window changes only when a flight leaves or lands (counted here): when it
+    # frees a slot is worked out once per change, not at every look (see _window_wait).
+    _flights_changed: int = 0
+    _window_free: tuple[int, float] = (-1, 0.0)
 
     def __init__(
         self,
@@ -140,13 +158,16 @@ class Pacer:
         return CHAT_POLL if math.isinf(free_at) else max(free_at - now, 0.0)
 
     def global_wait(self) -> float:
-        """Seconds until the next overall slot. Slots are evenly spaced (no burst at start),
-        and no second can receive more than the limit (see ``_window_wait``)."""
+        """Seconds until the next overall slot. Slots are evenly spaced on a schedule (no burst
+        at start; a send woken a little late does not push back all the later ones, see
+        ``SLOT_SLACK``), and no second can receive more than the limit (see ``_window_wait``)."""
         now = self._now()
         blocked = self._global_blocked - now
         if not self._global:
             return max(0.0, blocked)
-        spaced = self._global[-1].sent + self._global_interval() - now
+        interval = self._global_interval()
+        last = self._global[-1].sent
+        spaced = max(self._slot_due + interval, last + interval * CATCH_UP_GAP) - now
         return max(0.0, blocked, spaced, self._window_wait(now))
 
     def _window_wait(self, now: float) -> float:
@@ -159,18 +180,22 @@ class Pacer:
         cap = math.ceil(self.limits.global_per_second)
         if len(self._global) < cap:
             return 0.0
-        ends = sorted(
-            f.done
-            if f.done is not None
-            else (f.sent + LONGEST_FLIGHT if now - f.sent > LONGEST_FLIGHT else math.inf)
-            for f in self._global
-        )
-        live = [end for end in ends if end > now - 1.0]
-        excess = len(live) - (cap - 1)
-        if excess <= 0:
+        changed, free_at = self._window_free
+        if changed != self._flights_changed:
+            # A second after the cap-th latest end: before it, cap flights (this one and
+            # cap - 1 others) may still share a second with the next one, whatever ended.
+            ends = sorted(
+                f.done
+                if f.done is not None
+                else (f.sent + LONGEST_FLIGHT if now - f.sent > LONGEST_FLIGHT else math.inf)
+                for f in self._global
+            )
+            free_at = ends[len(ends) - cap] + 1.0
+            if not math.isinf(free_at):  # (one in flight is looked at again: it may land)
+                self._window_free = (self._flights_changed, free_at)
+        if free_at <= now:
             return 0.0
-        free_at = live[excess - 1] + 1.0
-        return FLIGHT_POLL if math.isinf(free_at) else max(free_at - now, 0.0)
+        return FLIGHT_POLL if math.isinf(free_at) else free_at - now
 
     def wait_for(self, chat_id: int, is_group: bool) -> float:
         return max(self.chat_wait(chat_id, is_group), self.global_wait())
@@ -200,7 +225,11 @@ class Pacer:
         if flight is None:
             flight = Flight(now)
         flight.sent = now
+        interval = self._global_interval()
+        due = self._slot_due + interval
+        self._slot_due = due if now - due <= SLOT_SLACK else now
         self._global.append(flight)
+        self._flights_changed += 1
         # Forget only what can no longer share a second with a new request.
         while len(self._global) > KEEP_FLIGHTS:
             first = self._global[0]
@@ -214,6 +243,7 @@ class Pacer:
         """The request's answer came back (or it failed): it can no longer arrive later."""
         if flight.done is None:
             flight.done = self._now()
+            self._flights_changed += 1
 
     async def acquire(self, chat_id: int | None, is_group: bool) -> Flight:
         """Wait for the chat's budget and then the next overall slot, in the order callers
