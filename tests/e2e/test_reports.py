@@ -5,6 +5,7 @@ across a restart."""
 from __future__ import annotations
 
 import io
+from collections.abc import AsyncIterator
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -213,7 +214,7 @@ async def test_a_ledger_too_big_for_telegram_is_not_sent_but_explained(
     member is told its size and a shorter range to ask for, not "try again"."""
     h = harness
     monkeypatch.setattr(report_handlers, "DOCUMENT_LIMIT", 2_500_000)
-    monkeypatch.setattr(reports, "export", _sized(10_000_000))
+    monkeypatch.setattr(reports, "export_parts", _sized(10_000_000))
     boss = h.person(STAFF, "赵书记")
     boss.say("/export 2026-11-01 2026-11-30")
     told = await boss.expect(Z(report_handlers.TOO_BIG), timeout=30)
@@ -233,7 +234,10 @@ async def test_a_ledger_too_big_for_telegram_is_not_sent_but_explained(
 
 
 def _sized(size: int) -> Any:
-    async def export(*_args: Any) -> reports.Export:
-        return reports.Export(b"x" * size, b"y", 1)
+    async def export_parts(
+        _url: str, _scope: Any, ranges: list[Any], _tz: str
+    ) -> AsyncIterator[reports.Part]:
+        for n, (first, last) in enumerate(ranges, 1):
+            yield reports.Part(first, last, reports.Export(b"x" * size, b"y", 1), n, len(ranges))
 
-    return export
+    return export_parts
