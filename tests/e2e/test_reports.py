@@ -20,7 +20,7 @@ from bot.services.orders import texts
 from bot.services.scope import NOT_STAFF
 from handlers import reports as report_handlers
 from models import AuditEntry, Order, OrderEvent, OrderStatus, Volunteer, VolunteerStatus
-from tests.factories import STAFF, Harness, Z, buttons, text_of
+from tests.factories import STAFF, Harness, Person, Z, buttons, text_of
 from tests.unit.test_orders import _order, _resident
 
 
@@ -28,10 +28,10 @@ def _docs(h: Harness, chat_id: int) -> list[dict]:
     return [m for m in h.emu.messages(chat_id) if m["outgoing"] and m.get("document")]
 
 
-async def test_stats_and_export_for_staff_not_residents(harness: Harness) -> None:
-    h = harness
-    # Tomorrow at 10:00 local time: the order and the 45 minutes after it stay on one day
-    # whenever the test runs (from 23:15 on, "today" would otherwise have no order).
+async def _staff_and_an_order_at_ten(h: Harness) -> tuple[Person, int]:
+    """The clock moved to tomorrow at 10:00 local time (an order and the hours around it stay on
+    one day whenever the test runs: from 23:15 on, "today" would otherwise have no order), the
+    staff member 赵书记, and a resident's order placed then (its id)."""
     now = h.rt.clock.now()
     local = now.astimezone(ZoneInfo(h.rt.timezone))
     morning = datetime.combine(local.date() + timedelta(days=1), time(10), local.tzinfo)
@@ -40,6 +40,12 @@ async def test_stats_and_export_for_staff_not_residents(harness: Harness) -> Non
     await _resident(h.rt)
     order_id = await _order(h.rt)
     await h.settle()
+    return boss, order_id
+
+
+async def test_stats_and_export_for_staff_not_residents(harness: Harness) -> None:
+    h = harness
+    boss, order_id = await _staff_and_an_order_at_ten(h)
     h.advance(minutes=45)
 
     boss.say("/stats")
@@ -179,15 +185,8 @@ async def test_stats_of_a_busy_district_fit_one_message(harness: Harness) -> Non
     Telegram refused it) is one message: the longest-waiting tasks and the busiest volunteers
     first, then how many more, and the totals of all of them."""
     h = harness
-    # Tomorrow at 10:00 local time: the tasks created up to 5 hours earlier are of the same day.
-    now = h.rt.clock.now()
-    local = now.astimezone(ZoneInfo(h.rt.timezone))
-    morning = datetime.combine(local.date() + timedelta(days=1), time(10), local.tzinfo)
-    h.advance(seconds=(morning - now).total_seconds())
-    boss = h.person(STAFF, "赵书记")
-    await _resident(h.rt)
-    order_id = await _order(h.rt)
-    await h.settle()
+    # At 10:00, the tasks created up to 5 hours earlier are of the same day.
+    boss, order_id = await _staff_and_an_order_at_ten(h)
     await _crowd(h, order_id, waiting=300, volunteers=80)
     h.advance(minutes=45)
 
