@@ -29,7 +29,7 @@ def workbook_bytes(sheets: list[Sheet]) -> bytes:
 
     Written directly (`xlsx`), every text an inline string cell: a name like
     `=HYPERLINK(...)` is neutralised and written as text, never as a formula."""
-    return workbook(sheets, neutralise)
+    return workbook(sheets, neutralise, "".join(FORMULA_START))
 
 
 def _csv_value(value: Any) -> str:
