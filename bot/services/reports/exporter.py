@@ -12,8 +12,10 @@ one part (the command line and the tests)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import multiprocessing
 import os
+from collections import deque
 from collections.abc import AsyncGenerator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -157,15 +159,28 @@ async def export_parts(
     """The ledger's files for a scope, one part per range of days (`part_ranges`), each built
     in a child process reading the database at ``url`` (`database_url`: what is committed
     there), up to `WORKERS` at once; yielded in order of their days, each as soon as it and
-    those before it are ready. Closing the iterator early cancels the parts not yet begun."""
-    pool = _pool(max(1, min(WORKERS, len(ranges), os.cpu_count() or 1)))
+    those before it are ready. Closing the iterator early begins no more parts (those being
+    built finish in their processes, unread)."""
+    workers = max(1, min(WORKERS, len(ranges), os.cpu_count() or 1))
+    pool = _pool(workers)
+    todo = iter(enumerate(ranges, 1))
+    # At most `workers` parts being built (or built, waiting their turn) and the one being
+    # sent: the next part is begun when one is handed on. A district's month is five parts of
+    # ~40 MB each, which the bot would otherwise hold all at once while Telegram takes them.
+    building: deque[tuple[int, date, date, Future[Export]]] = deque()
+
+    def start_next() -> None:
+        for number, (first, last) in itertools.islice(todo, 1):
+            future = pool.submit(export_in_this_process, url, scope, first, last, tz)
+            building.append((number, first, last, future))
+
     try:
-        futures: list[Future[Export]] = [
-            pool.submit(export_in_this_process, url, scope, first, last, tz)
-            for first, last in ranges
-        ]
-        for number, ((first, last), future) in enumerate(zip(ranges, futures, strict=True), 1):
+        for _ in range(workers):
+            start_next()
+        while building:
+            number, first, last, future = building.popleft()
             files = await asyncio.wrap_future(future)
+            start_next()
             yield Part(first, last, files, number, len(ranges))
     finally:
         pool.shutdown(wait=False, cancel_futures=True)

@@ -41,6 +41,8 @@ def _csv_value(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
+        if value.tzinfo is None and value.year >= 1000:  # a local time: the same text, faster
+            return value.isoformat(" ", "minutes")
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, float):
         return f"{value:.2f}"

@@ -59,9 +59,12 @@ class LedgerData:
 
 
 async def _rows(session: AsyncSession, stmt: Any) -> list[tuple[Any, ...]]:
-    """The plain rows (tuples, no ORM objects) of a column query, read in partitions."""
+    """The plain rows (tuples, no ORM objects) of a column query, read in partitions on the
+    session's connection (Core: the rows need none of the ORM's loading, which cost a fifth
+    of the read of a district's month)."""
     out: list[tuple[Any, ...]] = []
-    result = await session.stream(stmt.execution_options(yield_per=READ_CHUNK))
+    conn = await session.connection()
+    result = await conn.stream(stmt.execution_options(yield_per=READ_CHUNK))
     async for part in result.partitions(READ_CHUNK):
         out.extend(tuple(r) for r in part)
         await asyncio.sleep(0)
