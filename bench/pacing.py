@@ -27,23 +27,14 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import insert  # noqa: E402
 
+from bench.emulated import TOKEN, bot, emulated, residents  # noqa: E402
 from bench.neighbours import burners, stop  # noqa: E402
-from bot.clock import OffsetClock  # noqa: E402
 from bot.config import load_settings  # noqa: E402
-from bot.db import Database  # noqa: E402
 from bot.migrate import upgrade  # noqa: E402
-from bot.runtime import Runtime  # noqa: E402
 from bot.seed import DEMO, seed_demo  # noqa: E402
 from bot.services import notices  # noqa: E402
-from handlers.main import populate_emulator  # noqa: E402
-from handlers.runner import BotService  # noqa: E402
-from models import Resident  # noqa: E402
-from sandbox.emulator import Emulator  # noqa: E402
 from tests.factories import Harness, register_by_buttons  # noqa: E402
-
-TOKEN = "100000001:BENCH-TOKEN"
 
 
 async def resident(h: Harness, uid: int, rng: random.Random) -> None:
@@ -63,29 +54,7 @@ async def resident(h: Harness, uid: int, rng: random.Random) -> None:
 async def notice_rate(h: Harness, n: int) -> tuple[int, float]:
     """A notice to n more households; (messages, sustained messages/s)."""
     emu, db, rt = h.emu, h.rt.db, h.rt
-    bot = emu.bot(TOKEN)
-    ids = list(range(2_000_000, 2_000_000 + n))
-    for uid in ids:
-        emu.create_user(uid, first_name=f"居民{uid}")
-        emu.private_chat(bot, uid).started = True
-    buildings = sum(len(g.buildings) for g in DEMO.grids)
-    now = rt.clock.now()
-    rows = [
-        {
-            "telegram_id": uid,
-            "name": f"居民{uid}",
-            "phone": f"139{uid % 10**8:08d}",
-            "building_id": 1 + i % buildings,
-            "unit": "1",
-            "room": str(100 + i % 900),
-            "created_at": now,
-            "updated_at": now,
-        }
-        for i, uid in enumerate(ids)
-    ]
-    async with db.session() as s:
-        for i in range(0, len(rows), 2000):
-            await s.execute(insert(Resident), rows[i : i + 2000])
+    await residents(rt, emu, range(2_000_000, 2_000_000 + n), phone="139")
     before = emu.stats(TOKEN)["sent"]
     async with db.session() as s:
         notice = await notices.create(
@@ -110,51 +79,36 @@ async def run(args: argparse.Namespace, tmp: Path) -> int:
         database={"url": f"sqlite+aiosqlite:///{db_path}"},
         bot={"poll_timeout": 2},
     )
-    db = Database(settings.database.url)
-    rt = Runtime(settings, db, OffsetClock())
-    emu = Emulator(strict=True)
-    await emu.start()
-    service = None
-    try:
-        async with db.session() as s:
+    async with emulated(settings, strict=True) as (rt, emu):
+        async with rt.db.session() as s:
             await seed_demo(s, rt.clock)
-        populate_emulator(emu, TOKEN)
-        service = BotService(
-            rt, token=TOKEN, base_url=emu.base_url, base_file_url=emu.base_file_url
-        )
-        await service.start()
-        h = Harness(service=service, rt=rt, emu=emu)
-        await asyncio.sleep(1.0)
-        emu.reset_stats(TOKEN)
-        emu.reset_limits_state(TOKEN)
-        rng = random.Random(13)
-        t0 = time.monotonic()
-        uids = [3_000_000 + i for i in range(args.residents)]
-        await asyncio.gather(*(resident(h, uid, rng) for uid in uids))
-        await h.settle(60)
-        journey = time.monotonic() - t0
-        refused = dict(emu.bot(TOKEN).limiter.refused)
-        print(
-            f"{args.residents} residents registered and ordered in {journey:.1f}s "
-            f"(burn {args.burn}); 429s per chat: {refused.get('private', 0)}, group: "
-            f"{refused.get('group', 0)}, global: {refused.get('global', 0)}"
-        )
-        emu.reset_limits_state(TOKEN)  # also zeroes the refusals by kind
-        emu.reset_stats(TOKEN)
-        total, per_s = await notice_rate(h, args.households)
-        await service.dispatcher.drain(60)
-        refused = dict(emu.bot(TOKEN).limiter.refused)
-        print(
-            f"notice: {total} messages at {per_s:.2f}/s ({per_s / 30 * 100:.1f}% of 30/s); "
-            f"429s per chat: {refused.get('private', 0)}, group: {refused.get('group', 0)}, "
-            f"global: {refused.get('global', 0)}"
-        )
-        return 0
-    finally:
-        if service is not None:
-            await service.stop()
-        await emu.stop()
-        await db.dispose()
+        async with bot(rt, emu) as service:
+            h = Harness(service=service, rt=rt, emu=emu)
+            emu.reset_stats(TOKEN)
+            emu.reset_limits_state(TOKEN)
+            rng = random.Random(13)
+            t0 = time.monotonic()
+            uids = [3_000_000 + i for i in range(args.residents)]
+            await asyncio.gather(*(resident(h, uid, rng) for uid in uids))
+            await h.settle(60)
+            journey = time.monotonic() - t0
+            refused = dict(emu.bot(TOKEN).limiter.refused)
+            print(
+                f"{args.residents} residents registered and ordered in {journey:.1f}s "
+                f"(burn {args.burn}); 429s per chat: {refused.get('private', 0)}, group: "
+                f"{refused.get('group', 0)}, global: {refused.get('global', 0)}"
+            )
+            emu.reset_limits_state(TOKEN)  # also zeroes the refusals by kind
+            emu.reset_stats(TOKEN)
+            total, per_s = await notice_rate(h, args.households)
+            await service.dispatcher.drain(60)
+            refused = dict(emu.bot(TOKEN).limiter.refused)
+            print(
+                f"notice: {total} messages at {per_s:.2f}/s ({per_s / 30 * 100:.1f}% of 30/s); "
+                f"429s per chat: {refused.get('private', 0)}, group: {refused.get('group', 0)}, "
+                f"global: {refused.get('global', 0)}"
+            )
+            return 0
 
 
 def main() -> None:

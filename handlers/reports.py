@@ -39,6 +39,10 @@ TOO_BIG = N_(
     "The ledger {period} is {mb} MB, more than Telegram lets a bot send ({limit} MB). Please "
     "export fewer days, e.g. /export {first} {last}."
 )
+IN_PARTS = N_(
+    "The ledger {period} is large: it comes in {n} parts, each a range of days with its own "
+    "workbook and CSV."
+)
 # Telegram's limit on a document a bot sends (a month of a district's ledger is over it).
 DOCUMENT_LIMIT = 50 * 1000 * 1000
 # bot_data key: the staff members whose export is being prepared now.
@@ -154,44 +158,64 @@ async def _export(
     day_to: date,
     _: Gettext,
 ) -> None:
-    """Read the ledger (async), build the files in a worker thread, record the export in the
-    audit log (committed before anything is sent), then send the workbook and the CSV to the
-    staff member's private chat. On failure they are told to try again."""
+    """Build the ledger's files in child processes, in parts of whole days small enough for
+    Telegram (one part if it fits: `reports.part_ranges`), and send each part's workbook and CSV
+    to the staff member's private chat as soon as it is ready, in order of the days, each named
+    for its days. Each part is recorded in the audit log (committed before it is sent). On
+    failure they are told to try again."""
     rt = ctx.rt
     try:
         async with rt.db.read() as s:
-            files = await reports.export(s, scope, day_from, day_to, rt.timezone)
-        biggest = max(len(files.xlsx), len(files.csv))
-        if biggest > DOCUMENT_LIMIT:
-            await ctx.bot.send_message(telegram_id, _too_big(day_from, day_to, biggest, _))
-            return
-        async with rt.db.session() as s:
-            await audit.record(
-                s,
-                rt.clock,
+            ranges = await reports.part_ranges(s, scope, day_from, day_to, rt.timezone)
+            url = reports.database_url(s)
+        if len(ranges) > 1:
+            await ctx.bot.send_message(
                 telegram_id,
-                "report.exported",
-                f"{day_from}..{day_to}",
-                orders=files.orders,
+                _(IN_PARTS).format(period=_period(day_from, day_to), n=len(ranges)),
             )
-        await ctx.bot.send_document(
-            chat_id=telegram_id,
-            document=files.xlsx,
-            filename=reports.file_name(day_from, day_to, "xlsx"),
-            caption=_(EXPORT_CAPTION).format(period=_period(day_from, day_to)),
-        )
-        await ctx.bot.send_document(
-            chat_id=telegram_id,
-            document=files.csv,
-            filename=reports.file_name(day_from, day_to, "csv"),
-            caption=_(CSV_CAPTION),
-        )
+        parts = reports.export_parts(url, scope, ranges, rt.timezone)
+        async with contextlib.aclosing(parts):
+            async for part in parts:
+                if not await _send_part(ctx, telegram_id, part, _):
+                    return
     except Exception:
         logger.exception("an export of the ledger failed")
         with contextlib.suppress(TelegramError):
             await ctx.bot.send_message(telegram_id, _(EXPORT_FAILED))
     finally:
         _running(ctx).discard(telegram_id)
+
+
+async def _send_part(ctx: AppContext, telegram_id: int, part: reports.Part, _: Gettext) -> bool:
+    """Record one part of an export in the audit log and send its two files; False (and the
+    staff member told its size) if they are too big for Telegram."""
+    rt, files = ctx.rt, part.files
+    biggest = max(len(files.xlsx), len(files.csv))
+    if biggest > DOCUMENT_LIMIT:
+        await ctx.bot.send_message(telegram_id, _too_big(part.day_from, part.day_to, biggest, _))
+        return False
+    async with rt.db.session() as s:
+        await audit.record(
+            s,
+            rt.clock,
+            telegram_id,
+            "report.exported",
+            f"{part.day_from}..{part.day_to}",
+            orders=files.orders,
+        )
+    await ctx.bot.send_document(
+        chat_id=telegram_id,
+        document=files.xlsx,
+        filename=reports.file_name(part.day_from, part.day_to, "xlsx"),
+        caption=_(EXPORT_CAPTION).format(period=_period(part.day_from, part.day_to)),
+    )
+    await ctx.bot.send_document(
+        chat_id=telegram_id,
+        document=files.csv,
+        filename=reports.file_name(part.day_from, part.day_to, "csv"),
+        caption=_(CSV_CAPTION),
+    )
+    return True
 
 
 def _too_big(day_from: date, day_to: date, size: int, _: Gettext) -> str:

@@ -1,17 +1,23 @@
-"""/export does not freeze the bot: it says "preparing" at once, builds the workbook in a worker
-thread while everyone else is served, and runs once at a time per person."""
+"""/export does not freeze the bot: it says "preparing" at once, builds the workbook in a child
+process while everyone else is served, and runs once at a time per person; a range too big for
+one file comes in parts, a range of days each."""
 
 from __future__ import annotations
 
 import io
 import time
+from datetime import timedelta
 from typing import Any
 
+import pytest
 from openpyxl import load_workbook
+from sqlalchemy import select, update
 
 from bench.export import seed_orders
 from bench.stall import LongestStall
+from bot.services.reports import exporter
 from handlers import reports as report_handlers
+from models import AuditEntry, Order, OrderEvent
 from tests.factories import STAFF, Harness, Z, buttons, text_of
 from tests.unit.test_orders import _resident
 from tests.waiting import until
@@ -102,3 +108,57 @@ async def test_the_bot_keeps_serving_while_a_big_ledger_is_built(harness: Harnes
     assert stall < max(0.5, took / 3), f"loop stalled {stall:.1f} s of the export's {took:.1f} s"
     assert answered < done, "the resident waited for the export"
     print(f"export {done - started:.1f} s, longest stall {stall * 1000:.0f} ms")
+
+
+async def test_a_long_range_comes_in_parts_each_a_range_of_days(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thirty orders over three days, with room for a day's rows in a part (a district's
+    month is ~1.8 million rows: over Telegram's 50 MB as one file): the staff member is told
+    it comes in three parts, then gets each day's workbook and CSV, in order, each named for
+    its day; every workbook opens, and their orders add up to all thirty."""
+    h = harness
+    await seed_orders(h.rt, 30)
+    today = h.rt.today()
+    # Ten orders (and their events) on each of today, yesterday and the day before.
+    async with h.rt.db.session() as s:
+        for oid, created in (await s.execute(select(Order.id, Order.created_at))).all():
+            back = timedelta(days=oid % 3)
+            await s.execute(update(Order).where(Order.id == oid).values(created_at=created - back))
+            for eid, at in (
+                await s.execute(
+                    select(OrderEvent.id, OrderEvent.at).where(OrderEvent.order_id == oid)
+                )
+            ).all():
+                await s.execute(update(OrderEvent).where(OrderEvent.id == eid).values(at=at - back))
+    # 30 orders and 60 events in all: a part may hold a third of them.
+    monkeypatch.setattr(exporter, "ROWS_PER_PART", 30)
+    first = today - timedelta(days=2)
+    boss = h.person(STAFF, "赵书记")
+    boss.say(f"/export {first} {today}")
+    told = await boss.expect(Z(report_handlers.IN_PARTS), timeout=30)
+    assert "分 3 份发送" in text_of(told)
+    await until(lambda: len(_docs(h, STAFF, ".csv")) == 3, "the three parts", timeout=120)
+    days = [first + timedelta(days=i) for i in range(3)]
+    xlsx, csvs = _docs(h, STAFF, ".xlsx"), _docs(h, STAFF, ".csv")
+    assert [d["document"]["file_name"] for d in xlsx] == [f"台账_{d}.xlsx" for d in days]
+    assert [d["document"]["file_name"] for d in csvs] == [f"台账_{d}.csv" for d in days]
+    assert (
+        told["message_id"] < xlsx[0]["message_id"] < csvs[0]["message_id"] < xlsx[1]["message_id"]
+    )
+    orders = []
+    for doc in xlsx:
+        wb = load_workbook(io.BytesIO(h.emu.file_bytes(doc["document"]["file_id"])))
+        orders.append(wb["订单"].max_row - 1)
+        assert wb[wb.sheetnames[1]].max_row > 1  # the order events of that day
+    assert orders == [10, 10, 10]
+    assert sum(h.emu.file_bytes(d["document"]["file_id"]).count(b"\n") - 1 for d in csvs) == 30
+    async with h.rt.db.read() as s:
+        recorded = list(
+            await s.scalars(
+                select(AuditEntry.target)
+                .where(AuditEntry.action == "report.exported")
+                .order_by(AuditEntry.id)
+            )
+        )
+    assert recorded == [f"{d}..{d}" for d in days]

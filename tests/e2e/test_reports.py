@@ -5,6 +5,7 @@ across a restart."""
 from __future__ import annotations
 
 import io
+from collections.abc import AsyncIterator
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,7 +20,7 @@ from bot.services.orders import texts
 from bot.services.scope import NOT_STAFF
 from handlers import reports as report_handlers
 from models import AuditEntry, Order, OrderEvent, OrderStatus, Volunteer, VolunteerStatus
-from tests.factories import STAFF, Harness, Z, buttons, text_of
+from tests.factories import STAFF, Harness, Person, Z, buttons, text_of
 from tests.unit.test_orders import _order, _resident
 
 
@@ -27,10 +28,10 @@ def _docs(h: Harness, chat_id: int) -> list[dict]:
     return [m for m in h.emu.messages(chat_id) if m["outgoing"] and m.get("document")]
 
 
-async def test_stats_and_export_for_staff_not_residents(harness: Harness) -> None:
-    h = harness
-    # Tomorrow at 10:00 local time: the order and the 45 minutes after it stay on one day
-    # whenever the test runs (from 23:15 on, "today" would otherwise have no order).
+async def _staff_and_an_order_at_ten(h: Harness) -> tuple[Person, int]:
+    """The clock moved to tomorrow at 10:00 local time (an order and the hours around it stay on
+    one day whenever the test runs: from 23:15 on, "today" would otherwise have no order), the
+    staff member 赵书记, and a resident's order placed then (its id)."""
     now = h.rt.clock.now()
     local = now.astimezone(ZoneInfo(h.rt.timezone))
     morning = datetime.combine(local.date() + timedelta(days=1), time(10), local.tzinfo)
@@ -39,6 +40,12 @@ async def test_stats_and_export_for_staff_not_residents(harness: Harness) -> Non
     await _resident(h.rt)
     order_id = await _order(h.rt)
     await h.settle()
+    return boss, order_id
+
+
+async def test_stats_and_export_for_staff_not_residents(harness: Harness) -> None:
+    h = harness
+    boss, order_id = await _staff_and_an_order_at_ten(h)
     h.advance(minutes=45)
 
     boss.say("/stats")
@@ -178,15 +185,8 @@ async def test_stats_of_a_busy_district_fit_one_message(harness: Harness) -> Non
     Telegram refused it) is one message: the longest-waiting tasks and the busiest volunteers
     first, then how many more, and the totals of all of them."""
     h = harness
-    # Tomorrow at 10:00 local time: the tasks created up to 5 hours earlier are of the same day.
-    now = h.rt.clock.now()
-    local = now.astimezone(ZoneInfo(h.rt.timezone))
-    morning = datetime.combine(local.date() + timedelta(days=1), time(10), local.tzinfo)
-    h.advance(seconds=(morning - now).total_seconds())
-    boss = h.person(STAFF, "赵书记")
-    await _resident(h.rt)
-    order_id = await _order(h.rt)
-    await h.settle()
+    # At 10:00, the tasks created up to 5 hours earlier are of the same day.
+    boss, order_id = await _staff_and_an_order_at_ten(h)
     await _crowd(h, order_id, waiting=300, volunteers=80)
     h.advance(minutes=45)
 
@@ -213,7 +213,7 @@ async def test_a_ledger_too_big_for_telegram_is_not_sent_but_explained(
     member is told its size and a shorter range to ask for, not "try again"."""
     h = harness
     monkeypatch.setattr(report_handlers, "DOCUMENT_LIMIT", 2_500_000)
-    monkeypatch.setattr(reports, "export", _sized(10_000_000))
+    monkeypatch.setattr(reports, "export_parts", _sized(10_000_000))
     boss = h.person(STAFF, "赵书记")
     boss.say("/export 2026-11-01 2026-11-30")
     told = await boss.expect(Z(report_handlers.TOO_BIG), timeout=30)
@@ -233,7 +233,10 @@ async def test_a_ledger_too_big_for_telegram_is_not_sent_but_explained(
 
 
 def _sized(size: int) -> Any:
-    async def export(*_args: Any) -> reports.Export:
-        return reports.Export(b"x" * size, b"y", 1)
+    async def export_parts(
+        _url: str, _scope: Any, ranges: list[Any], _tz: str
+    ) -> AsyncIterator[reports.Part]:
+        for n, (first, last) in enumerate(ranges, 1):
+            yield reports.Part(first, last, reports.Export(b"x" * size, b"y", 1), n, len(ranges))
 
-    return export
+    return export_parts

@@ -7,7 +7,7 @@ import random
 import statistics
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.runtime import Runtime
@@ -33,6 +33,8 @@ async def test_median_of_durations_as_python_computes_it(rt: Runtime) -> None:
                 o.claimed_at = base + timedelta(seconds=seconds[i]) if i < count else None
         async with rt.db.read() as s:
             got = await median(s, value, *where)
+            # The caller that counted the rows already (/stats, in its GROUP BY) gives the count.
+            assert await median(s, value, *where, n=count) == got
         if count == 0:
             assert got is None
         else:
@@ -46,3 +48,16 @@ def test_seconds_between_per_dialect() -> None:
     assert "EXTRACT(EPOCH FROM (orders.claimed_at - orders.created_at))" in pg
     lite = str(q.compile(dialect=sqlite.dialect()))
     assert "julianday(orders.claimed_at) - julianday(orders.created_at)" in lite
+
+
+def test_the_claimed_and_delivered_counts_per_dialect() -> None:
+    # /stats counts the orders claimed and delivered in its GROUP BY with a standard CASE
+    # (the same text on PostgreSQL and SQLite), the counts its medians are given.
+    claimed_delivered = and_(Order.claimed_at.is_not(None), Order.delivered_at.is_not(None))
+    q = select(func.count(case((claimed_delivered, 1))))
+    expected = (
+        "count(CASE WHEN (orders.claimed_at IS NOT NULL AND orders.delivered_at IS NOT NULL) "
+        "THEN %s END)"
+    )
+    assert expected % "%(param_1)s::INTEGER" in str(q.compile(dialect=postgresql.dialect()))
+    assert expected % "?" in str(q.compile(dialect=sqlite.dialect()))

@@ -416,3 +416,24 @@ def test_stats_text_fits_however_long_the_names() -> None:
         text = reports.render_stats(st, ZH, limit)
         assert len(text.encode("utf-16-le")) // 2 <= limit
         assert "：120 单" in text and "…还有" in text
+
+
+def test_an_export_is_cut_into_whole_days_that_fit_a_part() -> None:
+    first, last = date(2026, 11, 1), date(2026, 11, 30)
+    # It fits: one part, the whole range.
+    assert reports.split_days(first, last, 400_000, 400_000) == [(first, last)]
+    # A district's month (~1.8 million rows, 400,000 a part): six days a part, five parts.
+    parts = reports.split_days(first, last, 1_800_000, 400_000)
+    assert parts == [
+        (first + timedelta(days=d), first + timedelta(days=d + 5)) for d in (0, 6, 12, 18, 24)
+    ]
+    # More rows than a part holds in a single day: a day a part, never less.
+    assert reports.split_days(first, date(2026, 11, 3), 10**9, 1) == [
+        (date(2026, 11, d), date(2026, 11, d)) for d in (1, 2, 3)
+    ]
+    # The last part takes what is left.
+    assert reports.split_days(first, date(2026, 11, 7), 7, 3) == [
+        (date(2026, 11, 1), date(2026, 11, 3)),
+        (date(2026, 11, 4), date(2026, 11, 6)),
+        (date(2026, 11, 7), date(2026, 11, 7)),
+    ]

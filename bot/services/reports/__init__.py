@@ -4,8 +4,8 @@ No Telegram types. Days are local days in the configured time zone; times are st
 Each concern is a module of this package, and its public names are gathered here so callers
 write ``reports.stats_for``, ``reports.export``: `days` (the days asked for), `stats` (/stats
 and its text), `summary` (the daily summary), `sheets` (the ledger's sheets, one module per
-sheet), `files` (XLSX and CSV), `exporter` (the bot's export, built in a worker thread). Who may see
-what is `bot.services.scope`.
+sheet), `files` (XLSX and CSV), `exporter` (the bot's export, in parts of whole days, built
+in child processes). Who may see what is `bot.services.scope`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,16 @@ from bot.services.reports.days import (
     parse_days,
     preset,
 )
-from bot.services.reports.exporter import Export, export, export_files
+from bot.services.reports.exporter import (
+    Export,
+    Part,
+    database_url,
+    export,
+    export_files,
+    export_parts,
+    part_ranges,
+    split_days,
+)
 from bot.services.reports.files import (
     FORMULA_START,
     csv_bytes,
@@ -58,6 +67,7 @@ __all__ = [
     "Export",
     "GridLine",
     "LedgerData",
+    "Part",
     "Sheet",
     "Stats",
     "VolunteerLine",
@@ -65,16 +75,20 @@ __all__ = [
     "build_sheets",
     "check_days",
     "csv_bytes",
+    "database_url",
     "day_bounds",
     "export",
     "export_files",
+    "export_parts",
     "file_name",
     "ledger",
     "ledger_data",
     "neutralise",
     "parse_days",
+    "part_ranges",
     "preset",
     "render_stats",
+    "split_days",
     "stats_for",
     "summary_due",
     "workbook_bytes",

@@ -37,12 +37,18 @@ def _seconds_between_sqlite(element: seconds_between, compiler: SQLCompiler, **k
 
 
 async def median(
-    session: AsyncSession, value: ColumnElement[Any], *where: ColumnElement[bool]
+    session: AsyncSession,
+    value: ColumnElement[Any],
+    *where: ColumnElement[bool],
+    n: int | None = None,
 ) -> float | None:
     """The median of ``value`` over the rows of its table(s) matching ``where`` (None if there
     are none), as `statistics.median` gives it: the middle value, or the mean of the two
-    middle ones. Two queries: the count, then the one or two middle values in order."""
-    n = int(await session.scalar(select(func.count()).where(*where)) or 0)
+    middle ones. Two queries: the count (unless the caller knows it already: ``n``, which
+    must be the number of rows matching ``where``), then the one or two middle values in
+    order."""
+    if n is None:
+        n = int(await session.scalar(select(func.count()).where(*where)) or 0)
     if n == 0:
         return None
     middle: list[Any] = list(

@@ -29,7 +29,7 @@ def workbook_bytes(sheets: list[Sheet]) -> bytes:
 
     Written directly (`xlsx`), every text an inline string cell: a name like
     `=HYPERLINK(...)` is neutralised and written as text, never as a formula."""
-    return workbook(sheets, neutralise)
+    return workbook(sheets, neutralise, "".join(FORMULA_START))
 
 
 def _csv_value(value: Any) -> str:
@@ -41,6 +41,8 @@ def _csv_value(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
+        if value.tzinfo is None and value.year >= 1000:  # a local time: the same text, faster
+            return value.isoformat(" ", "minutes")
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, float):
         return f"{value:.2f}"

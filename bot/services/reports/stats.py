@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_, Gettext
@@ -113,17 +113,21 @@ def _minutes_median(seconds: float | None) -> float | None:
 
 
 async def _orders_created(
-    session: AsyncSession, grid_ids: Sequence[int], start: datetime, end: datetime
+    session: AsyncSession, grid_ids: Sequence[int] | None, start: datetime, end: datetime
 ) -> _Created:
-    """The orders of these grids created between `start` and `end`: counts by status,
-    category and grid (one GROUP BY), and the median minutes to claim and to deliver (in the
-    database, `durations.median`)."""
+    """The orders of these grids (None: every grid, no filter on the grid at all) created
+    between `start` and `end`: counts by status, category and grid, with how many of them were
+    claimed and delivered (one GROUP BY), and the median minutes to claim and to deliver (in
+    the database, `durations.median`, given those counts)."""
     out = _Created()
-    created = (
-        Order.grid_id.in_(grid_ids),
+    created: tuple[ColumnElement[bool], ...] = (
         Order.created_at >= start,
         Order.created_at < end,
     )
+    if grid_ids is not None:
+        created += (Order.grid_id.in_(grid_ids),)
+    claimed = Order.claimed_at.is_not(None)
+    claimed_delivered = and_(claimed, Order.delivered_at.is_not(None))
     q = (
         select(
             Order.status,
@@ -131,20 +135,28 @@ async def _orders_created(
             Order.grid_id,
             func.count(),
             func.count(Order.delivered_at),
+            func.count(Order.claimed_at),
+            func.count(case((claimed_delivered, 1))),
         )
         .where(*created)
         .group_by(Order.status, Order.category, Order.grid_id)
     )
-    for status, category, grid_id, n, delivered in await session.execute(q):
+    n_claimed = n_claimed_delivered = 0
+    for status, category, grid_id, n, delivered, n_c, n_cd in await session.execute(q):
         out.count += n
         out.by_status[str(status)] += n
         out.by_category[category] += n
         out.per_grid[grid_id] += n
         out.delivered_per_grid[grid_id] += delivered
-    claimed = Order.claimed_at.is_not(None)
+        n_claimed += n_c
+        n_claimed_delivered += n_cd
     out.median_claim_minutes = _minutes_median(
         await median(
-            session, seconds_between(Order.created_at, Order.claimed_at), *created, claimed
+            session,
+            seconds_between(Order.created_at, Order.claimed_at),
+            *created,
+            claimed,
+            n=n_claimed,
         )
     )
     out.median_deliver_minutes = _minutes_median(
@@ -152,8 +164,8 @@ async def _orders_created(
             session,
             seconds_between(Order.claimed_at, Order.delivered_at),
             *created,
-            claimed,
-            Order.delivered_at.is_not(None),
+            claimed_delivered,
+            n=n_claimed_delivered,
         )
     )
     return out
@@ -289,7 +301,10 @@ async def stats(
     ids = tuple(grid_ids)
     start, end = day_bounds(day_from, day_to, tz)
     grids = await _grids(session, ids)
-    orders = await _orders_created(session, ids, start, end)
+    # An admin's scope is every grid: then the orders and events are not filtered by grid at
+    # all (at a district's scale the IN test on every row is a good part of the queries).
+    only_grids = None if await _every_grid(session, ids) else ids
+    orders = await _orders_created(session, only_grids, start, end)
     open_now = await _open_now(session, ids)
     return Stats(
         day_from=day_from,
@@ -298,9 +313,7 @@ async def stats(
         by_status=dict(orders.by_status),
         by_category=dict(orders.by_category),
         grids=_grid_lines(grids, orders, open_now),
-        volunteers=await _volunteer_lines(
-            session, None if await _every_grid(session, ids) else ids, start, end
-        ),
+        volunteers=await _volunteer_lines(session, only_grids, start, end),
         median_claim_minutes=orders.median_claim_minutes,
         median_deliver_minutes=orders.median_deliver_minutes,
         unclaimed_minutes=unclaimed_minutes,

@@ -59,9 +59,12 @@ class LedgerData:
 
 
 async def _rows(session: AsyncSession, stmt: Any) -> list[tuple[Any, ...]]:
-    """The plain rows (tuples, no ORM objects) of a column query, read in partitions."""
+    """The plain rows (tuples, no ORM objects) of a column query, read in partitions on the
+    session's connection (Core: the rows need none of the ORM's loading, which cost a fifth
+    of the read of a district's month)."""
     out: list[tuple[Any, ...]] = []
-    result = await session.stream(stmt.execution_options(yield_per=READ_CHUNK))
+    conn = await session.connection()
+    result = await conn.stream(stmt.execution_options(yield_per=READ_CHUNK))
     async for part in result.partitions(READ_CHUNK):
         out.extend(tuple(r) for r in part)
         await asyncio.sleep(0)
@@ -97,8 +100,11 @@ async def _volunteers(session: AsyncSession) -> list[tuple[Any, ...]]:
 
 
 async def _orders(
-    session: AsyncSession, grids: tuple[int, ...], start: datetime, end: datetime
+    session: AsyncSession, grids: tuple[int, ...] | None, start: datetime, end: datetime
 ) -> list[tuple[Any, ...]]:
+    """The orders of these grids (None: every grid, not filtered by grid) created in the
+    days."""
+    in_grids = () if grids is None else (Order.grid_id.in_(grids),)
     return await _rows(
         session,
         select(
@@ -126,16 +132,18 @@ async def _orders(
         )
         .join(Building, Building.id == Order.building_id)
         .join(Compound, Compound.id == Building.compound_id)
-        .where(Order.grid_id.in_(grids), Order.created_at >= start, Order.created_at < end)
+        .where(*in_grids, Order.created_at >= start, Order.created_at < end)
         .order_by(Order.id),
     )
 
 
 async def _events(
-    session: AsyncSession, grids: tuple[int, ...], start: datetime, end: datetime
+    session: AsyncSession, grids: tuple[int, ...] | None, start: datetime, end: datetime
 ) -> list[tuple[Any, ...]]:
-    return await _rows(
-        session,
+    """The events of the orders of these grids in the days (None: every grid; then the events
+    are not joined to their orders at all: at a district's scale that join is most of the
+    read)."""
+    q = (
         select(
             OrderEvent.order_id,
             OrderEvent.at,
@@ -145,10 +153,12 @@ async def _events(
             OrderEvent.to_status,
             OrderEvent.note,
         )
-        .join(Order, Order.id == OrderEvent.order_id)
-        .where(Order.grid_id.in_(grids), OrderEvent.at >= start, OrderEvent.at < end)
-        .order_by(OrderEvent.id),
+        .where(OrderEvent.at >= start, OrderEvent.at < end)
+        .order_by(OrderEvent.id)
     )
+    if grids is not None:
+        q = q.join(Order, Order.id == OrderEvent.order_id).where(Order.grid_id.in_(grids))
+    return await _rows(session, q)
 
 
 async def _community_ids(session: AsyncSession, grids: tuple[int, ...]) -> set[int]:
@@ -261,6 +271,8 @@ async def ledger_data(
             await session.execute(select(Grid.id, Grid.name, Grid.community_id))
         ).all()
     }
+    # An admin's scope is every grid: then the orders and events are not filtered by grid.
+    only_grids = None if set(all_grids) <= set(grids) else grids
     community_ids = await _community_ids(session, grids)
     notices = await _notices(session, scope, grids, community_ids, start, end)
     return LedgerData(
@@ -273,8 +285,8 @@ async def ledger_data(
         grids=all_grids,
         staff_names=await _staff_names(session),
         volunteers=await _volunteers(session),
-        orders=await _orders(session, grids, start, end),
-        events=await _events(session, grids, start, end),
+        orders=await _orders(session, only_grids, start, end),
+        events=await _events(session, only_grids, start, end),
         notices=notices,
         deliveries=await _deliveries(session, notices),
         buildings=dict((await session.execute(select(Building.id, Building.name))).all()),
