@@ -105,7 +105,8 @@ class LoopWatch:
     """The bot child's event loop, watched from the driver's SIGUSR1 (start afresh) to its
     SIGUSR2 (print one ``watch`` JSON line): the longest stall (a 5 ms sleep woken late: the
     loop busy with one step, or the process off a core) and the garbage collector's pauses
-    (``gc.callbacks``: how many full collections, the longest pause, the total)."""
+    (``gc.callbacks``: how many full collections, the longest pause and the total, in the
+    loop thread's CPU time, so that time off a core is not counted as the collector's)."""
 
     TICK = 0.005
 
@@ -122,9 +123,9 @@ class LoopWatch:
 
     def _on_gc(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
-            self._gc_started = time.perf_counter()
+            self._gc_started = time.thread_time()
             return
-        took = time.perf_counter() - self._gc_started
+        took = time.thread_time() - self._gc_started
         self.full += info["generation"] == 2
         self.gc_longest = max(self.gc_longest, took)
         self.gc_total += took
@@ -283,7 +284,7 @@ class Run:
             return ""
         return (
             f"; its event loop's longest stall {w['stall_ms']:.0f} ms, full GCs "
-            f"{w['gc_full']:.0f}, GC pauses longest {w['gc_longest_ms']:.1f} ms, "
+            f"{w['gc_full']:.0f}, GC pauses (CPU) longest {w['gc_longest_ms']:.1f} ms, "
             f"{w['gc_total_ms']:.0f} ms in all"
         )
 
