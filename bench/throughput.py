@@ -21,10 +21,11 @@ the ratios paotui CPU/update / echo CPU/update (goal <= 3) and paotui replies/s 
 >= 0.95), each from the medians of the rounds. Then the burst: a notice to the K residents,
 and once delivered all K press "✅ 收到" at once (``--wave`` connections at a time): how many
 were answered, p95 of the time to the answerCallbackQuery from the burst's start and from each
-press; a failed or unanswered press is counted. ``--profile FILE`` runs paotui under cProfile
-(written to FILE.<round>) for ``python -m pstats``. ``--compare DIR`` also runs the paotui of
-another checkout, as "before", in each round: a change's before/after in one sitting
-(``--skip-echo``: those two only).
+press; a failed or unanswered press is counted; then how long until the ✅ was taken off
+every message (the edits, sent by the outbox after the answers). ``--profile FILE`` runs
+paotui under cProfile (written to FILE.<round>) for ``python -m pstats``. ``--compare DIR``
+also runs the paotui of another checkout, as "before", in each round: a change's before/after
+in one sitting (``--skip-echo``: those two only).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import shutil
@@ -99,9 +101,55 @@ async def echo(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             await asyncio.sleep(wait.total_seconds() if isinstance(wait, timedelta) else wait)
 
 
+class LoopWatch:
+    """The bot child's event loop, watched from the driver's SIGUSR1 (start afresh) to its
+    SIGUSR2 (print one ``watch`` JSON line): the longest stall (a 5 ms sleep woken late: the
+    loop busy with one step, or the process off a core) and the garbage collector's pauses
+    (``gc.callbacks``: how many full collections, the longest pause and the total, in the
+    loop thread's CPU time, so that time off a core is not counted as the collector's)."""
+
+    TICK = 0.005
+
+    def __init__(self) -> None:
+        self.reset()
+        self._gc_started = 0.0
+        gc.callbacks.append(self._on_gc)
+
+    def reset(self) -> None:
+        self.longest = 0.0
+        self.full = 0
+        self.gc_longest = 0.0
+        self.gc_total = 0.0
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_started = time.thread_time()
+            return
+        took = time.thread_time() - self._gc_started
+        self.full += info["generation"] == 2
+        self.gc_longest = max(self.gc_longest, took)
+        self.gc_total += took
+
+    async def run(self) -> None:
+        while True:
+            t0 = time.perf_counter()
+            await asyncio.sleep(self.TICK)
+            self.longest = max(self.longest, time.perf_counter() - t0 - self.TICK)
+
+    def report(self) -> None:
+        figures = {
+            "stall_ms": self.longest * 1000,
+            "gc_full": self.full,
+            "gc_longest_ms": self.gc_longest * 1000,
+            "gc_total_ms": self.gc_total * 1000,
+        }
+        print("watch " + json.dumps(figures), flush=True)
+
+
 async def run_child(kind: str, base_url: str, file_url: str, db_path: Path) -> None:
     stop = asyncio.Event()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
     if kind == "echo":
         app = Application.builder().token(ECHO).base_url(base_url).base_file_url(file_url).build()
         app.add_handler(MessageHandler(filters.TEXT, echo))
@@ -118,10 +166,15 @@ async def run_child(kind: str, base_url: str, file_url: str, db_path: Path) -> N
     rt = Runtime(settings_for(db_path), db, OffsetClock())
     service = BotService(rt, token=PAOTUI, base_url=base_url, base_file_url=file_url)
     await service.start()
-    print("ready", flush=True)
+    watch = LoopWatch()
+    loop.add_signal_handler(signal.SIGUSR1, watch.reset)
+    loop.add_signal_handler(signal.SIGUSR2, watch.report)
+    watching = asyncio.create_task(watch.run())
+    print("ready watch", flush=True)
     try:
         await stop.wait()
     finally:
+        watching.cancel()
         await service.stop()
         await db.dispose()
 
@@ -197,6 +250,7 @@ class Run:
     waited: float  # the bot's threads: ready to run, waiting for a core
     loop_waited: float  # the same, of its main thread (the event loop) alone
     harness_waited: tuple[float, float]  # the same, of the emulator's and of the users' loop
+    watched: dict[str, float] | None = None  # the bot's LoopWatch over the load
 
     @property
     def per_s(self) -> float:
@@ -221,7 +275,17 @@ class Run:
             f"threads waited for a core {self.waited / self.seconds * 100:.0f}% of the time "
             f"(summed), its event loop {self.loop_waited / self.seconds * 100:.0f}%, the "
             f"emulator's {self.harness_waited[0] / self.seconds * 100:.0f}%, the users' "
-            f"{self.harness_waited[1] / self.seconds * 100:.0f}%"
+            f"{self.harness_waited[1] / self.seconds * 100:.0f}%" + self.watch_line()
+        )
+
+    def watch_line(self) -> str:
+        w = self.watched
+        if w is None:
+            return ""
+        return (
+            f"; its event loop's longest stall {w['stall_ms']:.0f} ms, full GCs "
+            f"{w['gc_full']:.0f}, GC pauses (CPU) longest {w['gc_longest_ms']:.1f} ms, "
+            f"{w['gc_total_ms']:.0f} ms in all"
         )
 
 
@@ -233,6 +297,7 @@ class Bench:
         limits = httpx.Limits(max_connections=None, max_keepalive_connections=2000)
         self.client = SandboxClient(emulator.url, timeout=180)
         self.client._http = httpx.AsyncClient(base_url=emulator.url, timeout=180, limits=limits)
+        self.watched: dict[int, bool] = {}  # child pid -> it has the LoopWatch
 
     def spawn(self, kind: str, profile: str | None) -> subprocess.Popen[str]:
         script = __file__
@@ -244,9 +309,25 @@ class Bench:
             cmd += ["--profile", profile]
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
         assert proc.stdout is not None
-        if proc.stdout.readline().strip() != "ready":
+        ready = proc.stdout.readline().strip()
+        if ready not in ("ready", "ready watch"):
             raise RuntimeError(f"{kind} bot did not start")
+        self.watched[proc.pid] = ready == "ready watch"  # an older checkout's has no watch
         return proc
+
+    def watch_start(self, proc: subprocess.Popen[str]) -> None:
+        if self.watched.get(proc.pid):
+            proc.send_signal(signal.SIGUSR1)
+
+    def watch_read(self, proc: subprocess.Popen[str]) -> dict[str, float] | None:
+        """The child's ``watch`` line (its event loop's stalls and GC pauses since
+        ``watch_start``), or None for a child without the watch."""
+        if not self.watched.get(proc.pid):
+            return None
+        assert proc.stdout is not None
+        proc.send_signal(signal.SIGUSR2)
+        line = proc.stdout.readline()
+        return dict(json.loads(line.removeprefix("watch ")))
 
     async def user(self, uid: int, token: str, text: str, count: int, out: list[float]) -> None:
         for _ in range(count):
@@ -273,6 +354,7 @@ class Bench:
             loop0 = waited_seconds(proc.pid, main_only=True)
             emu_loop0 = waited_seconds(self.emu.pid, main_only=True)
             own_loop0 = waited_seconds(os.getpid(), main_only=True)
+            self.watch_start(proc)
             await asyncio.gather(
                 *(
                     self.user(FIRST_UID + i, token, text, self.args.messages, latencies)
@@ -288,6 +370,7 @@ class Bench:
                 waited_seconds(os.getpid(), main_only=True) - own_loop0,
             )
             rate_limited = int((await self.client.stats(token))["rate_limited"])
+            watched = await asyncio.to_thread(self.watch_read, proc)
             return Run(
                 kind,
                 len(latencies),
@@ -300,6 +383,7 @@ class Bench:
                 waited,
                 loop,
                 harness,
+                watched,
             )
         finally:
             proc.send_signal(signal.SIGTERM)
@@ -397,6 +481,24 @@ class Bench:
                 f"burst: answerCallbackQuery p95 {times[p95]:.2f}s from the burst's start "
                 f"(max {times[-1]:.2f}s), p95 {waits[p95]:.2f}s from each press"
             )
+        await self.buttons_gone(start, k)
+
+    async def buttons_gone(self, start: float, k: int) -> None:
+        """The ✅ taken off: wait (up to 300 s more) until the emulator has counted ``k``
+        message edits, one per household that confirmed (the bot's outbox sends them after
+        the answers, paced)."""
+        deadline = time.monotonic() + 300
+        edits = 0
+        while time.monotonic() < deadline:
+            edits = int((await self.client.stats(PAOTUI))["edits"])
+            if edits >= k:
+                break
+            await asyncio.sleep(0.5)
+        took = time.monotonic() - start
+        print(
+            f"burst: {edits} of {k} messages edited (the ✅ taken off) {took:.1f}s after the "
+            f"burst's start: {edits / took:.2f}/s"
+        )
 
 
 def report(runs: dict[str, list[Run]]) -> None:

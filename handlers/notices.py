@@ -464,12 +464,16 @@ async def notice_received(update: Update, ctx: AppContext) -> None:
     if chat is None or chat.id != q.from_user.id:
         await alert(update, (await ctx.gettext())(STALE))
         return
-    first = await attempt(update, ctx, lambda w: svc.confirm(ctx.rt, w.session, notice_id, chat.id))
+    pressed_id = q.message.message_id if q.message is not None else None
+    # The ✅ is taken off by the outbox (an edit written with the receipt, paced): the update
+    # ends with the answer, not behind a message edit's turn.
+    first = await attempt(
+        update, ctx, lambda w: svc.confirm(ctx.rt, w.session, notice_id, chat.id, pressed_id)
+    )
     if first is None:
         return
     _ = await ctx.gettext()
     await answer(q, _(THANKS) if first else _(ALREADY))
-    await set_buttons(q, None)  # may already be without buttons
 
 
 def notice_handlers() -> list[Any]:

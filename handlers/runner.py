@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import json
 import logging
 from collections import deque
@@ -31,6 +32,17 @@ from handlers.context import AppType
 from handlers.transport import Deferral, PacedRateLimiter, TelegramSender
 
 logger = logging.getLogger(__name__)
+
+
+def freeze_heap() -> None:
+    """Once the bot has started (the Application built, the catalogs loaded, the ORM's
+    mappers configured): move every object tracked to the collector's permanent generation
+    (``gc.freeze``), so that a full collection no longer walks start-up's objects, which live
+    as long as the process (a full collection: ~80 ms of CPU before, ~4 ms after, in
+    bench/throughput.py). No ``gc.collect()`` first: start-up leaves next to no garbage (85
+    objects after the imports) and a full collection per start would cost the test suite
+    ~0.1 s per bot started. ``stop`` puts them back (``gc.unfreeze``)."""
+    gc.freeze()
 
 
 def serial_key(payload: dict[str, Any]) -> str:
@@ -149,6 +161,7 @@ class BotService:
             self._tasks.append(asyncio.create_task(self._poll(), name="inbox-poll"))
         self._tasks.append(asyncio.create_task(self._process(), name="inbox-process"))
         self._marker = asyncio.create_task(self._mark(), name="inbox-mark")
+        freeze_heap()
         logger.info("bot started as @%s", self.app.bot.username)
 
     async def _until_up(self, what: str, call: Callable[[], Awaitable[object]]) -> None:
@@ -199,6 +212,7 @@ class BotService:
         await self.app.stop()
         await self.app.shutdown()
         await self.raw_bot.shutdown()
+        gc.unfreeze()  # what start-up froze may be garbage now (a restart in the same process)
 
     # --- inbox --------------------------------------------------------------------------
 

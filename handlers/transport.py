@@ -25,7 +25,7 @@ from bot import replies
 from bot.buttons import Button, Rows
 from bot.clock import Clock
 from bot.db import Database, write_transaction_open
-from bot.outbox import Outgoing, Pacer, SendResult
+from bot.outbox import Outgoing, Pacer, SendResult, is_buttons_only
 from handlers.keyboards import inline
 from models import OutboxKind
 
@@ -41,6 +41,8 @@ class TelegramSender:
     async def send(self, msg: Outgoing) -> SendResult:
         markup = inline(msg.buttons)
         try:
+            if is_buttons_only(msg.kind, msg.text):
+                return await self._set_buttons(msg, markup)
             if msg.kind == OutboxKind.EDIT:
                 assert msg.target_message_id is not None
                 await self.bot.edit_message_text(
@@ -81,6 +83,19 @@ class TelegramSender:
         except (TimedOut, NetworkError) as exc:
             # PTB raises NetworkError for 5xx answers as well.
             return SendResult(ok=False, transient=True, error=f"network: {exc}")
+
+    async def _set_buttons(self, msg: Outgoing, markup: InlineKeyboardMarkup | None) -> SendResult:
+        """The buttons of a delivered message, its text or caption left as it is. Refused
+        (deleted, too old to edit, already so): done, logged, nobody told; the buttons are a
+        view the next press re-checks anyway (DESIGN rule 12)."""
+        assert msg.target_message_id is not None
+        try:
+            await self.bot.edit_message_reply_markup(
+                chat_id=msg.chat_id, message_id=msg.target_message_id, reply_markup=markup
+            )
+        except BadRequest as exc:
+            logger.info("outbox %s: buttons not changed: %s", msg.id, exc.message)
+        return SendResult(ok=True, message_id=msg.target_message_id)
 
 
 # Bot API methods that produce or change a message, and so count toward the flood limits.

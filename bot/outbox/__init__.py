@@ -4,7 +4,8 @@ a dispatcher sends them within Telegram's limits, retries 429 and 5xx after the 
 channel supplies a ``Sender``.
 
 One module per concern: ``rows`` (writing the rows: ``enqueue``, ``enqueue_edit``, ``row``,
-``pin_row``), ``channel`` (what the dispatcher and a channel exchange), ``pacer`` (the rate
+``buttons_row``, ``pin_row``), ``channel`` (what the dispatcher and a channel exchange),
+``pacer`` (the rate
 limits), ``leases`` (taking, keeping and taking back a row being sent) and ``dispatcher``
 (the sending loop and what it records of each send). Callers use this package's names:
 ``from bot import outbox; outbox.enqueue(...)``.
@@ -14,7 +15,7 @@ from bot.outbox.channel import ChatEvents, Outgoing, Sender, SendResult
 from bot.outbox.dispatcher import UPGRADED, Dispatcher
 from bot.outbox.leases import LEASE, RENEW_EVERY
 from bot.outbox.pacer import FLIGHT_POLL, LONGEST_FLIGHT, Flight, Limits, PaceClock, Pacer
-from bot.outbox.rows import enqueue, enqueue_edit, pin_row, row
+from bot.outbox.rows import buttons_row, enqueue, enqueue_edit, is_buttons_only, pin_row, row
 
 __all__ = [
     "FLIGHT_POLL",
@@ -31,8 +32,10 @@ __all__ = [
     "Pacer",
     "SendResult",
     "Sender",
+    "buttons_row",
     "enqueue",
     "enqueue_edit",
+    "is_buttons_only",
     "pin_row",
     "row",
 ]

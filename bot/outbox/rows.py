@@ -1,6 +1,7 @@
 """Writing the outbox's rows: a message owed is a row added in the same transaction as the
 change that owes it (DESIGN rule 4). ``row`` is every row's columns (a list of them is one
-bulk insert); ``enqueue``, ``enqueue_edit`` and ``pin_row`` are a send, an edit and a pin."""
+bulk insert); ``enqueue``, ``enqueue_edit``, ``buttons_row`` and ``pin_row`` are a send, an
+edit, an edit of the buttons only and a pin."""
 
 from __future__ import annotations
 
@@ -61,6 +62,35 @@ def pin_row(now: datetime, *, chat_id: int, original_id: int, priority: int = 0)
         edit_of=original_id,
         priority=priority,
     )
+
+
+def buttons_row(
+    now: datetime,
+    *,
+    chat_id: int,
+    original_id: int,
+    is_group: bool = False,
+    buttons: list[list[dict[str, Any]]] | None = None,
+    priority: int = 0,
+) -> dict[str, Any]:
+    """Replace only the buttons (``to_json``; None: take them off) of the message another
+    outbox row delivered, leaving its text or caption as it is: an EDIT with no text
+    (``is_buttons_only``), sent as editMessageReplyMarkup."""
+    return row(
+        now,
+        chat_id=chat_id,
+        text="",
+        buttons=buttons,
+        is_group=is_group,
+        kind=OutboxKind.EDIT,
+        edit_of=original_id,
+        priority=priority,
+    )
+
+
+def is_buttons_only(kind: OutboxKind, text: str) -> bool:
+    """An edit of the buttons alone (``buttons_row``): no message has an empty text."""
+    return kind == OutboxKind.EDIT and not text
 
 
 def enqueue(

@@ -1,5 +1,6 @@
-"""What came of a notice: a household's "Received", the counts staff see, a resend to
-those who have not confirmed, and the unconfirmed households per building for door knocking."""
+"""What came of a notice: a household's "Received" (recorded once, and the ✅ taken off its
+message through the outbox in the same transaction), the counts staff see, a resend to those
+who have not confirmed, and the unconfirmed households per building for door knocking."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, and_, bindparam, func, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import outbox
 from bot.db import affected_rows
 from bot.errors import Refused
 from bot.i18n import N_
@@ -24,14 +26,25 @@ from models import (
     Grid,
     Notice,
     NoticeDelivery,
+    OutboxKind,
     OutboxMessage,
     OutboxStatus,
     Resident,
 )
 
 
-async def confirm(rt: Runtime, session: AsyncSession, notice_id: int, chat_id: int) -> bool:
-    """The household pressed Received: True the first time, False if already confirmed."""
+async def confirm(
+    rt: Runtime,
+    session: AsyncSession,
+    notice_id: int,
+    chat_id: int,
+    pressed_message_id: int | None = None,
+) -> bool:
+    """The household pressed Received: True the first time, False if already confirmed. The
+    first time, the ✅ is taken off the notice's message by an edit of its buttons written to
+    the outbox here (sent later, paced; DESIGN rules 4 and 11), so the press is answered at
+    once; a press on a notice already confirmed writes nothing. ``pressed_message_id``: the
+    message pressed, if known (after a resend it may be the older copy: its ✅ goes too)."""
     res = await affected_rows(
         session,
         update(NoticeDelivery)
@@ -43,6 +56,7 @@ async def confirm(rt: Runtime, session: AsyncSession, notice_id: int, chat_id: i
         .values(confirmed_at=rt.clock.now()),
     )
     if res == 1:
+        await _take_buttons_off(rt, session, notice_id, chat_id, pressed_message_id)
         return True
     known = await session.scalar(
         select(NoticeDelivery.id).where(
@@ -52,6 +66,47 @@ async def confirm(rt: Runtime, session: AsyncSession, notice_id: int, chat_id: i
     if known is None:
         raise Refused(N_("This notice was not sent to you."))
     return False
+
+
+async def _take_buttons_off(
+    rt: Runtime, session: AsyncSession, notice_id: int, chat_id: int, pressed: int | None
+) -> None:
+    """Owe an edit removing the buttons of the household's copy of the notice (the row the
+    delivery points at) and, if the press came from another copy (one sent before a resend),
+    of that one too. Only copies delivered (with a message id): one still on its way keeps
+    its ✅, and a press on it is answered "already noted"."""
+    o = OutboxMessage.__table__.c
+    current = (
+        await session.execute(
+            select(o.id, o.message_id, o.is_group, o.priority)
+            .join_from(NoticeDelivery, OutboxMessage, OutboxMessage.id == NoticeDelivery.outbox_id)
+            .where(
+                NoticeDelivery.notice_id == notice_id,
+                NoticeDelivery.chat_id == chat_id,
+                o.message_id.is_not(None),
+            )
+        )
+    ).first()
+    copies = [] if current is None else [current]
+    if pressed is not None and (current is None or current.message_id != pressed):
+        older = (
+            await session.execute(
+                select(o.id, o.message_id, o.is_group, o.priority).where(
+                    o.chat_id == chat_id, o.message_id == pressed, o.kind == OutboxKind.SEND
+                )
+            )
+        ).first()
+        if older is not None:
+            copies.append(older)
+    now = rt.clock.now()
+    rows = [
+        outbox.buttons_row(
+            now, chat_id=chat_id, original_id=c.id, is_group=c.is_group, priority=c.priority
+        )
+        for c in copies
+    ]
+    if rows:
+        await session.execute(insert(cast(Table, OutboxMessage.__table__)), rows)
 
 
 @dataclass(frozen=True)
