@@ -34,9 +34,6 @@ def one_tls_context_per_worker() -> Iterator[None]:
     test's CPU, and the emulator speaks plain HTTP. Within one test process the clients share
     the context made for the same arguments (immutable once made; a context is meant to be
     shared between connections). Outside the tests nothing changes."""
-    if os.environ.get("SUITE3_AB_NO_TLS_CACHE"):
-        yield
-        return
     from httpx._transports import default
 
     made: Callable[..., Any] = default.create_ssl_context
