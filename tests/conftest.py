@@ -3,9 +3,10 @@ built by the same composition root as `paotui run`."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,29 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")  # before telegram is imported anywh
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"
 TOKEN = "100000001:TEST-TOKEN"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_tls_context_per_worker() -> Iterator[None]:
+    """Every HTTP client the bot builds (four per BotService: the application's two, the poller's
+    and the outbox's) loads the CA bundle into a new TLS context: a quarter of an end-to-end
+    test's CPU, and the emulator speaks plain HTTP. Within one test process the clients share
+    the context made for the same arguments (immutable once made; a context is meant to be
+    shared between connections). Outside the tests nothing changes."""
+    from httpx._transports import default
+
+    made: Callable[..., Any] = default.create_ssl_context
+    cached = functools.cache(made)
+
+    def shared(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return cached(*args, **kwargs)
+        except TypeError:  # an argument that cannot be a key (a context of the caller's)
+            return made(*args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(default, "create_ssl_context", shared)
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ from bot.runtime import Runtime
 from bot.seed import DEMO
 from bot.services import residents
 from bot.services.orders import form
+from tests.waiting import until
 
 # A complete answer for each kind of errand (urgency is given separately).
 ANSWERS: dict[str, dict[str, str]] = {
@@ -153,6 +154,18 @@ class Harness:
         """Every update processed and every owed message sent."""
         await asyncio.wait_for(self.service.idle(), timeout)
         await self.service.dispatcher.drain(timeout)
+
+    async def own_the_sweep(self) -> None:
+        """From here only the test sweeps: the JobQueue's first pass (due a second after the
+        start) has run, and its later ones are off. Else a pass of its own between the test's
+        ``advance`` and ``sweep`` fires first what the test's sweep counts (met under load)."""
+        from handlers.app import SWEEPS_DONE
+
+        app = self.service.app
+        await until(lambda: app.bot_data.get(SWEEPS_DONE, 0) >= 1, "the JobQueue's first sweep", 60)
+        assert app.job_queue is not None
+        for job in app.job_queue.get_jobs_by_name("sweep"):
+            job.enabled = False
 
     def advance(self, **delta: float) -> None:
         """Move the bot's clock forward (timedelta keywords: minutes=16, hours=2)."""
