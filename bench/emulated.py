@@ -66,6 +66,11 @@ async def residents(rt: Runtime, emu: Emulator, ids: Sequence[int], phone: str =
     for uid in ids:
         emu.create_user(uid, first_name=f"居民{uid}")
         emu.private_chat(chat_bot, uid).started = True
+    await resident_rows(rt, ids, phone)
+
+
+async def resident_rows(rt: Runtime, ids: Sequence[int], phone: str = "138") -> None:
+    """The database's side of ``residents``: a row per id, spread over the demo's buildings."""
     buildings = sum(len(g.buildings) for g in DEMO.grids)
     now = rt.clock.now()
     rows = [

@@ -52,11 +52,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
 from telegram import Update  # noqa: E402
 from telegram.error import RetryAfter  # noqa: E402
 from telegram.ext import Application, ContextTypes, MessageHandler, filters  # noqa: E402
 
+from bench.emulated import resident_rows  # noqa: E402
 from bot.clock import OffsetClock  # noqa: E402
 from bot.config import Settings, load_settings  # noqa: E402
 from bot.db import Database  # noqa: E402
@@ -66,7 +66,6 @@ from bot.seed import DEMO, seed_demo  # noqa: E402
 from bot.services import notices  # noqa: E402
 from handlers.main import populate_emulator  # noqa: E402
 from handlers.runner import BotService  # noqa: E402
-from models import Resident  # noqa: E402
 from sandbox.client import SandboxClient  # noqa: E402
 from sandbox.emulator import Emulator  # noqa: E402
 from sandbox.errors import SandboxError  # noqa: E402
@@ -549,25 +548,7 @@ async def seed(rt: Runtime, n: int) -> None:
     """The database's side: the demo, and ``n`` residents (the emulator seeds its own)."""
     async with rt.db.session() as s:
         await seed_demo(s, rt.clock)
-    buildings = sum(len(g.buildings) for g in DEMO.grids)
-    now = rt.clock.now()
-    rows = []
-    for i, uid in enumerate(range(FIRST_UID, FIRST_UID + n)):
-        rows.append(
-            {
-                "telegram_id": uid,
-                "name": f"居民{uid}",
-                "phone": f"138{uid % 10**8:08d}",
-                "building_id": 1 + i % buildings,
-                "unit": "1",
-                "room": str(100 + i % 900),
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-    async with rt.db.session() as s:
-        for i in range(0, len(rows), 2000):
-            await s.execute(insert(Resident), rows[i : i + 2000])
+    await resident_rows(rt, range(FIRST_UID, FIRST_UID + n))
 
 
 async def run(args: argparse.Namespace, db_path: Path) -> None:
