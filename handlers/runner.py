@@ -131,6 +131,9 @@ class BotService:
         # the previous one ran (one per update before).
         self._to_mark: list[int] = []
         self._marks_due = asyncio.Event()
+        # Set whenever an update stops counting as pending (its mark written): idle() waits on
+        # it instead of polling the inbox.
+        self._progress = asyncio.Event()
         self._marker: asyncio.Task[None] | None = None
         self._in_flight: set[int] = set()
         # Recently finished ids: a pending-list read just before a row was marked done must not
@@ -334,6 +337,7 @@ class BotService:
                     self._in_flight.discard(update_id)
                     self._reread = True  # still pending: the next read tries it again
                     self._new_updates.set()
+                    self._progress.set()
 
     async def _mark(self) -> None:
         """Mark handled updates processed, all that finished since the last write at once."""
@@ -342,6 +346,7 @@ class BotService:
             self._marks_due.clear()
             try:
                 await self._mark_handled()
+                self._progress.set()
             except Exception:
                 logger.exception("marking updates processed failed")
                 await asyncio.sleep(1.0)
@@ -361,7 +366,12 @@ class BotService:
     async def idle(self) -> None:
         """Wait until the inbox has nothing left to process (tests)."""
         while True:
-            async with self.rt.db.read() as s:
-                if not await inbox.pending(s, limit=1) and not self._in_flight:
-                    return
-            await asyncio.sleep(0.02)
+            self._progress.clear()  # before the read: a mark written meanwhile still wakes us
+            if not self._in_flight:  # one under way: not idle, no need to read
+                async with self.rt.db.read() as s:
+                    if not await inbox.pending(s, limit=1) and not self._in_flight:
+                        return
+            # Woken by the next mark; the timeout covers what no mark announces (a row that
+            # another process stored or marked).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._progress.wait(), timeout=0.25)

@@ -27,6 +27,12 @@ EXAMPLE = ROOT / "config.example.toml"
 TOKEN = "100000001:TEST-TOKEN"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long tests first (stable otherwise): the parallel run hands tests out in this order,
+    and a long one handed out last would end the run alone on one worker."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def one_tls_context_per_worker() -> Iterator[None]:
     """Every HTTP client the bot builds (four per BotService: the application's two, the poller's

@@ -49,6 +49,7 @@ class Dispatcher:
         # Shared with the direct replies, so that together they stay within the overall limit.
         self.pacer = pacer or Pacer(limits)
         self._wake = asyncio.Event()
+        self._sent = asyncio.Event()  # a send finished: drain() looks again
         self._task: asyncio.Task[None] | None = None
         self._in_flight: dict[int, asyncio.Task[None]] = {}  # chat_id -> its one send
         self._in_flight_rows: dict[int, int] = {}  # chat_id -> the outbox row being sent
@@ -206,6 +207,7 @@ class Dispatcher:
             self._in_flight.pop(out.chat_id, None)
             self._in_flight_rows.pop(out.chat_id, None)
             self._wake.set()
+            self._sent.set()
 
     async def _finish(
         self,
@@ -279,19 +281,31 @@ class Dispatcher:
     async def drain(self, timeout: float = 30.0) -> None:
         """Wait until nothing is pending (tests and the CLI)."""
         deadline = time.monotonic() + timeout
+        quiet = True  # nothing sent for a while: wake the pump (a row may have come due)
         while time.monotonic() < deadline:
-            async with self.db.read() as s:
-                left = (
-                    await s.execute(
-                        select(OutboxMessage.id)
-                        .where(
-                            OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING])
+            self._sent.clear()  # before the look: a send finished meanwhile still wakes us
+            if not self._in_flight:  # a send under way: not drained, no need to read
+                async with self.db.read() as s:
+                    left = (
+                        await s.execute(
+                            select(OutboxMessage.id)
+                            .where(
+                                OutboxMessage.status.in_(
+                                    [OutboxStatus.PENDING, OutboxStatus.SENDING]
+                                )
+                            )
+                            .limit(1)
                         )
-                        .limit(1)
-                    )
-                ).first()
-            if left is None and not self._in_flight:
-                return
-            self.wake()
-            await asyncio.sleep(0.05)
+                    ).first()
+                if left is None and not self._in_flight:
+                    return
+            if quiet:
+                self.wake()
+            # Woken by the next finished send (the pump wakes itself on it); the timeout covers
+            # rows that no send of this process finishes (due later, or another process's).
+            try:
+                await asyncio.wait_for(self._sent.wait(), timeout=0.05)
+                quiet = False
+            except TimeoutError:
+                quiet = True
         raise TimeoutError("outbox not drained")

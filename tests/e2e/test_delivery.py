@@ -82,6 +82,7 @@ async def _residents(h: Harness, n: int) -> list[int]:
     return ids
 
 
+@pytest.mark.long
 @pytest.mark.expect_429  # the emulator is made stricter than the bot's pacing
 # At Telegram's own speed: on the fast clock, a slow machine may not reach even 5 a second.
 @pytest.mark.realtime
@@ -108,6 +109,7 @@ async def test_a_burst_answered_with_429_still_arrives_once(harness: Harness) ->
     assert states == {"sent"}
 
 
+@pytest.mark.long
 # Zero 429s, judged by the strict emulator where requests arrive: the pacing counts from the
 # answers, so it holds on a busy machine too (tests/e2e/test_pacing_busy.py at real speed).
 async def test_within_telegrams_limits_no_429(harness: Harness) -> None:

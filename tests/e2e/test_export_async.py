@@ -49,6 +49,7 @@ async def test_export_says_preparing_at_once_then_sends_the_files(harness: Harne
     assert h.emu.file_bytes(csv_doc["document"]["file_id"]).count(b"\n") == 1 + 30
 
 
+@pytest.mark.long
 async def test_a_second_export_while_one_runs_is_only_told_to_wait(harness: Harness) -> None:
     h = harness
     await seed_orders(h.rt, 2000)
@@ -81,6 +82,7 @@ async def test_a_second_export_while_one_runs_is_only_told_to_wait(harness: Harn
     await boss.expect(_is_csv, timeout=60)
 
 
+@pytest.mark.long
 async def test_the_bot_keeps_serving_while_a_big_ledger_is_built(harness: Harness) -> None:
     """5,000 orders take seconds to write as XLSX: meanwhile the event loop never stalls for
     more than a third of the export (or half a second), and a resident's /help is answered

@@ -41,6 +41,7 @@ async def test_bot_starts_while_telegram_answers_bad_gateway(
     await aunt.expect(Z(WELCOME), timeout=30)
 
 
+@pytest.mark.long
 # At Telegram's own speed: the /help must find the /me reply still owed in the outbox (a second
 # after the last message to the chat); on the fast clock the outbox may have sent it already,
 # and the /help then rightly goes directly (in order, but not as a second row).
@@ -64,6 +65,7 @@ async def test_a_reply_that_meets_bad_gateways_still_arrives_in_order(harness: H
     assert [r.status for r in rows] == [OutboxStatus.SENT] * 2
 
 
+@pytest.mark.long
 async def test_a_press_whose_callback_answer_fails_still_shows_its_result(
     harness: Harness,
 ) -> None:
@@ -101,6 +103,7 @@ async def test_an_edit_that_meets_bad_gateways_still_changes_the_pressed_message
     assert h.emu.stats()["injected_failures"] == 3
 
 
+@pytest.mark.long
 async def test_resident_registers_and_orders_while_every_fifth_call_fails(
     harness: Harness,
 ) -> None:
@@ -216,6 +219,7 @@ async def test_an_answer_that_does_not_fit_gets_the_question_again(harness: Harn
     await h.wait_edit(1001, again["message_id"], lambda m: Z(_prompt("substitutes")) in text_of(m))
 
 
+@pytest.mark.long
 async def test_paotui_run_starts_and_answers_while_telegram_answers_bad_gateway(
     rt: Runtime, emu: Any
 ) -> None:

@@ -271,6 +271,7 @@ def _real_data(h: Harness) -> list[str]:
     return sorted(found)
 
 
+@pytest.mark.long
 async def test_forged_callback_data_gets_the_stale_alert_and_changes_nothing(
     harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -117,6 +117,7 @@ async def test_a_notice_at_full_broadcast_rate_survives_a_restart_halfway(
 MANY = 1200
 
 
+@pytest.mark.long
 async def test_a_notice_to_many_residents_survives_a_restart_halfway(harness: Harness) -> None:
     h = harness
     ids, notice_id, _ = await _a_notice_survives_a_restart_halfway(h, MANY)
