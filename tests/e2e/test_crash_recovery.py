@@ -27,11 +27,10 @@ from models import OrderEvent, OutboxMessage, OutboxStatus
 from tests.conftest import EXAMPLE, ROOT, TOKEN
 from tests.factories import GROUP_1, VOLUNTEERS_1, Harness, buttons, text_of
 
-# `paotui run` paces at Telegram's real speed, so the emulator runs at it too (realtime). Apart
-# from the parallel phase: two bot processes and the emulator; with the other tests beside it on
-# a busy machine, a resident's reply took over 15 s. The two tests run side by side (most of
-# their time is the lease of a killed process running out, spent waiting).
-pytestmark = [pytest.mark.apart, pytest.mark.realtime]
+# `paotui run` paces at Telegram's real speed, so the emulator runs at it too (realtime). Long
+# (handed out first): most of their time is the lease of a killed process running out, spent
+# waiting while the other tests run.
+pytestmark = [pytest.mark.long, pytest.mark.realtime]
 
 
 class BotProcess:
