@@ -1,5 +1,6 @@
-"""Shared fixtures: a migrated SQLite file per test, the emulator, and the real bot service
-built by the same composition root as `paotui run`."""
+"""Shared fixtures: a migrated database per test on the backend chosen with ``--db`` (a copied
+SQLite file, or a fresh PostgreSQL database on the tests' own server, tests/postgres.py), the
+emulator, and the real bot service built by the same composition root as `paotui run`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from bot.clock import OffsetClock
 from bot.config import Settings, load_settings
@@ -25,11 +27,44 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")  # before telegram is imported anywh
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "config.example.toml"
 TOKEN = "100000001:TEST-TOKEN"
+BACKENDS = ("sqlite", "postgres")
+
+pytest_plugins = ["tests.postgres"]
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db",
+        choices=BACKENDS,
+        default=os.environ.get("DB") if os.environ.get("DB") in BACKENDS else "sqlite",
+        help="the database every test's `database_url` (and so `settings`, `rt`) is on: "
+        "sqlite (a copied file) or postgres (the tests' own server); default $DB, else sqlite",
+    )
+
+
+def backend(config: pytest.Config) -> str:
+    return str(config.getoption("--db"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The long tests first (stable otherwise): the parallel run hands tests out in this order,
-    and a long one handed out last would end the run alone on one worker."""
+    and a long one handed out last would end the run alone on one worker.
+
+    A test that takes the backend as a parameter of its own (tests/unit/test_migrations_both.py,
+    test_caps_concurrent.py) runs in the phase of that backend only: once per `make test`.
+    Tests marked ``sqlite_only`` are skipped under ``--db postgres``."""
+    chosen = backend(config)
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    for item in items:
+        params = getattr(item, "callspec", None)
+        other = {v for v in (params.params.values() if params else ()) if v in BACKENDS}
+        (dropped if other - {chosen} else kept).append(item)
+        if chosen == "postgres" and item.get_closest_marker("sqlite_only"):
+            item.add_marker(pytest.mark.skip(reason="reads the SQLite file itself"))
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
     items.sort(key=lambda item: item.get_closest_marker("long") is None)
 
 
@@ -64,9 +99,10 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def make_settings(db_path: Path, **overrides: Any) -> Settings:
+def make_settings(url: str, **overrides: Any) -> Settings:
+    """The tests' settings on the database at ``url`` (the ``database_url`` fixture's)."""
     base: dict[str, Any] = {
-        "database": {"url": f"sqlite+aiosqlite:///{db_path}"},
+        "database": {"url": url},
         "bot": {"poll_timeout": 2},
         "outbox": {"poll_seconds": 0.1},
         # Off unless a test turns it on: otherwise every test run after 20:00 local time would
@@ -79,20 +115,34 @@ def make_settings(db_path: Path, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-def db_path(tmp_path: Path, template_db: Path) -> Path:
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """This test's own database, migrated to head, on the ``--db`` backend: a copy of the SQLite
+    template, or a fresh PostgreSQL database copied from the migrated template database
+    (tests/postgres.py ``pg_url``, dropped after the test)."""
+    if backend(request.config) == "postgres":
+        return str(request.getfixturevalue("pg_url"))
     target = tmp_path / "paotui.db"
-    shutil.copy(template_db, target)
-    return target
+    shutil.copy(request.getfixturevalue("template_db"), target)
+    return f"sqlite+aiosqlite:///{target}"
 
 
 @pytest.fixture
-def settings(db_path: Path) -> Settings:
-    return make_settings(db_path)
+def db_path(database_url: str) -> Path:
+    """The SQLite file itself, for a test that reads it (marked ``sqlite_only``)."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database:
+        pytest.fail("db_path is the SQLite file: mark the test sqlite_only, or use database_url")
+    return Path(url.database)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
 
 
 @pytest.fixture
 async def rt(settings: Settings) -> AsyncIterator[Runtime]:
-    """A runtime for service tests: real SQLite file, demo community seeded."""
+    """A runtime for service tests: the test's own database, demo community seeded."""
     db = Database(settings.database.url)
     runtime = Runtime(settings, db, OffsetClock())
     async with db.session() as s:

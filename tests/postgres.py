@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
+from sqlalchemy.engine import make_url
 
 from bot.clock import OffsetClock
 from bot.config import Settings, load_settings
@@ -201,6 +202,30 @@ class Cluster:
 
     async def drop(self, name: str) -> None:
         await self.admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def pg_dump(url: str) -> str:
+    """The whole database at ``url`` (on a server of ours) as pg_dump writes it: schema and every
+    row, as text (what sqlite3's iterdump is for a SQLite file)."""
+    bindir = find_bindir()
+    assert bindir is not None, "no PostgreSQL binaries, yet a database on our server"
+    parts = make_url(url)
+    done = subprocess.run(
+        [
+            str(bindir / "pg_dump"),
+            f"--host={parts.host}",
+            f"--port={parts.port}",
+            f"--username={parts.username}",
+            "--no-password",
+            str(parts.database),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"pg_dump failed: {done.stderr}")
+    return done.stdout
 
 
 def pg_settings(url: str, **overrides: Any) -> Settings:

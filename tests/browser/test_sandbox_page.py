@@ -172,7 +172,7 @@ async def test_time_buttons_move_the_bots_clock_and_run_the_sweep(
 
 
 async def test_run_without_a_token_prints_the_page_address(
-    db_path: Path, capsys: pytest.CaptureFixture[str]
+    database_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`paotui run` with no token: emulator, bot and page, and the address on 127.0.0.1."""
     import asyncio
@@ -183,7 +183,7 @@ async def test_run_without_a_token_prints_the_page_address(
     from handlers.main import serve
     from tests.conftest import make_settings
 
-    settings = make_settings(db_path, sandbox={"port": 0, "web_port": 0})
+    settings = make_settings(database_url, sandbox={"port": 0, "web_port": 0})
     assert not settings.has_token
     stop = asyncio.Event()
     running = asyncio.create_task(serve(settings, stop=stop))

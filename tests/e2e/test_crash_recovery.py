@@ -36,7 +36,7 @@ pytestmark = [pytest.mark.long, pytest.mark.realtime]
 class BotProcess:
     """`paotui run` in a child process, pointed at the emulator as if it were Telegram."""
 
-    def __init__(self, emu: Any, db_path: Path, log: Path) -> None:
+    def __init__(self, emu: Any, url: str, log: Path) -> None:
         self.env = {
             **os.environ,
             "PAOTUI_CONFIG": str(EXAMPLE),
@@ -44,7 +44,7 @@ class BotProcess:
             "PAOTUI_BOT__API_BASE_URL": emu.base_url,
             "PAOTUI_BOT__API_FILE_URL": emu.base_file_url,
             "PAOTUI_BOT__POLL_TIMEOUT": "2",
-            "PAOTUI_DATABASE__URL": f"sqlite+aiosqlite:///{db_path}",
+            "PAOTUI_DATABASE__URL": url,
             "PAOTUI_OUTBOX__POLL_SECONDS": "0.1",
             "PAOTUI_REPORTS__DAILY_SUMMARY_AT": "",
         }
@@ -77,10 +77,10 @@ class BotProcess:
 
 
 @pytest.fixture
-def bot_process(emu: Any, db_path: Path, tmp_path: Path) -> Iterator[BotProcess]:
+def bot_process(emu: Any, database_url: str, tmp_path: Path) -> Iterator[BotProcess]:
     populate_emulator(emu, TOKEN)
     open_private_chats(emu, TOKEN)
-    proc = BotProcess(emu, db_path, tmp_path / "bot.log")
+    proc = BotProcess(emu, database_url, tmp_path / "bot.log")
     try:
         yield proc
     finally:

@@ -306,11 +306,11 @@ async def test_only_the_runner_can_press_delivered(harness: Harness) -> None:
     ("photo", "amount"), [(False, False), (True, False), (False, True)], ids=str
 )
 async def test_the_config_decides_what_is_asked(
-    harness: Harness, db_path: object, photo: bool, amount: bool
+    harness: Harness, database_url: str, photo: bool, amount: bool
 ) -> None:
     h = harness
     await h.restart(
-        make_settings(db_path, delivery={"doorstep_photo": photo, "ask_amount": amount})
+        make_settings(database_url, delivery={"doorstep_photo": photo, "ask_amount": amount})
     )
     aunt = await h.register(AUNT, "周阿姨")
     await h.order(aunt)
@@ -338,10 +338,10 @@ async def test_the_config_decides_what_is_asked(
 
 
 async def test_an_abandoned_delivery_times_out_on_the_way(
-    harness: Harness, db_path: object
+    harness: Harness, database_url: str
 ) -> None:
     h = harness
-    await h.restart(make_settings(db_path, limits={"conversation_timeout_seconds": 2}))
+    await h.restart(make_settings(database_url, limits={"conversation_timeout_seconds": 2}))
     aunt = await h.register(AUNT, "周阿姨")
     await h.order(aunt)
     card = await _on_the_way(h)

@@ -3,13 +3,24 @@
 
 from __future__ import annotations
 
-import sqlite3
-
+import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from tests.factories import STAFF, Harness, Z, register_by_buttons, text_of
 
 SECRETS = ("13800001001", "周阿姨", "502")
+# A trigger that refuses every new household, as a broken constraint would (IntegrityError).
+REFUSE = {
+    "sqlite": [
+        "CREATE TRIGGER refuse BEFORE INSERT ON residents "
+        "BEGIN SELECT RAISE(ABORT, 'database refused the row'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "RAISE EXCEPTION 'database refused the row' USING ERRCODE = 'check_violation'; END $$",
+        "CREATE TRIGGER refuse BEFORE INSERT ON residents FOR EACH ROW EXECUTE FUNCTION refuse()",
+    ],
+}
 
 
 async def test_operator_chat_gets_the_error_without_the_residents_data(harness: Harness) -> None:
@@ -18,13 +29,10 @@ async def test_operator_chat_gets_the_error_without_the_residents_data(harness: 
     h.rt.settings.bot.operator_chat_id = ops
     # The database refuses the new household (as a full disk or a broken constraint would):
     # the failing INSERT carries her name, phone and room as SQL parameters.
-    path = make_url(h.rt.settings.database.url).database
-    assert path is not None
-    with sqlite3.connect(path) as db:
-        db.execute(
-            "CREATE TRIGGER refuse BEFORE INSERT ON residents "
-            "BEGIN SELECT RAISE(ABORT, 'database refused the row'); END"
-        )
+    backend = make_url(h.rt.settings.database.url).get_backend_name()
+    async with h.rt.db.session() as s:
+        for statement in REFUSE[backend]:
+            await s.execute(sa.text(statement))
 
     aunt = h.person(1001, "周阿姨")
     await register_by_buttons(h, aunt)

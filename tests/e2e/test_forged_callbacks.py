@@ -49,10 +49,10 @@ VOLATILE = {"inbox": None, "chat_state": {"updated_at"}}
 
 
 @pytest.fixture
-def settings(db_path: Any) -> Settings:
+def settings(database_url: str) -> Settings:
     # The flood guard at its most lenient: here one person presses a hundred times a minute.
     return make_settings(
-        db_path,
+        database_url,
         limits={"messages_per_minute": 600},
         bot={"operator_chat_id": OPERATOR_CHAT},
     )
@@ -190,20 +190,35 @@ def fits(data: str) -> bool:
 # --- what must not change --------------------------------------------------------------------
 
 
-def snapshot(h: Harness) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table (but what is written on every update), read straight from the
-    SQLite file: the values as stored, so any change the ORM would see shows here too. (It was
-    thirty ORM selects per press: a fifth of this test's CPU.)"""
+def _selects() -> dict[str, str]:
+    """Per table, the SELECT of every column (but what is written on every update)."""
+    out: dict[str, str] = {}
+    for table in Base.metadata.sorted_tables:
+        if table.name in VOLATILE and VOLATILE[table.name] is None:
+            continue
+        skip = VOLATILE.get(table.name) or set()
+        cols = ", ".join(f'"{c.name}"' for c in table.columns if c.name not in skip)
+        out[table.name] = f'SELECT {cols} FROM "{table.name}"'
+    return out
+
+
+async def snapshot(h: Harness) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table (but what is written on every update): the values as stored,
+    so any change the ORM would see shows here too. On SQLite read straight from the file
+    (it was thirty ORM selects per press: a fifth of this test's CPU); on PostgreSQL the same
+    plain SELECTs over a connection of the bot's engine."""
+    url = make_url(h.rt.settings.database.url)
+    if url.get_backend_name() != "sqlite":
+        async with h.rt.db.read() as s:
+            conn = await s.connection()
+            return {
+                name: sorted((tuple(r) for r in await conn.exec_driver_sql(sql)), key=repr)
+                for name, sql in _selects().items()
+            }
     out: dict[str, list[tuple[Any, ...]]] = {}
-    path = make_url(h.rt.settings.database.url).database
-    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-        for table in Base.metadata.sorted_tables:
-            if table.name in VOLATILE and VOLATILE[table.name] is None:
-                continue
-            skip = VOLATILE.get(table.name) or set()
-            cols = ", ".join(f'"{c.name}"' for c in table.columns if c.name not in skip)
-            rows = db.execute(f'SELECT {cols} FROM "{table.name}"').fetchall()
-            out[table.name] = sorted(rows, key=repr)
+    with contextlib.closing(sqlite3.connect(f"file:{url.database}?mode=ro", uri=True)) as db:
+        for name, sql in _selects().items():
+            out[name] = sorted(db.execute(sql).fetchall(), key=repr)
     return out
 
 
@@ -289,7 +304,7 @@ async def test_forged_callback_data_gets_the_stale_alert_and_changes_nothing(
 
     async def press(role: str, data: str) -> None:
         pressed.append((role, data))
-        before = last[0] if last else snapshot(h)
+        before = last[0] if last else await snapshot(h)
         user_id, msg = targets[role]
         qid = h.emu.press(user_id, msg["chat"]["id"], msg["message_id"], data, force=True)
         ans = await h.emu.wait_callback_answer(qid, 10)
@@ -297,7 +312,7 @@ async def test_forged_callback_data_gets_the_stale_alert_and_changes_nothing(
         assert ans is not None, f"{data!r} by the {role}: no answer"
         assert ans.get("show_alert") and ans.get("text"), f"{data!r} by the {role}: {ans}"
         answers.append(ans["text"])
-        after = snapshot(h)
+        after = await snapshot(h)
         last[:] = [after]  # the next press starts from here (nothing else runs meanwhile)
         changed = [t for t in before if before[t] != after[t]]
         assert not changed, f"{data!r} by the {role} changed {changed}"

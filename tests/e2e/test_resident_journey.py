@@ -412,10 +412,10 @@ async def test_guard_rails_open_order_cap_and_flooding(harness: Harness) -> None
 
 
 async def test_an_abandoned_form_times_out_and_language_works_inside_it(
-    harness: Harness, db_path: object
+    harness: Harness, database_url: str
 ) -> None:
     h = harness
-    await h.restart(make_settings(db_path, limits={"conversation_timeout_seconds": 2}))
+    await h.restart(make_settings(database_url, limits={"conversation_timeout_seconds": 2}))
     aunt = await h.register(1001, "周阿姨")
     aunt.say("/order")
     kinds = await aunt.expect(lambda m: any(d.startswith("d:cat:") for _, d in buttons(m)))

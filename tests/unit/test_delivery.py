@@ -219,9 +219,13 @@ async def test_deliver_refuses_missing_proof_strangers_and_cancelled_tasks(rt: R
     await _unchanged(rt, order_id, "cancelled")
 
 
-async def test_with_no_proof_configured_delivered_is_at_once(rt: Runtime, db_path: object) -> None:
+async def test_with_no_proof_configured_delivered_is_at_once(
+    rt: Runtime, database_url: str
+) -> None:
     order_id = await _on_the_way(rt)
-    rt.settings = make_settings(db_path, delivery={"doorstep_photo": False, "ask_amount": False})
+    rt.settings = make_settings(
+        database_url, delivery={"doorstep_photo": False, "ask_amount": False}
+    )
     async with rt.db.read() as s:
         assert not (await transitions.proof_needed(rt, s, order_id, RUNNER)).any
     async with rt.db.session() as s:

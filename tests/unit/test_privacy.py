@@ -26,6 +26,7 @@ from models import CareCheck, InboxUpdate, Notice, Order, OutboxMessage, Residen
 from models.enums import OutboxStatus
 from tests.conftest import ROOT
 from tests.factories import ANSWERS, STAFF, VOLUNTEERS_1
+from tests.postgres import pg_dump
 from tests.unit.test_orders import _resident
 
 PHONE = "13800001001"
@@ -227,10 +228,12 @@ async def _paotui(rt: Runtime, *args: str) -> tuple[int, str, str]:
 
 def _everything(rt: Runtime) -> str:
     """Every value of every table, as text (the whole database, not just the obvious
-    columns)."""
-    path = make_url(rt.settings.database.url).database
-    assert path is not None
-    with sqlite3.connect(path) as db:
+    columns): the SQLite file's dump, or pg_dump of the PostgreSQL database."""
+    url = make_url(rt.settings.database.url)
+    if url.get_backend_name() != "sqlite":
+        return pg_dump(rt.settings.database.url)
+    assert url.database is not None
+    with sqlite3.connect(url.database) as db:
         return "\n".join(db.iterdump())
 
 

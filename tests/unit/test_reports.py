@@ -285,12 +285,12 @@ async def test_export_rows_match_the_database(rt: Runtime) -> None:
 
 
 def test_the_command_line_export(
-    db_path: Path,
+    database_url: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    settings = make_settings(db_path)
+    settings = make_settings(database_url)
     monkeypatch.setenv("PAOTUI_DATABASE__URL", settings.database.url)
 
     async def setup() -> tuple[list[int], date]:

@@ -4,7 +4,6 @@ and `paotui staff ...` run in-process."""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -160,9 +159,9 @@ def _rows(url: str) -> list[tuple[int, str, str]]:
 
 
 def test_the_command_line(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = f"sqlite+aiosqlite:///{db_path}"
+    url = database_url
     monkeypatch.setenv("PAOTUI_DATABASE__URL", url)
     _seed(url)
     add = ["staff", "add", "--telegram-id", "5001", "--name", "钱组长"]

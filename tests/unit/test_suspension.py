@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -124,9 +123,9 @@ def _run(url: str, coro_fn: object) -> object:
 
 
 def test_the_volunteer_command_line(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    database_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    url = f"sqlite+aiosqlite:///{db_path}"
+    url = database_url
     monkeypatch.setenv("PAOTUI_DATABASE__URL", url)
 
     async def seed(db: Database) -> None:
