@@ -30,10 +30,23 @@ run: migrate
 # time (HTTP round trips, a killed bot's lease running out). Bytecode is cached (the platform
 # may set PYTHONDONTWRITEBYTECODE): else each worker and each `paotui run` child compiles the
 # project and rewrites the tests again (3-4 s of CPU each).
+# DB=both (the default) runs the parallel phase on SQLite, then again on PostgreSQL: the tests'
+# own throwaway server (tests/postgres.py: initdb + pg_ctl on a loopback port, one per worker;
+# scripts/ensure-postgres.sh installs Debian's package when the binaries are missing).
+# DB=sqlite or DB=postgres for one backend. The solo phase runs on the first backend chosen
+# only: it proves pacing at Telegram's speed, not storage. A test that takes the backend as a
+# parameter of its own runs in that backend's phase only (tests/conftest.py).
 WORKERS ?= 5
+DB ?= both
 test: $(STAMP)
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n $(WORKERS) --dist load --maxschedchunk 1 -m "not solo"
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -m solo
+ifneq ($(DB),postgres)
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n $(WORKERS) --dist load --maxschedchunk 1 -m "not solo" --db sqlite
+endif
+ifneq ($(DB),sqlite)
+	sh scripts/ensure-postgres.sh >/dev/null
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n $(WORKERS) --dist load --maxschedchunk 1 -m "not solo" --db postgres
+endif
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -m solo --db $(if $(filter postgres,$(DB)),postgres,sqlite)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
