@@ -384,7 +384,8 @@ def _format_errors(exc: ValidationError, path: Path | None) -> str:
             reason = "unknown key"
         got = err.get("input")
         extra = f" (got {got!r})" if got is not None and err["type"] != "missing" else ""
-        if isinstance(got, dict) or key == "database.url":  # a URL may carry the password
+        # A URL may carry the password; a secret is never repeated.
+        if isinstance(got, dict) or key in ("database.url", "bot.token", "bot.webhook_secret"):
             extra = ""
         lines.append(f"  {key}: {reason}{extra}")
     return "\n".join(lines)

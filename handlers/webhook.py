@@ -12,6 +12,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import socket
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -29,8 +30,19 @@ class WebhookServer:
     the endpoint, then sets the webhook; ``stop`` stops serving, then the service. The webhook
     is left set on stop: another instance behind the same proxy may still be serving it."""
 
-    def __init__(self, service: BotService, *, url: str, secret: str, host: str, port: int):
+    def __init__(
+        self,
+        service: BotService,
+        *,
+        url: str,
+        secret: str,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        sock: socket.socket | None = None,
+    ) -> None:
+        # sock: a socket already bound (tests: its port is in the URL before the start).
         self.service = service
+        self._sock = sock
         self.url = url
         self.path = urlsplit(url).path or "/"  # the reverse proxy passes the path on as it is
         self._secret = secret.encode()
@@ -45,10 +57,13 @@ class WebhookServer:
         app.router.add_post(self.path, self.receive)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
+        site: web.BaseSite = (
+            web.SockSite(self._runner, self._sock)
+            if self._sock is not None
+            else web.TCPSite(self._runner, self.host, self.port)
+        )
         await site.start()
-        if self.port == 0:  # an ephemeral port (tests): the one the system gave
-            self.port = int(self._runner.addresses[0][1])
+        self.host, self.port = self._runner.addresses[0][:2]
         self._accepting = True
         # Served before it is announced, so Telegram's first POST finds us. Every type of
         # update, as polling asks for; what waited at Telegram stays (no drop_pending_updates).

@@ -1,0 +1,217 @@
+"""Webhook mode end to end: the real bot service behind the real webhook endpoint
+(handlers/webhook.py), the emulator delivering updates by POST as Telegram does (the secret
+header on every POST, retries after any non-2xx answer)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from sqlalchemy import select
+from telegram.error import Conflict
+
+from bot.clock import OffsetClock
+from bot.db import Database
+from bot.runtime import Runtime
+from handlers.main import populate_emulator
+from handlers.registration import WELCOME
+from handlers.runner import BotService
+from handlers.transport import CALLS_IN_TRANSACTION
+from handlers.webhook import SECRET_HEADER, WebhookServer
+from models import InboxUpdate, Order
+from tests.conftest import TOKEN
+from tests.factories import Harness, Z, register_by_buttons, text_of
+from tests.privacy_guard import GroupLog, group_leaks
+from tests.waiting import until
+
+SECRET = "s3cret_-TOKEN"
+
+
+def webhook_server(rt: Runtime, emu: Any) -> WebhookServer:
+    """A bot service fed by webhook on a loopback port of its own (bound before the start, so
+    the URL given to setWebhook names it)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    service = BotService(
+        rt,
+        token=TOKEN,
+        base_url=emu.base_url,
+        base_file_url=emu.base_file_url,
+        time_scale=emu.time_scale,
+    )
+    return WebhookServer(service, url=f"http://127.0.0.1:{port}/telegram", secret=SECRET, sock=sock)
+
+
+@pytest.fixture
+async def hook(rt: Runtime, emu: Any, request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
+    """As the ``harness`` fixture, with updates arriving by webhook instead of getUpdates."""
+    populate_emulator(emu, TOKEN)
+    log = GroupLog().attach(emu)
+    emu.webhook_retry_delay = 0.05
+    server = webhook_server(rt, emu)
+    await server.start()
+    h = Harness(service=server.service, rt=rt, emu=emu, group_log=log)
+    h.webhook = server  # type: ignore[attr-defined]
+    CALLS_IN_TRANSACTION.clear()
+    try:
+        yield h
+    finally:
+        await server.stop()
+    assert not CALLS_IN_TRANSACTION, f"Telegram called inside a transaction: {CALLS_IN_TRANSACTION}"
+    assert not emu.bot(TOKEN).limiter.refused_ever
+    assert not await group_leaks(rt, log)
+
+
+async def inbox_ids(rt: Runtime) -> list[int]:
+    async with rt.db.read() as s:
+        return list(await s.scalars(select(InboxUpdate.update_id)))
+
+
+async def post(url: str, body: bytes, secret: str | None) -> int:
+    headers = {"Content-Type": "application/json"}
+    if secret is not None:
+        headers[SECRET_HEADER] = secret
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(url, data=body, headers=headers) as resp,
+    ):
+        return resp.status
+
+
+def refusals(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "answered 500" in r.getMessage()]
+
+
+def an_update(update_id: int, user_id: int, text: str) -> bytes:
+    user = {"id": user_id, "is_bot": False, "first_name": "周阿姨"}
+    message = {
+        "message_id": 1,
+        "date": int(time.time()),
+        "chat": {"id": user_id, "type": "private", "first_name": "周阿姨"},
+        "from": user,
+        "text": text,
+    }
+    return json.dumps({"update_id": update_id, "message": message}).encode()
+
+
+async def test_a_resident_registers_and_orders_by_webhook(hook: Harness) -> None:
+    h = hook
+    bot = h.emu.bot(TOKEN)
+    assert bot.webhook["url"] == h.webhook.url and bot.webhook["secret_token"] == SECRET  # type: ignore[attr-defined]
+    assert not h.service.polling
+    with pytest.raises(Conflict):  # nobody polls: Telegram refuses getUpdates meanwhile
+        await h.service.raw_bot.get_updates(timeout=0)
+
+    aunt = h.person(1001, "周阿姨")
+    await register_by_buttons(h, aunt)
+    aunt.contact("13800001001")
+    done = await aunt.expect("13800001001")
+    assert "幸福小区 2栋 3-502" in text_of(done)
+    confirmation = await h.order(aunt, "groceries", "两颗白菜", "today")
+    assert "#1" in text_of(confirmation)
+    await h.settle()
+    assert await h.count(Order) == 1
+    # Every update came by webhook, was stored and processed; Telegram holds none back.
+    delivered = sorted(bot.log)
+    assert await inbox_ids(h.rt) == delivered and len(delivered) >= 10
+    assert not bot.pending and bot.webhook_error is None
+    async with h.rt.db.read() as s:
+        assert not list(
+            await s.scalars(select(InboxUpdate).where(InboxUpdate.processed_at.is_(None)))
+        )
+
+    # Stopping leaves the webhook set: another instance behind the proxy may still serve it.
+    await h.webhook.stop()  # type: ignore[attr-defined]
+    assert bot.webhook is not None and bot.webhook["url"] == h.webhook.url  # type: ignore[attr-defined]
+
+
+async def test_a_post_without_the_secret_or_an_update_is_refused(hook: Harness) -> None:
+    h = hook
+    url = h.webhook.url  # type: ignore[attr-defined]
+    h.person(1001, "周阿姨")
+    good = an_update(500_001, 1001, "/help")
+    await h.settle()
+    before = await inbox_ids(h.rt)  # the groups' my_chat_member updates, by webhook
+    assert await post(url, good, None) == 401
+    assert await post(url, good, "wrong") == 401
+    assert await post(url, good, SECRET + "x") == 401
+    assert await post(url, good, "") == 401
+    assert await post(url, b"{not json", SECRET) == 400
+    assert await post(url, b"\xff\xfe", SECRET) == 400
+    assert await post(url, b"[1, 2]", SECRET) == 400
+    assert await post(url, b'{"update_id": "500001"}', SECRET) == 400
+    assert await post(url, b'{"message": {}}', SECRET) == 400
+    assert await inbox_ids(h.rt) == before  # nothing refused was stored
+    assert await post(url, good, SECRET) == 200
+    assert await inbox_ids(h.rt) == [*before, 500_001]
+    await h.settle()
+
+
+async def test_a_database_failure_answers_500_and_telegram_delivers_again(
+    hook: Harness, db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The inbox table out of the way (renamed by another connection: every INSERT fails with
+    a real "no such table" from SQLite) while an update arrives: the bot answers 500, stores
+    nothing, the emulator retries; once the table is back the update is stored and handled,
+    once."""
+    h = hook
+    bot = h.emu.bot(TOKEN)
+    aunt = h.person(1001, "周阿姨")
+    await h.settle()
+    before = await inbox_ids(h.rt)
+    other = sqlite3.connect(db_path, timeout=30, isolation_level=None)
+    try:
+        other.execute("ALTER TABLE inbox RENAME TO inbox_away")
+        aunt.say("/start")
+        await until(
+            lambda: bot.webhook_error is not None and "500" in bot.webhook_error[1],
+            "a 500 answered to the emulator",
+            30,
+        )
+        assert bot.pending  # Telegram still holds it
+        # Delivered again and refused again, stored never.
+        await until(lambda: len(refusals(caplog)) >= 3, "the emulator's retries", 30)
+        assert bot.pending
+    finally:
+        other.execute("ALTER TABLE inbox_away RENAME TO inbox")
+        other.close()
+    await aunt.expect(Z(WELCOME))
+    await until(lambda: not bot.pending, "the update delivered", 30)
+    await h.settle()
+    assert await inbox_ids(h.rt) == sorted(bot.log) == [*before, max(bot.log)]
+    replies = [m for m in h.emu.messages(1001) if m["outgoing"] and Z(WELCOME)[:20] in text_of(m)]
+    assert len(replies) == 1
+
+
+async def test_two_instances_on_one_database_store_an_update_once(
+    hook: Harness, settings: Any
+) -> None:
+    """Two instances behind one proxy (two services, two webhook servers, one SQLite file):
+    the same update POSTed to both at once, and again, is stored once."""
+    h = hook
+    db2 = Database(settings.database.url)
+    rt2 = Runtime(settings, db2, OffsetClock())
+    second = webhook_server(rt2, h.emu)
+    await second.start()
+    try:
+        h.person(1001, "周阿姨")
+        update = an_update(600_001, 1001, "/help")
+        urls = [h.webhook.url, second.url]  # type: ignore[attr-defined]
+        statuses = await asyncio.gather(*(post(u, update, SECRET) for u in urls * 2))
+        assert statuses == [200, 200, 200, 200]
+        assert (await inbox_ids(h.rt)).count(600_001) == 1
+        await h.settle()
+        await asyncio.wait_for(second.service.idle(), 30)
+        assert (await inbox_ids(rt2)).count(600_001) == 1
+    finally:
+        await second.stop()
+        await db2.dispose()
