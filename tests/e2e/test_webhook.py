@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import socket
 import sqlite3
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,7 +30,7 @@ from handlers.runner import BotService
 from handlers.transport import CALLS_IN_TRANSACTION
 from handlers.webhook import SECRET_HEADER, WebhookServer
 from models import InboxUpdate, Order
-from tests.conftest import TOKEN
+from tests.conftest import ROOT, TOKEN
 from tests.factories import Harness, Z, register_by_buttons, text_of
 from tests.privacy_guard import GroupLog, group_leaks
 from tests.waiting import until
@@ -215,3 +218,66 @@ async def test_two_instances_on_one_database_store_an_update_once(
     finally:
         await second.stop()
         await db2.dispose()
+
+
+@pytest.mark.long
+async def test_paotui_run_in_webhook_mode(rt: Runtime, emu: Any) -> None:
+    """The real `paotui run` process, configured for webhook mode by the environment: it sets
+    the webhook with its secret, answers through it, and on SIGTERM stops with status 0 and
+    leaves the webhook set."""
+    populate_emulator(emu, TOKEN)
+    with socket.socket() as probe:  # a free port for the process to listen on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}/tg/hook"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("PAOTUI_")},
+        "PAOTUI_BOT__TOKEN": TOKEN,
+        "PAOTUI_BOT__API_BASE_URL": emu.base_url,
+        "PAOTUI_BOT__API_FILE_URL": emu.base_file_url,
+        "PAOTUI_BOT__MODE": "webhook",
+        "PAOTUI_BOT__WEBHOOK_URL": url,
+        "PAOTUI_BOT__LISTEN": f"127.0.0.1:{port}",
+        "PAOTUI_BOT__WEBHOOK_SECRET": SECRET,
+        "PAOTUI_DATABASE__URL": rt.settings.database.url,
+        "PAOTUI_REPORTS__DAILY_SUMMARY_AT": "",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cli",
+        "run",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    lines: list[str] = []
+    serving = asyncio.Event()
+
+    async def read_log() -> None:
+        assert proc.stderr is not None
+        async for raw in proc.stderr:
+            lines.append(raw.decode(errors="replace").rstrip())
+            if "receiving updates by webhook" in lines[-1]:
+                serving.set()
+
+    reader = asyncio.create_task(read_log())
+    bot = emu.bot(TOKEN)
+    try:
+        up = asyncio.create_task(serving.wait())
+        await asyncio.wait({up, reader}, timeout=90, return_when=asyncio.FIRST_COMPLETED)
+        up.cancel()
+        assert serving.is_set(), lines[-20:]
+        assert bot.webhook == {**bot.webhook, "url": url, "secret_token": SECRET}
+        emu.send_text(1001, "/start")
+        await emu.wait_for(1001, Z(WELCOME), 30)
+        assert await post(url, an_update(700_001, 1001, "/start"), "wrong") == 401
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(proc.wait(), 30)
+        await reader
+    assert code == 0, lines[-20:]
+    assert bot.webhook is not None and bot.webhook["url"] == url  # left for the other instances
+    assert SECRET not in "\n".join(lines)  # never logged
