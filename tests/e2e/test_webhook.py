@@ -90,6 +90,13 @@ async def post(url: str, body: bytes, secret: str | None) -> int:
         return resp.status
 
 
+async def caught_up(h: Harness) -> None:
+    """Every update the emulator holds delivered, stored and processed."""
+    bot = h.emu.bot(TOKEN)
+    await until(lambda: not bot.pending and not bot.redeliveries, "the webhook deliveries", 30)
+    await h.settle()
+
+
 def refusals(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if "answered 500" in r.getMessage()]
 
@@ -121,7 +128,7 @@ async def test_a_resident_registers_and_orders_by_webhook(hook: Harness) -> None
     assert "幸福小区 2栋 3-502" in text_of(done)
     confirmation = await h.order(aunt, "groceries", "两颗白菜", "today")
     assert "#1" in text_of(confirmation)
-    await h.settle()
+    await caught_up(h)
     assert await h.count(Order) == 1
     # Every update came by webhook, was stored and processed; Telegram holds none back.
     delivered = sorted(bot.log)
@@ -142,7 +149,7 @@ async def test_a_post_without_the_secret_or_an_update_is_refused(hook: Harness) 
     url = h.webhook.url  # type: ignore[attr-defined]
     h.person(1001, "周阿姨")
     good = an_update(500_001, 1001, "/help")
-    await h.settle()
+    await caught_up(h)
     before = await inbox_ids(h.rt)  # the groups' my_chat_member updates, by webhook
     assert await post(url, good, None) == 401
     assert await post(url, good, "wrong") == 401
@@ -169,7 +176,7 @@ async def test_a_database_failure_answers_500_and_telegram_delivers_again(
     h = hook
     bot = h.emu.bot(TOKEN)
     aunt = h.person(1001, "周阿姨")
-    await h.settle()
+    await caught_up(h)
     before = await inbox_ids(h.rt)
     other = sqlite3.connect(db_path, timeout=30, isolation_level=None)
     try:
