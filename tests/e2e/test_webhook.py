@@ -9,16 +9,14 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import sys
 import time
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from telegram.error import Conflict
 
 from bot.clock import OffsetClock
@@ -34,6 +32,8 @@ from tests.conftest import ROOT, TOKEN
 from tests.factories import Harness, Z, register_by_buttons, text_of
 from tests.privacy_guard import GroupLog, group_leaks
 from tests.waiting import until
+
+pytest_plugins = ["tests.postgres"]
 
 SECRET = "s3cret_-TOKEN"
 
@@ -54,9 +54,18 @@ def webhook_server(rt: Runtime, emu: Any) -> WebhookServer:
     return WebhookServer(service, url=f"http://127.0.0.1:{port}/telegram", secret=SECRET, sock=sock)
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def any_rt(request: pytest.FixtureRequest) -> Runtime:
+    """The seeded runtime of tests/conftest.py (SQLite) or of tests/postgres.py."""
+    rt: Runtime = request.getfixturevalue("rt" if request.param == "sqlite" else "pg_rt")
+    return rt
+
+
 @pytest.fixture
-async def hook(rt: Runtime, emu: Any, request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
-    """As the ``harness`` fixture, with updates arriving by webhook instead of getUpdates."""
+async def hook(any_rt: Runtime, emu: Any) -> AsyncIterator[Harness]:
+    """As the ``harness`` fixture, with updates arriving by webhook instead of getUpdates, on
+    SQLite and on PostgreSQL."""
+    rt = any_rt
     populate_emulator(emu, TOKEN)
     log = GroupLog().attach(emu)
     emu.webhook_retry_delay = 0.05
@@ -76,7 +85,7 @@ async def hook(rt: Runtime, emu: Any, request: pytest.FixtureRequest) -> AsyncIt
 
 async def inbox_ids(rt: Runtime) -> list[int]:
     async with rt.db.read() as s:
-        return list(await s.scalars(select(InboxUpdate.update_id)))
+        return list(await s.scalars(select(InboxUpdate.update_id).order_by(InboxUpdate.update_id)))
 
 
 async def post(url: str, body: bytes, secret: str | None) -> int:
@@ -167,33 +176,34 @@ async def test_a_post_without_the_secret_or_an_update_is_refused(hook: Harness) 
 
 
 async def test_a_database_failure_answers_500_and_telegram_delivers_again(
-    hook: Harness, db_path: Path, caplog: pytest.LogCaptureFixture
+    hook: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
     """The inbox table out of the way (renamed by another connection: every INSERT fails with
-    a real "no such table" from SQLite) while an update arrives: the bot answers 500, stores
-    nothing, the emulator retries; once the table is back the update is stored and handled,
-    once."""
+    the database's own "no such table" / "relation does not exist") while an update arrives:
+    the bot answers 500, stores nothing, the emulator retries; once the table is back the
+    update is stored and handled, once."""
     h = hook
     bot = h.emu.bot(TOKEN)
     aunt = h.person(1001, "周阿姨")
     await caught_up(h)
     before = await inbox_ids(h.rt)
-    other = sqlite3.connect(db_path, timeout=30, isolation_level=None)
+    other = Database(h.rt.settings.database.url)  # another connection, as a DBA's
     try:
-        other.execute("ALTER TABLE inbox RENAME TO inbox_away")
+        async with other.session() as s:
+            await s.execute(text("ALTER TABLE inbox RENAME TO inbox_away"))
         aunt.say("/start")
         await until(
             lambda: bot.webhook_error is not None and "500" in bot.webhook_error[1],
             "a 500 answered to the emulator",
             30,
         )
-        assert bot.pending  # Telegram still holds it
         # Delivered again and refused again, stored never.
         await until(lambda: len(refusals(caplog)) >= 3, "the emulator's retries", 30)
         assert bot.pending
     finally:
-        other.execute("ALTER TABLE inbox_away RENAME TO inbox")
-        other.close()
+        async with other.session() as s:
+            await s.execute(text("ALTER TABLE inbox_away RENAME TO inbox"))
+        await other.dispose()
     await aunt.expect(Z(WELCOME))
     await until(lambda: not bot.pending, "the update delivered", 30)
     await h.settle()
@@ -203,27 +213,39 @@ async def test_a_database_failure_answers_500_and_telegram_delivers_again(
 
 
 async def test_two_instances_on_one_database_store_an_update_once(
-    hook: Harness, settings: Any
+    any_rt: Runtime, emu: Any
 ) -> None:
-    """Two instances behind one proxy (two services, two webhook servers, one SQLite file):
-    the same update POSTed to both at once, and again, is stored once."""
-    h = hook
-    db2 = Database(settings.database.url)
-    rt2 = Runtime(settings, db2, OffsetClock())
-    second = webhook_server(rt2, h.emu)
+    """Two instances behind one proxy (two services, two webhook servers, one database, on
+    SQLite and on PostgreSQL): the same update POSTed to both at once, three times each, is
+    stored once; different updates spread over both are each stored."""
+    populate_emulator(emu, TOKEN)
+    emu.create_user(1001, first_name="周阿姨")
+    url = any_rt.settings.database.url
+    db2 = Database(url)
+    rt2 = Runtime(any_rt.settings, db2, OffsetClock())
+    first, second = webhook_server(any_rt, emu), webhook_server(rt2, emu)
+    await first.start()
     await second.start()
     try:
-        h.person(1001, "周阿姨")
-        update = an_update(600_001, 1001, "/help")
-        urls = [h.webhook.url, second.url]  # type: ignore[attr-defined]
-        statuses = await asyncio.gather(*(post(u, update, SECRET) for u in urls * 2))
-        assert statuses == [200, 200, 200, 200]
-        assert (await inbox_ids(h.rt)).count(600_001) == 1
-        await h.settle()
+        await until(lambda: not emu.bot(TOKEN).pending, "the groups' updates delivered", 30)
+        before = await inbox_ids(any_rt)
+        update = an_update(600_001, 1001, "/start")
+        urls = [first.url, second.url]
+        statuses = await asyncio.gather(*(post(u, update, SECRET) for u in urls * 3))
+        assert statuses == [200] * 6
+        assert await inbox_ids(any_rt) == [*before, 600_001]
+        others = [an_update(600_100 + i, 1001, "/help") for i in range(10)]
+        statuses = await asyncio.gather(
+            *(post(urls[i % 2], body, SECRET) for i, body in enumerate(others + others))
+        )
+        assert statuses == [200] * 20
+        stored = await inbox_ids(rt2)
+        assert stored == [*before, 600_001, *range(600_100, 600_110)]
+        await asyncio.wait_for(first.service.idle(), 30)
         await asyncio.wait_for(second.service.idle(), 30)
-        assert (await inbox_ids(rt2)).count(600_001) == 1
     finally:
         await second.stop()
+        await first.stop()
         await db2.dispose()
 
 
