@@ -1,9 +1,12 @@
 """Configuration: one TOML file validated by pydantic-settings, overridable by environment
-variables (``PAOTUI_<SECTION>__<KEY>``). The bot token comes only from the environment."""
+variables (``PAOTUI_<SECTION>__<KEY>``). The bot token and the webhook secret come only from the
+environment."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -47,6 +50,88 @@ class BotSection(_Section):
     operator_chat_id: int | None = None
     # The bot's @username without the @: the posters of `paotui qr` link to t.me/<username>.
     username: str | None = None
+    # How updates arrive: "polling" (getUpdates, the default) or "webhook" (Telegram POSTs them
+    # to webhook_url, a reverse proxy passes them on to `listen`, host:port).
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str | None = None
+    listen: str | None = None
+    # Telegram's secret_token, sent back in every POST: only PAOTUI_BOT__WEBHOOK_SECRET sets it.
+    webhook_secret: SecretStr | None = None
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        m = re.match(r"^(https?)://(\[[^\]]+\]|[^/:?#]+)(:\d+)?(/[^?#]*)?$", value)
+        if m is None:
+            raise ValueError("not a URL (e.g. https://bot.example.org/telegram)")
+        if m.group(1) == "http" and not _loopback(m.group(2)):
+            # Telegram posts only to HTTPS; a local Bot API server or the emulator may use HTTP.
+            raise ValueError("Telegram posts only to an https:// URL")
+        return value
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str | None) -> str | None:
+        if value is not None:
+            listen_address(value)
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret(cls, value: SecretStr | None) -> SecretStr | None:
+        # Telegram's rule for secret_token: 1-256 characters A-Z, a-z, 0-9, _ and -.
+        if value is not None and not re.fullmatch(
+            r"[A-Za-z0-9_-]{1,256}", value.get_secret_value()
+        ):
+            raise ValueError("1 to 256 characters, only A-Z, a-z, 0-9, _ and - (Telegram's rule)")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_complete(self) -> BotSection:
+        if self.mode != "webhook":
+            return self
+        missing = [
+            why
+            for key, why in (
+                ("webhook_url", "webhook_url (the public HTTPS URL Telegram posts to)"),
+                ("listen", "listen (host:port this process serves, behind the reverse proxy)"),
+                (
+                    "webhook_secret",
+                    "a secret in the environment variable PAOTUI_BOT__WEBHOOK_SECRET",
+                ),
+            )
+            if getattr(self, key) is None
+        ]
+        if missing:
+            raise ValueError('mode = "webhook" needs ' + "; ".join(missing))
+        return self
+
+    @property
+    def listen_address(self) -> tuple[str, int]:
+        """``listen`` as (host, port); only in webhook mode, where it is required."""
+        assert self.listen is not None
+        return listen_address(self.listen)
+
+
+def _loopback(host: str) -> bool:
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def listen_address(value: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:8443`` for IPv6) as (host, port), or ValueError saying why."""
+    host, sep, port = value.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("host:port expected (e.g. 127.0.0.1:8443)")
+    return host, int(port)
 
 
 class DatabaseSection(_Section):
@@ -292,14 +377,15 @@ def _format_errors(exc: ValidationError, path: Path | None) -> str:
     lines = [f"bad configuration{f' in {path}' if path else ''}:"]
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"])
-        reason = err["msg"]
+        reason = err["msg"].removeprefix("Value error, ")
         if err["type"] == "missing":
             reason = "required key is missing"
         elif err["type"] == "extra_forbidden":
             reason = "unknown key"
         got = err.get("input")
         extra = f" (got {got!r})" if got is not None and err["type"] != "missing" else ""
-        if isinstance(got, dict) or key == "database.url":  # a URL may carry the password
+        # A URL may carry the password; a secret is never repeated.
+        if isinstance(got, dict) or key in ("database.url", "bot.token", "bot.webhook_secret"):
             extra = ""
         lines.append(f"  {key}: {reason}{extra}")
     return "\n".join(lines)
@@ -318,6 +404,11 @@ def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
         raise ConfigError(
             f"bad configuration in {file}:\n  bot.token: keep the token out of the file; "
             "set the environment variable PAOTUI_BOT__TOKEN"
+        )
+    if "webhook_secret" in raw.get("bot", {}):
+        raise ConfigError(
+            f"bad configuration in {file}:\n  bot.webhook_secret: keep the secret out of the "
+            "file; set the environment variable PAOTUI_BOT__WEBHOOK_SECRET"
         )
     _CURRENT_FILE["path"] = file
     try:

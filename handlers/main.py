@@ -18,6 +18,7 @@ from bot.migrate import upgrade_async
 from bot.runtime import Runtime
 from bot.seed import DEMO, Demo, ensure_admins, seed_demo
 from handlers.runner import BotService
+from handlers.webhook import WebhookServer
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +128,22 @@ Stop with Ctrl+C.
 """
 
 
+def receiver(service: BotService, settings: Settings) -> BotService | WebhookServer:
+    """What runs the service: itself, polling, or in webhook mode the server fed by Telegram."""
+    bot = settings.bot
+    if bot.mode != "webhook":
+        return service
+    assert bot.webhook_url is not None and bot.webhook_secret is not None
+    host, port = bot.listen_address
+    return WebhookServer(
+        service,
+        url=bot.webhook_url,
+        secret=bot.webhook_secret.get_secret_value(),
+        host=host,
+        port=port,
+    )
+
+
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -167,9 +184,10 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         service = BotService(
             rt, token=SANDBOX_TOKEN, base_url=emu.base_url, base_file_url=emu.base_file_url
         )
+    front = receiver(service, settings)
     # Start-up waits for Telegram as long as it takes (BotService._until_up); a stop signal
     # meanwhile ends it cleanly.
-    starting = asyncio.create_task(service.start())
+    starting = asyncio.create_task(front.start())
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
     if not starting.done():
@@ -177,6 +195,8 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         starting.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await starting
+        if isinstance(front, WebhookServer):
+            await front.stop()  # it may be serving already, waiting for setWebhook
         if emu is not None:
             await emu.stop()
         await db.dispose()
@@ -194,7 +214,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         logger.info("stopping")
         if page is not None:
             await page.stop()
-        await service.stop()
+        await front.stop()
         if emu is not None:
             await emu.stop()
         await db.dispose()

@@ -70,6 +70,11 @@ def set_webhook(tg: Telegram, bot: BotState, p: Params) -> bool:
         return delete_webhook(tg, bot, p)
     if not re.match(r"^https?://", url):
         raise ApiError(400, "Bad Request: bad webhook: An HTTPS URL must be provided for webhook")
+    secret = p.text("secret_token")
+    # Telegram's rule: 1-256 characters A-Z, a-z, 0-9, _ and -; sent back in the header
+    # X-Telegram-Bot-Api-Secret-Token of every delivery (sandbox.updates).
+    if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+        raise ApiError(400, "Bad Request: secret token contains unallowed characters")
     if p.flag("drop_pending_updates"):
         bot.pending.clear()
         bot.redeliveries.clear()
@@ -78,7 +83,7 @@ def set_webhook(tg: Telegram, bot: BotState, p: Params) -> bool:
         bot.allowed_updates = [str(a) for a in allowed]
     bot.webhook = {
         "url": url,
-        "secret_token": p.text("secret_token"),
+        "secret_token": secret or None,
         "max_connections": p.integer("max_connections") or 40,
         "ip_address": p.text("ip_address"),
     }
