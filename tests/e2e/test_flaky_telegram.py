@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from handlers.help import HELP_RESIDENT, HELP_VOLUNTEER
 from handlers.my_info import CARE_TEXT
 from handlers.registration import PHONE_WHY, WELCOME
 from models import Order, OrderDraft, OutboxMessage, OutboxStatus, Resident
+from tests.child_bot import ChildBot
 from tests.factories import GROUP_1, VOLUNTEERS_1, Harness, Person, Z, buttons, text_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -240,39 +239,11 @@ async def test_paotui_run_starts_and_answers_while_telegram_answers_bad_gateway(
         "PAOTUI_DATABASE__URL": rt.settings.database.url,
         "PAOTUI_REPORTS__DAILY_SUMMARY_AT": "",
     }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli",
-        "run",
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    lines: list[str] = []
-    started = asyncio.Event()
-
-    async def read_log() -> None:
-        assert proc.stderr is not None
-        async for raw in proc.stderr:
-            lines.append(raw.decode(errors="replace").rstrip())
-            if "bot started as @paotui_bot" in lines[-1]:
-                started.set()
-
-    reader = asyncio.create_task(read_log())
-    try:
-        up = asyncio.create_task(started.wait())
-        await asyncio.wait({up, reader}, timeout=90, return_when=asyncio.FIRST_COMPLETED)
-        up.cancel()
-        assert started.is_set(), lines[-20:]  # not exited, not still waiting
-        assert any("waiting for Telegram:" in line for line in lines), lines
+    async with ChildBot(env) as child:
+        await child.wait_line("bot started as @paotui_bot")  # not exited, not still waiting
+        assert any("waiting for Telegram:" in line for line in child.lines), child.lines
         emu.fail_every(5)
         emu.send_text(1001, "/start")
         await emu.wait_for(1001, Z(WELCOME), 30)
-    finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-        code = await asyncio.wait_for(proc.wait(), 30)
-        await reader
-    assert code == 0, lines[-20:]
+        code = await child.stop()
+    assert code == 0, child.lines[-20:]

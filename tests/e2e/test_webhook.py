@@ -7,9 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import socket
-import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -28,7 +26,8 @@ from handlers.runner import BotService
 from handlers.transport import CALLS_IN_TRANSACTION
 from handlers.webhook import SECRET_HEADER, WebhookServer
 from models import InboxUpdate, Order
-from tests.conftest import ROOT, TOKEN
+from tests.child_bot import ChildBot
+from tests.conftest import TOKEN
 from tests.factories import Harness, Z, register_by_buttons, text_of
 from tests.privacy_guard import GroupLog, group_leaks
 from tests.waiting import until
@@ -271,42 +270,14 @@ async def test_paotui_run_in_webhook_mode(rt: Runtime, emu: Any) -> None:
         "PAOTUI_DATABASE__URL": rt.settings.database.url,
         "PAOTUI_REPORTS__DAILY_SUMMARY_AT": "",
     }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cli",
-        "run",
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    lines: list[str] = []
-    serving = asyncio.Event()
-
-    async def read_log() -> None:
-        assert proc.stderr is not None
-        async for raw in proc.stderr:
-            lines.append(raw.decode(errors="replace").rstrip())
-            if "receiving updates by webhook" in lines[-1]:
-                serving.set()
-
-    reader = asyncio.create_task(read_log())
     bot = emu.bot(TOKEN)
-    try:
-        up = asyncio.create_task(serving.wait())
-        await asyncio.wait({up, reader}, timeout=90, return_when=asyncio.FIRST_COMPLETED)
-        up.cancel()
-        assert serving.is_set(), lines[-20:]
+    async with ChildBot(env) as child:
+        await child.wait_line("receiving updates by webhook")
         assert bot.webhook == {**bot.webhook, "url": url, "secret_token": SECRET}
         emu.send_text(1001, "/start")
         await emu.wait_for(1001, Z(WELCOME), 30)
         assert await post(url, an_update(700_001, 1001, "/start"), "wrong") == 401
-    finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-        code = await asyncio.wait_for(proc.wait(), 30)
-        await reader
-    assert code == 0, lines[-20:]
+        code = await child.stop()
+    assert code == 0, child.lines[-20:]
     assert bot.webhook is not None and bot.webhook["url"] == url  # left for the other instances
-    assert SECRET not in "\n".join(lines)  # never logged
+    assert SECRET not in "\n".join(child.lines)  # never logged
