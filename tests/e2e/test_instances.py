@@ -12,10 +12,11 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from bot.clock import OffsetClock
 from bot.db import Database
+from bot.outbox.rows import enqueue
 from bot.runtime import Runtime
 from handlers.main import populate_emulator
 from handlers.runner import BotService
@@ -82,9 +83,7 @@ async def _until(check: Any, what: str, timeout: float = 30.0) -> None:
 async def _settled(services: list[BotService], emu: Any, users: list[int], each: int) -> None:
     await asyncio.wait_for(services[0].idle(), 60)
     await _until(
-        lambda: all(
-            len([m for m in emu.messages(u) if m["outgoing"]]) >= each for u in users
-        ),
+        lambda: all(len([m for m in emu.messages(u) if m["outgoing"]]) >= each for u in users),
         "every reply",
         60,
     )
@@ -172,6 +171,36 @@ async def test_another_instance_leads_and_sends_when_the_leader_stops(
     await _until(lambda: any(s.leadership.leading for s in others), "a new leader", 30)
     took = time.monotonic() - started
     assert sum(s.leadership.leading for s in others) == 1, took
-    await _settled(others, emu, users, 2)
+    new = next(s for s in others if s.leadership.leading)
+    # The outbox too: the new leader's dispatcher sends what is owed, once.
+    async with new.rt.db.session() as s:
+        for u in users:
+            enqueue(s, new.rt.clock, chat_id=u, text="owed after the takeover")
+    new.rt.wake_outbox()
+    await _settled(others, emu, users, 3)
+    await new.dispatcher.drain(30)
     for u in users:  # nothing lost, nothing twice
-        assert len([m for m in emu.messages(u) if m["outgoing"]]) == 2
+        assert len([m for m in emu.messages(u) if m["outgoing"]]) == 3
+    assert [s.dispatcher.sent_count for s in others if s is not new] == [0]
+    assert new.dispatcher.sent_count == len(users)
+
+
+@pytest.mark.long
+async def test_a_leader_whose_lock_connection_dies_steps_down_and_another_leads(
+    instances: list[BotService], pg_rt: Runtime
+) -> None:
+    """As when the leader's process is killed: its connection ends, the lock is free."""
+    leader = next(s for s in instances if s.leadership.leading)
+    async with pg_rt.db.session() as s:
+        await s.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks"
+                " WHERE locktype = 'advisory' AND objid = :k"
+            ),
+            {"k": leader.leadership.key},
+        )
+    await _until(lambda: not leader.leadership.leading, "the old leader to step down", 30)
+    await _until(
+        lambda: sum(s.leadership.leading for s in instances) == 1, "exactly one new leader", 30
+    )
+    await _until(lambda: sum(s._leading for s in instances) == 1, "one running its duties", 30)
