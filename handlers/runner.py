@@ -132,7 +132,8 @@ class BotService:
             events=GroupChatEvents(rt),  # a group upgraded or lost, learnt from a send
         )
         rt.wake_outbox = self.dispatcher.wake
-        self._sem = asyncio.Semaphore(settings.bot.concurrent_updates)
+        self._sem_size = settings.bot.concurrent_updates
+        self._sem = asyncio.Semaphore(self._sem_size)
         self._new_updates = asyncio.Event()
         # Updates just stored by this process, handed to the processor as parsed: it reads
         # the inbox only at start, after a failure, and when idle for a second.
@@ -359,8 +360,9 @@ class BotService:
         now = datetime.now(UTC)
         until = now + timedelta(seconds=self.lease_seconds)
         renew = self._in_flight and now.timestamp() - self._renewed > self.lease_seconds / 3
-        # No more than this instance can start handling now: the rest is left to the others.
-        room = self.rt.settings.bot.concurrent_updates - len(self._in_flight)
+        # No more than this instance will soon handle (twice what it runs at once: a batch
+        # claimed while the last one finishes); the rest is left to the others.
+        room = 2 * self.rt.settings.bot.concurrent_updates - len(self._in_flight)
         if room <= 0 and not renew:
             return {}
         try:
@@ -425,8 +427,8 @@ class BotService:
                 self._to_mark.append(update_id)
                 self._marks_due.set()
                 self._in_flight.discard(update_id)
-                if self.shared:  # a slot is free: claim the next
-                    self._new_updates.set()
+                if self.shared and len(self._in_flight) <= self._sem_size:
+                    self._new_updates.set()  # no more waiting than it runs at once: claim more
             else:
                 try:
                     async with self.rt.db.session() as s:
