@@ -13,7 +13,7 @@ from typing import cast
 from sqlalchemy import Table, and_, exists, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from bot.clock import Clock
 from models import InboxUpdate
@@ -173,3 +173,25 @@ async def renew(session: AsyncSession, me: str, update_ids: Sequence[int], until
             .where(and_(INBOX.c.update_id.in_(update_ids), INBOX.c.claimed_by == me))
             .values(lease_until=until)
         )
+
+
+class Claims:
+    """An instance's claims on a connection of their own (one, kept open): a claim never
+    waits behind the handlers for a pooled connection (it did: ~0.3 s a claim with 16
+    updates under way on PostgreSQL's default pool of 5 + 10)."""
+
+    def __init__(self, url: str) -> None:
+        self._engine = create_async_engine(
+            url, pool_size=1, max_overflow=0, pool_pre_ping=True, hide_parameters=True
+        )
+
+    async def claim(
+        self, now: datetime, me: str, until: datetime, limit: int, renewed: Sequence[int]
+    ) -> list[tuple[int, str]]:
+        """Renew ``me``'s leases on ``renewed``, then ``claim`` up to ``limit``; one commit."""
+        async with AsyncSession(self._engine) as session, session.begin():
+            await renew(session, me, renewed, until)
+            return await claim(session, now, me, until, limit) if limit > 0 else []
+
+    async def close(self) -> None:
+        await self._engine.dispose()

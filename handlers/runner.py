@@ -164,12 +164,14 @@ class BotService:
         self.app.bot_data[LEADS] = lambda: self._leading
         self._poller: asyncio.Task[None] | None = None
         self._renewed = 0.0
+        self._claims = inbox.Claims(rt.db.url) if self.shared else None
 
     # Shared inbox: how often an instance looks for updates others stored, how long a claim
     # holds (renewed while the update is handled), how often leadership is checked.
     claim_seconds = 0.2
     lease_seconds = 30.0
     leader_check_seconds = 5.0
+    claim_depth = 4  # claimed at most: this many times concurrent_updates
 
     # Start-up waits out a Telegram that answers 5xx or cannot be reached: first this many
     # seconds, doubling up to the cap, for as long as it takes (issue 11).
@@ -275,6 +277,8 @@ class BotService:
         if self._leading:
             await self._step_down()
         await self.leadership.close()  # after the dispatcher stopped: never two at once
+        if self._claims is not None:
+            await self._claims.close()
         await self.app.stop()
         await self.app.shutdown()
         await self.raw_bot.shutdown()
@@ -360,17 +364,18 @@ class BotService:
         now = datetime.now(UTC)
         until = now + timedelta(seconds=self.lease_seconds)
         renew = self._in_flight and now.timestamp() - self._renewed > self.lease_seconds / 3
-        # No more than this instance will soon handle (twice what it runs at once: a batch
-        # claimed while the last one finishes); the rest is left to the others.
-        room = 2 * self.rt.settings.bot.concurrent_updates - len(self._in_flight)
+        # No more than this instance will soon handle (a few times what it runs at once: the
+        # next batch is claimed while the last one runs); the rest is left to the others.
+        room = self.claim_depth * self._sem_size - len(self._in_flight)
         if room <= 0 and not renew:
             return {}
+        if renew:
+            self._renewed = now.timestamp()
+        assert self._claims is not None
         try:
-            async with self.rt.db.session() as s:
-                if renew:
-                    self._renewed = now.timestamp()
-                    await inbox.renew(s, self.me, list(self._in_flight), until)
-                rows = await inbox.claim(s, now, self.me, until, limit=room) if room > 0 else []
+            rows = await self._claims.claim(
+                now, self.me, until, room, list(self._in_flight) if renew else []
+            )
         except Exception:
             logger.exception("claiming inbox updates failed")
             return {}
@@ -427,8 +432,8 @@ class BotService:
                 self._to_mark.append(update_id)
                 self._marks_due.set()
                 self._in_flight.discard(update_id)
-                if self.shared and len(self._in_flight) <= self._sem_size:
-                    self._new_updates.set()  # no more waiting than it runs at once: claim more
+                if self.shared:
+                    self._new_updates.set()  # room for more: claim (one claim at a time)
             else:
                 try:
                     async with self.rt.db.session() as s:

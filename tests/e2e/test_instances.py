@@ -52,6 +52,9 @@ async def instances(pg_rt: Runtime, pg_url: str, emu: Any) -> AsyncIterator[list
     """Three instances, each with its own runtime and connection pool, one database."""
     populate_emulator(emu, TOKEN)
     services: list[BotService] = []
+    # Few updates at once per instance, so that one instance cannot claim the whole burst.
+    few = pg_rt.settings.bot.model_copy(update={"concurrent_updates": 4})
+    pg_rt.settings = pg_rt.settings.model_copy(update={"bot": few})
     runtimes = [pg_rt] + [Runtime(pg_rt.settings, Database(pg_url), OffsetClock()) for _ in "ab"]
     for rt in runtimes:
         service = BotService(
