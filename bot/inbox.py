@@ -175,6 +175,15 @@ async def renew(session: AsyncSession, me: str, update_ids: Sequence[int], until
         )
 
 
+async def release(session: AsyncSession, me: str) -> None:
+    """Give up ``me``'s claims on updates not processed (an instance stopping)."""
+    await session.execute(
+        update(INBOX)
+        .where(INBOX.c.claimed_by == me, INBOX.c.processed_at.is_(None))
+        .values(claimed_by=None, lease_until=None)
+    )
+
+
 class Claims:
     """An instance's claims on a connection of their own (one, kept open): a claim never
     waits behind the handlers for a pooled connection (it did: ~0.3 s a claim with 16

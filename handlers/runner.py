@@ -161,7 +161,7 @@ class BotService:
         self.me = f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self.leadership = Leadership(rt.db.url, token.split(":", 1)[0])
         self._leading = False  # the leader's duties (poll, dispatch, sweep) are running
-        self.app.bot_data[LEADS] = lambda: self._leading
+        self.app.bot_data[LEADS] = lambda: self.leadership.always or self._leading
         self._poller: asyncio.Task[None] | None = None
         self._renewed = 0.0
         self._claims = inbox.Claims(rt.db.url) if self.shared else None
@@ -274,6 +274,10 @@ class BotService:
             self._marker = None
         with contextlib.suppress(Exception):  # else they are processed again after a restart
             await self._mark_handled()
+        if self.shared:  # what it claimed and did not finish: free for the others at once
+            with contextlib.suppress(Exception):
+                async with self.rt.db.session() as s:
+                    await inbox.release(s, self.me)
         if self._leading:
             await self._step_down()
         await self.leadership.close()  # after the dispatcher stopped: never two at once

@@ -78,3 +78,12 @@ async def test_concurrent_claims_share_the_updates_without_overlap(pg_rt: Runtim
     for n, ids in enumerate(got):
         for uid in ids:
             assert owner.setdefault(uid % 40, n) == n
+
+
+async def test_a_stopping_instance_releases_what_it_did_not_finish(pg_rt: Runtime) -> None:
+    await _store(pg_rt, (1, "u1"), (2, "u2"))
+    assert await _claim(pg_rt, "a") == [1, 2]
+    await _done(pg_rt, 1)
+    async with pg_rt.db.session() as s:
+        await inbox.release(s, "a")
+    assert await _claim(pg_rt, "b") == [2]
