@@ -96,9 +96,15 @@ def build_application(
 
 # Passes of the JobQueue's sweep finished by this Application (a test awaits the first).
 SWEEPS_DONE = "sweeps_done"
+# bot_data: a callable saying whether this instance leads (handlers.runner); only the leader
+# sweeps, so that several instances on one database sweep once per tick in total.
+LEADS = "leads"
 
 
 async def run_sweep(ctx: AppContext) -> None:
+    leads = ctx.bot_data.get(LEADS)
+    if leads is not None and not leads():
+        return
     await sweep.run_once(ctx.rt)
     ctx.bot_data[SWEEPS_DONE] = ctx.bot_data.get(SWEEPS_DONE, 0) + 1
 

@@ -4,6 +4,12 @@ PTB's own polling confirms a batch to Telegram before the handlers run; here an 
 acknowledged (by the next getUpdates offset) only after it is stored (DESIGN rule 5). Updates of
 different users are processed concurrently; one user's updates stay in order, so conversations
 see their messages in sequence (STYLE 11).
+
+Several instances on one PostgreSQL database behave as one bot: each claims inbox rows before
+handling them (bot.inbox.claim: each update once, one user's in order, a dead instance's taken
+over when their lease runs out), and only the leader (bot.leader: an advisory lock) polls
+Telegram, dispatches the outbox and runs the sweep; another takes over within a few seconds
+of its death. On SQLite (one process) the instance always leads and handles what it stored.
 """
 
 from __future__ import annotations
@@ -14,9 +20,12 @@ import functools
 import gc
 import json
 import logging
+import os
+import socket
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from telegram import Bot, Update
@@ -24,10 +33,12 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
 from bot import inbox
+from bot.db import is_sqlite
+from bot.leader import Leadership
 from bot.outbox import Dispatcher, Limits, PaceClock, Pacer
 from bot.runtime import Runtime
 from bot.services.group_chats import GroupChatEvents
-from handlers.app import build_application, publish_commands
+from handlers.app import LEADS, build_application, publish_commands
 from handlers.context import AppType
 from handlers.transport import Deferral, PacedRateLimiter, TelegramSender
 
@@ -121,7 +132,8 @@ class BotService:
             events=GroupChatEvents(rt),  # a group upgraded or lost, learnt from a send
         )
         rt.wake_outbox = self.dispatcher.wake
-        self._sem = asyncio.Semaphore(settings.bot.concurrent_updates)
+        self._sem_size = settings.bot.concurrent_updates
+        self._sem = asyncio.Semaphore(self._sem_size)
         self._new_updates = asyncio.Event()
         # Updates just stored by this process, handed to the processor as parsed: it reads
         # the inbox only at start, after a failure, and when idle for a second.
@@ -144,6 +156,22 @@ class BotService:
         self._tasks: list[asyncio.Task[None]] = []
         self._running = False
         self.polling = True
+        # Several instances on one database (PostgreSQL): claims, and one leader.
+        self.shared = not is_sqlite(rt.db.url)
+        self.me = f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+        self.leadership = Leadership(rt.db.url, token.split(":", 1)[0])
+        self._leading = False  # the leader's duties (poll, dispatch, sweep) are running
+        self.app.bot_data[LEADS] = lambda: self.leadership.always or self._leading
+        self._poller: asyncio.Task[None] | None = None
+        self._renewed = 0.0
+        self._claims = inbox.Claims(rt.db.url) if self.shared else None
+
+    # Shared inbox: how often an instance looks for updates others stored, how long a claim
+    # holds (renewed while the update is handled), how often leadership is checked.
+    claim_seconds = 0.2
+    lease_seconds = 30.0
+    leader_check_seconds = 5.0
+    claim_depth = 4  # claimed at most: this many times concurrent_updates
 
     # Start-up waits out a Telegram that answers 5xx or cannot be reached: first this many
     # seconds, doubling up to the cap, for as long as it takes (issue 11).
@@ -156,12 +184,12 @@ class BotService:
         await self.app.initialize()
         await self.app.start()
         await self._until_up("setMyCommands", lambda: publish_commands(self.app))
-        await self.dispatcher.start()
         self._running = True
         self.polling = poll
-        if poll:
-            await self._until_up("deleteWebhook", self.raw_bot.delete_webhook)
-            self._tasks.append(asyncio.create_task(self._poll(), name="inbox-poll"))
+        if await self.leadership.check():
+            await self._lead()
+        if not self.leadership.always:
+            self._tasks.append(asyncio.create_task(self._watch(), name="leadership"))
         self._tasks.append(asyncio.create_task(self._process(), name="inbox-process"))
         self._marker = asyncio.create_task(self._mark(), name="inbox-mark")
         freeze_heap()
@@ -190,11 +218,46 @@ class BotService:
             )
             await asyncio.sleep(wait)
 
+    # --- leadership -----------------------------------------------------------------------
+
+    async def _lead(self) -> None:
+        """Take up the leader's duties: the outbox dispatcher, polling (in polling mode); the
+        sweep job runs while ``_leading`` (handlers.app.run_sweep)."""
+        await self.dispatcher.start()
+        if self.polling:
+            await self._until_up("deleteWebhook", self.raw_bot.delete_webhook)
+            self._poller = asyncio.create_task(self._poll(), name="inbox-poll")
+        self._leading = True
+
+    async def _step_down(self) -> None:
+        self._leading = False
+        poller, self._poller = self._poller, None
+        if poller is not None:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+        await self.dispatcher.stop()
+
+    async def _watch(self) -> None:
+        """Every few seconds: lead if the leader's lock is free, step down if it was lost."""
+        while self._running:
+            await asyncio.sleep(self.leader_check_seconds)
+            try:
+                leading = await self.leadership.check()
+                if leading and not self._leading:
+                    await self._lead()
+                elif not leading and self._leading:
+                    await self._step_down()
+            except Exception:
+                logger.exception("leadership check failed")
+
     async def stop(self) -> None:
         if not self._running:
             return
         self._running = False
         self._new_updates.set()
+        if self._poller is not None:
+            self._poller.cancel()
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -211,7 +274,15 @@ class BotService:
             self._marker = None
         with contextlib.suppress(Exception):  # else they are processed again after a restart
             await self._mark_handled()
-        await self.dispatcher.stop()
+        if self.shared:  # what it claimed and did not finish: free for the others at once
+            with contextlib.suppress(Exception):
+                async with self.rt.db.session() as s:
+                    await inbox.release(s, self.me)
+        if self._leading:
+            await self._step_down()
+        await self.leadership.close()  # after the dispatcher stopped: never two at once
+        if self._claims is not None:
+            await self._claims.close()
         await self.app.stop()
         await self.app.shutdown()
         await self.raw_bot.shutdown()
@@ -250,23 +321,29 @@ class BotService:
         return await self._store([(uid, json.loads(payload)) for uid, payload in updates])
 
     async def _store(self, updates: list[tuple[int, dict[str, Any]]]) -> int:
+        keys = {uid: serial_key(data) for uid, data in updates} if self.shared else None
         async with self.rt.db.session() as s:
             new = await inbox.record_new(
-                s, self.rt.clock, [(uid, json.dumps(data)) for uid, data in updates]
+                s, self.rt.clock, [(uid, json.dumps(data)) for uid, data in updates], keys
             )
-        # Stored: the processor takes the new ones as they are, with no read of the inbox.
-        self._fresh.extend((uid, data) for uid, data in updates if uid in new)
+        # Stored: the processor takes the new ones as they are, with no read of the inbox
+        # (shared: it claims them, with the others' and any a dead instance left).
+        if not self.shared:
+            self._fresh.extend((uid, data) for uid, data in updates if uid in new)
         self._new_updates.set()
         return len(new)
 
     async def _process(self) -> None:
         while self._running:
             self._new_updates.clear()
-            fresh, self._fresh = self._fresh, []
-            rows = dict(fresh)
-            if self._reread:  # at start, after a failure, when idle: what else waits
-                self._reread = False
-                rows.update(await self._waiting())
+            if self.shared:
+                rows = await self._claim()
+            else:
+                fresh, self._fresh = self._fresh, []
+                rows = dict(fresh)
+                if self._reread:  # at start, after a failure, when idle: what else waits
+                    self._reread = False
+                    rows.update(await self._waiting())
             for update_id in sorted(rows):  # one user's updates in the order received
                 if update_id in self._in_flight or update_id in self._done:
                     continue
@@ -278,9 +355,39 @@ class BotService:
                 self._tails[key] = task
                 task.add_done_callback(functools.partial(self._forget, key))
             try:
-                await asyncio.wait_for(self._new_updates.wait(), timeout=1.0)
+                wait = 1.0
+                if self.shared:  # woken sooner by a new update or a slot freed
+                    wait = self.claim_seconds
+                await asyncio.wait_for(self._new_updates.wait(), timeout=wait)
             except TimeoutError:
                 self._reread = True
+
+    async def _claim(self) -> dict[int, dict[str, Any]]:
+        """Shared inbox: renew the leases of what is being handled, claim what may be taken.
+        Leases are in real time (the runtime's clock may be set forward in the tests)."""
+        now = datetime.now(UTC)
+        until = now + timedelta(seconds=self.lease_seconds)
+        renew = self._in_flight and now.timestamp() - self._renewed > self.lease_seconds / 3
+        # No more than this instance will soon handle (a few times what it runs at once: the
+        # next batch is claimed while the last one runs); the rest is left to the others.
+        room = self.claim_depth * self._sem_size - len(self._in_flight)
+        if room <= 0 and not renew:
+            return {}
+        if renew:
+            self._renewed = now.timestamp()
+        assert self._claims is not None
+        try:
+            rows = await self._claims.claim(
+                now, self.me, until, room, list(self._in_flight) if renew else []
+            )
+        except Exception:
+            logger.exception("claiming inbox updates failed")
+            return {}
+        return {
+            uid: json.loads(payload)
+            for uid, payload in rows
+            if uid not in self._in_flight and uid not in self._done
+        }
 
     async def _waiting(self) -> dict[int, dict[str, Any]]:
         """The pending updates of the inbox not already being handled or done."""
@@ -329,6 +436,8 @@ class BotService:
                 self._to_mark.append(update_id)
                 self._marks_due.set()
                 self._in_flight.discard(update_id)
+                if self.shared:
+                    self._new_updates.set()  # room for more: claim (one claim at a time)
             else:
                 try:
                     async with self.rt.db.session() as s:

@@ -512,7 +512,10 @@ class InboxUpdate(Base):
     """Every incoming update, recorded before it is acknowledged (DESIGN rule 5)."""
 
     __tablename__ = "inbox"
-    __table_args__ = (Index("ix_inbox_pending", "processed_at"),)
+    __table_args__ = (
+        Index("ix_inbox_pending", "processed_at"),
+        Index("ix_inbox_serial", "serial_key", "update_id"),
+    )
 
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     payload: Mapped[str] = mapped_column(Text)
@@ -520,6 +523,11 @@ class InboxUpdate(Base):
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
+    # Several instances on one database: whose the update is while it is handled, until when
+    # (taken over after), and the key that keeps one user's updates in order.
+    serial_key: Mapped[str | None] = mapped_column(String(32))
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ChatState(Base):

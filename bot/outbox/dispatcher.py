@@ -29,8 +29,10 @@ UPGRADED = "group upgraded to a supergroup"
 
 
 class Dispatcher:
-    """Sends due outbox rows in order per chat, paced, with retries. Safe to run on several
-    instances at once: a row is leased with a conditional UPDATE before it is sent."""
+    """Sends due outbox rows in order per chat, paced, with retries. One runs per deployment,
+    the leader's (handlers.runner, bot.leader), so that Telegram's limits hold in total; a row
+    is still leased with a conditional UPDATE before it is sent, so an outgoing leader still
+    finishing its sends while the new one starts sends nothing twice."""
 
     def __init__(
         self,
