@@ -21,11 +21,13 @@ from bot.db import Database
 from bot.runtime import Runtime
 from bot.seed import seed_demo
 from bot.services.orders import form
+from handlers.flood_guard import FLOOD_KEY
 from handlers.persistence import refresh
 from handlers.runner import BotService
 from models import ChatState, Order
 from tests.conftest import TOKEN, make_settings
-from tests.factories import ANSWERS, Harness, buttons, text_of
+from tests.factories import ANSWERS, Harness, Z, buttons, text_of
+from tests.waiting import until
 
 if TYPE_CHECKING:
     from tests.postgres import Cluster
@@ -41,7 +43,8 @@ class Instances:
 
     services: list[BotService]
     target: int = 0
-    handled: list[tuple[int, int]] = field(default_factory=list)  # (update id, instance)
+    # (update id, instance, user id or 0), in the order handled
+    handled: list[tuple[int, int, int]] = field(default_factory=list)
     _offset: int | None = None
 
     async def route(self) -> None:
@@ -58,7 +61,12 @@ class Instances:
         await refresh(app, update)
         await app.process_update(update)
         await app.update_persistence()
-        self.handled.append((update.update_id, index))
+        user = update.effective_user
+        self.handled.append((update.update_id, index, user.id if user else 0))
+
+    def of(self, user_id: int) -> list[int]:
+        """The instances that handled ``user_id``'s updates, in order."""
+        return [index for _, index, user in self.handled if user == user_id]
 
 
 async def _runtime(settings: Settings, *, seed: bool) -> Runtime:
@@ -77,9 +85,10 @@ async def two(
     from handlers.main import populate_emulator
 
     if request.param == "postgres":
-        cluster: Cluster = request.getfixturevalue("pg_cluster")
+        # Imported here, not above: tests.postgres is a plugin, rewritten by pytest when it loads.
         from tests.postgres import TEMPLATE, pg_settings
 
+        cluster: Cluster = request.getfixturevalue("pg_cluster")
         name = await cluster.create(TEMPLATE)
         settings = pg_settings(cluster.url(name))
     else:
@@ -151,7 +160,7 @@ async def test_an_order_form_carries_over_between_instances(
     await aunt.press_data(summary, next(d for _, d in buttons(summary) if d.startswith("d:ok:")))
     await h.wait_edit(1001, summary["message_id"], lambda m: "#" in text_of(m))
     # Both instances took part, and the order is the one answered.
-    assert {index for _, index in inst.handled} == {0, 1}
+    assert set(inst.of(1001)) == {0, 1}
     async with h.rt.db.read() as s:
         orders = list(await s.scalars(select(Order)))
         conv = list(await s.scalars(select(ChatState).where(ChatState.kind == "conv")))
@@ -167,3 +176,24 @@ def form_prompt(msgid: str) -> str:
     from bot.i18n import gettext_for
 
     return gettext_for("zh_CN")(msgid)
+
+
+@pytest.mark.parametrize("two", ["postgres"], indirect=True)
+async def test_the_flood_guard_counts_across_instances(two: tuple[Instances, Harness]) -> None:
+    inst, h = two
+    for service in inst.services:
+        service.app.bot_data[FLOOD_KEY].per_minute = 3
+    kid = h.person(1002, "小明")
+    # Six messages in a few seconds, each to the other instance than the last.
+    for i in range(6):
+        inst.target = i % 2
+        kid.say(f"/help {i}")
+        await until(lambda n=i + 1: len(inst.of(1002)) >= n, f"update {i} handled")
+    for service in inst.services:
+        await service.dispatcher.drain(15.0)
+    warning = Z("You are sending messages very fast. Please wait a minute, then try again.")
+    replies = [text_of(m) for m in kid.chat()]
+    # As on one instance: three answered, one friendly warning, the rest ignored.
+    assert sum(warning in r for r in replies) == 1
+    assert len(replies) == 4
+    assert inst.of(1002) == [0, 1, 0, 1, 0, 1]
