@@ -525,7 +525,8 @@ class InboxUpdate(Base):
 
 class ChatState(Base):
     """Where a person is in a conversation (a half-filled form) and its scratch data, so that a
-    restart of the bot does not drop it. Written after every update."""
+    restart of the bot does not drop it and every instance on the database continues it.
+    Written after every update that changed it."""
 
     __tablename__ = "chat_state"
 
