@@ -1,5 +1,7 @@
 """The flood guard (handler group -2): at most N updates a minute from one person in private
-chat; past that, one friendly answer and the rest ignored until the minute has passed."""
+chat; past that, one friendly answer and the rest ignored until the minute has passed. On one
+SQLite process it counts in memory; on PostgreSQL, where several instances may share the
+updates, it counts in the database (bot.flood_counters), so they limit a person together."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from collections import deque
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
+from bot.db import is_sqlite
+from bot.flood_counters import FloodCounters
 from handlers.answers import alert, answer, is_private
 from handlers.context import AppContext
 
@@ -28,6 +32,8 @@ class FloodGuard:
         self._seen: dict[int, deque[float]] = {}
         self._warned: dict[int, float] = {}
         self._pruned_at = float("-inf")
+        # The shared counts, made on the first update when the database is PostgreSQL.
+        self.counters: FloodCounters | None = None
 
     def allow(self, user_id: int, now: float) -> tuple[bool, bool]:
         """(allowed, warn now)."""
@@ -64,7 +70,15 @@ async def flood_guard(update: Update, ctx: AppContext) -> None:
     if not is_private(update) or update.effective_user is None:
         return
     guard: FloodGuard = ctx.application.bot_data[FLOOD_KEY]
-    allowed, warn = guard.allow(update.effective_user.id, time.monotonic())
+    user_id = update.effective_user.id
+    db = ctx.rt.db
+    if is_sqlite(db.url):  # one process: counted in memory, no write per update
+        allowed, warn = guard.allow(user_id, time.monotonic())
+    else:
+        if guard.counters is None:
+            guard.counters = FloodCounters(db, guard.WINDOW)
+        now = ctx.rt.clock.now().timestamp()
+        allowed, warn = await guard.counters.hit(user_id, now, guard.per_minute)
     if allowed:
         return
     if warn:

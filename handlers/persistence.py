@@ -1,15 +1,19 @@
 """PTB persistence backed by our database: conversation states and each person's scratch data
 (the form in progress). The inbox processor flushes it after every update, so a restart
-resumes a half-filled form where it was (STYLE 4)."""
+resumes a half-filled form where it was (STYLE 4); and ``refresh``, called before each update,
+brings in what another instance on the same database wrote for that update's person, so a
+form continues whichever instance takes the next step."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from telegram.ext import BasePersistence, PersistenceInput
+from telegram import Update
+from telegram.ext import BasePersistence, ConversationHandler, PersistenceInput
 
-from bot.chat_state import ChatStateStore
+from bot.chat_state import ChatStateStore, StateKey
+from handlers.context import AppType
 
 ConversationKey = tuple[int | str, ...]
 ConversationDict = dict[ConversationKey, object]
@@ -79,3 +83,80 @@ class DbPersistence(BasePersistence[dict[Any, Any], dict[Any, Any], dict[Any, An
 
     async def flush(self) -> None:
         pass
+
+
+def persistent_conversations(app: AppType) -> list[ConversationHandler[Any]]:
+    """The conversations whose states the database keeps, in every handler group."""
+    return [
+        h
+        for group in app.handlers.values()
+        for h in group
+        if isinstance(h, ConversationHandler) and h.persistent and h.name
+    ]
+
+
+def conversation_key(handler: ConversationHandler[Any], update: Update) -> ConversationKey | None:
+    """The key ``handler`` files ``update``'s conversation under (as PTB's own ``_get_key``
+    builds it), or None when the update has none for it."""
+    chat, user, query = update.effective_chat, update.effective_user, update.callback_query
+    key: list[int | str] = []
+    if handler.per_chat:
+        if chat is None:
+            return None
+        key.append(chat.id)
+    if handler.per_user:
+        if user is None:
+            return None
+        key.append(user.id)
+    if handler.per_message:
+        if query is None:
+            return None
+        if query.inline_message_id:
+            key.append(query.inline_message_id)
+        elif query.message is not None:
+            key.append(query.message.message_id)
+        else:
+            return None
+    return tuple(key)
+
+
+async def refresh(app: AppType, update: Update) -> None:
+    """Before ``app.process_update(update)``: bring this process's copy of the update's
+    person (their scratch data) and of their conversations up to date with the database, when
+    another instance wrote them since this one last read or wrote them. One read by primary
+    key per update (the person's row and one row per persistent conversation); nothing is
+    changed in memory when the versions match, as they always do on a single instance.
+
+    PTB offers no public way to set a conversation's state from outside: the conversation's
+    own dict (``ConversationHandler._conversations``, which PTB fills from ``get_conversations``
+    at start) is written here. A conversation whose state came from elsewhere also loses this
+    process's timeout job for it (the instance that took the last step runs its own)."""
+    persistence = app.persistence
+    if not isinstance(persistence, DbPersistence):
+        return
+    keys: list[StateKey] = []
+    user = update.effective_user
+    if user is not None:
+        keys.append((USER, "", str(user.id)))
+    conversations: dict[StateKey, tuple[ConversationHandler[Any], ConversationKey]] = {}
+    for handler in persistent_conversations(app):
+        key = conversation_key(handler, update)
+        if key is not None and handler.name:
+            state_key = (CONV, handler.name, json.dumps(list(key)))
+            conversations[state_key] = (handler, key)
+            keys.append(state_key)
+    for state_key, data in (await persistence.store.changed(keys)).items():
+        if state_key[0] == USER and user is not None:
+            user_data = app.user_data[user.id]
+            user_data.clear()
+            user_data.update(data or {})
+            continue
+        handler, key = conversations[state_key]
+        states = handler._conversations  # see the docstring
+        if data is None:
+            states.pop(key, None)
+        else:
+            states[key] = data
+        job = handler.timeout_jobs.pop(key, None)
+        if job is not None:
+            job.schedule_removal()

@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -532,7 +533,8 @@ class InboxUpdate(Base):
 
 class ChatState(Base):
     """Where a person is in a conversation (a half-filled form) and its scratch data, so that a
-    restart of the bot does not drop it. Written after every update."""
+    restart of the bot does not drop it and every instance on the database continues it.
+    Written after every update that changed it."""
 
     __tablename__ = "chat_state"
 
@@ -541,6 +543,21 @@ class ChatState(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     data: Mapped[Any] = mapped_column(JSON)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A fresh random stamp at every write: an instance that knows the stamp it last read or
+    # wrote sees at once whether another instance wrote since (equality only, no order).
+    version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class FloodCounter(Base):
+    """One person's recent private updates, shared by every instance (the flood guard): the
+    times of their updates within the last minute and when they were last warned."""
+
+    __tablename__ = "flood_counters"
+
+    telegram_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hits: Mapped[list[float]] = mapped_column(JSON)
+    warned_at: Mapped[float | None] = mapped_column(Float)
+    last_at: Mapped[float] = mapped_column(Float, index=True)
 
 
 class AuditEntry(Base):

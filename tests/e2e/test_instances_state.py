@@ -1,0 +1,199 @@
+"""Two instances of the bot on one database, each update handed to one of them as the test
+chooses (as several ``paotui run`` processes would share them): a form in progress carries
+over whichever instance takes the next step, on PostgreSQL and on SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from sqlalchemy import select
+from telegram import Update
+
+from bot.clock import OffsetClock
+from bot.config import Settings
+from bot.db import Database
+from bot.runtime import Runtime
+from bot.seed import seed_demo
+from bot.services.orders import form
+from handlers.flood_guard import FLOOD_KEY
+from handlers.persistence import refresh
+from handlers.runner import BotService
+from models import ChatState, Order
+from tests.conftest import TOKEN, make_settings
+from tests.factories import ANSWERS, Harness, Z, buttons, text_of
+from tests.waiting import until
+
+if TYPE_CHECKING:
+    from tests.postgres import Cluster
+
+pytest_plugins = ["tests.postgres"]
+
+
+@dataclass
+class Instances:
+    """Several BotServices on one database, none polling: a router takes each update from the
+    emulator and hands it to ``target``, the way the runner handles one (refresh, process,
+    persist)."""
+
+    services: list[BotService]
+    target: int = 0
+    # (update id, instance, user id or 0), in the order handled
+    handled: list[tuple[int, int, int]] = field(default_factory=list)
+    _offset: int | None = None
+
+    async def route(self) -> None:
+        raw = self.services[0].raw_bot
+        while True:
+            updates = await raw.get_updates(offset=self._offset, timeout=1)
+            for u in updates:
+                self._offset = u.update_id + 1
+                await self.handle(self.target, u.to_dict())
+
+    async def handle(self, index: int, data: dict[str, Any]) -> None:
+        app = self.services[index].app
+        update = Update.de_json(data, app.bot)
+        await refresh(app, update)
+        await app.process_update(update)
+        await app.update_persistence()
+        user = update.effective_user
+        self.handled.append((update.update_id, index, user.id if user else 0))
+
+    def of(self, user_id: int) -> list[int]:
+        """The instances that handled ``user_id``'s updates, in order."""
+        return [index for _, index, user in self.handled if user == user_id]
+
+
+async def _runtime(settings: Settings, *, seed: bool) -> Runtime:
+    db = Database(settings.database.url)
+    rt = Runtime(settings, db, OffsetClock())
+    if seed:
+        async with db.session() as s:
+            await seed_demo(s, rt.clock)
+    return rt
+
+
+@pytest.fixture(params=["postgres", "sqlite"])
+async def two(
+    request: pytest.FixtureRequest, emu: Any, db_path: Path
+) -> AsyncIterator[tuple[Instances, Harness]]:
+    from handlers.main import populate_emulator
+
+    if request.param == "postgres":
+        # Imported here, not above: tests.postgres is a plugin, rewritten by pytest when it loads.
+        from tests.postgres import TEMPLATE, pg_settings
+
+        cluster: Cluster = request.getfixturevalue("pg_cluster")
+        name = await cluster.create(TEMPLATE)
+        settings = pg_settings(cluster.url(name))
+    else:
+        settings = make_settings(db_path)
+        cluster, name = None, ""
+    populate_emulator(emu, TOKEN)
+    runtimes = [await _runtime(settings, seed=i == 0) for i in range(2)]
+    services = [
+        BotService(
+            rt,
+            token=TOKEN,
+            base_url=emu.base_url,
+            base_file_url=emu.base_file_url,
+            time_scale=emu.time_scale,
+        )
+        for rt in runtimes
+    ]
+    for service in services:
+        await service.start(poll=False)
+    inst = Instances(services)
+    router = asyncio.create_task(inst.route())
+    try:
+        yield inst, Harness(service=services[0], rt=runtimes[0], emu=emu)
+    finally:
+        router.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await router
+        for service in services:
+            await service.stop()
+        for rt in runtimes:
+            await rt.db.dispose()
+        if cluster is not None:
+            await cluster.drop(name)
+
+
+async def test_an_order_form_carries_over_between_instances(
+    two: tuple[Instances, Harness],
+) -> None:
+    inst, h = two
+    aunt = await h.register(1001, "周阿姨", settle=False)
+    # /order on A, the kind on B, then each answer on the other instance than the last.
+    inst.target = 0
+    aunt.say("/order")
+    kinds = await aunt.expect(lambda m: any(d.startswith("d:cat:") for _, d in buttons(m)))
+    inst.target = 1
+    await aunt.press_data(kinds, "d:cat:groceries")
+    answers = {**ANSWERS["groceries"], "urgency": "today"}
+    for i, st in enumerate(form.steps_for("groceries")):
+        inst.target = i % 2
+        prompt = form_prompt(st.prompt)
+        current = await h.emu.wait_for(
+            1001,
+            lambda m, t=prompt: t in text_of(m),
+            15.0,
+            after_message_id=kinds["message_id"] - 1,
+        )
+        value = answers[st.key]
+        if value in {c.value for c in st.choices}:
+            await aunt.press_data(current, f"d:v:{value}")
+        else:
+            aunt.say(value)
+    inst.target = 1 - inst.target
+    summary = await h.emu.wait_for(
+        1001,
+        lambda m: any(d.startswith("d:ok:") for _, d in buttons(m)),
+        15.0,
+        after_message_id=kinds["message_id"] - 1,
+    )
+    await aunt.press_data(summary, next(d for _, d in buttons(summary) if d.startswith("d:ok:")))
+    await h.wait_edit(1001, summary["message_id"], lambda m: "#" in text_of(m))
+    # Both instances took part, and the order is the one answered.
+    assert set(inst.of(1001)) == {0, 1}
+    async with h.rt.db.read() as s:
+        orders = list(await s.scalars(select(Order)))
+        conv = list(await s.scalars(select(ChatState).where(ChatState.kind == "conv")))
+    assert len(orders) == 1
+    o = orders[0]
+    assert o.category == "groceries"
+    assert o.details == {k: v for k, v in ANSWERS["groceries"].items() if k not in form.COLUMN_KEYS}
+    assert (o.time_window, o.payment) == (answers["time_window"], answers["payment"])
+    assert conv == []  # the form is over on every instance's behalf
+
+
+def form_prompt(msgid: str) -> str:
+    from bot.i18n import gettext_for
+
+    return gettext_for("zh_CN")(msgid)
+
+
+@pytest.mark.parametrize("two", ["postgres"], indirect=True)
+async def test_the_flood_guard_counts_across_instances(two: tuple[Instances, Harness]) -> None:
+    inst, h = two
+    for service in inst.services:
+        service.app.bot_data[FLOOD_KEY].per_minute = 3
+    kid = h.person(1002, "小明")
+    # Six messages in a few seconds, each to the other instance than the last.
+    for i in range(6):
+        inst.target = i % 2
+        kid.say(f"/help {i}")
+        await until(lambda n=i + 1: len(inst.of(1002)) >= n, f"update {i} handled")
+    for service in inst.services:
+        await service.dispatcher.drain(15.0)
+    warning = Z("You are sending messages very fast. Please wait a minute, then try again.")
+    replies = [text_of(m) for m in kid.chat()]
+    # As on one instance: three answered, one friendly warning, the rest ignored.
+    assert sum(warning in r for r in replies) == 1
+    assert len(replies) == 4
+    assert inst.of(1002) == [0, 1, 0, 1, 0, 1]
