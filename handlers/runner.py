@@ -40,6 +40,7 @@ from bot.runtime import Runtime
 from bot.services.group_chats import GroupChatEvents
 from handlers.app import LEADS, build_application, publish_commands
 from handlers.context import AppType
+from handlers.persistence import refresh
 from handlers.transport import Deferral, PacedRateLimiter, TelegramSender
 
 logger = logging.getLogger(__name__)
@@ -420,6 +421,8 @@ class BotService:
         try:
             async with self._sem:
                 update = Update.de_json(data, self.app.bot)
+                if self.shared:  # another instance may have taken this person's last step
+                    await refresh(self.app, update)
                 await self.app.process_update(update)
                 # The form in progress is saved before the update counts as done.
                 await self.app.update_persistence()

@@ -4,10 +4,8 @@ sees whether another one wrote a person's form since it last read it and writes 
 what it read; and ``flood_counters`` holds each person's recent private updates, so the flood
 guard counts across instances.
 
-Chained after 0014 here: 0015 was being written in parallel; re-chain at merge.
-
 Revision ID: 0016
-Revises: 0014
+Revises: 0015
 Create Date: 2026-12-01 04:10:00
 """
 
@@ -17,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016"
-down_revision: str | Sequence[str] | None = "0014"
+down_revision: str | Sequence[str] | None = "0015"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -4,7 +4,6 @@ an older read never goes over a newer one (PostgreSQL and SQLite)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, select
@@ -14,29 +13,16 @@ from bot.clock import OffsetClock
 from bot.db import Database
 from models import ChatState
 
-pytest_plugins = ["tests.postgres"]
-
 USER = ("user", "", "1001")
 
 
-@pytest.fixture(params=["postgres", "sqlite"])
-async def dbs(request: pytest.FixtureRequest, db_path: Path) -> AsyncIterator[list[Database]]:
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{db_path}"
-        name, cluster = "", None
-    else:
-        # Imported here, not above: tests.postgres is a plugin, rewritten by pytest when it loads.
-        from tests.postgres import TEMPLATE
-
-        cluster = request.getfixturevalue("pg_cluster")
-        name = await cluster.create(TEMPLATE)
-        url = cluster.url(name)
-    both = [Database(url), Database(url)]
+@pytest.fixture
+async def dbs(database_url: str) -> AsyncIterator[list[Database]]:
+    """Two processes' engines on this test's database (the backend `--db` chose)."""
+    both = [Database(database_url), Database(database_url)]
     yield both
     for db in both:
         await db.dispose()
-    if cluster is not None:
-        await cluster.drop(name)
 
 
 async def _row(db: Database) -> object:

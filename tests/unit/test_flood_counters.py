@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -15,8 +13,6 @@ from bot.db import Database
 from bot.flood_counters import FloodCounters, step
 from handlers.flood_guard import FloodGuard
 from models import FloodCounter
-
-pytest_plugins = ["tests.postgres"]
 
 
 def test_step_is_the_in_memory_rule() -> None:
@@ -31,18 +27,10 @@ def test_step_is_the_in_memory_rule() -> None:
         assert guard.allow(5, now) == (allowed, warn)
 
 
-@pytest.fixture(params=["postgres", "sqlite"])
-async def url(request: pytest.FixtureRequest, db_path: Path) -> AsyncIterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{db_path}"
-        return
-    # Imported here, not above: tests.postgres is a plugin, rewritten by pytest when it loads.
-    from tests.postgres import TEMPLATE
-
-    cluster = request.getfixturevalue("pg_cluster")
-    name = await cluster.create(TEMPLATE)
-    yield cluster.url(name)
-    await cluster.drop(name)
+@pytest.fixture
+def url(database_url: str) -> str:
+    """This test's database (the backend `--db` chose)."""
+    return database_url
 
 
 async def test_concurrent_updates_of_one_person_are_counted_exactly(url: str) -> None:
