@@ -20,7 +20,7 @@ from bot.db import Database
 from bot.migrate import upgrade
 from bot.runtime import Runtime
 from bot.seed import seed_demo
-from tests.factories import Harness
+from tests.factories import Harness, bot_service
 from tests.privacy_guard import GroupLog, group_leaks
 
 os.environ.setdefault("PTB_TIMEDELTA", "1")  # before telegram is imported anywhere
@@ -174,19 +174,12 @@ async def emu(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
 async def harness(rt: Runtime, emu: Any, request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
     """The real Application over HTTP against the emulator, polling into the inbox."""
     from handlers.main import populate_emulator
-    from handlers.runner import BotService
     from handlers.transport import CALLS_IN_TRANSACTION
 
     populate_emulator(emu, TOKEN)
     # Every version of every message the bot shows a group, checked when the test ends.
     log = GroupLog().attach(emu)
-    service = BotService(
-        rt,
-        token=TOKEN,
-        base_url=emu.base_url,
-        base_file_url=emu.base_file_url,
-        time_scale=emu.time_scale,
-    )
+    service = bot_service(rt, emu, TOKEN)
     await service.start()
     h = Harness(service=service, rt=rt, emu=emu, group_log=log)
     CALLS_IN_TRANSACTION.clear()

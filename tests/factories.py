@@ -135,6 +135,21 @@ class Person:
         return await self.emu.wait_callback_answer(qid, timeout)
 
 
+def bot_service(rt: Runtime, emu: Any, token: str) -> Any:
+    """The real bot service against the emulator, on the emulator's clock (as `paotui run`
+    builds it against Telegram). Imported here: telegram reads PTB_TIMEDELTA at import, which
+    tests/conftest.py sets first."""
+    from handlers.runner import BotService
+
+    return BotService(
+        rt,
+        token=token,
+        base_url=emu.base_url,
+        base_file_url=emu.base_file_url,
+        time_scale=emu.time_scale,
+    )
+
+
 @dataclass
 class Harness:
     service: Any
@@ -181,19 +196,11 @@ class Harness:
     async def restart(self, settings: Any = None) -> None:
         """Stop the bot and start a new one on the same database, as after a crash; with
         ``settings``, the new one runs on them (as after a change to the config)."""
-        from handlers.runner import BotService
-
         old = self.service
         await old.stop()
         if settings is not None:
             self.rt.settings = settings
-        self.service = BotService(
-            self.rt,
-            token=old.app.bot.token,
-            base_url=self.emu.base_url,
-            base_file_url=self.emu.base_file_url,
-            time_scale=self.emu.time_scale,
-        )
+        self.service = bot_service(self.rt, self.emu, old.app.bot.token)
         await self.service.start()
 
     async def count(self, model: Any, *where: Any) -> int:

@@ -22,7 +22,7 @@ from handlers.main import populate_emulator
 from handlers.runner import BotService
 from models import InboxUpdate
 from tests.conftest import TOKEN
-from tests.factories import Person
+from tests.factories import Person, bot_service
 
 if TYPE_CHECKING:
     from tests.postgres import Cluster  # noqa: F401  (the plugin below provides its fixtures)
@@ -57,13 +57,7 @@ async def instances(pg_rt: Runtime, pg_url: str, emu: Any) -> AsyncIterator[list
     pg_rt.settings = pg_rt.settings.model_copy(update={"bot": few})
     runtimes = [pg_rt] + [Runtime(pg_rt.settings, Database(pg_url), OffsetClock()) for _ in "ab"]
     for rt in runtimes:
-        service = BotService(
-            rt,
-            token=TOKEN,
-            base_url=emu.base_url,
-            base_file_url=emu.base_file_url,
-            time_scale=emu.time_scale,
-        )
+        service = bot_service(rt, emu, TOKEN)
         service.leader_check_seconds = 1.0  # the default is 5: quicker takeover in the test
         await service.start()
         services.append(service)

@@ -25,7 +25,7 @@ from handlers.persistence import refresh
 from handlers.runner import BotService
 from models import ChatState, Order
 from tests.conftest import TOKEN, make_settings
-from tests.factories import ANSWERS, Harness, Z, buttons, text_of
+from tests.factories import ANSWERS, Harness, Z, bot_service, buttons, text_of
 from tests.waiting import until
 
 if TYPE_CHECKING:
@@ -83,16 +83,7 @@ async def two(emu: Any, database_url: str) -> AsyncIterator[tuple[Instances, Har
     settings = make_settings(database_url)
     populate_emulator(emu, TOKEN)
     runtimes = [await _runtime(settings, seed=i == 0) for i in range(2)]
-    services = [
-        BotService(
-            rt,
-            token=TOKEN,
-            base_url=emu.base_url,
-            base_file_url=emu.base_file_url,
-            time_scale=emu.time_scale,
-        )
-        for rt in runtimes
-    ]
+    services = [bot_service(rt, emu, TOKEN) for rt in runtimes]
     for service in services:
         await service.start(poll=False)
     inst = Instances(services)

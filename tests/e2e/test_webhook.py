@@ -22,13 +22,12 @@ from bot.db import Database
 from bot.runtime import Runtime
 from handlers.main import populate_emulator
 from handlers.registration import WELCOME
-from handlers.runner import BotService
 from handlers.transport import CALLS_IN_TRANSACTION
 from handlers.webhook import SECRET_HEADER, WebhookServer
 from models import InboxUpdate, Order
 from tests.child_bot import ChildBot
 from tests.conftest import TOKEN
-from tests.factories import Harness, Z, register_by_buttons, text_of
+from tests.factories import Harness, Z, bot_service, register_by_buttons, text_of
 from tests.privacy_guard import GroupLog, group_leaks
 from tests.waiting import until
 
@@ -43,13 +42,7 @@ def webhook_server(rt: Runtime, emu: Any) -> WebhookServer:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    service = BotService(
-        rt,
-        token=TOKEN,
-        base_url=emu.base_url,
-        base_file_url=emu.base_file_url,
-        time_scale=emu.time_scale,
-    )
+    service = bot_service(rt, emu, TOKEN)
     return WebhookServer(service, url=f"http://127.0.0.1:{port}/telegram", secret=SECRET, sock=sock)
 
 
