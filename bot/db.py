@@ -119,8 +119,10 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
+        # SQLite: one bot process (several share PostgreSQL), so state in its memory is whole.
+        self.sqlite = is_sqlite(url)
         ensure_sqlite_dir(url)
-        if is_sqlite(url):
+        if self.sqlite:
             self.engine = _sqlite_engine(url, immediate=True, echo=echo)
             self._read_engine = _sqlite_engine(url, immediate=False, echo=echo)
         else:

@@ -11,7 +11,6 @@ from collections import deque
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop
 
-from bot.db import is_sqlite
 from bot.flood_counters import FloodCounters
 from handlers.answers import alert, answer, is_private
 from handlers.context import AppContext
@@ -72,7 +71,7 @@ async def flood_guard(update: Update, ctx: AppContext) -> None:
     guard: FloodGuard = ctx.application.bot_data[FLOOD_KEY]
     user_id = update.effective_user.id
     db = ctx.rt.db
-    if is_sqlite(db.url):  # one process: counted in memory, no write per update
+    if db.sqlite:  # one process: counted in memory, no write per update
         allowed, warn = guard.allow(user_id, time.monotonic())
     else:
         if guard.counters is None:

@@ -33,7 +33,6 @@ from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
 from bot import inbox
-from bot.db import is_sqlite
 from bot.leader import Leadership
 from bot.outbox import Dispatcher, Limits, PaceClock, Pacer
 from bot.runtime import Runtime
@@ -158,7 +157,7 @@ class BotService:
         self._running = False
         self.polling = True
         # Several instances on one database (PostgreSQL): claims, and one leader.
-        self.shared = not is_sqlite(rt.db.url)
+        self.shared = not rt.db.sqlite
         self.me = f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self.leadership = Leadership(rt.db.url, token.split(":", 1)[0])
         self._leading = False  # the leader's duties (poll, dispatch, sweep) are running
