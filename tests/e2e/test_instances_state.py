@@ -133,10 +133,12 @@ async def test_an_order_form_carries_over_between_instances(
         15.0,
         after_message_id=kinds["message_id"] - 1,
     )
-    await aunt.press_data(summary, next(d for _, d in buttons(summary) if d.startswith("d:ok:")))
+    ok = next(d for _, d in buttons(summary) if d.startswith("d:ok:"))
+    qid = h.emu.press(1001, 1001, summary["message_id"], ok)
     await h.wait_edit(1001, summary["message_id"], lambda m: "#" in text_of(m))
-    for service in inst.services:  # the edit is out; the form's end is saved after it
-        await asyncio.wait_for(service.idle(), 15)
+    # The edit is out before the router saves the form's end: wait for the press's whole turn.
+    pressed = h.emu.callback_queries[qid]["update_id"]
+    await until(lambda: any(u == pressed for u, _, _ in inst.handled), "the press handled")
     # Both instances took part, and the order is the one answered.
     assert set(inst.of(1001)) == {0, 1}
     async with h.rt.db.read() as s:
