@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -37,6 +37,16 @@ def new_version() -> int:
     """A fresh stamp for a write: random, so a row deleted and written again never comes back
     with a stamp someone still remembers (a counter would restart)."""
     return secrets.randbits(62)
+
+
+def _any_of(keys: list[StateKey]) -> ColumnElement[bool]:
+    """The rows of ``keys``: one OR of primary keys (index lookups only)."""
+    return or_(
+        *(
+            and_(ChatState.kind == kind, ChatState.name == name, ChatState.key == key)
+            for kind, name, key in keys
+        )
+    )
 
 
 class ChatStateStore:
@@ -77,12 +87,7 @@ class ChatStateStore:
         read by primary key."""
         if not keys:
             return {}
-        wanted = or_(
-            *(
-                and_(ChatState.kind == kind, ChatState.name == name, ChatState.key == key)
-                for kind, name, key in keys
-            )
-        )
+        wanted = _any_of(keys)
         async with self.db.read() as s:
             rows = (
                 await s.execute(
@@ -115,6 +120,42 @@ class ChatStateStore:
                 self._known[k] = Known(row[0], copy.deepcopy(row[1]))
                 out[k] = copy.deepcopy(row[1])
         return out
+
+    async def unchanged(self, keys: list[StateKey]) -> bool:
+        """True when no other writer changed (created, deleted) any of ``keys``' rows since this
+        process last read or wrote them: one read by primary key. Unlike ``changed`` it learns
+        nothing: what this process knows stays as it was."""
+        if any(k in self._stale for k in keys):
+            return False
+        return not await self._differing(keys)
+
+    def let_go(self, keys: list[StateKey]) -> None:
+        """Forget what this process knows of ``keys``' rows (another instance holds them now):
+        its next write of nothing there (a conversation ended here) then writes nothing, and
+        its next ``changed`` hands back what the rows hold."""
+        for k in keys:
+            self._known.pop(k, None)
+            self._stale.discard(k)
+
+    async def _differing(self, keys: list[StateKey]) -> set[StateKey]:
+        """Of ``keys``, those whose version in the database is not the one this process knows."""
+        if not keys:
+            return set()
+        async with self.db.read() as s:
+            rows = (
+                await s.execute(
+                    select(ChatState.kind, ChatState.name, ChatState.key, ChatState.version).where(
+                        _any_of(keys)
+                    )
+                )
+            ).all()
+        found = {(row.kind, row.name, row.key): row.version for row in rows}
+        differing: set[StateKey] = set()
+        for k in keys:
+            known = self._known.get(k)
+            if found.get(k) != (None if known is None else known.version):
+                differing.add(k)
+        return differing
 
     async def save(self, kind: str, name: str, key: str, data: Any) -> bool:
         """Upsert, or delete when ``data`` is None; nothing when the row already holds it.

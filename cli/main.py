@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from bot.config import Settings
+from cli.backup import register_backup_parser
 from cli.common import read_text, run_import, settings_from
 from cli.reports import register_export_parser
 from cli.resident import register_resident_parser
@@ -148,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_volunteer_parser(sub)
     register_export_parser(sub)
     register_resident_parser(sub)
+    register_backup_parser(sub)  # backup, restore
     return p
 
 

@@ -1,7 +1,8 @@
 """The ways out of a conversation other than finishing it, made by one factory for all seven:
 stopped (/cancel, a ✖️ button), input it does not expect (a stray press of its own prefix gets
 the stale-button alert, a stray message a hint, the state kept), and its timeout (the answers
-forgotten, optionally with a word to the person).
+forgotten, optionally with a word to the person; not at all when the person went on at another
+instance since this one scheduled it).
 
 Each conversation's builder places the pieces itself, because their order among its own
 handlers matters: ``[*exits.stop, *entry_points, *exits.stray]`` as fallbacks, and
@@ -33,6 +34,7 @@ from handlers.answers import alert, answer, edit_or_send, set_buttons
 from handlers.callback_data import Callback
 from handlers.context import AppContext
 from handlers.keyboards import main_menu
+from handlers.persistence import timeout_is_ours
 
 STOPPED = N_("Stopped. Nothing was sent.")
 PLEASE_ANSWER = N_(
@@ -148,5 +150,13 @@ def conversation_exits(
         strays.append(MessageHandler(stray_filter, stray))
     timeouts: dict[object, list[Handler]] = {}
     if timeout:
-        timeouts[ConversationHandler.TIMEOUT] = [TypeHandler(Update, on_timeout or timed_out_)]
+        on_time = on_timeout or timed_out_
+
+        async def if_ours(update: Update, ctx: AppContext) -> None:
+            # Several instances: the person may have gone on at another one since this one
+            # scheduled the timeout; then the form is alive there and this job is stale.
+            if await timeout_is_ours(ctx.application, if_ours, update):
+                await on_time(update, ctx)
+
+        timeouts[ConversationHandler.TIMEOUT] = [TypeHandler(Update, if_ours)]
     return Exits(stop=stops, stray=strays, timeout=timeouts, stopper=stop_step)

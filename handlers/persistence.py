@@ -10,7 +10,7 @@ import json
 from typing import Any
 
 from telegram import Update
-from telegram.ext import BasePersistence, ConversationHandler, PersistenceInput
+from telegram.ext import Application, BasePersistence, ConversationHandler, PersistenceInput
 
 from bot.chat_state import ChatStateStore, StateKey
 from handlers.context import AppType
@@ -120,6 +120,46 @@ def conversation_key(handler: ConversationHandler[Any], update: Update) -> Conve
     return tuple(key)
 
 
+def _state_keys(
+    update: Update, handlers: list[ConversationHandler[Any]]
+) -> dict[StateKey, tuple[ConversationHandler[Any], ConversationKey]]:
+    """The rows of ``update``'s conversations in ``handlers``, keyed as the store keys them."""
+    rows: dict[StateKey, tuple[ConversationHandler[Any], ConversationKey]] = {}
+    for handler in handlers:
+        key = conversation_key(handler, update)
+        if key is not None and handler.name:
+            rows[(CONV, handler.name, json.dumps(list(key)))] = (handler, key)
+    return rows
+
+
+async def timeout_is_ours(
+    app: Application[Any, Any, Any, Any, Any, Any], callback: object, update: Update
+) -> bool:
+    """In a conversation's timeout (``callback``: the one its TIMEOUT state runs, ``update``:
+    the last update this process handled in it): whether this process still holds the
+    conversation, that is no other instance wrote its state or the person's scratch data since
+    this process last did. Otherwise the person went on at another instance (which keeps its
+    own timeout), and this stale one must neither speak nor forget anything: this process lets
+    go of the conversation's row, so that the end PTB records after the timeout deletes nothing
+    (the row may still be at the version this process wrote: a form's answers all share one
+    state, only the scratch data changes). One read."""
+    persistence = app.persistence
+    if not isinstance(persistence, DbPersistence):
+        return True
+    owners = [
+        h
+        for h in persistent_conversations(app)
+        if any(t.callback is callback for t in h.states.get(ConversationHandler.TIMEOUT, []))
+    ]
+    conversation = list(_state_keys(update, owners))
+    user = update.effective_user
+    person: list[StateKey] = [] if user is None else [(USER, "", str(user.id))]
+    if await persistence.store.unchanged(conversation + person):
+        return True
+    persistence.store.let_go(conversation)
+    return False
+
+
 async def refresh(app: AppType, update: Update) -> None:
     """Before ``app.process_update(update)``: bring this process's copy of the update's
     person (their scratch data) and of their conversations up to date with the database, when
@@ -138,13 +178,8 @@ async def refresh(app: AppType, update: Update) -> None:
     user = update.effective_user
     if user is not None:
         keys.append((USER, "", str(user.id)))
-    conversations: dict[StateKey, tuple[ConversationHandler[Any], ConversationKey]] = {}
-    for handler in persistent_conversations(app):
-        key = conversation_key(handler, update)
-        if key is not None and handler.name:
-            state_key = (CONV, handler.name, json.dumps(list(key)))
-            conversations[state_key] = (handler, key)
-            keys.append(state_key)
+    conversations = _state_keys(update, persistent_conversations(app))
+    keys.extend(conversations)
     for state_key, data in (await persistence.store.changed(keys)).items():
         if state_key[0] == USER and user is not None:
             user_data = app.user_data[user.id]

@@ -6,6 +6,9 @@ through it; :class:`sandbox.emulator.Emulator` serves it over HTTP.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from .faults import Faults
 from .files import FileStore
 from .membership import Membership
@@ -149,6 +152,15 @@ class Telegram:
     @webhook_retry_delay.setter
     def webhook_retry_delay(self, seconds: float) -> None:
         self.world.updates.retry_delay = seconds
+
+    @property
+    def webhook_latency(self) -> Callable[[dict[str, Any]], float] | None:
+        """Seconds each update's webhook POST takes to set off (its connection's latency)."""
+        return self.world.updates.latency
+
+    @webhook_latency.setter
+    def webhook_latency(self, latency: Callable[[dict[str, Any]], float] | None) -> None:
+        self.world.updates.latency = latency
 
     @property
     def closing(self) -> bool:

@@ -1,6 +1,7 @@
 """Updates on their way to a bot: the queue each bot polls with getUpdates (allowed_updates,
 offsets that confirm, redelivery of an update already handed out) and, when the bot set a
-webhook, the task that POSTs them to it and retries until it answers 2xx.
+webhook, the task that POSTs them to it, queue by queue over parallel connections as the Bot API
+server does, retrying each until it answers 2xx.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import asyncio
 import contextlib
 import copy
 from collections.abc import Callable
+from typing import Any
 
 import aiohttp
 
@@ -23,6 +25,8 @@ class Updates:
         self._now = now
         # Seconds between webhook delivery retries after a non-2xx answer.
         self.retry_delay = 1.0
+        # Seconds an update's POST takes to set off (None: at once): a slow connection.
+        self.latency: Callable[[dict], float] | None = None
         self.session: aiohttp.ClientSession | None = None
         self.closing = False
 
@@ -76,6 +80,17 @@ class Updates:
         return [dict(u) for u in batch]
 
     # ------------------------------------------------------------------ webhooks
+    #
+    # As the Bot API server delivers (tdlib/telegram-bot-api, WebhookActor.cpp and Client.cpp's
+    # add_update calls): every update belongs to a queue (a message to its chat's, a callback
+    # query to a queue of its sender's, ...); a queue has at most one update in flight and sends
+    # its next only once the last one was answered 2xx (a failed one is tried again after the
+    # retry delay, the queue waiting behind it); the queues go out side by side over up to
+    # ``max_connections`` (setWebhook, default 40) connections, the ready ones by queue id (a
+    # failed one's once its retry time has come). So one chat's updates arrive in order, but a
+    # person's button press and their next message sit in two queues and may arrive either way
+    # round (Telegram: update_id lets the bot "restore the correct update sequence, should they
+    # get out of order").
 
     def kick_webhook(self, bot: BotState) -> None:
         if (
@@ -105,33 +120,123 @@ class Updates:
                 bot.webhook_task = None
 
     async def _webhook_loop(self, bot: BotState) -> None:
-        while bot.webhook and not self.closing and self.session is not None:
-            entry = bot.redeliveries[0] if bot.redeliveries else None
-            update = entry[0] if entry else (bot.pending[0] if bot.pending else None)
-            if update is None:
-                await bot.signal.wait(30)
-                continue
-            hook = bot.webhook
-            headers = {}
-            if hook.get("secret_token"):
-                headers["X-Telegram-Bot-Api-Secret-Token"] = hook["secret_token"]
-            error = None
-            try:
-                async with self.session.post(
-                    hook["url"],
-                    json=update,
-                    headers=headers,
-                    timeout=aiohttp.ClientTimeout(total=10),
-                ) as resp:
-                    if not 200 <= resp.status < 300:
-                        error = f"Wrong response from the webhook: {resp.status} {resp.reason}"
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                error = f"Connection failed: {exc!r}"
-            if error is None:
-                if entry is not None:
+        in_flight: dict[object, asyncio.Task[None]] = {}  # queue -> its POST under way
+        not_before: dict[object, float] = {}  # queue -> when it may send again (after a failure)
+        loop = asyncio.get_running_loop()
+        try:
+            while bot.webhook and not self.closing and self.session is not None:
+                limit = max(1, int(bot.webhook.get("max_connections") or 40))
+                now = loop.time()
+                for queue, entry, update in self._ready(bot, in_flight, not_before, now):
+                    if len(in_flight) >= limit:
+                        break
+                    in_flight[queue] = loop.create_task(
+                        self._post(bot, queue, entry, update, in_flight, not_before)
+                    )
+                waits = [t - now for q, t in not_before.items() if q not in in_flight and t > now]
+                await bot.signal.wait(min([30.0, *waits]))
+        finally:
+            for task in in_flight.values():
+                task.cancel()
+
+    @staticmethod
+    def _ready(
+        bot: BotState,
+        in_flight: dict[object, asyncio.Task[None]],
+        not_before: dict[object, float],
+        now: float,
+    ) -> list[tuple[object, list[Any] | None, dict]]:
+        """The front update of each queue that may send now, in the order they go: redelivered
+        ones first (each a queue of its own), then by (ready since, queue id)."""
+        ready: list[tuple[object, list[Any] | None, dict]] = []
+        for entry in bot.redeliveries:
+            queue = ("again", entry[0]["update_id"])
+            if queue not in in_flight and not_before.get(queue, 0.0) <= now:
+                ready.append((queue, entry, entry[0]))
+        fronts: dict[object, dict] = {}
+        for update in bot.pending:  # in update_id order
+            fronts.setdefault(queue_of(update), update)
+        ready.extend(
+            (queue, None, update)
+            for queue, update in sorted(
+                fronts.items(), key=lambda qu: (not_before.get(qu[0], 0.0), _order(qu[0]))
+            )
+            if queue not in in_flight and not_before.get(queue, 0.0) <= now
+        )
+        return ready
+
+    async def _post(
+        self,
+        bot: BotState,
+        queue: object,
+        entry: list[Any] | None,
+        update: dict,
+        in_flight: dict[object, asyncio.Task[None]],
+        not_before: dict[object, float],
+    ) -> None:
+        hook = bot.webhook or {}
+        headers = {}
+        if hook.get("secret_token"):
+            headers["X-Telegram-Bot-Api-Secret-Token"] = hook["secret_token"]
+        error = None
+        try:
+            latency = self.latency(update) if self.latency is not None else 0.0
+            if latency > 0:  # this connection is slower than the others
+                await asyncio.sleep(latency)
+            assert self.session is not None
+            async with self.session.post(
+                hook["url"],
+                json=update,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=10),
+            ) as resp:
+                if not 200 <= resp.status < 300:
+                    error = f"Wrong response from the webhook: {resp.status} {resp.reason}"
+        except (aiohttp.ClientError, TimeoutError, KeyError) as exc:
+            error = f"Connection failed: {exc!r}"
+        finally:
+            in_flight.pop(queue, None)
+        if error is None:
+            not_before.pop(queue, None)
+            if entry is not None:
+                if entry in bot.redeliveries:
                     bot.redeliveries.remove(entry)
-                elif update in bot.pending:
-                    bot.pending.remove(update)
-            else:
-                bot.webhook_error = (self._now(), error)
-                await asyncio.sleep(self.retry_delay)
+            elif update in bot.pending:
+                bot.pending.remove(update)
+        else:
+            bot.webhook_error = (self._now(), error)
+            not_before[queue] = asyncio.get_running_loop().time() + self.retry_delay
+        bot.signal.notify()
+
+
+# Queue ids as the Bot API server gives them (Client.cpp): a chat's messages share the chat's
+# queue; a person's callback queries, inline queries, chosen inline results and payments each
+# have a queue of the person's apart from it (offset by k << 33); a poll's updates the poll's.
+_PER_SENDER = {
+    "inline_query": 1,
+    "chosen_inline_result": 2,
+    "callback_query": 3,
+    "shipping_query": 4,
+    "pre_checkout_query": 4,
+}
+_PER_CHAT = ("message", "edited_message", "channel_post", "edited_channel_post")
+
+
+def queue_of(update: dict) -> object:
+    """The delivery queue ``update`` waits in (see the webhook section above)."""
+    for kind, k in _PER_SENDER.items():
+        if kind in update:
+            return int(update[kind]["from"]["id"]) + (k << 33)
+    for kind in _PER_CHAT:
+        if kind in update:
+            return int(update[kind]["chat"]["id"])
+    if "poll" in update:
+        return ("poll", update["poll"]["id"])
+    if "poll_answer" in update:
+        return ("poll", update["poll_answer"]["poll_id"])
+    return ("own", update["update_id"])  # any other kind: a queue of its own
+
+
+def _order(queue: object) -> tuple[int, int, str]:
+    """Ready queues go by queue id (the server's are all numbers; ours not numbers last)."""
+    return (0, queue, "") if isinstance(queue, int) else (1, 0, repr(queue))

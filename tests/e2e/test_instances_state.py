@@ -1,6 +1,7 @@
 """Two instances of the bot on one database, each update handed to one of them as the test
 chooses (as several ``paotui run`` processes would share them): a form in progress carries
-over whichever instance takes the next step, on PostgreSQL and on SQLite."""
+over whichever instance takes the next step, and a timeout the first instance scheduled stays
+quiet once the person went on at the other, on PostgreSQL and on SQLite."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from telegram import Update
 
 from bot.clock import OffsetClock
@@ -21,7 +22,8 @@ from bot.runtime import Runtime
 from bot.seed import seed_demo
 from bot.services.orders import form
 from handlers.flood_guard import FLOOD_KEY
-from handlers.persistence import refresh
+from handlers.persistence import persistent_conversations, refresh
+from handlers.resident_forms import TIMED_OUT
 from handlers.runner import BotService
 from models import ChatState, Order
 from tests.conftest import TOKEN, make_settings
@@ -75,12 +77,15 @@ async def _runtime(settings: Settings, *, seed: bool) -> Runtime:
     return rt
 
 
-@pytest.fixture
-async def two(emu: Any, database_url: str) -> AsyncIterator[tuple[Instances, Harness]]:
-    """Two instances on this test's database (the backend `--db` chose)."""
+@contextlib.asynccontextmanager
+async def instances(
+    emu: Any, database_url: str, **overrides: Any
+) -> AsyncIterator[tuple[Instances, Harness]]:
+    """Two instances on the test's database (the backend `--db` chose), on the tests' settings
+    with ``overrides``."""
     from handlers.main import populate_emulator
 
-    settings = make_settings(database_url)
+    settings = make_settings(database_url, **overrides)
     populate_emulator(emu, TOKEN)
     runtimes = [await _runtime(settings, seed=i == 0) for i in range(2)]
     services = [bot_service(rt, emu, TOKEN) for rt in runtimes]
@@ -98,6 +103,12 @@ async def two(emu: Any, database_url: str) -> AsyncIterator[tuple[Instances, Har
             await service.stop()
         for rt in runtimes:
             await rt.db.dispose()
+
+
+@pytest.fixture
+async def two(emu: Any, database_url: str) -> AsyncIterator[tuple[Instances, Harness]]:
+    async with instances(emu, database_url) as pair:
+        yield pair
 
 
 async def test_an_order_form_carries_over_between_instances(
@@ -178,3 +189,75 @@ async def test_the_flood_guard_counts_across_instances(two: tuple[Instances, Har
     assert sum(warning in r for r in replies) == 1
     assert len(replies) == 4
     assert inst.of(1002) == [0, 1, 0, 1, 0, 1]
+
+
+async def test_a_stale_timeout_on_one_instance_stays_quiet(emu: Any, database_url: str) -> None:
+    """The order form begun on A goes on at B; A's timeout for it (scheduled at A's last step)
+    fires while the person is still answering at B: A says nothing, forgets nothing and does not
+    end the form for B, which finishes it."""
+    limits = {"conversation_timeout_seconds": 3}
+    async with instances(emu, database_url, limits=limits) as (inst, h):
+        aunt = await h.register(1001, "周阿姨", settle=False)
+        steps = form.steps_for("groceries")
+        answers = {**ANSWERS["groceries"], "urgency": "today"}
+        inst.target = 0
+        aunt.say("/order")
+        kinds = await aunt.expect(lambda m: any(d.startswith("d:cat:") for _, d in buttons(m)))
+        await aunt.press_data(kinds, "d:cat:groceries")
+
+        async def answer(i: int) -> None:
+            prompt = form_prompt(steps[i].prompt)
+            current = await h.emu.wait_for(
+                1001, lambda m: prompt in text_of(m), 15.0, after_message_id=kinds["message_id"] - 1
+            )
+            value = answers[steps[i].key]
+            before = len(inst.of(1001))
+            if value in {c.value for c in steps[i].choices}:
+                await aunt.press_data(current, f"d:v:{value}")
+            else:
+                aunt.say(value)
+            await until(lambda: len(inst.of(1001)) > before, f"answer {i} handled")
+
+        await answer(0)  # A's last step: its timeout is due in 3 s
+        a_form = next(
+            c for c in persistent_conversations(inst.services[0].app) if c.name == "order"
+        )
+        await until(lambda: (1001, 1001) in a_form.timeout_jobs, "A's timeout scheduled")
+        inst.target = 1
+        await answer(1)  # on B; the form's state stays the same, its answers change
+        # The person stays busy at B (each sticker a step of the form there: "please type")
+        # until A's timeout has fired and its turn is over.
+        while (1001, 1001) in a_form.timeout_jobs or (1001, 1001) in a_form._conversations:
+            before = len(inst.of(1001))
+            h.emu.send_sticker(1001)
+            await until(lambda n=before: len(inst.of(1001)) > n, "a sticker handled")
+            await asyncio.sleep(0.5)
+        for service in inst.services:
+            await service.app.update_persistence()
+            await service.dispatcher.drain(15.0)
+        assert not any(Z(TIMED_OUT) in text_of(m) for m in aunt.chat())
+        async with h.rt.db.read() as s:
+            rows = await s.scalar(
+                select(func.count())
+                .select_from(ChatState)
+                .where(ChatState.kind == "conv", ChatState.name == "order")
+            )
+        assert rows == 1  # the form is alive, for B
+
+        for i in range(2, len(steps)):
+            await answer(i)
+        summary = await h.emu.wait_for(
+            1001,
+            lambda m: any(d.startswith("d:ok:") for _, d in buttons(m)),
+            15.0,
+            after_message_id=kinds["message_id"] - 1,
+        )
+        ok = next(d for _, d in buttons(summary) if d.startswith("d:ok:"))
+        await aunt.press_data(summary, ok)
+        await h.wait_edit(1001, summary["message_id"], lambda m: "#" in text_of(m))
+        async with h.rt.db.read() as s:
+            orders = list(await s.scalars(select(Order)))
+        assert len(orders) == 1
+        assert orders[0].description == answers["description"]  # A's answer, kept
+        assert orders[0].payment == answers["payment"]
+        assert set(inst.of(1001)) == {0, 1}

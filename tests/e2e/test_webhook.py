@@ -20,6 +20,7 @@ from telegram.error import Conflict
 from bot.clock import OffsetClock
 from bot.db import Database
 from bot.runtime import Runtime
+from bot.services.orders import form
 from handlers.main import populate_emulator
 from handlers.registration import WELCOME
 from handlers.transport import CALLS_IN_TRANSACTION
@@ -27,7 +28,7 @@ from handlers.webhook import SECRET_HEADER, WebhookServer
 from models import InboxUpdate, Order
 from tests.child_bot import ChildBot
 from tests.conftest import TOKEN
-from tests.factories import Harness, Z, bot_service, register_by_buttons, text_of
+from tests.factories import Harness, Z, bot_service, buttons, register_by_buttons, text_of
 from tests.privacy_guard import GroupLog, group_leaks
 from tests.waiting import until
 
@@ -145,6 +146,28 @@ async def test_a_resident_registers_and_orders_by_webhook(hook: Harness) -> None
     assert bot.webhook is not None and bot.webhook["url"] == h.webhook.url  # type: ignore[attr-defined]
 
 
+async def test_a_press_and_the_next_message_delivered_the_other_way_round(hook: Harness) -> None:
+    """Telegram delivers a person's button presses and their messages in two queues over
+    parallel connections: the press's POST can come after the message typed just after it.
+    The bot stores and handles them in update_id order, as they were sent."""
+    h = hook
+    aunt = await h.register(1001, "周阿姨")
+    aunt.say("/order")
+    kinds = await aunt.expect(lambda m: any(d.startswith("d:cat:") for _, d in buttons(m)))
+    await caught_up(h)
+    budget = form.steps_for("groceries")[1]  # asked once the description is in
+    # The press's connection is slower than the message's: its POST sets off later.
+    h.emu.webhook_latency = lambda update: 0.5 if "callback_query" in update else 0.0
+    h.emu.press(1001, 1001, kinds["message_id"], "d:cat:groceries")
+    typed = h.emu.send_text(1001, "两颗白菜，一盒鸡蛋")
+    assert typed["update_id"] == max(h.emu.bot(TOKEN).log)  # sent after the press
+    # As sent: the kind chosen, then the text taken as the description, then the budget asked.
+    await aunt.expect(Z(budget.prompt))
+    await caught_up(h)
+    stray = Z("Please use the buttons above to continue, or /cancel to stop.")
+    assert not any(stray in text_of(m) for m in aunt.chat())
+
+
 async def test_a_post_without_the_secret_or_an_update_is_refused(hook: Harness) -> None:
     h = hook
     url = h.webhook.url  # type: ignore[attr-defined]
@@ -239,6 +262,44 @@ async def test_two_instances_on_one_database_store_an_update_once(
         await second.stop()
         await first.stop()
         await db2.dispose()
+
+
+@pytest.mark.parametrize("backend", ["postgres"])  # several instances: PostgreSQL only
+async def test_two_instances_store_one_persons_updates_in_order(
+    backend: str, pg_rt: Runtime, emu: Any
+) -> None:
+    """The later of two updates reaches one instance first, the earlier one the other a moment
+    later: the later one is stored only once the earlier one is (the first instance sees it in
+    the shared inbox), so the two are handled in the order they were sent."""
+    populate_emulator(emu, TOKEN)
+    emu.create_user(1001, first_name="周阿姨")
+    rt2 = Runtime(pg_rt.settings, Database(pg_rt.settings.database.url), OffsetClock())
+    first, second = webhook_server(pg_rt, emu), webhook_server(rt2, emu)
+    await first.start()
+    await second.start()
+    try:
+        await until(lambda: not emu.bot(TOKEN).pending, "the groups' updates delivered", 30)
+        n = max(await inbox_ids(pg_rt)) + 1
+        later = asyncio.create_task(post(first.url, an_update(n + 1, 1001, "/help"), SECRET))
+        await asyncio.sleep(0.3)  # the earlier one's connection is slower
+        assert await post(second.url, an_update(n, 1001, "/start"), SECRET) == 200
+        assert await later == 200
+        async with pg_rt.db.read() as s:
+            rows = (
+                await s.execute(
+                    select(InboxUpdate.update_id)
+                    .where(InboxUpdate.update_id >= n)
+                    .order_by(InboxUpdate.received_at, InboxUpdate.update_id)
+                )
+            ).scalars()
+            assert list(rows) == [n, n + 1]  # stored in the order sent
+        assert first.order.gave_up == second.order.gave_up == 0
+        await asyncio.wait_for(first.service.idle(), 30)
+        await asyncio.wait_for(second.service.idle(), 30)
+    finally:
+        await second.stop()
+        await first.stop()
+        await rt2.db.dispose()
 
 
 @pytest.mark.long
