@@ -1,8 +1,13 @@
-"""Direct replies the server could not take (a 5xx, a network error), handed to the outbox so
-they still arrive (issue 11): the dispatcher retries them with its own back-off, in order per
-chat. Nothing here knows Telegram: the channel passes plain values."""
+"""Direct replies handed to the outbox: those the server could not take (a 5xx, a network
+error), so they still arrive (issue 11), and, with several instances on one database, every
+reply of an instance that does not lead, so that the leader's one dispatcher sends all and
+Telegram's limits hold in total (issue 14). The dispatcher sends them in order per chat, with
+its own back-off; ``owed_to`` tells a reply to wait its turn behind them. Nothing here knows
+Telegram: the channel passes plain values (a chat keyboard as opaque data)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import select
 
@@ -23,8 +28,9 @@ async def defer_send(
     is_group: bool,
     photo: str | None = None,
     voice: str | None = None,
+    keyboard: dict[str, Any] | None = None,
 ) -> int:
-    """Owe a message the direct reply could not send; returns the outbox row's id."""
+    """Owe a message the direct reply did not send; returns the outbox row's id."""
     async with db.session() as s:
         msg = outbox.enqueue(
             s,
@@ -35,6 +41,7 @@ async def defer_send(
             is_group=is_group,
             photo=photo,
             voice=voice,
+            keyboard=keyboard,
         )
         await s.flush()
         return msg.id
@@ -51,7 +58,8 @@ async def defer_edit(
     is_group: bool,
 ) -> int:
     """Owe an edit of a message the bot sent directly (the outbox knows nothing of it): a row
-    standing for that message, already sent with its id, and the edit of it."""
+    standing for that message, already sent with its id, and the edit of it. An empty
+    ``text`` changes the buttons only (``outbox.is_buttons_only``)."""
     now = clock.now()
     async with db.session() as s:
         original = OutboxMessage(

@@ -51,6 +51,7 @@ class Dispatcher:
         # Shared with the direct replies, so that together they stay within the overall limit.
         self.pacer = pacer or Pacer(limits)
         self._wake = asyncio.Event()
+        self._woken = 0  # wakes from outside (a commit wrote rows): a busy pass looks again
         self._sent = asyncio.Event()  # a send finished: drain() looks again
         self._task: asyncio.Task[None] | None = None
         self._in_flight: dict[int, asyncio.Task[None]] = {}  # chat_id -> its one send
@@ -60,7 +61,12 @@ class Dispatcher:
         self.sent_count = 0
         self.retry_count = 0
 
+    # A pass sending broadcast rows (priority > 0) starts over when woken, so that rows just
+    # written (a reply, an order's notice: priority 0) go next, not after up to 2 s of it.
+    restart_on_wake = True
+
     def wake(self) -> None:
+        self._woken += 1
         self._wake.set()
 
     async def start(self) -> None:
@@ -108,6 +114,7 @@ class Dispatcher:
     async def pump(self, budget: float = 2.0) -> float:
         """Send what may go now, for up to ``budget`` seconds; return how long to sleep."""
         started = time.monotonic()
+        woken = self._woken
         await self._renew_leases()
         now = self.clock.now()
         async with self.db.read() as s:
@@ -148,6 +155,8 @@ class Dispatcher:
         held: set[int] = set()  # chats with an earlier message still waiting: keep order
         for row in rows:
             if self._stopping or time.monotonic() - started > budget:
+                return 0.001
+            if row.priority > 0 and self._woken != woken and self.restart_on_wake:
                 return 0.001
             chat = row.chat_id
             sending = row.status == OutboxStatus.SENDING and row.id not in recovered
