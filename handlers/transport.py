@@ -16,6 +16,7 @@ from telegram import (
     Bot,
     ForceReply,
     InlineKeyboardMarkup,
+    KeyboardButton,
     Message,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
@@ -168,7 +169,8 @@ def keyboard(data: dict[str, Any]) -> ReplyKeyboardMarkup | ReplyKeyboardRemove 
         return ReplyKeyboardRemove.de_json(data, None)
     if data.get("force_reply"):
         return ForceReply.de_json(data, None)
-    return ReplyKeyboardMarkup.de_json(data, None)
+    rows = [[KeyboardButton.de_json(b, None) for b in row] for row in data.get("keyboard", [])]
+    return ReplyKeyboardMarkup.de_json({**data, "keyboard": rows}, None)
 
 
 def _keyboard_json(markup: Any) -> dict[str, Any] | None:
