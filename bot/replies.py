@@ -76,13 +76,17 @@ async def defer_edit(
 
 
 async def owed_to(db: Database, chat_id: int) -> bool:
-    """Does the outbox still owe this chat something? Then a new reply waits its turn."""
+    """Does the outbox still owe this chat a reply or an order's message (priority 0)? Then a
+    new reply waits its turn. A broadcast's row (a later priority) does not count: the outbox
+    itself sends replies before it, and the read stays one of the few priority-0 rows owed
+    (the status and priority index), however large a broadcast is under way."""
     async with db.read() as s:
         found = await s.scalar(
             select(OutboxMessage.id)
             .where(
-                OutboxMessage.chat_id == chat_id,
                 OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
+                OutboxMessage.priority == 0,
+                OutboxMessage.chat_id == chat_id,
             )
             .limit(1)
         )
