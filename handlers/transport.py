@@ -264,7 +264,9 @@ class PacedRateLimiter(BaseRateLimiter[None]):
         failures = 0
         while True:
             flight = (
-                await self.pacer.acquire(chat_id if isinstance(chat_id, int) else None, is_group)
+                await self.pacer.acquire(
+                    chat_id if isinstance(chat_id, int) else None, is_group, urgent=True
+                )
                 if paced
                 else None
             )

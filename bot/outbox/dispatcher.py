@@ -193,15 +193,18 @@ class Dispatcher:
                 continue
             out, attempts = leased
             self._in_flight_rows[chat] = out.id
-            self._in_flight[chat] = asyncio.create_task(self._send(out, attempts))
+            self._in_flight[chat] = asyncio.create_task(
+                self._send(out, attempts, urgent=row.priority == 0)
+            )
             held.add(chat)
         return max(0.001, next_delay)
 
-    async def _send(self, out: Outgoing, attempts: int) -> None:
+    async def _send(self, out: Outgoing, attempts: int, urgent: bool = False) -> None:
         try:
             # The chat's budget (a direct reply may have gone meanwhile), then the overall
-            # slot; the chat counts from when the request leaves and until its answer is back.
-            flight = await self.pacer.acquire(out.chat_id, out.is_group)
+            # slot (before a broadcast's if urgent: priority 0); the chat counts from when
+            # the request leaves and until its answer is back.
+            flight = await self.pacer.acquire(out.chat_id, out.is_group, urgent)
             try:
                 result = await self.sender.send(out)
             except Exception as exc:  # a sender bug must not lose the message

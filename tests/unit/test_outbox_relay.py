@@ -1,7 +1,8 @@
 """What several instances need of the outbox to keep one Telegram budget: a direct reply handed
 to it keeps its chat keyboard, a pass sending a broadcast lets rows just written go next when
-woken, and an instance that does not lead wakes the leader's dispatcher (NOTIFY) while the
-leader wakes only its own (and SQLite wakes only the local one)."""
+woken, an urgent send takes the next overall slot before a broadcast's, and an instance that
+does not lead wakes the leader's dispatcher (NOTIFY) while the leader wakes only its own (and
+SQLite wakes only the local one)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING
 from telegram import KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove
 
 from bot import outbox, replies
-from bot.outbox import Dispatcher, Limits, Outgoing, SendResult, leases
+from bot.outbox import Dispatcher, Limits, Outgoing, Pacer, SendResult, leases
 from bot.outbox.wakeup import Wakeup
 from bot.runtime import Runtime
 from handlers.transport import _keyboard_json, keyboard
@@ -112,3 +113,20 @@ async def test_on_sqlite_a_wake_is_the_local_one() -> None:
     await asyncio.sleep(0)
     assert woken == [1] and w.notified == 0
     await w.close()
+
+
+async def test_an_urgent_send_takes_the_next_overall_slot_before_a_broadcast_s() -> None:
+    pacer = Pacer(Limits(global_per_second=20))
+    order: list[str] = []
+
+    async def send(name: str, chat: int, urgent: bool) -> None:
+        flight = await pacer.acquire(chat, False, urgent)
+        order.append(name)
+        pacer.landed(flight)
+
+    broadcast = [asyncio.create_task(send(f"b{n}", 100 + n, False)) for n in range(10)]
+    await until(lambda: len(order) >= 2, "the broadcast under way")
+    reply = asyncio.create_task(send("reply", 7, True))
+    await asyncio.gather(reply, *broadcast)
+    # Next but one at most (a slot may already be taken as it arrives), not after the 8 left.
+    assert order.index("reply") <= 4, order
