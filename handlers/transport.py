@@ -144,6 +144,8 @@ _DROPPABLE = {
     "disable_notification",
     "link_preview_options",
 }
+# Why a reply went to the outbox when an earlier one to its chat is still there.
+QUEUED = "an earlier reply waits"
 # Calls whose failure is given up quietly: a callback query cannot wait for the outbox (it
 # expires), and the buttons of a pressed message are a view the next press re-checks anyway.
 _QUIET = {"answerCallbackQuery", "editMessageReplyMarkup"}
@@ -309,7 +311,7 @@ class PacedRateLimiter(BaseRateLimiter[None]):
         if deferrable and (d.leads is not None or chat_id in self._deferred_chats):
             if await replies.owed_to(d.db, chat_id):
                 # An earlier reply to this chat still waits in the outbox: queue behind it.
-                return await self._defer(endpoint, data, chat_id, "an earlier reply waits")
+                return await self._defer(endpoint, data, chat_id, QUEUED)
             self._deferred_chats.discard(chat_id)
         return False
 
@@ -389,7 +391,9 @@ class PacedRateLimiter(BaseRateLimiter[None]):
             logger.debug("%s handed to the leader's outbox (row %s)", endpoint, row_id)
         else:
             self.deferred_count += 1
-            logger.warning("%s handed to the outbox (row %s): %s", endpoint, row_id, why)
+            # Queued behind a reply relayed by another instance: the ordinary course of things.
+            level = logging.INFO if why == QUEUED and d.leads is not None else logging.WARNING
+            logger.log(level, "%s handed to the outbox (row %s): %s", endpoint, row_id, why)
         d.wake()
         return True
 
