@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -25,6 +24,7 @@ from handlers.persistence import refresh
 from handlers.runner import BotService
 from tests.conftest import TOKEN
 from tests.factories import Person, bot_service
+from tests.waiting import until
 
 if TYPE_CHECKING:
     from tests.postgres import Cluster  # noqa: F401  (the plugin below provides its fixtures)
@@ -109,13 +109,6 @@ def _replies(emu: Any, user: int) -> list[dict[str, Any]]:
     return [m for m in emu.messages(user) if m["outgoing"]]
 
 
-async def _until(check: Any, what: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.05)
-
-
 async def _burst(three: Router, emu: Any, users: list[int], commands: tuple[str, ...]) -> None:
     """Each user sends ``commands`` at once, each to another instance than the last; wait
     until every update is handled and every reply is in (each exactly once)."""
@@ -136,7 +129,7 @@ async def _burst(three: Router, emu: Any, users: list[int], commands: tuple[str,
         for command in commands:
             p.say(command)
     each = len(commands)
-    await _until(lambda: all(len(_replies(emu, u)) >= each for u in users), "every reply", 90)
+    await until(lambda: all(len(_replies(emu, u)) >= each for u in users), "every reply", 90)
     await three.idle()
     await three.services[0].dispatcher.drain(30)
     for u in users:
@@ -199,7 +192,7 @@ async def test_a_reply_of_an_instance_that_does_not_lead_wakes_the_leader(
     user = 730_001
     emu.create_user(user, first_name="R")
     Person(emu, user).say("/help")
-    await _until(lambda: len(_replies(emu, user)) == 1, "the reply, sent by the leader", 20)
+    await until(lambda: len(_replies(emu, user)) == 1, "the reply, sent by the leader", 20)
     await leader.dispatcher.drain(10)
     assert follower.replies.relayed_count == 1
     assert leader.dispatcher.sent_count == 1
