@@ -35,6 +35,7 @@ from telegram.request import HTTPXRequest
 from bot import inbox
 from bot.leader import Leadership
 from bot.outbox import Dispatcher, Limits, PaceClock, Pacer
+from bot.outbox.wakeup import Wakeup
 from bot.runtime import Runtime
 from bot.services.group_chats import GroupChatEvents
 from handlers.app import LEADS, build_application, publish_commands
@@ -102,9 +103,11 @@ class BotService:
             poll_seconds=o.poll_seconds,
         )
         pacer = Pacer(limits, clock=PaceClock(time_scale))
-        # Direct replies the server cannot take go to the outbox (woken as after any commit).
+        # Direct replies the server cannot take go to the outbox (woken as after any commit);
+        # several instances: a non-leader's all go there, for the leader alone to send.
+        leads = None if rt.db.sqlite else (lambda: self._leading)
         self.replies = PacedRateLimiter(
-            pacer, deferral=Deferral(rt.db, rt.clock, wake=lambda: rt.wake_outbox())
+            pacer, deferral=Deferral(rt.db, rt.clock, wake=lambda: rt.wake_outbox(), leads=leads)
         )
         self.app: AppType = build_application(
             rt,
@@ -131,7 +134,9 @@ class BotService:
             pacer=pacer,
             events=GroupChatEvents(rt),  # a group upgraded or lost, learnt from a send
         )
-        rt.wake_outbox = self.dispatcher.wake
+        # This process's dispatcher, and the leader's across processes (LISTEN/NOTIFY).
+        self.wakeup = Wakeup(rt.db.url, self.dispatcher.wake, lambda: self._leading)
+        rt.wake_outbox = self.wakeup.wake
         self._sem_size = settings.bot.concurrent_updates
         self._sem = asyncio.Semaphore(self._sem_size)
         self._new_updates = asyncio.Event()
@@ -160,7 +165,7 @@ class BotService:
         self.shared = not rt.db.sqlite
         self.me = f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self.leadership = Leadership(rt.db.url, token.split(":", 1)[0])
-        self._leading = False  # the leader's duties (poll, dispatch, sweep) are running
+        self._leading: bool = False  # the leader's duties (poll, dispatch, sweep) are running
         self.app.bot_data[LEADS] = lambda: self.leadership.always or self._leading
         self._poller: asyncio.Task[None] | None = None
         self._renewed = 0.0
@@ -186,6 +191,7 @@ class BotService:
         await self._until_up("setMyCommands", lambda: publish_commands(self.app))
         self._running = True
         self.polling = poll
+        await self.wakeup.start()
         if await self.leadership.check():
             await self._lead()
         if not self.leadership.always:
@@ -281,6 +287,7 @@ class BotService:
         if self._leading:
             await self._step_down()
         await self.leadership.close()  # after the dispatcher stopped: never two at once
+        await self.wakeup.close()
         if self._claims is not None:
             await self._claims.close()
         await self.app.stop()

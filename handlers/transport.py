@@ -1,5 +1,7 @@
 """The outbox's Telegram side: turns an outbox row into a Bot API call and the answer into a
-SendResult the dispatcher understands."""
+SendResult the dispatcher understands; and PTB's rate-limiter hook for direct replies, which
+paces them with the outbox's pacer and hands to the outbox those that must go through it (a
+failed reply; with several instances, every reply of an instance that does not lead)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,15 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import Bot, InlineKeyboardMarkup, Message
+from telegram import (
+    Bot,
+    ForceReply,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -43,6 +53,8 @@ class TelegramSender:
         try:
             if is_buttons_only(msg.kind, msg.text):
                 return await self._set_buttons(msg, markup)
+            if msg.keyboard is not None:  # a direct reply's chat keyboard, kept as sent
+                return await self._send_with_keyboard(msg, keyboard(msg.keyboard))
             if msg.kind == OutboxKind.EDIT:
                 assert msg.target_message_id is not None
                 await self.bot.edit_message_text(
@@ -84,6 +96,16 @@ class TelegramSender:
             # PTB raises NetworkError for 5xx answers as well.
             return SendResult(ok=False, transient=True, error=f"network: {exc}")
 
+    async def _send_with_keyboard(
+        self, msg: Outgoing, markup: ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply
+    ) -> SendResult:
+        if msg.photo:
+            send_file = self.bot.send_voice if msg.media == "voice" else self.bot.send_photo
+            sent = await send_file(msg.chat_id, msg.photo, caption=msg.text, reply_markup=markup)
+        else:
+            sent = await self.bot.send_message(msg.chat_id, msg.text, reply_markup=markup)
+        return SendResult(ok=True, message_id=sent.message_id)
+
     async def _set_buttons(self, msg: Outgoing, markup: InlineKeyboardMarkup | None) -> SendResult:
         """The buttons of a delivered message, its text or caption left as it is. Refused
         (deleted, too old to edit, already so): done, logged, nobody told; the buttons are a
@@ -106,10 +128,10 @@ _PACED = ("send", "edit", "copy", "forward")
 REPLY_TRIES = 3
 REPLY_BACKOFF = (0.5, 1.5)
 
-# Replies the outbox can carry: plain text (or a photo / voice by file id) with inline buttons.
-_DEFERRABLE = {"sendMessage", "sendPhoto", "sendVoice", "editMessageText"}
-# Keys of those calls the outbox does without (a reply keyboard is left off: the menu keyboard
-# the resident already has stays).
+# Replies the outbox can carry: plain text (or a photo / voice by file id) with inline buttons
+# or a chat keyboard, an edit of a text, an edit of the buttons alone.
+_DEFERRABLE = {"sendMessage", "sendPhoto", "sendVoice", "editMessageText", "editMessageReplyMarkup"}
+# Keys of those calls the outbox does without (a quote of the message answered is left off).
 _DROPPABLE = {
     "chat_id",
     "text",
@@ -122,6 +144,8 @@ _DROPPABLE = {
     "disable_notification",
     "link_preview_options",
 }
+# Why a reply went to the outbox when an earlier one to its chat is still there.
+QUEUED = "an earlier reply waits"
 # Calls whose failure is given up quietly: a callback query cannot wait for the outbox (it
 # expires), and the buttons of a pressed message are a view the next press re-checks anyway.
 _QUIET = {"answerCallbackQuery", "editMessageReplyMarkup"}
@@ -139,6 +163,23 @@ def _transient(exc: Exception) -> bool:
 
 # Modules of shared helpers: a violation names the handler that called them.
 _HELPERS = ("answers.py", "work.py", "conversation_exits.py", "context.py", "callback_data.py")
+
+
+def keyboard(data: dict[str, Any]) -> ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply:
+    """A chat keyboard (or its removal) from its JSON, as an outbox row keeps it."""
+    if data.get("remove_keyboard"):
+        return ReplyKeyboardRemove.de_json(data, None)
+    if data.get("force_reply"):
+        return ForceReply.de_json(data, None)
+    rows = [[KeyboardButton.de_json(b, None) for b in row] for row in data.get("keyboard", [])]
+    return ReplyKeyboardMarkup.de_json({**data, "keyboard": rows}, None)
+
+
+def _keyboard_json(markup: Any) -> dict[str, Any] | None:
+    """A reply's chat keyboard as JSON for its outbox row; None for none or inline buttons."""
+    if isinstance(markup, ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply):
+        return markup.to_dict()
+    return None
 
 
 def _rows(markup: Any) -> Rows | None:
@@ -159,11 +200,14 @@ CALLS_IN_TRANSACTION: list[str] = []
 
 @dataclass
 class Deferral:
-    """Where a failed direct reply goes: the outbox of this database."""
+    """Where a direct reply goes when it does not go to Telegram: the outbox of this database.
+    ``leads``: several instances share the database (PostgreSQL), and this says whether this
+    one leads; None for a single instance (SQLite)."""
 
     db: Database
     clock: Clock
     wake: Callable[[], None]
+    leads: Callable[[], bool] | None = None
 
 
 class PacedRateLimiter(BaseRateLimiter[None]):
@@ -174,7 +218,15 @@ class PacedRateLimiter(BaseRateLimiter[None]):
     briefly; then a message or an edit is handed to the outbox (and the chat's next replies
     follow it there, so they stay in order), a callback answer is given up quietly. Every call
     is also checked to be made with no write transaction open (DESIGN rule 11): one that is goes
-    to the log and to ``CALLS_IN_TRANSACTION`` (the test harness fails on any)."""
+    to the log and to ``CALLS_IN_TRANSACTION`` (the test harness fails on any).
+
+    Several instances on one database (``Deferral.leads``): only the leader's pacer may send,
+    so that Telegram's limits hold in total. An instance that does not lead hands every reply
+    the outbox can carry to it (PTB gets True, as for a failed reply: no handler reads the
+    Message of a reply); one it cannot carry (an upload, a parse mode, a reply in a forum
+    topic) goes direct once the outbox has sent what it owes the chat, a chat's interval
+    later. The leader's reply waits its turn behind what the outbox owes its chat (one read
+    per reply), so a chat's messages stay in order whichever instance answered."""
 
     def __init__(
         self, pacer: Pacer, max_retries: int = 3, deferral: Deferral | None = None
@@ -182,7 +234,8 @@ class PacedRateLimiter(BaseRateLimiter[None]):
         self.pacer = pacer
         self.max_retries = max_retries
         self.deferral = deferral
-        self.deferred_count = 0
+        self.deferred_count = 0  # failed replies handed to the outbox
+        self.relayed_count = 0  # replies of an instance that does not lead, ditto
         self._deferred_chats: set[int] = set()
 
     async def initialize(self) -> None:
@@ -204,24 +257,18 @@ class PacedRateLimiter(BaseRateLimiter[None]):
         if in_transaction:
             self._violation(endpoint)
         chat_id = data.get("chat_id")
-        if (
-            isinstance(chat_id, int)
-            and chat_id in self._deferred_chats
-            and not in_transaction
-            and self._deferrable(endpoint, data)
-        ):
-            assert self.deferral is not None
-            if await replies.owed_to(self.deferral.db, chat_id):
-                # An earlier reply to this chat still waits in the outbox: queue behind it.
-                return await self._defer(endpoint, data, chat_id, "an earlier reply waits")
-            self._deferred_chats.discard(chat_id)
         paced = endpoint.lower().startswith(_PACED)
+        if isinstance(chat_id, int) and paced and not in_transaction and self.deferral:
+            if await self._route(endpoint, data, chat_id):
+                return True
         is_group = isinstance(chat_id, int) and chat_id < 0
         attempt = 0
         failures = 0
         while True:
             flight = (
-                await self.pacer.acquire(chat_id if isinstance(chat_id, int) else None, is_group)
+                await self.pacer.acquire(
+                    chat_id if isinstance(chat_id, int) else None, is_group, urgent=True
+                )
                 if paced
                 else None
             )
@@ -251,6 +298,42 @@ class PacedRateLimiter(BaseRateLimiter[None]):
                     continue
                 return await self._give_up(endpoint, data, exc, in_transaction)
 
+    async def _route(self, endpoint: str, data: dict[str, Any], chat_id: int) -> bool:
+        """Hand the reply to the outbox if it must go through it (True: handed over)."""
+        d = self.deferral
+        assert d is not None
+        deferrable = self._deferrable(endpoint, data)
+        if d.leads is not None and not d.leads():
+            if deferrable:
+                return await self._defer(endpoint, data, chat_id, None)
+            await self._after_owed(chat_id)
+            return False
+        if deferrable and (d.leads is not None or chat_id in self._deferred_chats):
+            if await replies.owed_to(d.db, chat_id):
+                # An earlier reply to this chat still waits in the outbox: queue behind it.
+                return await self._defer(endpoint, data, chat_id, QUEUED)
+            self._deferred_chats.discard(chat_id)
+        return False
+
+    # How long a reply the outbox cannot carry waits for the outbox to send what it owes its
+    # chat (the leader may be changing), and how often it looks.
+    OWED_WAIT = 10.0
+    OWED_POLL = 0.05
+
+    async def _after_owed(self, chat_id: int) -> None:
+        """A reply an instance that does not lead sends itself: after what the outbox owes the
+        chat (sent by the leader, whose pacer this one does not know), and a private chat's
+        interval after that, so the chat's order and budget hold."""
+        assert self.deferral is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.OWED_WAIT
+        waited = False
+        while await replies.owed_to(self.deferral.db, chat_id) and loop.time() < deadline:
+            waited = True
+            await asyncio.sleep(self.OWED_POLL)
+        if waited and chat_id > 0:  # a group's budget is per minute: the pacer's own
+            await self.pacer.clock.sleep(self.pacer.limits.private_interval)
+
     async def _give_up(
         self, endpoint: str, data: dict[str, Any], exc: NetworkError, in_transaction: bool
     ) -> bool:
@@ -270,14 +353,17 @@ class PacedRateLimiter(BaseRateLimiter[None]):
         media = data.get("photo", data.get("voice"))
         return media is None or isinstance(media, str)
 
-    async def _defer(self, endpoint: str, data: dict[str, Any], chat_id: int, why: str) -> bool:
-        """Hand the reply to the outbox. PTB gets True (as for an inline message): no handler
-        reads the Message of a direct reply."""
+    async def _defer(
+        self, endpoint: str, data: dict[str, Any], chat_id: int, why: str | None
+    ) -> bool:
+        """Hand the reply to the outbox (``why`` None: relayed, as an instance that does not
+        lead). PTB gets True (as for an inline message): no handler reads the Message of a
+        direct reply."""
         assert self.deferral is not None
         d = self.deferral
         buttons = _rows(data.get("reply_markup"))
         is_group = chat_id < 0
-        if endpoint == "editMessageText":
+        if endpoint in ("editMessageText", "editMessageReplyMarkup"):
             row_id = await replies.defer_edit(
                 d.db,
                 d.clock,
@@ -297,10 +383,17 @@ class PacedRateLimiter(BaseRateLimiter[None]):
                 is_group=is_group,
                 photo=data.get("photo"),
                 voice=data.get("voice"),
+                keyboard=_keyboard_json(data.get("reply_markup")),
             )
         self._deferred_chats.add(chat_id)
-        self.deferred_count += 1
-        logger.warning("%s handed to the outbox (row %s): %s", endpoint, row_id, why)
+        if why is None:
+            self.relayed_count += 1
+            logger.debug("%s handed to the leader's outbox (row %s)", endpoint, row_id)
+        else:
+            self.deferred_count += 1
+            # Queued behind a reply relayed by another instance: the ordinary course of things.
+            level = logging.INFO if why == QUEUED and d.leads is not None else logging.WARNING
+            logger.log(level, "%s handed to the outbox (row %s): %s", endpoint, row_id, why)
         d.wake()
         return True
 

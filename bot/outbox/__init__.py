@@ -5,9 +5,9 @@ channel supplies a ``Sender``.
 
 One module per concern: ``rows`` (writing the rows: ``enqueue``, ``enqueue_edit``, ``row``,
 ``buttons_row``, ``pin_row``), ``channel`` (what the dispatcher and a channel exchange),
-``pacer`` (the rate
-limits), ``leases`` (taking, keeping and taking back a row being sent) and ``dispatcher``
-(the sending loop and what it records of each send). Callers use this package's names:
+``pacer`` (the rate limits), ``leases`` (taking, keeping and taking back a row being sent),
+``dispatcher`` (the sending loop and what it records of each send) and ``wakeup`` (waking the
+leader's dispatcher from another instance: LISTEN/NOTIFY). Callers use this package's names:
 ``from bot import outbox; outbox.enqueue(...)``.
 """
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +27,9 @@ class Outgoing:
     target_message_id: int | None  # for edits
     media: str | None = None
     created_at: datetime | None = None  # when it was owed: transient failures retry for a while
+    # A chat keyboard instead of buttons (a direct reply handed to the outbox): the channel's
+    # own plain data, opaque here (Telegram's reply keyboard, or its removal, as JSON).
+    keyboard: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)

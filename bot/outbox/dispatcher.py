@@ -51,6 +51,7 @@ class Dispatcher:
         # Shared with the direct replies, so that together they stay within the overall limit.
         self.pacer = pacer or Pacer(limits)
         self._wake = asyncio.Event()
+        self._woken = 0  # wakes from outside (a commit wrote rows): a busy pass looks again
         self._sent = asyncio.Event()  # a send finished: drain() looks again
         self._task: asyncio.Task[None] | None = None
         self._in_flight: dict[int, asyncio.Task[None]] = {}  # chat_id -> its one send
@@ -60,7 +61,12 @@ class Dispatcher:
         self.sent_count = 0
         self.retry_count = 0
 
+    # A pass sending broadcast rows (priority > 0) starts over when woken, so that rows just
+    # written (a reply, an order's notice: priority 0) go next, not after up to 2 s of it.
+    restart_on_wake = True
+
     def wake(self) -> None:
+        self._woken += 1
         self._wake.set()
 
     async def start(self) -> None:
@@ -108,6 +114,7 @@ class Dispatcher:
     async def pump(self, budget: float = 2.0) -> float:
         """Send what may go now, for up to ``budget`` seconds; return how long to sleep."""
         started = time.monotonic()
+        woken = self._woken
         await self._renew_leases()
         now = self.clock.now()
         async with self.db.read() as s:
@@ -149,6 +156,8 @@ class Dispatcher:
         for row in rows:
             if self._stopping or time.monotonic() - started > budget:
                 return 0.001
+            if row.priority > 0 and self._woken != woken and self.restart_on_wake:
+                return 0.001
             chat = row.chat_id
             sending = row.status == OutboxStatus.SENDING and row.id not in recovered
             if chat in held or chat in self._in_flight or sending:
@@ -184,15 +193,18 @@ class Dispatcher:
                 continue
             out, attempts = leased
             self._in_flight_rows[chat] = out.id
-            self._in_flight[chat] = asyncio.create_task(self._send(out, attempts))
+            self._in_flight[chat] = asyncio.create_task(
+                self._send(out, attempts, urgent=row.priority == 0)
+            )
             held.add(chat)
         return max(0.001, next_delay)
 
-    async def _send(self, out: Outgoing, attempts: int) -> None:
+    async def _send(self, out: Outgoing, attempts: int, urgent: bool = False) -> None:
         try:
             # The chat's budget (a direct reply may have gone meanwhile), then the overall
-            # slot; the chat counts from when the request leaves and until its answer is back.
-            flight = await self.pacer.acquire(out.chat_id, out.is_group)
+            # slot (before a broadcast's if urgent: priority 0); the chat counts from when
+            # the request leaves and until its answer is back.
+            flight = await self.pacer.acquire(out.chat_id, out.is_group, urgent)
             try:
                 result = await self.sender.send(out)
             except Exception as exc:  # a sender bug must not lose the message

@@ -14,6 +14,7 @@ from bot.buttons import from_json
 from bot.clock import Clock
 from bot.db import Database, affected_rows
 from bot.outbox.channel import Outgoing
+from bot.outbox.rows import KEYBOARD
 from models import OutboxKind, OutboxMessage, OutboxStatus
 
 logger = logging.getLogger(__name__)
@@ -60,11 +61,12 @@ async def take(
         is_group=leased.is_group,
         kind=OutboxKind(leased.kind),
         text=leased.text,
-        buttons=from_json(leased.buttons),
+        buttons=None if isinstance(leased.buttons, dict) else from_json(leased.buttons),
         photo=leased.photo,
         target_message_id=target_id,
         media=leased.media,
         created_at=leased.created_at,
+        keyboard=leased.buttons.get(KEYBOARD) if isinstance(leased.buttons, dict) else None,
     )
     return out, leased.attempts
 

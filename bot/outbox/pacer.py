@@ -116,6 +116,9 @@ class Pacer:
         self._chat_turns: dict[int, tuple[asyncio.Lock, list[int]]] = {}
         self._chat_blocked: dict[int, float] = {}  # after a 429 for that chat
         self._global_blocked = 0.0  # after 429s for several chats at once
+        # Urgent senders (a reply, an order's message) waiting for an overall slot: the others
+        # (a broadcast's) let them take the next one.
+        self._urgent = 0
         self._recent_429: deque[tuple[float, int]] = deque()
 
     def _global_interval(self) -> float:
@@ -245,12 +248,28 @@ class Pacer:
             flight.done = self._now()
             self._flights_changed += 1
 
-    async def acquire(self, chat_id: int | None, is_group: bool) -> Flight:
+    async def _global_turn(self, urgent: bool) -> None:
+        """Wait until the next overall slot is free for this sender: an urgent one takes it
+        as soon as it is; another also lets every urgent one waiting go first."""
+        if urgent:
+            self._urgent += 1
+            try:
+                while (wait := self.global_wait()) > 0:
+                    await self.clock.sleep(wait)
+            finally:
+                self._urgent -= 1
+            return
+        while (wait := self.global_wait()) > 0 or self._urgent:
+            await self.clock.sleep(wait or self._global_interval() / 2)
+
+    async def acquire(self, chat_id: int | None, is_group: bool, urgent: bool = False) -> Flight:
         """Wait for the chat's budget and then the next overall slot, in the order callers
         arrive for that chat; call ``landed`` with what it returns once the answer is back.
-        The chat counts as busy while its message waits for the overall slot."""
+        The chat counts as busy while its message waits for the overall slot. ``urgent``
+        (someone waits for it): it takes the next overall slot before those that are not."""
         if chat_id is None:
-            return await self.take_global()
+            await self._global_turn(urgent)
+            return self._take()
         turn, users = self._chat_turns.setdefault(chat_id, (asyncio.Lock(), [0]))
         users[0] += 1
         try:
@@ -260,8 +279,7 @@ class Pacer:
                 flight = Flight(self._now())
                 self.reserve_chat(chat_id, is_group, flight)
                 try:
-                    while (wait := self.global_wait()) > 0:
-                        await self.clock.sleep(wait)
+                    await self._global_turn(urgent)
                 except BaseException:
                     flight.done = self._now()  # never left
                     raise

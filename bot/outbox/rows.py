@@ -15,13 +15,17 @@ from bot.buttons import Rows, to_json
 from bot.clock import Clock
 from models import OutboxKind, OutboxMessage, OutboxStatus
 
+# The key under which a row's ``buttons`` column holds a chat keyboard (``enqueue``'s
+# ``keyboard``) instead of rows of buttons: a JSON object, where buttons are a JSON list.
+KEYBOARD = "keyboard"
+
 
 def row(
     now: datetime,
     *,
     chat_id: int,
     text: str,
-    buttons: list[list[dict[str, Any]]] | Null | None = None,
+    buttons: list[list[dict[str, Any]]] | dict[str, Any] | Null | None = None,
     is_group: bool = False,
     kind: OutboxKind = OutboxKind.SEND,
     photo: str | None = None,
@@ -104,14 +108,17 @@ def enqueue(
     photo: str | None = None,
     voice: str | None = None,
     priority: int = 0,
+    keyboard: dict[str, Any] | None = None,
 ) -> OutboxMessage:
-    """Owe a message. Lower priority goes first: order traffic 0, broadcasts 10."""
+    """Owe a message. Lower priority goes first: order traffic 0, broadcasts 10.
+    ``keyboard``: a chat keyboard instead of ``buttons``, the channel's own plain data (a
+    direct reply handed to the outbox, bot.replies)."""
     msg = OutboxMessage(
         **row(
             clock.now(),
             chat_id=chat_id,
             text=text,
-            buttons=to_json(buttons),
+            buttons=to_json(buttons) if keyboard is None else {KEYBOARD: keyboard},
             is_group=is_group,
             photo=photo or voice,
             media="photo" if photo else "voice" if voice else None,
