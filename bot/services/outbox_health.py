@@ -83,14 +83,19 @@ async def report_due(rt: Runtime) -> int:
     m = OutboxMessage
     sent = 0
     async with rt.db.session() as s:
-        # Failed rows not reported yet (the operator chat's own failures aside: no loop).
+        # Failed rows not reported yet (the operator chat's own failures aside: no loop),
+        # marked in the statement that finds them: two sweeps at once (a test's and the
+        # JobQueue's, or two instances') report each row once.
         failed = (
             await s.execute(
-                select(m.id, m.chat_id, m.is_group, m.error).where(
+                update(m)
+                .where(
                     m.status == OutboxStatus.FAILED,
                     m.reported_at.is_(None),
                     m.chat_id != operator,
                 )
+                .values(reported_at=now)
+                .returning(m.id, m.chat_id, m.is_group, m.error)
             )
         ).all()
         if failed:
@@ -106,9 +111,6 @@ async def report_due(rt: Runtime) -> int:
             outbox.enqueue(
                 s, rt.clock, chat_id=operator, text="\n".join(lines)[:4000], is_group=operator < 0
             )
-            await s.execute(
-                update(m).where(m.id.in_([r.id for r in failed])).values(reported_at=now)
-            )
             sent += 1
         # A hold-up: reported once, on the oldest waiting row, until that row has gone.
         late = now - timedelta(minutes=rt.settings.outbox.alert_after_minutes)
@@ -121,7 +123,18 @@ async def report_due(rt: Runtime) -> int:
             .order_by(m.created_at, m.id)
             .limit(1)
         )
-        if already is None and oldest is not None:
+        if (
+            already is None
+            and oldest is not None
+            # Marked first, and only if no other sweep marked it meanwhile.
+            and await s.scalar(
+                update(m)
+                .where(m.id == oldest, m.reported_at.is_(None))
+                .values(reported_at=now)
+                .returning(m.id)
+            )
+            is not None
+        ):
             h = await health(s, now)
             minutes = int(h.oldest_waiting.total_seconds() // 60) if h.oldest_waiting else 0
             outbox.enqueue(
@@ -136,7 +149,6 @@ async def report_due(rt: Runtime) -> int:
                 ),
                 is_group=operator < 0,
             )
-            await s.execute(update(m).where(m.id == oldest).values(reported_at=now))
             sent += 1
     if sent:
         logger.warning("delivery problems reported to the operator chat")
