@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from cli.common import read_text, run_import, settings_from
 from cli.reports import register_export_parser
 from cli.resident import register_resident_parser
@@ -58,6 +58,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         asyncio.run(serve(settings))
     except KeyboardInterrupt:
         pass
+    except ConfigError as exc:  # found at start: a community no bot serves
+        print(exc, file=sys.stderr)
+        return 2
     return 0
 
 

@@ -510,7 +510,8 @@ class OutboxMessage(Base):
 
 
 class InboxUpdate(Base):
-    """Every incoming update, recorded before it is acknowledged (DESIGN rule 5)."""
+    """Every incoming update, recorded before it is acknowledged (DESIGN rule 5). Update ids
+    are per bot: the key is (bot, update_id), ``bot`` the ``[[bots]]`` name ("" for [bot])."""
 
     __tablename__ = "inbox"
     __table_args__ = (
@@ -518,6 +519,7 @@ class InboxUpdate(Base):
         Index("ix_inbox_serial", "serial_key", "update_id"),
     )
 
+    bot: Mapped[str] = mapped_column(String(32), primary_key=True, default="", server_default="")
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     payload: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -529,6 +531,17 @@ class InboxUpdate(Base):
     serial_key: Mapped[str | None] = mapped_column(String(32))
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ChatBot(Base):
+    """Which bot of a district (``[[bots]]``) a chat talks to: the last one an update from the
+    chat reached. That bot sends the chat's outbox rows (a chat in no row: the first bot)."""
+
+    __tablename__ = "chat_bots"
+    __table_args__ = (Index("ix_chat_bots_bot", "bot", "chat_id"),)
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    bot: Mapped[str] = mapped_column(String(32))
 
 
 class ChatState(Base):

@@ -13,7 +13,7 @@ import math
 import time
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, true, update
 
 from bot.clock import Clock
 from bot.db import Database
@@ -59,6 +59,9 @@ class Dispatcher:
         self._stopping = False
         self.sent_count = 0
         self.retry_count = 0
+        # Which rows this dispatcher sends: all, or (one bot per community) those of the chats
+        # that talk to its bot (bot.chat_bots.outbox_rows).
+        self.rows: ColumnElement[bool] = true()
 
     def wake(self) -> None:
         self._wake.set()
@@ -116,7 +119,8 @@ class Dispatcher:
                     await s.execute(
                         select(OutboxMessage)
                         .where(
-                            OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING])
+                            OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
+                            self.rows,
                         )
                         .order_by(OutboxMessage.priority, OutboxMessage.id)
                         .limit(1000)
@@ -294,7 +298,8 @@ class Dispatcher:
                             .where(
                                 OutboxMessage.status.in_(
                                     [OutboxStatus.PENDING, OutboxStatus.SENDING]
-                                )
+                                ),
+                                self.rows,
                             )
                             .limit(1)
                         )
