@@ -6,11 +6,12 @@ remembers what it wrote), read by each bot's dispatcher (``outbox_rows``). A cha
 (nobody of it ever wrote to any bot) is the first bot's. No enqueue site knows of bots: a
 district notice to the households of ten communities is sent by each household's own bot, ten
 dispatchers side by side, each within its own Telegram budget. Also: the communities of the
-database that no bot serves (``unserved``), a configuration error at start."""
+database that no bot serves (``unserved``), a configuration error at start; and the chats of
+the people of a bot's communities known before they wrote to any bot (``adopt``)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -19,7 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.db import Database
-from models import ChatBot, Community, OutboxMessage
+from models import (
+    Building,
+    ChatBot,
+    Community,
+    Grid,
+    OutboxMessage,
+    Resident,
+    Staff,
+    Volunteer,
+)
 
 
 async def record(session: AsyncSession, chat_id: int, bot: str) -> None:
@@ -91,6 +101,43 @@ def outbox_rows(bot: str, bots: Sequence[str]) -> ColumnElement[bool]:
         return OutboxMessage.chat_id.not_in(taken)
     mine = select(ChatBot.chat_id).where(ChatBot.bot == bot)
     return OutboxMessage.chat_id.in_(mine)
+
+
+async def adopt(session: AsyncSession, bot: str, codes: Collection[str]) -> int:
+    """The chats of the people and groups of ``bot``'s communities that have no bot yet go
+    through it (residents, volunteers, community and grid staff, the grids' groups): someone
+    imported who never wrote to any bot is then written to by their community's bot, not the
+    first one. Run at start; how many chats were given a bot."""
+    in_codes = Community.code.in_(codes)
+    queries = [
+        select(Resident.telegram_id)
+        .join(Building, Building.id == Resident.building_id)
+        .join(Grid, Grid.id == Building.grid_id)
+        .join(Community, Community.id == Grid.community_id)
+        .where(in_codes),
+        select(Volunteer.telegram_id)
+        .join(Grid, Grid.id == Volunteer.grid_id)
+        .join(Community, Community.id == Grid.community_id)
+        .where(in_codes),
+        select(Staff.telegram_id)
+        .join(Community, Community.id == Staff.community_id)
+        .where(in_codes),
+        select(Grid.group_chat_id)
+        .join(Community, Community.id == Grid.community_id)
+        .where(in_codes, Grid.group_chat_id.is_not(None)),
+    ]
+    chats: set[int] = set()
+    for q in queries:
+        chats.update(await session.scalars(q))
+    known = set(await session.scalars(select(ChatBot.chat_id)))
+    new = sorted(chats - known)
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    for i in range(0, len(new), 5000):
+        rows = [{"chat_id": chat, "bot": bot} for chat in new[i : i + 5000]]
+        await session.execute(
+            insert(ChatBot).values(rows).on_conflict_do_nothing(index_elements=["chat_id"])
+        )
+    return len(new)
 
 
 async def unserved(session: AsyncSession, settings: Settings) -> list[str]:

@@ -10,18 +10,21 @@ leadership)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from telegram import ChatMember, Update
 from telegram.ext import TypeHandler
 
-from bot.chat_bots import ChatBots, outbox_rows
+from bot.chat_bots import ChatBots, adopt, outbox_rows
 from bot.config import Settings
 from bot.runtime import Runtime
 from handlers.app import LEADS
 from handlers.context import SERVES_KEY, AppContext
 from handlers.runner import BotService
+
+logger = logging.getLogger(__name__)
 
 # bot_data: the process's ChatBots and this Application's bot name (note_chat).
 CHAT_BOTS_KEY = "chat_bots"
@@ -130,6 +133,16 @@ class Bots:
                 d.wake()
 
         rt.wake_outbox = wake_all
+
+    async def adopt(self) -> None:
+        """Before the start: the chats of each bot's people that have no bot yet are its."""
+        for spec in self.specs:
+            if spec.communities is None:
+                continue
+            async with self.rt.db.session() as s:
+                n = await adopt(s, spec.name, spec.communities)
+            if n:
+                logger.info("bot %s: %d chats of its communities go through it", spec.name, n)
 
     @property
     def first(self) -> BotService:

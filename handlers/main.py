@@ -205,6 +205,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
             "bad configuration:\n  bots: no bot serves the communities " + ", ".join(alone)
         )
     bots = Bots(rt, bot_specs, base_url=base_url, base_file_url=base_file_url)
+    await bots.adopt()
     fronts = [receiver(service, settings, i) for i, service in enumerate(bots.services)]
 
     async def start_all() -> None:
