@@ -187,9 +187,12 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         await emu.start(settings.sandbox.host, settings.sandbox.port)
         bot_specs = specs(settings, emulated=True)
         demo_bot = _demo_bot(bot_specs)
-        for spec in bot_specs:  # each bot of [[bots]] with its token in the emulator
-            emu.register_bot(spec.token, username=spec.username, first_name="跑腿")
+        # Each bot of [[bots]] with its token in the emulator; the demo's first, so that the
+        # page and the sandbox's command line talk to it by default.
         populate_emulator(emu, demo_bot.token, username=demo_bot.username or "paotui_bot")
+        for spec in bot_specs:
+            if spec is not demo_bot:
+                emu.register_bot(spec.token, username=spec.username, first_name="跑腿")
         open_private_chats(emu, demo_bot.token)
         if settings.sandbox.seed_demo:
             async with db.session() as s:

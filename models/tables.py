@@ -18,7 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from models.base import Base, UTCDateTime
 from models.enums import (
@@ -518,6 +518,12 @@ class InboxUpdate(Base):
         Index("ix_inbox_pending", "processed_at"),
         Index("ix_inbox_serial", "serial_key", "update_id"),
     )
+
+    # The ORM still knows a row by its update_id (``session.get(InboxUpdate, update_id)``):
+    # every read of ORM rows is one bot's (bot.inbox), so no two in a session share an id.
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"primary_key": [cls.__table__.c.update_id]}
 
     bot: Mapped[str] = mapped_column(String(32), primary_key=True, default="", server_default="")
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)

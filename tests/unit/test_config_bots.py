@@ -11,7 +11,8 @@ import pytest
 from bot.config import ConfigError, Settings, load_settings
 from cli.main import main as paotui
 from handlers.bots import specs
-from handlers.main import serve
+from handlers.main import receiver, serve
+from handlers.webhook import WebhookServer
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD = (ROOT / "config.example.toml").read_text(encoding="utf-8")
@@ -135,6 +136,42 @@ def test_check_config_says_why(
     assert "PAOTUI_BOT_C02_TOKEN" in capsys.readouterr().err
     tokens(monkeypatch)
     assert paotui(["--config", str(write(tmp_path, TWO)), "check-config"]) == 0
+
+
+def test_check_config_names_a_community_no_bot_serves(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    database_url: str,
+    rt: object,
+) -> None:
+    """The database holds the demo community (``xingfu``); the bots serve others."""
+    tokens(monkeypatch)
+    path = write(tmp_path, TWO, url=database_url)
+    assert paotui(["--config", str(path), "check-config"]) == 2
+    assert "no bot serves the communities xingfu" in capsys.readouterr().err
+    path = write(tmp_path, entry("c01", ["xingfu"]) + entry("c02", ["C02"]), url=database_url)
+    assert paotui(["--config", str(path), "check-config"]) == 0
+    assert "2 bots" in capsys.readouterr().out
+
+
+def test_webhook_mode_a_path_and_port_per_bot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tokens(monkeypatch)
+    monkeypatch.setenv("PAOTUI_BOT__WEBHOOK_SECRET", "abc")
+    hook = 'mode = "webhook"\nwebhook_url = "https://bot.example.org/tg"\nlisten = "127.0.0.1:8443"'
+    path = write(tmp_path, TWO)
+    path.write_text(
+        path.read_text(encoding="utf-8").replace('\nmode = "polling"\n', f"\n{hook}\n"),
+        encoding="utf-8",
+    )
+    s = load_settings(path)
+    fronts = [receiver(object(), s, i) for i in range(2)]  # type: ignore[arg-type]
+    assert [(f.url, f.path, f.port) for f in fronts if isinstance(f, WebhookServer)] == [
+        ("https://bot.example.org/tg/c01", "/tg/c01", 8443),
+        ("https://bot.example.org/tg/c02", "/tg/c02", 8444),
+    ]
 
 
 async def test_a_community_no_bot_serves_stops_the_start(
