@@ -253,6 +253,7 @@ async def test_a_bot_per_community(district: District) -> None:
             mine = [m for m in _sent_by(emu, token, tid) if NEEDLE in text_of(m)]
             theirs = [m for m in _sent_by(emu, other, tid) if NEEDLE in text_of(m)]
             assert (len(mine), len(theirs)) == (1, 0), (tid, name, len(mine), len(theirs))
+    assert all(s.dispatcher.sent_count for s in d.bots.services), "each bot sent its own"
     for group, other in ((GROUP_A, TOKEN_B), (GROUP_B, TOKEN_A)):
         assert not [m for m in _sent_by(emu, other, group) if NEEDLE in text_of(m)]
 
