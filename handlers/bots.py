@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from telegram import ChatMember, Update
@@ -78,10 +77,13 @@ async def note_chat(update: Update, ctx: AppContext) -> None:
         return
     chat_bots: ChatBots = ctx.bot_data[CHAT_BOTS_KEY]
     bot: str = ctx.bot_data[BOT_NAME_KEY]
-    await chat_bots.note(chat.id, bot)
     user = update.effective_user
-    if user is not None and not user.is_bot and user.id != chat.id:
-        await chat_bots.note_person(user.id, bot)
+    try:
+        await chat_bots.note(chat.id, bot)
+        if user is not None and not user.is_bot and user.id != chat.id:
+            await chat_bots.note_person(user.id, bot)
+    except Exception:  # the update is handled all the same; the chat keeps its bot so far
+        logger.exception("recording the bot of chat %s failed", chat.id)
 
 
 class Bots:
@@ -95,12 +97,11 @@ class Bots:
         base_url: str,
         base_file_url: str,
         time_scale: float = 1.0,
-        make: Callable[..., BotService] = BotService,
     ) -> None:
         self.rt = rt
         self.specs = bots
         self.services: list[BotService] = [
-            make(
+            BotService(
                 rt,
                 token=spec.token,
                 base_url=base_url,
@@ -143,15 +144,6 @@ class Bots:
                 n = await adopt(s, spec.name, spec.communities)
             if n:
                 logger.info("bot %s: %d chats of its communities go through it", spec.name, n)
-
-    @property
-    def first(self) -> BotService:
-        return self.services[0]
-
-    def by_name(self, name: str) -> BotService:
-        return next(
-            s for spec, s in zip(self.specs, self.services, strict=True) if spec.name == name
-        )
 
     async def idle(self) -> None:
         """Every bot's inbox processed (tests)."""
