@@ -3,7 +3,8 @@ database against the emulator. Residents register through their own community's 
 community's poster is sent to its own bot), an order in B flows through bot B only, a district
 notice from an admin reaches every household of both communities through its own community's
 bot exactly once, the admin's /stats covers both, and update ids that the two bots share are
-each processed (the inbox is keyed by bot)."""
+each processed (the inbox is keyed by bot). Volunteers sign up for their bot's grids; posters
+link to their community's bot."""
 
 from __future__ import annotations
 
@@ -19,11 +20,11 @@ from sqlalchemy import select
 from bot.config import BotEntry
 from bot.runtime import Runtime
 from bot.seed import DEMO, Demo, DemoGrid, ensure_admins, seed_demo
-from bot.services import residents
+from bot.services import residents, setup
 from handlers.bots import Bots, BotSpec
 from handlers.main import open_private_chats, populate_emulator
 from handlers.transport import CALLS_IN_TRANSACTION
-from models import ChatBot, InboxUpdate, OutboxMessage, OutboxStatus, Resident
+from models import ChatBot, Grid, InboxUpdate, OutboxMessage, OutboxStatus, Resident
 from tests.factories import Harness, Person, Z, buttons, text_of
 from tests.waiting import until
 
@@ -218,6 +219,23 @@ async def test_a_bot_per_community(district: District) -> None:
     assert {mapped[t] for t in (1001, 1004, 1005)} == {"a"}
     assert {mapped[t] for t in (1101, 1102, 1103, 1104, 1105)} == {"b"}
 
+    # A volunteer signing up with bot B chooses among B's grids only; a forged press for A's
+    # grid is refused.
+    helper = d.b.person(3101, "小冯")
+    helper.say("/volunteer")
+    await helper.expect(lambda m: "/cancel" in text_of(m))
+    helper.say("小冯")
+    await helper.expect(
+        Z("Your phone number? Only staff and the residents whose task you take can see it.")
+    )
+    helper.contact("13600003101")
+    grids = await helper.expect(lambda m: any(d.startswith("j:g:") for _, d in buttons(m)))
+    async with d.rt.db.read() as s:
+        grid_ids = {name: gid for name, gid in await s.execute(select(Grid.name, Grid.id))}
+    assert [data for _, data in buttons(grids)] == [f"j:g:{grid_ids['东网格']}"]
+    forged = await helper.press_data(grids, f"j:g:{grid_ids['第一网格']}", force=True)
+    assert forged is not None and forged.get("show_alert")
+
     # An order in B: through bot B only; its task posted in B's group by bot B.
     before_a = emu.stats(TOKEN_A)["sent"]
     wu_b = Person(d.b.emu, 1103, seen=max(m["message_id"] for m in wu.chat()))
@@ -270,6 +288,15 @@ async def test_a_bot_per_community(district: District) -> None:
             select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.FAILED).limit(1)
         )
     assert failed is None, "every message went through a bot its chat started"
+
+    # Each community's posters link to its own bot.
+    async with d.rt.db.read() as s:
+        posters = setup.for_bots(await setup.posters(s), d.rt.settings)
+    assert {p.code: p.bot for p in posters if p.code in ("xf1", "hpg1")} == {
+        "xf1": "paotui_a_bot",
+        "hpg1": "paotui_b_bot",
+    }
+    assert setup.start_link("paotui_b_bot", "hpg1") == "https://t.me/paotui_b_bot?start=b_hpg1"
 
     # Both bots numbered their updates from 1: the same ids, each processed once per bot.
     async with d.rt.db.read() as s:
