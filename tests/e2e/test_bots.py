@@ -9,9 +9,11 @@ link to their community's bot."""
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +27,8 @@ from handlers.bots import Bots, BotSpec
 from handlers.main import open_private_chats, populate_emulator
 from handlers.transport import CALLS_IN_TRANSACTION
 from models import ChatBot, Grid, InboxUpdate, OutboxMessage, OutboxStatus, Resident
+from tests.child_bot import ChildBot
+from tests.conftest import EXAMPLE
 from tests.factories import Harness, Person, Z, buttons, text_of
 from tests.waiting import until
 
@@ -307,3 +311,52 @@ async def test_a_bot_per_community(district: District) -> None:
     ids = {name: {uid for bot, uid in rows if bot == name} for name in ("a", "b")}
     assert ids["a"] & ids["b"] and left is None
     assert 1 in ids["a"] and 1 in ids["b"]
+
+
+def _child_env(rt: Runtime, emu: Any, config: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAOTUI_")}
+    return {
+        **env,
+        "PAOTUI_CONFIG": str(config),
+        "PAOTUI_BOT_A_TOKEN": TOKEN_A,
+        "PAOTUI_BOT_B_TOKEN": TOKEN_B,
+        "PAOTUI_BOT__API_BASE_URL": emu.base_url,
+        "PAOTUI_BOT__API_FILE_URL": emu.base_file_url,
+        "PAOTUI_BOT__POLL_TIMEOUT": "2",
+        "PAOTUI_DATABASE__URL": rt.settings.database.url,
+        "PAOTUI_REPORTS__DAILY_SUMMARY_AT": "",
+    }
+
+
+def _config(tmp_path: Path, b_serves: str) -> Path:
+    bots = "".join(
+        f'\n[[bots]]\nname = "{n}"\ntoken_env = "PAOTUI_BOT_{n.upper()}_TOKEN"\n'
+        f'username = "paotui_{n}_bot"\ncommunities = ["{code}"]\n'
+        for n, code in (("a", "xingfu"), ("b", b_serves))
+    )
+    path = tmp_path / "config.toml"
+    path.write_text(EXAMPLE.read_text(encoding="utf-8") + bots, encoding="utf-8")
+    return path
+
+
+@pytest.mark.long
+async def test_paotui_run_serves_each_community_through_its_bot(
+    rt: Runtime, emu: Any, tmp_path: Path
+) -> None:
+    """The real `paotui run` with two `[[bots]]` and their tokens in the environment: each bot
+    answers its own community's people; a community no bot serves stops the start (exit 2)."""
+    async with rt.db.session() as s:
+        await seed_demo(s, rt.clock, HEPING)
+    populate_emulator(emu, TOKEN_A, DEMO, username="paotui_a_bot")
+    populate_emulator(emu, TOKEN_B, HEPING, username="paotui_b_bot")
+    async with ChildBot(_child_env(rt, emu, _config(tmp_path, "nowhere"))) as child:
+        assert child.proc is not None
+        assert await asyncio.wait_for(child.proc.wait(), 90) == 2
+    assert any("no bot serves the communities heping" in line for line in child.lines)
+    async with ChildBot(_child_env(rt, emu, _config(tmp_path, "heping"))) as child:
+        await child.wait_line("bot started as @paotui_b_bot")
+        for token, tid in ((TOKEN_A, 1001), (TOKEN_B, 1101)):
+            emu.send_text(tid, "/help", token=token)
+            reply = await emu.wait_for(tid, lambda m: True, 30, token=token)
+            assert reply["from"]["id"] == emu.bot(token).id
+        assert await child.stop() == 0
