@@ -48,10 +48,6 @@ async def record_if_new(session: AsyncSession, chat_id: int, bot: str) -> None:
     await session.execute(stmt.on_conflict_do_nothing(index_elements=["chat_id"]))
 
 
-async def bot_of(session: AsyncSession, chat_id: int) -> str | None:
-    return await session.scalar(select(ChatBot.bot).where(ChatBot.chat_id == chat_id))
-
-
 class ChatBots:
     """The chats' bots as this process last wrote them, shared by the bots of the process: a
     chat's row is written only when an update reaches another bot than the one written (a

@@ -406,7 +406,17 @@ class Settings(BaseSettings):
                 "bad configuration:\n  bots: no token in the environment variable "
                 + ", ".join(missing)
             )
-        return {name: token for name, token in tokens.items() if token is not None}
+        found = {name: token for name, token in tokens.items() if token is not None}
+        values = list(found.values())
+        twice = sorted(
+            b.token_env for b in self.bots if b.name in found and values.count(found[b.name]) > 1
+        )
+        if twice:
+            raise ConfigError(
+                "bad configuration:\n  bots: the same token in the environment variables "
+                + ", ".join(twice)
+            )
+        return found
 
     def bot_serving(self, community_code: str) -> BotEntry | None:
         """The ``[[bots]]`` entry serving a community (None: no such entry, or no [[bots]])."""

@@ -120,6 +120,13 @@ def test_refused_with_the_reason(tmp_path: Path, bots: str, reason: str) -> None
     assert reason in error(write(tmp_path, bots))
 
 
+def test_one_token_for_two_bots_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAOTUI_BOT_C01_TOKEN", "101:AAA")
+    monkeypatch.setenv("PAOTUI_BOT_C02_TOKEN", "101:AAA")
+    msg = error(write(tmp_path, TWO))
+    assert "the same token in the environment variables" in msg and "101:AAA" not in msg
+
+
 def test_no_single_token_beside_bots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     tokens(monkeypatch)
     monkeypatch.setenv("PAOTUI_BOT__TOKEN", "9:XYZ")
