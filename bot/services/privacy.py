@@ -83,8 +83,12 @@ async def prune_due(rt: Runtime) -> int:
     i, o = InboxUpdate, OutboxMessage
     async with rt.db.read() as r:
         # Each bot's newest update stays (its payload emptied): polling resumes from its id
-        # after a restart.
-        newest = list(await r.execute(select(i.bot, func.max(i.update_id)).group_by(i.bot)))
+        # after a restart. One index lookup per bot configured ("" without [[bots]]).
+        newest: list[tuple[str, int]] = []
+        for bot in [b.name for b in rt.settings.bots] or [""]:
+            top = await r.scalar(select(func.max(i.update_id)).where(i.bot == bot))
+            if top is not None:
+                newest.append((bot, top))
         old_inbox = select(i.bot, i.update_id).where(
             or_(
                 i.processed_at < cutoff,  # processed (ix_inbox_pending)

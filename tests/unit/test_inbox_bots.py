@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from bot import inbox
 from bot.chat_bots import outbox_rows, record
+from bot.config import BotEntry
 from bot.outbox.rows import enqueue
 from bot.runtime import Runtime
 from bot.services import privacy
@@ -39,6 +40,14 @@ async def test_the_same_update_id_from_two_bots_is_two_updates(rt: Runtime) -> N
 
 
 async def test_retention_keeps_each_bots_newest_update(rt: Runtime) -> None:
+    rt.settings = rt.settings.model_copy(
+        update={
+            "bots": [
+                BotEntry(name=n, token_env=n.upper(), username=f"p_{n}_bot", communities=[n])
+                for n in "ab"
+            ]
+        }
+    )
     async with rt.db.session() as s:
         await inbox.record_new(s, rt.clock, [(1, "{}"), (2, "{}"), (3, "{}")], bot="a")
         await inbox.record_new(s, rt.clock, [(1, "{}"), (7, "{}")], bot="b")
