@@ -5,7 +5,8 @@ Telegram budget, inbox rows, leadership among the instances, poller or webhook),
 Runtime and database. Each bot knows the communities it serves (``SERVES_KEY``: registration
 offers only those), records which chats talk to it (bot.chat_bots: its dispatcher sends their
 outbox rows), and only the first runs the sweep (once per deployment, under that bot's
-leadership)."""
+leadership). On PostgreSQL several instances share out the bots' leaderships
+(bot.leader_share), so that the sending is spread over them."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from telegram.ext import TypeHandler
 
 from bot.chat_bots import ChatBots, adopt, outbox_rows
 from bot.config import Settings
+from bot.leader_share import LeaderShare
 from bot.runtime import Runtime
 from handlers.app import LEADS
 from handlers.context import SERVES_KEY, AppContext
@@ -100,6 +102,7 @@ class Bots:
     ) -> None:
         self.rt = rt
         self.specs = bots
+        self.share: LeaderShare | None = None
         self.services: list[BotService] = [
             BotService(
                 rt,
@@ -126,6 +129,10 @@ class Bots:
             service.dispatcher.rows = outbox_rows(spec.name, names)
             if i > 0:
                 data[LEADS] = _never  # the sweep: the first bot's, once per deployment
+        # Several instances (PostgreSQL): each leads about its share of the bots.
+        if not rt.db.sqlite and len(self.services) > 1:
+            self.share = LeaderShare(rt.db.url, [s.leadership for s in self.services])
+            self.share.share()
         # Whatever commits outbox rows wakes every bot's dispatcher (each sends its own).
         dispatchers = [s.dispatcher for s in self.services]
 
@@ -144,6 +151,11 @@ class Bots:
                 n = await adopt(s, spec.name, spec.communities)
             if n:
                 logger.info("bot %s: %d chats of its communities go through it", spec.name, n)
+
+    async def close(self) -> None:
+        """After the services stopped: this instance no longer counts among the instances."""
+        if self.share is not None:
+            await self.share.close()
 
     async def idle(self) -> None:
         """Every bot's inbox processed (tests)."""

@@ -228,6 +228,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         for front in fronts:
             if isinstance(front, WebhookServer):
                 await front.stop()  # it may be serving already, waiting for setWebhook
+        await bots.close()
         if emu is not None:
             await emu.stop()
         await db.dispose()
@@ -247,6 +248,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
             await page.stop()
         for front in reversed(fronts):
             await front.stop()
+        await bots.close()
         if emu is not None:
             await emu.stop()
         await db.dispose()

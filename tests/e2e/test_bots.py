@@ -19,7 +19,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.clock import OffsetClock
 from bot.config import BotEntry
+from bot.db import Database
 from bot.runtime import Runtime
 from bot.seed import DEMO, Demo, DemoGrid, ensure_admins, seed_demo
 from bot.services import residents, setup
@@ -31,6 +33,8 @@ from tests.child_bot import ChildBot
 from tests.conftest import EXAMPLE
 from tests.factories import Harness, Person, Z, buttons, text_of
 from tests.waiting import until
+
+pytest_plugins = ["tests.postgres"]
 
 TOKEN_A = "100000201:BOT-A-TOKEN"
 TOKEN_B = "100000202:BOT-B-TOKEN"
@@ -136,6 +140,7 @@ async def district(
     finally:
         for service in bots.services:
             await service.stop()
+        await bots.close()
     assert not CALLS_IN_TRANSACTION, CALLS_IN_TRANSACTION
     for token in (TOKEN_A, TOKEN_B):
         assert not emu.bot(token).limiter.refused_ever, "a bot exceeded Telegram's limits"
@@ -360,3 +365,54 @@ async def test_paotui_run_serves_each_community_through_its_bot(
             reply = await emu.wait_for(tid, lambda m: True, 30, token=token)
             assert reply["from"]["id"] == emu.bot(token).id
         assert await child.stop() == 0
+
+
+@pytest.mark.long
+async def test_two_instances_share_out_the_bots(pg_rt: Runtime, pg_url: str, emu: Any) -> None:
+    """PostgreSQL, two instances of a two-bot deployment: the first leads both bots until the
+    second starts, then each leads one (both bots answer); when one stops, the other leads
+    both again."""
+    async with pg_rt.db.session() as s:
+        await seed_demo(s, pg_rt.clock, HEPING)
+    populate_emulator(emu, TOKEN_A, DEMO, username="paotui_a_bot")
+    populate_emulator(emu, TOKEN_B, HEPING, username="paotui_b_bot")
+    specs = [
+        BotSpec("a", TOKEN_A, "paotui_a_bot", frozenset({"xingfu"})),
+        BotSpec("b", TOKEN_B, "paotui_b_bot", frozenset({"heping"})),
+    ]
+    runtimes = [pg_rt, Runtime(pg_rt.settings, Database(pg_url), OffsetClock())]
+    instances: list[Bots] = []
+
+    def leads() -> list[int]:
+        return [sum(s.leadership.leading for s in bots.services) for bots in instances]
+
+    try:
+        for rt in runtimes:
+            bots = Bots(
+                rt,
+                specs,
+                base_url=emu.base_url,
+                base_file_url=emu.base_file_url,
+                time_scale=emu.time_scale,
+            )
+            instances.append(bots)
+            for service in bots.services:
+                service.leader_check_seconds = 0.3
+                await service.start()
+            if len(instances) == 1:
+                assert leads() == [2]
+        await until(lambda: sorted(leads()) == [1, 1], "each instance leading one bot", 20)
+        for token, tid in ((TOKEN_A, 1001), (TOKEN_B, 1101)):
+            emu.send_text(tid, "/help", token=token)
+            reply = await emu.wait_for(tid, lambda m: True, 30, token=token)
+            assert reply["from"]["id"] == emu.bot(token).id
+        for service in instances[0].services:
+            await service.stop()
+        await instances[0].close()
+        await until(lambda: leads()[1] == 2, "the other instance leading both", 20)
+    finally:
+        for bots in instances:
+            for service in bots.services:
+                await service.stop()
+            await bots.close()
+        await runtimes[1].db.dispose()
