@@ -3,7 +3,8 @@ households of ``--communities`` communities, through the emulator at Telegram's 
 (strict: limits judged where requests arrive), sent by one bot for the whole district and by
 one bot per community (``[[bots]]``), alternating. Prints, for each: the seconds from the
 first delivery to the last, the rate (deliveries per second), the 429s and any household
-that got it twice or not at all.
+that got it twice or not at all, and the CPU the process used meanwhile (the bots and the
+emulator share it: past one core the emulator, not Telegram, is the limit).
 
     PYTHONPATH=. .venv/bin/python bench/bot_per_community.py --households 600 --communities 2
 """
@@ -133,6 +134,7 @@ async def one(tmp: Path, households: int, communities: int, per_community: bool)
     rt.wake_outbox()
     total = notice.recipients + communities  # the households and the groups
     started = time.monotonic()
+    cpu = time.process_time()
     first: float | None = None
     while sum(emu.stats(t)["sent"] for t in tokens) < total:
         sent = sum(emu.stats(t)["sent"] for t in tokens)
@@ -141,6 +143,7 @@ async def one(tmp: Path, households: int, communities: int, per_community: bool)
         assert time.monotonic() - started < 600, "too slow"
         await asyncio.sleep(0.02)
     last = time.monotonic()
+    cpu = time.process_time() - cpu
     got = {
         uid: sum(
             1
@@ -157,7 +160,8 @@ async def one(tmp: Path, households: int, communities: int, per_community: bool)
     print(
         f"{label:8}: {total} messages, first to last {took:6.2f} s, {total / took:6.1f}/s, "
         f"429s {refused}, twice {sum(c > 1 for c in got.values())}, "
-        f"none {sum(c == 0 for c in got.values())}",
+        f"none {sum(c == 0 for c in got.values())}; this process's CPU (bots and emulator) "
+        f"{cpu / (last - started):.2f} of a core",
         flush=True,
     )
     for service in district.services:

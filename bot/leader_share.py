@@ -11,6 +11,7 @@ the others as their shares grow. SQLite (one process): nothing to share."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import math
@@ -36,7 +37,8 @@ class LeaderShare:
     def __init__(self, url: str, leaderships: Sequence[Leadership]) -> None:
         self.leaderships = list(leaderships)
         self.bots = len(self.leaderships)
-        self.leading = 0  # bots this instance leads (changed before any await: one count)
+        self._taking = 0  # checks under way that may take a bot's lock
+        self._lock = asyncio.Lock()
         self._engine: AsyncEngine = create_async_engine(url, poolclass=NullPool)
         self._conn: AsyncConnection | None = None
 
@@ -45,8 +47,16 @@ class LeaderShare:
             if not leadership.always:
                 leadership.check = self._checker(leadership)  # type: ignore[method-assign,assignment]
 
+    def leads(self) -> int:
+        """How many of the bots this instance leads."""
+        return sum(leadership.leading for leadership in self.leaderships)
+
     async def instances(self) -> int:
         """The instances alive (this one included), holding the shared lock."""
+        async with self._lock:  # one connection, the bots' checks one at a time
+            return await self._count()
+
+    async def _count(self) -> int:
         if self._conn is None:
             self._conn = await self._engine.connect()
             await self._conn.execute(
@@ -76,22 +86,18 @@ class LeaderShare:
                 await self._drop()
                 share = self.bots  # as if alone: every bot keeps a leader
             if leadership.leading:
-                if self.leading > share:  # more than this instance's part: give one up
-                    self.leading -= 1
+                if self.leads() > share:  # more than this instance's part: give one up
                     await leadership.release()
                     logger.info("gave up a bot's leadership: %d bots, share %d", self.bots, share)
                     return False
-                still = await check()
-                if not still:
-                    self.leading -= 1
-                return still
-            if self.leading >= share:
+                return await check()
+            if self.leads() + self._taking >= share:
                 return False
-            self.leading += 1  # counted before the await: the other bots' checks see it
-            got = await check()
-            if not got:
-                self.leading -= 1
-            return got
+            self._taking += 1  # before the await: the other bots' checks count it
+            try:
+                return await check()
+            finally:
+                self._taking -= 1
 
         return checked
 
