@@ -212,8 +212,8 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
     fronts = [receiver(service, settings, i) for i, service in enumerate(bots.services)]
 
     async def start_all() -> None:
-        for front in fronts:
-            await front.start()
+        # Side by side: a bot whose Telegram is slow to answer holds up no other.
+        await asyncio.gather(*(front.start() for front in fronts))
 
     # Start-up waits for Telegram as long as it takes (BotService._until_up); a stop signal
     # meanwhile ends it cleanly.
@@ -226,8 +226,9 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         with contextlib.suppress(asyncio.CancelledError):
             await starting
         for front in fronts:
-            if isinstance(front, WebhookServer):
-                await front.stop()  # it may be serving already, waiting for setWebhook
+            # A bot that started meanwhile stops; a webhook may be serving already, waiting
+            # for setWebhook; a bot still starting has nothing to stop.
+            await front.stop()
         await bots.close()
         if emu is not None:
             await emu.stop()
