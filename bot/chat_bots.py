@@ -60,6 +60,14 @@ class ChatBots:
         self.db = db
         self._known: dict[int, str] = {}
 
+    async def load(self) -> int:
+        """Remember the table as it is (at start): the first update of each chat after a
+        restart then writes nothing when its bot is unchanged. How many chats."""
+        async with self.db.read() as s:
+            rows = list(await s.execute(select(ChatBot.chat_id, ChatBot.bot).limit(self.limit)))
+        self._known = {chat: bot for chat, bot in rows}
+        return len(rows)
+
     async def note(self, chat_id: int, bot: str) -> None:
         """An update from ``chat_id`` reached ``bot``."""
         if self._known.get(chat_id) == bot:

@@ -103,6 +103,7 @@ class Bots:
         self.rt = rt
         self.specs = bots
         self.share: LeaderShare | None = None
+        self.chats: ChatBots | None = None
         self.services: list[BotService] = [
             BotService(
                 rt,
@@ -116,7 +117,7 @@ class Bots:
         ]
         if len(bots) == 1 and bots[0].communities is None:
             return  # one bot for every community: nothing to route
-        chats = ChatBots(rt.db)
+        chats = self.chats = ChatBots(rt.db)
         names = [spec.name for spec in bots]
         for i, (spec, service) in enumerate(zip(bots, self.services, strict=True)):
             data = service.app.bot_data
@@ -143,7 +144,8 @@ class Bots:
         rt.wake_outbox = wake_all
 
     async def adopt(self) -> None:
-        """Before the start: the chats of each bot's people that have no bot yet are its."""
+        """Before the start: the chats of each bot's people that have no bot yet are its; the
+        chats' bots as they are, remembered."""
         for spec in self.specs:
             if spec.communities is None:
                 continue
@@ -151,6 +153,8 @@ class Bots:
                 n = await adopt(s, spec.name, spec.communities)
             if n:
                 logger.info("bot %s: %d chats of its communities go through it", spec.name, n)
+        if self.chats is not None:  # known: an unchanged chat's first update writes nothing
+            await self.chats.load()
 
     async def close(self) -> None:
         """After the services stopped: this instance no longer counts among the instances."""

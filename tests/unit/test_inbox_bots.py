@@ -8,15 +8,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from bot import inbox
-from bot.chat_bots import outbox_rows, record
+from bot.chat_bots import ChatBots, outbox_rows, record
 from bot.config import BotEntry
 from bot.outbox.rows import enqueue
 from bot.runtime import Runtime
 from bot.services import privacy
-from models import InboxUpdate, OutboxMessage
+from models import ChatBot, InboxUpdate, OutboxMessage
 
 
 async def _ids(rt: Runtime, bot: str) -> list[int]:
@@ -102,3 +102,22 @@ async def test_each_bot_sends_the_rows_of_its_chats(rt: Runtime) -> None:
     async with rt.db.session() as s:  # a chat in no row: the first bot's
         enqueue(s, rt.clock, chat_id=15, text="x")
     assert await chats("a") == [11, 14, 15]
+
+
+async def test_a_chats_bot_is_written_only_when_it_changes(rt: Runtime) -> None:
+    async with rt.db.session() as s:
+        await record(s, 21, "a")
+    chats = ChatBots(rt.db)
+    assert await chats.load() == 1
+    async with rt.db.session() as s:  # behind its back: a write would bring the row back
+        await s.execute(delete(ChatBot))
+    await chats.note(21, "a")  # as remembered: nothing written
+    await chats.note_person(21, "b")  # has a bot: nothing written
+    async with rt.db.read() as s:
+        assert list(await s.execute(select(ChatBot.chat_id, ChatBot.bot))) == []
+    await chats.note(21, "b")  # moved on: written
+    await chats.note_person(22, "b")  # someone new acting in a group of b
+    await chats.note_person(22, "a")  # remembered: nothing written
+    async with rt.db.read() as s:
+        rows = {chat: bot for chat, bot in await s.execute(select(ChatBot.chat_id, ChatBot.bot))}
+    assert rows == {21: "b", 22: "b"}
