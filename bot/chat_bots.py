@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.config import Settings
 from bot.db import Database
@@ -97,14 +98,26 @@ _SOME = "?"  # a chat known to have a row, its bot not known here (no bot's name
 
 def outbox_rows(bot: str, bots: Sequence[str]) -> ColumnElement[bool]:
     """The outbox rows ``bot``'s dispatcher sends, among the deployment's ``bots`` (in their
-    order): those of the chats that talk to it; the first bot also sends those of chats in no
-    row, or in the row of a bot no longer configured."""
+    order): those of the chats that talk to it (the first bot also those of chats in no row,
+    or in the row of a bot no longer configured); but an edit or a pin goes through the bot
+    that sent its original (Telegram lets only the author edit), when one of ``bots`` did."""
     others = [b for b in bots if b != bot]
     if bots and bots[0] == bot:
         taken = select(ChatBot.chat_id).where(ChatBot.bot.in_(others))
-        return OutboxMessage.chat_id.not_in(taken)
-    mine = select(ChatBot.chat_id).where(ChatBot.bot == bot)
-    return OutboxMessage.chat_id.in_(mine)
+        by_chat = OutboxMessage.chat_id.not_in(taken)
+    else:
+        mine = select(ChatBot.chat_id).where(ChatBot.bot == bot)
+        by_chat = OutboxMessage.chat_id.in_(mine)
+    original = aliased(OutboxMessage)
+    sent_by = select(original.sent_by).where(original.id == OutboxMessage.edit_of)
+    author = sent_by.scalar_subquery()
+    return or_(
+        and_(OutboxMessage.edit_of.is_(None), by_chat),
+        and_(
+            OutboxMessage.edit_of.is_not(None),
+            or_(author == bot, and_(or_(author.is_(None), author.not_in(bots)), by_chat)),
+        ),
+    )
 
 
 async def adopt(session: AsyncSession, bot: str, codes: Collection[str]) -> int:

@@ -128,6 +128,7 @@ class Bots:
             # goes through this bot.
             service.app.add_handler(TypeHandler(Update, note_chat), group=-4)
             service.dispatcher.rows = outbox_rows(spec.name, names)
+            service.dispatcher.name = spec.name  # edits follow the bot that sent the original
             if i > 0:
                 data[LEADS] = _never  # the sweep: the first bot's, once per deployment
         # Several instances (PostgreSQL): each leads about its share of the bots.

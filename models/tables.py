@@ -507,6 +507,8 @@ class OutboxMessage(Base):
     # When the operator was told this row failed, or (still pending) that delivery is stuck:
     # each incident is reported once.
     reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # One bot per community: the bot that sent it, so that an edit goes through the same bot.
+    sent_by: Mapped[str | None] = mapped_column(String(32))
 
 
 class InboxUpdate(Base):

@@ -62,6 +62,8 @@ class Dispatcher:
         # Which rows this dispatcher sends: all, or (one bot per community) those of the chats
         # that talk to its bot (bot.chat_bots.outbox_rows).
         self.rows: ColumnElement[bool] = true()
+        # The bot it sends for, recorded on each row it sends (None: the single bot).
+        self.name: str | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -234,6 +236,8 @@ class Dispatcher:
         if result.ok:
             self.sent_count += 1
             values.update(status=OutboxStatus.SENT, message_id=result.message_id, sent_at=now)
+            if self.name is not None:
+                values["sent_by"] = self.name
         elif result.retry_after is not None or (result.transient and in_budget):
             # 429 is the server pacing us, not a failure of the message: always retried. The
             # row keeps its place: later rows of its chat wait behind it (see pump).

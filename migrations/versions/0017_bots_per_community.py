@@ -1,7 +1,7 @@
 """bots_per_community: a district runs one bot per community (``[[bots]]``). Update ids are
 per bot, so the inbox is keyed by (bot, update_id) ("" is the single [bot] of a deployment
 without ``[[bots]]``); ``chat_bots`` records which bot a chat talks to, the one that sends its
-outbox rows.
+outbox rows; ``outbox.sent_by`` the bot that sent a row, the one that edits it.
 
 Revision ID: 0017
 Revises: 0016
@@ -31,9 +31,13 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("chat_id", name=op.f("pk_chat_bots")),
     )
     op.create_index("ix_chat_bots_bot", "chat_bots", ["bot", "chat_id"])
+    with op.batch_alter_table("outbox") as batch:
+        batch.add_column(sa.Column("sent_by", sa.String(length=32), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("outbox") as batch:
+        batch.drop_column("sent_by")
     op.drop_index("ix_chat_bots_bot", table_name="chat_bots")
     op.drop_table("chat_bots")
     # The rows of other bots than the single one would collide on update_id alone.

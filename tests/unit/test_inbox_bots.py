@@ -8,15 +8,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from bot import inbox
 from bot.chat_bots import ChatBots, outbox_rows, record
 from bot.config import BotEntry
-from bot.outbox.rows import enqueue
+from bot.outbox.rows import enqueue, enqueue_edit
 from bot.runtime import Runtime
 from bot.services import privacy
-from models import ChatBot, InboxUpdate, OutboxMessage
+from models import ChatBot, InboxUpdate, OutboxMessage, OutboxStatus
 
 
 async def _ids(rt: Runtime, bot: str) -> list[int]:
@@ -121,3 +121,37 @@ async def test_a_chats_bot_is_written_only_when_it_changes(rt: Runtime) -> None:
     async with rt.db.read() as s:
         rows = {chat: bot for chat, bot in await s.execute(select(ChatBot.chat_id, ChatBot.bot))}
     assert rows == {21: "b", 22: "b"}
+
+
+async def test_an_edit_goes_through_the_bot_that_sent_its_original(rt: Runtime) -> None:
+    """A district admin's chat moved from bot b to bot c: the edit of what b sent goes
+    through b (only the author may edit); an edit of a row no bot of ours sent, by chat."""
+    async with rt.db.session() as s:
+        by_b = enqueue(s, rt.clock, chat_id=31, text="card")
+        old = enqueue(s, rt.clock, chat_id=31, text="before [[bots]]")
+        await s.flush()
+        await s.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_([by_b.id, old.id]))
+            .values(status=OutboxStatus.SENT, message_id=OutboxMessage.id)
+        )
+        await s.execute(
+            update(OutboxMessage).where(OutboxMessage.id == by_b.id).values(sent_by="b")
+        )
+        await record(s, 31, "c")
+        edit_b = enqueue_edit(s, rt.clock, original=by_b, text="card, done")
+        edit_old = enqueue_edit(s, rt.clock, original=old, text="after")
+        await s.flush()
+        edits = {edit_b.id: "edit of b's", edit_old.id: "edit of an old one"}
+    bots = ["a", "b", "c"]
+
+    async def sends(bot: str) -> list[str]:
+        async with rt.db.read() as s:
+            q = select(OutboxMessage.id).where(
+                OutboxMessage.status == OutboxStatus.PENDING, outbox_rows(bot, bots)
+            )
+            return sorted(edits[i] for i in await s.scalars(q))
+
+    assert await sends("a") == []
+    assert await sends("b") == ["edit of b's"]
+    assert await sends("c") == ["edit of an old one"]
