@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from telegram import ChatMember, Update
@@ -104,17 +105,22 @@ class Bots:
         self.specs = bots
         self.share: LeaderShare | None = None
         self.chats: ChatBots | None = None
-        self.services: list[BotService] = [
-            BotService(
-                rt,
-                token=spec.token,
-                base_url=base_url,
-                base_file_url=base_file_url,
-                time_scale=time_scale,
-                bot=spec.name,
+        self.services: list[BotService] = []
+        # Each service makes the runtime's wake_outbox its own (its dispatcher's wake, and
+        # whatever else waking it takes): kept, so that a commit wakes every bot's.
+        wakes: list[Callable[[], None]] = []
+        for spec in bots:
+            self.services.append(
+                BotService(
+                    rt,
+                    token=spec.token,
+                    base_url=base_url,
+                    base_file_url=base_file_url,
+                    time_scale=time_scale,
+                    bot=spec.name,
+                )
             )
-            for spec in bots
-        ]
+            wakes.append(rt.wake_outbox)
         if len(bots) == 1 and bots[0].communities is None:
             return  # one bot for every community: nothing to route
         chats = self.chats = ChatBots(rt.db)
@@ -135,12 +141,11 @@ class Bots:
         if not rt.db.sqlite and len(self.services) > 1:
             self.share = LeaderShare(rt.db.url, [s.leadership for s in self.services])
             self.share.share()
-        # Whatever commits outbox rows wakes every bot's dispatcher (each sends its own).
-        dispatchers = [s.dispatcher for s in self.services]
 
+        # Whatever commits outbox rows wakes every bot's dispatcher (each sends its own).
         def wake_all() -> None:
-            for d in dispatchers:
-                d.wake()
+            for wake in wakes:
+                wake()
 
         rt.wake_outbox = wake_all
 
