@@ -134,6 +134,37 @@ def listen_address(value: str) -> tuple[str, int]:
     return host, int(port)
 
 
+class BotEntry(_Section):
+    """One bot of a district deployment (``[[bots]]``): its token is read from the environment
+    variable ``token_env``; it serves the residents, groups and staff of ``communities``."""
+
+    name: str = Field(min_length=1, max_length=32, pattern=r"^[a-z0-9_]+$")
+    token_env: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    username: str
+    communities: list[str] = Field(min_length=1)
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        # Telegram's rule for a bot's username: 5-32 letters, digits or _, ending in "bot".
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{3,31}", value) or not value.lower().endswith(
+            "bot"
+        ):
+            raise ValueError("a bot's username without @: 5-32 letters, digits, _, ending in bot")
+        return value
+
+    @field_validator("communities")
+    @classmethod
+    def _distinct(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("a community is listed twice")
+        return value
+
+    def token(self) -> str | None:
+        """The token from the environment, or None when the variable is unset or empty."""
+        return os.environ.get(self.token_env) or None
+
+
 class DatabaseSection(_Section):
     url: str
     echo: bool = False
@@ -339,6 +370,57 @@ class Settings(BaseSettings):
     privacy: PrivacySection = Field(default_factory=PrivacySection)
     sandbox: SandboxSection = Field(default_factory=SandboxSection)
     admins: AdminsSection = Field(default_factory=AdminsSection)
+    # A district: one bot per community (or per few); none: [bot] token serves every community.
+    bots: list[BotEntry] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _bots_apart(self) -> Settings:
+        if self.bots and self.bot.token is not None:
+            raise ValueError(
+                "bots: with [[bots]] each bot's token comes from its token_env; "
+                "unset PAOTUI_BOT__TOKEN"
+            )
+        seen: dict[str, str] = {}
+        for key in ("name", "token_env", "username"):
+            values = [getattr(b, key) for b in self.bots]
+            twice = sorted({v for v in values if values.count(v) > 1})
+            if twice:
+                raise ValueError(f"bots: two bots have the same {key}: {', '.join(twice)}")
+        for b in self.bots:
+            for code in b.communities:
+                if code in seen:
+                    raise ValueError(
+                        f"bots: community {code!r} is served by two bots ({seen[code]}, {b.name})"
+                    )
+                seen[code] = b.name
+        return self
+
+    def bot_tokens(self) -> dict[str, str]:
+        """``[[bots]]``: each bot's token by its name, read from the environment; empty when
+        none is set (the emulator gives each one). Some set and some not: ConfigError naming
+        the variables missing."""
+        tokens = {b.name: b.token() for b in self.bots}
+        missing = [b.token_env for b in self.bots if tokens[b.name] is None]
+        if missing and len(missing) < len(self.bots):
+            raise ConfigError(
+                "bad configuration:\n  bots: no token in the environment variable "
+                + ", ".join(missing)
+            )
+        found = {name: token for name, token in tokens.items() if token is not None}
+        values = list(found.values())
+        twice = sorted(
+            b.token_env for b in self.bots if b.name in found and values.count(found[b.name]) > 1
+        )
+        if twice:
+            raise ConfigError(
+                "bad configuration:\n  bots: the same token in the environment variables "
+                + ", ".join(twice)
+            )
+        return found
+
+    def bot_serving(self, community_code: str) -> BotEntry | None:
+        """The ``[[bots]]`` entry serving a community (None: no such entry, or no [[bots]])."""
+        return next((b for b in self.bots if community_code in b.communities), None)
 
     @classmethod
     def settings_customise_sources(
@@ -357,6 +439,8 @@ class Settings(BaseSettings):
 
     @property
     def has_token(self) -> bool:
+        if self.bots:
+            return bool(self.bot_tokens())
         return self.bot.token is not None and bool(self.bot.token.get_secret_value())
 
 
@@ -387,7 +471,7 @@ def _format_errors(exc: ValidationError, path: Path | None) -> str:
         # A URL may carry the password; a secret is never repeated.
         if isinstance(got, dict) or key in ("database.url", "bot.token", "bot.webhook_secret"):
             extra = ""
-        lines.append(f"  {key}: {reason}{extra}")
+        lines.append(f"  {key}: {reason}{extra}" if key else f"  {reason}")
     return "\n".join(lines)
 
 
@@ -412,8 +496,15 @@ def load_settings(path: Path | str | None = None, **overrides: Any) -> Settings:
         )
     _CURRENT_FILE["path"] = file
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, file)) from exc
     finally:
         _CURRENT_FILE["path"] = None
+    try:
+        settings.bot_tokens()  # [[bots]]: every token in the environment, or none
+    except ConfigError as exc:
+        raise ConfigError(
+            str(exc).replace("bad configuration:", f"bad configuration in {file}:")
+        ) from None
+    return settings

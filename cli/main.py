@@ -12,9 +12,9 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from cli.backup import register_backup_parser
-from cli.common import read_text, run_import, settings_from
+from cli.common import database, read_text, run_import, settings_from
 from cli.reports import register_export_parser
 from cli.resident import register_resident_parser
 from cli.setup import add_setup_commands
@@ -59,6 +59,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         asyncio.run(serve(settings))
     except KeyboardInterrupt:
         pass
+    except ConfigError as exc:  # found at start: a community no bot serves
+        print(exc, file=sys.stderr)
+        return 2
     return 0
 
 
@@ -66,9 +69,33 @@ def cmd_check(args: argparse.Namespace) -> int:
     from bot.db import safe_url
 
     settings = settings_from(args)
+    if settings.bots:
+        alone = asyncio.run(_unserved(settings))
+        if alone is None:
+            print("communities not checked against [[bots]]: the database cannot be read yet")
+        elif alone:
+            print(
+                "bad configuration:\n  bots: no bot serves the communities " + ", ".join(alone),
+                file=sys.stderr,
+            )
+            return 2
     mode = "Telegram" if settings.has_token else "sandbox (no PAOTUI_BOT__TOKEN)"
+    if settings.bots:
+        mode = f"{'Telegram' if settings.has_token else 'sandbox'}, {len(settings.bots)} bots"
     print(f"configuration OK; database {safe_url(settings.database.url)}; mode: {mode}")
     return 0
+
+
+async def _unserved(settings: Settings) -> list[str] | None:
+    """The communities of the database no bot of [[bots]] serves; None if it cannot be read
+    (not created or not migrated yet)."""
+    from bot.chat_bots import unserved
+
+    try:
+        async with database(settings) as db, db.read() as s:
+            return await unserved(s, settings)
+    except Exception:
+        return None
 
 
 ROSTER_IMPORT_HELP = """\

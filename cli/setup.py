@@ -105,7 +105,9 @@ def cmd_qr(args: argparse.Namespace) -> int:
     from bot.services import setup
 
     settings = settings_from(args)
-    username = args.bot_username or settings.bot.username
+    # One bot per community ([[bots]]): each community's posters link to its own bot.
+    fallback = settings.bots[0].username if settings.bots else None
+    username = args.bot_username or settings.bot.username or fallback
     if not username:
         print(
             "the bot's username is needed: pass --bot-username NAME "
@@ -116,7 +118,7 @@ def cmd_qr(args: argparse.Namespace) -> int:
     if not setup.valid_bot_username(username):
         print(f"{username!r} is not a Telegram bot username", file=sys.stderr)
         return 2
-    items = asyncio.run(load_posters(settings, args.community))
+    items = setup.for_bots(asyncio.run(load_posters(settings, args.community)), settings)
     return write_posters(items, args.out, username.removeprefix("@"), args.font, args.community)
 
 

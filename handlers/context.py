@@ -21,6 +21,9 @@ from bot.runtime import Runtime
 from bot.services import people
 
 RUNTIME_KEY = "runtime"
+# bot_data: the codes of the communities this Application's bot serves, when a district runs
+# one bot per community (handlers.bots); absent when one bot serves every community.
+SERVES_KEY = "serves"
 
 
 class AppContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
@@ -52,6 +55,12 @@ class AppContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], d
     def rt(self) -> Runtime:
         runtime: Runtime = self.application.bot_data[RUNTIME_KEY]
         return runtime
+
+    @property
+    def serves(self) -> frozenset[str] | None:
+        """The codes of the communities this bot serves; None: every community."""
+        codes: frozenset[str] | None = self.application.bot_data.get(SERVES_KEY)
+        return codes
 
     async def language(self, session: AsyncSession | None = None) -> str:
         """The sender's language code: their own choice, else their Telegram client's, else

@@ -1,5 +1,5 @@
-"""`paotui run`: the database, the bot service, and, without a token, the local emulator with
-a demo community so anyone can try it."""
+"""`paotui run`: the database, the bot services (handlers.bots: one, or one per community),
+and, without a token, the local emulator with a demo community so anyone can try it."""
 
 from __future__ import annotations
 
@@ -11,23 +11,27 @@ from datetime import timedelta
 from typing import Any
 
 from bot import sweep
+from bot.chat_bots import unserved
 from bot.clock import Clock, OffsetClock
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.db import Database
 from bot.migrate import upgrade_async
 from bot.runtime import Runtime
 from bot.seed import DEMO, Demo, ensure_admins, seed_demo
+from handlers.bots import SANDBOX_TOKEN, Bots, BotSpec, specs
 from handlers.runner import BotService
 from handlers.webhook import WebhookServer
 
 logger = logging.getLogger(__name__)
 
-SANDBOX_TOKEN = "100000001:SANDBOX-NOT-A-REAL-TOKEN"
+__all__ = ["SANDBOX_TOKEN", "populate_emulator", "receiver", "serve"]
 
 
-def populate_emulator(emu: Any, token: str, demo: Demo = DEMO) -> None:
+def populate_emulator(
+    emu: Any, token: str, demo: Demo = DEMO, *, username: str = "paotui_bot"
+) -> None:
     """The demo's people and group chats, on the emulator's side."""
-    emu.register_bot(token, username="paotui_bot", first_name="跑腿")
+    emu.register_bot(token, username=username, first_name="跑腿")
     for tid, name in demo.residents:
         emu.create_user(tid, first_name=name)
     for tid, name in demo.staff:
@@ -128,20 +132,30 @@ Stop with Ctrl+C.
 """
 
 
-def receiver(service: BotService, settings: Settings) -> BotService | WebhookServer:
-    """What runs the service: itself, polling, or in webhook mode the server fed by Telegram."""
+def receiver(service: BotService, settings: Settings, index: int = 0) -> BotService | WebhookServer:
+    """What runs the service: itself, polling, or in webhook mode the server fed by Telegram.
+    One bot per community (``[[bots]]``), webhook mode: the ``index``-th bot is posted to at
+    ``webhook_url``/<its name> and listens on ``listen``'s port + ``index``."""
     bot = settings.bot
     if bot.mode != "webhook":
         return service
     assert bot.webhook_url is not None and bot.webhook_secret is not None
     host, port = bot.listen_address
+    url = bot.webhook_url
+    if settings.bots:
+        url, port = f"{url.rstrip('/')}/{settings.bots[index].name}", port + index
     return WebhookServer(
         service,
-        url=bot.webhook_url,
+        url=url,
         secret=bot.webhook_secret.get_secret_value(),
         host=host,
         port=port,
     )
+
+
+def _demo_bot(bots: list[BotSpec], demo: Demo = DEMO) -> BotSpec:
+    """The bot serving the demo community (its groups, its staff), else the first."""
+    return next((b for b in bots if b.communities is None or demo.code in b.communities), bots[0])
 
 
 async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
@@ -159,13 +173,8 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
 
     emu = None
     if settings.has_token:
-        assert settings.bot.token is not None
-        service = BotService(
-            rt,
-            token=settings.bot.token.get_secret_value(),
-            base_url=settings.bot.api_base_url,
-            base_file_url=settings.bot.api_file_url,
-        )
+        bot_specs = specs(settings)
+        base_url, base_file_url = settings.bot.api_base_url, settings.bot.api_file_url
     else:
         from sandbox.emulator import Emulator  # only the no-token demo needs it
         from sandbox.web import check_bind
@@ -176,18 +185,39 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
             raise SystemExit(str(e)) from None
         emu = Emulator(clock=_BotTime(rt.clock))
         await emu.start(settings.sandbox.host, settings.sandbox.port)
-        populate_emulator(emu, SANDBOX_TOKEN)
-        open_private_chats(emu, SANDBOX_TOKEN)
+        bot_specs = specs(settings, emulated=True)
+        demo_bot = _demo_bot(bot_specs)
+        # Each bot of [[bots]] with its token in the emulator; the demo's first, so that the
+        # page and the sandbox's command line talk to it by default.
+        populate_emulator(emu, demo_bot.token, username=demo_bot.username or "paotui_bot")
+        for spec in bot_specs:
+            if spec is not demo_bot:
+                emu.register_bot(spec.token, username=spec.username, first_name="跑腿")
+        open_private_chats(emu, demo_bot.token)
         if settings.sandbox.seed_demo:
             async with db.session() as s:
                 await seed_demo(s, rt.clock)
-        service = BotService(
-            rt, token=SANDBOX_TOKEN, base_url=emu.base_url, base_file_url=emu.base_file_url
+        base_url, base_file_url = emu.base_url, emu.base_file_url
+    async with db.read() as s:
+        alone = await unserved(s, settings)
+    if alone:
+        if emu is not None:
+            await emu.stop()
+        await db.dispose()
+        raise ConfigError(
+            "bad configuration:\n  bots: no bot serves the communities " + ", ".join(alone)
         )
-    front = receiver(service, settings)
+    bots = Bots(rt, bot_specs, base_url=base_url, base_file_url=base_file_url)
+    await bots.adopt()
+    fronts = [receiver(service, settings, i) for i, service in enumerate(bots.services)]
+
+    async def start_all() -> None:
+        # Side by side: a bot whose Telegram is slow to answer holds up no other.
+        await asyncio.gather(*(front.start() for front in fronts))
+
     # Start-up waits for Telegram as long as it takes (BotService._until_up); a stop signal
     # meanwhile ends it cleanly.
-    starting = asyncio.create_task(front.start())
+    starting = asyncio.create_task(start_all())
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
     if not starting.done():
@@ -195,8 +225,11 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         starting.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await starting
-        if isinstance(front, WebhookServer):
-            await front.stop()  # it may be serving already, waiting for setWebhook
+        for front in fronts:
+            # A bot that started meanwhile stops; a webhook may be serving already, waiting
+            # for setWebhook; a bot still starting has nothing to stop.
+            await front.stop()
+        await bots.close()
         if emu is not None:
             await emu.stop()
         await db.dispose()
@@ -214,7 +247,9 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         logger.info("stopping")
         if page is not None:
             await page.stop()
-        await front.stop()
+        for front in reversed(fronts):
+            await front.stop()
+        await bots.close()
         if emu is not None:
             await emu.stop()
         await db.dispose()

@@ -80,7 +80,7 @@ async def _begin(update: Update, ctx: AppContext, *, mode: str) -> int:
     if update.callback_query:
         await answer(update.callback_query)
     async with ctx.rt.db.read() as s:
-        communities = await directory.communities(s)
+        communities = await directory.communities(s, ctx.serves)
     ctx.user_data[REG_KEY] = {"mode": mode}
     if mode == "recipient":
         await update.effective_chat.send_message(
@@ -104,7 +104,19 @@ async def start(update: Update, ctx: AppContext) -> int:
         prefill = None
         if payload.startswith("b_"):
             prefill = await directory.building_by_code(w.session, payload[2:])
-        communities = await directory.communities(w.session)
+        communities = await directory.communities(w.session, ctx.serves)
+    served = ctx.serves
+    if prefill is not None and served is not None and prefill.community_code not in served:
+        # Another community's poster: its own bot registers its residents.
+        entry = ctx.rt.settings.bot_serving(prefill.community_code)
+        bot = f"@{entry.username}" if entry else _("your community's bot")
+        await update.effective_message.reply_text(
+            _(
+                "{building} belongs to {community}, which another bot serves: please "
+                "register with {bot}."
+            ).format(building=prefill.label, community=prefill.community, bot=bot)
+        )
+        return ConversationHandler.END
     if me is not None and prefill is None:
         await update.effective_message.reply_text(
             _(
@@ -154,7 +166,14 @@ async def _ask_compound(update: Update, ctx: AppContext, _: Gettext, *, new: boo
 
 
 async def community_chosen(update: Update, ctx: AppContext) -> int:
-    _reg(ctx)["community_id"] = COMMUNITY.parse(pressed(update).data).community_id
+    community_id = COMMUNITY.parse(pressed(update).data).community_id
+    if ctx.serves is not None:  # a forged press for a community another bot serves
+        async with ctx.rt.db.read() as s:
+            mine = {c.id for c in await directory.communities(s, ctx.serves)}
+        if community_id not in mine:
+            await alert(update, (await ctx.gettext())(STALE))
+            return AWAIT_COMMUNITY
+    _reg(ctx)["community_id"] = community_id
     return await _ask_compound(update, ctx, await ctx.gettext())
 
 

@@ -87,7 +87,10 @@ class BotService:
         base_url: str,
         base_file_url: str,
         time_scale: float = 1.0,
+        bot: str = "",
     ) -> None:
+        # bot: its [[bots]] name ("" for the single [bot]): the inbox's rows it reads and writes.
+        self.bot = bot
         # time_scale: pace Telegram's limits in time this many times faster than real time, to
         # match an emulator run so (tests only; real Telegram is 1). See bot.outbox.pacer.
         self.rt = rt
@@ -169,7 +172,7 @@ class BotService:
         self.app.bot_data[LEADS] = lambda: self.leadership.always or self._leading
         self._poller: asyncio.Task[None] | None = None
         self._renewed = 0.0
-        self._claims = inbox.Claims(rt.db.url) if self.shared else None
+        self._claims = inbox.Claims(rt.db.url, bot) if self.shared else None
 
     # Shared inbox: how often an instance looks for updates others stored, how long a claim
     # holds (renewed while the update is handled), how often leadership is checked.
@@ -299,7 +302,7 @@ class BotService:
 
     async def _poll(self) -> None:
         async with self.rt.db.read() as s:
-            last = await inbox.last_update_id(s)
+            last = await inbox.last_update_id(s, self.bot)
         offset = last + 1 if last is not None else None
         backoff = 1.0
         while self._running:
@@ -331,7 +334,11 @@ class BotService:
         keys = {uid: serial_key(data) for uid, data in updates} if self.shared else None
         async with self.rt.db.session() as s:
             new = await inbox.record_new(
-                s, self.rt.clock, [(uid, json.dumps(data)) for uid, data in updates], keys
+                s,
+                self.rt.clock,
+                [(uid, json.dumps(data)) for uid, data in updates],
+                keys,
+                bot=self.bot,
             )
         # Stored: the processor takes the new ones as they are, with no read of the inbox
         # (shared: it claims them, with the others' and any a dead instance left).
@@ -403,10 +410,10 @@ class BotService:
             async with self.rt.db.read() as s:
                 ids = [
                     i
-                    for i in await inbox.pending_ids(s, limit=500)
+                    for i in await inbox.pending_ids(s, limit=500, bot=self.bot)
                     if i not in self._in_flight and i not in self._done
                 ]
-                rows = await inbox.payloads(s, ids)
+                rows = await inbox.payloads(s, ids, self.bot)
         except Exception:
             logger.exception("reading the inbox failed")
             self._reread = True
@@ -450,7 +457,7 @@ class BotService:
             else:
                 try:
                     async with self.rt.db.session() as s:
-                        await inbox.mark_processed(s, self.rt.clock, update_id, error)
+                        await inbox.mark_processed(s, self.rt.clock, update_id, error, self.bot)
                 finally:
                     self._in_flight.discard(update_id)
                     self._reread = True  # still pending: the next read tries it again
@@ -476,7 +483,7 @@ class BotService:
             return
         try:
             async with self.rt.db.session() as s:
-                await inbox.mark_done(s, self.rt.clock, ids)
+                await inbox.mark_done(s, self.rt.clock, ids, self.bot)
         except BaseException:
             self._to_mark[:0] = ids  # tried again by the next write
             raise
@@ -487,7 +494,7 @@ class BotService:
             self._progress.clear()  # before the read: a mark written meanwhile still wakes us
             if not self._in_flight:  # one under way: not idle, no need to read
                 async with self.rt.db.read() as s:
-                    if not await inbox.pending(s, limit=1) and not self._in_flight:
+                    if not await inbox.pending(s, limit=1, bot=self.bot) and not self._in_flight:
                         return
             # Woken by the next mark; the timeout covers what no mark announces (a row that
             # another process stored or marked).

@@ -134,7 +134,7 @@ async def posters(update: Update, ctx: AppContext) -> None:
         await alert(update, _("There are no buildings yet. Send the CSV file first."))
         return
     await answer(q, _("Making the posters…"))
-    pdf = setup.posters_pdf(items, ctx.bot.username)
+    pdf = setup.posters_pdf(setup.for_bots(items, ctx.rt.settings), ctx.bot.username)
     await update.effective_chat.send_document(
         InputFile(pdf, filename="posters.pdf"),
         caption=_("{n} posters, one per building: print them and put each at its entrance.").format(

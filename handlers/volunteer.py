@@ -13,7 +13,7 @@ from telegram.ext import (
 )
 
 from bot.buttons import Button, Rows
-from bot.errors import Refused
+from bot.errors import STALE, Refused
 from bot.services import residents, volunteers
 from bot.services.orders import routing, texts, transitions, views
 from handlers.answers import alert, answer, edit_or_send, pressed
@@ -305,7 +305,7 @@ async def join_phone(update: Update, ctx: AppContext) -> int:
         await msg.reply_text(e.render(_))
         return JOIN_PHONE
     async with ctx.rt.db.read() as s:
-        grids = await volunteers.all_grids(s)
+        grids = await volunteers.all_grids(s, ctx.serves)
     await msg.reply_text(_("Thank you."), reply_markup=ReplyKeyboardRemove())
     await msg.reply_text(
         _("Which grid will you help?"),
@@ -320,7 +320,13 @@ async def join_grid(update: Update, ctx: AppContext) -> int:
     q = update.callback_query
     assert q is not None and q.data is not None
     _ = await ctx.gettext()
-    _join(ctx)["grid_id"] = GRID_CHOSEN.parse(q.data).grid_id
+    grid_id = GRID_CHOSEN.parse(q.data).grid_id
+    if ctx.serves is not None:  # a forged press for a grid another bot serves
+        async with ctx.rt.db.read() as s:
+            if grid_id not in dict(await volunteers.all_grids(s, ctx.serves)):
+                await alert(update, _(STALE))
+                return JOIN_GRID
+    _join(ctx)["grid_id"] = grid_id
     await answer(q)
     rows = [
         [Button(_(label), WHEN_CHOSEN.data(availability=code))]

@@ -65,7 +65,9 @@ class ArrivalOrder:
     async def start(self) -> None:
         """From the inbox: what came before this process is all there is."""
         async with self.service.rt.db.read() as s:
-            self.frontier = await s.scalar(select(func.max(InboxUpdate.update_id)))
+            self.frontier = await s.scalar(
+                select(func.max(InboxUpdate.update_id)).where(InboxUpdate.bot == self.service.bot)
+            )
 
     def stored(self, update_id: int) -> None:
         if self.frontier is None:
@@ -119,7 +121,9 @@ class ArrivalOrder:
             ids = list(
                 await s.scalars(
                     select(InboxUpdate.update_id).where(
-                        InboxUpdate.update_id > self.frontier, InboxUpdate.update_id < update_id
+                        InboxUpdate.bot == self.service.bot,
+                        InboxUpdate.update_id > self.frontier,
+                        InboxUpdate.update_id < update_id,
                     )
                 )
             )

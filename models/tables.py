@@ -18,7 +18,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from models.base import Base, UTCDateTime
 from models.enums import (
@@ -507,10 +507,13 @@ class OutboxMessage(Base):
     # When the operator was told this row failed, or (still pending) that delivery is stuck:
     # each incident is reported once.
     reported_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # One bot per community: the bot that sent it, so that an edit goes through the same bot.
+    sent_by: Mapped[str | None] = mapped_column(String(32))
 
 
 class InboxUpdate(Base):
-    """Every incoming update, recorded before it is acknowledged (DESIGN rule 5)."""
+    """Every incoming update, recorded before it is acknowledged (DESIGN rule 5). Update ids
+    are per bot: the key is (bot, update_id), ``bot`` the ``[[bots]]`` name ("" for [bot])."""
 
     __tablename__ = "inbox"
     __table_args__ = (
@@ -518,6 +521,13 @@ class InboxUpdate(Base):
         Index("ix_inbox_serial", "serial_key", "update_id"),
     )
 
+    # The ORM still knows a row by its update_id (``session.get(InboxUpdate, update_id)``):
+    # every read of ORM rows is one bot's (bot.inbox), so no two in a session share an id.
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:
+        return {"primary_key": [cls.__table__.c.update_id]}
+
+    bot: Mapped[str] = mapped_column(String(32), primary_key=True, default="", server_default="")
     update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     payload: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -529,6 +539,17 @@ class InboxUpdate(Base):
     serial_key: Mapped[str | None] = mapped_column(String(32))
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ChatBot(Base):
+    """Which bot of a district (``[[bots]]``) a chat talks to: the last one an update from the
+    chat reached. That bot sends the chat's outbox rows (a chat in no row: the first bot)."""
+
+    __tablename__ = "chat_bots"
+    __table_args__ = (Index("ix_chat_bots_bot", "bot", "chat_id"),)
+
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    bot: Mapped[str] = mapped_column(String(32))
 
 
 class ChatState(Base):

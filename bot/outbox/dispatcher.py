@@ -13,7 +13,7 @@ import math
 import time
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, true, update
 
 from bot.clock import Clock
 from bot.db import Database
@@ -60,6 +60,11 @@ class Dispatcher:
         self._stopping = False
         self.sent_count = 0
         self.retry_count = 0
+        # Which rows this dispatcher sends: all, or (one bot per community) those of the chats
+        # that talk to its bot (bot.chat_bots.outbox_rows).
+        self.rows: ColumnElement[bool] = true()
+        # The bot it sends for, recorded on each row it sends (None: the single bot).
+        self.name: str | None = None
 
     # A pass sending broadcast rows (priority > 0) starts over when woken, so that rows just
     # written (a reply, an order's notice: priority 0) go next, not after up to 2 s of it.
@@ -123,7 +128,8 @@ class Dispatcher:
                     await s.execute(
                         select(OutboxMessage)
                         .where(
-                            OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING])
+                            OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
+                            self.rows,
                         )
                         .order_by(OutboxMessage.priority, OutboxMessage.id)
                         .limit(1000)
@@ -242,6 +248,8 @@ class Dispatcher:
         if result.ok:
             self.sent_count += 1
             values.update(status=OutboxStatus.SENT, message_id=result.message_id, sent_at=now)
+            if self.name is not None:
+                values["sent_by"] = self.name
         elif result.retry_after is not None or (result.transient and in_budget):
             # 429 is the server pacing us, not a failure of the message: always retried. The
             # row keeps its place: later rows of its chat wait behind it (see pump).
@@ -306,7 +314,8 @@ class Dispatcher:
                             .where(
                                 OutboxMessage.status.in_(
                                     [OutboxStatus.PENDING, OutboxStatus.SENDING]
-                                )
+                                ),
+                                self.rows,
                             )
                             .limit(1)
                         )

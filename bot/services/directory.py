@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -28,15 +29,19 @@ class BuildingInfo:
     grid: str
     community_id: int
     community: str
+    community_code: str
 
     @property
     def label(self) -> str:
         return f"{self.compound} {self.name}"
 
 
-async def communities(session: AsyncSession) -> list[Place]:
-    rows = await session.scalars(select(Community).order_by(Community.id))
-    return [Place(c.id, c.name) for c in rows]
+async def communities(session: AsyncSession, codes: Collection[str] | None = None) -> list[Place]:
+    """Every community, or (one bot per community) those of these codes."""
+    q = select(Community).order_by(Community.id)
+    if codes is not None:
+        q = q.where(Community.code.in_(codes))
+    return [Place(c.id, c.name) for c in await session.scalars(q)]
 
 
 async def compounds(session: AsyncSession, community_id: int) -> list[Place]:
@@ -71,6 +76,7 @@ def _info(b: Building) -> BuildingInfo:
         grid=b.grid.name,
         community_id=b.grid.community_id,
         community=b.grid.community.name,
+        community_code=b.grid.community.code,
     )
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, delete, false, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ColumnElement
 
@@ -82,10 +82,14 @@ async def prune_due(rt: Runtime) -> int:
     cutoff = now - timedelta(days=rt.settings.privacy.retention_days)
     i, o = InboxUpdate, OutboxMessage
     async with rt.db.read() as r:
-        # The newest update stays (its payload emptied): polling resumes from its id after a
-        # restart.
-        newest = await r.scalar(select(func.max(i.update_id))) or 0
-        old_inbox = select(i.update_id).where(
+        # Each bot's newest update stays (its payload emptied): polling resumes from its id
+        # after a restart. One index lookup per bot configured ("" without [[bots]]).
+        newest: list[tuple[str, int]] = []
+        for bot in [b.name for b in rt.settings.bots] or [""]:
+            top = await r.scalar(select(func.max(i.update_id)).where(i.bot == bot))
+            if top is not None:
+                newest.append((bot, top))
+        old_inbox = select(i.bot, i.update_id).where(
             or_(
                 i.processed_at < cutoff,  # processed (ix_inbox_pending)
                 # never processed and given up: nothing will read it again
@@ -94,10 +98,12 @@ async def prune_due(rt: Runtime) -> int:
                 & (i.received_at < cutoff),
             ),
             # "!=", not "<": a range on update_id would tempt SQLite off the index.
-            i.update_id != newest,
+            *(or_(i.bot != bot, i.update_id != top) for bot, top in newest),
         )
-        newest_old = select(i.update_id).where(
-            i.update_id == newest, i.processed_at < cutoff, i.payload != "{}"
+        newest_old = select(i.bot, i.update_id).where(
+            or_(false(), *(and_(i.bot == bot, i.update_id == top) for bot, top in newest)),
+            i.processed_at < cutoff,
+            i.payload != "{}",
         )
         # Only rows that will never be sent again: an edit of a live card needs the original's
         # chat, message id and status, which stay (and a retention of days is far past
@@ -111,10 +117,9 @@ async def prune_due(rt: Runtime) -> int:
     if not any(due):
         return 0
     async with rt.db.session() as s:
-        deleted = await affected_rows(s, delete(i).where(i.update_id.in_(old_inbox.limit(BATCH))))
-        await s.execute(
-            update(i).where(i.update_id.in_(newest_old.scalar_subquery())).values(payload="{}")
-        )
+        key = tuple_(i.bot, i.update_id)
+        deleted = await affected_rows(s, delete(i).where(key.in_(old_inbox.limit(BATCH))))
+        await s.execute(update(i).where(key.in_(newest_old)).values(payload="{}"))
         blanked = await affected_rows(
             s, update(o).where(o.id.in_(old_outbox.limit(BATCH))).values(**_BLANK, redacted_at=now)
         )
@@ -437,14 +442,15 @@ async def _forget_resident(session: AsyncSession, r: Resident, done: Forgotten, 
     )
     # Their raw updates: found by a cheap text match, confirmed by reading the JSON.
     candidates = await session.execute(
-        select(InboxUpdate.update_id, InboxUpdate.payload).where(
+        select(InboxUpdate.bot, InboxUpdate.update_id, InboxUpdate.payload).where(
             InboxUpdate.payload.like(f"%{tid}%")
         )
     )
-    gone = [uid for uid, payload in candidates if _mentions(payload, tid)]
+    gone = [(bot, uid) for bot, uid, payload in candidates if _mentions(payload, tid)]
     if gone:
         done.inbox += await affected_rows(
-            session, delete(InboxUpdate).where(InboxUpdate.update_id.in_(gone))
+            session,
+            delete(InboxUpdate).where(tuple_(InboxUpdate.bot, InboxUpdate.update_id).in_(gone)),
         )
     # Saved conversations (key: their id, or "[chat, user]") and their language.
     states = await session.execute(

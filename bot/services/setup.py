@@ -14,12 +14,13 @@ from __future__ import annotations
 import asyncio
 import io
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import Settings
 from bot.errors import Refused
 from bot.i18n import N_, Gettext, gettext_for
 from bot.runtime import Runtime
@@ -347,6 +348,21 @@ class Poster:
     compound: str
     building: str
     code: str
+    community_code: str = ""
+    # One bot per community ([[bots]]): the username of the bot serving the community, which
+    # its posters link to (None: the one bot's).
+    bot: str | None = None
+
+
+def for_bots(items: list[Poster], settings: Settings) -> list[Poster]:
+    """The posters, each linking to the bot serving its community (``[[bots]]``)."""
+    if not settings.bots:
+        return items
+    out = []
+    for p in items:
+        entry = settings.bot_serving(p.community_code)
+        out.append(replace(p, bot=entry.username) if entry else p)
+    return out
 
 
 def start_link(bot_username: str, code: str) -> str:
@@ -361,7 +377,7 @@ def valid_bot_username(name: str) -> bool:
 async def posters(session: AsyncSession, community_code: str | None = None) -> list[Poster]:
     """Every building (of one community, if given), by community, compound and building."""
     q = (
-        select(Community.name, Compound.name, Building.name, Building.code)
+        select(Community.name, Compound.name, Building.name, Building.code, Community.code)
         .join(Compound, Compound.id == Building.compound_id)
         .join(Community, Community.id == Compound.community_id)
         .order_by(Community.id, Compound.id, Building.id)
@@ -408,7 +424,7 @@ def posters_pdf(items: list[Poster], bot_username: str, font_file: str | None = 
         c.drawCentredString(cx, y, text)
 
     for p in items:
-        link = start_link(bot_username, p.code)
+        link = start_link(p.bot or bot_username, p.code)
         centred(p.community, 36, height - 45 * mm)
         centred(p.compound, 48, height - 75 * mm)
         centred(p.building, 72, height - 110 * mm)

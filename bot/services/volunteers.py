@@ -4,6 +4,7 @@ UPDATE and leaves who decided and when (the audit log)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, or_, select, update
@@ -24,6 +25,7 @@ from bot.services.orders.views import RUNNING
 from bot.services.people import approved_volunteer
 from bot.services.residents import clean_name, clean_phone
 from models import (
+    Community,
     Grid,
     Order,
     Shift,
@@ -78,11 +80,14 @@ async def get(session: AsyncSession, telegram_id: int) -> VolunteerInfo | None:
     return await _info(session, vol) if vol else None
 
 
-async def all_grids(session: AsyncSession) -> list[tuple[int, str]]:
-    rows = await session.scalars(
-        select(Grid).options(selectinload(Grid.community)).order_by(Grid.id)
-    )
-    return [(g.id, f"{g.community.name} · {g.name}") for g in rows]
+async def all_grids(
+    session: AsyncSession, codes: Collection[str] | None = None
+) -> list[tuple[int, str]]:
+    """Every grid (id, label), or (one bot per community) those of these communities."""
+    q = select(Grid).options(selectinload(Grid.community)).order_by(Grid.id)
+    if codes is not None:
+        q = q.join(Community, Community.id == Grid.community_id).where(Community.code.in_(codes))
+    return [(g.id, f"{g.community.name} · {g.name}") for g in await session.scalars(q)]
 
 
 async def deciders(session: AsyncSession, grid_id: int) -> list[int]:
