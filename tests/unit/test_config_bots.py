@@ -39,8 +39,9 @@ def no_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def write(tmp_path: Path, bots: str, url: str | None = None) -> Path:
     text = GOOD + bots
-    if url is not None:
-        text = text.replace('url = "sqlite+aiosqlite:///var/paotui.db"', f'url = "{url}"')
+    # Never the checkout's own var/paotui.db: what a sandbox run left there would decide.
+    url = url or f"sqlite+aiosqlite:///{tmp_path}/not-created-yet.db"
+    text = text.replace('url = "sqlite+aiosqlite:///var/paotui.db"', f'url = "{url}"')
     path = tmp_path / "config.toml"
     path.write_text(text, encoding="utf-8")
     return path
