@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from datetime import timedelta
 from typing import Any
@@ -23,6 +24,10 @@ from handlers.webhook import WebhookServer
 logger = logging.getLogger(__name__)
 
 SANDBOX_TOKEN = "100000001:SANDBOX-NOT-A-REAL-TOKEN"
+# TESTS ONLY: Telegram's limits paced this many times faster than real time, to match an
+# emulator run so (tests/e2e/test_district_processes.py, bench/district.py start `paotui run`
+# with it; see bot.outbox.pacer.PaceClock). Real Telegram is 1, the default.
+TEST_TIME_SCALE_ENV = "PAOTUI_TEST_TIME_SCALE"
 
 
 def populate_emulator(emu: Any, token: str, demo: Demo = DEMO) -> None:
@@ -165,6 +170,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
             token=settings.bot.token.get_secret_value(),
             base_url=settings.bot.api_base_url,
             base_file_url=settings.bot.api_file_url,
+            time_scale=float(os.environ.get(TEST_TIME_SCALE_ENV, "1")),
         )
     else:
         from sandbox.emulator import Emulator  # only the no-token demo needs it
