@@ -45,6 +45,7 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import column, func, insert, inspect, select, table  # noqa: E402
 
 from bot.clock import OffsetClock  # noqa: E402
+from bot.config import Settings  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.migrate import upgrade  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
@@ -365,6 +366,8 @@ def main() -> None:
     args = p.parse_args()
     if not 1 <= args.bots <= args.communities:
         p.error("--bots must be between 1 and --communities")
+    if args.bots > 1 and "bots" not in Settings.model_fields:
+        p.error("--bots N needs the configuration's [[bots]] (one bot per community)")
     with tempfile.TemporaryDirectory(prefix="paotui-district-") as tmp:
         cluster = Cluster()
         cluster.start()
