@@ -327,7 +327,8 @@ def report(
     wrong_bot = len(set(per_chat) - expected)
     times = sorted(arrived.values())
     span = times[-1] - times[0] if len(times) > 1 else float("nan")
-    rate = (len(times) - 1) / span * args.time_scale if span else float("nan")
+    real = (len(times) - 1) / span if span else float("nan")
+    rate = real / args.time_scale  # per emulated second: the seconds Telegram's limits run in
     cap = CAP_PER_BOT * args.bots
     refused: Counter[str] = Counter()
     for name in bot_names(args.bots):
@@ -337,7 +338,11 @@ def report(
     print(
         f"sustained total rate: {rate:.1f}/s over {span:.1f} s against the cap {cap:.0f}/s "
         f"({rate / cap * 100:.1f}%; goal >= 95%)"
-        + (f" [emulated seconds, scale {args.time_scale:g}]" if args.time_scale != 1 else "")
+        + (
+            f" [emulated seconds, scale {args.time_scale:g}: {real:.1f}/s in real time]"
+            if args.time_scale != 1
+            else ""
+        )
     )
     print(f"429s: {sum(refused.values())} {dict(refused)} (goal 0)")
     print(f"duplicates: {duplicates}, missing: {missing}, from the wrong bot: {wrong_bot}")
