@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from datetime import timedelta
 from typing import Any
@@ -25,6 +26,11 @@ from handlers.webhook import WebhookServer
 logger = logging.getLogger(__name__)
 
 __all__ = ["SANDBOX_TOKEN", "populate_emulator", "receiver", "serve"]
+
+# TESTS ONLY: Telegram's limits paced this many times faster than real time, to match an
+# emulator run so (tests/e2e/test_district_processes.py, bench/district.py start `paotui run`
+# with it; see bot.outbox.pacer.PaceClock). Real Telegram is 1, the default.
+TEST_TIME_SCALE_ENV = "PAOTUI_TEST_TIME_SCALE"
 
 
 def populate_emulator(
@@ -207,7 +213,13 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         raise ConfigError(
             "bad configuration:\n  bots: no bot serves the communities " + ", ".join(alone)
         )
-    bots = Bots(rt, bot_specs, base_url=base_url, base_file_url=base_file_url)
+    bots = Bots(
+        rt,
+        bot_specs,
+        base_url=base_url,
+        base_file_url=base_file_url,
+        time_scale=float(os.environ.get(TEST_TIME_SCALE_ENV, "1")),
+    )
     await bots.adopt()
     fronts = [receiver(service, settings, i) for i, service in enumerate(bots.services)]
 

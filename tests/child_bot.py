@@ -1,5 +1,6 @@
 """`paotui run` as a child process for the tests that need the real command: started with an
-environment, its log read line by line as it comes, waited for a line, stopped with SIGTERM."""
+environment, its log read line by line as it comes, waited for a line, stopped with SIGTERM or
+killed with SIGKILL."""
 
 from __future__ import annotations
 
@@ -59,6 +60,18 @@ class ChildBot:
         await asyncio.wait({seen, self._reader}, timeout=timeout, return_when="FIRST_COMPLETED")
         seen.cancel()
         assert self._seen.is_set(), self.lines[-20:]
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.returncode is None
+
+    async def kill(self) -> None:
+        """SIGKILL (``kill -9``): the process ends at once, as after a power cut; nothing of it
+        runs after this (no clean-up, no release of what it held)."""
+        assert self.proc is not None and self._reader is not None
+        self.proc.kill()
+        await asyncio.wait_for(self.proc.wait(), 30)
+        await self._reader
 
     async def stop(self) -> int:
         """SIGTERM (if still running); its exit status."""
