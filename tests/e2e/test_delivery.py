@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from sqlalchemy import select, update
 
@@ -55,7 +57,11 @@ async def test_an_update_replayed_after_a_crash_is_applied_once(harness: Harness
     await h.service.stop()
     async with h.rt.db.session() as s:
         await s.execute(
-            update(InboxUpdate).where(InboxUpdate.update_id == update_id).values(processed_at=None)
+            update(InboxUpdate)
+            .where(InboxUpdate.update_id == update_id)
+            # Unmarked, and its lease (real time) run out as it has a while after a crash:
+            # else the new instance waits out the old one's 30 s lease (PostgreSQL claims).
+            .values(processed_at=None, lease_until=datetime.now(UTC) - timedelta(seconds=1))
         )
     again = BotService(
         h.rt,
