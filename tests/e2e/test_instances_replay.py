@@ -24,6 +24,7 @@ from handlers.runner import BotService
 from models import Order, OrderDraft
 from tests.conftest import TOKEN, make_settings
 from tests.factories import ANSWERS, Harness, Person, bot_service, buttons, text_of
+from tests.waiting import until
 
 USER = 1001
 
@@ -240,3 +241,39 @@ async def fill_rest(emu: Any, p: Person, start: int) -> dict[str, Any]:
     return await emu.wait_for(
         p.user_id, lambda m: any(d.startswith("d:ok:") for _, d in buttons(m)), 15.0
     )
+
+
+async def test_an_update_handled_keeps_its_lease_until_it_is_marked(
+    emu: Any, database_url: str
+) -> None:
+    """PostgreSQL: instance A handled an update and its mark is slow to land (a busy database):
+    the update stays A's, however long past its lease, and B never handles it a second time
+    (that second handling, beside the person's next update, could put the form's previous
+    question back over the summary being confirmed)."""
+    if is_sqlite(database_url):
+        pytest.skip("one instance on SQLite: no leases")
+    async with first_instance(emu, database_url) as h:
+        a = h.service
+        aunt = await h.register(USER, "周阿姨")
+        await until(lambda: len(aunt.chat()) == 1, "the reply to her first message")
+        await h.settle()
+        a.lease_seconds = 1.0
+        landed = asyncio.Event()
+        original = a._mark_handled
+
+        async def slow_mark() -> None:
+            await landed.wait()
+            await original()
+
+        a._mark_handled = slow_mark  # type: ignore[method-assign]
+        before = len(aunt.chat())
+        aunt.say("/help")
+        await until(lambda: len(aunt.chat()) > before, "the reply")
+        async with next_instance(emu, database_url) as b:
+            await asyncio.sleep(4 * a.lease_seconds)  # the lease it was claimed with: long over
+            landed.set()
+            await asyncio.wait_for(b.idle(), 30)
+            await b.dispatcher.drain(15)
+            assert len(aunt.chat()) == before + 1
+        await a.stop()
+        await a.rt.db.dispose()
