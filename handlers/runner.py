@@ -150,6 +150,7 @@ class BotService:
         # Updates handled, to be marked processed: in one write for all that finished while
         # the previous one ran (one per update before).
         self._to_mark: list[int] = []
+        self._marking: list[int] = []  # those of the write under way
         self._marks_due = asyncio.Event()
         # Set whenever an update stops counting as pending (its mark written): idle() waits on
         # it instead of polling the inbox.
@@ -378,10 +379,15 @@ class BotService:
 
     async def _claim(self) -> dict[int, dict[str, Any]]:
         """Shared inbox: renew the leases of what is being handled, claim what may be taken.
-        Leases are in real time (the runtime's clock may be set forward in the tests)."""
+        Leases are in real time (the runtime's clock may be set forward in the tests). An
+        update handled but not yet marked processed keeps its lease too: run out before a slow
+        mark, it was handed to another instance and handled a second time, beside the person's
+        next update, with their form's state as it was before (a question asked again over the
+        summary they were confirming)."""
         now = datetime.now(UTC)
         until = now + timedelta(seconds=self.lease_seconds)
-        renew = self._in_flight and now.timestamp() - self._renewed > self.lease_seconds / 3
+        held = [*self._in_flight, *self._to_mark, *self._marking]
+        renew = bool(held) and now.timestamp() - self._renewed > self.lease_seconds / 3
         # No more than this instance will soon handle (a few times what it runs at once: the
         # next batch is claimed while the last one runs); the rest is left to the others.
         room = self.claim_depth * self._sem_size - len(self._in_flight)
@@ -391,9 +397,7 @@ class BotService:
             self._renewed = now.timestamp()
         assert self._claims is not None
         try:
-            rows = await self._claims.claim(
-                now, self.me, until, room, list(self._in_flight) if renew else []
-            )
+            rows = await self._claims.claim(now, self.me, until, room, held if renew else [])
         except Exception:
             logger.exception("claiming inbox updates failed")
             return {}
@@ -481,12 +485,15 @@ class BotService:
         ids, self._to_mark = self._to_mark, []
         if not ids:
             return
+        self._marking = ids
         try:
             async with self.rt.db.session() as s:
                 await inbox.mark_done(s, self.rt.clock, ids, self.bot)
         except BaseException:
             self._to_mark[:0] = ids  # tried again by the next write
             raise
+        finally:
+            self._marking = []
 
     async def idle(self) -> None:
         """Wait until the inbox has nothing left to process (tests)."""
