@@ -241,6 +241,16 @@ class Harness:
             p.seen = max([m["message_id"] for m in p.chat()] or [0])
         return p
 
+    async def form_summary(self, user_id: int, kinds: dict[str, Any]) -> dict[str, Any]:
+        """The order form's summary (the message with its ✅ button), shown after ``kinds``,
+        the message that asked which kind of errand."""
+        return await self.emu.wait_for(
+            user_id,
+            lambda m: any(d.startswith("d:ok:") for _, d in buttons(m)),
+            15.0,
+            after_message_id=kinds["message_id"] - 1,
+        )
+
     async def order(
         self,
         p: Person,
@@ -272,12 +282,7 @@ class Harness:
                 await p.press_data(current, f"d:v:{value}")
             else:
                 p.say(value)
-        summary = await self.emu.wait_for(
-            p.user_id,
-            lambda m: any(d.startswith("d:ok:") for _, d in buttons(m)),
-            15.0,
-            after_message_id=kinds["message_id"] - 1,
-        )
+        summary = await self.form_summary(p.user_id, kinds)
         confirm = next(d for _, d in buttons(summary) if d.startswith("d:ok:"))
         await p.press_data(summary, confirm)
         done = await self.wait_edit(p.user_id, summary["message_id"], lambda m: "#" in text_of(m))

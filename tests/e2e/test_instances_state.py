@@ -138,12 +138,7 @@ async def test_an_order_form_carries_over_between_instances(
         else:
             aunt.say(value)
     inst.target = 1 - inst.target
-    summary = await h.emu.wait_for(
-        1001,
-        lambda m: any(d.startswith("d:ok:") for _, d in buttons(m)),
-        15.0,
-        after_message_id=kinds["message_id"] - 1,
-    )
+    summary = await h.form_summary(1001, kinds)
     ok = next(d for _, d in buttons(summary) if d.startswith("d:ok:"))
     qid = h.emu.press(1001, 1001, summary["message_id"], ok)
     await h.wait_edit(1001, summary["message_id"], lambda m: "#" in text_of(m))
@@ -246,12 +241,7 @@ async def test_a_stale_timeout_on_one_instance_stays_quiet(emu: Any, database_ur
 
         for i in range(2, len(steps)):
             await answer(i)
-        summary = await h.emu.wait_for(
-            1001,
-            lambda m: any(d.startswith("d:ok:") for _, d in buttons(m)),
-            15.0,
-            after_message_id=kinds["message_id"] - 1,
-        )
+        summary = await h.form_summary(1001, kinds)
         ok = next(d for _, d in buttons(summary) if d.startswith("d:ok:"))
         await aunt.press_data(summary, ok)
         await h.wait_edit(1001, summary["message_id"], lambda m: "#" in text_of(m))
