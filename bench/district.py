@@ -228,6 +228,12 @@ def instance_env(
     return env
 
 
+def led(lines: list[str]) -> int:
+    """How many bots an instance leads now, from its log (bot.leader, bot.leader_share)."""
+    took = sum("this instance leads" in ln for ln in lines)
+    return took - sum("gave up a bot's leadership" in ln for ln in lines)
+
+
 async def unsent(rt: Runtime) -> int:
     async with rt.db.read() as s:
         n = await s.scalar(
@@ -263,8 +269,21 @@ async def run(args: argparse.Namespace, cluster: Cluster, tmp: Path) -> int:
             children.append(child)
         for child in children:
             await child.wait_line("bot started as", 180)
-        leaders = sum(any("this instance leads" in ln for ln in c.lines) for c in children)
-        print(f"{args.instances} instances started ({leaders} leading), {args.bots} bot(s)")
+        print(f"{args.instances} instances started, {args.bots} bot(s)")
+        # A running deployment has its bots' leaderships shared out (bot.leader_share): wait
+        # for that before the notice, as a district's notice does not come at start-up (a bot
+        # handed over mid-broadcast pauses for a second: the new leader's pacer holds).
+        t = time.monotonic()
+        share = -(-args.bots // args.instances)
+        while True:
+            leads = [led(c.lines) for c in children]
+            if sum(leads) == args.bots and max(leads) <= share:
+                break
+            if time.monotonic() - t > 120:
+                print(f"leaderships not shared out after 120 s: {leads}")
+                break
+            await asyncio.sleep(0.5)
+        print(f"bots led per instance {leads}, shared out {time.monotonic() - t:.1f} s after start")
         await asyncio.sleep(2.0)  # start-up's own calls out of the way
         for bot_name in bot_names(args.bots):
             emu.reset_stats(token_of(bot_name))

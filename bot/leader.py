@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import zlib
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -37,6 +38,10 @@ class Leadership:
             None if self.always else create_async_engine(url, poolclass=NullPool)
         )
         self._conn: AsyncConnection | None = None
+        # The leader's duties, stopped before the lock is given up (a bot handed to another
+        # instance, bot.leader_share): the sends under way finish first, so two dispatchers
+        # never send for one bot at once.
+        self.before_release: Callable[[], Awaitable[None]] | None = None
 
     async def check(self) -> bool:
         """Lead if possible; True while this instance leads."""
@@ -72,6 +77,8 @@ class Leadership:
         """Stop leading: close the lock's connection (the lock goes with it)."""
         if self.always:
             return
+        if self.leading and self.before_release is not None:
+            await self.before_release()
         self.leading = False
         await self._drop()
 

@@ -169,6 +169,7 @@ class BotService:
         self.shared = not rt.db.sqlite
         self.me = f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         self.leadership = Leadership(rt.db.url, token.split(":", 1)[0])
+        self.leadership.before_release = self._stop_leading
         self._leading: bool = False  # the leader's duties (poll, dispatch, sweep) are running
         self.app.bot_data[LEADS] = lambda: self.leadership.always or self._leading
         self._poller: asyncio.Task[None] | None = None
@@ -233,6 +234,10 @@ class BotService:
     async def _lead(self) -> None:
         """Take up the leader's duties: the outbox dispatcher, polling (in polling mode); the
         sweep job runs while ``_leading`` (handlers.app.run_sweep)."""
+        if not self.leadership.always:
+            # The previous leader's last second of sends (it stepped down, or died, just now)
+            # may still count at Telegram: this pacer has not seen them.
+            self.dispatcher.pacer.hold(1.0)
         await self.dispatcher.start()
         if self.polling:
             await self._until_up("deleteWebhook", self.raw_bot.delete_webhook)
@@ -247,6 +252,10 @@ class BotService:
             with contextlib.suppress(asyncio.CancelledError):
                 await poller
         await self.dispatcher.stop()
+
+    async def _stop_leading(self) -> None:
+        if self._leading:
+            await self._step_down()
 
     async def _watch(self) -> None:
         """Every few seconds: lead if the leader's lock is free, step down if it was lost."""

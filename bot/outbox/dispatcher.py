@@ -12,8 +12,9 @@ import logging
 import math
 import time
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import ColumnElement, select, true, update
+from sqlalchemy import ColumnElement, Table, bindparam, select, true, update
 
 from bot.clock import Clock
 from bot.db import Database
@@ -26,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 # The error of an edit or pin of a message left in a group that became a supergroup.
 UPGRADED = "group upgraded to a supergroup"
+_OUTBOX = cast(Table, OutboxMessage.__table__)
 
 
 class Dispatcher:
@@ -56,6 +58,12 @@ class Dispatcher:
         self._task: asyncio.Task[None] | None = None
         self._in_flight: dict[int, asyncio.Task[None]] = {}  # chat_id -> its one send
         self._in_flight_rows: dict[int, int] = {}  # chat_id -> the outbox row being sent
+        # Sent, not yet recorded: row id -> (message id, attempts); chat -> its row.
+        self._sent_rows: dict[int, tuple[int | None, int]] = {}
+        self._finishing: dict[int, int] = {}
+        self._record_due = asyncio.Event()
+        self._recording = asyncio.Lock()
+        self._recorder: asyncio.Task[None] | None = None
         self._renewed = 0.0  # monotonic time of the last lease renewal
         self._stopping = False
         self.sent_count = 0
@@ -78,6 +86,7 @@ class Dispatcher:
         await leases.recover(self.db, self.clock)
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
+        self._recorder = asyncio.create_task(self._record_loop(), name="outbox-record")
 
     async def stop(self) -> None:
         """Finish the sends under way (so none is sent twice), then stop."""
@@ -93,11 +102,17 @@ class Dispatcher:
                 await self._task
         if self._in_flight:
             await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+        if self._recorder is not None:
+            self._recorder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._recorder
+            self._recorder = None
+        await self._record()  # what was sent is recorded before the process lets go
 
     async def _renew_leases(self) -> None:
         """Renew the leases of the rows this dispatcher is sending, at most every
         ``RENEW_EVERY`` seconds."""
-        rows = list(self._in_flight_rows.values())
+        rows = [*self._in_flight_rows.values(), *self._finishing.values()]
         if not rows or time.monotonic() - self._renewed < leases.RENEW_EVERY:
             return
         self._renewed = time.monotonic()
@@ -159,51 +174,70 @@ class Dispatcher:
         )
         next_delay = self.limits.poll_seconds
         held: set[int] = set()  # chats with an earlier message still waiting: keep order
-        for row in rows:
-            if self._stopping or time.monotonic() - started > budget:
-                return 0.001
-            if row.priority > 0 and self._woken != woken and self.restart_on_wake:
-                return 0.001
-            chat = row.chat_id
-            sending = row.status == OutboxStatus.SENDING and row.id not in recovered
-            if chat in held or chat in self._in_flight or sending:
-                held.add(chat)
-                continue
-            if row.next_attempt_at > now:
-                held.add(chat)
-                next_delay = min(next_delay, (row.next_attempt_at - now).total_seconds())
-                continue
-            target_id: int | None = None
-            if row.kind in (OutboxKind.EDIT, OutboxKind.PIN):
-                target = targets.get(row.edit_of or 0)
-                if target is None or target.status == OutboxStatus.FAILED:
-                    await self._finish(row.id, SendResult(ok=False, error="original not sent"))
+        # Rows chosen to go now (row id -> an edit's target message id), leased together in
+        # one UPDATE when the batch would fill the free sending places, or the pass ends.
+        picks: dict[int, int | None] = {}
+        urgent: set[int] = set()  # priority 0: before a broadcast's rows for the overall slot
+        try:
+            for row in rows:
+                if self._stopping or time.monotonic() - started > budget:
+                    return 0.001
+                if row.priority > 0 and self._woken != woken and self.restart_on_wake:
+                    return 0.001
+                chat = row.chat_id
+                sending = row.status == OutboxStatus.SENDING and row.id not in recovered
+                busy = chat in self._in_flight or chat in self._finishing
+                if chat in held or busy or sending:
+                    held.add(chat)
                     continue
-                if target.message_id is None:
-                    held.add(chat)  # the original is still on its way
+                if row.next_attempt_at > now:
+                    held.add(chat)
+                    next_delay = min(next_delay, (row.next_attempt_at - now).total_seconds())
                     continue
-                target_id = target.message_id
-            # At most max_in_flight sends are under way (or waiting for their overall slot).
-            while len(self._in_flight) >= self.limits.max_in_flight:
-                await asyncio.wait(
-                    list(self._in_flight.values()), return_when=asyncio.FIRST_COMPLETED
-                )
-            wait = self.pacer.chat_wait(chat, row.is_group)
-            if wait > 0 or chat in self._in_flight:
+                target_id: int | None = None
+                if row.kind in (OutboxKind.EDIT, OutboxKind.PIN):
+                    target = targets.get(row.edit_of or 0)
+                    if target is None or target.status == OutboxStatus.FAILED:
+                        await self._finish(row.id, SendResult(ok=False, error="original not sent"))
+                        continue
+                    if target.message_id is None:
+                        held.add(chat)  # the original is still on its way
+                        continue
+                    target_id = target.message_id
+                wait = self.pacer.chat_wait(chat, row.is_group)
+                if wait > 0:
+                    held.add(chat)
+                    next_delay = min(next_delay, self.pacer.clock.real(wait) or next_delay)
+                    continue
+                picks[row.id] = target_id
+                if row.priority == 0:
+                    urgent.add(row.id)
                 held.add(chat)
-                next_delay = min(next_delay, self.pacer.clock.real(wait) or next_delay)
-                continue
-            leased = await leases.take(self.db, self.clock, row.id, target_id)
-            if leased is None:
-                held.add(chat)
-                continue
-            out, attempts = leased
-            self._in_flight_rows[chat] = out.id
-            self._in_flight[chat] = asyncio.create_task(
-                self._send(out, attempts, urgent=row.priority == 0)
-            )
-            held.add(chat)
+                if len(self._in_flight) + len(picks) >= self.limits.max_in_flight:
+                    await self._take(picks, urgent)
+                    # Room again for a batch (not for one row at a time: a lease per row is a
+                    # transaction per message); the sends under way keep the pacer fed.
+                    while len(self._in_flight) > self.limits.max_in_flight // 2:
+                        await asyncio.wait(
+                            list(self._in_flight.values()), return_when=asyncio.FIRST_COMPLETED
+                        )
+        finally:
+            if not self._stopping:  # stopping: rows not yet leased are simply left pending
+                await self._take(picks, urgent)
         return max(0.001, next_delay)
+
+    async def _take(self, picks: dict[int, int | None], urgent: set[int]) -> None:
+        """Lease the chosen rows and start their sends (a row another dispatcher took is
+        skipped); ``picks`` is emptied."""
+        if not picks:
+            return
+        chosen = dict(picks)
+        picks.clear()
+        for out, attempts in await leases.take_many(self.db, self.clock, chosen):
+            self._in_flight_rows[out.chat_id] = out.id
+            self._in_flight[out.chat_id] = asyncio.create_task(
+                self._send(out, attempts, urgent=out.id in urgent)
+            )
 
     async def _send(self, out: Outgoing, attempts: int, urgent: bool = False) -> None:
         try:
@@ -222,12 +256,75 @@ class Dispatcher:
                 self.retry_count += 1
                 self.pacer.back_off(out.chat_id, out.is_group, result.retry_after)
                 logger.info("outbox %s: 429, retry after %ss", out.id, result.retry_after)
+            if result.ok and result.migrated_to is None:
+                # Recorded with the others sent meanwhile, in one statement (see _record); the
+                # row stays 'sending' (leased) until then, so its chat's next row waits. The
+                # pump and drain() are woken once it is recorded.
+                self._sent_rows[out.id] = (result.message_id, attempts + 1)
+                self._finishing[out.chat_id] = out.id
+                if self._recorder is None or self._recorder.done():
+                    await self._record()  # not running (a test's own pump): record it now
+                else:
+                    self._record_due.set()
+                return
             await self._finish(out.id, result, attempts + 1, out.created_at, out)
+            self._wake.set()
+            self._sent.set()
         finally:
             self._in_flight.pop(out.chat_id, None)
             self._in_flight_rows.pop(out.chat_id, None)
-            self._wake.set()
-            self._sent.set()
+
+    async def _record_loop(self) -> None:
+        while True:
+            await self._record_due.wait()
+            self._record_due.clear()
+            try:
+                await self._record()
+            except Exception:
+                logger.exception("recording sent outbox rows failed; retrying")
+                await asyncio.sleep(0.5)
+                self._record_due.set()
+
+    async def _record(self) -> None:
+        """Write what was sent since the last write, in one transaction (a statement per
+        message was most of the sending instance's CPU); then the pump and drain() look again."""
+        async with self._recording:
+            if not self._sent_rows:
+                return
+            done = self._sent_rows
+            self._sent_rows = {}
+            values: dict[str, object] = {
+                "status": OutboxStatus.SENT,
+                "sent_at": self.clock.now(),
+                "lease_until": None,
+            }
+            if self.name is not None:
+                values["sent_by"] = self.name
+            t = _OUTBOX
+            try:
+                async with self.db.session() as s:
+                    await s.execute(
+                        update(t)
+                        .where(t.c.id == bindparam("row"))
+                        .values(
+                            message_id=bindparam("message"),
+                            attempts=bindparam("tries"),
+                            **values,
+                        ),
+                        [
+                            {"row": row, "message": message, "tries": tries}
+                            for row, (message, tries) in done.items()
+                        ],
+                    )
+            except BaseException:
+                self._sent_rows = {**done, **self._sent_rows}  # kept for the next try
+                raise
+            self.sent_count += len(done)
+            for chat, row in list(self._finishing.items()):
+                if row in done:
+                    del self._finishing[chat]
+        self._wake.set()
+        self._sent.set()
 
     async def _finish(
         self,

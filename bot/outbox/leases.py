@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import or_, update
 
@@ -26,21 +27,42 @@ LEASE = timedelta(seconds=15)
 RENEW_EVERY = LEASE.total_seconds() / 3
 
 
-async def take(
-    db: Database, clock: Clock, row_id: int, target_id: int | None
-) -> tuple[Outgoing, int] | None:
-    """Take a pending row for sending: the message as the row is now (read by the same
-    UPDATE: a waiting post may have had tasks folded into it) and its attempts so far; None
-    if it is taken."""
+def _outgoing(row_id: int, leased: Any, target_id: int | None) -> Outgoing:
+    buttons = leased.buttons
+    return Outgoing(
+        id=row_id,
+        chat_id=leased.chat_id,
+        is_group=leased.is_group,
+        kind=OutboxKind(leased.kind),
+        text=leased.text,
+        buttons=None if isinstance(buttons, dict) else from_json(buttons),
+        photo=leased.photo,
+        target_message_id=target_id,
+        media=leased.media,
+        created_at=leased.created_at,
+        keyboard=buttons.get(KEYBOARD) if isinstance(buttons, dict) else None,
+    )
+
+
+async def take_many(
+    db: Database, clock: Clock, picks: dict[int, int | None]
+) -> list[tuple[Outgoing, int]]:
+    """Take pending rows for sending (row id -> the message id an edit or pin targets), in one
+    conditional UPDATE: each message as its row is now (read by the same UPDATE: a waiting post
+    may have had tasks folded into it) and its attempts so far, in the order of ``picks``.
+    Rows another dispatcher took meanwhile are left out."""
+    if not picks:
+        return []
     now = clock.now()
     m = OutboxMessage
     async with db.session() as s:
         leased = (
             await s.execute(
                 update(m)
-                .where(m.id == row_id, m.status == OutboxStatus.PENDING)
+                .where(m.id.in_(list(picks)), m.status == OutboxStatus.PENDING)
                 .values(status=OutboxStatus.SENDING, lease_until=now + LEASE)
                 .returning(
+                    m.id,
                     m.chat_id,
                     m.is_group,
                     m.kind,
@@ -52,23 +74,21 @@ async def take(
                     m.created_at,
                 )
             )
-        ).first()
-    if leased is None:
-        return None
-    out = Outgoing(
-        id=row_id,
-        chat_id=leased.chat_id,
-        is_group=leased.is_group,
-        kind=OutboxKind(leased.kind),
-        text=leased.text,
-        buttons=None if isinstance(leased.buttons, dict) else from_json(leased.buttons),
-        photo=leased.photo,
-        target_message_id=target_id,
-        media=leased.media,
-        created_at=leased.created_at,
-        keyboard=leased.buttons.get(KEYBOARD) if isinstance(leased.buttons, dict) else None,
-    )
-    return out, leased.attempts
+        ).all()
+    got = {row.id: row for row in leased}
+    return [
+        (_outgoing(row_id, got[row_id], target), got[row_id].attempts)
+        for row_id, target in picks.items()
+        if row_id in got
+    ]
+
+
+async def take(
+    db: Database, clock: Clock, row_id: int, target_id: int | None
+) -> tuple[Outgoing, int] | None:
+    """Take one pending row (see ``take_many``); None if it is taken."""
+    taken = await take_many(db, clock, {row_id: target_id})
+    return taken[0] if taken else None
 
 
 async def renew(db: Database, clock: Clock, row_ids: list[int]) -> None:

@@ -295,6 +295,11 @@ class Pacer:
         self.reserve_chat(chat_id, is_group, flight)
         return flight
 
+    def hold(self, seconds: float) -> None:
+        """No overall slot for ``seconds``: what another sender for this bot sent just before
+        (a leader that stepped down, or died) may still be counted by the server."""
+        self._global_blocked = max(self._global_blocked, self._now() + seconds)
+
     def back_off(self, chat_id: int, is_group: bool, seconds: float) -> None:
         """The server said 429 for this chat. When several chats hear it within a second, the
         overall limit is the cause: everyone waits, rather than hammering the server."""
