@@ -19,6 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from bot.clock import Clock
+from bot.db import POSTGRES_CONNECT
 from models import InboxUpdate
 
 MAX_ATTEMPTS = 3
@@ -239,7 +240,12 @@ class Claims:
     def __init__(self, url: str, bot: str = "") -> None:
         self.bot = bot
         self._engine = create_async_engine(
-            url, pool_size=1, max_overflow=0, pool_pre_ping=True, hide_parameters=True
+            url,
+            pool_size=1,
+            max_overflow=0,
+            pool_pre_ping=True,
+            hide_parameters=True,
+            connect_args=POSTGRES_CONNECT,
         )
 
     async def claim(
