@@ -32,6 +32,7 @@ DECLINED = "declined"
 UNDER_WAY = (S.OPEN, S.CLAIMED, S.PURCHASING, S.DELIVERING, S.DELIVERED)
 
 ALREADY = N_("You already decided about this message.")
+PASSED_ON = N_("The volunteer has already got this message.")
 
 
 @dataclass(frozen=True)
@@ -117,21 +118,23 @@ async def _pass_on(rt: Runtime, session: AsyncSession, row: ResidentInput, order
 
 async def _decline(session: AsyncSession, row: ResidentInput) -> Decided:
     if row.outcome == HELD and row.message_id is not None:
-        # Taken back before any runner saw it (a message already passed on stays sent).
-        gone = await affected_rows(
-            session,
-            delete(OrderMessage)
-            .where(OrderMessage.id == row.message_id, OrderMessage.held.is_(True))
-            .execution_options(synchronize_session=False),
-        )
-        if gone != 1:
-            raise _already(row)
+        # Taken back before any runner saw it (a message already passed on stays sent). The
+        # reference goes first: the message is then free to delete.
+        message_id = row.message_id
         await session.execute(
             update(ResidentInput)
             .where(ResidentInput.id == row.id)
             .values(outcome=DECLINED, message_id=None)
             .execution_options(synchronize_session=False)
         )
+        gone = await affected_rows(
+            session,
+            delete(OrderMessage)
+            .where(OrderMessage.id == message_id, OrderMessage.held.is_(True))
+            .execution_options(synchronize_session=False),
+        )
+        if gone != 1:
+            raise Refused(PASSED_ON)  # rolls the row back too
         return Decided(DECLINED, None)
     won = await affected_rows(
         session,
