@@ -283,7 +283,7 @@ def _grid_lines(grids: list[Grid], orders: _Created, open_now: list[_Open]) -> l
 def _waiting(
     open_now: list[_Open], grid_name: dict[int, str], now: datetime, unclaimed_minutes: int
 ) -> list[Waiting]:
-    """The open tasks unclaimed for longer than `unclaimed_minutes`."""
+    """The open tasks unclaimed for longer than `unclaimed_minutes`, and those urged."""
     return [
         Waiting(
             order_id=o.id,
@@ -294,7 +294,8 @@ def _waiting(
             urges=o.urges,
         )
         for o in open_now
-        if _minutes(o.created_at, now) > unclaimed_minutes
+        # An order its resident urged (催一催) is listed however long it has waited.
+        if _minutes(o.created_at, now) > unclaimed_minutes or o.urges
     ]
 
 
