@@ -6,7 +6,7 @@ taken yet keeps it for its runner. Buttons: li:to:<input>:<order> and li:no:<inp
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import CallbackQueryHandler, MessageHandler
 
 from bot.buttons import Button, Rows, input_action
 from bot.i18n import N_, Gettext
@@ -18,8 +18,8 @@ from handlers import fallbacks
 from handlers.answers import answer, edit_or_send, is_private, pressed
 from handlers.callback_data import ID, Callback
 from handlers.context import AppContext
-from handlers.keyboards import PRIVATE_MESSAGE, PRIVATE_TEXT, inline
-from handlers.work import Work, attempt
+from handlers.keyboards import PRIVATE_OTHER, inline
+from handlers.work import Work, attempt, reading
 
 SEND_TO = Callback("li", "to", input_id=ID, order_id=ID)  # bot.buttons.input_action makes them
 NOT_SENT = Callback("li", "no", input_id=ID)
@@ -37,6 +37,10 @@ FOR_RUNNER = N_("{title}: keep it for whoever takes it")
 SENT = N_("Sent to {name} ✓")
 KEPT = N_("Kept: the volunteer who takes {title} will get it.")
 DROPPED = N_("All right, I have not passed it on.")
+ONLY_TEXT_OR_PHOTO = N_(
+    "I can pass on only text or a photo to the volunteer. Please type your message, or send "
+    "a photo."
+)
 
 
 async def resident_input(update: Update, ctx: AppContext) -> None:
@@ -47,7 +51,11 @@ async def resident_input(update: Update, ctx: AppContext) -> None:
     if not is_private(update) or msg is None or user is None:
         return
     photo = msg.photo[-1].file_id if msg.photo else None
-    text = msg.text if msg.text is not None else msg.caption
+    # A caption counts only with its photo: a captioned file is not passed on half.
+    text = msg.text if msg.text is not None else (msg.caption if photo else None)
+    if text is None and photo is None:
+        await _other(update, ctx)
+        return
 
     async def keep(w: Work) -> tuple[Kept | None]:
         return (await resident_inputs.keep(ctx.rt, w.session, user.id, text, photo),)
@@ -62,6 +70,21 @@ async def resident_input(update: Update, ctx: AppContext) -> None:
     _ = await ctx.gettext()
     question, rows = offer(kept, _)
     await msg.reply_text(question, reply_markup=inline(rows))
+
+
+async def _other(update: Update, ctx: AppContext) -> None:
+    """A voice message, a sticker, a file...: the relay carries only text and photos. With an
+    order under way she is told so (not "I did not understand"); else the catch-all's hint."""
+    user = update.effective_user
+    msg = update.effective_message
+    assert user is not None and msg is not None
+    async with reading(ctx) as w:
+        orders = await resident_inputs.under_way(w.session, user.id)
+        _ = w._
+    if not orders:
+        await fallbacks.unexpected_input(update, ctx)
+        return
+    await msg.reply_text(_(ONLY_TEXT_OR_PHOTO))
 
 
 def offer(kept: Kept, _: Gettext) -> tuple[str, Rows]:
@@ -134,5 +157,5 @@ def resident_input_handlers() -> list[CallbackQueryHandler[AppContext, None]]:
 
 
 def input_handler() -> MessageHandler[AppContext, None]:
-    # Not the menu's labels (PRIVATE_TEXT): they are buttons, whatever handles them.
-    return MessageHandler(PRIVATE_TEXT | (PRIVATE_MESSAGE & filters.PHOTO), resident_input)
+    # Not the menu's labels (PRIVATE_OTHER): they are buttons, whatever handles them.
+    return MessageHandler(PRIVATE_OTHER, resident_input)

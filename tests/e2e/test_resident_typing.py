@@ -90,6 +90,10 @@ async def test_free_text_and_a_photo_during_a_claimed_order_go_to_the_volunteer(
     photo = await wang.expect("是这个牌子吗")
     assert photo["photo"][-1]["file_unique_id"] == sent["photo"][-1]["file_unique_id"]
 
+    # A sticker: it cannot be passed on, and she is told so (not "I did not understand").
+    h.emu.send_sticker(AUNT)
+    await aunt.expect(Z(ri.ONLY_TEXT_OR_PHOTO))
+
     # "No": nothing is passed on, and she is told so.
     aunt.say("算了我自己问问")
     offer = await aunt.expect(_offer(ri.OFFER_ONE))
