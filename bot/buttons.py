@@ -48,6 +48,18 @@ def relay_action(order_id: int) -> str:
     return f"m:to:{order_id}"
 
 
+def urge_action(order_id: int) -> str:
+    """🔔 催一催: a resident waiting for a volunteer reminds the staff (w:urge:<order id>)."""
+    return f"w:urge:{order_id}"
+
+
+def input_action(verb: str, input_id: int, order_id: int | None = None) -> str:
+    """What to do with what a resident typed during an order (li:<verb>:<input id>[:<order>]):
+    ``to`` pass it on about that order, ``no`` keep it to themselves."""
+    assert verb in ("to", "no")
+    return f"li:{verb}:{input_id}" + (f":{order_id}" if order_id is not None else "")
+
+
 def to_json(rows: Rows | None) -> list[list[dict[str, Any]]] | None:
     if rows is None:
         return None

@@ -259,6 +259,8 @@ class EscalationSection(_Section):
     stalled_runner_hours: float = Field(default=2.0, gt=0)
     # and then the grid leader.
     stalled_leader_hours: float = Field(default=4.0, gt=0)
+    # 催一催: a resident waiting for a volunteer may remind staff once in this many minutes.
+    urge_every_minutes: int = Field(default=10, ge=1, le=24 * 60)
 
     @model_validator(mode="after")
     def _in_order(self) -> EscalationSection:
@@ -346,6 +348,12 @@ class SandboxSection(_Section):
     allow_remote: bool = False
 
 
+class CommunitySection(_Section):
+    # The number a resident is given when nobody takes their order, for communities whose
+    # setup CSV names no hotline of their own ("" for none).
+    hotline: str = Field(default="", max_length=32, pattern=r"^[0-9 +()\-]*$")
+
+
 class AdminsSection(_Section):
     telegram_ids: list[int] = Field(default_factory=list)
 
@@ -370,6 +378,7 @@ class Settings(BaseSettings):
     privacy: PrivacySection = Field(default_factory=PrivacySection)
     sandbox: SandboxSection = Field(default_factory=SandboxSection)
     admins: AdminsSection = Field(default_factory=AdminsSection)
+    community: CommunitySection = Field(default_factory=CommunitySection)
     # A district: one bot per community (or per few); none: [bot] token serves every community.
     bots: list[BotEntry] = Field(default_factory=list)
 

@@ -34,6 +34,7 @@ class DemoGrid:
 class Demo:
     community: str = "幸福社区"
     code: str = "xingfu"
+    hotline: str = "0371-12345678"  # a made-up number of the community's office
     grids: list[DemoGrid] = field(
         default_factory=lambda: [
             DemoGrid(
@@ -70,7 +71,7 @@ async def seed_demo(session: AsyncSession, clock: Clock, demo: Demo = DEMO) -> b
     if await session.scalar(select(Community).where(Community.code == demo.code)):
         return False
     now = clock.now()
-    community = Community(code=demo.code, name=demo.community, created_at=now)
+    community = Community(code=demo.code, name=demo.community, hotline=demo.hotline, created_at=now)
     session.add(community)
     await session.flush()
     compounds: dict[str, Compound] = {}

@@ -33,6 +33,8 @@ is fine). The first line is the header; then one line per building:
                   most 32): the QR poster links to it. A code already used by the same
                   building updates its grid and units; used by another building, an error
   units           how many units (单元) the building has; blank means 1
+  hotline         (optional column) the community's phone number, given to a resident whose
+                  order nobody takes; lines of one community that name it must agree
 
 Every line is checked first. If any line is bad, each is printed with its number and the
 reason, nothing is imported, and the exit status is 1. Otherwise everything is written in one

@@ -48,10 +48,12 @@ from handlers import (
     registration,
     relay,
     reports,
+    resident_input,
     roster,
     setup,
     staff,
     volunteer,
+    waiting,
 )
 from handlers.context import RUNTIME_KEY, AppContext, AppType
 from handlers.persistence import DbPersistence
@@ -173,6 +175,8 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
         *care.care_handlers(),
         *setup.setup_handlers(),
         *reports.report_handlers(),
+        *resident_input.resident_input_handlers(),
+        *waiting.waiting_handlers(),
     ):
         app.add_handler(handler)
 
@@ -180,6 +184,9 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     # the bot) gets the stale-button alert; the patterns above admit only real values.
     app.add_handler(CallbackQueryHandler(fallbacks.stale_button))
     app.add_handler(MessageHandler(filters.COMMAND, fallbacks.unknown_command))
+    # Text or a photo during an order is offered to its volunteer, never dropped; without an
+    # order under way it falls through to the hint below.
+    app.add_handler(resident_input.input_handler())
     app.add_handler(MessageHandler(private & ~filters.COMMAND, fallbacks.unexpected_input))
     app.add_error_handler(error_handler.error_handler)
 

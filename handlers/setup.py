@@ -27,6 +27,10 @@ USAGE = N_(
     "Every line is checked first: if any is wrong, nothing is imported and I list the bad "
     "lines. Importing the same file again changes nothing."
 )
+HOTLINE_COLUMN = N_(
+    "You may add a column hotline: the community's phone number, given to residents whose "
+    "order nobody has taken yet."
+)
 
 
 async def _codes(
@@ -48,7 +52,9 @@ async def setup_command(update: Update, ctx: AppContext) -> None:
         return
     _ = await ctx.gettext()
     rows = [[Button(_("🖨 Building posters (PDF)"), POSTERS.data())]]
-    await update.effective_message.reply_text(_(USAGE), reply_markup=inline(rows))
+    await update.effective_message.reply_text(
+        _(USAGE) + "\n" + _(HOTLINE_COLUMN), reply_markup=inline(rows)
+    )
 
 
 def _report(result: setup.ImportResult, _: Gettext) -> str:

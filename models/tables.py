@@ -39,6 +39,9 @@ class Community(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(100))
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Shanghai")
+    # The number residents may call when nobody takes their order (the setup CSV's hotline;
+    # none: `[community] hotline` of the config, if any).
+    hotline: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     grids: Mapped[list[Grid]] = relationship(back_populates="community", order_by="Grid.id")
@@ -279,6 +282,10 @@ class Order(Base):
     escalate_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     # Once set, volunteers of every grid of the community may claim it.
     community_wide_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # 催一催: the resident's last reminder that they are waiting (rate-limited by a conditional
+    # UPDATE on it) and how many there were; staff views show an urged order.
+    urged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    urge_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Proof of delivery: a photo at the door, what was spent and the receipt.
     doorstep_photo: Mapped[str | None] = mapped_column(String(256))
     # In fen (分): integers, so SQLite and PostgreSQL agree to the cent.
@@ -364,6 +371,27 @@ class OrderMessage(Base):
     text: Mapped[str | None] = mapped_column(Text)
     photo: Mapped[str | None] = mapped_column(String(256))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Written to an order nobody has taken yet: kept for the runner, passed on at the claim.
+    held: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+
+
+class ResidentInput(Base):
+    """What a resident typed or sent outside any conversation while an order was under way:
+    kept until they say what to do with it (send it to the volunteer, or not), so nothing
+    typed is lost."""
+
+    __tablename__ = "resident_inputs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    telegram_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    text: Mapped[str | None] = mapped_column(Text)
+    photo: Mapped[str | None] = mapped_column(String(256))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Once decided: the order it went to, and what became of it (relayed | held | declined).
+    order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"))
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    # The relayed (or held) message it became.
+    message_id: Mapped[int | None] = mapped_column(ForeignKey("order_messages.id"))
 
 
 class OrderProblem(Base):

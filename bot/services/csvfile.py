@@ -66,9 +66,10 @@ def cell_problem(column: str, cell: str) -> str | None:
     return None
 
 
-def read(text: str, columns: tuple[str, ...]) -> Table:
+def read(text: str, columns: tuple[str, ...], optional: tuple[str, ...] = ()) -> Table:
     """The data lines of ``text`` by column name; what is wrong with the file's shape or with a
-    cell goes to ``errors`` (after a bad header or an over-long cell nothing else is read)."""
+    cell goes to ``errors`` (after a bad header or an over-long cell nothing else is read).
+    An ``optional`` column may be left out of the header: its cells are then empty."""
     table = Table()
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff")))
     header: list[str] | None = None
@@ -111,7 +112,8 @@ def read(text: str, columns: tuple[str, ...]) -> Table:
             continue
         cells += [""] * (len(header) - len(cells))
         value = {c: cells[header.index(c)] for c in columns}
-        problems = [p for c in columns if (p := cell_problem(c, value[c]))]
+        value |= {c: cells[header.index(c)] if c in header else "" for c in optional}
+        problems = [p for c in value if (p := cell_problem(c, value[c]))]
         if problems:
             table.errors.append((line, "; ".join(problems)))
             continue

@@ -20,7 +20,7 @@ from bot.buttons import Rows
 from bot.db import affected_rows
 from bot.i18n import N_, Gettext, gettext_for
 from bot.runtime import Runtime
-from bot.services import ladder, scope
+from bot.services import ladder, scope, waiting
 from bot.services.messages import tell
 from bot.services.orders import routing, texts, views
 from models import Actor, Grid, Order, OrderEvent, OrderPost
@@ -94,13 +94,12 @@ async def fire(rt: Runtime, session: AsyncSession, order_id: int, now: datetime)
     )
     waited = max(1, int((now - o.updated_at).total_seconds() // 60))
     await ACTIONS[step.name](rt, session, o, waited)
+    # The resident of an unclaimed order hears what was done, in the same transaction.
+    await waiting.tell_resident(rt, session, o, step.name, waited)
     return True
 
 
-def _waited(minutes: int, _: Gettext) -> str:
-    if minutes < 120:
-        return _("{n} min").format(n=minutes)
-    return _("{n} h").format(n=round(minutes / 60, 1))
+_waited = waiting.waited
 
 
 async def _ping_again(rt: Runtime, session: AsyncSession, o: Order, waited: int) -> None:

@@ -42,6 +42,7 @@ from models import (
     OutboxMessage,
     Recipient,
     Resident,
+    ResidentInput,
     UserPref,
 )
 from models.enums import FINAL_STATUSES, OutboxStatus
@@ -283,6 +284,16 @@ async def forget(
     needles = await _needles(session, residents, recipient_ids, order_ids)
 
     done = Forgotten(residents=resident_ids)
+    # What they typed outside a conversation during an order (and what points at the relay
+    # messages deleted below).
+    await session.execute(
+        delete(ResidentInput).where(
+            or_(
+                ResidentInput.telegram_id.in_([r.telegram_id for r in residents]),
+                ResidentInput.order_id.in_(order_ids),
+            )
+        )
+    )
     if order_ids:
         done.orders = await affected_rows(
             session,

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import outbox
 from bot.buttons import Button, relay_action
 from bot.errors import TOO_LONG, Refused, check_length
-from bot.i18n import N_
+from bot.i18n import LANGUAGES, N_, gettext_for
 from bot.limits import TOO_LONG_TO_SEND, check_fits, limit_for
 from bot.runtime import Runtime
 from bot.services import scope
@@ -112,6 +112,89 @@ async def send(
         photo=photo,
     )
     return v
+
+
+async def hold(
+    rt: Runtime,
+    session: AsyncSession,
+    order_id: int,
+    resident_telegram_id: int,
+    text: str | None = None,
+    photo: str | None = None,
+) -> OrderMessage:
+    """A resident's message about their order nobody has taken yet: kept, and passed on to
+    whoever takes it (`pass_held`, at the claim). Taken meanwhile: sent now, like `send`."""
+    v = await views.get_view(session, order_id)
+    if v is None:
+        raise Refused(NO_ORDER)
+    if resident_telegram_id != v.resident_telegram_id:
+        raise Refused(NOT_YOURS, id=v.id)
+    if S(v.status) != S.OPEN:
+        await send(rt, session, order_id, resident_telegram_id, text, photo)
+        return await _last_message(session, order_id)
+    body = (text or "").strip()
+    if not body and photo is None:
+        raise Refused(EMPTY)
+    check_length(body, rt.settings.limits.max_text_length)
+    # As the runner will get it, in either language: it must fit then (refused, not cut).
+    relayed = (
+        tr(RELAYED).format(name=v.contact_name, title=texts.title(v, tr), text=body)
+        for tr in map(gettext_for, LANGUAGES)
+    )
+    check_fits(body, relayed, limit_for(photo is not None))
+    held = OrderMessage(
+        order_id=v.id,
+        sender_role=RESIDENT,
+        sender_telegram_id=resident_telegram_id,
+        text=body or None,
+        photo=photo,
+        at=rt.clock.now(),
+        held=True,
+    )
+    session.add(held)
+    await session.flush()
+    return held
+
+
+async def _last_message(session: AsyncSession, order_id: int) -> OrderMessage:
+    await session.flush()
+    found = await session.scalar(
+        select(OrderMessage)
+        .where(OrderMessage.order_id == order_id)
+        .order_by(OrderMessage.id.desc())
+        .limit(1)
+    )
+    assert found is not None
+    return found
+
+
+async def pass_held(rt: Runtime, session: AsyncSession, v: OrderView) -> int:
+    """The order was just taken: its runner gets what the resident wrote while it waited,
+    oldest first, each with a reply button. Returns how many."""
+    if v.volunteer_telegram_id is None:
+        return 0
+    held = (
+        await session.scalars(
+            select(OrderMessage)
+            .where(OrderMessage.order_id == v.id, OrderMessage.held.is_(True))
+            .order_by(OrderMessage.at, OrderMessage.id)
+        )
+    ).all()
+    if not held:
+        return 0
+    _ = await gettext_of(rt, session, v.volunteer_telegram_id)
+    for m in held:
+        message = _(RELAYED).format(name=v.contact_name, title=texts.title(v, _), text=m.text or "")
+        outbox.enqueue(
+            session,
+            rt.clock,
+            chat_id=v.volunteer_telegram_id,
+            text=message.strip(),
+            buttons=[[Button(_(REPLY), relay_action(v.id))]],
+            photo=m.photo,
+        )
+        m.held = False
+    return len(held)
 
 
 @dataclass(frozen=True)

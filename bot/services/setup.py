@@ -37,6 +37,10 @@ CSV_COLUMNS = (
     "building_code",
     "units",
 )
+# A later column, so older files still import: the community's hotline (told to a resident
+# whose order nobody takes); on any line of the community, the same on each that names one.
+OPTIONAL_COLUMNS = ("hotline",)
+HOTLINE = re.compile(r"[0-9 +()\-]{3,32}")
 CODE = re.compile(r"[A-Za-z0-9_]{1,32}")
 BOT_USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{3,31}")
 NAME_MAX = 100  # the length of the name columns
@@ -76,6 +80,7 @@ class Row:
     building: str
     building_code: str
     units: int
+    hotline: str = ""
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,9 @@ def _check_row(line: int, value: dict[str, str]) -> tuple[Row | None, list[str]]
             reasons.append(f"the units {u!r} must be a whole number from 1 to {UNITS_MAX}")
         else:
             units = int(u)
+    hotline = value.get("hotline", "")
+    if hotline and not (HOTLINE.fullmatch(hotline) and any(c.isdigit() for c in hotline)):
+        reasons.append(f"the hotline {hotline!r} must be a phone number (digits, spaces, + - ( ))")
     if reasons:
         return None, reasons
     return Row(
@@ -121,12 +129,13 @@ def _check_row(line: int, value: dict[str, str]) -> tuple[Row | None, list[str]]
         value["building"],
         value["building_code"],
         units,
+        hotline,
     ), []
 
 
 def parse_csv(text: str, result: ImportResult) -> list[Row]:
     """The rows of the file, each checked on its own; bad ones go to ``result.errors``."""
-    table = csvfile.read(text, CSV_COLUMNS)
+    table = csvfile.read(text, CSV_COLUMNS, OPTIONAL_COLUMNS)
     result.rows = table.count
     result.errors.extend(table.errors)
     return csvfile.check_lines(table.lines, _check_row, result.errors)
@@ -219,6 +228,7 @@ class _Across:
     def __init__(self, known: _Known) -> None:
         self.known = known
         self.community_name: dict[str, tuple[str, int]] = {}
+        self.hotline: dict[str, tuple[str, int]] = {}
         self.code_line: dict[str, int] = {}
         self.place_line: dict[tuple[str, str, str], tuple[str, int]] = {}
 
@@ -230,6 +240,12 @@ class _Across:
             reasons.append(
                 f"the community code {r.community_code!r} is {first[0]!r} on line {first[1]}"
             )
+        if r.hotline:
+            said = self.hotline.setdefault(r.community_code, (r.hotline, r.line))
+            if said[0] != r.hotline:
+                reasons.append(
+                    f"the hotline of {r.community_code!r} is {said[0]!r} on line {said[1]}"
+                )
         if r.community_code in known.communities:
             cid = known.communities[r.community_code].id
             if len(known.grids.get((cid, r.grid), [])) > 1:
@@ -268,19 +284,26 @@ async def _write(
     seen_c: set[int] = set()
     seen_g: set[int] = set()
     seen_p: set[int] = set()
+    # Each community's hotline, from whichever of its lines names it (they agree: _Across).
+    hotlines = {r.community_code: r.hotline for r in good if r.hotline}
     for r in good:
         comm = communities.get(r.community_code)
         if comm is None:
             comm = Community(
-                code=r.community_code, name=r.community, timezone=rt.timezone, created_at=now
+                code=r.community_code,
+                name=r.community,
+                timezone=rt.timezone,
+                hotline=hotlines.get(r.community_code),
+                created_at=now,
             )
             session.add(comm)
             await session.flush()
             communities[comm.code] = comm
             result.communities.created += 1
         elif comm.id not in seen_c:
-            if comm.name != r.community:
-                comm.name = r.community
+            hotline = hotlines.get(r.community_code) or comm.hotline
+            if (comm.name, comm.hotline) != (r.community, hotline):
+                comm.name, comm.hotline = r.community, hotline
                 result.communities.updated += 1
             else:
                 result.communities.unchanged += 1

@@ -13,6 +13,7 @@ from bot.i18n import gettext_for, local_time
 from bot.services import relay
 from bot.services.orders import drafts, transitions
 from handlers import relay as relay_handlers
+from handlers.resident_input import OFFER_ONE
 from models import OrderMessage
 from tests.factories import (
     ANSWERS,
@@ -196,12 +197,13 @@ async def test_bad_input_keeps_the_relay_waiting_and_cancel_stops_it(harness: Ha
     await aunt.expect(L(relay_handlers.SENT))
     await wang.expect("麻烦快一点")
 
-    # /cancel stops without sending; what is typed afterwards is not passed on.
+    # /cancel stops without sending; what is typed afterwards is only offered to the runner
+    # ("send this to 王刚?"), not passed on unasked.
     await _open_relay(aunt, took, L(relay_handlers.PROMPT["resident"]))
     aunt.say("/cancel")
     await aunt.expect(L(relay_handlers.STOPPED))
     aunt.say("算了不要了")
-    await aunt.expect(Z(NOT_UNDERSTOOD))
+    await aunt.expect(Z(OFFER_ONE))
     await h.settle()
     assert not any("算了不要了" in text_of(m) for m in wang.chat())
     assert await h.count(OrderMessage) == 1

@@ -19,7 +19,16 @@ from bot.buttons import Button
 from bot.chat_state import ChatStateStore
 from bot.clock import OffsetClock
 from bot.runtime import Runtime
-from bot.services import care, directory, notices, privacy, relay, reports, residents
+from bot.services import (
+    care,
+    directory,
+    notices,
+    privacy,
+    relay,
+    reports,
+    resident_inputs,
+    residents,
+)
 from bot.services.orders import drafts, transitions, views
 from bot.services.privacy import FORGOTTEN_BASE
 from models import CareCheck, InboxUpdate, Notice, Order, OutboxMessage, Resident
@@ -183,6 +192,8 @@ async def _household(rt: Runtime) -> tuple[int, int, int]:
     async with rt.db.session() as s:
         await transitions.claim(rt, s, a, V1)
         await relay.send(rt, s, a, 1001, text=f"我是周阿姨，电话 {PHONE}")
+        # Typed outside any conversation during the order, not yet passed on.
+        await resident_inputs.keep(rt, s, 1001, f"门铃坏了，打 {PHONE}", None)
         await transitions.advance(rt, s, a, V1, "buy")
         await transitions.advance(rt, s, a, V1, "go")
     async with rt.db.session() as s:
@@ -194,6 +205,10 @@ async def _household(rt: Runtime) -> tuple[int, int, int]:
     async with rt.db.session() as s:
         await transitions.cancel_by_resident(rt, s, b_id, 1001)
     c = await _order_with(rt, "周老伯的药")
+    async with rt.db.session() as s:
+        # Kept for whoever takes it (nobody has yet).
+        kept = await resident_inputs.keep(rt, s, 1001, f"周老伯住 503，电话 {PHONE}", None)
+        assert kept is not None and kept.held_for is not None
     async with rt.db.session() as s:
         building = await directory.building_by_code(s, "xf2")
         assert building is not None
@@ -264,7 +279,7 @@ async def test_forget_erases_a_household_and_keeps_its_orders_in_the_ledger(rt: 
     assert code == 0, err
     assert "households forgotten: 1" in out
     assert "orders anonymised, kept in the ledger with their figures: 3" in out
-    assert "messages with the runner deleted: 1" in out
+    assert "messages with the runner deleted: 2" in out  # one sent, one held
     assert "incoming updates deleted: 1" in out
     assert PHONE not in out + err
 

@@ -269,3 +269,42 @@ async def test_the_command_line_names_the_unsafe_line(rt: Runtime, tmp_path: Pat
     assert proc.returncode == 1
     assert f"{path}:2: the building contains a control character (U+0000)" in err.decode()
     assert await _count(rt, Building) == before
+
+
+async def test_a_community_hotline_from_the_optional_column(rt: Runtime) -> None:
+    """The hotline column (optional: older files import as before) sets the community's
+    hotline from any of its lines; lines of one community that disagree are refused."""
+    header = HEADER.rstrip("\n") + ",hotline\n"
+    text = (
+        header
+        + "阳光社区,yangguang,第一网格,阳光花园,1栋,yg1,4,\n"
+        + "阳光社区,yangguang,第一网格,阳光花园,2栋,yg2,,0371-6666 1234\n"
+        + "幸福社区,xingfu,第一网格,幸福小区,1栋,xf1,3,\n"
+    )
+    code, out, err = await _import(rt, text)
+    assert code == 0, err
+    assert "communities: 1 created, 0 updated, 1 unchanged" in out
+
+    async def hotlines() -> dict[str, str | None]:
+        async with rt.db.read() as s:
+            return dict((await s.execute(select(Community.code, Community.hotline))).all())
+
+    # The demo's own stays: this file names none for it.
+    assert await hotlines() == {"xingfu": "0371-12345678", "yangguang": "0371-6666 1234"}
+
+    changed = header + "幸福社区,xingfu,第一网格,幸福小区,1栋,xf1,3,12345\n"
+    code, out, err = await _import(rt, changed)
+    assert code == 0 and "communities: 0 created, 1 updated, 0 unchanged" in out, err
+    assert (await hotlines())["xingfu"] == "12345"
+
+    bad = (
+        header
+        + "阳光社区,yangguang,第一网格,阳光花园,1栋,yg1,4,110\n"
+        + "阳光社区,yangguang,第一网格,阳光花园,2栋,yg2,,120\n"
+        + "幸福社区,xingfu,第一网格,幸福小区,1栋,xf1,3,call us\n"
+    )
+    code, out, err = await _import(rt, bad)
+    assert code == 1
+    assert "setup.csv:3: the hotline of 'yangguang' is '110' on line 2" in err
+    assert "setup.csv:4: the hotline 'call us' must be a phone number" in err
+    assert (await hotlines())["yangguang"] == "0371-6666 1234"

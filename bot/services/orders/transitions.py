@@ -23,7 +23,7 @@ from bot.errors import Refused, check_length, stale
 from bot.i18n import LANGUAGES, N_, gettext_for
 from bot.limits import TEXT_LIMIT, check_fits
 from bot.runtime import Runtime
-from bot.services import ladder, scope
+from bot.services import ladder, relay, scope
 from bot.services.amounts import MAX_FEN
 from bot.services.messages import tell
 from bot.services.orders import routing, texts
@@ -196,6 +196,8 @@ async def claim(rt: Runtime, session: AsyncSession, order_id: int, telegram_id: 
         outbox.enqueue(session, rt.clock, chat_id=telegram_id, text=caption, voice=v.voice)
     await session.flush()
     o.runner_card_id = card.id
+    # What the resident wrote while it waited (handlers/resident_input.py) reaches the runner.
+    await relay.pass_held(rt, session, v)
     await _notify_resident(rt, session, v)
     return v
 

@@ -54,6 +54,7 @@ class Waiting:
     category: str
     urgency: str
     minutes: int
+    urges: int = 0  # 催一催: how often the resident reminded the staff
 
 
 @dataclass(frozen=True)
@@ -180,18 +181,26 @@ class _Open:
     category: str
     urgency: str
     created_at: datetime
+    urges: int = 0
 
 
 async def _open_now(session: AsyncSession, grid_ids: Sequence[int]) -> list[_Open]:
     """The orders of these grids open right now, oldest first (plain rows, in partitions)."""
     q = (
-        select(Order.id, Order.grid_id, Order.category, Order.urgency, Order.created_at)
+        select(
+            Order.id,
+            Order.grid_id,
+            Order.category,
+            Order.urgency,
+            Order.created_at,
+            Order.urge_count,
+        )
         .where(Order.grid_id.in_(grid_ids), Order.status == OrderStatus.OPEN)
         .order_by(Order.created_at, Order.id)
     )
     out: list[_Open] = []
     async for part in _rows(session, q):
-        out.extend(_Open(i, g, c, str(u), t) for i, g, c, u, t in part)
+        out.extend(_Open(i, g, c, str(u), t, n or 0) for i, g, c, u, t, n in part)
     return out
 
 
@@ -274,7 +283,7 @@ def _grid_lines(grids: list[Grid], orders: _Created, open_now: list[_Open]) -> l
 def _waiting(
     open_now: list[_Open], grid_name: dict[int, str], now: datetime, unclaimed_minutes: int
 ) -> list[Waiting]:
-    """The open tasks unclaimed for longer than `unclaimed_minutes`."""
+    """The open tasks unclaimed for longer than `unclaimed_minutes`, and those urged."""
     return [
         Waiting(
             order_id=o.id,
@@ -282,9 +291,11 @@ def _waiting(
             category=o.category,
             urgency=o.urgency,
             minutes=int(_minutes(o.created_at, now)),
+            urges=o.urges,
         )
         for o in open_now
-        if _minutes(o.created_at, now) > unclaimed_minutes
+        # An order its resident urged (催一催) is listed however long it has waited.
+        if _minutes(o.created_at, now) > unclaimed_minutes or o.urges
     ]
 
 
@@ -359,6 +370,7 @@ SHOWN_WAITING = 15
 
 MORE_GRIDS = N_("…and {n} more grids (all of them in /export).")
 MORE_VOLUNTEERS = N_("…and {n} more volunteers (all of them in /export).")
+URGED = N_("🔔 the resident reminded us {n}×")
 MORE_WAITING = N_("…and {n} more tasks waiting.")
 
 
@@ -417,6 +429,7 @@ def _render(s: Stats, _: Gettext, grids: int, volunteers: int, waiting: int) -> 
                 urgency=_(texts.URGENCY.get(w.urgency, w.urgency)),
                 minutes=w.minutes,
             )
+            + (" · " + _(URGED).format(n=w.urges) if w.urges else "")
             for w in shown_waiting
         )
         lines.extend([more] if more else [])

@@ -1,0 +1,36 @@
+"""🔔 催一催 (w:urge:<order id>): a resident whose order nobody has taken reminds the staff
+covering it. The button comes with each escalation step's message (bot/services/waiting.py);
+a press too soon is answered kindly with when it may be pressed again."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.ext import CallbackQueryHandler
+
+from bot.services import waiting
+from handlers.answers import answer, pressed
+from handlers.callback_data import ID, Callback
+from handlers.context import AppContext
+from handlers.work import attempt
+
+URGE = Callback("w", "urge", order_id=ID)  # bot.buttons.urge_action makes these buttons
+
+
+async def urge(update: Update, ctx: AppContext) -> None:
+    q = pressed(update)
+    order_id = URGE.parse(q.data).order_id
+    done = await attempt(
+        update, ctx, lambda w: waiting.urge(ctx.rt, w.session, order_id, q.from_user.id)
+    )
+    if done is None:
+        return  # too soon, taken or finished: an alert says so
+    _ = await ctx.gettext()
+    await answer(q, _(waiting.URGED))
+    if update.effective_chat:
+        await update.effective_chat.send_message(_(waiting.URGED))
+
+
+def waiting_handlers() -> list[CallbackQueryHandler[AppContext, Any]]:
+    return [URGE.handler(urge)]
