@@ -233,7 +233,15 @@ async def test_export_rows_match_the_database(rt: Runtime) -> None:
         db_audit = list(await s.scalars(select(AuditEntry).order_by(AuditEntry.id)))
         csv_data = reports.csv_bytes(sheets[0])
     wb = load_workbook(io.BytesIO(data))
-    assert wb.sheetnames == ["订单", "订单记录", "志愿者", "通知", "通知回执", "关爱名单", "操作记录"]
+    assert wb.sheetnames == [
+        "订单",
+        "订单记录",
+        "志愿者",
+        "通知",
+        "通知回执",
+        "关爱名单",
+        "操作记录",
+    ]
 
     head, rows = _sheet(wb, "订单")
     assert head == list(reports.ORDER_HEADINGS)
@@ -307,7 +315,12 @@ async def test_export_rows_match_the_database(rt: Runtime) -> None:
         other = Scope(grids=frozenset({grids[1]}))
         sheets = await reports.ledger(s, other, day, day, "Asia/Shanghai")
         wb2 = load_workbook(io.BytesIO(reports.workbook_bytes(sheets)))
-    assert [len(_sheet(wb2, t)[1]) for t in ("订单", "通知", "操作记录", "关爱名单")] == [0, 0, 0, 0]
+    assert [len(_sheet(wb2, t)[1]) for t in ("订单", "通知", "操作记录", "关爱名单")] == [
+        0,
+        0,
+        0,
+        0,
+    ]
 
 
 def test_the_command_line_export(

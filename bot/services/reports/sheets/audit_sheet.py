@@ -22,6 +22,7 @@ from bot.services.reports.sheets.labels import (
     LIST_SEPARATOR,
     NO,
     NOBODY,
+    NONE,
     NOTICE_NO,
     YES,
 )
@@ -89,29 +90,30 @@ class _Words:
         if kind == "grid" and key.isdigit():
             return self.grid(key)
         if kind in AUDIENCE:  # a notice's audience and its target: g3, b5, c1, all
-            return f"{word(AUDIENCE, kind, _)}: {self.names.place(key)}"
+            return _(DETAIL).format(label=word(AUDIENCE, kind, _), value=self.names.place(key))
         return target
 
     def value(self, action: str, key: str, value: Any) -> str:
         _ = self._
+        # "was" is the responsible person before (care.assign) or the isolation's end before.
+        person = key in _PEOPLE or (key == "was" and action == "care.assign")
         if value is None:
-            return _(NOBODY) if key in ("responsible", "was") else "–"
+            return _(NOBODY) if person else _(NONE)
         if isinstance(value, bool):
             return _(YES) if value else _(NO)
-        if key in _PEOPLE or (key == "was" and action == "care.assign"):
+        if person:
             return self.person(value)
         if key in _GRIDS:
             return self.grid(value)
         if key == "volunteer_id":
             return self.volunteer(value)
         if key == "flag":
-            return word(FLAGS, value, _)
-        if key == "flags" and isinstance(value, list):
-            return _(LIST_SEPARATOR).join(str(word(FLAGS, f, _)) for f in value) or _(NOBODY)
+            return str(word(FLAGS, value, _))
+        if key == "flags":  # "elderly_alone,chronic" (a list in older rows)
+            flags = value.split(",") if isinstance(value, str) else list(value)
+            return _(LIST_SEPARATOR).join(str(word(FLAGS, f, _)) for f in flags if f)
         if key == "role":
             return str(word(ROLE_WORDS, value, _))
-        if key == "notice":
-            return _(NOTICE_NO).format(n=value)
         if key == "starts_at" and isinstance(value, str):
             try:
                 at = local(datetime.fromisoformat(value), self.data.tz)

@@ -289,7 +289,7 @@ async def _resident_names(session: AsyncSession, audit: list[tuple[Any, ...]]) -
     if not ids:
         return {}
     rows = await session.execute(select(Resident.id, Resident.name).where(Resident.id.in_(ids)))
-    return dict(rows.tuples().all())
+    return {rid: name for rid, name in rows.all()}
 
 
 async def _care(

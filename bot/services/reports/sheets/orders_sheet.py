@@ -106,6 +106,4 @@ def orders_sheet(data: LedgerData, names: Names, _: Gettext) -> Sheet:
                 reason or "",
             )
         )
-    return Sheet(
-        _(TITLE), headings(COLUMNS, _), rows, MONEY, totals(rows, len(COLUMNS), _, MONEY)
-    )
+    return Sheet(_(TITLE), headings(COLUMNS, _), rows, MONEY, totals(rows, len(COLUMNS), _, MONEY))

@@ -3,6 +3,7 @@ the cell values (local times without tzinfo, yuan) and `Names`, who and which gr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -104,6 +105,6 @@ def totals(
     return tuple(out)
 
 
-def word(table: dict[str, str], key: Any, _: Gettext) -> Any:
+def word(table: Mapping[Any, str], key: Any, _: Gettext) -> Any:
     """The translated word for `key` in a table of msgids; the key as it is if it has none."""
     return _(table[key]) if key in table else key
