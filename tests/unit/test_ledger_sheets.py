@@ -22,8 +22,8 @@ from bot.services import care, reports
 from bot.services.notices import sending
 from bot.services.reports.sheets.labels import ACTIONS
 from bot.services.reports.xlsx import WIDTH_MAX, column_widths, text_width
-from bot.services.scope import scope_of
-from models import Building, CareCheck, Order, Resident
+from bot.services.scope import Scope, scope_of
+from models import Building, CareCheck, Grid, Order, Resident
 from tests.factories import STAFF
 from tests.unit.test_orders import _order, _resident
 
@@ -204,6 +204,20 @@ async def test_the_ledger_is_laid_out_to_hand_in(rt: Runtime) -> None:
     assert said[2][3].startswith("通知编号：") and "内容：明天上午核酸检测" in said[2][3]
     for cell in (c for r in audit[1:] for c in r[3:]):
         assert "resident:" not in cell and "{" not in cell and "care." not in cell, cell
+
+    # The leader of the other grid gets none of it: not her, her check-ins or the notice.
+    async with rt.db.read() as s:
+        grids = list(await s.scalars(select(Grid.id).order_by(Grid.id)))
+        other = await reports.ledger(
+            s, Scope(grids=frozenset({grids[1]})), got["first"], got["today"], rt.timezone
+        )
+    assert {
+        sh.title: len(sh.rows) for sh in other if sh.title in ("通知", "关爱名单", "操作记录")
+    } == {
+        "通知": 0,
+        "关爱名单": 0,
+        "操作记录": 0,
+    }
 
 
 async def test_the_ledger_in_english(rt: Runtime) -> None:

@@ -263,8 +263,9 @@ def _totals(n: int, row: Sequence[Any], letters: list[str], money: frozenset[int
 
 
 def _filter_ref(sheet: Sheet, absolute: bool = False) -> str:
-    """The range the autofilter covers: the heading row and the rows, not the totals."""
-    last = _column(max(len(sheet.headings), max((len(r) for r in sheet.rows), default=0)) - 1)
+    """The range the autofilter covers: the heading row and the rows (their headed columns),
+    not the totals."""
+    last = _column(max(1, len(sheet.headings)) - 1)
     rows = 1 + len(sheet.rows)
     return f"$A$1:${last}${rows}" if absolute else f"A1:{last}{rows}"
 
