@@ -8,7 +8,7 @@ from __future__ import annotations
 import ast
 import io
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +18,13 @@ from sqlalchemy import select, update
 
 from bot.i18n import gettext_for
 from bot.runtime import Runtime
-from bot.services import care, reports
+from bot.services import audit, care, reports
 from bot.services.notices import sending
-from bot.services.reports.sheets.labels import ACTIONS
+from bot.services.reports.sheets.labels import ACTIONS, DETAILS
 from bot.services.reports.xlsx import WIDTH_MAX, column_widths, text_width
 from bot.services.scope import Scope, scope_of
-from models import Building, CareCheck, Grid, Order, Resident
-from tests.factories import STAFF
+from models import Building, CareCheck, Grid, Order, Resident, Volunteer
+from tests.factories import STAFF, VOLUNTEERS_1
 from tests.unit.test_orders import _order, _resident
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,34 +43,46 @@ def _codes(node: ast.expr, where: str) -> set[str]:
     raise AssertionError(f"{where}: an audit action code that is not a literal")
 
 
-def _audit_codes() -> Iterator[tuple[str, str]]:
-    """Every action code `audit.record(...)` is called with in the code, and where."""
+def _audit_calls() -> Iterator[tuple[ast.Call, str]]:
+    """Every `audit.record(...)` call in the code, and where."""
     for folder in ("bot", "handlers", "cli"):
         for path in sorted((ROOT / folder).rglob("*.py")):
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-            for node in ast.walk(tree):
-                if not (
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (
                     isinstance(node, ast.Call)
                     and isinstance(node.func, ast.Attribute)
                     and node.func.attr == "record"
                     and isinstance(node.func.value, ast.Name)
                     and node.func.value.id == "audit"
                 ):
-                    continue
-                where = f"{path.relative_to(ROOT)}:{node.lineno}"
-                arg = next((k.value for k in node.keywords if k.arg == "action"), None)
-                arg = arg or node.args[3]
-                for code in _codes(arg, where):
-                    yield code, where
+                    yield node, f"{path.relative_to(ROOT)}:{node.lineno}"
 
 
 def test_every_audit_action_code_has_a_chinese_name() -> None:
-    found = dict(_audit_codes())
+    found: dict[str, str] = {}
+    for call, where in _audit_calls():
+        arg = next((k.value for k in call.keywords if k.arg == "action"), None)
+        found.update((code, where) for code in _codes(arg or call.args[3], where))
     assert len(found) >= 20, found
     unnamed = sorted(f"{code} ({where})" for code, where in found.items() if code not in ACTIONS)
     assert unnamed == [], "add to ACTIONS in reports/sheets/labels.py: " + ", ".join(unnamed)
     for code in found:
         assert ZH(ACTIONS[code]) != ACTIONS[code], f"{code}: no Chinese for {ACTIONS[code]}"
+
+
+def test_every_audit_detail_has_a_chinese_label() -> None:
+    """The details an audit row is written with (the keyword arguments of `audit.record`) are
+    each shown as "label: value" in the ledger, never under their code name."""
+    keys = {
+        (k.arg, where)
+        for call, where in _audit_calls()
+        for k in call.keywords
+        if k.arg not in (None, "action", "session", "clock", "actor", "target")
+    }
+    assert len(keys) >= 15
+    unlabelled = sorted(f"{k} ({where})" for k, where in keys if k not in DETAILS)
+    assert unlabelled == [], "add to DETAILS in reports/sheets/labels.py: " + ", ".join(unlabelled)
+    assert all(ZH(DETAILS[k]) != DETAILS[k] or k == "telegram_id" for k, _ in keys)
 
 
 def test_text_width_counts_chinese_double() -> None:
@@ -110,9 +122,11 @@ async def _hand_in_scenario(rt: Runtime) -> dict[str, Any]:
     return {"orders": ids, "resident": rid, "first": today - timedelta(days=2), "today": today}
 
 
-async def _workbook(rt: Runtime, first: Any, last: Any, language: str = "zh_CN") -> Any:
+async def _workbook(
+    rt: Runtime, first: Any, last: Any, language: str = "zh_CN", scope: Scope | None = None
+) -> Any:
     async with rt.db.read() as s:
-        scope = await scope_of(s, STAFF)
+        scope = scope or await scope_of(s, STAFF)
         assert scope is not None
         sheets = await reports.ledger(s, scope, first, last, rt.timezone, gettext_for(language))
     return sheets, load_workbook(io.BytesIO(reports.workbook_bytes(sheets)))
@@ -248,3 +262,56 @@ async def test_the_ledger_in_english(rt: Runtime) -> None:
     notices = _rows(wb["Notices"])
     assert notices[1][notices[0].index("Sent to")] == "幸福小区 2栋"
     assert reports.file_name(got["today"], got["today"], "xlsx", EN).startswith("Ledger_")
+
+
+async def test_audit_rows_of_every_kind_read_as_words(rt: Runtime) -> None:
+    """Rows as the services write them (a roster change, a suspension from the command line,
+    a group moved, a staff member removed, a household forgotten, an export) read as words."""
+    await _resident(rt)
+    rid = await _resident_id(rt)
+    async with rt.db.session() as s:
+        g1, g2 = list(await s.scalars(select(Grid.id).order_by(Grid.id)))[:2]
+        vid = await s.scalar(select(Volunteer.id).where(Volunteer.telegram_id == VOLUNTEERS_1[0]))
+        starts = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)  # 08:00 in Shanghai
+        rows: list[tuple[int | None, str, str, dict[str, Any]]] = [
+            (
+                STAFF,
+                "roster.on",
+                f"grid:{g1}",
+                {"volunteer_id": vid, "starts_at": starts.isoformat()},
+            ),
+            (
+                None,
+                "volunteer.suspended",
+                f"volunteer:{vid}",
+                {
+                    "name": "王刚",
+                    "grid_id": g1,
+                    "reason": "失联",
+                    "shifts_removed": 2,
+                    "via": "cli",
+                },
+            ),
+            (STAFF, "group.rebound", f"grid:{g2}", {"from_grid_id": g1, "to_grid_id": g2}),
+            (STAFF, "staff.removed", "staff:424242", {"role": "grid_leader", "name": "钱网格长"}),
+            (STAFF, "resident.forget", f"residents:{rid}", {"orders": 1}),
+            (None, "report.exported", "all", {"days": "2026-11-01..2026-11-23"}),
+        ]
+        for actor, action, target, details in rows:
+            await audit.record(s, rt.clock, actor, action, target, **details)
+    # An admin's ledger: the command line's rows too.
+    _sheets, wb = await _workbook(rt, rt.today(), rt.today(), scope=Scope(admin=True))
+    said = [(r[1], r[3], r[4], r[5]) for r in _rows(wb["操作记录"])[1:]]
+    assert said == [
+        ("赵书记", "排入值班", "第一网格", "志愿者：王刚；班次开始：2026-11-23 08:00"),
+        (
+            "命令行",
+            "暂停志愿者",
+            "王刚",
+            "姓名：王刚；网格：第一网格；原因：失联；取消的班次：2；操作途径：命令行",
+        ),
+        ("赵书记", "网格群改绑到其他网格", "第二网格", "原网格：第一网格；新网格：第二网格"),
+        ("赵书记", "移除工作人员", "钱网格长", "角色：网格长；姓名：钱网格长"),
+        ("赵书记", "删除居民信息", "周阿姨", "订单：1"),
+        ("命令行", "导出台账", "全部", "日期：2026-11-01 – 2026-11-23"),
+    ]

@@ -24,6 +24,7 @@ from bot.services.reports.sheets.labels import (
     NOBODY,
     NONE,
     NOTICE_NO,
+    VIA,
     YES,
 )
 from bot.services.reports.sheets.sheet import Names, Sheet, headings, local, word
@@ -112,6 +113,10 @@ class _Words:
         if key == "flags":  # "elderly_alone,chronic" (a list in older rows)
             flags = value.split(",") if isinstance(value, str) else list(value)
             return _(LIST_SEPARATOR).join(str(word(FLAGS, f, _)) for f in flags if f)
+        if key == "days" and isinstance(value, str):  # 2026-11-01..2026-11-23
+            return value.replace("..", " – ")
+        if key == "via":
+            return str(word(VIA, value, _))
         if key == "role":
             return str(word(ROLE_WORDS, value, _))
         if key == "starts_at" and isinstance(value, str):

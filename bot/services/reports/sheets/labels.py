@@ -56,6 +56,9 @@ DETAILS = {
     "rows": N_("Rows"),
     "buildings_created": N_("Buildings created"),
     "days": N_("Days"),
+    "reason": N_("Reason"),
+    "shifts_removed": N_("Shifts removed"),
+    "via": N_("Done through"),
 }
 DETAIL = N_("{label}: {value}")
 DETAIL_SEPARATOR = N_("; ")
@@ -92,6 +95,8 @@ DELIVERY = {
 }
 WAITING = N_("Waiting to send")
 COMMAND_LINE = N_("Command line")
+# How an action was done (the audit's "via").
+VIA = {"bot": N_("the bot"), "cli": COMMAND_LINE}
 ALL = N_("All")
 YES = N_("Yes")
 NO = N_("No")
