@@ -171,11 +171,10 @@ async def export_parts(
     language: str = DEFAULT_LANGUAGE,
 ) -> AsyncGenerator[Part, None]:
     """The ledger's files for a scope in ``language`` (the staff member's), one part per range
-    of days (`part_ranges`), each built
-    in a child process reading the database at ``url`` (`database_url`: what is committed
-    there), up to `WORKERS` at once; yielded in order of their days, each as soon as it and
-    those before it are ready. Closing the iterator early begins no more parts (those being
-    built finish in their processes, unread)."""
+    of days (`part_ranges`), each built in a child process reading the database at ``url``
+    (`database_url`: what is committed there), up to `WORKERS` at once; yielded in order of
+    their days, each as soon as it and those before it are ready. Closing the iterator early
+    begins no more parts (those being built finish in their processes, unread)."""
     workers = max(1, min(WORKERS, len(ranges), os.cpu_count() or 1))
     pool = _pool(workers)
     todo = iter(enumerate(ranges, 1))
@@ -211,8 +210,8 @@ async def export(
 ) -> Export:
     """The ledger's files for a scope and local days as one part, built in a child process
     that reads the database ``session`` is bound to (what is committed there)."""
-    pool = _pool(1)
     url = database_url(session)
+    pool = _pool(1)
     try:
         return await asyncio.get_running_loop().run_in_executor(
             pool, export_in_this_process, url, scope, day_from, day_to, tz, language

@@ -206,11 +206,11 @@ def _other(opening: str, value: Any, neutralise: _Neutralise) -> str:
 def text_width(text: str) -> int:
     """How many columns a text takes in view: a Chinese (or other wide) character two, the
     longest line of several. From the UTF-8 length (C speed): ASCII is one byte, Chinese three
-    (-> 2), an emoji four (-> 2), accented Latin two (-> 1)."""
+    (-> 2), an emoji four (-> 2), accented Latin two (-> 1); never more than two a character."""
     if "\n" in text:
         return max(text_width(line) for line in text.split("\n"))
     n = len(text)
-    return n if text.isascii() else (len(text.encode("utf-8")) + n) // 2
+    return n if text.isascii() else min(2 * n, (len(text.encode("utf-8")) + n) // 2)
 
 
 def _value_width(value: Any) -> int:
