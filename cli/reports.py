@@ -16,9 +16,10 @@ from cli.common import database, settings_from
 
 EXPORT_HELP = """\
 Write the ledger (台账) of some local days to an XLSX workbook with Chinese headings: orders,
-order events, volunteers, notices, notice receipts (who confirmed) and the audit log of staff
-actions. --csv also writes the orders as CSV (UTF-8 with a BOM, so Excel shows the Chinese).
-Without --community it covers every community. The export itself is written to the audit log.
+order events, volunteers, notices, notice receipts (who confirmed), the care list with its
+daily check-ins and the audit log of staff actions. --csv also writes the orders as CSV
+(UTF-8 with a BOM, so Excel shows the Chinese). Without --community it covers every
+community. The export itself is written to the audit log.
 
   paotui export --from 2026-11-01 --to 2026-11-23
   paotui export --from 2026-11-23 --to 2026-11-23 --out 台账.xlsx --csv 订单.csv --community xingfu
@@ -79,6 +80,7 @@ _NOUN = {
     "志愿者": "volunteer(s)",
     "通知": "notice(s)",
     "通知回执": "notice receipt(s)",
+    "关爱名单": "care household(s)",
     "操作记录": "audit row(s)",
 }
 

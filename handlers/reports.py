@@ -1,5 +1,6 @@
 """Staff: /stats (today, a day or a range, with 今天/昨天/近7天 buttons) and /export (the
-ledger as an XLSX workbook and the orders as CSV), each for the staff member's own scope."""
+ledger as an XLSX workbook and the orders as CSV), each for the staff member's own scope, in
+their language; the files go only to their private chat."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from telegram.ext import CommandHandler, filters
 
 from bot.buttons import Button, Rows
 from bot.errors import STALE, Refused
-from bot.i18n import N_, Gettext
+from bot.i18n import N_, Gettext, gettext_for
 from bot.runtime import Runtime
 from bot.services import audit, reports
 from bot.services.scope import Scope, grid_ids, require_staff
@@ -30,7 +31,9 @@ TODAY = N_("Today")
 YESTERDAY = N_("Yesterday")
 LAST_7 = N_("Last 7 days")
 EXPORT = N_("📥 Export the ledger")
-EXPORT_CAPTION = N_("📒 Ledger {period}: orders, order events, volunteers, notices, audit log.")
+EXPORT_CAPTION = N_(
+    "📒 Ledger {period}: orders, order events, volunteers, notices, care list, audit log."
+)
 CSV_CAPTION = N_("The orders as CSV (opens in Excel).")
 PREPARING = N_("⏳ Preparing the ledger {period}. The files follow in a moment.")
 ALREADY_PREPARING = N_("Your ledger is being prepared, please wait a moment.")
@@ -138,11 +141,12 @@ async def _start_export(
     running.add(telegram_id)
     try:
         period = _period(day_from, day_to)
+        language = await ctx.language()
         if q is not None:
             await answer(q)
         await ctx.bot.send_message(telegram_id, _(PREPARING).format(period=period))
         ctx.application.create_task(
-            _export(ctx, telegram_id, scope, day_from, day_to, _),
+            _export(ctx, telegram_id, scope, day_from, day_to, language),
             name=f"export-{telegram_id}",
         )
     except BaseException:
@@ -156,14 +160,15 @@ async def _export(
     scope: Scope,
     day_from: date,
     day_to: date,
-    _: Gettext,
+    language: str,
 ) -> None:
     """Build the ledger's files in child processes, in parts of whole days small enough for
     Telegram (one part if it fits: `reports.part_ranges`), and send each part's workbook and CSV
     to the staff member's private chat as soon as it is ready, in order of the days, each named
-    for its days. Each part is recorded in the audit log (committed before it is sent). On
-    failure they are told to try again."""
+    for its days, in the staff member's language. Each part is recorded in the audit log
+    (committed before it is sent). On failure they are told to try again."""
     rt = ctx.rt
+    _ = gettext_for(language)
     try:
         async with rt.db.read() as s:
             ranges = await reports.part_ranges(s, scope, day_from, day_to, rt.timezone)
@@ -173,7 +178,7 @@ async def _export(
                 telegram_id,
                 _(IN_PARTS).format(period=_period(day_from, day_to), n=len(ranges)),
             )
-        parts = reports.export_parts(url, scope, ranges, rt.timezone)
+        parts = reports.export_parts(url, scope, ranges, rt.timezone, language)
         async with contextlib.aclosing(parts):
             async for part in parts:
                 if not await _send_part(ctx, telegram_id, part, _):
@@ -206,13 +211,13 @@ async def _send_part(ctx: AppContext, telegram_id: int, part: reports.Part, _: G
     await ctx.bot.send_document(
         chat_id=telegram_id,
         document=files.xlsx,
-        filename=reports.file_name(part.day_from, part.day_to, "xlsx"),
+        filename=reports.file_name(part.day_from, part.day_to, "xlsx", _),
         caption=_(EXPORT_CAPTION).format(period=_period(part.day_from, part.day_to)),
     )
     await ctx.bot.send_document(
         chat_id=telegram_id,
         document=files.csv,
-        filename=reports.file_name(part.day_from, part.day_to, "csv"),
+        filename=reports.file_name(part.day_from, part.day_to, "csv", _),
         caption=_(CSV_CAPTION),
     )
     return True

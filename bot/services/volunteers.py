@@ -184,7 +184,7 @@ async def decide(
         session,
         rt.clock,
         decider_telegram_id,
-        f"volunteer.{target}",
+        "volunteer.approved" if approve else "volunteer.rejected",
         f"volunteer:{vol.id}",
         name=vol.name,
         grid_id=vol.grid_id,

@@ -71,7 +71,8 @@ async def test_stats_and_export_for_staff_not_residents(harness: Harness) -> Non
     assert xlsx["document"]["file_name"].endswith(".xlsx")
     assert text_of(xlsx).startswith("📒 台账") and "订单" in text_of(xlsx)
     wb = load_workbook(io.BytesIO(h.emu.file_bytes(xlsx["document"]["file_id"])))
-    rows = list(wb["订单"].iter_rows(min_row=2, values_only=True))
+    *rows, totals = wb["订单"].iter_rows(min_row=2, values_only=True)
+    assert totals[0] == "合计：1"
     async with h.rt.db.read() as s:
         o = await s.get(Order, order_id)
         exported = list(
@@ -234,7 +235,7 @@ async def test_a_ledger_too_big_for_telegram_is_not_sent_but_explained(
 
 def _sized(size: int) -> Any:
     async def export_parts(
-        _url: str, _scope: Any, ranges: list[Any], _tz: str
+        _url: str, _scope: Any, ranges: list[Any], _tz: str, _language: str
     ) -> AsyncIterator[reports.Part]:
         for n, (first, last) in enumerate(ranges, 1):
             yield reports.Part(first, last, reports.Export(b"x" * size, b"y", 1), n, len(ranges))

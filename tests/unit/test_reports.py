@@ -212,7 +212,10 @@ async def _notice(rt: Runtime) -> int:
 
 
 def _sheet(wb: Any, title: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """A sheet's heading and rows, without its totals row ("合计：…", the last, if any)."""
     rows = list(wb[title].iter_rows(values_only=True))
+    if len(rows) > 1 and str(rows[-1][0]).startswith("合计："):
+        rows.pop()
     return list(rows[0]), rows[1:]
 
 
@@ -230,7 +233,15 @@ async def test_export_rows_match_the_database(rt: Runtime) -> None:
         db_audit = list(await s.scalars(select(AuditEntry).order_by(AuditEntry.id)))
         csv_data = reports.csv_bytes(sheets[0])
     wb = load_workbook(io.BytesIO(data))
-    assert wb.sheetnames == ["订单", "订单记录", "志愿者", "通知", "通知回执", "操作记录"]
+    assert wb.sheetnames == [
+        "订单",
+        "订单记录",
+        "志愿者",
+        "通知",
+        "通知回执",
+        "关爱名单",
+        "操作记录",
+    ]
 
     head, rows = _sheet(wb, "订单")
     assert head == list(reports.ORDER_HEADINGS)
@@ -275,7 +286,9 @@ async def test_export_rows_match_the_database(rt: Runtime) -> None:
     assert len(grid1) == 4
 
     head, rows = _sheet(wb, "通知")
-    assert [(r[0], r[4], r[-3], r[-1]) for r in rows] == [(notice_id, "明天上午核酸检测", 2, 1)]
+    assert [(r[0], r[head.index("内容")], r[-3], r[-1]) for r in rows] == [
+        (notice_id, "明天上午核酸检测", 2, 1)
+    ]
     head, rows = _sheet(wb, "通知回执")
     assert [(r[1], r[head.index("确认时间")] is not None) for r in rows] == [
         (1001, True),
@@ -283,10 +296,11 @@ async def test_export_rows_match_the_database(rt: Runtime) -> None:
     ]
 
     head, rows = _sheet(wb, "操作记录")
-    assert head == ["时间", "操作人", "Telegram ID", "操作", "操作代码", "对象", "详情"]
+    assert head == ["时间", "操作人", "Telegram ID", "操作", "对象", "详情"]
     mine = [a_ for a_ in db_audit if a_.actor_telegram_id == STAFF]
-    assert [(r[1], r[2], r[3], r[5]) for r in rows] == [
-        ("赵书记", STAFF, "发送通知", e.target) for e in mine
+    assert [e.target for e in mine] == [f"notice:{notice_id}"]
+    assert [(r[1], r[2], r[3], r[4], r[5]) for r in rows] == [
+        ("赵书记", STAFF, "发送通知", f"通知 #{notice_id}", "接收人数：2")
     ]
 
     text = csv_data.decode("utf-8")
@@ -301,7 +315,12 @@ async def test_export_rows_match_the_database(rt: Runtime) -> None:
         other = Scope(grids=frozenset({grids[1]}))
         sheets = await reports.ledger(s, other, day, day, "Asia/Shanghai")
         wb2 = load_workbook(io.BytesIO(reports.workbook_bytes(sheets)))
-    assert wb2["订单"].max_row == 1 and wb2["通知"].max_row == 1 and wb2["操作记录"].max_row == 1
+    assert [len(_sheet(wb2, t)[1]) for t in ("订单", "通知", "操作记录", "关爱名单")] == [
+        0,
+        0,
+        0,
+        0,
+    ]
 
 
 def test_the_command_line_export(
@@ -330,7 +349,7 @@ def test_the_command_line_export(
     said = capsys.readouterr().out
     assert "2 order(s)" in said and str(out) in said
     wb = load_workbook(out)
-    assert [r[0] for r in wb["订单"].iter_rows(min_row=2, values_only=True)] == ids
+    assert [r[0] for r in _sheet(wb, "订单")[1]] == ids
     assert out_csv.read_bytes().startswith(b"\xef\xbb\xbf")
     # One community by its code; an unknown code and bad dates are refused.
     assert main([*args, "--community", "xingfu"]) == 0
@@ -398,7 +417,7 @@ async def test_ledger_cells_that_look_like_formulas_stay_text(rt: Runtime) -> No
     assert formulas == []
     ws = wb["订单"]
     head = [c.value for c in ws[1]]
-    rows = list(ws.iter_rows(min_row=2))
+    rows = list(ws.iter_rows(min_row=2, max_row=ws.max_row - 1))  # not the totals row
     name, what, spent = head.index("联系人"), head.index("需求"), head.index("花费(元)")
     assert [r[name].value for r in rows] == ["'" + FORMULAS["contact"]] * 5
     # (Without lxml, openpyxl writes a CR as is and XML reads it back as a line feed.)
@@ -409,7 +428,8 @@ async def test_ledger_cells_that_look_like_formulas_stay_text(rt: Runtime) -> No
     assert rows[-1][spent].value == -3.5 and rows[-1][spent].data_type == "n"
     assert [r[0].data_type for r in rows] == ["n"] * 5  # order numbers stay numbers
     notice = next(wb["通知"].iter_rows(min_row=2))
-    assert notice[4].value == "'=1+1" and notice[4].data_type == "s"
+    text = [c.value for c in wb["通知"][1]].index("内容")
+    assert notice[text].value == "'=1+1" and notice[text].data_type == "s"
 
     lines = list(csv.reader(io.StringIO(files.csv.decode("utf-8").lstrip("\ufeff"))))
     assert [line[name] for line in lines[1:]] == ["'" + FORMULAS["contact"]] * 5

@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.db import Database
+from bot.i18n import DEFAULT_LANGUAGE, gettext_for
 from bot.services.reports.days import day_bounds
 from bot.services.reports.files import csv_bytes, workbook_bytes
 from bot.services.reports.sheets.book import build_sheets
@@ -57,9 +58,10 @@ class Part:
     of: int
 
 
-def export_files(data: LedgerData) -> Export:
-    """The workbook and the orders' CSV, built from what was read. CPU-bound and pure."""
-    sheets = build_sheets(data)
+def export_files(data: LedgerData, language: str = DEFAULT_LANGUAGE) -> Export:
+    """The workbook and the orders' CSV, in ``language``, built from what was read. CPU-bound
+    and pure."""
+    sheets = build_sheets(data, gettext_for(language))
     return Export(workbook_bytes(sheets), csv_bytes(sheets[0]), len(sheets[0].rows))
 
 
@@ -72,8 +74,16 @@ async def _read(url: str, scope: Scope, day_from: date, day_to: date, tz: str) -
         await db.dispose()
 
 
-def export_in_this_process(url: str, scope: Scope, day_from: date, day_to: date, tz: str) -> Export:
-    """The ledger's files, read from the database at ``url`` and built here (the child)."""
+def export_in_this_process(
+    url: str,
+    scope: Scope,
+    day_from: date,
+    day_to: date,
+    tz: str,
+    language: str = DEFAULT_LANGUAGE,
+) -> Export:
+    """The ledger's files, read from the database at ``url`` and built here (the child), in
+    ``language``."""
     read: list[LedgerData] = []
 
     async def read_into() -> None:
@@ -83,7 +93,7 @@ def export_in_this_process(url: str, scope: Scope, day_from: date, day_to: date,
         read.append(await _read(url, scope, day_from, day_to, tz))
 
     asyncio.run(read_into())
-    return export_files(read.pop())
+    return export_files(read.pop(), language)
 
 
 def database_url(session: AsyncSession) -> str:
@@ -154,13 +164,17 @@ async def part_ranges(
 
 
 async def export_parts(
-    url: str, scope: Scope, ranges: list[tuple[date, date]], tz: str
+    url: str,
+    scope: Scope,
+    ranges: list[tuple[date, date]],
+    tz: str,
+    language: str = DEFAULT_LANGUAGE,
 ) -> AsyncGenerator[Part, None]:
-    """The ledger's files for a scope, one part per range of days (`part_ranges`), each built
-    in a child process reading the database at ``url`` (`database_url`: what is committed
-    there), up to `WORKERS` at once; yielded in order of their days, each as soon as it and
-    those before it are ready. Closing the iterator early begins no more parts (those being
-    built finish in their processes, unread)."""
+    """The ledger's files for a scope in ``language`` (the staff member's), one part per range
+    of days (`part_ranges`), each built in a child process reading the database at ``url``
+    (`database_url`: what is committed there), up to `WORKERS` at once; yielded in order of
+    their days, each as soon as it and those before it are ready. Closing the iterator early
+    begins no more parts (those being built finish in their processes, unread)."""
     workers = max(1, min(WORKERS, len(ranges), os.cpu_count() or 1))
     pool = _pool(workers)
     todo = iter(enumerate(ranges, 1))
@@ -171,7 +185,7 @@ async def export_parts(
 
     def start_next() -> None:
         for number, (first, last) in itertools.islice(todo, 1):
-            future = pool.submit(export_in_this_process, url, scope, first, last, tz)
+            future = pool.submit(export_in_this_process, url, scope, first, last, tz, language)
             building.append((number, first, last, future))
 
     try:
@@ -187,14 +201,20 @@ async def export_parts(
 
 
 async def export(
-    session: AsyncSession, scope: Scope, day_from: date, day_to: date, tz: str
+    session: AsyncSession,
+    scope: Scope,
+    day_from: date,
+    day_to: date,
+    tz: str,
+    language: str = DEFAULT_LANGUAGE,
 ) -> Export:
     """The ledger's files for a scope and local days as one part, built in a child process
     that reads the database ``session`` is bound to (what is committed there)."""
+    url = database_url(session)
     pool = _pool(1)
     try:
         return await asyncio.get_running_loop().run_in_executor(
-            pool, export_in_this_process, database_url(session), scope, day_from, day_to, tz
+            pool, export_in_this_process, url, scope, day_from, day_to, tz, language
         )
     finally:
         pool.shutdown(wait=False, cancel_futures=True)

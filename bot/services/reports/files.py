@@ -9,8 +9,12 @@ import io
 from datetime import date, datetime
 from typing import Any
 
+from bot.i18n import N_, Gettext
+from bot.services.reports.sheets.book import ZH
 from bot.services.reports.sheets.sheet import Sheet
 from bot.services.reports.xlsx import workbook
+
+LEDGER = N_("Ledger")
 
 # A spreadsheet reads a text cell that begins with one of these as a formula (=HYPERLINK(...)
 # opens a link, DDE runs a program): OWASP "CSV Injection".
@@ -25,7 +29,8 @@ def neutralise(text: str) -> str:
 
 def workbook_bytes(sheets: list[Sheet]) -> bytes:
     """The ledger as an XLSX workbook: one sheet each for orders, order events, volunteers,
-    notices, notice receipts and the audit log; Chinese headings, local times, yuan.
+    notices, notice receipts, the care list and the audit log; headings in the reader's
+    language, local times, yuan, columns sized to their cells, autofilters, totals rows.
 
     Written directly (`xlsx`), every text an inline string cell: a name like
     `=HYPERLINK(...)` is neutralised and written as text, never as a formula."""
@@ -53,7 +58,11 @@ def _csv_value(value: Any) -> str:
 
 def csv_bytes(sheet: Sheet) -> bytes:
     """A sheet (the exports: the orders) as CSV, UTF-8 with a BOM so that Excel shows the
-    Chinese. Text that Excel would read as a formula is neutralised (see `neutralise`)."""
+    Chinese. Text that Excel would read as a formula is neutralised (see `neutralise`).
+
+    The same headings and words as the sheet (a column means the same in both files), but
+    only its rows: no totals row, so that each line after the heading is one order for a
+    program reading it (or a count of lines)."""
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(sheet.headings)
@@ -62,6 +71,7 @@ def csv_bytes(sheet: Sheet) -> bytes:
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
-def file_name(day_from: date, day_to: date, ext: str) -> str:
+def file_name(day_from: date, day_to: date, ext: str, _: Gettext = ZH) -> str:
+    """台账_2026-11-01_2026-11-23.xlsx (Ledger_… in English)."""
     days = day_from.isoformat() if day_from == day_to else f"{day_from}_{day_to}"
-    return f"台账_{days}.{ext}"
+    return f"{_(LEDGER)}_{days}.{ext}"

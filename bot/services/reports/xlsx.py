@@ -1,14 +1,17 @@
 """The ledger's XLSX workbook, written directly: the few parts of an Office Open XML package a
 spreadsheet needs (content types, relationships, workbook, styles, one worksheet per `Sheet`),
 each sheet's XML streamed into the zip file row by row. What openpyxl's write-only mode wrote
-(bold frozen headings, column widths, local times as dates, yuan as 0.00, every text an inline
-string cell, never a formula), at a fraction of its cost: a month of a district's ledger is
-millions of cells, and openpyxl spent ~0.1 ms on each.
+(bold frozen headings, local times as dates, yuan as 0.00, every text an inline string cell,
+never a formula), at a fraction of its cost: a month of a district's ledger is millions of
+cells, and openpyxl spent ~0.1 ms on each. Each column is as wide as its longest cell (Chinese
+counting double, capped), the heading row has an autofilter, and a sheet's totals row (bold)
+follows its rows, outside the filter so that it stays in view when rows are filtered.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 import re
 import zipfile
 from collections.abc import Callable, Container, Iterable, Iterator, Sequence
@@ -19,8 +22,16 @@ from bot.services.reports.sheets.sheet import Sheet
 
 _Neutralise = Callable[[str], str]
 
-# Cell styles (cellXfs, in styles.xml): 0 plain, 1 a local time, 2 yuan, 3 a bold heading.
-_TIME, _MONEY, _BOLD = 1, 2, 3
+# Cell styles (cellXfs, in styles.xml): 0 plain, 1 a local time, 2 yuan, 3 a bold heading (or
+# a bold total), 4 a bold total in yuan.
+_TIME, _MONEY, _BOLD, _BOLD_MONEY = 1, 2, 3, 4
+# Column widths, in characters of the default font: a Chinese character counts two. The widest
+# cell sets its column's width, at most WIDTH_MAX (longer text is cut off in view, not in the
+# cell); measured over the first WIDTH_ROWS rows (every row of a community's month, and enough
+# of a district's: measuring each of millions of cells would cost what writing them does).
+WIDTH_MIN, WIDTH_MAX, WIDTH_ROWS = 6, 50, 20_000
+_PAD, _HEADING_PAD = 2, 4  # room around a cell's text; a heading's also holds the filter button
+_TIME_WIDTH, _DAY_WIDTH = len("2026-11-23 10:00"), len("2026-11-23")
 _EPOCH = datetime(1899, 12, 30)  # Excel's day 0 (the 1900 date system, as Excel counts it)
 _EPOCH_DAY = _EPOCH.date()
 
@@ -49,7 +60,7 @@ _WORKBOOK = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
     'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-    "<sheets>{sheets}</sheets></workbook>"
+    "<sheets>{sheets}</sheets>{names}</workbook>"
 )
 _WORKBOOK_RELS = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -72,10 +83,12 @@ _STYLES = (
     '<fill><patternFill patternType="gray125"/></fill></fills>'
     '<borders count="1"><border><left/><right/><top/><bottom/><diagonal/></border></borders>'
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="4"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<cellXfs count="5"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
     '<xf numFmtId="2" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
-    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/></cellXfs>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+    '<xf numFmtId="2" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1" '
+    'applyNumberFormat="1"/></cellXfs>'
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
 )
@@ -86,7 +99,8 @@ _SHEET_HEAD = (
     'activePane="bottomLeft" state="frozen"/></sheetView></sheetViews>'
     "<cols>{cols}</cols><sheetData>"
 )
-_SHEET_TAIL = "</sheetData></worksheet>"
+# The autofilter of the heading and the rows (not the totals row below them).
+_SHEET_TAIL = '</sheetData><autoFilter ref="{ref}"/></worksheet>'
 
 # XML 1.0 cannot hold most control characters (dropped, as openpyxl's ILLEGAL_CHARACTERS_RE
 # does); a carriage return is kept as a character reference (a parser would make it a line
@@ -189,13 +203,82 @@ def _other(opening: str, value: Any, neutralise: _Neutralise) -> str:
     return f'{opening}" t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
 
 
+def text_width(text: str) -> int:
+    """How many columns a text takes in view: a Chinese (or other wide) character two, the
+    longest line of several. From the UTF-8 length (C speed): ASCII is one byte, Chinese three
+    (-> 2), an emoji four (-> 2), accented Latin two (-> 1); never more than two a character."""
+    if "\n" in text:
+        return max(text_width(line) for line in text.split("\n"))
+    n = len(text)
+    return n if text.isascii() else min(2 * n, (len(text.encode("utf-8")) + n) // 2)
+
+
+def _value_width(value: Any) -> int:
+    kind = type(value)
+    if kind is str:
+        return text_width(value)
+    if kind is float:
+        return len(f"{value:.2f}")
+    if kind is datetime:
+        return _TIME_WIDTH
+    if kind is date:
+        return _DAY_WIDTH
+    return 0 if value is None else len(str(value))
+
+
+def column_widths(sheet: Sheet) -> list[int]:
+    """Each column's width: its longest cell (the heading with room for the filter button, the
+    first `WIDTH_ROWS` rows, the totals), at least `WIDTH_MIN`, at most `WIDTH_MAX`."""
+    widest = [text_width(h) + _HEADING_PAD - _PAD for h in sheet.headings]
+    rows = itertools.islice(sheet.rows, WIDTH_ROWS)
+    for row in itertools.chain(rows, [sheet.totals] if sheet.totals else []):
+        if len(row) > len(widest):
+            widest.extend([0] * (len(row) - len(widest)))
+        for i, value in enumerate(row):
+            # A text can be no wider than twice its length: most are skipped unmeasured.
+            if value is None or (type(value) is str and len(value) * 2 <= widest[i]):
+                continue
+            w = _value_width(value)
+            if w > widest[i]:
+                widest[i] = w
+    return [min(WIDTH_MAX, max(WIDTH_MIN, w + _PAD)) for w in widest]
+
+
+def _totals(n: int, row: Sequence[Any], letters: list[str], money: frozenset[int]) -> str:
+    """The totals row, bold (in yuan where the column is)."""
+    cells = []
+    for i, value in enumerate(row):
+        if value is None or value == "":
+            continue
+        ref = f"{letters[i]}{n}"
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            style = _BOLD_MONEY if i in money else _BOLD
+            cells.append(f'<c r="{ref}" s="{style}"><v>{value!r}</v></c>')
+        else:
+            cells.append(
+                f'<c r="{ref}" t="inlineStr" s="{_BOLD}"><is><t xml:space="preserve">'
+                f"{xml_text(str(value))}</t></is></c>"
+            )
+    return f'<row r="{n}">{"".join(cells)}</row>'
+
+
+def _filter_ref(sheet: Sheet, absolute: bool = False) -> str:
+    """The range the autofilter covers: the heading row and the rows (their headed columns),
+    not the totals."""
+    last = _column(max(1, len(sheet.headings)) - 1)
+    rows = 1 + len(sheet.rows)
+    return f"$A$1:${last}${rows}" if absolute else f"A1:{last}{rows}"
+
+
 def _sheet_xml(sheet: Sheet, neutralise: _Neutralise, risky: Container[str]) -> Iterator[str]:
     """A worksheet's XML, a few hundred rows per piece."""
     cols = "".join(
-        f'<col min="{i}" max="{i}" width="{max(10, len(h) * 2 + 2)}" customWidth="1"/>'
-        for i, h in enumerate(sheet.headings, start=1)
+        f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>'
+        for i, w in enumerate(column_widths(sheet), start=1)
     )
     width = max((len(r) for r in sheet.rows), default=0)
+    if sheet.totals:
+        width = max(width, len(sheet.totals))
     letters = [_column(i) for i in range(max(width, len(sheet.headings)))]
     head = "".join(
         f'<c r="{letters[i]}1" t="inlineStr" s="{_BOLD}"><is><t xml:space="preserve">'
@@ -211,7 +294,25 @@ def _sheet_xml(sheet: Sheet, neutralise: _Neutralise, risky: Container[str]) -> 
         if len(piece) >= 500:
             yield "".join(piece)
             piece = []
-    yield "".join(piece) + _SHEET_TAIL
+    if sheet.totals:
+        piece.append(_totals(len(sheet.rows) + 2, sheet.totals, letters, sheet.money))
+    yield "".join(piece) + _SHEET_TAIL.format(ref=_filter_ref(sheet))
+
+
+def _quoted(title: str) -> str:
+    """A sheet's name as a formula refers to it: in single quotes, a quote doubled."""
+    return "'" + title.replace("'", "''") + "'"
+
+
+def _defined_names(sheets: Sequence[Sheet]) -> str:
+    """Each sheet's autofilter range under the hidden name Excel gives it (it keeps the filter
+    working when rows are sorted or added)."""
+    names = "".join(
+        f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
+        f"{xml_text(_quoted(s.title))}!{_filter_ref(s, absolute=True)}</definedName>"
+        for i, s in enumerate(sheets)
+    )
+    return f"<definedNames>{names}</definedNames>" if names else ""
 
 
 def workbook(sheets: Iterable[Sheet], neutralise: _Neutralise, risky: str | None = None) -> bytes:
@@ -232,7 +333,8 @@ def workbook(sheets: Iterable[Sheet], neutralise: _Neutralise, risky: str | None
                 sheets="".join(
                     f'<sheet name="{xml_text(s.title)}" sheetId="{n}" r:id="rId{n}"/>'
                     for n, s in zip(numbers, sheets, strict=True)
-                )
+                ),
+                names=_defined_names(sheets),
             ),
         )
         zf.writestr(

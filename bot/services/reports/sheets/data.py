@@ -18,6 +18,7 @@ from bot.services.scope import Scope, grid_ids
 from models import (
     AuditEntry,
     Building,
+    CareCheck,
     Community,
     Compound,
     Grid,
@@ -27,6 +28,7 @@ from models import (
     OrderEvent,
     OutboxMessage,
     Resident,
+    ResidentCareFlag,
     Staff,
     Volunteer,
 )
@@ -45,6 +47,8 @@ class LedgerData:
     start: datetime
     end: datetime
     tz: str
+    day_from: date
+    day_to: date
     communities: dict[int, str]
     grids: dict[int, tuple[str, int]]  # id -> (name, community id)
     staff_names: dict[int, str]
@@ -54,8 +58,14 @@ class LedgerData:
     events: list[tuple[Any, ...]]
     notices: list[tuple[Any, ...]]
     deliveries: list[tuple[Any, ...]]
-    buildings: dict[int, str]
+    buildings: dict[int, str]  # id -> its compound and name: 幸福小区 2栋
     audit: list[tuple[Any, ...]]
+    residents: dict[int, str]  # the names of the residents the audit rows are about
+    # The care list's households in scope (on it now, or asked in the days), their flags and
+    # their check-ins in the days.
+    care: list[tuple[Any, ...]]
+    care_flags: list[tuple[int, str]]
+    care_checks: list[tuple[Any, ...]]
 
 
 async def _rows(session: AsyncSession, stmt: Any) -> list[tuple[Any, ...]]:
@@ -190,6 +200,7 @@ async def _notices(
         Notice.send_at,
         Notice.sent_at,
         Notice.cancelled_at,
+        Notice.audience_id,
     ).where(Notice.created_at >= start, Notice.created_at < end)
     if not scope.admin:
         nq = nq.where(
@@ -258,6 +269,92 @@ async def _audit(
     return await _rows(session, aq.order_by(AuditEntry.id))
 
 
+async def _buildings(session: AsyncSession) -> dict[int, str]:
+    """Each building with its compound's name, as staff know it: 幸福小区 2栋."""
+    rows = await session.execute(
+        select(Building.id, Compound.name, Building.name).join(
+            Compound, Compound.id == Building.compound_id
+        )
+    )
+    return {bid: f"{compound} {name}" for bid, compound, name in rows.all()}
+
+
+async def _resident_names(session: AsyncSession, audit: list[tuple[Any, ...]]) -> dict[int, str]:
+    """The names of the residents audit rows are about (``resident:1``, ``residents:1,2``)."""
+    ids: set[int] = set()
+    for row in audit:
+        kind, _, key = str(row[3]).partition(":")
+        if kind in ("resident", "residents"):
+            ids.update(int(k) for k in key.split(",") if k.isdigit())
+    if not ids:
+        return {}
+    rows = await session.execute(select(Resident.id, Resident.name).where(Resident.id.in_(ids)))
+    return {rid: name for rid, name in rows.all()}
+
+
+async def _care(
+    session: AsyncSession, grids: tuple[int, ...] | None, day_from: date, day_to: date
+) -> tuple[list[tuple[Any, ...]], list[tuple[int, str]], list[tuple[Any, ...]]]:
+    """The care list's households of these grids (None: every grid): those on it now and
+    those asked in the days (taken off since); not those who asked to be forgotten. With their
+    flags and their check-ins in the days."""
+    checked = select(CareCheck.resident_id).where(
+        CareCheck.day >= day_from, CareCheck.day <= day_to
+    )
+    flagged = select(ResidentCareFlag.resident_id)
+    in_grids = () if grids is None else (Building.grid_id.in_(grids),)
+    households = await _rows(
+        session,
+        select(
+            Resident.id,
+            Resident.name,
+            Resident.phone,
+            Building.grid_id,
+            Resident.building_id,
+            Resident.unit,
+            Resident.room,
+            Resident.responsible_telegram_id,
+            Resident.isolation_until,
+        )
+        .join(Building, Building.id == Resident.building_id)
+        .where(
+            *in_grids,
+            Resident.forgotten_at.is_(None),
+            Resident.id.in_(flagged) | Resident.id.in_(checked),
+        )
+        .order_by(Resident.building_id, Resident.unit, Resident.room, Resident.id),
+    )
+    if not households:
+        return [], [], []
+    ids = [h[0] for h in households]
+    flags = [
+        (rid, str(flag))
+        for rid, flag in (
+            await session.execute(
+                select(ResidentCareFlag.resident_id, ResidentCareFlag.flag)
+                .where(ResidentCareFlag.resident_id.in_(ids))
+                .order_by(ResidentCareFlag.id)
+            )
+        ).all()
+    ]
+    checks = await _rows(
+        session,
+        select(
+            CareCheck.resident_id,
+            CareCheck.day,
+            CareCheck.answer,
+            CareCheck.alerted_at,
+        )
+        .where(
+            CareCheck.resident_id.in_(ids),
+            CareCheck.day >= day_from,
+            CareCheck.day <= day_to,
+        )
+        .order_by(CareCheck.resident_id, CareCheck.day),
+    )
+    return households, flags, checks
+
+
 async def ledger_data(
     session: AsyncSession, scope: Scope, day_from: date, day_to: date, tz: str
 ) -> LedgerData:
@@ -275,12 +372,16 @@ async def ledger_data(
     only_grids = None if set(all_grids) <= set(grids) else grids
     community_ids = await _community_ids(session, grids)
     notices = await _notices(session, scope, grids, community_ids, start, end)
+    audit = await _audit(session, scope, grids, all_grids, community_ids, start, end)
+    care, care_flags, care_checks = await _care(session, only_grids, day_from, day_to)
     return LedgerData(
         scope=scope,
         grid_ids=grids,
         start=start,
         end=end,
         tz=tz,
+        day_from=day_from,
+        day_to=day_to,
         communities=communities,
         grids=all_grids,
         staff_names=await _staff_names(session),
@@ -289,6 +390,10 @@ async def ledger_data(
         events=await _events(session, only_grids, start, end),
         notices=notices,
         deliveries=await _deliveries(session, notices),
-        buildings=dict((await session.execute(select(Building.id, Building.name))).all()),
-        audit=await _audit(session, scope, grids, all_grids, community_ids, start, end),
+        buildings=await _buildings(session),
+        audit=audit,
+        residents=await _resident_names(session, audit),
+        care=care,
+        care_flags=care_flags,
+        care_checks=care_checks,
     )

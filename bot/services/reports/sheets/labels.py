@@ -6,13 +6,69 @@ from __future__ import annotations
 
 from bot.i18n import N_
 
+# Every action code the audit log is written with (`audit.record`; a test finds them all in the
+# code and checks that each has its label here).
 ACTIONS = {
     "staff.added": N_("Staff added"),
     "staff.removed": N_("Staff removed"),
     "group.bound": N_("Group chat bound"),
+    "group.rebound": N_("Group chat moved to another grid"),
     "notice.sent": N_("Notice sent"),
+    "notice.scheduled": N_("Notice scheduled"),
+    "notice.resent": N_("Notice sent again"),
     "report.exported": N_("Ledger exported"),
+    "resident.forget": N_("Resident's data erased"),
+    "roster.on": N_("Put on the duty roster"),
+    "roster.off": N_("Taken off the duty roster"),
+    "volunteer.approved": N_("Volunteer approved"),
+    "volunteer.rejected": N_("Volunteer rejected"),
+    "volunteer.suspended": N_("Volunteer suspended"),
+    "volunteer.reinstated": N_("Volunteer reinstated"),
+    "care.mark": N_("Care list: flag set"),
+    "care.unmark": N_("Care list: flag removed"),
+    "care.assign": N_("Care list: responsible person named"),
+    "care.isolation": N_("Home isolation set"),
+    "care.isolation_end": N_("Home isolation ended"),
+    "setup.imported": N_("Community set up from a file"),
 }
+# The audit log's details, by key: what each is called in the ledger.
+DETAILS = {
+    "orders": N_("Orders"),
+    "recipients": N_("Recipients"),
+    "volunteer_id": N_("Volunteer"),
+    "starts_at": N_("Shift starts"),
+    "role": N_("Role"),
+    "scope": N_("Scope"),
+    "name": N_("Name"),
+    "grid_id": N_("Grid"),
+    "from_grid_id": N_("From grid"),
+    "to_grid_id": N_("To grid"),
+    "telegram_id": N_("Telegram ID"),
+    "chat_id": N_("Chat ID"),
+    "flag": N_("Flag"),
+    "flags": N_("Flags now"),
+    "responsible": N_("Responsible person"),
+    "was": N_("Before"),
+    "until": N_("Until"),
+    "notice": N_("Notice no."),
+    "text": N_("Text"),
+    "n": N_("Households"),
+    "rows": N_("Rows"),
+    "buildings_created": N_("Buildings created"),
+    "days": N_("Days"),
+    "reason": N_("Reason"),
+    "shifts_removed": N_("Shifts removed"),
+    "via": N_("Done through"),
+}
+DETAIL = N_("{label}: {value}")
+DETAIL_SEPARATOR = N_("; ")
+LIST_SEPARATOR = N_(", ")
+NOBODY = N_("nobody")
+NONE = N_("none")
+ERASED = N_("(erased)")
+NOTICE_NO = N_("Notice no. {n}")
+EVERY_COMMUNITY = N_("All communities")
+TOTAL = N_("Total: {n}")
 ACTORS = {
     "resident": N_("Resident"),
     "volunteer": N_("Volunteer"),
@@ -39,6 +95,8 @@ DELIVERY = {
 }
 WAITING = N_("Waiting to send")
 COMMAND_LINE = N_("Command line")
+# How an action was done (the audit's "via").
+VIA = {"bot": N_("the bot"), "cli": COMMAND_LINE}
 ALL = N_("All")
 YES = N_("Yes")
 NO = N_("No")

@@ -1,5 +1,6 @@
 """The ledger's notices sheet (通知): each notice created in the days within the scope, its
-audience, author and times, and how many it went to, reached and were confirmed."""
+audience and where it went by name (幸福小区 2栋, 第一网格), author and times, and how many it
+went to, reached and were confirmed (with their totals)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from bot.i18n import N_, Gettext
 from bot.services.reports.sheets.data import LedgerData
 from bot.services.reports.sheets.labels import ALL, AUDIENCE
-from bot.services.reports.sheets.sheet import Names, Sheet, headings, local, word
+from bot.services.reports.sheets.sheet import Names, Sheet, headings, local, totals, word
 
 TITLE = N_("Notices")
 COLUMNS = (
@@ -16,6 +17,7 @@ COLUMNS = (
     N_("Community"),
     N_("Grid"),
     N_("Audience"),
+    N_("Sent to"),
     N_("Text"),
     N_("Sender"),
     N_("Created at"),
@@ -26,6 +28,26 @@ COLUMNS = (
     N_("Delivered"),
     N_("Confirmed"),
 )
+SUMS = frozenset(COLUMNS.index(c) for c in (N_("Recipients"), N_("Delivered"), N_("Confirmed")))
+
+
+def _sent_to(
+    names: Names,
+    audience: str,
+    community_id: int | None,
+    grid_id: int | None,
+    audience_id: int | None,
+) -> str:
+    """Where a notice went, by name: a building with its compound, else a grid, else a
+    community, else every community. (The care list and the volunteers: of a grid or of a
+    community.)"""
+    if audience == "building" and audience_id is not None:
+        return names.place(f"b{audience_id}")
+    if grid_id is not None:
+        return names.place(f"g{grid_id}")
+    if community_id is not None:
+        return names.place(f"c{community_id}")
+    return names.place("all")
 
 
 def notices_sheet(data: LedgerData, names: Names, _: Gettext) -> Sheet:
@@ -45,6 +67,7 @@ def notices_sheet(data: LedgerData, names: Names, _: Gettext) -> Sheet:
         send_at,
         sent_at,
         cancelled_at,
+        audience_id,
     ) in data.notices:
         ds = per_notice.get(nid, [])
         rows.append(
@@ -53,6 +76,7 @@ def notices_sheet(data: LedgerData, names: Names, _: Gettext) -> Sheet:
                 data.communities.get(community_id, "") if community_id else _(ALL),
                 names.grid(grid_id),
                 word(AUDIENCE, audience, _),
+                _sent_to(names, audience, community_id, grid_id, audience_id),
                 text,
                 names.who(author),
                 local(created_at, tz),
@@ -64,4 +88,4 @@ def notices_sheet(data: LedgerData, names: Names, _: Gettext) -> Sheet:
                 sum(1 for d in ds if d[6] is not None),
             )
         )
-    return Sheet(_(TITLE), headings(COLUMNS, _), rows)
+    return Sheet(_(TITLE), headings(COLUMNS, _), rows, totals=totals(rows, len(COLUMNS), _, SUMS))

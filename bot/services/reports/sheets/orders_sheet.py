@@ -1,5 +1,9 @@
 """The ledger's orders sheet (订单): one row per order created in the days, with its place,
-contact, kind, state, volunteer, amount spent and times. The orders' CSV is this sheet."""
+contact, kind, state, volunteer, amount spent and times, and a totals row (how many orders,
+and the sum of each column in yuan). The orders' CSV is this sheet without the totals row.
+
+A new column: its msgid in `COLUMNS` and its value at the same place in the row; a column in
+yuan also in `MONEY_COLUMNS` (it is then formatted 0.00 and summed in the totals row)."""
 
 from __future__ import annotations
 
@@ -8,7 +12,15 @@ from typing import Any
 from bot.i18n import N_, Gettext, gettext_for
 from bot.services.orders import texts
 from bot.services.reports.sheets.data import LedgerData
-from bot.services.reports.sheets.sheet import Names, Sheet, headings, label, local, yuan
+from bot.services.reports.sheets.sheet import (
+    Names,
+    Sheet,
+    headings,
+    label,
+    local,
+    totals,
+    yuan,
+)
 
 TITLE = N_("Orders")
 COLUMNS = (
@@ -35,7 +47,8 @@ COLUMNS = (
     N_("Rating"),
     N_("Reason"),
 )
-MONEY = frozenset({COLUMNS.index(N_("Spent (yuan)"))})
+MONEY_COLUMNS = (N_("Spent (yuan)"),)
+MONEY = frozenset(COLUMNS.index(c) for c in MONEY_COLUMNS)
 # The headings as exported (in Chinese).
 ORDER_HEADINGS = headings(COLUMNS, gettext_for("zh_CN"))
 
@@ -93,4 +106,4 @@ def orders_sheet(data: LedgerData, names: Names, _: Gettext) -> Sheet:
                 reason or "",
             )
         )
-    return Sheet(_(TITLE), headings(COLUMNS, _), rows, MONEY)
+    return Sheet(_(TITLE), headings(COLUMNS, _), rows, MONEY, totals(rows, len(COLUMNS), _, MONEY))

@@ -8,7 +8,7 @@ from collections import Counter
 from bot.i18n import N_, Gettext
 from bot.services.reports.sheets.data import LedgerData
 from bot.services.reports.sheets.labels import NO, VOLUNTEER_STATUS, YES
-from bot.services.reports.sheets.sheet import Names, Sheet, headings, local, word
+from bot.services.reports.sheets.sheet import Names, Sheet, headings, local, totals, word
 
 TITLE = N_("Volunteers")
 COLUMNS = (
@@ -24,6 +24,7 @@ COLUMNS = (
     N_("Claimed in period"),
     N_("Delivered in period"),
 )
+SUMS = frozenset(COLUMNS.index(c) for c in (N_("Claimed in period"), N_("Delivered in period")))
 
 
 def _done_in_range(data: LedgerData, names: Names) -> dict[str, Counter[int]]:
@@ -67,4 +68,4 @@ def volunteers_sheet(data: LedgerData, names: Names, _: Gettext) -> Sheet:
         ) in data.volunteers
         if grid_id in data.grid_ids
     ]
-    return Sheet(_(TITLE), headings(COLUMNS, _), rows)
+    return Sheet(_(TITLE), headings(COLUMNS, _), rows, totals=totals(rows, len(COLUMNS), _, SUMS))
