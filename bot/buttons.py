@@ -48,6 +48,13 @@ def relay_action(order_id: int) -> str:
     return f"m:to:{order_id}"
 
 
+def payment_action(verb: str, order_id: int) -> str:
+    """Payment of what was spent: ``pay:paid`` (the resident paid), ``pay:got`` (the runner
+    received it)."""
+    assert verb in ("paid", "got")
+    return f"pay:{verb}:{order_id}"
+
+
 def to_json(rows: Rows | None) -> list[list[dict[str, Any]]] | None:
     if rows is None:
         return None

@@ -44,6 +44,7 @@ from handlers import (
     my_orders,
     notices,
     ordering,
+    payments,
     privately,
     registration,
     relay,
@@ -143,6 +144,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     app.add_handler(volunteer.build_join_conversation(timeout))
     app.add_handler(delivery.build_delivery_conversation(timeout))  # 📦 asks for the proof
     app.add_handler(care.build_care_conversation(timeout))  # 👤/🏠 on the care list
+    app.add_handler(payments.build_payqr_conversation(timeout))  # a volunteer's QR code
 
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("help", help.help_command))
@@ -173,6 +175,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
         *care.care_handlers(),
         *setup.setup_handlers(),
         *reports.report_handlers(),
+        *payments.payment_handlers(),
     ):
         app.add_handler(handler)
 
