@@ -232,7 +232,7 @@ async def test_payment_buttons_are_refused_in_a_group_and_for_others(harness: Ha
     await h.register(UNCLE, "吴大爷", room="102")
     await h.order(aunt)
     await run_to_door(h, 1, WANG, GROUP_1, amount="10")
-    ask_pay = await aunt.expect(lambda m: "pay:paid:1" in _data(m))
+    await aunt.expect(lambda m: "pay:paid:1" in _data(m))
     # Another resident forging the press in his own chat: refused, nothing recorded.
     uncle = h.person(UNCLE)
     uncle.say("/me")
