@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.ext import CommandHandler, ConversationHandler, MessageHandler, filters
 
 from bot.buttons import Button
@@ -128,6 +128,18 @@ def build_payqr_conversation(timeout_s: float) -> ConversationHandler[AppContext
 # --- the two presses ----------------------------------------------------------------------------
 
 
+async def _drop_pay_buttons(q: CallbackQuery) -> None:
+    """The pressed message's pay: buttons have done their work; its others (on an order's
+    card) stay."""
+    markup = q.message.reply_markup if isinstance(q.message, Message) else None
+    rows = [
+        [b for b in row if not str(b.callback_data or "").startswith("pay:")]
+        for row in (markup.inline_keyboard if markup else ())
+    ]
+    rows = [row for row in rows if row]
+    await set_buttons(q, InlineKeyboardMarkup(rows) if rows else None)
+
+
 async def paid_pressed(update: Update, ctx: AppContext) -> None:
     """pay:paid:<id>: the resident says they paid; recorded once, the runner told."""
     q = pressed(update)
@@ -139,7 +151,7 @@ async def paid_pressed(update: Update, ctx: AppContext) -> None:
         return
     _ = await ctx.gettext()
     await answer(q)
-    await set_buttons(q, None)
+    await _drop_pay_buttons(q)
     if update.effective_chat and is_private(update):
         await update.effective_chat.send_message(
             _("✅ Noted: you paid ¥{amount} for {title}. {name} will confirm receiving it.").format(
@@ -163,7 +175,7 @@ async def got_pressed(update: Update, ctx: AppContext) -> None:
         return
     _ = await ctx.gettext()
     await answer(q)
-    await set_buttons(q, None)
+    await _drop_pay_buttons(q)
     if update.effective_chat and is_private(update):
         await update.effective_chat.send_message(
             _("✅ Noted: you received ¥{amount} for {title}. Thank you!").format(

@@ -112,22 +112,6 @@ def runner_payment(o: OrderView, has_qr: bool, _: Gettext) -> tuple[str, Rows]:
     return "\n".join(lines), [[Button(_(RECEIVED_BUTTON), payment_action("got", o.id))]]
 
 
-def payment_state(o: OrderView, _: Gettext, tz: str) -> str | None:
-    """One line on where the payment stands (for a card that wants it), or None: no amount."""
-    if not o.amount_spent_fen:
-        return None
-    amount = yuan(o.amount_spent_fen)
-    if o.paid_confirmed_at is not None:
-        return _("💰 ¥{amount}: received by the volunteer ({time}).").format(
-            amount=amount, time=local_time(o.paid_confirmed_at, tz, "%m-%d %H:%M")
-        )
-    if o.paid_at is not None:
-        return _("💰 ¥{amount}: paid ({time}), waiting for the volunteer to confirm.").format(
-            amount=amount, time=local_time(o.paid_at, tz, "%m-%d %H:%M")
-        )
-    return _("💰 ¥{amount}: not paid yet.").format(amount=amount)
-
-
 async def on_delivered(rt: Runtime, session: AsyncSession, o: OrderView) -> None:
     """A task delivered with an amount: the resident is asked to pay (with the runner's QR code
     if they keep one), the runner gets "money received". Both privately."""

@@ -196,6 +196,10 @@ async def test_no_code_cash_unpaid_for_staff_and_in_the_ledger(harness: Harness)
     assert "请按志愿者说的方式付款" in text_of(ask_pay) and "¥20.00" in text_of(ask_pay)
     owed = await h.emu.wait_for(LI, lambda m: "pay:got:1" in _data(m))
     assert "/payqr" in text_of(owed)
+    # 📋 My orders says where the payment stands, with 已付款 while it is not paid.
+    uncle.say("/orders")
+    detail = await uncle.expect(lambda m: "o:ok:1" in _data(m))
+    assert "pay:paid:1" in _data(detail) and "¥20.00：尚未付款" in text_of(detail)
 
     # Nothing spent: nothing to pay, no payment messages.
     await h.order(aunt)
@@ -223,6 +227,9 @@ async def test_no_code_cash_unpaid_for_staff_and_in_the_ledger(harness: Harness)
     assert Z(payments.RECEIVED_BEFORE_PAID) in await _alert(uncle, ask_pay, "pay:paid:1")
     o = await _order(h, 1)
     assert (o.paid_at, o.paid_confirmed_by) == (None, LI)
+    uncle.say("/orders")
+    detail = await uncle.expect(lambda m: "o:ok:1" in _data(m))
+    assert "pay:paid:1" not in _data(detail) and "志愿者已收到" in text_of(detail)
     boss.say("/unpaid")
     await boss.expect(Z("💰 No unpaid deliveries: every amount spent has been received."))
 
@@ -245,3 +252,12 @@ async def test_payment_buttons_are_refused_in_a_group_and_for_others(harness: Ha
     answer = await h.person(WANG).press_data(post, "pay:got:1", chat_id=GROUP_1, force=True)
     assert answer is not None and answer["show_alert"]
     assert (await _order(h, 1)).paid_confirmed_at is None
+
+    # 已付款 from 📋 My orders: recorded; the card keeps its other buttons.
+    aunt.say("/orders")
+    detail = await aunt.expect(lambda m: "pay:paid:1" in _data(m))
+    await aunt.press_data(detail, "pay:paid:1")
+    await h.wait_edit(
+        AUNT, detail["message_id"], lambda m: "pay:paid:1" not in _data(m) and "o:ok:1" in _data(m)
+    )
+    assert (await _order(h, 1)).paid_by == AUNT
