@@ -266,12 +266,6 @@ async def care_record(session: AsyncSession, telegram_id: int) -> CareRecord | N
     )
 
 
-async def care_flags(session: AsyncSession, telegram_id: int) -> set[CareFlag]:
-    """The flags the household declared itself (staff markings are staff-only)."""
-    res = await session.scalar(select(Resident).where(Resident.telegram_id == telegram_id))
-    return set() if res is None else await _declared(session, res)
-
-
 async def _declared(session: AsyncSession, res: Resident) -> set[CareFlag]:
     # Only what it can tick: a staff member marking their own household is still staff.
     return {f for f in await household_flags.declared(session, res) if f in CARE_FLAGS}
