@@ -60,6 +60,13 @@ def input_action(verb: str, input_id: int, order_id: int | None = None) -> str:
     return f"li:{verb}:{input_id}" + (f":{order_id}" if order_id is not None else "")
 
 
+def payment_action(verb: str, order_id: int) -> str:
+    """Payment of what was spent: ``pay:paid`` (the resident paid), ``pay:got`` (the runner
+    received it)."""
+    assert verb in ("paid", "got")
+    return f"pay:{verb}:{order_id}"
+
+
 def to_json(rows: Rows | None) -> list[list[dict[str, Any]]] | None:
     if rows is None:
         return None

@@ -44,6 +44,7 @@ from handlers import (
     my_orders,
     notices,
     ordering,
+    payments,
     privately,
     registration,
     relay,
@@ -145,6 +146,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     app.add_handler(volunteer.build_join_conversation(timeout))
     app.add_handler(delivery.build_delivery_conversation(timeout))  # 📦 asks for the proof
     app.add_handler(care.build_care_conversation(timeout))  # 👤/🏠 on the care list
+    app.add_handler(payments.build_payqr_conversation(timeout))  # a volunteer's QR code
 
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("help", help.help_command))
@@ -177,6 +179,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
         *reports.report_handlers(),
         *resident_input.resident_input_handlers(),
         *waiting.waiting_handlers(),
+        *payments.payment_handlers(),
     ):
         app.add_handler(handler)
 
@@ -201,6 +204,7 @@ COMMANDS = (
     ("mytasks", N_("Volunteers: the tasks I am running")),
     ("history", N_("Volunteers: my finished tasks")),
     ("shifts", N_("Volunteers: my shifts, swap one")),
+    ("payqr", N_("Volunteers: my payment QR code")),
     ("notice", N_("Staff: send a notice")),
     ("notices", N_("Staff: recent notices, who confirmed")),
     ("setup", N_("Staff: import buildings from a CSV file, print posters")),
@@ -211,6 +215,7 @@ COMMANDS = (
     ("care", N_("Staff: the care list (包保)")),
     ("stats", N_("Staff: what is going on today, or in some days")),
     ("export", N_("Staff: the ledger (台账) as an Excel file")),
+    ("unpaid", N_("Staff: deliveries whose money is not yet received")),
     ("language", "中文 / English"),
     ("help", N_("What this bot does")),
     ("cancel", N_("Stop what you are doing")),

@@ -52,6 +52,13 @@ HELP_STAFF_VOLUNTEERS = N_(
     "/volunteers lists a grid's volunteers: ✖️ suspends one (off duty, their tasks back to the "
     "group, no more tasks or addresses), ↩️ lets them work again."
 )
+HELP_VOLUNTEER_PAY = N_(
+    "/payqr keeps a picture of your payment QR code: a resident you deliver to with an amount "
+    "sees it privately with what they owe you. Press 💰 Money received when you have it."
+)
+HELP_STAFF_UNPAID = N_(
+    "/unpaid lists deliveries whose money the volunteer has not confirmed receiving."
+)
 HELP_STAFF_CARE = N_(
     "/care keeps the care list (包保): vulnerable households, who is responsible for each, "
     "home isolation. They are asked each morning whether all is well."
@@ -71,6 +78,7 @@ async def help_command(update: Update, ctx: AppContext) -> None:
                     HELP_VOLUNTEER_DUTY,
                     HELP_VOLUNTEER_MORE,
                     HELP_VOLUNTEER_SHIFTS,
+                    HELP_VOLUNTEER_PAY,
                 )
             )
         )
@@ -81,6 +89,7 @@ async def help_command(update: Update, ctx: AppContext) -> None:
             HELP_STAFF_VOLUNTEERS,
             HELP_STAFF_CARE,
             HELP_STAFF_REPORTS,
+            HELP_STAFF_UNPAID,
         )
         parts.append("\n".join(_(m) for m in staff_help))
     markup = main_menu(_) if roles and roles.resident_id and is_private(update) else None

@@ -3,21 +3,22 @@ through registration) and the care list of their household (``p:<verb>[:<value>]
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from telegram import Update
 from telegram.ext import CommandHandler, MessageHandler, filters
 
 from bot.buttons import Button, Rows
+from bot.errors import Refused
 from bot.i18n import N_, Gettext
-from bot.services import residents
+from bot.services import isolation, residents
 from handlers.answers import answer, edit_or_send, pressed
 from handlers.callback_data import ID, Callback, one_of
 from handlers.context import AppContext
 from handlers.keyboards import MENU_ME, inline, label_pattern
 from handlers.registration import ADD_SOMEONE, CHANGE_ADDRESS
 from handlers.work import Work, attempt, unit_of_work
-from models import CareFlag
 
 PEOPLE = Callback("p", "list")
 REMOVE = Callback("p", "rm", recipient_id=ID)
@@ -39,10 +40,10 @@ async def me_screen(update: Update, ctx: AppContext) -> None:
         _ = w._
         me = await residents.get(w.session, update.effective_user.id)
         others = await residents.recipients_of(w.session, update.effective_user.id)
-        care = await residents.care_flags(w.session, update.effective_user.id)
+        record = await residents.care_record(w.session, update.effective_user.id)
     if update.callback_query:
         await answer(update.callback_query)
-    if me is None:
+    if me is None or record is None:
         await update.effective_chat.send_message(
             _("Welcome! Send /start to register your address, then you can order errands.")
         )
@@ -52,9 +53,7 @@ async def me_screen(update: Update, ctx: AppContext) -> None:
         _("Address: {address}").format(address=me.address),
         _("Phone: {phone}").format(phone=me.phone),
         _("People you order for: {n}").format(n=len(others)),
-        _("Care list: {state}").format(
-            state="、".join(_(residents.CARE_FLAGS[f]) for f in sorted(care)) if care else _("no")
-        ),
+        *care_lines(record, _, ctx.rt.today()),
     ]
     rows = [
         [Button(_("✏️ Change my address"), CHANGE_ADDRESS.data())],
@@ -65,6 +64,24 @@ async def me_screen(update: Update, ctx: AppContext) -> None:
         await edit_or_send(update, "\n".join(lines), inline(rows))
     else:
         await update.effective_chat.send_message("\n".join(lines), reply_markup=inline(rows))
+
+
+def care_lines(record: residents.CareRecord, _: Gettext, today: date) -> list[str]:
+    """The household's one care record, as staff keep it, in kind words: every flag (those
+    the community noted too) and home isolation with what it changes."""
+    flags = "、".join(_(residents.CARE_WORDS[f]) for f in record.flags)
+    lines = [_("Care list: {state}").format(state=flags or _("no"))]
+    if record.by_staff:
+        lines.append(
+            _(
+                "The community has noted your household for extra care: your orders come first, "
+                "and someone may check on you."
+            )
+        )
+    if record.isolating(today):
+        assert record.isolation_until is not None
+        lines.append(isolation.on_my_page(record.isolation_until, _))
+    return lines
 
 
 def _people_screen(others: list[residents.RecipientInfo], _: Gettext) -> tuple[str, Rows]:
@@ -80,13 +97,28 @@ def _people_screen(others: list[residents.RecipientInfo], _: Gettext) -> tuple[s
     return "\n".join(lines), rows
 
 
-def _care_screen(care: set[CareFlag], _: Gettext) -> tuple[str, Rows]:
+def _care_screen(record: residents.CareRecord, _: Gettext) -> tuple[str, Rows]:
+    """Each flag the household can tick; those staff noted are ticked too, marked as theirs."""
+    noted = _("(noted by the community)")
     rows = [
-        [Button(("☑️ " if f in care else "⬜ ") + _(label), CARE_FLAG.data(flag=f))]
+        [
+            Button(
+                ("☑️ " if f in record.flags else "⬜ ")
+                + _(label)
+                + (" " + noted if f in record.by_staff else ""),
+                CARE_FLAG.data(flag=f),
+            )
+        ]
         for f, label in residents.CARE_FLAGS.items()
     ]
     rows.append([Button(_("Done"), ME.data())])
-    return _(CARE_TEXT), rows
+    text = _(CARE_TEXT)
+    others = [f for f in record.by_staff if f not in residents.CARE_FLAGS]
+    if others:
+        text += "\n" + _("Also noted by the community: {flags}").format(
+            flags="、".join(_(residents.CARE_WORDS[f]) for f in others)
+        )
+    return text, rows
 
 
 async def _show(update: Update, screen: tuple[str, Rows]) -> None:
@@ -124,14 +156,21 @@ async def person_removed(update: Update, ctx: AppContext) -> None:
     await _show(update, _people_screen(others, _))
 
 
+async def _record(w: Work, telegram_id: int) -> residents.CareRecord:
+    record = await residents.care_record(w.session, telegram_id)
+    if record is None:
+        raise Refused(residents.REGISTER_FIRST)
+    return record
+
+
 async def care_shown(update: Update, ctx: AppContext) -> None:
     """p:care: the household's care flags, each a toggle."""
     q = pressed(update)
-    care = await attempt(update, ctx, lambda w: residents.care_flags(w.session, q.from_user.id))
-    if care is None:
+    record = await attempt(update, ctx, lambda w: _record(w, q.from_user.id))
+    if record is None:
         return
     await answer(q)
-    await _show(update, _care_screen(care, await ctx.gettext()))
+    await _show(update, _care_screen(record, await ctx.gettext()))
 
 
 async def care_toggled(update: Update, ctx: AppContext) -> None:
@@ -139,15 +178,15 @@ async def care_toggled(update: Update, ctx: AppContext) -> None:
     q = pressed(update)
     flag = CARE_FLAG.parse(q.data).flag
 
-    async def toggle(w: Work) -> set[CareFlag]:
+    async def toggle(w: Work) -> residents.CareRecord:
         await residents.toggle_care(w.session, ctx.rt.clock, q.from_user.id, flag)
-        return await residents.care_flags(w.session, q.from_user.id)
+        return await _record(w, q.from_user.id)
 
-    care = await attempt(update, ctx, toggle)
-    if care is None:
+    record = await attempt(update, ctx, toggle)
+    if record is None:
         return
     await answer(q)
-    await _show(update, _care_screen(care, await ctx.gettext()))
+    await _show(update, _care_screen(record, await ctx.gettext()))
 
 
 def my_info_handlers() -> list[Any]:

@@ -14,6 +14,7 @@ from bot.buttons import Button
 from bot.errors import STALE, Refused
 from bot.i18n import N_, Gettext
 from bot.services import residents
+from bot.services.isolation import isolating, on_the_form
 from bot.services.orders import drafts, form, texts
 from handlers.answers import alert, answer, edit_or_send, pressed, respond
 from handlers.callback_data import ID, Callback, Field, one_of
@@ -274,31 +275,36 @@ async def _summary(
         what += " " + _("(voice message)")
     answers = d.answers
     urgency = d.urgency or "normal"
+    # Home isolation replaces a hand-over she chose: say so here, where she chose it.
+    isolated = me.isolation_until if isolating(me.isolation_until, ctx.rt.today()) else None
     lines = [
         _("Please check your order:"),
         "",
         _("Kind: {kind}").format(kind=_(texts.CATEGORY[d.category])),
         _("What: {what}").format(what=what.strip()),
         _("Urgency: {u}").format(u=_(texts.URGENCY[urgency])),
-        *texts.detail_lines(d.category, answers, d.doorstep, _),
+        *texts.detail_lines(d.category, answers, d.doorstep or isolated is not None, _),
         _("Deliver to: {address}").format(
             address=f"{who.name}, {who.address}" if who else me.address
         ),
     ]
+    if isolated is not None:
+        lines.append(on_the_form(isolated, _))
     edits = [
         Button("✏️ " + _(form.LABELS.get(st.key, N_("What"))), EDIT.data(key=st.key))
         for st in form.steps_for(d.category)
     ]
     rows = [[Button(_("✅ Send the order"), SEND.data(draft_id=d.id))]]
     rows += [edits[i : i + 3] for i in range(0, len(edits), 3)]
-    rows.append(
-        [
-            Button(
-                _("🤝 Hand it to me in person") if d.doorstep else _("🚪 Leave it at my door"),
-                DOORSTEP.data(),
-            )
-        ]
-    )
+    if isolated is None:
+        rows.append(
+            [
+                Button(
+                    _("🤝 Hand it to me in person") if d.doorstep else _("🚪 Leave it at my door"),
+                    DOORSTEP.data(),
+                )
+            ]
+        )
     rows.append(_cancel_row(_))
     if ctx.user_data is not None:
         ctx.user_data.pop(STEP_KEY, None)

@@ -43,6 +43,8 @@ PRIVATE_COMMANDS = (
     "setup",
     "staff",
     "outbox",  # admins: what waits to be sent
+    "payqr",  # a volunteer's payment QR code
+    "unpaid",  # staff: money not yet received
 )
 # Commands meant for a group, or harmless there (no personal data in the answer).
 GROUP_COMMANDS = ("tasks", "bind", "help", "language", "cancel")

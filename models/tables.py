@@ -162,6 +162,9 @@ class Volunteer(Base):
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     suspended_by: Mapped[int | None] = mapped_column(BigInteger)  # None: the command line
     suspended_reason: Mapped[str | None] = mapped_column(Text)
+    # A picture of their payment QR code (a Telegram file id), shown privately to the
+    # residents of the orders they deliver with an amount; never to a group.
+    pay_qr: Mapped[str | None] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     grid: Mapped[Grid] = relationship()
@@ -291,6 +294,12 @@ class Order(Base):
     # In fen (分): integers, so SQLite and PostgreSQL agree to the cent.
     amount_spent_fen: Mapped[int | None] = mapped_column(Integer)
     receipt_photo: Mapped[str | None] = mapped_column(String(256))
+    # Payment of what was spent: the resident says it is paid, the runner that it was received
+    # (either may come first: cash at the door needs only the runner's word).
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paid_by: Mapped[int | None] = mapped_column(BigInteger)
+    paid_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paid_confirmed_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -107,6 +107,8 @@ class GroupLog:
 
     versions: list[tuple[int, int, str]] = field(default_factory=list)  # (chat, message, text)
     _seen: set[tuple[int, int, str]] = field(default_factory=set)
+    # The file ids of every picture shown in a group, by (chat, message).
+    pictures: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def attach(self, emu: Any) -> GroupLog:
         emu.listeners.append(self.on_change)
@@ -115,6 +117,8 @@ class GroupLog:
     def on_change(self, chat: Any, msg: dict[str, Any] | None) -> None:
         if msg is None or chat.type == "private" or not msg.get("outgoing"):
             return
+        for size in msg.get("photo") or []:
+            self.pictures.setdefault(size.get("file_id", ""), (chat.id, int(msg["message_id"])))
         key = (chat.id, int(msg["message_id"]), _message_text(msg))
         if key[2] and key not in self._seen:
             self._seen.add(key)
@@ -123,6 +127,7 @@ class GroupLog:
     def clear(self) -> None:
         self.versions.clear()
         self._seen.clear()
+        self.pictures.clear()
 
 
 async def personal_data(rt: Any) -> tuple[list[Personal], set[str]]:
@@ -150,4 +155,10 @@ async def group_leaks(rt: Any, log: GroupLog) -> list[str]:
         leaks = find_leaks(text, people, public)
         if leaks:
             out.append(f"chat {chat_id} message {message_id}: {', '.join(leaks)} in {text!r}")
+    # A volunteer's payment QR code is for the residents they deliver to, privately.
+    async with rt.db.read() as s:
+        codes = set(await s.scalars(select(Volunteer.pay_qr).where(Volunteer.pay_qr.is_not(None))))
+    for file_id, (chat_id, message_id) in log.pictures.items():
+        if file_id in codes:
+            out.append(f"chat {chat_id} message {message_id}: a volunteer's payment QR code")
     return out

@@ -3,9 +3,9 @@ vulnerability flags, name who is responsible for it, and set a home-isolation pe
 module owns those changes, the `Household` view of one row of the list (with today's
 check-in, asked by `care_checkins`), and who may be responsible for a household.
 
-Everything here is staff-only data: residents and volunteers never see why an order is
-priority or doorstep-only. Which households a staff member may see is their scope
-(`bot.services.scope`).
+The household sees the same record, in kind words (its 👤 page; told when isolation starts or
+ends); volunteers never see why an order is priority or doorstep-only. Which households a
+staff member may see is their scope (`bot.services.scope`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sqlalchemy.orm import selectinload
 from bot.errors import STALE, Refused
 from bot.i18n import N_, Gettext
 from bot.runtime import Runtime
-from bot.services import audit, care_flags, scope
+from bot.services import audit, care_flags, isolation, scope
 from bot.services.messages import tell
 from models import (
     Building,
@@ -347,8 +347,8 @@ async def assign(
 async def set_isolation(
     rt: Runtime, session: AsyncSession, staff_id: int, resident_id: int, text: str
 ) -> Household:
-    """Home isolation until a date (inclusive), or "clear". Staff only: its orders are
-    doorstep-only and priority, and nobody else is told why."""
+    """Home isolation until a date (inclusive), or "clear": its orders are doorstep-only and
+    priority. The household is told (kindly); the volunteers are not told why."""
     r = await _resident_in_scope(session, staff_id, resident_id)
     t = text.strip().lower()
     today = rt.today()
@@ -374,6 +374,7 @@ async def set_isolation(
         until=until,
         was=before,
     )
+    await isolation.tell_household(rt, session, r, until, before)
     return await household_of(session, r, today)
 
 

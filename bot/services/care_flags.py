@@ -58,8 +58,8 @@ async def has_any(session: AsyncSession, resident_id: int) -> bool:
 
 
 async def declared(session: AsyncSession, resident: Resident) -> set[CareFlag]:
-    """The flags the household set itself (what it sees and can take back under /me); staff
-    markings are staff-only."""
+    """The flags the household set itself (what it can take back under /me); staff's
+    markings it sees too, and leaves to staff."""
     rows = await session.scalars(
         select(ResidentCareFlag.flag).where(
             ResidentCareFlag.resident_id == resident.id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -68,6 +69,8 @@ class ResidentInfo:
     unit: str
     room: str
     address: str
+    # Home isolation (set by staff) until this day: orders are left at the door meanwhile.
+    isolation_until: date | None = None
 
 
 async def register(
@@ -134,6 +137,7 @@ async def get(session: AsyncSession, telegram_id: int) -> ResidentInfo | None:
         unit=res.unit,
         room=res.room,
         address=address_text(info.community, info.label, res.unit, res.room),
+        isolation_until=res.isolation_until,
     )
 
 
@@ -225,12 +229,41 @@ CARE_FLAGS = {
     CareFlag.MOBILITY: N_("Limited mobility or a disability"),
     CareFlag.CHRONIC: N_("A chronic illness"),
 }
+# Every flag of the one care record as the household reads it (staff may mark one it cannot
+# tick itself).
+CARE_WORDS = {**CARE_FLAGS, CareFlag.DISABLED: N_("A disability")}
+REGISTER_FIRST = N_("Please register your address first: press /start.")
+STAFF_NOTED = N_(
+    "The community staff noted this for your household. To change it, please talk to them."
+)
 
 
-async def care_flags(session: AsyncSession, telegram_id: int) -> set[CareFlag]:
-    """The flags the household declared itself (staff markings are staff-only)."""
+@dataclass(frozen=True)
+class CareRecord:
+    """The household's one care record, as it sees it: every flag (its own and those staff
+    marked) and home isolation, the same record staff keep."""
+
+    flags: tuple[CareFlag, ...]
+    own: frozenset[CareFlag]
+    isolation_until: date | None
+
+    def isolating(self, today: date) -> bool:
+        return self.isolation_until is not None and self.isolation_until >= today
+
+    @property
+    def by_staff(self) -> tuple[CareFlag, ...]:
+        return tuple(f for f in self.flags if f not in self.own)
+
+
+async def care_record(session: AsyncSession, telegram_id: int) -> CareRecord | None:
     res = await session.scalar(select(Resident).where(Resident.telegram_id == telegram_id))
-    return set() if res is None else await _declared(session, res)
+    if res is None:
+        return None
+    return CareRecord(
+        flags=await household_flags.flags_of(session, res.id),
+        own=frozenset(await household_flags.declared(session, res)),
+        isolation_until=res.isolation_until,
+    )
 
 
 async def _declared(session: AsyncSession, res: Resident) -> set[CareFlag]:
@@ -249,6 +282,9 @@ async def toggle_care(
         raise Refused(N_("Please register your address first: press /start."))
     care_flag, now, rid = CareFlag(flag), clock.now(), res.id
     flags = await _declared(session, res)
+    if care_flag not in flags and care_flag in await household_flags.flags_of(session, rid):
+        # One record: what staff marked stays theirs to change.
+        raise Refused(STAFF_NOTED)
     if care_flag in flags:
         await household_flags.remove(session, rid, care_flag)
     elif not await household_flags.add(session, rid, care_flag, telegram_id, now):

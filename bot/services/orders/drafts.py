@@ -404,7 +404,7 @@ async def submit_draft(
         select(Building).where(Building.id == who.building_id).options(selectinload(Building.grid))
     )
     assert b is not None
-    # Home isolation (包保, staff only): doorstep-only and priority; nobody is told why.
+    # Home isolation (包保): doorstep-only and priority; the form told the household so.
     isolated = isolating(resident.isolation_until, rt.today())
     o = Order(
         resident_id=resident.id,

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.buttons import Button, Rows, order_action, relay_action
+from bot.buttons import Button, Rows, order_action, payment_action, relay_action
 from bot.i18n import N_, Gettext, local_time
 from bot.services import redact
 from bot.services.amounts import yuan
 from bot.services.orders import form
+from bot.services.orders.paying import payment_state
 from bot.services.orders.views import OrderView
 
 CATEGORY = {
@@ -275,11 +276,16 @@ def resident_detail(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
     spent = spent_line(o, _)
     if spent:
         lines.append(spent)
+    paying = payment_state(o, _, tz) if o.status in ("delivered", "confirmed") else None
+    if paying:
+        lines.append(paying)
     if o.rating:
         lines.append("⭐" * o.rating)
     rows: Rows = []
     if o.status == "delivered":
         rows.append([Button(_("✅ Received"), order_action("ok", o.id))])
+    if paying and o.paid_at is None and o.paid_confirmed_at is None:
+        rows.append([Button(_("✅ I have paid"), payment_action("paid", o.id))])
     if o.status in ("claimed", "purchasing", "delivering", "delivered"):
         rows.append([Button(_("💬 Message the volunteer"), relay_action(o.id))])
     if o.status in ("open", "claimed", "purchasing", "delivering"):

@@ -23,7 +23,7 @@ from bot.errors import Refused, check_length, stale
 from bot.i18n import LANGUAGES, N_, gettext_for
 from bot.limits import TEXT_LIMIT, check_fits
 from bot.runtime import Runtime
-from bot.services import ladder, relay, scope
+from bot.services import ladder, payments, relay, scope
 from bot.services.amounts import MAX_FEN
 from bot.services.messages import tell
 from bot.services.orders import routing, texts
@@ -289,6 +289,8 @@ async def deliver(
     for caption, photo in texts.delivery_photos(v, _):
         outbox.enqueue(session, rt.clock, chat_id=v.resident_telegram_id, text=caption, photo=photo)
     await _notify_resident(rt, session, v)
+    # What was spent: the resident is asked to pay (the runner's QR code), the runner confirms.
+    await payments.on_delivered(rt, session, v)
     return v
 
 

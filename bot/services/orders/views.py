@@ -69,6 +69,10 @@ class OrderView:
     doorstep_photo: str | None = None
     amount_spent_fen: int | None = None
     receipt_photo: str | None = None
+    # Payment of what was spent: the resident said it is paid; the runner received it.
+    delivered_at: datetime | None = None
+    paid_at: datetime | None = None
+    paid_confirmed_at: datetime | None = None
 
     @property
     def volunteer_first_name(self) -> str:
@@ -110,6 +114,9 @@ def view(o: Order) -> OrderView:
         doorstep_photo=o.doorstep_photo,
         amount_spent_fen=o.amount_spent_fen,
         receipt_photo=o.receipt_photo,
+        delivered_at=o.delivered_at,
+        paid_at=o.paid_at,
+        paid_confirmed_at=o.paid_confirmed_at,
     )
 
 

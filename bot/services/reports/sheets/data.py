@@ -139,6 +139,8 @@ async def _orders(
             Order.closed_at,
             Order.rating,
             Order.reason,
+            Order.paid_at,
+            Order.paid_confirmed_at,
         )
         .join(Building, Building.id == Order.building_id)
         .join(Compound, Compound.id == Building.compound_id)

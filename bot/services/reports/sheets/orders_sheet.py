@@ -40,6 +40,9 @@ COLUMNS = (
     N_("Volunteer"),
     N_("Volunteer's phone"),
     N_("Spent (yuan)"),
+    N_("Payment status"),
+    N_("Resident paid at"),
+    N_("Money received at"),
     N_("Ordered at"),
     N_("Claimed at"),
     N_("Delivered at"),
@@ -49,6 +52,25 @@ COLUMNS = (
 )
 MONEY_COLUMNS = (N_("Spent (yuan)"),)
 MONEY = frozenset(COLUMNS.index(c) for c in MONEY_COLUMNS)
+# Where the payment of what was spent stands (bot/services/payments.py).
+PAYMENT = {
+    "received": N_("received"),
+    "paid": N_("paid, not yet confirmed"),
+    "unpaid": N_("not paid"),
+}
+
+
+def payment_state(
+    fen: int | None, status: object, paid_at: object, received_at: object
+) -> str | None:
+    """The payment column's key (None when nothing is owed: no amount, or not delivered)."""
+    if not fen or str(status) not in ("delivered", "confirmed"):
+        return None
+    if received_at is not None:
+        return "received"
+    return "paid" if paid_at is not None else "unpaid"
+
+
 # The headings as exported (in Chinese).
 ORDER_HEADINGS = headings(COLUMNS, gettext_for("zh_CN"))
 
@@ -78,6 +100,8 @@ def orders_sheet(data: LedgerData, names: Names, _: Gettext) -> Sheet:
         closed_at,
         rating,
         reason,
+        paid_at,
+        received_at,
     ) in data.orders:
         v = names.volunteers.get(volunteer_id) if volunteer_id else None
         rows.append(
@@ -98,6 +122,9 @@ def orders_sheet(data: LedgerData, names: Names, _: Gettext) -> Sheet:
                 v[2] if v else "",
                 (v[3] or "") if v else "",
                 yuan(fen),
+                label(PAYMENT, payment_state(fen, status, paid_at, received_at), _),
+                local(paid_at, tz),
+                local(received_at, tz),
                 local(created_at, tz),
                 local(claimed_at, tz),
                 local(delivered_at, tz),
