@@ -37,9 +37,11 @@ from bot.services.notices.receipts import (
 )
 from bot.services.notices.sending import (
     NOTICE_PRIORITY,
+    Reach,
     Recipient,
     cancel,
     create,
+    reach,
     recipients_of,
     send,
     send_due,
@@ -62,6 +64,7 @@ __all__ = [
     "Counts",
     "Household",
     "NoticeView",
+    "Reach",
     "Recipient",
     "Target",
     "audiences_for",
@@ -72,6 +75,7 @@ __all__ = [
     "create",
     "parse_when",
     "recent",
+    "reach",
     "recipients_of",
     "resend_unconfirmed",
     "resolve",
