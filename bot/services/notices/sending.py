@@ -182,11 +182,11 @@ async def reach(session: AsyncSession, telegram_id: int, audience: str, key: str
     )
     residents, volunteers, groups = _queries(draft)
 
-    async def count(q: Select[Any] | None) -> int:
+    async def count(q: Any) -> int:
         if q is None:
             return 0
         sub = q.order_by(None).subquery()
-        first = list(sub.c)[0]
+        first = next(iter(sub.c))
         return int(await session.scalar(select(func.count(distinct(first)))) or 0)
 
     return Reach(await count(residents), await count(volunteers), await count(groups))
