@@ -118,7 +118,9 @@ async def search(
     elif len(digits) >= 5 and len(parts) == 1 and parts[0].lstrip("+").isdigit():
         conditions = [Resident.phone.endswith(digits[-11:])]
     elif len(parts) == 1 and parts[0].isdigit():
-        conditions = [Resident.room == parts[0]]
+        # "1202" may be a room or a phone's last four digits: both are offered.
+        room = Resident.room == parts[0]
+        conditions = [or_(room, Resident.phone.endswith(digits)) if len(digits) == 4 else room]
     elif len(parts) == 1:  # a name, or part of one
         conditions = [Resident.name.contains(parts[0])]
     found = await _households(rt, session, staff_id, *conditions) if conditions else []
