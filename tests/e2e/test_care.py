@@ -109,6 +109,7 @@ async def test_care_check_in_and_its_alert(harness: Harness) -> None:
     await zhou.press_data(question, f"c:call:{check_id}")
     alert = await wang.expect(Z(care_checkins.ALERT_CALL))
     assert ZHOU_PHONE in text_of(alert) and "1栋 1-101" in text_of(alert)
+    assert _has("sa:ok:")(alert)  # ✅ Handled, like every staff alert
     await zhou.expect(Z(care_handlers.REPLY[care_checkins.CALL]))
     answered = await zhou.press_data(question, f"c:ok:{check_id}", force=True)
     assert answered is not None and answered.get("show_alert")
@@ -129,6 +130,7 @@ async def test_care_check_in_and_its_alert(harness: Harness) -> None:
     await h.sweep()
     silent = await staff.expect(Z(care_checkins.ALERT_SILENT))
     assert "吴大爷" in text_of(silent) and WU_PHONE in text_of(silent)
+    assert _has("sa:ok:")(silent)
     assert _count(h, STAFF, Z(care_checkins.ALERT_SILENT)) == 1
     assert _count(h, WANG, Z(care_checkins.ALERT_SILENT)) == 0
     async with h.rt.db.read() as s:
