@@ -1,7 +1,7 @@
 """Staff alerts: the one path by which the bot alerts staff (and the person responsible for a
 household) to something they must act on: a call-me request, a household silent at the daily
 check-in, a problem report, a task nobody takes, a task that stalls, a task closed as not
-possible. Every alert carries "✅ Handled"; the first press records who handled it and when
+possible, a task group the bot lost. Every alert carries "✅ Handled"; the first press records who handled it and when
 (one conditional UPDATE), the other copies are edited (outbox edit rows) to say who did, and a
 later press, on any copy, is told who already handled it: it never acts on a past state.
 
@@ -28,7 +28,7 @@ from bot.services.people import languages_of
 from models import OutboxMessage, Staff, StaffAlert, StaffAlertCopy, Volunteer
 
 # What an alert is about (``staff_alerts.kind``).
-CALL_ME, NEED, SILENT, PROBLEM, UNCLAIMED, STALLED, GAVE_UP, WAITING = (
+CALL_ME, NEED, SILENT, PROBLEM, UNCLAIMED, STALLED, GAVE_UP, WAITING, GROUP_LOST = (
     "call_me",
     "need",
     "silent",
@@ -36,7 +36,8 @@ CALL_ME, NEED, SILENT, PROBLEM, UNCLAIMED, STALLED, GAVE_UP, WAITING = (
     "unclaimed",
     "stalled",
     "gave_up",
-    "waiting",
+    "waiting",  # a resident pressed 催一催 (issue 15 point 3)
+    "group_lost",
 )
 
 # The button's data: sa:ok:<alert id> on the alert, sa:td:<alert id> on the to-do list.
