@@ -1,9 +1,10 @@
 """Staff alerts: the one path by which the bot alerts staff (and the person responsible for a
 household) to something they must act on: a call-me request, a household silent at the daily
 check-in, a problem report, a task nobody takes, a task that stalls, a task closed as not
-possible, a task group the bot lost. Every alert carries "✅ Handled"; the first press records who handled it and when
-(one conditional UPDATE), the other copies are edited (outbox edit rows) to say who did, and a
-later press, on any copy, is told who already handled it: it never acts on a past state.
+possible, a task group the bot lost. Every alert carries "✅ Handled"; the first press records
+who handled it and when (one conditional UPDATE), the other copies are edited (outbox edit
+rows) to say who did, and a later press, on any copy, is told who already handled it: it never
+acts on a past state.
 
 Call ``alert`` where a service used to ``tell`` staff; it writes in the caller's transaction.
 """
