@@ -71,7 +71,7 @@ async def todo_handled(update: Update, ctx: AppContext) -> None:
     alert_id = TODO_HANDLED.parse(q.data).alert_id
 
     async def work(w: Work) -> tuple[alerts.Handled, tuple[str, Rows]]:
-        done = await alerts.handle(ctx.rt, w.session, q.from_user.id, alert_id)
+        done = await alerts.handle(ctx.rt, w.session, q.from_user.id, alert_id, on_alert=False)
         listing = _todo(await alerts.to_do(w.session, q.from_user.id), w._, ctx.rt.timezone)
         return done, listing
 

@@ -130,9 +130,12 @@ class Handled:
     rows: Rows
 
 
-async def handle(rt: Runtime, session: AsyncSession, telegram_id: int, alert_id: int) -> Handled:
+async def handle(
+    rt: Runtime, session: AsyncSession, telegram_id: int, alert_id: int, *, on_alert: bool = True
+) -> Handled:
     """✅ pressed by someone who got this alert: the first press marks it handled (a
-    conditional UPDATE) and edits every other copy; a later one is told who handled it."""
+    conditional UPDATE) and edits every other copy (also the presser's own when pressed
+    elsewhere, ``on_alert=False``: on the to-do list); a later one is told who handled it."""
     mine = await session.scalar(
         select(StaffAlertCopy).where(
             StaffAlertCopy.alert_id == alert_id, StaffAlertCopy.telegram_id == telegram_id
@@ -171,7 +174,7 @@ async def handle(rt: Runtime, session: AsyncSession, telegram_id: int, alert_id:
     if first:
         for c in copies:
             original = originals.get(c.outbox_id)
-            if c.telegram_id == telegram_id or original is None:
+            if original is None or (on_alert and c.telegram_id == telegram_id):
                 continue  # the presser's own copy is edited by the press's answer
             text, rows = _handled_view(
                 original,

@@ -86,3 +86,36 @@ async def test_handled_once_and_the_others_see_by_whom(harness: Harness) -> None
         row = await s.scalar(select(StaffAlert).execution_options(populate_existing=True))
     assert row is not None and row.handled_by == STAFF
     await h.settle()
+
+
+async def test_handled_from_the_to_do_list_edits_every_copy(harness: Harness) -> None:
+    h = harness
+    people = await _setup(h)
+    boss, leader = people[STAFF], people[LEADER]
+    oid = await _order(h)
+    h.advance(minutes=61)
+    await h.sweep()
+    h.advance(minutes=180)
+    await h.sweep()
+    mine = await boss.expect(Z(STAFF_TOLD))
+    theirs = await leader.expect(Z(STAFF_TOLD))
+
+    # The grid leader handles it from 📋 To do: the list empties, and both copies of the
+    # alert, his own too, say he handled it.
+    leader.say(Z(keyboards.STAFF_TODO))
+    todo = await leader.expect(Z(alert_handlers.TODO_TITLE))
+    todo_data = next(d for _, d in buttons(todo) if d.startswith("sa:td:"))
+    await leader.press_data(todo, todo_data)
+    await h.wait_edit(
+        LEADER, todo["message_id"], lambda m: Z(alert_handlers.NOTHING_TO_DO) in text_of(m)
+    )
+    await h.settle()
+    done = Z(alerts.HANDLED_LINE)
+    for chat, copy in ((LEADER, theirs), (STAFF, mine)):
+        edited = await h.wait_edit(
+            chat, copy["message_id"], lambda m: done in text_of(m) and "网格长" in text_of(m)
+        )
+        assert f"o:claim:{oid}" in [d for _, d in buttons(edited)]
+    async with h.rt.db.read() as s:
+        row = await s.scalar(select(StaffAlert))
+    assert row is not None and row.handled_by == LEADER
