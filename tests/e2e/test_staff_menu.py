@@ -108,3 +108,18 @@ async def test_each_menu_button_does_what_its_command_does(harness: Harness) -> 
     await _same(wang, "/shifts", keyboards.VOLUNTEER_SHIFTS)
     await _same(wang, "/history", keyboards.VOLUNTEER_HISTORY)
     await h.settle()
+
+
+async def test_staff_who_live_here_keep_their_menu_with_their_orders(harness: Harness) -> None:
+    h = harness
+    boss = await h.register(STAFF, "赵书记", room="301")
+    boss.seen = max([m["message_id"] for m in boss.chat()] or [0])
+    boss.say("/help")
+    helped = await boss.expect(Z(HELP_STAFF_MENU))
+    menu = _menu(helped)
+    assert "📊 统计" in menu and Z(keyboards.MENU_ORDER) in menu
+    assert Z(keyboards.MENU_MY_ORDERS) in menu
+    # 📋 My orders answers with the same menu: the staff's, not the resident's.
+    boss.say(Z(keyboards.MENU_MY_ORDERS))
+    mine = await boss.expect(lambda m: bool(_menu(m)))
+    assert _menu(mine) == menu
