@@ -10,11 +10,12 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.services import alerts
+from bot.services.orders import texts, transitions
 from handlers import alerts as alert_handlers
 from handlers import keyboards
 from models import StaffAlert, StaffAlertCopy
-from tests.e2e.test_escalation import LEADER, STAFF_TOLD, _order, _setup
-from tests.factories import STAFF, VOLUNTEERS_2, Harness, Z, buttons, text_of
+from tests.e2e.test_escalation import LEADER, STAFF_TOLD, TELL_LEADER, _order, _setup
+from tests.factories import STAFF, VOLUNTEERS_1, VOLUNTEERS_2, Harness, Z, buttons, text_of
 
 
 def _handle_data(msg: dict[str, object]) -> str:
@@ -119,3 +120,30 @@ async def test_handled_from_the_to_do_list_edits_every_copy(harness: Harness) ->
     async with h.rt.db.read() as s:
         row = await s.scalar(select(StaffAlert))
     assert row is not None and row.handled_by == LEADER
+
+
+async def test_a_stalled_task_and_a_task_given_up_carry_handled(harness: Harness) -> None:
+    h = harness
+    people = await _setup(h)
+    oid = await _order(h)
+    runner = VOLUNTEERS_1[0]
+    async with h.rt.db.session() as s:
+        await transitions.claim(h.rt, s, oid, runner)
+    h.rt.wake_outbox()
+    await h.settle()
+    h.advance(minutes=121)
+    await h.sweep()  # the runner is reminded
+    h.advance(minutes=120)
+    assert (await h.sweep())["escalation"] == 1  # the grid leader is told
+    stalled = await people[LEADER].expect(Z(TELL_LEADER))
+    assert (Z(alerts.HANDLE), _handle_data(stalled)) in buttons(stalled)
+
+    async with h.rt.db.session() as s:
+        await transitions.give_up(h.rt, s, oid, runner, texts.GIVE_UP_REASONS["stock"])
+    h.rt.wake_outbox()
+    await h.settle()
+    gave_up = await people[STAFF].expect(Z("{title} could not be done: {reason}"))
+    assert _handle_data(gave_up).startswith("sa:ok:")
+    async with h.rt.db.read() as s:
+        kinds = sorted((await s.scalars(select(StaffAlert.kind))).all())
+    assert kinds == sorted([alerts.STALLED, alerts.GAVE_UP])
