@@ -45,6 +45,14 @@ CANCEL_BUTTON = Callback("n", "x", notice_id=ID)
 
 ASK_AUDIENCE = N_("Send a notice to whom?")
 ASK_TARGET = N_("Which one?")
+# The question after the audience, as a person would ask it.
+ASK_TARGETS = {
+    svc.COMMUNITY: N_("To which community?"),
+    svc.GRID: N_("To the residents of which grid?"),
+    svc.BUILDING: N_("To the residents of which building?"),
+    svc.CARE: N_("The care list of which community or grid?"),
+    svc.VOLUNTEERS: N_("The volunteers of which community or grid?"),
+}
 ASK_TEXT = N_(
     "What should the notice to {target} say? Type it here; a photo or a PDF with the text as "
     "its caption works too. /cancel stops."
@@ -134,9 +142,7 @@ async def notice_audience(update: Update, ctx: AppContext) -> int:
         return await _chose_target(update, ctx, _, audience, *options[0])
     rows = [[Button(label, TARGET_BUTTON.data(key=key))] for key, label in options]
     rows.append([Button(_(CANCEL), STOP_BUTTON.data())])
-    await edit_or_send(
-        update, _(svc.AUDIENCE_LABELS[audience]) + "\n" + _(ASK_TARGET), inline(rows)
-    )
+    await edit_or_send(update, _(ASK_TARGETS.get(audience, ASK_TARGET)), inline(rows))
     return TARGET
 
 

@@ -20,6 +20,7 @@ async def test_preview_counts_households_and_names_the_compound(harness: Harness
     whom = await boss.expect(Z(ASK_AUDIENCE))
     await boss.press(whom, Z("🏢 A building"))
     which = await h.wait_edit(STAFF, whom["message_id"], lambda m: "n:t:b" in str(buttons(m)))
+    assert "发给哪栋楼的居民？" in text_of(which)
     labels = [t for t, d in buttons(which) if d.startswith("n:t:b")]
     assert labels == ["幸福小区 1栋", "幸福小区 2栋", "幸福小区 3栋", "和平里 5栋", "和平里 6栋"]
     await boss.press(which, "幸福小区 1栋")
