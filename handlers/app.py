@@ -30,6 +30,7 @@ from bot.i18n import N_, gettext_for
 from bot.runtime import Runtime
 from handlers import (
     admin,
+    alerts,
     callback_data,
     care,
     delivery,
@@ -40,6 +41,7 @@ from handlers import (
     keyboards,
     language,
     membership,
+    menus,
     my_info,
     my_orders,
     notices,
@@ -176,6 +178,8 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
         *admin.admin_handlers(),
         *care.care_handlers(),
         *setup.setup_handlers(),
+        *menus.menu_handlers(),
+        *alerts.alert_handlers(),
         *reports.report_handlers(),
         *resident_input.resident_input_handlers(),
         *waiting.waiting_handlers(),

@@ -2,7 +2,8 @@
 answer the daily check-in with its buttons (c:ok|need|call:<check id>).
 
 Staff buttons are cr:<verb>:<resident id>[:<flag>]; every press re-checks the staff member's
-scope on the server.
+scope on the server. Browsing, choosing the responsible person and the isolation buttons are
+handlers/care_browse.py; the typed search and the typed isolation date are this conversation.
 """
 
 from __future__ import annotations
@@ -18,37 +19,38 @@ from bot.buttons import Button, Rows
 from bot.errors import STALE, Refused
 from bot.i18n import N_, Gettext, local_time
 from bot.services import care, care_checkins
-from handlers.answers import answer, edit_or_send, is_private, pressed
+from bot.services import care_browse as care_browse_service
+from handlers import care_browse
+from handlers.answers import alert, answer, edit_or_send, is_private, pressed
 from handlers.callback_data import ID, Callback, one_of
 from handlers.context import AppContext
 from handlers.conversation_exits import Handler, conversation_exits
 from handlers.keyboards import PRIVATE_TEXT, inline, main_menu
 from handlers.work import Work, attempt, unit_of_work
 
-WAIT_WHO, WAIT_ISO = 40, 41
+WAIT_ISO, WAIT_FIND = 41, 42
 KEY = "care_resident_id"
 
 CHECK_IN = Callback("c", answer=one_of(care_checkins.VERBS), check_id=ID)
-OPEN = Callback("cr", "open", resident_id=ID)
+OPEN = care_browse.OPEN
 FLAG = Callback("cr", "flag", resident_id=ID, flag=one_of(care.FLAGS))
 END_ISOLATION = Callback("cr", "isox", resident_id=ID)
-LIST = Callback("cr", "list", "0")
+LIST = care_browse.LIST
 ASK = Callback("cr", field=one_of(("who", "iso")), resident_id=ID)
 
 USAGE = N_(
-    "/care lists the care list of your grids. /care <phone> or /care <building> <unit> <room> "
-    "(for example /care 1栋 1 101) opens one household: mark it, name who is responsible "
-    "(包保责任人), set a home-isolation period."
+    "Open a household with the buttons below: browse by building, or search by phone or room. "
+    "On its card: mark it, name who looks after it (包保责任人), set a home-isolation period."
+)
+ASK_FIND = N_(
+    "Type the phone number (or its last digits), the room (101), or building, unit and room "
+    "(1栋 1 101). /cancel stops."
 )
 EMPTY = N_("Nobody is on the care list of your grids yet.")
 TITLE = N_("⭐ Care list ({n}):")
-ASK_WHO = N_(
-    "Who is responsible for {name}? Send their Telegram id (staff or an approved volunteer; "
-    "they must have talked to the bot to get alerts), or “me”. /cancel to stop."
-)
 ASK_ISO = N_(
-    "Home isolation (居家隔离) of {name} until which day? Send a date like {example}, or "
-    "“clear”. /cancel to stop."
+    "Home isolation (居家隔离) of {name}: for how long? Press a button, or type the last day "
+    "(e.g. {example}, 12月8日) or a number of days. /cancel stops."
 )
 STOPPED = N_("Stopped. Nothing was changed.")
 
@@ -107,7 +109,7 @@ def _card(h: care.Household, _: Gettext, tz: str) -> tuple[str, Rows]:
 
 def _listing(homes: list[care.Household], _: Gettext, tz: str) -> tuple[str, Rows]:
     if not homes:
-        return _(EMPTY) + "\n\n" + _(USAGE), []
+        return _(EMPTY) + "\n\n" + _(USAGE), care_browse.navigation(_)
     lines = [_(TITLE).format(n=len(homes))]
     rows: Rows = []
     for h in homes[:40]:
@@ -121,7 +123,7 @@ def _listing(homes: list[care.Household], _: Gettext, tz: str) -> tuple[str, Row
             ]
         )
     lines += ["", _(USAGE)]
-    return "\n".join(lines), rows
+    return "\n".join(lines), rows + care_browse.navigation(_)
 
 
 async def care_command(update: Update, ctx: AppContext) -> None:
@@ -132,15 +134,45 @@ async def care_command(update: Update, ctx: AppContext) -> None:
 
     async def screen(w: Work) -> tuple[str, Rows]:
         if query:
-            rid = await care.find(w.session, user.id, query)
-            h = await care.household(ctx.rt, w.session, user.id, rid)
-            return _card(h, w._, ctx.rt.timezone)
+            return await _search(ctx, w, user.id, query)
         return _listing(await care.care_list(ctx.rt, w.session, user.id), w._, ctx.rt.timezone)
 
     shown = await attempt(update, ctx, screen)
     if shown is not None:
         text, rows = shown
         await msg.reply_text(text, reply_markup=inline(rows))
+
+
+async def _search(ctx: AppContext, w: Work, uid: int, query: str) -> tuple[str, Rows]:
+    """One household found: its card; several: a button each."""
+    homes = await care_browse_service.search(ctx.rt, w.session, uid, query)
+    if len(homes) == 1:
+        return _card(homes[0], w._, ctx.rt.timezone)
+    return care_browse.found(homes, w._)
+
+
+async def search_asked(update: Update, ctx: AppContext) -> int | None:
+    """cr:find:0: staff type what they know of the household."""
+    q = pressed(update)
+    if not is_private(update):
+        _ = await ctx.gettext()
+        await alert(update, _(STALE))
+        return None
+    await answer(q)
+    _ = await ctx.gettext()
+    assert update.effective_chat is not None
+    await update.effective_chat.send_message(_(ASK_FIND))
+    return WAIT_FIND
+
+
+async def find_typed(update: Update, ctx: AppContext) -> int:
+    msg, user = update.effective_message, update.effective_user
+    assert msg is not None and user is not None
+    shown = await attempt(update, ctx, lambda w: _search(ctx, w, user.id, msg.text or ""))
+    if shown is None:
+        return WAIT_FIND  # nothing found: they may type it otherwise
+    await msg.reply_text(shown[0], reply_markup=inline(shown[1]))
+    return ConversationHandler.END
 
 
 Change = Callable[[Work, int, int], Awaitable[care.Household]]
@@ -211,6 +243,9 @@ async def ask_input(update: Update, ctx: AppContext) -> int | None:
     q = pressed(update)
     values = ASK.parse(q.data)
     rid = values.resident_id
+    if values.field == "who":  # chosen from a list of people in scope, not typed
+        await care_browse.who_asked(update, ctx)
+        return ConversationHandler.END
 
     async def household(w: Work) -> care.Household:
         if not is_private(update):
@@ -224,32 +259,32 @@ async def ask_input(update: Update, ctx: AppContext) -> int | None:
     ctx.user_data[KEY] = rid
     await answer(q)
     _ = await ctx.gettext()
-    if values.field == "who":
-        await update.effective_chat.send_message(_(ASK_WHO).format(name=h.name))
-        return WAIT_WHO
     example = ctx.rt.today() + timedelta(days=7)
+    rows = care_browse.iso_rows(rid, _)
+    if h.isolation_until:
+        rows.append([Button(_("✖️ End isolation"), END_ISOLATION.data(resident_id=rid))])
     await update.effective_chat.send_message(
-        _(ASK_ISO).format(name=h.name, example=example.isoformat())
+        _(ASK_ISO).format(name=h.name, example=example.isoformat()), reply_markup=inline(rows)
     )
     return WAIT_ISO
 
 
-async def _typed(update: Update, ctx: AppContext, verb: str) -> int:
+async def iso_typed(update: Update, ctx: AppContext) -> int:
+    """The last day of home isolation, typed forgivingly (12月8日, 12-08, 7天)."""
     msg, user = update.effective_message, update.effective_user
     assert msg is not None and user is not None and ctx.user_data is not None
     rid = ctx.user_data.get(KEY)
-    state = WAIT_WHO if verb == "who" else WAIT_ISO
     try:
         async with unit_of_work(ctx) as w:
             _ = w._
             if rid is None:
                 raise Refused(STALE)
-            change = care.assign if verb == "who" else care.set_isolation
-            h = await change(ctx.rt, w.session, user.id, rid, msg.text or "")
+            until = care_browse_service.until_typed(msg.text or "", ctx.rt.today())
+            h = await care.set_isolation(ctx.rt, w.session, user.id, rid, until)
     except Refused as e:
         await msg.reply_text(e.render(_))
-        if e.message in (care.NOT_HELPER, care.NOT_HERE, care.BAD_DATE, care.PAST_DATE):
-            return state  # they can try again
+        if e.message in (care.BAD_DATE, care.PAST_DATE):
+            return WAIT_ISO  # they can try again
         ctx.user_data.pop(KEY, None)
         return ConversationHandler.END
     ctx.user_data.pop(KEY, None)
@@ -258,22 +293,30 @@ async def _typed(update: Update, ctx: AppContext, verb: str) -> int:
     return ConversationHandler.END
 
 
-async def who_typed(update: Update, ctx: AppContext) -> int:
-    return await _typed(update, ctx, "who")
+async def responsible_picked(update: Update, ctx: AppContext) -> None:
+    """cr:as:<resident>:<person>: named from the list (handlers/care_browse.py)."""
+    await care_browse.picked(update, ctx, _card)
 
 
-async def iso_typed(update: Update, ctx: AppContext) -> int:
-    return await _typed(update, ctx, "iso")
+async def iso_days_pressed(update: Update, ctx: AppContext) -> int:
+    """cr:isod:<resident>:<days>: isolation for that many days; the question is answered."""
+    if ctx.user_data is not None:
+        ctx.user_data.pop(KEY, None)
+    await care_browse.iso_days(update, ctx, _card)
+    return ConversationHandler.END
 
 
 def build_care_conversation(timeout_s: float) -> ConversationHandler[AppContext]:
-    entry: list[Handler] = [ASK.handler(ask_input)]
+    entry: list[Handler] = [ASK.handler(ask_input), care_browse.SEARCH.handler(search_asked)]
     exits = conversation_exits(forget=(KEY,), stopped=STOPPED)  # a timeout: quietly
     return ConversationHandler(
         entry_points=entry,
         states={
-            WAIT_WHO: [MessageHandler(PRIVATE_TEXT, who_typed)],
-            WAIT_ISO: [MessageHandler(PRIVATE_TEXT, iso_typed)],
+            WAIT_ISO: [
+                MessageHandler(PRIVATE_TEXT, iso_typed),
+                care_browse.ISO_DAYS.handler(iso_days_pressed),
+            ],
+            WAIT_FIND: [MessageHandler(PRIVATE_TEXT, find_typed)],
             **exits.timeout,
         },
         fallbacks=[*exits.stop, *entry],
@@ -332,4 +375,7 @@ def care_handlers() -> list[Any]:
         END_ISOLATION.handler(isolation_ended),
         LIST.handler(listed),
         FLAG.handler(flag_toggled),
+        care_browse.PICK.handler(responsible_picked),
+        care_browse.ISO_DAYS.handler(iso_days_pressed),
+        *care_browse.browse_handlers(),
     ]

@@ -33,7 +33,7 @@ from bot.i18n import N_, Gettext
 from handlers.answers import alert, answer, edit_or_send, set_buttons
 from handlers.callback_data import Callback
 from handlers.context import AppContext
-from handlers.keyboards import main_menu
+from handlers.keyboards import menu_for
 from handlers.persistence import timeout_is_ours
 
 STOPPED = N_("Stopped. Nothing was sent.")
@@ -76,7 +76,7 @@ async def _keyboard(
         return ReplyKeyboardRemove()
     if after is AfterStop.MENU:
         roles = await ctx.person()
-        return main_menu(_) if roles and roles.resident_id else ReplyKeyboardRemove()
+        return menu_for(roles, _) or ReplyKeyboardRemove()
     return None
 
 

@@ -9,7 +9,7 @@ from telegram import Update
 from bot.errors import STALE
 from handlers.answers import alert, is_private
 from handlers.context import AppContext
-from handlers.keyboards import main_menu
+from handlers.keyboards import menu_for
 
 
 async def stale_button(update: Update, ctx: AppContext) -> None:
@@ -40,10 +40,11 @@ async def unexpected_input(update: Update, ctx: AppContext) -> None:
         return
     roles = await ctx.person()  # first: one session reads the roles and the language
     _ = await ctx.gettext()
-    if roles and roles.resident_id:
+    menu = menu_for(roles, _)
+    if menu is not None:
         await update.effective_message.reply_text(
             _("I did not understand that. Please use the buttons below, or send /help."),
-            reply_markup=main_menu(_),
+            reply_markup=menu,
         )
     else:
         await update.effective_message.reply_text(

@@ -7,7 +7,7 @@ from telegram import Update
 from bot.i18n import N_
 from handlers.answers import is_private
 from handlers.context import AppContext
-from handlers.keyboards import main_menu
+from handlers.keyboards import menu_for
 
 HELP_RESIDENT = N_(
     "I am the community errand bot (跑腿). Volunteers of your grid run errands for you:\n"
@@ -65,25 +65,28 @@ HELP_STAFF_CARE = N_(
 )
 
 
+HELP_STAFF_MENU = N_(
+    "Community staff: the buttons below do your work. 📊 Stats: today's orders and what waits; "
+    "📋 To do: the alerts nobody has handled yet (✅ Handled on an alert tells the others); "
+    "🧡 Care list: find a household by building or phone, mark it, name who looks after it; "
+    "📢 Send a notice, 📬 Notices sent: who confirmed; 📤 Export the ledger; 🗓 Roster; "
+    "🙋 Volunteers."
+)
+HELP_VOLUNTEER_MENU = N_(
+    "Volunteers: 🧾 My tasks lists the tasks you run; 🟢 On/off duty; 🗓 My shifts; "
+    "📜 Finished tasks."
+)
+
+
 async def help_command(update: Update, ctx: AppContext) -> None:
     roles = await ctx.person()  # first: one session reads the roles and the language
     _ = await ctx.gettext()
-    parts = [_(HELP_RESIDENT)]
-    if roles and roles.volunteer_id:
-        parts.append(
-            "\n".join(
-                _(m)
-                for m in (
-                    HELP_VOLUNTEER,
-                    HELP_VOLUNTEER_DUTY,
-                    HELP_VOLUNTEER_MORE,
-                    HELP_VOLUNTEER_SHIFTS,
-                    HELP_VOLUNTEER_PAY,
-                )
-            )
-        )
+    # Each reader's own work first: staff read staff work, volunteers their tasks; the
+    # resident's part comes after for those who also order for themselves.
+    parts: list[str] = []
     if roles and roles.is_staff:
         staff_help = (
+            HELP_STAFF_MENU,
             HELP_STAFF,
             HELP_STAFF_ROSTER,
             HELP_STAFF_VOLUNTEERS,
@@ -92,6 +95,21 @@ async def help_command(update: Update, ctx: AppContext) -> None:
             HELP_STAFF_UNPAID,
         )
         parts.append("\n".join(_(m) for m in staff_help))
-    markup = main_menu(_) if roles and roles.resident_id and is_private(update) else None
+    if roles and roles.volunteer_id:
+        parts.append(
+            "\n".join(
+                _(m)
+                for m in (
+                    HELP_VOLUNTEER_MENU,
+                    HELP_VOLUNTEER,
+                    HELP_VOLUNTEER_DUTY,
+                    HELP_VOLUNTEER_MORE,
+                    HELP_VOLUNTEER_SHIFTS,
+                    HELP_VOLUNTEER_PAY,
+                )
+            )
+        )
+    parts.append(_(HELP_RESIDENT))
+    markup = menu_for(roles, _) if is_private(update) else None
     if update.effective_message:
         await update.effective_message.reply_text("\n\n".join(parts), reply_markup=markup)

@@ -1,6 +1,7 @@
-"""Keyboards: the resident's main menu (a reply keyboard) and its labels in every language,
-the message filters that keep those labels working while a conversation waits, and inline
-keyboards made from ``bot.buttons`` rows."""
+"""Keyboards: the menus (reply keyboards) of residents, volunteers and staff, each person's by
+their main role (``menu_for``), their labels in every language, the message filters that keep
+those labels working while a conversation waits, and inline keyboards made from
+``bot.buttons`` rows."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from telegram.ext import filters
 
 from bot.buttons import Rows
 from bot.i18n import LANGUAGES, N_, Gettext, gettext_for
+from bot.services.people import Roles
 
 # Reply-keyboard labels of the resident's main menu; matched in both languages.
 MENU_ORDER = N_("📝 Order")
@@ -18,7 +20,40 @@ MENU_MY_ORDERS = N_("📋 My orders")
 MENU_ME = N_("👤 My info")
 MENU_HELP = N_("❓ Help")
 MENU_LANGUAGE = N_("🌐 Language")
-MENU_LABELS = (MENU_ORDER, MENU_MY_ORDERS, MENU_ME, MENU_HELP, MENU_LANGUAGE)
+# The staff's menu (handlers/menus.py): each label does what its command does.
+STAFF_STATS = N_("📊 Stats")
+STAFF_TODO = N_("📋 To do")
+STAFF_CARE = N_("🧡 Care list")
+STAFF_NOTICE = N_("📢 Send a notice")
+STAFF_NOTICES = N_("📬 Notices sent")
+STAFF_EXPORT = N_("📤 Export")
+STAFF_ROSTER = N_("🗓 Roster")
+STAFF_VOLUNTEERS = N_("🙋 Volunteers")
+# The volunteer's menu.
+VOLUNTEER_TASKS = N_("🧾 My tasks")
+VOLUNTEER_DUTY = N_("🟢 On/off duty")
+VOLUNTEER_SHIFTS = N_("🗓 My shifts")
+VOLUNTEER_HISTORY = N_("📜 Finished tasks")
+STAFF_LABELS = (
+    STAFF_STATS,
+    STAFF_TODO,
+    STAFF_CARE,
+    STAFF_NOTICE,
+    STAFF_NOTICES,
+    STAFF_EXPORT,
+    STAFF_ROSTER,
+    STAFF_VOLUNTEERS,
+)
+VOLUNTEER_LABELS = (VOLUNTEER_TASKS, VOLUNTEER_DUTY, VOLUNTEER_SHIFTS, VOLUNTEER_HISTORY)
+MENU_LABELS = (
+    MENU_ORDER,
+    MENU_MY_ORDERS,
+    MENU_ME,
+    MENU_HELP,
+    MENU_LANGUAGE,
+    *STAFF_LABELS,
+    *VOLUNTEER_LABELS,
+)
 
 
 def label_pattern(msgid: str) -> str:
@@ -58,6 +93,50 @@ def main_menu(_: Gettext) -> ReplyKeyboardMarkup:
         resize_keyboard=True,
         is_persistent=True,
     )
+
+
+def _keyboard(rows: list[list[str]], _: Gettext) -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(
+        [[KeyboardButton(_(label)) for label in row] for row in rows],
+        resize_keyboard=True,
+        is_persistent=True,
+    )
+
+
+# A staff member or volunteer who also lives here keeps the two buttons of their own orders.
+RESIDENT_ROW = [MENU_ORDER, MENU_MY_ORDERS]
+
+
+def staff_menu(_: Gettext, *, resident: bool = False) -> ReplyKeyboardMarkup:
+    """The staff's menu: the work of the day first, then the rarer tools."""
+    rows = [
+        [STAFF_STATS, STAFF_TODO, STAFF_CARE],
+        [STAFF_NOTICE, STAFF_NOTICES, STAFF_EXPORT],
+        [STAFF_ROSTER, STAFF_VOLUNTEERS, MENU_HELP],
+    ]
+    return _keyboard(rows + ([RESIDENT_ROW] if resident else []), _)
+
+
+def volunteer_menu(_: Gettext, *, resident: bool = False) -> ReplyKeyboardMarkup:
+    """The volunteer's menu: the tasks they run and their duty."""
+    rows = [
+        [VOLUNTEER_TASKS, VOLUNTEER_DUTY],
+        [VOLUNTEER_SHIFTS, VOLUNTEER_HISTORY, MENU_HELP],
+    ]
+    return _keyboard(rows + ([RESIDENT_ROW] if resident else []), _)
+
+
+def menu_for(roles: Roles | None, _: Gettext) -> ReplyKeyboardMarkup | None:
+    """The menu of this person's main role: staff, else an approved volunteer, else a
+    resident; none for someone the bot does not know yet."""
+    if roles is None:
+        return None
+    resident = roles.resident_id is not None
+    if roles.is_staff:
+        return staff_menu(_, resident=resident)
+    if roles.volunteer_id and roles.volunteer_approved:
+        return volunteer_menu(_, resident=resident)
+    return main_menu(_) if resident else None
 
 
 def share_phone(_: Gettext) -> ReplyKeyboardMarkup:

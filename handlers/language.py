@@ -11,7 +11,7 @@ from bot.services import people
 from handlers.answers import answer, edit_or_send, pressed
 from handlers.callback_data import Callback, one_of
 from handlers.context import AppContext
-from handlers.keyboards import inline, main_menu
+from handlers.keyboards import inline, menu_for
 
 LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
 CHOSEN = Callback("l", code=one_of(LANGUAGES))
@@ -35,5 +35,6 @@ async def language_chosen(update: Update, ctx: AppContext) -> None:
     _ = gettext_for(code)
     await answer(q)
     await edit_or_send(update, _("Language set: {name}").format(name=LANGUAGE_NAMES[code]), None)
-    if roles.resident_id and update.effective_chat:
-        await update.effective_chat.send_message(_("Main menu"), reply_markup=main_menu(_))
+    menu = menu_for(roles, _)
+    if menu is not None and update.effective_chat:
+        await update.effective_chat.send_message(_("Main menu"), reply_markup=menu)

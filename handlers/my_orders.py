@@ -18,7 +18,7 @@ from bot.services.orders.views import OrderView
 from handlers.answers import alert, answer, edit_or_send, pressed
 from handlers.callback_data import ID, Callback, Field, one_of
 from handlers.context import AppContext
-from handlers.keyboards import MENU_MY_ORDERS, inline, label_pattern, main_menu
+from handlers.keyboards import MENU_MY_ORDERS, inline, label_pattern, main_menu, menu_for
 from handlers.work import attempt, reading, unit_of_work
 
 RECEIVED = Callback("o", "ok", order_id=ID)
@@ -37,16 +37,18 @@ async def my_orders(update: Update, ctx: AppContext) -> None:
     async with unit_of_work(ctx) as w:
         _ = w._
         mine = await views.orders_of_resident(w.session, update.effective_user.id, limit=20)
+    # Staff and volunteers who also order keep their own menu (it has 📝 and 📋 too).
+    menu = menu_for(await ctx.person(), _) or main_menu(_)
     if not mine:
         await update.effective_chat.send_message(
             _("You have no orders yet. Press 📝 Order to ask for an errand."),
-            reply_markup=main_menu(_),
+            reply_markup=menu,
         )
         return
     under_way = [o for o in mine if o.status not in ("confirmed", "cancelled", "unfulfillable")]
     done = [o for o in mine if o not in under_way][: max(0, 5 - len(under_way))]
     await update.effective_chat.send_message(
-        _("Your orders: {n} under way.").format(n=len(under_way)), reply_markup=main_menu(_)
+        _("Your orders: {n} under way.").format(n=len(under_way)), reply_markup=menu
     )
     for o in under_way + done:
         text, rows = texts.resident_detail(o, _, ctx.rt.timezone)

@@ -26,7 +26,7 @@ from handlers.answers import alert, answer, edit_or_send, pressed, set_buttons
 from handlers.callback_data import ID, Callback, matching, one_of
 from handlers.context import AppContext
 from handlers.conversation_exits import conversation_exits
-from handlers.keyboards import inline
+from handlers.keyboards import MENU_ANY, STAFF_NOTICE, inline, label_pattern
 from handlers.work import Work, attempt, unit_of_work
 
 AUDIENCE, TARGET, TEXT, PREVIEW, WHEN = range(40, 45)
@@ -45,10 +45,31 @@ CANCEL_BUTTON = Callback("n", "x", notice_id=ID)
 
 ASK_AUDIENCE = N_("Send a notice to whom?")
 ASK_TARGET = N_("Which one?")
+# The question after the audience, as a person would ask it.
+ASK_TARGETS = {
+    svc.COMMUNITY: N_("To which community?"),
+    svc.GRID: N_("To the residents of which grid?"),
+    svc.BUILDING: N_("To the residents of which building?"),
+    svc.CARE: N_("The care list of which community or grid?"),
+    svc.VOLUNTEERS: N_("The volunteers of which community or grid?"),
+}
 ASK_TEXT = N_(
-    "Type the notice for {target}. You may also send a photo or a PDF with the text as its caption."
+    "What should the notice to {target} say? Type it here; a photo or a PDF with the text as "
+    "its caption works too. /cancel stops."
 )
-PREVIEW_TO = N_("Preview, to {target}:")
+PREVIEW_TO = N_("Preview of the notice to {target}:")
+REACH_HOUSEHOLDS = N_("Households that will get it: {n}")
+REACH_VOLUNTEERS = N_("Volunteers: {n}")
+REACH_GROUPS = N_("Group chats: {n}")
+# Whom a notice goes to, said as a person would: "幸福小区 1栋的居民".
+TARGET_WORDS = {
+    svc.COMMUNITY: N_("all residents of {name}"),
+    svc.GRID: N_("the residents of {name}"),
+    svc.BUILDING: N_("the residents of {name}"),
+    svc.CARE: N_("the households on the care list of {name}"),
+    svc.VOLUNTEERS: N_("the volunteers of {name}"),
+    svc.EVERYONE: N_("all residents of every community"),
+}
 ASK_WHEN = N_("Send it when? Type HH:MM for today or YYYY-MM-DD HH:MM (local time).")
 SEND_NOW = N_("✅ Send now")
 SEND_LATER = N_("🕘 Send at a time")
@@ -121,15 +142,12 @@ async def notice_audience(update: Update, ctx: AppContext) -> int:
         return await _chose_target(update, ctx, _, audience, *options[0])
     rows = [[Button(label, TARGET_BUTTON.data(key=key))] for key, label in options]
     rows.append([Button(_(CANCEL), STOP_BUTTON.data())])
-    await edit_or_send(
-        update, _(svc.AUDIENCE_LABELS[audience]) + "\n" + _(ASK_TARGET), inline(rows)
-    )
+    await edit_or_send(update, _(ASK_TARGETS.get(audience, ASK_TARGET)), inline(rows))
     return TARGET
 
 
 def _target_label(_: Gettext, audience: str, label: str) -> str:
-    name = _(svc.AUDIENCE_LABELS[audience])
-    return f"{name}: {label}" if label else name
+    return _(TARGET_WORDS[audience]).format(name=label)
 
 
 async def _chose_target(
@@ -185,8 +203,16 @@ async def notice_text(update: Update, ctx: AppContext) -> int:
     text = msg.text or msg.caption or ""
     try:
         text = svc.check_text(text, file_id is not None, ctx.rt.settings.limits.max_text_length * 3)
+        async with ctx.rt.db.read() as s:
+            reach = await svc.reach(s, msg.from_user.id if msg.from_user else 0, **_aim(draft))
         # The preview wraps the text too: it must fit as well (a long target name).
-        preview = _(PREVIEW_TO).format(target=draft["target"]) + "\n\n" + text
+        preview = (
+            _(PREVIEW_TO).format(target=draft["target"])
+            + "\n"
+            + _reach_line(_, reach)
+            + "\n\n"
+            + text
+        )
         check_fits(text, [preview], limit_for(file_id is not None))
     except Refused as e:
         # The audience and target chosen are kept: a shorter text continues from here.
@@ -201,6 +227,22 @@ async def notice_text(update: Update, ctx: AppContext) -> int:
     else:
         await msg.reply_text(preview, reply_markup=markup)
     return PREVIEW
+
+
+def _aim(draft: dict[str, Any]) -> dict[str, str]:
+    return {"audience": str(draft["audience"]), "key": str(draft["key"])}
+
+
+def _reach_line(_: Gettext, reach: svc.Reach) -> str:
+    """How many it will reach, so staff see a wrong target before they send."""
+    parts = []
+    if reach.households or not (reach.volunteers or reach.groups):
+        parts.append(_(REACH_HOUSEHOLDS).format(n=reach.households))
+    if reach.volunteers:
+        parts.append(_(REACH_VOLUNTEERS).format(n=reach.volunteers))
+    if reach.groups:
+        parts.append(_(REACH_GROUPS).format(n=reach.groups))
+    return "👥 " + " · ".join(parts)
 
 
 async def notice_pin(update: Update, ctx: AppContext) -> int:
@@ -318,7 +360,8 @@ async def notice_when(update: Update, ctx: AppContext) -> int:
 
 
 def build_notice_conversation(timeout_s: float) -> ConversationHandler[AppContext]:
-    content = (filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.Document.ALL
+    # A menu label is not a notice's text: it does what it says (handlers/menus.py).
+    content = (filters.TEXT & ~filters.COMMAND & ~MENU_ANY) | filters.PHOTO | filters.Document.ALL
     # ✖️ under a preview (maybe a photo's caption) takes the buttons away and says so anew.
     exits = conversation_exits(
         forget=(KEY,),
@@ -329,7 +372,13 @@ def build_notice_conversation(timeout_s: float) -> ConversationHandler[AppContex
         timeout=False,
     )
     return ConversationHandler(
-        entry_points=[CommandHandler("notice", notice_start, filters=filters.ChatType.PRIVATE)],
+        entry_points=[
+            CommandHandler("notice", notice_start, filters=filters.ChatType.PRIVATE),
+            MessageHandler(
+                filters.ChatType.PRIVATE & filters.Regex(label_pattern(STAFF_NOTICE)),
+                notice_start,
+            ),
+        ],
         states={
             AUDIENCE: [AUDIENCE_BUTTON.handler(notice_audience)],
             TARGET: [TARGET_BUTTON.handler(notice_target)],

@@ -22,7 +22,7 @@ from handlers.answers import alert, answer, pressed, respond
 from handlers.callback_data import ID, Callback, matching
 from handlers.context import AppContext
 from handlers.conversation_exits import PLEASE_ANSWER
-from handlers.keyboards import inline, main_menu, share_phone
+from handlers.keyboards import inline, main_menu, menu_for, share_phone
 from handlers.resident_forms import REG_KEY, form_exits
 from handlers.work import unit_of_work
 
@@ -47,6 +47,10 @@ UNIT = Callback("r", "u", unit=matching("[0-9]{1,3}"))
 WELCOME = N_(
     "Welcome to the community errand service (跑腿). Volunteers of your grid will run "
     "errands for you. First, where do you live? It takes a minute; /cancel stops."
+)
+STAFF_WELCOME = N_(
+    "Welcome! Your menu is below the text field: each button does one part of your work. "
+    "/help says more."
 )
 PHONE_WHY = N_(
     "Last step: your phone number, so the volunteer can call you if something is sold out or "
@@ -117,13 +121,23 @@ async def start(update: Update, ctx: AppContext) -> int:
             ).format(building=prefill.label, community=prefill.community, bot=bot)
         )
         return ConversationHandler.END
+    roles = await ctx.person()
     if me is not None and prefill is None:
         await update.effective_message.reply_text(
             _(
                 "Welcome back, {name}. Your address: {address}\n"
                 "Press 📝 Order to ask for an errand."
             ).format(name=me.name, address=me.address),
-            reply_markup=main_menu(_),
+            reply_markup=menu_for(roles, _) or main_menu(_),
+        )
+        return ConversationHandler.END
+    if prefill is None and roles and (roles.is_staff or roles.volunteer_approved):
+        # Staff and volunteers came to work, not to register a home: their menu, and a
+        # button for those who also want errands run for their own home.
+        await update.effective_message.reply_text(_(STAFF_WELCOME), reply_markup=menu_for(roles, _))
+        await update.effective_message.reply_text(
+            _("Do you also live here and want errands run for your home?"),
+            reply_markup=inline([[Button(_("🏠 Register my home"), CHANGE_ADDRESS.data())]]),
         )
         return ConversationHandler.END
     if ctx.user_data is not None:
@@ -338,7 +352,8 @@ async def phone_given(update: Update, ctx: AppContext) -> int:
         return AWAIT_PHONE
     if ctx.user_data is not None:
         ctx.user_data.pop(REG_KEY, None)
-    await msg.reply_text(done, reply_markup=main_menu(_))
+    roles = await ctx.person()
+    await msg.reply_text(done, reply_markup=menu_for(roles, _) or main_menu(_))
     return ConversationHandler.END
 
 

@@ -1,5 +1,6 @@
 """The data and its rules: typed tables, enums, input schemas and the order state machine."""
 
+from models.alerts import StaffAlert, StaffAlertCopy
 from models.base import Base, UTCDateTime
 from models.enums import (
     Actor,
@@ -85,6 +86,8 @@ __all__ = [
     "Shift",
     "ShiftSwap",
     "Staff",
+    "StaffAlert",
+    "StaffAlertCopy",
     "StaffRole",
     "TransitionError",
     "UTCDateTime",

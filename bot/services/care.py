@@ -199,6 +199,11 @@ async def _resident_in_scope(session: AsyncSession, staff_id: int, resident_id: 
     return r
 
 
+# The same, for the care list by buttons (bot.services.care_browse).
+households_of = _households
+resident_in_scope = _resident_in_scope
+
+
 # --- staff: find, mark, assign, isolate, list -------------------------------------------------
 
 

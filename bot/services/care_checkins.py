@@ -25,7 +25,7 @@ from bot.db import affected_rows
 from bot.errors import Refused
 from bot.i18n import N_, Gettext, gettext_for, local_time
 from bot.runtime import Runtime
-from bot.services import care_flags, scope
+from bot.services import alerts, care_flags, scope
 from bot.services.care import LOAD, NOT_YOURS, Household, household_of, may_be_responsible
 from bot.services.messages import tell
 from bot.services.people import languages_of
@@ -97,7 +97,9 @@ async def ask_due(rt: Runtime) -> int:
     return asked
 
 
-async def _tell_responsible(rt: Runtime, session: AsyncSession, h: Household, make: _Text) -> int:
+async def _tell_responsible(
+    rt: Runtime, session: AsyncSession, h: Household, make: _Text, kind: str | None = None
+) -> int:
     """Tell the responsible person; with nobody named, or someone no longer entitled to the
     household's details (a suspended volunteer, staff moved elsewhere), the staff in scope of
     the grid."""
@@ -107,7 +109,10 @@ async def _tell_responsible(rt: Runtime, session: AsyncSession, h: Household, ma
         if tid and await may_be_responsible(session, tid, h.community_id, h.grid_id)
         else await scope.staff_covering(session, h.community_id, h.grid_id)
     )
-    await tell(rt, session, to, make)
+    if kind is None:  # a follow-up ("all right now"): nothing to handle
+        await tell(rt, session, to, make)
+    else:  # something to act on: ✅ Handled tells the others (bot.services.alerts)
+        await alerts.alert(rt, session, to, make, kind=kind, resident_id=h.resident_id)
     return len(to)
 
 
@@ -175,9 +180,9 @@ async def answer(
     params = {"name": h.name, "phone": h.phone, "address": h.address}
     told = 0
     if value == CALL:
-        told = await _tell_responsible(rt, session, h, _Text(ALERT_CALL, **params))
+        told = await _tell_responsible(rt, session, h, _Text(ALERT_CALL, **params), alerts.CALL_ME)
     elif value == NEED:
-        told = await _tell_responsible(rt, session, h, _Text(ALERT_NEED, **params))
+        told = await _tell_responsible(rt, session, h, _Text(ALERT_NEED, **params), alerts.NEED)
     elif check.alerted_at is not None:
         told = await _tell_responsible(rt, session, h, _Text(ALERT_LATE_FINE, name=h.name))
     return Answered(value, first=True, told=told)
@@ -245,6 +250,7 @@ async def alert_due(rt: Runtime) -> int:
                     address=h.address,
                     time=local_time(check.asked_at, rt.timezone),
                 ),
+                alerts.SILENT,
             )
             alerted += 1
     return alerted

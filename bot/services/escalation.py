@@ -20,7 +20,7 @@ from bot.buttons import Rows
 from bot.db import affected_rows
 from bot.i18n import N_, Gettext, gettext_for
 from bot.runtime import Runtime
-from bot.services import ladder, scope, waiting
+from bot.services import alerts, ladder, scope, waiting
 from bot.services.messages import tell
 from bot.services.orders import routing, texts, views
 from models import Actor, Grid, Order, OrderEvent, OrderPost
@@ -153,7 +153,7 @@ async def _community(rt: Runtime, session: AsyncSession, o: Order, waited: int) 
         )
         return msg.format(id=o.id, grid=o.grid.name, waited=_waited(waited, _)), rows
 
-    await tell(rt, session, staff, render)
+    await alerts.alert(rt, session, staff, render, kind=alerts.UNCLAIMED, order_id=o.id)
 
 
 async def _remind_runner(rt: Runtime, session: AsyncSession, o: Order, waited: int) -> None:
@@ -191,7 +191,7 @@ async def _tell_leader(rt: Runtime, session: AsyncSession, o: Order, waited: int
             name=v.volunteer_name,
         ), []
 
-    await tell(rt, session, targets, render)
+    await alerts.alert(rt, session, targets, render, kind=alerts.STALLED, order_id=o.id)
 
 
 Action = Callable[[Runtime, AsyncSession, Order, int], Awaitable[None]]

@@ -19,8 +19,7 @@ from bot.db import affected_rows
 from bot.i18n import N_, Gettext
 from bot.outbox import UPGRADED
 from bot.runtime import Runtime
-from bot.services import scope
-from bot.services.messages import tell
+from bot.services import alerts, scope
 from bot.services.orders import routing
 from models import (
     Grid,
@@ -131,7 +130,7 @@ async def group_lost(rt: Runtime, session: AsyncSession, chat_id: int) -> bool:
     def render(_: Gettext) -> str:
         return _(GROUP_LOST).format(grid=name)
 
-    await tell(rt, session, list(staff), render)
+    await alerts.alert(rt, session, staff, render, kind=alerts.GROUP_LOST)
     logger.warning("the bot lost the task group of grid %s", grid.id)
     return True
 

@@ -22,7 +22,7 @@ from bot.db import affected_rows
 from bot.errors import Refused
 from bot.i18n import N_, Gettext, local_time
 from bot.runtime import Runtime
-from bot.services import scope
+from bot.services import alerts, scope
 from bot.services.messages import tell
 from bot.services.orders import texts, views
 from bot.services.orders.views import OrderView
@@ -157,7 +157,7 @@ async def urge(rt: Runtime, session: AsyncSession, order_id: int, telegram_id: i
         text += "\n" + f"{v.contact_name} · {v.contact_phone}"
         return text, texts.group_post(v, _, rt.timezone)[1]
 
-    await tell(rt, session, staff, render)
+    await alerts.alert(rt, session, staff, render, kind=alerts.WAITING, order_id=o.id)
     return Urged(v, len(staff), count)
 
 

@@ -69,9 +69,11 @@ async def test_care_check_in_and_its_alert(harness: Harness) -> None:
     await staff.press_data(card, f"cr:flag:{zhou_id}:elderly_alone")
     card = await h.wait_edit(STAFF, card["message_id"], lambda m: "☑️" in str(m["reply_markup"]))
     await staff.press_data(card, f"cr:who:{zhou_id}")
-    await staff.expect(Z(care_handlers.ASK_WHO))
-    staff.say(str(WANG))
-    await staff.expect(lambda m: "王刚" in text_of(m) and _has("cr:flag:")(m))
+    who = await h.wait_edit(STAFF, card["message_id"], _has(f"cr:as:{zhou_id}:"))
+    await staff.press(who, "王刚")
+    await h.wait_edit(
+        STAFF, card["message_id"], lambda m: "王刚" in text_of(m) and _has("cr:flag:")(m)
+    )
     await wang.expect(lambda m: "周阿姨" in text_of(m) and ZHOU_PHONE in text_of(m))
 
     # 吴大爷 by address, marked, with nobody named: the staff in scope are alerted.
@@ -107,6 +109,7 @@ async def test_care_check_in_and_its_alert(harness: Harness) -> None:
     await zhou.press_data(question, f"c:call:{check_id}")
     alert = await wang.expect(Z(care_checkins.ALERT_CALL))
     assert ZHOU_PHONE in text_of(alert) and "1栋 1-101" in text_of(alert)
+    assert _has("sa:ok:")(alert)  # ✅ Handled, like every staff alert
     await zhou.expect(Z(care_handlers.REPLY[care_checkins.CALL]))
     answered = await zhou.press_data(question, f"c:ok:{check_id}", force=True)
     assert answered is not None and answered.get("show_alert")
@@ -127,6 +130,7 @@ async def test_care_check_in_and_its_alert(harness: Harness) -> None:
     await h.sweep()
     silent = await staff.expect(Z(care_checkins.ALERT_SILENT))
     assert "吴大爷" in text_of(silent) and WU_PHONE in text_of(silent)
+    assert _has("sa:ok:")(silent)
     assert _count(h, STAFF, Z(care_checkins.ALERT_SILENT)) == 1
     assert _count(h, WANG, Z(care_checkins.ALERT_SILENT)) == 0
     async with h.rt.db.read() as s:
@@ -138,7 +142,7 @@ async def test_care_check_in_and_its_alert(harness: Harness) -> None:
     staff.say(f"/care {WU_PHONE}")
     card = await staff.expect(_has(f"cr:iso:{wu_id}"))
     await staff.press_data(card, f"cr:iso:{wu_id}")
-    await staff.expect(lambda m: "吴大爷" in text_of(m) and "/cancel" in text_of(m))
+    await staff.expect(lambda m: "吴大爷" in text_of(m) and _has(f"cr:isod:{wu_id}:7")(m))
     until = (h.rt.today() + timedelta(days=5)).isoformat()
     staff.say(until)
     await staff.expect(lambda m: until in text_of(m) and _has(f"cr:isox:{wu_id}")(m))

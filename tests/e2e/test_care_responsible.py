@@ -1,6 +1,6 @@
-"""/care, 👤 (issue 11 point 6): naming someone outside the household's grid as its responsible
-person is refused with a clear message, nothing is saved and they are sent nothing; the question
-stays, and someone of the grid is then accepted."""
+"""/care, 👤 (issue 11 point 6, issue 15 point 8): the responsible person is chosen from the
+people of the household's grid; someone outside it is not offered, a forged press naming them
+is refused, nothing is saved and they are sent nothing; someone of the grid is accepted."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.services import care
-from handlers import care as care_handlers
-from models import Resident
+from handlers import care_browse as care_handlers
+from models import Resident, Volunteer
 from tests.factories import STAFF, VOLUNTEERS_1, VOLUNTEERS_2, Harness, Z, buttons, text_of
 
 WANG, CHEN = VOLUNTEERS_1[0], VOLUNTEERS_2[0]  # 王刚 (第一网格), 陈静 (第二网格)
@@ -34,16 +33,23 @@ async def test_the_responsible_person_must_be_of_the_households_grid(harness: Ha
     boss.say(f"/care {PHONE}")
     card = await boss.expect(_has(f"cr:who:{rid}"))
     await boss.press_data(card, f"cr:who:{rid}")
-    await boss.expect(Z(care_handlers.ASK_WHO))
-    # 陈静 volunteers in 第二网格: refused, nothing saved, she is sent nothing.
-    boss.say(str(CHEN))
-    refused = await boss.expect(Z(care.NOT_HERE))
-    assert str(CHEN) in text_of(refused) and "第一网格" in text_of(refused)
+    who = await h.wait_edit(STAFF, card["message_id"], _has(f"cr:as:{rid}:"))
+    assert Z(care_handlers.CHOOSE_WHO) in text_of(who) and "第一网格" in text_of(who)
+    # Only people of 第一网格 are offered: 王刚, not 陈静 (第二网格).
+    labels = [t for t, _ in buttons(who)]
+    assert any("王刚" in t for t in labels) and not any("陈静" in t for t in labels)
+    # A forged press naming 陈静: refused, nothing saved, she is sent nothing.
+    async with h.rt.db.read() as s:
+        chen_vid = await s.scalar(select(Volunteer.id).where(Volunteer.telegram_id == CHEN))
+    refused = await boss.press_data(who, f"cr:as:{rid}:v{chen_vid}", force=True)
+    assert refused is not None and refused.get("show_alert")
     async with h.rt.db.read() as s:
         assert (await s.get(Resident, rid)).responsible_telegram_id is None
-    # The question stays: 王刚 of 第一网格 is accepted and told.
-    boss.say(str(WANG))
-    await boss.expect(lambda m: "王刚" in text_of(m) and _has("cr:flag:")(m))
+    # 王刚 of 第一网格 is named and told.
+    await boss.press(who, "王刚")
+    await h.wait_edit(
+        STAFF, card["message_id"], lambda m: "王刚" in text_of(m) and _has("cr:flag:")(m)
+    )
     await wang.expect(lambda m: "周阿姨" in text_of(m) and PHONE in text_of(m))
     await h.settle()
     assert not any(PHONE in text_of(m) or "周阿姨" in text_of(m) for m in chen.chat())

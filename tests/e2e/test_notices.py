@@ -14,7 +14,7 @@ from sqlalchemy import insert, select
 
 from bot.errors import Refused
 from bot.services import notices
-from handlers.notices import ASK_TEXT
+from handlers.notices import ASK_TEXT, PREVIEW_TO
 from models import Notice, NoticeDelivery, OutboxMessage, Resident
 from tests.factories import GROUP_1, GROUP_2, STAFF, Harness, Z, buttons, text_of
 
@@ -151,7 +151,7 @@ async def test_confirm_resend_and_door_knocking(harness: Harness) -> None:
     boss.say("长" * 5000)  # over-long: refused, the question stays
     await boss.expect(Z("That is too long ({n} characters). Please keep it under {limit}."))
     boss.say("停水通知：今天14点到18点")
-    preview = await boss.expect(Z("Preview, to {target}:"))
+    preview = await boss.expect(Z(PREVIEW_TO))
     await boss.press(preview, Z("✅ Send now"))
     await boss.expect(Z("Notice #{id} is on its way to {n} households."))
     await h.settle()
@@ -192,6 +192,7 @@ async def test_confirm_resend_and_door_knocking(harness: Harness) -> None:
     assert "钱叔叔" in body and Z("(not delivered)") in body
     assert "周阿姨" not in body
     assert body.index("1栋") < body.index("5栋")
+    assert "幸福小区 1栋" in body and "和平里 5栋" in body  # with their compound
 
     # A resident cannot see the list or resend.
     async with h.rt.db.session() as s:
@@ -213,7 +214,7 @@ async def test_a_scheduled_notice_fires_once(harness: Harness) -> None:
     picker = await h.wait_edit(STAFF, whom["message_id"], lambda m: "n:t:b1" in str(buttons(m)))
     await boss.press_data(picker, "n:t:b1")
     boss.say("1栋明天上午停电")
-    preview = await boss.expect(Z("Preview, to {target}:"))
+    preview = await boss.expect(Z(PREVIEW_TO))
     await boss.press(preview, Z("🕘 Send at a time"))
     await boss.expect(Z("Send it when? Type HH:MM for today or YYYY-MM-DD HH:MM (local time)."))
     boss.say("明天")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from handlers.notices import PREVIEW_TO
 from handlers.registration import PHONE_WHY
 from models import Notice, Resident
 from tests.factories import GROUP_1, GROUP_2, STAFF, Harness, Z, buttons, text_of
@@ -21,7 +22,7 @@ async def test_staff_notice_to_one_grid(harness: Harness) -> None:
     grids = await h.wait_edit(STAFF, whom["message_id"], lambda m: "n:t:g1" in str(buttons(m)))
     await boss.press(grids, "第一网格")
     boss.say("致辖区居民的一封信：明早7点核酸检测")
-    preview = await boss.expect(Z("Preview, to {target}:"))
+    preview = await boss.expect(Z(PREVIEW_TO))
     assert "明早7点" in text_of(preview) and "第一网格" in text_of(preview)
     await boss.press(preview, Z("✅ Send now"))
     await boss.expect(Z("Notice #{id} is on its way to {n} households."))

@@ -73,7 +73,7 @@ async def test_a_notice_too_long_for_telegram_is_refused_and_the_draft_kept(
     await boss.expect(_refusal(4090))
     # The audience and the grid are kept: a shorter text goes straight to the preview.
     boss.say("知" * 4050)
-    preview = await boss.expect(Z("Preview, to {target}:"))
+    preview = await boss.expect(Z(notice_handlers.PREVIEW_TO))
     await boss.press(preview, Z("✅ Send now"))
     await boss.expect(Z("Notice #{id} is on its way to {n} households."))
     got = await aunt.expect("知" * 100, timeout=30)
@@ -92,7 +92,7 @@ async def test_a_notice_caption_too_long_for_telegram_is_refused(harness: Harnes
     h.emu.send_photo(STAFF, b"\x89PNG notice", caption="🍎" * 500)
     await boss.expect(_refusal(1000))
     h.emu.send_photo(STAFF, b"\x89PNG notice", caption="🍎" * 480)
-    preview = await boss.expect(Z("Preview, to {target}:"))
+    preview = await boss.expect(Z(notice_handlers.PREVIEW_TO))
     await boss.press(preview, Z("✅ Send now"))
     got = await aunt.expect(lambda m: bool(m.get("photo")), timeout=30)
     assert text_of(got).endswith("🍎" * 480)

@@ -37,9 +37,11 @@ from bot.services.notices.receipts import (
 )
 from bot.services.notices.sending import (
     NOTICE_PRIORITY,
+    Reach,
     Recipient,
     cancel,
     create,
+    reach,
     recipients_of,
     send,
     send_due,
@@ -62,6 +64,7 @@ __all__ = [
     "Counts",
     "Household",
     "NoticeView",
+    "Reach",
     "Recipient",
     "Target",
     "audiences_for",
@@ -71,6 +74,7 @@ __all__ = [
     "counts",
     "create",
     "parse_when",
+    "reach",
     "recent",
     "recipients_of",
     "resend_unconfirmed",

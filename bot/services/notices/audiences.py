@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from bot.errors import Refused
 from bot.i18n import N_
@@ -70,9 +71,11 @@ async def targets(session: AsyncSession, scope: Scope, audience: str) -> list[tu
             select(Building)
             .join(Grid, Grid.id == Building.grid_id)
             .where(scope.grid_clause())
+            .options(selectinload(Building.compound))
             .order_by(Building.id)
         )
-        return [(f"b{b.id}", b.name) for b in await session.scalars(bq)]
+        # "幸福小区 1栋": compounds often number their buildings alike.
+        return [(f"b{b.id}", building_label(b)) for b in await session.scalars(bq)]
     if audience in (CARE, VOLUNTEERS):
         if scope.admin or scope.communities:
             return communities
@@ -80,6 +83,11 @@ async def targets(session: AsyncSession, scope: Scope, audience: str) -> list[tu
     else:
         gq = gq.where(scope.grid_clause())
     return [(f"g{g.id}", g.name) for g in await session.scalars(gq)]
+
+
+def building_label(b: Building) -> str:
+    """A building with its compound, as people say it: "幸福小区 1栋"."""
+    return f"{b.compound.name} {b.name}" if b.compound and b.compound.name else b.name
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from bot.services.notices.sending import Recipient, outbox_rows, write_rows
 from bot.services.scope import require_staff, scope_of
 from models import (
     Building,
+    Compound,
     Grid,
     Notice,
     NoticeDelivery,
@@ -239,10 +240,11 @@ async def unconfirmed_by_building(
     await visible(session, telegram_id, notice_id)
     scope = await scope_of(session, telegram_id)
     q = (
-        select(Building.name, Resident, OutboxMessage.status)
+        select(Compound.name, Building.name, Resident, OutboxMessage.status)
         .select_from(NoticeDelivery)
         .join(Resident, Resident.id == NoticeDelivery.resident_id)
         .join(Building, Building.id == Resident.building_id)
+        .join(Compound, Compound.id == Building.compound_id)
         .join(Grid, Grid.id == Building.grid_id)
         .outerjoin(OutboxMessage, OutboxMessage.id == NoticeDelivery.outbox_id)
         .where(NoticeDelivery.notice_id == notice_id, NoticeDelivery.confirmed_at.is_(None))
@@ -251,6 +253,9 @@ async def unconfirmed_by_building(
         .order_by(Building.id, Resident.unit, Resident.room)
     )
     out: dict[str, list[Household]] = defaultdict(list)
-    for bname, r, status in (await session.execute(q)).all():
-        out[bname].append(Household(r.unit, r.room, r.name, r.phone, status == "failed"))
+    # "幸福小区 1栋": compounds often number their buildings alike.
+    for cname, bname, r, status in (await session.execute(q)).all():
+        out[f"{cname} {bname}"].append(
+            Household(r.unit, r.room, r.name, r.phone, status == "failed")
+        )
     return dict(out)

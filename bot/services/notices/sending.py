@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, false, insert, select, update
+from sqlalchemy import Select, Table, distinct, false, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
@@ -159,6 +159,37 @@ def _queries(
             vq = vq.where(Grid.community_id == notice.community_id)
     residents = None if aud == VOLUNTEERS else rq.order_by(Resident.id)
     return residents, vq, gq.order_by(Grid.id)
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How many a notice would reach if sent now (the preview says so)."""
+
+    households: int
+    volunteers: int
+    groups: int
+
+
+async def reach(session: AsyncSession, telegram_id: int, audience: str, key: str) -> Reach:
+    """Count, without sending, the households, volunteers and group chats a notice to this
+    target would reach now: the same queries as sending, counted in the database."""
+    target = await resolve(session, await scope_of(session, telegram_id), audience, key)
+    draft = Notice(
+        community_id=target.community_id,
+        grid_id=target.grid_id,
+        audience=audience,
+        audience_id=int(key[1:]) if key != "all" else None,
+    )
+    residents, volunteers, groups = _queries(draft)
+
+    async def count(q: Any) -> int:
+        if q is None:
+            return 0
+        sub = q.order_by(None).subquery()
+        first = next(iter(sub.c))
+        return int(await session.scalar(select(func.count(distinct(first)))) or 0)
+
+    return Reach(await count(residents), await count(volunteers), await count(groups))
 
 
 async def recipient_parts(

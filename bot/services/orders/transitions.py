@@ -23,7 +23,7 @@ from bot.errors import Refused, check_length, stale
 from bot.i18n import LANGUAGES, N_, gettext_for
 from bot.limits import TEXT_LIMIT, check_fits
 from bot.runtime import Runtime
-from bot.services import ladder, payments, relay, scope
+from bot.services import alerts, ladder, payments, relay, scope
 from bot.services.amounts import MAX_FEN
 from bot.services.messages import tell
 from bot.services.orders import routing, texts
@@ -339,8 +339,10 @@ async def give_up(
     await _notify_resident(rt, session, v)
     _g = gettext_for(rt.default_language)
     await routing.edit_group_posts(rt, session, o, texts.group_closed(v, _g))
-    for tid in await scope.staff_covering(session, o.community_id, o.grid_id):
-        await tell(rt, session, tid, lambda _: texts.staff_gave_up(v, _))
+    staff = await scope.staff_covering(session, o.community_id, o.grid_id)
+    await alerts.alert(
+        rt, session, staff, lambda _: texts.staff_gave_up(v, _), kind=alerts.GAVE_UP, order_id=o.id
+    )
     return v
 
 
@@ -468,8 +470,14 @@ async def report_problem(
         )
     )
     staff = await scope.staff_covering(session, o.community_id, o.grid_id)
-    for tid in staff:
-        await tell(rt, session, tid, lambda _: texts.staff_problem(v, kind, text, _))
+    await alerts.alert(
+        rt,
+        session,
+        staff,
+        lambda _: texts.staff_problem(v, kind, text, _),
+        kind=alerts.PROBLEM,
+        order_id=o.id,
+    )
     return len(staff)
 
 
