@@ -14,7 +14,7 @@ import time
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, select, true, update
+from sqlalchemy import ColumnElement, Row, Table, bindparam, select, true, update
 
 from bot.clock import Clock
 from bot.db import Database
@@ -138,28 +138,34 @@ class Dispatcher:
         await self._renew_leases()
         now = self.clock.now()
         async with self.db.read() as s:
+            m = OutboxMessage
+            # What ordering and pacing need, not whole rows: a pass reads up to 1,000 and
+            # sends a few dozen (the message itself is read when its row is leased).
             rows = (
-                (
-                    await s.execute(
-                        select(OutboxMessage)
-                        .where(
-                            OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]),
-                            self.rows,
-                        )
-                        .order_by(OutboxMessage.priority, OutboxMessage.id)
-                        .limit(1000)
+                await s.execute(
+                    select(
+                        m.id,
+                        m.chat_id,
+                        m.is_group,
+                        m.kind,
+                        m.status,
+                        m.priority,
+                        m.next_attempt_at,
+                        m.lease_until,
+                        m.edit_of,
                     )
+                    .where(m.status.in_([OutboxStatus.PENDING, OutboxStatus.SENDING]), self.rows)
+                    .order_by(m.priority, m.id)
+                    .limit(1000)
                 )
-                .scalars()
-                .all()
-            )
+            ).all()
             edit_targets = {r.edit_of for r in rows if r.edit_of is not None}
-            targets: dict[int, OutboxMessage] = {}
+            targets: dict[int, Row[int, OutboxStatus, int | None]] = {}
             if edit_targets:
                 found = await s.execute(
-                    select(OutboxMessage).where(OutboxMessage.id.in_(edit_targets))
+                    select(m.id, m.status, m.message_id).where(m.id.in_(edit_targets))
                 )
-                targets = {t.id: t for t in found.scalars()}
+                targets = {t.id: t for t in found}
         # Rows another process leased and never finished (it died mid-send): once the lease
         # has run out, they are pending again and go first in their chat, in this very pass.
         stale = [
