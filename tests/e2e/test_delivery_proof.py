@@ -295,10 +295,8 @@ async def test_only_the_runner_can_press_delivered(harness: Harness) -> None:
     assert stale in await _refused(wang, post, "o:done:1")
     await h.settle()
     assert not any(Z(delivery.ASK_PHOTO) in text_of(m) for m in other.chat() + aunt.chat())
-    other.say("我来送")  # no delivery conversation for them: the usual hint
-    await other.expect(
-        Z("Welcome! Send /start to register your address, then you can order errands.")
-    )
+    other.say("我来送")  # no delivery conversation for them: the usual hint, with their menu
+    await other.expect(Z("I did not understand that. Please use the buttons below, or send /help."))
     await _still_on_the_way(h)
 
 

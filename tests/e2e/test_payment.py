@@ -57,7 +57,7 @@ async def _talking(h: Harness, user_id: int, name: str) -> Person:
 
 
 async def _ledger(h: Harness, boss: Person) -> list[dict[str, Any]]:
-    """The orders sheet of today's ledger, each row by its (Chinese) headings."""
+    """The orders sheet of today's ledger, each order's row by its (Chinese) headings."""
     today = h.rt.today().isoformat()
     before = sum(1 for m in h.emu.messages(STAFF) if m["outgoing"] and m.get("document"))
     boss.say(f"/export {today} {today}")
@@ -69,7 +69,9 @@ async def _ledger(h: Harness, boss: Person) -> list[dict[str, Any]]:
     sheet = wb["订单"]
     head = [c.value for c in next(sheet.iter_rows(min_row=1, max_row=1))]
     assert head[: len(ORDER_HEADINGS)] == list(ORDER_HEADINGS)
-    return [dict(zip(head, r, strict=False)) for r in sheet.iter_rows(min_row=2, values_only=True)]
+    rows = [dict(zip(head, r, strict=False)) for r in sheet.iter_rows(min_row=2, values_only=True)]
+    assert str(rows[-1][head[0]]).startswith("合计")  # the totals row, not an order
+    return rows[:-1]
 
 
 async def test_qr_amount_paid_and_received_recorded_once(harness: Harness) -> None:
