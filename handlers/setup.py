@@ -10,7 +10,7 @@ from telegram.error import TelegramError
 from telegram.ext import CommandHandler, MessageHandler, filters
 
 from bot.buttons import Button
-from bot.i18n import N_, Gettext
+from bot.i18n import N_, P_, Gettext, ngettext
 from bot.services import audit, setup
 from handlers.answers import alert, answer, pressed
 from handlers.callback_data import Callback
@@ -19,6 +19,14 @@ from handlers.keyboards import inline
 from handlers.work import Work, attempt
 
 POSTERS = Callback("su", "qr")
+BAD_LINES = P_(
+    "Nothing was imported: {n} bad line of {total}.",
+    "Nothing was imported: {n} bad lines of {total}.",
+)
+POSTERS_SENT = P_(
+    "{n} poster, one per building: print it and put it at the building's entrance.",
+    "{n} posters, one per building: print them and put each at its entrance.",
+)
 
 MAX_BYTES = 1_000_000  # a district's buildings fit in far less
 USAGE = N_(
@@ -54,7 +62,7 @@ async def setup_command(update: Update, ctx: AppContext) -> None:
 def _report(result: setup.ImportResult, _: Gettext) -> str:
     if result.errors:
         lines = [
-            _("Nothing was imported: {n} bad line(s) of {total}.").format(
+            ngettext(_, BAD_LINES, len(result.errors)).format(
                 n=len(result.errors), total=result.rows
             )
         ]
@@ -137,9 +145,7 @@ async def posters(update: Update, ctx: AppContext) -> None:
     pdf = setup.posters_pdf(setup.for_bots(items, ctx.rt.settings), ctx.bot.username)
     await update.effective_chat.send_document(
         InputFile(pdf, filename="posters.pdf"),
-        caption=_("{n} posters, one per building: print them and put each at its entrance.").format(
-            n=len(items)
-        ),
+        caption=ngettext(_, POSTERS_SENT, len(items)).format(n=len(items)),
     )
 
 
