@@ -105,9 +105,9 @@ async def start_page(emu: Any, rt: Runtime, host: str, port: int, demo: Demo = D
         clock.advance(timedelta(minutes=minutes))
         fired = await sweep.run_once(rt)
         _ = gettext_for(rt.default_language)
-        done = "; ".join(
-            _(SWEEP_LABELS.get(k, k)).format(n=v) for k, v in fired.items() if v
-        ) or _("nothing was due")
+        done = "; ".join(_(SWEEP_LABELS.get(k, k)).format(n=v) for k, v in fired.items() if v) or _(
+            "nothing was due"
+        )
         step = (
             _("{n} d").format(n=f"{minutes / 1440:g}")
             if minutes >= 1440

@@ -3,6 +3,8 @@ get the building posters as a PDF."""
 
 from __future__ import annotations
 
+import asyncio
+
 from typing import Any
 
 from telegram import InputFile, Update
@@ -142,7 +144,10 @@ async def posters(update: Update, ctx: AppContext) -> None:
         await alert(update, _("There are no buildings yet. Send the CSV file first."))
         return
     await answer(q, _("Making the posters…"))
-    pdf = setup.posters_pdf(setup.for_bots(items, ctx.rt.settings), ctx.bot.username)
+    # Drawing a few hundred pages (and reading the font) takes CPU seconds: off the event loop.
+    pdf = await asyncio.to_thread(
+        setup.posters_pdf, setup.for_bots(items, ctx.rt.settings), ctx.bot.username
+    )
     await update.effective_chat.send_document(
         InputFile(pdf, filename="posters.pdf"),
         caption=ngettext(_, POSTERS_SENT, len(items)).format(n=len(items)),

@@ -389,8 +389,10 @@ async def posters(session: AsyncSession, community_code: str | None = None) -> l
 
 def posters_pdf(items: list[Poster], bot_username: str, font_file: str | None = None) -> bytes:
     """One A4 page per building: the names big, the instruction, the QR code of the link, and
-    the link itself in small print under it."""
-    # Loaded here: only `paotui qr` needs them.
+    the link itself in small print under it. Everything is set in one font embedded in the PDF
+    (`poster_font`: the packaged WenQuanYi Micro Hei, or ``font_file``), so it prints the same
+    everywhere; FontError for a font that cannot be used."""
+    # Loaded here: only `paotui qr` and /setup's 🖨 need them.
     import qrcode
     from qrcode.constants import ERROR_CORRECT_M
     from reportlab.lib.pagesizes import A4
@@ -399,19 +401,13 @@ def posters_pdf(items: list[Poster], bot_username: str, font_file: str | None = 
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfgen import canvas
 
-    if font_file:
-        from reportlab.pdfbase.ttfonts import TTFont
+    from bot.services import poster_font
 
-        font = "PosterCJK"
-        pdfmetrics.registerFont(TTFont(font, font_file))
-    else:  # a standard CJK font PDF readers provide: nothing to embed
-        from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-
-        font = "STSong-Light"
-        pdfmetrics.registerFont(UnicodeCIDFont(font))
+    font = poster_font.register(font_file)
 
     buf = io.BytesIO()
-    c = canvas.Canvas(buf, pagesize=A4)
+    # The page's initial font too, or Helvetica (not embedded) is named in the PDF as well.
+    c = canvas.Canvas(buf, pagesize=A4, initialFontName=font)
     c.setTitle("paotui posters")
     width, height = A4
     cx = width / 2
@@ -435,7 +431,7 @@ def posters_pdf(items: list[Poster], bot_username: str, font_file: str | None = 
         side = 110 * mm
         c.drawImage(ImageReader(img), cx - side / 2, 62 * mm, side, side)
         centred(POSTER_TEXT, 26, 45 * mm)
-        c.setFont("Helvetica", 9)
+        c.setFont(font, 9)
         c.drawCentredString(cx, 56 * mm, link)
         c.showPage()
     c.save()

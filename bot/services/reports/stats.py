@@ -374,9 +374,7 @@ NONE_UNCLAIMED = P_(
 )
 
 
-def _first(
-    items: Sequence[Any], shown: int, more: Plural, _: Gettext
-) -> tuple[Sequence[Any], str]:
+def _first(items: Sequence[Any], shown: int, more: Plural, _: Gettext) -> tuple[Sequence[Any], str]:
     """The first ``shown`` of ``items``, and the line saying how many more ("" if none)."""
     if len(items) <= shown:
         return items, ""
@@ -423,9 +421,7 @@ def _render(s: Stats, _: Gettext, grids: int, volunteers: int, waiting: int) -> 
     lines.append("")
     if s.unclaimed:
         shown_waiting, more = _first(s.unclaimed, waiting, MORE_WAITING, _)
-        lines.append(
-            ngettext(_, UNCLAIMED_HEAD, s.unclaimed_minutes).format(n=s.unclaimed_minutes)
-        )
+        lines.append(ngettext(_, UNCLAIMED_HEAD, s.unclaimed_minutes).format(n=s.unclaimed_minutes))
         lines.extend(
             _("• #{id} {grid} {kind}, {urgency}: {minutes} min").format(
                 id=w.order_id,
@@ -438,9 +434,7 @@ def _render(s: Stats, _: Gettext, grids: int, volunteers: int, waiting: int) -> 
         )
         lines.extend([more] if more else [])
     else:
-        lines.append(
-            ngettext(_, NONE_UNCLAIMED, s.unclaimed_minutes).format(n=s.unclaimed_minutes)
-        )
+        lines.append(ngettext(_, NONE_UNCLAIMED, s.unclaimed_minutes).format(n=s.unclaimed_minutes))
     return "\n".join(lines)
 
 
