@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from bot import sweep
 from bot.clock import OffsetClock
-from bot.i18n import gettext_for
+from bot.i18n import gettext_for, ngettext
 from bot.runtime import Runtime
 from bot.seed import DEMO
 from bot.services import residents
@@ -63,10 +63,14 @@ STAFF = DEMO.staff[0][0]
 _ZH = gettext_for("zh_CN")
 
 
-def Z(msgid: str) -> str:
-    """A piece of the zh_CN text users see for ``msgid``: the longest run without
-    placeholders or line breaks. Fails if the string is not translated."""
-    text = _ZH(msgid)
+def Z(msgid: str | tuple[str, str]) -> str:
+    """A piece of the zh_CN text users see for ``msgid`` (or a ``P_`` plural): the longest run
+    without placeholders or line breaks. Fails if the string is not translated."""
+    if isinstance(msgid, tuple):
+        text = ngettext(_ZH, msgid, 2)
+        msgid = msgid[1]
+    else:
+        text = _ZH(msgid)
     assert text != msgid or not any(c.isascii() and c.isalpha() for c in msgid), (
         f"no zh_CN translation for {msgid!r}"
     )

@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PLACEHOLDER = re.compile(r"\{\w*\}")
 # The names the code gives a gettext function (``_g = gettext_for(...)``, ``tr = await
 # ctx.gettext()``): a call of one of them with a string literal shows that string.
-GETTEXT_NAMES = {"_", "N_", "_g", "tr", "gettext"}
+# A refusal's message and a Msg parameter are msgids too, translated when shown.
+GETTEXT_NAMES = {"_", "N_", "_g", "tr", "gettext", "Refused", "Msg"}
 
 
 def _literal(node: ast.AST) -> str | None:
@@ -71,6 +72,24 @@ def test_code_strings_are_all_translated_to_zh_cn() -> None:
         assert entry.id == (one, many), f"the plural of {one!r} differs from the code's"
         (zh,) = entry.string  # Chinese has one form
         assert zh and sorted(PLACEHOLDER.findall(many)) == sorted(PLACEHOLDER.findall(zh)), one
+
+
+def test_no_button_label_is_written_in_english() -> None:
+    """A button's label is a translated string, never an English literal."""
+    found = []
+    for folder in ("bot", "handlers"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Name)
+                    and node.func.id in ("Button", "InlineKeyboardButton", "KeyboardButton")
+                    and node.args
+                ):
+                    text = _literal(node.args[0]) or ""
+                    if re.search(r"[A-Za-z]{2}", text):
+                        found.append(f"{path.name}:{node.lineno} {text!r}")
+    assert found == []
 
 
 def test_nested_labels_are_found() -> None:
