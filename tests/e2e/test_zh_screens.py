@@ -58,6 +58,7 @@ NOT_PROSE = (
     re.compile(r"https?://\S+"),  # links
     re.compile(r"(?<![\w/])/[a-z_]+(?:@\w+)?"),  # commands: /orders, /start@paotui_bot
     re.compile(r"@\w+"),  # usernames
+    re.compile(r"`[^`]*`"),  # a command to type, as `make run`
     re.compile(r"\b[a-z]+_\w+\b"),  # identifiers people copy: building codes, usernames
 )
 
@@ -328,3 +329,31 @@ def test_the_check_finds_english_and_passes_names_units_and_commands() -> None:
     ok = "发送 /orders@paotui_bot 查看；扫 QR 码；2 kg 大米；https://t.me/paotui_bot?start=b_xf1"
     assert english_in(ok, set()) == []
     assert english_in("✅ 已由 Wang Gang 接单", {"Wang Gang"}) == []
+
+
+async def test_the_sandbox_time_buttons_speak_chinese(harness: Harness) -> None:
+    """The page's 🕒 buttons answer with a toast in the bot's language (it said "🕒 +1 h:
+    escalation 1, nothing was due"), and the note under them is Chinese too."""
+    import aiohttp
+
+    from handlers.main import start_page
+
+    h = harness
+    aunt = await h.register(1001, "周阿姨")
+    await h.order(aunt, "groceries", urgency="urgent")
+    page = await start_page(h.emu, h.rt, "127.0.0.1", 0)
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(page.url + "/api/state") as r:
+                note = (await r.json())["clock_note"]
+            toasts = []
+            for minutes in (15, 60, 1440):
+                async with http.post(page.url + "/api/time", json={"minutes": minutes}) as r:
+                    toasts.append((await r.json())["note"])
+    finally:
+        await page.stop()
+    # An urgent task left unclaimed is escalated: a toast says so.
+    assert toasts[0].startswith("🕒 +15 分钟") and toasts[2].startswith("🕒 +1 天"), toasts
+    assert any("催单升级" in t for t in toasts), toasts
+    for text in [note, *toasts]:
+        assert english_in(text, set()) == [], text
