@@ -4,7 +4,6 @@ get the building posters as a PDF."""
 from __future__ import annotations
 
 import asyncio
-
 from typing import Any
 
 from telegram import InputFile, Update

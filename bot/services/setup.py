@@ -407,7 +407,8 @@ def posters_pdf(items: list[Poster], bot_username: str, font_file: str | None = 
 
     buf = io.BytesIO()
     # The page's initial font too, or Helvetica (not embedded) is named in the PDF as well.
-    c = canvas.Canvas(buf, pagesize=A4, initialFontName=font)
+    # (types-reportlab has this argument as a float: a mistake of the stubs.)
+    c = canvas.Canvas(buf, pagesize=A4, initialFontName=font)  # type: ignore[arg-type]
     c.setTitle("paotui posters")
     width, height = A4
     cx = width / 2

@@ -97,7 +97,8 @@ def test_nested_labels_are_found() -> None:
     from bot.services.orders import form
 
     zh = gettext_for("zh_CN")
-    for key in {s.key for k in ("groceries", "medicine", "gas", "other") for s in form.steps_for(k)}:
+    kinds = ("groceries", "medicine", "gas", "other")
+    for key in {s.key for k in kinds for s in form.steps_for(k)}:
         label = form.LABELS[key]
         assert zh(label) != label, key
 
