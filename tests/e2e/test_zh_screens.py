@@ -37,20 +37,7 @@ from tests.factories import (
 # Words that are not English prose: units and abbreviations Chinese uses as they are, the
 # bot's brand, the names of the apps people use, and "English", the name the language menu
 # gives the other language it offers (in its own tongue, so that who cannot read Chinese finds it).
-ALLOWED = {
-    "QR",
-    "kg",
-    "g",
-    "ml",
-    "ID",
-    "PDF",
-    "CSV",
-    "MB",
-    "paotui",
-    "Telegram",
-    "Excel",
-    "English",
-}
+ALLOWED = set("QR kg g ml ID PDF CSV UTF MB paotui Telegram Excel English".split())
 # Whole labels kept bilingual on purpose: the menu's language button, for the same reason.
 ALLOWED_LABELS = {Z(MENU_LANGUAGE)}
 LATIN = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
@@ -59,6 +46,7 @@ NOT_PROSE = (
     re.compile(r"(?<![\w/])/[a-z_]+(?:@\w+)?"),  # commands: /orders, /start@paotui_bot
     re.compile(r"@\w+"),  # usernames
     re.compile(r"`[^`]*`"),  # a command to type, as `make run`
+    re.compile(r"\b[a-z_]+(?:,[a-z_]+)+\b"),  # a CSV file's header line, to be typed as it is
     re.compile(r"\b[a-z]+_\w+\b"),  # identifiers people copy: building codes, usernames
 )
 
@@ -210,6 +198,21 @@ async def run_and_deliver(w: Walk) -> None:
     await deliver_with_proof(w.h, w.runner, card, w.order_id)
 
 
+async def duty(w: Walk) -> None:
+    w.runner.say("/duty")
+    await w.runner.expect(lambda m: bool(buttons(m)))
+
+
+async def shifts(w: Walk) -> None:
+    w.runner.say("/shifts")
+    await w.runner.expect(lambda m: True)
+
+
+async def history(w: Walk) -> None:
+    w.runner.say("/history")
+    await w.runner.expect(lambda m: True)
+
+
 async def group_tasks(w: Walk) -> None:
     w.runner.say("/tasks", chat_id=GROUP_1)
     await w.h.settle()
@@ -246,6 +249,30 @@ async def notice_preview_and_send(w: Walk) -> None:
     await w.aunt.expect(lambda m: "明早7点" in text_of(m))
 
 
+async def notices(w: Walk) -> None:
+    w.boss.say("/notices")
+    await w.boss.expect(lambda m: "明早7点" in text_of(m))
+
+
+async def volunteers(w: Walk) -> None:
+    w.boss.say("/volunteers")
+    await w.h.settle()
+    last = w.boss.chat()[-1]
+    grid = next((d for _, d in buttons(last) if "1" in d), None)
+    if grid:
+        await w.boss.press_data(last, grid)
+
+
+async def roster(w: Walk) -> None:
+    w.boss.say("/roster")
+    await w.boss.expect(lambda m: bool(buttons(m)))
+
+
+async def setup_screen(w: Walk) -> None:
+    w.boss.say("/setup")
+    await w.boss.expect(lambda m: bool(buttons(m)))
+
+
 async def care(w: Walk) -> None:
     w.boss.say("/care")
     await w.h.settle()
@@ -266,8 +293,11 @@ VOLUNTEER: list[tuple[str, Step]] = [
     ("volunteer: the task's group post", task_post),
     ("volunteer: the claimed task's card", claimed_card),
     ("volunteer: /mytasks", my_tasks),
+    ("volunteer: /duty", duty),
+    ("volunteer: /shifts", shifts),
     ("volunteer: /tasks in the group", group_tasks),
     ("volunteer: bought, on the way, delivered", run_and_deliver),
+    ("volunteer: /history", history),
 ]
 RESIDENT_AFTER: list[tuple[str, Step]] = [
     ("resident: at the door, received", at_the_door),
@@ -277,6 +307,10 @@ STAFF_SCREENS: list[tuple[str, Step]] = [
     ("staff: /stats", stats),
     ("staff: /notice preview, sent", notice_preview_and_send),
     ("staff: /care", care),
+    ("staff: /notices", notices),
+    ("staff: /volunteers", volunteers),
+    ("staff: /roster", roster),
+    ("staff: /setup", setup_screen),
 ]
 SCREENS = RESIDENT_BEFORE + VOLUNTEER + RESIDENT_AFTER + STAFF_SCREENS
 
