@@ -12,7 +12,7 @@ from telegram.ext import CommandHandler, MessageHandler, filters
 
 from bot.buttons import Button
 from bot.i18n import N_, P_, Gettext, ngettext
-from bot.services import audit, setup
+from bot.services import audit, csvfile, setup
 from handlers.answers import alert, answer, pressed
 from handlers.callback_data import Callback
 from handlers.context import AppContext
@@ -67,7 +67,10 @@ def _report(result: setup.ImportResult, _: Gettext) -> str:
                 n=len(result.errors), total=result.rows
             )
         ]
-        lines += [_("Line {line}: {reason}").format(line=n, reason=r) for n, r in result.errors]
+        lines += [
+            _("Line {line}: {reason}").format(line=n, reason=csvfile.render(r, _))
+            for n, r in result.errors
+        ]
         lines.append(_("Fix these lines and send the file again."))
         return "\n".join(lines[:40])
     return "\n".join(
