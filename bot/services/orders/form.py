@@ -185,9 +185,6 @@ LABELS = {
 WINDOW_ENDS = {"morning": time(12), "afternoon": time(18), "evening": time(21)}
 SAME_DAY = ("today", "urgent")
 PAST_WINDOW = N_("That time has already passed today. Please choose another.")
-NO_TIME_LEFT_TODAY = N_(
-    "Today's delivery times have all passed. Please choose Normal (tomorrow is fine) or Urgent."
-)
 
 
 def offered(s: Step, answers: dict[str, Any], now_local: time) -> tuple[Choice, ...]:
@@ -202,9 +199,13 @@ def offered(s: Step, answers: dict[str, Any], now_local: time) -> tuple[Choice, 
 
 
 def check_offered(s: Step, value: str, answers: dict[str, Any], now_local: time) -> None:
-    """Refused when ``value`` (a button pressed earlier in the day) is no longer offered."""
+    """Refused when ``value`` is a time window that has ended (a button of an earlier message).
+    "Today" pressed on an old message after the last window is taken: only "any time" is
+    then offered, which the night shift can still serve."""
+    if s.key != "time_window":
+        return
     if value in {c.value for c in s.choices} - {c.value for c in offered(s, answers, now_local)}:
-        raise Refused(PAST_WINDOW if s.key == "time_window" else NO_TIME_LEFT_TODAY)
+        raise Refused(PAST_WINDOW)
 
 
 def stale_window(answers: dict[str, Any], now_local: time) -> bool:
