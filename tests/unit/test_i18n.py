@@ -101,6 +101,18 @@ def test_nested_labels_are_found() -> None:
     for key in {s.key for k in kinds for s in form.steps_for(k)}:
         label = form.LABELS[key]
         assert zh(label) != label, key
+    # The tables the cards and posts read by an order's values: one translated label each.
+    from bot.services.orders import texts
+    from models import Category, OrderStatus, Urgency
+
+    for table, values in (
+        (texts.CATEGORY, Category),
+        (texts.URGENCY, Urgency),
+        (texts.NEEDED, Urgency),
+        (texts.STATUS, OrderStatus),
+    ):
+        for value in values:
+            assert zh(table[value.value]) != table[value.value], value
 
 
 def test_plurals_follow_the_count() -> None:
