@@ -39,6 +39,7 @@ run: migrate
 WORKERS ?= 5
 DB ?= both
 test: $(STAMP)
+	sh scripts/ensure-poppler.sh >/dev/null || true  # the poster test's pdftoppm (it skips without)
 ifneq ($(DB),postgres)
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n $(WORKERS) --dist load --maxschedchunk 1 -m "not solo" --db sqlite
 endif

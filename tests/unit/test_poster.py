@@ -7,10 +7,12 @@ nothing or as a box, the same box for every character."""
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import io
 import os
 import shutil
 import subprocess
+import tempfile
 from functools import cache
 from pathlib import Path
 
@@ -29,12 +31,15 @@ def _pdftoppm() -> str:
     found = shutil.which("pdftoppm")
     if found:
         return found
-    done = subprocess.run(
-        ["sh", str(ROOT / "scripts" / "ensure-poppler.sh")],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    # One install at a time: the test workers of a parallel run would race for apt's lock.
+    with open(Path(tempfile.gettempdir()) / "paotui-ensure-poppler.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = subprocess.run(
+            ["sh", str(ROOT / "scripts" / "ensure-poppler.sh")],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
     if done.returncode != 0 or not shutil.which("pdftoppm"):
         pytest.skip(
             f"pdftoppm (poppler-utils) is missing and could not be installed: {done.stderr}"
