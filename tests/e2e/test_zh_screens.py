@@ -48,7 +48,7 @@ NOT_PROSE = (
     re.compile(r"@\w+"),  # usernames
     re.compile(r"`[^`]*`"),  # a command to type, as `make run`
     re.compile(r"\b[a-z_]+(?:,[a-z_]+)+\b"),  # a CSV file's header line, to be typed as it is
-    re.compile(r"\b[a-z_]+(?= 列)"),  # a column of that header: "units 列（单元数）"
+    re.compile(r"\b[a-z_]+(?= 列)|(?<=列 )[a-z_]+\b"),  # a column: "units 列", "一列 hotline"
     re.compile(r"'[^'\n]*'"),  # what the person wrote, quoted back: "'=SUM(A1)' 以 '=' 开头"
     re.compile(r"\b[a-z]+_\w+\b"),  # identifiers people copy: building codes, usernames
 )
