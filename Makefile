@@ -39,6 +39,7 @@ run: migrate
 WORKERS ?= 5
 DB ?= both
 test: $(STAMP)
+	sh scripts/ensure-poppler.sh >/dev/null || true  # the poster test's pdftoppm (it skips without)
 ifneq ($(DB),postgres)
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n $(WORKERS) --dist load --maxschedchunk 1 -m "not solo" --db sqlite
 endif
@@ -55,7 +56,7 @@ lint: $(STAMP)
 
 # Re-extract the translatable strings and merge them into the catalogs.
 i18n: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ --no-location --sort-output --omit-header \
+	$(BIN)/pybabel extract -F babel.cfg -k N_ -k _ -k P_:1,2 --no-location --sort-output --omit-header \
 		-o bot/locales/messages.pot .
 	$(BIN)/pybabel update -i bot/locales/messages.pot -d bot/locales -l zh_CN --no-fuzzy-matching
 

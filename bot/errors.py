@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.i18n import N_, Gettext
+from bot.i18n import N_, Gettext, Plural, ngettext
 
 
 class Refused(Exception):
-    """The request is understood but not allowed now. ``message`` is marked with N_()."""
+    """The request is understood but not allowed now. ``message`` is marked with N_(), or is
+    a P_() plural, whose form follows the parameter ``n``."""
 
-    def __init__(self, message: str, **params: Any) -> None:
+    def __init__(self, message: str | Plural, **params: Any) -> None:
         super().__init__(message)
         self.message = message
         self.params = params
 
     def render(self, _: Gettext) -> str:
         params = {k: _(v) if isinstance(v, Msg) else v for k, v in self.params.items()}
+        if isinstance(self.message, tuple):
+            return ngettext(_, self.message, int(params["n"])).format(**params)
         return _(self.message).format(**params)
 
 

@@ -30,6 +30,26 @@ def N_(message: str) -> str:
     return message
 
 
+# An English message with its plural, chosen by a count when shown ("1 task", "2 tasks"). Marked
+# with P_() where it is declared; `make i18n` extracts P_ and ngettext as plural messages.
+Plural = tuple[str, str]
+
+
+def P_(singular: str, plural: str) -> Plural:
+    return (singular, plural)
+
+
+def ngettext(_: Gettext, message: str | Plural, n: int) -> str:
+    """``message`` in the language of ``_`` (a gettext from `gettext_for`), in its form for
+    ``n``: Chinese has one form, English two. A plain string is translated as it is."""
+    if isinstance(message, str):
+        return _(message)
+    owner = getattr(_, "__self__", None)
+    if isinstance(owner, gettext.NullTranslations):
+        return owner.ngettext(message[0], message[1], n)
+    return message[0] if n == 1 else message[1]  # not a catalog's gettext: English rules
+
+
 def po_path(language: str) -> Path:
     return LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
 

@@ -49,8 +49,12 @@ https://t.me/<bot username>?start=b_<building code>, which opens the bot with th
 filled in. The bot's username cannot be asked from Telegram offline: give it with
 --bot-username, or set username in the [bot] section of the config (PAOTUI_BOT__USERNAME).
 
-The Chinese is set in the standard font STSong-Light, which PDF readers provide without
-embedding; to embed a font instead (safer for print shops), pass --font FILE.ttf.
+The text is set in WenQuanYi Micro Hei, which comes with paotui (the Python package
+paperang-p2-fonts-cjk) and is embedded in the PDF, so the posters print the same on any
+machine or at a print shop, with or without Chinese fonts. --font FILE embeds another font
+instead: it must have TrueType outlines (.ttf, or a .ttc, whose first font is used) and
+Chinese characters; a font with PostScript (CFF) outlines, such as Noto Sans CJK's .otf and
+.ttc files, cannot be embedded and is refused with the reason (exit status 2).
 """
 
 
@@ -92,8 +96,14 @@ def write_posters(
         where = f"in the community {community!r}" if community else "in the database"
         print(f"no buildings {where}; nothing written", file=sys.stderr)
         return 1
+    from bot.services.poster_font import FontError
+
     try:
         pdf = setup.posters_pdf(items, bot_username, font)
+    except FontError as exc:
+        print(f"cannot make the posters: {exc}", file=sys.stderr)
+        return 2
+    try:
         with open(out_file, "wb") as fh:
             fh.write(pdf)
     except OSError as exc:

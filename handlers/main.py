@@ -16,6 +16,7 @@ from bot.chat_bots import unserved
 from bot.clock import Clock, OffsetClock
 from bot.config import ConfigError, Settings
 from bot.db import Database
+from bot.i18n import N_, gettext_for
 from bot.migrate import upgrade_async
 from bot.runtime import Runtime
 from bot.seed import DEMO, Demo, ensure_admins, seed_demo
@@ -72,6 +73,26 @@ def demo_roles(demo: Demo = DEMO) -> dict[int, str]:
     return roles
 
 
+# What the sandbox page's time buttons say was done (bot.sweep.PARTS), in the bot's language.
+SWEEP_LABELS = {
+    "escalation": N_("escalation steps: {n}"),
+    "shift reminders": N_("shift reminders: {n}"),
+    "handovers": N_("shift handovers: {n}"),
+    "care check-ins": N_("care check-ins asked: {n}"),
+    "care alerts": N_("care alerts: {n}"),
+    "scheduled notices": N_("scheduled notices sent: {n}"),
+    "daily summary": N_("daily summaries: {n}"),
+    "delivery alerts": N_("delivery alerts: {n}"),
+    "privacy retention": N_("old personal data removed: {n}"),
+}
+CLOCK_NOTE = N_(
+    "🕒 The time buttons move the bot's clock and the emulator's together (message times "
+    "follow), then run the bot's sweep at once: escalations of unclaimed tasks, reminders, "
+    "shift handovers and scheduled notices due by then are sent. Time only moves forward; "
+    "restart `make run` to go back to now."
+)
+
+
 async def start_page(emu: Any, rt: Runtime, host: str, port: int, demo: Demo = DEMO) -> Any:
     """The browser page over the emulator; its time buttons move the bot's clock and run the
     sweep at once, so escalations, reminders and scheduled notices due by then fire."""
@@ -83,11 +104,16 @@ async def start_page(emu: Any, rt: Runtime, host: str, port: int, demo: Demo = D
     async def advance(minutes: float) -> str:
         clock.advance(timedelta(minutes=minutes))
         fired = await sweep.run_once(rt)
-        done = ", ".join(f"{k} {v}" for k, v in fired.items() if v) or "nothing was due"
+        _ = gettext_for(rt.default_language)
+        done = "; ".join(_(SWEEP_LABELS.get(k, k)).format(n=v) for k, v in fired.items() if v) or _(
+            "nothing was due"
+        )
         step = (
-            f"{minutes / 1440:g} d"
+            _("{n} d").format(n=f"{minutes / 1440:g}")
             if minutes >= 1440
-            else (f"{minutes / 60:g} h" if minutes >= 60 else f"{minutes:g} min")
+            else _("{n} h").format(n=f"{minutes / 60:g}")
+            if minutes >= 60
+            else _("{n} min").format(n=f"{minutes:g}")
         )
         return f"🕒 +{step}: {done}"
 
@@ -97,12 +123,7 @@ async def start_page(emu: Any, rt: Runtime, host: str, port: int, demo: Demo = D
         allow_remote=rt.settings.sandbox.allow_remote,
         roles=demo_roles(demo),
         timezone=rt.settings.i18n.timezone,
-        clock_note=(
-            "🕒 The time buttons move the bot's clock and the emulator's together (message "
-            "times follow), then run the bot's sweep at once: escalations of unclaimed tasks, "
-            "reminders, shift handovers and scheduled notices due by then are sent. Time "
-            "only moves forward; restart `make run` to go back to now."
-        ),
+        clock_note=gettext_for(rt.default_language)(CLOCK_NOTE),
     )
     await page.start(host, port)
     return page

@@ -18,7 +18,7 @@ from telegram.ext import (
 
 from bot.buttons import Button
 from bot.errors import STALE, Refused
-from bot.i18n import N_, Gettext, local_time
+from bot.i18n import N_, P_, Gettext, local_time, ngettext
 from bot.limits import check_fits, chunks, limit_for
 from bot.services import notices as svc
 from bot.services.scope import scope_of
@@ -77,19 +77,26 @@ PIN_OFF = N_("📌 Pin in the group chats: off")
 PIN_ON = N_("📌 Pin in the group chats: on")
 CANCEL = N_("✖️ Cancel")
 STOPPED = N_("Stopped. Nothing was sent.")
-ON_ITS_WAY = N_("Notice #{id} is on its way to {n} households.")
+ON_ITS_WAY = P_(
+    "Notice #{id} is on its way to {n} household.", "Notice #{id} is on its way to {n} households."
+)
 SCHEDULED = N_("Notice #{id} will be sent at {when}.")
 WRONG_MEDIA = N_("Please send a photo or a PDF, or just text.")
 STRAY = N_("Please use the buttons above, type the notice, or /cancel to stop.")
 NO_NOTICES = N_("No notices yet. Send one with /notice.")
-COUNTS = N_(
+COUNTS = P_(
+    "{recipients} household · {sent} delivered · {failed} failed (blocked the bot) · "
+    "{confirmed} confirmed",
     "{recipients} households · {sent} delivered · {failed} failed (blocked the bot) · "
-    "{confirmed} confirmed"
+    "{confirmed} confirmed",
 )
 RESEND = N_("🔁 Resend to the unconfirmed")
 UNCONFIRMED = N_("🏠 Unconfirmed by building")
 CANCEL_SCHEDULED = N_("✖️ Cancel this notice")
-RESENT = N_("Notice #{id} sent again to {n} households that have not confirmed.")
+RESENT = P_(
+    "Notice #{id} sent again to {n} household that has not confirmed.",
+    "Notice #{id} sent again to {n} households that have not confirmed.",
+)
 NOTHING_TO_RESEND = N_("Nobody to resend to: everyone reached has confirmed.")
 ALL_CONFIRMED = N_("Notice #{id}: no unconfirmed households in your buildings.")
 UNCONFIRMED_HEAD = N_("Notice #{id}, households that have not confirmed:")
@@ -295,7 +302,8 @@ def _creating(
         )
         if send_at is not None:
             return w._(SCHEDULED).format(id=notice.id, when=_local(ctx, send_at))
-        return w._(ON_ITS_WAY).format(id=notice.id, n=notice.recipients)
+        n = notice.recipients
+        return ngettext(w._, ON_ITS_WAY, n).format(id=notice.id, n=n)
 
     return create
 
@@ -413,7 +421,7 @@ def _summary(_: Gettext, ctx: AppContext, v: svc.NoticeView) -> str:
     snippet = v.text if len(v.text) <= 60 else v.text[:60] + "…"
     body = f"{head}\n{snippet}"
     if v.sent_at is not None:
-        body += "\n" + _(COUNTS).format(
+        body += "\n" + ngettext(_, COUNTS, c.recipients).format(
             recipients=c.recipients, sent=c.sent, failed=c.failed, confirmed=c.confirmed
         )
     return body
@@ -455,7 +463,7 @@ async def notice_resend(update: Update, ctx: AppContext) -> None:
         return
     await answer(q)
     _ = await ctx.gettext()
-    text = _(RESENT).format(id=notice_id, n=n) if n else _(NOTHING_TO_RESEND)
+    text = ngettext(_, RESENT, n).format(id=notice_id, n=n) if n else _(NOTHING_TO_RESEND)
     if update.effective_chat:
         await update.effective_chat.send_message(text)
 

@@ -199,7 +199,9 @@ async def _record(update: Update, ctx: AppContext, key: str, **value: Any) -> in
 async def _next(update: Update, ctx: AppContext, _: Gettext, draft: drafts.DraftView) -> int:
     assert ctx.user_data is not None
     step = draft.next_step
-    if step is None or ctx.user_data.get(EDITING_KEY):
+    # After an edit every question is answered, so the summary comes back; unless the edit
+    # took one away (a time window that has ended for the new urgency): that is asked first.
+    if step is None:
         ctx.user_data.pop(EDITING_KEY, None)
         return await _summary(update, ctx, _, draft)
     return await _ask(update, ctx, _, draft, step)
@@ -237,10 +239,13 @@ async def _ask(
     step: form.Step,
     *,
     note: str | None = None,
+    new_message: bool = False,
 ) -> int:
-    """Ask one question of the form (after ``note``, why the last answer did not fit)."""
+    """Ask one question of the form (after ``note``, why the last answer did not fit). Only
+    the choices still possible now are offered (no time window that has ended today)."""
     assert ctx.user_data is not None
-    labels = [Button(_(c.label), CHOICE.data(value=c.value)) for c in step.choices]
+    choices = form.offered(step, draft.answers, drafts.local_clock(ctx.rt))
+    labels = [Button(_(c.label), CHOICE.data(value=c.value)) for c in choices]
     rows = [labels[i : i + 2] for i in range(0, len(labels), 2)]
     rows.append(_cancel_row(_))
     text = _(step.prompt)
@@ -248,7 +253,7 @@ async def _ask(
         text = _(texts.CATEGORY[draft.category]) + "\n" + text
     if note:
         text = note + "\n\n" + text
-    if update.callback_query:
+    if update.callback_query and not new_message:
         await edit_or_send(update, text, inline(rows))
     else:
         assert update.effective_chat is not None
@@ -291,7 +296,7 @@ async def _summary(
     if isolated is not None:
         lines.append(on_the_form(isolated, _))
     edits = [
-        Button("✏️ " + _(form.LABELS.get(st.key, N_("What"))), EDIT.data(key=st.key))
+        Button("✏️ " + _(form.LABELS[st.key]), EDIT.data(key=st.key))
         for st in form.steps_for(d.category)
     ]
     rows = [[Button(_("✅ Send the order"), SEND.data(draft_id=d.id))]]
@@ -384,8 +389,12 @@ async def order_again(update: Update, ctx: AppContext) -> int | None:
     assert ctx.user_data is not None
     ctx.user_data[DRAFT_KEY] = d.id
     await answer(q)
-    # A new message: the pressed one stays as the record of the old order.
-    return await _summary(update, ctx, await ctx.gettext(), d, new_message=True)
+    # A new message: the pressed one stays as the record of the old order. A question the
+    # copy left open (its time window has ended today) is asked first.
+    _ = await ctx.gettext()
+    if d.next_step is not None:
+        return await _ask(update, ctx, _, d, d.next_step, new_message=True)
+    return await _summary(update, ctx, _, d, new_message=True)
 
 
 # The order form's exits: ✖️ and /cancel (and /start) stop it, also after a restart.

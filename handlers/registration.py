@@ -52,6 +52,12 @@ STAFF_WELCOME = N_(
     "Welcome! Your menu is below the text field: each button does one part of your work. "
     "/help says more."
 )
+# A poster's link already says where: the welcome then only says what this is, and the first
+# question follows in the same message.
+WELCOME_BY_POSTER = N_(
+    "Welcome to the community errand service (跑腿). Volunteers of your grid will run "
+    "errands for you. Registering takes a minute; /cancel stops."
+)
 PHONE_WHY = N_(
     "Last step: your phone number, so the volunteer can call you if something is sold out or "
     "they cannot find your door. Only the volunteer who takes your order sees it.\n\n"
@@ -143,7 +149,6 @@ async def start(update: Update, ctx: AppContext) -> int:
     if ctx.user_data is not None:
         ctx.user_data[REG_KEY] = {"mode": "self"}
     reg = _reg(ctx)
-    await update.effective_message.reply_text(_(WELCOME))
     if prefill is not None:
         reg.update(
             community_id=prefill.community_id,
@@ -151,7 +156,8 @@ async def start(update: Update, ctx: AppContext) -> int:
             units=prefill.units,
             label=f"{prefill.community} {prefill.label}",
         )
-        return await _ask_unit(update, ctx, _)
+        return await _ask_unit(update, ctx, _, welcome=_(WELCOME_BY_POSTER))
+    await update.effective_message.reply_text(_(WELCOME))
     if not communities:
         await update.effective_message.reply_text(
             _("No community is set up yet. Please ask your community staff.")
@@ -217,19 +223,24 @@ async def building_chosen(update: Update, ctx: AppContext) -> int:
     return await _ask_unit(update, ctx, _)
 
 
-async def _ask_unit(update: Update, ctx: AppContext, _: Gettext) -> int:
+async def _ask_unit(update: Update, ctx: AppContext, _: Gettext, *, welcome: str = "") -> int:
+    """Which unit, in one message (after ``welcome``, if given); a building of one unit has
+    nothing to choose: the room is asked at once, in that same message, so that every question
+    shown is one the conversation waits for."""
     reg = _reg(ctx)
     units = int(reg["units"])
-    text = _("{place}. Which unit (单元)?").format(place=reg["label"])
+    head = welcome + "\n\n" if welcome else ""
     if units <= 1:
         reg["unit"] = "1"
-        await respond(update, text)
-        return await _ask_room(update, _)
+        place = _("You live in {place}.").format(place=reg["label"])
+        await respond(update, head + place + "\n" + _("Your room number? For example 302."))
+        return AWAIT_ROOM
+    text = _("{place}. Which unit (单元)?").format(place=reg["label"])
     rows = [
         [Button(str(n), UNIT.data(unit=n)) for n in range(i, min(i + 4, units + 1))]
         for i in range(1, units + 1, 4)
     ]
-    await respond(update, text, reply_markup=inline(rows))
+    await respond(update, head + text, reply_markup=inline(rows))
     return AWAIT_UNIT
 
 

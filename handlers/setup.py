@@ -3,6 +3,7 @@ get the building posters as a PDF."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from telegram import InputFile, Update
@@ -10,8 +11,8 @@ from telegram.error import TelegramError
 from telegram.ext import CommandHandler, MessageHandler, filters
 
 from bot.buttons import Button
-from bot.i18n import N_, Gettext
-from bot.services import audit, setup
+from bot.i18n import N_, P_, Gettext, ngettext
+from bot.services import audit, csvfile, setup
 from handlers.answers import alert, answer, pressed
 from handlers.callback_data import Callback
 from handlers.context import AppContext
@@ -19,6 +20,14 @@ from handlers.keyboards import inline
 from handlers.work import Work, attempt
 
 POSTERS = Callback("su", "qr")
+BAD_LINES = P_(
+    "Nothing was imported: {n} bad line of {total}.",
+    "Nothing was imported: {n} bad lines of {total}.",
+)
+POSTERS_SENT = P_(
+    "{n} poster, one per building: print it and put it at the building's entrance.",
+    "{n} posters, one per building: print them and put each at its entrance.",
+)
 
 MAX_BYTES = 1_000_000  # a district's buildings fit in far less
 USAGE = N_(
@@ -60,11 +69,14 @@ async def setup_command(update: Update, ctx: AppContext) -> None:
 def _report(result: setup.ImportResult, _: Gettext) -> str:
     if result.errors:
         lines = [
-            _("Nothing was imported: {n} bad line(s) of {total}.").format(
+            ngettext(_, BAD_LINES, len(result.errors)).format(
                 n=len(result.errors), total=result.rows
             )
         ]
-        lines += [_("Line {line}: {reason}").format(line=n, reason=r) for n, r in result.errors]
+        lines += [
+            _("Line {line}: {reason}").format(line=n, reason=csvfile.render(r, _))
+            for n, r in result.errors
+        ]
         lines.append(_("Fix these lines and send the file again."))
         return "\n".join(lines[:40])
     return "\n".join(
@@ -140,12 +152,13 @@ async def posters(update: Update, ctx: AppContext) -> None:
         await alert(update, _("There are no buildings yet. Send the CSV file first."))
         return
     await answer(q, _("Making the posters…"))
-    pdf = setup.posters_pdf(setup.for_bots(items, ctx.rt.settings), ctx.bot.username)
+    # Drawing a few hundred pages (and reading the font) takes CPU seconds: off the event loop.
+    pdf = await asyncio.to_thread(
+        setup.posters_pdf, setup.for_bots(items, ctx.rt.settings), ctx.bot.username
+    )
     await update.effective_chat.send_document(
         InputFile(pdf, filename="posters.pdf"),
-        caption=_("{n} posters, one per building: print them and put each at its entrance.").format(
-            n=len(items)
-        ),
+        caption=ngettext(_, POSTERS_SENT, len(items)).format(n=len(items)),
     )
 
 

@@ -200,7 +200,7 @@ async def group_tasks(update: Update, ctx: AppContext) -> None:
     lines = [_("Open tasks: {n}").format(n=len(tasks))]
     lines += [
         f"{'⭐' if t.priority else '•'} {texts.title(t, _)} · {t.compound} {t.building} · "
-        f"{_(texts.URGENCY[t.urgency])}"
+        f"{_(texts.NEEDED[t.urgency])}"
         for t in tasks
     ]
     rows = texts.claim_rows([t.id for t in tasks])

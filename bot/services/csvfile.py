@@ -25,7 +25,9 @@ import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
+
+from bot.i18n import N_, Gettext
 
 V = TypeVar("V")
 T = TypeVar("T")
@@ -35,6 +37,78 @@ T = TypeVar("T")
 FORMULA_START = ("=", "+", "-", "@")
 # A number, phone number or date-like value: a leading + or - is then a sign, not a formula.
 _NUMBER = re.compile(r"[+-]?[\d .()\-]*\d[\d .()\-]*")
+
+
+class Column(str):
+    """A column's name inside a reason: as it is in English, its label in the reader's."""
+
+    __slots__ = ()
+
+
+# The columns of both files, as the bot names them to staff (the header keeps the names).
+COLUMN_LABELS = {
+    "community": N_("the community column"),
+    "community_code": N_("the community_code column"),
+    "grid": N_("the grid column"),
+    "compound": N_("the compound column"),
+    "building": N_("the building column"),
+    "building_code": N_("the building_code column"),
+    "units": N_("the units column"),
+    "date": N_("the date column"),
+    "shift": N_("the shift column"),
+    "volunteer": N_("the volunteer column"),
+}
+
+
+class Reason(str):
+    """Why a line cannot be imported. As a str it is the English text (what `paotui import`
+    prints); `render` gives it in the reader's language (what the bot shows staff). Reasons
+    joined with `combine` stay a Reason."""
+
+    parts: tuple[tuple[str, dict[str, Any]], ...]
+
+    def __new__(cls, msgid: str, **params: Any) -> Reason:
+        english = {k: f"the {v}" if isinstance(v, Column) else v for k, v in params.items()}
+        made = super().__new__(cls, msgid.format(**english))
+        made.parts = ((msgid, params),)
+        return made
+
+    @classmethod
+    def combine(cls, reasons: list[str]) -> str:
+        """The reasons joined by "; " (a Reason when each is one)."""
+        text = "; ".join(reasons)
+        if not all(isinstance(r, Reason) for r in reasons):
+            return text
+        made = super().__new__(cls, text)
+        made.parts = tuple(p for r in reasons for p in r.parts)  # type: ignore[attr-defined]
+        return made
+
+    def __reduce__(self) -> tuple[Any, ...]:  # a copy keeps its parts (str's would drop them)
+        return (_rebuilt, (str(self), self.parts))
+
+    def render(self, _: Gettext) -> str:
+        def one(msgid: str, params: dict[str, Any]) -> str:
+            shown = {
+                k: _(COLUMN_LABELS.get(v, v)) if isinstance(v, Column) else v
+                for k, v in params.items()
+            }
+            return _(msgid).format(**shown)
+
+        return _(SEPARATOR).join(one(m, p) for m, p in self.parts)
+
+
+SEPARATOR = N_("; ")
+
+
+def _rebuilt(text: str, parts: tuple[tuple[str, dict[str, Any]], ...]) -> Reason:
+    made = str.__new__(Reason, text)
+    made.parts = parts
+    return made
+
+
+def render(reason: str, _: Gettext) -> str:
+    """A reason in the reader's language (a plain str, from elsewhere, as it is)."""
+    return reason.render(_) if isinstance(reason, Reason) else reason
 
 
 @dataclass
@@ -56,12 +130,21 @@ def _control(cell: str) -> str | None:
 def cell_problem(column: str, cell: str) -> str | None:
     """Why ``cell`` may not be imported into ``column`` at all, or None."""
     if bad := _control(cell):
-        return f"the {column} contains a control character ({bad}); type it again as plain text"
+        return Reason(
+            N_("{column} contains a control character ({char}); type it again as plain text"),
+            column=Column(column),
+            char=bad,
+        )
     if cell.startswith(FORMULA_START) and not _NUMBER.fullmatch(cell):
         shown = cell if len(cell) <= 40 else cell[:40] + "…"
-        return (
-            f"the {column} {shown!r} begins with {cell[0]!r}: a name cannot begin with "
-            "= + - or @ (a spreadsheet would run it as a formula)"
+        return Reason(
+            N_(
+                "{column} {value} begins with {first}: a name cannot begin with "
+                "= + - or @ (a spreadsheet would run it as a formula)"
+            ),
+            column=Column(column),
+            value=repr(shown),
+            first=repr(cell[0]),
         )
     return None
 
@@ -81,12 +164,16 @@ def read(text: str, columns: tuple[str, ...], optional: tuple[str, ...] = ()) ->
         except csv.Error as exc:
             # Over 128 KB in one cell (field_size_limit), usually a quote never closed: where
             # the reader would resume is a guess, so stop with this line named.
-            reason = str(exc)
-            if "field limit" in reason:
-                reason = f"a cell is longer than {csv.field_size_limit():,} characters"
+            if "field limit" in str(exc):
+                reason = Reason(
+                    N_("a cell is longer than {n} characters; the rest of the file was not read"),
+                    n=f"{csv.field_size_limit():,}",
+                )
+            else:
+                reason = Reason(N_("{error}; the rest of the file was not read"), error=str(exc))
             if header is not None:
                 table.count += 1
-            table.errors.append((reader.line_num, f"{reason}; the rest of the file was not read"))
+            table.errors.append((reader.line_num, reason))
             break
         line = reader.line_num
         cells = [c.strip() for c in raw]
@@ -99,8 +186,11 @@ def read(text: str, columns: tuple[str, ...], optional: tuple[str, ...] = ()) ->
                 table.errors.append(
                     (
                         line,
-                        f"the first line must be the header {','.join(columns)} "
-                        f"(missing: {', '.join(missing)})",
+                        Reason(
+                            N_("the first line must be the header {header} (missing: {missing})"),
+                            header=",".join(columns),
+                            missing=", ".join(missing),
+                        ),
                     )
                 )
                 return table
@@ -108,18 +198,20 @@ def read(text: str, columns: tuple[str, ...], optional: tuple[str, ...] = ()) ->
             continue
         table.count += 1
         if len(cells) > len(header) and any(cells[len(header) :]):
-            table.errors.append((line, f"more than the {len(header)} columns of the header"))
+            table.errors.append(
+                (line, Reason(N_("more than the {n} columns of the header"), n=len(header)))
+            )
             continue
         cells += [""] * (len(header) - len(cells))
         value = {c: cells[header.index(c)] for c in columns}
         value |= {c: cells[header.index(c)] if c in header else "" for c in optional}
         problems = [p for c in value if (p := cell_problem(c, value[c]))]
         if problems:
-            table.errors.append((line, "; ".join(problems)))
+            table.errors.append((line, Reason.combine(problems)))
             continue
         table.lines.append((line, value))
     if header is None and not table.errors:
-        table.errors.append((1, "the file is empty; the first line must be the header"))
+        table.errors.append((1, Reason(N_("the file is empty; the first line must be the header"))))
     return table
 
 
@@ -136,7 +228,7 @@ def check_lines(
     for line, value in lines:
         parsed, reasons = check(line, value)
         if reasons:
-            errors.append((line, "; ".join(reasons)))
+            errors.append((line, Reason.combine(reasons)))
         elif parsed is not None:
             good.append(parsed)
     errors.sort()

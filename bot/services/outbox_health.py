@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
-from bot.i18n import N_, gettext_for
+from bot.i18n import N_, P_, gettext_for, ngettext
 from bot.runtime import Runtime
 from models import OutboxMessage, OutboxStatus
 
@@ -26,11 +26,17 @@ logger = logging.getLogger(__name__)
 
 WAITING = (OutboxStatus.PENDING, OutboxStatus.SENDING)
 
-FAILED_ALERT = N_("⚠️ {n} message(s) could not be delivered and will not be retried:")
-STUCK_ALERT = N_(
-    "⏳ Delivery is held up: {n} message(s) waiting, the oldest for {minutes} min.\n"
+FAILED_ALERT = P_(
+    "⚠️ {n} message could not be delivered and will not be retried:",
+    "⚠️ {n} messages could not be delivered and will not be retried:",
+)
+STUCK_ALERT = P_(
+    "⏳ Delivery is held up: {n} message waiting, for {minutes} min.\n"
     "Last error: {error}\n"
-    "They are retried for {hours} h in all. /outbox shows how it goes."
+    "It is retried for {hours} h in all. /outbox shows how it goes.",
+    "⏳ Delivery is held up: {n} messages waiting, the oldest for {minutes} min.\n"
+    "Last error: {error}\n"
+    "They are retried for {hours} h in all. /outbox shows how it goes.",
 )
 IN_GROUP = N_("group {chat}")
 IN_PRIVATE = N_("private chats")
@@ -106,7 +112,7 @@ async def report_due(rt: Runtime) -> int:
                 )
                 for r in failed
             )
-            lines = [_(FAILED_ALERT).format(n=len(failed))]
+            lines = [ngettext(_, FAILED_ALERT, len(failed)).format(n=len(failed))]
             lines += [f"• {where}: {why} ×{n}" for (where, why), n in sorted(reasons.items())]
             outbox.enqueue(
                 s, rt.clock, chat_id=operator, text="\n".join(lines)[:4000], is_group=operator < 0
@@ -141,7 +147,7 @@ async def report_due(rt: Runtime) -> int:
                 s,
                 rt.clock,
                 chat_id=operator,
-                text=_(STUCK_ALERT).format(
+                text=ngettext(_, STUCK_ALERT, h.backlog).format(
                     n=h.backlog,
                     minutes=minutes,
                     error=reason(h.last_error),

@@ -25,6 +25,7 @@ from bot.errors import Refused
 from bot.i18n import N_, Gettext, gettext_for
 from bot.runtime import Runtime
 from bot.services import csvfile
+from bot.services.csvfile import Column, Reason
 from bot.services.scope import community_codes, scope_of
 from models import Building, Community, Compound, Grid
 
@@ -48,6 +49,7 @@ UNITS_MAX = 1000
 POSTER_TEXT = "扫码登记，足不出户请志愿者跑腿"
 NOT_ALLOWED = N_("Only admins and community staff can set up a community.")
 NOT_YOURS = N_("the community {code} is not yours")
+EMPTY = N_("{column} is empty")
 
 
 @dataclass
@@ -99,20 +101,35 @@ def _check_row(line: int, value: dict[str, str]) -> tuple[Row | None, list[str]]
     reasons: list[str] = []
     for col in ("community", "grid", "compound", "building"):
         if not value[col]:
-            reasons.append(f"the {col} is empty")
+            reasons.append(Reason(EMPTY, column=Column(col)))
         elif len(value[col]) > NAME_MAX:
-            reasons.append(f"the {col} is longer than {NAME_MAX} characters")
+            reasons.append(
+                Reason(N_("{column} is longer than {n} characters"), column=Column(col), n=NAME_MAX)
+            )
     for col in ("community_code", "building_code"):
         v = value[col]
         if not v:
-            reasons.append(f"the {col} is empty")
+            reasons.append(Reason(EMPTY, column=Column(col)))
         elif not CODE.fullmatch(v):
-            reasons.append(f"the {col} {v!r} must be 1-32 letters, digits or _")
+            reasons.append(
+                Reason(
+                    N_("{column} {value} must be 1-32 letters, digits or _"),
+                    column=Column(col),
+                    value=repr(v),
+                )
+            )
     units = 1
     u = value["units"]
     if u:
         if not u.isdigit() or not 1 <= int(u) <= UNITS_MAX:
-            reasons.append(f"the units {u!r} must be a whole number from 1 to {UNITS_MAX}")
+            reasons.append(
+                Reason(
+                    N_("{column} {value} must be a whole number from 1 to {n}"),
+                    column=Column("units"),
+                    value=repr(u),
+                    n=UNITS_MAX,
+                )
+            )
         else:
             units = int(u)
     hotline = value.get("hotline", "")
@@ -238,7 +255,12 @@ class _Across:
         first = self.community_name.setdefault(r.community_code, (r.community, r.line))
         if first[0] != r.community:
             reasons.append(
-                f"the community code {r.community_code!r} is {first[0]!r} on line {first[1]}"
+                Reason(
+                    N_("the community code {code} is {name} on line {line}"),
+                    code=repr(r.community_code),
+                    name=repr(first[0]),
+                    line=first[1],
+                )
             )
         if r.hotline:
             said = self.hotline.setdefault(r.community_code, (r.hotline, r.line))
@@ -249,29 +271,58 @@ class _Across:
         if r.community_code in known.communities:
             cid = known.communities[r.community_code].id
             if len(known.grids.get((cid, r.grid), [])) > 1:
-                reasons.append(f"the community already has several grids called {r.grid!r}")
+                reasons.append(
+                    Reason(
+                        N_("the community already has several grids called {name}"),
+                        name=repr(r.grid),
+                    )
+                )
             if len(known.compounds.get((cid, r.compound), [])) > 1:
-                reasons.append(f"the community already has several compounds called {r.compound!r}")
+                reasons.append(
+                    Reason(
+                        N_("the community already has several compounds called {name}"),
+                        name=repr(r.compound),
+                    )
+                )
         place = (r.community_code, r.compound, r.building)
         if r.building_code in self.code_line:
             reasons.append(
-                f"the building code {r.building_code!r} is already on line "
-                f"{self.code_line[r.building_code]}"
+                Reason(
+                    N_("the building code {code} is already on line {line}"),
+                    code=repr(r.building_code),
+                    line=self.code_line[r.building_code],
+                )
             )
         else:
             self.code_line[r.building_code] = r.line
         seen = self.place_line.setdefault(place, (r.building_code, r.line))
         if seen[1] != r.line:
-            reasons.append(f"{r.compound} {r.building} is already on line {seen[1]}")
+            reasons.append(
+                Reason(
+                    N_("{place} is already on line {line}"),
+                    place=f"{r.compound} {r.building}",
+                    line=seen[1],
+                )
+            )
         old = known.existing.get(r.building_code)
         if old is not None and (old.community_code, old.compound, old.name) != place:
             reasons.append(
-                f"the building code {r.building_code!r} is taken by {old.compound} {old.name} "
-                f"of the community {old.community_code!r}"
+                Reason(
+                    N_("the building code {code} is taken by {place} of the community {other}"),
+                    code=repr(r.building_code),
+                    place=f"{old.compound} {old.name}",
+                    other=repr(old.community_code),
+                )
             )
         has = known.code_of_place.get(place)
         if has is not None and has != r.building_code:
-            reasons.append(f"{r.compound} {r.building} already has the code {has!r}")
+            reasons.append(
+                Reason(
+                    N_("{place} already has the code {code}"),
+                    place=f"{r.compound} {r.building}",
+                    code=repr(has),
+                )
+            )
         return r, reasons
 
 
@@ -412,8 +463,10 @@ async def posters(session: AsyncSession, community_code: str | None = None) -> l
 
 def posters_pdf(items: list[Poster], bot_username: str, font_file: str | None = None) -> bytes:
     """One A4 page per building: the names big, the instruction, the QR code of the link, and
-    the link itself in small print under it."""
-    # Loaded here: only `paotui qr` needs them.
+    the link itself in small print under it. Everything is set in one font embedded in the PDF
+    (`poster_font`: the packaged WenQuanYi Micro Hei, or ``font_file``), so it prints the same
+    everywhere; FontError for a font that cannot be used."""
+    # Loaded here: only `paotui qr` and /setup's 🖨 need them.
     import qrcode
     from qrcode.constants import ERROR_CORRECT_M
     from reportlab.lib.pagesizes import A4
@@ -422,19 +475,14 @@ def posters_pdf(items: list[Poster], bot_username: str, font_file: str | None = 
     from reportlab.pdfbase import pdfmetrics
     from reportlab.pdfgen import canvas
 
-    if font_file:
-        from reportlab.pdfbase.ttfonts import TTFont
+    from bot.services import poster_font
 
-        font = "PosterCJK"
-        pdfmetrics.registerFont(TTFont(font, font_file))
-    else:  # a standard CJK font PDF readers provide: nothing to embed
-        from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-
-        font = "STSong-Light"
-        pdfmetrics.registerFont(UnicodeCIDFont(font))
+    font = poster_font.register(font_file)
 
     buf = io.BytesIO()
-    c = canvas.Canvas(buf, pagesize=A4)
+    # The page's initial font too, or Helvetica (not embedded) is named in the PDF as well.
+    # (types-reportlab has this argument as a float: a mistake of the stubs.)
+    c = canvas.Canvas(buf, pagesize=A4, initialFontName=font)  # type: ignore[arg-type]
     c.setTitle("paotui posters")
     width, height = A4
     cx = width / 2
@@ -458,7 +506,7 @@ def posters_pdf(items: list[Poster], bot_username: str, font_file: str | None = 
         side = 110 * mm
         c.drawImage(ImageReader(img), cx - side / 2, 62 * mm, side, side)
         centred(POSTER_TEXT, 26, 45 * mm)
-        c.setFont("Helvetica", 9)
+        c.setFont(font, 9)
         c.drawCentredString(cx, 56 * mm, link)
         c.showPage()
     c.save()

@@ -479,7 +479,7 @@ async function main() {
         S.nowBase = r.now;
         S.nowFetched = Date.now();
         renderClock();
-        toast(r.note || "🕒 moved forward");
+        toast(r.note || "🕒 时间已拨快");
         renderAll();
       } catch (e) { toast(`✖ ${e.message}`); }
       b.disabled = false;

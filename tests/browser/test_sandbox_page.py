@@ -92,7 +92,7 @@ async def test_order_claim_and_deliver_in_the_page(
         # 周阿姨 orders groceries with the buttons of her phone: the menu keyboard, then the form.
         await aunt.locator(".kbtn", has_text=_ZH(MENU_ORDER)).click()
         await press(aunt, "d:cat:groceries")
-        answers = {**ANSWERS["groceries"], "urgency": "today"}
+        answers = {**ANSWERS["groceries"], "urgency": "normal"}
         for st in form.steps_for("groceries"):
             await shows(aunt, _ZH(st.prompt))
             value = answers[st.key]

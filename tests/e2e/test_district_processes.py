@@ -170,7 +170,7 @@ async def _order(h: Harness, uid: int) -> int:
     instance's lease); the order's id, read from the confirmation."""
     emu = h.emu
     p = Person(emu, uid)
-    answers = {**ANSWERS[KIND], "urgency": "today"}
+    answers = {**ANSWERS[KIND], "urgency": "normal"}
     p.say("/order")
     kinds = await p.expect(lambda m: any(d.startswith("d:cat:") for _, d in buttons(m)), LONG)
     emu.press(uid, uid, kinds["message_id"], f"d:cat:{KIND}")

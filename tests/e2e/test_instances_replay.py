@@ -131,7 +131,7 @@ async def fill_form(h: Harness, p: Person, upto: int | None = None) -> dict[str,
     kinds = await p.expect(lambda m: any(d.startswith("d:cat:") for _, d in buttons(m)))
     await p.press_data(kinds, "d:cat:other")
     steps = form.steps_for("other")
-    answers = {**ANSWERS["other"], "urgency": "today"}
+    answers = {**ANSWERS["other"], "urgency": "normal"}
     for i, st in enumerate(steps):
         prompt = form_prompt(st.prompt)
         current = await h.emu.wait_for(
@@ -230,7 +230,7 @@ async def test_a_question_lost_with_its_instance_comes_from_the_next(
 
 async def fill_rest(emu: Any, p: Person, start: int) -> dict[str, Any]:
     steps = form.steps_for("other")
-    answers = {**ANSWERS["other"], "urgency": "today"}
+    answers = {**ANSWERS["other"], "urgency": "normal"}
     seen = 0
     for st in steps[start:]:
         prompt = form_prompt(st.prompt)

@@ -122,7 +122,7 @@ async def test_an_order_form_carries_over_between_instances(
     kinds = await aunt.expect(lambda m: any(d.startswith("d:cat:") for _, d in buttons(m)))
     inst.target = 1
     await aunt.press_data(kinds, "d:cat:groceries")
-    answers = {**ANSWERS["groceries"], "urgency": "today"}
+    answers = {**ANSWERS["groceries"], "urgency": "normal"}
     for i, st in enumerate(form.steps_for("groceries")):
         inst.target = i % 2
         prompt = form_prompt(st.prompt)
@@ -194,7 +194,7 @@ async def test_a_stale_timeout_on_one_instance_stays_quiet(emu: Any, database_ur
     async with instances(emu, database_url, limits=limits) as (inst, h):
         aunt = await h.register(1001, "周阿姨", settle=False)
         steps = form.steps_for("groceries")
-        answers = {**ANSWERS["groceries"], "urgency": "today"}
+        answers = {**ANSWERS["groceries"], "urgency": "normal"}
         inst.target = 0
         aunt.say("/order")
         kinds = await aunt.expect(lambda m: any(d.startswith("d:cat:") for _, d in buttons(m)))

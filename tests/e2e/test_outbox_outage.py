@@ -123,7 +123,7 @@ async def test_an_outage_loses_nothing_and_keeps_each_chats_order(
     assert len(held_up) == (1 if minutes > h.rt.settings.outbox.alert_after_minutes else 0)
 
 
-def outbox_alert() -> str:
+def outbox_alert() -> tuple[str, str]:
     from bot.services.outbox_health import STUCK_ALERT
 
     return STUCK_ALERT

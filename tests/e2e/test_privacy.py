@@ -167,7 +167,7 @@ def test_the_guard_sees_a_name_and_a_room() -> None:
 
 def test_the_guard_passes_what_a_group_may_see() -> None:
     post = (
-        "新任务 🥬 #502 买菜\n📍 幸福小区 1栋\n⏱ 今天 · 15:02 发布\n"
+        "新任务 🥬 #502 买菜\n📍 幸福小区 1栋\n⏱ 今天内送到 · 发布于 15:02\n"
         "📝 两颗白菜，一盒鸡蛋，500ml牛奶\n¥35.5 · 5楼 · 取件码 1234"
     )
     assert find_leaks(post, [ZHOU, WU]) == []

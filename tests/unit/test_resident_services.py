@@ -124,7 +124,7 @@ async def test_open_order_cap(rt: Runtime) -> None:
     async with rt.db.session() as s:
         with pytest.raises(Refused) as info:
             await drafts.start_draft(rt, s, 1001)
-    assert "{n}" in info.value.message
+    assert info.value.params == {"n": rt.settings.limits.max_open_orders}
     # Cancelling one makes room again.
     async with rt.db.session() as s:
         await transitions.cancel_by_resident(rt, s, 1, 1001)

@@ -15,6 +15,7 @@ from bot.i18n import LANGUAGES, N_, gettext_for
 from bot.limits import check_fits, limit_for
 
 RECEIVED = N_("✅ Received")
+HEADER = N_("Notice from the community")
 
 
 def check_text(text: str, has_media: bool, limit: int) -> str:
@@ -52,7 +53,7 @@ def parse_when(text: str, now: datetime, tz: str) -> datetime:
 
 
 def body(lang: str, text: str) -> str:
-    return "📢 " + gettext_for(lang)("Notice from the community") + "\n\n" + text
+    return "📢 " + gettext_for(lang)(HEADER) + "\n\n" + text
 
 
 def received_buttons(lang: str, notice_id: int) -> list[list[dict[str, Any]]] | None:

@@ -9,7 +9,9 @@ counted on the resident's locked row (DESIGN rule 14).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +19,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.db import affected_rows
 from bot.errors import Refused, stale
-from bot.i18n import LANGUAGES, N_, gettext_for
+from bot.i18n import LANGUAGES, N_, P_, gettext_for
 from bot.limits import TEXT_LIMIT, check_fits
 from bot.runtime import Runtime
 from bot.services import care_flags, ladder
@@ -40,6 +42,11 @@ from models import (
 )
 
 S = OrderStatus
+
+
+def local_clock(rt: Runtime) -> time:
+    """The community's local clock time now (which time windows are still ahead today)."""
+    return rt.clock.now().astimezone(ZoneInfo(rt.timezone)).time()
 
 
 @dataclass(frozen=True)
@@ -110,9 +117,11 @@ async def _check_cap(rt: Runtime, session: AsyncSession, resident_id: int) -> No
     cap = rt.settings.limits.max_open_orders
     if await _open_orders(session, resident_id) >= cap:
         raise Refused(
-            N_(
+            P_(
+                "You already have {n} order under way. Please wait until it is finished, or "
+                "cancel it in 📋 My orders.",
                 "You already have {n} orders under way. Please wait until one is finished, or "
-                "cancel one in 📋 My orders."
+                "cancel one in 📋 My orders.",
             ),
             n=cap,
         )
@@ -206,6 +215,7 @@ async def answer(
             value = form.clean(key, text, limit) if text and text.strip() else None
         elif choice is not None:
             value = form.choice_value(d.category, key, choice)
+            form.check_offered(st, value, _draft_view(d).answers, local_clock(rt))
         elif text is not None:
             if not st.text:
                 raise Refused(N_("Please use the buttons to answer."))
@@ -219,6 +229,8 @@ async def answer(
                 d.description = ""
         elif value is not None:
             d.details = {**(d.details or {}), key: value}
+        if key == "urgency" and form.stale_window(_draft_view(d).answers, local_clock(rt)):
+            d.time_window = None  # asked again: the window chosen has ended for today
         if text is not None and value:
             await _check_cards_fit(rt, session, d, str(value))
     d.updated_at = now
@@ -358,6 +370,8 @@ async def copy_order(
         created_at=now,
         updated_at=now,
     )
+    if form.stale_window(_draft_view(d).answers, local_clock(rt)):
+        d.time_window = None  # the old order's window has ended for today: asked again
     session.add(d)
     await session.flush()
     return _draft_view(d)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import time
 from typing import Any
 
 from bot.errors import Refused, check_length, stale
@@ -161,7 +162,9 @@ COMMON_STEPS: tuple[Step, ...] = (
 
 # Where an answer is kept: these are columns of the draft and the order; the rest go to details.
 COLUMN_KEYS = ("description", "urgency", "time_window", "payment")
+# Every step's label (the summary's ✏️ buttons, the cards' "Label: value" lines).
 LABELS = {
+    "description": N_("What you need"),
     "budget": N_("Budget"),
     "substitutes": N_("Substitutes"),
     "pharmacy": N_("Pharmacy"),
@@ -175,6 +178,41 @@ LABELS = {
     "time_window": N_("Time"),
     "payment": N_("Payment"),
 }
+
+
+# When each time window ends (local clock): an order for today (or urgent) is not offered a
+# window that has ended, and once every window has, "today" itself is not offered.
+WINDOW_ENDS = {"morning": time(12), "afternoon": time(18), "evening": time(21)}
+SAME_DAY = ("today", "urgent")
+PAST_WINDOW = N_("That time has already passed today. Please choose another.")
+
+
+def offered(s: Step, answers: dict[str, Any], now_local: time) -> tuple[Choice, ...]:
+    """The choices of ``s`` that still make sense at local clock time ``now_local``."""
+    if s.key == "time_window" and answers.get("urgency") in SAME_DAY:
+        return tuple(
+            c for c in s.choices if c.value not in WINDOW_ENDS or now_local < WINDOW_ENDS[c.value]
+        )
+    if s.key == "urgency" and all(now_local >= end for end in WINDOW_ENDS.values()):
+        return tuple(c for c in s.choices if c.value != "today")
+    return s.choices
+
+
+def check_offered(s: Step, value: str, answers: dict[str, Any], now_local: time) -> None:
+    """Refused when ``value`` is a time window that has ended (a button of an earlier message).
+    "Today" pressed on an old message after the last window is taken: only "any time" is
+    then offered, which the night shift can still serve."""
+    if s.key != "time_window":
+        return
+    if value in {c.value for c in s.choices} - {c.value for c in offered(s, answers, now_local)}:
+        raise Refused(PAST_WINDOW)
+
+
+def stale_window(answers: dict[str, Any], now_local: time) -> bool:
+    """Whether the answers hold a time window that, for their urgency, has already ended."""
+    window = answers.get("time_window")
+    tw = COMMON_STEPS[1]
+    return window is not None and window not in {c.value for c in offered(tw, answers, now_local)}
 
 
 def steps_for(category: str) -> tuple[Step, ...]:

@@ -32,6 +32,12 @@ URGENCY = {
     "today": N_("Today"),
     "urgent": N_("Urgent"),
 }
+# The urgency as the group's post says it: "today" alone beside the time posted read as a date.
+NEEDED = {
+    "normal": N_("No rush"),
+    "today": N_("Needed today"),
+    "urgent": N_("Urgent"),
+}
 STATUS = {
     "open": N_("waiting for a volunteer"),
     "claimed": N_("taken by a volunteer"),
@@ -86,9 +92,9 @@ def group_post(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
         urgent + _("New task") + " " + title(o, _),
         "📍 " + f"{o.compound} {o.building}",
         "⏱ "
-        + _(URGENCY[o.urgency])
+        + _(NEEDED[o.urgency])
         + " · "
-        + _("posted {time}").format(time=local_time(o.created_at, tz)),
+        + _("posted at {time}").format(time=local_time(o.created_at, tz)),
     ]
     if o.time_window and o.time_window != "any":
         lines.append("🕘 " + choice_label(o.category, "time_window", o.time_window, _))
@@ -147,7 +153,7 @@ def group_digest(tasks: list[OrderView], _: Gettext) -> tuple[str, Rows]:
         if t.status == "open":
             mark = ("🔴 " if t.urgency == "urgent" else "") + ("⭐ " if t.priority else "")
             lines.append(
-                f"{mark}{title(t, _)} · {t.compound} {t.building} · {_(URGENCY[t.urgency])}"
+                f"{mark}{title(t, _)} · {t.compound} {t.building} · {_(NEEDED[t.urgency])}"
                 + f" · {preview(t.description, _personal(t))}"
             )
             claimable.append(t)

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import outbox
 from bot.db import affected_rows
 from bot.errors import Refused, check_length, stale
-from bot.i18n import LANGUAGES, N_, gettext_for
+from bot.i18n import LANGUAGES, N_, P_, gettext_for
 from bot.limits import TEXT_LIMIT, check_fits
 from bot.runtime import Runtime
 from bot.services import alerts, ladder, payments, relay, scope
@@ -170,7 +170,10 @@ async def claim(rt: Runtime, session: AsyncSession, order_id: int, telegram_id: 
     )
     if (running or 0) >= cap:
         raise Refused(
-            N_("You are already running {n} tasks. Finish one first, so others can help."),
+            P_(
+                "You are already running {n} task. Finish it first, so others can help.",
+                "You are already running {n} tasks. Finish one first, so others can help.",
+            ),
             n=cap,
         )
     o = await transition(

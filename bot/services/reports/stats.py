@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import N_, Gettext
+from bot.i18n import N_, P_, Gettext, Plural, ngettext
 from bot.limits import TEXT_LIMIT, tg_len
 from bot.runtime import Runtime
 from bot.services.orders import texts
@@ -368,17 +368,30 @@ SHOWN_GRIDS = 40
 SHOWN_VOLUNTEERS = 15
 SHOWN_WAITING = 15
 
-MORE_GRIDS = N_("…and {n} more grids (all of them in /export).")
-MORE_VOLUNTEERS = N_("…and {n} more volunteers (all of them in /export).")
 URGED = N_("🔔 the resident reminded us {n}×")
-MORE_WAITING = N_("…and {n} more tasks waiting.")
+MORE_GRIDS = P_(
+    "…and {n} more grid (all of them in /export).", "…and {n} more grids (all of them in /export)."
+)
+MORE_VOLUNTEERS = P_(
+    "…and {n} more volunteer (all of them in /export).",
+    "…and {n} more volunteers (all of them in /export).",
+)
+MORE_WAITING = P_("…and {n} more task waiting.", "…and {n} more tasks waiting.")
+UNCLAIMED_HEAD = P_(
+    "⚠️ Unclaimed for more than {n} minute:", "⚠️ Unclaimed for more than {n} minutes:"
+)
+NONE_UNCLAIMED = P_(
+    "✅ Nothing unclaimed for more than {n} minute.",
+    "✅ Nothing unclaimed for more than {n} minutes.",
+)
 
 
-def _first(items: Sequence[Any], shown: int, more: str, _: Gettext) -> tuple[Sequence[Any], str]:
+def _first(items: Sequence[Any], shown: int, more: Plural, _: Gettext) -> tuple[Sequence[Any], str]:
     """The first ``shown`` of ``items``, and the line saying how many more ("" if none)."""
     if len(items) <= shown:
         return items, ""
-    return items[:shown], _(more).format(n=len(items) - shown)
+    n = len(items) - shown
+    return items[:shown], ngettext(_, more, n).format(n=n)
 
 
 def _render(s: Stats, _: Gettext, grids: int, volunteers: int, waiting: int) -> str:
@@ -420,7 +433,7 @@ def _render(s: Stats, _: Gettext, grids: int, volunteers: int, waiting: int) -> 
     lines.append("")
     if s.unclaimed:
         shown_waiting, more = _first(s.unclaimed, waiting, MORE_WAITING, _)
-        lines.append(_("⚠️ Unclaimed for more than {n} minutes:").format(n=s.unclaimed_minutes))
+        lines.append(ngettext(_, UNCLAIMED_HEAD, s.unclaimed_minutes).format(n=s.unclaimed_minutes))
         lines.extend(
             _("• #{id} {grid} {kind}, {urgency}: {minutes} min").format(
                 id=w.order_id,
@@ -434,9 +447,7 @@ def _render(s: Stats, _: Gettext, grids: int, volunteers: int, waiting: int) -> 
         )
         lines.extend([more] if more else [])
     else:
-        lines.append(
-            _("✅ Nothing unclaimed for more than {n} minutes.").format(n=s.unclaimed_minutes)
-        )
+        lines.append(ngettext(_, NONE_UNCLAIMED, s.unclaimed_minutes).format(n=s.unclaimed_minutes))
     return "\n".join(lines)
 
 
