@@ -26,7 +26,7 @@ from bot.runtime import Runtime
 from bot.services import ladder, scope
 from bot.services.amounts import MAX_FEN
 from bot.services.messages import tell
-from bot.services.orders import routing, texts
+from bot.services.orders import cards, kinds, routing, texts
 from bot.services.orders.views import (
     RUNNING,
     OrderView,
@@ -131,9 +131,8 @@ async def transition(
 
 
 async def _notify_resident(rt: Runtime, session: AsyncSession, v: OrderView) -> None:
-    await tell(
-        rt, session, v.resident_telegram_id, lambda _: texts.resident_status(v, _, rt.timezone)
-    )
+    """The resident's card edited, and a short message so the phone rings."""
+    await cards.changed(rt, session, v)
 
 
 # --- the runner -----------------------------------------------------------------------------
@@ -212,6 +211,11 @@ async def advance(
         return await deliver(rt, session, order_id, telegram_id)
     target = _FORWARD[verb]
     o = await runners_order(session, order_id, telegram_id)
+    # The steps depend on the kind: nothing to buy (a parcel) goes from taken to on the way;
+    # something to buy is bought first.
+    buys = kinds.has_purchase(o.category, dict(o.details or {}))
+    if (verb == "buy" and not buys) or (verb == "go" and buys and S(o.status) == S.CLAIMED):
+        raise refusal_for(o, telegram_id)
     o = await transition(rt, session, o, target, Actor.VOLUNTEER, telegram_id)
     v = view(o)
     await _notify_resident(rt, session, v)
@@ -308,6 +312,7 @@ async def release(
         claimed_at=None,
     )
     v = view(o)
+    await cards.show(rt, session, v.id)
     await tell(rt, session, v.resident_telegram_id, lambda _: texts.resident_released(v, _))
     await routing.post_to_group(rt, session, o)
     return v
@@ -372,6 +377,7 @@ async def hand_back(
     v = view(o)
     _g = gettext_for(rt.default_language)
     await routing.edit_group_posts(rt, session, o, texts.group_waiting_again(v, _g))
+    await cards.show(rt, session, v.id)
     await tell(rt, session, v.resident_telegram_id, lambda _: texts.resident_reassigned(v, _))
     # The runner's card loses its address, phone and buttons (the card in their chat is the
     # one place they still had them).
@@ -388,10 +394,23 @@ async def hand_back(
 # --- the resident ---------------------------------------------------------------------------
 
 
+CHANGED_MEANWHILE = N_(
+    "Order #{id} has changed since you were asked; nothing was done. Here it is as it is now."
+)
+
+
 async def cancel_by_resident(
-    rt: Runtime, session: AsyncSession, order_id: int, telegram_id: int
+    rt: Runtime,
+    session: AsyncSession,
+    order_id: int,
+    telegram_id: int,
+    seen: str | None = None,
 ) -> OrderView:
+    """The resident cancels, after answering the question asked in state ``seen`` (its warning
+    said what that state means): an order that moved on since is not cancelled."""
     o = await residents_order(session, order_id, telegram_id)
+    if seen is not None and S(o.status) != seen:
+        raise Refused(CHANGED_MEANWHILE, id=o.id)
     runner = o.volunteer.telegram_id if o.volunteer else None
     at_the_door = Refused(
         N_("Order #{id} is already at your door; it can no longer be cancelled."), id=o.id
@@ -411,6 +430,7 @@ async def cancel_by_resident(
     await routing.edit_group_posts(rt, session, o, texts.group_closed(v, _g))
     if runner is not None:
         await tell(rt, session, runner, lambda _: texts.runner_cancelled(v, _))
+    await cards.changed(rt, session, v, notice=False)
     return v
 
 
@@ -431,6 +451,7 @@ async def confirm_receipt(
     v = view(o)
     if v.volunteer_telegram_id is not None:
         await tell(rt, session, v.volunteer_telegram_id, lambda _: texts.runner_confirmed(v, _))
+    await cards.changed(rt, session, v, notice=False)
     return v
 
 
@@ -491,4 +512,5 @@ async def rate(
     v = view(o)
     assert v.volunteer_telegram_id is not None
     await tell(rt, session, v.volunteer_telegram_id, lambda _: texts.runner_thanked(v, _))
+    await cards.show(rt, session, v.id)
     return v
