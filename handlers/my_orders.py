@@ -180,7 +180,11 @@ async def cancel_confirmed(update: Update, ctx: AppContext) -> None:
         ),
     )
     if v is None:
-        await _card_anew(update, ctx, values.order_id, None)
+        # Refused (alerted): the resident gets the card as it is now; anyone else nothing.
+        async with ctx.rt.db.read() as s:
+            now = await views.get_view(s, values.order_id)
+        if now is not None and now.resident_telegram_id == q.from_user.id:
+            await _card_anew(update, ctx, values.order_id, None)
         return
     _ = await ctx.gettext()
     await answer(q, _("Cancelled."))

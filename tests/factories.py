@@ -357,9 +357,11 @@ async def run_to_door(
     )
     await runner.press_data(post, f"o:claim:{order_id}")
     card = await h.emu.wait_for(
-        runner_id, lambda m: f"o:buy:{order_id}" in str(m.get("reply_markup"))
+        runner_id, lambda m: f"o:rel:{order_id}" in str(m.get("reply_markup"))
     )
-    for verb, nxt in (("buy", "go"), ("go", "done")):
+    # A task with nothing to buy (a parcel to pick up) has no 🛒 step.
+    bought = f"o:buy:{order_id}" in str(card.get("reply_markup"))
+    for verb, nxt in (("buy", "go"), ("go", "done"))[0 if bought else 1 :]:
         await runner.press_data(card, f"o:{verb}:{order_id}")
         card = await h.wait_edit(
             runner_id,

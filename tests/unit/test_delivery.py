@@ -11,7 +11,7 @@ from bot.i18n import gettext_for
 from bot.runtime import Runtime
 from bot.services import amounts, directory, residents
 from bot.services.orders import drafts, transitions
-from models import Order, OrderEvent, OutboxMessage
+from models import Order, OrderEvent, OutboxKind, OutboxMessage
 from tests.conftest import make_settings
 from tests.factories import ANSWERS, VOLUNTEERS_1
 
@@ -150,15 +150,19 @@ async def test_deliver_writes_the_proof_and_tells_the_resident_at_once(rt: Runti
         "receipt-1",
     )
     assert o.delivered_at is not None
-    # In the same transaction: the two photos, then what to pay with the Received button.
+    # In the same transaction: the two photos, the order's live card edited (what to pay,
+    # with the Received button), then a short notice without buttons.
     told = (await _to_aunt(rt))[before:]
-    assert [(m.media, m.photo) for m in told] == [
-        ("photo", "door-1"),
-        ("photo", "receipt-1"),
-        (None, None),
+    assert [(m.kind, m.media, m.photo) for m in told] == [
+        (OutboxKind.SEND, "photo", "door-1"),
+        (OutboxKind.SEND, "photo", "receipt-1"),
+        (OutboxKind.EDIT, None, None),
+        (OutboxKind.SEND, None, None),
     ]
-    assert "花费 ¥35.50" in told[1].text and "花费 ¥35.50" in told[2].text
-    assert told[2].buttons == [[{"text": _ZH("✅ Received"), "data": f"o:ok:{order_id}"}]]
+    assert all("花费 ¥35.50" in m.text for m in told[1:])
+    assert told[2].buttons is not None
+    assert told[2].buttons[0] == [{"text": _ZH("✅ Received"), "data": f"o:ok:{order_id}"}]
+    assert told[3].buttons is None
 
     # Once delivered, a second press (or a redelivered update) changes nothing.
     async with rt.db.session() as s:
@@ -166,7 +170,7 @@ async def test_deliver_writes_the_proof_and_tells_the_resident_at_once(rt: Runti
             await transitions.deliver(rt, s, order_id, RUNNER, "door-2", 100, None)
     assert e.value.message == "Order #{id} has moved on; this button is out of date."
     assert (await _order(rt, order_id)).doorstep_photo == "door-1"
-    assert len(await _to_aunt(rt)) == before + 3
+    assert len(await _to_aunt(rt)) == before + 4
 
 
 async def test_deliver_refuses_missing_proof_strangers_and_cancelled_tasks(rt: Runtime) -> None:

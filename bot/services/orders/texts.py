@@ -137,12 +137,19 @@ def detail_lines(
     return lines
 
 
+# The runner's own words where the resident's would say "your door".
+RUNNER_STATUS = {
+    "delivering": N_("on the way to the resident"),
+    "delivered": N_("delivered to the resident's door"),
+}
+
+
 def status_word(o: OrderView, _: Gettext) -> str:
-    """The order's status in a few words, as its kind says it: "bought" once the runner has
-    bought (not "being bought"), "topped up" for a gas card."""
+    """The task's status in a few words for its runner, as its kind says it: "bought" once
+    bought (not "being bought"), "topped up" for a gas card, the resident's door."""
     if o.status == "purchasing":
         return _(kinds.purchase_word(o.category, o.details) or kinds.BOUGHT)
-    return _(STATUS[o.status])
+    return _(RUNNER_STATUS.get(o.status) or STATUS[o.status])
 
 
 def answers_of(o: OrderView) -> dict[str, Any]:
