@@ -26,6 +26,7 @@ from handlers.callback_data import ID, Callback
 from handlers.context import AppContext
 from handlers.conversation_exits import Handler, conversation_exits
 from handlers.keyboards import PRIVATE_MESSAGE, PRIVATE_OTHER, PRIVATE_TEXT, inline
+from handlers.volunteer import card_as_it_is
 from handlers.work import Work, attempt, unit_of_work
 
 DELIVER_PHOTO, DELIVER_AMOUNT, DELIVER_RECEIPT = range(40, 43)
@@ -97,7 +98,9 @@ async def deliver_start(update: Update, ctx: AppContext) -> int | None:
 
     started = await attempt(update, ctx, start)
     if started is None:
-        return None  # a delivery already under way goes on
+        # A delivery already under way goes on; an older card shows the task as it is now.
+        await card_as_it_is(update, ctx, order_id)
+        return None
     need, delivered = started
     _ = await ctx.gettext()
     assert ctx.user_data is not None

@@ -16,7 +16,7 @@ from bot.buttons import Button, Rows
 from bot.errors import STALE, Refused
 from bot.services import residents, volunteers
 from bot.services.orders import routing, texts, transitions, views
-from handlers.answers import alert, answer, edit_or_send, pressed
+from handlers.answers import alert, answer, edit_or_send, is_private, pressed, set_buttons
 from handlers.callback_data import ID, Callback, one_of
 from handlers.context import AppContext
 from handlers.conversation_exits import PLEASE_ANSWER, AfterStop, conversation_exits
@@ -52,6 +52,23 @@ async def claim(update: Update, ctx: AppContext) -> None:
     )
 
 
+async def card_as_it_is(update: Update, ctx: AppContext, order_id: int) -> None:
+    """After a refused press in the runner's private chat (an older card, a task moved on):
+    the pressed message becomes the task's card as it is now, with only the buttons that
+    apply; for a task no longer theirs, it just loses its buttons. Never acts."""
+    q = pressed(update)
+    if not is_private(update):
+        return
+    try:
+        async with ctx.rt.db.read() as s:
+            v = await views.runner_view(s, order_id, q.from_user.id)
+    except Refused:
+        await set_buttons(q, None)
+        return
+    text, rows = texts.runner_card(v, await ctx.gettext(), ctx.rt.timezone)
+    await edit_or_send(update, text, inline(rows))
+
+
 async def _card(update: Update, text: str, rows: Rows) -> None:
     assert update.callback_query is not None
     await answer(update.callback_query)
@@ -72,6 +89,8 @@ async def advanced(update: Update, ctx: AppContext) -> None:
     )
     if v is not None:
         await _card(update, *texts.runner_card(v, await ctx.gettext(), ctx.rt.timezone))
+    else:
+        await card_as_it_is(update, ctx, values.order_id)
 
 
 async def why_asked(update: Update, ctx: AppContext) -> None:
@@ -84,6 +103,8 @@ async def why_asked(update: Update, ctx: AppContext) -> None:
     if v is not None:
         pick = texts.release_reasons if values.verb == "rel" else texts.give_up_reasons
         await _card(update, *pick(v, await ctx.gettext()))
+    else:
+        await card_as_it_is(update, ctx, values.order_id)
 
 
 async def released(update: Update, ctx: AppContext) -> None:

@@ -205,7 +205,9 @@ async def test_cancel_after_bought_warns(harness: Harness) -> None:
     )
     assert warning not in text_of(plain)
     await aunt.press_data(plain, "o:keep:1")
-    await h.wait_edit(1001, plain["message_id"], lambda m: Z("Good, {title} goes on.") in text_of(m))
+    await h.wait_edit(
+        1001, plain["message_id"], lambda m: Z("Good, {title} goes on.") in text_of(m)
+    )
 
     wang, runner = await claim(h, 1)
     await wang.press_data(runner, "o:buy:1")
@@ -218,6 +220,8 @@ async def test_cancel_after_bought_warns(harness: Harness) -> None:
     card = await card_with(h, 1, ["o:again:1"])
     assert f"✓{Z(kinds.BOUGHT)} → ✖{Z(kinds.ENDED['cancelled'])}" in text_of(card)
     await wang.expect(Z("{title} was cancelled by the resident. You can stop now."))
+    # The runner's card keeps no button of a task that is no longer theirs.
+    await h.wait_edit(wang.user_id, runner["message_id"], lambda m: buttons(m) == [])
     async with h.rt.db.read() as s:
         order = await s.scalar(select(Order))
         assert order is not None and order.status == "cancelled"
@@ -232,3 +236,26 @@ async def test_card_older_than_two_days_is_sent_anew(harness: Harness) -> None:
     await claim(h, 1)
     fresh = await h.card(1, lambda m: m["message_id"] > first["message_id"])
     assert data(fresh) == ["m:to:1", "o:cancel:1"]
+
+
+async def test_runner_stale_card_shows_the_task_as_it_is(harness: Harness) -> None:
+    h = harness
+    aunt = await h.register(1001, "周阿姨")
+    await h.order(aunt, "groceries")
+    wang, runner = await claim(h, 1)
+    # /mytasks gives him a second copy of the card; he runs the task from that one.
+    wang.say("/mytasks")
+    copy = await wang.expect(
+        lambda m: "o:buy:1" in data(m) and m["message_id"] > runner["message_id"]
+    )
+    await wang.press_data(copy, "o:buy:1")
+    await h.wait_edit(wang.user_id, copy["message_id"], lambda m: "o:go:1" in data(m))
+    await h.settle()
+    before = await events(h)
+    # 🛒 on the first card, now out of date: refused, and that card shows the task as it is.
+    answer = await wang.press_data(runner, "o:buy:1")
+    assert answer is not None and answer["show_alert"]
+    now = await h.wait_edit(wang.user_id, runner["message_id"], lambda m: "o:go:1" in data(m))
+    assert "o:buy:1" not in data(now) and Z("items bought") in text_of(now)
+    await h.settle()
+    assert await events(h) == before

@@ -399,6 +399,19 @@ CHANGED_MEANWHILE = N_(
 )
 
 
+async def _runner_card_now(
+    rt: Runtime, session: AsyncSession, card_id: int | None, runner: int | None, v: OrderView
+) -> None:
+    """The runner's private card edited to the task as it is now (its buttons gone once the
+    task is no longer theirs to move)."""
+    card = await session.get(OutboxMessage, card_id) if card_id else None
+    if card is None or runner is None:
+        return
+    lang = await language_of(session, runner, rt.default_language)
+    text, rows = texts.runner_card(v, gettext_for(lang), rt.timezone)
+    outbox.enqueue_edit(session, rt.clock, original=card, text=text, buttons=rows)
+
+
 async def cancel_by_resident(
     rt: Runtime,
     session: AsyncSession,
@@ -412,6 +425,7 @@ async def cancel_by_resident(
     if seen is not None and S(o.status) != seen:
         raise Refused(CHANGED_MEANWHILE, id=o.id)
     runner = o.volunteer.telegram_id if o.volunteer else None
+    runner_card = o.runner_card_id
     at_the_door = Refused(
         N_("Order #{id} is already at your door; it can no longer be cancelled."), id=o.id
     )
@@ -429,6 +443,7 @@ async def cancel_by_resident(
     _g = gettext_for(rt.default_language)
     await routing.edit_group_posts(rt, session, o, texts.group_closed(v, _g))
     if runner is not None:
+        await _runner_card_now(rt, session, runner_card, runner, v)
         await tell(rt, session, runner, lambda _: texts.runner_cancelled(v, _))
     await cards.changed(rt, session, v, notice=False)
     return v
