@@ -32,6 +32,9 @@ from models import Order, OrderEvent, OutboxKind, OutboxMessage, OutboxStatus
 # Telegram lets a bot edit its message for 48 hours; a margin for the outbox's own delays.
 EDITABLE_FOR = timedelta(hours=47)
 
+# The card shows the start of a long description: the order's summary above it in the chat
+# keeps it whole, and the card keeps room for its progress, times and the lines of others.
+DESCRIPTION_CHARS = 500
 CANCELABLE = ("open", "claimed", "purchasing", "delivering")
 
 
@@ -73,6 +76,10 @@ def card_extras(o: OrderView, _: Gettext) -> tuple[list[str], Rows]:
     return [], []
 
 
+def _shortened(text: str) -> str:
+    return text if len(text) <= DESCRIPTION_CHARS else text[: DESCRIPTION_CHARS - 1] + "…"
+
+
 def resident_buttons(o: OrderView, _: Gettext) -> Rows:
     """Only what the resident can do now."""
     rows: Rows = []
@@ -107,7 +114,7 @@ def resident_card(
         lines.append(_("Reason: {reason}").format(reason=_(o.reason)))
     lines += [
         "",
-        "📝 " + (o.description or texts.description_preview(o, _)),
+        "📝 " + _shortened(o.description or texts.description_preview(o, _)),
         *texts.detail_lines(o.category, texts.answers_of(o), o.doorstep, _),
         _("Deliver to: {address}").format(
             address=f"{o.contact_name}, {o.compound} {o.building} {o.unit}-{o.room}"
