@@ -20,6 +20,7 @@ from tests.factories import (
     Z,
     buttons,
     deliver_with_proof,
+    register_by_buttons,
     text_of,
 )
 
@@ -259,3 +260,28 @@ async def test_runner_stale_card_shows_the_task_as_it_is(harness: Harness) -> No
     assert "o:buy:1" not in data(now) and Z("items bought") in text_of(now)
     await h.settle()
     assert await events(h) == before
+
+
+async def test_what_was_chosen_stays_visible(harness: Harness) -> None:
+    """Point 10: the registration's choices stay in the chat (the unit under its question,
+    with the compound and building it was asked for); the order's summary stays as sent
+    and its card is not replaced by the questions asked about it."""
+    h = harness
+    aunt = h.person(1001, "周阿姨")
+    phone_prompt = await register_by_buttons(h, aunt)
+    asked = [m for m in aunt.chat() if Z("{place}. Which unit (单元)?") in text_of(m)]
+    assert len(asked) == 1 and "幸福小区 2栋" in text_of(asked[0])
+    assert text_of(asked[0]).endswith("✔ 3") and buttons(asked[0]) == []
+    aunt.contact("13800001001")
+    await aunt.expect("13800001001")
+    assert phone_prompt is not None
+
+    first = await h.order(aunt, "groceries")
+    await aunt.press_data(first, "o:cancel:1")
+    question = await aunt.expect(lambda m: "o:keep:1" in data(m))
+    await aunt.press_data(question, "o:keep:1")
+    await h.wait_edit(1001, question["message_id"], lambda m: buttons(m) == [])
+    await h.settle()
+    card = await h.card(1)
+    assert card["message_id"] == first["message_id"] and data(card) == ["o:cancel:1"]
+    assert text_of(card) == text_of(first)
