@@ -65,7 +65,7 @@ def pressed_label(q: CallbackQuery) -> str | None:
     for row in markup.inline_keyboard if markup else ():
         for b in row:
             if b.callback_data == q.data:
-                return b.text
+                return str(b.text)
     return None
 
 
