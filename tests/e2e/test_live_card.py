@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.i18n import local_time
 from bot.services.orders import kinds
 from handlers.my_orders import OUT_OF_DATE
 from models import Order, OrderEvent
@@ -234,9 +235,15 @@ async def test_card_older_than_two_days_is_sent_anew(harness: Harness) -> None:
     first = await h.order(aunt, "groceries")
     await h.settle()
     h.advance(hours=49)  # Telegram no longer lets the bot edit it
+    await h.sweep()  # the escalation ladder steps on (its events are no step of the order)
     await claim(h, 1)
     fresh = await h.card(1, lambda m: m["message_id"] > first["message_id"])
     assert data(fresh) == ["m:to:1", "o:cancel:1"]
+    async with h.rt.db.read() as s:
+        order = await s.get(Order, 1)
+        assert order is not None and order.resident_card_id is not None
+        created = local_time(order.created_at, h.rt.timezone)
+    assert f"{Z(kinds.ORDERED)} {created}" in text_of(fresh)
 
 
 async def test_runner_stale_card_shows_the_task_as_it_is(harness: Harness) -> None:

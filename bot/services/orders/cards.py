@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
@@ -150,14 +150,16 @@ def cancel_question(o: OrderView, _: Gettext) -> str:
 # --- keeping the card in the resident's chat -------------------------------------------------
 
 
-async def times_of(session: AsyncSession, order_id: int) -> dict[str, datetime]:
-    """When the order last reached each status."""
+async def times_of(session: AsyncSession, o: Order) -> dict[str, datetime]:
+    """When the order last reached each status (an escalation's event, which stays in its
+    status, is no step), and when it was ordered."""
+    e = OrderEvent
     rows = await session.execute(
-        select(OrderEvent.to_status, func.max(OrderEvent.at))
-        .where(OrderEvent.order_id == order_id)
-        .group_by(OrderEvent.to_status)
+        select(e.to_status, func.max(e.at))
+        .where(e.order_id == o.id, or_(e.from_status.is_(None), e.from_status != e.to_status))
+        .group_by(e.to_status)
     )
-    return {str(st): at for st, at in rows}
+    return {**{str(st): at for st, at in rows}, "open": o.created_at}
 
 
 async def _editable(
@@ -188,7 +190,7 @@ async def show(rt: Runtime, session: AsyncSession, order_id: int, *, anew: bool 
         return
     v = view(o)
     _ = gettext_for(await language_of(session, v.resident_telegram_id, rt.default_language))
-    text, rows = resident_card(v, _, rt.timezone, await times_of(session, o.id))
+    text, rows = resident_card(v, _, rt.timezone, await times_of(session, o))
     card = await _editable(rt, session, o.resident_card_id)
     if card is not None and not anew:
         outbox.enqueue_edit(session, rt.clock, original=card, text=text, buttons=rows)
