@@ -222,7 +222,15 @@ def runner_card(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
                 Button(_("🚫 Cannot be done"), order_action("nf", o.id)),
             ]
         )
-    return "\n".join(lines), rows
+    extra_lines, extra_rows = runner_extras(o, _)
+    return "\n".join(lines + extra_lines), rows + extra_rows
+
+
+def runner_extras(o: OrderView, _: Gettext) -> tuple[list[str], Rows]:
+    """Lines and buttons other rooms add to the runner's card, after its own: the place
+    where a payment line and its buttons are assembled (the resident's card has its twin,
+    bot/services/orders/cards.py `card_extras`). None yet."""
+    return [], []
 
 
 def release_reasons(o: OrderView, _: Gettext) -> tuple[str, Rows]:
