@@ -292,3 +292,19 @@ async def test_what_was_chosen_stays_visible(harness: Harness) -> None:
     card = await h.card(1)
     assert card["message_id"] == first["message_id"] and data(card) == ["o:cancel:1"]
     assert text_of(card) == text_of(first)
+
+
+async def test_a_gas_card_is_topped_up_not_bought(harness: Harness) -> None:
+    h = harness
+    aunt = await h.register(1001, "周阿姨")
+    first = await h.order(aunt, "gas")
+    topped = Z(kinds.PURCHASE_WORD["gas"])
+    assert f"{Z(kinds.TAKEN)} → {topped} → {Z(kinds.ON_THE_WAY)}" in text_of(first)
+    wang, runner = await claim(h, 1)
+    assert ("✅ " + topped, "o:buy:1") in buttons(runner)
+    await wang.press_data(runner, "o:buy:1")
+    runner = await h.wait_edit(wang.user_id, runner["message_id"], lambda m: "o:go:1" in data(m))
+    assert Z("Status: {status}") + topped in text_of(runner)
+    notice = await aunt.expect(lambda m: topped in text_of(m) and "王刚" in text_of(m))
+    assert Z(NOTICES["purchasing"]) not in text_of(notice) and buttons(notice) == []
+    await h.card(1, lambda m: f"【{topped}】" in text_of(m))

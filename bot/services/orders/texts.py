@@ -281,6 +281,12 @@ def resident_notice(o: OrderView, _: Gettext, tz: str) -> str:
         "cancelled": _("{title} was cancelled ({time})."),
         "unfulfillable": _("Sorry, {title} could not be done ({time})."),
     }[o.status].format(title=title(o, _), name=name, time=when)
+    word = kinds.purchase_word(o.category, o.details)
+    if o.status == "purchasing" and word not in (None, kinds.BOUGHT):
+        # A gas card topped up, papers printed: not "bought the items".
+        text = _("{name}: {title} · {step} ({time}).").format(
+            name=name, title=title(o, _), step=_(word or kinds.BOUGHT), time=when
+        )
     if o.reason and o.status in ("cancelled", "unfulfillable", "open"):
         text += "\n" + _("Reason: {reason}").format(reason=_(o.reason))
     spent = spent_line(o, _) if o.status == "delivered" else None
