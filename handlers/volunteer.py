@@ -40,6 +40,11 @@ async def claim(update: Update, ctx: AppContext) -> None:
         update, ctx, lambda w: transitions.claim(ctx.rt, w.session, order_id, q.from_user.id)
     )
     if v is None:
+        if is_private(update):  # a private ping of a task no longer open loses its 🙋
+            async with ctx.rt.db.read() as s:
+                now = await views.get_view(s, order_id)
+            if now is None or now.status != "open":
+                await set_buttons(q, None)
         return
     _ = await ctx.gettext()
     await answer(

@@ -308,3 +308,19 @@ async def test_a_gas_card_is_topped_up_not_bought(harness: Harness) -> None:
     notice = await aunt.expect(lambda m: topped in text_of(m) and "王刚" in text_of(m))
     assert Z(NOTICES["purchasing"]) not in text_of(notice) and buttons(notice) == []
     await h.card(1, lambda m: f"【{topped}】" in text_of(m))
+
+
+async def test_a_private_ping_of_a_task_taken_loses_its_button(harness: Harness) -> None:
+    h = harness
+    li = h.person(VOLUNTEERS_1[1])
+    li.say("/duty")
+    off = await h.emu.wait_for(li.user_id, lambda m: "v:duty:on" in data(m))
+    await li.press_data(off, "v:duty:on")
+    await h.wait_edit(li.user_id, off["message_id"], lambda m: "v:duty:off" in data(m))
+    aunt = await h.register(1001, "周阿姨")
+    await h.order(aunt, "groceries")
+    ping = await h.emu.wait_for(li.user_id, lambda m: "o:claim:1" in data(m))
+    await claim(h, 1)  # 王刚 was quicker, from the group
+    answer = await li.press_data(ping, "o:claim:1")
+    assert answer is not None and answer["show_alert"] and "王刚" in str(answer["text"])
+    await h.wait_edit(li.user_id, ping["message_id"], lambda m: buttons(m) == [])
