@@ -94,7 +94,10 @@ async def deliver_start(update: Update, ctx: AppContext) -> int | None:
         need = await transitions.proof_needed(ctx.rt, w.session, order_id, q.from_user.id)
         if need.any:
             return need, None
-        return need, await transitions.deliver(ctx.rt, w.session, order_id, q.from_user.id)
+        shown_in = q.message.message_id if q.message else None
+        return need, await transitions.deliver(
+            ctx.rt, w.session, order_id, q.from_user.id, shown_in=shown_in
+        )
 
     started = await attempt(update, ctx, start)
     if started is None:
@@ -221,6 +224,7 @@ async def _finish(update: Update, ctx: AppContext) -> int:
                 doorstep_photo=data.get("doorstep_photo"),
                 amount_fen=data.get("amount_fen"),
                 receipt_photo=data.get("receipt_photo"),
+                shown_in=data["card"] if isinstance(data.get("card"), int) else None,
             )
     except Refused as e:
         _forget(ctx)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
+from telegram import (
+    CallbackQuery,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
 from telegram.ext import (
     CommandHandler,
     ConversationHandler,
@@ -74,6 +80,11 @@ async def card_as_it_is(update: Update, ctx: AppContext, order_id: int) -> None:
     await edit_or_send(update, text, inline(rows))
 
 
+def _shown_in(q: CallbackQuery) -> int | None:
+    """The pressed message's id: the service edits the runner's card too when it is another."""
+    return q.message.message_id if q.message else None
+
+
 async def _card(update: Update, text: str, rows: Rows) -> None:
     assert update.callback_query is not None
     await answer(update.callback_query)
@@ -89,7 +100,12 @@ async def advanced(update: Update, ctx: AppContext) -> None:
         update,
         ctx,
         lambda w: transitions.advance(
-            ctx.rt, w.session, values.order_id, q.from_user.id, values.step
+            ctx.rt,
+            w.session,
+            values.order_id,
+            q.from_user.id,
+            values.step,
+            shown_in=_shown_in(q),
         ),
     )
     if v is not None:
@@ -120,7 +136,9 @@ async def released(update: Update, ctx: AppContext) -> None:
     v = await attempt(
         update,
         ctx,
-        lambda w: transitions.release(ctx.rt, w.session, values.order_id, q.from_user.id, reason),
+        lambda w: transitions.release(
+            ctx.rt, w.session, values.order_id, q.from_user.id, reason, shown_in=_shown_in(q)
+        ),
     )
     if v is not None:
         _ = await ctx.gettext()
@@ -136,7 +154,9 @@ async def gave_up(update: Update, ctx: AppContext) -> None:
     v = await attempt(
         update,
         ctx,
-        lambda w: transitions.give_up(ctx.rt, w.session, values.order_id, q.from_user.id, reason),
+        lambda w: transitions.give_up(
+            ctx.rt, w.session, values.order_id, q.from_user.id, reason, shown_in=_shown_in(q)
+        ),
     )
     if v is not None:
         _ = await ctx.gettext()

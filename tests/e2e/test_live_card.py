@@ -258,15 +258,30 @@ async def test_runner_stale_card_shows_the_task_as_it_is(harness: Harness) -> No
     )
     await wang.press_data(copy, "o:buy:1")
     await h.wait_edit(wang.user_id, copy["message_id"], lambda m: "o:go:1" in data(m))
-    await h.settle()
-    before = await events(h)
-    # 🛒 on the first card, now out of date: refused, and that card shows the task as it is.
-    answer = await wang.press_data(runner, "o:buy:1")
-    assert answer is not None and answer["show_alert"]
+    # His card follows: it no longer offers 🛒.
     now = await h.wait_edit(wang.user_id, runner["message_id"], lambda m: "o:go:1" in data(m))
     assert "o:buy:1" not in data(now) and Z("items bought") in text_of(now)
     await h.settle()
+    before = await events(h)
+    # 🛒 pressed anyway on the card as an old client still shows it: refused, nothing done,
+    # and the message shows the task as it is.
+    answer = await wang.press_data(runner, "o:buy:1", force=True)
+    assert answer is not None and answer["show_alert"]
+    await h.settle()
     assert await events(h) == before
+    again = next(m for m in wang.chat() if m["message_id"] == runner["message_id"])
+    assert "o:go:1" in data(again) and "o:buy:1" not in data(again)
+    # Given back from the copy: his card loses the address, the phone and the buttons too.
+    await wang.press_data(copy, "o:rel:1")
+    reasons = await h.wait_edit(
+        wang.user_id, copy["message_id"], lambda m: "o:relr:1:busy" in data(m)
+    )
+    await wang.press_data(reasons, "o:relr:1:busy")
+    gone = await h.wait_edit(wang.user_id, runner["message_id"], lambda m: buttons(m) == [])
+    assert "13800000000" not in text_of(gone) and "1-101" not in text_of(gone)
+    # A button of it pressed anyway (an old client): refused, nothing done.
+    answer = await wang.press_data(now, "o:go:1", force=True)
+    assert answer is not None and answer["show_alert"]
 
 
 async def test_what_was_chosen_stays_visible(harness: Harness) -> None:

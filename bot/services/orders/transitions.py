@@ -202,13 +202,49 @@ async def claim(rt: Runtime, session: AsyncSession, order_id: int, telegram_id: 
 _FORWARD = {"buy": S.PURCHASING, "go": S.DELIVERING}
 
 
+async def _card_follows(
+    rt: Runtime, session: AsyncSession, o: Order, v: OrderView, shown_in: int | None
+) -> None:
+    """The runner moved the task from another message than their card (a /mytasks copy, a
+    reminder; ``shown_in``, the pressed message, is edited by the caller): the card is edited
+    too, so it never offers a step already made."""
+    card = await session.get(OutboxMessage, o.runner_card_id) if o.runner_card_id else None
+    if shown_in is None or card is None or card.message_id in (None, shown_in):
+        return
+    await _runner_card_now(rt, session, card.id, v.volunteer_telegram_id, v)
+
+
+async def _card_withdrawn(
+    rt: Runtime,
+    session: AsyncSession,
+    card_id: int | None,
+    runner: int,
+    v: OrderView,
+    shown_in: int | None,
+) -> None:
+    """The runner gave the task back from another message than their card: the card loses
+    the address, the phone and the buttons, as the pressed message does."""
+    card = await session.get(OutboxMessage, card_id) if card_id else None
+    if shown_in is None or card is None or card.message_id in (None, shown_in):
+        return
+    lang = await language_of(session, runner, rt.default_language)
+    text = texts.runner_withdrawn(v, gettext_for(lang))
+    outbox.enqueue_edit(session, rt.clock, original=card, text=text)
+
+
 async def advance(
-    rt: Runtime, session: AsyncSession, order_id: int, telegram_id: int, verb: str
+    rt: Runtime,
+    session: AsyncSession,
+    order_id: int,
+    telegram_id: int,
+    verb: str,
+    shown_in: int | None = None,
 ) -> OrderView:
     """The runner moves their task forward: bought -> on the way -> delivered. Delivered
-    goes through `deliver`, which asks for the proof the config requires."""
+    goes through `deliver`, which asks for the proof the config requires. ``shown_in``: the
+    message pressed, when it is known."""
     if verb == "done":
-        return await deliver(rt, session, order_id, telegram_id)
+        return await deliver(rt, session, order_id, telegram_id, shown_in=shown_in)
     target = _FORWARD[verb]
     o = await runners_order(session, order_id, telegram_id)
     # The steps depend on the kind: nothing to buy (a parcel) goes from taken to on the way;
@@ -218,6 +254,7 @@ async def advance(
         raise refusal_for(o, telegram_id)
     o = await transition(rt, session, o, target, Actor.VOLUNTEER, telegram_id)
     v = view(o)
+    await _card_follows(rt, session, o, v, shown_in)
     await _notify_resident(rt, session, v)
     return v
 
@@ -259,6 +296,7 @@ async def deliver(
     doorstep_photo: str | None = None,
     amount_fen: int | None = None,
     receipt_photo: str | None = None,
+    shown_in: int | None = None,
 ) -> OrderView:
     """The runner marks the task delivered with its proof, all in one conditional UPDATE: the
     photo at the door, what was spent (fen) and the receipt. The resident is told what to pay
@@ -285,6 +323,7 @@ async def deliver(
         receipt_photo=receipt_photo,
     )
     v = view(o)
+    await _card_follows(rt, session, o, v, shown_in)
     lang = await language_of(session, v.resident_telegram_id, rt.default_language)
     _ = gettext_for(lang)
     # The photos first, then the status with the Received button, last in the chat.
@@ -295,11 +334,17 @@ async def deliver(
 
 
 async def release(
-    rt: Runtime, session: AsyncSession, order_id: int, telegram_id: int, reason: str
+    rt: Runtime,
+    session: AsyncSession,
+    order_id: int,
+    telegram_id: int,
+    reason: str,
+    shown_in: int | None = None,
 ) -> OrderView:
     """The runner gives the task back: open again, posted again in the group. The reason is
-    kept in the event row."""
+    kept in the event row. ``shown_in``: the message pressed, when it is known."""
     o = await runners_order(session, order_id, telegram_id)
+    card_id = o.runner_card_id
     o = await transition(
         rt,
         session,
@@ -312,6 +357,7 @@ async def release(
         claimed_at=None,
     )
     v = view(o)
+    await _card_withdrawn(rt, session, card_id, telegram_id, v, shown_in)
     await cards.show(rt, session, v.id)
     await tell(rt, session, v.resident_telegram_id, lambda _: texts.resident_released(v, _))
     await routing.post_to_group(rt, session, o)
@@ -319,10 +365,16 @@ async def release(
 
 
 async def give_up(
-    rt: Runtime, session: AsyncSession, order_id: int, telegram_id: int, reason: str
+    rt: Runtime,
+    session: AsyncSession,
+    order_id: int,
+    telegram_id: int,
+    reason: str,
+    shown_in: int | None = None,
 ) -> OrderView:
     """The runner cannot do it at all (the drug is out of stock everywhere): unfulfillable,
-    with the reason; the resident and the staff in charge are told."""
+    with the reason; the resident and the staff in charge are told. ``shown_in``: the
+    message pressed, when it is known."""
     o = await runners_order(session, order_id, telegram_id)
     # The reason is shown to the resident and staff (the event row keeps it too).
     o = await transition(
@@ -337,6 +389,7 @@ async def give_up(
         closed_at=rt.clock.now(),
     )
     v = view(o)
+    await _card_follows(rt, session, o, v, shown_in)
     await _notify_resident(rt, session, v)
     _g = gettext_for(rt.default_language)
     await routing.edit_group_posts(rt, session, o, texts.group_closed(v, _g))
