@@ -168,20 +168,20 @@ async def test_stale_press_gets_the_current_card(harness: Harness) -> None:
 
     # The old question's "Yes, cancel it" after delivery: nothing is cancelled, the card
     # comes anew (last in the chat) and the old message loses its buttons.
-    answer = await aunt.press_data(question, "o:cxl:1:open")
+    answer = await aunt.press_data(question, "o:cxl:1:open", timeout=30)
     assert answer is not None and Z(
         "Order #{id} has changed since you were asked; nothing was done. Here it is as it is now."
     ) in str(answer["text"])
-    anew = await h.card(1, lambda m: m["message_id"] > delivered["message_id"])
+    anew = await h.card(1, lambda m: m["message_id"] > delivered["message_id"], 30)
     assert data(anew) == ["o:ok:1", "m:to:1", "o:prob:1"]
     assert f"【{Z(kinds.AT_THE_DOOR)}】" in text_of(anew)
     await h.wait_edit(1001, question["message_id"], lambda m: buttons(m) == [])
     await h.wait_edit(1001, delivered["message_id"], lambda m: buttons(m) == [])
     # An old message's cancel button (as sent before the live card) after delivery: the
     # card again, never "cancel order …?".
-    answer = await aunt.press_data(summary, "o:cancel:1", force=True)
+    answer = await aunt.press_data(summary, "o:cancel:1", force=True, timeout=30)
     assert answer is not None and Z(OUT_OF_DATE) in str(answer["text"])
-    newest = await h.card(1, lambda m: m["message_id"] > anew["message_id"])
+    newest = await h.card(1, lambda m: m["message_id"] > anew["message_id"], 30)
     assert data(newest) == ["o:ok:1", "m:to:1", "o:prob:1"]
     await h.settle()
     assert not any(Z("Cancel order {title}?") in text_of(m) for m in aunt.chat()[-3:])
