@@ -59,6 +59,36 @@ async def edit_or_send(update: Update, text: str, markup: InlineKeyboardMarkup |
         await update.effective_chat.send_message(text, reply_markup=markup)
 
 
+def pressed_label(q: CallbackQuery) -> str | None:
+    """The label of the button that was pressed (None: not on the message, e.g. forged)."""
+    markup = getattr(q.message, "reply_markup", None)
+    for row in markup.inline_keyboard if markup else ():
+        for b in row:
+            if b.callback_data == q.data:
+                return str(b.text)
+    return None
+
+
+def with_choice(q: CallbackQuery) -> str:
+    """ "✔ <the pressed button's label>", to echo what a person chose in the message that
+    replaces the question (issue 15: what a person chose stays visible); "" if unknown."""
+    label = pressed_label(q)
+    return f"✔ {label}\n" if label else ""
+
+
+async def echo_choice(q: CallbackQuery) -> None:
+    """The question keeps its text, with the choice under it, and loses its buttons."""
+    label = pressed_label(q)
+    text = getattr(q.message, "text", None)
+    if not label or not text:
+        await set_buttons(q, None)
+        return
+    try:
+        await q.edit_message_text(f"{text}\n✔ {label}", reply_markup=None)
+    except BadRequest as exc:
+        logger.info("choice not echoed: %s", exc)
+
+
 async def respond(update: Update, text: str, **kw: Any) -> None:
     """A press is answered and its message replaced (unless a reply keyboard comes with the
     text, which only a new message can carry); a message gets a new message."""

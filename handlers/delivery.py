@@ -26,6 +26,7 @@ from handlers.callback_data import ID, Callback
 from handlers.context import AppContext
 from handlers.conversation_exits import Handler, conversation_exits
 from handlers.keyboards import PRIVATE_MESSAGE, PRIVATE_OTHER, PRIVATE_TEXT, inline
+from handlers.volunteer import card_as_it_is
 from handlers.work import Work, attempt, unit_of_work
 
 DELIVER_PHOTO, DELIVER_AMOUNT, DELIVER_RECEIPT = range(40, 43)
@@ -93,11 +94,16 @@ async def deliver_start(update: Update, ctx: AppContext) -> int | None:
         need = await transitions.proof_needed(ctx.rt, w.session, order_id, q.from_user.id)
         if need.any:
             return need, None
-        return need, await transitions.deliver(ctx.rt, w.session, order_id, q.from_user.id)
+        shown_in = q.message.message_id if q.message else None
+        return need, await transitions.deliver(
+            ctx.rt, w.session, order_id, q.from_user.id, shown_in=shown_in
+        )
 
     started = await attempt(update, ctx, start)
     if started is None:
-        return None  # a delivery already under way goes on
+        # A delivery already under way goes on; an older card shows the task as it is now.
+        await card_as_it_is(update, ctx, order_id)
+        return None
     need, delivered = started
     _ = await ctx.gettext()
     assert ctx.user_data is not None
@@ -218,6 +224,7 @@ async def _finish(update: Update, ctx: AppContext) -> int:
                 doorstep_photo=data.get("doorstep_photo"),
                 amount_fen=data.get("amount_fen"),
                 receipt_photo=data.get("receipt_photo"),
+                shown_in=data["card"] if isinstance(data.get("card"), int) else None,
             )
     except Refused as e:
         _forget(ctx)

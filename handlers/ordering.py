@@ -16,7 +16,7 @@ from bot.i18n import N_, Gettext
 from bot.services import residents
 from bot.services.isolation import isolating, on_the_form
 from bot.services.orders import drafts, form, texts
-from handlers.answers import alert, answer, edit_or_send, pressed, respond
+from handlers.answers import alert, answer, edit_or_send, pressed, respond, set_buttons
 from handlers.callback_data import ID, Callback, Field, one_of
 from handlers.context import AppContext
 from handlers.keyboards import MENU_ORDER, inline, label_pattern
@@ -366,10 +366,17 @@ async def order_confirmed(update: Update, ctx: AppContext) -> int:
     if ctx.user_data is not None:
         for key in (DRAFT_KEY, STEP_KEY, EDITING_KEY):
             ctx.user_data.pop(key, None)
-    await answer(q)
     _ = await ctx.gettext()
-    text, rows = texts.resident_status(result.order, _, ctx.rt.timezone)
-    await edit_or_send(update, text, inline(rows))
+    await answer(q, _("Sent. Your order's card is below; it shows each step."))
+    # The summary stays as the record of what was asked, its first line saying it was sent;
+    # the order's live card comes through the outbox (bot/services/orders/cards.py).
+    summary = getattr(q.message, "text", None)
+    if summary:
+        rest = summary.split("\n", 1)[1] if "\n" in summary else ""
+        sent = "✅ " + _("Sent as order #{id}:").format(id=result.order.id)
+        await edit_or_send(update, sent + "\n" + rest, None)
+    else:
+        await set_buttons(q, None)
     return ConversationHandler.END
 
 

@@ -18,7 +18,7 @@ from bot.buttons import Button
 from bot.errors import STALE, Refused
 from bot.i18n import N_, Gettext
 from bot.services import directory, residents
-from handlers.answers import alert, answer, pressed, respond
+from handlers.answers import alert, answer, echo_choice, pressed, respond, with_choice
 from handlers.callback_data import ID, Callback, matching
 from handlers.context import AppContext
 from handlers.conversation_exits import PLEASE_ANSWER
@@ -172,12 +172,15 @@ async def start(update: Update, ctx: AppContext) -> int:
     return AWAIT_COMMUNITY
 
 
-async def _ask_compound(update: Update, ctx: AppContext, _: Gettext, *, new: bool = False) -> int:
-    """Which compound; ``new`` asks in a new message instead of editing the pressed one."""
+async def _ask_compound(
+    update: Update, ctx: AppContext, _: Gettext, *, new: bool = False, chosen: str = ""
+) -> int:
+    """Which compound; ``new`` asks in a new message instead of editing the pressed one
+    (``chosen``: the choice that led here, shown above the question)."""
     async with ctx.rt.db.read() as s:
         places = await directory.compounds(s, _reg(ctx)["community_id"])
     rows = [[Button(p.name, COMPOUND.data(compound_id=p.id))] for p in places]
-    text = _("Which compound (小区)?")
+    text = chosen + _("Which compound (小区)?")
     if new and update.effective_chat:
         await update.effective_chat.send_message(text, reply_markup=inline(rows))
     else:
@@ -194,7 +197,8 @@ async def community_chosen(update: Update, ctx: AppContext) -> int:
             await alert(update, (await ctx.gettext())(STALE))
             return AWAIT_COMMUNITY
     _reg(ctx)["community_id"] = community_id
-    return await _ask_compound(update, ctx, await ctx.gettext())
+    chosen = with_choice(pressed(update))
+    return await _ask_compound(update, ctx, await ctx.gettext(), chosen=chosen)
 
 
 async def compound_chosen(update: Update, ctx: AppContext) -> int:
@@ -207,7 +211,9 @@ async def compound_chosen(update: Update, ctx: AppContext) -> int:
         return AWAIT_COMPOUND
     buttons = [Button(p.name, BUILDING.data(building_id=p.id)) for p in places]
     rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
-    await respond(update, _("Which building (楼栋)?"), reply_markup=inline(rows))
+    # The compound chosen stays visible above the next question.
+    text = with_choice(pressed(update)) + _("Which building (楼栋)?")
+    await respond(update, text, reply_markup=inline(rows))
     return AWAIT_BUILDING
 
 
@@ -269,6 +275,7 @@ async def unit_chosen(update: Update, ctx: AppContext) -> int:
         return AWAIT_UNIT
     if q:
         await answer(q)
+        await echo_choice(q)  # the unit chosen stays visible under its question
     return await _ask_room(update, _)
 
 

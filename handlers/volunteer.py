@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update
+from telegram import (
+    CallbackQuery,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
+)
 from telegram.ext import (
     CommandHandler,
     ConversationHandler,
@@ -16,7 +22,7 @@ from bot.buttons import Button, Rows
 from bot.errors import STALE, Refused
 from bot.services import residents, volunteers
 from bot.services.orders import routing, texts, transitions, views
-from handlers.answers import alert, answer, edit_or_send, pressed
+from handlers.answers import alert, answer, edit_or_send, is_private, pressed, set_buttons
 from handlers.callback_data import ID, Callback, one_of
 from handlers.context import AppContext
 from handlers.conversation_exits import PLEASE_ANSWER, AfterStop, conversation_exits
@@ -40,6 +46,11 @@ async def claim(update: Update, ctx: AppContext) -> None:
         update, ctx, lambda w: transitions.claim(ctx.rt, w.session, order_id, q.from_user.id)
     )
     if v is None:
+        if is_private(update):  # a private ping of a task no longer open loses its 🙋
+            async with ctx.rt.db.read() as s:
+                now = await views.get_view(s, order_id)
+            if now is None or now.status != "open":
+                await set_buttons(q, None)
         return
     _ = await ctx.gettext()
     await answer(
@@ -50,6 +61,28 @@ async def claim(update: Update, ctx: AppContext) -> None:
         ).format(id=v.id),
         show_alert=True,
     )
+
+
+async def card_as_it_is(update: Update, ctx: AppContext, order_id: int) -> None:
+    """After a refused press in the runner's private chat (an older card, a task moved on):
+    the pressed message becomes the task's card as it is now, with only the buttons that
+    apply; for a task no longer theirs, it just loses its buttons. Never acts."""
+    q = pressed(update)
+    if not is_private(update):
+        return
+    try:
+        async with ctx.rt.db.read() as s:
+            v = await views.runner_view(s, order_id, q.from_user.id)
+    except Refused:
+        await set_buttons(q, None)
+        return
+    text, rows = texts.runner_card(v, await ctx.gettext(), ctx.rt.timezone)
+    await edit_or_send(update, text, inline(rows))
+
+
+def _shown_in(q: CallbackQuery) -> int | None:
+    """The pressed message's id: the service edits the runner's card too when it is another."""
+    return q.message.message_id if q.message else None
 
 
 async def _card(update: Update, text: str, rows: Rows) -> None:
@@ -67,11 +100,18 @@ async def advanced(update: Update, ctx: AppContext) -> None:
         update,
         ctx,
         lambda w: transitions.advance(
-            ctx.rt, w.session, values.order_id, q.from_user.id, values.step
+            ctx.rt,
+            w.session,
+            values.order_id,
+            q.from_user.id,
+            values.step,
+            shown_in=_shown_in(q),
         ),
     )
     if v is not None:
         await _card(update, *texts.runner_card(v, await ctx.gettext(), ctx.rt.timezone))
+    else:
+        await card_as_it_is(update, ctx, values.order_id)
 
 
 async def why_asked(update: Update, ctx: AppContext) -> None:
@@ -84,6 +124,8 @@ async def why_asked(update: Update, ctx: AppContext) -> None:
     if v is not None:
         pick = texts.release_reasons if values.verb == "rel" else texts.give_up_reasons
         await _card(update, *pick(v, await ctx.gettext()))
+    else:
+        await card_as_it_is(update, ctx, values.order_id)
 
 
 async def released(update: Update, ctx: AppContext) -> None:
@@ -94,7 +136,9 @@ async def released(update: Update, ctx: AppContext) -> None:
     v = await attempt(
         update,
         ctx,
-        lambda w: transitions.release(ctx.rt, w.session, values.order_id, q.from_user.id, reason),
+        lambda w: transitions.release(
+            ctx.rt, w.session, values.order_id, q.from_user.id, reason, shown_in=_shown_in(q)
+        ),
     )
     if v is not None:
         _ = await ctx.gettext()
@@ -110,7 +154,9 @@ async def gave_up(update: Update, ctx: AppContext) -> None:
     v = await attempt(
         update,
         ctx,
-        lambda w: transitions.give_up(ctx.rt, w.session, values.order_id, q.from_user.id, reason),
+        lambda w: transitions.give_up(
+            ctx.rt, w.session, values.order_id, q.from_user.id, reason, shown_in=_shown_in(q)
+        ),
     )
     if v is not None:
         _ = await ctx.gettext()

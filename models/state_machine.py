@@ -29,6 +29,9 @@ TRANSITIONS: dict[tuple[OrderStatus, OrderStatus], Rule] = {
     (S.OPEN, S.CLAIMED): _rule(V),
     (S.CLAIMED, S.PURCHASING): _rule(V),
     (S.PURCHASING, S.DELIVERING): _rule(V),
+    # A task with nothing to buy (a parcel to pick up) goes from taken to on the way; the
+    # service checks the kind (bot/services/orders/cards.py `has_purchase`).
+    (S.CLAIMED, S.DELIVERING): _rule(V),
     (S.DELIVERING, S.DELIVERED): _rule(V),
     # The resident confirms receipt; staff may close it for someone who cannot press a button,
     # and the system may close it after a quiet period.

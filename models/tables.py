@@ -278,6 +278,8 @@ class Order(Base):
     group_post_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
     # The claimer's private task card, edited as the task moves.
     runner_card_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    # The resident's live card of the order (issue 15), edited at each change.
+    resident_card_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
     reason: Mapped[str | None] = mapped_column(Text)
     # Escalation (DESIGN rule 3): the next step of the ladder for the present status, and when
     # it is due. Reset by every status change; advanced by the sweep with a conditional UPDATE.

@@ -292,9 +292,39 @@ class Harness:
         summary = await self.form_summary(p.user_id, kinds)
         confirm = next(d for _, d in buttons(summary) if d.startswith("d:ok:"))
         await p.press_data(summary, confirm)
-        done = await self.wait_edit(p.user_id, summary["message_id"], lambda m: "#" in text_of(m))
+        # The summary stays (without its buttons); the order's live card comes below it.
+        await self.wait_edit(p.user_id, summary["message_id"], lambda m: not buttons(m))
+        card = await self.emu.wait_for(
+            p.user_id,
+            lambda m: any(d.startswith("o:cancel:") for _, d in buttons(m)),
+            15.0,
+            after_message_id=summary["message_id"],
+        )
         p.seen = max(p.seen, max(m["message_id"] for m in p.chat()))
-        return done
+        return card
+
+    async def card(self, order_id: int, pred: Any = None, timeout: float = 15.0) -> dict[str, Any]:
+        """The resident's live card of an order, as the chat shows it now (once ``pred``
+        holds: the outbox may still be editing it)."""
+        from models import Order, OutboxMessage
+
+        deadline = time.monotonic() + timeout
+        while True:
+            async with self.rt.db.read() as s:
+                row = (
+                    await s.execute(
+                        select(OutboxMessage.chat_id, OutboxMessage.message_id)
+                        .join(Order, Order.resident_card_id == OutboxMessage.id)
+                        .where(Order.id == order_id)
+                    )
+                ).first()
+            if row is not None and row[1] is not None:
+                for m in self.emu.messages(row[0]):
+                    if m["message_id"] == row[1] and (pred is None or pred(m)):
+                        return m
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the card of order {order_id} never matched")
+            await asyncio.sleep(0.02)
 
     def past_the_evening(self, answers: dict[str, str]) -> None:
         """After the day's last time window (21:00 local) "today" is not offered, nor a window
@@ -353,9 +383,11 @@ async def run_to_door(
     )
     await runner.press_data(post, f"o:claim:{order_id}")
     card = await h.emu.wait_for(
-        runner_id, lambda m: f"o:buy:{order_id}" in str(m.get("reply_markup"))
+        runner_id, lambda m: f"o:rel:{order_id}" in str(m.get("reply_markup"))
     )
-    for verb, nxt in (("buy", "go"), ("go", "done")):
+    # A task with nothing to buy (a parcel to pick up) has no 🛒 step.
+    bought = f"o:buy:{order_id}" in str(card.get("reply_markup"))
+    for verb, nxt in (("buy", "go"), ("go", "done"))[0 if bought else 1 :]:
         await runner.press_data(card, f"o:{verb}:{order_id}")
         card = await h.wait_edit(
             runner_id,

@@ -23,7 +23,7 @@ from bot.i18n import N_, Gettext, gettext_for, local_time
 from bot.runtime import Runtime
 from bot.services import scope
 from bot.services.amounts import yuan
-from bot.services.orders import texts
+from bot.services.orders import cards, texts
 from bot.services.orders.views import LOAD, OrderView, order_or_refuse, view
 from bot.services.people import language_of
 from models import Order, OrderStatus, Volunteer
@@ -167,6 +167,7 @@ async def mark_paid(
             raise Refused(ALREADY_PAID, id=o.id, time=_when(rt, o.paid_at))
         raise Refused(RECEIVED_BEFORE_PAID, id=o.id)
     v = view(o)
+    await cards.show(rt, session, v.id)  # the live card: "paid", and no more button
     if v.volunteer_telegram_id is not None:
         runner = v.volunteer_telegram_id
         _ = gettext_for(await language_of(session, runner, rt.default_language))
@@ -199,6 +200,7 @@ async def confirm_received(
     if done != 1:
         raise Refused(ALREADY_RECEIVED, id=o.id, time=_when(rt, o.paid_confirmed_at))
     v = view(o)
+    await cards.show(rt, session, v.id)  # the live card: "received by the volunteer"
     resident = v.resident_telegram_id
     _ = gettext_for(await language_of(session, resident, rt.default_language))
     outbox.enqueue(

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.i18n import gettext_for
-from bot.services.orders import form
+from bot.services.orders import form, kinds
 from handlers import delivery
 from handlers.keyboards import MENU_ORDER
 from handlers.main import start_page
@@ -26,6 +26,8 @@ SCREENSHOT = (
     if os.environ.get("PAOTUI_UPDATE_SCREENSHOT")
     else ROOT / "var" / "sandbox.png"
 )
+# The resident's live card of the order, once finished (issue 15).
+CARD_SCREENSHOT = SCREENSHOT.with_name("live_card.png")
 _ZH = gettext_for("zh_CN")
 
 
@@ -139,6 +141,11 @@ async def test_order_claim_and_deliver_in_the_page(
         await page.locator(".phone").first.locator(".msgs").evaluate("e => e.scrollTop = 1e9")
         SCREENSHOT.parent.mkdir(exist_ok=True)
         await page.screenshot(path=str(SCREENSHOT))
+        # The order's one live card in her chat: every step ticked, finished.
+        card = aunt.locator(".bubble", has_text=f"【{_ZH(kinds.FINISHED)}】").last
+        await expect(card).to_be_visible()
+        await card.scroll_into_view_if_needed()
+        await aunt.screenshot(path=str(CARD_SCREENSHOT))
         assert errors == []
 
     try:

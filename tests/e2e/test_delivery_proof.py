@@ -128,7 +128,7 @@ async def test_photo_amount_and_receipt_reach_the_resident_and_the_database(
     assert "#1" in text_of(done) and "¥35.50" in text_of(done)
     # The card shows what was spent, and its buttons are gone.
     card = await h.wait_edit(RUNNER, card["message_id"], lambda m: "¥35.50" in text_of(m))
-    assert buttons(card) == [] and Z("delivered to your door") in text_of(card)
+    assert buttons(card) == [] and Z("delivered to the resident's door") in text_of(card)
 
     # The resident: the photo at the door, the receipt, then what to pay with ✅ Received.
     got_door = await aunt.expect(Z("📷 {title}: the photo at your door"))
@@ -136,8 +136,10 @@ async def test_photo_amount_and_receipt_reach_the_resident_and_the_database(
     got_receipt = await aunt.expect(Z("🧾 {title}: the receipt"))
     assert got_receipt["photo"][-1]["file_unique_id"] == receipt["photo"][-1]["file_unique_id"]
     at_door = await aunt.expect(Z(AT_DOOR))
-    assert "花费 ¥35.50" in text_of(at_door)
-    assert [d for _, d in buttons(at_door)] == ["o:ok:1"]
+    assert "花费 ¥35.50" in text_of(at_door) and buttons(at_door) == []
+    # ✅ Received is on the order's live card, with what to pay.
+    card = await h.card(1, lambda m: "o:ok:1" in [d for _, d in buttons(m)])
+    assert "花费 ¥35.50" in text_of(card)
 
     o = await _order(h)
     assert o.status == "delivered" and o.delivered_at is not None

@@ -88,8 +88,10 @@ async def test_register_order_claim_deliver_confirm(harness: Harness) -> None:
     at_door = await aunt.expect(
         Z("{title} is at your door ({time}). Please take it in and press Received.")
     )
-    assert "¥35.50" in text_of(at_door)
-    await aunt.press(at_door, Z("✅ Received"))
+    assert "¥35.50" in text_of(at_door) and buttons(at_door) == []
+    # ✅ is on the order's live card (tests/e2e/test_live_card.py has its every state).
+    card = await h.card(1, lambda m: "o:ok:1" in str(m.get("reply_markup")))
+    await aunt.press(card, Z("✅ Received"))
     await wang.expect(Z("The resident received {title}. Thank you for running it!"))
 
     await h.settle()

@@ -34,12 +34,11 @@ async def test_resident_is_told_cancelled_only_after_the_commit(harness: Harness
     aunt.say("/orders")
     mine = await aunt.expect(lambda m: "o:cancel:1" in str(m.get("reply_markup")))
     await aunt.press(mine, Z("Cancel this order"))
-    sure = await h.wait_edit(
-        1001, mine["message_id"], lambda m: "o:cxl:1" in str(m.get("reply_markup"))
-    )
+    sure = await aunt.expect(lambda m: "o:cxl:1:open" in str(m.get("reply_markup")))
     said = await aunt.press(sure, Z("Yes, cancel it"))
     assert said is not None and said["text"] == Z("Cancelled.")
-    await h.wait_edit(1001, mine["message_id"], lambda m: "#1" in text_of(m))
+    await h.wait_edit(1001, sure["message_id"], lambda m: "#1" in text_of(m))
+    await h.wait_edit(1001, mine["message_id"], lambda m: "o:again:1" in str(m.get("reply_markup")))
     await h.settle()
     async with h.rt.db.read() as s:
         order = await s.scalar(select(Order))

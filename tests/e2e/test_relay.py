@@ -191,6 +191,8 @@ async def test_bad_input_keeps_the_relay_waiting_and_cancel_stops_it(harness: Ha
     # relay button is refused; the relay keeps waiting through both.
     answer = await aunt.press_data(took, "o:detail:1", force=True)
     assert answer is not None and answer["text"] != L(STALE)
+    # (an old message's button: the order's card comes anew, the old one loses its buttons)
+    took = await h.card(1, lambda m: m["message_id"] > took["message_id"])
     answer = await aunt.press_data(took, "m:zz:1", force=True)
     assert answer is not None and answer["text"] == L(STALE)
     aunt.say("麻烦快一点")

@@ -134,7 +134,8 @@ async def test_the_main_screens_in_english(harness: Harness) -> None:
     menu = tom.chat()[-1]["reply_markup"]["keyboard"]
     assert [b["text"] for b in menu[0]] == ["📝 Order", "📋 My orders"]
     done = await h.order(tom, "medicine", lang="en")
-    assert "Your order 💊 #1 Medicine was sent to the volunteers of your grid" in text_of(done)
+    # The order's live card: its steps, its answers.
+    assert "💊 #1 Medicine" in text_of(done) and "【Ordered】 → Taken → Bought" in text_of(done)
     tom.say("/orders")
     detail = await tom.expect("Pharmacy: Any pharmacy")
     assert "Cancel this order" in [t for t, _ in buttons(detail)]

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from bot.services import care_flags
 from bot.services.orders import drafts, form, transitions
+from bot.services.orders import kinds as order_kinds
 from handlers.flood_guard import FLOOD_KEY
 from handlers.help import HELP_RESIDENT
 from handlers.keyboards import MENU_ME
@@ -55,7 +56,8 @@ async def test_each_kind_from_order_to_confirmed(harness: Harness, kind: str) ->
     card = await run_to_door(h, 1, VOLUNTEERS_1[0], GROUP_1)
     detail = KIND_DETAIL[kind]
     assert (detail if detail.isdigit() else Z(detail)) in text_of(card)
-    at_door = await aunt.expect(lambda m: "o:ok:1" in str(m.get("reply_markup")))
+    # ✅ is on the order's live card.
+    at_door = await h.card(1, lambda m: "o:ok:1" in str(m.get("reply_markup")))
     await aunt.press_data(at_door, "o:ok:1")
     await h.settle()
     async with h.rt.db.read() as s:
@@ -182,7 +184,7 @@ async def test_ordering_for_someone_else(harness: Harness) -> None:
     assert "王奶奶" in text_of(card) and "13700001234" in text_of(card)
     assert "6栋 2-401" in text_of(card)
     # The one who ordered follows it and confirms for her.
-    at_door = await son.expect(lambda m: "o:ok:1" in str(m.get("reply_markup")))
+    at_door = await h.card(1, lambda m: "o:ok:1" in str(m.get("reply_markup")))
     await son.press_data(at_door, "o:ok:1")
     await h.settle()
     async with h.rt.db.read() as s:
@@ -209,11 +211,13 @@ async def test_cancel_where_allowed_and_refused_at_the_door(harness: Harness, st
                 await transitions.advance(h.rt, s, 1, runner, verb)
     await h.settle()
     aunt.say("/orders")
-    ordered = Z("Ordered {time}")
+    # /orders sends the order's live card anew, at the bottom of the chat.
+    ordered = Z(order_kinds.ORDERED)
     detail = await aunt.expect(lambda m: ordered in text_of(m) and "#1" in text_of(m))
+    assert detail["message_id"] == (await h.card(1))["message_id"]
     if status == "delivered":
         assert not any(d == "o:cancel:1" for _, d in buttons(detail))
-        qid = h.emu.press(1001, 1001, detail["message_id"], "o:cxl:1", force=True)
+        qid = h.emu.press(1001, 1001, detail["message_id"], "o:cxl:1:delivered", force=True)
         ans = await h.emu.wait_callback_answer(qid, 10.0)
         assert (
             ans is not None
@@ -223,10 +227,9 @@ async def test_cancel_where_allowed_and_refused_at_the_door(harness: Harness, st
         expected = "delivered"
     else:
         await aunt.press_data(detail, "o:cancel:1")
-        sure = await h.wait_edit(
-            1001, detail["message_id"], lambda m: "o:cxl:1" in str(m.get("reply_markup"))
-        )
-        await aunt.press_data(sure, "o:cxl:1")
+        # Asked in a message of its own, under the card.
+        sure = await aunt.expect(lambda m: f"o:cxl:1:{status}" in str(m.get("reply_markup")))
+        await aunt.press_data(sure, f"o:cxl:1:{status}")
         expected = "cancelled"
         if status != "open":  # the runner is told to stop
             await h.emu.wait_for(
@@ -245,16 +248,15 @@ async def test_problem_thanks_and_order_again(harness: Harness) -> None:
     aunt = await h.register(1001, "周阿姨")
     await h.order(aunt, "groceries")
     await run_to_door(h, 1, VOLUNTEERS_1[0], GROUP_1)
-    at_door = await aunt.expect(lambda m: "o:ok:1" in str(m.get("reply_markup")))
+    at_door = await h.card(1, lambda m: "o:ok:1" in str(m.get("reply_markup")))
     await aunt.press_data(at_door, "o:ok:1")
     done = await h.wait_edit(
         1001, at_door["message_id"], lambda m: "o:thank:1" in str(m.get("reply_markup"))
     )
-    # Report a problem: it reaches the community staff with the details.
+    # Report a problem: it reaches the community staff with the details (asked under the
+    # card, which stays).
     await aunt.press_data(done, "o:prob:1")
-    kinds = await h.wait_edit(
-        1001, done["message_id"], lambda m: "o:prob:1:missing" in str(m.get("reply_markup"))
-    )
+    kinds = await aunt.expect(lambda m: "o:prob:1:missing" in str(m.get("reply_markup")))
     await aunt.press_data(kinds, "o:prob:1:missing")
     report = await boss.expect(Z("Problem with {title}: {kind}"))
     assert "#1" in text_of(report) and "周阿姨" in text_of(report)
@@ -264,9 +266,7 @@ async def test_problem_thanks_and_order_again(harness: Harness) -> None:
     aunt.say("/orders")
     detail = await aunt.expect(lambda m: "o:thank:1" in str(m.get("reply_markup")))
     await aunt.press_data(detail, "o:thank:1")
-    stars = await h.wait_edit(
-        1001, detail["message_id"], lambda m: "o:rate:1:5" in str(m.get("reply_markup"))
-    )
+    stars = await aunt.expect(lambda m: "o:rate:1:5" in str(m.get("reply_markup")))
     await aunt.press_data(stars, "o:rate:1:5")
     thanked = await h.emu.wait_for(VOLUNTEERS_1[0], "⭐⭐⭐⭐⭐")
     assert "周阿姨" in text_of(thanked)

@@ -203,7 +203,8 @@ async def test_release_reposts_and_cancel_tells_the_runner(rt: Runtime) -> None:
     async with rt.db.session() as s:
         await transitions.claim(rt, s, order_id, VOLUNTEERS_1[1])
         await transitions.cancel_by_resident(rt, s, order_id, 1001)
-    assert await _count(rt, OutboxMessage, OutboxMessage.chat_id == VOLUNTEERS_1[1]) == 2
+    # The card, its edit (no buttons once cancelled), and the news.
+    assert await _count(rt, OutboxMessage, OutboxMessage.chat_id == VOLUNTEERS_1[1]) == 3
     async with rt.db.read() as s:
         release = await s.scalar(
             select(OrderEvent).where(

@@ -12,6 +12,7 @@ S = OrderStatus
 ALLOWED = {
     (S.OPEN, S.CLAIMED): {Actor.VOLUNTEER},
     (S.CLAIMED, S.PURCHASING): {Actor.VOLUNTEER},
+    (S.CLAIMED, S.DELIVERING): {Actor.VOLUNTEER},  # nothing to buy (a parcel pick-up)
     (S.PURCHASING, S.DELIVERING): {Actor.VOLUNTEER},
     (S.DELIVERING, S.DELIVERED): {Actor.VOLUNTEER},
     (S.DELIVERED, S.CONFIRMED): {Actor.RESIDENT, Actor.STAFF, Actor.SYSTEM},

@@ -25,7 +25,7 @@ from bot.runtime import Runtime
 from bot.services import care_flags, ladder
 from bot.services.amounts import MAX_FEN
 from bot.services.isolation import isolating
-from bot.services.orders import form, routing, texts
+from bot.services.orders import cards, form, kinds, routing, texts
 from bot.services.orders.views import ACTIVE, OrderView, get_view, load, residents_order, view
 from models import (
     Actor,
@@ -301,7 +301,8 @@ async def _check_cards_fit(rt: Runtime, session: AsyncSession, d: OrderDraft, te
     for lang in LANGUAGES:
         _ = gettext_for(lang)
         rendered.append(texts.runner_card(delivered, _, rt.timezone)[0])
-        rendered.append(texts.resident_detail(delivered, _, rt.timezone)[0])
+        every_step = {st: now for st in kinds.FORWARD}
+        rendered.append(cards.resident_card(delivered, _, rt.timezone, every_step)[0])
     check_fits(text, rendered, TEXT_LIMIT - SUMMARY_ROOM)
 
 
@@ -463,4 +464,6 @@ async def submit_draft(
     loaded = await load(session, o.id)
     assert loaded is not None
     await routing.post_to_group(rt, session, loaded)
+    # The resident's live card of the order: from now on every change edits it.
+    await cards.show(rt, session, o.id)
     return Submitted(view(loaded), created=True)

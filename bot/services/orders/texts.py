@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.buttons import Button, Rows, order_action, payment_action, relay_action
+from bot.buttons import Button, Rows, order_action, relay_action
 from bot.i18n import N_, Gettext, local_time
 from bot.services import redact
 from bot.services.amounts import yuan
-from bot.services.orders import form
-from bot.services.orders.paying import payment_state
+from bot.services.orders import form, kinds
 from bot.services.orders.views import OrderView
 
 CATEGORY = {
@@ -41,7 +40,7 @@ NEEDED = {
 STATUS = {
     "open": N_("waiting for a volunteer"),
     "claimed": N_("taken by a volunteer"),
-    "purchasing": N_("being bought"),
+    "purchasing": N_("items bought"),
     "delivering": N_("on the way to your door"),
     "delivered": N_("delivered to your door"),
     "confirmed": N_("received, finished"),
@@ -112,8 +111,11 @@ def choice_label(category: str, key: str, value: str, _: Gettext) -> str:
     return value
 
 
-def detail_lines(category: str, answers: dict[str, Any], doorstep: bool, _: Gettext) -> list[str]:
-    """The form's answers as "Label: value" lines, in the form's order."""
+def detail_lines(
+    category: str, answers: dict[str, Any], doorstep: bool, _: Gettext, *, runner: bool = False
+) -> list[str]:
+    """The form's answers as "Label: value" lines, in the form's order (``runner``: the hand-
+    over said to the runner, of the resident's door, not "your" door)."""
     lines = []
     for st in form.steps_for(category):
         if st.key in ("description", "urgency"):
@@ -126,15 +128,37 @@ def detail_lines(category: str, answers: dict[str, Any], doorstep: bool, _: Gett
         if st.key in ("budget", "amount") and str(value).isdigit():
             shown = _("{n} yuan").format(n=value)
         lines.append(f"{label}: {shown}")
-    lines.append(
-        _("Contactless: the volunteer knocks and leaves it at your door.")
-        if doorstep
-        else _("Hand it over in person.")
-    )
+    if runner:
+        lines.append(
+            _("Contactless: knock and leave it at the resident's door.")
+            if doorstep
+            else _("Hand it to the resident in person.")
+        )
+    else:
+        lines.append(
+            _("Contactless: the volunteer knocks and leaves it at your door.")
+            if doorstep
+            else _("Hand it over in person.")
+        )
     return lines
 
 
-def _answers(o: OrderView) -> dict[str, Any]:
+# The runner's own words where the resident's would say "your door".
+RUNNER_STATUS = {
+    "delivering": N_("on the way to the resident"),
+    "delivered": N_("delivered to the resident's door"),
+}
+
+
+def status_word(o: OrderView, _: Gettext) -> str:
+    """The task's status in a few words for its runner, as its kind says it: "bought" once
+    bought (not "being bought"), "topped up" for a gas card, the resident's door."""
+    if o.status == "purchasing":
+        return _(kinds.purchase_word(o.category, o.details) or kinds.BOUGHT)
+    return _(RUNNER_STATUS.get(o.status) or STATUS[o.status])
+
+
+def answers_of(o: OrderView) -> dict[str, Any]:
     return {**o.details, "time_window": o.time_window, "payment": o.payment}
 
 
@@ -174,10 +198,10 @@ def runner_card(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
     """The claimer's private card: everything needed to run the errand."""
     lines = [
         title(o, _) + " · " + _(URGENCY[o.urgency]) + (" · ⭐" if o.priority else ""),
-        _("Status: {status}").format(status=_(STATUS[o.status])),
+        _("Status: {status}").format(status=status_word(o, _)),
         "",
         "📝 " + (o.description or description_preview(o, _)),
-        *detail_lines(o.category, _answers(o), o.doorstep, _),
+        *detail_lines(o.category, answers_of(o), o.doorstep, _, runner=True),
         "",
         "👤 " + o.contact_name,
         "📞 " + o.contact_phone,
@@ -187,8 +211,11 @@ def runner_card(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
     if spent:
         lines += ["", spent]
     rows: Rows = []
+    word = kinds.purchase_word(o.category, o.details)
+    bought = _("🛒 Bought") if word == kinds.BOUGHT else "✅ " + _(word or kinds.BOUGHT)
     step = {
-        "claimed": ("buy", _("🛒 Bought")),
+        # A task with nothing to buy goes from taken straight to on the way.
+        "claimed": ("buy", bought) if word else ("go", _("🚶 On the way")),
         "purchasing": ("go", _("🚶 On the way")),
         "delivering": ("done", _("📦 Delivered at the door")),
     }.get(o.status)
@@ -201,7 +228,15 @@ def runner_card(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
                 Button(_("🚫 Cannot be done"), order_action("nf", o.id)),
             ]
         )
-    return "\n".join(lines), rows
+    extra_lines, extra_rows = runner_extras(o, _)
+    return "\n".join(lines + extra_lines), rows + extra_rows
+
+
+def runner_extras(o: OrderView, _: Gettext) -> tuple[list[str], Rows]:
+    """Lines and buttons other rooms add to the runner's card, after its own: the place
+    where a payment line and its buttons are assembled (the resident's card has its twin,
+    bot/services/orders/cards.py `card_extras`). None yet."""
+    return [], []
 
 
 def release_reasons(o: OrderView, _: Gettext) -> tuple[str, Rows]:
@@ -237,8 +272,9 @@ def staff_gave_up(o: OrderView, _: Gettext) -> str:
     )
 
 
-def resident_status(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
-    """The message the resident gets at each change, with what they can do next."""
+def resident_notice(o: OrderView, _: Gettext, tz: str) -> str:
+    """The short message the resident gets at each change, beside the card it updates (so
+    the phone notifies); no buttons: those are on the card alone."""
     when = local_time(o.updated_at, tz)
     name = o.volunteer_first_name
     text = {
@@ -251,58 +287,18 @@ def resident_status(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
         "cancelled": _("{title} was cancelled ({time})."),
         "unfulfillable": _("Sorry, {title} could not be done ({time})."),
     }[o.status].format(title=title(o, _), name=name, time=when)
+    word = kinds.purchase_word(o.category, o.details)
+    if o.status == "purchasing" and word not in (None, kinds.BOUGHT):
+        # A gas card topped up, papers printed: not "bought the items".
+        text = _("{name}: {title} · {step} ({time}).").format(
+            name=name, title=title(o, _), step=_(word or kinds.BOUGHT), time=when
+        )
     if o.reason and o.status in ("cancelled", "unfulfillable", "open"):
         text += "\n" + _("Reason: {reason}").format(reason=_(o.reason))
     spent = spent_line(o, _) if o.status == "delivered" else None
     if spent:
         text += "\n" + spent
-    rows: Rows = []
-    if o.status == "delivered":
-        rows.append([Button(_("✅ Received"), order_action("ok", o.id))])
-    elif o.status in ("open", "claimed", "purchasing", "delivering"):
-        if o.status != "open":
-            rows.append([Button(_("💬 Message the volunteer"), relay_action(o.id))])
-        rows.append([Button(_("Cancel this order"), order_action("cancel", o.id))])
-    return text, rows
-
-
-def resident_detail(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
-    """An order in full, for the resident (My orders), with what they can do now."""
-    lines = [
-        title(o, _) + " · " + _(STATUS[o.status]),
-        _("Ordered {time}").format(time=local_time(o.created_at, tz, "%m-%d %H:%M")),
-        "📝 " + (o.description or description_preview(o, _)),
-        *detail_lines(o.category, _answers(o), o.doorstep, _),
-        _("Deliver to: {address}").format(
-            address=f"{o.contact_name}, {o.compound} {o.building} {o.unit}-{o.room}"
-        ),
-    ]
-    if o.volunteer_name:
-        lines.append(_("Volunteer: {name}").format(name=o.volunteer_first_name))
-    spent = spent_line(o, _)
-    if spent:
-        lines.append(spent)
-    paying = payment_state(o, _, tz) if o.status in ("delivered", "confirmed") else None
-    if paying:
-        lines.append(paying)
-    if o.rating:
-        lines.append("⭐" * o.rating)
-    rows: Rows = []
-    if o.status == "delivered":
-        rows.append([Button(_("✅ Received"), order_action("ok", o.id))])
-    if paying and o.paid_at is None and o.paid_confirmed_at is None:
-        rows.append([Button(_("✅ I have paid"), payment_action("paid", o.id))])
-    if o.status in ("claimed", "purchasing", "delivering", "delivered"):
-        rows.append([Button(_("💬 Message the volunteer"), relay_action(o.id))])
-    if o.status in ("open", "claimed", "purchasing", "delivering"):
-        rows.append([Button(_("Cancel this order"), order_action("cancel", o.id))])
-    if o.status in ("delivered", "confirmed"):
-        rows.append([Button(_("⚠️ Report a problem"), order_action("prob", o.id))])
-    if o.status == "confirmed" and not o.rating and o.volunteer_name:
-        rows.append([Button(_("👍 Thank the volunteer"), order_action("thank", o.id))])
-    if o.status in ("confirmed", "cancelled", "unfulfillable"):
-        rows.append([Button(_("🔁 Order again"), order_action("again", o.id))])
-    return "\n".join(lines), rows
+    return text
 
 
 PROBLEMS = {

@@ -26,7 +26,7 @@ from bot.runtime import Runtime
 from bot.services import alerts, ladder, payments, relay, scope
 from bot.services.amounts import MAX_FEN
 from bot.services.messages import tell
-from bot.services.orders import routing, texts
+from bot.services.orders import cards, kinds, routing, texts
 from bot.services.orders.views import (
     RUNNING,
     OrderView,
@@ -131,9 +131,8 @@ async def transition(
 
 
 async def _notify_resident(rt: Runtime, session: AsyncSession, v: OrderView) -> None:
-    await tell(
-        rt, session, v.resident_telegram_id, lambda _: texts.resident_status(v, _, rt.timezone)
-    )
+    """The resident's card edited, and a short message so the phone rings."""
+    await cards.changed(rt, session, v)
 
 
 # --- the runner -----------------------------------------------------------------------------
@@ -208,17 +207,59 @@ async def claim(rt: Runtime, session: AsyncSession, order_id: int, telegram_id: 
 _FORWARD = {"buy": S.PURCHASING, "go": S.DELIVERING}
 
 
+async def _card_follows(
+    rt: Runtime, session: AsyncSession, o: Order, v: OrderView, shown_in: int | None
+) -> None:
+    """The runner moved the task from another message than their card (a /mytasks copy, a
+    reminder; ``shown_in``, the pressed message, is edited by the caller): the card is edited
+    too, so it never offers a step already made."""
+    card = await session.get(OutboxMessage, o.runner_card_id) if o.runner_card_id else None
+    if shown_in is None or card is None or card.message_id in (None, shown_in):
+        return
+    await _runner_card_now(rt, session, card.id, v.volunteer_telegram_id, v)
+
+
+async def _card_withdrawn(
+    rt: Runtime,
+    session: AsyncSession,
+    card_id: int | None,
+    runner: int,
+    v: OrderView,
+    shown_in: int | None,
+) -> None:
+    """The runner gave the task back from another message than their card: the card loses
+    the address, the phone and the buttons, as the pressed message does."""
+    card = await session.get(OutboxMessage, card_id) if card_id else None
+    if shown_in is None or card is None or card.message_id in (None, shown_in):
+        return
+    lang = await language_of(session, runner, rt.default_language)
+    text = texts.runner_withdrawn(v, gettext_for(lang))
+    outbox.enqueue_edit(session, rt.clock, original=card, text=text)
+
+
 async def advance(
-    rt: Runtime, session: AsyncSession, order_id: int, telegram_id: int, verb: str
+    rt: Runtime,
+    session: AsyncSession,
+    order_id: int,
+    telegram_id: int,
+    verb: str,
+    shown_in: int | None = None,
 ) -> OrderView:
     """The runner moves their task forward: bought -> on the way -> delivered. Delivered
-    goes through `deliver`, which asks for the proof the config requires."""
+    goes through `deliver`, which asks for the proof the config requires. ``shown_in``: the
+    message pressed, when it is known."""
     if verb == "done":
-        return await deliver(rt, session, order_id, telegram_id)
+        return await deliver(rt, session, order_id, telegram_id, shown_in=shown_in)
     target = _FORWARD[verb]
     o = await runners_order(session, order_id, telegram_id)
+    # The steps depend on the kind: nothing to buy (a parcel) goes from taken to on the way;
+    # something to buy is bought first.
+    buys = kinds.has_purchase(o.category, dict(o.details or {}))
+    if (verb == "buy" and not buys) or (verb == "go" and buys and S(o.status) == S.CLAIMED):
+        raise refusal_for(o, telegram_id)
     o = await transition(rt, session, o, target, Actor.VOLUNTEER, telegram_id)
     v = view(o)
+    await _card_follows(rt, session, o, v, shown_in)
     await _notify_resident(rt, session, v)
     return v
 
@@ -260,6 +301,7 @@ async def deliver(
     doorstep_photo: str | None = None,
     amount_fen: int | None = None,
     receipt_photo: str | None = None,
+    shown_in: int | None = None,
 ) -> OrderView:
     """The runner marks the task delivered with its proof, all in one conditional UPDATE: the
     photo at the door, what was spent (fen) and the receipt. The resident is told what to pay
@@ -286,6 +328,7 @@ async def deliver(
         receipt_photo=receipt_photo,
     )
     v = view(o)
+    await _card_follows(rt, session, o, v, shown_in)
     lang = await language_of(session, v.resident_telegram_id, rt.default_language)
     _ = gettext_for(lang)
     # The photos first, then the status with the Received button, last in the chat.
@@ -298,11 +341,17 @@ async def deliver(
 
 
 async def release(
-    rt: Runtime, session: AsyncSession, order_id: int, telegram_id: int, reason: str
+    rt: Runtime,
+    session: AsyncSession,
+    order_id: int,
+    telegram_id: int,
+    reason: str,
+    shown_in: int | None = None,
 ) -> OrderView:
     """The runner gives the task back: open again, posted again in the group. The reason is
-    kept in the event row."""
+    kept in the event row. ``shown_in``: the message pressed, when it is known."""
     o = await runners_order(session, order_id, telegram_id)
+    card_id = o.runner_card_id
     o = await transition(
         rt,
         session,
@@ -315,16 +364,24 @@ async def release(
         claimed_at=None,
     )
     v = view(o)
+    await _card_withdrawn(rt, session, card_id, telegram_id, v, shown_in)
+    await cards.show(rt, session, v.id)
     await tell(rt, session, v.resident_telegram_id, lambda _: texts.resident_released(v, _))
     await routing.post_to_group(rt, session, o)
     return v
 
 
 async def give_up(
-    rt: Runtime, session: AsyncSession, order_id: int, telegram_id: int, reason: str
+    rt: Runtime,
+    session: AsyncSession,
+    order_id: int,
+    telegram_id: int,
+    reason: str,
+    shown_in: int | None = None,
 ) -> OrderView:
     """The runner cannot do it at all (the drug is out of stock everywhere): unfulfillable,
-    with the reason; the resident and the staff in charge are told."""
+    with the reason; the resident and the staff in charge are told. ``shown_in``: the
+    message pressed, when it is known."""
     o = await runners_order(session, order_id, telegram_id)
     # The reason is shown to the resident and staff (the event row keeps it too).
     o = await transition(
@@ -339,6 +396,7 @@ async def give_up(
         closed_at=rt.clock.now(),
     )
     v = view(o)
+    await _card_follows(rt, session, o, v, shown_in)
     await _notify_resident(rt, session, v)
     _g = gettext_for(rt.default_language)
     await routing.edit_group_posts(rt, session, o, texts.group_closed(v, _g))
@@ -381,6 +439,7 @@ async def hand_back(
     v = view(o)
     _g = gettext_for(rt.default_language)
     await routing.edit_group_posts(rt, session, o, texts.group_waiting_again(v, _g))
+    await cards.show(rt, session, v.id)
     await tell(rt, session, v.resident_telegram_id, lambda _: texts.resident_reassigned(v, _))
     # The runner's card loses its address, phone and buttons (the card in their chat is the
     # one place they still had them).
@@ -397,11 +456,38 @@ async def hand_back(
 # --- the resident ---------------------------------------------------------------------------
 
 
+CHANGED_MEANWHILE = N_(
+    "Order #{id} has changed since you were asked; nothing was done. Here it is as it is now."
+)
+
+
+async def _runner_card_now(
+    rt: Runtime, session: AsyncSession, card_id: int | None, runner: int | None, v: OrderView
+) -> None:
+    """The runner's private card edited to the task as it is now (its buttons gone once the
+    task is no longer theirs to move)."""
+    card = await session.get(OutboxMessage, card_id) if card_id else None
+    if card is None or runner is None:
+        return
+    lang = await language_of(session, runner, rt.default_language)
+    text, rows = texts.runner_card(v, gettext_for(lang), rt.timezone)
+    outbox.enqueue_edit(session, rt.clock, original=card, text=text, buttons=rows)
+
+
 async def cancel_by_resident(
-    rt: Runtime, session: AsyncSession, order_id: int, telegram_id: int
+    rt: Runtime,
+    session: AsyncSession,
+    order_id: int,
+    telegram_id: int,
+    seen: str | None = None,
 ) -> OrderView:
+    """The resident cancels, after answering the question asked in state ``seen`` (its warning
+    said what that state means): an order that moved on since is not cancelled."""
     o = await residents_order(session, order_id, telegram_id)
+    if seen is not None and S(o.status) != seen:
+        raise Refused(CHANGED_MEANWHILE, id=o.id)
     runner = o.volunteer.telegram_id if o.volunteer else None
+    runner_card = o.runner_card_id
     at_the_door = Refused(
         N_("Order #{id} is already at your door; it can no longer be cancelled."), id=o.id
     )
@@ -419,7 +505,9 @@ async def cancel_by_resident(
     _g = gettext_for(rt.default_language)
     await routing.edit_group_posts(rt, session, o, texts.group_closed(v, _g))
     if runner is not None:
+        await _runner_card_now(rt, session, runner_card, runner, v)
         await tell(rt, session, runner, lambda _: texts.runner_cancelled(v, _))
+    await cards.changed(rt, session, v, notice=False)
     return v
 
 
@@ -440,6 +528,7 @@ async def confirm_receipt(
     v = view(o)
     if v.volunteer_telegram_id is not None:
         await tell(rt, session, v.volunteer_telegram_id, lambda _: texts.runner_confirmed(v, _))
+    await cards.changed(rt, session, v, notice=False)
     return v
 
 
@@ -506,4 +595,5 @@ async def rate(
     v = view(o)
     assert v.volunteer_telegram_id is not None
     await tell(rt, session, v.volunteer_telegram_id, lambda _: texts.runner_thanked(v, _))
+    await cards.show(rt, session, v.id)
     return v
