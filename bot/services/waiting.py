@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.buttons import Button, Rows, order_action, urge_action
+from bot.buttons import Button, Rows, urge_action
 from bot.db import affected_rows
 from bot.errors import Refused
 from bot.i18n import N_, Gettext, local_time
@@ -43,9 +43,11 @@ STILL_WAITING = N_(
     "Sorry to keep you waiting."
 )
 CALL_HOTLINE = N_("If it is urgent, please call the community hotline: {phone}")
-URGE_HINT = N_("You can press 🔔 Remind them to tell the staff you are waiting.")
+URGE_HINT = N_(
+    "You can press 🔔 Remind them to tell the staff you are waiting. To stop waiting, cancel "
+    "the order on its card."
+)
 URGE = N_("🔔 Remind them")
-CANCEL = N_("Cancel this order")  # the resident's existing cancel button (o:cancel)
 
 URGED = N_("🔔 Reminded. The community staff know you are waiting.")
 TOO_SOON = N_(
@@ -74,17 +76,16 @@ async def hotline_of(rt: Runtime, session: AsyncSession, community_id: int) -> s
 
 
 def waiting_rows(order_id: int, _: Gettext) -> Rows:
-    return [
-        [Button(_(URGE), urge_action(order_id))],
-        [Button(_(CANCEL), order_action("cancel", order_id))],
-    ]
+    # Cancelling stays on the order's live card (bot/services/orders/cards.py), the one
+    # message whose order buttons act.
+    return [[Button(_(URGE), urge_action(order_id))]]
 
 
 async def tell_resident(
     rt: Runtime, session: AsyncSession, o: Order, step: str, minutes: int
 ) -> None:
     """A step of the open ladder fired: the resident hears what is being done (a new message,
-    so the phone notifies), the hotline, and may remind the staff or cancel."""
+    so the phone notifies), the hotline, and may remind the staff (or cancel on the card)."""
     if step not in STEP_DONE:
         return
     v = views.view(o)

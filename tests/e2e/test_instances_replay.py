@@ -177,7 +177,8 @@ async def test_a_confirmation_lost_with_its_instance_comes_from_the_next(
         await kill(h.service)
     assert not any("#" in text_of(m) for m in emu.messages(USER) if m["outgoing"])
     async with next_instance(emu, database_url, leads=leads) as b:
-        done = await Harness(service=b, rt=b.rt, emu=emu).wait_edit(
+        hb = Harness(service=b, rt=b.rt, emu=emu)
+        done = await hb.wait_edit(
             USER, summary["message_id"], lambda m: "#" in text_of(m), timeout=30
         )
         await asyncio.wait_for(b.idle(), 30)
@@ -186,9 +187,11 @@ async def test_a_confirmation_lost_with_its_instance_comes_from_the_next(
             orders = list(await s.scalars(select(Order)))
         assert len(orders) == 1
         assert f"#{orders[0].id}" in text_of(done)
-        # Once in the chat: the summary edited into it, no second message saying it.
+        # Once in the chat: the summary edited into it and the order's one live card, no
+        # second confirmation or card.
+        card = await hb.card(orders[0].id)
         said = [m for m in emu.messages(USER) if m["outgoing"] and "#" in text_of(m)]
-        assert [m["message_id"] for m in said] == [summary["message_id"]]
+        assert [m["message_id"] for m in said] == [summary["message_id"], card["message_id"]]
 
 
 async def test_a_question_lost_with_its_instance_comes_from_the_next(

@@ -68,10 +68,8 @@ async def test_the_resident_hears_each_step_with_the_hotline_and_can_urge(
     assert (await h.sweep())["escalation"] == 1
     first = await aunt.expect(_told("ping_again"))
     assert f"#{oid}" in text_of(first) and DEMO.hotline in text_of(first)
-    assert buttons(first) == [
-        (_ZH(waiting.URGE), urge_action(oid)),
-        (_ZH(waiting.CANCEL), order_action("cancel", oid)),
-    ]
+    # Cancelling stays on the order's live card, the one message whose order buttons act.
+    assert buttons(first) == [(_ZH(waiting.URGE), urge_action(oid))]
 
     # 催一催: the staff covering the order hear that she is waiting, once; /stats lists the
     # order as urged though it has not waited its 30 minutes yet.
@@ -134,15 +132,17 @@ async def test_the_config_hotline_stands_in_and_cancel_still_works(harness: Harn
     told = await aunt.expect(_told("ping_again"))
     assert "12345" in text_of(told)
 
-    # The resident's cancel is there, as before: asked first, then cancelled.
-    await aunt.press_data(told, order_action("cancel", oid))
+    # The resident's cancel is on the order's card, as before: asked first, then cancelled.
+    card = await h.card(oid)
+    await aunt.press_data(card, order_action("cancel", oid))
     ask = await h.emu.wait_for(AUNT, lambda m: f"o:cxl:{oid}" in str(m.get("reply_markup")))
-    await aunt.press_data(ask, f"o:cxl:{oid}")
+    yes = next(d for _, d in buttons(ask) if d.startswith(f"o:cxl:{oid}"))
+    await aunt.press_data(ask, yes)
     await h.settle()
     async with h.rt.db.read() as s:
         o = await s.get(Order, oid)
         assert o is not None and o.status == "cancelled"
-    # (the message became the cancel question: an older copy of the button, pressed anyway)
+    # The waiting message's 🔔 after the order was cancelled:
     ans = await aunt.press_data(told, urge_action(oid), force=True)
     assert ans is not None and ans["show_alert"]
     assert ans["text"] == _ZH(waiting.NOT_WAITING).format(id=oid)
