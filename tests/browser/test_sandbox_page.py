@@ -174,7 +174,7 @@ async def test_time_buttons_move_the_bots_clock_and_run_the_sweep(
             state = await r.json()
     assert "催单升级 1 次" in moved["note"], moved  # the sweep's work, in the page's Chinese
     assert (h.rt.clock.now() - before).total_seconds() >= 61 * 60
-    assert state["can_advance"] and "sweep" in state["clock_note"]
+    assert state["can_advance"] and "定时检查" in state["clock_note"]
     assert state["timezone"] == h.rt.settings.i18n.timezone
 
 
