@@ -295,10 +295,12 @@ async def _orders_with_a_kill(h: Harness, children: list[ChildBot]) -> list[Chil
         )
     assert {u: n for u, n in per_resident.items() if n != 1} == {}  # never two orders
     assert set(ORDERING) <= set(per_resident)
-    for uid, order_id in mine.items():  # each confirmation once
+    sent_as = _ZH("Sent as order #{id}:")
+    for uid, order_id in mine.items():  # each confirmation once, and the order's one card
         number = re.compile(rf"#{order_id}(?!\d)")
         shown = [m for m in h.emu.messages(uid) if m["outgoing"] and number.search(text_of(m))]
-        assert len(shown) == 1, (uid, [text_of(m) for m in shown])
+        confirmed = [m for m in shown if sent_as.format(id=order_id) in text_of(m)]
+        assert len(confirmed) == 1 and len(shown) == 2, (uid, [text_of(m) for m in shown])
         assert ids[uid] == order_id
     return survivors
 
