@@ -16,7 +16,7 @@ from bot.services import care, people
 from bot.services.notices import sending
 from models import Building, CareCheck, Resident
 from tests.e2e.test_reports import _staff_and_an_order_at_ten
-from tests.factories import GROUP_1, GROUP_2, STAFF, Harness, Person, text_of
+from tests.factories import GROUP_1, GROUP_2, LEDGER_SHEETS, STAFF, Harness, Person, text_of
 
 
 def _is_csv(m: dict[str, Any]) -> bool:
@@ -68,15 +68,7 @@ async def test_export_gives_a_ledger_to_hand_in(harness: Harness) -> None:
     wb, csv_bytes, xlsx = await _export(h, boss)
     assert xlsx["document"]["file_name"].startswith("台账_")
     assert "关爱名单" in text_of(xlsx)
-    assert wb.sheetnames == [
-        "订单",
-        "订单记录",
-        "志愿者",
-        "通知",
-        "通知回执",
-        "关爱名单",
-        "操作记录",
-    ]
+    assert wb.sheetnames == LEDGER_SHEETS
     ws = wb["订单"]
     head = [c.value for c in ws[1]]
     last = ws.cell(1, len(head)).column_letter

@@ -24,7 +24,7 @@ from bot.services.reports.sheets.labels import ACTIONS, DETAILS
 from bot.services.reports.xlsx import WIDTH_MAX, column_widths, text_width
 from bot.services.scope import Scope, scope_of
 from models import Building, CareCheck, Grid, Order, Resident, Volunteer
-from tests.factories import STAFF, VOLUNTEERS_1
+from tests.factories import LEDGER_SHEETS, STAFF, VOLUNTEERS_1
 from tests.unit.test_orders import _order, _resident
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -144,15 +144,7 @@ def _col(ws: Worksheet, heading: str) -> str:
 async def test_the_ledger_is_laid_out_to_hand_in(rt: Runtime) -> None:
     got = await _hand_in_scenario(rt)
     sheets, wb = await _workbook(rt, got["first"], got["today"])
-    assert wb.sheetnames == [
-        "订单",
-        "订单记录",
-        "志愿者",
-        "通知",
-        "通知回执",
-        "关爱名单",
-        "操作记录",
-    ]
+    assert wb.sheetnames == LEDGER_SHEETS
     for ws in wb.worksheets:  # every sheet: the heading frozen and filtered
         assert ws.freeze_panes == "A2", ws.title
         last = ws.cell(1, ws.max_column).column_letter

@@ -35,7 +35,7 @@ from models import (
     Volunteer,
 )
 from tests.conftest import make_settings
-from tests.factories import STAFF, VOLUNTEERS_1
+from tests.factories import LEDGER_SHEETS, STAFF, VOLUNTEERS_1
 from tests.unit.test_orders import _order, _resident
 
 ZH = gettext_for("zh_CN")
@@ -233,15 +233,7 @@ async def test_export_rows_match_the_database(rt: Runtime) -> None:
         db_audit = list(await s.scalars(select(AuditEntry).order_by(AuditEntry.id)))
         csv_data = reports.csv_bytes(sheets[0])
     wb = load_workbook(io.BytesIO(data))
-    assert wb.sheetnames == [
-        "订单",
-        "订单记录",
-        "志愿者",
-        "通知",
-        "通知回执",
-        "关爱名单",
-        "操作记录",
-    ]
+    assert wb.sheetnames == LEDGER_SHEETS
 
     head, rows = _sheet(wb, "订单")
     assert head == list(reports.ORDER_HEADINGS)
