@@ -14,20 +14,17 @@ from models.enums import (
     Urgency,
     VolunteerStatus,
 )
+from models.messaging import ChatBot, ChatState, FloodCounter, InboxUpdate, OutboxMessage
 from models.state_machine import TRANSITIONS, TransitionError, check_transition
 from models.tables import (
     AuditEntry,
     Building,
     CareCheck,
-    ChatBot,
-    ChatState,
     Community,
     Compound,
     DailyRun,
-    FloodCounter,
     Grid,
     Handover,
-    InboxUpdate,
     Notice,
     NoticeDelivery,
     Order,
@@ -36,7 +33,6 @@ from models.tables import (
     OrderMessage,
     OrderPost,
     OrderProblem,
-    OutboxMessage,
     Recipient,
     Resident,
     ResidentCareFlag,
