@@ -83,14 +83,6 @@ async def take_many(
     ]
 
 
-async def take(
-    db: Database, clock: Clock, row_id: int, target_id: int | None
-) -> tuple[Outgoing, int] | None:
-    """Take one pending row (see ``take_many``); None if it is taken."""
-    taken = await take_many(db, clock, {row_id: target_id})
-    return taken[0] if taken else None
-
-
 async def renew(db: Database, clock: Clock, row_ids: list[int]) -> None:
     """Extend the leases of rows still being sent, so no other pass (here or on another
     instance) takes them back while the send is merely slow."""

@@ -37,8 +37,9 @@ async def test_a_reply_handed_to_the_outbox_keeps_its_chat_keyboard(rt: Runtime)
                 rt.db, rt.clock, chat_id=42, text="好", buttons=None, is_group=False, keyboard=data
             )
         )
-    taken = [await leases.take(rt.db, rt.clock, row_id, None) for row_id in owed]
-    kept = [t[0] for t in taken if t is not None]
+    taken = await leases.take_many(rt.db, rt.clock, dict.fromkeys(owed))
+    kept = [out for out, _ in taken]
+    assert [o.id for o in kept] == owed
     assert [o.buttons for o in kept] == [None, None]
     sent = [keyboard(o.keyboard or {}) for o in kept]
     assert [type(k) for k in sent] == [ReplyKeyboardMarkup, ReplyKeyboardRemove]
