@@ -259,6 +259,29 @@ class Harness:
             after_message_id=kinds["message_id"] - 1,
         )
 
+    async def order_by_service(self, resident: int, runner: int | None = None) -> int:
+        """``resident`` orders groceries through the service, not the chat (the form has its
+        own tests), and ``runner``, if given, takes it; the order's id. Nothing is waited for
+        but the outbox's wake-up."""
+        from bot.services.orders import drafts, transitions
+
+        async with self.rt.db.session() as s:
+            d = await drafts.start_draft(self.rt, s, resident)
+            await drafts.update_draft(
+                self.rt,
+                s,
+                d.id,
+                resident,
+                category="groceries",
+                urgency="today",
+                **ANSWERS["groceries"],
+            )
+            order_id = (await drafts.submit_draft(self.rt, s, d.id, resident)).order.id
+            if runner is not None:
+                await transitions.claim(self.rt, s, order_id, runner)
+        self.rt.wake_outbox()
+        return order_id
+
     async def order(
         self,
         p: Person,

@@ -11,12 +11,11 @@ from bot.buttons import relay_action
 from bot.errors import STALE
 from bot.i18n import gettext_for, local_time
 from bot.services import relay
-from bot.services.orders import drafts, transitions
+from bot.services.orders import transitions
 from handlers import relay as relay_handlers
 from handlers.resident_input import OFFER_ONE
 from models import OrderMessage
 from tests.factories import (
-    ANSWERS,
     STAFF,
     VOLUNTEERS_1,
     Harness,
@@ -46,16 +45,7 @@ def has_button(data: str) -> Any:
 async def _order(h: Harness, *, claim: bool = True) -> int:
     """周阿姨 orders groceries through the service (the chat flow has its own tests); 王刚, who
     has a private chat with the bot, takes it unless ``claim`` is False."""
-    async with h.rt.db.session() as s:
-        d = await drafts.start_draft(h.rt, s, AUNT)
-        await drafts.update_draft(
-            h.rt, s, d.id, AUNT, category="groceries", urgency="today", **ANSWERS["groceries"]
-        )
-        order_id = (await drafts.submit_draft(h.rt, s, d.id, AUNT)).order.id
-        if claim:
-            await transitions.claim(h.rt, s, order_id, RUNNER)
-    h.rt.wake_outbox()
-    return order_id
+    return await h.order_by_service(AUNT, RUNNER if claim else None)
 
 
 async def _claimed(h: Harness) -> tuple[Person, Person, dict[str, Any], dict[str, Any]]:

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.services import resident_inputs
-from bot.services.orders import drafts, transitions
+from bot.services.orders import transitions
 from handlers import resident_input as ri
 from models import OrderMessage, ResidentInput
-from tests.factories import ANSWERS, VOLUNTEERS_1, Harness, Person, Z, buttons, png, text_of
+from tests.factories import VOLUNTEERS_1, Harness, Person, Z, buttons, png, text_of
 
 AUNT = 1001
 RUNNER = VOLUNTEERS_1[0]  # 王刚
@@ -22,15 +22,7 @@ NOT_UNDERSTOOD = "I did not understand that. Please use the buttons below, or se
 
 
 async def _order(h: Harness, *, claim: bool) -> int:
-    async with h.rt.db.session() as s:
-        d = await drafts.start_draft(h.rt, s, AUNT)
-        await drafts.update_draft(
-            h.rt, s, d.id, AUNT, category="groceries", urgency="today", **ANSWERS["groceries"]
-        )
-        order_id = (await drafts.submit_draft(h.rt, s, d.id, AUNT)).order.id
-        if claim:
-            await transitions.claim(h.rt, s, order_id, RUNNER)
-    h.rt.wake_outbox()
+    order_id = await h.order_by_service(AUNT, RUNNER if claim else None)
     await h.settle()
     return order_id
 
