@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+
+from handlers.main import start_page
+from tests.factories import Harness
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
@@ -39,3 +43,13 @@ def chromium() -> str:
     except ImportError:
         pytest.fail("the playwright package is missing: pip install -e '.[dev]'", pytrace=False)
     return CHROMIUM
+
+
+@pytest.fixture
+async def page_url(harness: Harness) -> AsyncIterator[str]:
+    """The sandbox page served on a free port, against the test's emulator and bot."""
+    page = await start_page(harness.emu, harness.rt, "127.0.0.1", 0)
+    try:
+        yield page.url
+    finally:
+        await page.stop()

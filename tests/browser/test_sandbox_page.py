@@ -16,7 +16,6 @@ from bot.i18n import gettext_for
 from bot.services.orders import form, kinds
 from handlers import delivery
 from handlers.keyboards import MENU_ORDER
-from handlers.main import start_page
 from tests.browser.conftest import CHROMIUM_ARGS, ROOT
 from tests.factories import ANSWERS, GROUP_1, Harness, Z, png
 
@@ -29,15 +28,6 @@ SCREENSHOT = (
 # The resident's live card of the order, once finished (issue 15).
 CARD_SCREENSHOT = SCREENSHOT.with_name("live_card.png")
 _ZH = gettext_for("zh_CN")
-
-
-@pytest.fixture
-async def page_url(harness: Harness) -> AsyncIterator[str]:
-    page = await start_page(harness.emu, harness.rt, "127.0.0.1", 0)
-    try:
-        yield page.url
-    finally:
-        await page.stop()
 
 
 @pytest.fixture

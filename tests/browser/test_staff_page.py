@@ -5,7 +5,6 @@ Saves var/staff-menu.png; with PAOTUI_UPDATE_SCREENSHOT=1, docs/staff-menu.png i
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -13,22 +12,12 @@ import pytest
 from bot.services import alerts
 from handlers import alerts as alert_handlers
 from handlers.keyboards import STAFF_TODO
-from handlers.main import start_page
 from tests.browser.conftest import CHROMIUM_ARGS, ROOT
 from tests.e2e.test_escalation import STAFF_TOLD, _order, _setup
 from tests.factories import STAFF, Harness, Z
 
 SCREENSHOT = ROOT / ("docs" if os.environ.get("PAOTUI_UPDATE_SCREENSHOT") else "var")
 SCREENSHOT = SCREENSHOT / "staff-menu.png"
-
-
-@pytest.fixture
-async def page_url(harness: Harness) -> AsyncIterator[str]:
-    page = await start_page(harness.emu, harness.rt, "127.0.0.1", 0)
-    try:
-        yield page.url
-    finally:
-        await page.stop()
 
 
 @pytest.mark.solo  # a real browser's clicks time out when the CPU is shared with other tests
