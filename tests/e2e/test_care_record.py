@@ -40,7 +40,8 @@ async def _summary(h: Harness, p: Person) -> dict[str, Any]:
             15.0,
             after_message_id=kinds["message_id"] - 1,
         )
-        value = {**ANSWERS["groceries"], "urgency": "today"}[st.key]
+        # "normal": after 21:00 (the bot's clock, Shanghai) "today" is no longer offered.
+        value = {**ANSWERS["groceries"], "urgency": "normal"}[st.key]
         if value in {c.value for c in st.choices}:
             await p.press_data(current, f"d:v:{value}")
         else:
