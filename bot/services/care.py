@@ -201,7 +201,6 @@ async def _resident_in_scope(session: AsyncSession, staff_id: int, resident_id: 
 
 # The same, for the care list by buttons (bot.services.care_browse).
 households_of = _households
-resident_in_scope = _resident_in_scope
 
 
 # --- staff: find, mark, assign, isolate, list -------------------------------------------------
@@ -329,6 +328,20 @@ async def assign(
     nothing is saved. They are told at once (they must have talked to the bot)."""
     r = await _resident_in_scope(session, staff_id, resident_id)
     tid = await _helper_id(session, staff_id, text, r)
+    return await _name_responsible(rt, session, staff_id, r, tid)
+
+
+async def clear_responsible(
+    rt: Runtime, session: AsyncSession, staff_id: int, resident_id: int
+) -> Household:
+    """Nobody is responsible for the household any more (recorded like a naming)."""
+    r = await _resident_in_scope(session, staff_id, resident_id)
+    return await _name_responsible(rt, session, staff_id, r, None)
+
+
+async def _name_responsible(
+    rt: Runtime, session: AsyncSession, staff_id: int, r: Resident, tid: int | None
+) -> Household:
     before = r.responsible_telegram_id
     r.responsible_telegram_id = tid
     r.updated_at = rt.clock.now()
@@ -336,7 +349,7 @@ async def assign(
         session, rt.clock, staff_id, "care.assign", f"resident:{r.id}", responsible=tid, was=before
     )
     h = await household_of(session, r, rt.today())
-    if before != tid:
+    if tid is not None and before != tid:
         await tell(
             rt,
             session,

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.errors import Refused
 from bot.i18n import N_
 from bot.runtime import Runtime
-from bot.services import audit, care, scope
+from bot.services import care, scope
 from models import Building, Compound, Grid, Resident, Staff, StaffRole, Volunteer, VolunteerStatus
 
 NOTHING_FOUND = N_(
@@ -178,20 +178,7 @@ async def assign(
     """Name the person behind a button of ``candidates`` (``none``: nobody). A key no longer
     in the list (suspended, moved) is refused as stale; the checks of ``care.assign`` apply."""
     if key == "none":
-        r = await care.resident_in_scope(session, staff_id, resident_id)
-        before = r.responsible_telegram_id
-        r.responsible_telegram_id = None
-        r.updated_at = rt.clock.now()
-        await audit.record(
-            session,
-            rt.clock,
-            staff_id,
-            "care.assign",
-            f"resident:{r.id}",
-            responsible=None,
-            was=before,
-        )
-        return await care.household_of(session, r, rt.today())
+        return await care.clear_responsible(rt, session, staff_id, resident_id)
     chosen = next(
         (c for c in await candidates(rt, session, staff_id, resident_id) if c.key == key), None
     )
