@@ -108,7 +108,7 @@ async def test_a_post_in_flight_when_the_bot_is_killed_does_not_block_its_group(
 
     # Telegram holds the group post of the first order: the bot has leased it and waits.
     emu.stall(GROUP_1)
-    first = await h.order(a)
+    first = await h.order(a, urgency="normal")
     deadline = time.monotonic() + 20
     while emu.stalled_calls == 0 or not any(
         st == OutboxStatus.SENDING for _, st in await _row_status(rt, GROUP_1)
@@ -123,7 +123,7 @@ async def test_a_post_in_flight_when_the_bot_is_killed_does_not_block_its_group(
     bot_process.start()
 
     # The next task of the grid reaches the group within seconds of the restart,
-    second = await h.order(b, category="medicine")
+    second = await h.order(b, category="medicine", urgency="normal")
     first_id, second_id = (int(re.search(r"#(\d+)", text_of(m))[1]) for m in (first, second))
     new_post = await emu.wait_for(GROUP_1, f"#{second_id} ", timeout=30)
     took = time.monotonic() - restarted
@@ -150,7 +150,7 @@ async def test_a_post_telegram_took_before_the_bot_was_killed_comes_twice_and_st
     bot_process.start()
     resident = await h.register(1103, "住户丙", settle=False)
     emu.stall(GROUP_1, after_delivery=True)
-    confirmation = await h.order(resident)
+    confirmation = await h.order(resident, urgency="normal")
     order_id = int(re.search(r"#(\d+)", text_of(confirmation))[1])
     first = await emu.wait_for(GROUP_1, f"#{order_id} ", timeout=20)
     deadline = time.monotonic() + 10
