@@ -98,7 +98,9 @@ async def renew(db: Database, clock: Clock, row_ids: list[int]) -> None:
 async def recover(db: Database, clock: Clock, ids: list[int] | None = None) -> int:
     """Rows left 'sending' whose lease ran out go back to pending (all such rows, or those
     of ``ids``): their sender died mid-send. The UPDATE re-checks the expiry, so a lease
-    renewed meanwhile by a live dispatcher is left alone. Returns how many came back."""
+    renewed meanwhile by a live dispatcher is left alone. The try that died counts as an
+    attempt: Telegram may have delivered it (a send has no idempotency key), so a chat can
+    see such a message twice, and the row says so. Returns how many came back."""
     now = clock.now()
     m = OutboxMessage
     expired = [
@@ -109,7 +111,9 @@ async def recover(db: Database, clock: Clock, ids: list[int] | None = None) -> i
         expired.append(m.id.in_(ids))
     async with db.session() as s:
         count = await affected_rows(
-            s, update(m).where(*expired).values(status=OutboxStatus.PENDING, lease_until=None)
+            s, update(m)
+            .where(*expired)
+            .values(status=OutboxStatus.PENDING, lease_until=None, attempts=m.attempts + 1)
         )
     if count:
         logger.warning("outbox: %d message(s) left mid-send by a stopped process resent", count)
