@@ -111,9 +111,10 @@ async def recover(db: Database, clock: Clock, ids: list[int] | None = None) -> i
         expired.append(m.id.in_(ids))
     async with db.session() as s:
         count = await affected_rows(
-            s, update(m)
+            s,
+            update(m)
             .where(*expired)
-            .values(status=OutboxStatus.PENDING, lease_until=None, attempts=m.attempts + 1)
+            .values(status=OutboxStatus.PENDING, lease_until=None, attempts=m.attempts + 1),
         )
     if count:
         logger.warning("outbox: %d message(s) left mid-send by a stopped process resent", count)
