@@ -43,7 +43,9 @@ NOT_ADMIN = N_(
 def _line(v: staff.StaffView, _: Gettext) -> str:
     role = staff.role_word(v.role)
     scope = f" · {v.scope}" if v.scope else ""
-    return f"{_(role)}{scope}: {v.name} ({v.telegram_id})"
+    return _("{label}: {value}").format(
+        label=f"{_(role)}{scope}", value=f"{v.name} ({v.telegram_id})"
+    )
 
 
 def _listing(rows: list[staff.StaffView], _: Gettext) -> tuple[str, Rows]:

@@ -55,7 +55,7 @@ def populate_emulator(
         )
 
 
-class _BotTime:
+class BotTime:
     """The emulator's clock (message dates) follows the bot's, so moving one moves both."""
 
     def __init__(self, clock: Clock) -> None:
@@ -210,7 +210,7 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
             check_bind(settings.sandbox.host, settings.sandbox.allow_remote)
         except PermissionError as e:
             raise SystemExit(str(e)) from None
-        emu = Emulator(clock=_BotTime(rt.clock))
+        emu = Emulator(clock=BotTime(rt.clock))
         await emu.start(settings.sandbox.host, settings.sandbox.port)
         bot_specs = specs(settings, emulated=True)
         demo_bot = _demo_bot(bot_specs)

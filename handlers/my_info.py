@@ -85,7 +85,10 @@ def care_lines(record: residents.CareRecord, _: Gettext, today: date) -> list[st
 
 
 def _people_screen(others: list[residents.RecipientInfo], _: Gettext) -> tuple[str, Rows]:
-    lines = [_("People you order for:")] + [f"👤 {r.name}: {r.address}, {r.phone}" for r in others]
+    lines = [_("People you order for:")] + [
+        "👤 " + _("{label}: {value}").format(label=r.name, value=f"{r.address}, {r.phone}")
+        for r in others
+    ]
     if not others:
         lines.append(_("nobody yet"))
     rows = [

@@ -226,7 +226,12 @@ async def rated(update: Update, ctx: AppContext) -> None:
     _ = await ctx.gettext()
     text = _("Thank you! Your thanks were passed on.")
     await answer(q, text)
-    await edit_or_send(update, f"{texts.title(v, _)}: {'⭐' * values.stars}\n{text}", None)
+    await edit_or_send(
+        update,
+        _("{label}: {value}").format(label=texts.title(v, _), value="⭐" * values.stars)
+        + f"\n{text}",
+        None,
+    )
 
 
 async def problem_reported(update: Update, ctx: AppContext) -> None:

@@ -81,7 +81,15 @@ async def order_start(update: Update, ctx: AppContext) -> int:
             )
         ]
     ]
-    rows += [[Button(f"👤 {r.name}: {r.address}", FOR.data(recipient_id=r.id))] for r in others]
+    rows += [
+        [
+            Button(
+                "👤 " + _("{label}: {value}").format(label=r.name, value=r.address),
+                FOR.data(recipient_id=r.id),
+            )
+        ]
+        for r in others
+    ]
     rows.append(_cancel_row(_))
     await update.effective_chat.send_message(_("Who is this order for?"), reply_markup=inline(rows))
     return ORD_FOR

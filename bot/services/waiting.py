@@ -66,7 +66,7 @@ def waited(minutes: int, _: Gettext) -> str:
     """How long someone has waited, in minutes, or hours past two."""
     if minutes < 120:
         return _("{n} min").format(n=minutes)
-    return _("{n} h").format(n=round(minutes / 60, 1))
+    return _("{n} h").format(n=f"{round(minutes / 60, 1):g}")  # "4 小时", not "4.0"
 
 
 async def hotline_of(rt: Runtime, session: AsyncSession, community_id: int) -> str | None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers.main import start_page
+from handlers.main import BotTime, start_page
 from tests.factories import Harness
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +47,10 @@ def chromium() -> str:
 
 @pytest.fixture
 async def page_url(harness: Harness) -> AsyncIterator[str]:
-    """The sandbox page served on a free port, against the test's emulator and bot."""
+    """The sandbox page served on a free port, against the test's emulator and bot. As in
+    `make run`, message times and the page's clock follow the bot's clock (a test that moves it
+    shows the times a user would see)."""
+    harness.emu.clock = harness.emu.world.clock = BotTime(harness.rt.clock)
     page = await start_page(harness.emu, harness.rt, "127.0.0.1", 0)
     try:
         yield page.url

@@ -127,7 +127,7 @@ def detail_lines(
         shown = choice_label(category, st.key, str(value), _)
         if st.key in ("budget", "amount") and str(value).isdigit():
             shown = _("{n} yuan").format(n=value)
-        lines.append(f"{label}: {shown}")
+        lines.append(_("{label}: {value}").format(label=label, value=shown))
     if runner:
         lines.append(
             _("Contactless: knock and leave it at the resident's door.")
