@@ -11,7 +11,7 @@ import signal
 from datetime import timedelta
 from typing import Any
 
-from bot import sweep
+from bot import inbox, sweep
 from bot.chat_bots import unserved
 from bot.clock import Clock, OffsetClock
 from bot.config import ConfigError, Settings
@@ -221,6 +221,14 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
             if spec is not demo_bot:
                 emu.register_bot(spec.token, username=spec.username, first_name="跑腿")
         open_private_chats(emu, demo_bot.token)
+        # The emulator starts afresh each run, the database does not: Telegram's update ids
+        # only grow, so each bot's go on after the last one stored (else the first updates of
+        # this run fall below the poller's offset and are never seen).
+        async with db.read() as s:
+            for spec in bot_specs:
+                last = await inbox.last_update_id(s, spec.name)
+                if last is not None:
+                    emu.bot(spec.token).next_update_id = last + 1
         if settings.sandbox.seed_demo:
             async with db.session() as s:
                 await seed_demo(s, rt.clock)

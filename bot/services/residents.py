@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
@@ -20,10 +21,22 @@ UNIT_RE = re.compile(r"^[0-9A-Za-z]{1,4}$")
 ROOM_RE = re.compile(r"^[0-9A-Za-z-]{1,6}$")
 PHONE_RE = re.compile(r"^\+?[0-9][0-9 -]{5,19}$")
 NAME_MAX = 32
+# How people write a unit or a floor in words: "三单元", "五楼302".
+_NUMERALS = dict(
+    zip("一二三四五六七八九十", ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10"], strict=True)
+)
+# "五楼302", "3层302", "房间302", "302室": the room number is what follows the floor.
+_ROOM_PREFIX = re.compile(r"^(?:[0-9一二三四五六七八九十]{1,3}[楼层])|^房间?号?")
+
+
+def _typed(text: str) -> str:
+    """As typed on any phone: full-width digits and letters folded (３０２ → 302), spaces out."""
+    return "".join(unicodedata.normalize("NFKC", text).split())
 
 
 def clean_unit(text: str, units: int) -> str:
-    value = text.strip().removesuffix("单元").removesuffix("单元号")
+    value = _typed(text).removesuffix("单元号").removesuffix("单元").removesuffix("号")
+    value = _NUMERALS.get(value, value)
     if not UNIT_RE.match(value):
         raise Refused(N_("Please send the unit number, for example 2."))
     if value.isdigit() and not 1 <= int(value) <= max(units, 1):
@@ -34,7 +47,8 @@ def clean_unit(text: str, units: int) -> str:
 
 
 def clean_room(text: str) -> str:
-    value = text.strip().removesuffix("室").removesuffix("号")
+    value = _typed(text).removesuffix("室").removesuffix("号").removesuffix("房")
+    value = _ROOM_PREFIX.sub("", value)
     if not ROOM_RE.match(value):
         raise Refused(N_("Please send the room number, for example 302."))
     return value
