@@ -29,6 +29,9 @@ CATEGORY_BUTTONS = ("groceries", "medicine", "gas", "other")
 # What the form's buttons can carry: d:v:<a choice of some step>, d:edit:<a step's key>.
 FORM_CHOICES = {c.value for k in CATEGORY_BUTTONS for s in form.steps_for(k) for c in s.choices}
 FORM_KEYS = {s.key for k in CATEGORY_BUTTONS for s in form.steps_for(k)}
+ANSWERED_BEFORE = N_("That question was answered already. Please answer the latest question below.")
+# The question the form waits for, as shown (see choice_given).
+ASKED_KEY = "asked"
 EXPIRED = N_("This order form has expired. Press Order to start a new one.")
 
 
@@ -146,11 +149,21 @@ async def category_chosen(update: Update, ctx: AppContext) -> int:
 
 
 async def choice_given(update: Update, ctx: AppContext) -> int:
-    value = CHOICE.parse(pressed(update).data).value
+    q = pressed(update)
+    value = CHOICE.parse(q.data).value
     assert ctx.user_data is not None
     key = ctx.user_data.get(STEP_KEY)
     if not key:
         await alert(update, (await ctx.gettext())(STALE))
+        return ORD_STEP
+    asked = ctx.user_data.get(ASKED_KEY)
+    shown = getattr(q.message, "text", None)
+    if asked and shown and asked not in shown:
+        # A button of an earlier question (still on screen when the answer to it was typed):
+        # the same choice may exist on the question now open ("否" twice), so it answers
+        # nothing; its buttons go.
+        await alert(update, (await ctx.gettext())(ANSWERED_BEFORE))
+        await set_buttons(q, None)
         return ORD_STEP
     return await _record(update, ctx, key, choice=value)
 
@@ -269,6 +282,7 @@ async def _ask(
     # Only now does the form wait for this answer: had the question failed to go out (or to
     # the outbox), the person's next message still answers the question they last saw.
     ctx.user_data[STEP_KEY] = step.key
+    ctx.user_data[ASKED_KEY] = _(step.prompt)  # which question the buttons now belong to
     return ORD_STEP
 
 
@@ -321,6 +335,7 @@ async def _summary(
     rows.append(_cancel_row(_))
     if ctx.user_data is not None:
         ctx.user_data.pop(STEP_KEY, None)
+        ctx.user_data.pop(ASKED_KEY, None)
     text = "\n".join(lines)
     if update.callback_query and not new_message:
         await edit_or_send(update, text, inline(rows))
@@ -372,7 +387,7 @@ async def order_confirmed(update: Update, ctx: AppContext) -> int:
     if result is None:
         return ConversationHandler.END
     if ctx.user_data is not None:
-        for key in (DRAFT_KEY, STEP_KEY, EDITING_KEY):
+        for key in (DRAFT_KEY, STEP_KEY, EDITING_KEY, ASKED_KEY):
             ctx.user_data.pop(key, None)
     _ = await ctx.gettext()
     await answer(q, _("Sent. Your order's card is below; it shows each step."))

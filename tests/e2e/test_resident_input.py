@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from bot.services import people
 from bot.services.orders import form
+from handlers import ordering
 from handlers.help import HELP_RESIDENT
 from handlers.keyboards import MENU_ORDER
 from handlers.registration import WELCOME
@@ -108,6 +109,16 @@ async def test_ordering_refuses_bad_input_and_keeps_the_form(harness: Harness) -
     assert draft is not None and draft.description == "布洛芬 1盒"
     assert draft.details == {"pharmacy": "老百姓大药房"}
     assert pharmacy["message_id"] < hospital["message_id"]
+    # The pharmacy question's button, still on screen after the name was typed: it answers
+    # nothing now (not even the question open below), says so, and its buttons go.
+    ans = await aunt.press_data(pharmacy, "d:v:any")
+    assert ans is not None and ans["text"] == Z(ordering.ANSWERED_BEFORE)
+    await h.wait_edit(1001, pharmacy["message_id"], lambda m: buttons(m) == [])
+    async with h.rt.db.read() as s:
+        draft = await s.scalar(select(OrderDraft))
+    assert draft is not None and draft.details == {"pharmacy": "老百姓大药房"}
+    still = next(m for m in aunt.chat() if m["message_id"] == hospital["message_id"])
+    assert ("否", "d:v:no") in [(label, d) for label, d in buttons(still)]
     # Stop from the buttons: no order is made.
     await aunt.press_data(hospital, "d:stop")
     await h.wait_edit(
