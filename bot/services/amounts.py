@@ -1,7 +1,8 @@
 """Money as the runner types it, kept as integer fen (分) so SQLite and PostgreSQL agree.
 
-"35", "35.5", "¥35.50", "35元", "３５．５" all mean 3550 fen; a negative amount, more than two
-decimals, or more than MAX_FEN is refused with a message saying what to type.
+"35.5", "¥35.50", "35.5元", "３５．５" all mean 3550 fen, "八十块" and "大概80块钱" 8000; a
+negative amount, more than two decimals, or more than MAX_FEN is refused with a message saying
+what to type.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 
 from bot.errors import Refused
 from bot.i18n import N_
+from bot.services.cn_numbers import chinese_int
 
 # A sane ceiling for one errand (an imported drug, a large gas top-up): ¥20,000.
 MAX_FEN = 2_000_000
@@ -24,8 +26,10 @@ NEGATIVE = N_("The amount cannot be negative. Please type what you spent, such a
 TOO_PRECISE = N_("At most two decimals (fen), please, such as 35.50.")
 TOO_MUCH = N_("That is more than ¥{max}. Please check the amount and type it again.")
 
-_PREFIXES = ("¥", "rmb", "cny")
-_SUFFIXES = ("块钱", "元", "块", "rmb", "cny", "yuan")
+# What is said around an amount: "¥80", "80块钱", "八十元左右", "最多一百".
+_AROUND = re.compile(
+    r"^(?:¥|rmb|cny|大概|大约|最多|不超过)+|(?:块钱|块|元|rmb|cny|yuan|左右|以内|以下)+$"
+)
 _NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)")
 _THOUSANDS = re.compile(r"\d{1,3}(?:,\d{3})+(?:\.\d*)?")
 
@@ -40,18 +44,14 @@ def parse_fen(text: str) -> int:
     negative = s[0] in "-−"
     if negative:
         s = s[1:]
-    for prefix in _PREFIXES:
-        if s.startswith(prefix):
-            s = s[len(prefix) :]
-            break
-    if not negative and s[:1] in ("-", "−"):  # "¥-5"
-        negative, s = True, s[1:]
-    for suffix in _SUFFIXES:
-        if s.endswith(suffix):
-            s = s[: -len(suffix)]
-            break
+    if s.startswith(("¥-", "¥−")):  # "¥-5"
+        negative, s = True, s[2:]
+    s = _AROUND.sub("", s)
     if _THOUSANDS.fullmatch(s):
         s = s.replace(",", "")
+    said = chinese_int(s)  # "八十", "一百五"
+    if said is not None:
+        s = str(said)
     if not _NUMBER.fullmatch(s):
         raise Refused(NOT_AN_AMOUNT)
     try:

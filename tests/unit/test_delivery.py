@@ -38,6 +38,14 @@ _ZH = gettext_for("zh_CN")
         (".5", 50),
         ("1,200.50", 120050),
         ("20000", amounts.MAX_FEN),
+        # Said as people say it: Chinese numerals, and words around the number.
+        ("三十五", 3500),
+        ("八十块", 8000),
+        ("一百五", 15000),  # 150, as said aloud
+        ("两千", 200000),
+        ("三百零五元", 30500),
+        ("大概80块钱左右", 8000),
+        ("最多一百", 10000),
     ],
 )
 def test_amounts_are_read_as_fen(typed: str, fen: int) -> None:
@@ -49,7 +57,7 @@ def test_amounts_are_read_as_fen(typed: str, fen: int) -> None:
     [
         ("", amounts.NOT_AN_AMOUNT),
         ("abc", amounts.NOT_AN_AMOUNT),
-        ("三十五", amounts.NOT_AN_AMOUNT),
+        ("五五", amounts.NOT_AN_AMOUNT),  # two digits in a row: no number said aloud
         ("35.5.5", amounts.NOT_AN_AMOUNT),
         ("1e3", amounts.NOT_AN_AMOUNT),
         ("nan", amounts.NOT_AN_AMOUNT),

@@ -126,7 +126,9 @@ def resident_card(
         "📝 " + _shortened(o.description or texts.description_preview(o, _)),
         *texts.detail_lines(o.category, texts.answers_of(o), o.doorstep, _),
         _("Deliver to: {address}").format(
-            address=f"{o.contact_name}, {o.compound} {o.building} {o.unit}-{o.room}"
+            address=_(texts.PERSON_AT).format(
+                name=o.contact_name, address=f"{o.compound} {o.building} {o.unit}-{o.room}"
+            )
         ),
     ]
     spent = texts.spent_line(o, _)

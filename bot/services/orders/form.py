@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.errors import Refused, check_length, stale
 from bot.i18n import N_
+from bot.services import amounts
 
 
 @dataclass(frozen=True)
@@ -236,7 +237,6 @@ def next_step(category: str, answers: dict[str, Any]) -> Step | None:
     return next((s for s in steps_for(category) if not answered(answers, s)), None)
 
 
-_AMOUNT = re.compile(r"^\s*(\d{1,5})(?:\.\d{1,2})?\s*(元|块|yuan|rmb)?\s*$", re.IGNORECASE)
 _ACCOUNT = re.compile(r"^[0-9A-Za-z-]{4,30}$")
 
 
@@ -244,10 +244,13 @@ def clean(key: str, raw: str, max_text: int) -> str:
     """Check a typed answer; Refused with a clear message when it does not fit."""
     value = raw.strip()
     if key in ("budget", "amount"):
-        m = _AMOUNT.match(value)
-        if not m or not 1 <= int(m.group(1)) <= 10000:
+        try:
+            yuan = amounts.parse_fen(value) // 100  # whole yuan: a budget is a rough figure
+        except Refused:
+            yuan = 0
+        if not 1 <= yuan <= 10000:
             raise Refused(N_("Please type an amount in yuan, for example 80."))
-        return m.group(1)
+        return str(yuan)
     if key == "gas_account":
         compact = value.replace(" ", "")
         if not _ACCOUNT.match(compact):

@@ -31,6 +31,9 @@ URGENCY = {
     "today": N_("Today"),
     "urgent": N_("Urgent"),
 }
+# Who and where, on a card or a summary ("周阿姨，幸福小区 1栋 1-302").
+PERSON_AT = N_("{name}, {address}")
+
 # The urgency as the group's post says it: "today" alone beside the time posted read as a date.
 NEEDED = {
     "normal": N_("No rush"),

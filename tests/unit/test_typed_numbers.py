@@ -1,4 +1,4 @@
-"""How residents type a unit and a room (registration's text answers): the number is taken from
+"""How residents type a unit, a room and a budget: the number is taken from
 what people write, and what is no number is refused with the hint."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from bot.errors import Refused
+from bot.services.orders import form
 from bot.services.residents import clean_room, clean_unit
 
 
@@ -44,3 +45,17 @@ def test_the_unit_is_taken_from_what_people_write(typed: str, unit: str) -> None
 def test_a_unit_the_building_lacks_is_refused() -> None:
     with pytest.raises(Refused):
         clean_unit("五单元", 4)
+
+
+@pytest.mark.parametrize(
+    ("typed", "budget"),
+    [("80", "80"), ("八十块", "80"), ("一百五", "150"), ("大概200元左右", "200"), ("35.5", "35")],
+)
+def test_a_budget_is_taken_as_people_say_it(typed: str, budget: str) -> None:
+    assert form.clean("budget", typed, 500) == budget
+
+
+@pytest.mark.parametrize("typed", ["很多", "0", "十万", "-5"])
+def test_no_budget_is_refused(typed: str) -> None:
+    with pytest.raises(Refused):
+        form.clean("budget", typed, 500)
