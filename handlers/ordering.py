@@ -312,7 +312,9 @@ async def _summary(
         _("Urgency: {u}").format(u=_(texts.URGENCY[urgency])),
         *texts.detail_lines(d.category, answers, d.doorstep or isolated is not None, _),
         _("Deliver to: {address}").format(
-            address=f"{who.name}, {who.address}" if who else me.address
+            address=(
+                _(texts.PERSON_AT).format(name=who.name, address=who.address) if who else me.address
+            )
         ),
     ]
     if isolated is not None:

@@ -314,9 +314,9 @@ async def test_edit_from_the_summary_and_hand_over_in_person(harness: Harness) -
     )
     aunt.say("9988 7766 55")
     amount = await aunt.expect(Z(form.KIND_STEPS["gas"][1].prompt))
-    aunt.say("三百")  # not a number
+    aunt.say("很多")  # no amount at all
     await aunt.expect(Z("Please type an amount in yuan, for example 80."))
-    aunt.say("300元")
+    aunt.say("三百块")  # as said aloud
     provider = await aunt.expect(Z(form.KIND_STEPS["gas"][2].prompt))
     aunt.say("华润燃气")
     step = await aunt.expect(Z("How urgent is it?"))
