@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bot.i18n import gettext_for
-from bot.services.orders import form, kinds
+from bot.services.orders import form, kinds, texts
 from handlers import delivery
 from handlers.keyboards import MENU_ORDER
 from tests.browser.conftest import CHROMIUM_ARGS, ROOT
@@ -122,7 +122,7 @@ async def test_order_claim_and_deliver_in_the_page(
 
         # The resident's phone: the photo at the door (an image), the amount, ✅ Received.
         await expect(aunt.locator(".bubble img").last).to_be_visible()
-        at_door = Z("{title} is at your door ({time}). Please take it in and press Received.")
+        at_door = Z(texts.AT_DOOR)
         await shows(aunt, at_door)
         await expect(aunt.locator(".bubble", has_text=at_door).last).to_contain_text("¥35.00")
         await press(aunt, "o:ok:1")

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.services import amounts
-from bot.services.orders import transitions
+from bot.services.orders import texts, transitions
 from handlers import delivery
 from models import Order, OrderEvent
 from tests.conftest import make_settings
@@ -27,7 +27,7 @@ from tests.factories import (
 
 AUNT = 1001
 RUNNER = VOLUNTEERS_1[0]
-AT_DOOR = "{title} is at your door ({time}). Please take it in and press Received."
+AT_DOOR = texts.AT_DOOR
 
 
 async def _on_the_way(h: Harness, order_id: int = 1, runner_id: int = RUNNER) -> dict[str, Any]:

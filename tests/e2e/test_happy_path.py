@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
+from bot.services.orders import texts
 from handlers.help import HELP_VOLUNTEER
 from models import Order, OrderEvent, Resident
 from tests.factories import (
@@ -85,9 +86,7 @@ async def test_register_order_claim_deliver_confirm(harness: Harness) -> None:
     # test_delivery_proof.py has the details); the resident learns what to pay.
     assert any(Z("📦 Delivered at the door") in t for t, _ in buttons(card))
     await deliver_with_proof(h, wang, card, 1, amount="35.5")
-    at_door = await aunt.expect(
-        Z("{title} is at your door ({time}). Please take it in and press Received.")
-    )
+    at_door = await aunt.expect(Z(texts.AT_DOOR))
     assert "¥35.50" in text_of(at_door) and buttons(at_door) == []
     # ✅ is on the order's live card (tests/e2e/test_live_card.py has its every state).
     card = await h.card(1, lambda m: "o:ok:1" in str(m.get("reply_markup")))

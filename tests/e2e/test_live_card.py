@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.i18n import local_time
-from bot.services.orders import kinds
+from bot.services.orders import kinds, texts
 from handlers.my_orders import OUT_OF_DATE
 from models import Order, OrderEvent
 from tests.factories import (
@@ -29,6 +29,7 @@ NOTICES = {
     "claimed": "{name} took your order {title} ({time}).",
     "purchasing": "{name} has bought the items for {title} ({time}).",
     "delivering": "{name} is on the way with {title} ({time}).",
+    "delivered": texts.AT_DOOR,
 }
 
 
@@ -98,6 +99,13 @@ async def test_errand_card_buttons_at_every_state(harness: Harness) -> None:
     card = await card_with(h, 1, ["o:ok:1", "m:to:1", "o:prob:1", "pay:paid:1"])
     assert f"【{Z(kinds.AT_THE_DOOR)}】" in text_of(card) and "¥35.50" in text_of(card)
     assert Z("📷 The photos of the delivery are in this chat.") in text_of(card)
+    # At the door the card comes last in the chat, right above the message asking for its
+    # ✅ Received; the card far up loses its buttons (still one card whose buttons act).
+    at_door = await aunt.expect(Z(NOTICES["delivered"]))
+    assert card["message_id"] > card_id and at_door["message_id"] > card["message_id"]
+    old = await h.wait_edit(aunt.user_id, card_id, lambda m: buttons(m) == [])
+    assert f"【{Z(kinds.ON_THE_WAY)}】" in text_of(old)
+    card_id = card["message_id"]
 
     await aunt.press_data(card, "o:ok:1")
     card = await card_with(h, 1, ["o:prob:1", "o:thank:1", "o:again:1", "pay:paid:1"])

@@ -104,7 +104,7 @@ async def test_qr_amount_paid_and_received_recorded_once(harness: Harness) -> No
     # Delivered with ¥42.50: the resident gets the amount with his code and ✅ 已付款.
     await h.order(aunt)
     await run_to_door(h, 1, WANG, GROUP_1, amount="42.5")
-    ask_pay = await aunt.expect(lambda m: "pay:paid:1" in _data(m))
+    ask_pay = await aunt.expect(lambda m: "pay:paid:1" in _data(m) and "o:ok:1" not in _data(m))
     assert "¥42.50" in text_of(ask_pay) and "王刚" in text_of(ask_pay)
     assert Z("✅ I have paid") == "✅ 已付款"
     assert [t for t, _ in buttons(ask_pay)] == ["✅ 已付款"]
@@ -193,7 +193,7 @@ async def test_no_code_cash_unpaid_for_staff_and_in_the_ledger(harness: Harness)
     # No code: the resident is asked to pay the way the volunteer says; the runner gets a tip.
     await h.order(uncle)
     await run_to_door(h, 1, LI, GROUP_1, amount="20")
-    ask_pay = await uncle.expect(lambda m: "pay:paid:1" in _data(m))
+    ask_pay = await uncle.expect(lambda m: "pay:paid:1" in _data(m) and "o:ok:1" not in _data(m))
     assert not ask_pay.get("photo")
     assert "请按志愿者说的方式付款" in text_of(ask_pay) and "¥20.00" in text_of(ask_pay)
     owed = await h.emu.wait_for(LI, lambda m: "pay:got:1" in _data(m))
@@ -242,7 +242,7 @@ async def test_payment_buttons_are_refused_in_a_group_and_for_others(harness: Ha
     await h.register(UNCLE, "吴大爷", room="102")
     await h.order(aunt)
     await run_to_door(h, 1, WANG, GROUP_1, amount="10")
-    await aunt.expect(lambda m: "pay:paid:1" in _data(m))
+    await aunt.expect(lambda m: "pay:paid:1" in _data(m) and "o:ok:1" not in _data(m))
     # Another resident forging the press in his own chat: refused, nothing recorded.
     uncle = h.person(UNCLE)
     uncle.say("/me")

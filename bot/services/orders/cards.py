@@ -220,8 +220,10 @@ async def show(rt: Runtime, session: AsyncSession, order_id: int, *, anew: bool 
 
 async def changed(rt: Runtime, session: AsyncSession, v: OrderView, notice: bool = True) -> None:
     """An order changed: its card is brought up to date, and (``notice``) one short message
-    without buttons says what happened, so the phone still notifies."""
-    await show(rt, session, v.id)
+    without buttons says what happened, so the phone still notifies. At the door the card
+    itself comes last, above that message: its ✅ Received is what the resident is asked to
+    press, and an old card far up the chat is hard to find."""
+    await show(rt, session, v.id, anew=v.status == "delivered")
     if notice:
         await tell(
             rt,

@@ -31,6 +31,11 @@ URGENCY = {
     "today": N_("Today"),
     "urgent": N_("Urgent"),
 }
+# The card comes right above it (cards.changed), with the button it names.
+AT_DOOR = N_(
+    "{title} is at your door ({time}). Please take it in and press ✅ Received on the card above."
+)
+
 # Who and where, on a card or a summary ("周阿姨，幸福小区 1栋 1-302").
 PERSON_AT = N_("{name}, {address}")
 
@@ -285,7 +290,7 @@ def resident_notice(o: OrderView, _: Gettext, tz: str) -> str:
         "claimed": _("{name} took your order {title} ({time})."),
         "purchasing": _("{name} has bought the items for {title} ({time})."),
         "delivering": _("{name} is on the way with {title} ({time})."),
-        "delivered": _("{title} is at your door ({time}). Please take it in and press Received."),
+        "delivered": _(AT_DOOR),
         "confirmed": _("Thank you! {title} is finished ({time})."),
         "cancelled": _("{title} was cancelled ({time})."),
         "unfulfillable": _("Sorry, {title} could not be done ({time})."),
