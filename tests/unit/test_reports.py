@@ -128,7 +128,7 @@ async def test_stats_counts_medians_and_what_waits(rt: Runtime) -> None:
 
     text = reports.render_stats(st, ZH)
     assert "20 分钟" in text or "20 min" in text
-    assert f"#{c} 第一网格" in text and "王刚 (第一网格): 1 / 1" in text
+    assert f"#{c} 第一网格" in text and "王刚（第一网格）：1 / 1" in text
     en = reports.render_stats(st, gettext_for("en"))
     assert "Median time to claim: 20 min; claim to delivery: 55 min" in en
 

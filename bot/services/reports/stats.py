@@ -422,13 +422,26 @@ def _render(s: Stats, _: Gettext, grids: int, volunteers: int, waiting: int) -> 
         shown_grids, more = _first(s.grids, grids, MORE_GRIDS, _)
         lines.append("")
         lines.append(_("Per grid (ordered / delivered / open now):"))
-        lines.extend(f"• {g.name}: {g.created} / {g.delivered} / {g.open_now}" for g in shown_grids)
+        lines.extend(
+            "• "
+            + _("{label}: {value}").format(
+                label=g.name, value=f"{g.created} / {g.delivered} / {g.open_now}"
+            )
+            for g in shown_grids
+        )
         lines.extend([more] if more else [])
     if s.volunteers:
         shown_vols, more = _first(s.volunteers, volunteers, MORE_VOLUNTEERS, _)
         lines.append("")
         lines.append(_("Per volunteer (claimed / delivered):"))
-        lines.extend(f"• {v.name} ({v.grid}): {v.claimed} / {v.delivered}" for v in shown_vols)
+        lines.extend(
+            "• "
+            + _("{label}: {value}").format(
+                label=_("{name} ({grid})").format(name=v.name, grid=v.grid),
+                value=f"{v.claimed} / {v.delivered}",
+            )
+            for v in shown_vols
+        )
         lines.extend([more] if more else [])
     lines.append("")
     if s.unclaimed:
