@@ -11,6 +11,8 @@ import signal
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from bot import inbox, sweep
 from bot.chat_bots import unserved
 from bot.clock import Clock, OffsetClock
@@ -23,6 +25,7 @@ from bot.seed import DEMO, Demo, ensure_admins, seed_demo
 from handlers.bots import SANDBOX_TOKEN, Bots, BotSpec, specs
 from handlers.runner import BotService
 from handlers.webhook import WebhookServer
+from models import Resident
 
 logger = logging.getLogger(__name__)
 
@@ -229,6 +232,20 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
                 last = await inbox.last_update_id(s, spec.name)
                 if last is not None:
                     emu.bot(spec.token).next_update_id = last + 1
+            # Residents registered in an earlier run have started the bot: it may write to them
+            # (a notice, their order's card), as Telegram would let it.
+            registered = (
+                await s.execute(
+                    select(Resident.telegram_id, Resident.name).where(
+                        Resident.telegram_id.is_not(None)
+                    )
+                )
+            ).all()
+        for tid, name in registered:
+            if tid not in emu.users:
+                emu.create_user(tid, first_name=name)
+            for spec in bot_specs:
+                emu.private_chat(emu.bot(spec.token), tid).started = True
         if settings.sandbox.seed_demo:
             async with db.session() as s:
                 await seed_demo(s, rt.clock)
