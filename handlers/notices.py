@@ -409,8 +409,15 @@ def build_notice_conversation(timeout_s: float) -> ConversationHandler[AppContex
 # --- /notices: counts, resend, unconfirmed; residents' ✅ ----------------------------------
 
 
+_PLACE_MARK = {"building": "🏢", "grid": "🗺"}
+
+
 def _summary(_: Gettext, ctx: AppContext, v: svc.NoticeView) -> str:
-    head = f"#{v.id} {_(svc.AUDIENCE_LABELS.get(v.audience, v.audience))}"
+    # "#1 🏢 幸福小区 1栋", not "某栋楼": which building or grid it went to.
+    where = _(svc.AUDIENCE_LABELS.get(v.audience, v.audience))
+    if v.place:
+        where = f"{_PLACE_MARK.get(v.audience, '')} {v.place}".strip()
+    head = f"#{v.id} {where}"
     if v.cancelled_at is not None:
         head += " · " + _(CANCELLED)
     elif v.sent_at is not None:

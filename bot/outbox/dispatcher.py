@@ -64,6 +64,7 @@ class Dispatcher:
         self._record_due = asyncio.Event()
         self._recording = asyncio.Lock()
         self._recorder: asyncio.Task[None] | None = None
+        self._record_closing = False
         self._renewed = 0.0  # monotonic time of the last lease renewal
         self._stopping = False
         self.sent_count = 0
@@ -86,6 +87,7 @@ class Dispatcher:
         await leases.recover(self.db, self.clock)
         self._stopping = False
         self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
+        self._record_closing = False
         self._recorder = asyncio.create_task(self._record_loop(), name="outbox-record")
 
     async def stop(self) -> None:
@@ -103,9 +105,12 @@ class Dispatcher:
         if self._in_flight:
             await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
         if self._recorder is not None:
-            self._recorder.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._recorder
+            # Told to finish, not cancelled: a write cut off mid-transaction can leave its
+            # connection holding SQLite's write lock, and the last write below then waited 30 s
+            # and failed ("database is locked").
+            self._record_closing = True
+            self._record_due.set()
+            await self._recorder
             self._recorder = None
         await self._record()  # what was sent is recorded before the process lets go
 
@@ -239,7 +244,11 @@ class Dispatcher:
             return
         chosen = dict(picks)
         picks.clear()
-        for out, attempts in await leases.take_many(self.db, self.clock, chosen):
+        # Shielded: the pump cancelled at a stop must not cut the lease's transaction short
+        # (its connection would keep SQLite's write lock); rows leased and not sent come back
+        # when their lease runs out.
+        taken = await asyncio.shield(leases.take_many(self.db, self.clock, chosen))
+        for out, attempts in taken:
             self._in_flight_rows[out.chat_id] = out.id
             self._in_flight[out.chat_id] = asyncio.create_task(
                 self._send(out, attempts, urgent=out.id in urgent)
@@ -288,8 +297,12 @@ class Dispatcher:
                 await self._record()
             except Exception:
                 logger.exception("recording sent outbox rows failed; retrying")
+                if self._record_closing:
+                    return  # stop() tries once more itself
                 await asyncio.sleep(0.5)
                 self._record_due.set()
+            if self._record_closing:
+                return
 
     async def _record(self) -> None:
         """Write what was sent since the last write, in one transaction (a statement per

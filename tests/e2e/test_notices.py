@@ -241,6 +241,10 @@ async def test_a_scheduled_notice_fires_once(harness: Harness) -> None:
     async with h.rt.db.read() as s:
         n = await s.get(Notice, 1)
     assert n is not None and n.sent_at is not None and n.recipients == 1
+    # 📬 Receipts name the building it went to, not "a building".
+    boss.say("/notices")
+    card = await boss.expect(lambda m: "n:rs:1" in str(buttons(m)))
+    assert text_of(card).startswith("#1 🏢 幸福小区 1栋 · ")
 
 
 async def test_cancel_a_scheduled_notice_and_pin_in_groups(harness: Harness) -> None:

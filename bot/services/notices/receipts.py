@@ -18,7 +18,7 @@ from bot.errors import Refused
 from bot.i18n import N_
 from bot.runtime import Runtime
 from bot.services import audit
-from bot.services.notices.audiences import visible
+from bot.services.notices.audiences import targets, visible
 from bot.services.notices.sending import Recipient, outbox_rows, write_rows
 from bot.services.scope import require_staff, scope_of
 from models import (
@@ -129,6 +129,7 @@ class NoticeView:
     sent_at: datetime | None
     cancelled_at: datetime | None
     counts: Counts
+    place: str | None = None  # the building or grid it went to, by name ("幸福小区 1栋")
 
 
 async def counts(session: AsyncSession, notice_id: int) -> Counts:
@@ -162,7 +163,14 @@ async def recent(session: AsyncSession, telegram_id: int, limit: int = 5) -> lis
         .order_by(Notice.id.desc())
     )
     out = []
+    names: dict[str, dict[str, str]] = {}  # the audience's targets by key, read once each
     for n in await session.scalars(q.limit(limit)):
+        prefix = {"building": "b", "grid": "g"}.get(n.audience)
+        place = None
+        if prefix and n.audience_id is not None:
+            if n.audience not in names:
+                names[n.audience] = dict(await targets(session, scope, n.audience))
+            place = names[n.audience].get(f"{prefix}{n.audience_id}")
         out.append(
             NoticeView(
                 n.id,
@@ -172,6 +180,7 @@ async def recent(session: AsyncSession, telegram_id: int, limit: int = 5) -> lis
                 n.sent_at,
                 n.cancelled_at,
                 await counts(session, n.id),
+                place,
             )
         )
     return out
