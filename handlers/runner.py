@@ -332,7 +332,9 @@ class BotService:
             backoff = 1.0
             if not updates:
                 continue
-            await self._store([(u.update_id, u.to_dict()) for u in updates])
+            # Shielded from the poller's cancellation at a stop: a write cut off mid-transaction
+            # can keep SQLite's write lock (see Dispatcher.stop); stored, it is simply not lost.
+            await asyncio.shield(self._store([(u.update_id, u.to_dict()) for u in updates]))
             # Only now may Telegram forget them: the next call's offset confirms this batch.
             offset = updates[-1].update_id + 1
 
