@@ -86,7 +86,7 @@ def _card(h: care.Household, _: Gettext, tz: str) -> tuple[str, Rows]:
     iso = _("until {day}").format(day=h.isolation_until.isoformat()) if h.isolation_until else "—"
     lines = [
         f"⭐ {h.name} · {h.phone}",
-        f"📍 {h.address} ({h.grid})",
+        "📍 " + _("{name} ({grid})").format(name=h.address, grid=h.grid),
         _("Care flags: {flags}").format(flags=care.flags_label(h.flags, _)),
         _("Responsible (包保责任人): {who}").format(who=_who(h, _)),
         _("Home isolation (居家隔离): {until}").format(until=iso),

@@ -39,7 +39,7 @@ def menu_handlers() -> list[Any]:
         (STAFF_STATS, reports.stats_command),
         (STAFF_CARE, care.care_command),
         (STAFF_NOTICES, notices.notices_command),
-        (STAFF_EXPORT, reports.export_command),
+        (STAFF_EXPORT, reports.export_menu),
         (STAFF_ROSTER, roster.roster_command),
         (STAFF_VOLUNTEERS, staff.volunteers_command),
         (VOLUNTEER_TASKS, volunteer.my_tasks),

@@ -62,6 +62,38 @@ def _period(day_from: date, day_to: date) -> str:
     return f"{day_from.isoformat()} – {day_to.isoformat()}"
 
 
+WHICH_PERIOD = N_("📤 The ledger of which days?")
+THIS_MONTH = N_("This month")
+LAST_MONTH = N_("Last month")
+
+
+def export_choices(today: date, _: Gettext) -> Rows:
+    """The periods a secretary hands in: a day, a week, a month."""
+    yesterday = today - timedelta(days=1)
+    first = today.replace(day=1)
+    last_month_end = first - timedelta(days=1)
+
+    def button(label: str, day_from: date, day_to: date) -> Button:
+        return Button(_(label), EXPORT_BUTTON.data(first=day_from, last=day_to))
+
+    return [
+        [button(TODAY, today, today), button(YESTERDAY, yesterday, yesterday)],
+        [button(LAST_7, today - timedelta(days=6), today), button(THIS_MONTH, first, today)],
+        [button(LAST_MONTH, last_month_end.replace(day=1), last_month_end)],
+    ]
+
+
+async def export_menu(update: Update, ctx: AppContext) -> None:
+    """📤 from the staff menu: which days (typed, /export takes them: /export 2026-11-01
+    2026-11-30)."""
+    user, msg = update.effective_user, update.effective_message
+    assert user is not None and msg is not None
+    if await attempt(update, ctx, lambda w: require_staff(w.session, user.id), write=False) is None:
+        return
+    _ = await ctx.gettext()
+    await msg.reply_text(_(WHICH_PERIOD), reply_markup=inline(export_choices(ctx.rt.today(), _)))
+
+
 def _buttons(day_from: date, day_to: date, _: Gettext) -> Rows:
     return [
         [

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from handlers import alerts as alert_handlers
-from handlers import keyboards
+from handlers import keyboards, reports
 from handlers.help import HELP_RESIDENT, HELP_STAFF_MENU, HELP_VOLUNTEER_MENU
 from handlers.notices import ASK_AUDIENCE
 from handlers.registration import CHANGE_ADDRESS, STAFF_WELCOME
@@ -99,7 +99,16 @@ async def test_each_menu_button_does_what_its_command_does(harness: Harness) -> 
     assert any(d.startswith("n:a:") for _, d in buttons(whom))
     boss.say("/cancel")
     await _next(boss)
-    boss.say(Z(keyboards.STAFF_EXPORT))
+    boss.say(Z(keyboards.STAFF_EXPORT))  # which days, then that ledger
+    which = await boss.expect(Z(reports.WHICH_PERIOD))
+    assert [label for label, _ in buttons(which)] == [
+        Z(reports.TODAY),
+        Z(reports.YESTERDAY),
+        Z(reports.LAST_7),
+        Z(reports.THIS_MONTH),
+        Z(reports.LAST_MONTH),
+    ]
+    await boss.press(which, Z(reports.TODAY))
     await boss.expect(Z(PREPARING))
     await boss.expect(lambda m: m.get("document") is not None, timeout=60)
 

@@ -158,25 +158,27 @@ async def test_deliver_writes_the_proof_and_tells_the_resident_at_once(rt: Runti
         "receipt-1",
     )
     assert o.delivered_at is not None
-    # In the same transaction: the two photos, the order's live card edited (what was spent,
-    # where the payment stands, with Received and I have paid), a short notice without
-    # buttons, then whom to pay and how, with "I have paid" (the runner keeps no QR code: no
-    # picture).
+    # In the same transaction: the two photos, the old card's buttons taken off and the live
+    # card sent anew below them (what was spent, where the payment stands, with Received and I
+    # have paid), a short notice without buttons, then whom to pay and how, with "I have
+    # paid" (the runner keeps no QR code: no picture).
     told = (await _to_aunt(rt))[before:]
-    assert [(m.kind, m.media, m.photo) for m in told] == [
-        (OutboxKind.SEND, "photo", "door-1"),
-        (OutboxKind.SEND, "photo", "receipt-1"),
-        (OutboxKind.EDIT, None, None),
-        (OutboxKind.SEND, None, None),
-        (OutboxKind.SEND, None, None),
+    assert [(m.kind, m.media, m.photo, m.text == "") for m in told] == [
+        (OutboxKind.SEND, "photo", "door-1", False),
+        (OutboxKind.SEND, "photo", "receipt-1", False),
+        (OutboxKind.EDIT, None, None, True),
+        (OutboxKind.SEND, None, None, False),
+        (OutboxKind.SEND, None, None, False),
+        (OutboxKind.SEND, None, None, False),
     ]
-    assert all("花费 ¥35.50" in m.text for m in told[1:4])
+    assert told[2].buttons is None and told[2].edit_of is not None  # the old card's go
+    assert all("花费 ¥35.50" in m.text for m in told[3:5])
     paid = [{"text": "✅ 已付款", "data": f"pay:paid:{order_id}"}]
-    assert told[2].buttons is not None
-    assert told[2].buttons[0] == [{"text": _ZH("✅ Received"), "data": f"o:ok:{order_id}"}]
-    assert paid in told[2].buttons
-    assert told[3].buttons is None
-    assert "¥35.50" in told[4].text and told[4].buttons == [paid]
+    assert told[3].buttons is not None
+    assert told[3].buttons[0] == [{"text": _ZH("✅ Received"), "data": f"o:ok:{order_id}"}]
+    assert paid in told[3].buttons
+    assert told[4].buttons is None
+    assert "¥35.50" in told[5].text and told[5].buttons == [paid]
 
     # Once delivered, a second press (or a redelivered update) changes nothing.
     async with rt.db.session() as s:
@@ -184,7 +186,7 @@ async def test_deliver_writes_the_proof_and_tells_the_resident_at_once(rt: Runti
             await transitions.deliver(rt, s, order_id, RUNNER, "door-2", 100, None)
     assert e.value.message == "Order #{id} has moved on; this button is out of date."
     assert (await _order(rt, order_id)).doorstep_photo == "door-1"
-    assert len(await _to_aunt(rt)) == before + 5
+    assert len(await _to_aunt(rt)) == before + 6
 
 
 async def test_deliver_refuses_missing_proof_strangers_and_cancelled_tasks(rt: Runtime) -> None:

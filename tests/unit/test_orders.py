@@ -58,8 +58,8 @@ async def test_register_validates_and_normalises(rt: Runtime) -> None:
         assert b is not None
         for unit, room, phone in (
             ("9", "502", "138"),
-            ("1", "5 0 2", "13800001001"),
-            ("x y", "502", "13800001001"),
+            ("1", "楼上", "13800001001"),
+            ("一单元二", "502", "13800001001"),
         ):
             with pytest.raises(Refused):
                 await residents.register(
