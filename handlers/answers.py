@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 
@@ -119,3 +119,15 @@ async def tell_refusal(update: Update, ctx: AppContext, refusal: Refused) -> Non
         await alert(update, text)
     elif update.effective_message is not None:
         await update.effective_message.reply_text(text)
+
+
+async def drop_buttons(q: CallbackQuery, prefix: str) -> None:
+    """The pressed message loses its buttons whose data starts with ``prefix`` (they no longer
+    apply); its others (on an order's card) stay. Nothing to drop: left alone."""
+    markup = q.message.reply_markup if isinstance(q.message, Message) else None
+    keyboard = markup.inline_keyboard if markup else ()
+    kept = [[b for b in row if not str(b.callback_data).startswith(prefix)] for row in keyboard]
+    rows = [row for row in kept if row]
+    if sum(map(len, rows)) == sum(map(len, keyboard)):
+        return
+    await set_buttons(q, InlineKeyboardMarkup(rows) if rows else None)

@@ -338,6 +338,8 @@ REPLY = {
     care_checkins.CALL: N_("I have told the person who looks after you. They will call you soon."),
 }
 ALREADY = N_("You already answered today: {answer}. Thank you.")
+ANSWERED_ON = N_("{day}: {answer}")
+UNANSWERED_ON = N_("{day}: not answered")
 
 
 async def check_in_pressed(update: Update, ctx: AppContext) -> None:
@@ -354,6 +356,7 @@ async def check_in_pressed(update: Update, ctx: AppContext) -> None:
 
     res = await attempt(update, ctx, answered)
     if res is None:
+        await _check_as_it_stands(update, ctx, values.check_id)
         return
     tr = await ctx.gettext()
     label = tr(care_checkins.ANSWER_LABEL[res.answer])
@@ -365,6 +368,26 @@ async def check_in_pressed(update: Update, ctx: AppContext) -> None:
     if res.first and update.effective_chat:
         markup = main_menu(tr) if res.answer == care_checkins.NEED else None
         await update.effective_chat.send_message(tr(REPLY[res.answer]), reply_markup=markup)
+
+
+async def _check_as_it_stands(update: Update, ctx: AppContext, check_id: int) -> None:
+    """A refused press (an earlier day's question): the question shows that day and what was
+    answered then, and loses its buttons; nothing is recorded for today."""
+    if not is_private(update):
+        return
+    q = pressed(update)
+    async with ctx.rt.db.read() as s:
+        asked = await care_checkins.as_it_stands(s, q.from_user.id, check_id)
+    if asked is None:  # not this household's: forged, nothing to show
+        return
+    tr = await ctx.gettext()
+    day = asked.day.strftime("%m-%d")
+    line = (
+        tr(ANSWERED_ON).format(day=day, answer=tr(care_checkins.ANSWER_LABEL[asked.answer]))
+        if asked.answer
+        else tr(UNANSWERED_ON).format(day=day)
+    )
+    await edit_or_send(update, tr(care_checkins.ASK) + "\n" + line, None)
 
 
 def care_handlers() -> list[Any]:

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from telegram import Update
+from telegram import CallbackQuery, Update
 from telegram.ext import (
     CommandHandler,
     ConversationHandler,
@@ -527,10 +527,21 @@ async def notice_received(update: Update, ctx: AppContext) -> None:
     first = await attempt(
         update, ctx, lambda w: svc.confirm(ctx.rt, w.session, notice_id, chat.id, pressed_id)
     )
-    if first is None:
+    if first is None:  # not sent to this chat (any more): refused, and the ✅ goes
+        if _has_buttons(q):
+            await set_buttons(q, None)
         return
     _ = await ctx.gettext()
     await answer(q, _(THANKS) if first else _(ALREADY))
+    if not first and _has_buttons(q):
+        # Already confirmed, from a copy still showing ✅ (one on its way at the first press):
+        # it loses the ✅ as well; the first press's edit says when it was confirmed.
+        await set_buttons(q, None)
+
+
+def _has_buttons(q: CallbackQuery) -> bool:
+    markup = getattr(q.message, "reply_markup", None)
+    return bool(markup and markup.inline_keyboard)
 
 
 def notice_handlers() -> list[Any]:

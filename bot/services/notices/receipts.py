@@ -15,11 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import outbox
 from bot.db import affected_rows
 from bot.errors import Refused
-from bot.i18n import N_
+from bot.i18n import N_, gettext_for, local_time
 from bot.runtime import Runtime
 from bot.services import audit
 from bot.services.notices.audiences import visible
 from bot.services.notices.sending import Recipient, outbox_rows, write_rows
+from bot.services.people import language_of
 from bot.services.scope import require_staff, scope_of
 from models import (
     Building,
@@ -32,6 +33,8 @@ from models import (
     OutboxStatus,
     Resident,
 )
+
+RECEIVED_AT = N_("✅ Receipt confirmed · {when}")
 
 
 async def confirm(
@@ -79,7 +82,7 @@ async def _take_buttons_off(
     o = OutboxMessage.__table__.c
     current = (
         await session.execute(
-            select(o.id, o.message_id, o.is_group, o.priority)
+            select(o.id, o.message_id, o.is_group, o.priority, o.text, o.photo)
             .join_from(NoticeDelivery, OutboxMessage, OutboxMessage.id == NoticeDelivery.outbox_id)
             .where(
                 NoticeDelivery.notice_id == notice_id,
@@ -92,7 +95,7 @@ async def _take_buttons_off(
     if pressed is not None and (current is None or current.message_id != pressed):
         older = (
             await session.execute(
-                select(o.id, o.message_id, o.is_group, o.priority).where(
+                select(o.id, o.message_id, o.is_group, o.priority, o.text, o.photo).where(
                     o.chat_id == chat_id, o.message_id == pressed, o.kind == OutboxKind.SEND
                 )
             )
@@ -100,8 +103,22 @@ async def _take_buttons_off(
         if older is not None:
             copies.append(older)
     now = rt.clock.now()
+    _ = gettext_for(await language_of(session, chat_id, rt.default_language))
+    stamp = _(RECEIVED_AT).format(when=local_time(now, rt.timezone, "%m-%d %H:%M"))
     rows = [
-        outbox.buttons_row(
+        # A text notice says under it when it was confirmed (issue 15: a pressed message shows
+        # what is true now); a photo's or a PDF's caption is left as it is, only the ✅ goes.
+        outbox.row(
+            now,
+            chat_id=chat_id,
+            text=f"{c.text}\n\n{stamp}",
+            is_group=c.is_group,
+            kind=OutboxKind.EDIT,
+            edit_of=c.id,
+            priority=c.priority,
+        )
+        if c.photo is None and c.text
+        else outbox.buttons_row(
             now, chat_id=chat_id, original_id=c.id, is_group=c.is_group, priority=c.priority
         )
         for c in copies

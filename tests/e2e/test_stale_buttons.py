@@ -1,0 +1,246 @@
+"""Issue 15, point 1, beyond the order cards: a press on any older message with buttons never
+acts on a past state; it is answered with what is true now, and the message shows the present
+(only the buttons that still apply, or none). One test per kind of message: a notice's ✅, the
+daily check-in, a shift-swap request, a volunteer's approval, the payment buttons, 🔔."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from bot.buttons import urge_action
+from bot.services import care, care_checkins, notices, payments, roster, waiting
+from bot.services.notices import receipts
+from bot.services.orders import transitions
+from handlers import care as care_handlers
+from models import (
+    CareCheck,
+    NoticeDelivery,
+    Order,
+    OrderEvent,
+    Shift,
+    ShiftSwap,
+    Staff,
+    StaffRole,
+    Volunteer,
+)
+from tests.e2e.test_care import _advance_to_local, _resident_id
+from tests.e2e.test_notice_receipt import TEXT, _notice_to
+from tests.e2e.test_resident_waiting import _setup, _urgent_medicine
+from tests.e2e.test_roster import _hello, _put_on, _volunteer_id
+from tests.e2e.test_volunteer_join import _sign_up
+from tests.factories import GROUP_1, STAFF, VOLUNTEERS_1, Harness, Z, buttons, run_to_door, text_of
+
+WANG, LI, ZHANG = VOLUNTEERS_1[:3]  # 王刚, 李娜, 张伟
+
+
+def _data(msg: dict[str, Any]) -> list[str]:
+    return [d for _, d in buttons(msg)]
+
+
+async def test_a_notice_shows_when_it_was_confirmed_and_a_second_press_records_nothing(
+    harness: Harness,
+) -> None:
+    h = harness
+    notice_id, (a,) = await _notice_to(h, (1001, "周阿姨"))
+    msg = await a.expect(TEXT)
+    answer = await a.press_data(msg, f"n:ok:{notice_id}")
+    assert answer is not None and Z("Thank you, noted.") in str(answer.get("text"))
+    stamp = Z(receipts.RECEIVED_AT).split("{when}")[0]
+    edited = await h.wait_edit(a.user_id, msg["message_id"], lambda m: stamp in text_of(m))
+    assert buttons(edited) == [] and text_of(edited).startswith(text_of(msg))
+    async with h.rt.db.read() as s:
+        when = await s.scalar(select(NoticeDelivery.confirmed_at))
+    assert when is not None
+    assert when.astimezone(ZoneInfo(h.rt.timezone)).strftime("%m-%d %H:%M") in text_of(edited)
+
+    # Pressed again later (an old client still shows ✅): answered, nothing recorded again.
+    h.advance(minutes=30)
+    again = await a.press_data(msg, f"n:ok:{notice_id}", force=True)
+    assert again is not None and Z("Already noted, thank you.") in str(again.get("text"))
+    await h.settle()
+    async with h.rt.db.read() as s:
+        assert await s.scalar(select(NoticeDelivery.confirmed_at)) == when
+        assert (await notices.counts(s, notice_id)).confirmed == 1
+
+
+async def test_yesterdays_check_in_records_nothing_today_and_shows_its_day(
+    harness: Harness,
+) -> None:
+    h = harness
+    _advance_to_local(h, "12:30")
+    zhou = await h.register(1001, "周阿姨", room="101")
+    async with h.rt.db.session() as s:
+        await care.toggle_flag(h.rt, s, STAFF, await _resident_id(h, 1001), "elderly_alone")
+    _advance_to_local(h, "09:00")
+    await h.sweep()
+    yesterday = await zhou.expect(lambda m: any(d.startswith("c:ok:") for d in _data(m)))
+    old_id = next(d for d in _data(yesterday) if d.startswith("c:ok:")).split(":")[2]
+    old_day = h.rt.today()
+
+    # The next morning: a new question; yesterday's, unanswered, is pressed.
+    _advance_to_local(h, "09:00")
+    await h.sweep()
+    today = await zhou.expect(
+        lambda m: any(d.startswith("c:ok:") and not d.endswith(f":{old_id}") for d in _data(m))
+    )
+    ans = await zhou.press_data(yesterday, f"c:call:{old_id}")
+    assert ans is not None and ans["show_alert"]
+    assert Z(care_checkins.OLD_CHECK) in str(ans["text"])
+    shown = await h.wait_edit(1001, yesterday["message_id"], lambda m: buttons(m) == [])
+    day = old_day.strftime("%m-%d")
+    assert Z(care_handlers.UNANSWERED_ON).format(day=day) in text_of(shown)
+    async with h.rt.db.read() as s:
+        assert list(await s.scalars(select(CareCheck.answer).order_by(CareCheck.id))) == [
+            None,
+            None,
+        ]
+
+    # Today's answered, then pressed again: one answer, and the question shows it.
+    new_id = next(d for d in _data(today) if d.startswith("c:ok:")).split(":")[2]
+    await zhou.press_data(today, f"c:ok:{new_id}")
+    label = Z(care_checkins.ANSWER_LABEL[care_checkins.FINE])
+    await h.wait_edit(1001, today["message_id"], lambda m: label in text_of(m) and not buttons(m))
+    ans = await zhou.press_data(today, f"c:need:{new_id}", force=True)
+    assert ans is not None and ans["show_alert"] and label in str(ans["text"])
+    async with h.rt.db.read() as s:
+        answers = list(await s.scalars(select(CareCheck.answer).order_by(CareCheck.id)))
+    assert answers == [None, care_checkins.FINE]
+
+
+async def test_a_swap_request_taken_by_another_shows_so_and_loses_its_buttons(
+    harness: Harness,
+) -> None:
+    h = harness
+    await _hello(h, WANG, LI, ZHANG)
+    sid = await _put_on(h, roster.slot(h.rt, "day", h.rt.today() + timedelta(days=1)), WANG)
+    li, zhang = h.person(LI), h.person(ZHANG)
+    for p in (li, zhang):
+        p.seen = max(m["message_id"] for m in p.chat())
+    li_id, zhang_id = await _volunteer_id(h, LI), await _volunteer_id(h, ZHANG)
+    async with h.rt.db.session() as s:
+        to_li = await roster.request_swap(h.rt, s, WANG, sid, li_id)
+        to_zhang = await roster.request_swap(h.rt, s, WANG, sid, zhang_id)
+    h.rt.wake_outbox()
+    li_asked = await li.expect(lambda m: f"sw:a:{to_li.id}" in _data(m))
+    zhang_asked = await zhang.expect(lambda m: f"sw:a:{to_zhang.id}" in _data(m))
+    await li.press_data(li_asked, f"sw:a:{to_li.id}")
+    await h.wait_edit(LI, li_asked["message_id"], lambda m: not buttons(m))
+
+    # 张伟's request, pressed after 李娜 took the shift: refused, and it says so for good.
+    for verb in ("a", "n"):  # ✅ take it, then ✖️ (as an old client still shows it)
+        ans = await zhang.press_data(zhang_asked, f"sw:{verb}:{to_zhang.id}", force=verb == "n")
+        assert ans is not None and ans["show_alert"]
+    gone = Z("This request is no longer open: the shift has been taken or changed.")
+    shown = await h.wait_edit(
+        ZHANG, zhang_asked["message_id"], lambda m: gone in text_of(m) and not buttons(m)
+    )
+    assert "王刚" in text_of(shown)  # what was asked stays readable above
+    async with h.rt.db.read() as s:
+        shift = await s.get(Shift, sid)
+        swaps = {sw.to_volunteer_id: sw.status for sw in await s.scalars(select(ShiftSwap))}
+    assert shift is not None and shift.volunteer_id == li_id
+    assert swaps == {li_id: "accepted", zhang_id: "withdrawn"}
+
+
+async def test_a_volunteer_decided_by_another_shows_the_decision(harness: Harness) -> None:
+    h = harness
+    async with h.rt.db.session() as s:
+        s.add(
+            Staff(
+                telegram_id=5001,
+                name="网格长",
+                role=StaffRole.GRID_LEADER,
+                grid_id=1,
+                created_at=h.rt.clock.now(),
+            )
+        )
+    boss, leader = h.person(STAFF), h.person(5001, "网格长")
+    for p in (boss, leader):
+        p.say("/help")
+        await p.expect(lambda m: True)
+    await _sign_up(h, 4001, "小陈")
+    mine, theirs = await boss.expect("小陈"), await leader.expect("小陈")
+    approve = next(d for d in _data(theirs) if d.startswith("v:ok:"))
+    await leader.press_data(theirs, approve)
+    await h.wait_edit(5001, theirs["message_id"], lambda m: not buttons(m))
+
+    # 赵书记's copy still asks; ❌ there is refused and the copy shows the approval.
+    reject = next(d for d in _data(mine) if d.startswith("v:no:"))
+    ans = await boss.press_data(mine, reject)
+    assert ans is not None and ans["show_alert"] and "小陈" in str(ans["text"])
+    approved = Z("✅ Approved: {name} ({grid}).").split("{name}")[0]
+    shown = await h.wait_edit(
+        STAFF, mine["message_id"], lambda m: approved in text_of(m) and not buttons(m)
+    )
+    assert "小陈" in text_of(shown)
+    async with h.rt.db.read() as s:
+        vol = await s.scalar(select(Volunteer).where(Volunteer.telegram_id == 4001))
+    assert vol is not None and vol.status == "approved" and vol.decided_by == 5001
+
+
+async def test_payment_buttons_pressed_after_the_fact_go_and_record_nothing(
+    harness: Harness,
+) -> None:
+    h = harness
+    aunt = await h.register(1001, "周阿姨")
+    await h.order(aunt)
+    await run_to_door(h, 1, WANG, GROUP_1, amount="20")
+    asked = await aunt.expect(lambda m: "pay:paid:1" in _data(m) and "o:ok:1" not in _data(m))
+    owed = await h.emu.wait_for(WANG, lambda m: "pay:got:1" in _data(m))
+    # She pays from the order's card; the message that asked still has ✅ 已付款.
+    card = await h.card(1, lambda m: "pay:paid:1" in _data(m))
+    await aunt.press_data(card, "pay:paid:1")
+    told = await h.emu.wait_for(
+        WANG, lambda m: "pay:got:1" in _data(m) and m["message_id"] > owed["message_id"]
+    )
+    async with h.rt.db.read() as s:
+        paid = (await s.get(Order, 1)).paid_at  # type: ignore[union-attr]
+    assert paid is not None
+    h.advance(minutes=5)
+    ans = await aunt.press_data(asked, "pay:paid:1")
+    assert ans is not None and ans["show_alert"]
+    assert Z(payments.ALREADY_PAID).split("{")[0] in str(ans["text"])
+    await h.wait_edit(1001, asked["message_id"], lambda m: "pay:paid:1" not in _data(m))
+
+    # The runner confirms from the newer message; the older one's button goes once pressed.
+    await wang_presses(h, told)
+    ans = await h.person(WANG).press_data(owed, "pay:got:1")
+    assert ans is not None and ans["show_alert"]
+    await h.wait_edit(WANG, owed["message_id"], lambda m: "pay:got:1" not in _data(m))
+    async with h.rt.db.read() as s:
+        o = await s.get(Order, 1)
+    assert o is not None and o.paid_at == paid and o.paid_confirmed_by == WANG
+
+
+async def wang_presses(h: Harness, told: dict[str, Any]) -> None:
+    await h.person(WANG).press_data(told, "pay:got:1")
+    await h.wait_edit(WANG, told["message_id"], lambda m: "pay:got:1" not in _data(m))
+
+
+async def test_urge_on_a_taken_order_loses_its_button(harness: Harness) -> None:
+    h = harness
+    aunt, _boss = await _setup(h)
+    oid = await _urgent_medicine(h)
+    h.advance(minutes=11)
+    await h.sweep()
+    step = await aunt.expect(lambda m: urge_action(oid) in _data(m))
+    async with h.rt.db.session() as s:
+        await transitions.claim(h.rt, s, oid, VOLUNTEERS_1[0])
+    h.rt.wake_outbox()
+    await h.settle()
+    ans = await aunt.press_data(step, urge_action(oid))
+    assert ans is not None and ans["show_alert"] and "王刚" in str(ans["text"])
+    await h.wait_edit(1001, step["message_id"], lambda m: buttons(m) == [])
+    assert Z(waiting.STILL_WAITING) in text_of(step)
+    async with h.rt.db.read() as s:
+        urged = await s.scalar(
+            select(func.count())
+            .select_from(OrderEvent)
+            .where(OrderEvent.order_id == oid, OrderEvent.note == "urged")
+        )
+        o = await s.get(Order, oid)
+    assert urged == 0 and o is not None and o.urge_count == 0
