@@ -59,6 +59,12 @@ async def edit_or_send(update: Update, text: str, markup: InlineKeyboardMarkup |
         await update.effective_chat.send_message(text, reply_markup=markup)
 
 
+def has_buttons(q: CallbackQuery) -> bool:
+    """Whether the pressed message (as Telegram has it now) still carries buttons."""
+    markup = getattr(q.message, "reply_markup", None)
+    return bool(markup and markup.inline_keyboard)
+
+
 def pressed_label(q: CallbackQuery) -> str | None:
     """The label of the button that was pressed (None: not on the message, e.g. forged)."""
     markup = getattr(q.message, "reply_markup", None)

@@ -5,7 +5,7 @@ daily check-in, a shift-swap request, a volunteer's approval, the payment button
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,8 +16,10 @@ from bot.services import care, care_checkins, notices, payments, roster, waiting
 from bot.services.notices import receipts
 from bot.services.orders import transitions
 from handlers import care as care_handlers
+from handlers import notices as notice_handlers
 from models import (
     CareCheck,
+    Notice,
     NoticeDelivery,
     Order,
     OrderEvent,
@@ -244,3 +246,62 @@ async def test_urge_on_a_taken_order_loses_its_button(harness: Harness) -> None:
         )
         o = await s.get(Order, oid)
     assert urged == 0 and o is not None and o.urge_count == 0
+
+
+def _in_1h(h: Harness) -> datetime:
+    return h.rt.clock.now() + timedelta(hours=1)
+
+
+async def test_cancel_on_a_notice_sent_meanwhile_shows_it_as_sent(harness: Harness) -> None:
+    h = harness
+    a = await h.register(1001, "周阿姨", building_code="xf1")
+    async with h.rt.db.session() as s:
+        later = await notices.create(
+            h.rt,
+            s,
+            STAFF,
+            notices.GRID,
+            "g1",
+            "定时的通知",
+            send_at=h.rt.clock.now() + timedelta(hours=1),
+        )
+    boss = h.person(STAFF)
+    boss.say("/notices")
+    listing = await boss.expect(lambda m: f"n:x:{later.id}" in _data(m))
+    h.advance(hours=2)
+    assert (await h.sweep())["scheduled notices"] == 1
+    await a.expect("定时的通知")
+    # ✖️ on the listing made before it went out: refused; the listing shows it as sent.
+    ans = await boss.press_data(listing, f"n:x:{later.id}")
+    assert ans is not None and ans["show_alert"]
+    shown = await h.wait_edit(
+        STAFF, listing["message_id"], lambda m: f"n:rs:{later.id}" in _data(m)
+    )
+    assert f"n:x:{later.id}" not in _data(shown) and "定时的通知" in text_of(shown)
+    async with h.rt.db.read() as s:
+        n = await s.get(Notice, later.id)
+    assert n is not None and n.cancelled_at is None and n.sent_at is not None
+
+    # A scheduled one cancelled twice (a double tap): once; the message says it is cancelled.
+    async with h.rt.db.session() as s:
+        other = await notices.create(
+            h.rt,
+            s,
+            STAFF,
+            notices.GRID,
+            "g1",
+            "另一条",
+            send_at=h.rt.clock.now() + timedelta(hours=1),
+        )
+    boss.say("/notices")
+    listing = await boss.expect(lambda m: f"n:x:{other.id}" in _data(m))
+    await boss.press_data(listing, f"n:x:{other.id}")
+    await h.wait_edit(STAFF, listing["message_id"], lambda m: not buttons(m))
+    ans = await boss.press_data(listing, f"n:x:{other.id}", force=True)
+    assert ans is not None and ans["show_alert"]
+    await h.wait_edit(
+        STAFF, listing["message_id"], lambda m: Z(notice_handlers.CANCELLED) in text_of(m)
+    )
+    async with h.rt.db.read() as s:
+        n = await s.get(Notice, other.id)
+    assert n is not None and n.cancelled_at is not None and n.sent_at is None

@@ -178,20 +178,17 @@ async def recent(session: AsyncSession, telegram_id: int, limit: int = 5) -> lis
         .where(scope.clause(Notice.community_id, Notice.grid_id))
         .order_by(Notice.id.desc())
     )
-    out = []
-    for n in await session.scalars(q.limit(limit)):
-        out.append(
-            NoticeView(
-                n.id,
-                n.audience,
-                n.text,
-                n.send_at,
-                n.sent_at,
-                n.cancelled_at,
-                await counts(session, n.id),
-            )
-        )
-    return out
+    return [await _view(session, n) for n in await session.scalars(q.limit(limit))]
+
+
+async def one(session: AsyncSession, telegram_id: int, notice_id: int) -> NoticeView:
+    """One notice as /notices shows it now (a press on an older listing is shown this)."""
+    return await _view(session, await visible(session, telegram_id, notice_id))
+
+
+async def _view(session: AsyncSession, n: Notice) -> NoticeView:
+    counted = await counts(session, n.id)
+    return NoticeView(n.id, n.audience, n.text, n.send_at, n.sent_at, n.cancelled_at, counted)
 
 
 async def resend_unconfirmed(
