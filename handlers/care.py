@@ -21,7 +21,7 @@ from bot.i18n import N_, Gettext, local_time
 from bot.services import care, care_checkins
 from bot.services import care_browse as care_browse_service
 from handlers import care_browse
-from handlers.answers import alert, answer, edit_or_send, is_private, pressed
+from handlers.answers import alert, answer, edit_or_send, is_private, pressed, pressed_label
 from handlers.callback_data import ID, Callback, one_of
 from handlers.context import AppContext
 from handlers.conversation_exits import Handler, conversation_exits
@@ -192,6 +192,14 @@ async def _household(update: Update, ctx: AppContext, button: Callback, change: 
     if shown is not None:
         await answer(q)
         await edit_or_send(update, shown[0], inline(shown[1]))
+    elif is_private(update):  # refused (changed meanwhile): the card as the household is now
+        async with ctx.rt.db.read() as s:
+            try:
+                h = await care.household(ctx.rt, s, q.from_user.id, rid)
+            except Refused:
+                return  # not theirs (any more): the alert said so
+        text, rows = _card(h, await ctx.gettext(), ctx.rt.timezone)
+        await edit_or_send(update, text, inline(rows))
 
 
 async def household_opened(update: Update, ctx: AppContext) -> None:
@@ -213,12 +221,16 @@ async def isolation_ended(update: Update, ctx: AppContext) -> None:
 
 async def flag_toggled(update: Update, ctx: AppContext) -> None:
     """cr:flag:<resident>:<flag>: a care flag ticked or unticked."""
-    flag = FLAG.parse(pressed(update).data).flag
+    q = pressed(update)
+    flag = FLAG.parse(q.data).flag
+    # What the card showed when pressed: ⬜ offers to mark, ☑️ to unmark (see _card).
+    label = pressed_label(q)
+    marking = None if label is None else not label.startswith("☑️")
     await _household(
         update,
         ctx,
         FLAG,
-        lambda w, uid, rid: care.toggle_flag(ctx.rt, w.session, uid, rid, flag),
+        lambda w, uid, rid: care.toggle_flag(ctx.rt, w.session, uid, rid, flag, marking),
     )
 
 

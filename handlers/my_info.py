@@ -183,7 +183,11 @@ async def care_toggled(update: Update, ctx: AppContext) -> None:
         return await _record(w, q.from_user.id)
 
     record = await attempt(update, ctx, toggle)
-    if record is None:
+    if record is None:  # refused (staff noted it meanwhile): the screen as it is now
+        async with ctx.rt.db.read() as s:
+            record = await residents.care_record(s, q.from_user.id)
+        if record is not None:
+            await _show(update, _care_screen(record, await ctx.gettext()))
         return
     await answer(q)
     await _show(update, _care_screen(record, await ctx.gettext()))

@@ -12,13 +12,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from bot.buttons import urge_action
-from bot.services import care, care_checkins, notices, payments, roster, waiting
+from bot.services import care, care_checkins, care_flags, notices, payments, roster, waiting
 from bot.services.notices import receipts
 from bot.services.orders import transitions
 from handlers import care as care_handlers
 from handlers import notices as notice_handlers
 from models import (
     CareCheck,
+    CareFlag,
     Notice,
     NoticeDelivery,
     Order,
@@ -305,3 +306,43 @@ async def test_cancel_on_a_notice_sent_meanwhile_shows_it_as_sent(harness: Harne
     async with h.rt.db.read() as s:
         n = await s.get(Notice, other.id)
     assert n is not None and n.cancelled_at is not None and n.sent_at is None
+
+
+async def test_a_care_flag_on_an_older_card_does_not_undo_a_newer_mark(harness: Harness) -> None:
+    h = harness
+    await h.register(1001, "周阿姨", room="101", phone="13800000001")
+    rid = await _resident_id(h, 1001)
+    boss = h.person(STAFF, "赵书记")
+    boss.say("/care 13800000001")
+    older = await boss.expect(lambda m: f"cr:flag:{rid}:elderly_alone" in _data(m))
+    boss.say("/care 13800000001")
+    newer = await boss.expect(
+        lambda m: (
+            f"cr:flag:{rid}:elderly_alone" in _data(m) and m["message_id"] > older["message_id"]
+        )
+    )
+    await boss.press_data(newer, f"cr:flag:{rid}:elderly_alone")
+    await h.wait_edit(STAFF, newer["message_id"], lambda m: "☑️" in str(m["reply_markup"]))
+    # ⬜ on the older card (it offers to mark what is marked now): refused, not undone, and
+    # the older card shows the household as it is.
+    ans = await boss.press_data(older, f"cr:flag:{rid}:elderly_alone")
+    assert ans is not None and ans["show_alert"]
+    assert Z(care.CHANGED) in str(ans["text"])
+    await h.wait_edit(STAFF, older["message_id"], lambda m: "☑️" in str(m["reply_markup"]))
+    async with h.rt.db.read() as s:
+        assert CareFlag.ELDERLY_ALONE in await care_flags.flags_of(s, rid)
+
+
+async def test_a_question_of_a_finished_conversation_loses_its_buttons(harness: Harness) -> None:
+    h = harness
+    boss = h.person(STAFF, "赵书记")
+    boss.say("/notice")
+    ask = await boss.expect(lambda m: any(d.startswith("n:a:") for d in _data(m)))
+    boss.say("/cancel")
+    await boss.expect(lambda m: m["message_id"] > ask["message_id"])
+    pick = next(d for d in _data(ask) if d.startswith("n:a:"))
+    ans = await boss.press_data(ask, pick)
+    assert ans is not None and ans["show_alert"]
+    await h.wait_edit(STAFF, ask["message_id"], lambda m: buttons(m) == [])
+    async with h.rt.db.read() as s:
+        assert await s.scalar(select(func.count()).select_from(Notice)) == 0
