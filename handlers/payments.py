@@ -14,7 +14,14 @@ from bot.i18n import N_
 from bot.services import payments
 from bot.services.amounts import yuan
 from bot.services.orders import texts
-from handlers.answers import answer, drop_buttons, is_private, pressed, set_buttons
+from handlers.answers import (
+    answer,
+    drop_buttons,
+    is_private,
+    pressed,
+    pressed_label,
+    set_buttons,
+)
 from handlers.callback_data import ID, Callback
 from handlers.context import AppContext
 from handlers.conversation_exits import Handler, conversation_exits
@@ -143,7 +150,8 @@ async def paid_pressed(update: Update, ctx: AppContext) -> None:
         update, ctx, lambda w: payments.mark_paid(ctx.rt, w.session, order_id, q.from_user.id)
     )
     if v is None:  # refused (paid before, received already): the button goes
-        await _drop_pay_buttons(q)
+        if pressed_label(q) is not None:
+            await _drop_pay_buttons(q)
         return
     _ = await ctx.gettext()
     await answer(q)
@@ -168,7 +176,8 @@ async def got_pressed(update: Update, ctx: AppContext) -> None:
         lambda w: payments.confirm_received(ctx.rt, w.session, order_id, q.from_user.id),
     )
     if v is None:  # refused (received already): the button goes
-        await _drop_pay_buttons(q)
+        if pressed_label(q) is not None:
+            await _drop_pay_buttons(q)
         return
     _ = await ctx.gettext()
     await answer(q)

@@ -12,7 +12,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from bot.buttons import urge_action
-from bot.services import care, care_checkins, care_flags, notices, payments, roster, waiting
+from bot.services import (
+    care,
+    care_checkins,
+    care_flags,
+    notices,
+    payments,
+    relay,
+    roster,
+    waiting,
+)
 from bot.services.notices import receipts
 from bot.services.orders import transitions
 from handlers import care as care_handlers
@@ -24,6 +33,7 @@ from models import (
     NoticeDelivery,
     Order,
     OrderEvent,
+    OrderMessage,
     Shift,
     ShiftSwap,
     Staff,
@@ -346,3 +356,27 @@ async def test_a_question_of_a_finished_conversation_loses_its_buttons(harness: 
     await h.wait_edit(STAFF, ask["message_id"], lambda m: buttons(m) == [])
     async with h.rt.db.read() as s:
         assert await s.scalar(select(func.count()).select_from(Notice)) == 0
+
+
+async def test_reply_on_a_message_of_a_finished_order_loses_its_button(harness: Harness) -> None:
+    h = harness
+    aunt = await h.register(1001, "周阿姨")
+    await h.order(aunt)
+    await run_to_door(h, 1, WANG, GROUP_1, amount="0")
+    async with h.rt.db.session() as s:
+        await relay.send(h.rt, s, 1, 1001, "谢谢，放门口就好")
+    h.rt.wake_outbox()
+    passed_on = await h.emu.wait_for(
+        WANG, lambda m: "谢谢，放门口就好" in text_of(m) and "m:to:1" in _data(m)
+    )
+    async with h.rt.db.session() as s:
+        await transitions.confirm_receipt(h.rt, s, 1, 1001)
+    h.rt.wake_outbox()
+    await h.settle()
+    ans = await h.person(WANG).press_data(passed_on, "m:to:1")
+    assert ans is not None and ans["show_alert"]
+    await h.wait_edit(WANG, passed_on["message_id"], lambda m: buttons(m) == [])
+    await h.settle()
+    # No conversation was started: what he types next is not passed on.
+    async with h.rt.db.read() as s:
+        assert await s.scalar(select(func.count()).select_from(OrderMessage)) == 1
