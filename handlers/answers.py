@@ -127,12 +127,17 @@ async def tell_refusal(update: Update, ctx: AppContext, refusal: Refused) -> Non
         await update.effective_message.reply_text(text)
 
 
-async def drop_buttons(q: CallbackQuery, prefix: str) -> None:
-    """The pressed message loses its buttons whose data starts with ``prefix`` (they no longer
-    apply); its others (on an order's card) stay. Nothing to drop: left alone."""
+async def drop_buttons(q: CallbackQuery, prefix: str, exact: bool = False) -> None:
+    """The pressed message loses its buttons whose data starts with ``prefix`` (or, ``exact``,
+    is ``prefix``): they no longer apply; its others (on an order's card) stay. Nothing to
+    drop: left alone."""
     markup = q.message.reply_markup if isinstance(q.message, Message) else None
     keyboard = markup.inline_keyboard if markup else ()
-    kept = [[b for b in row if not str(b.callback_data).startswith(prefix)] for row in keyboard]
+
+    def gone(data: object) -> bool:
+        return str(data) == prefix if exact else str(data).startswith(prefix)
+
+    kept = [[b for b in row if not gone(b.callback_data)] for row in keyboard]
     rows = [row for row in kept if row]
     if sum(map(len, rows)) == sum(map(len, keyboard)):
         return

@@ -380,3 +380,32 @@ async def test_reply_on_a_message_of_a_finished_order_loses_its_button(harness: 
     # No conversation was started: what he types next is not passed on.
     async with h.rt.db.read() as s:
         assert await s.scalar(select(func.count()).select_from(OrderMessage)) == 1
+
+
+async def test_an_offer_to_pass_on_for_an_order_finished_meanwhile_loses_its_buttons(
+    harness: Harness,
+) -> None:
+    h = harness
+    aunt = await h.register(1001, "周阿姨")
+    h.person(WANG).say("/help")
+    oid = await h.order_by_service(1001, WANG)
+    await h.settle()
+    aunt.seen = max(m["message_id"] for m in aunt.chat())
+    aunt.say("鸡蛋要土鸡蛋")
+    offer = await aunt.expect(lambda m: any(d.startswith("li:to:") for d in _data(m)))
+    send = next(d for d in _data(offer) if d.startswith("li:to:"))
+    async with h.rt.db.session() as s:
+        await transitions.cancel_by_resident(h.rt, s, oid, 1001)
+    h.rt.wake_outbox()
+    await h.settle()
+    ans = await aunt.press_data(offer, send)
+    assert ans is not None and ans["show_alert"]
+    # The other choice (do not send) still applies; the one pressed is gone.
+    edited = await h.wait_edit(1001, offer["message_id"], lambda m: send not in _data(m))
+    assert any(d.startswith("li:no:") for d in _data(edited))
+    async with h.rt.db.read() as s:
+        assert await s.scalar(select(func.count()).select_from(OrderMessage)) == 0
+    # Declined: decided, so a press on it again finds no button left to offer.
+    no = next(d for d in _data(edited) if d.startswith("li:no:"))
+    await aunt.press_data(edited, no)
+    await h.wait_edit(1001, offer["message_id"], lambda m: buttons(m) == [])
