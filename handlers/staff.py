@@ -280,6 +280,10 @@ async def volunteer_ask(update: Update, ctx: AppContext) -> None:
     wanted = "approved" if verb == "s" else "suspended"
     if grid_id is None or line is None or line.status != wanted:
         await alert(update, _(STALE))
+        if grid_id is not None:  # changed meanwhile: the grid's list as it is now
+            async with reading(ctx) as w:
+                text, buttons = await _grid_screen(w, q.from_user.id, grid_id)
+            await edit_or_send(update, text, inline(buttons))
         return
     if verb == "s":
         text = _(

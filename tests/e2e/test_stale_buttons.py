@@ -44,6 +44,7 @@ from tests.e2e.test_care import _advance_to_local, _resident_id
 from tests.e2e.test_notice_receipt import TEXT, _notice_to
 from tests.e2e.test_resident_waiting import _setup, _urgent_medicine
 from tests.e2e.test_roster import _hello, _put_on, _volunteer_id
+from tests.e2e.test_suspension import _staff_screen
 from tests.e2e.test_volunteer_join import _sign_up
 from tests.factories import GROUP_1, STAFF, VOLUNTEERS_1, Harness, Z, buttons, run_to_door, text_of
 
@@ -409,3 +410,25 @@ async def test_an_offer_to_pass_on_for_an_order_finished_meanwhile_loses_its_but
     no = next(d for d in _data(edited) if d.startswith("li:no:"))
     await aunt.press_data(edited, no)
     await h.wait_edit(1001, offer["message_id"], lambda m: buttons(m) == [])
+
+
+async def test_suspend_on_an_older_volunteer_list_shows_the_list_as_it_is(harness: Harness) -> None:
+    h = harness
+    boss = h.person(STAFF)
+    boss.say("/help")
+    await boss.expect(lambda m: True)
+    vid = await _volunteer_id(h, WANG)
+    older = await _staff_screen(h)
+    newer = await _staff_screen(h)
+    await boss.press_data(newer, f"vs:s:{vid}")
+    ask = await h.wait_edit(STAFF, newer["message_id"], lambda m: f"vs:sy:{vid}" in _data(m))
+    await boss.press_data(ask, f"vs:sy:{vid}")
+    await h.wait_edit(STAFF, newer["message_id"], lambda m: f"vs:r:{vid}" in _data(m))
+    # ✖️ on the older list: he is suspended already; the list shows ↩️ for him now.
+    ans = await boss.press_data(older, f"vs:s:{vid}")
+    assert ans is not None and ans["show_alert"]
+    shown = await h.wait_edit(STAFF, older["message_id"], lambda m: f"vs:r:{vid}" in _data(m))
+    assert f"vs:s:{vid}" not in _data(shown)
+    async with h.rt.db.read() as s:
+        vol = await s.get(Volunteer, vid)
+    assert vol is not None and vol.status == "suspended"
