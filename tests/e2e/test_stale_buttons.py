@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from bot.buttons import urge_action
+from bot.seed import ensure_admins
 from bot.services import (
     care,
     care_checkins,
@@ -40,6 +41,7 @@ from models import (
     StaffRole,
     Volunteer,
 )
+from tests.e2e.test_admin import ADMIN
 from tests.e2e.test_care import _advance_to_local, _resident_id
 from tests.e2e.test_notice_receipt import TEXT, _notice_to
 from tests.e2e.test_resident_waiting import _setup, _urgent_medicine
@@ -432,3 +434,37 @@ async def test_suspend_on_an_older_volunteer_list_shows_the_list_as_it_is(harnes
     async with h.rt.db.read() as s:
         vol = await s.get(Volunteer, vid)
     assert vol is not None and vol.status == "suspended"
+
+
+async def test_remove_on_an_older_staff_list_shows_the_list_as_it_is(harness: Harness) -> None:
+    h = harness
+    async with h.rt.db.session() as s:
+        await ensure_admins(s, h.rt.clock, [ADMIN])
+    admin = h.person(ADMIN, "孙老师")
+    admin.say("/staff add 5001 grid_leader 第一网格 钱组长")
+    await admin.expect(Z("✅ Added: {who}"))
+    async with h.rt.db.read() as s:
+        row_id = await s.scalar(select(Staff.id).where(Staff.telegram_id == 5001))
+    admin.say("/staff")
+    older = await admin.expect(lambda m: f"sf:rm:{row_id}" in _data(m))
+    admin.say("/staff")
+    newer = await admin.expect(
+        lambda m: f"sf:rm:{row_id}" in _data(m) and m["message_id"] > older["message_id"]
+    )
+    await admin.press_data(newer, f"sf:rm:{row_id}")
+    confirm = await h.wait_edit(
+        ADMIN, newer["message_id"], lambda m: f"sf:yes:{row_id}" in _data(m)
+    )
+    await admin.press_data(confirm, f"sf:yes:{row_id}")
+    await h.wait_edit(ADMIN, newer["message_id"], lambda m: f"sf:rm:{row_id}" not in _data(m))
+    # ✖️ on the older list, and "Yes, remove" again: refused; each shows the list as it is.
+    ans = await admin.press_data(older, f"sf:rm:{row_id}")
+    assert ans is not None and ans["show_alert"]
+    shown = await h.wait_edit(
+        ADMIN, older["message_id"], lambda m: f"sf:rm:{row_id}" not in _data(m)
+    )
+    assert "(5001)" not in text_of(shown)
+    ans = await admin.press_data(confirm, f"sf:yes:{row_id}", force=True)
+    assert ans is not None and ans["show_alert"]
+    await h.settle()
+    assert await h.count(Staff, Staff.telegram_id == 5001) == 0
