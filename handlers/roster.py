@@ -31,7 +31,7 @@ from handlers.answers import answer, edit_or_send, pressed
 from handlers.callback_data import DAY, ID, Callback, matching, one_of
 from handlers.context import AppContext
 from handlers.keyboards import inline
-from handlers.work import Work, attempt
+from handlers.work import Work, attempt, reading
 
 Screen = tuple[str, Rows]
 TEMPLATE = matching(r"\w{1,16}")  # a shift template of the config (checked by the service)
@@ -279,6 +279,14 @@ async def my_shifts_pressed(update: Update, ctx: AppContext) -> None:
     await _show(update, ctx, lambda w: _my_shifts(ctx, w, uid))
 
 
+async def _mine_now(update: Update, ctx: AppContext, uid: int) -> None:
+    """A refused press on a swap screen (the shift is no longer theirs, the colleague no longer
+    free): the message shows their shifts as they are now."""
+    async with reading(ctx) as w:
+        text, rows = await _my_shifts(ctx, w, uid)
+    await edit_or_send(update, text, inline(rows))
+
+
 def _back(_: Gettext) -> list[Button]:
     return [Button(_("⬅️ My shifts"), MY_SHIFTS.data())]
 
@@ -298,7 +306,8 @@ async def colleague_asked(update: Update, ctx: AppContext) -> None:
         rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)] + [_back(_)]
         return _("Who should take your shift {shift}?").format(shift=v.label(_, tz)), rows
 
-    await _show(update, ctx, build)
+    if not await _show(update, ctx, build):
+        await _mine_now(update, ctx, uid)
 
 
 async def swap_requested(update: Update, ctx: AppContext) -> None:
@@ -312,7 +321,8 @@ async def swap_requested(update: Update, ctx: AppContext) -> None:
         text = _("🔁 I asked {name} to take your shift: {shift}. I will tell you the answer.")
         return text.format(name=sw.to_name, shift=sw.shift.label(_, tz)), [_back(_)]
 
-    await _show(update, ctx, build)
+    if not await _show(update, ctx, build):
+        await _mine_now(update, ctx, uid)
 
 
 async def swap_accepted(update: Update, ctx: AppContext) -> None:

@@ -468,3 +468,29 @@ async def test_remove_on_an_older_staff_list_shows_the_list_as_it_is(harness: Ha
     assert ans is not None and ans["show_alert"]
     await h.settle()
     assert await h.count(Staff, Staff.telegram_id == 5001) == 0
+
+
+async def test_a_swap_asked_for_a_shift_taken_off_meanwhile_shows_the_shifts_now(
+    harness: Harness,
+) -> None:
+    h = harness
+    await _hello(h, WANG, LI)
+    slot = roster.slot(h.rt, "day", h.rt.today() + timedelta(days=1))
+    sid = await _put_on(h, slot, WANG)
+    wang = h.person(WANG)
+    wang.say("/shifts")
+    mine = await wang.expect(lambda m: f"sw:p:{sid}" in _data(m))
+    await wang.press_data(mine, f"sw:p:{sid}")
+    li_id = await _volunteer_id(h, LI)
+    pick = await h.wait_edit(WANG, mine["message_id"], lambda m: f"sw:r:{sid}:{li_id}" in _data(m))
+    # The grid leader takes him off that shift meanwhile.
+    async with h.rt.db.session() as s:
+        await roster.set_shift(
+            h.rt, s, STAFF, 1, slot.day, slot.template, await _volunteer_id(h, WANG), False
+        )
+    ans = await wang.press_data(pick, f"sw:r:{sid}:{li_id}")
+    assert ans is not None and ans["show_alert"]
+    nothing = Z("You have no shifts coming up. The grid leader sets the roster.")
+    shown = await h.wait_edit(WANG, mine["message_id"], lambda m: nothing in text_of(m))
+    assert buttons(shown) == []
+    assert await h.count(ShiftSwap) == 0
