@@ -21,6 +21,7 @@ from bot.services import (
     payments,
     relay,
     roster,
+    volunteers,
     waiting,
 )
 from bot.services.notices import receipts
@@ -35,6 +36,7 @@ from models import (
     Order,
     OrderEvent,
     OrderMessage,
+    Resident,
     Shift,
     ShiftSwap,
     Staff,
@@ -494,3 +496,36 @@ async def test_a_swap_asked_for_a_shift_taken_off_meanwhile_shows_the_shifts_now
     shown = await h.wait_edit(WANG, mine["message_id"], lambda m: nothing in text_of(m))
     assert buttons(shown) == []
     assert await h.count(ShiftSwap) == 0
+
+
+async def test_naming_someone_suspended_meanwhile_shows_the_household_card(
+    harness: Harness,
+) -> None:
+    h = harness
+    await h.register(1001, "周阿姨", room="101", phone="13800000001")
+    rid = await _resident_id(h, 1001)
+    boss = h.person(STAFF, "赵书记")
+    boss.say("/care 13800000001")
+    card = await boss.expect(lambda m: f"cr:who:{rid}" in _data(m))
+    await boss.press_data(card, f"cr:who:{rid}")
+    who = await h.wait_edit(
+        STAFF,
+        card["message_id"],
+        lambda m: (
+            f"cr:as:{rid}:none" not in _data(m)
+            and any(d.startswith(f"cr:as:{rid}:v") for d in _data(m))
+        ),
+    )
+    wang_key = next(d for t, d in buttons(who) if "王刚" in t)
+    async with h.rt.db.session() as s:
+        await volunteers.suspend(h.rt, s, STAFF, volunteer_id=await _volunteer_id(h, WANG))
+    h.rt.wake_outbox()
+    ans = await boss.press_data(who, wang_key)
+    assert ans is not None and ans["show_alert"]
+    shown = await h.wait_edit(
+        STAFF, card["message_id"], lambda m: f"cr:flag:{rid}:elderly_alone" in _data(m)
+    )
+    assert "13800000001" in text_of(shown)
+    async with h.rt.db.read() as s:
+        r = await s.get(Resident, rid)
+    assert r is not None and r.responsible_telegram_id is None
