@@ -13,7 +13,7 @@ from bot.buttons import Button, Rows
 from bot.errors import Refused
 from bot.i18n import N_, Gettext
 from bot.services import isolation, residents
-from handlers.answers import answer, edit_or_send, pressed
+from handlers.answers import answer, edit_or_send, pressed, pressed_label
 from handlers.callback_data import ID, Callback, one_of
 from handlers.context import AppContext
 from handlers.keyboards import MENU_ME, inline, label_pattern
@@ -148,6 +148,10 @@ async def person_removed(update: Update, ctx: AppContext) -> None:
         return name, await residents.recipients_of(w.session, q.from_user.id)
 
     done = await attempt(update, ctx, remove)
+    if done is None and pressed_label(q) is not None:  # removed already: the list as it is
+        async with ctx.rt.db.read() as s:
+            now = await residents.recipients_of(s, q.from_user.id)
+        await _show(update, _people_screen(now, await ctx.gettext()))
     if done is None:
         return
     name, others = done

@@ -20,6 +20,7 @@ from bot.services import (
     notices,
     payments,
     relay,
+    residents,
     roster,
     volunteers,
     waiting,
@@ -29,6 +30,7 @@ from bot.services.orders import transitions
 from handlers import care as care_handlers
 from handlers import notices as notice_handlers
 from models import (
+    Building,
     CareCheck,
     CareFlag,
     Notice,
@@ -529,3 +531,38 @@ async def test_naming_someone_suspended_meanwhile_shows_the_household_card(
     async with h.rt.db.read() as s:
         r = await s.get(Resident, rid)
     assert r is not None and r.responsible_telegram_id is None
+
+
+async def test_removing_someone_removed_already_shows_the_list_as_it_is(harness: Harness) -> None:
+    h = harness
+    son = await h.register(1002, "吴大爷", building_code="xf1")
+    async with h.rt.db.session() as s:
+        b = await s.scalar(select(Building.id).order_by(Building.id))
+        assert b is not None
+        mum = await residents.add_recipient(
+            s,
+            h.rt.clock,
+            owner_telegram_id=1002,
+            name="吴奶奶",
+            phone="13900000001",
+            building_id=b,
+            unit="1",
+            room="102",
+        )
+    copies = []
+    for _ in range(2):
+        son.say("/me")
+        me = await son.expect(lambda m: "p:list" in _data(m))
+        await son.press_data(me, "p:list")
+        copies.append(
+            await h.wait_edit(1002, me["message_id"], lambda m: f"p:rm:{mum.id}" in _data(m))
+        )
+    older, newer = copies
+    await son.press_data(newer, f"p:rm:{mum.id}")
+    await h.wait_edit(1002, newer["message_id"], lambda m: f"p:rm:{mum.id}" not in _data(m))
+    ans = await son.press_data(older, f"p:rm:{mum.id}")
+    assert ans is not None and ans["show_alert"]
+    shown = await h.wait_edit(1002, older["message_id"], lambda m: f"p:rm:{mum.id}" not in _data(m))
+    assert "吴奶奶" not in text_of(shown)
+    async with h.rt.db.read() as s:
+        assert len(await residents.recipients_of(s, 1002)) == 0
