@@ -5,6 +5,7 @@ daily check-in, a shift-swap request, a volunteer's approval, the payment button
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -566,3 +567,25 @@ async def test_removing_someone_removed_already_shows_the_list_as_it_is(harness:
     assert "吴奶奶" not in text_of(shown)
     async with h.rt.db.read() as s:
         assert len(await residents.recipients_of(s, 1002)) == 0
+
+
+async def test_send_now_pressed_twice_sends_one_notice(harness: Harness) -> None:
+    h = harness
+    a = await h.register(1001, "周阿姨", building_code="xf1")
+    boss = h.person(STAFF)
+    boss.say("/notice")
+    whom = await boss.expect(Z("Send a notice to whom?"))
+    await boss.press(whom, Z("🗺 A grid"))
+    grids = await h.wait_edit(STAFF, whom["message_id"], lambda m: "n:t:g1" in _data(m))
+    await boss.press(grids, "第一网格")
+    boss.say("明早7点核酸检测")
+    preview = await boss.expect(lambda m: "n:send" in _data(m))
+    first, second = await asyncio.gather(
+        boss.press_data(preview, "n:send"), boss.press_data(preview, "n:send")
+    )
+    answers = [x for x in (first, second) if x is not None]
+    assert sum(bool(x.get("show_alert")) for x in answers) == 1  # the second: out of date
+    await h.wait_edit(STAFF, preview["message_id"], lambda m: buttons(m) == [])
+    await h.settle()
+    assert await h.count(Notice) == 1
+    assert len([m for m in a.chat() if "明早7点" in text_of(m)]) == 1
