@@ -181,9 +181,12 @@ async def care_toggled(update: Update, ctx: AppContext) -> None:
     """p:care:<flag>: ticked or unticked."""
     q = pressed(update)
     flag = CARE_FLAG.parse(q.data).flag
+    # What the screen showed when pressed: ⬜ offers to tick, ☑️ to untick (_care_screen).
+    label = pressed_label(q)
+    marking = None if label is None else not label.startswith("☑️")
 
     async def toggle(w: Work) -> residents.CareRecord:
-        await residents.toggle_care(w.session, ctx.rt.clock, q.from_user.id, flag)
+        await residents.toggle_care(w.session, ctx.rt.clock, q.from_user.id, flag, marking)
         return await _record(w, q.from_user.id)
 
     record = await attempt(update, ctx, toggle)

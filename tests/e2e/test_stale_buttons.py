@@ -589,3 +589,31 @@ async def test_send_now_pressed_twice_sends_one_notice(harness: Harness) -> None
     await h.settle()
     assert await h.count(Notice) == 1
     assert len([m for m in a.chat() if "明早7点" in text_of(m)]) == 1
+
+
+async def test_an_older_care_screen_does_not_untick_what_was_ticked_since(
+    harness: Harness,
+) -> None:
+    h = harness
+    zhou = await h.register(1001, "周阿姨")
+    screens = []
+    for _ in range(2):
+        zhou.say("/me")
+        me = await zhou.expect(lambda m: "p:care" in _data(m))
+        await zhou.press_data(me, "p:care")
+        screens.append(
+            await h.wait_edit(1001, me["message_id"], lambda m: "p:care:mobility" in _data(m))
+        )
+    older, newer = screens
+    await zhou.press_data(newer, "p:care:mobility")
+    await h.wait_edit(
+        1001, newer["message_id"], lambda m: any(t.startswith("☑️") for t, _ in buttons(m))
+    )
+    # ⬜ on the older screen: refused, not unticked; the screen shows it ticked.
+    ans = await zhou.press_data(older, "p:care:mobility")
+    assert ans is not None and ans["show_alert"]
+    await h.wait_edit(
+        1001, older["message_id"], lambda m: any(t.startswith("☑️") for t, _ in buttons(m))
+    )
+    async with h.rt.db.read() as s:
+        assert CareFlag.MOBILITY in await care_flags.flags_of(s, await _resident_id(h, 1001))
