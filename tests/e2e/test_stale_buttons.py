@@ -74,7 +74,9 @@ async def test_a_notice_shows_when_it_was_confirmed_and_a_second_press_records_n
     edited = await h.wait_edit(a.user_id, msg["message_id"], lambda m: stamp in text_of(m))
     assert buttons(edited) == [] and text_of(edited).startswith(text_of(msg))
     async with h.rt.db.read() as s:
-        when = await s.scalar(select(NoticeDelivery.confirmed_at))
+        when = await s.scalar(
+            select(NoticeDelivery.confirmed_at).where(NoticeDelivery.chat_id == 1001)
+        )
     assert when is not None
     assert when.astimezone(ZoneInfo(h.rt.timezone)).strftime("%m-%d %H:%M") in text_of(edited)
 
@@ -84,7 +86,12 @@ async def test_a_notice_shows_when_it_was_confirmed_and_a_second_press_records_n
     assert again is not None and Z("Already noted, thank you.") in str(again.get("text"))
     await h.settle()
     async with h.rt.db.read() as s:
-        assert await s.scalar(select(NoticeDelivery.confirmed_at)) == when
+        assert (
+            await s.scalar(
+                select(NoticeDelivery.confirmed_at).where(NoticeDelivery.chat_id == 1001)
+            )
+            == when
+        )
         assert (await notices.counts(s, notice_id)).confirmed == 1
 
 
