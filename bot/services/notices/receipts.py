@@ -16,6 +16,7 @@ from bot import outbox
 from bot.db import affected_rows
 from bot.errors import Refused
 from bot.i18n import N_, gettext_for, local_time
+from bot.limits import TEXT_LIMIT, tg_len
 from bot.runtime import Runtime
 from bot.services import audit
 from bot.services.notices.audiences import visible
@@ -107,7 +108,8 @@ async def _take_buttons_off(
     stamp = _(RECEIVED_AT).format(when=local_time(now, rt.timezone, "%m-%d %H:%M"))
     rows = [
         # A text notice says under it when it was confirmed (issue 15: a pressed message shows
-        # what is true now); a photo's or a PDF's caption is left as it is, only the ✅ goes.
+        # what is true now); a photo's or a PDF's caption (or a text with no room left) is
+        # left as it is, only the ✅ goes.
         outbox.row(
             now,
             chat_id=chat_id,
@@ -117,7 +119,7 @@ async def _take_buttons_off(
             edit_of=c.id,
             priority=c.priority,
         )
-        if c.photo is None and c.text
+        if c.photo is None and c.text and tg_len(f"{c.text}\n\n{stamp}") <= TEXT_LIMIT
         else outbox.buttons_row(
             now, chat_id=chat_id, original_id=c.id, is_group=c.is_group, priority=c.priority
         )
