@@ -318,3 +318,23 @@ async def test_an_older_care_screen_does_not_untick_what_was_ticked_since(
     )
     async with h.rt.db.read() as s:
         assert CareFlag.MOBILITY in await care_flags.flags_of(s, await _resident_id(h, 1001))
+
+
+async def test_paid_pressed_after_the_runner_confirmed_receiving_loses_its_button(
+    harness: Harness,
+) -> None:
+    h = harness
+    aunt = await h.register(1001, "周阿姨")
+    await h.order(aunt)
+    await run_to_door(h, 1, WANG, GROUP_1, amount="20")
+    asked = await aunt.expect(lambda m: "pay:paid:1" in _data(m) and "o:ok:1" not in _data(m))
+    owed = await h.emu.wait_for(WANG, lambda m: "pay:got:1" in _data(m))
+    # Cash at the door: the runner confirms first; her ✅ 已付款 no longer applies.
+    await _got_from(h, owed)
+    ans = await aunt.press_data(asked, "pay:paid:1")
+    assert ans is not None and ans["show_alert"]
+    assert Z(payments.RECEIVED_BEFORE_PAID).split("{")[0] in str(ans["text"])
+    await h.wait_edit(1001, asked["message_id"], lambda m: "pay:paid:1" not in _data(m))
+    async with h.rt.db.read() as s:
+        o = await s.get(Order, 1)
+    assert o is not None and o.paid_at is None and o.paid_confirmed_by == WANG
