@@ -124,7 +124,8 @@ async def remove_pressed(update: Update, ctx: AppContext) -> None:
         return await staff.get(w.session, staff_id)
 
     v = await attempt(update, ctx, member, write=False)
-    if v is None:
+    if v is None:  # removed meanwhile: the list as it is now
+        await _listing_now(update, ctx)
         return
     await answer(q)
     _ = await ctx.gettext()
@@ -148,7 +149,8 @@ async def remove_confirmed(update: Update, ctx: AppContext) -> None:
         return v, _listing(await staff.list_staff(w.session), w._)
 
     removed = await attempt(update, ctx, remove)
-    if removed is None:
+    if removed is None:  # removed already (a second press, another admin): the list now
+        await _listing_now(update, ctx)
         return
     v, (text, rows) = removed
     await answer(q)
@@ -160,14 +162,23 @@ async def remove_confirmed(update: Update, ctx: AppContext) -> None:
 async def back_to_list(update: Update, ctx: AppContext) -> None:
     q = update.callback_query
     assert q is not None
+    if not await _listing_now(update, ctx, answered=False):
+        await alert(update, (await ctx.gettext())(STALE))
+
+
+async def _listing_now(update: Update, ctx: AppContext, answered: bool = True) -> bool:
+    """The pressed message becomes the staff list as it is now (for an admin; False else).
+    ``answered``: the press was answered already (a refusal's alert)."""
+    q = pressed(update)
     _ = await ctx.gettext()
     async with ctx.rt.db.read() as s:
         if not await staff.is_admin(s, q.from_user.id):
-            await alert(update, _(STALE))
-            return
+            return False
         text, rows = _listing(await staff.list_staff(s), _)
-    await answer(q)
+    if not answered:
+        await answer(q)
     await edit_or_send(update, text, inline(rows))
+    return True
 
 
 OUTBOX_STATE = N_(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Update
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatType
 from telegram.error import BadRequest
 
@@ -57,6 +57,12 @@ async def edit_or_send(update: Update, text: str, markup: InlineKeyboardMarkup |
             logger.info("edit failed (%s); sending a new message", exc)
     if update.effective_chat:
         await update.effective_chat.send_message(text, reply_markup=markup)
+
+
+def has_buttons(q: CallbackQuery) -> bool:
+    """Whether the pressed message (as Telegram has it now) still carries buttons."""
+    markup = getattr(q.message, "reply_markup", None)
+    return bool(markup and markup.inline_keyboard)
 
 
 def pressed_label(q: CallbackQuery) -> str | None:
@@ -119,3 +125,20 @@ async def tell_refusal(update: Update, ctx: AppContext, refusal: Refused) -> Non
         await alert(update, text)
     elif update.effective_message is not None:
         await update.effective_message.reply_text(text)
+
+
+async def drop_buttons(q: CallbackQuery, prefix: str, exact: bool = False) -> None:
+    """The pressed message loses its buttons whose data starts with ``prefix`` (or, ``exact``,
+    is ``prefix``): they no longer apply; its others (on an order's card) stay. Nothing to
+    drop: left alone."""
+    markup = q.message.reply_markup if isinstance(q.message, Message) else None
+    keyboard = markup.inline_keyboard if markup else ()
+
+    def gone(data: object) -> bool:
+        return str(data) == prefix if exact else str(data).startswith(prefix)
+
+    kept = [[b for b in row if not gone(b.callback_data)] for row in keyboard]
+    rows = [row for row in kept if row]
+    if sum(map(len, rows)) == sum(map(len, keyboard)):
+        return
+    await set_buttons(q, InlineKeyboardMarkup(rows) if rows else None)

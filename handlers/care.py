@@ -21,7 +21,7 @@ from bot.i18n import N_, Gettext, local_time
 from bot.services import care, care_checkins
 from bot.services import care_browse as care_browse_service
 from handlers import care_browse
-from handlers.answers import alert, answer, edit_or_send, is_private, pressed
+from handlers.answers import alert, answer, edit_or_send, is_private, pressed, pressed_label
 from handlers.callback_data import ID, Callback, one_of
 from handlers.context import AppContext
 from handlers.conversation_exits import Handler, conversation_exits
@@ -192,6 +192,14 @@ async def _household(update: Update, ctx: AppContext, button: Callback, change: 
     if shown is not None:
         await answer(q)
         await edit_or_send(update, shown[0], inline(shown[1]))
+    elif is_private(update):  # refused (changed meanwhile): the card as the household is now
+        async with ctx.rt.db.read() as s:
+            try:
+                h = await care.household(ctx.rt, s, q.from_user.id, rid)
+            except Refused:
+                return  # not theirs (any more): the alert said so
+        text, rows = _card(h, await ctx.gettext(), ctx.rt.timezone)
+        await edit_or_send(update, text, inline(rows))
 
 
 async def household_opened(update: Update, ctx: AppContext) -> None:
@@ -213,12 +221,16 @@ async def isolation_ended(update: Update, ctx: AppContext) -> None:
 
 async def flag_toggled(update: Update, ctx: AppContext) -> None:
     """cr:flag:<resident>:<flag>: a care flag ticked or unticked."""
-    flag = FLAG.parse(pressed(update).data).flag
+    q = pressed(update)
+    flag = FLAG.parse(q.data).flag
+    # What the card showed when pressed: ⬜ offers to mark, ☑️ to unmark (see _card).
+    label = pressed_label(q)
+    marking = None if label is None else not label.startswith("☑️")
     await _household(
         update,
         ctx,
         FLAG,
-        lambda w, uid, rid: care.toggle_flag(ctx.rt, w.session, uid, rid, flag),
+        lambda w, uid, rid: care.toggle_flag(ctx.rt, w.session, uid, rid, flag, marking),
     )
 
 
@@ -338,6 +350,8 @@ REPLY = {
     care_checkins.CALL: N_("I have told the person who looks after you. They will call you soon."),
 }
 ALREADY = N_("You already answered today: {answer}. Thank you.")
+ANSWERED_ON = N_("{day}: {answer}")
+UNANSWERED_ON = N_("{day}: not answered")
 
 
 async def check_in_pressed(update: Update, ctx: AppContext) -> None:
@@ -354,6 +368,7 @@ async def check_in_pressed(update: Update, ctx: AppContext) -> None:
 
     res = await attempt(update, ctx, answered)
     if res is None:
+        await _check_as_it_stands(update, ctx, values.check_id)
         return
     tr = await ctx.gettext()
     label = tr(care_checkins.ANSWER_LABEL[res.answer])
@@ -365,6 +380,26 @@ async def check_in_pressed(update: Update, ctx: AppContext) -> None:
     if res.first and update.effective_chat:
         markup = main_menu(tr) if res.answer == care_checkins.NEED else None
         await update.effective_chat.send_message(tr(REPLY[res.answer]), reply_markup=markup)
+
+
+async def _check_as_it_stands(update: Update, ctx: AppContext, check_id: int) -> None:
+    """A refused press (an earlier day's question): the question shows that day and what was
+    answered then, and loses its buttons; nothing is recorded for today."""
+    if not is_private(update):
+        return
+    q = pressed(update)
+    async with ctx.rt.db.read() as s:
+        asked = await care_checkins.as_it_stands(s, q.from_user.id, check_id)
+    if asked is None:  # not this household's: forged, nothing to show
+        return
+    tr = await ctx.gettext()
+    day = asked.day.strftime("%m-%d")
+    line = (
+        tr(ANSWERED_ON).format(day=day, answer=tr(care_checkins.ANSWER_LABEL[asked.answer]))
+        if asked.answer
+        else tr(UNANSWERED_ON).format(day=day)
+    )
+    await edit_or_send(update, tr(care_checkins.ASK) + "\n" + line, None)
 
 
 def care_handlers() -> list[Any]:

@@ -84,7 +84,10 @@ def found(homes: list[care.Household], _: Gettext) -> tuple[str, Rows]:
     return text, household_rows(homes, _)
 
 
-async def _show(update: Update, ctx: AppContext, screen: Any) -> None:
+async def _show(update: Update, ctx: AppContext, screen: Any, card: Any = None) -> None:
+    """The screen ``screen`` builds, in place of the pressed message. Refused with a household
+    ``card`` (naming someone no longer eligible, a household changed meanwhile): the message
+    shows the household's card as it is now, if it is still the staff member's."""
     q = pressed(update)
 
     async def private_screen(w: Work) -> tuple[str, Rows]:
@@ -97,6 +100,15 @@ async def _show(update: Update, ctx: AppContext, screen: Any) -> None:
     if shown is not None:
         await answer(q)
         await edit_or_send(update, shown[0], inline(shown[1]))
+    elif card is not None and is_private(update):
+        rid = int(str(q.data).split(":")[2])  # cr:as:<resident>:… and cr:isod:<resident>:…
+        async with ctx.rt.db.read() as s:
+            try:
+                h = await care.household(ctx.rt, s, q.from_user.id, rid)
+            except Refused:
+                return  # no longer theirs: the alert said so
+        text, rows = card(h, await ctx.gettext(), ctx.rt.timezone)
+        await edit_or_send(update, text, inline(rows))
 
 
 async def browsed(update: Update, ctx: AppContext) -> None:
@@ -191,7 +203,7 @@ async def picked(update: Update, ctx: AppContext, card: Any) -> None:
         text, rows = card(h, w._, ctx.rt.timezone)
         return w._("Saved ✓") + "\n\n" + text, rows
 
-    await _show(update, ctx, screen)
+    await _show(update, ctx, screen, card)
 
 
 async def iso_days(update: Update, ctx: AppContext, card: Any) -> None:
@@ -204,7 +216,7 @@ async def iso_days(update: Update, ctx: AppContext, card: Any) -> None:
         text, rows = card(h, w._, ctx.rt.timezone)
         return w._("Saved ✓") + "\n\n" + text, rows
 
-    await _show(update, ctx, screen)
+    await _show(update, ctx, screen, card)
 
 
 def iso_rows(rid: int, _: Gettext) -> Rows:

@@ -7,15 +7,22 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.errors import STALE
-from handlers.answers import alert, is_private
+from handlers.answers import alert, drop_buttons, is_private, pressed_label
 from handlers.context import AppContext
 from handlers.keyboards import menu_for
 
 
 async def stale_button(update: Update, ctx: AppContext) -> None:
-    """Garbage, forged or expired callback data: a clear alert, nothing changed."""
+    """Garbage, forged or expired callback data: a clear alert, nothing changed. A button the
+    message really carries that nothing takes any more (its conversation finished, was
+    stopped or timed out) goes, with its siblings of the same kind (issue 15: a message
+    keeps only the buttons that still apply). Only in a private chat: a group's message is
+    everybody's, and one person's stale press must not take its buttons from the others."""
     _ = await ctx.gettext()
     await alert(update, _(STALE))
+    q = update.callback_query
+    if q is not None and q.data and is_private(update) and pressed_label(q) is not None:
+        await drop_buttons(q, q.data.split(":")[0] + ":")
 
 
 async def unknown_command(update: Update, ctx: AppContext) -> None:

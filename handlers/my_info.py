@@ -13,7 +13,7 @@ from bot.buttons import Button, Rows
 from bot.errors import Refused
 from bot.i18n import N_, Gettext
 from bot.services import isolation, residents
-from handlers.answers import answer, edit_or_send, pressed
+from handlers.answers import answer, edit_or_send, pressed, pressed_label
 from handlers.callback_data import ID, Callback, one_of
 from handlers.context import AppContext
 from handlers.keyboards import MENU_ME, inline, label_pattern
@@ -151,6 +151,10 @@ async def person_removed(update: Update, ctx: AppContext) -> None:
         return name, await residents.recipients_of(w.session, q.from_user.id)
 
     done = await attempt(update, ctx, remove)
+    if done is None and pressed_label(q) is not None:  # removed already: the list as it is
+        async with ctx.rt.db.read() as s:
+            now = await residents.recipients_of(s, q.from_user.id)
+        await _show(update, _people_screen(now, await ctx.gettext()))
     if done is None:
         return
     name, others = done
@@ -180,13 +184,20 @@ async def care_toggled(update: Update, ctx: AppContext) -> None:
     """p:care:<flag>: ticked or unticked."""
     q = pressed(update)
     flag = CARE_FLAG.parse(q.data).flag
+    # What the screen showed when pressed: ⬜ offers to tick, ☑️ to untick (_care_screen).
+    label = pressed_label(q)
+    marking = None if label is None else not label.startswith("☑️")
 
     async def toggle(w: Work) -> residents.CareRecord:
-        await residents.toggle_care(w.session, ctx.rt.clock, q.from_user.id, flag)
+        await residents.toggle_care(w.session, ctx.rt.clock, q.from_user.id, flag, marking)
         return await _record(w, q.from_user.id)
 
     record = await attempt(update, ctx, toggle)
-    if record is None:
+    if record is None:  # refused (staff noted it meanwhile): the screen as it is now
+        async with ctx.rt.db.read() as s:
+            record = await residents.care_record(s, q.from_user.id)
+        if record is not None:
+            await _show(update, _care_screen(record, await ctx.gettext()))
         return
     await answer(q)
     await _show(update, _care_screen(record, await ctx.gettext()))

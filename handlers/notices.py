@@ -22,7 +22,7 @@ from bot.i18n import N_, P_, Gettext, local_time, ngettext
 from bot.limits import check_fits, chunks, limit_for
 from bot.services import notices as svc
 from bot.services.scope import scope_of
-from handlers.answers import alert, answer, edit_or_send, pressed, set_buttons
+from handlers.answers import alert, answer, edit_or_send, has_buttons, pressed, set_buttons
 from handlers.callback_data import ID, Callback, matching, one_of
 from handlers.context import AppContext
 from handlers.conversation_exits import conversation_exits
@@ -446,16 +446,21 @@ async def notices_command(update: Update, ctx: AppContext) -> None:
         await msg.reply_text(_(NO_NOTICES))
         return
     for v in reversed(views):
-        if v.sent_at is not None:
-            rows = [
-                [Button(_(RESEND), RESEND_BUTTON.data(notice_id=v.id))],
-                [Button(_(UNCONFIRMED), BY_BUILDING_BUTTON.data(notice_id=v.id))],
-            ]
-        elif v.cancelled_at is None:
-            rows = [[Button(_(CANCEL_SCHEDULED), CANCEL_BUTTON.data(notice_id=v.id))]]
-        else:
-            rows = []
+        rows = _listing_rows(_, v)
         await msg.reply_text(_summary(_, ctx, v), reply_markup=inline(rows) if rows else None)
+
+
+def _listing_rows(_: Gettext, v: svc.NoticeView) -> list[list[Button]]:
+    """What can be done to a notice now: sent, resend or see who has not confirmed; waiting,
+    cancel it; cancelled, nothing."""
+    if v.sent_at is not None:
+        return [
+            [Button(_(RESEND), RESEND_BUTTON.data(notice_id=v.id))],
+            [Button(_(UNCONFIRMED), BY_BUILDING_BUTTON.data(notice_id=v.id))],
+        ]
+    if v.cancelled_at is None:
+        return [[Button(_(CANCEL_SCHEDULED), CANCEL_BUTTON.data(notice_id=v.id))]]
+    return []
 
 
 async def notice_resend(update: Update, ctx: AppContext) -> None:
@@ -513,8 +518,12 @@ async def notice_cancel_scheduled(update: Update, ctx: AppContext) -> None:
     if ok is None:
         return
     _ = await ctx.gettext()
-    if not ok:
+    if not ok:  # sent or cancelled meanwhile: the listing shows the notice as it is now
         await alert(update, _(STALE))
+        v = await attempt(update, ctx, lambda w: svc.one(w.session, q.from_user.id, notice_id))
+        if v is not None:
+            rows = _listing_rows(_, v)
+            await edit_or_send(update, _summary(_, ctx, v), inline(rows) if rows else None)
         return
     await answer(q)
     await edit_or_send(update, _(CANCELLED_OK).format(id=notice_id), None)
@@ -534,10 +543,16 @@ async def notice_received(update: Update, ctx: AppContext) -> None:
     first = await attempt(
         update, ctx, lambda w: svc.confirm(ctx.rt, w.session, notice_id, chat.id, pressed_id)
     )
-    if first is None:
+    if first is None:  # not sent to this chat (any more): refused, and the ✅ goes
+        if has_buttons(q):
+            await set_buttons(q, None)
         return
     _ = await ctx.gettext()
     await answer(q, _(THANKS) if first else _(ALREADY))
+    if not first and has_buttons(q):
+        # Already confirmed, from a copy still showing ✅ (one on its way at the first press):
+        # it loses the ✅ as well; the first press's edit says when it was confirmed.
+        await set_buttons(q, None)
 
 
 def notice_handlers() -> list[Any]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, Message, Update
+from telegram import CallbackQuery, Update
 from telegram.ext import CommandHandler, ConversationHandler, MessageHandler, filters
 
 from bot.buttons import Button
@@ -14,7 +14,14 @@ from bot.i18n import N_
 from bot.services import payments
 from bot.services.amounts import yuan
 from bot.services.orders import texts
-from handlers.answers import answer, is_private, pressed, set_buttons
+from handlers.answers import (
+    answer,
+    drop_buttons,
+    is_private,
+    pressed,
+    pressed_label,
+    set_buttons,
+)
 from handlers.callback_data import ID, Callback
 from handlers.context import AppContext
 from handlers.conversation_exits import Handler, conversation_exits
@@ -129,15 +136,10 @@ def build_payqr_conversation(timeout_s: float) -> ConversationHandler[AppContext
 
 
 async def _drop_pay_buttons(q: CallbackQuery) -> None:
-    """The pressed message's pay: buttons have done their work; its others (on an order's
-    card) stay."""
-    markup = q.message.reply_markup if isinstance(q.message, Message) else None
-    rows = [
-        [b for b in row if not str(b.callback_data or "").startswith("pay:")]
-        for row in (markup.inline_keyboard if markup else ())
-    ]
-    rows = [row for row in rows if row]
-    await set_buttons(q, InlineKeyboardMarkup(rows) if rows else None)
+    """The pressed message's pay: buttons have done their work, or no longer apply (paid or
+    received already, by this press or the other side's); its others (on an order's card)
+    stay."""
+    await drop_buttons(q, "pay:")
 
 
 async def paid_pressed(update: Update, ctx: AppContext) -> None:
@@ -147,7 +149,9 @@ async def paid_pressed(update: Update, ctx: AppContext) -> None:
     v = await attempt(
         update, ctx, lambda w: payments.mark_paid(ctx.rt, w.session, order_id, q.from_user.id)
     )
-    if v is None:
+    if v is None:  # refused (paid before, received already): the button goes
+        if pressed_label(q) is not None:
+            await _drop_pay_buttons(q)
         return
     _ = await ctx.gettext()
     await answer(q)
@@ -171,7 +175,9 @@ async def got_pressed(update: Update, ctx: AppContext) -> None:
         ctx,
         lambda w: payments.confirm_received(ctx.rt, w.session, order_id, q.from_user.id),
     )
-    if v is None:
+    if v is None:  # refused (received already): the button goes
+        if pressed_label(q) is not None:
+            await _drop_pay_buttons(q)
         return
     _ = await ctx.gettext()
     await answer(q)

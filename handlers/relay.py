@@ -12,7 +12,7 @@ from bot.limits import TEXT_LIMIT, chunks
 from bot.services import relay
 from bot.services.orders import texts
 from bot.services.orders.views import OrderView
-from handlers.answers import answer, is_private, pressed
+from handlers.answers import answer, drop_buttons, is_private, pressed, pressed_label
 from handlers.callback_data import ID, Callback
 from handlers.context import AppContext
 from handlers.conversation_exits import Handler, conversation_exits
@@ -51,8 +51,10 @@ async def relay_start(update: Update, ctx: AppContext) -> int | None:
         return await relay.can_message(w.session, order_id, q.from_user.id)
 
     allowed = await attempt(update, ctx, may_write, write=False)
-    if allowed is None:
-        return None  # a conversation already under way goes on
+    if allowed is None:  # a conversation already under way goes on
+        if is_private(update) and pressed_label(q) is not None:
+            await drop_buttons(q, "m:to:")  # closed, or no longer theirs: 💬 no longer applies
+        return None
     v, role = allowed
     assert ctx.user_data is not None and update.effective_chat is not None
     ctx.user_data[RELAY_KEY] = v.id

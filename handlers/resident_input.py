@@ -15,7 +15,15 @@ from bot.services.orders import texts
 from bot.services.orders.views import OrderView
 from bot.services.resident_inputs import Kept
 from handlers import fallbacks
-from handlers.answers import answer, edit_or_send, is_private, pressed
+from handlers.answers import (
+    answer,
+    drop_buttons,
+    edit_or_send,
+    is_private,
+    pressed,
+    pressed_label,
+    set_buttons,
+)
 from handlers.callback_data import ID, Callback
 from handlers.context import AppContext
 from handlers.keyboards import PRIVATE_OTHER, inline
@@ -123,6 +131,7 @@ async def send_to(update: Update, ctx: AppContext) -> None:
         ),
     )
     if done is None:
+        await _offer_as_it_stands(update, ctx, data.input_id)
         return
     _ = await ctx.gettext()
     await answer(q)
@@ -145,10 +154,25 @@ async def not_sent(update: Update, ctx: AppContext) -> None:
         lambda w: resident_inputs.decide(ctx.rt, w.session, input_id, q.from_user.id, None),
     )
     if done is None:
+        await _offer_as_it_stands(update, ctx, input_id)
         return
     _ = await ctx.gettext()
     await answer(q)
     await edit_or_send(update, _(DROPPED), None)
+
+
+async def _offer_as_it_stands(update: Update, ctx: AppContext, input_id: int) -> None:
+    """A refused press (decided already, passed on, the order finished meanwhile): the offer
+    loses every button once the message is decided, else only the one pressed."""
+    q = pressed(update)
+    if pressed_label(q) is None:
+        return  # not on this message: forged or replayed, nothing to show
+    async with ctx.rt.db.read() as s:
+        open_ = await resident_inputs.undecided(s, input_id, q.from_user.id)
+    if open_:
+        await drop_buttons(q, str(q.data), exact=True)
+    else:
+        await set_buttons(q, None)
 
 
 def resident_input_handlers() -> list[CallbackQueryHandler[AppContext, None]]:

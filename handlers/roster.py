@@ -31,7 +31,7 @@ from handlers.answers import answer, edit_or_send, pressed
 from handlers.callback_data import DAY, ID, Callback, matching, one_of
 from handlers.context import AppContext
 from handlers.keyboards import inline
-from handlers.work import Work, attempt
+from handlers.work import Work, attempt, reading
 
 Screen = tuple[str, Rows]
 TEMPLATE = matching(r"\w{1,16}")  # a shift template of the config (checked by the service)
@@ -60,19 +60,20 @@ def _check_day(ctx: AppContext, day: date) -> None:
 
 async def _show(
     update: Update, ctx: AppContext, build: Callable[[Work], Awaitable[Screen]]
-) -> None:
+) -> bool:
     """One unit of work that builds a screen; a command gets it as a reply, a button press as
-    an edit of the pressed message; a refusal as a reply or an alert."""
+    an edit of the pressed message; a refusal as a reply or an alert (then False)."""
     q = update.callback_query
     screen = await attempt(update, ctx, build)
     if screen is None:
-        return
+        return False
     text, rows = screen
     if q is not None:
         await answer(q)
         await edit_or_send(update, text, inline(rows))
     elif update.effective_message is not None:
         await update.effective_message.reply_text(text, reply_markup=inline(rows))
+    return True
 
 
 def _uid(update: Update) -> int:
@@ -278,6 +279,14 @@ async def my_shifts_pressed(update: Update, ctx: AppContext) -> None:
     await _show(update, ctx, lambda w: _my_shifts(ctx, w, uid))
 
 
+async def _mine_now(update: Update, ctx: AppContext, uid: int) -> None:
+    """A refused press on a swap screen (the shift is no longer theirs, the colleague no longer
+    free): the message shows their shifts as they are now."""
+    async with reading(ctx) as w:
+        text, rows = await _my_shifts(ctx, w, uid)
+    await edit_or_send(update, text, inline(rows))
+
+
 def _back(_: Gettext) -> list[Button]:
     return [Button(_("⬅️ My shifts"), MY_SHIFTS.data())]
 
@@ -297,7 +306,8 @@ async def colleague_asked(update: Update, ctx: AppContext) -> None:
         rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)] + [_back(_)]
         return _("Who should take your shift {shift}?").format(shift=v.label(_, tz)), rows
 
-    await _show(update, ctx, build)
+    if not await _show(update, ctx, build):
+        await _mine_now(update, ctx, uid)
 
 
 async def swap_requested(update: Update, ctx: AppContext) -> None:
@@ -311,7 +321,8 @@ async def swap_requested(update: Update, ctx: AppContext) -> None:
         text = _("🔁 I asked {name} to take your shift: {shift}. I will tell you the answer.")
         return text.format(name=sw.to_name, shift=sw.shift.label(_, tz)), [_back(_)]
 
-    await _show(update, ctx, build)
+    if not await _show(update, ctx, build):
+        await _mine_now(update, ctx, uid)
 
 
 async def swap_accepted(update: Update, ctx: AppContext) -> None:
@@ -328,7 +339,22 @@ async def swap_accepted(update: Update, ctx: AppContext) -> None:
         )
         return text.format(name=sw.from_name, shift=sw.shift.label(_, tz), grid=sw.shift.grid), []
 
-    await _show(update, ctx, build)
+    if not await _show(update, ctx, build):
+        await _request_as_it_stands(update, ctx, swap_id)
+
+
+async def _request_as_it_stands(update: Update, ctx: AppContext, swap_id: int) -> None:
+    """A refused answer to a request (taken by another, withdrawn, answered, the shift over):
+    the request says where it stands now and loses its buttons; one still open (the refusal
+    was about this person's own time) keeps them."""
+    q = pressed(update)
+    async with ctx.rt.db.read() as s:
+        state = await roster.request_state(ctx.rt, s, q.from_user.id, swap_id)
+    if state is None:  # not this person's request, or still open
+        return
+    _ = await ctx.gettext()
+    text = getattr(q.message, "text", None) or ""
+    await edit_or_send(update, f"{text}\n\n{state.render(_)}".strip(), None)
 
 
 async def swap_declined(update: Update, ctx: AppContext) -> None:
@@ -342,7 +368,8 @@ async def swap_declined(update: Update, ctx: AppContext) -> None:
         text = _("You declined to take the shift {shift}; {name} has been told.")
         return text.format(name=sw.from_name, shift=sw.shift.label(_, tz)), []
 
-    await _show(update, ctx, build)
+    if not await _show(update, ctx, build):
+        await _request_as_it_stands(update, ctx, swap_id)
 
 
 def roster_handlers() -> list[Any]:

@@ -18,7 +18,7 @@ from bot.buttons import Button, Rows
 from bot.errors import STALE, Refused
 from bot.i18n import N_, Gettext
 from bot.services import volunteers
-from handlers.answers import alert, answer, edit_or_send, pressed
+from handlers.answers import alert, answer, edit_or_send, pressed, set_buttons
 from handlers.callback_data import ID, Callback, one_of
 from handlers.context import AppContext
 from handlers.keyboards import inline
@@ -69,13 +69,24 @@ async def volunteer_decision(update: Update, ctx: AppContext) -> None:
         ),
     )
     if decided is None:
+        # Decided already (by another decider, or a second press): the question shows the
+        # decision as it stands and loses its buttons; the alert said so.
+        async with ctx.rt.db.read() as s:
+            now = await volunteers.get(s, info.telegram_id)
+        if now is not None and now.status in ("approved", "rejected"):
+            await edit_or_send(update, _decision(_, now, now.status == "approved"), None)
+        elif now is not None and now.status != "pending":  # suspended since: no decision left
+            await set_buttons(q, None)
         return
     info = decided
     await answer(q)
-    done = (
-        _("✅ Approved: {name} ({grid}).") if approve else _("❌ Rejected: {name} ({grid}).")
+    await edit_or_send(update, _decision(_, info, approve), None)
+
+
+def _decision(_: Gettext, info: volunteers.VolunteerInfo, approved: bool) -> str:
+    return (
+        _("✅ Approved: {name} ({grid}).") if approved else _("❌ Rejected: {name} ({grid}).")
     ).format(name=info.name, grid=info.grid)
-    await edit_or_send(update, done, None)
 
 
 async def bind_start(update: Update, ctx: AppContext) -> None:
@@ -269,6 +280,10 @@ async def volunteer_ask(update: Update, ctx: AppContext) -> None:
     wanted = "approved" if verb == "s" else "suspended"
     if grid_id is None or line is None or line.status != wanted:
         await alert(update, _(STALE))
+        if grid_id is not None:  # changed meanwhile: the grid's list as it is now
+            async with reading(ctx) as w:
+                text, buttons = await _grid_screen(w, q.from_user.id, grid_id)
+            await edit_or_send(update, text, inline(buttons))
         return
     if verb == "s":
         text = _(

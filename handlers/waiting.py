@@ -10,7 +10,7 @@ from telegram import Update
 from telegram.ext import CallbackQueryHandler
 
 from bot.services import waiting
-from handlers.answers import answer, pressed
+from handlers.answers import answer, drop_buttons, pressed, pressed_label
 from handlers.callback_data import ID, Callback
 from handlers.context import AppContext
 from handlers.work import attempt
@@ -24,8 +24,12 @@ async def urge(update: Update, ctx: AppContext) -> None:
     done = await attempt(
         update, ctx, lambda w: waiting.urge(ctx.rt, w.session, order_id, q.from_user.id)
     )
-    if done is None:
-        return  # too soon, taken or finished: an alert says so
+    if done is None:  # too soon, taken or finished: an alert says so
+        async with ctx.rt.db.read() as s:
+            still_open = await waiting.may_urge(s, order_id)
+        if not still_open and pressed_label(q) is not None:  # taken or finished: 🔔 goes
+            await drop_buttons(q, "w:urge:")
+        return
     _ = await ctx.gettext()
     await answer(q, _(waiting.URGED))
     if update.effective_chat:

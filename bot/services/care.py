@@ -246,15 +246,24 @@ async def household(
 
 
 async def toggle_flag(
-    rt: Runtime, session: AsyncSession, staff_id: int, resident_id: int, flag: str
+    rt: Runtime,
+    session: AsyncSession,
+    staff_id: int,
+    resident_id: int,
+    flag: str,
+    marking: bool | None = None,
 ) -> Household:
     """Mark or unmark one care flag, whoever set it (a row added or deleted: a concurrent
-    change to the same flag is refused)."""
+    change to the same flag is refused). ``marking``: what the pressed button offered (⬜ to
+    mark, ☑️ to unmark); a card older than the flag, offering what is done already, is
+    refused rather than undoing it."""
     if flag not in FLAGS:
         raise Refused(NOT_YOURS)
     r = await _resident_in_scope(session, staff_id, resident_id)
     care_flag, now = CareFlag(flag), rt.clock.now()
     have = set(await care_flags.flags_of(session, r.id))
+    if marking is not None and marking == (care_flag in have):
+        raise Refused(CHANGED)
     marking = care_flag not in have
     if marking:
         done = await care_flags.add(session, r.id, care_flag, staff_id, now)

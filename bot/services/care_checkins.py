@@ -11,7 +11,7 @@ restart or a double press fire nothing twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -186,6 +186,24 @@ async def answer(
     elif check.alerted_at is not None:
         told = await _tell_responsible(rt, session, h, _Text(ALERT_LATE_FINE, name=h.name))
     return Answered(value, first=True, told=told)
+
+
+@dataclass(frozen=True)
+class Asked:
+    """A check-in as it stands: its day and the answer it got (None: none)."""
+
+    day: date
+    answer: str | None
+
+
+async def as_it_stands(session: AsyncSession, telegram_id: int, check_id: int) -> Asked | None:
+    """The household's own check (None for another's): what an older question shows once
+    pressed (issue 15: a press on an older message shows what is true now)."""
+    check = await session.get(CareCheck, check_id)
+    r = await session.get(Resident, check.resident_id) if check else None
+    if check is None or r is None or r.telegram_id != telegram_id:
+        return None
+    return Asked(check.day, check.answer)
 
 
 def _alert_deadline(rt: Runtime, check: CareCheck) -> datetime:

@@ -148,5 +148,11 @@ async def _decline(session: AsyncSession, row: ResidentInput) -> Decided:
     return Decided(DECLINED, None)
 
 
+async def undecided(session: AsyncSession, input_id: int, telegram_id: int) -> bool:
+    """Whether this resident's message still waits for their answer (sent, held or not)."""
+    row = await session.get(ResidentInput, input_id)
+    return row is not None and row.telegram_id == telegram_id and row.outcome is None
+
+
 def _already(row: ResidentInput) -> Refused:
     return Refused(ALREADY)

@@ -286,9 +286,11 @@ async def _declared(session: AsyncSession, res: Resident) -> set[CareFlag]:
 
 
 async def toggle_care(
-    session: AsyncSession, clock: Clock, telegram_id: int, flag: str
+    session: AsyncSession, clock: Clock, telegram_id: int, flag: str, marking: bool | None = None
 ) -> set[CareFlag]:
-    """The household says (or takes back), with consent, that it has a vulnerable member."""
+    """The household says (or takes back), with consent, that it has a vulnerable member.
+    ``marking``: what the pressed button offered (⬜ to tick, ☑️ to untick); an older screen
+    offering what is done already is refused (stale) rather than undoing it."""
     if flag not in CARE_FLAGS:
         raise stale()
     res = await session.scalar(select(Resident).where(Resident.telegram_id == telegram_id))
@@ -296,7 +298,10 @@ async def toggle_care(
         raise Refused(N_("Please register your address first: press /start."))
     care_flag, now, rid = CareFlag(flag), clock.now(), res.id
     flags = await _declared(session, res)
-    if care_flag not in flags and care_flag in await household_flags.flags_of(session, rid):
+    shown = set(await household_flags.flags_of(session, rid))  # ticked on the screen: anyone's
+    if marking is not None and marking == (care_flag in shown):
+        raise stale()
+    if care_flag not in flags and care_flag in shown:
         # One record: what staff marked stays theirs to change.
         raise Refused(STAFF_NOTED)
     if care_flag in flags:

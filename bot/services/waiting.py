@@ -162,6 +162,12 @@ async def urge(rt: Runtime, session: AsyncSession, order_id: int, telegram_id: i
     return Urged(v, len(staff), count)
 
 
+async def may_urge(session: AsyncSession, order_id: int) -> bool:
+    """Whether 🔔 still applies to the order: nobody has taken it and it is not over."""
+    status = await session.scalar(select(Order.status).where(Order.id == order_id))
+    return status is not None and S(status) == S.OPEN
+
+
 def _refuse_unless_open(v: OrderView) -> None:
     if S(v.status) == S.OPEN:
         return

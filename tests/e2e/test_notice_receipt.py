@@ -71,7 +71,8 @@ async def test_the_press_is_answered_before_the_buttons_go(harness: Harness) -> 
     h.emu.release(a.user_id)
     await h.settle()
     edited = await h.wait_edit(a.user_id, msg["message_id"], lambda m: not buttons(m))
-    assert text_of(edited) == text_of(msg)  # the text is left as it was
+    # The text is kept, with when it was confirmed under it.
+    assert text_of(edited).startswith(text_of(msg)) and text_of(edited) != text_of(msg)
     (edit,) = await _edits_owed(h, a.user_id)
     assert edit.status == OutboxStatus.SENT and edit.message_id == msg["message_id"]
 

@@ -15,12 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import outbox
 from bot.db import affected_rows
 from bot.errors import Refused
-from bot.i18n import N_
+from bot.i18n import N_, gettext_for, local_time
+from bot.limits import TEXT_LIMIT, tg_len
 from bot.runtime import Runtime
 from bot.services import audit
 from bot.services.notices.audiences import targets, visible
 from bot.services.notices.sending import Recipient, outbox_rows, write_rows
-from bot.services.scope import require_staff, scope_of
+from bot.services.people import language_of
+from bot.services.scope import Scope, require_staff, scope_of
 from models import (
     Building,
     Compound,
@@ -32,6 +34,8 @@ from models import (
     OutboxStatus,
     Resident,
 )
+
+RECEIVED_AT = N_("✅ Receipt confirmed · {when}")
 
 
 async def confirm(
@@ -79,7 +83,7 @@ async def _take_buttons_off(
     o = OutboxMessage.__table__.c
     current = (
         await session.execute(
-            select(o.id, o.message_id, o.is_group, o.priority)
+            select(o.id, o.message_id, o.is_group, o.priority, o.text, o.photo)
             .join_from(NoticeDelivery, OutboxMessage, OutboxMessage.id == NoticeDelivery.outbox_id)
             .where(
                 NoticeDelivery.notice_id == notice_id,
@@ -92,7 +96,7 @@ async def _take_buttons_off(
     if pressed is not None and (current is None or current.message_id != pressed):
         older = (
             await session.execute(
-                select(o.id, o.message_id, o.is_group, o.priority).where(
+                select(o.id, o.message_id, o.is_group, o.priority, o.text, o.photo).where(
                     o.chat_id == chat_id, o.message_id == pressed, o.kind == OutboxKind.SEND
                 )
             )
@@ -100,8 +104,23 @@ async def _take_buttons_off(
         if older is not None:
             copies.append(older)
     now = rt.clock.now()
+    _ = gettext_for(await language_of(session, chat_id, rt.default_language))
+    stamp = _(RECEIVED_AT).format(when=local_time(now, rt.timezone, "%m-%d %H:%M"))
     rows = [
-        outbox.buttons_row(
+        # A text notice says under it when it was confirmed (issue 15: a pressed message shows
+        # what is true now); a photo's or a PDF's caption (or a text with no room left) is
+        # left as it is, only the ✅ goes.
+        outbox.row(
+            now,
+            chat_id=chat_id,
+            text=f"{c.text}\n\n{stamp}",
+            is_group=c.is_group,
+            kind=OutboxKind.EDIT,
+            edit_of=c.id,
+            priority=c.priority,
+        )
+        if c.photo is None and c.text and tg_len(f"{c.text}\n\n{stamp}") <= TEXT_LIMIT
+        else outbox.buttons_row(
             now, chat_id=chat_id, original_id=c.id, is_group=c.is_group, priority=c.priority
         )
         for c in copies
@@ -162,28 +181,29 @@ async def recent(session: AsyncSession, telegram_id: int, limit: int = 5) -> lis
         .where(scope.clause(Notice.community_id, Notice.grid_id))
         .order_by(Notice.id.desc())
     )
-    out = []
     names: dict[str, dict[str, str]] = {}  # the audience's targets by key, read once each
-    for n in await session.scalars(q.limit(limit)):
-        prefix = {"building": "b", "grid": "g"}.get(n.audience)
-        place = None
-        if prefix and n.audience_id is not None:
-            if n.audience not in names:
-                names[n.audience] = dict(await targets(session, scope, n.audience))
-            place = names[n.audience].get(f"{prefix}{n.audience_id}")
-        out.append(
-            NoticeView(
-                n.id,
-                n.audience,
-                n.text,
-                n.send_at,
-                n.sent_at,
-                n.cancelled_at,
-                await counts(session, n.id),
-                place,
-            )
-        )
-    return out
+    return [await _view(session, n, scope, names) for n in await session.scalars(q.limit(limit))]
+
+
+async def one(session: AsyncSession, telegram_id: int, notice_id: int) -> NoticeView:
+    """One notice as /notices shows it now (a press on an older listing is shown this)."""
+    notice = await visible(session, telegram_id, notice_id)
+    return await _view(session, notice, await scope_of(session, telegram_id), {})
+
+
+async def _view(
+    session: AsyncSession, n: Notice, scope: Scope, names: dict[str, dict[str, str]]
+) -> NoticeView:
+    counted = await counts(session, n.id)
+    prefix = {"building": "b", "grid": "g"}.get(n.audience)
+    place = None
+    if prefix and n.audience_id is not None:
+        if n.audience not in names:
+            names[n.audience] = dict(await targets(session, scope, n.audience))
+        place = names[n.audience].get(f"{prefix}{n.audience_id}")
+    return NoticeView(
+        n.id, n.audience, n.text, n.send_at, n.sent_at, n.cancelled_at, counted, place
+    )
 
 
 async def resend_unconfirmed(

@@ -212,9 +212,10 @@ async def _card_follows(
 ) -> None:
     """The runner moved the task from another message than their card (a /mytasks copy, a
     reminder; ``shown_in``, the pressed message, is edited by the caller): the card is edited
-    too, so it never offers a step already made."""
+    too, so it never offers a step already made. A card whose message id is not recorded yet
+    (the dispatcher records sends after them) is edited as well: the edit waits for it."""
     card = await session.get(OutboxMessage, o.runner_card_id) if o.runner_card_id else None
-    if shown_in is None or card is None or card.message_id in (None, shown_in):
+    if shown_in is None or card is None or card.message_id == shown_in:
         return
     await _runner_card_now(rt, session, card.id, v.volunteer_telegram_id, v)
 
@@ -230,8 +231,8 @@ async def _card_withdrawn(
     """The runner gave the task back from another message than their card: the card loses
     the address, the phone and the buttons, as the pressed message does."""
     card = await session.get(OutboxMessage, card_id) if card_id else None
-    if shown_in is None or card is None or card.message_id in (None, shown_in):
-        return
+    if shown_in is None or card is None or card.message_id == shown_in:
+        return  # (an unrecorded message id: edited anyway, as in _card_follows)
     lang = await language_of(session, runner, rt.default_language)
     text = texts.runner_withdrawn(v, gettext_for(lang))
     outbox.enqueue_edit(session, rt.clock, original=card, text=text)

@@ -133,6 +133,26 @@ def _answered(status: str) -> Refused:
     return Refused(N_("This request is no longer open: the shift has been taken or changed."))
 
 
+async def request_state(
+    rt: Runtime, session: AsyncSession, telegram_id: int, swap_id: int
+) -> Refused | None:
+    """Where a request to this person stands, said as its refusal would say it, once their
+    buttons no longer apply (answered, withdrawn, the shift changed or over); None while it
+    is open, or if it is not theirs."""
+    sw = await session.get(ShiftSwap, swap_id, populate_existing=True)
+    to = await session.get(Volunteer, sw.to_volunteer_id) if sw else None
+    if sw is None or to is None or to.telegram_id != telegram_id:
+        return None
+    if sw.status != "pending":
+        return _answered(sw.status)
+    v = await shift_view(session, sw.shift_id)
+    if v is None or v.volunteer_id != sw.from_volunteer_id:
+        return _answered("withdrawn")
+    if v.ends_at <= rt.clock.now():
+        return Refused(N_("This shift is already over."))
+    return None
+
+
 async def _decide(rt: Runtime, session: AsyncSession, swap_id: int, status: str) -> bool:
     res = await affected_rows(
         session,
