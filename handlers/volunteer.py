@@ -174,7 +174,12 @@ async def my_tasks(update: Update, ctx: AppContext) -> None:
         await update.effective_message.reply_text(e.render(_))
         return
     if not tasks:
-        await update.effective_message.reply_text(_("You are not running any task right now."))
+        await update.effective_message.reply_text(
+            _(
+                "You are not running any task right now. Send /tasks in your grid's group to see "
+                "the tasks waiting for someone."
+            )
+        )
         return
     for v in tasks:
         text, rows = texts.runner_card(v, _, ctx.rt.timezone)
