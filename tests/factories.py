@@ -91,6 +91,11 @@ def buttons(msg: dict[str, Any]) -> list[tuple[str, str]]:
     ]
 
 
+def button_data(msg: dict[str, Any]) -> list[str]:
+    """The callback data of a message's inline buttons, in order."""
+    return [d for _, d in buttons(msg)]
+
+
 def text_of(msg: dict[str, Any]) -> str:
     return msg.get("text") or msg.get("caption") or ""
 

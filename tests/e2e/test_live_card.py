@@ -24,6 +24,7 @@ from tests.factories import (
     register_by_buttons,
     text_of,
 )
+from tests.factories import button_data as data
 
 NOTICES = {
     "claimed": "{name} took your order {title} ({time}).",
@@ -31,10 +32,6 @@ NOTICES = {
     "delivering": "{name} is on the way with {title} ({time}).",
     "delivered": texts.AT_DOOR,
 }
-
-
-def data(msg: dict[str, Any]) -> list[str]:
-    return [d for _, d in buttons(msg)]
 
 
 async def card_with(h: Harness, order_id: int, expected: list[str]) -> dict[str, Any]:

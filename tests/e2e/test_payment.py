@@ -27,13 +27,10 @@ from tests.factories import (
     run_to_door,
     text_of,
 )
+from tests.factories import button_data as _data
 
 AUNT, UNCLE = 1001, 1002
 WANG, LI = VOLUNTEERS_1[0], VOLUNTEERS_1[1]
-
-
-def _data(msg: dict[str, Any]) -> list[str]:
-    return [d for _, d in buttons(msg)]
 
 
 async def _order(h: Harness, order_id: int) -> Order:

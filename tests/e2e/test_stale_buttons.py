@@ -40,12 +40,9 @@ from tests.e2e.test_care import _advance_to_local, _resident_id
 from tests.e2e.test_notice_receipt import TEXT, _notice_to
 from tests.e2e.test_resident_waiting import _setup, _urgent_medicine
 from tests.factories import GROUP_1, STAFF, VOLUNTEERS_1, Harness, Z, buttons, run_to_door, text_of
+from tests.factories import button_data as _data
 
 WANG, LI, ZHANG = VOLUNTEERS_1[:3]  # 王刚, 李娜, 张伟
-
-
-def _data(msg: dict[str, Any]) -> list[str]:
-    return [d for _, d in buttons(msg)]
 
 
 async def test_a_notice_shows_when_it_was_confirmed_and_a_second_press_records_nothing(

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import select
 
@@ -36,12 +35,9 @@ from tests.e2e.test_roster import _hello, _put_on, _volunteer_id
 from tests.e2e.test_suspension import _staff_screen
 from tests.e2e.test_volunteer_join import _sign_up
 from tests.factories import STAFF, VOLUNTEERS_1, Harness, Z, buttons, text_of
+from tests.factories import button_data as _data
 
 WANG, LI, ZHANG = VOLUNTEERS_1[:3]  # 王刚, 李娜, 张伟
-
-
-def _data(msg: dict[str, Any]) -> list[str]:
-    return [d for _, d in buttons(msg)]
 
 
 async def test_a_swap_request_taken_by_another_shows_so_and_loses_its_buttons(
