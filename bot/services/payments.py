@@ -145,18 +145,10 @@ async def _owed_order(session: AsyncSession, order_id: int) -> Order:
     return o
 
 
-async def _audit(rt: Runtime, session: AsyncSession, actor: int, action: str, v: OrderView) -> None:
-    """A press of the money's way in the audit log (the ledger's 操作记录): who, which order,
-    how much, and the volunteer it is owed to."""
-    await audit.record(
-        session,
-        rt.clock,
-        actor,
-        action,
-        f"order:{v.id}",
-        amount=yuan(v.amount_spent_fen or 0),
-        volunteer=v.volunteer_name,
-    )
+def _pressed(v: OrderView) -> dict[str, object]:
+    """What the audit log (the ledger's 操作记录) keeps of a press on the money's way, beside
+    the order: how much, and the volunteer it is owed to."""
+    return {"amount": yuan(v.amount_spent_fen or 0), "volunteer": v.volunteer_name}
 
 
 async def mark_paid(
@@ -181,7 +173,9 @@ async def mark_paid(
             raise Refused(ALREADY_PAID, id=o.id, time=_when(rt, o.paid_at))
         raise Refused(RECEIVED_BEFORE_PAID, id=o.id)
     v = view(o)
-    await _audit(rt, session, telegram_id, "payment.paid", v)
+    await audit.record(
+        session, rt.clock, telegram_id, "payment.paid", f"order:{v.id}", **_pressed(v)
+    )
     await cards.show(rt, session, v.id)  # the live card: "paid", and no more button
     if v.volunteer_telegram_id is not None:
         runner = v.volunteer_telegram_id
@@ -215,7 +209,9 @@ async def confirm_received(
     if done != 1:
         raise Refused(ALREADY_RECEIVED, id=o.id, time=_when(rt, o.paid_confirmed_at))
     v = view(o)
-    await _audit(rt, session, telegram_id, "payment.received", v)
+    await audit.record(
+        session, rt.clock, telegram_id, "payment.received", f"order:{v.id}", **_pressed(v)
+    )
     await cards.show(rt, session, v.id)  # the live card: "received by the volunteer"
     resident = v.resident_telegram_id
     _ = gettext_for(await language_of(session, resident, rt.default_language))
