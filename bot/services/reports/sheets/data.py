@@ -300,9 +300,7 @@ async def _resident_names(session: AsyncSession, audit: list[tuple[Any, ...]]) -
     return {rid: name for rid, name in rows.all()}
 
 
-async def _resident_actors(
-    session: AsyncSession, audit: list[tuple[Any, ...]]
-) -> dict[int, str]:
+async def _resident_actors(session: AsyncSession, audit: list[tuple[Any, ...]]) -> dict[int, str]:
     """The names of the residents who acted in audit rows (``payment.paid``), by Telegram id."""
     ids = {row[1] for row in audit if row[1] is not None and str(row[2]).startswith("payment.")}
     if not ids:
