@@ -305,6 +305,9 @@ class DeliverySection(_Section):
     doorstep_photo: bool = True
     # Then what they spent (0 if nothing), with a photo of the receipt (skippable).
     ask_amount: bool = True
+    # A resident who has not said "paid" this long after a delivery with an amount is
+    # reminded once, kindly (0: never).
+    unpaid_remind_hours: float = Field(default=12, ge=0, le=24 * 14)
 
 
 _HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"

@@ -17,6 +17,7 @@ from bot.services import (
     escalation,
     notices,
     outbox_health,
+    payments,
     privacy,
     reports,
     roster,
@@ -35,6 +36,7 @@ PARTS: tuple[tuple[str, Due], ...] = (
     ("care alerts", care_checkins.alert_due),
     ("scheduled notices", notices.send_due),
     ("daily summary", reports.summary_due),
+    ("payment reminders", payments.remind_due),
     ("delivery alerts", outbox_health.report_due),  # sees what the others owed
     # Last: personal data past [privacy] retention_days (nothing else reads what it removes).
     ("privacy retention", privacy.prune_due),

@@ -13,12 +13,19 @@ from bot.buttons import Button, Rows
 from bot.errors import STALE, Refused
 from bot.i18n import N_, Gettext
 from bot.services import outbox_health, staff
+from bot.services.messages import tell_with_menu
 from handlers.answers import alert, answer, edit_or_send, pressed
 from handlers.callback_data import ID, Callback
 from handlers.context import AppContext
 from handlers.keyboards import inline
 from handlers.work import Work, attempt, unit_of_work
 from models import StaffRole
+
+STAFF_ADDED = N_(
+    "You have been added to the staff: {who}. Your menu is below the text field; /help starts "
+    "with staff work."
+)
+STAFF_REMOVED = N_("Your staff role was removed: {who}. Your menu is below the text field.")
 
 REMOVE = Callback("sf", "rm", staff_id=ID)
 REMOVE_CONFIRMED = Callback("sf", "yes", staff_id=ID)
@@ -103,6 +110,11 @@ async def staff_command(update: Update, ctx: AppContext) -> None:
                 role=role,
                 **scope,
             )
+            if res.added:  # their staff menu comes at once, not at their next /help
+                member = res.member
+                await tell_with_menu(
+                    ctx.rt, w.session, tid, lambda _: _(STAFF_ADDED).format(who=_line(member, _))
+                )
     except Refused as e:
         await msg.reply_text(e.render(_) + "\n\n" + _(USAGE))
         return
@@ -146,6 +158,10 @@ async def remove_confirmed(update: Update, ctx: AppContext) -> None:
 
     async def remove(w: Work) -> tuple[staff.StaffView, tuple[str, Rows]]:
         v = await staff.remove_one(w.session, ctx.rt.clock, q.from_user.id, staff_id)
+        # The menu of what they still are (other roles, a volunteer, a resident) comes at once.
+        await tell_with_menu(
+            ctx.rt, w.session, v.telegram_id, lambda _: _(STAFF_REMOVED).format(who=_line(v, _))
+        )
         return v, _listing(await staff.list_staff(w.session), w._)
 
     removed = await attempt(update, ctx, remove)

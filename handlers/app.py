@@ -90,6 +90,8 @@ def build_application(
         .build()
     )
     app.bot_data[RUNTIME_KEY] = rt
+    # A change of role (approved, suspended, made staff) brings the new menu at once.
+    rt.menu_of = keyboards.menu_json
     register_handlers(app, rt)
     # Timers are data; one periodic sweep acts on what is due (DESIGN rule 3).
     assert app.job_queue is not None, "python-telegram-bot[job-queue] is required"

@@ -6,8 +6,15 @@ those labels working while a conversation waits, and inline keyboards made from
 from __future__ import annotations
 
 import re
+from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
 from telegram.ext import filters
 
 from bot.buttons import Rows
@@ -137,6 +144,12 @@ def menu_for(roles: Roles | None, _: Gettext) -> ReplyKeyboardMarkup | None:
     if roles.volunteer_id and roles.volunteer_approved:
         return volunteer_menu(_, resident=resident)
     return main_menu(_) if resident else None
+
+
+def menu_json(roles: Roles, _: Gettext) -> dict[str, Any]:
+    """``menu_for`` as the outbox keeps a chat keyboard (``Runtime.menu_of``): someone left
+    with no role (a rejected volunteer who does not live here) loses the old menu."""
+    return (menu_for(roles, _) or ReplyKeyboardRemove()).to_dict()
 
 
 def share_phone(_: Gettext) -> ReplyKeyboardMarkup:

@@ -299,6 +299,9 @@ class Order(Base):
     paid_by: Mapped[int | None] = mapped_column(BigInteger)
     paid_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     paid_confirmed_by: Mapped[int | None] = mapped_column(BigInteger)
+    # The one reminder to pay, `[delivery] unpaid_remind_hours` after delivery (claimed by a
+    # conditional UPDATE on it, so several sweeps send it once).
+    pay_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

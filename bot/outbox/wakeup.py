@@ -47,13 +47,16 @@ class Wakeup:
         self._due = False  # a NOTIFY is owed
         self._notifier: asyncio.Task[None] | None = None
         self._keeper: asyncio.Task[None] | None = None
+        # Set when close begins: a wake from then on (a job or a late update still committing
+        # while the instance stops) is this process's only, and opens no connection.
+        self._closing = False
         self.notified = 0  # NOTIFYs sent (tests, bench)
         self.heard = 0  # notifications received
 
     def wake(self) -> None:
         """Wake the dispatcher: this process's, and the leader's if that is another."""
         self.local()
-        if not self.shared or self.leads() or self._keeper is None:
+        if not self.shared or self.leads() or self._keeper is None or self._closing:
             return
         self._due = True
         if self._notifier is None or self._notifier.done():
@@ -63,19 +66,24 @@ class Wakeup:
         """Listen (PostgreSQL): open the connection now and keep it open."""
         if not self.shared:
             return
+        self._closing = False
         with contextlib.suppress(Exception):  # tried again by the keep-alive
             async with self._lock:
                 await self._connected()
         self._keeper = asyncio.create_task(self._keep(), name="outbox-listen")
 
     async def close(self) -> None:
+        # No new NOTIFY from here on; the one under way is cancelled. Then the connection is
+        # closed under the lock, never while a statement uses it.
+        self._closing = True
         for task in (self._keeper, self._notifier):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._keeper = self._notifier = None
-        await self._drop()
+        async with self._lock:
+            await self._drop()
         if self._engine is not None:
             await self._engine.dispose()
 

@@ -11,7 +11,7 @@ from bot import outbox
 from bot.buttons import Rows
 from bot.i18n import Gettext, gettext_for
 from bot.runtime import Runtime
-from bot.services.people import language_of, languages_of
+from bot.services.people import language_of, languages_of, who_is
 
 Render = Callable[[Gettext], str | tuple[str, Rows | None]]
 
@@ -32,3 +32,16 @@ async def tell(
         out = render(gettext_for(langs[tid]))
         text, rows = (out, None) if isinstance(out, str) else out
         outbox.enqueue(session, rt.clock, chat_id=tid, text=text, buttons=rows)
+
+
+async def tell_with_menu(
+    rt: Runtime, session: AsyncSession, telegram_id: int, render: Callable[[Gettext], str]
+) -> None:
+    """Owe a person whose role this transaction changed (approved, rejected, suspended, made
+    staff, ...) a message that brings the menu of who they are now, read in this transaction
+    (the channel's ``rt.menu_of``: a volunteer's, staff's, a resident's, or none)."""
+    roles, lang = await who_is(session, telegram_id, rt.default_language)
+    _ = gettext_for(lang)
+    outbox.enqueue(
+        session, rt.clock, chat_id=telegram_id, text=render(_), keyboard=rt.menu_of(roles, _)
+    )

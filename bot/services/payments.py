@@ -21,7 +21,7 @@ from bot.db import affected_rows
 from bot.errors import Refused
 from bot.i18n import N_, Gettext, gettext_for, local_time
 from bot.runtime import Runtime
-from bot.services import scope
+from bot.services import audit, scope
 from bot.services.amounts import yuan
 from bot.services.orders import cards, texts
 from bot.services.orders.views import LOAD, OrderView, order_or_refuse, view
@@ -145,6 +145,12 @@ async def _owed_order(session: AsyncSession, order_id: int) -> Order:
     return o
 
 
+def _pressed(v: OrderView) -> dict[str, object]:
+    """What the audit log (the ledger's 操作记录) keeps of a press on the money's way, beside
+    the order: how much, and the volunteer it is owed to."""
+    return {"amount": yuan(v.amount_spent_fen or 0), "volunteer": v.volunteer_name}
+
+
 async def mark_paid(
     rt: Runtime, session: AsyncSession, order_id: int, telegram_id: int
 ) -> OrderView:
@@ -167,6 +173,9 @@ async def mark_paid(
             raise Refused(ALREADY_PAID, id=o.id, time=_when(rt, o.paid_at))
         raise Refused(RECEIVED_BEFORE_PAID, id=o.id)
     v = view(o)
+    await audit.record(
+        session, rt.clock, telegram_id, "payment.paid", f"order:{v.id}", **_pressed(v)
+    )
     await cards.show(rt, session, v.id)  # the live card: "paid", and no more button
     if v.volunteer_telegram_id is not None:
         runner = v.volunteer_telegram_id
@@ -200,6 +209,9 @@ async def confirm_received(
     if done != 1:
         raise Refused(ALREADY_RECEIVED, id=o.id, time=_when(rt, o.paid_confirmed_at))
     v = view(o)
+    await audit.record(
+        session, rt.clock, telegram_id, "payment.received", f"order:{v.id}", **_pressed(v)
+    )
     await cards.show(rt, session, v.id)  # the live card: "received by the volunteer"
     resident = v.resident_telegram_id
     _ = gettext_for(await language_of(session, resident, rt.default_language))
@@ -214,6 +226,76 @@ async def confirm_received(
         ),
     )
     return v
+
+
+# --- the sweep: one kind reminder to a resident who has not paid ----------------------------------
+
+
+def reminder(o: OrderView, with_qr: bool, _: Gettext) -> tuple[str, Rows]:
+    """The one reminder: kind, the amount, to whom, how, and "I have paid"."""
+    text = _(
+        "🔔 {title}: a gentle reminder. {name} paid ¥{amount} for your order out of their own "
+        "pocket and has not received it yet."
+    ).format(
+        title=texts.title(o, _), name=o.volunteer_first_name, amount=yuan(o.amount_spent_fen or 0)
+    )
+    text += "\n" + (
+        _("You can scan their payment code in this picture.")
+        if with_qr
+        else _("Please pay them the way they tell you (cash, or a WeChat or Alipay transfer).")
+    )
+    text += "\n" + _("If you have already paid, just press “I have paid”. Thank you!")
+    return text, [[Button(_(PAID_BUTTON), payment_action("paid", o.id))]]
+
+
+async def remind_due(rt: Runtime) -> int:
+    """Remind the resident of each delivery with an amount who has not said "paid", and whose
+    money the runner has not received, `[delivery] unpaid_remind_hours` after delivery: once.
+    The claim is a conditional UPDATE of ``pay_reminded_at`` in the transaction that owes the
+    message, so several sweeps (or instances) send it once. Returns how many were reminded."""
+    hours = rt.settings.delivery.unpaid_remind_hours
+    if not hours:
+        return 0
+    now = rt.clock.now()
+    owed = (
+        Order.amount_spent_fen > 0,
+        Order.status.in_(OWED_STATUSES),
+        Order.paid_at.is_(None),
+        Order.paid_confirmed_at.is_(None),
+        Order.pay_reminded_at.is_(None),
+    )
+    reminded = 0
+    async with rt.db.session() as session:
+        due = (
+            await session.scalars(
+                select(Order.id)
+                .where(*owed, Order.delivered_at <= now - timedelta(hours=hours))
+                .order_by(Order.id)
+                .limit(200)
+            )
+        ).all()
+        for order_id in due:
+            claimed = await affected_rows(
+                session,
+                update(Order)
+                .where(Order.id == order_id, *owed)
+                .values(pay_reminded_at=now)
+                .execution_options(synchronize_session=False),
+            )
+            if claimed != 1:
+                continue  # another sweep reminded them, or it was paid meanwhile
+            o = view(await order_or_refuse(session, order_id))
+            qr = await session.scalar(
+                select(Volunteer.pay_qr).where(Volunteer.telegram_id == o.volunteer_telegram_id)
+            )
+            _ = gettext_for(await language_of(session, o.resident_telegram_id, rt.default_language))
+            text, rows = reminder(o, qr is not None, _)
+            # Only ever the resident's private chat (their user id), as on delivery.
+            outbox.enqueue(
+                session, rt.clock, chat_id=o.resident_telegram_id, text=text, buttons=rows, photo=qr
+            )
+            reminded += 1
+    return reminded
 
 
 # --- staff: the money nobody has confirmed --------------------------------------------------------
@@ -262,11 +344,16 @@ def unpaid_text(u: Unpaid, _: Gettext, tz: str) -> str:
     for o in u.orders:
         delivered = o.delivered_at or o.updated_at
         late = "⏰ " if u.now - delivered >= OVERDUE else ""
-        state = (
-            _("the resident says paid {time}").format(time=local_time(o.paid_at, tz, "%m-%d %H:%M"))
-            if o.paid_at
-            else _("not paid yet")
-        )
+        if o.paid_at:
+            state = _("the resident says paid {time}").format(
+                time=local_time(o.paid_at, tz, "%m-%d %H:%M")
+            )
+        elif o.pay_reminded_at:
+            state = _("not paid yet, 🔔 reminded {time}").format(
+                time=local_time(o.pay_reminded_at, tz, "%m-%d %H:%M")
+            )
+        else:
+            state = _("not paid yet")
         lines.append(
             f"{late}{texts.title(o, _)} · {o.compound} {o.building} · "
             f"¥{yuan(o.amount_spent_fen or 0)} · {o.volunteer_name or ''} · "

@@ -12,14 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.selectable import ScalarSelect
 
-from bot import outbox
 from bot.buttons import Button, Rows
 from bot.db import affected_rows
 from bot.errors import Msg, Refused, stale
 from bot.i18n import N_, Gettext
 from bot.runtime import Runtime
 from bot.services import audit, scope
-from bot.services.messages import gettext_of, tell
+from bot.services.messages import tell, tell_with_menu
 from bot.services.orders import transitions
 from bot.services.orders.views import RUNNING
 from bot.services.people import approved_volunteer
@@ -189,26 +188,33 @@ async def decide(
         name=vol.name,
         grid_id=vol.grid_id,
     )
-    _ = await gettext_of(rt, session, vol.telegram_id)
-    rows: Rows = []
-    if approve:
+
+    def told(_: Gettext) -> str:
+        if not approve:
+            return _(
+                "Thank you for offering to help. The grid does not need more volunteers right "
+                "now; the community staff may contact you."
+            )
         text = _(
             "Welcome to the volunteers of {grid}! New tasks appear in the grid's group; "
             "press 🙋 to take one."
         ).format(grid=info.grid)
         if invite_link:
             text += "\n" + _("Join the group: {link}").format(link=invite_link)
-        text += "\n\n" + _(
-            "When you can work, press 🟢 to go on duty: new tasks of your grid then also come "
-            "to you here. /duty turns it on or off; /help tells the rest."
+        return (
+            text
+            + "\n\n"
+            + _(
+                "When you can work, press 🟢 to go on duty: new tasks of your grid then also "
+                "come to you here. /duty turns it on or off; /help tells the rest."
+            )
         )
-        rows = duty_buttons(_, on_duty=False)
-    else:
-        text = _(
-            "Thank you for offering to help. The grid does not need more volunteers right "
-            "now; the community staff may contact you."
-        )
-    outbox.enqueue(session, rt.clock, chat_id=vol.telegram_id, text=text, buttons=rows)
+
+    # The decision brings the menu of the new role at once (a message carries either a menu
+    # or buttons, so the button to go on duty follows as /duty shows it).
+    await tell_with_menu(rt, session, vol.telegram_id, told)
+    if approve:
+        await tell(rt, session, vol.telegram_id, _off_duty)
     return info
 
 
@@ -239,6 +245,14 @@ async def set_duty(rt: Runtime, session: AsyncSession, telegram_id: int, on: boo
     elif not on:
         vol.on_duty_since = None
     return vol.on_duty_since is not None
+
+
+def _off_duty(_: Gettext) -> tuple[str, Rows]:
+    """What /duty shows someone off duty, with its button (after approval, reinstatement)."""
+    return (
+        _("⚪ You are off duty: new tasks only appear in the group."),
+        duty_buttons(_, on_duty=False),
+    )
 
 
 def duty_buttons(_: Gettext, on_duty: bool) -> Rows:
@@ -404,7 +418,8 @@ async def suspend(
         shifts_removed=removed,
         via="bot" if actor else "cli",
     )
-    await tell(
+    # Their menu goes back to a resident's (or none): the volunteer's buttons would only refuse.
+    await tell_with_menu(
         rt,
         session,
         vol.telegram_id,
@@ -458,18 +473,16 @@ async def reinstate(
         grid_id=vol.grid_id,
         via="bot" if actor else "cli",
     )
-    await tell(
+    await tell_with_menu(
         rt,
         session,
         vol.telegram_id,
-        lambda _: (
-            _(
-                "Welcome back! You can volunteer for {grid} again: press 🟢 to go on duty, "
-                "or 🙋 on a task in the group."
-            ).format(grid=info.grid),
-            duty_buttons(_, on_duty=False),
-        ),
+        lambda _: _(
+            "Welcome back! You can volunteer for {grid} again: press 🟢 to go on duty, "
+            "or 🙋 on a task in the group."
+        ).format(grid=info.grid),
     )
+    await tell(rt, session, vol.telegram_id, _off_duty)
     return Suspension(info, True)
 
 

@@ -33,15 +33,6 @@ from tests.waiting import until
 if TYPE_CHECKING:
     pass
 
-# Stopping the two in-process instances cancels their leadership and wake-up tasks wherever
-# they are; one cancelled while opening its connection abandons it (a process that stops
-# exits anyway). SQLAlchemy warns when the collector, run after each test, finds it (CI saw
-# it once, on PostgreSQL).
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:The garbage collector is trying to clean up non-checked-in connection"
-    ":sqlalchemy.exc.SAWarning"
-)
-
 
 @dataclass
 class Instances:

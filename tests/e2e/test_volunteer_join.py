@@ -163,9 +163,12 @@ async def test_a_grid_leader_decides_for_their_grid_only(harness: Harness) -> No
             "grid's group; press 🙋 to take one."
         ),
     )
-    # The welcome says what to do next, with the button to go on duty.
-    await h.person(4004).press_data(welcome, "v:duty:on")
-    await h.wait_edit(4004, welcome["message_id"], lambda m: "v:duty:off" in str(m))
+    # The welcome says what to do next and brings the volunteer's menu; the button to go on
+    # duty follows it.
+    assert "🟢 上班/下班" in str(welcome.get("reply_markup"))
+    duty = await h.emu.wait_for(4004, lambda m: "v:duty:on" in str(m.get("reply_markup")))
+    await h.person(4004).press_data(duty, "v:duty:on")
+    await h.wait_edit(4004, duty["message_id"], lambda m: "v:duty:off" in str(m))
     async with h.rt.db.read() as s:
         zhao = await s.scalar(select(Volunteer).where(Volunteer.telegram_id == 4004))
     assert zhao is not None and zhao.on_duty_since is not None

@@ -7,8 +7,11 @@ SQLite wakes only the local one)."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import warnings
 from typing import TYPE_CHECKING
 
+import pytest
 from telegram import KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove
 
 from bot import outbox, replies
@@ -104,6 +107,31 @@ async def test_an_instance_that_does_not_lead_wakes_the_leader(pg_url: str) -> N
     finally:
         await other.close()
         await leader.close()
+
+
+async def test_a_wake_while_closing_leaves_no_connection_behind(
+    pg_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Stopping an instance closes its wake-up while the bot may still commit (a job, a late
+    update) and so wake: such a wake once started a NOTIFY that ``close`` never saw, on the
+    connection it was closing at the same moment (asyncpg: "got result for unknown protocol
+    state"), or on a new one nobody closed: the connection the garbage collector found (the
+    SQLAlchemy warning the two-instance tests filtered)."""
+    heard: list[str] = []
+    w = Wakeup(pg_url, lambda: heard.append("local"), leads=lambda: False)
+    await w.start()
+    closing = asyncio.create_task(w.close())
+    await asyncio.sleep(0)  # close() has cancelled the keep-alive and waits for it
+    w.wake()  # this process's dispatcher only: the instance is stopping
+    await closing
+    await asyncio.sleep(0.5)  # what a stray NOTIFY would need
+    assert heard == ["local"] and w.notified == 0 and w._conn is None
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+    assert not [r for r in caplog.records if r.name == "bot.outbox.wakeup"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        gc.collect()
+    assert not [str(c.message) for c in caught if "non-checked-in" in str(c.message)]
 
 
 async def test_on_sqlite_a_wake_is_the_local_one() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -45,9 +45,9 @@ class StoppedClock(OffsetClock):
     """Time moves only when the test moves it: the medians come out exact however long a busy
     machine takes between two steps (real seconds made 20 minutes read 20.1)."""
 
-    def __init__(self) -> None:
+    def __init__(self, start: datetime | None = None) -> None:
         super().__init__()
-        self._start = datetime.now(UTC)
+        self._start = start or datetime.now(UTC)
 
     def now(self) -> datetime:
         return self._start + self.offset
@@ -167,15 +167,21 @@ def test_parse_days() -> None:
         assert "/export 2026-11-01 2026-11-23" in e.value.render(gettext_for("en"))
 
 
-async def test_summary_is_sent_once_at_the_configured_time(rt: Runtime) -> None:
+# The local times the test starts at: any time of day, including the minute before the summary
+# (it once moved the clock back there, which the clock refuses) and the minute after it.
+@pytest.mark.parametrize("start", ["09:00:00", "19:59:30", "20:00:30", "23:59:50"])
+async def test_summary_is_sent_once_at_the_configured_time(rt: Runtime, start: str) -> None:
     from models import DailyRun, OutboxMessage
 
     rt.settings.reports.daily_summary_at = "20:00"
-    now = rt.clock.now().astimezone(ZoneInfo(rt.timezone))
+    tz = ZoneInfo(rt.timezone)
+    # The clock is set, not read from the wall: the test runs the same at any real hour.
+    rt.clock = StoppedClock(datetime.combine(date(2030, 3, 4), time.fromisoformat(start), tz))
+    now = rt.clock.now().astimezone(tz)
     at = rt.settings.reports.daily_summary_at
     hh, mm = (int(x) for x in at.split(":"))
     target = now.replace(hour=hh, minute=mm, second=0, microsecond=0)
-    if target <= now:
+    if target - now < timedelta(minutes=2):  # room to stand a minute before it
         target += timedelta(days=1)
     _advance(rt, (target - now).total_seconds() / 60 - 1)
     assert await reports.summary_due(rt) == 0

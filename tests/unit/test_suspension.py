@@ -172,6 +172,8 @@ def test_the_volunteer_command_line(
         (None, "volunteer.suspended", "cli", "left the group"),
         (None, "volunteer.reinstated", "cli", None),
     ]
-    assert len(told) == 2  # told once when suspended, once when reinstated
+    # Told once when suspended, once when reinstated (that message brings the volunteer's
+    # menu, so the button to go on duty follows it).
+    assert len(told) == 3 and told[2].startswith("⚪")
     with pytest.raises(SystemExit):
         main(["volunteer", "suspend"])  # --telegram-id is required

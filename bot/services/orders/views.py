@@ -73,6 +73,7 @@ class OrderView:
     delivered_at: datetime | None = None
     paid_at: datetime | None = None
     paid_confirmed_at: datetime | None = None
+    pay_reminded_at: datetime | None = None
 
     @property
     def volunteer_first_name(self) -> str:
@@ -117,6 +118,7 @@ def view(o: Order) -> OrderView:
         delivered_at=o.delivered_at,
         paid_at=o.paid_at,
         paid_confirmed_at=o.paid_confirmed_at,
+        pay_reminded_at=o.pay_reminded_at,
     )
 
 

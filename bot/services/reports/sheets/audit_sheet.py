@@ -24,6 +24,7 @@ from bot.services.reports.sheets.labels import (
     NOBODY,
     NONE,
     NOTICE_NO,
+    ORDER_NO,
     VIA,
     YES,
 )
@@ -86,6 +87,8 @@ class _Words:
             return self.person(key, details.get("name"))
         if kind == "volunteer":
             return self.volunteer(key)
+        if kind == "order":
+            return _(ORDER_NO).format(n=key)
         if kind == "notice":
             return _(NOTICE_NO).format(n=key)
         if kind == "grid" and key.isdigit():
@@ -147,7 +150,7 @@ def audit_sheet(data: LedgerData, names: Names, _: Gettext) -> Sheet:
     rows = [
         (
             local(at, data.tz),
-            names.who(actor_tid),
+            names.who(actor_tid) or data.resident_actors.get(actor_tid, ""),
             actor_tid,
             word(ACTIONS, action, _),
             words.target(action, target, details or {}),

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.reports.days import day_bounds
@@ -61,6 +61,8 @@ class LedgerData:
     buildings: dict[int, str]  # id -> its compound and name: 幸福小区 2栋
     audit: list[tuple[Any, ...]]
     residents: dict[int, str]  # the names of the residents the audit rows are about
+    # Residents who acted in the audit rows (a payment's "paid"), by Telegram id: their names.
+    resident_actors: dict[int, str]
     # The care list's households in scope (on it now, or asked in the days), their flags and
     # their check-ins in the days.
     care: list[tuple[Any, ...]]
@@ -267,7 +269,11 @@ async def _audit(
                 )
             )
         )
-        aq = aq.where(AuditEntry.actor_telegram_id.in_(own))
+        # And what residents and volunteers did to the scope's orders (a payment's presses).
+        orders = select(literal("order:", String).concat(cast(Order.id, String))).where(
+            Order.grid_id.in_(grids)
+        )
+        aq = aq.where(AuditEntry.actor_telegram_id.in_(own) | AuditEntry.target.in_(orders))
     return await _rows(session, aq.order_by(AuditEntry.id))
 
 
@@ -292,6 +298,19 @@ async def _resident_names(session: AsyncSession, audit: list[tuple[Any, ...]]) -
         return {}
     rows = await session.execute(select(Resident.id, Resident.name).where(Resident.id.in_(ids)))
     return {rid: name for rid, name in rows.all()}
+
+
+async def _resident_actors(session: AsyncSession, audit: list[tuple[Any, ...]]) -> dict[int, str]:
+    """The names of the residents who acted in audit rows (``payment.paid``), by Telegram id."""
+    ids = {row[1] for row in audit if row[1] is not None and str(row[2]).startswith("payment.")}
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(Resident.telegram_id, Resident.name).where(
+            Resident.telegram_id.in_(ids), Resident.forgotten_at.is_(None)
+        )
+    )
+    return {tid: name for tid, name in rows.all()}
 
 
 async def _care(
@@ -395,6 +414,7 @@ async def ledger_data(
         buildings=await _buildings(session),
         audit=audit,
         residents=await _resident_names(session, audit),
+        resident_actors=await _resident_actors(session, audit),
         care=care,
         care_flags=care_flags,
         care_checks=care_checks,

@@ -30,6 +30,8 @@ ACTIONS = {
     "care.isolation": N_("Home isolation set"),
     "care.isolation_end": N_("Home isolation ended"),
     "setup.imported": N_("Community set up from a file"),
+    "payment.paid": N_("Resident says paid"),
+    "payment.received": N_("Volunteer received the money"),
 }
 # The audit log's details, by key: what each is called in the ledger.
 DETAILS = {
@@ -59,6 +61,8 @@ DETAILS = {
     "reason": N_("Reason"),
     "shifts_removed": N_("Shifts removed"),
     "via": N_("Done through"),
+    "amount": N_("Amount (¥)"),
+    "volunteer": N_("Volunteer"),
 }
 DETAIL = N_("{label}: {value}")
 DETAIL_SEPARATOR = N_("; ")
@@ -67,6 +71,7 @@ NOBODY = N_("nobody")
 NONE = N_("none")
 ERASED = N_("(erased)")
 NOTICE_NO = N_("Notice no. {n}")
+ORDER_NO = N_("Order no. {n}")
 EVERY_COMMUNITY = N_("All communities")
 TOTAL = N_("Total: {n}")
 ACTORS = {
