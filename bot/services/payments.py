@@ -9,6 +9,7 @@ delivered; never to a group, a log or the operator.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -117,18 +118,30 @@ async def on_delivered(rt: Runtime, session: AsyncSession, o: OrderView) -> None
     if they keep one), the runner gets "money received". Both privately."""
     if not owes(o) or o.volunteer_telegram_id is None:
         return
-    qr = await session.scalar(
-        select(Volunteer.pay_qr).where(Volunteer.telegram_id == o.volunteer_telegram_id)
-    )
-    _r = gettext_for(await language_of(session, o.resident_telegram_id, rt.default_language))
-    text, rows = resident_payment(o, qr is not None, _r)
-    # Only ever to the resident's private chat: the id is the resident's user id.
-    outbox.enqueue(
-        session, rt.clock, chat_id=o.resident_telegram_id, text=text, buttons=rows, photo=qr
-    )
+    qr = await _ask_resident(rt, session, o, resident_payment)
     _v = gettext_for(await language_of(session, o.volunteer_telegram_id, rt.default_language))
     text, rows = runner_payment(o, qr is not None, _v)
     outbox.enqueue(session, rt.clock, chat_id=o.volunteer_telegram_id, text=text, buttons=rows)
+
+
+async def _ask_resident(
+    rt: Runtime,
+    session: AsyncSession,
+    o: OrderView,
+    render: Callable[[OrderView, bool, Gettext], tuple[str, Rows]],
+) -> str | None:
+    """The resident asked to pay (on delivery, or reminded), in their language, with the
+    runner's payment QR code if they keep one; only ever their private chat (the id is their
+    user id). The code's file id, if any."""
+    qr = await session.scalar(
+        select(Volunteer.pay_qr).where(Volunteer.telegram_id == o.volunteer_telegram_id)
+    )
+    _ = gettext_for(await language_of(session, o.resident_telegram_id, rt.default_language))
+    text, rows = render(o, qr is not None, _)
+    outbox.enqueue(
+        session, rt.clock, chat_id=o.resident_telegram_id, text=text, buttons=rows, photo=qr
+    )
+    return qr
 
 
 # --- the two presses ----------------------------------------------------------------------------
@@ -284,15 +297,8 @@ async def remind_due(rt: Runtime) -> int:
             )
             if claimed != 1:
                 continue  # another sweep reminded them, or it was paid meanwhile
-            o = view(await order_or_refuse(session, order_id))
-            qr = await session.scalar(
-                select(Volunteer.pay_qr).where(Volunteer.telegram_id == o.volunteer_telegram_id)
-            )
-            _ = gettext_for(await language_of(session, o.resident_telegram_id, rt.default_language))
-            text, rows = reminder(o, qr is not None, _)
-            # Only ever the resident's private chat (their user id), as on delivery.
-            outbox.enqueue(
-                session, rt.clock, chat_id=o.resident_telegram_id, text=text, buttons=rows, photo=qr
+            await _ask_resident(
+                rt, session, view(await order_or_refuse(session, order_id)), reminder
             )
             reminded += 1
     return reminded
