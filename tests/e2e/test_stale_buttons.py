@@ -39,7 +39,17 @@ from models import (
 from tests.e2e.test_care import _advance_to_local, _resident_id
 from tests.e2e.test_notice_receipt import TEXT, _notice_to
 from tests.e2e.test_resident_waiting import _setup, _urgent_medicine
-from tests.factories import GROUP_1, STAFF, VOLUNTEERS_1, Harness, Z, buttons, run_to_door, text_of
+from tests.factories import (
+    GROUP_1,
+    STAFF,
+    VOLUNTEERS_1,
+    Harness,
+    Person,
+    Z,
+    buttons,
+    run_to_door,
+    text_of,
+)
 from tests.factories import button_data as _data
 
 WANG, LI, ZHANG = VOLUNTEERS_1[:3]  # 王刚, 李娜, 张伟
@@ -122,15 +132,22 @@ async def test_yesterdays_check_in_records_nothing_today_and_shows_its_day(
     assert answers == [None, care_checkins.FINE]
 
 
-async def test_payment_buttons_pressed_after_the_fact_go_and_record_nothing(
-    harness: Harness,
-) -> None:
-    h = harness
+async def _delivered_with_amount(h: Harness) -> tuple[Person, dict[str, Any], dict[str, Any]]:
+    """周阿姨's order at her door with ¥20 spent: her, the message asking her to pay, and the
+    runner's "you are owed"."""
     aunt = await h.register(1001, "周阿姨")
     await h.order(aunt)
     await run_to_door(h, 1, WANG, GROUP_1, amount="20")
     asked = await aunt.expect(lambda m: "pay:paid:1" in _data(m) and "o:ok:1" not in _data(m))
     owed = await h.emu.wait_for(WANG, lambda m: "pay:got:1" in _data(m))
+    return aunt, asked, owed
+
+
+async def test_payment_buttons_pressed_after_the_fact_go_and_record_nothing(
+    harness: Harness,
+) -> None:
+    h = harness
+    aunt, asked, owed = await _delivered_with_amount(h)
     # She pays from the order's card; the message that asked still has ✅ 已付款.
     card = await h.card(1, lambda m: "pay:paid:1" in _data(m))
     await aunt.press_data(card, "pay:paid:1")
@@ -321,11 +338,7 @@ async def test_paid_pressed_after_the_runner_confirmed_receiving_loses_its_butto
     harness: Harness,
 ) -> None:
     h = harness
-    aunt = await h.register(1001, "周阿姨")
-    await h.order(aunt)
-    await run_to_door(h, 1, WANG, GROUP_1, amount="20")
-    asked = await aunt.expect(lambda m: "pay:paid:1" in _data(m) and "o:ok:1" not in _data(m))
-    owed = await h.emu.wait_for(WANG, lambda m: "pay:got:1" in _data(m))
+    aunt, asked, owed = await _delivered_with_amount(h)
     # Cash at the door: the runner confirms first; her ✅ 已付款 no longer applies.
     await _got_from(h, owed)
     ans = await aunt.press_data(asked, "pay:paid:1")
