@@ -216,6 +216,22 @@ class Harness:
         self.service = bot_service(self.rt, self.emu, old.app.bot.token)
         await self.service.start()
 
+    async def add_grid_leader(self, telegram_id: int, name: str, grid_id: int) -> Person:
+        """A grid leader (网格长) of ``grid_id``, as `/staff add` makes one; them, as a person."""
+        from models import Staff, StaffRole
+
+        async with self.rt.db.session() as s:
+            s.add(
+                Staff(
+                    telegram_id=telegram_id,
+                    name=name,
+                    role=StaffRole.GRID_LEADER,
+                    grid_id=grid_id,
+                    created_at=self.rt.clock.now(),
+                )
+            )
+        return self.person(telegram_id, name)
+
     async def count(self, model: Any, *where: Any) -> int:
         async with self.rt.db.read() as s:
             return int(await s.scalar(select(func.count()).select_from(model).where(*where)))

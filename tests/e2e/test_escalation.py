@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.services import volunteers
 from bot.services.orders import drafts, transitions
 from handlers.app import SWEEPS_DONE
-from models import Order, OrderEvent, Staff, StaffRole
+from models import Order, OrderEvent
 from tests.factories import (
     ANSWERS,
     GROUP_1,
@@ -46,16 +46,7 @@ TELL_LEADER = (
 async def _setup(h: Harness) -> dict[int, Person]:
     """A grid leader for grid 1, one volunteer on duty there, staff and a resident, each with
     a private chat open with the bot."""
-    async with h.rt.db.session() as s:
-        s.add(
-            Staff(
-                telegram_id=LEADER,
-                name="网格长",
-                role=StaffRole.GRID_LEADER,
-                grid_id=1,
-                created_at=h.rt.clock.now(),
-            )
-        )
+    await h.add_grid_leader(LEADER, "网格长", grid_id=1)
     people = {tid: h.person(tid) for tid in (LEADER, STAFF, VOLUNTEERS_1[0], VOLUNTEERS_2[0])}
     people[LEADER] = h.person(LEADER, "网格长")
     for p in people.values():

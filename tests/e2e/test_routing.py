@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.services.orders import drafts, transitions
-from models import OutboxMessage, Staff, StaffRole
+from models import OutboxMessage
 from tests.factories import ANSWERS, GROUP_1, VOLUNTEERS_1, Harness, Z, buttons, text_of
 
 
@@ -105,17 +105,7 @@ async def test_urgent_medicine_goes_to_everyone_on_duty(harness: Harness) -> Non
 
 async def test_nobody_on_duty_tells_the_grid_leader(harness: Harness) -> None:
     h = harness
-    async with h.rt.db.session() as s:
-        s.add(
-            Staff(
-                telegram_id=5001,
-                name="网格长",
-                role=StaffRole.GRID_LEADER,
-                grid_id=1,
-                created_at=h.rt.clock.now(),
-            )
-        )
-    leader = h.person(5001, "网格长")
+    leader = await h.add_grid_leader(5001, "网格长", grid_id=1)
     leader.say("/help")
     await h.register(1001, "周阿姨")
     oid = await _order(h)

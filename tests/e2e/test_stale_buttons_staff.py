@@ -26,7 +26,6 @@ from models import (
     Shift,
     ShiftSwap,
     Staff,
-    StaffRole,
     Volunteer,
 )
 from tests.e2e.test_admin import ADMIN
@@ -77,17 +76,7 @@ async def test_a_swap_request_taken_by_another_shows_so_and_loses_its_buttons(
 
 async def test_a_volunteer_decided_by_another_shows_the_decision(harness: Harness) -> None:
     h = harness
-    async with h.rt.db.session() as s:
-        s.add(
-            Staff(
-                telegram_id=5001,
-                name="网格长",
-                role=StaffRole.GRID_LEADER,
-                grid_id=1,
-                created_at=h.rt.clock.now(),
-            )
-        )
-    boss, leader = h.person(STAFF), h.person(5001, "网格长")
+    boss, leader = h.person(STAFF), await h.add_grid_leader(5001, "网格长", grid_id=1)
     for p in (boss, leader):
         p.say("/help")
         await p.expect(lambda m: True)

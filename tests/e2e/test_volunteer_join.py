@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from models import Grid, Staff, StaffRole, Volunteer
+from models import Grid, Volunteer
 from tests.factories import GROUP_1, STAFF, Harness, Z, buttons, text_of
 
 
@@ -129,17 +129,7 @@ async def test_binding_a_group_is_for_staff_only(harness: Harness) -> None:
 
 async def test_a_grid_leader_decides_for_their_grid_only(harness: Harness) -> None:
     h = harness
-    async with h.rt.db.session() as s:
-        s.add(
-            Staff(
-                telegram_id=5001,
-                name="网格长",
-                role=StaffRole.GRID_LEADER,
-                grid_id=2,
-                created_at=h.rt.clock.now(),
-            )
-        )
-    leader = h.person(5001, "网格长")
+    leader = await h.add_grid_leader(5001, "网格长", grid_id=2)
     leader.say("/help")
     await _sign_up(h, 4003, "小王", grid_id=1)
     await _sign_up(h, 4004, "小赵", grid_id=2)
