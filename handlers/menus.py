@@ -11,7 +11,7 @@ from typing import Any
 
 from telegram.ext import MessageHandler, filters
 
-from handlers import care, notices, reports, roster, staff, volunteer
+from handlers import care, notice_receipts, reports, roster, staff, volunteer
 from handlers.keyboards import (
     STAFF_CARE,
     STAFF_EXPORT,
@@ -38,7 +38,7 @@ def menu_handlers() -> list[Any]:
     pairs = (
         (STAFF_STATS, reports.stats_command),
         (STAFF_CARE, care.care_command),
-        (STAFF_NOTICES, notices.notices_command),
+        (STAFF_NOTICES, notice_receipts.notices_command),
         (STAFF_EXPORT, reports.export_menu),
         (STAFF_ROSTER, roster.roster_command),
         (STAFF_VOLUNTEERS, staff.volunteers_command),

@@ -18,7 +18,7 @@ from bot.services import (
     roster,
     volunteers,
 )
-from handlers import notices as notice_handlers
+from handlers import notice_receipts as notice_handlers
 from models import (
     CareFlag,
     Notice,
