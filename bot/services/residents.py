@@ -113,6 +113,22 @@ async def register(
     now = clock.now()
     res = await session.scalar(select(Resident).where(Resident.telegram_id == telegram_id))
     if res is None:
+        # A household staff registered for phone orders (电话点单), at this door with this
+        # phone, is this person: linked, not made twice, so they see the orders taken for it.
+        res = await session.scalar(
+            select(Resident)
+            .where(
+                Resident.telegram_id.is_(None),
+                Resident.forgotten_at.is_(None),
+                Resident.phone == values["phone"],
+                Resident.building_id == building_id,
+            )
+            .order_by(Resident.id)
+            .limit(1)
+        )
+        if res is not None:
+            res.telegram_id = telegram_id
+    if res is None:
         res = Resident(telegram_id=telegram_id, created_at=now, **values)
         session.add(res)
     else:
@@ -138,13 +154,21 @@ def address_text(community: str, building_label: str, unit: str, room: str) -> s
 
 async def get(session: AsyncSession, telegram_id: int) -> ResidentInfo | None:
     res = await session.scalar(select(Resident).where(Resident.telegram_id == telegram_id))
-    if res is None:
-        return None
+    return await _info(session, res) if res is not None else None
+
+
+async def get_by_id(session: AsyncSession, resident_id: int) -> ResidentInfo | None:
+    """A household by its row (a phone order's household may have no Telegram)."""
+    res = await session.get(Resident, resident_id)
+    return await _info(session, res) if res is not None else None
+
+
+async def _info(session: AsyncSession, res: Resident) -> ResidentInfo:
     info = await directory.building(session, res.building_id)
     assert info is not None
     return ResidentInfo(
         id=res.id,
-        telegram_id=telegram_id,
+        telegram_id=res.telegram_id or 0,
         name=res.name,
         phone=res.phone,
         building_id=res.building_id,
