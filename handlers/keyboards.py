@@ -120,12 +120,17 @@ def staff_menu(_: Gettext, *, resident: bool = False) -> ReplyKeyboardMarkup:
     return _keyboard(rows + ([RESIDENT_ROW] if resident else []), _)
 
 
-def volunteer_menu(_: Gettext, *, resident: bool = False) -> ReplyKeyboardMarkup:
-    """The volunteer's menu: the tasks they run and their duty."""
+def volunteer_menu(
+    _: Gettext, *, resident: bool = False, phone_orders: bool = False
+) -> ReplyKeyboardMarkup:
+    """The volunteer's menu: the tasks they run and their duty (and 📞 when staff allow them
+    to take orders by phone)."""
     rows = [
         [VOLUNTEER_TASKS, VOLUNTEER_DUTY],
         [VOLUNTEER_SHIFTS, VOLUNTEER_HISTORY, MENU_HELP],
     ]
+    if phone_orders:
+        rows.append([STAFF_PHONE_ORDER])
     return _keyboard(rows + ([RESIDENT_ROW] if resident else []), _)
 
 
@@ -138,7 +143,7 @@ def menu_for(roles: Roles | None, _: Gettext) -> ReplyKeyboardMarkup | None:
     if roles.is_staff:
         return staff_menu(_, resident=resident)
     if roles.volunteer_id and roles.volunteer_approved:
-        return volunteer_menu(_, resident=resident)
+        return volunteer_menu(_, resident=resident, phone_orders=roles.volunteer_phone_orders)
     return main_menu(_) if resident else None
 
 

@@ -19,6 +19,7 @@ from bot.errors import Refused, stale
 from bot.i18n import N_, gettext_for, local_time
 from bot.runtime import Runtime
 from bot.services import audit, residents, scope
+from bot.services.messages import tell
 from bot.services.people import language_of
 from models import Building, Compound, Grid, Order, Resident, Volunteer, VolunteerStatus
 
@@ -219,3 +220,33 @@ async def called_back(
     )
     _ = gettext_for(await language_of(session, telegram_id, rt.default_language))
     return _(CALLED_BACK).format(name=name, time=local_time(rt.clock.now(), rt.timezone))
+
+
+# --- volunteers staff allow ---------------------------------------------------------------------
+
+ALLOWED = N_(
+    "The staff allowed you to take orders by phone for residents of your grid: 📞 is in your "
+    "menu (send /help to see it)."
+)
+
+
+async def toggle_volunteer(
+    rt: Runtime, session: AsyncSession, staff_id: int, volunteer_id: int
+) -> tuple[int, bool]:
+    """Staff allow an approved volunteer of their grids to take orders by phone, or stop them
+    (recorded); the volunteer's grid and whether they may now."""
+    vol = await session.get(Volunteer, volunteer_id)
+    allowed = dict(await scope.grids_of(session, staff_id))
+    if vol is None or vol.grid_id not in allowed or vol.status != VolunteerStatus.APPROVED:
+        raise stale()
+    vol.can_take_phone_orders = not vol.can_take_phone_orders
+    await audit.record(
+        session,
+        rt.clock,
+        staff_id,
+        "phone_orders_allowed" if vol.can_take_phone_orders else "phone_orders_stopped",
+        f"volunteer:{vol.id}",
+    )
+    if vol.can_take_phone_orders:
+        await tell(rt, session, vol.telegram_id, lambda _: _(ALLOWED))
+    return vol.grid_id, vol.can_take_phone_orders

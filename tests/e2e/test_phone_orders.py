@@ -13,7 +13,7 @@ from bot.services import phone_orders
 from bot.services.orders import form, texts
 from handlers import phone_orders as phone_handlers
 from handlers.help import HELP_VOLUNTEER
-from handlers.keyboards import STAFF_PHONE_ORDER
+from handlers.keyboards import STAFF_PHONE_ORDER, STAFF_VOLUNTEERS
 from models import AuditEntry, Order, Resident
 from tests.factories import (
     ANSWERS,
@@ -89,7 +89,11 @@ async def test_phone_order_from_entry_to_delivered_with_call_backs(harness: Harn
         assert (household.name, household.unit, household.room) == ("李奶奶", "3", "502")
         order = await s.get(Order, order_id)
         assert order is not None
-        assert (order.channel, order.entered_by, order.resident_id) == ("phone", STAFF, household.id)
+        assert (order.channel, order.entered_by, order.resident_id) == (
+            "phone",
+            STAFF,
+            household.id,
+        )
 
     # The group post looks like any other: no name, phone or room.
     post = await staff.expect_in(GROUP_1, f"#{order_id}")
@@ -172,3 +176,40 @@ async def test_found_by_phone_and_linked_when_the_household_starts_the_bot(
         assert [r.telegram_id for r in rows] == [1005]
     li.say(Z("📋 My orders"))
     await li.expect(f"#{order_id}")
+
+
+async def test_staff_allow_a_volunteer_to_take_phone_orders(harness: Harness) -> None:
+    h = harness
+    staff = h.person(STAFF)
+    wang = h.person(VOLUNTEERS_1[0])
+    wang.say("/help")
+    menu = await wang.expect(Z(HELP_VOLUNTEER))
+    assert Z(STAFF_PHONE_ORDER) not in str(menu["reply_markup"])
+    wang.say(Z(STAFF_PHONE_ORDER))
+    await wang.expect(Z(phone_orders.NOT_ALLOWED))
+
+    # /volunteers → the grid → 📞 next to the volunteer.
+    staff.say(Z(STAFF_VOLUNTEERS))
+    grids = await staff.expect(lambda m: any(d.startswith("vs:g:") for _, d in buttons(m)))
+    await staff.press(grids, "第一网格")
+    listing = await h.wait_edit(STAFF, grids["message_id"], lambda m: "vs:ph:" in str(buttons(m)))
+    await staff.press(listing, Z("📞 Phone orders: {name}").format(name="王刚"))
+    await h.wait_edit(
+        STAFF,
+        grids["message_id"],
+        lambda m: Z("📵 No phone orders: {name}").format(name="王刚") in str(buttons(m)),
+    )
+    await wang.expect(Z(phone_orders.ALLOWED))
+    async with h.rt.db.read() as s:
+        assert await s.scalar(
+            select(AuditEntry.action).where(AuditEntry.action == "phone_orders_allowed")
+        )
+
+    # Their menu has 📞, for the households of their own grid only.
+    wang.say("/help")
+    menu = await wang.expect(Z(HELP_VOLUNTEER))
+    assert Z(STAFF_PHONE_ORDER) in str(menu["reply_markup"])
+    wang.say(Z(STAFF_PHONE_ORDER))
+    find = await wang.expect(Z(phone_handlers.FIND))
+    labels = str(buttons(find))
+    assert "幸福小区" in labels and "和平里" not in labels
