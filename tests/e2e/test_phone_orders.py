@@ -147,6 +147,10 @@ async def test_phone_order_from_entry_to_delivered_with_call_backs(harness: Harn
         ).all()
         assert [d["step"] for d in called] == ["claimed", "delivered"]
 
+    # /stats counts the orders by channel.
+    staff.say("/stats")
+    await staff.expect(Z("🤖 By the bot {bot} · 📞 by phone {phone}").format(bot=0, phone=1))
+
 
 async def test_found_by_phone_and_linked_when_the_household_starts_the_bot(
     harness: Harness,
