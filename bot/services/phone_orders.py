@@ -192,7 +192,7 @@ async def register_household(
     )
     session.add(r)
     await session.flush()
-    await audit.record(session, rt.clock, telegram_id, "phone_household", f"resident:{r.id}")
+    await audit.record(session, rt.clock, telegram_id, "phone.household", f"resident:{r.id}")
     await session.refresh(r, ["building"])
     return Item(r.id, _label(r))
 
@@ -216,7 +216,7 @@ async def called_back(
         if not s.covers(o.community_id, o.grid_id):
             raise stale()
     await audit.record(
-        session, rt.clock, telegram_id, "phone_called_back", f"order:{o.id}", step=step
+        session, rt.clock, telegram_id, "phone.called_back", f"order:{o.id}", step=step
     )
     _ = gettext_for(await language_of(session, telegram_id, rt.default_language))
     return _(CALLED_BACK).format(name=name, time=local_time(rt.clock.now(), rt.timezone))
@@ -244,7 +244,7 @@ async def toggle_volunteer(
         session,
         rt.clock,
         staff_id,
-        "phone_orders_allowed" if vol.can_take_phone_orders else "phone_orders_stopped",
+        "phone.allowed" if vol.can_take_phone_orders else "phone.stopped",
         f"volunteer:{vol.id}",
     )
     if vol.can_take_phone_orders:

@@ -142,7 +142,7 @@ async def test_phone_order_from_entry_to_delivered_with_call_backs(harness: Harn
         assert order is not None and order.status == "confirmed"
         called = (
             await s.scalars(
-                select(AuditEntry.details).where(AuditEntry.action == "phone_called_back")
+                select(AuditEntry.details).where(AuditEntry.action == "phone.called_back")
             )
         ).all()
         assert [d["step"] for d in called] == ["claimed", "delivered"]
@@ -205,9 +205,7 @@ async def test_staff_allow_a_volunteer_to_take_phone_orders(harness: Harness) ->
     )
     await wang.expect(Z(phone_orders.ALLOWED))
     async with h.rt.db.read() as s:
-        assert await s.scalar(
-            select(AuditEntry.action).where(AuditEntry.action == "phone_orders_allowed")
-        )
+        assert await s.scalar(select(AuditEntry.action).where(AuditEntry.action == "phone.allowed"))
 
     # Their menu has 📞, for the households of their own grid only.
     wang.say("/help")

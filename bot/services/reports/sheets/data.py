@@ -141,6 +141,7 @@ async def _orders(
             Order.reason,
             Order.paid_at,
             Order.paid_confirmed_at,
+            Order.channel,
         )
         .join(Building, Building.id == Order.building_id)
         .join(Compound, Compound.id == Building.compound_id)
