@@ -82,11 +82,8 @@ async def phone_typed(update: Update, ctx: AppContext) -> int:
     """A phone number typed: the households that have it."""
     assert update.effective_user is not None and update.effective_message is not None
     query = update.effective_message.text or ""
-    found = await attempt(
-        update,
-        ctx,
-        lambda w: phone_orders.by_phone(w.session, update.effective_user.id, query),  # type: ignore[union-attr]
-    )
+    uid = update.effective_user.id
+    found = await attempt(update, ctx, lambda w: phone_orders.by_phone(w.session, uid, query))
     if found is None:
         return ORD_PH_FIND
     _ = await ctx.gettext()

@@ -97,8 +97,11 @@ async def register(
     building_id: int,
     unit: str,
     room: str,
+    phone_verified: bool = False,
 ) -> ResidentInfo:
-    """Create or update the resident's registration (registering again edits the address)."""
+    """Create or update the resident's registration (registering again edits the address).
+    ``phone_verified``: the phone came from Telegram (their own contact shared), so a
+    household staff registered for phone orders at this door with it may be linked."""
     info = await directory.building(session, building_id)
     if info is None:
         raise Refused(N_("That building no longer exists. Please start again with /start."))
@@ -112,19 +115,26 @@ async def register(
     }
     now = clock.now()
     res = await session.scalar(select(Resident).where(Resident.telegram_id == telegram_id))
-    if res is None:
+    if res is None and phone_verified:
         # A household staff registered for phone orders (电话点单), at this door with this
         # phone, is this person: linked, not made twice, so they see the orders taken for it.
-        res = await session.scalar(
+        # Only with the phone Telegram vouches for: a typed number could be anyone's. Its last
+        # 11 digits: Telegram gives it with the country code (8613...), staff typed 13...
+        digits = re.sub(r"\D", "", values["phone"])[-11:]
+        candidates = await session.scalars(
             select(Resident)
             .where(
                 Resident.telegram_id.is_(None),
                 Resident.forgotten_at.is_(None),
-                Resident.phone == values["phone"],
                 Resident.building_id == building_id,
+                Resident.unit == values["unit"],
+                Resident.room == values["room"],
             )
             .order_by(Resident.id)
-            .limit(1)
+        )
+        res = next(
+            (r for r in candidates if re.sub(r"\D", "", r.phone)[-11:] == digits and digits),
+            None,
         )
         if res is not None:
             res.telegram_id = telegram_id
