@@ -120,7 +120,7 @@ async def register(
         # phone, is this person: linked, not made twice, so they see the orders taken for it.
         # Only with the phone Telegram vouches for: a typed number could be anyone's. Its last
         # 11 digits: Telegram gives it with the country code (8613...), staff typed 13...
-        digits = re.sub(r"\D", "", values["phone"])[-11:]
+        digits = re.sub(r"\D", "", str(values["phone"]))[-11:]
         candidates = await session.scalars(
             select(Resident)
             .where(
