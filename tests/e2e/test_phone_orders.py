@@ -219,3 +219,36 @@ async def test_staff_allow_a_volunteer_to_take_phone_orders(harness: Harness) ->
     find = await wang.expect(Z(phone_handlers.FIND))
     labels = str(buttons(find))
     assert "幸福小区" in labels and "和平里" not in labels
+
+
+async def test_cannot_be_done_asks_for_a_call_back_too(harness: Harness) -> None:
+    from bot.services.orders import drafts, transitions
+
+    h = harness
+    staff = h.person(STAFF)
+    kinds = await new_household(h, staff)
+    await staff.press(kinds, "✖️")
+    async with h.rt.db.session() as s:
+        household = await s.scalar(select(Resident.id).where(Resident.phone == PHONE))
+        assert household is not None
+        d = await drafts.start_phone_draft(h.rt, s, STAFF, household)
+        await drafts.update_draft(
+            h.rt, s, d.id, STAFF, category="groceries", urgency="normal", **ANSWERS["groceries"]
+        )
+        order_id = (await drafts.submit_draft(h.rt, s, d.id, STAFF)).order.id
+        await transitions.claim(h.rt, s, order_id, VOLUNTEERS_1[0])
+        await transitions.give_up(h.rt, s, order_id, VOLUNTEERS_1[0], "全城缺货")
+    h.rt.wake_outbox()
+    sorry = await staff.expect(
+        lambda m: Z(phone_orders.CALL_BACK) in text_of(m) and "全城缺货" in text_of(m)
+    )
+    await staff.press(sorry, "✅")
+    await h.wait_edit(STAFF, sorry["message_id"], lambda m: not buttons(m))
+    await h.settle()
+    async with h.rt.db.read() as s:
+        steps = (
+            await s.scalars(
+                select(AuditEntry.details).where(AuditEntry.action == "phone.called_back")
+            )
+        ).all()
+        assert [d["step"] for d in steps] == ["unfulfillable"]  # the claim's was not pressed
