@@ -24,7 +24,7 @@ from handlers.callback_data import ID, Callback, one_of
 from handlers.context import AppContext
 from handlers.keyboards import MENU_ANY, STAFF_PHONE_ORDER, inline, label_pattern
 from handlers.resident_forms import DRAFT_KEY, EDITING_KEY
-from handlers.work import attempt, unit_of_work
+from handlers.work import Work, attempt, unit_of_work
 
 ORD_PH_FIND, ORD_PH_NEW = 14, 15
 
@@ -113,7 +113,7 @@ async def building_chosen(update: Update, ctx: AppContext) -> int:
     q = pressed(update)
     building_id = BUILDING.parse(q.data).building_id
 
-    async def households(w: Any) -> tuple[str, list[phone_orders.Item]]:
+    async def households(w: Work) -> tuple[str, list[phone_orders.Item]]:
         label = await phone_orders.building_label(w.session, q.from_user.id, building_id)
         return label, await phone_orders.in_building(w.session, q.from_user.id, building_id)
 
@@ -195,7 +195,7 @@ async def new_answer(update: Update, ctx: AppContext) -> int:
         return ORD_PH_NEW
     uid = update.effective_user.id
 
-    async def register(w: Any) -> drafts.DraftView:
+    async def register(w: Work) -> drafts.DraftView:
         item = await phone_orders.register_household(
             ctx.rt,
             w.session,
