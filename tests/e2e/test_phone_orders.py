@@ -252,3 +252,29 @@ async def test_cannot_be_done_asks_for_a_call_back_too(harness: Harness) -> None
             )
         ).all()
         assert [d["step"] for d in steps] == ["unfulfillable"]  # the claim's was not pressed
+
+
+async def test_the_households_cap_holds_for_phone_orders(harness: Harness) -> None:
+    from bot.services.orders import drafts
+
+    h = harness
+    staff = h.person(STAFF)
+    kinds = await new_household(h, staff)
+    await staff.press(kinds, "✖️")
+    cap = h.rt.settings.limits.max_open_orders
+    async with h.rt.db.session() as s:
+        household = await s.scalar(select(Resident.id).where(Resident.phone == PHONE))
+        assert household is not None
+        for _ in range(cap):
+            d = await drafts.start_phone_draft(h.rt, s, STAFF, household)
+            await drafts.update_draft(
+                h.rt, s, d.id, STAFF, category="groceries", urgency="normal", **ANSWERS["groceries"]
+            )
+            await drafts.submit_draft(h.rt, s, d.id, STAFF)
+    staff.say(Z(STAFF_PHONE_ORDER))
+    await staff.expect(Z(phone_handlers.FIND))
+    staff.say(PHONE)
+    which = await staff.expect(lambda m: any(d.startswith("ph:h:") for _, d in buttons(m)))
+    refused = await staff.press(which, "李奶奶")
+    assert refused is not None and "这一户已经有" in refused["text"]
+    assert await h.count(Order) == cap

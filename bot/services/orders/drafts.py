@@ -115,11 +115,24 @@ async def _open_orders(session: AsyncSession, resident_id: int) -> int:
     )
 
 
-async def _check_cap(rt: Runtime, session: AsyncSession, resident_id: int) -> None:
+async def _check_cap(
+    rt: Runtime, session: AsyncSession, resident_id: int, *, by_phone: bool = False
+) -> None:
     """The household's cap on orders under way, counted on its locked row (DESIGN rule 14):
     two orders sent at once cannot both pass it."""
     await session.execute(select(Resident.id).where(Resident.id == resident_id).with_for_update())
     cap = rt.settings.limits.max_open_orders
+    if await _open_orders(session, resident_id) >= cap and by_phone:
+        # Said to the person taking a phone order, about the household that called.
+        raise Refused(
+            P_(
+                "This household already has {n} order under way. Please wait until it is "
+                "finished, or cancel it on its card.",
+                "This household already has {n} orders under way. Please wait until one is "
+                "finished, or cancel one on its card.",
+            ),
+            n=cap,
+        )
     if await _open_orders(session, resident_id) >= cap:
         raise Refused(
             P_(
@@ -166,7 +179,7 @@ async def start_phone_draft(
     from bot.services import phone_orders  # the household's scope; it imports this module
 
     await phone_orders.household_in_reach(session, telegram_id, resident_id)
-    await _check_cap(rt, session, resident_id)
+    await _check_cap(rt, session, resident_id, by_phone=True)
     now = rt.clock.now()
     d = OrderDraft(
         resident_id=resident_id,
@@ -445,7 +458,7 @@ async def submit_draft(
         return Submitted(existing, created=False)
     resident = await session.get(Resident, d.resident_id)
     assert resident is not None
-    await _check_cap(rt, session, resident.id)
+    await _check_cap(rt, session, resident.id, by_phone=d.entered_by is not None)
     who: Resident | Recipient = resident
     if d.recipient_id is not None:
         r = await session.get(Recipient, d.recipient_id)
