@@ -14,7 +14,7 @@ from bot.services.orders import form, texts
 from handlers import phone_orders as phone_handlers
 from handlers.help import HELP_VOLUNTEER
 from handlers.keyboards import STAFF_PHONE_ORDER, STAFF_VOLUNTEERS
-from models import AuditEntry, Order, Resident
+from models import AuditEntry, Order, OrderEvent, Resident
 from tests.factories import (
     ANSWERS,
     GROUP_1,
@@ -94,6 +94,9 @@ async def test_phone_order_from_entry_to_delivered_with_call_backs(harness: Harn
             STAFF,
             household.id,
         )
+        first = await s.scalar(select(OrderEvent).where(OrderEvent.order_id == order_id))
+        assert first is not None
+        assert (first.actor, first.actor_telegram_id, first.note) == ("staff", STAFF, "phone")
 
     # The group post looks like any other: no name, phone or room.
     post = await staff.expect_in(GROUP_1, f"#{order_id}")

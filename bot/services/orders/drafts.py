@@ -506,7 +506,8 @@ async def submit_draft(
     session.add(
         OrderEvent(
             order_id=o.id,
-            actor=Actor.RESIDENT,
+            # Taken by phone: entered by staff (or a volunteer they allowed), for the household.
+            actor=Actor.STAFF if d.entered_by is not None else Actor.RESIDENT,
             actor_telegram_id=telegram_id,
             from_status=None,
             to_status=S.OPEN,
