@@ -48,6 +48,12 @@ def relay_action(order_id: int) -> str:
     return f"m:to:{order_id}"
 
 
+def called_back_action(order_id: int, step: str) -> str:
+    """✅ 已通知居民: the person who took a phone order called the household back about this
+    step (ph:told:<order id>:<step>)."""
+    return f"ph:told:{order_id}:{step}"
+
+
 def urge_action(order_id: int) -> str:
     """🔔 催一催: a resident waiting for a volunteer reminds the staff (w:urge:<order id>)."""
     return f"w:urge:{order_id}"

@@ -48,6 +48,7 @@ from handlers import (
     notices,
     ordering,
     payments,
+    phone_orders,
     privately,
     registration,
     relay,
@@ -172,6 +173,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     app.add_handler(relay.relay_command())
     for handler in (
         *ordering.outside_handlers(),
+        *phone_orders.outside_handlers(),
         *my_orders.my_orders_handlers(),
         *my_info.my_info_handlers(),
         *volunteer.volunteer_handlers(),

@@ -36,6 +36,7 @@ STAFF_NOTICES = N_("📬 Notices sent")
 STAFF_EXPORT = N_("📤 Export")
 STAFF_ROSTER = N_("🗓 Roster")
 STAFF_VOLUNTEERS = N_("🙋 Volunteers")
+STAFF_PHONE_ORDER = N_("📞 Order by phone")
 # The volunteer's menu.
 VOLUNTEER_TASKS = N_("🧾 My tasks")
 VOLUNTEER_DUTY = N_("🟢 On/off duty")
@@ -50,6 +51,7 @@ STAFF_LABELS = (
     STAFF_EXPORT,
     STAFF_ROSTER,
     STAFF_VOLUNTEERS,
+    STAFF_PHONE_ORDER,
 )
 VOLUNTEER_LABELS = (VOLUNTEER_TASKS, VOLUNTEER_DUTY, VOLUNTEER_SHIFTS, VOLUNTEER_HISTORY)
 MENU_LABELS = (
@@ -120,16 +122,22 @@ def staff_menu(_: Gettext, *, resident: bool = False) -> ReplyKeyboardMarkup:
         [STAFF_STATS, STAFF_TODO, STAFF_CARE],
         [STAFF_NOTICE, STAFF_NOTICES, STAFF_EXPORT],
         [STAFF_ROSTER, STAFF_VOLUNTEERS, MENU_HELP],
+        [STAFF_PHONE_ORDER],
     ]
     return _keyboard(rows + ([RESIDENT_ROW] if resident else []), _)
 
 
-def volunteer_menu(_: Gettext, *, resident: bool = False) -> ReplyKeyboardMarkup:
-    """The volunteer's menu: the tasks they run and their duty."""
+def volunteer_menu(
+    _: Gettext, *, resident: bool = False, phone_orders: bool = False
+) -> ReplyKeyboardMarkup:
+    """The volunteer's menu: the tasks they run and their duty (and 📞 when staff allow them
+    to take orders by phone)."""
     rows = [
         [VOLUNTEER_TASKS, VOLUNTEER_DUTY],
         [VOLUNTEER_SHIFTS, VOLUNTEER_HISTORY, MENU_HELP],
     ]
+    if phone_orders:
+        rows.append([STAFF_PHONE_ORDER])
     return _keyboard(rows + ([RESIDENT_ROW] if resident else []), _)
 
 
@@ -142,7 +150,7 @@ def menu_for(roles: Roles | None, _: Gettext) -> ReplyKeyboardMarkup | None:
     if roles.is_staff:
         return staff_menu(_, resident=resident)
     if roles.volunteer_id and roles.volunteer_approved:
-        return volunteer_menu(_, resident=resident)
+        return volunteer_menu(_, resident=resident, phone_orders=roles.volunteer_phone_orders)
     return main_menu(_) if resident else None
 
 

@@ -242,6 +242,8 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
                 )
             ).all()
         for tid, name in registered:
+            if tid is None:
+                continue
             if tid not in emu.users:
                 emu.create_user(tid, first_name=name)
             for spec in bot_specs:

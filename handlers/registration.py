@@ -360,7 +360,15 @@ async def phone_given(update: Update, ctx: AppContext) -> int:
                     "them."
                 ).format(name=r.name, address=r.address, phone=r.phone)
             else:
-                me = await residents.register(w.session, ctx.rt.clock, telegram_id=user_id, **place)
+                me = await residents.register(
+                    w.session,
+                    ctx.rt.clock,
+                    telegram_id=user_id,
+                    # Their own contact: the phone Telegram knows is theirs.
+                    phone_verified=msg.contact is not None
+                    and msg.contact.user_id == update.effective_user.id,
+                    **place,
+                )
                 done = _(
                     "Registered. {name}, {address}, {phone}.\nPress 📝 Order whenever you need an "
                     "errand run; /start again changes your address."

@@ -17,7 +17,7 @@ from telegram.ext import (
 from bot.buttons import Button, Rows
 from bot.errors import STALE, Refused
 from bot.i18n import N_, Gettext
-from bot.services import volunteers
+from bot.services import phone_orders, volunteers
 from handlers.answers import alert, answer, edit_or_send, pressed, set_buttons
 from handlers.callback_data import ID, Callback, one_of
 from handlers.context import AppContext
@@ -31,6 +31,8 @@ GRIDS = Callback("vs", "list")
 GRID = Callback("vs", "g", grid_id=ID)
 ASK = Callback("vs", verb=one_of(("s", "r")), volunteer_id=ID)
 CONFIRMED = Callback("vs", verb=one_of(("sy", "ry")), volunteer_id=ID)
+# Allow a volunteer to take orders by phone (📞 代下单), or stop them.
+PHONE_ORDERS = Callback("vs", "ph", volunteer_id=ID)
 
 logger = logging.getLogger(__name__)
 
@@ -194,7 +196,15 @@ def _volunteer_listing(
                     Button(
                         _("✖️ Suspend {name}").format(name=v.name),
                         ASK.data(verb="s", volunteer_id=v.id),
-                    )
+                    ),
+                    Button(
+                        (
+                            _("📵 No phone orders: {name}")
+                            if v.phone_orders
+                            else _("📞 Phone orders: {name}")
+                        ).format(name=v.name),
+                        PHONE_ORDERS.data(volunteer_id=v.id),
+                    ),
                 ]
             )
     if not rows:
@@ -252,6 +262,24 @@ async def volunteers_grid(update: Update, ctx: AppContext) -> None:
     screen = await attempt(
         update, ctx, lambda w: _grid_screen(w, q.from_user.id, grid_id), write=False
     )
+    if screen is None:
+        return
+    await answer(q)
+    await edit_or_send(update, screen[0], inline(screen[1]))
+
+
+async def volunteer_phone_orders(update: Update, ctx: AppContext) -> None:
+    """vs:ph:<id>: allow the volunteer to take orders by phone, or stop them; the list again."""
+    q = pressed(update)
+    volunteer_id = PHONE_ORDERS.parse(q.data).volunteer_id
+
+    async def toggle(w: Work) -> tuple[str, Rows]:
+        grid_id, _allowed = await phone_orders.toggle_volunteer(
+            ctx.rt, w.session, q.from_user.id, volunteer_id
+        )
+        return await _grid_screen(w, q.from_user.id, grid_id)
+
+    screen = await attempt(update, ctx, toggle)
     if screen is None:
         return
     await answer(q)
@@ -338,6 +366,7 @@ def staff_handlers() -> list[Any]:
         GRIDS.handler(volunteers_command),
         GRID.handler(volunteers_grid),
         ASK.handler(volunteer_ask),
+        PHONE_ORDERS.handler(volunteer_phone_orders),
         CONFIRMED.handler(volunteer_confirmed),
         CommandHandler("bind", bind_start),
         BIND.handler(bind_chosen),

@@ -100,7 +100,9 @@ class Resident(Base):
     __tablename__ = "residents"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    telegram_id: Mapped[int] = mapped_column(BigInteger, unique=True)
+    # None: a household registered by staff for orders taken by phone (电话点单), which has no
+    # Telegram (yet: starting the bot with the same phone links it).
+    telegram_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     name: Mapped[str] = mapped_column(String(64))
     phone: Mapped[str] = mapped_column(String(32))
     building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id"), index=True)
@@ -162,6 +164,8 @@ class Volunteer(Base):
     # A picture of their payment QR code (a Telegram file id), shown privately to the
     # residents of the orders they deliver with an amount; never to a group.
     pay_qr: Mapped[str | None] = mapped_column(String(256))
+    # Staff allowed them to take orders by phone for households of their grid (📞 代下单).
+    can_take_phone_orders: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     grid: Mapped[Grid] = relationship()
@@ -302,6 +306,10 @@ class Order(Base):
     # The one reminder to pay, `[delivery] unpaid_remind_hours` after delivery (claimed by a
     # conditional UPDATE on it, so several sweeps send it once).
     pay_reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # How it came: "bot" (the resident's own chat) or "phone" (entered by `entered_by`, a
+    # staff member or an allowed volunteer, for a household that called).
+    channel: Mapped[str] = mapped_column(String(8), default="bot", server_default="bot")
+    entered_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -365,6 +373,8 @@ class OrderDraft(Base):
     doorstep: Mapped[bool] = mapped_column(Boolean, default=True)
     recipient_id: Mapped[int | None] = mapped_column(ForeignKey("recipients.id"))
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), unique=True)
+    # A phone order's form: who fills it in for the household (else the resident themselves).
+    entered_by: Mapped[int | None] = mapped_column(BigInteger)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

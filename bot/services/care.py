@@ -78,7 +78,7 @@ class Household:
     """One household as the care list shows it (staff only)."""
 
     resident_id: int
-    telegram_id: int
+    telegram_id: int | None  # None: registered by staff, no Telegram (电话点单)
     name: str
     phone: str
     compound: str

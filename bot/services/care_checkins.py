@@ -79,12 +79,17 @@ async def ask_due(rt: Runtime) -> int:
                 )
                 .where(care_flags.has_flag())
                 .where(CareCheck.id.is_(None))
+                # No Telegram (registered by staff for phone orders): nobody to ask here.
+                .where(Resident.telegram_id.is_not(None))
                 .order_by(Resident.id)
                 .limit(500)
             )
         ).all()
-        langs = await languages_of(session, [tid for _, tid in due], rt.default_language)
+        langs = await languages_of(
+            session, [tid for _, tid in due if tid is not None], rt.default_language
+        )
         for resident_id, telegram_id in due:
+            assert telegram_id is not None
             try:
                 async with session.begin_nested():
                     check = CareCheck(resident_id=resident_id, day=today, asked_at=now)

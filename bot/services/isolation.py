@@ -54,7 +54,7 @@ async def tell_household(
     """Staff changed the household's isolation: it hears what that changes for its orders
     (nothing when the change makes no difference to it today)."""
     today = rt.today()
-    if r.forgotten_at is not None or until == before:
+    if r.forgotten_at is not None or r.telegram_id is None or until == before:
         return
     if until is not None and until >= today:
         month, day = until.month, until.day

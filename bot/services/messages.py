@@ -27,6 +27,7 @@ async def tell(
     """Owe each target one message (once each, in order), rendered in their language; ``render``
     returns the text, or the text and its buttons."""
     ids = list(dict.fromkeys([targets] if isinstance(targets, int) else targets))
+    ids = [tid for tid in ids if tid]  # 0: a household without Telegram, nobody to tell
     langs = await languages_of(session, ids, rt.default_language)
     for tid in ids:
         out = render(gettext_for(langs[tid]))

@@ -22,6 +22,8 @@ class Roles:
     volunteer_approved: bool
     volunteer_grid_id: int | None
     staff_roles: tuple[str, ...]
+    # Staff allowed them to take orders by phone (📞 代下单 in their menu).
+    volunteer_phone_orders: bool = False
 
     @property
     def is_staff(self) -> bool:
@@ -57,8 +59,9 @@ async def refuse_if_suspended(session: AsyncSession, telegram_id: int) -> None:
         raise Refused(SUSPENDED)
 
 
-# A row of ``_about``: kind, id, text (status, role or language), grid id.
-AboutRow = tuple[str, int | None, str | None, int | None]
+# A row of ``_about``: kind, id, text (status, role or language), grid id, and whether a
+# volunteer takes orders by phone.
+AboutRow = tuple[str, int | None, str | None, int | None, bool | None]
 
 
 def _about(telegram_id: int) -> CompoundSelect[Any]:
@@ -69,14 +72,22 @@ def _about(telegram_id: int) -> CompoundSelect[Any]:
         cast(Table, m.__table__).c for m in (Resident, Volunteer, Staff, UserPref)
     )
     return union_all(
-        select(literal("r"), resident.id, null(), null()).where(
+        select(
+            literal("v"),
+            volunteer.id,
+            volunteer.status,
+            volunteer.grid_id,
+            volunteer.can_take_phone_orders,
+        ).where(volunteer.telegram_id == telegram_id),
+        select(literal("r"), resident.id, null(), null(), null()).where(
             resident.telegram_id == telegram_id
         ),
-        select(literal("v"), volunteer.id, volunteer.status, volunteer.grid_id).where(
-            volunteer.telegram_id == telegram_id
+        select(literal("s"), null(), staff.role, null(), null()).where(
+            staff.telegram_id == telegram_id
         ),
-        select(literal("s"), null(), staff.role, null()).where(staff.telegram_id == telegram_id),
-        select(literal("l"), null(), pref.language, null()).where(pref.telegram_id == telegram_id),
+        select(literal("l"), null(), pref.language, null(), null()).where(
+            pref.telegram_id == telegram_id
+        ),
     )
 
 
@@ -85,15 +96,15 @@ async def who_is(
 ) -> tuple[Roles, str]:
     """``roles_of`` and ``language_of`` together, in one statement."""
     resident_id: int | None = None
-    volunteer: tuple[int | None, str | None, int | None] | None = None
+    volunteer: tuple[int | None, str | None, int | None, bool] | None = None
     staff_roles: set[str] = set()
     chosen: str | None = None
     rows = cast("list[AboutRow]", (await session.execute(_about(telegram_id))).all())
-    for kind, id_, text, grid_id in rows:
+    for kind, id_, text, grid_id, by_phone in rows:
         if kind == "r" and resident_id is None:
             resident_id = id_
         elif kind == "v" and volunteer is None:
-            volunteer = (id_, text, grid_id)
+            volunteer = (id_, text, grid_id, bool(by_phone))
         elif kind == "s":
             staff_roles.add(str(text))
         elif kind == "l" and text:
@@ -105,6 +116,7 @@ async def who_is(
         volunteer_approved=bool(volunteer and volunteer[1] == VolunteerStatus.APPROVED),
         volunteer_grid_id=volunteer[2] if volunteer else None,
         staff_roles=tuple(sorted(staff_roles)),
+        volunteer_phone_orders=bool(volunteer and volunteer[3]),
     )
     if chosen:
         return roles, chosen

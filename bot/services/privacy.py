@@ -408,7 +408,7 @@ async def _blank_copies(
 
 
 async def _forget_resident(session: AsyncSession, r: Resident, done: Forgotten, now: Any) -> None:
-    tid = r.telegram_id
+    tid = r.telegram_id if r.telegram_id is not None else FORGOTTEN_BASE + r.id
     anon = FORGOTTEN_BASE + r.id
     await session.execute(
         update(OrderEvent).where(OrderEvent.actor_telegram_id == tid).values(actor_telegram_id=None)

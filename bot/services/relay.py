@@ -234,7 +234,7 @@ async def thread(
         found = await session.execute(
             select(model.telegram_id, model.name).where(model.telegram_id.in_(senders))
         )
-        names[role] = {tid: name for tid, name in found}
+        names[role] = {tid: name for tid, name in found if tid is not None}
     return v, [
         RelayMessage(
             role=m.sender_role,

@@ -97,8 +97,11 @@ async def register(
     building_id: int,
     unit: str,
     room: str,
+    phone_verified: bool = False,
 ) -> ResidentInfo:
-    """Create or update the resident's registration (registering again edits the address)."""
+    """Create or update the resident's registration (registering again edits the address).
+    ``phone_verified``: the phone came from Telegram (their own contact shared), so a
+    household staff registered for phone orders at this door with it may be linked."""
     info = await directory.building(session, building_id)
     if info is None:
         raise Refused(N_("That building no longer exists. Please start again with /start."))
@@ -112,6 +115,29 @@ async def register(
     }
     now = clock.now()
     res = await session.scalar(select(Resident).where(Resident.telegram_id == telegram_id))
+    if res is None and phone_verified:
+        # A household staff registered for phone orders (电话点单), at this door with this
+        # phone, is this person: linked, not made twice, so they see the orders taken for it.
+        # Only with the phone Telegram vouches for: a typed number could be anyone's. Its last
+        # 11 digits: Telegram gives it with the country code (8613...), staff typed 13...
+        digits = re.sub(r"\D", "", str(values["phone"]))[-11:]
+        candidates = await session.scalars(
+            select(Resident)
+            .where(
+                Resident.telegram_id.is_(None),
+                Resident.forgotten_at.is_(None),
+                Resident.building_id == building_id,
+                Resident.unit == values["unit"],
+                Resident.room == values["room"],
+            )
+            .order_by(Resident.id)
+        )
+        res = next(
+            (r for r in candidates if re.sub(r"\D", "", r.phone)[-11:] == digits and digits),
+            None,
+        )
+        if res is not None:
+            res.telegram_id = telegram_id
     if res is None:
         res = Resident(telegram_id=telegram_id, created_at=now, **values)
         session.add(res)
@@ -138,13 +164,21 @@ def address_text(community: str, building_label: str, unit: str, room: str) -> s
 
 async def get(session: AsyncSession, telegram_id: int) -> ResidentInfo | None:
     res = await session.scalar(select(Resident).where(Resident.telegram_id == telegram_id))
-    if res is None:
-        return None
+    return await _info(session, res) if res is not None else None
+
+
+async def get_by_id(session: AsyncSession, resident_id: int) -> ResidentInfo | None:
+    """A household by its row (a phone order's household may have no Telegram)."""
+    res = await session.get(Resident, resident_id)
+    return await _info(session, res) if res is not None else None
+
+
+async def _info(session: AsyncSession, res: Resident) -> ResidentInfo:
     info = await directory.building(session, res.building_id)
     assert info is not None
     return ResidentInfo(
         id=res.id,
-        telegram_id=telegram_id,
+        telegram_id=res.telegram_id or 0,
         name=res.name,
         phone=res.phone,
         building_id=res.building_id,

@@ -280,6 +280,7 @@ class VolunteerLine:
     status: str
     on_duty: bool
     running: int  # tasks they hold now
+    phone_orders: bool = False  # allowed to take orders by phone (📞 代下单)
 
 
 @dataclass(frozen=True)
@@ -313,7 +314,13 @@ async def grid_volunteers(
     )
     return allowed[grid_id], [
         VolunteerLine(
-            v.id, v.telegram_id, v.name, v.status, v.on_duty_since is not None, int(n or 0)
+            v.id,
+            v.telegram_id,
+            v.name,
+            v.status,
+            v.on_duty_since is not None,
+            int(n or 0),
+            v.can_take_phone_orders,
         )
         for v, n in rows
     ]

@@ -307,6 +307,24 @@ async def care(w: Walk) -> None:
     await w.boss.expect(lambda m: any(d.startswith("cr:") for _, d in buttons(m)))
 
 
+async def phone_order(w: Walk) -> None:
+    """📞 代下单: the compounds, the buildings, a building's households, a new one's question."""
+    from handlers.keyboards import STAFF_PHONE_ORDER
+    from handlers.phone_orders import QUESTIONS
+
+    boss = w.boss.user_id
+    w.boss.say(Z(STAFF_PHONE_ORDER))
+    find = await w.boss.expect(lambda m: "ph:c:" in str(buttons(m)))
+    await w.boss.press(find, "幸福小区")
+    built = await w.h.wait_edit(boss, find["message_id"], lambda m: "ph:b:" in str(buttons(m)))
+    await w.boss.press(built, "2栋")
+    here = await w.h.wait_edit(boss, find["message_id"], lambda m: "ph:nb:" in str(buttons(m)))
+    await w.boss.press(here, "➕")
+    asked = Z(QUESTIONS[0][1])
+    new = await w.h.wait_edit(boss, find["message_id"], lambda m: asked in text_of(m))
+    await w.boss.press(new, "✖️")
+
+
 RESIDENT_BEFORE: list[tuple[str, Step]] = [
     ("resident: /start and registration", registration),
     ("resident: menu", menu),
@@ -339,6 +357,7 @@ STAFF_SCREENS: list[tuple[str, Step]] = [
     ("staff: /roster", roster),
     ("staff: /setup", setup_screen),
     ("staff: /setup, a file with mistakes", setup_bad_file),
+    ("staff: 📞 an order by phone", phone_order),
 ]
 SCREENS = RESIDENT_BEFORE + VOLUNTEER + RESIDENT_AFTER + STAFF_SCREENS
 

@@ -129,6 +129,8 @@ def _queries(
         select(Resident.telegram_id, Resident.id, Resident.building_id)
         .join(Building, Building.id == Resident.building_id)
         .where(Resident.forgotten_at.is_(None))  # erased households are never messaged
+        # A household registered by staff without Telegram (电话点单) has no chat to reach.
+        .where(Resident.telegram_id.is_not(None))
     )
     gq = select(Grid.group_chat_id).where(Grid.group_chat_id.is_not(None))
     if aud == BUILDING:
@@ -158,7 +160,7 @@ def _queries(
         elif notice.community_id is not None:
             vq = vq.where(Grid.community_id == notice.community_id)
     residents = None if aud == VOLUNTEERS else rq.order_by(Resident.id)
-    return residents, vq, gq.order_by(Grid.id)
+    return cast("Select[int, int, int] | None", residents), vq, gq.order_by(Grid.id)
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,17 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
-from bot.buttons import Button, Rows, order_action, payment_action, relay_action
+from bot.buttons import (
+    Button,
+    Rows,
+    called_back_action,
+    order_action,
+    payment_action,
+    relay_action,
+)
 from bot.i18n import Gettext, gettext_for, local_time
 from bot.runtime import Runtime
+from bot.services import phone_orders
 from bot.services.messages import tell
 from bot.services.orders import kinds, texts
 from bot.services.orders.kinds import ENDED, FORWARD
@@ -200,6 +208,8 @@ async def show(rt: Runtime, session: AsyncSession, order_id: int, *, anew: bool 
     if o is None:
         return
     v = view(o)
+    if not v.resident_telegram_id:
+        return  # a household without Telegram and nobody acting for it
     _ = gettext_for(await language_of(session, v.resident_telegram_id, rt.default_language))
     text, rows = resident_card(v, _, rt.timezone, await times_of(session, o))
     card = await _editable(rt, session, o.resident_card_id)
@@ -224,7 +234,23 @@ async def changed(rt: Runtime, session: AsyncSession, v: OrderView, notice: bool
     itself comes last, above that message: its ✅ Received is what the resident is asked to
     press, and an old card far up the chat is hard to find."""
     await show(rt, session, v.id, anew=v.status == "delivered")
-    if notice:
+    if notice and v.relayed and v.status in phone_orders.CALL_BACK_STEPS:
+        # A household without Telegram hears it from whoever took its order by phone: they
+        # are asked to call it back, and say so with ✅ (recorded).
+        def prompt(_: Gettext) -> tuple[str, Rows]:
+            text = "\n".join(
+                [
+                    _(phone_orders.CALL_BACK),
+                    texts.resident_notice(v, _, rt.timezone),
+                    "",
+                    f"👤 {v.contact_name}  📞 {v.contact_phone}",
+                ]
+            )
+            button = Button(_("✅ Resident told"), called_back_action(v.id, v.status))
+            return text, [[button]]
+
+        await tell(rt, session, v.resident_telegram_id, prompt)
+    elif notice:
         await tell(
             rt,
             session,

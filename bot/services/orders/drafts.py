@@ -13,7 +13,7 @@ from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -63,6 +63,9 @@ class DraftView:
     recipient_id: int | None
     details: dict[str, Any]
     order_id: int | None
+    resident_id: int = 0
+    # A phone order's form (电话点单): who fills it in for the household.
+    entered_by: int | None = None
 
     @property
     def answers(self) -> dict[str, Any]:
@@ -96,6 +99,8 @@ def _draft_view(d: OrderDraft) -> DraftView:
         recipient_id=d.recipient_id,
         details=dict(d.details or {}),
         order_id=d.order_id,
+        resident_id=d.resident_id,
+        entered_by=d.entered_by,
     )
 
 
@@ -110,11 +115,24 @@ async def _open_orders(session: AsyncSession, resident_id: int) -> int:
     )
 
 
-async def _check_cap(rt: Runtime, session: AsyncSession, resident_id: int) -> None:
+async def _check_cap(
+    rt: Runtime, session: AsyncSession, resident_id: int, *, by_phone: bool = False
+) -> None:
     """The household's cap on orders under way, counted on its locked row (DESIGN rule 14):
     two orders sent at once cannot both pass it."""
     await session.execute(select(Resident.id).where(Resident.id == resident_id).with_for_update())
     cap = rt.settings.limits.max_open_orders
+    if await _open_orders(session, resident_id) >= cap and by_phone:
+        # Said to the person taking a phone order, about the household that called.
+        raise Refused(
+            P_(
+                "This household already has {n} order under way. Please wait until it is "
+                "finished, or cancel it on its card.",
+                "This household already has {n} orders under way. Please wait until one is "
+                "finished, or cancel one on its card.",
+            ),
+            n=cap,
+        )
     if await _open_orders(session, resident_id) >= cap:
         raise Refused(
             P_(
@@ -153,11 +171,41 @@ async def start_draft(
     return _draft_view(d)
 
 
+async def start_phone_draft(
+    rt: Runtime, session: AsyncSession, telegram_id: int, resident_id: int
+) -> DraftView:
+    """An order taken by phone (电话点单): the form is filled in by ``telegram_id`` (staff of
+    the household's grid, or a volunteer they allowed) for the household, with its checks."""
+    from bot.services import phone_orders  # the household's scope; it imports this module
+
+    await phone_orders.household_in_reach(session, telegram_id, resident_id)
+    await _check_cap(rt, session, resident_id, by_phone=True)
+    now = rt.clock.now()
+    d = OrderDraft(
+        resident_id=resident_id,
+        entered_by=telegram_id,
+        details={},
+        doorstep=True,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(d)
+    await session.flush()
+    return _draft_view(d)
+
+
 async def _own_draft(session: AsyncSession, draft_id: int, telegram_id: int) -> OrderDraft:
+    """The draft, if this person fills it in: their own, or a phone order they entered."""
     d = await session.scalar(
         select(OrderDraft)
         .join(Resident, Resident.id == OrderDraft.resident_id)
-        .where(OrderDraft.id == draft_id, Resident.telegram_id == telegram_id)
+        .where(
+            OrderDraft.id == draft_id,
+            or_(
+                (Resident.telegram_id == telegram_id) & OrderDraft.entered_by.is_(None),
+                OrderDraft.entered_by == telegram_id,
+            ),
+        )
     )
     if d is None:
         raise Refused(N_("This order form has expired. Press Order to start a new one."))
@@ -279,7 +327,7 @@ async def _check_cards_fit(rt: Runtime, session: AsyncSession, d: OrderDraft, te
         community=b.grid.community.name,
         contact_name=who.name,
         contact_phone=who.phone,
-        resident_telegram_id=resident.telegram_id,
+        resident_telegram_id=resident.telegram_id or 0,
         volunteer_name="志愿者" * 4,
         volunteer_telegram_id=None,
         grid_id=b.grid_id,
@@ -368,6 +416,8 @@ async def copy_order(
         doorstep=o.doorstep,
         details=dict(o.details or {}),
         recipient_id=o.recipient_id if recipient and not recipient.removed else None,
+        # Again for a household without Telegram: by the person acting for it.
+        entered_by=telegram_id if o.resident.telegram_id is None else None,
         created_at=now,
         updated_at=now,
     )
@@ -408,7 +458,7 @@ async def submit_draft(
         return Submitted(existing, created=False)
     resident = await session.get(Resident, d.resident_id)
     assert resident is not None
-    await _check_cap(rt, session, resident.id)
+    await _check_cap(rt, session, resident.id, by_phone=d.entered_by is not None)
     who: Resident | Recipient = resident
     if d.recipient_id is not None:
         r = await session.get(Recipient, d.recipient_id)
@@ -445,6 +495,8 @@ async def submit_draft(
         status=S.OPEN,
         escalation_step=0,
         escalate_at=ladder.due_at(rt.settings.escalation, S.OPEN, d.urgency or "normal", now),
+        channel="phone" if d.entered_by is not None else "bot",
+        entered_by=d.entered_by,
         created_at=now,
         updated_at=now,
     )
@@ -454,10 +506,12 @@ async def submit_draft(
     session.add(
         OrderEvent(
             order_id=o.id,
-            actor=Actor.RESIDENT,
+            # Taken by phone: entered by staff (or a volunteer they allowed), for the household.
+            actor=Actor.STAFF if d.entered_by is not None else Actor.RESIDENT,
             actor_telegram_id=telegram_id,
             from_status=None,
             to_status=S.OPEN,
+            note="phone" if d.entered_by is not None else None,
             at=now,
         )
     )

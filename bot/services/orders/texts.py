@@ -38,6 +38,8 @@ AT_DOOR = N_(
 
 # Who and where, on a card or a summary ("周阿姨，幸福小区 1栋 1-302").
 PERSON_AT = N_("{name}, {address}")
+# On the runner's card of an order for a household without Telegram (taken by phone).
+CALL_FIRST = N_("The resident does not use the bot: please call before you reach the door.")
 
 # The urgency as the group's post says it: "today" alone beside the time posted read as a date.
 NEEDED = {
@@ -215,6 +217,8 @@ def runner_card(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
         "📞 " + o.contact_phone,
         "🏠 " + f"{o.community} {o.compound} {o.building} {o.unit}-{o.room}",
     ]
+    if not o.household_on_telegram:
+        lines.append("☎️ " + _(CALL_FIRST))
     spent = spent_line(o, _)
     if spent:
         lines += ["", spent]
@@ -229,7 +233,8 @@ def runner_card(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
     }.get(o.status)
     if step:
         rows.append([Button(step[1], order_action(step[0], o.id))])
-        rows.append([Button(_("💬 Message the resident"), relay_action(o.id))])
+        if o.household_on_telegram:  # else there is no chat to relay to: they call
+            rows.append([Button(_("💬 Message the resident"), relay_action(o.id))])
         rows.append(
             [
                 Button(_("↩️ Give it back"), order_action("rel", o.id)),

@@ -48,6 +48,8 @@ class OrderView:
     community: str
     contact_name: str
     contact_phone: str
+    # The chat the household's messages go to: its own, or, for a household without
+    # Telegram, the person who took its order by phone (who calls it back).
     resident_telegram_id: int
     volunteer_name: str | None
     volunteer_telegram_id: int | None
@@ -74,6 +76,15 @@ class OrderView:
     paid_at: datetime | None = None
     paid_confirmed_at: datetime | None = None
     pay_reminded_at: datetime | None = None
+    # Orders taken by phone (电话点单): who entered it; whether the household has Telegram.
+    channel: str = "bot"
+    entered_by: int | None = None
+    household_on_telegram: bool = True
+
+    @property
+    def relayed(self) -> bool:
+        """The household hears of it through the person who entered it, not in its own chat."""
+        return not self.household_on_telegram and self.entered_by is not None
 
     @property
     def volunteer_first_name(self) -> str:
@@ -95,7 +106,11 @@ def view(o: Order) -> OrderView:
         community=o.grid.community.name,
         contact_name=o.contact_name,
         contact_phone=o.contact_phone,
-        resident_telegram_id=o.resident.telegram_id,
+        resident_telegram_id=(
+            o.resident.telegram_id
+            if o.resident.telegram_id is not None
+            else (o.entered_by or 0)  # 0: no chat (never sent: see `messages.tell`)
+        ),
         volunteer_name=o.volunteer.name if o.volunteer else None,
         volunteer_telegram_id=o.volunteer.telegram_id if o.volunteer else None,
         grid_id=o.grid_id,
@@ -119,6 +134,9 @@ def view(o: Order) -> OrderView:
         paid_at=o.paid_at,
         paid_confirmed_at=o.paid_confirmed_at,
         pay_reminded_at=o.pay_reminded_at,
+        channel=o.channel,
+        entered_by=o.entered_by,
+        household_on_telegram=o.resident.telegram_id is not None,
     )
 
 
@@ -147,7 +165,9 @@ async def order_or_refuse(session: AsyncSession, order_id: int) -> Order:
 async def residents_order(session: AsyncSession, order_id: int, telegram_id: int) -> Order:
     """The order, if this person placed it."""
     o = await order_or_refuse(session, order_id)
-    if o.resident.telegram_id != telegram_id:
+    # A household without Telegram is acted for by whoever took its order by phone.
+    proxy = o.resident.telegram_id is None and o.entered_by == telegram_id
+    if o.resident.telegram_id != telegram_id and not proxy:
         raise Refused(N_("This is not your order."))
     return o
 

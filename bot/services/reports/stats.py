@@ -70,6 +70,8 @@ class Stats:
     median_deliver_minutes: float | None
     unclaimed_minutes: int
     unclaimed: list[Waiting] = field(default_factory=list)
+    # How the orders came (issue 16): "bot" (the resident's own chat), "phone" (taken by phone).
+    by_channel: dict[str, int] = field(default_factory=dict)
 
 
 def _minutes(a: datetime, b: datetime) -> float:
@@ -107,6 +109,7 @@ class _Created:
     delivered_per_grid: Counter[int] = field(default_factory=Counter)
     median_claim_minutes: float | None = None
     median_deliver_minutes: float | None = None
+    phone: int = 0
 
 
 def _minutes_median(seconds: float | None) -> float | None:
@@ -142,6 +145,11 @@ async def _orders_created(
         .where(*created)
         .group_by(Order.status, Order.category, Order.grid_id)
     )
+    # Orders taken by phone, counted apart: the main count above stays on its covering index.
+    phone = await session.scalar(
+        select(func.count()).select_from(Order).where(*created, Order.channel == "phone")
+    )
+    out.phone = int(phone or 0)
     n_claimed = n_claimed_delivered = 0
     for status, category, grid_id, n, delivered, n_c, n_cd in await session.execute(q):
         out.count += n
@@ -329,6 +337,7 @@ async def stats(
         median_deliver_minutes=orders.median_deliver_minutes,
         unclaimed_minutes=unclaimed_minutes,
         unclaimed=_waiting(open_now, {g.id: g.name for g in grids}, now, unclaimed_minutes),
+        by_channel={"bot": orders.count - orders.phone, "phone": orders.phone},
     )
 
 
@@ -410,6 +419,11 @@ def _render(s: Stats, _: Gettext, grids: int, volunteers: int, waiting: int) -> 
             " · ".join(
                 f"{texts.CATEGORY_ICON.get(k, '')}{_(texts.CATEGORY.get(k, k))} {n}"
                 for k, n in sorted(s.by_category.items())
+            )
+        )
+        lines.append(
+            _("🤖 By the bot {bot} · 📞 by phone {phone}").format(
+                bot=s.by_channel.get("bot", 0), phone=s.by_channel.get("phone", 0)
             )
         )
     lines.append(

@@ -143,6 +143,7 @@ async def _orders(
             Order.reason,
             Order.paid_at,
             Order.paid_confirmed_at,
+            Order.channel,
         )
         .join(Building, Building.id == Order.building_id)
         .join(Compound, Compound.id == Building.compound_id)
@@ -310,7 +311,7 @@ async def _resident_actors(session: AsyncSession, audit: list[tuple[Any, ...]]) 
             Resident.telegram_id.in_(ids), Resident.forgotten_at.is_(None)
         )
     )
-    return {tid: name for tid, name in rows.all()}
+    return {tid: name for tid, name in rows.all() if tid is not None}
 
 
 async def _care(

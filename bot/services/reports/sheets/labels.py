@@ -9,6 +9,10 @@ from bot.i18n import N_
 # Every action code the audit log is written with (`audit.record`; a test finds them all in the
 # code and checks that each has its label here).
 ACTIONS = {
+    "phone.household": N_("Household registered for phone orders"),
+    "phone.called_back": N_("Resident called back"),
+    "phone.allowed": N_("Volunteer allowed to take phone orders"),
+    "phone.stopped": N_("Volunteer no longer takes phone orders"),
     "staff.added": N_("Staff added"),
     "staff.removed": N_("Staff removed"),
     "group.bound": N_("Group chat bound"),
@@ -35,6 +39,7 @@ ACTIONS = {
 }
 # The audit log's details, by key: what each is called in the ledger.
 DETAILS = {
+    "step": N_("Step"),
     "orders": N_("Orders"),
     "recipients": N_("Recipients"),
     "volunteer_id": N_("Volunteer"),

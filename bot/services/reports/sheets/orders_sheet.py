@@ -49,6 +49,7 @@ COLUMNS = (
     N_("Closed at"),
     N_("Rating"),
     N_("Reason"),
+    N_("Channel"),
 )
 MONEY_COLUMNS = (N_("Spent (yuan)"),)
 MONEY = frozenset(COLUMNS.index(c) for c in MONEY_COLUMNS)
@@ -58,6 +59,8 @@ PAYMENT = {
     "paid": N_("paid, not yet confirmed"),
     "unpaid": N_("not paid"),
 }
+# How the order came (issue 16): the resident's own chat, or taken by phone (电话点单).
+CHANNEL = {"bot": N_("bot"), "phone": N_("phone")}
 
 
 def payment_state(
@@ -102,6 +105,7 @@ def orders_sheet(data: LedgerData, names: Names, _: Gettext) -> Sheet:
         reason,
         paid_at,
         received_at,
+        channel,
     ) in data.orders:
         v = names.volunteers.get(volunteer_id) if volunteer_id else None
         rows.append(
@@ -131,6 +135,7 @@ def orders_sheet(data: LedgerData, names: Names, _: Gettext) -> Sheet:
                 local(closed_at, tz),
                 rating,
                 reason or "",
+                label(CHANNEL, channel, _),
             )
         )
     return Sheet(_(TITLE), headings(COLUMNS, _), rows, MONEY, totals(rows, len(COLUMNS), _, MONEY))

@@ -1,0 +1,283 @@
+"""Orders taken by phone (电话点单, issue 16 section 1): staff register a household without
+Telegram, fill in the order form for it, and call it back at the steps that matter; the
+household later starting the bot itself is linked, not duplicated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.i18n import gettext_for
+from bot.services import phone_orders
+from bot.services.orders import form, texts
+from handlers import phone_orders as phone_handlers
+from handlers.help import HELP_VOLUNTEER
+from handlers.keyboards import STAFF_PHONE_ORDER, STAFF_VOLUNTEERS
+from models import AuditEntry, Order, OrderEvent, Resident
+from tests.factories import (
+    ANSWERS,
+    GROUP_1,
+    STAFF,
+    VOLUNTEERS_1,
+    Harness,
+    Person,
+    Z,
+    buttons,
+    deliver_with_proof,
+    register_by_buttons,
+    text_of,
+)
+
+PHONE = "13700001234"
+
+
+async def fill_form(h: Harness, p: Person, kinds: dict[str, Any], category: str) -> int:
+    """Answer the order form from its first question (the kind) and send it; the order's id."""
+    ans = {**ANSWERS[category], "urgency": "normal"}
+    h.past_the_evening(ans)
+    await p.press_data(kinds, f"d:cat:{category}")
+    tr = gettext_for("zh_CN")
+    for st in form.steps_for(category):
+        prompt = tr(st.prompt)
+        current = await h.emu.wait_for(
+            p.user_id,
+            lambda m, t=prompt: t in text_of(m),
+            15.0,
+            after_message_id=kinds["message_id"] - 1,
+        )
+        value = ans[st.key]
+        if value in {c.value for c in st.choices}:
+            await p.press_data(current, f"d:v:{value}")
+        else:
+            p.say(value)
+    summary = await h.form_summary(p.user_id, kinds)
+    assert "李奶奶" in text_of(summary) and PHONE in text_of(summary)
+    confirm = next(d for _, d in buttons(summary) if d.startswith("d:ok:"))
+    await p.press_data(summary, confirm)
+    await h.wait_edit(p.user_id, summary["message_id"], lambda m: not buttons(m))
+    async with h.rt.db.read() as s:
+        order = await s.scalar(select(Order).order_by(Order.id.desc()))
+        assert order is not None
+        return order.id
+
+
+async def new_household(h: Harness, staff: Person) -> dict[str, Any]:
+    """📞 → 幸福小区 → 2栋 → ➕, then the household's name, unit, room and phone typed; returns
+    the order form's first question."""
+    staff.say(Z(STAFF_PHONE_ORDER))
+    find = await staff.expect(Z(phone_handlers.FIND))
+    await staff.press(find, "幸福小区")
+    built = await h.wait_edit(STAFF, find["message_id"], lambda m: "2栋" in str(m["reply_markup"]))
+    await staff.press(built, "2栋")
+    here = await h.wait_edit(STAFF, find["message_id"], lambda m: "ph:nb:" in str(buttons(m)))
+    await staff.press(here, "➕")
+    for answer in ("李奶奶", "3", "502", PHONE):
+        staff.say(answer)
+    return await staff.expect(lambda m: any(d.startswith("d:cat:") for _, d in buttons(m)))
+
+
+async def test_phone_order_from_entry_to_delivered_with_call_backs(harness: Harness) -> None:
+    h = harness
+    staff = h.person(STAFF)
+    kinds = await new_household(h, staff)
+    order_id = await fill_form(h, staff, kinds, "groceries")
+
+    async with h.rt.db.read() as s:
+        household = await s.scalar(select(Resident).where(Resident.phone == PHONE))
+        assert household is not None and household.telegram_id is None
+        assert (household.name, household.unit, household.room) == ("李奶奶", "3", "502")
+        order = await s.get(Order, order_id)
+        assert order is not None
+        assert (order.channel, order.entered_by, order.resident_id) == (
+            "phone",
+            STAFF,
+            household.id,
+        )
+        first = await s.scalar(select(OrderEvent).where(OrderEvent.order_id == order_id))
+        assert first is not None
+        assert (first.actor, first.actor_telegram_id, first.note) == ("staff", STAFF, "phone")
+
+    # The group post looks like any other: no name, phone or room.
+    post = await staff.expect_in(GROUP_1, f"#{order_id}")
+    for secret in (PHONE, "502", "李奶奶"):
+        assert secret not in text_of(post)
+
+    # The runner's card says to call first (there is no chat to relay to).
+    wang = h.person(VOLUNTEERS_1[0])
+    wang.say("/help")  # has a private chat with the bot, as approved volunteers do
+    await wang.expect(Z(HELP_VOLUNTEER))
+    await wang.press(post, Z("🙋 I'll run it"))
+    card = await wang.expect(PHONE)
+    assert Z(texts.CALL_FIRST) in text_of(card)
+    assert not any(d.startswith("m:to:") for _, d in buttons(card))
+
+    # The staff member is asked to call back at the claim, and says so with ✅.
+    took = await staff.expect(Z(phone_orders.CALL_BACK))
+    assert "王刚" in text_of(took) and PHONE in text_of(took)
+    await staff.press(took, "✅")
+    await h.wait_edit(STAFF, took["message_id"], lambda m: "✅" in text_of(m) and not buttons(m))
+
+    # Bought and on the way: the plain notices; at the door, a call-back again.
+    await wang.press(card, Z("🛒 Bought"))
+    card = await h.wait_edit(
+        VOLUNTEERS_1[0], card["message_id"], lambda m: f"o:go:{order_id}" in str(buttons(m))
+    )
+    await wang.press(card, Z("🚶 On the way"))
+    card = await h.wait_edit(
+        VOLUNTEERS_1[0], card["message_id"], lambda m: f"o:done:{order_id}" in str(buttons(m))
+    )
+    await deliver_with_proof(h, wang, card, order_id, amount="20")
+    at_door = await staff.expect(
+        lambda m: Z(phone_orders.CALL_BACK) in text_of(m) and Z(texts.AT_DOOR) in text_of(m)
+    )
+    await staff.press(at_door, "✅")
+    told = await h.wait_edit(STAFF, at_door["message_id"], lambda m: not buttons(m))
+    assert "赵书记" in text_of(told) or str(STAFF) in text_of(told) or "✅" in text_of(told)
+
+    # The order's live card is in the staff member's chat: they confirm for the household.
+    live = await h.card(order_id, lambda m: f"o:ok:{order_id}" in str(buttons(m)))
+    assert live["chat"]["id"] == STAFF
+    await staff.press(live, Z("✅ Received"))
+    await h.settle()
+    async with h.rt.db.read() as s:
+        order = await s.get(Order, order_id)
+        assert order is not None and order.status == "confirmed"
+        called = (
+            await s.scalars(
+                select(AuditEntry.details).where(AuditEntry.action == "phone.called_back")
+            )
+        ).all()
+        assert [d["step"] for d in called] == ["claimed", "delivered"]
+
+    # /stats counts the orders by channel.
+    staff.say("/stats")
+    await staff.expect(Z("🤖 By the bot {bot} · 📞 by phone {phone}").format(bot=0, phone=1))
+
+
+async def test_found_by_phone_and_linked_when_the_household_starts_the_bot(
+    harness: Harness,
+) -> None:
+    h = harness
+    staff = h.person(STAFF)
+    kinds = await new_household(h, staff)
+    await staff.press(kinds, "✖️")
+
+    # Found again by the number typed, the form starts for it.
+    staff.say(Z(STAFF_PHONE_ORDER))
+    await staff.expect(Z(phone_handlers.FIND))
+    staff.say(PHONE[-6:])
+    which = await staff.expect(lambda m: any(d.startswith("ph:h:") for _, d in buttons(m)))
+    assert "李奶奶" in str(buttons(which))
+    await staff.press(which, "李奶奶")
+    kinds = await staff.expect(lambda m: any(d.startswith("d:cat:") for _, d in buttons(m)))
+    order_id = await fill_form(h, staff, kinds, "groceries")
+
+    async with h.rt.db.read() as s:
+        household = await s.scalar(select(Resident.id).where(Resident.phone == PHONE))
+
+    # The household starts the bot itself, same door, and shares its own contact (Telegram
+    # gives the number with the country code): linked, not made twice.
+    li = h.person(1005, "李奶奶")
+    await register_by_buttons(h, li)
+    li.contact("+86" + PHONE)
+    await li.expect(PHONE)
+    async with h.rt.db.read() as s:
+        rows = (await s.execute(select(Resident.id, Resident.telegram_id))).all()
+        assert [tuple(r) for r in rows] == [(household, 1005)]
+    li.say(Z("📋 My orders"))
+    await li.expect(f"#{order_id}")
+
+
+async def test_staff_allow_a_volunteer_to_take_phone_orders(harness: Harness) -> None:
+    h = harness
+    staff = h.person(STAFF)
+    wang = h.person(VOLUNTEERS_1[0])
+    wang.say("/help")
+    menu = await wang.expect(Z(HELP_VOLUNTEER))
+    assert Z(STAFF_PHONE_ORDER) not in str(menu["reply_markup"])
+    wang.say(Z(STAFF_PHONE_ORDER))
+    await wang.expect(Z(phone_orders.NOT_ALLOWED))
+
+    # /volunteers → the grid → 📞 next to the volunteer.
+    staff.say(Z(STAFF_VOLUNTEERS))
+    grids = await staff.expect(lambda m: any(d.startswith("vs:g:") for _, d in buttons(m)))
+    await staff.press(grids, "第一网格")
+    listing = await h.wait_edit(STAFF, grids["message_id"], lambda m: "vs:ph:" in str(buttons(m)))
+    await staff.press(listing, Z("📞 Phone orders: {name}").format(name="王刚"))
+    await h.wait_edit(
+        STAFF,
+        grids["message_id"],
+        lambda m: Z("📵 No phone orders: {name}").format(name="王刚") in str(buttons(m)),
+    )
+    await wang.expect(Z(phone_orders.ALLOWED))
+    async with h.rt.db.read() as s:
+        assert await s.scalar(select(AuditEntry.action).where(AuditEntry.action == "phone.allowed"))
+
+    # Their menu has 📞, for the households of their own grid only.
+    wang.say("/help")
+    menu = await wang.expect(Z(HELP_VOLUNTEER))
+    assert Z(STAFF_PHONE_ORDER) in str(menu["reply_markup"])
+    wang.say(Z(STAFF_PHONE_ORDER))
+    find = await wang.expect(Z(phone_handlers.FIND))
+    labels = str(buttons(find))
+    assert "幸福小区" in labels and "和平里" not in labels
+
+
+async def test_cannot_be_done_asks_for_a_call_back_too(harness: Harness) -> None:
+    from bot.services.orders import drafts, transitions
+
+    h = harness
+    staff = h.person(STAFF)
+    kinds = await new_household(h, staff)
+    await staff.press(kinds, "✖️")
+    async with h.rt.db.session() as s:
+        household = await s.scalar(select(Resident.id).where(Resident.phone == PHONE))
+        assert household is not None
+        d = await drafts.start_phone_draft(h.rt, s, STAFF, household)
+        await drafts.update_draft(
+            h.rt, s, d.id, STAFF, category="groceries", urgency="normal", **ANSWERS["groceries"]
+        )
+        order_id = (await drafts.submit_draft(h.rt, s, d.id, STAFF)).order.id
+        await transitions.claim(h.rt, s, order_id, VOLUNTEERS_1[0])
+        await transitions.give_up(h.rt, s, order_id, VOLUNTEERS_1[0], "全城缺货")
+    h.rt.wake_outbox()
+    sorry = await staff.expect(
+        lambda m: Z(phone_orders.CALL_BACK) in text_of(m) and "全城缺货" in text_of(m)
+    )
+    await staff.press(sorry, "✅")
+    await h.wait_edit(STAFF, sorry["message_id"], lambda m: not buttons(m))
+    await h.settle()
+    async with h.rt.db.read() as s:
+        steps = (
+            await s.scalars(
+                select(AuditEntry.details).where(AuditEntry.action == "phone.called_back")
+            )
+        ).all()
+        assert [d["step"] for d in steps] == ["unfulfillable"]  # the claim's was not pressed
+
+
+async def test_the_households_cap_holds_for_phone_orders(harness: Harness) -> None:
+    from bot.services.orders import drafts
+
+    h = harness
+    staff = h.person(STAFF)
+    kinds = await new_household(h, staff)
+    await staff.press(kinds, "✖️")
+    cap = h.rt.settings.limits.max_open_orders
+    async with h.rt.db.session() as s:
+        household = await s.scalar(select(Resident.id).where(Resident.phone == PHONE))
+        assert household is not None
+        for _ in range(cap):
+            d = await drafts.start_phone_draft(h.rt, s, STAFF, household)
+            await drafts.update_draft(
+                h.rt, s, d.id, STAFF, category="groceries", urgency="normal", **ANSWERS["groceries"]
+            )
+            await drafts.submit_draft(h.rt, s, d.id, STAFF)
+    staff.say(Z(STAFF_PHONE_ORDER))
+    await staff.expect(Z(phone_handlers.FIND))
+    staff.say(PHONE)
+    which = await staff.expect(lambda m: any(d.startswith("ph:h:") for _, d in buttons(m)))
+    refused = await staff.press(which, "李奶奶")
+    assert refused is not None and "这一户已经有" in refused["text"]
+    assert await h.count(Order) == cap
