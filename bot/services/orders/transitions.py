@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
@@ -43,7 +43,9 @@ from models import (
     OrderEvent,
     OrderProblem,
     OrderStatus,
+    OutboxKind,
     OutboxMessage,
+    OutboxStatus,
     TransitionError,
     Volunteer,
     check_transition,
@@ -215,7 +217,18 @@ async def _card_follows(
     too, so it never offers a step already made. A card whose message id is not recorded yet
     (the dispatcher records sends after them) is edited as well: the edit waits for it."""
     card = await session.get(OutboxMessage, o.runner_card_id) if o.runner_card_id else None
-    if shown_in is None or card is None or card.message_id == shown_in:
+    if shown_in is None or card is None:
+        return
+    # An edit still waiting (for the card's id, say) shows an older step: sent after the
+    # pressed card's own edit, it would put back a button already used. The newest wins.
+    await session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.edit_of == card.id,
+            OutboxMessage.kind == OutboxKind.EDIT,
+            OutboxMessage.status == OutboxStatus.PENDING,
+        )
+    )
+    if card.message_id == shown_in:
         return
     await _runner_card_now(rt, session, card.id, v.volunteer_telegram_id, v)
 
