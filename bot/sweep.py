@@ -18,6 +18,7 @@ from bot.services import (
     notices,
     outbox_health,
     privacy,
+    repeats,
     reports,
     roster,
 )
@@ -34,6 +35,7 @@ PARTS: tuple[tuple[str, Due], ...] = (
     ("care check-ins", care_checkins.ask_due),
     ("care alerts", care_checkins.alert_due),
     ("scheduled notices", notices.send_due),
+    ("repeating orders", repeats.fire_due),
     ("daily summary", reports.summary_due),
     ("delivery alerts", outbox_health.report_due),  # sees what the others owed
     # Last: personal data past [privacy] retention_days (nothing else reads what it removes).

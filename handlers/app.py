@@ -50,6 +50,7 @@ from handlers import (
     privately,
     registration,
     relay,
+    repeats,
     reports,
     resident_input,
     roster,
@@ -149,6 +150,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     app.add_handler(delivery.build_delivery_conversation(timeout))  # 📦 asks for the proof
     app.add_handler(care.build_care_conversation(timeout))  # 👤/🏠 on the care list
     app.add_handler(payments.build_payqr_conversation(timeout))  # a volunteer's QR code
+    app.add_handler(repeats.build_repeat_conversation(timeout))  # 🔁 a typed time
 
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("help", help.help_command))
@@ -184,6 +186,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
         *resident_input.resident_input_handlers(),
         *waiting.waiting_handlers(),
         *payments.payment_handlers(),
+        *repeats.repeat_handlers(),
     ):
         app.add_handler(handler)
 

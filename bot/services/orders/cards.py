@@ -19,7 +19,14 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
-from bot.buttons import Button, Rows, order_action, payment_action, relay_action
+from bot.buttons import (
+    Button,
+    Rows,
+    order_action,
+    payment_action,
+    relay_action,
+    repeat_action,
+)
 from bot.i18n import Gettext, gettext_for, local_time
 from bot.runtime import Runtime
 from bot.services.messages import tell
@@ -103,7 +110,12 @@ def resident_buttons(o: OrderView, _: Gettext) -> Rows:
     if o.status == "confirmed" and not o.rating and o.volunteer_name:
         rows.append([Button(_("👍 Thank the volunteer"), order_action("thank", o.id))])
     if o.status in ("confirmed", "cancelled", "unfulfillable"):
-        rows.append([Button(_("🔁 Order again"), order_action("again", o.id))])
+        rows.append(
+            [
+                Button(_("🔁 Order again"), order_action("again", o.id)),
+                Button(_("🔁 Repeat regularly"), repeat_action(o.id)),
+            ]
+        )
     return rows
 
 
@@ -114,6 +126,7 @@ def resident_card(
     lines = [
         texts.title(o, _) + " · " + _(texts.URGENCY[o.urgency]),
         progress_line(o, _, set(times) | {"open"}),
+        *texts.repeat_line(o, _),
     ]
     if times:
         lines.append(times_line(o, _, times, tz))

@@ -73,6 +73,9 @@ class OrderView:
     delivered_at: datetime | None = None
     paid_at: datetime | None = None
     paid_confirmed_at: datetime | None = None
+    # An occurrence of a repeating errand, and whether it was made late (the bot was down).
+    repeat_id: int | None = None
+    repeat_late: bool = False
 
     @property
     def volunteer_first_name(self) -> str:
@@ -117,6 +120,8 @@ def view(o: Order) -> OrderView:
         delivered_at=o.delivered_at,
         paid_at=o.paid_at,
         paid_confirmed_at=o.paid_confirmed_at,
+        repeat_id=o.repeat_id,
+        repeat_late=o.repeat_late,
     )
 
 
