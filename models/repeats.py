@@ -49,5 +49,7 @@ class Repeat(Base):
     # Timers are data: the next occurrence (UTC); None once it has ended or stopped.
     next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Last resumed: only occurrences made since count towards pausing it again.
+    resumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Occurrences in a row cancelled or not done (three pause it and tell staff).
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

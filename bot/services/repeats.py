@@ -299,7 +299,7 @@ async def change(
     if makes == "active":
         # Resumed: the next time from now (what fell in the pause is not made up).
         nxt = next_due(Rule(r.kind, r.weekday, r.monthday), r.at_time, now, rt.timezone, r.ends_on)
-        values.update(next_due_at=nxt, consecutive_failures=0)
+        values.update(next_due_at=nxt, consecutive_failures=0, resumed_at=now)
         if nxt is None:
             values["status"] = "ended"
     elif makes == "stopped":
@@ -339,11 +339,13 @@ async def fire_due(rt: Runtime) -> int:
     return fired
 
 
-async def _failures(session: AsyncSession, repeat_id: int) -> int:
-    """Occurrences in a row, latest first, that were cancelled or could not be done."""
+async def _failures(session: AsyncSession, r: Repeat) -> int:
+    """Occurrences in a row, latest first, that were cancelled or could not be done (since it
+    was last resumed)."""
+    since = [] if r.resumed_at is None else [Order.created_at >= r.resumed_at]
     statuses = await session.scalars(
         select(Order.status)
-        .where(Order.repeat_id == repeat_id)
+        .where(Order.repeat_id == r.id, *since)
         .order_by(Order.id.desc())
         .limit(FAILURES_TO_PAUSE)
     )
@@ -364,7 +366,7 @@ async def _fire(rt: Runtime, session: AsyncSession, repeat_id: int, due_at: date
     assert resident is not None
     rule = Rule(r.kind, r.weekday, r.monthday)
     nxt = next_due(rule, r.at_time, now, rt.timezone, r.ends_on)
-    failures = await _failures(session, r.id)
+    failures = await _failures(session, r)
     gone = resident.forgotten_at is not None
     if r.recipient_id is not None:
         who = await session.get(Recipient, r.recipient_id)

@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("updated_at", UTCDateTime(), nullable=False),
         sa.Column("next_due_at", UTCDateTime(), nullable=True),
         sa.Column("last_fired_at", UTCDateTime(), nullable=True),
+        sa.Column("resumed_at", UTCDateTime(), nullable=True),
         sa.Column("consecutive_failures", sa.Integer(), server_default="0", nullable=False),
         sa.ForeignKeyConstraint(
             ["resident_id"], ["residents.id"], name=op.f("fk_repeats_resident_id_residents")
