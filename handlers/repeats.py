@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from telegram import Update
-from telegram.ext import ConversationHandler, MessageHandler
+from telegram.ext import CommandHandler, ConversationHandler, MessageHandler, filters
 
 from bot.buttons import Button, Rows
 from bot.i18n import N_, Gettext, local_time
@@ -243,6 +243,8 @@ def _describe(r: RepeatView, _: Gettext, tz: str) -> str:
         ),
         _("Status: {status}").format(status=_(repeats.STATUS_WORDS[r.status])),
     ]
+    if r.where:  # shown to staff: whose it is
+        lines.insert(1, "🏠 " + r.where)
     if r.description:
         lines.append(
             "📝 " + (r.description if len(r.description) <= 200 else r.description[:199] + "…")
@@ -272,6 +274,23 @@ async def show_list(update: Update, ctx: AppContext) -> None:
         _ = w._
         mine = await repeats.of_resident(w.session, update.effective_user.id)
     for r in mine:
+        await update.effective_chat.send_message(
+            _describe(r, _, ctx.rt.timezone), reply_markup=inline(_buttons(r, _))
+        )
+
+
+async def staff_list(update: Update, ctx: AppContext) -> None:
+    """/repeats (staff): the repeats of the households in their scope, each with its buttons."""
+    assert update.effective_user is not None and update.effective_chat is not None
+    uid = update.effective_user.id
+    found = await attempt(update, ctx, lambda w: repeats.in_scope(w.session, uid), write=False)
+    if found is None:
+        return
+    _ = await ctx.gettext()
+    if not found:
+        await update.effective_chat.send_message(_("No repeating orders in your scope."))
+        return
+    for r in found:
         await update.effective_chat.send_message(
             _describe(r, _, ctx.rt.timezone), reply_markup=inline(_buttons(r, _))
         )
@@ -336,6 +355,7 @@ def build_repeat_conversation(timeout_s: float) -> ConversationHandler[AppContex
 
 def repeat_handlers() -> list[Any]:
     return [
+        CommandHandler("repeats", staff_list, filters=filters.ChatType.PRIVATE),
         NEW.handler(new),
         WEEKLY.handler(weekly),
         MONTHLY.handler(monthly),

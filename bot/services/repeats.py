@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from bot.db import affected_rows
 from bot.errors import Refused, stale
@@ -26,7 +27,17 @@ from bot.services import alerts, scope
 from bot.services.messages import tell
 from bot.services.orders import drafts, texts
 from bot.services.orders.views import residents_order
-from models import Order, OrderDraft, OrderStatus, Recipient, Repeat, Resident
+from models import (
+    Building,
+    Compound,
+    Grid,
+    Order,
+    OrderDraft,
+    OrderStatus,
+    Recipient,
+    Repeat,
+    Resident,
+)
 
 KINDS = ("daily", "weekly", "monthly")
 STATUSES = ("active", "paused", "stopped", "ended")
@@ -127,10 +138,13 @@ class RepeatView:
     status: str
     next_due_at: datetime | None
     resident_telegram_id: int
+    # For staff: the household (compound, building, unit-room, name); empty for the household.
+    where: str = ""
 
 
-def _view(r: Repeat, resident_telegram_id: int) -> RepeatView:
+def _view(r: Repeat, resident_telegram_id: int, where: str = "") -> RepeatView:
     return RepeatView(
+        where=where,
         id=r.id,
         category=r.category,
         description=r.description,
@@ -249,19 +263,50 @@ async def of_resident(session: AsyncSession, telegram_id: int) -> list[RepeatVie
     return [_view(r, telegram_id) for r in rows]
 
 
-async def _own(session: AsyncSession, repeat_id: int, telegram_id: int) -> Repeat:
-    r = await session.scalar(
-        select(Repeat)
-        .join(Resident, Resident.id == Repeat.resident_id)
-        .where(Repeat.id == repeat_id, Resident.telegram_id == telegram_id)
-    )
-    if r is None:
+async def _reachable(session: AsyncSession, repeat_id: int, telegram_id: int) -> RepeatView:
+    """The repeat, for its household or for staff whose scope covers the household's grid
+    (the stale-button alert for anyone else)."""
+    row = (
+        await session.execute(
+            select(Repeat, Resident)
+            .join(Resident, Resident.id == Repeat.resident_id)
+            .where(Repeat.id == repeat_id)
+        )
+    ).first()
+    if row is None:
         raise stale()
-    return r
+    r, resident = row
+    if resident.telegram_id == telegram_id:
+        return _view(r, telegram_id)
+    b = await session.scalar(
+        select(Building)
+        .where(Building.id == resident.building_id)
+        .options(selectinload(Building.grid), selectinload(Building.compound))
+    )
+    assert b is not None
+    if not (await scope.scope_of(session, telegram_id)).covers(b.grid.community_id, b.grid_id):
+        raise stale()
+    where = f"{b.compound.name} {b.name} {resident.unit}-{resident.room} {resident.name}"
+    return _view(r, resident.telegram_id, where)
 
 
-async def get(session: AsyncSession, repeat_id: int, telegram_id: int) -> RepeatView:
-    return _view(await _own(session, repeat_id, telegram_id), telegram_id)
+async def in_scope(session: AsyncSession, telegram_id: int, limit: int = 30) -> list[RepeatView]:
+    """Staff: the repeats (active or paused) of the households in their scope, oldest first."""
+    sc = await scope.require_staff(session, telegram_id)
+    rows = await session.execute(
+        select(Repeat, Resident, Building, Compound)
+        .join(Resident, Resident.id == Repeat.resident_id)
+        .join(Building, Building.id == Resident.building_id)
+        .join(Compound, Compound.id == Building.compound_id)
+        .join(Grid, Grid.id == Building.grid_id)
+        .where(Repeat.status.in_(("active", "paused")), sc.grid_clause())
+        .order_by(Repeat.id)
+        .limit(limit)
+    )
+    return [
+        _view(r, res.telegram_id, f"{c.name} {b.name} {res.unit}-{res.room} {res.name}")
+        for r, res, b, c in rows
+    ]
 
 
 # What each button does: the status it needs, and the status it makes.
@@ -282,7 +327,9 @@ async def change(
     returned as it is now (DESIGN rule 12)."""
     if verb not in VERBS or seen not in STATUSES:
         raise stale()
-    r = await _own(session, repeat_id, telegram_id)
+    seen_as = await _reachable(session, repeat_id, telegram_id)
+    r = await session.get(Repeat, repeat_id)
+    assert r is not None
     needs, makes = VERBS[verb]
     if (
         seen != r.status
@@ -293,7 +340,7 @@ async def change(
             "paused",
         )
     ):
-        return Changed(_view(r, telegram_id), acted=False)
+        return Changed(seen_as, acted=False)
     now = rt.clock.now()
     values: dict[str, object] = {"status": makes, "updated_at": now}
     if makes == "active":
@@ -312,7 +359,23 @@ async def change(
         .execution_options(synchronize_session=False),
     )
     await session.refresh(r)
-    return Changed(_view(r, telegram_id), acted=done == 1)
+    after = _view(r, seen_as.resident_telegram_id, seen_as.where)
+    if done == 1 and telegram_id != seen_as.resident_telegram_id:
+        # Staff changed it: the household is told.
+        rule = Rule(r.kind, r.weekday, r.monthday)
+        await tell(
+            rt,
+            session,
+            seen_as.resident_telegram_id,
+            lambda _: _(
+                "🔁 Community staff changed your repeating order ({title}, {rule}): {status}."
+            ).format(
+                title=_(texts.CATEGORY[r.category]),
+                rule=rule_text(rule, r.at_time, _),
+                status=_(STATUS_WORDS[r.status]),
+            ),
+        )
+    return Changed(after, acted=done == 1)
 
 
 # --- the sweep -------------------------------------------------------------------------------

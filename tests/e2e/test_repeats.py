@@ -56,7 +56,8 @@ async def repeat_row(h: Harness) -> Repeat:
 
 async def occurrences(h: Harness) -> list[Order]:
     async with h.rt.db.read() as s:
-        return list(await s.scalars(select(Order).where(Order.repeat_id.is_not(None))))
+        rows = await s.scalars(select(Order).where(Order.repeat_id.is_not(None)).order_by(Order.id))
+        return list(rows)
 
 
 async def to_due(h: Harness, after: timedelta = timedelta(minutes=1)) -> None:
@@ -218,3 +219,28 @@ def repeats_typing() -> str:
     from handlers.repeats import TYPE_A_TIME
 
     return TYPE_A_TIME
+
+
+async def test_staff_see_and_pause_the_repeats_in_their_scope(harness: Harness) -> None:
+    from tests.factories import STAFF, VOLUNTEERS_1
+
+    h = harness
+    aunt = await h.register(AUNT, "周阿姨")
+    await set_up(h, aunt)
+    staff = h.person(STAFF)
+    staff.say("/repeats")
+    listed = await staff.expect(lambda m: "rp:pause:1:active" in data(m))
+    assert "R1" in text_of(listed) and "周阿姨" in text_of(listed) and "1-101" in text_of(listed)
+    await staff.press_data(listed, "rp:pause:1:active")
+    await h.wait_edit(STAFF, listed["message_id"], lambda m: "rp:resume:1:paused" in data(m))
+    assert (await repeat_row(h)).status == "paused"
+    told = await aunt.expect(
+        Z("🔁 Community staff changed your repeating order ({title}, {rule}): {status}.")
+    )
+    assert Z("paused") in text_of(told)
+    # Not staff: refused, and a volunteer's press on the list's button does nothing.
+    wang = h.person(VOLUNTEERS_1[0])
+    wang.say("/repeats")
+    refused = await wang.expect(Z("This is for community staff only."))
+    await wang.press_data(refused, "rp:resume:1:paused", force=True)
+    assert (await repeat_row(h)).status == "paused"
