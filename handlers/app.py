@@ -223,6 +223,7 @@ COMMANDS = (
     ("stats", N_("Staff: what is going on today, or in some days")),
     ("export", N_("Staff: the ledger (台账) as an Excel file")),
     ("unpaid", N_("Staff: deliveries whose money is not yet received")),
+    ("repeats", N_("Staff: the repeating orders of your households")),
     ("language", "中文 / English"),
     ("help", N_("What this bot does")),
     ("cancel", N_("Stop what you are doing")),

@@ -54,7 +54,7 @@ WEEKDAYS = (
 )
 # How long an end may be: none, a week, a month (days).
 SPANS = (0, 7, 30)
-# An occurrence created later than this after its time says it was created late.
+# An occurrence created later than this (or two sweeps) after its time says it was late.
 LATE_AFTER = timedelta(minutes=15)
 # Occurrences in a row cancelled or not done that pause the repeat.
 FAILURES_TO_PAUSE = 3
@@ -429,6 +429,7 @@ async def _fire(rt: Runtime, session: AsyncSession, repeat_id: int, due_at: date
     assert resident is not None
     rule = Rule(r.kind, r.weekday, r.monthday)
     nxt = next_due(rule, r.at_time, now, rt.timezone, r.ends_on)
+    sweep_every = rt.settings.escalation.sweep_seconds
     failures = await _failures(session, r)
     gone = resident.forgotten_at is not None
     if r.recipient_id is not None:
@@ -495,7 +496,7 @@ async def _fire(rt: Runtime, session: AsyncSession, repeat_id: int, due_at: date
         d.id,
         resident.telegram_id,
         repeat_id=r.id,
-        late=now - due_at > LATE_AFTER,
+        late=now - due_at > max(LATE_AFTER, timedelta(seconds=2 * sweep_every)),
     )
     return True
 
