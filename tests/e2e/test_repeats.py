@@ -53,7 +53,7 @@ async def set_up(h: Harness, aunt: Person, rule: str = "d", at: str = "0700") ->
     assert Z("Repeat it {rule}?") in text_of(sure)
     await aunt.press_data(sure, f"rp:ok:1:{rule}:{at}:0")
     done = await h.wait_edit(AUNT, how["message_id"], lambda m: not buttons(m))
-    assert "R1" in text_of(done)
+    assert "定期订单1号" in text_of(done)
     return done
 
 
@@ -161,7 +161,7 @@ async def test_pause_resume_stop_from_my_orders(harness: Harness) -> None:
 
     aunt.say("/orders")
     first = await aunt.expect(lambda m: "rp:pause:1:active" in data(m))
-    assert "R1" in text_of(first) and Z("Wednesday") in text_of(first)
+    assert "定期订单1号" in text_of(first) and Z("Wednesday") in text_of(first)
     aunt.say("/orders")
     second = await aunt.expect(lambda m: "rp:pause:1:active" in data(m))
 
@@ -256,7 +256,11 @@ async def test_staff_see_and_pause_the_repeats_in_their_scope(harness: Harness) 
     staff = h.person(STAFF)
     staff.say("/repeats")
     listed = await staff.expect(lambda m: "rp:pause:1:active" in data(m))
-    assert "R1" in text_of(listed) and "周阿姨" in text_of(listed) and "1-101" in text_of(listed)
+    assert (
+        "定期订单1号" in text_of(listed)
+        and "周阿姨" in text_of(listed)
+        and "1-101" in text_of(listed)
+    )
     await staff.press_data(listed, "rp:pause:1:active")
     await h.wait_edit(STAFF, listed["message_id"], lambda m: "rp:resume:1:paused" in data(m))
     assert (await repeat_row(h)).status == "paused"
