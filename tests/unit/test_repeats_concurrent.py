@@ -1,7 +1,7 @@
 """Repeating errands under concurrency and over time (issue 16, section 2), on SQLite and on a
 real PostgreSQL server: twenty sweeps at once make one order per occurrence; a care-list
 household's occurrences are priority; three occurrences in a row cancelled pause the repeat
-and tell the staff."""
+and tell the staff; forgetting a household removes its repeats."""
 
 from __future__ import annotations
 
@@ -108,3 +108,17 @@ async def test_three_failed_occurrences_pause_it_and_tell_staff(any_rt: Runtime)
         assert changed.acted and changed.repeat.status == "active"
     await _to_due(rt, repeat_id)
     assert await repeats.fire_due(rt) == 1
+
+
+async def test_forgetting_the_household_removes_its_repeats(any_rt: Runtime) -> None:
+    from bot.services import privacy
+
+    rt = any_rt
+    repeat_id = await _repeat(rt)
+    async with rt.db.session() as s:
+        await privacy.forget(rt, s, "138 0000 1001")
+    async with rt.db.read() as s:
+        assert await s.get(Repeat, repeat_id) is None
+    rt.clock.advance(timedelta(days=2))  # type: ignore[attr-defined]
+    assert await repeats.fire_due(rt) == 0
+    assert await _occurrences(rt) == []
