@@ -11,6 +11,7 @@ one), so a long outage never floods the grid with a backlog.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -25,7 +26,7 @@ from bot.i18n import N_, Gettext
 from bot.runtime import Runtime
 from bot.services import alerts, scope
 from bot.services.messages import tell
-from bot.services.orders import drafts, texts
+from bot.services.orders import drafts, form, texts
 from bot.services.orders.views import residents_order
 from models import (
     Building,
@@ -38,6 +39,8 @@ from models import (
     Repeat,
     Resident,
 )
+
+logger = logging.getLogger(__name__)
 
 KINDS = ("daily", "weekly", "monthly")
 STATUSES = ("active", "paused", "stopped", "ended")
@@ -487,17 +490,37 @@ async def _fire(rt: Runtime, session: AsyncSession, repeat_id: int, due_at: date
         created_at=now,
         updated_at=now,
     )
+    if form.stale_window(
+        {"urgency": r.urgency, "time_window": r.time_window}, drafts.local_clock(rt)
+    ):
+        d.time_window = "any"  # a window of today that has ended (the repeat's time is later)
     session.add(d)
     await session.flush()
     # The same path as a resident's own order: cap, routing, escalation, the live card.
-    await drafts.submit_draft(
-        rt,
-        session,
-        d.id,
-        resident.telegram_id,
-        repeat_id=r.id,
-        late=now - due_at > max(LATE_AFTER, timedelta(seconds=2 * sweep_every)),
-    )
+    try:
+        await drafts.submit_draft(
+            rt,
+            session,
+            d.id,
+            resident.telegram_id,
+            repeat_id=r.id,
+            late=now - due_at > max(LATE_AFTER, timedelta(seconds=2 * sweep_every)),
+        )
+    except Refused:
+        # Refused before any order was written: this occurrence is skipped (its claim stays,
+        # so it is not retried every sweep) and the household told.
+        logger.warning("repeat %s: occurrence refused, skipped", r.id)
+        await session.delete(d)
+        await tell(
+            rt,
+            session,
+            resident.telegram_id,
+            lambda _: _(
+                "🔁 Your repeating order ({title}, {rule}) could not be placed this time. "
+                "Please order it with 📝 Order."
+            ).format(title=_(texts.CATEGORY[r.category]), rule=rule_text(rule, r.at_time, _)),
+        )
+        return False
     return True
 
 

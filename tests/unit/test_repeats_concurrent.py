@@ -122,3 +122,20 @@ async def test_forgetting_the_household_removes_its_repeats(any_rt: Runtime) -> 
     rt.clock.advance(timedelta(days=2))  # type: ignore[attr-defined]
     assert await repeats.fire_due(rt) == 0
     assert await _occurrences(rt) == []
+
+
+async def test_a_window_of_today_already_over_becomes_any_time(any_rt: Runtime) -> None:
+    rt = any_rt
+    await _resident(rt, TID)
+    order_id = await _order(rt, TID)
+    async with rt.db.session() as s:
+        await transitions.cancel_by_resident(rt, s, order_id, TID)
+        o = await s.get(Order, order_id)
+        assert o is not None
+        o.urgency, o.time_window = "today", "morning"  # ordered for this morning
+    async with rt.db.session() as s:
+        made = await repeats.create(rt, s, order_id, TID, "d", "19:00", 0)
+    await _to_due(rt, made.repeat.id)
+    assert await repeats.fire_due(rt) == 1
+    (occurrence,) = await _occurrences(rt)
+    assert (occurrence.urgency, occurrence.time_window) == ("today", "any")
