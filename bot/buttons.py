@@ -73,6 +73,11 @@ def payment_action(verb: str, order_id: int) -> str:
     return f"pay:{verb}:{order_id}"
 
 
+def repeat_action(order_id: int) -> str:
+    """🔁 Repeat regularly, on a finished order's card: rp:new:<order id>."""
+    return f"rp:new:{order_id}"
+
+
 def to_json(rows: Rows | None) -> list[list[dict[str, Any]]] | None:
     if rows is None:
         return None

@@ -52,6 +52,7 @@ from handlers import (
     privately,
     registration,
     relay,
+    repeats,
     reports,
     resident_input,
     roster,
@@ -153,6 +154,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     app.add_handler(delivery.build_delivery_conversation(timeout))  # 📦 asks for the proof
     app.add_handler(care.build_care_conversation(timeout))  # 👤/🏠 on the care list
     app.add_handler(payments.build_payqr_conversation(timeout))  # a volunteer's QR code
+    app.add_handler(repeats.build_repeat_conversation(timeout))  # 🔁 a typed time
 
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("help", help.help_command))
@@ -189,6 +191,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
         *resident_input.resident_input_handlers(),
         *waiting.waiting_handlers(),
         *payments.payment_handlers(),
+        *repeats.repeat_handlers(),
     ):
         app.add_handler(handler)
 
@@ -225,6 +228,7 @@ COMMANDS = (
     ("stats", N_("Staff: what is going on today, or in some days")),
     ("export", N_("Staff: the ledger (台账) as an Excel file")),
     ("unpaid", N_("Staff: deliveries whose money is not yet received")),
+    ("repeats", N_("Staff: the repeating orders of your households")),
     ("language", "中文 / English"),
     ("help", N_("What this bot does")),
     ("cancel", N_("Stop what you are doing")),

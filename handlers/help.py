@@ -19,6 +19,10 @@ HELP_RESIDENT = N_(
     "Deliveries are contactless: the volunteer knocks and leaves it at your door.\n"
     "Commands: /start /order /orders /me /language /cancel /help"
 )
+HELP_RESIDENT_REPEAT = N_(
+    "🔁 Repeat regularly, on a finished order's card: the same order every day, every week or "
+    "every month at a time you choose. 📋 My orders lists them: ⏸ pause, ▶️ resume, ✖️ stop."
+)
 HELP_VOLUNTEER = N_(
     "Volunteers: new tasks appear in your grid's group. Press 🙋 to take one; the address "
     "comes to you here, privately. Move it along with the buttons: 🛒 Bought, 🚶 On the way, "
@@ -59,6 +63,10 @@ HELP_VOLUNTEER_PAY = N_(
 HELP_STAFF_UNPAID = N_(
     "/unpaid lists deliveries whose money the volunteer has not confirmed receiving."
 )
+HELP_STAFF_REPEATS = N_(
+    "/repeats lists the repeating orders of the households in your scope: ⏸ pause, "
+    "▶️ resume, ✖️ stop (the household is told)."
+)
 HELP_STAFF_CARE = N_(
     "/care keeps the care list (包保): vulnerable households, who is responsible for each, "
     "home isolation. They are asked each morning whether all is well."
@@ -93,6 +101,7 @@ async def help_command(update: Update, ctx: AppContext) -> None:
             HELP_STAFF_CARE,
             HELP_STAFF_REPORTS,
             HELP_STAFF_UNPAID,
+            HELP_STAFF_REPEATS,
         )
         parts.append("\n".join(_(m) for m in staff_help))
     if roles and roles.volunteer_id:
@@ -109,7 +118,7 @@ async def help_command(update: Update, ctx: AppContext) -> None:
                 )
             )
         )
-    parts.append(_(HELP_RESIDENT))
+    parts.append(_(HELP_RESIDENT) + "\n" + _(HELP_RESIDENT_REPEAT))
     markup = menu_for(roles, _) if is_private(update) else None
     if update.effective_message:
         await update.effective_message.reply_text("\n\n".join(parts), reply_markup=markup)

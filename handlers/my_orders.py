@@ -18,6 +18,7 @@ from bot.errors import STALE
 from bot.i18n import N_, Gettext
 from bot.services.orders import cards, texts, transitions, views
 from bot.services.orders.views import OrderView
+from handlers import repeats
 from handlers.answers import alert, answer, edit_or_send, pressed, set_buttons
 from handlers.callback_data import ID, Callback, Field, one_of
 from handlers.context import AppContext
@@ -65,6 +66,8 @@ async def my_orders(update: Update, ctx: AppContext) -> None:
         # Oldest first, so that the newest order's card is the last in the chat.
         for o in reversed(under_way + done):
             await cards.show(ctx.rt, w.session, o.id, anew=True)
+    # Then the household's repeating orders, each with ⏸ / ▶️ / ✖️ (handlers/repeats.py).
+    await repeats.show_list(update, ctx)
 
 
 async def _show(update: Update, screen: tuple[str, Rows]) -> None:

@@ -45,6 +45,7 @@ PRIVATE_COMMANDS = (
     "outbox",  # admins: what waits to be sent
     "payqr",  # a volunteer's payment QR code
     "unpaid",  # staff: money not yet received
+    "repeats",  # staff: the repeating orders in their scope
 )
 # Commands meant for a group, or harmless there (no personal data in the answer).
 GROUP_COMMANDS = ("tasks", "bind", "help", "language", "cancel")

@@ -15,6 +15,7 @@ from models.enums import (
     VolunteerStatus,
 )
 from models.messaging import ChatBot, ChatState, FloodCounter, InboxUpdate, OutboxMessage
+from models.repeats import Repeat
 from models.state_machine import TRANSITIONS, TransitionError, check_transition
 from models.tables import (
     AuditEntry,
@@ -76,6 +77,7 @@ __all__ = [
     "OutboxMessage",
     "OutboxStatus",
     "Recipient",
+    "Repeat",
     "Resident",
     "ResidentCareFlag",
     "ResidentInput",

@@ -310,6 +310,10 @@ class Order(Base):
     # staff member or an allowed volunteer, for a household that called).
     channel: Mapped[str] = mapped_column(String(8), default="bot", server_default="bot")
     entered_by: Mapped[int | None] = mapped_column(BigInteger)
+    # An occurrence of a repeating errand (issue 16; no foreign key: the template may go), and
+    # whether it was created late (the bot was down at its time).
+    repeat_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    repeat_late: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -41,6 +41,7 @@ from models import (
     OrderProblem,
     OutboxMessage,
     Recipient,
+    Repeat,
     Resident,
     ResidentInput,
     UserPref,
@@ -424,6 +425,8 @@ async def _forget_resident(session: AsyncSession, r: Resident, done: Forgotten, 
     done.drafts += await affected_rows(
         session, delete(OrderDraft).where(OrderDraft.resident_id == r.id)
     )
+    # Their repeating errands (issue 16): the template is their words; nothing fires again.
+    await session.execute(delete(Repeat).where(Repeat.resident_id == r.id))
     done.notice_deliveries += await affected_rows(
         session,
         update(NoticeDelivery)

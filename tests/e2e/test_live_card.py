@@ -105,14 +105,14 @@ async def test_errand_card_buttons_at_every_state(harness: Harness) -> None:
     card_id = card["message_id"]
 
     await aunt.press_data(card, "o:ok:1")
-    card = await card_with(h, 1, ["o:prob:1", "o:thank:1", "o:again:1", "pay:paid:1"])
+    card = await card_with(h, 1, ["o:prob:1", "o:thank:1", "o:again:1", "rp:new:1", "pay:paid:1"])
     assert f"【{Z(kinds.FINISHED)}】" in text_of(card)
     await aunt.press_data(card, "pay:paid:1")
-    card = await card_with(h, 1, ["o:prob:1", "o:thank:1", "o:again:1"])
+    card = await card_with(h, 1, ["o:prob:1", "o:thank:1", "o:again:1", "rp:new:1"])
     await aunt.press_data(card, "o:thank:1")
     stars = await aunt.expect(lambda m: "o:rate:1:5" in data(m))
     await aunt.press_data(stars, "o:rate:1:5")
-    card = await card_with(h, 1, ["o:prob:1", "o:again:1"])
+    card = await card_with(h, 1, ["o:prob:1", "o:again:1", "rp:new:1"])
     assert card["message_id"] == card_id and "⭐⭐⭐⭐⭐" in text_of(card)
     # One card all along: no other message of the resident's chat has an order's button
     # (the stars' question said thanks and lost its buttons).
@@ -140,7 +140,7 @@ async def test_pick_up_has_no_purchase_step(harness: Harness) -> None:
     await deliver_with_proof(h, wang, runner, 1, amount="0")
     card = await card_with(h, 1, ["o:ok:1", "m:to:1", "o:prob:1"])
     await aunt.press_data(card, "o:ok:1")
-    await card_with(h, 1, ["o:prob:1", "o:thank:1", "o:again:1"])
+    await card_with(h, 1, ["o:prob:1", "o:thank:1", "o:again:1", "rp:new:1"])
     assert await events(h) == [
         (None, "open"),
         ("open", "claimed"),
@@ -227,7 +227,7 @@ async def test_cancel_after_bought_warns(harness: Harness) -> None:
     assert warning in text_of(asked) and "王刚" in text_of(asked)
     await aunt.press_data(asked, "o:cxl:1:purchasing")
     await h.wait_edit(1001, asked["message_id"], lambda m: buttons(m) == [])
-    card = await card_with(h, 1, ["o:again:1"])
+    card = await card_with(h, 1, ["o:again:1", "rp:new:1"])
     assert f"✓{Z(kinds.BOUGHT)} → ✖{Z(kinds.ENDED['cancelled'])}" in text_of(card)
     await wang.expect(Z("{title} was cancelled by the resident. You can stop now."))
     # The runner's card keeps no button of a task that is no longer theirs.

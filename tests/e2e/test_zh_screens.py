@@ -163,6 +163,35 @@ async def at_the_door(w: Walk) -> None:
     await w.aunt.press_data(at_door, f"o:ok:{w.order_id}")
 
 
+async def repeat_setup(w: Walk) -> None:
+    """🔁 on the finished order's card: how often, which weekday, what time, how long."""
+    o = w.order_id
+    card = await w.h.card(o, lambda m: f"rp:new:{o}" in str(m.get("reply_markup")))
+    await w.aunt.press_data(card, f"rp:new:{o}")
+    how = await w.aunt.expect(lambda m: f"rp:wk:{o}" in str(m.get("reply_markup")))
+    for press, then in (
+        (f"rp:wk:{o}", f"rp:r:{o}:w2"),
+        (f"rp:r:{o}:w2", f"rp:t:{o}:w2:1100"),
+        (f"rp:t:{o}:w2:1100", f"rp:ok:{o}:w2:1100:0"),
+    ):
+        await w.aunt.press_data(how, press)
+        how = await w.h.wait_edit(
+            w.aunt.user_id, how["message_id"], lambda m, t=then: t in str(m.get("reply_markup"))
+        )
+    await w.aunt.press_data(how, f"rp:ok:{o}:w2:1100:0")
+    await w.h.wait_edit(w.aunt.user_id, how["message_id"], lambda m: not buttons(m))
+
+
+async def repeat_list(w: Walk) -> None:
+    w.aunt.say("/orders")
+    await w.aunt.expect(lambda m: "rp:pause:" in str(m.get("reply_markup")))
+
+
+async def staff_repeats(w: Walk) -> None:
+    w.boss.say("/repeats")
+    await w.boss.expect(lambda m: "rp:pause:" in str(m.get("reply_markup")))
+
+
 # --- the volunteer -----------------------------------------------------------------------------
 
 
@@ -346,12 +375,15 @@ VOLUNTEER: list[tuple[str, Step]] = [
 ]
 RESIDENT_AFTER: list[tuple[str, Step]] = [
     ("resident: at the door, received", at_the_door),
+    ("resident: 🔁 repeat regularly", repeat_setup),
+    ("resident: /orders with a repeating order", repeat_list),
 ]
 STAFF_SCREENS: list[tuple[str, Step]] = [
     ("staff: help", staff_help),
     ("staff: /stats", stats),
     ("staff: /notice preview, sent", notice_preview_and_send),
     ("staff: /care", care),
+    ("staff: /repeats", staff_repeats),
     ("staff: /notices", notices),
     ("staff: /volunteers", volunteers),
     ("staff: /roster", roster),

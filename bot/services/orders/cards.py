@@ -26,6 +26,7 @@ from bot.buttons import (
     order_action,
     payment_action,
     relay_action,
+    repeat_action,
 )
 from bot.i18n import Gettext, gettext_for, local_time
 from bot.runtime import Runtime
@@ -111,7 +112,11 @@ def resident_buttons(o: OrderView, _: Gettext) -> Rows:
     if o.status == "confirmed" and not o.rating and o.volunteer_name:
         rows.append([Button(_("👍 Thank the volunteer"), order_action("thank", o.id))])
     if o.status in ("confirmed", "cancelled", "unfulfillable"):
-        rows.append([Button(_("🔁 Order again"), order_action("again", o.id))])
+        again = [Button(_("🔁 Order again"), order_action("again", o.id))]
+        # A household without Telegram (a phone order) has no chat to place repeats from.
+        if not o.relayed:
+            again.append(Button(_("🔁 Repeat regularly"), repeat_action(o.id)))
+        rows.append(again)
     return rows
 
 
@@ -122,6 +127,7 @@ def resident_card(
     lines = [
         texts.title(o, _) + " · " + _(texts.URGENCY[o.urgency]),
         progress_line(o, _, set(times) | {"open"}),
+        *texts.repeat_line(o, _),
     ]
     if times:
         lines.append(times_line(o, _, times, tz))

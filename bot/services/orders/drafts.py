@@ -145,6 +145,10 @@ async def _check_cap(
         )
 
 
+# The cap, for the sweep's repeating orders (bot/services/repeats.py): checked before a draft.
+check_cap = _check_cap
+
+
 async def _resident_or_refuse(session: AsyncSession, telegram_id: int) -> Resident:
     resident = await session.scalar(select(Resident).where(Resident.telegram_id == telegram_id))
     if resident is None:
@@ -435,10 +439,18 @@ class Submitted:
 
 
 async def submit_draft(
-    rt: Runtime, session: AsyncSession, draft_id: int, telegram_id: int
+    rt: Runtime,
+    session: AsyncSession,
+    draft_id: int,
+    telegram_id: int,
+    *,
+    repeat_id: int | None = None,
+    late: bool = False,
 ) -> Submitted:
     """Turn a draft into an order, once: the draft is claimed with a conditional UPDATE, so a
-    redelivered or double-pressed "confirm" finds it taken and returns the same order."""
+    redelivered or double-pressed "confirm" finds it taken and returns the same order.
+    ``repeat_id``: an occurrence of a repeating errand made by the sweep (``late``: after the
+    bot was down at its time)."""
     d = await _own_draft(session, draft_id, telegram_id)
     if d.submitted_at is None and (not d.category or _draft_view(d).next_step is not None):
         raise Refused(N_("The order form is not complete yet. Please answer the questions."))
@@ -493,6 +505,8 @@ async def submit_draft(
         # Care (包保): a household that told us about a vulnerable member gets priority.
         priority=await care_flags.has_any(session, resident.id) or isolated,
         status=S.OPEN,
+        repeat_id=repeat_id,
+        repeat_late=late,
         escalation_step=0,
         escalate_at=ladder.due_at(rt.settings.escalation, S.OPEN, d.urgency or "normal", now),
         channel="phone" if d.entered_by is not None else "bot",
@@ -511,7 +525,13 @@ async def submit_draft(
             actor_telegram_id=telegram_id,
             from_status=None,
             to_status=S.OPEN,
-            note="phone" if d.entered_by is not None else None,
+            note=(
+                "phone"
+                if d.entered_by is not None
+                else None
+                if repeat_id is None
+                else f"repeat R{repeat_id}" + (" late" if late else "")
+            ),
             at=now,
         )
     )

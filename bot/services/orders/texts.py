@@ -204,11 +204,19 @@ def group_closed(o: OrderView, _: Gettext) -> str:
     )
 
 
+def repeat_line(o: OrderView, _: Gettext) -> list[str]:
+    """An occurrence of a repeating errand says so (and that it was made late, if it was)."""
+    if o.repeat_id is None:
+        return []
+    return [_("🔁 Repeating order, created late") if o.repeat_late else _("🔁 Repeating order")]
+
+
 def runner_card(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
     """The claimer's private card: everything needed to run the errand."""
     lines = [
         title(o, _) + " · " + _(URGENCY[o.urgency]) + (" · ⭐" if o.priority else ""),
         _("Status: {status}").format(status=status_word(o, _)),
+        *repeat_line(o, _),
         "",
         "📝 " + (o.description or description_preview(o, _)),
         *detail_lines(o.category, answers_of(o), o.doorstep, _, runner=True),

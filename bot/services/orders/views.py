@@ -86,6 +86,10 @@ class OrderView:
         """The household hears of it through the person who entered it, not in its own chat."""
         return not self.household_on_telegram and self.entered_by is not None
 
+    # An occurrence of a repeating errand, and whether it was made late (the bot was down).
+    repeat_id: int | None = None
+    repeat_late: bool = False
+
     @property
     def volunteer_first_name(self) -> str:
         return (self.volunteer_name or "").split(" ")[0]
@@ -137,6 +141,8 @@ def view(o: Order) -> OrderView:
         channel=o.channel,
         entered_by=o.entered_by,
         household_on_telegram=o.resident.telegram_id is not None,
+        repeat_id=o.repeat_id,
+        repeat_late=o.repeat_late,
     )
 
 

@@ -1,0 +1,565 @@
+"""Repeating errands (issue 16): a finished order kept as a template with a rule (每天 / 每周几 /
+每月几号 at a local time), and the sweep that makes each occurrence an ordinary order.
+
+Exactly once (DESIGN rules 2 and 3): the sweep claims an occurrence with a conditional UPDATE
+that moves ``next_due_at`` from the due time it read to the next one, and creates the order in
+the same transaction; a second sweep (another instance, or after a restart) finds the time
+moved and does nothing. An occurrence missed while the bot was down is created late, once, with
+a note; older missed ones are skipped (the next time is counted from now, not from the missed
+one), so a long outage never floods the grid with a backlog.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from bot.db import affected_rows
+from bot.errors import Refused, stale
+from bot.i18n import N_, Gettext
+from bot.runtime import Runtime
+from bot.services import alerts, scope
+from bot.services.messages import tell
+from bot.services.orders import drafts, form, texts
+from bot.services.orders.views import residents_order
+from models import (
+    Building,
+    Compound,
+    Grid,
+    Order,
+    OrderDraft,
+    OrderStatus,
+    Recipient,
+    Repeat,
+    Resident,
+)
+
+logger = logging.getLogger(__name__)
+
+KINDS = ("daily", "weekly", "monthly")
+STATUSES = ("active", "paused", "stopped", "ended")
+# Rule codes carried by buttons: d (every day), w0..w6 (Monday..Sunday), m1..m28.
+RULES = ("d", *(f"w{i}" for i in range(7)), *(f"m{i}" for i in range(1, 29)))
+WEEKDAYS = (
+    N_("Monday"),
+    N_("Tuesday"),
+    N_("Wednesday"),
+    N_("Thursday"),
+    N_("Friday"),
+    N_("Saturday"),
+    N_("Sunday"),
+)
+# How long an end may be: none, a week, a month (days).
+SPANS = (0, 7, 30)
+# An occurrence created later than this (or two sweeps) after its time says it was late.
+LATE_AFTER = timedelta(minutes=15)
+# Occurrences in a row cancelled or not done that pause the repeat.
+FAILURES_TO_PAUSE = 3
+FAILED = (OrderStatus.CANCELLED, OrderStatus.UNFULFILLABLE)
+DONE = (OrderStatus.CONFIRMED, OrderStatus.DELIVERED)
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: str
+    weekday: int | None = None
+    monthday: int | None = None
+
+    @property
+    def code(self) -> str:
+        if self.kind == "weekly":
+            return f"w{self.weekday}"
+        if self.kind == "monthly":
+            return f"m{self.monthday}"
+        return "d"
+
+
+def parse_rule(code: str) -> Rule:
+    if code not in RULES:
+        raise stale()
+    if code == "d":
+        return Rule("daily")
+    if code[0] == "w":
+        return Rule("weekly", weekday=int(code[1:]))
+    return Rule("monthly", monthday=int(code[1:]))
+
+
+def parse_time(raw: str) -> str | None:
+    """ "7:30", "07:30", "0730" or "7点30" as "07:30"; None if it is no time of day."""
+    s = raw.strip().replace("：", ":").replace("点", ":").replace("分", "").replace(".", ":")
+    if ":" not in s and s.isdigit() and len(s) in (3, 4):
+        s = s[:-2] + ":" + s[-2:]
+    h, _sep, m = s.partition(":")
+    m = m or "0"
+    if not (h.isascii() and h.isdigit() and m.isascii() and m.isdigit()):
+        return None
+    if len(h) > 2 or len(m) > 2 or int(h) > 23 or int(m) > 59:
+        return None
+    return f"{int(h):02d}:{int(m):02d}"
+
+
+def _matches(rule: Rule, day: date) -> bool:
+    if rule.kind == "weekly":
+        return day.weekday() == rule.weekday
+    if rule.kind == "monthly":
+        return day.day == rule.monthday
+    return True
+
+
+def next_due(
+    rule: Rule, at_time: str, after: datetime, tz: str, ends_on: date | None = None
+) -> datetime | None:
+    """The first occurrence strictly after ``after`` (UTC), or None past ``ends_on``."""
+    zone = ZoneInfo(tz)
+    hh, mm = (int(x) for x in at_time.split(":"))
+    day = after.astimezone(zone).date()
+    for _i in range(63):  # a monthly rule on day 28 recurs within 31 days
+        if ends_on is not None and day > ends_on:
+            return None
+        if _matches(rule, day):
+            at = datetime.combine(day, time(hh, mm), tzinfo=zone).astimezone(after.tzinfo)
+            if at > after:
+                return at
+        day += timedelta(days=1)
+    return None
+
+
+@dataclass(frozen=True)
+class RepeatView:
+    id: int
+    category: str
+    description: str
+    rule: Rule
+    at_time: str
+    ends_on: date | None
+    status: str
+    next_due_at: datetime | None
+    resident_telegram_id: int
+    # For staff: the household (compound, building, unit-room, name); empty for the household.
+    where: str = ""
+
+
+def _view(r: Repeat, resident_telegram_id: int, where: str = "") -> RepeatView:
+    return RepeatView(
+        where=where,
+        id=r.id,
+        category=r.category,
+        description=r.description,
+        rule=Rule(r.kind, r.weekday, r.monthday),
+        at_time=r.at_time,
+        ends_on=r.ends_on,
+        status=r.status,
+        next_due_at=r.next_due_at,
+        resident_telegram_id=resident_telegram_id,
+    )
+
+
+def rule_text(rule: Rule, at_time: str, _: Gettext) -> str:
+    """每天 07:00 / 每周二 07:00 / 每月15号 07:00."""
+    if rule.kind == "weekly" and rule.weekday is not None:
+        return _("every {weekday} at {time}").format(
+            weekday=_(WEEKDAYS[rule.weekday]), time=at_time
+        )
+    if rule.kind == "monthly":
+        return _("every month on day {day} at {time}").format(day=rule.monthday, time=at_time)
+    return _("every day at {time}").format(time=at_time)
+
+
+STATUS_WORDS = {
+    "active": N_("active"),
+    "paused": N_("paused"),
+    "stopped": N_("stopped"),
+    "ended": N_("ended"),
+}
+
+
+# --- a household's repeats ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Created:
+    repeat: RepeatView
+    created: bool  # False: the same repeat of this order already existed (a repeated press)
+
+
+async def create(
+    rt: Runtime,
+    session: AsyncSession,
+    order_id: int,
+    telegram_id: int,
+    rule_code: str,
+    at_time: str,
+    span_days: int,
+) -> Created:
+    """A repeat of the resident's finished order; the same one twice is made once (the
+    household's row is locked while looking, so two presses at once make one)."""
+    rule = parse_rule(rule_code)
+    clean = parse_time(at_time)
+    if clean is None or span_days not in SPANS:
+        raise stale()
+    o = await residents_order(session, order_id, telegram_id)
+    if o.status not in (OrderStatus.CONFIRMED, OrderStatus.CANCELLED, OrderStatus.UNFULFILLABLE):
+        raise Refused(N_("An order can be repeated once it is finished."))
+    await session.execute(select(Resident.id).where(Resident.id == o.resident_id).with_for_update())
+    same = await session.scalar(
+        select(Repeat).where(
+            Repeat.source_order_id == o.id,
+            Repeat.kind == rule.kind,
+            Repeat.weekday.is_(None) if rule.weekday is None else Repeat.weekday == rule.weekday,
+            Repeat.monthday.is_(None)
+            if rule.monthday is None
+            else Repeat.monthday == rule.monthday,
+            Repeat.at_time == clean,
+            Repeat.status.in_(("active", "paused")),
+        )
+    )
+    if same is not None:
+        return Created(_view(same, telegram_id), created=False)
+    now = rt.clock.now()
+    ends_on = rt.today() + timedelta(days=span_days - 1) if span_days else None
+    r = Repeat(
+        resident_id=o.resident_id,
+        recipient_id=o.recipient_id,
+        source_order_id=o.id,
+        category=o.category,
+        description=o.description,
+        details=dict(o.details or {}),
+        photo=o.photo,
+        voice=o.voice,
+        urgency=o.urgency,
+        time_window=o.time_window,
+        payment=o.payment,
+        doorstep=o.doorstep,
+        kind=rule.kind,
+        weekday=rule.weekday,
+        monthday=rule.monthday,
+        at_time=clean,
+        ends_on=ends_on,
+        status="active",
+        created_by=telegram_id,
+        created_at=now,
+        updated_at=now,
+        next_due_at=next_due(rule, clean, now, rt.timezone, ends_on),
+        consecutive_failures=0,
+    )
+    if r.next_due_at is None:
+        r.status = "ended"
+    session.add(r)
+    await session.flush()
+    return Created(_view(r, telegram_id), created=True)
+
+
+async def of_resident(session: AsyncSession, telegram_id: int) -> list[RepeatView]:
+    """The household's repeats that may still fire (active or paused), oldest first."""
+    rows = await session.scalars(
+        select(Repeat)
+        .join(Resident, Resident.id == Repeat.resident_id)
+        .where(Resident.telegram_id == telegram_id, Repeat.status.in_(("active", "paused")))
+        .order_by(Repeat.id)
+    )
+    return [_view(r, telegram_id) for r in rows]
+
+
+async def _reachable(session: AsyncSession, repeat_id: int, telegram_id: int) -> RepeatView:
+    """The repeat, for its household or for staff whose scope covers the household's grid
+    (the stale-button alert for anyone else)."""
+    row = (
+        await session.execute(
+            select(Repeat, Resident)
+            .join(Resident, Resident.id == Repeat.resident_id)
+            .where(Repeat.id == repeat_id)
+        )
+    ).first()
+    if row is None:
+        raise stale()
+    r, resident = row
+    if resident.telegram_id == telegram_id:
+        return _view(r, telegram_id)
+    b = await session.scalar(
+        select(Building)
+        .where(Building.id == resident.building_id)
+        .options(selectinload(Building.grid), selectinload(Building.compound))
+    )
+    assert b is not None
+    if not (await scope.scope_of(session, telegram_id)).covers(b.grid.community_id, b.grid_id):
+        raise stale()
+    where = f"{b.compound.name} {b.name} {resident.unit}-{resident.room} {resident.name}"
+    return _view(r, resident.telegram_id or 0, where)
+
+
+async def in_scope(session: AsyncSession, telegram_id: int, limit: int = 30) -> list[RepeatView]:
+    """Staff: the repeats (active or paused) of the households in their scope, oldest first."""
+    sc = await scope.require_staff(session, telegram_id)
+    rows = await session.execute(
+        select(Repeat, Resident, Building, Compound)
+        .join(Resident, Resident.id == Repeat.resident_id)
+        .join(Building, Building.id == Resident.building_id)
+        .join(Compound, Compound.id == Building.compound_id)
+        .join(Grid, Grid.id == Building.grid_id)
+        .where(Repeat.status.in_(("active", "paused")), sc.grid_clause())
+        .order_by(Repeat.id)
+        .limit(limit)
+    )
+    return [
+        _view(r, res.telegram_id or 0, f"{c.name} {b.name} {res.unit}-{res.room} {res.name}")
+        for r, res, b, c in rows
+    ]
+
+
+# What each button does: the status it needs, and the status it makes.
+VERBS = {"pause": ("active", "paused"), "resume": ("paused", "active"), "stop": (None, "stopped")}
+
+
+@dataclass(frozen=True)
+class Changed:
+    repeat: RepeatView
+    acted: bool  # False: the repeat was no longer as the pressed message showed it
+
+
+async def change(
+    rt: Runtime, session: AsyncSession, repeat_id: int, telegram_id: int, verb: str, seen: str
+) -> Changed:
+    """⏸ / ▶️ / ✖️, only if the repeat is still as the pressed message showed it (``seen``):
+    one conditional UPDATE on that status; otherwise nothing is done and the repeat is
+    returned as it is now (DESIGN rule 12)."""
+    if verb not in VERBS or seen not in STATUSES:
+        raise stale()
+    seen_as = await _reachable(session, repeat_id, telegram_id)
+    r = await session.get(Repeat, repeat_id)
+    assert r is not None
+    needs, makes = VERBS[verb]
+    if (
+        seen != r.status
+        or (needs is not None and r.status != needs)
+        or seen
+        not in (
+            "active",
+            "paused",
+        )
+    ):
+        return Changed(seen_as, acted=False)
+    now = rt.clock.now()
+    values: dict[str, object] = {"status": makes, "updated_at": now}
+    if makes == "active":
+        # Resumed: the next time from now (what fell in the pause is not made up).
+        nxt = next_due(Rule(r.kind, r.weekday, r.monthday), r.at_time, now, rt.timezone, r.ends_on)
+        values.update(next_due_at=nxt, consecutive_failures=0, resumed_at=now)
+        if nxt is None:
+            values["status"] = "ended"
+    elif makes == "stopped":
+        values["next_due_at"] = None
+    done = await affected_rows(
+        session,
+        update(Repeat)
+        .where(Repeat.id == r.id, Repeat.status == seen)
+        .values(**values)
+        .execution_options(synchronize_session=False),
+    )
+    await session.refresh(r)
+    after = _view(r, seen_as.resident_telegram_id, seen_as.where)
+    if done == 1 and telegram_id != seen_as.resident_telegram_id:
+        # Staff changed it: the household is told.
+        rule = Rule(r.kind, r.weekday, r.monthday)
+        await tell(
+            rt,
+            session,
+            seen_as.resident_telegram_id,
+            lambda _: _(
+                "🔁 Community staff changed your repeating order ({title}, {rule}): {status}."
+            ).format(
+                title=_(texts.CATEGORY[r.category]),
+                rule=rule_text(rule, r.at_time, _),
+                status=_(STATUS_WORDS[r.status]),
+            ),
+        )
+    return Changed(after, acted=done == 1)
+
+
+# --- the sweep -------------------------------------------------------------------------------
+
+
+async def fire_due(rt: Runtime) -> int:
+    """The sweep's part: each active repeat whose time has come makes its order, once."""
+    now = rt.clock.now()
+    async with rt.db.read() as s:
+        due = (
+            await s.execute(
+                select(Repeat.id, Repeat.next_due_at).where(
+                    Repeat.status == "active", Repeat.next_due_at <= now
+                )
+            )
+        ).all()
+    fired = 0
+    for repeat_id, due_at in due:
+        if due_at is None:
+            continue
+        async with rt.db.session() as s:
+            if await _fire(rt, s, repeat_id, due_at):
+                fired += 1
+    return fired
+
+
+async def _failures(session: AsyncSession, r: Repeat) -> int:
+    """Occurrences in a row, latest first, that were cancelled or could not be done (since it
+    was last resumed)."""
+    since = [] if r.resumed_at is None else [Order.created_at >= r.resumed_at]
+    statuses = await session.scalars(
+        select(Order.status)
+        .where(Order.repeat_id == r.id, *since)
+        .order_by(Order.id.desc())
+        .limit(FAILURES_TO_PAUSE)
+    )
+    n = 0
+    for st in statuses:
+        if st not in FAILED:
+            break
+        n += 1
+    return n
+
+
+async def _fire(rt: Runtime, session: AsyncSession, repeat_id: int, due_at: datetime) -> bool:
+    r = await session.get(Repeat, repeat_id)
+    if r is None or r.status != "active" or r.next_due_at != due_at:
+        return False
+    now = rt.clock.now()
+    resident = await session.get(Resident, r.resident_id)
+    assert resident is not None
+    rule = Rule(r.kind, r.weekday, r.monthday)
+    nxt = next_due(rule, r.at_time, now, rt.timezone, r.ends_on)
+    sweep_every = rt.settings.escalation.sweep_seconds
+    failures = await _failures(session, r)
+    # A repeat is set up in the household's own chat; one without Telegram (registered by
+    # staff for phone orders) has no chat to place it from: stopped (phone repeats: not built).
+    tid = resident.telegram_id
+    gone = resident.forgotten_at is not None or tid is None
+    if r.recipient_id is not None:
+        who = await session.get(Recipient, r.recipient_id)
+        gone = gone or who is None or who.removed
+    status = "stopped" if gone else "paused" if failures >= FAILURES_TO_PAUSE else None
+    status = status or ("active" if nxt is not None else "ended")
+    # The claim (DESIGN rule 2): this occurrence is ours only if its time is still the one
+    # read; a second sweep finds it moved and makes nothing.
+    claimed = await affected_rows(
+        session,
+        update(Repeat)
+        .where(Repeat.id == r.id, Repeat.status == "active", Repeat.next_due_at == due_at)
+        .values(
+            next_due_at=nxt if status == "active" else None,
+            status=status,
+            last_fired_at=now,
+            updated_at=now,
+            consecutive_failures=failures,
+        )
+        .execution_options(synchronize_session=False),
+    )
+    if claimed != 1:
+        return False
+    if gone or tid is None:
+        return False
+    if failures >= FAILURES_TO_PAUSE:
+        await _paused_for_failures(rt, session, r, tid)
+        return False
+    try:
+        await drafts.check_cap(rt, session, resident.id)
+    except Refused:
+        await tell(
+            rt,
+            session,
+            tid,
+            lambda _: _(
+                "🔁 Your repeating order ({title}, {rule}) was not placed this time: you "
+                "already have the most orders under way."
+            ).format(title=_(texts.CATEGORY[r.category]), rule=rule_text(rule, r.at_time, _)),
+        )
+        return False
+    d = OrderDraft(
+        resident_id=r.resident_id,
+        recipient_id=r.recipient_id,
+        category=r.category,
+        description=r.description,
+        details=dict(r.details or {}),
+        photo=r.photo,
+        voice=r.voice,
+        urgency=r.urgency,
+        time_window=r.time_window,
+        payment=r.payment,
+        doorstep=r.doorstep,
+        created_at=now,
+        updated_at=now,
+    )
+    if form.stale_window(
+        {"urgency": r.urgency, "time_window": r.time_window}, drafts.local_clock(rt)
+    ):
+        d.time_window = "any"  # a window of today that has ended (the repeat's time is later)
+    session.add(d)
+    await session.flush()
+    # The same path as a resident's own order: cap, routing, escalation, the live card.
+    try:
+        await drafts.submit_draft(
+            rt,
+            session,
+            d.id,
+            tid,
+            repeat_id=r.id,
+            late=now - due_at > max(LATE_AFTER, timedelta(seconds=2 * sweep_every)),
+        )
+    except Refused:
+        # Refused before any order was written: this occurrence is skipped (its claim stays,
+        # so it is not retried every sweep) and the household told.
+        logger.warning("repeat %s: occurrence refused, skipped", r.id)
+        await session.delete(d)
+        await tell(
+            rt,
+            session,
+            tid,
+            lambda _: _(
+                "🔁 Your repeating order ({title}, {rule}) could not be placed this time. "
+                "Please order it with 📝 Order."
+            ).format(title=_(texts.CATEGORY[r.category]), rule=rule_text(rule, r.at_time, _)),
+        )
+        return False
+    return True
+
+
+async def _paused_for_failures(rt: Runtime, session: AsyncSession, r: Repeat, tid: int) -> None:
+    """Three occurrences in a row cancelled or not done: paused; the household and the staff
+    covering its building are told (without its name or room: they look it up)."""
+    rule = Rule(r.kind, r.weekday, r.monthday)
+    await tell(
+        rt,
+        session,
+        tid,
+        lambda _: _(
+            "⏸ Your repeating order ({title}, {rule}) is paused: its last three orders were "
+            "cancelled or could not be done. Resume it in 📋 My orders."
+        ).format(title=_(texts.CATEGORY[r.category]), rule=rule_text(rule, r.at_time, _)),
+    )
+    last = await session.scalar(
+        select(Order).where(Order.repeat_id == r.id).order_by(Order.id.desc()).limit(1)
+    )
+    if last is None:
+        return
+    staff = await scope.staff_covering(session, last.community_id, last.grid_id)
+    await alerts.alert(
+        rt,
+        session,
+        staff,
+        lambda _: _(
+            "⏸ Repeating order R{id} ({title}, {rule}) was paused: its last three orders (the "
+            "latest #{order}) were cancelled or could not be done. Please check on the household."
+        ).format(
+            id=r.id,
+            title=_(texts.CATEGORY[r.category]),
+            rule=rule_text(rule, r.at_time, _),
+            order=last.id,
+        ),
+        kind="repeat_paused",
+        order_id=last.id,
+        resident_id=r.resident_id,
+    )
