@@ -286,6 +286,16 @@ async def _ask(
     return ORD_STEP
 
 
+# The hand-over toggle, by whether the order is the person's own or taken by phone.
+_DOOR_WORDS = {
+    False: {True: N_("🤝 Hand it to me in person"), False: N_("🚪 Leave it at my door")},
+    True: {
+        True: N_("🤝 Hand it to the resident in person"),
+        False: N_("🚪 Leave it at the resident's door"),
+    },
+}
+
+
 async def _summary(
     update: Update, ctx: AppContext, _: Gettext, d: drafts.DraftView, *, new_message: bool = False
 ) -> int:
@@ -308,18 +318,21 @@ async def _summary(
     urgency = d.urgency or "normal"
     # Home isolation replaces a hand-over she chose: say so here, where she chose it.
     isolated = me.isolation_until if isolating(me.isolation_until, ctx.rt.today()) else None
+    by_phone = d.entered_by is not None  # said of the household, not to "you"
     lines = [
-        _("Please check your order:"),
+        _("Please check the order taken by phone:") if by_phone else _("Please check your order:"),
         "",
         *(
             [_("📞 By phone for {name} ({phone})").format(name=me.name, phone=me.phone)]
-            if d.entered_by is not None
+            if by_phone
             else []
         ),
         _("Kind: {kind}").format(kind=_(texts.CATEGORY[d.category])),
         _("What: {what}").format(what=what.strip()),
         _("Urgency: {u}").format(u=_(texts.URGENCY[urgency])),
-        *texts.detail_lines(d.category, answers, d.doorstep or isolated is not None, _),
+        *texts.detail_lines(
+            d.category, answers, d.doorstep or isolated is not None, _, runner=by_phone
+        ),
         _("Deliver to: {address}").format(
             address=(
                 _(texts.PERSON_AT).format(name=who.name, address=who.address) if who else me.address
@@ -335,14 +348,7 @@ async def _summary(
     rows = [[Button(_("✅ Send the order"), SEND.data(draft_id=d.id))]]
     rows += [edits[i : i + 3] for i in range(0, len(edits), 3)]
     if isolated is None:
-        rows.append(
-            [
-                Button(
-                    _("🤝 Hand it to me in person") if d.doorstep else _("🚪 Leave it at my door"),
-                    DOORSTEP.data(),
-                )
-            ]
-        )
+        rows.append([Button(_(_DOOR_WORDS[by_phone][bool(d.doorstep)]), DOORSTEP.data())])
     rows.append(_cancel_row(_))
     if ctx.user_data is not None:
         ctx.user_data.pop(STEP_KEY, None)

@@ -195,7 +195,7 @@ async def new_answer(update: Update, ctx: AppContext) -> int:
         return ORD_PH_NEW
     uid = update.effective_user.id
 
-    async def register(w: Work) -> drafts.DraftView:
+    async def register(w: Work) -> tuple[phone_orders.Item, drafts.DraftView]:
         item = await phone_orders.register_household(
             ctx.rt,
             w.session,
@@ -206,11 +206,11 @@ async def new_answer(update: Update, ctx: AppContext) -> int:
             room=answers["room"],
             phone=answers["phone"],
         )
-        return await drafts.start_phone_draft(ctx.rt, w.session, uid, item.id)
+        return item, await drafts.start_phone_draft(ctx.rt, w.session, uid, item.id)
 
     try:
         async with unit_of_work(ctx) as w:
-            d = await register(w)
+            item, d = await register(w)
     except Refused as e:
         # Asked again from the first question: which answer was wrong is in the reason.
         ctx.user_data[NEW_KEY] = {"building_id": answers["building_id"]}
@@ -218,7 +218,12 @@ async def new_answer(update: Update, ctx: AppContext) -> int:
             e.render(_) + "\n\n" + _(QUESTIONS[0][1]), reply_markup=inline([_cancel(_)])
         )
         return ORD_PH_NEW
-    await update.effective_message.reply_text(_("Household registered."))
+    # What was written down, to read back to the caller before the order.
+    await update.effective_message.reply_text(
+        _("Household registered: {household}, {phone}.").format(
+            household=item.label, phone=answers["phone"]
+        )
+    )
     return await _form(update, ctx, d.id)
 
 

@@ -53,6 +53,10 @@ async def fill_form(h: Harness, p: Person, kinds: dict[str, Any], category: str)
             p.say(value)
     summary = await h.form_summary(p.user_id, kinds)
     assert "李奶奶" in text_of(summary) and PHONE in text_of(summary)
+    # Said of the household, not to the person at the phone: her door, not "your" door.
+    assert text_of(summary).startswith(Z("Please check the order taken by phone:"))
+    assert "居民家门口" in text_of(summary) and "您家门口" not in text_of(summary)
+    assert Z("🤝 Hand it to the resident in person") in [label for label, _ in buttons(summary)]
     confirm = next(d for _, d in buttons(summary) if d.startswith("d:ok:"))
     await p.press_data(summary, confirm)
     await h.wait_edit(p.user_id, summary["message_id"], lambda m: not buttons(m))
