@@ -137,11 +137,12 @@ async def test_phone_order_from_entry_to_delivered_with_call_backs(harness: Harn
     )
     await staff.press(at_door, "✅")
     told = await h.wait_edit(STAFF, at_door["message_id"], lambda m: not buttons(m))
-    assert "赵书记" in text_of(told) or str(STAFF) in text_of(told) or "✅" in text_of(told)
+    assert Z(phone_orders.CALLED_BACK) in text_of(told) and "赵书记" in text_of(told)
 
     # The order's live card is in the staff member's chat: they confirm for the household.
     live = await h.card(order_id, lambda m: f"o:ok:{order_id}" in str(buttons(m)))
     assert live["chat"]["id"] == STAFF
+    assert "居民家门口" in text_of(live) and "您家门口" not in text_of(live)  # her door
     await staff.press(live, Z("✅ Received"))
     await h.settle()
     async with h.rt.db.read() as s:

@@ -138,7 +138,8 @@ def resident_card(
     lines += [
         "",
         "📝 " + _shortened(o.description or texts.description_preview(o, _)),
-        *texts.detail_lines(o.category, texts.answers_of(o), o.doorstep, _),
+        # Read by whoever took a phone order: the resident's door, not "your" door.
+        *texts.detail_lines(o.category, texts.answers_of(o), o.doorstep, _, runner=o.relayed),
         _("Deliver to: {address}").format(
             address=_(texts.PERSON_AT).format(
                 name=o.contact_name, address=f"{o.compound} {o.building} {o.unit}-{o.room}"
