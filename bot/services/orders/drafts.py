@@ -400,6 +400,25 @@ async def update_draft(
     return view_ or await get_draft(session, draft_id, telegram_id)
 
 
+# The form's answers an order, a draft and a repeat all carry (with ``details``).
+ANSWER_FIELDS = (
+    "category",
+    "description",
+    "photo",
+    "voice",
+    "urgency",
+    "time_window",
+    "payment",
+    "doorstep",
+)
+
+
+def answers_from(source: Any) -> dict[str, Any]:
+    """The form's answers of an order, a draft or a repeat, to start another from (order
+    again, a repeat set up from an order, a repeat's occurrence)."""
+    return {f: getattr(source, f) for f in ANSWER_FIELDS} | {"details": dict(source.details or {})}
+
+
 async def copy_order(
     rt: Runtime, session: AsyncSession, order_id: int, telegram_id: int
 ) -> DraftView:
@@ -410,15 +429,7 @@ async def copy_order(
     recipient = await session.get(Recipient, o.recipient_id) if o.recipient_id else None
     d = OrderDraft(
         resident_id=o.resident_id,
-        category=o.category,
-        description=o.description,
-        photo=o.photo,
-        voice=o.voice,
-        urgency=o.urgency,
-        time_window=o.time_window,
-        payment=o.payment,
-        doorstep=o.doorstep,
-        details=dict(o.details or {}),
+        **answers_from(o),
         recipient_id=o.recipient_id if recipient and not recipient.removed else None,
         # Again for a household without Telegram: by the person acting for it.
         entered_by=telegram_id if o.resident.telegram_id is None else None,
