@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
@@ -26,7 +26,7 @@ from bot.runtime import Runtime
 from bot.services import alerts, ladder, payments, relay, scope
 from bot.services.amounts import MAX_FEN
 from bot.services.messages import tell
-from bot.services.orders import cards, kinds, routing, texts
+from bot.services.orders import cards, kinds, routing, runner_cards, texts
 from bot.services.orders.views import (
     RUNNING,
     OrderView,
@@ -43,9 +43,7 @@ from models import (
     OrderEvent,
     OrderProblem,
     OrderStatus,
-    OutboxKind,
     OutboxMessage,
-    OutboxStatus,
     TransitionError,
     Volunteer,
     check_transition,
@@ -209,48 +207,6 @@ async def claim(rt: Runtime, session: AsyncSession, order_id: int, telegram_id: 
 _FORWARD = {"buy": S.PURCHASING, "go": S.DELIVERING}
 
 
-async def _card_follows(
-    rt: Runtime, session: AsyncSession, o: Order, v: OrderView, shown_in: int | None
-) -> None:
-    """The runner moved the task from another message than their card (a /mytasks copy, a
-    reminder; ``shown_in``, the pressed message, is edited by the caller): the card is edited
-    too, so it never offers a step already made. A card whose message id is not recorded yet
-    (the dispatcher records sends after them) is edited as well: the edit waits for it."""
-    card = await session.get(OutboxMessage, o.runner_card_id) if o.runner_card_id else None
-    if shown_in is None or card is None:
-        return
-    # An edit still waiting (for the card's id, say) shows an older step: sent after the
-    # pressed card's own edit, it would put back a button already used. The newest wins.
-    await session.execute(
-        delete(OutboxMessage).where(
-            OutboxMessage.edit_of == card.id,
-            OutboxMessage.kind == OutboxKind.EDIT,
-            OutboxMessage.status == OutboxStatus.PENDING,
-        )
-    )
-    if card.message_id == shown_in:
-        return
-    await _runner_card_now(rt, session, card.id, v.volunteer_telegram_id, v)
-
-
-async def _card_withdrawn(
-    rt: Runtime,
-    session: AsyncSession,
-    card_id: int | None,
-    runner: int,
-    v: OrderView,
-    shown_in: int | None,
-) -> None:
-    """The runner gave the task back from another message than their card: the card loses
-    the address, the phone and the buttons, as the pressed message does."""
-    card = await session.get(OutboxMessage, card_id) if card_id else None
-    if shown_in is None or card is None or card.message_id == shown_in:
-        return  # (an unrecorded message id: edited anyway, as in _card_follows)
-    lang = await language_of(session, runner, rt.default_language)
-    text = texts.runner_withdrawn(v, gettext_for(lang))
-    outbox.enqueue_edit(session, rt.clock, original=card, text=text)
-
-
 async def advance(
     rt: Runtime,
     session: AsyncSession,
@@ -273,7 +229,7 @@ async def advance(
         raise refusal_for(o, telegram_id)
     o = await transition(rt, session, o, target, Actor.VOLUNTEER, telegram_id)
     v = view(o)
-    await _card_follows(rt, session, o, v, shown_in)
+    await runner_cards.follows(rt, session, o, v, shown_in)
     await _notify_resident(rt, session, v)
     return v
 
@@ -342,7 +298,7 @@ async def deliver(
         receipt_photo=receipt_photo,
     )
     v = view(o)
-    await _card_follows(rt, session, o, v, shown_in)
+    await runner_cards.follows(rt, session, o, v, shown_in)
     lang = await language_of(session, v.resident_telegram_id, rt.default_language)
     _ = gettext_for(lang)
     # The photos first, then the status with the Received button, last in the chat.
@@ -378,7 +334,7 @@ async def release(
         claimed_at=None,
     )
     v = view(o)
-    await _card_withdrawn(rt, session, card_id, telegram_id, v, shown_in)
+    await runner_cards.withdrawn(rt, session, card_id, telegram_id, v, shown_in)
     await cards.show(rt, session, v.id)
     await tell(rt, session, v.resident_telegram_id, lambda _: texts.resident_released(v, _))
     await routing.post_to_group(rt, session, o)
@@ -410,7 +366,7 @@ async def give_up(
         closed_at=rt.clock.now(),
     )
     v = view(o)
-    await _card_follows(rt, session, o, v, shown_in)
+    await runner_cards.follows(rt, session, o, v, shown_in)
     await _notify_resident(rt, session, v)
     _g = gettext_for(rt.default_language)
     await routing.edit_group_posts(rt, session, o, texts.group_closed(v, _g))
@@ -475,19 +431,6 @@ CHANGED_MEANWHILE = N_(
 )
 
 
-async def _runner_card_now(
-    rt: Runtime, session: AsyncSession, card_id: int | None, runner: int | None, v: OrderView
-) -> None:
-    """The runner's private card edited to the task as it is now (its buttons gone once the
-    task is no longer theirs to move)."""
-    card = await session.get(OutboxMessage, card_id) if card_id else None
-    if card is None or runner is None:
-        return
-    lang = await language_of(session, runner, rt.default_language)
-    text, rows = texts.runner_card(v, gettext_for(lang), rt.timezone)
-    outbox.enqueue_edit(session, rt.clock, original=card, text=text, buttons=rows)
-
-
 async def cancel_by_resident(
     rt: Runtime,
     session: AsyncSession,
@@ -519,7 +462,7 @@ async def cancel_by_resident(
     _g = gettext_for(rt.default_language)
     await routing.edit_group_posts(rt, session, o, texts.group_closed(v, _g))
     if runner is not None:
-        await _runner_card_now(rt, session, runner_card, runner, v)
+        await runner_cards.refresh(rt, session, runner_card, runner, v)
         await tell(rt, session, runner, lambda _: texts.runner_cancelled(v, _))
     await cards.changed(rt, session, v, notice=False)
     return v
