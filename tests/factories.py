@@ -303,6 +303,33 @@ class Harness:
         self.rt.wake_outbox()
         return order_id
 
+    async def answer_form(
+        self,
+        p: Person,
+        kinds: dict[str, Any],
+        category: str,
+        ans: dict[str, str],
+        lang: str = "zh_CN",
+    ) -> dict[str, Any]:
+        """From the form's first question (``kinds``), choose ``category`` and answer every
+        question with ``ans`` (a button where one fits, else typed); returns the summary."""
+        await p.press_data(kinds, f"d:cat:{category}")
+        tr = gettext_for(lang)
+        for st in form.steps_for(category):
+            prompt = tr(st.prompt)
+            current = await self.emu.wait_for(
+                p.user_id,
+                lambda m, t=prompt: t in text_of(m),
+                15.0,
+                after_message_id=kinds["message_id"] - 1,
+            )
+            value = ans[st.key]
+            if value in {c.value for c in st.choices}:
+                await p.press_data(current, f"d:v:{value}")
+            else:
+                p.say(value)
+        return await self.form_summary(p.user_id, kinds)
+
     async def order(
         self,
         p: Person,
@@ -320,22 +347,7 @@ class Harness:
         self.past_the_evening(ans)
         p.say("/order")
         kinds = await p.expect(lambda m: any(d.startswith("d:cat:") for _, d in buttons(m)))
-        await p.press_data(kinds, f"d:cat:{category}")
-        tr = gettext_for(lang)
-        for st in form.steps_for(category):
-            prompt = tr(st.prompt)
-            current = await self.emu.wait_for(
-                p.user_id,
-                lambda m, t=prompt: t in text_of(m),
-                15.0,
-                after_message_id=kinds["message_id"] - 1,
-            )
-            value = ans[st.key]
-            if value in {c.value for c in st.choices}:
-                await p.press_data(current, f"d:v:{value}")
-            else:
-                p.say(value)
-        summary = await self.form_summary(p.user_id, kinds)
+        summary = await self.answer_form(p, kinds, category, ans, lang)
         confirm = next(d for _, d in buttons(summary) if d.startswith("d:ok:"))
         await p.press_data(summary, confirm)
         # The summary stays (without its buttons); the order's live card comes below it.

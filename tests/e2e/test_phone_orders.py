@@ -8,9 +8,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from bot.i18n import gettext_for
 from bot.services import phone_orders
-from bot.services.orders import form, texts
+from bot.services.orders import texts
 from handlers import phone_orders as phone_handlers
 from handlers.help import HELP_VOLUNTEER
 from handlers.keyboards import STAFF_PHONE_ORDER, STAFF_VOLUNTEERS
@@ -36,22 +35,7 @@ async def fill_form(h: Harness, p: Person, kinds: dict[str, Any], category: str)
     """Answer the order form from its first question (the kind) and send it; the order's id."""
     ans = {**ANSWERS[category], "urgency": "normal"}
     h.past_the_evening(ans)
-    await p.press_data(kinds, f"d:cat:{category}")
-    tr = gettext_for("zh_CN")
-    for st in form.steps_for(category):
-        prompt = tr(st.prompt)
-        current = await h.emu.wait_for(
-            p.user_id,
-            lambda m, t=prompt: t in text_of(m),
-            15.0,
-            after_message_id=kinds["message_id"] - 1,
-        )
-        value = ans[st.key]
-        if value in {c.value for c in st.choices}:
-            await p.press_data(current, f"d:v:{value}")
-        else:
-            p.say(value)
-    summary = await h.form_summary(p.user_id, kinds)
+    summary = await h.answer_form(p, kinds, category, ans)
     assert "李奶奶" in text_of(summary) and PHONE in text_of(summary)
     # Said of the household, not to the person at the phone: her door, not "your" door.
     assert text_of(summary).startswith(Z("Please check the order taken by phone:"))
