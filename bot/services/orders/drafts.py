@@ -161,10 +161,25 @@ async def start_draft(
 ) -> DraftView:
     resident = await _resident_or_refuse(session, telegram_id)
     await _check_cap(rt, session, resident.id)
+    return await _new_draft(
+        rt, session, resident.id, category=Category(category).value if category else None
+    )
+
+
+async def _new_draft(
+    rt: Runtime,
+    session: AsyncSession,
+    resident_id: int,
+    *,
+    category: str | None = None,
+    entered_by: int | None = None,
+) -> DraftView:
+    """An empty form for the household (left at the door unless changed)."""
     now = rt.clock.now()
     d = OrderDraft(
-        resident_id=resident.id,
-        category=Category(category).value if category else None,
+        resident_id=resident_id,
+        category=category,
+        entered_by=entered_by,
         details={},
         doorstep=True,
         created_at=now,
@@ -184,18 +199,7 @@ async def start_phone_draft(
 
     await phone_orders.household_in_reach(session, telegram_id, resident_id)
     await _check_cap(rt, session, resident_id, by_phone=True)
-    now = rt.clock.now()
-    d = OrderDraft(
-        resident_id=resident_id,
-        entered_by=telegram_id,
-        details={},
-        doorstep=True,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(d)
-    await session.flush()
-    return _draft_view(d)
+    return await _new_draft(rt, session, resident_id, entered_by=telegram_id)
 
 
 async def _own_draft(session: AsyncSession, draft_id: int, telegram_id: int) -> OrderDraft:
