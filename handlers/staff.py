@@ -15,7 +15,7 @@ from telegram.ext import (
 )
 
 from bot.buttons import Button, Rows
-from bot.errors import STALE, Refused
+from bot.errors import STALE, Refused, stale
 from bot.i18n import N_, Gettext
 from bot.services import phone_orders, volunteers
 from handlers.answers import alert, answer, edit_or_send, pressed, set_buttons
@@ -32,7 +32,7 @@ GRID = Callback("vs", "g", grid_id=ID)
 ASK = Callback("vs", verb=one_of(("s", "r")), volunteer_id=ID)
 CONFIRMED = Callback("vs", verb=one_of(("sy", "ry")), volunteer_id=ID)
 # Allow a volunteer to take orders by phone (📞 代下单), or stop them.
-PHONE_ORDERS = Callback("vs", "ph", volunteer_id=ID)
+PHONE_ORDERS = Callback("vs", "ph", volunteer_id=ID, allow=one_of(("1", "0")))
 
 logger = logging.getLogger(__name__)
 
@@ -203,7 +203,7 @@ def _volunteer_listing(
                             if v.phone_orders
                             else _("📞 Phone orders: {name}")
                         ).format(name=v.name),
-                        PHONE_ORDERS.data(volunteer_id=v.id),
+                        PHONE_ORDERS.data(volunteer_id=v.id, allow="0" if v.phone_orders else "1"),
                     ),
                 ]
             )
@@ -271,16 +271,27 @@ async def volunteers_grid(update: Update, ctx: AppContext) -> None:
 async def volunteer_phone_orders(update: Update, ctx: AppContext) -> None:
     """vs:ph:<id>: allow the volunteer to take orders by phone, or stop them; the list again."""
     q = pressed(update)
-    volunteer_id = PHONE_ORDERS.parse(q.data).volunteer_id
+    values = PHONE_ORDERS.parse(q.data)
+    volunteer_id = values.volunteer_id
 
-    async def toggle(w: Work) -> tuple[str, Rows]:
-        grid_id, _allowed = await phone_orders.toggle_volunteer(
-            ctx.rt, w.session, q.from_user.id, volunteer_id
+    async def change(w: Work) -> tuple[str, Rows]:
+        grid_id = await phone_orders.allow_volunteer(
+            ctx.rt, w.session, q.from_user.id, volunteer_id, values.allow == "1"
         )
         return await _grid_screen(w, q.from_user.id, grid_id)
 
-    screen = await attempt(update, ctx, toggle)
+    async def as_it_is(w: Work) -> tuple[str, Rows]:
+        vol = await w.session.get(Volunteer, volunteer_id)
+        if vol is None:
+            raise stale()
+        return await _grid_screen(w, q.from_user.id, vol.grid_id)
+
+    screen = await attempt(update, ctx, change)
     if screen is None:
+        # Refused (an older list: already so, or changed meanwhile): the list as it is now.
+        screen = await attempt(update, ctx, as_it_is, write=False)
+        if screen is not None:
+            await edit_or_send(update, screen[0], inline(screen[1]))
         return
     await answer(q)
     await edit_or_send(update, screen[0], inline(screen[1]))

@@ -19,7 +19,7 @@ from bot.errors import Refused, stale
 from bot.i18n import N_, gettext_for, local_time
 from bot.runtime import Runtime
 from bot.services import audit, residents, scope
-from bot.services.messages import tell
+from bot.services.messages import tell_with_menu
 from bot.services.people import language_of
 from models import Building, Compound, Grid, Order, Resident, Volunteer, VolunteerStatus
 
@@ -226,27 +226,29 @@ async def called_back(
 
 ALLOWED = N_(
     "The staff allowed you to take orders by phone for residents of your grid: 📞 is in your "
-    "menu (send /help to see it)."
+    "menu below."
 )
+STOPPED = N_("The staff ended your taking of orders by phone: 📞 is gone from your menu.")
 
 
-async def toggle_volunteer(
-    rt: Runtime, session: AsyncSession, staff_id: int, volunteer_id: int
-) -> tuple[int, bool]:
-    """Staff allow an approved volunteer of their grids to take orders by phone, or stop them
-    (recorded); the volunteer's grid and whether they may now."""
+async def allow_volunteer(
+    rt: Runtime, session: AsyncSession, staff_id: int, volunteer_id: int, allow: bool
+) -> int:
+    """Staff allow an approved volunteer of their grids to take orders by phone (``allow``), or
+    stop them; recorded, and the volunteer told with their menu as it now is. The volunteer's
+    grid. A press on an older list (already so, or no longer theirs to change): refused."""
     vol = await session.get(Volunteer, volunteer_id)
     allowed = dict(await scope.grids_of(session, staff_id))
     if vol is None or vol.grid_id not in allowed or vol.status != VolunteerStatus.APPROVED:
         raise stale()
-    vol.can_take_phone_orders = not vol.can_take_phone_orders
-    await audit.record(
-        session,
-        rt.clock,
-        staff_id,
-        "phone.allowed" if vol.can_take_phone_orders else "phone.stopped",
-        f"volunteer:{vol.id}",
-    )
-    if vol.can_take_phone_orders:
-        await tell(rt, session, vol.telegram_id, lambda _: _(ALLOWED))
-    return vol.grid_id, vol.can_take_phone_orders
+    if vol.can_take_phone_orders == allow:
+        raise stale()
+    vol.can_take_phone_orders = allow
+    target = f"volunteer:{vol.id}"
+    if allow:
+        await audit.record(session, rt.clock, staff_id, "phone.allowed", target)
+    else:
+        await audit.record(session, rt.clock, staff_id, "phone.stopped", target)
+    await session.flush()  # the menu sent below is read from the row as it now is
+    await tell_with_menu(rt, session, vol.telegram_id, lambda _: _(ALLOWED if allow else STOPPED))
+    return vol.grid_id

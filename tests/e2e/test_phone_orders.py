@@ -10,10 +10,11 @@ from sqlalchemy import select
 
 from bot.services import phone_orders
 from bot.services.orders import texts
+from handlers import keyboards
 from handlers import phone_orders as phone_handlers
 from handlers.help import HELP_VOLUNTEER
 from handlers.keyboards import STAFF_PHONE_ORDER, STAFF_VOLUNTEERS
-from models import AuditEntry, Order, OrderEvent, Resident
+from models import AuditEntry, Order, OrderEvent, Resident, Volunteer
 from tests.factories import (
     ANSWERS,
     GROUP_1,
@@ -199,7 +200,8 @@ async def test_staff_allow_a_volunteer_to_take_phone_orders(harness: Harness) ->
         grids["message_id"],
         lambda m: Z("📵 No phone orders: {name}").format(name="王刚") in str(buttons(m)),
     )
-    await wang.expect(Z(phone_orders.ALLOWED))
+    told = await wang.expect(Z(phone_orders.ALLOWED))
+    assert Z(STAFF_PHONE_ORDER) in str(told["reply_markup"])  # the menu comes with it
     async with h.rt.db.read() as s:
         assert await s.scalar(select(AuditEntry.action).where(AuditEntry.action == "phone.allowed"))
 
@@ -211,6 +213,25 @@ async def test_staff_allow_a_volunteer_to_take_phone_orders(harness: Harness) ->
     find = await wang.expect(Z(phone_handlers.FIND))
     labels = str(buttons(find))
     assert "幸福小区" in labels and "和平里" not in labels
+    await wang.press(find, "✖️")
+
+    # The same 📞 pressed again on the older list: refused, nothing changes, the list as it is.
+    answer = await staff.press_data(listing, _phone_button(listing), force=True)
+    assert answer is not None and answer["show_alert"]
+    async with h.rt.db.read() as s:
+        allowed = select(Volunteer.can_take_phone_orders)
+        assert await s.scalar(allowed.where(Volunteer.telegram_id == VOLUNTEERS_1[0]))
+    # 📵 stops them: they are told, with their menu without 📞.
+    now = next(m for m in h.emu.messages(STAFF) if m["message_id"] == grids["message_id"])
+    await staff.press_data(now, _phone_button(now))
+    stopped = await wang.expect(Z(phone_orders.STOPPED))
+    assert Z(STAFF_PHONE_ORDER) not in str(stopped["reply_markup"])
+    assert Z(keyboards.VOLUNTEER_TASKS) in str(stopped["reply_markup"])
+
+
+def _phone_button(listing: dict[str, Any]) -> str:
+    """王刚's 📞/📵 button on a /volunteers listing."""
+    return next(d for label, d in buttons(listing) if d.startswith("vs:ph:") and "王刚" in label)
 
 
 async def test_cannot_be_done_asks_for_a_call_back_too(harness: Harness) -> None:
