@@ -37,6 +37,7 @@ STAFF_EXPORT = N_("📤 Export")
 STAFF_ROSTER = N_("🗓 Roster")
 STAFF_VOLUNTEERS = N_("🙋 Volunteers")
 STAFF_PHONE_ORDER = N_("📞 Order by phone")
+STAFF_REPEATS = N_("🔁 Repeating orders")
 # The volunteer's menu.
 VOLUNTEER_TASKS = N_("🧾 My tasks")
 VOLUNTEER_DUTY = N_("🟢 On/off duty")
@@ -52,6 +53,7 @@ STAFF_LABELS = (
     STAFF_ROSTER,
     STAFF_VOLUNTEERS,
     STAFF_PHONE_ORDER,
+    STAFF_REPEATS,
 )
 VOLUNTEER_LABELS = (VOLUNTEER_TASKS, VOLUNTEER_DUTY, VOLUNTEER_SHIFTS, VOLUNTEER_HISTORY)
 MENU_LABELS = (
@@ -122,7 +124,7 @@ def staff_menu(_: Gettext, *, resident: bool = False) -> ReplyKeyboardMarkup:
         [STAFF_STATS, STAFF_TODO, STAFF_CARE],
         [STAFF_NOTICE, STAFF_NOTICES, STAFF_EXPORT],
         [STAFF_ROSTER, STAFF_VOLUNTEERS, MENU_HELP],
-        [STAFF_PHONE_ORDER],
+        [STAFF_PHONE_ORDER, STAFF_REPEATS],
     ]
     return _keyboard(rows + ([RESIDENT_ROW] if resident else []), _)
 

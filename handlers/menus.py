@@ -11,11 +11,12 @@ from typing import Any
 
 from telegram.ext import MessageHandler, filters
 
-from handlers import care, notice_receipts, reports, roster, staff, volunteer
+from handlers import care, notice_receipts, repeats, reports, roster, staff, volunteer
 from handlers.keyboards import (
     STAFF_CARE,
     STAFF_EXPORT,
     STAFF_NOTICES,
+    STAFF_REPEATS,
     STAFF_ROSTER,
     STAFF_STATS,
     STAFF_VOLUNTEERS,
@@ -42,6 +43,7 @@ def menu_handlers() -> list[Any]:
         (STAFF_EXPORT, reports.export_menu),
         (STAFF_ROSTER, roster.roster_command),
         (STAFF_VOLUNTEERS, staff.volunteers_command),
+        (STAFF_REPEATS, repeats.staff_list),
         (VOLUNTEER_TASKS, volunteer.my_tasks),
         (VOLUNTEER_DUTY, volunteer.duty),
         (VOLUNTEER_SHIFTS, roster.shifts_command),
