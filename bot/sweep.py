@@ -19,7 +19,7 @@ from bot.services import (
     outbox_health,
     payments,
     privacy,
-    repeats,
+    repeat_sweep,
     reports,
     roster,
 )
@@ -36,7 +36,7 @@ PARTS: tuple[tuple[str, Due], ...] = (
     ("care check-ins", care_checkins.ask_due),
     ("care alerts", care_checkins.alert_due),
     ("scheduled notices", notices.send_due),
-    ("repeating orders", repeats.fire_due),
+    ("repeating orders", repeat_sweep.fire_due),
     ("daily summary", reports.summary_due),
     ("payment reminders", payments.remind_due),
     ("delivery alerts", outbox_health.report_due),  # sees what the others owed

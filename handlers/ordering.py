@@ -1,7 +1,7 @@
 """The order form: 📝 (or /order, or 🔁 on a finished order) asks for whom, the kind of errand,
 then the questions of that kind (``bot.services.order_form``), one at a time; a summary with ✏️
-for each answer, 🚪/🤝 and ✅ sends it. The form in progress is a draft row, so a restart loses
-nothing; buttons are ``d:<verb>[:<value>]``."""
+for each answer, 🚪/🤝 and ✅ sends it (🔁: sends it and sets it to repeat). The form in
+progress is a draft row, so a restart loses nothing; buttons are ``d:<verb>[:<value>]``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from bot.i18n import N_, Gettext
 from bot.services import residents
 from bot.services.isolation import isolating, on_the_form
 from bot.services.orders import drafts, form, texts
+from bot.services.orders.views import OrderView
+from handlers import repeats as repeat_setup
 from handlers.answers import alert, answer, edit_or_send, pressed, respond, set_buttons
 from handlers.callback_data import ID, Callback, Field, one_of
 from handlers.context import AppContext
@@ -45,6 +47,8 @@ FOR = Callback("d", "for", recipient_id=Field(f"self|{ID.regex}", _whom))
 CATEGORY = Callback("d", "cat", category=one_of(CATEGORY_BUTTONS))
 CHOICE = Callback("d", "v", value=one_of(FORM_CHOICES))
 SEND = Callback("d", "ok", draft_id=ID)
+# ✅ and then 🔁: sent now, and repeated from this order (how often is asked next).
+SEND_REPEAT = Callback("d", "okr", draft_id=ID)
 EDIT = Callback("d", "edit", key=one_of(FORM_KEYS))
 DOORSTEP = Callback("d", "door")
 STOP = Callback("d", "stop")
@@ -345,7 +349,10 @@ async def _summary(
         Button("✏️ " + _(form.LABELS[st.key]), EDIT.data(key=st.key))
         for st in form.steps_for(d.category)
     ]
-    rows = [[Button(_("✅ Send the order"), SEND.data(draft_id=d.id))]]
+    rows = [
+        [Button(_("✅ Send the order"), SEND.data(draft_id=d.id))],
+        [Button(_("🔁 Send it, and repeat it regularly"), SEND_REPEAT.data(draft_id=d.id))],
+    ]
     rows += [edits[i : i + 3] for i in range(0, len(edits), 3)]
     if isolated is None:
         rows.append([Button(_(_DOOR_WORDS[by_phone][bool(d.doorstep)]), DOORSTEP.data())])
@@ -396,13 +403,26 @@ async def doorstep_toggled(update: Update, ctx: AppContext) -> int:
 async def order_confirmed(update: Update, ctx: AppContext) -> int:
     """Also registered outside the conversation: a confirm pressed after a restart still works,
     and a repeated press returns the same order (the draft is claimed once)."""
+    await _send(update, ctx, SEND.parse(pressed(update).data).draft_id)
+    return ConversationHandler.END
+
+
+async def order_confirmed_repeating(update: Update, ctx: AppContext) -> int:
+    """🔁 on the summary: sent as ✅ does, then how often to repeat it (the setup of a
+    finished order's 🔁, for this new order)."""
+    sent = await _send(update, ctx, SEND_REPEAT.parse(pressed(update).data).draft_id)
+    if sent is not None:
+        await repeat_setup.ask_how_often(update, ctx, sent)
+    return ConversationHandler.END
+
+
+async def _send(update: Update, ctx: AppContext, draft_id: int) -> OrderView | None:
     q = pressed(update)
-    draft_id = SEND.parse(q.data).draft_id
     result = await attempt(
         update, ctx, lambda w: drafts.submit_draft(ctx.rt, w.session, draft_id, q.from_user.id)
     )
     if result is None:
-        return ConversationHandler.END
+        return None
     if ctx.user_data is not None:
         for key in (DRAFT_KEY, STEP_KEY, EDITING_KEY, ASKED_KEY):
             ctx.user_data.pop(key, None)
@@ -417,7 +437,7 @@ async def order_confirmed(update: Update, ctx: AppContext) -> int:
         await edit_or_send(update, sent + "\n" + rest, None)
     else:
         await set_buttons(q, None)
-    return ConversationHandler.END
+    return result.order
 
 
 async def order_again(update: Update, ctx: AppContext) -> int | None:
@@ -478,6 +498,7 @@ def build_order_conversation(timeout_s: float) -> ConversationHandler[AppContext
             ],
             ORD_CONFIRM: [
                 SEND.handler(order_confirmed),
+                SEND_REPEAT.handler(order_confirmed_repeating),
                 EDIT.handler(edit_step),
                 DOORSTEP.handler(doorstep_toggled),
             ],
@@ -495,4 +516,8 @@ def build_order_conversation(timeout_s: float) -> ConversationHandler[AppContext
 def outside_handlers() -> list[Any]:
     """✅ and ✖️ of a form whose conversation was lost (a restart, a timeout): a confirm still
     sends the order (once), a cancel still stops it."""
-    return [SEND.handler(order_confirmed), STOP.handler(EXITS.stopper)]
+    return [
+        SEND.handler(order_confirmed),
+        SEND_REPEAT.handler(order_confirmed_repeating),
+        STOP.handler(EXITS.stopper),
+    ]

@@ -58,12 +58,11 @@ def _drop_row(_: Gettext) -> list[Button]:
 
 
 async def _order(update: Update, ctx: AppContext, order_id: int) -> views.OrderView | None:
-    """The presser's own order (else the stale alert)."""
+    """The presser's own order, or a phone order of a household staff cover (else refused)."""
     q = pressed(update)
 
     async def mine(w: Work) -> views.OrderView:
-        o = await views.residents_order(w.session, order_id, q.from_user.id)
-        return views.view(o)
+        return views.view(await repeats.repeatable(w.session, order_id, q.from_user.id))
 
     return await attempt(update, ctx, mine, write=False)
 
@@ -78,8 +77,15 @@ async def new(update: Update, ctx: AppContext) -> None:
     v = await _order(update, ctx, order_id)
     if v is None:
         return
-    _ = await ctx.gettext()
     await answer(q)
+    await ask_how_often(update, ctx, v)
+
+
+async def ask_how_often(update: Update, ctx: AppContext, v: views.OrderView) -> None:
+    """The setup's first question, as a message of its own (also after ✅ on the form's
+    summary with 🔁: the order was just sent and is repeated from it)."""
+    order_id = v.id
+    _ = await ctx.gettext()
     rows = [
         [Button(_("Every day"), RULE_CHOSEN.data(order_id=order_id, rule="d"))],
         [Button(_("Every week on…"), WEEKLY.data(order_id=order_id))],
@@ -109,8 +115,8 @@ async def monthly(update: Update, ctx: AppContext) -> None:
     order_id = MONTHLY.parse(q.data).order_id
     _ = await ctx.gettext()
     await answer(q)
-    days = [Button(str(d), RULE_CHOSEN.data(order_id=order_id, rule=f"m{d}")) for d in range(1, 29)]
-    rows: Rows = [days[i : i + 7] for i in range(0, 28, 7)] + [_drop_row(_)]
+    days = [Button(str(d), RULE_CHOSEN.data(order_id=order_id, rule=f"m{d}")) for d in range(1, 32)]
+    rows: Rows = [days[i : i + 7] for i in range(0, 31, 7)] + [_drop_row(_)]
     await edit_or_send(update, _("On which day of the month?"), inline(rows))
 
 
@@ -135,14 +141,32 @@ async def rule_chosen(update: Update, ctx: AppContext) -> None:
     await edit_or_send(update, _("At what time?"), inline(rows))
 
 
-def _confirm_screen(
-    order_id: int, rule_code: str, at: str, _: Gettext, tz: str, ctx: AppContext
-) -> tuple[str, Rows]:
+async def _confirm_screen(
+    update: Update, ctx: AppContext, order_id: int, rule_code: str, at: str
+) -> tuple[str, Rows] | None:
+    """How long, with when the first one would be (None: refused, the presser was told)."""
+    uid = update.effective_user.id if update.effective_user else 0
+    first = await attempt(
+        update,
+        ctx,
+        lambda w: repeats.first_time(ctx.rt, w.session, order_id, uid, rule_code, at),
+        write=False,
+    )
+    if first is None:
+        return None
+    _ = await ctx.gettext()
+    tz = ctx.rt.timezone
     rule = repeats.parse_rule(rule_code)
-    first = repeats.next_due(rule, at, ctx.rt.clock.now(), tz)
-    text = _("Repeat it {rule}?").format(rule=repeats.rule_text(rule, at, _))
-    if first is not None:
-        text += "\n" + _("The first one: {when}.").format(when=local_time(first, tz, "%m-%d %H:%M"))
+    lines = [_("Repeat it {rule}?").format(rule=repeats.rule_text(rule, at, _))]
+    if rule.monthday in repeats.SHORT_MONTH_DAYS:
+        lines.append(_("In a month without that day: on its last day."))
+    if first.tomorrow:
+        lines.append(_("Today's order is already placed, so it starts tomorrow."))
+    if first.at is not None:
+        lines.append(
+            _("The first one: {when}.").format(when=local_time(first.at, tz, "%m-%d %H:%M"))
+        )
+    text = "\n".join(lines)
     hhmm = at.replace(":", "")
     rows: Rows = [
         [
@@ -171,10 +195,11 @@ async def time_chosen(update: Update, ctx: AppContext) -> None:
     """rp:t: how long, and confirm."""
     q = pressed(update)
     values = TIME_CHOSEN.parse(q.data)
-    _ = await ctx.gettext()
+    screen = await _confirm_screen(update, ctx, values.order_id, values.rule, values.at)
+    if screen is None:
+        return
     await answer(q)
-    text, rows = _confirm_screen(values.order_id, values.rule, values.at, _, ctx.rt.timezone, ctx)
-    await edit_or_send(update, text, inline(rows))
+    await edit_or_send(update, screen[0], inline(screen[1]))
 
 
 async def type_asked(update: Update, ctx: AppContext) -> int:
@@ -200,8 +225,9 @@ async def time_typed(update: Update, ctx: AppContext) -> int:
         await update.effective_message.reply_text(_(TYPE_A_TIME))
         return TYPE_TIME
     ctx.user_data.pop(TYPING_KEY, None)
-    text, rows = _confirm_screen(int(pending[0]), str(pending[1]), at, _, ctx.rt.timezone, ctx)
-    await update.effective_message.reply_text(text, reply_markup=inline(rows))
+    screen = await _confirm_screen(update, ctx, int(pending[0]), str(pending[1]), at)
+    if screen is not None:
+        await update.effective_message.reply_text(screen[0], reply_markup=inline(screen[1]))
     return ConversationHandler.END
 
 

@@ -24,18 +24,16 @@ from bot.db import affected_rows
 from bot.errors import Refused, stale
 from bot.i18n import N_, Gettext
 from bot.runtime import Runtime
-from bot.services import alerts, scope
+from bot.services import scope
 from bot.services.messages import tell
-from bot.services.orders import drafts, form, texts
+from bot.services.orders import drafts, texts
 from bot.services.orders.views import residents_order
 from models import (
     Building,
     Compound,
     Grid,
     Order,
-    OrderDraft,
     OrderStatus,
-    Recipient,
     Repeat,
     Resident,
 )
@@ -44,8 +42,10 @@ logger = logging.getLogger(__name__)
 
 KINDS = ("daily", "weekly", "monthly")
 STATUSES = ("active", "paused", "stopped", "ended")
-# Rule codes carried by buttons: d (every day), w0..w6 (Monday..Sunday), m1..m28.
-RULES = ("d", *(f"w{i}" for i in range(7)), *(f"m{i}" for i in range(1, 29)))
+# Rule codes carried by buttons: d (every day), w0..w6 (Monday..Sunday), m1..m31 (29-31: the
+# month's last day in a shorter month, so a month is never skipped).
+RULES = ("d", *(f"w{i}" for i in range(7)), *(f"m{i}" for i in range(1, 32)))
+SHORT_MONTH_DAYS = (29, 30, 31)
 WEEKDAYS = (
     N_("Monday"),
     N_("Tuesday"),
@@ -107,8 +107,9 @@ def parse_time(raw: str) -> str | None:
 def _matches(rule: Rule, day: date) -> bool:
     if rule.kind == "weekly":
         return day.weekday() == rule.weekday
-    if rule.kind == "monthly":
-        return day.day == rule.monthday
+    if rule.kind == "monthly" and rule.monthday is not None:
+        last = ((day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)).day
+        return day.day == min(rule.monthday, last)
     return True
 
 
@@ -119,7 +120,7 @@ def next_due(
     zone = ZoneInfo(tz)
     hh, mm = (int(x) for x in at_time.split(":"))
     day = after.astimezone(zone).date()
-    for _i in range(63):  # a monthly rule on day 28 recurs within 31 days
+    for _i in range(63):  # a monthly rule recurs within 31 days
         if ends_on is not None and day > ends_on:
             return None
         if _matches(rule, day):
@@ -188,6 +189,61 @@ class Created:
     created: bool  # False: the same repeat of this order already existed (a repeated press)
 
 
+def starts_after(rt: Runtime, o: Order) -> datetime:
+    """When a repeat of this order may first fire: an order placed today and not cancelled or
+    failed is today's, so its repeat starts tomorrow (she is not sent the same lunch twice)."""
+    now = rt.clock.now()
+    zone = ZoneInfo(rt.timezone)
+    made = o.created_at.astimezone(zone).date()
+    if o.status in FAILED or made < now.astimezone(zone).date():
+        return now
+    tomorrow = datetime.combine(made + timedelta(days=1), time(0), tzinfo=zone)
+    # next_due looks strictly after: a repeat at 00:00 tomorrow is still tomorrow's.
+    return max(now, tomorrow.astimezone(now.tzinfo) - timedelta(microseconds=1))
+
+
+@dataclass(frozen=True)
+class FirstTime:
+    at: datetime | None
+    tomorrow: bool  # today's was just ordered, so it starts tomorrow
+
+
+async def first_time(
+    rt: Runtime, session: AsyncSession, order_id: int, telegram_id: int, rule_code: str, at: str
+) -> FirstTime:
+    """For the setup's last question: when the first occurrence would be."""
+    o = await residents_order(session, order_id, telegram_id)
+    start = starts_after(rt, o)
+    return FirstTime(
+        next_due(parse_rule(rule_code), at, start, rt.timezone), start > rt.clock.now()
+    )
+
+
+async def repeatable(session: AsyncSession, order_id: int, telegram_id: int) -> Order:
+    """The order, if this person may set up its repeat (asked at 🔁, before any question)."""
+    o = await residents_order(session, order_id, telegram_id)
+    await _may_set(session, o, telegram_id)
+    return o
+
+
+async def _may_set(session: AsyncSession, o: Order, telegram_id: int) -> str:
+    """The household itself, or (a household without Telegram, whose order was taken by
+    phone) staff covering it: the person who took the call, if they are staff. Returns how
+    staff see whose repeat it is ("" for the household)."""
+    if o.resident.telegram_id == telegram_id:
+        return ""
+    b = await session.scalar(
+        select(Building)
+        .where(Building.id == o.resident.building_id)
+        .options(selectinload(Building.grid), selectinload(Building.compound))
+    )
+    assert b is not None
+    if not (await scope.scope_of(session, telegram_id)).covers(b.grid.community_id, b.grid_id):
+        raise Refused(N_("Only community staff can set up a repeating order for a household."))
+    res = o.resident
+    return f"{b.compound.name} {b.name} {res.unit}-{res.room} {res.name}"
+
+
 async def create(
     rt: Runtime,
     session: AsyncSession,
@@ -197,15 +253,16 @@ async def create(
     at_time: str,
     span_days: int,
 ) -> Created:
-    """A repeat of the resident's finished order; the same one twice is made once (the
-    household's row is locked while looking, so two presses at once make one)."""
+    """A repeat of the household's order (finished, or just sent from the form's summary);
+    the same one twice is made once (the household's row is locked while looking, so two
+    presses at once make one). A household without Telegram: set by the staff member who
+    took its order by phone; each occurrence is then a phone order of theirs."""
     rule = parse_rule(rule_code)
     clean = parse_time(at_time)
     if clean is None or span_days not in SPANS:
         raise stale()
     o = await residents_order(session, order_id, telegram_id)
-    if o.status not in (OrderStatus.CONFIRMED, OrderStatus.CANCELLED, OrderStatus.UNFULFILLABLE):
-        raise Refused(N_("An order can be repeated once it is finished."))
+    where = await _may_set(session, o, telegram_id)
     await session.execute(select(Resident.id).where(Resident.id == o.resident_id).with_for_update())
     same = await session.scalar(
         select(Repeat).where(
@@ -220,9 +277,13 @@ async def create(
         )
     )
     if same is not None:
-        return Created(_view(same, telegram_id), created=False)
+        return Created(_view(same, telegram_id, where), created=False)
     now = rt.clock.now()
-    ends_on = rt.today() + timedelta(days=span_days - 1) if span_days else None
+    start = starts_after(rt, o)
+    # "For a week" counts from its first day, which may be tomorrow.
+    first = next_due(rule, clean, start, rt.timezone)
+    first_day = (first or now).astimezone(ZoneInfo(rt.timezone)).date()
+    ends_on = first_day + timedelta(days=span_days - 1) if span_days else None
     r = Repeat(
         resident_id=o.resident_id,
         recipient_id=o.recipient_id,
@@ -237,14 +298,14 @@ async def create(
         created_by=telegram_id,
         created_at=now,
         updated_at=now,
-        next_due_at=next_due(rule, clean, now, rt.timezone, ends_on),
+        next_due_at=next_due(rule, clean, start, rt.timezone, ends_on),
         consecutive_failures=0,
     )
     if r.next_due_at is None:
         r.status = "ended"
     session.add(r)
     await session.flush()
-    return Created(_view(r, telegram_id), created=True)
+    return Created(_view(r, telegram_id, where), created=True)
 
 
 async def of_resident(session: AsyncSession, telegram_id: int) -> list[RepeatView]:
@@ -370,180 +431,22 @@ async def change(
                 status=_(STATUS_WORDS[r.status]),
             ),
         )
+    if done == 1 and not seen_as.resident_telegram_id and r.created_by != telegram_id:
+        # A household without Telegram: the staff member who set it up is told instead.
+        rule = Rule(r.kind, r.weekday, r.monthday)
+        await tell(
+            rt,
+            session,
+            r.created_by,
+            lambda _: _(
+                "🔁 Another staff member changed the repeating order R{id} you set up ({where}; "
+                "{title}, {rule}): {status}."
+            ).format(
+                id=r.id,
+                where=seen_as.where,
+                title=_(texts.CATEGORY[r.category]),
+                rule=rule_text(rule, r.at_time, _),
+                status=_(STATUS_WORDS[r.status]),
+            ),
+        )
     return Changed(after, acted=done == 1)
-
-
-# --- the sweep -------------------------------------------------------------------------------
-
-
-async def fire_due(rt: Runtime) -> int:
-    """The sweep's part: each active repeat whose time has come makes its order, once."""
-    now = rt.clock.now()
-    async with rt.db.read() as s:
-        due = (
-            await s.execute(
-                select(Repeat.id, Repeat.next_due_at).where(
-                    Repeat.status == "active", Repeat.next_due_at <= now
-                )
-            )
-        ).all()
-    fired = 0
-    for repeat_id, due_at in due:
-        if due_at is None:
-            continue
-        async with rt.db.session() as s:
-            if await _fire(rt, s, repeat_id, due_at):
-                fired += 1
-    return fired
-
-
-async def _failures(session: AsyncSession, r: Repeat) -> int:
-    """Occurrences in a row, latest first, that were cancelled or could not be done (since it
-    was last resumed)."""
-    since = [] if r.resumed_at is None else [Order.created_at >= r.resumed_at]
-    statuses = await session.scalars(
-        select(Order.status)
-        .where(Order.repeat_id == r.id, *since)
-        .order_by(Order.id.desc())
-        .limit(FAILURES_TO_PAUSE)
-    )
-    n = 0
-    for st in statuses:
-        if st not in FAILED:
-            break
-        n += 1
-    return n
-
-
-async def _fire(rt: Runtime, session: AsyncSession, repeat_id: int, due_at: datetime) -> bool:
-    r = await session.get(Repeat, repeat_id)
-    if r is None or r.status != "active" or r.next_due_at != due_at:
-        return False
-    now = rt.clock.now()
-    resident = await session.get(Resident, r.resident_id)
-    assert resident is not None
-    rule = Rule(r.kind, r.weekday, r.monthday)
-    nxt = next_due(rule, r.at_time, now, rt.timezone, r.ends_on)
-    sweep_every = rt.settings.escalation.sweep_seconds
-    failures = await _failures(session, r)
-    # A repeat is set up in the household's own chat; one without Telegram (registered by
-    # staff for phone orders) has no chat to place it from: stopped (phone repeats: not built).
-    tid = resident.telegram_id
-    gone = resident.forgotten_at is not None or tid is None
-    if r.recipient_id is not None:
-        who = await session.get(Recipient, r.recipient_id)
-        gone = gone or who is None or who.removed
-    status = "stopped" if gone else "paused" if failures >= FAILURES_TO_PAUSE else None
-    status = status or ("active" if nxt is not None else "ended")
-    # The claim (DESIGN rule 2): this occurrence is ours only if its time is still the one
-    # read; a second sweep finds it moved and makes nothing.
-    claimed = await affected_rows(
-        session,
-        update(Repeat)
-        .where(Repeat.id == r.id, Repeat.status == "active", Repeat.next_due_at == due_at)
-        .values(
-            next_due_at=nxt if status == "active" else None,
-            status=status,
-            last_fired_at=now,
-            updated_at=now,
-            consecutive_failures=failures,
-        )
-        .execution_options(synchronize_session=False),
-    )
-    if claimed != 1:
-        return False
-    if gone or tid is None:
-        return False
-    if failures >= FAILURES_TO_PAUSE:
-        await _paused_for_failures(rt, session, r, tid)
-        return False
-    try:
-        await drafts.check_cap(rt, session, resident.id)
-    except Refused:
-        await tell(
-            rt,
-            session,
-            tid,
-            lambda _: _(
-                "🔁 Your repeating order ({title}, {rule}) was not placed this time: you "
-                "already have the most orders under way."
-            ).format(title=_(texts.CATEGORY[r.category]), rule=rule_text(rule, r.at_time, _)),
-        )
-        return False
-    d = OrderDraft(
-        resident_id=r.resident_id,
-        recipient_id=r.recipient_id,
-        **drafts.answers_from(r),
-        created_at=now,
-        updated_at=now,
-    )
-    if form.stale_window(
-        {"urgency": r.urgency, "time_window": r.time_window}, drafts.local_clock(rt)
-    ):
-        d.time_window = "any"  # a window of today that has ended (the repeat's time is later)
-    session.add(d)
-    await session.flush()
-    # The same path as a resident's own order: cap, routing, escalation, the live card.
-    try:
-        await drafts.submit_draft(
-            rt,
-            session,
-            d.id,
-            tid,
-            repeat_id=r.id,
-            late=now - due_at > max(LATE_AFTER, timedelta(seconds=2 * sweep_every)),
-        )
-    except Refused:
-        # Refused before any order was written: this occurrence is skipped (its claim stays,
-        # so it is not retried every sweep) and the household told.
-        logger.warning("repeat %s: occurrence refused, skipped", r.id)
-        await session.delete(d)
-        await tell(
-            rt,
-            session,
-            tid,
-            lambda _: _(
-                "🔁 Your repeating order ({title}, {rule}) could not be placed this time. "
-                "Please order it with 📝 Order."
-            ).format(title=_(texts.CATEGORY[r.category]), rule=rule_text(rule, r.at_time, _)),
-        )
-        return False
-    return True
-
-
-async def _paused_for_failures(rt: Runtime, session: AsyncSession, r: Repeat, tid: int) -> None:
-    """Three occurrences in a row cancelled or not done: paused; the household and the staff
-    covering its building are told (without its name or room: they look it up)."""
-    rule = Rule(r.kind, r.weekday, r.monthday)
-    await tell(
-        rt,
-        session,
-        tid,
-        lambda _: _(
-            "⏸ Your repeating order ({title}, {rule}) is paused: its last three orders were "
-            "cancelled or could not be done. Resume it in 📋 My orders."
-        ).format(title=_(texts.CATEGORY[r.category]), rule=rule_text(rule, r.at_time, _)),
-    )
-    last = await session.scalar(
-        select(Order).where(Order.repeat_id == r.id).order_by(Order.id.desc()).limit(1)
-    )
-    if last is None:
-        return
-    staff = await scope.staff_covering(session, last.community_id, last.grid_id)
-    await alerts.alert(
-        rt,
-        session,
-        staff,
-        lambda _: _(
-            "⏸ Repeating order R{id} ({title}, {rule}) was paused: its last three orders (the "
-            "latest #{order}) were cancelled or could not be done. Please check on the household."
-        ).format(
-            id=r.id,
-            title=_(texts.CATEGORY[r.category]),
-            rule=rule_text(rule, r.at_time, _),
-            order=last.id,
-        ),
-        kind="repeat_paused",
-        order_id=last.id,
-        resident_id=r.resident_id,
-    )

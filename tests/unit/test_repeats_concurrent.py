@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.runtime import Runtime
-from bot.services import care_flags, repeats
+from bot.services import care_flags, repeat_sweep, repeats
 from bot.services.orders import transitions
 from models import CareFlag, Order, Repeat, Resident, StaffAlert
 from tests.factories import STAFF
@@ -64,7 +64,7 @@ async def test_twenty_sweeps_at_once_make_one_order_per_occurrence(any_rt: Runti
     for day in (1, 2):
         await _to_due(rt, repeat_id)
         fired = await asyncio.gather(
-            *(asyncio.create_task(repeats.fire_due(rt)) for _ in range(ATTEMPTS))
+            *(asyncio.create_task(repeat_sweep.fire_due(rt)) for _ in range(ATTEMPTS))
         )
         assert sum(fired) == 1
         assert len(await _occurrences(rt)) == day
@@ -78,7 +78,7 @@ async def test_care_list_household_repeats_are_priority(any_rt: Runtime) -> None
         assert rid is not None
         await care_flags.add(s, rid, CareFlag.ELDERLY_ALONE, STAFF, rt.clock.now())
     await _to_due(rt, repeat_id)
-    assert await repeats.fire_due(rt) == 1
+    assert await repeat_sweep.fire_due(rt) == 1
     (made,) = await _occurrences(rt)
     assert made.priority
 
@@ -88,12 +88,12 @@ async def test_three_failed_occurrences_pause_it_and_tell_staff(any_rt: Runtime)
     repeat_id = await _repeat(rt)
     for _ in range(3):
         await _to_due(rt, repeat_id)
-        assert await repeats.fire_due(rt) == 1
+        assert await repeat_sweep.fire_due(rt) == 1
         last = (await _occurrences(rt))[-1]
         async with rt.db.session() as s:
             await transitions.cancel_by_resident(rt, s, last.id, TID)
     await _to_due(rt, repeat_id)
-    assert await repeats.fire_due(rt) == 0
+    assert await repeat_sweep.fire_due(rt) == 0
     assert len(await _occurrences(rt)) == 3
     async with rt.db.read() as s:
         r = await s.get(Repeat, repeat_id)
@@ -107,7 +107,7 @@ async def test_three_failed_occurrences_pause_it_and_tell_staff(any_rt: Runtime)
         changed = await repeats.change(rt, s, repeat_id, TID, "resume", "paused")
         assert changed.acted and changed.repeat.status == "active"
     await _to_due(rt, repeat_id)
-    assert await repeats.fire_due(rt) == 1
+    assert await repeat_sweep.fire_due(rt) == 1
 
 
 async def test_forgetting_the_household_removes_its_repeats(any_rt: Runtime) -> None:
@@ -120,7 +120,7 @@ async def test_forgetting_the_household_removes_its_repeats(any_rt: Runtime) -> 
     async with rt.db.read() as s:
         assert await s.get(Repeat, repeat_id) is None
     rt.clock.advance(timedelta(days=2))  # type: ignore[attr-defined]
-    assert await repeats.fire_due(rt) == 0
+    assert await repeat_sweep.fire_due(rt) == 0
     assert await _occurrences(rt) == []
 
 
@@ -136,6 +136,6 @@ async def test_a_window_of_today_already_over_becomes_any_time(any_rt: Runtime) 
     async with rt.db.session() as s:
         made = await repeats.create(rt, s, order_id, TID, "d", "19:00", 0)
     await _to_due(rt, made.repeat.id)
-    assert await repeats.fire_due(rt) == 1
+    assert await repeat_sweep.fire_due(rt) == 1
     (occurrence,) = await _occurrences(rt)
     assert (occurrence.urgency, occurrence.time_window) == ("today", "any")

@@ -112,10 +112,9 @@ def resident_buttons(o: OrderView, _: Gettext) -> Rows:
     if o.status == "confirmed" and not o.rating and o.volunteer_name:
         rows.append([Button(_("👍 Thank the volunteer"), order_action("thank", o.id))])
     if o.status in ("confirmed", "cancelled", "unfulfillable"):
+        # A phone order's card is the staff member's: they may repeat it for the household.
         again = [Button(_("🔁 Order again"), order_action("again", o.id))]
-        # A household without Telegram (a phone order) has no chat to place repeats from.
-        if not o.relayed:
-            again.append(Button(_("🔁 Repeat regularly"), repeat_action(o.id)))
+        again.append(Button(_("🔁 Repeat regularly"), repeat_action(o.id)))
         rows.append(again)
     return rows
 

@@ -145,7 +145,7 @@ async def _check_cap(
         )
 
 
-# The cap, for the sweep's repeating orders (bot/services/repeats.py): checked before a draft.
+# The cap, for the sweep's repeating orders (bot/services/repeat_sweep.py): checked before a draft.
 check_cap = _check_cap
 
 
@@ -540,13 +540,15 @@ async def submit_draft(
             actor_telegram_id=telegram_id,
             from_status=None,
             to_status=S.OPEN,
-            note=(
-                "phone"
-                if d.entered_by is not None
-                else None
-                if repeat_id is None
-                else f"repeat R{repeat_id}" + (" late" if late else "")
-            ),
+            # "phone", "repeat R3", "phone repeat R3 late": how it came.
+            note=" ".join(
+                [
+                    *(["phone"] if d.entered_by is not None else []),
+                    *([f"repeat R{repeat_id}"] if repeat_id is not None else []),
+                    *(["late"] if late else []),
+                ]
+            )
+            or None,
             at=now,
         )
     )
