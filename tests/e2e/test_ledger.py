@@ -15,6 +15,7 @@ from sqlalchemy import select
 from bot.services import care, people
 from bot.services.notices import sending
 from models import Building, CareCheck, Resident
+from tests.e2e.test_phone_orders import fill_form, new_household
 from tests.e2e.test_reports import _staff_and_an_order_at_ten
 from tests.factories import GROUP_1, GROUP_2, LEDGER_SHEETS, STAFF, Harness, Person, text_of
 
@@ -123,8 +124,6 @@ async def test_export_gives_a_ledger_to_hand_in(harness: Harness) -> None:
 
 async def test_the_ledger_says_who_took_an_order_by_phone(harness: Harness) -> None:
     """代下单人: the name of whoever entered an order taken by phone; empty for the bot's."""
-    from tests.e2e.test_phone_orders import fill_form, new_household
-
     h = harness
     boss = h.person(STAFF, "赵书记")
     # The phone order first: its form may move the clock to the next morning (after 21:00).

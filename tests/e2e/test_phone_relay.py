@@ -13,12 +13,13 @@ from sqlalchemy import select
 from bot.buttons import relay_action
 from bot.i18n import gettext_for
 from bot.services import relay
-from bot.services.orders import transitions
+from bot.services.orders import drafts, transitions
 from handlers import relay as relay_handlers
 from handlers.help import HELP_VOLUNTEER
-from models import OrderMessage, OutboxMessage
+from models import OrderMessage, OutboxMessage, Resident, Volunteer
 from tests.e2e.test_phone_orders import PHONE, fill_form, new_household
 from tests.factories import (
+    ANSWERS,
     GROUP_1,
     STAFF,
     VOLUNTEERS_1,
@@ -164,3 +165,33 @@ async def test_a_household_that_starts_the_bot_is_written_to_itself(harness: Har
         )
     assert [m.sender_telegram_id for m in kept] == [RUNNER, RUNNER]
     assert to == {1005}
+
+
+async def test_no_relay_when_the_runner_took_the_call_themselves(harness: Harness) -> None:
+    """A volunteer allowed to take phone orders who runs the order they entered has nobody
+    to write to but the household's phone: no 💬 on the card, and a forged one says so."""
+    h = harness
+    staff = h.person(STAFF)
+    kinds = await new_household(h, staff)
+    await staff.press(kinds, "✖️")
+    wang = h.person(RUNNER)
+    wang.say("/help")
+    await wang.expect(Z(HELP_VOLUNTEER))
+    async with h.rt.db.session() as s:
+        vol = await s.scalar(select(Volunteer).where(Volunteer.telegram_id == RUNNER))
+        household = await s.scalar(select(Resident.id).where(Resident.phone == PHONE))
+        assert vol is not None and household is not None
+        vol.can_take_phone_orders = True  # as staff allow it (test_phone_orders.py)
+        await s.flush()
+        d = await drafts.start_phone_draft(h.rt, s, RUNNER, household)
+        await drafts.update_draft(
+            h.rt, s, d.id, RUNNER, category="groceries", urgency="normal", **ANSWERS["groceries"]
+        )
+        order_id = (await drafts.submit_draft(h.rt, s, d.id, RUNNER)).order.id
+        await transitions.claim(h.rt, s, order_id, RUNNER)
+    h.rt.wake_outbox()
+    card = await wang.expect(lambda m: PHONE in text_of(m) and f"o:buy:{order_id}" in str(m))
+    assert relay_action(order_id) not in [d for _, d in buttons(card)]
+    forged = await wang.press_data(card, relay_action(order_id), force=True)
+    assert forged is not None and forged["show_alert"]
+    assert forged["text"] == _ZH(relay.NO_CHAT).format(id=order_id)
