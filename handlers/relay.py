@@ -27,6 +27,11 @@ PROMPT = {
     relay.RESIDENT: N_("Type your message for the volunteer (or send a photo). /cancel to stop."),
     relay.VOLUNTEER: N_("Type your message for the resident (or send a photo). /cancel to stop."),
 }
+# The runner of an order taken by phone for a household without Telegram.
+PROMPT_BY_PHONE = N_(
+    "The resident does not use the bot: {name}, who took the order by phone, will phone them "
+    "and reply here. Type your message (or send a photo). /cancel to stop."
+)
 SENT = N_("Sent ✓")
 STOPPED = N_("Stopped. Nothing was sent.")
 ONLY_TEXT_OR_PHOTO = N_(
@@ -45,22 +50,29 @@ async def relay_start(update: Update, ctx: AppContext) -> int | None:
     q = pressed(update)
     order_id = WRITE.parse(q.data).order_id
 
-    async def may_write(w: Work) -> tuple[OrderView, str]:
+    async def may_write(w: Work) -> tuple[OrderView, str, str]:
         if not is_private(update):
             raise Refused(STALE)
-        return await relay.can_message(w.session, order_id, q.from_user.id)
+        v, role = await relay.can_message(w.session, order_id, q.from_user.id)
+        taker = ""
+        if v.relayed and role == relay.VOLUNTEER and v.entered_by is not None:
+            taker = await relay.taker_name(w.session, v.entered_by)
+        return v, role, taker
 
     allowed = await attempt(update, ctx, may_write, write=False)
     if allowed is None:  # a conversation already under way goes on
         if is_private(update) and pressed_label(q) is not None:
             await drop_buttons(q, "m:to:")  # closed, or no longer theirs: 💬 no longer applies
         return None
-    v, role = allowed
+    v, role, taker = allowed
     assert ctx.user_data is not None and update.effective_chat is not None
     ctx.user_data[RELAY_KEY] = v.id
     await answer(q)
     _ = await ctx.gettext()
-    await update.effective_chat.send_message(texts.title(v, _) + "\n" + _(PROMPT[role]))
+    prompt = _(PROMPT[role])
+    if v.relayed and role == relay.VOLUNTEER:
+        prompt = _(PROMPT_BY_PHONE).format(name=taker or _(relay.TAKER))
+    await update.effective_chat.send_message(texts.title(v, _) + "\n" + prompt)
     return RELAY_WAIT
 
 

@@ -4,6 +4,11 @@ bot ("brand X is sold out, is Y ok?"), text or a photo, without sharing phone nu
 It is open while a runner holds the order and once it is at the door ("where did you leave
 it?"); it closes when the order ends. Every message is kept, and the staff in charge of the
 order can read them.
+
+An order taken by phone for a household without Telegram (电话点单) is relayed through the
+person who entered it (`OrderView.resident_telegram_id` is theirs then): the runner's question
+reaches them asking to phone the household, and their reply reaches the runner as a resident's
+would, saying who phoned.
 """
 
 from __future__ import annotations
@@ -38,12 +43,20 @@ NOT_YOURS = N_("Only the resident and the volunteer running order #{id} can writ
 NOBODY_YET = N_("No volunteer has taken order #{id} yet, so there is nobody to write to.")
 CLOSED = N_("Order #{id} is finished, so the conversation is closed.")
 EMPTY = N_("Please type a message, or send a photo.")
+NO_CHAT = N_("The resident of order #{id} does not use the bot: please phone them.")
 NOT_IN_CHARGE = N_("Only the staff in charge of order #{id} can read its messages.")
 # What a sender can correct by sending again (the others close the conversation).
 INPUT_REFUSALS = (EMPTY, TOO_LONG, TOO_LONG_TO_SEND)
 
 RELAYED = N_("💬 {name} about {title}:\n{text}")
 REPLY = N_("↩️ Reply")
+# To the person who took the order by phone: the household has no bot, they phone it.
+RELAYED_TO_TAKER = N_(
+    "📞 {title} was taken by phone: the household does not use the bot. Please phone it, ask, "
+    "then reply to the volunteer with ↩️ below."
+)
+# To the runner: the answer comes from whoever phoned the household, not from its own chat.
+RELAYED_FROM_TAKER = N_("💬 {name}, who phoned the resident, about {title}:\n{text}")
 
 
 async def can_message(
@@ -66,6 +79,10 @@ async def can_message(
         raise Refused(NOBODY_YET, id=v.id)
     if S(v.status) not in OPEN_FOR_MESSAGES:
         raise Refused(CLOSED, id=v.id)
+    if not v.resident_telegram_id or (v.relayed and v.entered_by == v.volunteer_telegram_id):
+        # No chat (no Telegram, nobody took it by phone), or the runner took the call
+        # themselves: there is nobody to write to but the household's phone.
+        raise Refused(NO_CHAT, id=v.id)
     return v, role
 
 
@@ -84,13 +101,23 @@ async def send(
         raise Refused(EMPTY)
     limit = rt.settings.limits.max_text_length
     check_length(body, limit)
-    if role == RESIDENT:
-        assert v.volunteer_telegram_id is not None
-        to, name = v.volunteer_telegram_id, v.contact_name
-    else:
-        to, name = v.resident_telegram_id, v.volunteer_first_name
+    to = v.volunteer_telegram_id if role == RESIDENT else v.resident_telegram_id
+    assert to is not None
     _ = await gettext_of(rt, session, to)
-    message = _(RELAYED).format(name=name, title=texts.title(v, _), text=body).strip()
+    title = texts.title(v, _)
+    if role == VOLUNTEER:
+        message = _(RELAYED).format(name=v.volunteer_first_name, title=title, text=body)
+        if v.relayed:
+            # To whoever took it by phone, in their private chat: the household to phone.
+            header = _(RELAYED_TO_TAKER).format(title=title)
+            contact = f"👤 {v.contact_name}  📞 {v.contact_phone}"
+            message = "\n".join([header, contact, "", message])
+    elif v.relayed:
+        taker = await taker_name(session, sender_telegram_id) or _(TAKER)
+        message = _(RELAYED_FROM_TAKER).format(name=taker, title=title, text=body)
+    else:
+        message = _(RELAYED).format(name=v.contact_name, title=title, text=body)
+    message = message.strip()
     # As relayed (with the name and the order), it must fit Telegram's limit: refused, not cut.
     check_fits(body, [message], limit_for(photo is not None))
     session.add(
@@ -112,6 +139,22 @@ async def send(
         photo=photo,
     )
     return v
+
+
+TAKER = N_("the person who took the order")
+
+
+async def taker_name(session: AsyncSession, telegram_id: int) -> str:
+    """The name of a person who takes orders by phone (staff first, then a volunteer); staff
+    and volunteer names may be shown to runners and in the ledger, as elsewhere."""
+    name = await session.scalar(
+        select(Staff.name).where(Staff.telegram_id == telegram_id).order_by(Staff.id).limit(1)
+    )
+    if name is None:
+        name = await session.scalar(
+            select(Volunteer.name).where(Volunteer.telegram_id == telegram_id).limit(1)
+        )
+    return name or ""
 
 
 async def hold(
@@ -235,6 +278,9 @@ async def thread(
             select(model.telegram_id, model.name).where(model.telegram_id.in_(senders))
         )
         names[role] = {tid: name for tid, name in found if tid is not None}
+    for m in rows:  # for a household without Telegram, whoever took its order by phone wrote
+        if m.sender_role == RESIDENT and m.sender_telegram_id not in names[RESIDENT]:
+            names[RESIDENT][m.sender_telegram_id] = await taker_name(session, m.sender_telegram_id)
     return v, [
         RelayMessage(
             role=m.sender_role,

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from bot.services import care, people
 from bot.services.notices import sending
 from models import Building, CareCheck, Resident
+from tests.e2e.test_phone_orders import fill_form, new_household
 from tests.e2e.test_reports import _staff_and_an_order_at_ten
 from tests.factories import GROUP_1, GROUP_2, LEDGER_SHEETS, STAFF, Harness, Person, text_of
 
@@ -119,3 +120,25 @@ async def test_export_gives_a_ledger_to_hand_in(harness: Harness) -> None:
     # The ledger went to the staff member's private chat only.
     await h.settle()
     assert _docs(h, GROUP_1) == [] and _docs(h, GROUP_2) == [] and _docs(h, 1001) == []
+
+
+async def test_the_ledger_says_who_took_an_order_by_phone(harness: Harness) -> None:
+    """代下单人: the name of whoever entered an order taken by phone; empty for the bot's."""
+    h = harness
+    boss = h.person(STAFF, "赵书记")
+    # The phone order first: its form may move the clock to the next morning (after 21:00).
+    by_phone = await fill_form(h, boss, await new_household(h, boss), "groceries")
+    await h.register(1001, "周阿姨")
+    by_bot = await h.order_by_service(1001)
+    await h.settle()
+
+    today = h.rt.today().isoformat()
+    boss.say(f"/export {today} {today}")
+    await boss.expect(lambda m: _is_csv(m), timeout=60)
+    xlsx = [m for m in _docs(h, STAFF) if m["document"]["file_name"].endswith(".xlsx")][-1]
+    wb = load_workbook(io.BytesIO(h.emu.file_bytes(xlsx["document"]["file_id"])))
+    rows = _rows(wb["订单"])
+    head = rows[0]
+    assert head[-2:] == ["下单方式", "代下单人"]
+    got = {r[0]: (r[-2], r[-1]) for r in rows[1:-1]}
+    assert got == {by_bot: ("机器人", None), by_phone: ("电话点单", "赵书记")}

@@ -92,14 +92,15 @@ async def test_phone_order_from_entry_to_delivered_with_call_backs(harness: Harn
     for secret in (PHONE, "502", "李奶奶"):
         assert secret not in text_of(post)
 
-    # The runner's card says to call first (there is no chat to relay to).
+    # The runner's card says to call first; its 💬 goes to the person who took the call
+    # (tests/e2e/test_phone_relay.py).
     wang = h.person(VOLUNTEERS_1[0])
     wang.say("/help")  # has a private chat with the bot, as approved volunteers do
     await wang.expect(Z(HELP_VOLUNTEER))
     await wang.press(post, Z("🙋 I'll run it"))
     card = await wang.expect(PHONE)
     assert Z(texts.CALL_FIRST) in text_of(card)
-    assert not any(d.startswith("m:to:") for _, d in buttons(card))
+    assert f"m:to:{order_id}" in [d for _, d in buttons(card)]
 
     # The staff member is asked to call back at the claim, and says so with ✅.
     took = await staff.expect(Z(phone_orders.CALL_BACK))

@@ -241,7 +241,9 @@ def runner_card(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
     }.get(o.status)
     if step:
         rows.append([Button(step[1], order_action(step[0], o.id))])
-        if o.household_on_telegram:  # else there is no chat to relay to: they call
+        # A household without Telegram is written to through whoever took its order by
+        # phone (they phone it); not when that is the runner themselves.
+        if o.household_on_telegram or (o.relayed and o.entered_by != o.volunteer_telegram_id):
             rows.append([Button(_("💬 Message the resident"), relay_action(o.id))])
         rows.append(
             [

@@ -144,6 +144,7 @@ async def _orders(
             Order.paid_at,
             Order.paid_confirmed_at,
             Order.channel,
+            Order.entered_by,
         )
         .join(Building, Building.id == Order.building_id)
         .join(Compound, Compound.id == Building.compound_id)

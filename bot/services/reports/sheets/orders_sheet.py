@@ -50,6 +50,7 @@ COLUMNS = (
     N_("Rating"),
     N_("Reason"),
     N_("Channel"),
+    N_("Entered by"),
 )
 MONEY_COLUMNS = (N_("Spent (yuan)"),)
 MONEY = frozenset(COLUMNS.index(c) for c in MONEY_COLUMNS)
@@ -106,6 +107,7 @@ def orders_sheet(data: LedgerData, names: Names, _: Gettext) -> Sheet:
         paid_at,
         received_at,
         channel,
+        entered_by,
     ) in data.orders:
         v = names.volunteers.get(volunteer_id) if volunteer_id else None
         rows.append(
@@ -136,6 +138,8 @@ def orders_sheet(data: LedgerData, names: Names, _: Gettext) -> Sheet:
                 rating,
                 reason or "",
                 label(CHANNEL, channel, _),
+                # Who took it by phone (staff or a volunteer, by name); empty for the bot's.
+                names.who(entered_by) if entered_by is not None else "",
             )
         )
     return Sheet(_(TITLE), headings(COLUMNS, _), rows, MONEY, totals(rows, len(COLUMNS), _, MONEY))
