@@ -18,7 +18,7 @@ from telegram.ext import CommandHandler, ConversationHandler, MessageHandler, fi
 from bot.buttons import Button, Rows
 from bot.errors import STALE, Refused
 from bot.i18n import N_, Gettext, local_time
-from bot.services import care, care_checkins
+from bot.services import care, care_checkins, typed_days
 from bot.services import care_browse as care_browse_service
 from handlers import care_browse
 from handlers.answers import alert, answer, edit_or_send, is_private, pressed, pressed_label
@@ -291,7 +291,7 @@ async def iso_typed(update: Update, ctx: AppContext) -> int:
             _ = w._
             if rid is None:
                 raise Refused(STALE)
-            until = care_browse_service.until_typed(msg.text or "", ctx.rt.today())
+            until = typed_days.until_typed(msg.text or "", ctx.rt.today())
             h = await care.set_isolation(ctx.rt, w.session, user.id, rid, until)
     except Refused as e:
         await msg.reply_text(e.render(_))

@@ -7,25 +7,28 @@ the repeat changed, it does nothing and shows the repeat as it is now."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from telegram import Update
 from telegram.ext import CommandHandler, ConversationHandler, MessageHandler, filters
 
 from bot.buttons import Button, Rows
+from bot.errors import Refused
 from bot.i18n import N_, Gettext, local_time
 from bot.services import repeats
 from bot.services.orders import texts, views
 from bot.services.repeats import RepeatView
 from handlers.answers import alert, answer, edit_or_send, pressed
-from handlers.callback_data import ID, Callback, Field, one_of
+from handlers.callback_data import DAY, ID, Callback, Field, one_of
 from handlers.context import AppContext
 from handlers.conversation_exits import Handler, conversation_exits
 from handlers.keyboards import PRIVATE_TEXT, inline
 from handlers.work import Work, attempt, reading
 
-TYPE_TIME = 60
+TYPE_TIME, TYPE_END = 60, 61
 TYPING_KEY = "repeat_typing"  # (order id, rule code) while a time is being typed
+END_KEY = "repeat_until"  # (order id, rule code, HH:MM) while a last day is being typed
 
 RULE = one_of(repeats.RULES)
 HHMM = Field("(?:[01][0-9]|2[0-3])[0-5][0-9]", lambda s: f"{s[:2]}:{s[2:]}")
@@ -38,6 +41,8 @@ RULE_CHOSEN = Callback("rp", "r", order_id=ID, rule=RULE)
 TIME_CHOSEN = Callback("rp", "t", order_id=ID, rule=RULE, at=HHMM)
 TYPE = Callback("rp", "type", order_id=ID, rule=RULE)
 CONFIRM = Callback("rp", "ok", order_id=ID, rule=RULE, at=HHMM, span=SPAN)
+UNTIL = Callback("rp", "until", order_id=ID, rule=RULE, at=HHMM)
+CONFIRM_UNTIL = Callback("rp", "okd", order_id=ID, rule=RULE, at=HHMM, until=DAY)
 DROP = Callback("rp", "x")
 SEEN = one_of(repeats.STATUSES)
 PAUSE = Callback("rp", "pause", repeat_id=ID, seen=SEEN)
@@ -186,6 +191,12 @@ async def _confirm_screen(
                 CONFIRM.data(order_id=order_id, rule=rule_code, at=hhmm, span=30),
             )
         ],
+        [
+            Button(
+                _("📅 Until a day I type"),
+                UNTIL.data(order_id=order_id, rule=rule_code, at=hhmm),
+            )
+        ],
         _drop_row(_),
     ]
     return text, rows
@@ -231,15 +242,87 @@ async def time_typed(update: Update, ctx: AppContext) -> int:
     return ConversationHandler.END
 
 
+async def until_asked(update: Update, ctx: AppContext) -> int:
+    """rp:until: the last day is typed next."""
+    q = pressed(update)
+    values = UNTIL.parse(q.data)
+    assert ctx.user_data is not None
+    ctx.user_data[END_KEY] = [values.order_id, values.rule, values.at]
+    _ = await ctx.gettext()
+    await answer(q)
+    await edit_or_send(update, _(repeats.BAD_END), inline([_drop_row(_)]))
+    return TYPE_END
+
+
+async def end_typed(update: Update, ctx: AppContext) -> int:
+    """The last day, typed: asked again if it cannot be read or is too early; else confirmed
+    by a button (the day rides in its data)."""
+    msg, user = update.effective_message, update.effective_user
+    assert msg is not None and user is not None and ctx.user_data is not None
+    pending = ctx.user_data.get(END_KEY)
+    if pending is None:
+        return ConversationHandler.END
+    order_id, rule_code, at = int(pending[0]), str(pending[1]), str(pending[2])
+    _ = await ctx.gettext()
+    try:
+        async with reading(ctx) as w:
+            until, first = await repeats.end_typed(
+                ctx.rt, w.session, order_id, user.id, rule_code, at, msg.text or ""
+            )
+    except Refused as e:
+        await msg.reply_text(e.render(_))
+        return (
+            TYPE_END
+            if e.message in (repeats.BAD_END, repeats.EARLY_END)
+            else ConversationHandler.END
+        )
+    ctx.user_data.pop(END_KEY, None)
+    rule = repeats.parse_rule(rule_code)
+    lines = [
+        _("Repeat it {rule}, until {day}?").format(
+            rule=repeats.rule_text(rule, at, _), day=until.strftime("%m-%d")
+        )
+    ]
+    if first.tomorrow:
+        lines.append(_("Today's order is already placed, so it starts tomorrow."))
+    if first.at is not None:
+        when = local_time(first.at, ctx.rt.timezone, "%m-%d %H:%M")
+        lines.append(_("The first one: {when}.").format(when=when))
+    ok = CONFIRM_UNTIL.data(order_id=order_id, rule=rule_code, at=at.replace(":", ""), until=until)
+    rows: Rows = [[Button(_("✅ Yes"), ok)], _drop_row(_)]
+    await msg.reply_text("\n".join(lines), reply_markup=inline(rows))
+    return ConversationHandler.END
+
+
 async def confirmed(update: Update, ctx: AppContext) -> None:
     """rp:ok: the repeat is made (once, however often pressed)."""
     q = pressed(update)
     values = CONFIRM.parse(q.data)
+    await _create(update, ctx, values.order_id, values.rule, values.at, values.span, None)
+
+
+async def confirmed_until(update: Update, ctx: AppContext) -> None:
+    """rp:okd: made, to end after the day typed."""
+    q = pressed(update)
+    values = CONFIRM_UNTIL.parse(q.data)
+    await _create(update, ctx, values.order_id, values.rule, values.at, 0, values.until)
+
+
+async def _create(
+    update: Update,
+    ctx: AppContext,
+    order_id: int,
+    rule_code: str,
+    at: str,
+    span: int,
+    until: date | None,
+) -> None:
+    q = pressed(update)
     made = await attempt(
         update,
         ctx,
         lambda w: repeats.create(
-            ctx.rt, w.session, values.order_id, q.from_user.id, values.rule, values.at, values.span
+            ctx.rt, w.session, order_id, q.from_user.id, rule_code, at, span, until
         ),
     )
     if made is None:
@@ -253,6 +336,7 @@ async def dropped(update: Update, ctx: AppContext) -> None:
     """rp:x: nothing is set; the question says so."""
     if ctx.user_data is not None:
         ctx.user_data.pop(TYPING_KEY, None)
+        ctx.user_data.pop(END_KEY, None)
     _ = await ctx.gettext()
     await answer(pressed(update))
     await edit_or_send(update, _(NOT_SET), None)
@@ -363,12 +447,13 @@ _TOASTS = (N_("Paused."), N_("Resumed."), N_("Stopped."))
 
 def build_repeat_conversation(timeout_s: float) -> ConversationHandler[AppContext]:
     """Only a typed time is a conversation (its state survives a restart)."""
-    entry: list[Handler] = [TYPE.handler(type_asked)]
-    exits = conversation_exits(forget=(TYPING_KEY,), stop_button=DROP, stopped=NOT_SET)
+    entry: list[Handler] = [TYPE.handler(type_asked), UNTIL.handler(until_asked)]
+    exits = conversation_exits(forget=(TYPING_KEY, END_KEY), stop_button=DROP, stopped=NOT_SET)
     return ConversationHandler(
         entry_points=entry,
         states={
             TYPE_TIME: [MessageHandler(PRIVATE_TEXT, time_typed)],
+            TYPE_END: [MessageHandler(PRIVATE_TEXT, end_typed)],
             **exits.timeout,
         },
         fallbacks=[*exits.stop, *entry, *exits.stray],
@@ -388,6 +473,7 @@ def repeat_handlers() -> list[Any]:
         RULE_CHOSEN.handler(rule_chosen),
         TIME_CHOSEN.handler(time_chosen),
         CONFIRM.handler(confirmed),
+        CONFIRM_UNTIL.handler(confirmed_until),
         DROP.handler(dropped),
         PAUSE.handler(paused),
         RESUME.handler(resumed),

@@ -28,6 +28,7 @@ from bot.services import scope
 from bot.services.messages import tell
 from bot.services.orders import drafts, texts
 from bot.services.orders.views import residents_order
+from bot.services.typed_days import until_typed
 from models import (
     Building,
     Compound,
@@ -55,8 +56,11 @@ WEEKDAYS = (
     N_("Saturday"),
     N_("Sunday"),
 )
-# How long an end may be: none, a week, a month (days).
+# How long an end may be: none, a week, a month (days); or a last day typed (at most a year on).
 SPANS = (0, 7, 30)
+LONGEST = timedelta(days=366)
+BAD_END = N_("Please type the last day, for example 12-20 or 12月20日.")
+EARLY_END = N_("That day is before the first one ({day}). Please type a later day.")
 # An occurrence created later than this (or two sweeps) after its time says it was late.
 LATE_AFTER = timedelta(minutes=15)
 # Occurrences in a row cancelled or not done that pause the repeat.
@@ -226,6 +230,34 @@ async def repeatable(session: AsyncSession, order_id: int, telegram_id: int) -> 
     return o
 
 
+def _checked_end(until: date, first_day: date) -> date:
+    if until < first_day:
+        raise Refused(EARLY_END, day=first_day.strftime("%m-%d"))
+    if until - first_day > LONGEST:
+        raise Refused(BAD_END)
+    return until
+
+
+async def end_typed(
+    rt: Runtime,
+    session: AsyncSession,
+    order_id: int,
+    telegram_id: int,
+    rule_code: str,
+    at: str,
+    typed: str,
+) -> tuple[date, FirstTime]:
+    """The last day typed (12-20, 12月20日, 2026-12-20, or a number of days), checked against
+    the first occurrence; with when that is, for the question that confirms it."""
+    try:
+        until = date.fromisoformat(until_typed(typed, rt.today()))
+    except ValueError as exc:
+        raise Refused(BAD_END) from exc
+    first = await first_time(rt, session, order_id, telegram_id, rule_code, at)
+    first_day = (first.at or rt.clock.now()).astimezone(ZoneInfo(rt.timezone)).date()
+    return _checked_end(until, first_day), first
+
+
 async def _may_set(session: AsyncSession, o: Order, telegram_id: int) -> str:
     """The household itself, or (a household without Telegram, whose order was taken by
     phone) staff covering it: the person who took the call, if they are staff. Returns how
@@ -252,6 +284,7 @@ async def create(
     rule_code: str,
     at_time: str,
     span_days: int,
+    until: date | None = None,
 ) -> Created:
     """A repeat of the household's order (finished, or just sent from the form's summary);
     the same one twice is made once (the household's row is locked while looking, so two
@@ -284,6 +317,8 @@ async def create(
     first = next_due(rule, clean, start, rt.timezone)
     first_day = (first or now).astimezone(ZoneInfo(rt.timezone)).date()
     ends_on = first_day + timedelta(days=span_days - 1) if span_days else None
+    if until is not None:
+        ends_on = _checked_end(until, first_day)
     r = Repeat(
         resident_id=o.resident_id,
         recipient_id=o.recipient_id,

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import Settings
+from bot.services import repeats
 from models import Order, OrderEvent, Repeat
 from tests.conftest import make_settings
 from tests.e2e.test_phone_orders import PHONE, new_household
@@ -22,8 +23,9 @@ TOMORROW = "Today's order is already placed, so it starts tomorrow."
 
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    # One person presses many buttons within a minute here: the flood guard at its most lenient.
-    return make_settings(database_url, limits={"messages_per_minute": 600})
+    # One person presses many buttons within a minute here: the flood guard at its most lenient;
+    # and the days' orders stay open (nobody runs them), so the household's cap is raised.
+    return make_settings(database_url, limits={"messages_per_minute": 600, "max_open_orders": 10})
 
 
 async def send_repeating(
@@ -125,3 +127,42 @@ async def test_the_staff_member_repeats_a_phone_order(harness: Harness) -> None:
     async with h.rt.db.read() as s:
         paused = await s.get(Repeat, r.id)
         assert paused is not None and paused.status == "paused"
+
+
+async def test_a_last_day_typed_ends_it_after_that_day(harness: Harness) -> None:
+    h = harness
+    aunt = await h.register(AUNT, "周阿姨")
+    aunt.say("/order")
+    kinds = await aunt.expect(lambda m: any(d.startswith("d:cat:") for _, d in buttons(m)))
+    sure = await send_repeating(h, aunt, kinds, "d", "0700", 0)
+    assert Z("📅 Until a day I type") in [label for label, _ in buttons(sure)]
+    await aunt.press_data(sure, "rp:until:1:d:0700")
+    await h.wait_edit(AUNT, sure["message_id"], lambda m: Z(repeats.BAD_END) in text_of(m))
+    today = h.rt.today()
+    # Not a day: asked again. Today (before the first one, tomorrow): asked again, saying why.
+    aunt.say("下周吧")
+    await aunt.expect(Z(repeats.BAD_END))
+    aunt.say(f"{today.month}月{today.day}日")
+    early = await aunt.expect(lambda m: "之前" in text_of(m))
+    assert (today + timedelta(days=1)).strftime("%m-%d") in text_of(early)
+    last = today + timedelta(days=3)
+    aunt.say(f"{last.month}月{last.day}号")
+    ok = f"rp:okd:1:d:0700:{last.strftime('%Y%m%d')}"
+    asked = await aunt.expect(lambda m: ok in data(m))
+    assert last.strftime("%m-%d") in text_of(asked)
+    await aunt.press_data(asked, ok)
+    await h.wait_edit(AUNT, asked["message_id"], lambda m: not buttons(m))
+    r = await repeat_row(h)
+    assert r.ends_on == last
+
+    # Tomorrow, the day after and the last day: three orders; then it has ended.
+    await h.own_the_sweep()
+    for _day in range(3):
+        await to_due(h)
+        await h.sweep()
+    assert len(await occurrences(h)) == 3
+    r = await repeat_row(h)
+    assert (r.status, r.next_due_at) == ("ended", None)
+    h.advance(days=2)
+    await h.sweep()
+    assert len(await occurrences(h)) == 3

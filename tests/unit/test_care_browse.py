@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from bot.services.care_browse import until_typed
+from bot.services.typed_days import until_typed
 
 TODAY = date(2026, 12, 1)
 
