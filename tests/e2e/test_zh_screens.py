@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -180,6 +181,31 @@ async def repeat_setup(w: Walk) -> None:
         )
     await w.aunt.press_data(how, f"rp:ok:{o}:w2:1100:0")
     await w.h.wait_edit(w.aunt.user_id, how["message_id"], lambda m: not buttons(m))
+
+
+async def repeat_until(w: Walk) -> None:
+    """🔁 again: every month on the 31st, until a day typed (an unreadable one asked again)."""
+    o = w.order_id
+    card = await w.h.card(o, lambda m: f"rp:new:{o}" in str(m.get("reply_markup")))
+    await w.aunt.press_data(card, f"rp:new:{o}")
+    how = await w.aunt.expect(lambda m: f"rp:mo:{o}" in str(m.get("reply_markup")))
+    for press, then in (
+        (f"rp:mo:{o}", f"rp:r:{o}:m31"),
+        (f"rp:r:{o}:m31", f"rp:t:{o}:m31:0800"),
+        (f"rp:t:{o}:m31:0800", f"rp:until:{o}:m31:0800"),
+        (f"rp:until:{o}:m31:0800", "rp:x"),
+    ):
+        await w.aunt.press_data(how, press)
+        how = await w.h.wait_edit(
+            w.aunt.user_id, how["message_id"], lambda m, t=then: t in str(m.get("reply_markup"))
+        )
+    w.aunt.say("明年吧")
+    await w.aunt.expect(lambda m: "12-20" in text_of(m))
+    w.aunt.say((w.h.rt.today() + timedelta(days=90)).isoformat())
+    asked = await w.aunt.expect(lambda m: "rp:okd:" in str(m.get("reply_markup")))
+    ok = next(d for _, d in buttons(asked) if d.startswith("rp:okd:"))
+    await w.aunt.press_data(asked, ok)
+    await w.h.wait_edit(w.aunt.user_id, asked["message_id"], lambda m: not buttons(m))
 
 
 async def repeat_list(w: Walk) -> None:
@@ -376,6 +402,7 @@ VOLUNTEER: list[tuple[str, Step]] = [
 RESIDENT_AFTER: list[tuple[str, Step]] = [
     ("resident: at the door, received", at_the_door),
     ("resident: 🔁 repeat regularly", repeat_setup),
+    ("resident: 🔁 every month on the 31st, until a day typed", repeat_until),
     ("resident: /orders with a repeating order", repeat_list),
 ]
 STAFF_SCREENS: list[tuple[str, Step]] = [
