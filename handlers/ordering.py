@@ -15,6 +15,7 @@ from bot.errors import STALE, Refused
 from bot.i18n import N_, Gettext
 from bot.services import residents
 from bot.services.isolation import isolating, on_the_form
+from bot.services.messages import tell
 from bot.services.orders import drafts, form, texts
 from bot.services.orders.views import OrderView
 from handlers import repeats as repeat_setup
@@ -273,7 +274,8 @@ async def _ask(
     labels = [Button(_(c.label), CHOICE.data(value=c.value)) for c in choices]
     rows = [labels[i : i + 2] for i in range(0, len(labels), 2)]
     rows.append(_cancel_row(_))
-    text = _(step.prompt)
+    prompt = _(step.prompt_for(draft.entered_by is not None))  # taken by phone: "the household"
+    text = prompt
     if step.key == "description" and draft.category:
         text = _(texts.CATEGORY[draft.category]) + "\n" + text
     if note:
@@ -286,7 +288,7 @@ async def _ask(
     # Only now does the form wait for this answer: had the question failed to go out (or to
     # the outbox), the person's next message still answers the question they last saw.
     ctx.user_data[STEP_KEY] = step.key
-    ctx.user_data[ASKED_KEY] = _(step.prompt)  # which question the buttons now belong to
+    ctx.user_data[ASKED_KEY] = prompt  # which question the buttons now belong to
     return ORD_STEP
 
 
@@ -410,9 +412,12 @@ async def order_confirmed(update: Update, ctx: AppContext) -> int:
 async def order_confirmed_repeating(update: Update, ctx: AppContext) -> int:
     """🔁 on the summary: sent as ✅ does, then how often to repeat it (the setup of a
     finished order's 🔁, for this new order)."""
-    sent = await _send(update, ctx, SEND_REPEAT.parse(pressed(update).data).draft_id)
+    q = pressed(update)
+    sent = await _send(update, ctx, SEND_REPEAT.parse(q.data).draft_id)
     if sent is not None:
-        await repeat_setup.ask_how_often(update, ctx, sent)
+        # Through the outbox, so that it comes after the order's card (queued when it was sent).
+        async with unit_of_work(ctx) as w:
+            await tell(ctx.rt, w.session, q.from_user.id, lambda _: repeat_setup.how_often(sent, _))
     return ConversationHandler.END
 
 

@@ -86,18 +86,22 @@ async def new(update: Update, ctx: AppContext) -> None:
     await ask_how_often(update, ctx, v)
 
 
-async def ask_how_often(update: Update, ctx: AppContext, v: views.OrderView) -> None:
-    """The setup's first question, as a message of its own (also after ✅ on the form's
-    summary with 🔁: the order was just sent and is repeated from it)."""
+def how_often(v: views.OrderView, _: Gettext) -> tuple[str, Rows]:
+    """The setup's first question (also after 🔁 on the form's summary: the order was just
+    sent and is repeated from it)."""
     order_id = v.id
-    _ = await ctx.gettext()
-    rows = [
+    rows: Rows = [
         [Button(_("Every day"), RULE_CHOSEN.data(order_id=order_id, rule="d"))],
         [Button(_("Every week on…"), WEEKLY.data(order_id=order_id))],
         [Button(_("Every month on…"), MONTHLY.data(order_id=order_id))],
         _drop_row(_),
     ]
-    text = _("🔁 Repeat {title} regularly: how often?").format(title=texts.title(v, _))
+    return _("🔁 Repeat {title} regularly: how often?").format(title=texts.title(v, _)), rows
+
+
+async def ask_how_often(update: Update, ctx: AppContext, v: views.OrderView) -> None:
+    """As a message of its own: the card it was pressed on stays."""
+    text, rows = how_often(v, await ctx.gettext())
     assert update.effective_chat is not None
     await update.effective_chat.send_message(text, reply_markup=inline(rows))
 

@@ -310,13 +310,16 @@ class Harness:
         category: str,
         ans: dict[str, str],
         lang: str = "zh_CN",
+        *,
+        by_phone: bool = False,
     ) -> dict[str, Any]:
         """From the form's first question (``kinds``), choose ``category`` and answer every
-        question with ``ans`` (a button where one fits, else typed); returns the summary."""
+        question with ``ans`` (a button where one fits, else typed); returns the summary.
+        ``by_phone``: an order taken by phone, whose questions are about the household."""
         await p.press_data(kinds, f"d:cat:{category}")
         tr = gettext_for(lang)
         for st in form.steps_for(category):
-            prompt = tr(st.prompt)
+            prompt = tr(st.prompt_for(by_phone))
             current = await self.emu.wait_for(
                 p.user_id,
                 lambda m, t=prompt: t in text_of(m),

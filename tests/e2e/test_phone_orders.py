@@ -36,7 +36,7 @@ async def fill_form(h: Harness, p: Person, kinds: dict[str, Any], category: str)
     """Answer the order form from its first question (the kind) and send it; the order's id."""
     ans = {**ANSWERS[category], "urgency": "normal"}
     h.past_the_evening(ans)
-    summary = await h.answer_form(p, kinds, category, ans)
+    summary = await h.answer_form(p, kinds, category, ans, by_phone=True)
     assert "李奶奶" in text_of(summary) and PHONE in text_of(summary)
     # Said of the household, not to the person at the phone: her door, not "your" door.
     assert text_of(summary).startswith(Z("Please check the order taken by phone:"))

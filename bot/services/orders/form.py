@@ -26,6 +26,11 @@ class Step:
     choices: tuple[Choice, ...] = ()
     text: bool = False  # a typed answer is accepted
     media: bool = False  # a photo or a voice message is accepted (the description)
+    # Asked of the person taking an order by phone, about the household (None: the same).
+    phone_prompt: str | None = None
+
+    def prompt_for(self, by_phone: bool) -> str:
+        return self.phone_prompt if by_phone and self.phone_prompt else self.prompt
 
 
 YES_NO = (Choice("no", N_("No")), Choice("yes", N_("Yes")))
@@ -42,6 +47,12 @@ KIND_STEPS: dict[str, tuple[Step, ...]] = {
             ),
             text=True,
             media=True,
+            phone_prompt=N_(
+                "What should we buy for the household? Write the list, or send a photo or a "
+                "voice message.\n"
+                "Please leave out the household's phone number, room and WeChat: the volunteer "
+                "who takes it gets them privately."
+            ),
         ),
         Step(
             "budget",
@@ -74,6 +85,12 @@ KIND_STEPS: dict[str, tuple[Step, ...]] = {
             ),
             text=True,
             media=True,
+            phone_prompt=N_(
+                "Which medicine, and how much, for the household? You can also send a photo "
+                "of the box or the prescription, or a voice message.\n"
+                "Please leave out the household's phone number, room and WeChat: the volunteer "
+                "who takes it gets them privately."
+            ),
         ),
         Step(
             "pharmacy",
@@ -126,6 +143,12 @@ KIND_STEPS: dict[str, tuple[Step, ...]] = {
             ),
             text=True,
             media=True,
+            phone_prompt=N_(
+                "Please describe what the household needs: what, where, when. Text, a photo "
+                "or a voice message.\n"
+                "Please leave out the household's phone number, room and WeChat: the volunteer "
+                "who takes it gets them privately."
+            ),
         ),
     ),
 }
@@ -143,6 +166,7 @@ COMMON_STEPS: tuple[Step, ...] = (
     Step(
         "time_window",
         N_("When can you take it in?"),
+        phone_prompt=N_("When can the household take it in?"),
         choices=(
             Choice("any", N_("Any time")),
             Choice("morning", N_("Morning 8-12")),
@@ -153,6 +177,7 @@ COMMON_STEPS: tuple[Step, ...] = (
     Step(
         "payment",
         N_("How will you pay the volunteer for what they buy?"),
+        phone_prompt=N_("How will the household pay the volunteer for what they buy?"),
         choices=(
             Choice("cash", N_("Cash on delivery")),
             Choice("transfer", N_("Transfer on delivery")),
