@@ -38,6 +38,18 @@ STEP_DONE = {
         "are looking for someone."
     ),
 }
+# An order taken by phone: told to whoever took it, about the household, to call it.
+STEP_DONE_BY_PHONE = {
+    "ping_again": N_("The volunteers on duty and the grid leader have been asked again."),
+    "community": N_("The volunteers of the whole community have now been asked."),
+}
+WAITING_BY_PHONE = N_(
+    "⏳ The order {title} you took by phone for {name} ({phone}) has waited {waited} and no "
+    "volunteer has taken it yet."
+)
+CALL_THEM = N_(
+    "📞 Please call the household and tell them. To stop waiting, cancel it on its card."
+)
 STILL_WAITING = N_(
     "⏳ Your order {title} has waited {waited} and no volunteer has taken it yet. "
     "Sorry to keep you waiting."
@@ -89,6 +101,9 @@ async def tell_resident(
     if step not in STEP_DONE:
         return
     v = views.view(o)
+    if v.relayed:
+        await tell(rt, session, v.resident_telegram_id, lambda _: _by_phone(v, step, minutes, _))
+        return
     phone = await hotline_of(rt, session, o.community_id)
 
     def render(_: Gettext) -> tuple[str, Rows]:
@@ -102,6 +117,17 @@ async def tell_resident(
         return "\n".join(lines), waiting_rows(v.id, _)
 
     await tell(rt, session, v.resident_telegram_id, render)
+
+
+def _by_phone(v: OrderView, step: str, minutes: int, _: Gettext) -> str:
+    """No hotline and no 🔔 for the person who took the call: they are the one to phone."""
+    head = _(WAITING_BY_PHONE).format(
+        title=texts.title(v, _),
+        name=v.contact_name,
+        phone=v.contact_phone,
+        waited=waited(minutes, _),
+    )
+    return "\n".join([head, _(STEP_DONE_BY_PHONE[step]), _(CALL_THEM)])
 
 
 @dataclass(frozen=True)

@@ -292,3 +292,23 @@ async def test_the_households_cap_holds_for_phone_orders(harness: Harness) -> No
     refused = await staff.press(which, "李奶奶")
     assert refused is not None and "这一户已经有" in refused["text"]
     assert await h.count(Order) == cap
+
+
+async def test_the_person_who_took_the_call_hears_nobody_has_come_yet(harness: Harness) -> None:
+    """At each escalation step of an unclaimed phone order, the staff member who took it is
+    told, about the household (name and phone, to call it), without the hotline or 🔔 催一催
+    that are the resident's: they are the one to phone."""
+    from bot.services import waiting
+
+    h = harness
+    staff = h.person(STAFF)
+    kinds = await new_household(h, staff)
+    order_id = await fill_form(h, staff, kinds, "groceries")
+    await h.own_the_sweep()
+    limits = h.rt.settings.escalation.wait_limits("normal")
+    h.advance(minutes=limits.ping_again_minutes + 1)
+    assert (await h.sweep())["escalation"] == 1
+    told = await staff.expect(lambda m: Z(waiting.CALL_THEM) in text_of(m))
+    assert f"#{order_id}" in text_of(told) and "李奶奶" in text_of(told) and PHONE in text_of(told)
+    assert not buttons(told)
+    assert Z(waiting.URGE_HINT) not in text_of(told)
