@@ -83,6 +83,16 @@ def owes(o: OrderView) -> bool:
 def resident_payment(o: OrderView, with_qr: bool, _: Gettext) -> tuple[str, Rows]:
     """What the resident is asked to pay, to whom and how, with "I have paid"."""
     amount = yuan(o.amount_spent_fen or 0)
+    if o.relayed:
+        return _by_phone(
+            o,
+            _(
+                "💰 {title} ({who}): {name} paid ¥{amount} for it. Please call the household "
+                "and ask them to pay the volunteer (cash or a transfer); when they have, press "
+                "“I have paid”."
+            ),
+            _,
+        )
     if with_qr:
         how = _(
             "💰 {title}: please pay {name} ¥{amount}, what was spent on your order. Scan their "
@@ -136,6 +146,8 @@ async def _ask_resident(
     qr = await session.scalar(
         select(Volunteer.pay_qr).where(Volunteer.telegram_id == o.volunteer_telegram_id)
     )
+    if o.relayed:
+        qr = None  # to whoever took the call: the household pays, not them
     _ = gettext_for(await language_of(session, o.resident_telegram_id, rt.default_language))
     text, rows = render(o, qr is not None, _)
     outbox.enqueue(
@@ -246,8 +258,30 @@ async def confirm_received(
 # --- the sweep: one kind reminder to a resident who has not paid ----------------------------------
 
 
+def _by_phone(o: OrderView, text: str, _: Gettext) -> tuple[str, Rows]:
+    """Said to whoever took a phone order: the household to call, no QR code (it is not them
+    who pays)."""
+    said = text.format(
+        title=texts.title(o, _),
+        who=f"{o.contact_name}，{o.contact_phone}",
+        name=o.volunteer_first_name,
+        amount=yuan(o.amount_spent_fen or 0),
+    )
+    return said, [[Button(_(PAID_BUTTON), payment_action("paid", o.id))]]
+
+
 def reminder(o: OrderView, with_qr: bool, _: Gettext) -> tuple[str, Rows]:
     """The one reminder: kind, the amount, to whom, how, and "I have paid"."""
+    if o.relayed:
+        return _by_phone(
+            o,
+            _(
+                "🔔 {title} ({who}): {name} paid ¥{amount} for it and has not received it yet. "
+                "Please call the household to remind them kindly; if they have paid, press "
+                "“I have paid”."
+            ),
+            _,
+        )
     text = _(
         "🔔 {title}: a gentle reminder. {name} paid ¥{amount} for your order out of their own "
         "pocket and has not received it yet."

@@ -117,7 +117,15 @@ async def test_phone_order_from_entry_to_delivered_with_call_backs(harness: Harn
     card = await h.wait_edit(
         VOLUNTEERS_1[0], card["message_id"], lambda m: f"o:done:{order_id}" in str(buttons(m))
     )
+    # The steps without a call-back say whose they are (a notice says "您": the household's).
+    news = await h.emu.wait_for(STAFF, lambda m: "李奶奶的电话点单" in text_of(m), 15.0)
+    assert not buttons(news)
     await deliver_with_proof(h, wang, card, order_id, amount="20")
+    # What was spent: the household is to be called to pay the volunteer (no QR code: it is
+    # not the staff member who pays); ✅ 已付款 for when it has.
+    pay = await h.emu.wait_for(STAFF, lambda m: "垫付了" in text_of(m), 15.0)
+    assert "20" in text_of(pay) and PHONE in text_of(pay) and "请打电话" in text_of(pay)
+    assert not pay.get("photo") and f"pay:paid:{order_id}" in str(buttons(pay))
     at_door = await staff.expect(
         lambda m: Z(phone_orders.CALL_BACK) in text_of(m) and Z(texts.AT_DOOR) in text_of(m)
     )

@@ -256,6 +256,18 @@ async def changed(rt: Runtime, session: AsyncSession, v: OrderView, notice: bool
             return text, [[button]]
 
         await tell(rt, session, v.resident_telegram_id, prompt)
+    elif notice and v.relayed:
+        # Said as the household would hear it, so its "您" is the household's.
+        await tell(
+            rt,
+            session,
+            v.resident_telegram_id,
+            lambda _: (
+                _("📞 The phone order of {name}:").format(name=v.contact_name)
+                + "\n"
+                + texts.resident_notice(v, _, rt.timezone)
+            ),
+        )
     elif notice:
         await tell(
             rt,
