@@ -153,6 +153,13 @@ async def test_phone_order_from_entry_to_delivered_with_call_backs(harness: Harn
     staff.say("/stats")
     await staff.expect(Z("🤖 By the bot {bot} · 📞 by phone {phone}").format(bot=0, phone=1))
 
+    # Still unpaid after the reminder's hours: the kind reminder, again to call the household.
+    await h.own_the_sweep()
+    h.advance(hours=h.rt.settings.delivery.unpaid_remind_hours + 1)
+    await h.sweep()
+    nudge = await h.emu.wait_for(STAFF, lambda m: "温和地提醒居民" in text_of(m), 15.0)
+    assert PHONE in text_of(nudge) and not nudge.get("photo")
+
 
 async def test_found_by_phone_and_linked_when_the_household_starts_the_bot(
     harness: Harness,
