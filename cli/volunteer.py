@@ -34,17 +34,17 @@ async def run_volunteer(
 ) -> int:
     from bot.clock import SystemClock
     from bot.runtime import Runtime
-    from bot.services import volunteers
+    from bot.services import suspension
 
     try:
         async with database(settings) as db, db.session() as session:
             rt = Runtime(settings, db, SystemClock())
             if args.volunteer_command == "suspend":
-                res = await volunteers.suspend(
+                res = await suspension.suspend(
                     rt, session, None, telegram_id=args.telegram_id, reason=args.reason
                 )
             else:
-                res = await volunteers.reinstate(rt, session, None, telegram_id=args.telegram_id)
+                res = await suspension.reinstate(rt, session, None, telegram_id=args.telegram_id)
     except Refused as e:
         print(e.render(gettext_for("en")), file=err)
         return 1

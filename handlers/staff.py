@@ -17,7 +17,7 @@ from telegram.ext import (
 from bot.buttons import Button, Rows
 from bot.errors import STALE, Refused, stale
 from bot.i18n import N_, Gettext
-from bot.services import phone_orders, volunteers
+from bot.services import phone_orders, suspension, volunteers
 from handlers.answers import alert, answer, edit_or_send, pressed, set_buttons
 from handlers.callback_data import ID, Callback, one_of
 from handlers.context import AppContext
@@ -164,7 +164,7 @@ async def bind_chosen(update: Update, ctx: AppContext) -> None:
 NOT_STAFF = N_("Only the grid leader or community staff can suspend or reinstate volunteers.")
 
 
-def _volunteer_line(v: volunteers.VolunteerLine, _: Gettext) -> str:
+def _volunteer_line(v: suspension.VolunteerLine, _: Gettext) -> str:
     if v.status == "suspended":
         state = _("⛔ suspended")
     else:
@@ -175,7 +175,7 @@ def _volunteer_line(v: volunteers.VolunteerLine, _: Gettext) -> str:
 
 
 def _volunteer_listing(
-    grid_id: int, grid: str, rows: list[volunteers.VolunteerLine], several: bool, _: Gettext
+    grid_id: int, grid: str, rows: list[suspension.VolunteerLine], several: bool, _: Gettext
 ) -> tuple[str, Rows]:
     lines = [_("👥 Volunteers of {grid} ({n}):").format(grid=grid, n=len(rows))]
     buttons: Rows = []
@@ -223,7 +223,7 @@ def _volunteer_listing(
 
 async def _grid_screen(w: Work, staff_id: int, grid_id: int) -> tuple[str, Rows]:
     several = len(await volunteers.bindable_grids(w.session, staff_id)) > 1
-    grid, rows = await volunteers.grid_volunteers(w.session, staff_id, grid_id)
+    grid, rows = await suspension.grid_volunteers(w.session, staff_id, grid_id)
     return _volunteer_listing(grid_id, grid, rows, several, w._)
 
 
@@ -303,11 +303,11 @@ async def volunteer_ask(update: Update, ctx: AppContext) -> None:
     values = ASK.parse(q.data)
     verb, volunteer_id = values.verb, values.volunteer_id
 
-    async def look(w: Work) -> tuple[int | None, str, list[volunteers.VolunteerLine]]:
+    async def look(w: Work) -> tuple[int | None, str, list[suspension.VolunteerLine]]:
         vol = await w.session.get(Volunteer, volunteer_id)
         if vol is None:
             return None, "", []
-        grid, rows = await volunteers.grid_volunteers(w.session, q.from_user.id, vol.grid_id)
+        grid, rows = await suspension.grid_volunteers(w.session, q.from_user.id, vol.grid_id)
         return vol.grid_id, grid, rows
 
     found = await attempt(update, ctx, look, write=False)
@@ -345,7 +345,7 @@ async def volunteer_confirmed(update: Update, ctx: AppContext) -> None:
     q = pressed(update)
     values = CONFIRMED.parse(q.data)
     verb = values.verb
-    change = volunteers.suspend if verb == "sy" else volunteers.reinstate
+    change = suspension.suspend if verb == "sy" else suspension.reinstate
     res = await attempt(
         update,
         ctx,

@@ -16,7 +16,7 @@ from bot.services import (
     care_flags,
     notices,
     roster,
-    volunteers,
+    suspension,
 )
 from handlers import notice_receipts as notice_handlers
 from models import (
@@ -286,7 +286,7 @@ async def test_naming_someone_suspended_meanwhile_shows_the_household_card(
     )
     wang_key = next(d for t, d in buttons(who) if "王刚" in t)
     async with h.rt.db.session() as s:
-        await volunteers.suspend(h.rt, s, STAFF, volunteer_id=await _volunteer_id(h, WANG))
+        await suspension.suspend(h.rt, s, STAFF, volunteer_id=await _volunteer_id(h, WANG))
     h.rt.wake_outbox()
     ans = await boss.press_data(who, wang_key)
     assert ans is not None and ans["show_alert"]

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from bot.errors import Refused
 from bot.runtime import Runtime
-from bot.services import care, care_checkins, directory, residents, staff, volunteers
+from bot.services import care, care_checkins, directory, residents, staff, suspension
 from models import AuditEntry, CareCheck, OutboxMessage, Resident
 
 STAFF, WANG, CHEN = 9001, 2001, 2101  # community staff; volunteers of 第一 and 第二网格
@@ -52,7 +52,7 @@ async def test_only_someone_whose_scope_covers_the_household_can_be_responsible(
 ) -> None:
     rid = await _zhou(rt)
     async with rt.db.session() as s:  # 王刚 is suspended: no longer an approved volunteer
-        await volunteers.suspend(rt, s, STAFF, telegram_id=WANG)
+        await suspension.suspend(rt, s, STAFF, telegram_id=WANG)
     refused = {
         str(CHEN): care.NOT_HERE,  # an approved volunteer of another grid
         str(LEADER_2): care.NOT_HERE,  # another grid's leader
@@ -71,7 +71,7 @@ async def test_only_someone_whose_scope_covers_the_household_can_be_responsible(
 
     # Accepted: an approved volunteer of the household's grid, staff in scope, "me".
     async with rt.db.session() as s:
-        await volunteers.reinstate(rt, s, STAFF, telegram_id=WANG)
+        await suspension.reinstate(rt, s, STAFF, telegram_id=WANG)
     for text, tid in ((str(WANG), WANG), ("me", STAFF)):
         async with rt.db.session() as s:
             h = await care.assign(rt, s, STAFF, rid, text)
@@ -87,7 +87,7 @@ async def test_a_suspended_responsible_person_is_no_longer_alerted(rt: Runtime) 
     async with rt.db.session() as s:
         await care.toggle_flag(rt, s, STAFF, rid, "elderly_alone")
         await care.assign(rt, s, STAFF, rid, str(WANG))
-        await volunteers.suspend(rt, s, STAFF, telegram_id=WANG)
+        await suspension.suspend(rt, s, STAFF, telegram_id=WANG)
     rt.clock.advance(nine - now)  # type: ignore[attr-defined]
     assert await care_checkins.ask_due(rt) == 1
     async with rt.db.read() as s:

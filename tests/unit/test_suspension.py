@@ -14,7 +14,7 @@ from bot.db import Database
 from bot.errors import Refused
 from bot.runtime import Runtime
 from bot.seed import seed_demo
-from bot.services import roster, staff, volunteers
+from bot.services import roster, staff, suspension, volunteers
 from bot.services.orders import drafts, routing, transitions, views
 from bot.services.people import SUSPENDED
 from cli.main import main
@@ -57,7 +57,7 @@ async def test_a_suspended_volunteer_is_off_duty_off_the_roster_and_refused(rt: 
         await transitions.advance(rt, s, oid, RUNNER, "buy")
         await roster.set_shift(rt, s, STAFF, vol.grid_id, tomorrow, "night", vol.id, True)
     async with rt.db.session() as s:
-        res = await volunteers.suspend(rt, s, STAFF, telegram_id=RUNNER, reason=" left  the group ")
+        res = await suspension.suspend(rt, s, STAFF, telegram_id=RUNNER, reason=" left  the group ")
     assert res.changed and res.handed_back == (oid,) and res.shifts_removed == 1
     async with rt.db.read() as s:
         vol = await s.get(Volunteer, vol.id)
@@ -87,9 +87,9 @@ async def test_a_suspended_volunteer_is_off_duty_off_the_roster_and_refused(rt: 
         assert e.value.message == SUSPENDED
     # Again: nothing changes; reinstated, they claim again.
     async with rt.db.session() as s:
-        assert not (await volunteers.suspend(rt, s, STAFF, telegram_id=RUNNER)).changed
+        assert not (await suspension.suspend(rt, s, STAFF, telegram_id=RUNNER)).changed
     async with rt.db.session() as s:
-        assert (await volunteers.reinstate(rt, s, STAFF, telegram_id=RUNNER)).changed
+        assert (await suspension.reinstate(rt, s, STAFF, telegram_id=RUNNER)).changed
     async with rt.db.session() as s:
         assert (await transitions.claim(rt, s, oid, RUNNER)).volunteer_telegram_id == RUNNER
 
@@ -102,8 +102,8 @@ async def test_only_staff_in_scope_may_suspend(rt: Runtime) -> None:
     for actor in (5002, VOLUNTEERS_1[1]):  # another grid's leader; a fellow volunteer
         with pytest.raises(Refused) as e:
             async with rt.db.session() as s:
-                await volunteers.suspend(rt, s, actor, telegram_id=RUNNER)
-        assert e.value.message == volunteers.NOT_IN_SCOPE
+                await suspension.suspend(rt, s, actor, telegram_id=RUNNER)
+        assert e.value.message == suspension.NOT_IN_SCOPE
     async with rt.db.read() as s:
         status = await s.scalar(select(Volunteer.status).where(Volunteer.telegram_id == RUNNER))
         assert status == VolunteerStatus.APPROVED
