@@ -37,6 +37,7 @@ from handlers import (
     error_handler,
     fallbacks,
     flood_guard,
+    groupbuys,
     help,
     keyboards,
     language,
@@ -155,6 +156,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     app.add_handler(care.build_care_conversation(timeout))  # 👤/🏠 on the care list
     app.add_handler(payments.build_payqr_conversation(timeout))  # a volunteer's QR code
     app.add_handler(repeats.build_repeat_conversation(timeout))  # 🔁 a typed time
+    app.add_handler(groupbuys.build_delivered_conversation(timeout))  # 📦 asks for a photo
 
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("help", help.help_command))
@@ -184,6 +186,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
         *roster.roster_handlers(),
         *admin.admin_handlers(),
         *care.care_handlers(),
+        *groupbuys.groupbuy_handlers(),  # before setup: a CSV captioned 商家 is a product list
         *setup.setup_handlers(),
         *menus.menu_handlers(),
         *alerts.alert_handlers(),

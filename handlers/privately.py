@@ -35,6 +35,8 @@ PRIVATE_COMMANDS = (
     "relay",
     "care",
     "notice",
+    "groupbuy",
+    "merchant",
     "notices",
     "stats",
     "export",
