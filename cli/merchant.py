@@ -57,7 +57,7 @@ async def run_merchant(
     try:
         async with database(settings) as db, db.session() as session:
             if args.merchant_command == "add":
-                m, created = await merchants.add(
+                added, created = await merchants.add(
                     session,
                     clock,
                     None,
@@ -66,7 +66,8 @@ async def run_merchant(
                     contact_telegram_id=args.contact,
                     communities=args.community or [],
                 )
-                print(f"{'added' if created else 'updated'}: #{m.id} {m.name} ({m.kind})", file=out)
+                verb = "added" if created else "updated"
+                print(f"{verb}: #{added.id} {added.name} ({added.kind})", file=out)
                 return 0
             if args.merchant_command == "list":
                 from sqlalchemy import select
