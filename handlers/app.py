@@ -232,6 +232,8 @@ COMMANDS = (
     ("export", N_("Staff: the ledger (台账) as an Excel file")),
     ("unpaid", N_("Staff: deliveries whose money is not yet received")),
     ("repeats", N_("Staff: the repeating orders of your households")),
+    ("groupbuy", N_("Staff: open a group-buy (团购) of a partner merchant")),
+    ("merchant", N_("Partner merchants: my group-buy orders")),
     ("language", "中文 / English"),
     ("help", N_("What this bot does")),
     ("cancel", N_("Stop what you are doing")),

@@ -281,6 +281,13 @@ async def delivery_asked(update: Update, ctx: AppContext) -> int:
         write=False,
     )
     if ok is None:
+        # Already delivered (or not the merchant's): the pressed order shows it as it is.
+        o = await attempt(
+            update, ctx, lambda w: orders.merchant_view(w.session, q.from_user.id, gid), write=False
+        )
+        if o is not None:
+            text, markup = _merchant_rows(await ctx.gettext(), ctx, o)
+            await edit_or_send(update, text, markup)
         return ConversationHandler.END
     assert ctx.user_data is not None
     ctx.user_data[PHOTO_KEY] = gid

@@ -262,6 +262,12 @@ async def test_a_group_buy_from_product_list_to_delivery(harness: Harness) -> No
     async with h.rt.db.read() as s:
         gb = await s.get(GroupBuy, 1)
         assert gb is not None and gb.status == "delivered" and gb.delivered_photo
+    # 📦 again on the old order: nothing happens twice, and it shows the order as it is now.
+    twice = await merchant.press_data(order, "gb:dl:1")
+    assert twice is not None and twice.get("show_alert")
+    now = await h.wait_edit(MERCHANT, order["message_id"], lambda m: "gb:dl:1" not in data(m))
+    assert Z("delivered to the distribution point") in text_of(now)
+    assert len([m for m in staff.chat() if "photo" in m]) == 1
     # No group chat heard of it (names, rooms and phones least of all).
     for group in (GROUP_1, GROUP_2):
         assert not [m for m in h.emu.messages(group) if "团购" in text_of(m)]
