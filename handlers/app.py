@@ -37,6 +37,7 @@ from handlers import (
     error_handler,
     fallbacks,
     flood_guard,
+    groupbuy_packing,
     groupbuys,
     help,
     keyboards,
@@ -187,6 +188,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
         *admin.admin_handlers(),
         *care.care_handlers(),
         *groupbuys.groupbuy_handlers(),  # before setup: a CSV captioned 商家 is a product list
+        *groupbuy_packing.packing_handlers(),
         *setup.setup_handlers(),
         *menus.menu_handlers(),
         *alerts.alert_handlers(),

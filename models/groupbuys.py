@@ -108,3 +108,31 @@ class GroupBuyLine(Base):
     resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
     quantity: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class GroupBuyRun(Base):
+    """One building's share of a delivered group-buy: the packing list a volunteer of its
+    grid takes (one wins: a conditional UPDATE on ``volunteer_telegram_id``) and carries up."""
+
+    __tablename__ = "groupbuy_runs"
+    __table_args__ = (UniqueConstraint("groupbuy_id", "building_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    groupbuy_id: Mapped[int] = mapped_column(ForeignKey("groupbuys.id"))
+    building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id"))
+    volunteer_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class GroupBuyDoor(Base):
+    """A household of a run: marked delivered at its door once."""
+
+    __tablename__ = "groupbuy_doors"
+    __table_args__ = (UniqueConstraint("run_id", "resident_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("groupbuy_runs.id"), index=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"))
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_by: Mapped[int | None] = mapped_column(BigInteger)

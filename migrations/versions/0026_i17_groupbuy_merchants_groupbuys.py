@@ -1,6 +1,6 @@
 """i17_groupbuy: partner merchants (爱心商家) and their products, building group-buys (团购 /
-接龙) with their buildings, items and each household's quantities, and which group-buy a
-notice announces.
+接龙) with their buildings, items and each household's quantities, the per-building packing
+lists volunteers take and the doors they mark, and which group-buy a notice announces.
 
 Revision ID: 0026
 Revises: 0024
@@ -149,6 +149,42 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_groupbuy_lines_groupbuy_id"), "groupbuy_lines", ["groupbuy_id"])
     op.create_index(op.f("ix_groupbuy_lines_resident_id"), "groupbuy_lines", ["resident_id"])
+    op.create_table(
+        "groupbuy_runs",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("groupbuy_id", sa.Integer(), nullable=False),
+        sa.Column("building_id", sa.Integer(), nullable=False),
+        sa.Column("volunteer_telegram_id", sa.BigInteger(), nullable=True),
+        sa.Column("claimed_at", UTCDateTime(), nullable=True),
+        sa.Column("done_at", UTCDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["groupbuy_id"], ["groupbuys.id"], name=op.f("fk_groupbuy_runs_groupbuy_id_groupbuys")
+        ),
+        sa.ForeignKeyConstraint(
+            ["building_id"], ["buildings.id"], name=op.f("fk_groupbuy_runs_building_id_buildings")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_groupbuy_runs")),
+        sa.UniqueConstraint(
+            "groupbuy_id", "building_id", name=op.f("uq_groupbuy_runs_groupbuy_id")
+        ),
+    )
+    op.create_table(
+        "groupbuy_doors",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("run_id", sa.Integer(), nullable=False),
+        sa.Column("resident_id", sa.Integer(), nullable=False),
+        sa.Column("delivered_at", UTCDateTime(), nullable=True),
+        sa.Column("delivered_by", sa.BigInteger(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["run_id"], ["groupbuy_runs.id"], name=op.f("fk_groupbuy_doors_run_id_groupbuy_runs")
+        ),
+        sa.ForeignKeyConstraint(
+            ["resident_id"], ["residents.id"], name=op.f("fk_groupbuy_doors_resident_id_residents")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_groupbuy_doors")),
+        sa.UniqueConstraint("run_id", "resident_id", name=op.f("uq_groupbuy_doors_run_id")),
+    )
+    op.create_index(op.f("ix_groupbuy_doors_run_id"), "groupbuy_doors", ["run_id"])
     with op.batch_alter_table("notices") as batch:
         batch.add_column(sa.Column("groupbuy_id", sa.Integer(), nullable=True))
 
@@ -157,6 +193,8 @@ def downgrade() -> None:
     with op.batch_alter_table("notices") as batch:
         batch.drop_column("groupbuy_id")
     for table in (
+        "groupbuy_doors",
+        "groupbuy_runs",
         "groupbuy_lines",
         "groupbuy_items",
         "groupbuy_buildings",

@@ -4,7 +4,8 @@ and nothing imported; a re-import updating by name); a group-buy for two buildin
 through the notices to five households, ＋/－ on one card with the total live, two presses at
 once both counted, a press after the deadline changing nothing; the sweep closing it once
 (also across a restart); staff's ✅; the merchant's order and its XLSX of lines per door in
-the merchant's private chat; 📦 delivered with a photo."""
+the merchant's private chat; 📦 delivered with a photo; each building's share taken by one
+volunteer of its grid in the group, the doors in their private chat, each marked once."""
 
 from __future__ import annotations
 
@@ -19,12 +20,23 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot.config import Settings
-from bot.services.groupbuys import texts
+from bot.services.groupbuys import packing, texts
 from cli.main import build_parser
 from cli.merchant import run_merchant
-from models import GroupBuy, GroupBuyLine, Notice, NoticeDelivery, Product
+from models import GroupBuy, GroupBuyLine, GroupBuyRun, Notice, NoticeDelivery, Product
 from tests.conftest import make_settings
-from tests.factories import GROUP_1, GROUP_2, STAFF, Harness, Person, Z, buttons, png, text_of
+from tests.factories import (
+    GROUP_1,
+    GROUP_2,
+    STAFF,
+    Harness,
+    Person,
+    Z,
+    button_data,
+    buttons,
+    png,
+    text_of,
+)
 
 MERCHANT = 5550001
 GOOD_CSV = "name,unit,price\n白菜,斤,3.50\n鸡蛋,盒,12\n大米,袋,45\n"
@@ -268,9 +280,48 @@ async def test_a_group_buy_from_product_list_to_delivery(harness: Harness) -> No
     now = await h.wait_edit(MERCHANT, order["message_id"], lambda m: "gb:dl:1" not in data(m))
     assert Z("delivered to the distribution point") in text_of(now)
     assert len([m for m in staff.chat() if "photo" in m]) == 1
-    # No group chat heard of it (names, rooms and phones least of all).
-    for group in (GROUP_1, GROUP_2):
-        assert not [m for m in h.emu.messages(group) if "团购" in text_of(m)]
+    await split_by_building(h, homes)
+
+
+async def split_by_building(h: Harness, homes: list[Person]) -> None:
+    """At the point: each building's share is posted in its grid's group (no door, no name);
+    one volunteer takes it, gets the doors privately and marks them; each household is told."""
+    posts = [m for m in h.emu.messages(GROUP_1) if "团购 #1" in text_of(m)]
+    assert len(posts) == 2 and not [m for m in h.emu.messages(GROUP_2) if "团购" in text_of(m)]
+    first = next(m for m in posts if "幸福小区 1栋" in text_of(m))
+    assert "3 户" in text_of(first) and "白菜 ×3" in text_of(first)
+    for secret in ("101", "102", "201", "甲", "乙", "丙"):
+        assert secret not in text_of(first)
+    wang, li = h.person(2001), h.person(2002)
+    wang.say("/help")
+    li.say("/help")
+    await h.settle()
+    wang.seen = max([m["message_id"] for m in wang.chat()], default=0)
+    took = await wang.press(first, "1栋", chat_id=GROUP_1)
+    assert took is not None and Z(packing.YOURS_NOW) in took.get("text", "")
+    late = await li.press_data(first, button_data(first)[0], chat_id=GROUP_1, force=True)
+    assert late is not None and late.get("show_alert")
+    post = await h.wait_edit(GROUP_1, first["message_id"], lambda m: not buttons(m))
+    assert "王刚" in text_of(post)
+    await h.settle()
+    sheet = await wang.expect(lambda m: any(d.startswith("gb:dd:") for d in button_data(m)))
+    assert "1-101: 白菜 ×3, 鸡蛋 ×1" in text_of(sheet) and "2-201: 鸡蛋 ×1" in text_of(sheet)
+    assert not [m for m in li.chat() if "分拣单" in text_of(m)]
+    # Each door: ✅ once, the household told; an older copy of the list acts on nothing.
+    marks = button_data(sheet)
+    assert len(marks) == 3
+    for i, mark in enumerate(marks):
+        await wang.press_data(sheet, mark, force=True)
+        await h.settle()
+        await homes[i].expect(lambda m: "已送到门口" in text_of(m))
+    done = await h.wait_edit(2001, sheet["message_id"], lambda m: not buttons(m))
+    assert Z("All doors delivered.") in text_of(done)
+    await wang.press_data(sheet, marks[0], force=True)
+    await h.settle()
+    assert len([m for m in homes[0].chat() if "已送到门口" in text_of(m)]) == 1
+    async with h.rt.db.read() as s:
+        runs = {r.building_id: r for r in await s.scalars(select(GroupBuyRun))}
+    assert len(runs) == 2 and runs[1].done_at is not None and runs[2].done_at is None
 
 
 def texts_send_photo() -> str:

@@ -20,7 +20,7 @@ from bot.errors import Refused, stale
 from bot.i18n import N_, Gettext
 from bot.runtime import Runtime
 from bot.services import audit
-from bot.services.groupbuys import texts
+from bot.services.groupbuys import packing, texts
 from bot.services.groupbuys.buys import head
 from bot.services.messages import tell
 from bot.services.reports.files import workbook_bytes
@@ -247,6 +247,8 @@ async def delivered(
     await audit.record(
         session, rt.clock, telegram_id, "groupbuy.delivered", merchant.name, groupbuy=gb.id
     )
+    # Split by building: each grid's group is asked for a volunteer per building.
+    await packing.post_runs(rt, session, gb)
     for tid in await _staff_of(session, gb):
         _ = await _gettext(rt, session, tid)
         outbox.enqueue(
