@@ -37,6 +37,7 @@ from handlers import (
     error_handler,
     fallbacks,
     flood_guard,
+    groupbuy_open,
     groupbuy_packing,
     groupbuys,
     help,
@@ -158,6 +159,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     app.add_handler(payments.build_payqr_conversation(timeout))  # a volunteer's QR code
     app.add_handler(repeats.build_repeat_conversation(timeout))  # 🔁 a typed time
     app.add_handler(groupbuys.build_delivered_conversation(timeout))  # 📦 asks for a photo
+    app.add_handler(groupbuy_open.build_open_conversation(timeout))  # /groupbuy by buttons
 
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("help", help.help_command))

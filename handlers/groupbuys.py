@@ -19,7 +19,7 @@ from bot.services.scope import require_staff
 from handlers.answers import alert, answer, edit_or_send, pressed
 from handlers.callback_data import ID, Callback
 from handlers.context import AppContext
-from handlers.conversation_exits import conversation_exits
+from handlers.conversation_exits import Handler, conversation_exits
 from handlers.keyboards import inline
 from handlers.work import Work, attempt
 
@@ -61,7 +61,8 @@ def _card(_: Gettext, ctx: AppContext, c: buys.Card) -> tuple[str, Any]:
 
 
 async def groupbuy_command(update: Update, ctx: AppContext) -> None:
-    """/groupbuy MERCHANT BUILDINGS DEADLINE DAY ITEM:LIMIT ...; without words, how."""
+    """/groupbuy MERCHANT BUILDINGS DEADLINE DAY ITEM:LIMIT ... (the typed form; without words
+    it is the buttons' flow, handlers/groupbuy_open.py)."""
     msg = update.effective_message
     assert msg is not None and update.effective_user is not None
     uid = update.effective_user.id
@@ -75,11 +76,12 @@ async def groupbuy_command(update: Update, ctx: AppContext) -> None:
     )
     if opened is None:
         return
-    _ = await ctx.gettext()
-    await msg.reply_text(
-        ngettext(_, OPENED, opened.households).format(
-            id=opened.id, n=opened.households, b=opened.buildings
-        )
+    await msg.reply_text(opened_text(await ctx.gettext(), opened))
+
+
+def opened_text(_: Gettext, opened: buys.Opened) -> str:
+    return ngettext(_, OPENED, opened.households).format(
+        id=opened.id, n=opened.households, b=opened.buildings
     )
 
 
@@ -324,12 +326,12 @@ async def photo_received(update: Update, ctx: AppContext) -> int:
 
 def build_delivered_conversation(timeout_s: float) -> ConversationHandler[AppContext]:
     """Only the merchant's photo is a conversation (its state survives a restart)."""
-    entry = [DELIVERED.handler(delivery_asked)]
+    entry: list[Handler] = [DELIVERED.handler(delivery_asked)]
     exits = conversation_exits(
         forget=(PHOTO_KEY,), stop_button=STOP, stopped=PHOTO_STOPPED, prefix="gb"
     )
     return ConversationHandler(
-        entry_points=entry,  # type: ignore[arg-type]
+        entry_points=entry,
         states={
             WAIT_PHOTO: [MessageHandler(filters.ChatType.PRIVATE & filters.PHOTO, photo_received)],
             **exits.timeout,
@@ -346,7 +348,6 @@ def groupbuy_handlers() -> list[Any]:
     """Before setup's CSV handler: a CSV captioned "商家 ..." is a product list."""
     private = filters.ChatType.PRIVATE
     return [
-        CommandHandler("groupbuy", groupbuy_command, filters=private),
         CommandHandler("merchant", merchant_command, filters=private),
         MessageHandler(
             private & filters.Document.FileExtension("csv") & filters.CaptionRegex(CSV_CAPTION),

@@ -23,7 +23,15 @@ from bot.config import Settings
 from bot.services.groupbuys import packing, texts
 from cli.main import build_parser
 from cli.merchant import run_merchant
-from models import GroupBuy, GroupBuyLine, GroupBuyRun, Notice, NoticeDelivery, Product
+from models import (
+    GroupBuy,
+    GroupBuyItem,
+    GroupBuyLine,
+    GroupBuyRun,
+    Notice,
+    NoticeDelivery,
+    Product,
+)
 from tests.conftest import make_settings
 from tests.factories import (
     GROUP_1,
@@ -39,6 +47,7 @@ from tests.factories import (
 )
 
 MERCHANT = 5550001
+ASK_WHEN = "Until when may residents sign up? Type HH:MM (today) or YYYY-MM-DD HH:MM."
 GOOD_CSV = "name,unit,price\n白菜,斤,3.50\n鸡蛋,盒,12\n大米,袋,45\n"
 BAD_CSV = "name,unit,price\n白菜,斤,3.50\n鸡蛋,,abc\n=cmd,袋,1\n"
 
@@ -346,3 +355,71 @@ async def test_the_command_line_import_is_all_or_nothing(harness: Harness, tmp_p
     assert await run_merchant(h.rt.settings, args, out, err) == 0
     assert "3 new" in out.getvalue()
     assert await prices(h) == {"白菜": 350, "鸡蛋": 1200, "大米": 4500}
+
+
+async def test_staff_open_a_group_buy_by_buttons(harness: Harness) -> None:
+    """/groupbuy alone: merchant, 🏘 a whole compound less one building, items and limits,
+    the deadline typed (a bad one asked again), the day, ✅; ✖️ stops at any step; a press
+    on the finished flow's message acts on nothing."""
+    h = harness
+    staff = h.person(STAFF)
+    await add_merchant(h)
+    await import_by_bot(h, staff, GOOD_CSV)
+    aunt = await h.register(3001, "甲", "xf1", "1", "101")
+    other = await h.register(3003, "丙", "xf3", "1", "101")
+
+    # ✖️ at the first step: nothing opened.
+    staff.say("/groupbuy")
+    first = await staff.expect(Z("Open a group-buy. Which merchant?"))
+    await staff.press(first, Z("✖️ Cancel"))
+    await h.wait_edit(
+        STAFF, first["message_id"], lambda m: Z("Stopped. No group-buy was opened.") in text_of(m)
+    )
+
+    staff.say("/groupbuy")
+    flow = await staff.expect(Z("Open a group-buy. Which merchant?"))
+    await staff.press(flow, "爱心超市")
+    flow = await h.wait_edit(STAFF, flow["message_id"], lambda m: "gbn:c:1" in data(m))
+    nothing = await staff.press(flow, Z("➡️ Next"))
+    assert nothing is not None and Z("Please choose at least one.") in nothing.get("text", "")
+    await staff.press_data(flow, "gbn:c:1")  # 幸福小区: 1栋, 2栋, 3栋
+    flow = await h.wait_edit(STAFF, flow["message_id"], lambda m: "☑️ 3栋" in str(buttons(m)))
+    await staff.press(flow, "3栋")  # … but not 3栋
+    flow = await h.wait_edit(STAFF, flow["message_id"], lambda m: "☑️ 3栋" not in str(buttons(m)))
+    assert "☑️ 1栋" in str(buttons(flow)) and "☑️ 2栋" in str(buttons(flow))
+    await staff.press(flow, Z("➡️ Next"))
+    flow = await h.wait_edit(STAFF, flow["message_id"], lambda m: "gbn:l:1:1" in data(m))
+    for product in (1, 1, 2):  # 白菜 at most 2, 鸡蛋 at most 1
+        await staff.press_data(flow, f"gbn:l:{product}:1")
+        await h.settle()
+    flow = await h.wait_edit(
+        STAFF, flow["message_id"], lambda m: "白菜 ¥3.50/斤 · 2" in str(buttons(m))
+    )
+    await staff.press(flow, Z("➡️ Next"))
+    await h.wait_edit(STAFF, flow["message_id"], lambda m: Z(ASK_WHEN) in text_of(m))
+    staff.say("25:99")
+    await staff.expect(lambda m: Z(ASK_WHEN) in text_of(m))
+    at = (h.rt.clock.now() + timedelta(hours=5)).astimezone(ZoneInfo(h.rt.timezone))
+    staff.say(f"{at:%Y-%m-%d %H:%M}")
+    days = await staff.expect(Z("Which day is it delivered?"))
+    await staff.press_data(days, data(days)[1])
+    sure = await h.wait_edit(STAFF, days["message_id"], lambda m: "gbn:ok" in data(m))
+    await staff.press(sure, Z("✅ Open the group-buy"))
+    await h.wait_edit(STAFF, days["message_id"], lambda m: "团购 #1" in text_of(m))
+    await h.settle()
+    async with h.rt.db.read() as s:
+        gb = await s.get(GroupBuy, 1)
+        assert (
+            gb is not None
+            and gb.deadline_at.astimezone(ZoneInfo(h.rt.timezone)).strftime("%H:%M")
+            == f"{at:%H:%M}"
+        )
+        limits = {i.name: i.per_household for i in await s.scalars(select(GroupBuyItem))}
+    assert limits == {"白菜": 2, "鸡蛋": 1}
+    card = await card_of(h, aunt)
+    assert "每户限 2" in text_of(card)
+    assert not [m for m in other.chat() if "团购" in text_of(m)]
+    # The finished flow's buttons act on nothing.
+    stale = await staff.press_data(sure, "gbn:ok", force=True)
+    assert stale is not None and stale.get("show_alert")
+    assert await h.count(GroupBuy) == 1

@@ -144,14 +144,51 @@ async def open_from_args(
     rt: Runtime, session: AsyncSession, telegram_id: int, args: list[str]
 ) -> Opened:
     """/groupbuy's words (USAGE) checked, the group-buy made and announced."""
-    scope = await require_staff(session, telegram_id)
+    await require_staff(session, telegram_id)
     merchant_ref, places, deadline_text, day_text, item_texts = _split_args(args)
     merchant = await merchants.find(session, merchant_ref)
     deadline = notices.parse_when(deadline_text, rt.clock.now(), rt.timezone)
     day = _day(day_text)
+    buildings = await _buildings(session, places)
+    products = {p.name: p for p in await merchants.products(session, merchant.id)}
+    chosen: dict[int, int] = {}
+    for text in item_texts:
+        name, limit = _item(text)
+        if name not in products:
+            raise Refused(
+                N_("{item} is not on {merchant}'s list."), item=name, merchant=merchant.name
+            )
+        chosen[products[name].id] = limit
+    return await open_groupbuy(
+        rt, session, telegram_id, merchant.id, [b.id for b in buildings], deadline, day, chosen
+    )
+
+
+async def open_groupbuy(
+    rt: Runtime,
+    session: AsyncSession,
+    telegram_id: int,
+    merchant_id: int,
+    building_ids: list[int],
+    deadline: datetime,
+    day: date,
+    chosen: dict[int, int],
+) -> Opened:
+    """Check and make a group-buy (the typed command's and the buttons' one way), then
+    announce it: one notice per building. ``chosen``: product id -> limit per household."""
+    scope = await require_staff(session, telegram_id)
+    merchant = await session.get(Merchant, merchant_id)
+    if merchant is None:
+        raise stale()
+    if deadline <= rt.clock.now():
+        raise Refused(notices.PAST)
     if day < local_day(deadline, rt.timezone):
         raise Refused(N_("The delivery day cannot be before the deadline."))
-    buildings = await _buildings(session, places)
+    buildings = list(
+        (await session.scalars(select(Building).where(Building.id.in_(building_ids)))).all()
+    )
+    if not buildings or len(buildings) != len(set(building_ids)):
+        raise Refused(USAGE)
     grids = {
         g.id: g
         for g in await session.scalars(
@@ -167,15 +204,12 @@ async def open_from_args(
             raise Refused(notices.NOT_YOURS)
     if community_id not in (await merchants.info(session, merchant)).community_ids:
         raise Refused(merchants.NOT_YOUR_MERCHANT)
-    products = {p.name: p for p in await merchants.products(session, merchant.id)}
-    chosen: dict[str, int] = {}
-    for text in item_texts:
-        name, limit = _item(text)
-        if name not in products:
-            raise Refused(
-                N_("{item} is not on {merchant}'s list."), item=name, merchant=merchant.name
-            )
-        chosen[name] = limit
+    listed = {p.id: p for p in await merchants.products(session, merchant.id)}
+    if not chosen:
+        raise Refused(N_("Please choose at least one item."))
+    for pid, limit in chosen.items():
+        if pid not in listed or not 1 <= limit <= MAX_LIMIT:
+            raise stale()
     now = rt.clock.now()
     gb = GroupBuy(
         community_id=community_id,
@@ -188,8 +222,8 @@ async def open_from_args(
     )
     session.add(gb)
     await session.flush()
-    for position, (name, limit) in enumerate(chosen.items()):
-        p = products[name]
+    for position, (pid, limit) in enumerate(chosen.items()):
+        p = listed[pid]
         session.add(
             GroupBuyItem(
                 groupbuy_id=gb.id,

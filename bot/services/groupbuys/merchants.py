@@ -216,3 +216,24 @@ async def import_products(
     await session.flush()
     await audit.record(session, clock, actor, "merchant.products", merchant.name, rows=result.rows)
     return result
+
+
+async def serving(session: AsyncSession, scope: Scope) -> list[Merchant]:
+    """The merchants serving a community this scope covers (any for an admin; for a grid
+    leader, those of the grid's community)."""
+    q = select(Merchant).order_by(Merchant.id)
+    if not scope.admin:
+        from models import Grid
+
+        communities = set(scope.communities)
+        if scope.grids:
+            grids = await session.scalars(select(Grid.community_id).where(Grid.id.in_(scope.grids)))
+            communities |= set(grids)
+        q = q.where(
+            Merchant.id.in_(
+                select(MerchantCommunity.merchant_id).where(
+                    MerchantCommunity.community_id.in_(communities)
+                )
+            )
+        )
+    return list((await session.scalars(q)).all())
