@@ -33,6 +33,7 @@ from models import (
     Product,
 )
 from tests.conftest import make_settings
+from tests.e2e.test_zh_screens import english_in, seen_texts
 from tests.factories import (
     GROUP_1,
     GROUP_2,
@@ -290,6 +291,17 @@ async def test_a_group_buy_from_product_list_to_delivery(harness: Harness) -> No
     assert Z("delivered to the distribution point") in text_of(now)
     assert len([m for m in staff.chat() if "photo" in m]) == 1
     await split_by_building(h, homes)
+    # Every screen of it in Chinese (as tests/e2e/test_zh_screens.py checks the main ones).
+    chats = [STAFF, MERCHANT, 3001, 3002, 2001, GROUP_1]
+    english = {
+        (chat, t, w)
+        for chat in chats
+        for m in h.emu.messages(chat)
+        if m["outgoing"]
+        for t in seen_texts(m)
+        for w in english_in(t, {"User2001", "XLSX", "xf"})
+    }
+    assert not english, english
 
 
 async def split_by_building(h: Harness, homes: list[Person]) -> None:
