@@ -5,6 +5,7 @@ XLSX of lines per door, 📦 delivered with a photo."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from telegram import InputFile, Update
@@ -39,7 +40,9 @@ OPENED = P_(
     "Group-buy #{id} is open: announced to {n} household in {b} building(s).",
     "Group-buy #{id} is open: announced to {n} households in {b} building(s).",
 )
-CSV_CAPTION = r"^\s*(?:商家|merchant)[\s:：]+\S"
+# "商家 爱心超市", "商家：爱心超市", "merchant 爱心超市".
+CSV_CAPTION_HEAD = r"^\s*(?:商家|merchant)[\s:：]+"
+CSV_CAPTION = CSV_CAPTION_HEAD + r"\S"
 PRODUCTS_IMPORTED = N_(
     "{merchant}'s list imported: {created} new, {updated} changed, {unchanged} unchanged."
 )
@@ -90,7 +93,7 @@ async def products_received(update: Update, ctx: AppContext) -> None:
     msg = update.effective_message
     assert msg is not None and msg.document is not None and update.effective_user is not None
     uid = update.effective_user.id
-    ref = (msg.caption or "").strip().split(maxsplit=1)[-1].lstrip(":：").strip()
+    ref = re.sub(CSV_CAPTION_HEAD, "", msg.caption or "", flags=re.IGNORECASE).strip()
     _ = await ctx.gettext()
     if (msg.document.file_size or 0) > MAX_BYTES:
         await msg.reply_text(_("This file is too large for a product list."))
@@ -350,7 +353,9 @@ def groupbuy_handlers() -> list[Any]:
     return [
         CommandHandler("merchant", merchant_command, filters=private),
         MessageHandler(
-            private & filters.Document.FileExtension("csv") & filters.CaptionRegex(CSV_CAPTION),
+            private
+            & filters.Document.FileExtension("csv")
+            & filters.CaptionRegex(re.compile(CSV_CAPTION, re.IGNORECASE)),
             products_received,
         ),
         JOIN.handler(joined),

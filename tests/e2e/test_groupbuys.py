@@ -84,9 +84,11 @@ async def add_merchant(h: Harness) -> None:
     assert "added" in out.getvalue()
 
 
-async def import_by_bot(h: Harness, staff: Person, csv: str) -> dict[str, Any]:
+async def import_by_bot(
+    h: Harness, staff: Person, csv: str, caption: str = "商家 爱心超市"
+) -> dict[str, Any]:
     h.emu.send_document(
-        STAFF, csv.encode(), file_name="products.csv", mime_type="text/csv", caption="商家 爱心超市"
+        STAFF, csv.encode(), file_name="products.csv", mime_type="text/csv", caption=caption
     )
     return await staff.expect(lambda m: "商品清单" in text_of(m) or "第 " in text_of(m))
 
@@ -142,7 +144,7 @@ async def test_a_group_buy_from_product_list_to_delivery(harness: Harness) -> No
     done = await import_by_bot(h, staff, GOOD_CSV)
     assert "爱心超市" in text_of(done) and "3" in text_of(done)
     # Re-imported: updated by name.
-    await import_by_bot(h, staff, "name,unit,price\n白菜,斤,3.00\n")
+    await import_by_bot(h, staff, "name,unit,price\n白菜,斤,3.00\n", caption="商家：爱心超市")
     assert await prices(h) == {"白菜": 300, "鸡蛋": 1200, "大米": 4500}
 
     # Five households in two buildings, and one in a third building the group-buy is not for.
