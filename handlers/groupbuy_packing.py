@@ -21,13 +21,19 @@ MARK = Callback("gb", "dd", door_id=ID)
 
 
 async def taken(update: Update, ctx: AppContext) -> None:
-    """🙋 in the group: the group's post says who took it (no door, no name of a resident)."""
+    """🙋 in the group (or privately, in a grid with no group): the post says who took it (no
+    door, no name of a resident)."""
     q = pressed(update)
     run_id = TAKE.parse(q.data).run_id
     v = await attempt(
         update, ctx, lambda w: packing.take(ctx.rt, w.session, q.from_user.id, run_id)
     )
     if v is None:
+        if is_private(update):  # a private copy (a grid with no group): shown as it is now
+            async with ctx.rt.db.read() as s:
+                now = await packing.run(s, run_id)
+            text, rows = packing.group_post(await ctx.gettext(), now)
+            await edit_or_send(update, text, inline(rows) if rows else None)
         return
     _ = await ctx.gettext()
     await answer(q, _(packing.YOURS_NOW), show_alert=True)

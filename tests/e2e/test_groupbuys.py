@@ -20,7 +20,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from bot.config import Settings
-from bot.services.groupbuys import packing, texts
+from bot.services.groupbuys import merchants, packing, texts
 from cli.main import build_parser
 from cli.merchant import run_merchant
 from models import (
@@ -28,6 +28,7 @@ from models import (
     GroupBuyItem,
     GroupBuyLine,
     GroupBuyRun,
+    Merchant,
     Notice,
     NoticeDelivery,
     Product,
@@ -43,6 +44,7 @@ from tests.factories import (
     Z,
     button_data,
     buttons,
+    door_photo,
     png,
     text_of,
 )
@@ -437,3 +439,53 @@ async def test_staff_open_a_group_buy_by_buttons(harness: Harness) -> None:
     stale = await staff.press_data(sure, "gbn:ok", force=True)
     assert stale is not None and stale.get("show_alert")
     assert await h.count(GroupBuy) == 1
+
+
+async def test_a_grid_without_a_group_asks_its_volunteers_privately(harness: Harness) -> None:
+    """第二网格 has no group chat: its volunteers each get 🙋 privately; one wins, the other's
+    copy then shows who took it."""
+    from bot.services.groupbuys import buys, orders
+    from models import Grid
+
+    h = harness
+    await add_merchant(h)
+    async with h.rt.db.session() as s:
+        grid = await s.get(Grid, 2)
+        assert grid is not None
+        grid.group_chat_id = None
+        m = await s.scalar(select(Merchant))
+        assert m is not None
+        await merchants.import_products(s, h.rt.clock, None, m, GOOD_CSV)
+    chen, yang = h.person(2101), h.person(2102)
+    for p in (chen, yang):
+        p.say("/help")
+    home = await h.register(3101, "庚", "hp5", "1", "101")
+    at = (h.rt.clock.now() + timedelta(hours=1)).astimezone(ZoneInfo(h.rt.timezone))
+    async with h.rt.db.session() as s:
+        words = ["爱心超市", "hp5", f"{at:%Y-%m-%d}", f"{at:%H:%M}"]
+        await buys.open_from_args(
+            h.rt, s, STAFF, [*words, f"{at + timedelta(days=1):%Y-%m-%d}", "鸡蛋"]
+        )
+    card = await card_of(h, home)
+    await press(h, home, card, "a", int(data(card)[2].split(":")[2]))
+    h.advance(hours=1, minutes=1)
+    async with h.rt.db.session() as s:
+        assert await orders.close(h.rt, s, 1)
+    async with h.rt.db.session() as s:
+        await orders.confirm(h.rt, s, STAFF, 1)
+    async with h.rt.db.session() as s:
+        await orders.delivered(h.rt, s, MERCHANT, 1, door_photo(h))
+    h.rt.wake_outbox()
+    await h.settle()
+    asks = [
+        await p.expect(lambda m: any(d.startswith("gb:tk:") for d in data(m))) for p in (chen, yang)
+    ]
+    assert "和平里 5栋" in text_of(asks[0]) and "101" not in text_of(asks[0])
+    took = await chen.press_data(asks[0], data(asks[0])[0])
+    assert took is not None and Z(packing.YOURS_NOW) in took.get("text", "")
+    late = await yang.press_data(asks[1], data(asks[1])[0])
+    assert late is not None and late.get("show_alert")
+    shown = await h.wait_edit(2102, asks[1]["message_id"], lambda m: not buttons(m))
+    assert Z("Taken by {name}.") in text_of(shown)
+    sheet = await chen.expect(lambda m: any(d.startswith("gb:dd:") for d in data(m)))
+    assert "1-101: 鸡蛋 ×1" in text_of(sheet)

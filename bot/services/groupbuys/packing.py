@@ -9,6 +9,7 @@ Privacy: doors (unit-room) only in the taker's private chat; never a name or a p
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
@@ -35,6 +36,7 @@ from models import (
     Merchant,
     Resident,
     Volunteer,
+    VolunteerStatus,
 )
 
 AT_POINT = N_("📦 Group-buy #{id} ({merchant}) is at {point}.")
@@ -171,6 +173,10 @@ def group_post(_: Gettext, v: Run) -> tuple[str, Rows]:
     return "\n".join(lines), []
 
 
+def _post_of(v: Run, _: Gettext) -> tuple[str, Rows]:
+    return group_post(_, v)
+
+
 def packing_list(_: Gettext, v: Run) -> tuple[str, Rows]:
     """The taker's list, door by door: ✅ on a door marks it delivered."""
     lines = [_(LIST_HEAD).format(id=v.groupbuy_id, building=v.building), v.totals, ""]
@@ -210,6 +216,13 @@ async def post_runs(rt: Runtime, session: AsyncSession, gb: GroupBuy) -> int:
             outbox.enqueue(
                 session, rt.clock, chat_id=v.group_chat_id, text=text, buttons=rows, is_group=True
             )
+        else:  # a grid with no group chat: its volunteers are asked one by one, privately
+            volunteers = await session.scalars(
+                select(Volunteer.telegram_id).where(
+                    Volunteer.grid_id == v.grid_id, Volunteer.status == VolunteerStatus.APPROVED
+                )
+            )
+            await tell(rt, session, list(volunteers), functools.partial(_post_of, v))
     return len(by_building)
 
 
