@@ -15,6 +15,7 @@ from bot.runtime import Runtime
 from bot.services import (
     care_checkins,
     escalation,
+    groupbuys,
     notices,
     outbox_health,
     payments,
@@ -36,6 +37,7 @@ PARTS: tuple[tuple[str, Due], ...] = (
     ("care check-ins", care_checkins.ask_due),
     ("care alerts", care_checkins.alert_due),
     ("scheduled notices", notices.send_due),
+    ("group-buy deadlines", groupbuys.close_due),
     ("repeating orders", repeat_sweep.fire_due),
     ("daily summary", reports.summary_due),
     ("payment reminders", payments.remind_due),

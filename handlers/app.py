@@ -37,6 +37,9 @@ from handlers import (
     error_handler,
     fallbacks,
     flood_guard,
+    groupbuy_open,
+    groupbuy_packing,
+    groupbuys,
     help,
     keyboards,
     language,
@@ -155,6 +158,8 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     app.add_handler(care.build_care_conversation(timeout))  # 👤/🏠 on the care list
     app.add_handler(payments.build_payqr_conversation(timeout))  # a volunteer's QR code
     app.add_handler(repeats.build_repeat_conversation(timeout))  # 🔁 a typed time
+    app.add_handler(groupbuys.build_delivered_conversation(timeout))  # 📦 asks for a photo
+    app.add_handler(groupbuy_open.build_open_conversation(timeout))  # /groupbuy by buttons
 
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("help", help.help_command))
@@ -184,6 +189,8 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
         *roster.roster_handlers(),
         *admin.admin_handlers(),
         *care.care_handlers(),
+        *groupbuys.groupbuy_handlers(),  # before setup: a CSV captioned 商家 is a product list
+        *groupbuy_packing.packing_handlers(),
         *setup.setup_handlers(),
         *menus.menu_handlers(),
         *alerts.alert_handlers(),
@@ -229,6 +236,8 @@ COMMANDS = (
     ("export", N_("Staff: the ledger (台账) as an Excel file")),
     ("unpaid", N_("Staff: deliveries whose money is not yet received")),
     ("repeats", N_("Staff: the repeating orders of your households")),
+    ("groupbuy", N_("Staff: open a group-buy (团购) of a partner merchant")),
+    ("merchant", N_("Partner merchants: my group-buy orders")),
     ("language", "中文 / English"),
     ("help", N_("What this bot does")),
     ("cancel", N_("Stop what you are doing")),

@@ -67,6 +67,11 @@ HELP_STAFF_REPEATS = N_(
     "/repeats lists the repeating orders of the households in your scope: ⏸ pause, "
     "▶️ resume, ✖️ stop (the household is told)."
 )
+HELP_STAFF_GROUPBUY = N_(
+    "/groupbuy opens a group-buy (团购) of a partner merchant for some buildings: residents "
+    "choose with ＋/－ until the deadline; then ✅ orders it from the merchant. Send a "
+    "merchant's product list as a CSV file (name,unit,price) with the caption 商家 NAME."
+)
 HELP_STAFF_CARE = N_(
     "/care keeps the care list (包保): vulnerable households, who is responsible for each, "
     "home isolation. They are asked each morning whether all is well."
@@ -102,6 +107,7 @@ async def help_command(update: Update, ctx: AppContext) -> None:
             HELP_STAFF_REPORTS,
             HELP_STAFF_UNPAID,
             HELP_STAFF_REPEATS,
+            HELP_STAFF_GROUPBUY,
         )
         parts.append("\n".join(_(m) for m in staff_help))
     if roles and roles.volunteer_id:

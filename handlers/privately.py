@@ -13,7 +13,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ApplicationHandlerStop, CommandHandler, MessageHandler, filters
 
 from bot.i18n import N_
-from handlers import language, staff, volunteer
+from handlers import groupbuy_packing, language, staff, volunteer
 from handlers.context import AppContext
 from handlers.fallbacks import stale_button
 from handlers.keyboards import MENU_ME, MENU_MY_ORDERS, MENU_ORDER, label_pattern
@@ -35,6 +35,8 @@ PRIVATE_COMMANDS = (
     "relay",
     "care",
     "notice",
+    "groupbuy",
+    "merchant",
     "notices",
     "stats",
     "export",
@@ -60,9 +62,10 @@ OPEN_PRIVATE_CHAT = N_(
 )
 
 # The only buttons a group message carries: claim a task, bind the group to a grid, choose a
-# language. Any other data pressed there is forged, and its answer (a runner's card, an order's
-# details) would be edited into the group's message for everyone to read.
-GROUP_BUTTONS = (volunteer.CLAIM, staff.BIND, language.CHOSEN)
+# language, take a building's share of a group-buy. Any other data pressed there is forged,
+# and its answer (a runner's card, an order's details) would be edited into the group's
+# message for everyone to read.
+GROUP_BUTTONS = (volunteer.CLAIM, staff.BIND, language.CHOSEN, groupbuy_packing.TAKE)
 
 
 def private_view(update: Update) -> Update:

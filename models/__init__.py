@@ -14,6 +14,17 @@ from models.enums import (
     Urgency,
     VolunteerStatus,
 )
+from models.groupbuys import (
+    GroupBuy,
+    GroupBuyBuilding,
+    GroupBuyDoor,
+    GroupBuyItem,
+    GroupBuyLine,
+    GroupBuyRun,
+    Merchant,
+    MerchantCommunity,
+    Product,
+)
 from models.messaging import ChatBot, ChatState, FloodCounter, InboxUpdate, OutboxMessage
 from models.repeats import Repeat
 from models.state_machine import TRANSITIONS, TransitionError, check_transition
@@ -61,9 +72,17 @@ __all__ = [
     "DailyRun",
     "FloodCounter",
     "Grid",
+    "GroupBuy",
+    "GroupBuyBuilding",
+    "GroupBuyDoor",
+    "GroupBuyItem",
+    "GroupBuyLine",
+    "GroupBuyRun",
     "Handover",
     "InboxUpdate",
     "Language",
+    "Merchant",
+    "MerchantCommunity",
     "Notice",
     "NoticeDelivery",
     "Order",
@@ -76,6 +95,7 @@ __all__ = [
     "OutboxKind",
     "OutboxMessage",
     "OutboxStatus",
+    "Product",
     "Recipient",
     "Repeat",
     "Resident",

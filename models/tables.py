@@ -458,6 +458,8 @@ class Notice(Base):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     recipients: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A group-buy's announcement (issue 17): its copies carry a 🛒 button besides ✅.
+    groupbuy_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class NoticeDelivery(Base):

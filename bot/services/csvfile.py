@@ -57,6 +57,9 @@ COLUMN_LABELS = {
     "date": N_("the date column"),
     "shift": N_("the shift column"),
     "volunteer": N_("the volunteer column"),
+    "name": N_("the name column"),
+    "unit": N_("the unit column"),
+    "price": N_("the price column"),
 }
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import outbox
+from bot.buttons import to_json
 from bot.db import affected_rows
 from bot.errors import Refused
 from bot.i18n import N_, gettext_for, local_time
@@ -21,6 +22,7 @@ from bot.runtime import Runtime
 from bot.services import audit
 from bot.services.notices.audiences import targets, visible
 from bot.services.notices.sending import Recipient, outbox_rows, write_rows
+from bot.services.notices.text import groupbuy_rows
 from bot.services.people import language_of
 from bot.services.scope import Scope, require_staff, scope_of
 from models import (
@@ -104,8 +106,12 @@ async def _take_buttons_off(
         if older is not None:
             copies.append(older)
     now = rt.clock.now()
-    _ = gettext_for(await language_of(session, chat_id, rt.default_language))
+    lang = await language_of(session, chat_id, rt.default_language)
+    _ = gettext_for(lang)
     stamp = _(RECEIVED_AT).format(when=local_time(now, rt.timezone, "%m-%d %H:%M"))
+    # A group-buy's announcement keeps its 🛒: only the ✅ goes.
+    groupbuy = await session.scalar(select(Notice.groupbuy_id).where(Notice.id == notice_id))
+    keep = None if groupbuy is None else to_json(groupbuy_rows(lang, notice_id))
     rows = [
         # A text notice says under it when it was confirmed (issue 15: a pressed message shows
         # what is true now); a photo's or a PDF's caption (or a text with no room left) is
@@ -114,6 +120,7 @@ async def _take_buttons_off(
             now,
             chat_id=chat_id,
             text=f"{c.text}\n\n{stamp}",
+            buttons=keep,
             is_group=c.is_group,
             kind=OutboxKind.EDIT,
             edit_of=c.id,
@@ -121,7 +128,12 @@ async def _take_buttons_off(
         )
         if c.photo is None and c.text and tg_len(f"{c.text}\n\n{stamp}") <= TEXT_LIMIT
         else outbox.buttons_row(
-            now, chat_id=chat_id, original_id=c.id, is_group=c.is_group, priority=c.priority
+            now,
+            chat_id=chat_id,
+            original_id=c.id,
+            is_group=c.is_group,
+            buttons=keep,
+            priority=c.priority,
         )
         for c in copies
     ]

@@ -53,6 +53,7 @@ async def create(
     media: str | None = None,
     pin: bool = False,
     send_at: datetime | None = None,
+    groupbuy_id: int | None = None,
 ) -> Notice:
     """A notice, sent now (its messages written in this transaction) or left for the sweep at
     ``send_at``."""
@@ -77,6 +78,7 @@ async def create(
         send_at=send_at,
         recipients=0,
         created_at=now,
+        groupbuy_id=groupbuy_id,
     )
     session.add(notice)
     await session.flush()
@@ -249,7 +251,10 @@ async def outbox_rows(
     for r in people:
         lang = langs.get(r.chat_id, rt.default_language)
         if lang not in made:
-            made[lang] = (body(lang, notice.text), received_buttons(lang, notice.id))
+            made[lang] = (
+                body(lang, notice.text),
+                received_buttons(lang, notice.id, groupbuy=notice.groupbuy_id is not None),
+            )
         text, received = made[lang]
         rows.append(
             outbox.row(

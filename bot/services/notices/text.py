@@ -56,5 +56,20 @@ def body(lang: str, text: str) -> str:
     return "📢 " + gettext_for(lang)(HEADER) + "\n\n" + text
 
 
-def received_buttons(lang: str, notice_id: int) -> list[list[dict[str, Any]]] | None:
-    return to_json([[Button(gettext_for(lang)(RECEIVED), f"n:ok:{notice_id}")]])
+def received_buttons(
+    lang: str, notice_id: int, *, groupbuy: bool = False
+) -> list[list[dict[str, Any]]] | None:
+    """✅, and for a group-buy's announcement 🛒 too (issue 17), which stays after ✅."""
+    _ = gettext_for(lang)
+    rows = [[Button(_(RECEIVED), f"n:ok:{notice_id}")]]
+    if groupbuy:
+        rows += groupbuy_rows(lang, notice_id)
+    return to_json(rows)
+
+
+GROUPBUY_JOIN = N_("🛒 Take part / change")
+
+
+def groupbuy_rows(lang: str, notice_id: int) -> list[list[Button]]:
+    """The 🛒 of a group-buy's announcement (bot.services.groupbuys.texts.join_data)."""
+    return [[Button(gettext_for(lang)(GROUPBUY_JOIN), f"gb:j:{notice_id}")]]

@@ -36,6 +36,12 @@ ACTIONS = {
     "setup.imported": N_("Community set up from a file"),
     "payment.paid": N_("Resident says paid"),
     "payment.received": N_("Volunteer received the money"),
+    "merchant.added": N_("Partner merchant added"),
+    "merchant.updated": N_("Partner merchant changed"),
+    "merchant.products": N_("Merchant's product list imported"),
+    "groupbuy.opened": N_("Group-buy opened"),
+    "groupbuy.confirmed": N_("Group-buy ordered from the merchant"),
+    "groupbuy.delivered": N_("Group-buy delivered to the distribution point"),
 }
 # The audit log's details, by key: what each is called in the ledger.
 DETAILS = {
@@ -68,6 +74,7 @@ DETAILS = {
     "via": N_("Done through"),
     "amount": N_("Amount (¥)"),
     "volunteer": N_("Volunteer"),
+    "groupbuy": N_("Group-buy no."),
 }
 DETAIL = N_("{label}: {value}")
 DETAIL_SEPARATOR = N_("; ")

@@ -1,0 +1,289 @@
+"""A group-buy at the distribution point, split by building: when the merchant marks it
+delivered, each building with households taking part gets a run (its packing list) and a post
+in its grid's group (the building, how many households, the items: no door, no name); one
+volunteer of the grid takes it (🙋, one wins: a conditional UPDATE), gets the list door by
+door in their private chat, and marks each door delivered (✅, once: a conditional UPDATE),
+which tells that household.
+
+Privacy: doors (unit-room) only in the taker's private chat; never a name or a phone."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import outbox
+from bot.buttons import Button, Rows
+from bot.db import affected_rows
+from bot.errors import Refused, stale
+from bot.i18n import N_, P_, Gettext, gettext_for, ngettext
+from bot.runtime import Runtime
+from bot.services.groupbuys import texts
+from bot.services.messages import tell
+from bot.services.people import approved_volunteer
+from models import (
+    Building,
+    Compound,
+    Grid,
+    GroupBuy,
+    GroupBuyDoor,
+    GroupBuyItem,
+    GroupBuyLine,
+    GroupBuyRun,
+    Merchant,
+    Resident,
+    Volunteer,
+    VolunteerStatus,
+)
+
+AT_POINT = N_("📦 Group-buy #{id} ({merchant}) is at {point}.")
+RUN_LINE = P_("{building}: {n} household · {items}", "{building}: {n} households · {items}")
+WHO_CARRIES = N_("Who sorts it and carries it to the doors? The doors come privately.")
+TAKE = N_("🙋 I'll carry {building}")
+TAKEN_BY = N_("Taken by {name}.")
+ALL_DONE = N_("All doors delivered.")
+LIST_HEAD = N_("📋 Packing list · group-buy #{id} · {building}")
+MARK = N_("✅ {door} delivered")
+AT_DOOR = N_("📦 Your group-buy #{id} ({merchant}) is at your door: {items}.")
+ONLY_GRID = N_("Only approved volunteers of this building's grid can take it.")
+ALREADY_TAKEN = N_("{name} has already taken it.")
+NOT_YOURS = N_("This packing list is another volunteer's.")
+YOURS_NOW = N_("It is yours: the packing list is in your private chat with me.")
+
+
+def take_data(run_id: int) -> str:
+    return f"gb:tk:{run_id}"
+
+
+def mark_data(door_id: int) -> str:
+    return f"gb:dd:{door_id}"
+
+
+@dataclass(frozen=True)
+class Door:
+    id: int
+    door: str  # "1-101": unit-room
+    items: str  # "白菜 ×3, 鸡蛋 ×1"
+    delivered: bool
+
+
+@dataclass(frozen=True)
+class Run:
+    id: int
+    groupbuy_id: int
+    merchant: str
+    building: str
+    grid_id: int
+    group_chat_id: int | None
+    volunteer: str | None
+    volunteer_telegram_id: int | None
+    totals: str
+    doors: list[Door]
+
+
+async def _label(session: AsyncSession, b: Building) -> str:
+    compound = await session.get(Compound, b.compound_id)
+    return f"{compound.name} {b.name}" if compound and compound.name else b.name
+
+
+def _items(rows: list[tuple[str, int]]) -> str:
+    return ", ".join(f"{name} ×{q}" for name, q in rows)
+
+
+async def run(session: AsyncSession, run_id: int) -> Run:
+    r = await session.get(GroupBuyRun, run_id, populate_existing=True)
+    if r is None:
+        raise stale()
+    gb = await session.get(GroupBuy, r.groupbuy_id)
+    b = await session.get(Building, r.building_id)
+    assert gb is not None and b is not None
+    merchant = await session.get(Merchant, gb.merchant_id)
+    grid = await session.get(Grid, b.grid_id)
+    assert merchant is not None and grid is not None
+    doors = (
+        await session.execute(
+            select(GroupBuyDoor, Resident.unit, Resident.room)
+            .join(Resident, Resident.id == GroupBuyDoor.resident_id)
+            .where(GroupBuyDoor.run_id == r.id)
+            .order_by(Resident.unit, Resident.room, GroupBuyDoor.id)
+        )
+    ).all()
+    lines = (
+        await session.execute(
+            select(GroupBuyLine.resident_id, GroupBuyItem.name, GroupBuyLine.quantity)
+            .join(GroupBuyItem, GroupBuyItem.id == GroupBuyLine.item_id)
+            .join(Resident, Resident.id == GroupBuyLine.resident_id)
+            .where(
+                GroupBuyLine.groupbuy_id == gb.id,
+                GroupBuyLine.quantity > 0,
+                Resident.building_id == b.id,
+            )
+            .order_by(GroupBuyItem.position)
+        )
+    ).all()
+    per_door: dict[int, list[tuple[str, int]]] = {}
+    totals: dict[str, int] = {}
+    for rid, name, q in lines:
+        per_door.setdefault(rid, []).append((name, q))
+        totals[name] = totals.get(name, 0) + q
+    volunteer = None
+    if r.volunteer_telegram_id is not None:
+        volunteer = await session.scalar(
+            select(Volunteer.name).where(Volunteer.telegram_id == r.volunteer_telegram_id)
+        )
+    return Run(
+        r.id,
+        gb.id,
+        merchant.name,
+        await _label(session, b),
+        grid.id,
+        grid.group_chat_id,
+        volunteer,
+        r.volunteer_telegram_id,
+        _items(list(totals.items())),
+        [
+            Door(
+                d.id,
+                f"{unit}-{room}",
+                _items(per_door.get(d.resident_id, [])),
+                d.delivered_at is not None,
+            )
+            for d, unit, room in doors
+        ],
+    )
+
+
+def group_post(_: Gettext, v: Run) -> tuple[str, Rows]:
+    """The grid group's post: the building, households and items; 🙋 until taken."""
+    lines = [
+        _(AT_POINT).format(id=v.groupbuy_id, merchant=v.merchant, point=_(texts.POINT)),
+        ngettext(_, RUN_LINE, len(v.doors)).format(
+            building=v.building, n=len(v.doors), items=v.totals
+        ),
+    ]
+    if v.volunteer_telegram_id is None:
+        lines.append(_(WHO_CARRIES))
+        return "\n".join(lines), [[Button(_(TAKE).format(building=v.building), take_data(v.id))]]
+    lines.append(_(TAKEN_BY).format(name=v.volunteer or ""))
+    if all(d.delivered for d in v.doors):
+        lines.append(_(ALL_DONE))
+    return "\n".join(lines), []
+
+
+def _post_of(v: Run, _: Gettext) -> tuple[str, Rows]:
+    return group_post(_, v)
+
+
+def packing_list(_: Gettext, v: Run) -> tuple[str, Rows]:
+    """The taker's list, door by door: ✅ on a door marks it delivered."""
+    lines = [_(LIST_HEAD).format(id=v.groupbuy_id, building=v.building), v.totals, ""]
+    lines += [f"{d.door}: {d.items}{' ✅' if d.delivered else ''}" for d in v.doors]
+    if all(d.delivered for d in v.doors):
+        lines += ["", _(ALL_DONE)]
+    rows = [
+        [Button(_(MARK).format(door=d.door), mark_data(d.id))] for d in v.doors if not d.delivered
+    ]
+    return "\n".join(lines), rows
+
+
+async def post_runs(rt: Runtime, session: AsyncSession, gb: GroupBuy) -> int:
+    """One run per building with households taking part, its doors, and its grid's post."""
+    takers = (
+        await session.execute(
+            select(Resident.building_id, Resident.id)
+            .join(GroupBuyLine, GroupBuyLine.resident_id == Resident.id)
+            .where(GroupBuyLine.groupbuy_id == gb.id, GroupBuyLine.quantity > 0)
+            .group_by(Resident.building_id, Resident.id)
+            .order_by(Resident.building_id, Resident.id)
+        )
+    ).all()
+    by_building: dict[int, list[int]] = {}
+    for bid, rid in takers:
+        by_building.setdefault(bid, []).append(rid)
+    _ = gettext_for(rt.default_language)
+    for bid, rids in by_building.items():
+        r = GroupBuyRun(groupbuy_id=gb.id, building_id=bid)
+        session.add(r)
+        await session.flush()
+        session.add_all(GroupBuyDoor(run_id=r.id, resident_id=rid) for rid in rids)
+        await session.flush()
+        v = await run(session, r.id)
+        if v.group_chat_id is not None:
+            text, rows = group_post(_, v)
+            outbox.enqueue(
+                session, rt.clock, chat_id=v.group_chat_id, text=text, buttons=rows, is_group=True
+            )
+        else:  # a grid with no group chat: its volunteers are asked one by one, privately
+            volunteers = await session.scalars(
+                select(Volunteer.telegram_id).where(
+                    Volunteer.grid_id == v.grid_id, Volunteer.status == VolunteerStatus.APPROVED
+                )
+            )
+            await tell(rt, session, list(volunteers), functools.partial(_post_of, v))
+    return len(by_building)
+
+
+async def take(rt: Runtime, session: AsyncSession, telegram_id: int, run_id: int) -> Run:
+    """🙋 in the group: the run is this volunteer's (one wins); the list comes privately."""
+    vol = await approved_volunteer(session, telegram_id, ONLY_GRID)
+    v = await run(session, run_id)
+    if vol.grid_id != v.grid_id:
+        raise Refused(ONLY_GRID)
+    res = await affected_rows(
+        session,
+        update(GroupBuyRun)
+        .where(GroupBuyRun.id == run_id, GroupBuyRun.volunteer_telegram_id.is_(None))
+        .values(volunteer_telegram_id=telegram_id, claimed_at=rt.clock.now()),
+    )
+    if res != 1:
+        raise Refused(ALREADY_TAKEN, name=(await run(session, run_id)).volunteer or "")
+    v = await run(session, run_id)
+    await tell(rt, session, telegram_id, lambda _: packing_list(_, v))
+    return v
+
+
+async def mark(rt: Runtime, session: AsyncSession, telegram_id: int, door_id: int) -> Run:
+    """✅ on a door of the taker's list: delivered (once); the household is told."""
+    door = await session.get(GroupBuyDoor, door_id)
+    if door is None:
+        raise stale()
+    r = await session.get(GroupBuyRun, door.run_id)
+    assert r is not None
+    if r.volunteer_telegram_id != telegram_id:
+        raise Refused(NOT_YOURS)
+    now = rt.clock.now()
+    res = await affected_rows(
+        session,
+        update(GroupBuyDoor)
+        .where(GroupBuyDoor.id == door_id, GroupBuyDoor.delivered_at.is_(None))
+        .values(delivered_at=now, delivered_by=telegram_id),
+    )
+    v = await run(session, r.id)
+    if res == 1:
+        resident = await session.get(Resident, door.resident_id)
+        mine = next(d for d in v.doors if d.id == door_id)
+        if resident is not None and resident.telegram_id and resident.forgotten_at is None:
+            await tell(
+                rt,
+                session,
+                resident.telegram_id,
+                lambda _: _(AT_DOOR).format(
+                    id=v.groupbuy_id, merchant=v.merchant, items=mine.items
+                ),
+            )
+        left = await session.scalar(
+            select(func.count())
+            .select_from(GroupBuyDoor)
+            .where(GroupBuyDoor.run_id == r.id, GroupBuyDoor.delivered_at.is_(None))
+        )
+        if not left:
+            await affected_rows(
+                session,
+                update(GroupBuyRun)
+                .where(GroupBuyRun.id == r.id, GroupBuyRun.done_at.is_(None))
+                .values(done_at=now),
+            )
+    return v

@@ -1,0 +1,201 @@
+"""A group-buy's words, in the reader's language: the announcement (a notice), the resident's
+card (＋/－ per item, the total kept live), the staff's summary at the deadline, the merchant's
+consolidated order. And the buttons' data (``gb:<verb>:<id>``), the same strings the handlers
+declare with ``Callback``.
+
+Privacy: none of these holds a resident's name, room or phone. Per-door lines exist only in
+the merchant's XLSX (sheets.py), sent to the merchant's private chat on their own press."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from bot.buttons import Button, Rows
+from bot.i18n import N_, P_, Gettext, local_time, ngettext
+from bot.services.amounts import yuan
+
+# Until the distribution points of issue 17 are on main, a group-buy goes to "the point".
+POINT = N_("the distribution point")
+
+PLUS, MINUS = "＋", "－"
+ANNOUNCE_HEAD = N_("🛒 Group-buy #{id}: {merchant} ({kind})")
+DEADLINE = N_("Sign up until {deadline}; delivered to {point} on {day}.")
+ITEM = N_("{name} ¥{price}/{unit} (at most {limit} per household)")
+ANNOUNCE_TAIL = N_("Press 🛒 below to choose what you take; you may change it until the deadline.")
+TAKEN = N_("Taken part: {items}, ¥{total}")
+NOTHING_YET = N_("Nothing chosen yet: press ＋ to add an item.")
+CLOSED = N_("Signing up has closed. What you took stays as shown.")
+CLOSED_ALERT = N_("Signing up for this group-buy has closed; nothing was changed.")
+AT_LIMIT = N_("At most {limit} per household.")
+NOT_FOR_YOU = N_("This group-buy is not for your building.")
+STATUS = {
+    "open": N_("collecting"),
+    "closed": N_("closed, waiting for staff to confirm"),
+    "confirmed": N_("ordered from the merchant"),
+    "delivered": N_("delivered to the distribution point"),
+}
+CONFIRM = N_("✅ Order it from the merchant")
+XLSX = N_("📊 Lines per building and door (XLSX)")
+DELIVERED = N_("📦 Delivered to the distribution point")
+HOUSEHOLDS = P_("{n} household took part.", "{n} households took part.")
+NOBODY = N_("Nobody took part: nothing is ordered.")
+TOTAL = N_("Total: ¥{total}")
+PER_BUILDING = P_("{building}: {n} household", "{building}: {n} households")
+
+
+def join_data(notice_id: int) -> str:
+    return f"gb:j:{notice_id}"
+
+
+def plus_data(item_id: int) -> str:
+    return f"gb:a:{item_id}"
+
+
+def minus_data(item_id: int) -> str:
+    return f"gb:r:{item_id}"
+
+
+def view_data(groupbuy_id: int) -> str:
+    return f"gb:v:{groupbuy_id}"
+
+
+def confirm_data(groupbuy_id: int) -> str:
+    return f"gb:ok:{groupbuy_id}"
+
+
+def xlsx_data(groupbuy_id: int) -> str:
+    return f"gb:xl:{groupbuy_id}"
+
+
+def delivered_data(groupbuy_id: int) -> str:
+    return f"gb:dl:{groupbuy_id}"
+
+
+@dataclass(frozen=True)
+class Item:
+    id: int
+    name: str
+    unit: str
+    price_fen: int
+    per_household: int
+    quantity: int = 0  # this household's (a card), or everyone's (a total)
+
+
+@dataclass(frozen=True)
+class Head:
+    id: int
+    merchant: str
+    kind: str
+    deadline_at: datetime
+    delivery_day: date
+    status: str
+
+
+def head_lines(_: Gettext, h: Head, tz: str) -> list[str]:
+    return [
+        _(ANNOUNCE_HEAD).format(id=h.id, merchant=h.merchant, kind=h.kind),
+        _(DEADLINE).format(
+            deadline=local_time(h.deadline_at, tz, "%m-%d %H:%M"),
+            point=_(POINT),
+            day=h.delivery_day.strftime("%m-%d"),
+        ),
+    ]
+
+
+def announcement(_: Gettext, h: Head, items: list[Item], tz: str) -> str:
+    lines = head_lines(_, h, tz)
+    lines += [
+        "• "
+        + _(ITEM).format(name=i.name, price=yuan(i.price_fen), unit=i.unit, limit=i.per_household)
+        for i in items
+    ]
+    lines.append(_(ANNOUNCE_TAIL))
+    return "\n".join(lines)
+
+
+def taken(_: Gettext, items: list[Item]) -> str:
+    """ "已参加: 白菜 ×2, 鸡蛋 ×1, ¥23.50", or that nothing is chosen yet."""
+    chosen = [i for i in items if i.quantity > 0]
+    if not chosen:
+        return _(NOTHING_YET)
+    total = sum(i.quantity * i.price_fen for i in chosen)
+    return _(TAKEN).format(
+        items=", ".join(f"{i.name} ×{i.quantity}" for i in chosen), total=yuan(total)
+    )
+
+
+def card(_: Gettext, h: Head, items: list[Item], is_open: bool, tz: str) -> tuple[str, Rows]:
+    """The resident's one message: the items, their choice and its total; ＋/－ while open."""
+    lines = head_lines(_, h, tz)
+    lines += [
+        "• "
+        + _(ITEM).format(name=i.name, price=yuan(i.price_fen), unit=i.unit, limit=i.per_household)
+        for i in items
+    ]
+    lines += ["", taken(_, items)]
+    if not is_open:
+        lines.append(_(CLOSED))
+        return "\n".join(lines), []
+    rows = [
+        [
+            Button(MINUS, minus_data(i.id)),
+            Button(f"{i.name} ×{i.quantity}", view_data(h.id)),
+            Button(PLUS, plus_data(i.id)),
+        ]
+        for i in items
+    ]
+    return "\n".join(lines), rows
+
+
+def totals_lines(_: Gettext, totals: list[Item]) -> list[str]:
+    lines = [
+        f"• {i.name} ×{i.quantity} {i.unit} · ¥{yuan(i.quantity * i.price_fen)}"
+        for i in totals
+        if i.quantity > 0
+    ]
+    lines.append(_(TOTAL).format(total=yuan(sum(i.quantity * i.price_fen for i in totals))))
+    return lines
+
+
+def summary(
+    _: Gettext,
+    h: Head,
+    totals: list[Item],
+    households: int,
+    buildings: list[tuple[str, int]],
+    tz: str,
+) -> tuple[str, Rows]:
+    """What staff get at the deadline (and on the pressed message after): the totals, the
+    households per building; ✅ while it waits for them."""
+    lines = head_lines(_, h, tz)
+    lines.append(_("Status: {status}").format(status=_(STATUS.get(h.status, h.status))))
+    if households == 0:
+        lines.append(_(NOBODY))
+        return "\n".join(lines), []
+    lines.append(ngettext(_, HOUSEHOLDS, households).format(n=households))
+    lines += totals_lines(_, totals)
+    lines += [ngettext(_, PER_BUILDING, n).format(building=b, n=n) for b, n in buildings]
+    rows = [[Button(_(CONFIRM), confirm_data(h.id))]] if h.status == "closed" else []
+    return "\n".join(lines), rows
+
+
+def merchant_order(
+    _: Gettext,
+    h: Head,
+    totals: list[Item],
+    households: int,
+    buildings: list[tuple[str, int]],
+    tz: str,
+) -> tuple[str, Rows]:
+    """The merchant's consolidated order: totals per item, households per building; the XLSX
+    of lines per door on a press, and 📦 once delivered to the point."""
+    lines = [_("📦 Order for {merchant}").format(merchant=h.merchant), *head_lines(_, h, tz)[:2]]
+    lines.append(_("Status: {status}").format(status=_(STATUS.get(h.status, h.status))))
+    lines.append(ngettext(_, HOUSEHOLDS, households).format(n=households))
+    lines += totals_lines(_, totals)
+    lines += [ngettext(_, PER_BUILDING, n).format(building=b, n=n) for b, n in buildings]
+    rows = [[Button(_(XLSX), xlsx_data(h.id))]]
+    if h.status == "confirmed":
+        rows.append([Button(_(DELIVERED), delivered_data(h.id))])
+    return "\n".join(lines), rows
