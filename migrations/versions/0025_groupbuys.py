@@ -1,8 +1,9 @@
-"""i17_groupbuy: partner merchants (爱心商家) and their products, building group-buys (团购 /
-接龙) with their buildings, items and each household's quantities, the per-building packing
-lists volunteers take and the doors they mark, and which group-buy a notice announces.
+"""Group-buys (issue 17): partner merchants (爱心商家) and their products, building
+group-buys (团购 / 接龙) with their buildings, items and each household's quantities, the
+per-building packing lists volunteers take and the doors they mark, and which group-buy a
+notice announces.
 
-Revision ID: 0026
+Revision ID: 0025
 Revises: 0024
 Create Date: 2026-12-01 16:30:00
 """
@@ -14,7 +15,7 @@ from alembic import op
 
 from models.base import UTCDateTime
 
-revision: str = "0026"
+revision: str = "0025"
 down_revision: str | Sequence[str] | None = "0024"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
