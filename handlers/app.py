@@ -37,6 +37,7 @@ from handlers import (
     error_handler,
     fallbacks,
     flood_guard,
+    groupbuy_list,
     groupbuy_open,
     groupbuy_packing,
     groupbuys,
@@ -190,6 +191,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
         *admin.admin_handlers(),
         *care.care_handlers(),
         *groupbuys.groupbuy_handlers(),  # before setup: a CSV captioned 商家 is a product list
+        *groupbuy_list.groupbuy_list_handlers(),
         *groupbuy_packing.packing_handlers(),
         *setup.setup_handlers(),
         *menus.menu_handlers(),
@@ -217,6 +219,7 @@ COMMANDS = (
     ("start", N_("Register or change your address")),
     ("order", N_("Order an errand")),
     ("orders", N_("My orders")),
+    ("groupbuys", N_("Group-buys (团购) open for my building")),
     ("me", N_("My address, people I order for, care list")),
     ("volunteer", N_("Sign up as a volunteer")),
     ("duty", N_("Volunteers: go on or off duty")),

@@ -23,6 +23,11 @@ HELP_RESIDENT_REPEAT = N_(
     "🔁 Repeat regularly, on a finished order's card: the same order every day, every week or "
     "every month at a time you choose. 📋 My orders lists them: ⏸ pause, ▶️ resume, ✖️ stop."
 )
+HELP_RESIDENT_GROUPBUY = N_(
+    "🛒 Group-buys: when the community opens a group-buy (团购) for your building, you get a "
+    "message; choose what you want with ＋/－ until its deadline. 🛒 Group-buys shows the ones "
+    "open now."
+)
 HELP_VOLUNTEER = N_(
     "Volunteers: new tasks appear in your grid's group. Press 🙋 to take one; the address "
     "comes to you here, privately. Move it along with the buttons: 🛒 Bought, 🚶 On the way, "
@@ -124,7 +129,9 @@ async def help_command(update: Update, ctx: AppContext) -> None:
                 )
             )
         )
-    parts.append(_(HELP_RESIDENT) + "\n" + _(HELP_RESIDENT_REPEAT))
+    parts.append(
+        _(HELP_RESIDENT) + "\n" + _(HELP_RESIDENT_REPEAT) + "\n" + _(HELP_RESIDENT_GROUPBUY)
+    )
     markup = menu_for(roles, _) if is_private(update) else None
     if update.effective_message:
         await update.effective_message.reply_text("\n\n".join(parts), reply_markup=markup)

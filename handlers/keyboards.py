@@ -25,6 +25,7 @@ from bot.services.people import Roles
 MENU_ORDER = N_("📝 Order")
 MENU_MY_ORDERS = N_("📋 My orders")
 MENU_ME = N_("👤 My info")
+MENU_GROUPBUYS = N_("🛒 Group-buys")
 MENU_HELP = N_("❓ Help")
 MENU_LANGUAGE = N_("🌐 Language")
 # The staff's menu (handlers/menus.py): each label does what its command does.
@@ -60,6 +61,7 @@ MENU_LABELS = (
     MENU_ORDER,
     MENU_MY_ORDERS,
     MENU_ME,
+    MENU_GROUPBUYS,
     MENU_HELP,
     MENU_LANGUAGE,
     *STAFF_LABELS,
@@ -94,7 +96,11 @@ def main_menu(_: Gettext) -> ReplyKeyboardMarkup:
     """The resident's main menu, kept under the text field."""
     return ReplyKeyboardMarkup(
         [
-            [KeyboardButton(_(MENU_ORDER)), KeyboardButton(_(MENU_MY_ORDERS))],
+            [
+                KeyboardButton(_(MENU_ORDER)),
+                KeyboardButton(_(MENU_MY_ORDERS)),
+                KeyboardButton(_(MENU_GROUPBUYS)),
+            ],
             [
                 KeyboardButton(_(MENU_ME)),
                 KeyboardButton(_(MENU_HELP)),

@@ -16,7 +16,7 @@ from bot.i18n import N_
 from handlers import groupbuy_packing, language, staff, volunteer
 from handlers.context import AppContext
 from handlers.fallbacks import stale_button
-from handlers.keyboards import MENU_ME, MENU_MY_ORDERS, MENU_ORDER, label_pattern
+from handlers.keyboards import MENU_GROUPBUYS, MENU_ME, MENU_MY_ORDERS, MENU_ORDER, label_pattern
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ PRIVATE_COMMANDS = (
     "care",
     "notice",
     "groupbuy",
+    "groupbuys",
     "merchant",
     "notices",
     "stats",
@@ -52,7 +53,7 @@ PRIVATE_COMMANDS = (
 # Commands meant for a group, or harmless there (no personal data in the answer).
 GROUP_COMMANDS = ("tasks", "bind", "help", "language", "cancel")
 # Menu labels whose answer holds personal data (📝 may list the people one orders for).
-PRIVATE_LABELS = (MENU_ORDER, MENU_MY_ORDERS, MENU_ME)
+PRIVATE_LABELS = (MENU_ORDER, MENU_MY_ORDERS, MENU_ME, MENU_GROUPBUYS)
 IN_A_GROUP = filters.ChatType.GROUPS & filters.UpdateType.MESSAGE
 
 SENT_PRIVATELY = N_("🔒 I answered you in our private chat: it is about you, not for the group.")

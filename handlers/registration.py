@@ -16,8 +16,9 @@ from telegram.ext import (
 
 from bot.buttons import Button
 from bot.errors import STALE, Refused
-from bot.i18n import N_, Gettext
+from bot.i18n import N_, P_, Gettext, ngettext
 from bot.services import directory, residents
+from bot.services.groupbuys import listing
 from handlers.answers import alert, answer, echo_choice, pressed, respond, with_choice
 from handlers.callback_data import ID, Callback, matching
 from handlers.context import AppContext
@@ -57,6 +58,10 @@ STAFF_WELCOME = N_(
 WELCOME_BY_POSTER = N_(
     "Welcome to the community errand service (跑腿). Volunteers of your grid will run "
     "errands for you. Registering takes a minute; /cancel stops."
+)
+OPEN_GROUPBUYS = P_(
+    "🛒 Your building has {n} group-buy open: press 🛒 Group-buys to take part.",
+    "🛒 Your building has {n} group-buys open: press 🛒 Group-buys to take part.",
 )
 PHONE_WHY = N_(
     "Last step: your phone number, so the volunteer can call you if something is sold out or "
@@ -373,6 +378,10 @@ async def phone_given(update: Update, ctx: AppContext) -> int:
                     "Registered. {name}, {address}, {phone}.\nPress 📝 Order whenever you need an "
                     "errand run; /start again changes your address."
                 ).format(name=me.name, address=me.address, phone=me.phone)
+                # A group-buy announced before they registered reached them not: say so.
+                n = await listing.count_open(ctx.rt, w.session, me.building_id)
+                if n:
+                    done += "\n" + ngettext(_, OPEN_GROUPBUYS, n).format(n=n)
     except Refused as e:  # the phone number: they type it again
         await msg.reply_text(e.render(_))
         return AWAIT_PHONE
