@@ -61,6 +61,12 @@ class Demo:
     residents: list[tuple[int, str]] = field(
         default_factory=lambda: [(1001, "周阿姨"), (1002, "吴大爷")]
     )
+    # The sandbox's partner merchant (bot/demo_supplies.py): its contact person, and the
+    # buildings of its open group-buy.
+    merchants: list[tuple[int, str]] = field(default_factory=lambda: [(6001, "刘老板")])
+    merchant_name: str = "爱心超市"
+    merchant_kind: str = "超市"
+    groupbuy_buildings: tuple[str, ...] = ("xf1", "xf2")
 
 
 DEMO = Demo()

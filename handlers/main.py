@@ -18,6 +18,7 @@ from bot.chat_bots import unserved
 from bot.clock import Clock, OffsetClock
 from bot.config import ConfigError, Settings
 from bot.db import Database
+from bot.demo_supplies import seed_demo_supplies
 from bot.i18n import N_, gettext_for
 from bot.migrate import upgrade_async
 from bot.runtime import Runtime
@@ -44,7 +45,7 @@ def populate_emulator(
     emu.register_bot(token, username=username, first_name="跑腿")
     for tid, name in demo.residents:
         emu.create_user(tid, first_name=name)
-    for tid, name in demo.staff:
+    for tid, name in [*demo.staff, *demo.merchants]:
         emu.create_user(tid, first_name=name)
     for g in demo.grids:
         for tid, name in g.volunteers:
@@ -71,6 +72,7 @@ class BotTime:
 def demo_roles(demo: Demo = DEMO) -> dict[int, str]:
     roles = {tid: "居民 resident" for tid, _ in demo.residents}
     roles.update({tid: "工作人员 staff" for tid, _ in demo.staff})
+    roles.update({tid: "商家 merchant" for tid, _ in demo.merchants})
     for g in demo.grids:
         roles.update({tid: "志愿者 volunteer" for tid, _ in g.volunteers})
     return roles
@@ -136,7 +138,7 @@ def open_private_chats(emu: Any, token: str, demo: Demo = DEMO) -> None:
     """Volunteers and staff of the demo have talked to the bot before (as approved volunteers
     and staff have), so it may write to them: the task card after a claim, alerts, notices."""
     bot = emu.bot(token)
-    for tid, _ in [*demo.staff, *(v for g in demo.grids for v in g.volunteers)]:
+    for tid, _ in [*demo.staff, *demo.merchants, *(v for g in demo.grids for v in g.volunteers)]:
         emu.private_chat(bot, tid).started = True
 
 
@@ -144,11 +146,14 @@ def sandbox_instructions(url: str, demo: Demo = DEMO) -> str:
     people = ", ".join(f"{tid} {name}" for tid, name in demo.residents)
     vols = ", ".join(f"{tid} {name}" for tid, name in demo.grids[0].volunteers[:2])
     staff = ", ".join(f"{tid} {name}" for tid, name in demo.staff)
+    merchant = ", ".join(f"{tid} {name}" for tid, name in demo.merchants)
     cli = ".venv/bin/python -m sandbox.cli"
     group = demo.grids[0].group_chat_id
     return f"""
 paotui is running on the local Telegram emulator at {url} (no token configured).
 Residents: {people}; volunteers of {demo.grids[0].name}: {vols}; staff: {staff}.
+Partner merchant {demo.merchant_name}: its contact {merchant} (/merchant). A group-buy of it is
+open for {", ".join(demo.groupbuy_buildings)} until tomorrow 18:00: residents there press 🛒 团购.
 Group chat of {demo.grids[0].name}: {group}.
 Act as a user from another terminal:
   export SANDBOX_URL={url}
@@ -250,7 +255,9 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
                 emu.private_chat(emu.bot(spec.token), tid).started = True
         if settings.sandbox.seed_demo:
             async with db.session() as s:
-                await seed_demo(s, rt.clock)
+                seeded = await seed_demo(s, rt.clock)
+            if seeded:
+                await seed_demo_supplies(rt)
         base_url, base_file_url = emu.base_url, emu.base_file_url
     async with db.read() as s:
         alone = await unserved(s, settings)

@@ -15,8 +15,11 @@ from typing import Any
 
 from bot.clock import OffsetClock
 from bot.db import Database
+from bot.seed import DEMO
 from bot.services import directory, residents
+from handlers.groupbuys import NO_ORDERS
 from handlers.help import HELP_RESIDENT
+from handlers.keyboards import MENU_GROUPBUYS
 from sandbox.client import SandboxClient
 from tests.child_bot import ChildBot
 from tests.conftest import EXAMPLE
@@ -91,3 +94,7 @@ async def test_make_run_restarted_hears_and_reaches_everyone(tmp_path: Path) -> 
         await _press(c, STAFF, preview, "n:send")
         await c.wait_for(AUNT, NOTICE, timeout=60)  # before she wrote anything in this run
         await _says_and_is_answered(c, AUNT, "/help", Z(HELP_RESIDENT)[:8])
+        # The demo has a partner merchant's group-buy open for her building, to try.
+        card = await _says_and_is_answered(c, AUNT, Z(MENU_GROUPBUYS), _with("gb:a:"))
+        assert DEMO.merchant_name in card["text"]
+        await _says_and_is_answered(c, DEMO.merchants[0][0], "/merchant", Z(NO_ORDERS))
