@@ -498,3 +498,16 @@ async def test_the_sandbox_time_buttons_speak_chinese(harness: Harness) -> None:
     assert any("催单升级" in t for t in toasts), toasts
     for text in [note, *toasts]:
         assert english_in(text, set()) == [], text
+
+
+def test_every_sweep_part_has_a_chinese_toast() -> None:
+    """Each part of the sweep (bot/sweep.PARTS) is named in the page's toast in the bot's
+    language: a new part without a label showed its English name ("group-buy deadlines")."""
+    from bot.i18n import gettext_for
+    from bot.sweep import PARTS
+    from handlers.main import SWEEP_LABELS
+
+    _ = gettext_for("zh_CN")
+    for name, _part in PARTS:
+        assert name in SWEEP_LABELS, name
+        assert english_in(_(SWEEP_LABELS[name]).format(n=1), set()) == [], name
