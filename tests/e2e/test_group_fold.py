@@ -54,3 +54,32 @@ async def test_tasks_waiting_for_the_group_go_out_as_one_post(harness: Harness) 
     edited = await h.wait_edit(GROUP_1, post["message_id"], lambda m: len(buttons(m)) == 1)
     assert buttons(edited)[0][1] == f"o:claim:{ids[0]}"
     assert f"#{ids[2]} " in text_of(edited)
+
+
+async def test_a_full_waiting_post_is_not_folded_into(harness: Harness) -> None:
+    """Two hundred orders at once into one group whose budget is spent: a post holds at most
+    MAX_FOLDED open tasks and the rest wait in posts of their own. One post of them all was
+    refused by Telegram as too long, and none of its tasks reached the group."""
+    from bot.services.orders.routing import MAX_FOLDED
+
+    h = harness
+    h.rt.settings.limits.max_open_orders = 50
+    await h.register(1001, "周阿姨")
+    await h.service.dispatcher.stop()
+    n = MAX_FOLDED + 3
+    ids = []
+    for _i in range(n):
+        async with h.rt.db.session() as s:
+            d = await drafts.start_draft(h.rt, s, 1001, category="groceries")
+            long = {**ANSWERS["groceries"], "description": "白菜两颗，鸡蛋一盒，" * 8}
+            await drafts.update_draft(h.rt, s, d.id, 1001, urgency="today", **long)
+            ids.append((await drafts.submit_draft(h.rt, s, d.id, 1001)).order.id)
+    async with h.rt.db.read() as s:
+        posts = list(await s.scalars(select(Order.group_post_id).where(Order.id.in_(ids))))
+    assert len(set(posts)) == 2 and max(posts.count(p) for p in set(posts)) == MAX_FOLDED
+    await h.service.dispatcher.start()
+    await h.settle()
+    got = [m for m in h.emu.messages(GROUP_1) if m["outgoing"]]
+    assert len(got) == 2
+    claims = sorted(d for m in got for _, d in buttons(m))
+    assert claims == sorted(f"o:claim:{oid}" for oid in ids)  # every task reached the group

@@ -170,7 +170,7 @@ async def test_a_group_buy_from_product_list_to_delivery(harness: Harness) -> No
         assert len(notices) == 2  # one per building: receipts per building
         deliveries = await s.scalar(select(NoticeDelivery.id).where(NoticeDelivery.chat_id == 3006))
     assert deliveries is None
-    assert not [m for m in elsewhere.chat() if "团购" in text_of(m)]
+    assert not [m for m in elsewhere.chat() if "团购 #" in text_of(m)]
 
     cards = [await card_of(h, p) for p in homes]
     cabbage = int(data(cards[0])[2].split(":")[2])  # the first row: －, 白菜 ×0, ＋
@@ -434,7 +434,7 @@ async def test_staff_open_a_group_buy_by_buttons(harness: Harness) -> None:
     assert limits == {"白菜": 2, "鸡蛋": 1}
     card = await card_of(h, aunt)
     assert "每户限 2" in text_of(card)
-    assert not [m for m in other.chat() if "团购" in text_of(m)]
+    assert not [m for m in other.chat() if "团购 #" in text_of(m)]
     # The finished flow's buttons act on nothing.
     stale = await staff.press_data(sure, "gbn:ok", force=True)
     assert stale is not None and stale.get("show_alert")

@@ -143,7 +143,7 @@ async def test_the_main_screens_in_english(harness: Harness) -> None:
     tom.say("/start")
     await tom.expect("Welcome back, Tom.")
     menu = tom.chat()[-1]["reply_markup"]["keyboard"]
-    assert [b["text"] for b in menu[0]] == ["📝 Order", "📋 My orders"]
+    assert [b["text"] for b in menu[0]] == ["📝 Order", "📋 My orders", "🛒 Group-buys"]
     done = await h.order(tom, "medicine", lang="en")
     # The order's live card: its steps, its answers.
     assert "💊 #1 Medicine" in text_of(done) and "【Ordered】 → Taken → Bought" in text_of(done)

@@ -17,6 +17,7 @@ from bot import outbox
 from bot.buttons import Rows, to_json
 from bot.db import affected_rows
 from bot.i18n import N_, Gettext, gettext_for
+from bot.limits import TEXT_LIMIT, tg_len
 from bot.runtime import Runtime
 from bot.services import scope
 from bot.services.messages import tell
@@ -68,6 +69,11 @@ async def post_to_group(rt: Runtime, session: AsyncSession, o: Order) -> None:
     await tell(rt, session, targets, ping)
 
 
+# The most open tasks one folded post holds: a readable screen, well under Telegram's 100
+# buttons and 4096 characters.
+MAX_FOLDED = 24
+
+
 async def _fold_into_waiting_post(
     rt: Runtime, session: AsyncSession, o: Order
 ) -> OutboxMessage | None:
@@ -91,6 +97,10 @@ async def _fold_into_waiting_post(
     if waiting is None:
         return None
     text, rows = await _render_post(rt, session, waiting.id, extra=o)
+    if tg_len(text) > TEXT_LIMIT or sum(len(r) for r in rows) > MAX_FOLDED:
+        # Full: Telegram would refuse the post ("message is too long") and every task in it
+        # would go unposted. This task waits in a post of its own.
+        return None
     res = await affected_rows(
         session,
         update(OutboxMessage)
