@@ -330,9 +330,11 @@ class Dispatcher:
                             attempts=bindparam("tries"),
                             **values,
                         ),
+                        # In id order, as other writers lock rows: two batches never wait on
+                        # each other crosswise (a deadlock PostgreSQL broke, logged, retried).
                         [
                             {"row": row, "message": message, "tries": tries}
-                            for row, (message, tries) in done.items()
+                            for row, (message, tries) in sorted(done.items())
                         ],
                     )
             except BaseException:
