@@ -330,8 +330,8 @@ class Dispatcher:
                             attempts=bindparam("tries"),
                             **values,
                         ),
-                        # In id order, as other writers lock rows: two batches never wait on
-                        # each other crosswise (a deadlock PostgreSQL broke, logged, retried).
+                        # In id order: two batches locking rows in one order cannot wait on
+                        # each other crosswise (PostgreSQL broke such a deadlock; retried).
                         [
                             {"row": row, "message": message, "tries": tries}
                             for row, (message, tries) in sorted(done.items())
