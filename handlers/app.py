@@ -37,6 +37,7 @@ from handlers import (
     error_handler,
     fallbacks,
     flood_guard,
+    groupbuy_doors,
     groupbuy_open,
     groupbuy_packing,
     groupbuys,
@@ -160,6 +161,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     app.add_handler(repeats.build_repeat_conversation(timeout))  # 🔁 a typed time
     app.add_handler(groupbuys.build_delivered_conversation(timeout))  # 📦 asks for a photo
     app.add_handler(groupbuy_open.build_open_conversation(timeout))  # /groupbuy by buttons
+    app.add_handler(groupbuy_doors.build_problem_conversation(timeout))  # ⚠️ then a note
 
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("help", help.help_command))
@@ -191,6 +193,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
         *care.care_handlers(),
         *groupbuys.groupbuy_handlers(),  # before setup: a CSV captioned 商家 is a product list
         *groupbuy_packing.packing_handlers(),
+        *groupbuy_doors.door_handlers(),
         *setup.setup_handlers(),
         *menus.menu_handlers(),
         *alerts.alert_handlers(),
@@ -238,6 +241,7 @@ COMMANDS = (
     ("repeats", N_("Staff: the repeating orders of your households")),
     ("groupbuy", N_("Staff: open a group-buy (团购) of a partner merchant")),
     ("merchant", N_("Partner merchants: my group-buy orders")),
+    ("gbcheck", N_("Staff: a delivered group-buy: problems, who has not paid")),
     ("language", "中文 / English"),
     ("help", N_("What this bot does")),
     ("cancel", N_("Stop what you are doing")),

@@ -37,6 +37,7 @@ PRIVATE_COMMANDS = (
     "notice",
     "groupbuy",
     "merchant",
+    "gbcheck",
     "notices",
     "stats",
     "export",
