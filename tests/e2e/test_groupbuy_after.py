@@ -8,7 +8,7 @@ payment per household (the volunteer's 💵 cash at the door, the household's �
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,7 +20,18 @@ from bot.services.groupbuys import accounts, buys, doors, merchants, orders, pro
 from models import GroupBuy, GroupBuyDoor, GroupBuyProblem, Merchant, StaffAlert
 from tests.conftest import make_settings
 from tests.e2e.test_groupbuys import GOOD_CSV, MERCHANT, add_merchant, card_of, data, press
-from tests.factories import GROUP_1, STAFF, Harness, Person, Z, buttons, door_photo, text_of
+from tests.e2e.test_ledger import _export
+from tests.factories import (
+    GROUP_1,
+    LEDGER_SHEETS,
+    STAFF,
+    Harness,
+    Person,
+    Z,
+    buttons,
+    door_photo,
+    text_of,
+)
 from tests.privacy_guard import Personal, find_leaks
 
 HOUSEHOLDS = [
@@ -197,6 +208,46 @@ async def test_doors_receipts_a_missing_item_and_payments(
     # A resident's forged 💵 changes nothing.
     stranger = await zheng.press_data(at_door[2], accounts.staff_cash_data(sun_door), force=True)
     assert stranger is not None and stranger.get("show_alert")
+
+    # The ledger (/export, staff's private chat) has a sheet for the group-buy: a line per
+    # household with its door, items, amount, delivery, receipt, payment and problems.
+    wb, _csv, _doc = await _export(h, staff)
+    assert wb.sheetnames == [*LEDGER_SHEETS, "团购 #1 爱心超市"]
+    rows = [list(r) for r in wb["团购 #1 爱心超市"].iter_rows(values_only=True)]
+    assert rows[0] == [
+        "楼栋",
+        "门牌",
+        "居民",
+        "电话",
+        "商品",
+        "金额（元）",
+        "付款方式",
+        "送达时间",
+        "确认收到时间",
+        "付款",
+        "付款时间",
+        "问题",
+    ]
+    lines = {r[1]: r for r in rows[1:4]}
+    assert lines["1-101"][:7] == [
+        "幸福小区 1栋",
+        "1-101",
+        "钱阿姨",
+        "13811110001",
+        "白菜 ×1, 鸡蛋 ×1",
+        15.5,
+        "货到付款",
+    ]
+    assert all(isinstance(r[7], datetime) for r in lines.values())  # all at their doors
+    assert isinstance(lines["1-101"][8], datetime) and lines["1-102"][8] is None
+    assert [lines[d][9] for d in ("1-101", "1-102", "2-201")] == [
+        "现金，志愿者登记",
+        "工作人员登记",
+        "居民确认",
+    ]
+    assert lines["1-102"][11] == "鸡蛋 少了 “只收到半盒” (已处理)"
+    assert lines["2-201"][11] is None or lines["2-201"][11] == ""
+    assert rows[4][0] == "合计：3" and rows[4][5] == 58.5
 
     # Nothing about a household reached a log line.
     logged = "\n".join(r.getMessage() for r in caplog.records)

@@ -21,6 +21,11 @@ from bot.errors import Refused, stale
 from bot.i18n import N_, Gettext, local_time
 from bot.runtime import Runtime
 from bot.services.amounts import yuan
+from bot.services.reports.sheets.labels import (
+    GROUPBUY_PAID_HOW,
+    GROUPBUY_PAYMENT,
+    GROUPBUY_PROBLEMS,
+)
 from bot.services.scope import scope_of
 from models import (
     Building,
@@ -36,23 +41,12 @@ from models import (
 )
 
 ON_DELIVERY, ONLINE = "on_delivery", "online"
-PAYMENT = {
-    ON_DELIVERY: N_("pay on delivery"),
-    ONLINE: N_("paid online in advance"),
-}
+PAYMENT = GROUPBUY_PAYMENT
 # paid_how: who recorded the payment.
 CASH, STAFF, RESIDENT = "cash", "staff", "resident"
-PAID_HOW = {
-    CASH: N_("cash, noted by the volunteer"),
-    STAFF: N_("noted by staff"),
-    RESIDENT: N_("confirmed by the household"),
-}
+PAID_HOW = GROUPBUY_PAID_HOW
 # What is wrong with an item (groupbuy_problems.kind): 少了 / 不对 / 坏了.
-KINDS = {
-    "missing": N_("missing"),
-    "wrong": N_("wrong item"),
-    "damaged": N_("damaged"),
-}
+KINDS = GROUPBUY_PROBLEMS
 
 AT_DOOR = N_("📦 Your group-buy #{id} ({merchant}) is at your door: {items}.")
 OWED = N_("Amount: ¥{amount} ({how}).")
