@@ -30,6 +30,7 @@ from tests.factories import (
     Z,
     buttons,
     door_photo,
+    png,
     text_of,
 )
 from tests.privacy_guard import Personal, find_leaks
@@ -259,9 +260,12 @@ async def test_paid_online_in_advance(harness: Harness) -> None:
     """ "预付" when opening: the group-buy is paid online; the door message says so and the
     volunteer's list offers no cash button."""
     h = harness
-    wang = h.person(2001)
-    wang.say("/help")
+    wang, merchant = h.person(2001), h.person(MERCHANT, "超市老板")
+    for p in (wang, merchant):
+        p.say("/help")
     homes = await delivered_group_buy(h, "预付")
+    # Residents knew before taking part: the announcement said so.
+    assert any("付款方式：在线预付" in text_of(m) for m in homes[0].chat())
     async with h.rt.db.read() as s:
         gb = await s.get(GroupBuy, 1)
         assert gb is not None and gb.payment == doors.ONLINE
@@ -275,3 +279,19 @@ async def test_paid_online_in_advance(harness: Harness) -> None:
     assert Z(doors.PAYMENT[doors.ONLINE]) in text_of(at_door)
     listed = await h.wait_edit(2001, sheet["message_id"], lambda m: "✅" in text_of(m))
     assert not [d for d in data(listed) if d.startswith("gb:pc:")]
+
+    # A damaged item reported with a photo: the merchant gets the photo with the door.
+    await homes[0].press(at_door, Z(doors.PROBLEM_BUTTON))
+    which = await homes[0].expect(Z(problems.WHICH))
+    await homes[0].press(which, "白菜")
+    what = await h.wait_edit(3001, which["message_id"], has_data("gb:pk:"))
+    await homes[0].press(what, Z(doors.KINDS["damaged"]))
+    await h.wait_edit(3001, which["message_id"], lambda m: Z(problems.REPORTED) in text_of(m))
+    h.emu.send_photo(3001, png(4, 4))
+    await homes[0].expect(Z(problems.NOTE_ADDED))
+    await h.settle()
+    shot = await merchant.expect(lambda m: "photo" in m and "1-101" in text_of(m))
+    assert "钱阿姨" not in text_of(shot)
+    async with h.rt.db.read() as s:
+        report = await s.scalar(select(GroupBuyProblem))
+    assert report is not None and report.kind == "damaged" and report.photo

@@ -74,7 +74,7 @@ class Opened:
 async def head(session: AsyncSession, gb: GroupBuy) -> Head:
     m = await session.get(Merchant, gb.merchant_id)
     assert m is not None
-    return Head(gb.id, m.name, m.kind, gb.deadline_at, gb.delivery_day, gb.status)
+    return Head(gb.id, m.name, m.kind, gb.deadline_at, gb.delivery_day, gb.status, gb.payment)
 
 
 async def items_of(session: AsyncSession, groupbuy_id: int) -> list[GroupBuyItem]:
