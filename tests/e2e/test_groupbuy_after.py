@@ -16,8 +16,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import Settings
+from bot.errors import Refused
 from bot.services.groupbuys import accounts, buys, doors, merchants, orders, problems
-from models import GroupBuy, GroupBuyDoor, GroupBuyProblem, Merchant, StaffAlert
+from models import GroupBuy, GroupBuyDoor, GroupBuyProblem, Merchant, Staff, StaffAlert, StaffRole
 from tests.conftest import make_settings
 from tests.e2e.test_groupbuys import GOOD_CSV, MERCHANT, add_merchant, card_of, data, press
 from tests.e2e.test_ledger import _export
@@ -249,6 +250,23 @@ async def test_doors_receipts_a_missing_item_and_payments(
     assert lines["1-102"][11] == "鸡蛋 少了 “只收到半盒” (已处理)"
     assert lines["2-201"][11] is None or lines["2-201"][11] == ""
     assert rows[4][0] == "合计：3" and rows[4][5] == 58.5
+
+    # A grid leader sees the households of their grid only: of another grid, nothing.
+    async with h.rt.db.session() as s:
+        for tid, grid in ((9101, 1), (9102, 2)):
+            s.add(
+                Staff(
+                    telegram_id=tid,
+                    name=f"网格长{grid}",
+                    role=StaffRole.GRID_LEADER,
+                    grid_id=grid,
+                    created_at=h.rt.clock.now(),
+                )
+            )
+    async with h.rt.db.read() as s:
+        assert (await accounts.check(s, 9101, 1)).doors == 3
+        with pytest.raises(Refused):
+            await accounts.check(s, 9102, 1)
 
     # Nothing about a household reached a log line.
     logged = "\n".join(r.getMessage() for r in caplog.records)

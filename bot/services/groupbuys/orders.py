@@ -41,6 +41,7 @@ from models import (
 NOT_THE_MERCHANT = N_("This is for the merchant's contact person only.")
 ALREADY_CONFIRMED = N_("Already ordered from the merchant.")
 NOT_CLOSED = N_("This group-buy is still collecting; it can be confirmed after its deadline.")
+CHECK_HINT = N_("/gbcheck {id}: doors, receipts, problems and payments.")
 NOT_CONFIRMED = N_("This order is not waiting for delivery (any more).")
 
 
@@ -257,7 +258,9 @@ async def delivered(
             chat_id=tid,
             text=_("📦 Group-buy #{id} ({merchant}) was delivered to {point}.").format(
                 id=gb.id, merchant=merchant.name, point=_(texts.POINT)
-            ),
+            )
+            + "\n"
+            + _(CHECK_HINT).format(id=gb.id),
             photo=photo,
         )
     return o
