@@ -128,8 +128,14 @@ async def kind_chosen(update: Update, ctx: AppContext) -> int:
             ctx.rt, w.session, q.from_user.id, values.door_id, values.item_id, values.kind
         ),
     )
-    if r is None:
-        await edit_or_send(update, (await ctx.gettext())(problems.ALREADY_REPORTED), None)
+    if r is None:  # the refusal was said; an own report's message shows it as it is
+        try:
+            async with ctx.rt.db.read() as s:
+                v = await doors.households_door(s, q.from_user.id, values.door_id)
+        except Refused:
+            return ConversationHandler.END
+        if values.item_id in {item for item, _kind in v.problems}:
+            await edit_or_send(update, (await ctx.gettext())(problems.ALREADY_REPORTED), None)
         return ConversationHandler.END
     await answer(q)
     text, rows = problems.reported_text(await ctx.gettext(), r)

@@ -313,3 +313,15 @@ async def test_paid_online_in_advance(harness: Harness) -> None:
     async with h.rt.db.read() as s:
         report = await s.scalar(select(GroupBuyProblem))
     assert report is not None and report.kind == "damaged" and report.photo
+
+    # Another item, then 完成 without a note: the report stands, the message says so.
+    await homes[0].press(at_door, Z(doors.PROBLEM_BUTTON))
+    which = await homes[0].expect(Z(problems.WHICH))
+    assert [t for t, _d in buttons(which)][:2] == ["鸡蛋 ×1", "✖️ 取消"]  # 白菜 is reported
+    await homes[0].press(which, "鸡蛋")
+    what = await h.wait_edit(3001, which["message_id"], has_data("gb:pk:"))
+    await homes[0].press(what, Z(doors.KINDS["wrong"]))
+    asked = await h.wait_edit(3001, which["message_id"], has_data("gb:pd:"))
+    await homes[0].press(asked, Z(problems.DONE_BUTTON))
+    await h.wait_edit(3001, which["message_id"], lambda m: Z(problems.REPORTED_DONE) in text_of(m))
+    assert await h.count(GroupBuyProblem) == 2
