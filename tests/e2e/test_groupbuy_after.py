@@ -48,7 +48,7 @@ def settings(database_url: str) -> Settings:
     return make_settings(database_url, limits={"messages_per_minute": 600})
 
 
-async def delivered_group_buy(h: Harness, *extra: str) -> list[Person]:
+async def delivered_group_buy(h: Harness, *extra: str, deliver: bool = True) -> list[Person]:
     """A group-buy of 幸福小区 1栋 (three households: 白菜 and 鸡蛋), closed, confirmed and
     delivered to the point (through the services; tests/e2e/test_groupbuys.py walks those
     screens)."""
@@ -78,11 +78,17 @@ async def delivered_group_buy(h: Harness, *extra: str) -> list[Person]:
         assert await orders.close(h.rt, s, 1)
     async with h.rt.db.session() as s:
         await orders.confirm(h.rt, s, STAFF, 1)
+    if deliver:
+        await to_the_point(h)
+    return homes
+
+
+async def to_the_point(h: Harness) -> None:
+    """The merchant's 📦 with a photo (through the service)."""
     async with h.rt.db.session() as s:
         await orders.delivered(h.rt, s, MERCHANT, 1, door_photo(h))
     h.rt.wake_outbox()
     await h.settle()
-    return homes
 
 
 async def door_row(h: Harness, resident_tid: int) -> GroupBuyDoor:
@@ -278,10 +284,22 @@ async def test_paid_online_in_advance(harness: Harness) -> None:
     """ "预付" when opening: the group-buy is paid online; the door message says so and the
     volunteer's list offers no cash button."""
     h = harness
-    wang, merchant = h.person(2001), h.person(MERCHANT, "超市老板")
-    for p in (wang, merchant):
+    staff, wang, merchant = h.person(STAFF), h.person(2001), h.person(MERCHANT, "超市老板")
+    for p in (staff, wang, merchant):
         p.say("/help")
-    homes = await delivered_group_buy(h, "预付")
+    homes = await delivered_group_buy(h, "预付", deliver=False)
+    # Before the goods arrive: staff mark who paid online (/gbcheck from the close on).
+    staff.say("/gbcheck")
+    check = await staff.expect(Z(accounts.UNPAID))
+    assert "¥15.50" in text_of(check) and "钱阿姨" in text_of(check)
+    qian_door = (await door_row(h, 3001)).id
+    await staff.press_data(check, accounts.staff_cash_data(qian_door))
+    await h.wait_edit(STAFF, check["message_id"], lambda m: "钱阿姨" not in text_of(m))
+    assert (await door_row(h, 3001)).paid_how == doors.STAFF
+    # Nobody can take a building's share before it is at the point.
+    early = await wang.press_data(wang.chat()[-1], "gb:tk:1", force=True)
+    assert early is not None and early.get("show_alert")
+    await to_the_point(h)
     # Residents knew before taking part: the announcement said so.
     assert any("付款方式：在线预付" in text_of(m) for m in homes[0].chat())
     async with h.rt.db.read() as s:
@@ -295,6 +313,9 @@ async def test_paid_online_in_advance(harness: Harness) -> None:
     await h.settle()
     at_door = await homes[0].expect(has_data("gb:rc:"))
     assert Z(doors.PAYMENT[doors.ONLINE]) in text_of(at_door)
+    # Paid already (staff's mark): the door message says so and has no 💰.
+    assert Z(doors.PAID_HOW[doors.STAFF]) in text_of(at_door)
+    assert not has_data("gb:py:")(at_door)
     listed = await h.wait_edit(2001, sheet["message_id"], lambda m: "✅" in text_of(m))
     assert not [d for d in data(listed) if d.startswith("gb:pc:")]
 

@@ -1,4 +1,4 @@
-"""Staff's check of a group-buy after delivery (/gbcheck): how many doors were delivered,
+"""Staff's check of a group-buy once closed (/gbcheck): how many doors were delivered,
 confirmed received and paid; the problems nobody has handled yet (✅ 已处理 each, through the
 staff alerts), and the households that have not paid (💵 marks one paid). Only the households
 of the staff member's scope (a grid leader: their grid), in their private chat: names and
@@ -31,8 +31,8 @@ from models import (
 )
 
 USAGE = N_("Which group-buy? e.g. /gbcheck 3")
-NONE_YET = N_("No group-buy in your communities has been delivered yet.")
-NOT_DELIVERED = N_("Group-buy #{id} has not been delivered to the distribution point yet.")
+NONE_YET = N_("No group-buy in your communities has closed yet.")
+STILL_OPEN = N_("Group-buy #{id} is still collecting: check it after its deadline.")
 HEAD = N_("🧾 Group-buy #{id} ({merchant}) · {how}")
 COUNTS = N_(
     "At the door: {delivered}/{doors} · received: {received} · paid: {paid} (¥{paid_sum} of "
@@ -89,7 +89,7 @@ class Check:
 async def _groupbuy(session: AsyncSession, scope: Scope, groupbuy_id: int | None) -> GroupBuy:
     if groupbuy_id is None:  # the latest delivered one the scope covers
         for gb in await session.scalars(
-            select(GroupBuy).where(GroupBuy.status == "delivered").order_by(GroupBuy.id.desc())
+            select(GroupBuy).where(GroupBuy.status != "open").order_by(GroupBuy.id.desc())
         ):
             if scope.covers(gb.community_id) or await _grids_covered(session, scope, gb):
                 return gb
@@ -99,8 +99,8 @@ async def _groupbuy(session: AsyncSession, scope: Scope, groupbuy_id: int | None
         scope.covers(found.community_id) or await _grids_covered(session, scope, found)
     ):
         raise stale()
-    if found.status != "delivered":
-        raise Refused(NOT_DELIVERED, id=found.id)
+    if found.status == "open":
+        raise Refused(STILL_OPEN, id=found.id)
     return found
 
 

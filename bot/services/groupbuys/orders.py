@@ -116,6 +116,8 @@ async def close(rt: Runtime, session: AsyncSession, groupbuy_id: int) -> bool:
         return False
     gb = await session.get(GroupBuy, groupbuy_id, populate_existing=True)
     assert gb is not None
+    # The households' doors, so that payments (online in advance) can be recorded from now on.
+    await packing.make_runs(session, gb)
     o = await order(session, gb)
     await tell(
         rt,

@@ -221,8 +221,10 @@ def packing_list(_: Gettext, v: Run) -> tuple[str, Rows]:
     return "\n".join(lines), rows
 
 
-async def post_runs(rt: Runtime, session: AsyncSession, gb: GroupBuy) -> int:
-    """One run per building with households taking part, its doors, and its grid's post."""
+async def make_runs(session: AsyncSession, gb: GroupBuy) -> list[int]:
+    """One run per building with households taking part, and its doors (the households), made
+    when the group-buy closes (what households took is final then), so that payments can be
+    recorded from then on; made again at delivery only where missing. The run ids."""
     takers = (
         await session.execute(
             select(Resident.building_id, Resident.id)
@@ -235,14 +237,36 @@ async def post_runs(rt: Runtime, session: AsyncSession, gb: GroupBuy) -> int:
     by_building: dict[int, list[int]] = {}
     for bid, rid in takers:
         by_building.setdefault(bid, []).append(rid)
-    _ = gettext_for(rt.default_language)
+    existing = {
+        r.building_id: r
+        for r in await session.scalars(select(GroupBuyRun).where(GroupBuyRun.groupbuy_id == gb.id))
+    }
+    ids = []
     for bid, rids in by_building.items():
-        r = GroupBuyRun(groupbuy_id=gb.id, building_id=bid)
-        session.add(r)
+        r = existing.get(bid)
+        if r is None:
+            r = GroupBuyRun(groupbuy_id=gb.id, building_id=bid)
+            session.add(r)
+            await session.flush()
+        have = set(
+            await session.scalars(
+                select(GroupBuyDoor.resident_id).where(GroupBuyDoor.run_id == r.id)
+            )
+        )
+        session.add_all(
+            GroupBuyDoor(run_id=r.id, resident_id=rid) for rid in rids if rid not in have
+        )
         await session.flush()
-        session.add_all(GroupBuyDoor(run_id=r.id, resident_id=rid) for rid in rids)
-        await session.flush()
-        v = await run(session, r.id)
+        ids.append(r.id)
+    return ids
+
+
+async def post_runs(rt: Runtime, session: AsyncSession, gb: GroupBuy) -> int:
+    """Each building's run (made at the close, or now) posted to its grid's group."""
+    runs = await make_runs(session, gb)
+    _ = gettext_for(rt.default_language)
+    for run_id in runs:
+        v = await run(session, run_id)
         if v.group_chat_id is not None:
             text, rows = group_post(_, v)
             outbox.enqueue(
@@ -255,12 +279,16 @@ async def post_runs(rt: Runtime, session: AsyncSession, gb: GroupBuy) -> int:
                 )
             )
             await tell(rt, session, list(volunteers), functools.partial(_post_of, v))
-    return len(by_building)
+    return len(runs)
 
 
 async def take(rt: Runtime, session: AsyncSession, telegram_id: int, run_id: int) -> Run:
     """🙋 in the group: the run is this volunteer's (one wins); the list comes privately."""
     vol = await approved_volunteer(session, telegram_id, ONLY_GRID)
+    r = await session.get(GroupBuyRun, run_id)
+    gb = None if r is None else await session.get(GroupBuy, r.groupbuy_id)
+    if gb is None or gb.status != "delivered":  # a run exists from the close; posted at delivery
+        raise stale()
     v = await run(session, run_id)
     if vol.grid_id != v.grid_id:
         raise Refused(ONLY_GRID)
