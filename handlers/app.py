@@ -241,7 +241,7 @@ COMMANDS = (
     ("repeats", N_("Staff: the repeating orders of your households")),
     ("groupbuy", N_("Staff: open a group-buy (团购) of a partner merchant")),
     ("merchant", N_("Partner merchants: my group-buy orders")),
-    ("gbcheck", N_("Staff: a delivered group-buy: problems, who has not paid")),
+    ("gbcheck", N_("Staff: a group-buy's receipts, problems and payments")),
     ("language", "中文 / English"),
     ("help", N_("What this bot does")),
     ("cancel", N_("Stop what you are doing")),

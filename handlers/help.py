@@ -73,8 +73,8 @@ HELP_STAFF_GROUPBUY = N_(
     "merchant's product list as a CSV file (name,unit,price) with the caption 商家 NAME."
 )
 HELP_STAFF_GBCHECK = N_(
-    "/gbcheck N shows a delivered group-buy: doors delivered, received and paid, the problems "
-    "households reported (✅ Handled) and who has not paid (💵 marks one paid)."
+    "/gbcheck N shows a group-buy after its deadline: doors delivered, received and paid, the "
+    "problems households reported (✅ Handled) and who has not paid (💵 marks one paid)."
 )
 HELP_STAFF_CARE = N_(
     "/care keeps the care list (包保): vulnerable households, who is responsible for each, "
