@@ -23,6 +23,7 @@ from models import GroupBuyDoor
 
 RECEIVED = Callback("gb", "rc", door_id=ID)
 PAID = Callback("gb", "py", door_id=ID)
+PAID_AHEAD = Callback("gb", "pa", door_id=ID)
 PROBLEM = Callback("gb", "pb", door_id=ID)
 ITEM = Callback("gb", "pi", door_id=ID, item_id=ID)
 KIND = Callback("gb", "pk", door_id=ID, item_id=ID, kind=one_of(doors.KINDS))
@@ -80,6 +81,27 @@ async def paid(update: Update, ctx: AppContext) -> None:
         door_id,
         lambda w: doors.resident_paid(ctx.rt, w.session, q.from_user.id, door_id),
     )
+
+
+async def paid_ahead(update: Update, ctx: AppContext) -> None:
+    """💰 已付款 at the close of a group-buy paid online: recorded once; the message as it is."""
+    q = pressed(update)
+    door_id = PAID_AHEAD.parse(q.data).door_id
+    v = await attempt(
+        update,
+        ctx,
+        lambda w: doors.resident_paid(ctx.rt, w.session, q.from_user.id, door_id, ahead=True),
+    )
+    if v is None:
+        try:
+            async with ctx.rt.db.read() as s:
+                v = await doors.households_door(s, q.from_user.id, door_id, delivered=False)
+        except Refused:
+            return
+    else:
+        await answer(q)
+    text, rows = doors.pay_ahead_message(await ctx.gettext(), v, ctx.rt.timezone)
+    await edit_or_send(update, text, inline(rows) if rows else None)
 
 
 async def problem_asked(update: Update, ctx: AppContext) -> None:
@@ -283,6 +305,7 @@ def door_handlers() -> list[Any]:
     return [
         RECEIVED.handler(received),
         PAID.handler(paid),
+        PAID_AHEAD.handler(paid_ahead),
         PROBLEM.handler(problem_asked),
         ITEM.handler(item_chosen),
         CANCEL.handler(cancelled),

@@ -288,6 +288,14 @@ async def test_paid_online_in_advance(harness: Harness) -> None:
     for p in (staff, wang, merchant):
         p.say("/help")
     homes = await delivered_group_buy(h, "预付", deliver=False)
+    # At the close each household is told what it owes, with 💰: 孙 pays and presses it.
+    owe = await homes[1].expect(has_data("gb:pa:"))
+    assert "¥19.00" in text_of(owe) and Z(doors.PAID_BUTTON) in str(buttons(owe))
+    await homes[1].press(owe, Z(doors.PAID_BUTTON))
+    await h.wait_edit(3002, owe["message_id"], lambda m: Z(doors.PAID_LINE) in text_of(m))
+    again = await homes[1].press_data(owe, data(owe)[0], force=True)
+    assert again is not None and Z(doors.ALREADY_PAID) in again.get("text", "")
+    assert (await door_row(h, 3002)).paid_how == doors.RESIDENT
     # Before the goods arrive: staff mark who paid online (/gbcheck from the close on).
     staff.say("/gbcheck")
     check = await staff.expect(Z(accounts.UNPAID))

@@ -9,6 +9,7 @@ about a household goes to a group or a log line."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,6 +22,7 @@ from bot.errors import Refused, stale
 from bot.i18n import N_, Gettext, local_time
 from bot.runtime import Runtime
 from bot.services.amounts import yuan
+from bot.services.messages import tell
 from bot.services.reports.sheets.labels import (
     GROUPBUY_PAID_HOW,
     GROUPBUY_PAYMENT,
@@ -60,6 +62,10 @@ ALREADY_RECEIVED = N_("Already confirmed as received. Thank you!")
 ALREADY_PAID = N_("The payment is already recorded.")
 NOT_AT_DOOR = N_("This has not been delivered to the door yet.")
 CASH_BUTTON = N_("💵 {door} paid ¥{amount}")
+PAY_AHEAD = N_(
+    "Group-buy #{id} ({merchant}) has closed. You took: {items}. Please pay ¥{amount} online "
+    "as your community asks, then press 💰 I have paid."
+)
 
 
 def received_data(door_id: int) -> str:
@@ -72,6 +78,10 @@ def problem_data(door_id: int) -> str:
 
 def paid_data(door_id: int) -> str:
     return f"gb:py:{door_id}"
+
+
+def ahead_data(door_id: int) -> str:
+    return f"gb:pa:{door_id}"
 
 
 def cash_data(door_id: int) -> str:
@@ -207,14 +217,51 @@ def resident_message(_: Gettext, v: DoorView, tz: str) -> tuple[str, Rows]:
     return "\n".join(lines), rows
 
 
-async def households_door(session: AsyncSession, telegram_id: int, door_id: int) -> DoorView:
-    """The door, if it is this person's household's and delivered (else the stale answer)."""
+def pay_ahead_message(_: Gettext, v: DoorView, tz: str) -> tuple[str, Rows]:
+    """At the close of a group-buy paid online: what the household owes; 💰 until paid."""
+    lines = [
+        _(PAY_AHEAD).format(
+            id=v.groupbuy_id, merchant=v.merchant, items=v.items, amount=yuan(v.amount_fen)
+        )
+    ]
+    if v.paid_at is not None:
+        how = _(PAID_HOW.get(v.paid_how or "", v.paid_how or ""))
+        lines.append(_(PAID_LINE).format(time=local_time(v.paid_at, tz, "%m-%d %H:%M"), how=how))
+        return "\n".join(lines), []
+    return "\n".join(lines), [[Button(_(PAID_BUTTON), ahead_data(v.id))]]
+
+
+async def households_door(
+    session: AsyncSession, telegram_id: int, door_id: int, *, delivered: bool = True
+) -> DoorView:
+    """The door, if it is this person's household's and (``delivered``) at its door (else
+    the stale answer)."""
     v = await door_view(session, door_id)
     if v.resident_telegram_id != telegram_id:
         raise stale()
-    if v.delivered_at is None:
+    if delivered and v.delivered_at is None:
         raise Refused(NOT_AT_DOOR)
     return v
+
+
+async def tell_to_pay(rt: Runtime, session: AsyncSession, groupbuy_id: int) -> None:
+    """At the close of a group-buy paid online: each household that took part is told what
+    it owes, with 💰 已付款 (its door rows are made at the close)."""
+    ids = await session.scalars(
+        select(GroupBuyDoor.id)
+        .join(GroupBuyRun, GroupBuyRun.id == GroupBuyDoor.run_id)
+        .where(GroupBuyRun.groupbuy_id == groupbuy_id)
+        .order_by(GroupBuyDoor.id)
+    )
+    for door_id in list(ids):
+        v = await door_view(session, door_id)
+        if v.resident_telegram_id:
+            await tell(
+                rt,
+                session,
+                v.resident_telegram_id,
+                functools.partial(pay_ahead_message, v=v, tz=rt.timezone),
+            )
 
 
 async def received(rt: Runtime, session: AsyncSession, telegram_id: int, door_id: int) -> DoorView:
@@ -246,10 +293,13 @@ async def _paid(
 
 
 async def resident_paid(
-    rt: Runtime, session: AsyncSession, telegram_id: int, door_id: int
+    rt: Runtime, session: AsyncSession, telegram_id: int, door_id: int, *, ahead: bool = False
 ) -> DoorView:
-    """💰 已付款 by the household: recorded once."""
-    await households_door(session, telegram_id, door_id)
+    """💰 已付款 by the household: recorded once (``ahead``: before delivery, on the message
+    of a group-buy paid online)."""
+    v = await households_door(session, telegram_id, door_id, delivered=not ahead)
+    if ahead and v.payment != ONLINE:
+        raise stale()
     return await _paid(rt, session, telegram_id, door_id, RESIDENT)
 
 

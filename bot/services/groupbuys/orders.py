@@ -20,7 +20,7 @@ from bot.errors import Refused, stale
 from bot.i18n import N_, Gettext
 from bot.runtime import Runtime
 from bot.services import audit
-from bot.services.groupbuys import packing, texts
+from bot.services.groupbuys import doors, packing, texts
 from bot.services.groupbuys.buys import head
 from bot.services.messages import tell
 from bot.services.reports.files import workbook_bytes
@@ -118,6 +118,8 @@ async def close(rt: Runtime, session: AsyncSession, groupbuy_id: int) -> bool:
     assert gb is not None
     # The households' doors, so that payments (online in advance) can be recorded from now on.
     await packing.make_runs(session, gb)
+    if gb.payment == doors.ONLINE:  # each household is told what it owes, with 💰
+        await doors.tell_to_pay(rt, session, gb.id)
     o = await order(session, gb)
     await tell(
         rt,
