@@ -32,6 +32,7 @@ DONE = Callback("gb", "pd", problem_id=ID)
 CASH = Callback("gb", "pc", door_id=ID)
 STAFF_CASH = Callback("gb", "sp", door_id=ID)
 HANDLED = Callback("gb", "ph", problem_id=ID)
+CHECK = Callback("gb", "ck", groupbuy_id=ID)
 
 WAIT_NOTE = 90
 NOTE_KEY = "groupbuy_problem"  # the report a typed note or a photo is added to
@@ -274,6 +275,21 @@ async def check_command(update: Update, ctx: AppContext) -> None:
     await msg.reply_text(text, reply_markup=inline(rows) if rows else None)
 
 
+async def check_pressed(update: Update, ctx: AppContext) -> None:
+    """🧾 on the staff's summary: the check, as /gbcheck N, in a message of its own."""
+    q = pressed(update)
+    gid = CHECK.parse(q.data).groupbuy_id
+    c = await attempt(
+        update, ctx, lambda w: accounts.check(w.session, q.from_user.id, gid), write=False
+    )
+    if c is None:
+        return
+    await answer(q)
+    text, rows = accounts.render(await ctx.gettext(), c)
+    assert update.effective_chat is not None
+    await update.effective_chat.send_message(text, reply_markup=inline(rows) if rows else None)
+
+
 async def staff_cash(update: Update, ctx: AppContext) -> None:
     q = pressed(update)
     door_id = STAFF_CASH.parse(q.data).door_id
@@ -313,5 +329,6 @@ def door_handlers() -> list[Any]:
         CASH.handler(cash),
         STAFF_CASH.handler(staff_cash),
         HANDLED.handler(handled),
+        CHECK.handler(check_pressed),
         CommandHandler("gbcheck", check_command, filters=filters.ChatType.PRIVATE),
     ]

@@ -195,8 +195,10 @@ async def test_doors_receipts_a_missing_item_and_payments(
     paid = {tid: (await door_row(h, tid)).paid_how for tid in (3001, 3002, 3003)}
     assert paid == {3001: doors.CASH, 3002: None, 3003: doors.RESIDENT}
 
-    # /gbcheck 1: the open problem and who has not paid (孙 only), in staff's private chat.
-    staff.say("/gbcheck 1")
+    # 🧾 on the staff's summary (as /gbcheck 1): the open problem and who has not paid (孙
+    # only), in staff's private chat.
+    summary = next(m for m in staff.chat() if "gb:ck:1" in data(m))
+    await staff.press_data(summary, "gb:ck:1")
     check = await staff.expect(Z(accounts.OPEN_PROBLEMS))
     body = text_of(check)
     assert "幸福小区 1栋 1-102 孙大爷: 鸡蛋 少了" in body

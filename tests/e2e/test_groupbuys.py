@@ -244,7 +244,10 @@ async def test_a_group_buy_from_product_list_to_delivery(harness: Harness) -> No
     # ✅: the merchant gets the consolidated order; a second press orders nothing again.
     await staff.press(summary, Z(texts.CONFIRM))
     await h.settle()
-    ordered = await h.wait_edit(STAFF, summary["message_id"], lambda m: not buttons(m))
+    ordered = await h.wait_edit(STAFF, summary["message_id"], lambda m: "gb:ok:1" not in data(m))
+    assert data(ordered) == [
+        "gb:ck:1"
+    ]  # 🧾 receipts and payments (tests/e2e/test_groupbuy_after.py)
     assert Z("ordered from the merchant") in text_of(ordered)
     again = await staff.press_data(summary, "gb:ok:1", force=True)
     assert again is not None and Z("Already ordered from the merchant.") in again.get("text", "")

@@ -38,6 +38,7 @@ STATUS = {
     "delivered": N_("delivered to the distribution point"),
 }
 CONFIRM = N_("✅ Order it from the merchant")
+CHECK = N_("🧾 Receipts and payments")
 XLSX = N_("📊 Lines per building and door (XLSX)")
 DELIVERED = N_("📦 Delivered to the distribution point")
 HOUSEHOLDS = P_("{n} household took part.", "{n} households took part.")
@@ -64,6 +65,10 @@ def view_data(groupbuy_id: int) -> str:
 
 def confirm_data(groupbuy_id: int) -> str:
     return f"gb:ok:{groupbuy_id}"
+
+
+def check_data(groupbuy_id: int) -> str:
+    return f"gb:ck:{groupbuy_id}"
 
 
 def xlsx_data(groupbuy_id: int) -> str:
@@ -185,6 +190,8 @@ def summary(
     lines += totals_lines(_, totals)
     lines += [ngettext(_, PER_BUILDING, n).format(building=b, n=n) for b, n in buildings]
     rows = [[Button(_(CONFIRM), confirm_data(h.id))]] if h.status == "closed" else []
+    # Receipts, problems and payments per household (/gbcheck), from the close on.
+    rows.append([Button(_(CHECK), check_data(h.id))])
     return "\n".join(lines), rows
 
 
