@@ -126,18 +126,21 @@ async def problem_asked(update: Update, ctx: AppContext) -> None:
 async def item_chosen(update: Update, ctx: AppContext) -> None:
     q = pressed(update)
     values = ITEM.parse(q.data)
-    v = await attempt(
+    asked = await attempt(
         update,
         ctx,
-        lambda w: doors.households_door(w.session, q.from_user.id, values.door_id),
+        lambda w: _what_kind(w, q.from_user.id, values.door_id, values.item_id),
         write=False,
     )
-    if v is None:
+    if asked is None:
         return
-    _ = await ctx.gettext()
-    text, rows = problems.what_kind(_, v, values.item_id)
     await answer(q)
-    await edit_or_send(update, text, inline(rows))
+    await edit_or_send(update, asked[0], inline(asked[1]))
+
+
+async def _what_kind(w: Work, telegram_id: int, door_id: int, item_id: int) -> tuple[str, Any]:
+    v = await doors.households_door(w.session, telegram_id, door_id)
+    return problems.what_kind(w._, v, item_id)
 
 
 async def kind_chosen(update: Update, ctx: AppContext) -> int:
@@ -194,12 +197,32 @@ async def _true(step: Any) -> bool:
 
 async def done_outside(update: Update, ctx: AppContext) -> None:
     """Done on a report whose note is no longer awaited (a restart, the timeout)."""
-    await answer(pressed(update))
+    q = pressed(update)
+    problem_id = DONE.parse(q.data).problem_id
+    own = await attempt(
+        update,
+        ctx,
+        lambda w: problems.own_report(w.session, q.from_user.id, problem_id),
+        write=False,
+    )
+    if own is None:
+        return
+    await answer(q)
     await edit_or_send(update, (await ctx.gettext())(problems.REPORTED_DONE), None)
 
 
 async def cancelled(update: Update, ctx: AppContext) -> None:
+    """✖️ while choosing: nothing reported (the household's own door only)."""
     q = pressed(update)
+    door_id = CANCEL.parse(q.data).door_id
+    own = await attempt(
+        update,
+        ctx,
+        lambda w: doors.households_door(w.session, q.from_user.id, door_id),
+        write=False,
+    )
+    if own is None:
+        return
     await answer(q)
     await edit_or_send(update, (await ctx.gettext())(problems.NOT_REPORTED), None)
 

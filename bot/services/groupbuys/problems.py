@@ -192,6 +192,15 @@ def reported_text(_: Gettext, r: Reported) -> tuple[str, Rows]:
     )
 
 
+async def own_report(session: AsyncSession, telegram_id: int, problem_id: int) -> int:
+    """The report, if it is this person's household's (else the stale answer)."""
+    p = await session.get(GroupBuyProblem, problem_id)
+    if p is None:
+        raise stale()
+    await doors.households_door(session, telegram_id, p.door_id)
+    return p.id
+
+
 async def add_note(
     rt: Runtime,
     session: AsyncSession,
