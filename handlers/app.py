@@ -37,6 +37,7 @@ from handlers import (
     error_handler,
     fallbacks,
     flood_guard,
+    groupbuy_doors,
     groupbuy_list,
     groupbuy_open,
     groupbuy_packing,
@@ -161,6 +162,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     app.add_handler(repeats.build_repeat_conversation(timeout))  # 🔁 a typed time
     app.add_handler(groupbuys.build_delivered_conversation(timeout))  # 📦 asks for a photo
     app.add_handler(groupbuy_open.build_open_conversation(timeout))  # /groupbuy by buttons
+    app.add_handler(groupbuy_doors.build_problem_conversation(timeout))  # ⚠️ then a note
 
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("help", help.help_command))
@@ -193,6 +195,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
         *groupbuys.groupbuy_handlers(),  # before setup: a CSV captioned 商家 is a product list
         *groupbuy_list.groupbuy_list_handlers(),
         *groupbuy_packing.packing_handlers(),
+        *groupbuy_doors.door_handlers(),
         *setup.setup_handlers(),
         *menus.menu_handlers(),
         *alerts.alert_handlers(),
@@ -241,6 +244,7 @@ COMMANDS = (
     ("repeats", N_("Staff: the repeating orders of your households")),
     ("groupbuy", N_("Staff: open a group-buy (团购) of a partner merchant")),
     ("merchant", N_("Partner merchants: my group-buy orders")),
+    ("gbcheck", N_("Staff: a group-buy's receipts, problems and payments")),
     ("language", "中文 / English"),
     ("help", N_("What this bot does")),
     ("cancel", N_("Stop what you are doing")),

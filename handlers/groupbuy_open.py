@@ -18,7 +18,7 @@ from bot.errors import STALE, Refused
 from bot.i18n import N_, Gettext, local_time
 from bot.services import notices
 from bot.services.amounts import yuan
-from bot.services.groupbuys import buys, choices
+from bot.services.groupbuys import buys, choices, doors
 from handlers.answers import alert, answer, edit_or_send, pressed
 from handlers.callback_data import DAY, ID, Callback, one_of
 from handlers.context import AppContext
@@ -34,6 +34,7 @@ LIMIT = Callback("gbn", "l", product_id=ID, up=one_of(("0", "1")))
 NEXT = Callback("gbn", "n")
 DAY_CHOSEN = Callback("gbn", "d", day=DAY)
 GO = Callback("gbn", "ok")
+PAY = Callback("gbn", "p", mode=one_of(doors.PAYMENT))
 STOP = Callback("gbn", "x")
 
 CHOOSE, TYPE_DEADLINE = 80, 81
@@ -52,6 +53,8 @@ NOTHING_CHOSEN = N_("Please choose at least one.")
 STOPPED = N_("Stopped. No group-buy was opened.")
 NEXT_LABEL = N_("➡️ Next")
 GO_LABEL = N_("✅ Open the group-buy")
+PAYMENT_LINE = N_("Payment: {how}")
+PAYMENT_SWITCH = N_("Change to: {how}")
 WHOLE = N_("🏘 All of {compound}")
 
 
@@ -244,16 +247,36 @@ async def day_chosen(update: Update, ctx: AppContext) -> int:
     if state.get("step") != "day":
         return await _stale(update, ctx)
     state.update(day=day.isoformat(), step="ok")
+    return await _sure(update, ctx, state)
+
+
+async def _sure(update: Update, ctx: AppContext, state: dict[str, Any]) -> int:
+    """The last step: the dates, how it is paid (a button switches it), ✅."""
     _ = await ctx.gettext()
     at = datetime.fromisoformat(state["at"])
+    day = date.fromisoformat(state["day"])
+    mode = state.get("pay", doors.ON_DELIVERY)
+    other = doors.ONLINE if mode == doors.ON_DELIVERY else doors.ON_DELIVERY
     lines = [
         _(SURE),
         local_time(at, ctx.rt.timezone, "%m-%d %H:%M") + " → " + day.strftime("%m-%d"),
+        _(PAYMENT_LINE).format(how=_(doors.PAYMENT[mode])),
     ]
-    rows = [[Button(_(GO_LABEL), GO.data()), *_stop_row(_)]]
+    rows = [
+        [Button(_(PAYMENT_SWITCH).format(how=_(doors.PAYMENT[other])), PAY.data(mode=other))],
+        [Button(_(GO_LABEL), GO.data()), *_stop_row(_)],
+    ]
     await answer(pressed(update))
     await edit_or_send(update, "\n".join(lines), inline(rows))
     return CHOOSE
+
+
+async def payment_switched(update: Update, ctx: AppContext) -> int:
+    state = _state(ctx)
+    if state.get("step") != "ok":
+        return await _stale(update, ctx)
+    state["pay"] = PAY.parse(pressed(update).data).mode
+    return await _sure(update, ctx, state)
 
 
 async def go(update: Update, ctx: AppContext) -> int:
@@ -273,6 +296,7 @@ async def go(update: Update, ctx: AppContext) -> int:
             datetime.fromisoformat(state["at"]),
             date.fromisoformat(state["day"]),
             {int(k): int(v) for k, v in state["i"].items()},
+            payment=str(state.get("pay", doors.ON_DELIVERY)),
         ),
     )
     if opened is None:
@@ -301,6 +325,7 @@ def build_open_conversation(timeout_s: float) -> ConversationHandler[AppContext]
         NEXT.handler(next_pressed),
         DAY_CHOSEN.handler(day_chosen),
         GO.handler(go),
+        PAY.handler(payment_switched),
     ]
     return ConversationHandler(
         entry_points=entry,

@@ -77,6 +77,10 @@ HELP_STAFF_GROUPBUY = N_(
     "choose with ＋/－ until the deadline; then ✅ orders it from the merchant. Send a "
     "merchant's product list as a CSV file (name,unit,price) with the caption 商家 NAME."
 )
+HELP_STAFF_GBCHECK = N_(
+    "/gbcheck N shows a group-buy after its deadline: doors delivered, received and paid, the "
+    "problems households reported (✅ Handled) and who has not paid (💵 marks one paid)."
+)
 HELP_STAFF_CARE = N_(
     "/care keeps the care list (包保): vulnerable households, who is responsible for each, "
     "home isolation. They are asked each morning whether all is well."
@@ -113,6 +117,7 @@ async def help_command(update: Update, ctx: AppContext) -> None:
             HELP_STAFF_UNPAID,
             HELP_STAFF_REPEATS,
             HELP_STAFF_GROUPBUY,
+            HELP_STAFF_GBCHECK,
         )
         parts.append("\n".join(_(m) for m in staff_help))
     if roles and roles.volunteer_id:

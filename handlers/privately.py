@@ -38,6 +38,7 @@ PRIVATE_COMMANDS = (
     "groupbuy",
     "groupbuys",
     "merchant",
+    "gbcheck",
     "notices",
     "stats",
     "export",

@@ -74,6 +74,11 @@ class GroupBuy(Base):
     confirmed_by: Mapped[int | None] = mapped_column(BigInteger)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     delivered_photo: Mapped[str | None] = mapped_column(String(256))
+    # How households pay: "on_delivery" (cash or transfer at the door) or "online" (paid in
+    # advance); each household's payment is recorded on its door (GroupBuyDoor.paid_at).
+    payment: Mapped[str] = mapped_column(
+        String(12), default="on_delivery", server_default="on_delivery"
+    )
 
 
 class GroupBuyBuilding(Base):
@@ -136,3 +141,28 @@ class GroupBuyDoor(Base):
     resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"))
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     delivered_by: Mapped[int | None] = mapped_column(BigInteger)
+    # The household's ✅ 已收到 (once: a conditional UPDATE on an empty received_at).
+    received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Paid, once: "cash" marked by the volunteer or staff, "resident" the household's own ✅.
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    paid_how: Mapped[str | None] = mapped_column(String(12))
+    paid_by: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class GroupBuyProblem(Base):
+    """Something missing, wrong or damaged in a household's share: one per household and item
+    (its door and item). Staff are alerted (``alert_id``: handled once, who and when, through
+    the staff alerts); the merchant's contact is told the door, never a name or phone."""
+
+    __tablename__ = "groupbuy_problems"
+    __table_args__ = (UniqueConstraint("door_id", "item_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    groupbuy_id: Mapped[int] = mapped_column(ForeignKey("groupbuys.id"), index=True)
+    door_id: Mapped[int] = mapped_column(ForeignKey("groupbuy_doors.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("groupbuy_items.id"))
+    kind: Mapped[str] = mapped_column(String(12))  # missing / wrong / damaged
+    note: Mapped[str | None] = mapped_column(String(500))
+    photo: Mapped[str | None] = mapped_column(String(256))
+    reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    alert_id: Mapped[int | None] = mapped_column(Integer)

@@ -244,7 +244,10 @@ async def test_a_group_buy_from_product_list_to_delivery(harness: Harness) -> No
     # ✅: the merchant gets the consolidated order; a second press orders nothing again.
     await staff.press(summary, Z(texts.CONFIRM))
     await h.settle()
-    ordered = await h.wait_edit(STAFF, summary["message_id"], lambda m: not buttons(m))
+    ordered = await h.wait_edit(STAFF, summary["message_id"], lambda m: "gb:ok:1" not in data(m))
+    assert data(ordered) == [
+        "gb:ck:1"
+    ]  # 🧾 receipts and payments (tests/e2e/test_groupbuy_after.py)
     assert Z("ordered from the merchant") in text_of(ordered)
     again = await staff.press_data(summary, "gb:ok:1", force=True)
     assert again is not None and Z("Already ordered from the merchant.") in again.get("text", "")
@@ -339,8 +342,11 @@ async def split_by_building(h: Harness, homes: list[Person]) -> None:
         await wang.press_data(sheet, mark, force=True)
         await h.settle()
         await homes[i].expect(lambda m: "已送到门口" in text_of(m))
-    done = await h.wait_edit(2001, sheet["message_id"], lambda m: not buttons(m))
-    assert Z("All doors delivered.") in text_of(done)
+    done = await h.wait_edit(
+        2001, sheet["message_id"], lambda m: Z("All doors delivered.") in text_of(m)
+    )
+    # Paid on delivery (the default): what is left are the 💵 cash buttons.
+    assert all(d.startswith("gb:pc:") for d in button_data(done))
     await wang.press_data(sheet, marks[0], force=True)
     await h.settle()
     assert len([m for m in homes[0].chat() if "已送到门口" in text_of(m)]) == 1
@@ -420,6 +426,9 @@ async def test_staff_open_a_group_buy_by_buttons(harness: Harness) -> None:
     days = await staff.expect(Z("Which day is it delivered?"))
     await staff.press_data(days, data(days)[1])
     sure = await h.wait_edit(STAFF, days["message_id"], lambda m: "gbn:ok" in data(m))
+    assert "货到付款" in text_of(sure)  # paid on delivery unless changed
+    await staff.press_data(sure, "gbn:p:online")
+    sure = await h.wait_edit(STAFF, days["message_id"], lambda m: "在线预付" in text_of(m))
     await staff.press(sure, Z("✅ Open the group-buy"))
     await h.wait_edit(STAFF, days["message_id"], lambda m: "团购 #1" in text_of(m))
     await h.settle()
@@ -431,6 +440,7 @@ async def test_staff_open_a_group_buy_by_buttons(harness: Harness) -> None:
             == f"{at:%H:%M}"
         )
         limits = {i.name: i.per_household for i in await s.scalars(select(GroupBuyItem))}
+        assert gb.payment == "online"
     assert limits == {"白菜": 2, "鸡蛋": 1}
     card = await card_of(h, aunt)
     assert "每户限 2" in text_of(card)

@@ -25,6 +25,7 @@ from bot.i18n import N_, gettext_for
 from bot.runtime import Runtime
 from bot.services import audit, notices
 from bot.services.groupbuys import merchants
+from bot.services.groupbuys.doors import ON_DELIVERY, ONLINE, PAYMENT
 from bot.services.groupbuys.texts import (
     AT_LIMIT,
     CLOSED_ALERT,
@@ -57,6 +58,7 @@ USAGE = N_(
     "left out)."
 )
 DEFAULT_LIMIT = 5
+PAID_AHEAD = frozenset({"预付", "在线预付", "online"})
 MAX_LIMIT = 99
 _DAY = re.compile(r"\d{4}-\d{1,2}-\d{1,2}")
 _TIME = re.compile(r"\d{1,2}[:：]\d{2}")
@@ -72,7 +74,7 @@ class Opened:
 async def head(session: AsyncSession, gb: GroupBuy) -> Head:
     m = await session.get(Merchant, gb.merchant_id)
     assert m is not None
-    return Head(gb.id, m.name, m.kind, gb.deadline_at, gb.delivery_day, gb.status)
+    return Head(gb.id, m.name, m.kind, gb.deadline_at, gb.delivery_day, gb.status, gb.payment)
 
 
 async def items_of(session: AsyncSession, groupbuy_id: int) -> list[GroupBuyItem]:
@@ -145,6 +147,9 @@ async def open_from_args(
 ) -> Opened:
     """/groupbuy's words (USAGE) checked, the group-buy made and announced."""
     await require_staff(session, telegram_id)
+    # "预付" / "online" among the words: paid online in advance (else on delivery).
+    payment = ONLINE if any(w.lower() in PAID_AHEAD for w in args) else ON_DELIVERY
+    args = [w for w in args if w.lower() not in PAID_AHEAD]
     merchant_ref, places, deadline_text, day_text, item_texts = _split_args(args)
     merchant = await merchants.find(session, merchant_ref)
     deadline = notices.parse_when(deadline_text, rt.clock.now(), rt.timezone)
@@ -160,7 +165,15 @@ async def open_from_args(
             )
         chosen[products[name].id] = limit
     return await open_groupbuy(
-        rt, session, telegram_id, merchant.id, [b.id for b in buildings], deadline, day, chosen
+        rt,
+        session,
+        telegram_id,
+        merchant.id,
+        [b.id for b in buildings],
+        deadline,
+        day,
+        chosen,
+        payment,
     )
 
 
@@ -173,6 +186,7 @@ async def open_groupbuy(
     deadline: datetime,
     day: date,
     chosen: dict[int, int],
+    payment: str = ON_DELIVERY,
 ) -> Opened:
     """Check and make a group-buy (the typed command's and the buttons' one way), then
     announce it: one notice per building. ``chosen``: product id -> limit per household."""
@@ -219,6 +233,7 @@ async def open_groupbuy(
         deadline_at=deadline,
         delivery_day=day,
         status="open",
+        payment=payment if payment in PAYMENT else ON_DELIVERY,
     )
     session.add(gb)
     await session.flush()

@@ -20,7 +20,7 @@ from bot.errors import Refused, stale
 from bot.i18n import N_, Gettext
 from bot.runtime import Runtime
 from bot.services import audit
-from bot.services.groupbuys import packing, texts
+from bot.services.groupbuys import doors, packing, texts
 from bot.services.groupbuys.buys import head
 from bot.services.messages import tell
 from bot.services.reports.files import workbook_bytes
@@ -41,6 +41,7 @@ from models import (
 NOT_THE_MERCHANT = N_("This is for the merchant's contact person only.")
 ALREADY_CONFIRMED = N_("Already ordered from the merchant.")
 NOT_CLOSED = N_("This group-buy is still collecting; it can be confirmed after its deadline.")
+CHECK_HINT = N_("/gbcheck {id}: doors, receipts, problems and payments.")
 NOT_CONFIRMED = N_("This order is not waiting for delivery (any more).")
 
 
@@ -115,6 +116,10 @@ async def close(rt: Runtime, session: AsyncSession, groupbuy_id: int) -> bool:
         return False
     gb = await session.get(GroupBuy, groupbuy_id, populate_existing=True)
     assert gb is not None
+    # The households' doors, so that payments (online in advance) can be recorded from now on.
+    await packing.make_runs(session, gb)
+    if gb.payment == doors.ONLINE:  # each household is told what it owes, with 💰
+        await doors.tell_to_pay(rt, session, gb.id)
     o = await order(session, gb)
     await tell(
         rt,
@@ -257,7 +262,9 @@ async def delivered(
             chat_id=tid,
             text=_("📦 Group-buy #{id} ({merchant}) was delivered to {point}.").format(
                 id=gb.id, merchant=merchant.name, point=_(texts.POINT)
-            ),
+            )
+            + "\n"
+            + _(CHECK_HINT).format(id=gb.id),
             photo=photo,
         )
     return o

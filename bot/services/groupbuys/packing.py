@@ -21,7 +21,9 @@ from bot.db import affected_rows
 from bot.errors import Refused, stale
 from bot.i18n import N_, P_, Gettext, gettext_for, ngettext
 from bot.runtime import Runtime
-from bot.services.groupbuys import texts
+from bot.services.amounts import yuan
+from bot.services.groupbuys import doors, texts
+from bot.services.groupbuys.doors import ON_DELIVERY
 from bot.services.messages import tell
 from bot.services.people import approved_volunteer
 from models import (
@@ -47,7 +49,7 @@ TAKEN_BY = N_("Taken by {name}.")
 ALL_DONE = N_("All doors delivered.")
 LIST_HEAD = N_("📋 Packing list · group-buy #{id} · {building}")
 MARK = N_("✅ {door} delivered")
-AT_DOOR = N_("📦 Your group-buy #{id} ({merchant}) is at your door: {items}.")
+AT_DOOR = doors.AT_DOOR
 ONLY_GRID = N_("Only approved volunteers of this building's grid can take it.")
 ALREADY_TAKEN = N_("{name} has already taken it.")
 NOT_YOURS = N_("This packing list is another volunteer's.")
@@ -68,6 +70,8 @@ class Door:
     door: str  # "1-101": unit-room
     items: str  # "白菜 ×3, 鸡蛋 ×1"
     delivered: bool
+    amount_fen: int = 0
+    paid: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,7 @@ class Run:
     volunteer_telegram_id: int | None
     totals: str
     doors: list[Door]
+    payment: str = ON_DELIVERY
 
 
 async def _label(session: AsyncSession, b: Building) -> str:
@@ -103,7 +108,7 @@ async def run(session: AsyncSession, run_id: int) -> Run:
     merchant = await session.get(Merchant, gb.merchant_id)
     grid = await session.get(Grid, b.grid_id)
     assert merchant is not None and grid is not None
-    doors = (
+    door_rows = (
         await session.execute(
             select(GroupBuyDoor, Resident.unit, Resident.room)
             .join(Resident, Resident.id == GroupBuyDoor.resident_id)
@@ -113,7 +118,12 @@ async def run(session: AsyncSession, run_id: int) -> Run:
     ).all()
     lines = (
         await session.execute(
-            select(GroupBuyLine.resident_id, GroupBuyItem.name, GroupBuyLine.quantity)
+            select(
+                GroupBuyLine.resident_id,
+                GroupBuyItem.name,
+                GroupBuyLine.quantity,
+                GroupBuyItem.price_fen,
+            )
             .join(GroupBuyItem, GroupBuyItem.id == GroupBuyLine.item_id)
             .join(Resident, Resident.id == GroupBuyLine.resident_id)
             .where(
@@ -125,9 +135,11 @@ async def run(session: AsyncSession, run_id: int) -> Run:
         )
     ).all()
     per_door: dict[int, list[tuple[str, int]]] = {}
+    owed: dict[int, int] = {}
     totals: dict[str, int] = {}
-    for rid, name, q in lines:
+    for rid, name, q, price in lines:
         per_door.setdefault(rid, []).append((name, q))
+        owed[rid] = owed.get(rid, 0) + q * price
         totals[name] = totals.get(name, 0) + q
     volunteer = None
     if r.volunteer_telegram_id is not None:
@@ -150,9 +162,12 @@ async def run(session: AsyncSession, run_id: int) -> Run:
                 f"{unit}-{room}",
                 _items(per_door.get(d.resident_id, [])),
                 d.delivered_at is not None,
+                owed.get(d.resident_id, 0),
+                d.paid_at is not None,
             )
-            for d, unit, room in doors
+            for d, unit, room in door_rows
         ],
+        gb.payment,
     )
 
 
@@ -178,19 +193,38 @@ def _post_of(v: Run, _: Gettext) -> tuple[str, Rows]:
 
 
 def packing_list(_: Gettext, v: Run) -> tuple[str, Rows]:
-    """The taker's list, door by door: ✅ on a door marks it delivered."""
+    """The taker's list, door by door: ✅ on a door marks it delivered; a group-buy paid on
+    delivery then offers 💵 for the cash taken at that door."""
+    cash = v.payment == ON_DELIVERY
     lines = [_(LIST_HEAD).format(id=v.groupbuy_id, building=v.building), v.totals, ""]
-    lines += [f"{d.door}: {d.items}{' ✅' if d.delivered else ''}" for d in v.doors]
+    lines += [
+        f"{d.door}: {d.items} · ¥{yuan(d.amount_fen)}"
+        + (" ✅" if d.delivered else "")
+        + (" 💰" if d.paid else "")
+        for d in v.doors
+    ]
     if all(d.delivered for d in v.doors):
         lines += ["", _(ALL_DONE)]
     rows = [
         [Button(_(MARK).format(door=d.door), mark_data(d.id))] for d in v.doors if not d.delivered
     ]
+    rows += [
+        [
+            Button(
+                _(doors.CASH_BUTTON).format(door=d.door, amount=yuan(d.amount_fen)),
+                doors.cash_data(d.id),
+            )
+        ]
+        for d in v.doors
+        if cash and d.delivered and not d.paid
+    ]
     return "\n".join(lines), rows
 
 
-async def post_runs(rt: Runtime, session: AsyncSession, gb: GroupBuy) -> int:
-    """One run per building with households taking part, its doors, and its grid's post."""
+async def make_runs(session: AsyncSession, gb: GroupBuy) -> list[int]:
+    """One run per building with households taking part, and its doors (the households), made
+    when the group-buy closes (what households took is final then), so that payments can be
+    recorded from then on; made again at delivery only where missing. The run ids."""
     takers = (
         await session.execute(
             select(Resident.building_id, Resident.id)
@@ -203,14 +237,36 @@ async def post_runs(rt: Runtime, session: AsyncSession, gb: GroupBuy) -> int:
     by_building: dict[int, list[int]] = {}
     for bid, rid in takers:
         by_building.setdefault(bid, []).append(rid)
-    _ = gettext_for(rt.default_language)
+    existing = {
+        r.building_id: r
+        for r in await session.scalars(select(GroupBuyRun).where(GroupBuyRun.groupbuy_id == gb.id))
+    }
+    ids = []
     for bid, rids in by_building.items():
-        r = GroupBuyRun(groupbuy_id=gb.id, building_id=bid)
-        session.add(r)
+        r = existing.get(bid)
+        if r is None:
+            r = GroupBuyRun(groupbuy_id=gb.id, building_id=bid)
+            session.add(r)
+            await session.flush()
+        have = set(
+            await session.scalars(
+                select(GroupBuyDoor.resident_id).where(GroupBuyDoor.run_id == r.id)
+            )
+        )
+        session.add_all(
+            GroupBuyDoor(run_id=r.id, resident_id=rid) for rid in rids if rid not in have
+        )
         await session.flush()
-        session.add_all(GroupBuyDoor(run_id=r.id, resident_id=rid) for rid in rids)
-        await session.flush()
-        v = await run(session, r.id)
+        ids.append(r.id)
+    return ids
+
+
+async def post_runs(rt: Runtime, session: AsyncSession, gb: GroupBuy) -> int:
+    """Each building's run (made at the close, or now) posted to its grid's group."""
+    runs = await make_runs(session, gb)
+    _ = gettext_for(rt.default_language)
+    for run_id in runs:
+        v = await run(session, run_id)
         if v.group_chat_id is not None:
             text, rows = group_post(_, v)
             outbox.enqueue(
@@ -223,12 +279,16 @@ async def post_runs(rt: Runtime, session: AsyncSession, gb: GroupBuy) -> int:
                 )
             )
             await tell(rt, session, list(volunteers), functools.partial(_post_of, v))
-    return len(by_building)
+    return len(runs)
 
 
 async def take(rt: Runtime, session: AsyncSession, telegram_id: int, run_id: int) -> Run:
     """🙋 in the group: the run is this volunteer's (one wins); the list comes privately."""
     vol = await approved_volunteer(session, telegram_id, ONLY_GRID)
+    r = await session.get(GroupBuyRun, run_id)
+    gb = None if r is None else await session.get(GroupBuy, r.groupbuy_id)
+    if gb is None or gb.status != "delivered":  # a run exists from the close; posted at delivery
+        raise stale()
     v = await run(session, run_id)
     if vol.grid_id != v.grid_id:
         raise Refused(ONLY_GRID)
@@ -263,16 +323,14 @@ async def mark(rt: Runtime, session: AsyncSession, telegram_id: int, door_id: in
     )
     v = await run(session, r.id)
     if res == 1:
-        resident = await session.get(Resident, door.resident_id)
-        mine = next(d for d in v.doors if d.id == door_id)
-        if resident is not None and resident.telegram_id and resident.forgotten_at is None:
+        dv = await doors.door_view(session, door_id)
+        if dv.resident_telegram_id:
+            # ✅ 已收到, ⚠️ 少了/不对 and 💰 已付款 on the household's own message.
             await tell(
                 rt,
                 session,
-                resident.telegram_id,
-                lambda _: _(AT_DOOR).format(
-                    id=v.groupbuy_id, merchant=v.merchant, items=mine.items
-                ),
+                dv.resident_telegram_id,
+                lambda _: doors.resident_message(_, dv, rt.timezone),
             )
         left = await session.scalar(
             select(func.count())

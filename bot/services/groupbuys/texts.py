@@ -14,11 +14,13 @@ from datetime import date, datetime
 from bot.buttons import Button, Rows
 from bot.i18n import N_, P_, Gettext, local_time, ngettext
 from bot.services.amounts import yuan
+from bot.services.reports.sheets.labels import GROUPBUY_PAYMENT
 
 # Until the distribution points of issue 17 are on main, a group-buy goes to "the point".
 POINT = N_("the distribution point")
 
 PLUS, MINUS = "＋", "－"
+PAYMENT_LINE = N_("Payment: {how}")
 ANNOUNCE_HEAD = N_("🛒 Group-buy #{id}: {merchant} ({kind})")
 DEADLINE = N_("Sign up until {deadline}; delivered to {point} on {day}.")
 ITEM = N_("{name} ¥{price}/{unit} (at most {limit} per household)")
@@ -36,6 +38,7 @@ STATUS = {
     "delivered": N_("delivered to the distribution point"),
 }
 CONFIRM = N_("✅ Order it from the merchant")
+CHECK = N_("🧾 Receipts and payments")
 XLSX = N_("📊 Lines per building and door (XLSX)")
 DELIVERED = N_("📦 Delivered to the distribution point")
 HOUSEHOLDS = P_("{n} household took part.", "{n} households took part.")
@@ -64,6 +67,10 @@ def confirm_data(groupbuy_id: int) -> str:
     return f"gb:ok:{groupbuy_id}"
 
 
+def check_data(groupbuy_id: int) -> str:
+    return f"gb:ck:{groupbuy_id}"
+
+
 def xlsx_data(groupbuy_id: int) -> str:
     return f"gb:xl:{groupbuy_id}"
 
@@ -90,6 +97,7 @@ class Head:
     deadline_at: datetime
     delivery_day: date
     status: str
+    payment: str = "on_delivery"  # or "online": paid in advance (doors.PAYMENT)
 
 
 def head_lines(_: Gettext, h: Head, tz: str) -> list[str]:
@@ -103,8 +111,13 @@ def head_lines(_: Gettext, h: Head, tz: str) -> list[str]:
     ]
 
 
+def payment_line(_: Gettext, h: Head) -> str:
+    """How households pay, as residents see it before they take part."""
+    return _(PAYMENT_LINE).format(how=_(GROUPBUY_PAYMENT.get(h.payment, h.payment)))
+
+
 def announcement(_: Gettext, h: Head, items: list[Item], tz: str) -> str:
-    lines = head_lines(_, h, tz)
+    lines = [*head_lines(_, h, tz), payment_line(_, h)]
     lines += [
         "• "
         + _(ITEM).format(name=i.name, price=yuan(i.price_fen), unit=i.unit, limit=i.per_household)
@@ -127,7 +140,7 @@ def taken(_: Gettext, items: list[Item]) -> str:
 
 def card(_: Gettext, h: Head, items: list[Item], is_open: bool, tz: str) -> tuple[str, Rows]:
     """The resident's one message: the items, their choice and its total; ＋/－ while open."""
-    lines = head_lines(_, h, tz)
+    lines = [*head_lines(_, h, tz), payment_line(_, h)]
     lines += [
         "• "
         + _(ITEM).format(name=i.name, price=yuan(i.price_fen), unit=i.unit, limit=i.per_household)
@@ -177,6 +190,8 @@ def summary(
     lines += totals_lines(_, totals)
     lines += [ngettext(_, PER_BUILDING, n).format(building=b, n=n) for b, n in buildings]
     rows = [[Button(_(CONFIRM), confirm_data(h.id))]] if h.status == "closed" else []
+    # Receipts, problems and payments per household (/gbcheck), from the close on.
+    rows.append([Button(_(CHECK), check_data(h.id))])
     return "\n".join(lines), rows
 
 

@@ -1,6 +1,7 @@
 """The ledger's sheets put together, in their order: orders, order events, volunteers,
-notices, notice receipts, care list, audit log. Pure once the rows are read (no session): the
-export builds them in a child process. In Chinese unless told the reader's language."""
+notices, notice receipts, care list, audit log, then one per group-buy. Pure once the rows are
+read (no session): the export builds them in a child process. In Chinese unless told the
+reader's language."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from bot.services.reports.sheets.audit_sheet import audit_sheet
 from bot.services.reports.sheets.care_sheet import care_sheet
 from bot.services.reports.sheets.data import LedgerData, ledger_data
 from bot.services.reports.sheets.events_sheet import events_sheet
+from bot.services.reports.sheets.groupbuy_sheet import groupbuy_sheets
 from bot.services.reports.sheets.notices_sheet import notices_sheet
 from bot.services.reports.sheets.orders_sheet import orders_sheet
 from bot.services.reports.sheets.receipts_sheet import receipts_sheet
@@ -35,6 +37,7 @@ def build_sheets(data: LedgerData, _: Gettext = ZH) -> list[Sheet]:
         receipts_sheet(data, _),
         care_sheet(data, names, _),
         audit_sheet(data, names, _),
+        *groupbuy_sheets(data.groupbuys, data.tz, _),
     ]
 
 

@@ -6,7 +6,7 @@ per kind of row."""
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy import String, cast, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.reports.days import day_bounds
+from bot.services.reports.sheets.groupbuy_data import GroupBuyData, groupbuy_data
 from bot.services.scope import Scope, grid_ids
 from models import (
     AuditEntry,
@@ -68,6 +69,8 @@ class LedgerData:
     care: list[tuple[Any, ...]]
     care_flags: list[tuple[int, str]]
     care_checks: list[tuple[Any, ...]]
+    # The group-buys of the days and their households in scope (issue 17).
+    groupbuys: GroupBuyData = field(default_factory=GroupBuyData)
 
 
 async def _rows(session: AsyncSession, stmt: Any) -> list[tuple[Any, ...]]:
@@ -420,4 +423,5 @@ async def ledger_data(
         care=care,
         care_flags=care_flags,
         care_checks=care_checks,
+        groupbuys=await groupbuy_data(session, grids, start, end),
     )

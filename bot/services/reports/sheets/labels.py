@@ -117,3 +117,21 @@ VIA = {"bot": N_("the bot"), "cli": COMMAND_LINE}
 ALL = N_("All")
 YES = N_("Yes")
 NO = N_("No")
+
+
+# A group-buy (issue 17): how it is paid, who recorded a household's payment, what a household
+# reported about an item (bot/services/groupbuys/doors.py uses the same tables).
+GROUPBUY_PAYMENT = {
+    "on_delivery": N_("pay on delivery"),
+    "online": N_("paid online in advance"),
+}
+GROUPBUY_PAID_HOW = {
+    "cash": N_("cash, noted by the volunteer"),
+    "staff": N_("noted by staff"),
+    "resident": N_("confirmed by the household"),
+}
+GROUPBUY_PROBLEMS = {
+    "missing": N_("missing"),
+    "wrong": N_("wrong item"),
+    "damaged": N_("damaged"),
+}
