@@ -15,6 +15,7 @@ from typing import TextIO
 from bot.config import ConfigError, Settings
 from cli.backup import register_backup_parser
 from cli.common import database, read_text, run_import, settings_from
+from cli.places import register_places_parser
 from cli.reports import register_export_parser
 from cli.resident import register_resident_parser
 from cli.setup import add_setup_commands
@@ -177,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_export_parser(sub)
     register_resident_parser(sub)
     register_backup_parser(sub)  # backup, restore
+    register_places_parser(sub)  # places import
     return p
 
 

@@ -49,6 +49,7 @@ from handlers import (
     ordering,
     payments,
     phone_orders,
+    places,
     privately,
     registration,
     relay,
@@ -192,6 +193,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
         *waiting.waiting_handlers(),
         *payments.payment_handlers(),
         *repeats.repeat_handlers(),
+        *places.places_handlers(),
     ):
         app.add_handler(handler)
 
@@ -229,6 +231,8 @@ COMMANDS = (
     ("export", N_("Staff: the ledger (台账) as an Excel file")),
     ("unpaid", N_("Staff: deliveries whose money is not yet received")),
     ("repeats", N_("Staff: the repeating orders of your households")),
+    ("places", N_("Staff: distribution points, checkpoints, buildings' status")),
+    ("setstatus", N_("Staff: set a building's status (封控区 / 管控区 / 防范区)")),
     ("language", "中文 / English"),
     ("help", N_("What this bot does")),
     ("cancel", N_("Stop what you are doing")),

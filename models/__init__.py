@@ -15,6 +15,7 @@ from models.enums import (
     VolunteerStatus,
 )
 from models.messaging import ChatBot, ChatState, FloodCounter, InboxUpdate, OutboxMessage
+from models.places import BuildingStatus, Place
 from models.repeats import Repeat
 from models.state_machine import TRANSITIONS, TransitionError, check_transition
 from models.tables import (
@@ -51,6 +52,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Building",
+    "BuildingStatus",
     "CareCheck",
     "CareFlag",
     "Category",
@@ -76,6 +78,7 @@ __all__ = [
     "OutboxKind",
     "OutboxMessage",
     "OutboxStatus",
+    "Place",
     "Recipient",
     "Repeat",
     "Resident",

@@ -57,6 +57,11 @@ COLUMN_LABELS = {
     "date": N_("the date column"),
     "shift": N_("the shift column"),
     "volunteer": N_("the volunteer column"),
+    "place": N_("the place column"),
+    "kind": N_("the kind column"),
+    "buildings": N_("the buildings column"),
+    "location": N_("the location column"),
+    "pickup_times": N_("the pickup_times column"),
 }
 
 

@@ -18,6 +18,7 @@ from bot.services import redact
 from bot.services.amounts import yuan
 from bot.services.orders import form, kinds
 from bot.services.orders.views import OrderView
+from bot.services.places import KIND_LABELS
 
 CATEGORY = {
     "groceries": N_("Groceries"),
@@ -121,8 +122,30 @@ def choice_label(category: str, key: str, value: str, _: Gettext) -> str:
     return value
 
 
+def pickup_lines(o: OrderView, _: Gettext, *, runner: bool) -> list[str]:
+    """Where an order of a building with a "pickup" status is left, and when it is fetched."""
+    where = ", ".join(
+        [_(KIND_LABELS.get(o.pickup_kind, o.pickup_kind)), *filter(None, [o.pickup_location])]
+    )
+    place = f"{o.pickup_name} ({where})"
+    lines = [
+        _("📍 Leave it at {place}, not at the door: the building's status.").format(place=place)
+        if runner
+        else _("📍 It is left at {place}: please pick it up there.").format(place=place)
+    ]
+    if o.pickup_times:
+        lines.append(_("🕘 Pickup times: {times}").format(times=o.pickup_times))
+    return lines
+
+
 def detail_lines(
-    category: str, answers: dict[str, Any], doorstep: bool, _: Gettext, *, runner: bool = False
+    category: str,
+    answers: dict[str, Any],
+    doorstep: bool,
+    _: Gettext,
+    *,
+    runner: bool = False,
+    pickup: OrderView | None = None,
 ) -> list[str]:
     """The form's answers as "Label: value" lines, in the form's order (``runner``: the hand-
     over said to the runner, of the resident's door, not "your" door)."""
@@ -138,7 +161,9 @@ def detail_lines(
         if st.key in ("budget", "amount") and str(value).isdigit():
             shown = _("{n} yuan").format(n=value)
         lines.append(_("{label}: {value}").format(label=label, value=shown))
-    if runner:
+    if pickup is not None:
+        lines += pickup_lines(pickup, _, runner=runner)
+    elif runner:
         lines.append(
             _("Contactless: knock and leave it at the resident's door.")
             if doorstep
@@ -166,6 +191,10 @@ def status_word(o: OrderView, _: Gettext) -> str:
     if o.status == "purchasing":
         return _(kinds.purchase_word(o.category, o.details) or kinds.BOUGHT)
     return _(RUNNER_STATUS.get(o.status) or STATUS[o.status])
+
+
+def _pickup(o: OrderView) -> OrderView | None:
+    return o if o.pickup_name else None
 
 
 def answers_of(o: OrderView) -> dict[str, Any]:
@@ -219,7 +248,7 @@ def runner_card(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
         *repeat_line(o, _),
         "",
         "📝 " + (o.description or description_preview(o, _)),
-        *detail_lines(o.category, answers_of(o), o.doorstep, _, runner=True),
+        *detail_lines(o.category, answers_of(o), o.doorstep, _, runner=True, pickup=_pickup(o)),
         "",
         "👤 " + o.contact_name,
         "📞 " + o.contact_phone,

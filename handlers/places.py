@@ -1,0 +1,123 @@
+"""Staff's view of a community's distribution points and checkpoints with the buildings each
+serves and their status (/places, 🏢 Buildings & points), and setting a building's status
+(/setstatus CODE STATUS [time]). Residents are told by the service, through the notices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.ext import CommandHandler, filters
+
+from bot.i18n import N_, P_, Gettext, local_time, ngettext
+from bot.limits import chunks
+from bot.services import building_status, places
+from bot.services.notices.text import parse_when
+from handlers.context import AppContext
+from handlers.work import attempt
+
+SETSTATUS_USAGE = N_(
+    "To set a building's status: /setstatus BUILDING_CODE STATUS, e.g. /setstatus yg1 {label}; "
+    "from a later time: /setstatus yg1 {label} 2026-12-02 08:00 (or 08:00 for today). "
+    "The statuses: {labels}."
+)
+
+TOLD = P_(
+    "✅ {building} is {status} from now. {n} household was told the rules.",
+    "✅ {building} is {status} from now. {n} households were told the rules.",
+)
+
+
+def _labels(ctx: AppContext, code: str) -> list[str]:
+    return [s.label for s in ctx.rt.settings.building_status.of(code)]
+
+
+def _building(ctx: AppContext, code: str, b: places.BuildingLine, _: Gettext) -> str:
+    line = f"  · {b.name} ({b.code})"
+    sdef = ctx.rt.settings.building_status.get(code, b.status)
+    if b.status is not None and b.status_since is not None:
+        label = sdef.label if sdef else b.status
+        since = local_time(b.status_since, ctx.rt.timezone, "%m-%d %H:%M")
+        line += ": " + _("{status} since {when}").format(status=label, when=since)
+    return line
+
+
+async def places_command(update: Update, ctx: AppContext) -> None:
+    """/places: each community's places, the buildings each serves and their status."""
+    assert update.effective_user is not None and update.effective_chat is not None
+    uid = update.effective_user.id
+    found = await attempt(update, ctx, lambda w: places.in_scope(w.session, uid), write=False)
+    if found is None:
+        return
+    _ = await ctx.gettext()
+    lines: list[str] = []
+    for comm, views in found:
+        lines.append(f"🏘 {comm.name}")
+        for v in views:
+            if v.place is None:
+                lines.append(_("No distribution point or checkpoint:"))
+            else:
+                lines.append(places.place_line(v.place, _))
+            lines += [_building(ctx, comm.code, b, _) for b in v.buildings]
+        lines.append("")
+    if not lines:
+        await update.effective_chat.send_message(_("No buildings in your scope yet."))
+        return
+    labels = _labels(ctx, found[0][0].code)
+    lines.append(_(SETSTATUS_USAGE).format(label=labels[0], labels="、".join(labels)))
+    lines.append(
+        _(
+            "Places are imported from a CSV file (columns community_code, place, kind, "
+            "buildings, location, pickup_times): send it here or run paotui places import."
+        )
+    )
+    for text in chunks(lines):
+        await update.effective_chat.send_message(text)
+
+
+async def setstatus_command(update: Update, ctx: AppContext) -> None:
+    """/setstatus CODE STATUS [YYYY-MM-DD HH:MM | HH:MM]."""
+    assert update.effective_user is not None and update.effective_chat is not None
+    uid = update.effective_user.id
+    args = list(ctx.args or [])
+    _ = await ctx.gettext()
+    if len(args) < 2:
+        labels = [s.label for s in ctx.rt.settings.building_status.statuses]
+        await update.effective_chat.send_message(
+            _(SETSTATUS_USAGE).format(label=labels[0], labels="、".join(labels))
+        )
+        return
+    code, word, when = args[0], args[1], " ".join(args[2:])
+    rt = ctx.rt
+
+    async def do(w: Any) -> building_status.Change:
+        at = parse_when(when, rt.clock.now(), rt.timezone) if when else None
+        return await building_status.set_status(rt, w.session, uid, code, word, at)
+
+    change = await attempt(update, ctx, do)
+    if change is None:
+        return
+    _ = await ctx.gettext()
+    if change.applied:
+        text = ngettext(_, TOLD, change.told).format(
+            building=change.building, status=change.label, n=change.told
+        )
+    else:
+        text = _("🕘 {building} becomes {status} at {when}. Its households are told then.").format(
+            building=change.building,
+            status=change.label,
+            when=local_time(change.effective_at, rt.timezone, "%Y-%m-%d %H:%M"),
+        )
+    if change.pickup_without_place:
+        text += "\n" + _(
+            "⚠️ No distribution point serves this building: its errands still go to the door."
+        )
+    await update.effective_chat.send_message(text)
+
+
+def places_handlers() -> list[Any]:
+    private = filters.ChatType.PRIVATE
+    return [
+        CommandHandler("places", places_command, filters=private),
+        CommandHandler("setstatus", setstatus_command, filters=private),
+    ]
