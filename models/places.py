@@ -40,6 +40,8 @@ class BuildingStatus(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     building_id: Mapped[int] = mapped_column(ForeignKey("buildings.id"), index=True)
     status: Mapped[str] = mapped_column(String(32))  # a key of [building_status] in the config
+    # Its label when it was set, as the ledger shows it (the config may be relabelled since).
+    label: Mapped[str] = mapped_column(String(20))
     effective_at: Mapped[datetime] = mapped_column(UTCDateTime())
     set_by: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())

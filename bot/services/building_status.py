@@ -101,6 +101,7 @@ async def set_status(
     row = BuildingStatus(
         building_id=t.building.id,
         status=sdef.key,
+        label=sdef.label,
         effective_at=at if at is not None and at > now else now,
         set_by=telegram_id,
         created_at=now,

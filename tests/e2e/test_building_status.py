@@ -240,3 +240,46 @@ async def test_a_status_without_errands_refuses_them_with_the_reason(harness: Ha
     await _notice(h, zhou, "黄色")
     zhou.say("/order")
     await zhou.expect(lambda m: any(d.startswith("d:cat:") for _, d in buttons(m)))
+
+
+async def test_stats_and_the_ledger_show_buildings_by_status(harness: Harness) -> None:
+    from bot.services import reports
+    from bot.services.scope import scope_of
+
+    h = harness
+    await _places(h)
+    boss = h.person(STAFF)
+    for code, word in (("xf1", "封控区"), ("xf2", "封控区"), ("hp5", "防范区")):
+        boss.say(f"/setstatus {code} {word}")
+        await boss.expect(word)
+    zhou = await h.register(1001, "周阿姨", building_code="xf1")
+    order_id = await h.order_by_service(zhou.user_id)
+    from tests.factories import run_to_door
+
+    await run_to_door(h, order_id, VOLUNTEERS_1[0], GROUP_1)
+
+    boss.say("/stats")
+    stats = text_of(await boss.expect(Z("🏢 Buildings by status:")))
+    line = next(x for x in stats.splitlines() if x.startswith("• 幸福社区"))
+    assert "封控区 2 · 防范区 1 · 未设状态 2" in line
+
+    async with h.rt.db.read() as s:
+        scope = await scope_of(s, STAFF)
+        today = h.rt.today()
+        sheets = await reports.ledger(s, scope, today, today, h.rt.timezone)
+    sheet = next(x for x in sheets if x.title == "楼栋状态")
+    assert sheet.headings == (
+        "社区",
+        "网格",
+        "楼栋",
+        "楼栋编码",
+        "配送点/卡口",
+        "状态",
+        "生效时间",
+        "送达订单数",
+    )
+    rows = {r[3]: r for r in sheet.rows}
+    assert rows["xf1"][4] == "北门配送点" and rows["xf1"][5] == "封控区" and rows["xf1"][7] == 1
+    assert rows["hp5"][4] == "和平里卡口" and rows["hp5"][5] == "防范区" and rows["hp5"][7] == 0
+    assert rows["xf3"][5] == "" and rows["xf3"][6] is None
+    assert sheet.totals is not None and sheet.totals[7] == 1

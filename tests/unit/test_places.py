@@ -104,6 +104,7 @@ async def test_the_status_at_a_time_is_read_from_the_history(rt: Runtime) -> Non
                 BuildingStatus(
                     building_id=b.id,
                     status=status,
+                    label=status,
                     effective_at=now + timedelta(hours=hours),
                     set_by=1,
                     created_at=now,

@@ -34,6 +34,8 @@ ACTIONS = {
     "care.isolation": N_("Home isolation set"),
     "care.isolation_end": N_("Home isolation ended"),
     "setup.imported": N_("Community set up from a file"),
+    "places.imported": N_("Distribution points imported from a file"),
+    "building.status": N_("Building status set"),
     "payment.paid": N_("Resident says paid"),
     "payment.received": N_("Volunteer received the money"),
 }
@@ -61,6 +63,8 @@ DETAILS = {
     "text": N_("Text"),
     "n": N_("Households"),
     "rows": N_("Rows"),
+    "status": N_("Status"),
+    "change": N_("Status change no."),
     "buildings_created": N_("Buildings created"),
     "days": N_("Days"),
     "reason": N_("Reason"),
