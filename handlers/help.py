@@ -67,6 +67,11 @@ HELP_STAFF_REPEATS = N_(
     "/repeats lists the repeating orders of the households in your scope: ⏸ pause, "
     "▶️ resume, ✖️ stop (the household is told)."
 )
+HELP_STAFF_PLACES = N_(
+    "/places (🏢) lists the distribution points and checkpoints, the buildings each serves and "
+    "their status; /setstatus CODE STATUS [time] sets a building's status (its residents are "
+    "told the rules)."
+)
 HELP_STAFF_CARE = N_(
     "/care keeps the care list (包保): vulnerable households, who is responsible for each, "
     "home isolation. They are asked each morning whether all is well."
@@ -102,6 +107,7 @@ async def help_command(update: Update, ctx: AppContext) -> None:
             HELP_STAFF_REPORTS,
             HELP_STAFF_UNPAID,
             HELP_STAFF_REPEATS,
+            HELP_STAFF_PLACES,
         )
         parts.append("\n".join(_(m) for m in staff_help))
     if roles and roles.volunteer_id:

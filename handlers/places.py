@@ -19,13 +19,19 @@ from handlers.work import attempt
 SETSTATUS_USAGE = N_(
     "To set a building's status: /setstatus BUILDING_CODE STATUS, e.g. /setstatus yg1 {label}; "
     "from a later time: /setstatus yg1 {label} 2026-12-02 08:00 (or 08:00 for today). "
-    "The statuses: {labels}."
+    "The statuses: {labels}. /setstatus yg1 cancel cancels the changes set for later."
 )
 
 TOLD = P_(
     "✅ {building} is {status} from now. {n} household was told the rules.",
     "✅ {building} is {status} from now. {n} households were told the rules.",
 )
+
+CANCELLED = P_(
+    "{building}: {n} status change set for later was cancelled.",
+    "{building}: {n} status changes set for later were cancelled.",
+)
+CANCEL_WORDS = ("cancel", "取消")
 
 
 def _labels(ctx: AppContext, code: str) -> list[str]:
@@ -39,6 +45,9 @@ def _building(ctx: AppContext, code: str, b: places.BuildingLine, _: Gettext) ->
         label = sdef.label if sdef else b.status
         since = local_time(b.status_since, ctx.rt.timezone, "%m-%d %H:%M")
         line += ": " + _("{status} since {when}").format(status=label, when=since)
+    for label, at in b.pending:
+        when = local_time(at, ctx.rt.timezone, "%m-%d %H:%M")
+        line += " · " + _("🕘 {status} from {when}").format(status=label, when=when)
     return line
 
 
@@ -89,6 +98,15 @@ async def setstatus_command(update: Update, ctx: AppContext) -> None:
         return
     code, word, when = args[0], args[1], " ".join(args[2:])
     rt = ctx.rt
+    if word.lower() in CANCEL_WORDS and not when:
+        done = await attempt(
+            update, ctx, lambda w: building_status.cancel_pending(rt, w.session, uid, code)
+        )
+        if done is not None:
+            await update.effective_chat.send_message(
+                ngettext(_, CANCELLED, done[1]).format(building=done[0], n=done[1])
+            )
+        return
 
     async def do(w: Any) -> building_status.Change:
         at = parse_when(when, rt.clock.now(), rt.timezone) if when else None

@@ -123,6 +123,27 @@ async def set_status(
     )
 
 
+async def cancel_pending(
+    rt: Runtime, session: AsyncSession, telegram_id: int, code: str
+) -> tuple[str, int]:
+    """Cancel the building's changes not yet applied; (its name, how many were cancelled)."""
+    t = await find_building(session, telegram_id, code)
+    n = await affected_rows(
+        session,
+        update(BuildingStatus)
+        .where(
+            BuildingStatus.building_id == t.building.id,
+            BuildingStatus.applied_at.is_(None),
+            BuildingStatus.cancelled_at.is_(None),
+        )
+        .values(cancelled_at=rt.clock.now())
+        .execution_options(synchronize_session=False),
+    )
+    if n:
+        await audit.record(session, rt.clock, telegram_id, "building.status_cancelled", code)
+    return t.name, n
+
+
 async def apply(rt: Runtime, session: AsyncSession, change_id: int) -> int | None:
     """Apply a change once (a conditional UPDATE claims it): the building's status, and the
     notice to its residents. The households told, or None if it was applied already (or
@@ -293,3 +314,22 @@ async def pickup_place(rt: Runtime, session: AsyncSession, building_id: int) -> 
     if sdef is None or sdef.delivery != PICKUP:
         return None
     return t.building.place_id
+
+
+@dataclass(frozen=True)
+class Pickup:
+    """Where an order being filled in will be left instead of the door (texts.HasPickup)."""
+
+    pickup_name: str
+    pickup_kind: str
+    pickup_location: str | None
+    pickup_times: str | None
+
+
+async def pickup_of_building(rt: Runtime, session: AsyncSession, building_id: int) -> Pickup | None:
+    """The building's pickup place, as the order form's summary says it (None: the door)."""
+    place_id = await pickup_place(rt, session, building_id)
+    place = await session.get(Place, place_id) if place_id else None
+    if place is None:
+        return None
+    return Pickup(place.name, place.kind, place.location, place.pickup_times)

@@ -24,7 +24,7 @@ from bot.runtime import Runtime
 from bot.services import csvfile
 from bot.services.csvfile import Column, Reason
 from bot.services.setup import CODE, EMPTY, NAME_MAX, NOT_YOURS, Counts
-from models import Building, Community, Compound, Grid, Place
+from models import Building, BuildingStatus, Community, Compound, Grid, Place
 from models.places import CHECKPOINT, POINT
 
 CSV_COLUMNS = ("community_code", "place", "kind", "buildings")
@@ -240,6 +240,8 @@ class BuildingLine:
     name: str  # "阳光花园 1栋"
     status: str | None
     status_since: datetime | None
+    # Changes set for later, not yet applied: (label, from when).
+    pending: tuple[tuple[str, datetime], ...] = ()
 
 
 @dataclass
@@ -267,9 +269,28 @@ async def overview(session: AsyncSession, community_id: int) -> list[PlaceView]:
         .where(Grid.community_id == community_id)
         .order_by(Compound.name, Building.name)
     )
+    pending: dict[int, list[tuple[str, datetime]]] = {}
+    for bid, label, at in await session.execute(
+        select(BuildingStatus.building_id, BuildingStatus.label, BuildingStatus.effective_at)
+        .join(Building, Building.id == BuildingStatus.building_id)
+        .join(Grid, Grid.id == Building.grid_id)
+        .where(
+            Grid.community_id == community_id,
+            BuildingStatus.applied_at.is_(None),
+            BuildingStatus.cancelled_at.is_(None),
+        )
+        .order_by(BuildingStatus.effective_at)
+    ):
+        pending.setdefault(bid, []).append((label, at))
     for b, compound in rows:
         line = BuildingLine(
-            b.id, b.grid_id, b.code, f"{compound} {b.name}", b.status, b.status_since
+            b.id,
+            b.grid_id,
+            b.code,
+            f"{compound} {b.name}",
+            b.status,
+            b.status_since,
+            tuple(pending.get(b.id, ())),
         )
         views.get(b.place_id or 0, alone).buildings.append(line)
     out = list(views.values())

@@ -20,7 +20,17 @@ from bot.services import phone_orders, places
 from bot.services.orders import drafts
 from bot.status_config import StatusDef
 from models import Building, BuildingStatus, Notice, NoticeDelivery, Order, Resident
-from tests.factories import GROUP_1, STAFF, VOLUNTEERS_1, Harness, Person, Z, buttons, text_of
+from tests.factories import (
+    ANSWERS,
+    GROUP_1,
+    STAFF,
+    VOLUNTEERS_1,
+    Harness,
+    Person,
+    Z,
+    buttons,
+    text_of,
+)
 
 HEADER = "community_code,place,kind,location,pickup_times,buildings\n"
 PLACES = (
@@ -109,7 +119,23 @@ async def test_precaution_to_sealed_changes_the_next_order_and_tells_residents(
         await _confirm(p, told)
     assert not [m for m in other.chat() if "防范区" in text_of(m)]  # another building
 
-    card = await h.order(zhou, urgency="normal")
+    zhou.say("/order")
+    kinds = await zhou.expect(lambda m: any(d.startswith("d:cat:") for _, d in buttons(m)))
+    ans = {**ANSWERS["groceries"], "urgency": "normal"}
+    h.past_the_evening(ans)
+    summary = await h.answer_form(zhou, kinds, "groceries", ans)
+    # The form already says where it will be left (not "at your door").
+    assert "📍 物品会放在北门配送点" in text_of(summary)
+    assert Z("Contactless: the volunteer knocks and leaves it at your door.") not in text_of(
+        summary
+    )
+    await zhou.press_data(summary, next(d for _, d in buttons(summary) if d.startswith("d:ok:")))
+    card = await h.emu.wait_for(
+        zhou.user_id,
+        lambda m: any(d.startswith("o:cancel:") for _, d in buttons(m)),
+        15.0,
+        after_message_id=summary["message_id"],
+    )
     first = await _last_order(h)
     assert "📍 物品会放在北门配送点 (物资配送点, 北门外空地)，请到那里取。" in text_of(card)
     assert (await _order_of(h, first)).place_id is not None
@@ -120,6 +146,13 @@ async def test_precaution_to_sealed_changes_the_next_order_and_tells_residents(
     task = await h.emu.wait_for(runner.user_id, lambda m: f"o:rel:{first}" in str(m))
     assert "按楼栋管控要求，请放在北门配送点" in text_of(task)
     assert "不要送到门口" in text_of(task)
+    for verb, nxt in (("buy", "go"), ("go", "done")):
+        await runner.press_data(task, f"o:{verb}:{first}")
+        task = await h.wait_edit(
+            runner.user_id, task["message_id"], lambda m, n=nxt: f"o:{n}:{first}" in str(m)
+        )
+    assert ("📦 已放到北门配送点", f"o:done:{first}") in buttons(task)
+    zhou.seen = max(m["message_id"] for m in zhou.chat())
 
     # 封控区: nobody may come down; volunteers carry everything to the door.
     boss.say("/setstatus xf1 封控区")
@@ -172,6 +205,14 @@ async def test_a_change_set_for_later_fires_once_at_its_time_across_a_restart(
     assert f"{at:%Y-%m-%d %H:%M}" in text_of(said)
     await h.sweep()
     assert not [m for m in zhou.chat() if "管控区" in text_of(m)]  # not yet
+    boss.say("/places")
+    view = text_of(await boss.expect("北门配送点"))
+    assert f"幸福小区 2栋 (xf2) · 🕘 {at:%m-%d %H:%M} 起为管控区" in view
+    # Another change, for xf3, set and then cancelled: it never fires.
+    boss.say(f"/setstatus xf3 封控区 {at:%Y-%m-%d %H:%M}")
+    await boss.expect("封控区")
+    boss.say("/setstatus xf3 取消")
+    await boss.expect("已撤销 1 项")
 
     h.advance(hours=2, minutes=1)
     await h.restart()
@@ -188,6 +229,8 @@ async def test_a_change_set_for_later_fires_once_at_its_time_across_a_restart(
         assert b is not None and b.status == "controlled"
         assert b.status_since is not None and abs(b.status_since - at) < timedelta(minutes=1)
         assert await s.scalar(select(Notice.id).where(Notice.audience_id == b.id)) is not None
+        xf3 = await s.scalar(select(Building).where(Building.code == "xf3"))
+        assert xf3 is not None and xf3.status is None
 
 
 FOUR_COLOURS = [

@@ -10,7 +10,7 @@ description with every contact detail masked (bot/services/redact.py).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from bot.buttons import Button, Rows, order_action, relay_action
 from bot.i18n import N_, Gettext, local_time
@@ -122,7 +122,21 @@ def choice_label(category: str, key: str, value: str, _: Gettext) -> str:
     return value
 
 
-def pickup_lines(o: OrderView, _: Gettext, *, runner: bool) -> list[str]:
+class HasPickup(Protocol):
+    """Where an order is left instead of the door: an `OrderView`, or a form's
+    `building_status.Pickup` before it is sent."""
+
+    @property
+    def pickup_name(self) -> str | None: ...
+    @property
+    def pickup_kind(self) -> str: ...
+    @property
+    def pickup_location(self) -> str | None: ...
+    @property
+    def pickup_times(self) -> str | None: ...
+
+
+def pickup_lines(o: HasPickup, _: Gettext, *, runner: bool) -> list[str]:
     """Where an order of a building with a "pickup" status is left, and when it is fetched."""
     where = ", ".join(
         [_(KIND_LABELS.get(o.pickup_kind, o.pickup_kind)), *filter(None, [o.pickup_location])]
@@ -145,7 +159,7 @@ def detail_lines(
     _: Gettext,
     *,
     runner: bool = False,
-    pickup: OrderView | None = None,
+    pickup: HasPickup | None = None,
 ) -> list[str]:
     """The form's answers as "Label: value" lines, in the form's order (``runner``: the hand-
     over said to the runner, of the resident's door, not "your" door)."""
@@ -266,7 +280,12 @@ def runner_card(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
         # A task with nothing to buy goes from taken straight to on the way.
         "claimed": ("buy", bought) if word else ("go", _("🚶 On the way")),
         "purchasing": ("go", _("🚶 On the way")),
-        "delivering": ("done", _("📦 Delivered at the door")),
+        "delivering": (
+            "done",
+            _("📦 Left at {place}").format(place=o.pickup_name)
+            if o.pickup_name
+            else _("📦 Delivered at the door"),
+        ),
     }.get(o.status)
     if step:
         rows.append([Button(step[1], order_action(step[0], o.id))])

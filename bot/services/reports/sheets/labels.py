@@ -36,6 +36,7 @@ ACTIONS = {
     "setup.imported": N_("Community set up from a file"),
     "places.imported": N_("Distribution points imported from a file"),
     "building.status": N_("Building status set"),
+    "building.status_cancelled": N_("Building status change cancelled"),
     "payment.paid": N_("Resident says paid"),
     "payment.received": N_("Volunteer received the money"),
 }
