@@ -1,6 +1,8 @@
 """Staff's view of a community's distribution points and checkpoints with the buildings each
-serves and their status (/places, 🏢 Buildings & points), and setting a building's status
-(/setstatus CODE STATUS [time]). Residents are told by the service, through the notices."""
+serves and their status (/places, 🏢 Buildings & points), and setting a building's status:
+by buttons from now (✏️ a place → a building, or all of its buildings → a status), or typed
+for a later time (/setstatus CODE STATUS [time]). Residents are told by the service, through
+the notices."""
 
 from __future__ import annotations
 
@@ -9,12 +11,23 @@ from typing import Any
 from telegram import Update
 from telegram.ext import CommandHandler, filters
 
+from bot.buttons import Button, Rows
+from bot.errors import Refused
 from bot.i18n import N_, P_, Gettext, local_time, ngettext
 from bot.limits import chunks
 from bot.services import building_status, places
 from bot.services.notices.text import parse_when
+from handlers.answers import answer, edit_or_send, pressed
+from handlers.callback_data import ID, Callback, matching
 from handlers.context import AppContext
+from handlers.keyboards import inline
 from handlers.work import attempt
+
+# ✏️ a place → its buildings (building_id 0: all of them) → a status, from now.
+PLACE = Callback("bs", "p", place_id=ID)
+BUILDING = Callback("bs", "b", place_id=ID, building_id=ID)
+SET = Callback("bs", "s", place_id=ID, building_id=ID, status=matching("[a-z0-9_]{1,32}"))
+DROP = Callback("bs", "x")
 
 SETSTATUS_USAGE = N_(
     "To set a building's status: /setstatus BUILDING_CODE STATUS, e.g. /setstatus yg1 {label}; "
@@ -80,8 +93,16 @@ async def places_command(update: Update, ctx: AppContext) -> None:
             "buildings, location, pickup_times): send it here or run paotui places import."
         )
     )
-    for text in chunks(lines):
-        await update.effective_chat.send_message(text)
+    rows: Rows = [
+        [Button("✏️ " + v.place.name, PLACE.data(place_id=v.place.id))]
+        for _comm, views in found
+        for v in views
+        if v.place is not None and v.buildings
+    ]
+    parts = chunks(lines)
+    for i, text in enumerate(parts):
+        last = i == len(parts) - 1
+        await update.effective_chat.send_message(text, reply_markup=inline(rows) if last else None)
 
 
 async def setstatus_command(update: Update, ctx: AppContext) -> None:
@@ -133,9 +154,124 @@ async def setstatus_command(update: Update, ctx: AppContext) -> None:
     await update.effective_chat.send_message(text)
 
 
+async def place_chosen(update: Update, ctx: AppContext) -> None:
+    """✏️ a place: its buildings (and all of them at once) to choose from."""
+    q = pressed(update)
+    place_id = PLACE.parse(q.data).place_id
+    rt, uid = ctx.rt, q.from_user.id
+    got = await attempt(
+        update,
+        ctx,
+        lambda w: building_status.place_buildings(rt, w.session, uid, place_id),
+        write=False,
+    )
+    if got is None:
+        return
+    place, _statuses, buildings = got
+    _ = await ctx.gettext()
+    rows: Rows = [
+        [Button(f"{name} · {label or '—'}", BUILDING.data(place_id=place_id, building_id=bid))]
+        for bid, name, label in buildings
+    ]
+    rows.append(
+        [
+            Button(
+                ngettext(_, ALL_BUILDINGS, len(buildings)).format(n=len(buildings)),
+                BUILDING.data(place_id=place_id, building_id=0),
+            )
+        ]
+    )
+    rows.append([Button(_("✖️ Cancel"), DROP.data())])
+    await answer(q)
+    assert update.effective_chat is not None
+    await update.effective_chat.send_message(
+        _("{place}: which building's status?").format(place=place.name), reply_markup=inline(rows)
+    )
+
+
+async def building_chosen(update: Update, ctx: AppContext) -> None:
+    """A building (or all of the place's): the statuses to choose from."""
+    q = pressed(update)
+    v = BUILDING.parse(q.data)
+    rt, uid = ctx.rt, q.from_user.id
+    got = await attempt(
+        update,
+        ctx,
+        lambda w: building_status.place_buildings(rt, w.session, uid, v.place_id),
+        write=False,
+    )
+    if got is None:
+        return
+    _place, statuses, buildings = got
+    _ = await ctx.gettext()
+    names = [name for bid, name, _label in buildings if v.building_id in (0, bid)]
+    if not names:
+        await answer(q)
+        await edit_or_send(update, _(building_status.NOT_YOURS), None)
+        return
+    rows: Rows = [
+        [
+            Button(
+                f"{s.label} · {_(DELIVERY[s.delivery])}" + ("" if s.errands else " · 🚫"),
+                SET.data(place_id=v.place_id, building_id=v.building_id, status=s.key),
+            )
+        ]
+        for s in statuses
+    ]
+    rows.append([Button(_("✖️ Cancel"), DROP.data())])
+    await answer(q)
+    await edit_or_send(
+        update,
+        _("New status from now for: {buildings}").format(buildings="、".join(names))
+        + "\n"
+        + _("(For a later time: /setstatus CODE STATUS YYYY-MM-DD HH:MM.)"),
+        inline(rows),
+    )
+
+
+async def status_chosen(update: Update, ctx: AppContext) -> None:
+    """The status: set from now for the building(s); their residents are told."""
+    q = pressed(update)
+    v = SET.parse(q.data)
+    rt, uid = ctx.rt, q.from_user.id
+
+    async def do(w: Any) -> list[building_status.Change]:
+        _p, _s, buildings = await building_status.place_buildings(rt, w.session, uid, v.place_id)
+        ids = [bid for bid, _n, _l in buildings if v.building_id in (0, bid)]
+        if not ids:
+            raise Refused(building_status.NOT_YOURS)
+        return await building_status.set_many(rt, w.session, uid, ids, v.status)
+
+    changes = await attempt(update, ctx, do)
+    if changes is None:
+        return
+    _ = await ctx.gettext()
+    await answer(q)
+    lines = [
+        ngettext(_, TOLD, c.told).format(building=c.building, status=c.label, n=c.told)
+        for c in changes
+    ]
+    await edit_or_send(update, "\n".join(lines), None)
+
+
+async def dropped(update: Update, ctx: AppContext) -> None:
+    q = pressed(update)
+    _ = await ctx.gettext()
+    await answer(q)
+    await edit_or_send(update, _("No status was changed."), None)
+
+
+DELIVERY = {"door": N_("to the door"), "pickup": N_("pick up at the point")}
+ALL_BUILDINGS = P_("🏢 Its {n} building", "🏢 All its {n} buildings")
+
+
 def places_handlers() -> list[Any]:
     private = filters.ChatType.PRIVATE
     return [
         CommandHandler("places", places_command, filters=private),
         CommandHandler("setstatus", setstatus_command, filters=private),
+        PLACE.handler(place_chosen),
+        BUILDING.handler(building_chosen),
+        SET.handler(status_chosen),
+        DROP.handler(dropped),
     ]

@@ -64,10 +64,52 @@ async def find_building(session: AsyncSession, telegram_id: int, code: str) -> T
     bid = await session.scalar(select(Building.id).where(Building.code == code))
     if bid is None:
         raise Refused(NO_BUILDING, code=code)
-    t = await _target(session, bid)
+    return await _covered(session, telegram_id, bid)
+
+
+async def _covered(session: AsyncSession, telegram_id: int, building_id: int) -> Target:
+    t = await _target(session, building_id)
     if not (await scope_of(session, telegram_id)).covers(t.community.id, t.building.grid_id):
         raise Refused(NOT_YOURS)
     return t
+
+
+async def place_buildings(
+    rt: Runtime, session: AsyncSession, telegram_id: int, place_id: int
+) -> tuple[Place, list[StatusDef], list[tuple[int, str, str | None]]]:
+    """A place, its community's statuses and the buildings it serves that this staff member
+    covers: (id, "幸福小区 1栋", status label or None). Refused if they cover none."""
+    place = await session.get(Place, place_id)
+    if place is None:
+        raise Refused(N_("This place no longer exists."))
+    comm = await session.get(Community, place.community_id)
+    assert comm is not None
+    scope = await scope_of(session, telegram_id)
+    conf = rt.settings.building_status
+    rows = await session.execute(
+        select(Building, Compound.name)
+        .join(Compound, Compound.id == Building.compound_id)
+        .where(Building.place_id == place_id)
+        .order_by(Compound.name, Building.name)
+    )
+    out = []
+    for b, compound in rows.all():
+        if scope.covers(comm.id, b.grid_id):
+            s = conf.get(comm.code, b.status)
+            out.append((b.id, f"{compound} {b.name}", s.label if s else b.status))
+    if not out:
+        raise Refused(NOT_YOURS)
+    return place, conf.of(comm.code), out
+
+
+async def set_many(
+    rt: Runtime, session: AsyncSession, telegram_id: int, building_ids: list[int], key: str
+) -> list[Change]:
+    """The same status from now for several buildings (a place's, chosen by buttons)."""
+    codes = []
+    for bid in building_ids:
+        codes.append((await _covered(session, telegram_id, bid)).building.code)
+    return [await set_status(rt, session, telegram_id, code, key) for code in codes]
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ from sqlalchemy import select
 
 from bot.errors import Refused
 from bot.i18n import gettext_for
-from bot.services import phone_orders, places
+from bot.services import building_status, phone_orders, places
 from bot.services.orders import drafts
 from bot.status_config import StatusDef
-from models import Building, BuildingStatus, Notice, NoticeDelivery, Order, Resident
+from models import Building, BuildingStatus, Notice, NoticeDelivery, Order, Place, Resident
 from tests.factories import (
     ANSWERS,
     GROUP_1,
@@ -326,3 +326,60 @@ async def test_stats_and_the_ledger_show_buildings_by_status(harness: Harness) -
     assert rows["hp5"][4] == "和平里卡口" and rows["hp5"][5] == "防范区" and rows["hp5"][7] == 0
     assert rows["xf3"][5] == "" and rows["xf3"][6] is None
     assert sheet.totals is not None and sheet.totals[7] == 1
+
+
+async def test_staff_set_a_whole_point_by_buttons(harness: Harness) -> None:
+    h = harness
+    await _places(h)
+    boss = h.person(STAFF)
+    zhou = await h.register(1001, "周阿姨", building_code="xf1")
+    wu = await h.register(1002, "吴大爷", building_code="xf3")
+    zheng = await h.register(1003, "郑老师", building_code="hp5")
+
+    boss.say("/places")
+    view = await boss.expect(lambda m: "bs:p:" in str(m.get("reply_markup")))
+    await boss.press(view, "北门配送点")
+    which = await boss.expect("设置哪栋楼的状态")
+    assert [t for t, _ in buttons(which)][:3] == [
+        "幸福小区 1栋 · —",
+        "幸福小区 2栋 · —",
+        "幸福小区 3栋 · —",
+    ]
+    await boss.press(which, "全部 3 栋楼")
+    statuses = await h.wait_edit(STAFF, which["message_id"], lambda m: "bs:s:" in str(m))
+    assert [t for t, _ in buttons(statuses)][:3] == [
+        "封控区 · 送到门口",
+        "管控区 · 到配送点取",
+        "防范区 · 到配送点取",
+    ]
+    await boss.press(statuses, "封控区")
+    done = await h.wait_edit(STAFF, which["message_id"], lambda m: not buttons(m))
+    assert text_of(done).count("即日起为封控区") == 3
+    for p in (zhou, wu):
+        await _confirm(p, await _notice(h, p, "封控区"))
+    assert not [m for m in zheng.chat() if "封控区" in text_of(m)]
+    async with h.rt.db.read() as s:
+        got = dict(
+            (await s.execute(select(Building.code, Building.status).order_by(Building.id))).all()
+        )
+    assert got == {"xf1": "sealed", "xf2": "sealed", "xf3": "sealed", "hp5": None, "hp6": None}
+
+    # A grid leader of the other grid sees its point only, and a forged press for the north
+    # point's buildings is refused.
+    leader = await h.add_grid_leader(9100, "孙网格长", grid_id=2)
+    leader.say("/places")
+    own = await leader.expect(lambda m: "bs:p:" in str(m.get("reply_markup")))
+    assert "和平里卡口" in text_of(own) and "北门配送点" not in text_of(own)
+    async with h.rt.db.read() as s:
+        north = await s.scalar(select(Place.id).where(Place.name == "北门配送点"))
+    refused = await leader.press_data(own, f"bs:s:{north}:0:precaution", force=True)
+    assert refused is not None and Z(building_status.NOT_YOURS) in refused.get("text", "")
+    assert await h.count(Building, Building.status == "precaution") == 0
+
+    await boss.press(view, "北门配送点")
+    again = await boss.expect("设置哪栋楼的状态")
+    assert "封控区" in str(buttons(again))
+    await boss.press(again, "✖️")
+    await h.wait_edit(
+        STAFF, again["message_id"], lambda m: Z("No status was changed.") in text_of(m)
+    )
