@@ -16,9 +16,11 @@ from sqlalchemy import select
 
 from bot.errors import Refused
 from bot.i18n import gettext_for
-from bot.services import building_status, phone_orders, places
+from bot.services import building_status, places
 from bot.services.orders import drafts
 from bot.status_config import StatusDef
+from handlers import phone_orders as phone_handlers
+from handlers.keyboards import STAFF_PHONE_ORDER
 from models import Building, BuildingStatus, Notice, NoticeDelivery, Order, Place, Resident
 from tests.factories import (
     ANSWERS,
@@ -269,14 +271,21 @@ async def test_a_status_without_errands_refuses_them_with_the_reason(harness: Ha
     assert not any(d.startswith("d:cat:") for _, d in buttons(why))
     assert await h.count(Order) == 0
 
-    # Taken by phone: the same rule.
+    # Taken by phone (📞 代下单): the same rule, said when the building is chosen.
+    boss.say(Z(STAFF_PHONE_ORDER))
+    find = await boss.expect(Z(phone_handlers.FIND))
+    await boss.press(find, "幸福小区")
+    built = await h.wait_edit(STAFF, find["message_id"], lambda m: "3栋" in str(m["reply_markup"]))
+    data = next(d for t, d in buttons(built) if "3栋" in t)
+    alerted = await boss.press_data(built, data)
+    assert alerted is not None and "红色" in alerted.get("text", "")
+    assert "暂停个人跑腿下单" in alerted.get("text", "")
     async with h.rt.db.session() as s:
         rid = await s.scalar(select(Resident.id).where(Resident.telegram_id == 1001))
         assert rid is not None
         with pytest.raises(Refused) as e:
             await drafts.start_phone_draft(h.rt, s, STAFF, rid)
     assert "红色" in e.value.render(gettext_for("zh_CN"))
-    assert phone_orders  # (the phone room is the one staff use: handlers/phone_orders.py)
 
     # Back to a status with errands: the form opens again.
     boss.say("/setstatus xf3 yellow")
