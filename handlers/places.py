@@ -30,9 +30,10 @@ SET = Callback("bs", "s", place_id=ID, building_id=ID, status=matching("[a-z0-9_
 DROP = Callback("bs", "x")
 
 SETSTATUS_USAGE = N_(
-    "To set a building's status: /setstatus BUILDING_CODE STATUS, e.g. /setstatus yg1 {label}; "
-    "from a later time: /setstatus yg1 {label} 2026-12-02 08:00 (or 08:00 for today). "
-    "The statuses: {labels}. /setstatus yg1 cancel cancels the changes set for later."
+    "To set a building's status by typing: /setstatus BUILDING_CODE STATUS, e.g. /setstatus "
+    "{code} {label}; from a later time: /setstatus {code} {label} 2026-12-02 08:00 (or 08:00 "
+    "for today). The statuses: {labels}. /setstatus {code} cancel cancels the changes set "
+    "for later."
 )
 
 TOLD = P_(
@@ -86,11 +87,13 @@ async def places_command(update: Update, ctx: AppContext) -> None:
         await update.effective_chat.send_message(_("No buildings in your scope yet."))
         return
     labels = _labels(ctx, found[0][0].code)
-    lines.append(_(SETSTATUS_USAGE).format(label=labels[0], labels="、".join(labels)))
+    code = next(b.code for _c, views in found for v in views for b in v.buildings)
+    lines.append(_(SETSTATUS_USAGE).format(code=code, label=labels[0], labels="、".join(labels)))
     lines.append(
         _(
-            "Places are imported from a CSV file (columns community_code, place, kind, "
-            "buildings, location, pickup_times): send it here or run paotui places import."
+            "Places are imported from a CSV file with the header "
+            "community_code,place,kind,location,pickup_times,buildings: send it here, or run "
+            "`paotui places import FILE`."
         )
     )
     rows: Rows = [
@@ -114,7 +117,7 @@ async def setstatus_command(update: Update, ctx: AppContext) -> None:
     if len(args) < 2:
         labels = [s.label for s in ctx.rt.settings.building_status.statuses]
         await update.effective_chat.send_message(
-            _(SETSTATUS_USAGE).format(label=labels[0], labels="、".join(labels))
+            _(SETSTATUS_USAGE).format(code=_("CODE"), label=labels[0], labels="、".join(labels))
         )
         return
     code, word, when = args[0], args[1], " ".join(args[2:])
@@ -171,7 +174,7 @@ async def place_chosen(update: Update, ctx: AppContext) -> None:
     _ = await ctx.gettext()
     rows: Rows = [
         [Button(f"{name} · {label or '—'}", BUILDING.data(place_id=place_id, building_id=bid))]
-        for bid, name, label in buildings
+        for bid, name, label, _code in buildings
     ]
     rows.append(
         [
@@ -204,7 +207,8 @@ async def building_chosen(update: Update, ctx: AppContext) -> None:
         return
     _place, statuses, buildings = got
     _ = await ctx.gettext()
-    names = [name for bid, name, _label in buildings if v.building_id in (0, bid)]
+    chosen = [(name, code) for bid, name, _l, code in buildings if v.building_id in (0, bid)]
+    names, codes = [n for n, _c in chosen], [c for _n, c in chosen]
     if not names:
         await answer(q)
         await edit_or_send(update, _(building_status.NOT_YOURS), None)
@@ -224,7 +228,9 @@ async def building_chosen(update: Update, ctx: AppContext) -> None:
         update,
         _("New status from now for: {buildings}").format(buildings="、".join(names))
         + "\n"
-        + _("(For a later time: /setstatus CODE STATUS YYYY-MM-DD HH:MM.)"),
+        + _("(From a later time: type /setstatus {code} STATUS 2026-12-02 08:00.)").format(
+            code=codes[0] if len(codes) == 1 else _("CODE")
+        ),
         inline(rows),
     )
 
@@ -237,7 +243,7 @@ async def status_chosen(update: Update, ctx: AppContext) -> None:
 
     async def do(w: Any) -> list[building_status.Change]:
         _p, _s, buildings = await building_status.place_buildings(rt, w.session, uid, v.place_id)
-        ids = [bid for bid, _n, _l in buildings if v.building_id in (0, bid)]
+        ids = [bid for bid, _n, _l, _c in buildings if v.building_id in (0, bid)]
         if not ids:
             raise Refused(building_status.NOT_YOURS)
         return await building_status.set_many(rt, w.session, uid, ids, v.status)

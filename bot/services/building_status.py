@@ -76,9 +76,9 @@ async def _covered(session: AsyncSession, telegram_id: int, building_id: int) ->
 
 async def place_buildings(
     rt: Runtime, session: AsyncSession, telegram_id: int, place_id: int
-) -> tuple[Place, list[StatusDef], list[tuple[int, str, str | None]]]:
+) -> tuple[Place, list[StatusDef], list[tuple[int, str, str | None, str]]]:
     """A place, its community's statuses and the buildings it serves that this staff member
-    covers: (id, "幸福小区 1栋", status label or None). Refused if they cover none."""
+    covers: (id, "幸福小区 1栋", status label or None, code). Refused if they cover none."""
     place = await session.get(Place, place_id)
     if place is None:
         raise Refused(N_("This place no longer exists."))
@@ -96,7 +96,7 @@ async def place_buildings(
     for b, compound in rows.all():
         if scope.covers(comm.id, b.grid_id):
             s = conf.get(comm.code, b.status)
-            out.append((b.id, f"{compound} {b.name}", s.label if s else b.status))
+            out.append((b.id, f"{compound} {b.name}", s.label if s else b.status, b.code))
     if not out:
         raise Refused(NOT_YOURS)
     return place, conf.of(comm.code), out
