@@ -31,6 +31,7 @@ from tests.factories import (
     Person,
     Z,
     buttons,
+    deliver_with_proof,
     text_of,
 )
 
@@ -154,6 +155,9 @@ async def test_precaution_to_sealed_changes_the_next_order_and_tells_residents(
             runner.user_id, task["message_id"], lambda m, n=nxt: f"o:{n}:{first}" in str(m)
         )
     assert ("📦 已放到北门配送点", f"o:done:{first}") in buttons(task)
+    await deliver_with_proof(h, runner, task, first)
+    left = await zhou.expect("已经放到北门配送点")
+    assert "请到那里取" in text_of(left) and "每天 9:00-11:00, 16:00-18:00" in text_of(left)
     zhou.seen = max(m["message_id"] for m in zhou.chat())
 
     # 封控区: nobody may come down; volunteers carry everything to the door.

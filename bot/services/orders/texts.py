@@ -36,6 +36,10 @@ URGENCY = {
 AT_DOOR = N_(
     "{title} is at your door ({time}). Please take it in and press ✅ Received on the card above."
 )
+AT_POINT = N_(
+    "{title} was left at {place} ({time}). Please pick it up there and press ✅ Received on "
+    "the card above."
+)
 
 # Who and where, on a card or a summary ("周阿姨，幸福小区 1栋 1-302").
 PERSON_AT = N_("{name}, {address}")
@@ -358,6 +362,11 @@ def resident_notice(o: OrderView, _: Gettext, tz: str) -> str:
         "cancelled": _("{title} was cancelled ({time})."),
         "unfulfillable": _("Sorry, {title} could not be done ({time})."),
     }[o.status].format(title=title(o, _), name=name, time=when)
+    if o.status == "delivered" and o.pickup_name:
+        # Left at the building's point (its status said "pickup"), not at the door.
+        text = _(AT_POINT).format(title=title(o, _), place=o.pickup_name, time=when)
+        if o.pickup_times:
+            text += "\n" + _("🕘 Pickup times: {times}").format(times=o.pickup_times)
     word = kinds.purchase_word(o.category, o.details)
     if o.status == "purchasing" and word not in (None, kinds.BOUGHT):
         # A gas card topped up, papers printed: not "bought the items".
