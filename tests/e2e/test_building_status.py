@@ -145,6 +145,7 @@ async def test_precaution_to_sealed_changes_the_next_order_and_tells_residents(
     runner = h.person(VOLUNTEERS_1[0])
     runner.say("/help")
     post = await h.emu.wait_for(GROUP_1, lambda m: f"o:claim:{first}" in str(m))
+    assert "📍 幸福小区 1栋 · 放到北门配送点" in text_of(post)
     await runner.press_data(post, f"o:claim:{first}")
     task = await h.emu.wait_for(runner.user_id, lambda m: f"o:rel:{first}" in str(m))
     assert "按楼栋管控要求，请放在北门配送点" in text_of(task)

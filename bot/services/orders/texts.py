@@ -104,7 +104,10 @@ def group_post(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
     urgent = "🔴 " if o.urgency == "urgent" else ""
     lines = [
         urgent + _("New task") + " " + title(o, _),
-        "📍 " + f"{o.compound} {o.building}",
+        "📍 "
+        + f"{o.compound} {o.building}"
+        # Left at the building's point, not carried up: the volunteers may choose by it.
+        + (" · " + _("to {place}").format(place=o.pickup_name) if o.pickup_name else ""),
         "⏱ "
         + _(NEEDED[o.urgency])
         + " · "
