@@ -4,13 +4,17 @@ and the status at a given time from a building's history."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from bot.runtime import Runtime
 from bot.services import building_status
+from cli.main import main
 from cli.places import places_import
 from models import Building, BuildingStatus, Place
 
@@ -116,3 +120,46 @@ async def test_the_status_at_a_time_is_read_from_the_history(rt: Runtime) -> Non
         assert await building_status.status_at(s, bid, now - timedelta(hours=30)) == "precaution"
         assert await building_status.status_at(s, bid, now) == "sealed"
         assert await building_status.status_at(s, bid, now + timedelta(days=2)) == "controlled"
+
+
+async def test_the_command_line(
+    rt: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`paotui places import FILE` in process, as the operator runs it."""
+    monkeypatch.setenv("PAOTUI_DATABASE__URL", rt.settings.database.url)
+    good, bad = tmp_path / "places.csv", tmp_path / "bad.csv"
+    good.write_text(GOOD, encoding="utf-8")
+    bad.write_text(HEADER + "xingfu,北门,depot,,,xf1\n", encoding="utf-8")
+    # main() runs its own event loop, as from a shell: in a thread, off this test's loop.
+    assert await asyncio.to_thread(main, ["places", "import", str(bad)]) == 1
+    assert "bad.csv:2:" in capsys.readouterr().err
+    assert await asyncio.to_thread(main, ["places", "import", str(good)]) == 0
+    assert "places:    2 created" in capsys.readouterr().out
+    assert (await _served(rt))["hp5"] == "和平里卡口"
+
+
+async def test_a_change_applied_late_does_not_undo_a_newer_one(rt: Runtime) -> None:
+    """Set for later, then a newer one applied now: when the older one's claim comes, the
+    building keeps the newer status (it is marked applied, nobody is told again)."""
+    now = rt.clock.now()
+    async with rt.db.session() as s:
+        b = await s.scalar(select(Building).where(Building.code == "xf1"))
+        assert b is not None
+        old = BuildingStatus(
+            building_id=b.id,
+            status="controlled",
+            label="管控区",
+            effective_at=now - timedelta(hours=1),
+            set_by=1,
+            created_at=now,
+        )
+        s.add(old)
+        b.status, b.status_since = "sealed", now
+        await s.flush()
+        old_id, bid = old.id, b.id
+    async with rt.db.session() as s:
+        assert await building_status.apply(rt, s, old_id) == 0
+        assert await building_status.apply(rt, s, old_id) is None  # once
+    async with rt.db.read() as s:
+        b = await s.get(Building, bid)
+        assert b is not None and b.status == "sealed"
