@@ -21,7 +21,7 @@ from bot.db import Database
 from bot.i18n import N_, gettext_for
 from bot.migrate import upgrade_async
 from bot.runtime import Runtime
-from bot.seed import DEMO, Demo, ensure_admins, seed_demo
+from bot.seed import DEMO, Demo, ensure_admins, seed_demo, seed_demo_places
 from handlers.bots import SANDBOX_TOKEN, Bots, BotSpec, specs
 from handlers.runner import BotService
 from handlers.webhook import WebhookServer
@@ -250,7 +250,8 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
                 emu.private_chat(emu.bot(spec.token), tid).started = True
         if settings.sandbox.seed_demo:
             async with db.session() as s:
-                await seed_demo(s, rt.clock)
+                if await seed_demo(s, rt.clock):
+                    await seed_demo_places(rt, s)
         base_url, base_file_url = emu.base_url, emu.base_file_url
     async with db.read() as s:
         alone = await unserved(s, settings)

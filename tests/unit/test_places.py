@@ -163,3 +163,12 @@ async def test_a_change_applied_late_does_not_undo_a_newer_one(rt: Runtime) -> N
     async with rt.db.read() as s:
         b = await s.get(Building, bid)
         assert b is not None and b.status == "sealed"
+
+
+async def test_the_sandbox_demo_has_a_point_and_a_checkpoint(rt: Runtime) -> None:
+    from bot.seed import seed_demo_places
+
+    async with rt.db.session() as s:
+        await seed_demo_places(rt, s)
+    served = await _served(rt)
+    assert served["xf1"] == "幸福小区北门配送点" and served["hp6"] == "和平里东门卡口"
