@@ -6,6 +6,7 @@ the notices."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from telegram import Update
@@ -32,8 +33,8 @@ DROP = Callback("bs", "x")
 SETSTATUS_USAGE = N_(
     "To set a building's status by typing: /setstatus BUILDING_CODE STATUS, e.g. /setstatus "
     "{code} {label}; from a later time: /setstatus {code} {label} 2026-12-02 08:00 (or 08:00 "
-    "for today). The statuses: {labels}. /setstatus {code} cancel cancels the changes set "
-    "for later."
+    "for today); several buildings: codes joined by commas. The statuses: {labels}. "
+    "/setstatus {code} cancel cancels the changes set for later."
 )
 
 TOLD = P_(
@@ -109,7 +110,7 @@ async def places_command(update: Update, ctx: AppContext) -> None:
 
 
 async def setstatus_command(update: Update, ctx: AppContext) -> None:
-    """/setstatus CODE STATUS [YYYY-MM-DD HH:MM | HH:MM]."""
+    """/setstatus CODE[,CODE…] STATUS [YYYY-MM-DD HH:MM | HH:MM], or CODE 取消."""
     assert update.effective_user is not None and update.effective_chat is not None
     uid = update.effective_user.id
     args = list(ctx.args or [])
@@ -120,26 +121,34 @@ async def setstatus_command(update: Update, ctx: AppContext) -> None:
             _(SETSTATUS_USAGE).format(code=_("CODE"), label=labels[0], labels="、".join(labels))
         )
         return
-    code, word, when = args[0], args[1], " ".join(args[2:])
+    # Several buildings at once: /setstatus xf1,xf2,xf3 封控区 (all or none).
+    codes = [c for c in re.split(r"[,，、;；]", args[0]) if c]
+    word, when = args[1], " ".join(args[2:])
     rt = ctx.rt
     if word.lower() in CANCEL_WORDS and not when:
-        done = await attempt(
-            update, ctx, lambda w: building_status.cancel_pending(rt, w.session, uid, code)
-        )
+
+        async def cancel(w: Any) -> list[tuple[str, int]]:
+            return [await building_status.cancel_pending(rt, w.session, uid, c) for c in codes]
+
+        done = await attempt(update, ctx, cancel)
         if done is not None:
             await update.effective_chat.send_message(
-                ngettext(_, CANCELLED, done[1]).format(building=done[0], n=done[1])
+                "\n".join(ngettext(_, CANCELLED, n).format(building=b, n=n) for b, n in done)
             )
         return
 
-    async def do(w: Any) -> building_status.Change:
+    async def do(w: Any) -> list[building_status.Change]:
         at = parse_when(when, rt.clock.now(), rt.timezone) if when else None
-        return await building_status.set_status(rt, w.session, uid, code, word, at)
+        return [await building_status.set_status(rt, w.session, uid, c, word, at) for c in codes]
 
-    change = await attempt(update, ctx, do)
-    if change is None:
+    changes = await attempt(update, ctx, do)
+    if changes is None:
         return
     _ = await ctx.gettext()
+    await update.effective_chat.send_message("\n".join(_said(c, rt.timezone, _) for c in changes))
+
+
+def _said(change: building_status.Change, tz: str, _: Gettext) -> str:
     if change.applied:
         text = ngettext(_, TOLD, change.told).format(
             building=change.building, status=change.label, n=change.told
@@ -148,13 +157,13 @@ async def setstatus_command(update: Update, ctx: AppContext) -> None:
         text = _("🕘 {building} becomes {status} at {when}. Its households are told then.").format(
             building=change.building,
             status=change.label,
-            when=local_time(change.effective_at, rt.timezone, "%Y-%m-%d %H:%M"),
+            when=local_time(change.effective_at, tz, "%Y-%m-%d %H:%M"),
         )
     if change.pickup_without_place:
         text += "\n" + _(
             "⚠️ No distribution point serves this building: its errands still go to the door."
         )
-    await update.effective_chat.send_message(text)
+    return text
 
 
 async def place_chosen(update: Update, ctx: AppContext) -> None:

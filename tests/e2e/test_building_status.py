@@ -306,9 +306,13 @@ async def test_stats_and_the_ledger_show_buildings_by_status(harness: Harness) -
     h = harness
     await _places(h)
     boss = h.person(STAFF)
-    for code, word in (("xf1", "封控区"), ("xf2", "封控区"), ("hp5", "防范区")):
-        boss.say(f"/setstatus {code} {word}")
-        await boss.expect(word)
+    boss.say("/setstatus xf1,xf2 封控区")  # several at once
+    both = await boss.expect("封控区")
+    assert "幸福小区 1栋" in text_of(both) and "幸福小区 2栋" in text_of(both)
+    boss.say("/setstatus hp5,nowhere 防范区")  # all or none
+    await boss.expect("nowhere")
+    boss.say("/setstatus hp5 防范区")
+    await boss.expect("防范区")
     zhou = await h.register(1001, "周阿姨", building_code="xf1")
     order_id = await h.order_by_service(zhou.user_id)
     from tests.factories import run_to_door
