@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.db import affected_rows
@@ -206,12 +206,23 @@ async def apply(rt: Runtime, session: AsyncSession, change_id: int) -> int | Non
         return None
     row = await session.get(BuildingStatus, change_id, populate_existing=True)
     assert row is not None
+    # The building's status now, in one conditional UPDATE: a change set earlier for a later
+    # time must not undo a newer one applied since (by this instance or another).
+    moved = await affected_rows(
+        session,
+        update(Building)
+        .where(
+            Building.id == row.building_id,
+            or_(Building.status_since.is_(None), Building.status_since <= row.effective_at),
+        )
+        .values(status=row.status, status_since=row.effective_at)
+        .execution_options(synchronize_session=False),
+    )
+    if moved != 1:
+        return 0
     t = await _target(session, row.building_id)
     b = t.building
-    # A change set earlier for a later time must not undo a newer one applied since.
-    if b.status_since is not None and b.status_since > row.effective_at:
-        return 0
-    b.status, b.status_since = row.status, row.effective_at
+    await session.refresh(b)
     sdef = rt.settings.building_status.get(t.community.code, row.status)
     if sdef is None:  # (the config changed since it was set: nothing to tell)
         return 0
