@@ -88,7 +88,7 @@ async def places_command(update: Update, ctx: AppContext) -> None:
         await update.effective_chat.send_message(_("No buildings in your scope yet."))
         return
     labels = _labels(ctx, found[0][0].code)
-    code = next(b.code for _c, views in found for v in views for b in v.buildings)
+    code = next((b.code for _c, views in found for v in views for b in v.buildings), _("CODE"))
     lines.append(_(SETSTATUS_USAGE).format(code=code, label=labels[0], labels="、".join(labels)))
     lines.append(
         _(
