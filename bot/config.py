@@ -27,6 +27,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bot.status_config import BuildingStatusSection
+
 ENV_PREFIX = "PAOTUI_"
 CONFIG_ENV = "PAOTUI_CONFIG"
 
@@ -382,6 +384,7 @@ class Settings(BaseSettings):
     sandbox: SandboxSection = Field(default_factory=SandboxSection)
     admins: AdminsSection = Field(default_factory=AdminsSection)
     community: CommunitySection = Field(default_factory=CommunitySection)
+    building_status: BuildingStatusSection = Field(default_factory=BuildingStatusSection)
     # A district: one bot per community (or per few); none: [bot] token serves every community.
     bots: list[BotEntry] = Field(default_factory=list)
 

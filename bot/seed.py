@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import Clock
+from bot.runtime import Runtime
 from models import (
     Building,
     Community,
@@ -118,6 +119,23 @@ async def seed_demo(session: AsyncSession, clock: Clock, demo: Demo = DEMO) -> b
         )
     await session.flush()
     return True
+
+
+# The demo community's distribution point and checkpoint (issue 17), as a places CSV: the
+# sandbox imports it once, with the community, so 🏢 and the building statuses can be tried.
+DEMO_PLACES = (
+    "community_code,place,kind,location,pickup_times,buildings\n"
+    'xingfu,幸福小区北门配送点,point,北门外空地,"每天 9:00-11:00, 16:00-18:00",xf1 xf2 xf3\n'
+    "xingfu,和平里东门卡口,checkpoint,和平里东门,每天 8:00-20:00,hp5 hp6\n"
+)
+
+
+async def seed_demo_places(rt: Runtime, session: AsyncSession) -> None:
+    """The demo's places (`DEMO_PLACES`), once the demo community is there."""
+    from bot.services import places
+
+    result = await places.import_csv(rt, session, DEMO_PLACES)
+    assert not result.errors, result.errors
 
 
 async def ensure_admins(session: AsyncSession, clock: Clock, telegram_ids: list[int]) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from bot.runtime import Runtime
 from bot.services import (
+    building_status,
     care_checkins,
     escalation,
     groupbuys,
@@ -36,6 +37,8 @@ PARTS: tuple[tuple[str, Due], ...] = (
     ("handovers", roster.handover_due),
     ("care check-ins", care_checkins.ask_due),
     ("care alerts", care_checkins.alert_due),
+    # Before the repeating orders: an occurrence due now follows the status due now.
+    ("building statuses", building_status.apply_due),
     ("scheduled notices", notices.send_due),
     ("group-buy deadlines", groupbuys.close_due),
     ("repeating orders", repeat_sweep.fire_due),

@@ -16,6 +16,7 @@ from bot.config import ConfigError, Settings
 from cli.backup import register_backup_parser
 from cli.common import database, read_text, run_import, settings_from
 from cli.merchant import register_merchant_parser
+from cli.places import register_places_parser
 from cli.reports import register_export_parser
 from cli.resident import register_resident_parser
 from cli.setup import add_setup_commands
@@ -179,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_resident_parser(sub)
     register_backup_parser(sub)  # backup, restore
     register_merchant_parser(sub)
+    register_places_parser(sub)  # places import
     return p
 
 

@@ -81,6 +81,7 @@ _NOUN = {
     "通知": "notice(s)",
     "通知回执": "notice receipt(s)",
     "关爱名单": "care household(s)",
+    "楼栋状态": "building(s)",
     "操作记录": "audit row(s)",
 }
 

@@ -54,6 +54,7 @@ from handlers import (
     ordering,
     payments,
     phone_orders,
+    places,
     privately,
     registration,
     relay,
@@ -204,6 +205,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
         *waiting.waiting_handlers(),
         *payments.payment_handlers(),
         *repeats.repeat_handlers(),
+        *places.places_handlers(),
     ):
         app.add_handler(handler)
 
@@ -245,6 +247,8 @@ COMMANDS = (
     ("groupbuy", N_("Staff: open a group-buy (团购) of a partner merchant")),
     ("merchant", N_("Partner merchants: my group-buy orders")),
     ("gbcheck", N_("Staff: a group-buy's receipts, problems and payments")),
+    ("places", N_("Staff: distribution points, checkpoints, buildings' status")),
+    ("setstatus", N_("Staff: set a building's status (封控区 / 管控区 / 防范区)")),
     ("language", "中文 / English"),
     ("help", N_("What this bot does")),
     ("cancel", N_("Stop what you are doing")),

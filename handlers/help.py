@@ -81,6 +81,11 @@ HELP_STAFF_GBCHECK = N_(
     "/gbcheck N shows a group-buy after its deadline: doors delivered, received and paid, the "
     "problems households reported (✅ Handled) and who has not paid (💵 marks one paid)."
 )
+HELP_STAFF_PLACES = N_(
+    "/places (🏢) lists the distribution points and checkpoints, the buildings each serves and "
+    "their status; /setstatus CODE STATUS [time] sets a building's status (its residents are "
+    "told the rules)."
+)
 HELP_STAFF_CARE = N_(
     "/care keeps the care list (包保): vulnerable households, who is responsible for each, "
     "home isolation. They are asked each morning whether all is well."
@@ -118,6 +123,7 @@ async def help_command(update: Update, ctx: AppContext) -> None:
             HELP_STAFF_REPEATS,
             HELP_STAFF_GROUPBUY,
             HELP_STAFF_GBCHECK,
+            HELP_STAFF_PLACES,
         )
         parts.append("\n".join(_(m) for m in staff_help))
     if roles and roles.volunteer_id:

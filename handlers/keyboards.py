@@ -39,6 +39,7 @@ STAFF_ROSTER = N_("🗓 Roster")
 STAFF_VOLUNTEERS = N_("🙋 Volunteers")
 STAFF_PHONE_ORDER = N_("📞 Order by phone")
 STAFF_REPEATS = N_("🔁 Repeating orders")
+STAFF_PLACES = N_("🏢 Buildings & points")
 # The volunteer's menu.
 VOLUNTEER_TASKS = N_("🧾 My tasks")
 VOLUNTEER_DUTY = N_("🟢 On/off duty")
@@ -55,6 +56,7 @@ STAFF_LABELS = (
     STAFF_VOLUNTEERS,
     STAFF_PHONE_ORDER,
     STAFF_REPEATS,
+    STAFF_PLACES,
 )
 VOLUNTEER_LABELS = (VOLUNTEER_TASKS, VOLUNTEER_DUTY, VOLUNTEER_SHIFTS, VOLUNTEER_HISTORY)
 MENU_LABELS = (
@@ -130,7 +132,7 @@ def staff_menu(_: Gettext, *, resident: bool = False) -> ReplyKeyboardMarkup:
         [STAFF_STATS, STAFF_TODO, STAFF_CARE],
         [STAFF_NOTICE, STAFF_NOTICES, STAFF_EXPORT],
         [STAFF_ROSTER, STAFF_VOLUNTEERS, MENU_HELP],
-        [STAFF_PHONE_ORDER, STAFF_REPEATS],
+        [STAFF_PHONE_ORDER, STAFF_REPEATS, STAFF_PLACES],
     ]
     return _keyboard(rows + ([RESIDENT_ROW] if resident else []), _)
 

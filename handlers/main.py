@@ -22,7 +22,7 @@ from bot.demo_supplies import seed_demo_supplies
 from bot.i18n import N_, gettext_for
 from bot.migrate import upgrade_async
 from bot.runtime import Runtime
-from bot.seed import DEMO, Demo, ensure_admins, seed_demo
+from bot.seed import DEMO, Demo, ensure_admins, seed_demo, seed_demo_places
 from handlers.bots import SANDBOX_TOKEN, Bots, BotSpec, specs
 from handlers.runner import BotService
 from handlers.webhook import WebhookServer
@@ -259,6 +259,8 @@ async def serve(settings: Settings, *, stop: asyncio.Event | None = None) -> Non
         if settings.sandbox.seed_demo:
             async with db.session() as s:
                 seeded = await seed_demo(s, rt.clock)
+                if seeded:
+                    await seed_demo_places(rt, s)
             if seeded:
                 await seed_demo_supplies(rt)
         base_url, base_file_url = emu.base_url, emu.base_file_url

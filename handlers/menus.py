@@ -11,11 +11,12 @@ from typing import Any
 
 from telegram.ext import MessageHandler, filters
 
-from handlers import care, notice_receipts, repeats, reports, roster, staff, volunteer
+from handlers import care, notice_receipts, places, repeats, reports, roster, staff, volunteer
 from handlers.keyboards import (
     STAFF_CARE,
     STAFF_EXPORT,
     STAFF_NOTICES,
+    STAFF_PLACES,
     STAFF_REPEATS,
     STAFF_ROSTER,
     STAFF_STATS,
@@ -44,6 +45,7 @@ def menu_handlers() -> list[Any]:
         (STAFF_ROSTER, roster.roster_command),
         (STAFF_VOLUNTEERS, staff.volunteers_command),
         (STAFF_REPEATS, repeats.staff_list),
+        (STAFF_PLACES, places.places_command),
         (VOLUNTEER_TASKS, volunteer.my_tasks),
         (VOLUNTEER_DUTY, volunteer.duty),
         (VOLUNTEER_SHIFTS, roster.shifts_command),

@@ -13,7 +13,7 @@ from telegram.ext import CommandHandler, ConversationHandler, MessageHandler, fi
 from bot.buttons import Button
 from bot.errors import STALE, Refused
 from bot.i18n import N_, Gettext
-from bot.services import residents
+from bot.services import building_status, residents
 from bot.services.isolation import isolating, on_the_form
 from bot.services.messages import tell
 from bot.services.orders import drafts, form, texts
@@ -313,8 +313,12 @@ async def _summary(
         else:
             me = await residents.get(s, update.effective_user.id)
             others = {r.id: r for r in await residents.recipients_of(s, update.effective_user.id)}
-    assert me is not None
-    who = others.get(d.recipient_id) if d.recipient_id else None
+        assert me is not None
+        who = others.get(d.recipient_id) if d.recipient_id else None
+        # The building's status may leave it at its distribution point (issue 17).
+        pickup = await building_status.pickup_of_building(
+            ctx.rt, s, who.building_id if who else me.building_id
+        )
     what = d.description or ""
     if d.photo:
         what += " " + _("(with a photo)")
@@ -337,7 +341,12 @@ async def _summary(
         _("What: {what}").format(what=what.strip()),
         _("Urgency: {u}").format(u=_(texts.URGENCY[urgency])),
         *texts.detail_lines(
-            d.category, answers, d.doorstep or isolated is not None, _, runner=by_phone
+            d.category,
+            answers,
+            d.doorstep or isolated is not None,
+            _,
+            runner=by_phone,
+            pickup=pickup,
         ),
         _("Deliver to: {address}").format(
             address=(

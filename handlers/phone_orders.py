@@ -16,7 +16,7 @@ from telegram.ext import ConversationHandler, MessageHandler, filters
 from bot.buttons import Button, Rows
 from bot.errors import Refused
 from bot.i18n import N_, Gettext
-from bot.services import phone_orders
+from bot.services import building_status, phone_orders
 from bot.services.orders import drafts
 from handlers import ordering
 from handlers.answers import answer, edit_or_send, pressed, respond
@@ -115,6 +115,8 @@ async def building_chosen(update: Update, ctx: AppContext) -> int:
 
     async def households(w: Work) -> tuple[str, list[phone_orders.Item]]:
         label = await phone_orders.building_label(w.session, q.from_user.id, building_id)
+        # Its status may forbid single errands (issue 17): said before any household is taken.
+        await building_status.check_errands(ctx.rt, w.session, building_id, by_phone=True)
         return label, await phone_orders.in_building(w.session, q.from_user.id, building_id)
 
     got = await attempt(update, ctx, households)

@@ -50,6 +50,8 @@ PRIVATE_COMMANDS = (
     "payqr",  # a volunteer's payment QR code
     "unpaid",  # staff: money not yet received
     "repeats",  # staff: the repeating orders in their scope
+    "places",  # staff: places, the buildings they serve, their status
+    "setstatus",  # staff: a building's status
 )
 # Commands meant for a group, or harmless there (no personal data in the answer).
 GROUP_COMMANDS = ("tasks", "bind", "help", "language", "cancel")

@@ -108,7 +108,8 @@ def _buttons(day_from: date, day_to: date, _: Gettext) -> Rows:
 async def _stats_text(w: Work, telegram_id: int, day_from: date, day_to: date, rt: Runtime) -> str:
     """The stats of a staff member's scope; Refused (NOT_STAFF) for anyone else."""
     scope = await require_staff(w.session, telegram_id)
-    st = await reports.stats_for(rt, w.session, await grid_ids(w.session, scope), day_from, day_to)
+    grids = await grid_ids(w.session, scope)
+    st = await reports.stats_for(rt, w.session, grids, day_from, day_to, w._)
     return reports.render_stats(st, w._)
 
 

@@ -12,7 +12,7 @@ from telegram.ext import CommandHandler, MessageHandler, filters
 
 from bot.buttons import Button
 from bot.i18n import N_, P_, Gettext, ngettext
-from bot.services import audit, csvfile, setup
+from bot.services import audit, csvfile, places, setup
 from handlers.answers import alert, answer, pressed
 from handlers.callback_data import Callback
 from handlers.context import AppContext
@@ -66,7 +66,7 @@ async def setup_command(update: Update, ctx: AppContext) -> None:
     )
 
 
-def _report(result: setup.ImportResult, _: Gettext) -> str:
+def _report(result: setup.ImportResult | places.ImportResult, _: Gettext) -> str:
     if result.errors:
         lines = [
             ngettext(_, BAD_LINES, len(result.errors)).format(
@@ -79,6 +79,14 @@ def _report(result: setup.ImportResult, _: Gettext) -> str:
         ]
         lines.append(_("Fix these lines and send the file again."))
         return "\n".join(lines[:40])
+    if isinstance(result, places.ImportResult):
+        return "\n".join(
+            [
+                _("Imported. Created, updated, unchanged:"),
+                _("places: {c}").format(c=_counts(result.places)),
+                _("buildings: {c}").format(c=_counts(result.buildings)),
+            ]
+        )
     return "\n".join(
         [
             _("Imported. Created, updated, unchanged:"),
@@ -116,6 +124,20 @@ async def csv_received(update: Update, ctx: AppContext) -> None:
         return
     except TelegramError:
         await msg.reply_text(_("I could not download the file. Please send it again."))
+        return
+    if places.is_places_file(text):  # distribution points and checkpoints (issue 17)
+        async with ctx.rt.db.session() as s:
+            done = await places.import_csv(ctx.rt, s, text, codes, _=_)
+            if not done.errors:
+                await audit.record(
+                    s,
+                    ctx.rt.clock,
+                    update.effective_user.id,
+                    "places.imported",
+                    msg.document.file_name or "",
+                    rows=done.rows,
+                )
+        await msg.reply_text(_report(done, _))
         return
     async with ctx.rt.db.session() as s:
         # Community staff set up their own community only (codes; None for an admin).

@@ -27,6 +27,7 @@ from models.groupbuys import (
     Product,
 )
 from models.messaging import ChatBot, ChatState, FloodCounter, InboxUpdate, OutboxMessage
+from models.places import BuildingStatus, Place
 from models.repeats import Repeat
 from models.state_machine import TRANSITIONS, TransitionError, check_transition
 from models.tables import (
@@ -63,6 +64,7 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Building",
+    "BuildingStatus",
     "CareCheck",
     "CareFlag",
     "Category",
@@ -97,6 +99,7 @@ __all__ = [
     "OutboxKind",
     "OutboxMessage",
     "OutboxStatus",
+    "Place",
     "Product",
     "Recipient",
     "Repeat",

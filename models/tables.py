@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
@@ -27,6 +27,9 @@ from models.enums import (
     Urgency,
     VolunteerStatus,
 )
+
+if TYPE_CHECKING:
+    from models.places import Place
 
 
 class Community(Base):
@@ -81,6 +84,11 @@ class Building(Base):
     # Short code for the building's registration deep link (/start b_<code>).
     code: Mapped[str] = mapped_column(String(32), unique=True)
     units: Mapped[int] = mapped_column(Integer, default=1)
+    # Issue 17 (models/places.py): the distribution point or checkpoint serving it, and its
+    # status now (a key of [building_status]; None: none set) with the time it took effect.
+    place_id: Mapped[int | None] = mapped_column(ForeignKey("places.id"), index=True)
+    status: Mapped[str | None] = mapped_column(String(32))
+    status_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     grid: Mapped[Grid] = relationship(back_populates="buildings")
     compound: Mapped[Compound] = relationship()
@@ -314,6 +322,9 @@ class Order(Base):
     # whether it was created late (the bot was down at its time).
     repeat_id: Mapped[int | None] = mapped_column(Integer, index=True)
     repeat_late: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # Left at this distribution point or checkpoint instead of the door: the building's status
+    # said "pickup" when the order was made (models/places.py).
+    place_id: Mapped[int | None] = mapped_column(ForeignKey("places.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -324,6 +335,7 @@ class Order(Base):
     volunteer: Mapped[Volunteer | None] = relationship()
     building: Mapped[Building] = relationship()
     grid: Mapped[Grid] = relationship()
+    place: Mapped[Place | None] = relationship()
 
 
 class OrderPost(Base):

@@ -61,7 +61,16 @@ VOLUNTEERS_1 = [tid for tid, _ in DEMO.grids[0].volunteers]
 VOLUNTEERS_2 = [tid for tid, _ in DEMO.grids[1].volunteers]
 STAFF = DEMO.staff[0][0]
 # The ledger workbook's sheets, in order, as a Chinese-speaking staff member gets them.
-LEDGER_SHEETS = ["订单", "订单记录", "志愿者", "通知", "通知回执", "关爱名单", "操作记录"]
+LEDGER_SHEETS = [
+    "订单",
+    "订单记录",
+    "志愿者",
+    "通知",
+    "通知回执",
+    "关爱名单",
+    "楼栋状态",
+    "操作记录",
+]
 
 
 _ZH = gettext_for("zh_CN")

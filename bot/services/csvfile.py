@@ -60,6 +60,11 @@ COLUMN_LABELS = {
     "name": N_("the name column"),
     "unit": N_("the unit column"),
     "price": N_("the price column"),
+    "place": N_("the place column"),
+    "kind": N_("the kind column"),
+    "buildings": N_("the buildings column"),
+    "location": N_("the location column"),
+    "pickup_times": N_("the pickup_times column"),
 }
 
 

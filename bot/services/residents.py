@@ -200,6 +200,7 @@ class RecipientInfo:
     name: str
     phone: str
     address: str
+    building_id: int = 0
 
 
 async def add_recipient(
@@ -251,7 +252,11 @@ async def recipients_of(session: AsyncSession, owner_telegram_id: int) -> list[R
         assert info is not None
         out.append(
             RecipientInfo(
-                r.id, r.name, r.phone, address_text(info.community, info.label, r.unit, r.room)
+                r.id,
+                r.name,
+                r.phone,
+                address_text(info.community, info.label, r.unit, r.room),
+                r.building_id,
             )
         )
     return out

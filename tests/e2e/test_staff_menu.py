@@ -93,6 +93,7 @@ async def test_each_menu_button_does_what_its_command_does(harness: Harness) -> 
     await _same(boss, "/roster", keyboards.STAFF_ROSTER)
     await _same(boss, "/volunteers", keyboards.STAFF_VOLUNTEERS)
     await _same(boss, "/repeats", keyboards.STAFF_REPEATS)
+    await _same(boss, "/places", keyboards.STAFF_PLACES)
     boss.say(Z(keyboards.STAFF_TODO))
     await boss.expect(Z(alert_handlers.NOTHING_TO_DO))
     boss.say(Z(keyboards.STAFF_NOTICE))

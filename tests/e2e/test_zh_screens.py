@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from bot.config import Settings
+from bot.seed import DEMO
 from handlers.keyboards import MENU_LANGUAGE
 from tests.conftest import make_settings
 from tests.factories import (
@@ -405,6 +406,30 @@ RESIDENT_AFTER: list[tuple[str, Step]] = [
     ("resident: 🔁 every month on the 31st, until a day typed", repeat_until),
     ("resident: /orders with a repeating order", repeat_list),
 ]
+
+
+async def places_and_status(w: Walk) -> None:
+    """/places after a places file, then ✏️ a point → a building → a status by buttons (the
+    residents' notice is checked too)."""
+    from bot.services import places
+
+    async with w.h.rt.db.session() as s:
+        await places.import_csv(
+            w.h.rt,
+            s,
+            "community_code,place,kind,location,pickup_times,buildings\n"
+            "xingfu,北门配送点,point,北门外,每天 9:00-11:00,xf1 xf2 xf3\n",
+        )
+    w.boss.say("/places")
+    view = await w.boss.expect(lambda m: "bs:p:" in str(m.get("reply_markup")))
+    await w.boss.press(view, "北门配送点")
+    which = await w.boss.expect(lambda m: "bs:b:" in str(m.get("reply_markup")))
+    await w.boss.press_data(which, next(d for _, d in buttons(which) if d.startswith("bs:b:")))
+    statuses = await w.h.wait_edit(STAFF, which["message_id"], lambda m: "bs:s:" in str(m))
+    await w.boss.press(statuses, "管控区")
+    await w.h.wait_edit(STAFF, which["message_id"], lambda m: not buttons(m))
+
+
 STAFF_SCREENS: list[tuple[str, Step]] = [
     ("staff: help", staff_help),
     ("staff: /stats", stats),
@@ -417,6 +442,7 @@ STAFF_SCREENS: list[tuple[str, Step]] = [
     ("staff: /setup", setup_screen),
     ("staff: /setup, a file with mistakes", setup_bad_file),
     ("staff: 📞 an order by phone", phone_order),
+    ("staff: /places, a building's status by buttons", places_and_status),
 ]
 SCREENS = RESIDENT_BEFORE + VOLUNTEER + RESIDENT_AFTER + STAFF_SCREENS
 
@@ -435,6 +461,8 @@ async def test_every_main_screen_is_chinese(harness: Harness) -> None:
     w = Walk(h, h.person(1001, "周阿姨"), h.person(VOLUNTEERS_1[0]), h.person(STAFF))
     names = {"周阿姨", "王刚", "赵书记"}
     names |= {u.get("first_name", "") for u in h.emu.users.values() if isinstance(u, dict)}
+    # Building codes are data staff typed (xf1), shown to be typed back (/setstatus xf1 …).
+    names |= {code for *_rest, code, _units in (b for g in DEMO.grids for b in g.buildings)}
     found: list[str] = []
     shown: dict[str, int] = {}
     for name, step in SCREENS:

@@ -236,6 +236,7 @@ async def test_the_ledger_in_english(rt: Runtime) -> None:
         "Notices",
         "Notice receipts",
         "Care register",
+        "Building status",
         "Audit log",
     ]
     orders = _rows(wb["Orders"])

@@ -138,7 +138,14 @@ def resident_card(
         "",
         "📝 " + _shortened(o.description or texts.description_preview(o, _)),
         # Read by whoever took a phone order: the resident's door, not "your" door.
-        *texts.detail_lines(o.category, texts.answers_of(o), o.doorstep, _, runner=o.relayed),
+        *texts.detail_lines(
+            o.category,
+            texts.answers_of(o),
+            o.doorstep,
+            _,
+            runner=o.relayed,
+            pickup=o if o.pickup_name else None,
+        ),
         _("Deliver to: {address}").format(
             address=_(texts.PERSON_AT).format(
                 name=o.contact_name, address=f"{o.compound} {o.building} {o.unit}-{o.room}"

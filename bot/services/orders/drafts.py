@@ -22,7 +22,7 @@ from bot.errors import Refused, stale
 from bot.i18n import LANGUAGES, N_, P_, gettext_for
 from bot.limits import TEXT_LIMIT, check_fits
 from bot.runtime import Runtime
-from bot.services import care_flags, ladder
+from bot.services import building_status, care_flags, ladder
 from bot.services.amounts import MAX_FEN
 from bot.services.isolation import isolating
 from bot.services.orders import cards, form, kinds, routing, texts
@@ -160,6 +160,8 @@ async def start_draft(
     rt: Runtime, session: AsyncSession, telegram_id: int, category: str | None = None
 ) -> DraftView:
     resident = await _resident_or_refuse(session, telegram_id)
+    # The building's status may forbid single errands (issue 17): said before the form.
+    await building_status.check_errands(rt, session, resident.building_id)
     await _check_cap(rt, session, resident.id)
     return await _new_draft(
         rt, session, resident.id, category=Category(category).value if category else None
@@ -198,6 +200,9 @@ async def start_phone_draft(
     from bot.services import phone_orders  # the household's scope; it imports this module
 
     await phone_orders.household_in_reach(session, telegram_id, resident_id)
+    household = await session.get(Resident, resident_id)
+    assert household is not None
+    await building_status.check_errands(rt, session, household.building_id, by_phone=True)
     await _check_cap(rt, session, resident_id, by_phone=True)
     return await _new_draft(rt, session, resident_id, entered_by=telegram_id)
 
@@ -496,6 +501,10 @@ async def submit_draft(
         select(Building).where(Building.id == who.building_id).options(selectinload(Building.grid))
     )
     assert b is not None
+    # The building's status (issue 17), as it is now: errands may be refused, or left at the
+    # building's distribution point instead of the door.
+    await building_status.check_errands(rt, session, b.id, by_phone=d.entered_by is not None)
+    pickup = await building_status.pickup_place(rt, session, b.id)
     # Home isolation (包保): doorstep-only and priority; the form told the household so.
     isolated = isolating(resident.isolation_until, rt.today())
     o = Order(
@@ -522,6 +531,7 @@ async def submit_draft(
         status=S.OPEN,
         repeat_id=repeat_id,
         repeat_late=late,
+        place_id=pickup,
         escalation_step=0,
         escalate_at=ladder.due_at(rt.settings.escalation, S.OPEN, d.urgency or "normal", now),
         channel="phone" if d.entered_by is not None else "bot",

@@ -10,7 +10,7 @@ description with every contact detail masked (bot/services/redact.py).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from bot.buttons import Button, Rows, order_action, relay_action
 from bot.i18n import N_, Gettext, local_time
@@ -18,6 +18,7 @@ from bot.services import redact
 from bot.services.amounts import yuan
 from bot.services.orders import form, kinds
 from bot.services.orders.views import OrderView
+from bot.services.places import KIND_LABELS
 
 CATEGORY = {
     "groceries": N_("Groceries"),
@@ -34,6 +35,10 @@ URGENCY = {
 # The card comes right above it (cards.changed), with the button it names.
 AT_DOOR = N_(
     "{title} is at your door ({time}). Please take it in and press ✅ Received on the card above."
+)
+AT_POINT = N_(
+    "{title} was left at {place} ({time}). Please pick it up there and press ✅ Received on "
+    "the card above."
 )
 
 # Who and where, on a card or a summary ("周阿姨，幸福小区 1栋 1-302").
@@ -99,7 +104,10 @@ def group_post(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
     urgent = "🔴 " if o.urgency == "urgent" else ""
     lines = [
         urgent + _("New task") + " " + title(o, _),
-        "📍 " + f"{o.compound} {o.building}",
+        "📍 "
+        + f"{o.compound} {o.building}"
+        # Left at the building's point, not carried up: the volunteers may choose by it.
+        + (" · " + _("to {place}").format(place=o.pickup_name) if o.pickup_name else ""),
         "⏱ "
         + _(NEEDED[o.urgency])
         + " · "
@@ -121,8 +129,44 @@ def choice_label(category: str, key: str, value: str, _: Gettext) -> str:
     return value
 
 
+class HasPickup(Protocol):
+    """Where an order is left instead of the door: an `OrderView`, or a form's
+    `building_status.Pickup` before it is sent."""
+
+    @property
+    def pickup_name(self) -> str | None: ...
+    @property
+    def pickup_kind(self) -> str: ...
+    @property
+    def pickup_location(self) -> str | None: ...
+    @property
+    def pickup_times(self) -> str | None: ...
+
+
+def pickup_lines(o: HasPickup, _: Gettext, *, runner: bool) -> list[str]:
+    """Where an order of a building with a "pickup" status is left, and when it is fetched."""
+    where = ", ".join(
+        [_(KIND_LABELS.get(o.pickup_kind, o.pickup_kind)), *filter(None, [o.pickup_location])]
+    )
+    place = f"{o.pickup_name} ({where})"
+    lines = [
+        _("📍 Leave it at {place}, not at the door: the building's status.").format(place=place)
+        if runner
+        else _("📍 It is left at {place}: please pick it up there.").format(place=place)
+    ]
+    if o.pickup_times:
+        lines.append(_("🕘 Pickup times: {times}").format(times=o.pickup_times))
+    return lines
+
+
 def detail_lines(
-    category: str, answers: dict[str, Any], doorstep: bool, _: Gettext, *, runner: bool = False
+    category: str,
+    answers: dict[str, Any],
+    doorstep: bool,
+    _: Gettext,
+    *,
+    runner: bool = False,
+    pickup: HasPickup | None = None,
 ) -> list[str]:
     """The form's answers as "Label: value" lines, in the form's order (``runner``: the hand-
     over said to the runner, of the resident's door, not "your" door)."""
@@ -138,7 +182,9 @@ def detail_lines(
         if st.key in ("budget", "amount") and str(value).isdigit():
             shown = _("{n} yuan").format(n=value)
         lines.append(_("{label}: {value}").format(label=label, value=shown))
-    if runner:
+    if pickup is not None:
+        lines += pickup_lines(pickup, _, runner=runner)
+    elif runner:
         lines.append(
             _("Contactless: knock and leave it at the resident's door.")
             if doorstep
@@ -166,6 +212,10 @@ def status_word(o: OrderView, _: Gettext) -> str:
     if o.status == "purchasing":
         return _(kinds.purchase_word(o.category, o.details) or kinds.BOUGHT)
     return _(RUNNER_STATUS.get(o.status) or STATUS[o.status])
+
+
+def _pickup(o: OrderView) -> OrderView | None:
+    return o if o.pickup_name else None
 
 
 def answers_of(o: OrderView) -> dict[str, Any]:
@@ -219,7 +269,7 @@ def runner_card(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
         *repeat_line(o, _),
         "",
         "📝 " + (o.description or description_preview(o, _)),
-        *detail_lines(o.category, answers_of(o), o.doorstep, _, runner=True),
+        *detail_lines(o.category, answers_of(o), o.doorstep, _, runner=True, pickup=_pickup(o)),
         "",
         "👤 " + o.contact_name,
         "📞 " + o.contact_phone,
@@ -237,7 +287,12 @@ def runner_card(o: OrderView, _: Gettext, tz: str) -> tuple[str, Rows]:
         # A task with nothing to buy goes from taken straight to on the way.
         "claimed": ("buy", bought) if word else ("go", _("🚶 On the way")),
         "purchasing": ("go", _("🚶 On the way")),
-        "delivering": ("done", _("📦 Delivered at the door")),
+        "delivering": (
+            "done",
+            _("📦 Left at {place}").format(place=o.pickup_name)
+            if o.pickup_name
+            else _("📦 Delivered at the door"),
+        ),
     }.get(o.status)
     if step:
         rows.append([Button(step[1], order_action(step[0], o.id))])
@@ -310,6 +365,11 @@ def resident_notice(o: OrderView, _: Gettext, tz: str) -> str:
         "cancelled": _("{title} was cancelled ({time})."),
         "unfulfillable": _("Sorry, {title} could not be done ({time})."),
     }[o.status].format(title=title(o, _), name=name, time=when)
+    if o.status == "delivered" and o.pickup_name:
+        # Left at the building's point (its status said "pickup"), not at the door.
+        text = _(AT_POINT).format(title=title(o, _), place=o.pickup_name, time=when)
+        if o.pickup_times:
+            text += "\n" + _("🕘 Pickup times: {times}").format(times=o.pickup_times)
     word = kinds.purchase_word(o.category, o.details)
     if o.status == "purchasing" and word not in (None, kinds.BOUGHT):
         # A gas card topped up, papers printed: not "bought the items".

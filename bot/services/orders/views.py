@@ -31,6 +31,7 @@ LOAD = (
     selectinload(Order.grid).selectinload(Grid.community),
     selectinload(Order.resident),
     selectinload(Order.volunteer),
+    selectinload(Order.place),
 )
 
 
@@ -89,6 +90,12 @@ class OrderView:
     # An occurrence of a repeating errand, and whether it was made late (the bot was down).
     repeat_id: int | None = None
     repeat_late: bool = False
+    # Left at a distribution point or checkpoint instead of the door (the building's status
+    # said "pickup" when it was ordered): its name, kind, location and pickup times.
+    pickup_name: str | None = None
+    pickup_kind: str = ""
+    pickup_location: str | None = None
+    pickup_times: str | None = None
 
     @property
     def volunteer_first_name(self) -> str:
@@ -143,6 +150,10 @@ def view(o: Order) -> OrderView:
         household_on_telegram=o.resident.telegram_id is not None,
         repeat_id=o.repeat_id,
         repeat_late=o.repeat_late,
+        pickup_name=o.place.name if o.place else None,
+        pickup_kind=o.place.kind if o.place else "",
+        pickup_location=o.place.location if o.place else None,
+        pickup_times=o.place.pickup_times if o.place else None,
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -24,6 +24,7 @@ from bot.i18n import N_, P_, Gettext, Plural, ngettext
 from bot.limits import TEXT_LIMIT, tg_len
 from bot.runtime import Runtime
 from bot.services.orders import texts
+from bot.services.reports import building_counts
 from bot.services.reports.days import day_bounds
 from bot.services.reports.durations import median, seconds_between
 from models import Grid, Order, OrderEvent, OrderStatus, Volunteer
@@ -72,6 +73,8 @@ class Stats:
     unclaimed: list[Waiting] = field(default_factory=list)
     # How the orders came (issue 16): "bot" (the resident's own chat), "phone" (taken by phone).
     by_channel: dict[str, int] = field(default_factory=dict)
+    # The buildings by status, already in words (issue 17: building_counts.lines).
+    building_lines: list[str] = field(default_factory=list)
 
 
 def _minutes(a: datetime, b: datetime) -> float:
@@ -342,16 +345,29 @@ async def stats(
 
 
 async def stats_for(
-    rt: Runtime, session: AsyncSession, grid_ids: Iterable[int], day_from: date, day_to: date
+    rt: Runtime,
+    session: AsyncSession,
+    grid_ids: Iterable[int],
+    day_from: date,
+    day_to: date,
+    _: Gettext | None = None,
 ) -> Stats:
-    return await stats(
+    """The stats; with ``_``, the buildings by status too, in that language."""
+    ids = tuple(grid_ids)
+    made = await stats(
         session,
-        grid_ids,
+        ids,
         day_from,
         day_to,
         rt.clock.now(),
         tz=rt.timezone,
         unclaimed_minutes=rt.settings.reports.unclaimed_minutes,
+    )
+    if _ is None:
+        return made
+    counts = await building_counts.by_status(session, ids)
+    return replace(
+        made, building_lines=building_counts.lines(counts, rt.settings.building_status, _)
     )
 
 
@@ -457,6 +473,7 @@ def _render(s: Stats, _: Gettext, grids: int, volunteers: int, waiting: int) -> 
             for v in shown_vols
         )
         lines.extend([more] if more else [])
+    lines.extend(s.building_lines)
     lines.append("")
     if s.unclaimed:
         shown_waiting, more = _first(s.unclaimed, waiting, MORE_WAITING, _)

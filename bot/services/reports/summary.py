@@ -56,8 +56,8 @@ async def summary_due(rt: Runtime) -> int:
             grids = [g for g, _ in await grids_of(session, tid)]
             if not grids:
                 continue
-            s = await stats_for(rt, session, grids, today, today)
             _ = gettext_for(langs[tid])
+            s = await stats_for(rt, session, grids, today, today, _)
             title = _(SUMMARY_TITLE)
             outbox.enqueue(
                 session,

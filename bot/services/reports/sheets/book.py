@@ -1,7 +1,7 @@
 """The ledger's sheets put together, in their order: orders, order events, volunteers,
-notices, notice receipts, care list, audit log, then one per group-buy. Pure once the rows are
-read (no session): the export builds them in a child process. In Chinese unless told the
-reader's language."""
+notices, notice receipts, care list, building status, audit log, then one per group-buy. Pure
+once the rows are read (no session): the export builds them in a child process. In Chinese
+unless told the reader's language."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import Gettext, gettext_for
 from bot.services.reports.sheets.audit_sheet import audit_sheet
+from bot.services.reports.sheets.buildings_sheet import buildings_sheet
 from bot.services.reports.sheets.care_sheet import care_sheet
 from bot.services.reports.sheets.data import LedgerData, ledger_data
 from bot.services.reports.sheets.events_sheet import events_sheet
@@ -36,6 +37,7 @@ def build_sheets(data: LedgerData, _: Gettext = ZH) -> list[Sheet]:
         notices_sheet(data, names, _),
         receipts_sheet(data, _),
         care_sheet(data, names, _),
+        buildings_sheet(data, names, _),
         audit_sheet(data, names, _),
         *groupbuy_sheets(data.groupbuys, data.tz, _),
     ]

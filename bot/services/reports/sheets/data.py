@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import String, cast, literal, select
+from sqlalchemy import String, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.reports.days import day_bounds
@@ -19,6 +19,7 @@ from bot.services.scope import Scope, grid_ids
 from models import (
     AuditEntry,
     Building,
+    BuildingStatus,
     CareCheck,
     Community,
     Compound,
@@ -28,6 +29,7 @@ from models import (
     Order,
     OrderEvent,
     OutboxMessage,
+    Place,
     Resident,
     ResidentCareFlag,
     Staff,
@@ -71,6 +73,9 @@ class LedgerData:
     care_checks: list[tuple[Any, ...]]
     # The group-buys of the days and their households in scope (issue 17).
     groupbuys: GroupBuyData = field(default_factory=GroupBuyData)
+    # Each building in scope (issue 17): id, grid id, code, its place's name, its status's
+    # label (as set), since when, and the orders delivered to it in the days.
+    building_status: list[tuple[Any, ...]] = field(default_factory=list)
 
 
 async def _rows(session: AsyncSession, stmt: Any) -> list[tuple[Any, ...]]:
@@ -292,6 +297,49 @@ async def _buildings(session: AsyncSession) -> dict[int, str]:
     return {bid: f"{compound} {name}" for bid, compound, name in rows.all()}
 
 
+async def _building_status(
+    session: AsyncSession, grids: tuple[int, ...], start: datetime, end: datetime
+) -> list[tuple[Any, ...]]:
+    """Each building of these grids with its place, status and the orders delivered to it."""
+    labels: dict[int, str] = {}
+    for bid, label in (
+        await session.execute(
+            select(BuildingStatus.building_id, BuildingStatus.label)
+            .join(Building, Building.id == BuildingStatus.building_id)
+            .where(
+                Building.grid_id.in_(grids),
+                BuildingStatus.applied_at.is_not(None),
+                BuildingStatus.effective_at == Building.status_since,
+            )
+            .order_by(BuildingStatus.id)
+        )
+    ).all():
+        labels[bid] = label  # the last applied for the time it took effect
+    delivered = dict(
+        (
+            await session.execute(
+                select(Order.building_id, func.count())
+                .where(
+                    Order.grid_id.in_(grids),
+                    Order.delivered_at >= start,
+                    Order.delivered_at < end,
+                )
+                .group_by(Order.building_id)
+            )
+        ).all()
+    )
+    rows = await session.execute(
+        select(Building.id, Building.grid_id, Building.code, Place.name, Building.status_since)
+        .outerjoin(Place, Place.id == Building.place_id)
+        .where(Building.grid_id.in_(grids))
+        .order_by(Building.grid_id, Building.id)
+    )
+    return [
+        (bid, gid, code, place or "", labels.get(bid, ""), since, delivered.get(bid, 0))
+        for bid, gid, code, place, since in rows.all()
+    ]
+
+
 async def _resident_names(session: AsyncSession, audit: list[tuple[Any, ...]]) -> dict[int, str]:
     """The names of the residents audit rows are about (``resident:1``, ``residents:1,2``)."""
     ids: set[int] = set()
@@ -424,4 +472,5 @@ async def ledger_data(
         care_flags=care_flags,
         care_checks=care_checks,
         groupbuys=await groupbuy_data(session, grids, start, end),
+        building_status=await _building_status(session, grids, start, end),
     )
