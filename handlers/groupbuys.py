@@ -323,7 +323,7 @@ async def photo_received(update: Update, ctx: AppContext) -> int:
     )
     if o is not None:
         _ = await ctx.gettext()
-        await msg.reply_text(_(DELIVERED_OK).format(point=_(texts.POINT)))
+        await msg.reply_text(_(DELIVERED_OK).format(point=o.head.point or _(texts.POINT)))
     return ConversationHandler.END
 
 

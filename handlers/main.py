@@ -87,6 +87,7 @@ SWEEP_LABELS = {
     "care alerts": N_("care alerts: {n}"),
     "scheduled notices": N_("scheduled notices sent: {n}"),
     "group-buy deadlines": N_("group-buys closed at their deadline: {n}"),
+    "building statuses": N_("building status changes applied: {n}"),
     "repeating orders": N_("repeating orders placed: {n}"),
     "payment reminders": N_("payment reminders: {n}"),
     "daily summary": N_("daily summaries: {n}"),

@@ -58,3 +58,24 @@ async def test_a_household_registered_later_finds_the_group_buy(harness: Harness
     other = await h.register(3001, "甲", "xf1", "1", "101")
     other.say("/groupbuys")
     await other.expect(Z(NONE_OPEN))
+
+
+async def test_a_group_buy_names_the_buildings_distribution_point(harness: Harness) -> None:
+    """With places imported, a group-buy says where the merchant delivers and where the
+    building's share waits: the announcement and the card, the group's post."""
+    from bot.seed import seed_demo_places
+    from tests.e2e.test_groupbuys import card_of
+
+    h = harness
+    async with h.rt.db.session() as s:
+        await seed_demo_places(h.rt, s)
+    staff = h.person(STAFF)
+    await add_merchant(h)
+    await import_by_bot(h, staff, GOOD_CSV)
+    aunt = await h.register(3001, "甲", "xf2", "1", "101")
+    deadline = (h.rt.clock.now() + timedelta(hours=3)).astimezone(ZoneInfo(h.rt.timezone))
+    day = (deadline + timedelta(days=1)).strftime("%Y-%m-%d")
+    staff.say(f"/groupbuy 爱心超市 xf2 {deadline:%Y-%m-%d %H:%M} {day} 白菜:3")
+    await staff.expect(lambda m: "团购 #1" in text_of(m))
+    card = await card_of(h, aunt)
+    assert "送到幸福小区北门配送点（北门外空地）" in text_of(card)

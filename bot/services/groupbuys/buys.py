@@ -45,6 +45,7 @@ from models import (
     GroupBuyLine,
     Merchant,
     Notice,
+    Place,
     Resident,
 )
 
@@ -74,7 +75,27 @@ class Opened:
 async def head(session: AsyncSession, gb: GroupBuy) -> Head:
     m = await session.get(Merchant, gb.merchant_id)
     assert m is not None
-    return Head(gb.id, m.name, m.kind, gb.deadline_at, gb.delivery_day, gb.status, gb.payment)
+    point = await points_of(session, gb.id)
+    return Head(
+        gb.id, m.name, m.kind, gb.deadline_at, gb.delivery_day, gb.status, gb.payment, point
+    )
+
+
+async def points_of(session: AsyncSession, groupbuy_id: int, building_id: int | None = None) -> str:
+    """The distribution points serving the group-buy's buildings (or one of them), as people
+    say them: "幸福小区北门配送点（北门外空地）"; "" when no building has one yet."""
+    q = (
+        select(Place.name, Place.location)
+        .join(Building, Building.place_id == Place.id)
+        .join(GroupBuyBuilding, GroupBuyBuilding.building_id == Building.id)
+        .where(GroupBuyBuilding.groupbuy_id == groupbuy_id)
+        .distinct()
+        .order_by(Place.name)
+    )
+    if building_id is not None:
+        q = q.where(Building.id == building_id)
+    rows = (await session.execute(q)).all()
+    return "、".join(f"{name}（{where}）" if where else name for name, where in rows)
 
 
 async def items_of(session: AsyncSession, groupbuy_id: int) -> list[GroupBuyItem]:

@@ -20,7 +20,7 @@ from bot.errors import Refused, stale
 from bot.i18n import N_, Gettext
 from bot.runtime import Runtime
 from bot.services import audit
-from bot.services.groupbuys import doors, packing, texts
+from bot.services.groupbuys import buys, doors, packing, texts
 from bot.services.groupbuys.buys import head
 from bot.services.messages import tell
 from bot.services.reports.files import workbook_bytes
@@ -254,6 +254,7 @@ async def delivered(
     )
     # Split by building: each grid's group is asked for a volunteer per building.
     await packing.post_runs(rt, session, gb)
+    point = await buys.points_of(session, gb.id)
     for tid in await _staff_of(session, gb):
         _ = await _gettext(rt, session, tid)
         outbox.enqueue(
@@ -261,7 +262,7 @@ async def delivered(
             rt.clock,
             chat_id=tid,
             text=_("📦 Group-buy #{id} ({merchant}) was delivered to {point}.").format(
-                id=gb.id, merchant=merchant.name, point=_(texts.POINT)
+                id=gb.id, merchant=merchant.name, point=point or _(texts.POINT)
             )
             + "\n"
             + _(CHECK_HINT).format(id=gb.id),

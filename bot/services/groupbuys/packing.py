@@ -22,7 +22,7 @@ from bot.errors import Refused, stale
 from bot.i18n import N_, P_, Gettext, gettext_for, ngettext
 from bot.runtime import Runtime
 from bot.services.amounts import yuan
-from bot.services.groupbuys import doors, texts
+from bot.services.groupbuys import buys, doors, texts
 from bot.services.groupbuys.doors import ON_DELIVERY
 from bot.services.messages import tell
 from bot.services.people import approved_volunteer
@@ -87,6 +87,7 @@ class Run:
     totals: str
     doors: list[Door]
     payment: str = ON_DELIVERY
+    point: str = ""  # the building's distribution point ("": none set)
 
 
 async def _label(session: AsyncSession, b: Building) -> str:
@@ -168,13 +169,14 @@ async def run(session: AsyncSession, run_id: int) -> Run:
             for d, unit, room in door_rows
         ],
         gb.payment,
+        await buys.points_of(session, gb.id, b.id),
     )
 
 
 def group_post(_: Gettext, v: Run) -> tuple[str, Rows]:
     """The grid group's post: the building, households and items; 🙋 until taken."""
     lines = [
-        _(AT_POINT).format(id=v.groupbuy_id, merchant=v.merchant, point=_(texts.POINT)),
+        _(AT_POINT).format(id=v.groupbuy_id, merchant=v.merchant, point=v.point or _(texts.POINT)),
         ngettext(_, RUN_LINE, len(v.doors)).format(
             building=v.building, n=len(v.doors), items=v.totals
         ),

@@ -98,6 +98,8 @@ class Head:
     delivery_day: date
     status: str
     payment: str = "on_delivery"  # or "online": paid in advance (doors.PAYMENT)
+    # Where the merchant delivers: the places serving its buildings ("" : none set yet).
+    point: str = ""
 
 
 def head_lines(_: Gettext, h: Head, tz: str) -> list[str]:
@@ -105,7 +107,7 @@ def head_lines(_: Gettext, h: Head, tz: str) -> list[str]:
         _(ANNOUNCE_HEAD).format(id=h.id, merchant=h.merchant, kind=h.kind),
         _(DEADLINE).format(
             deadline=local_time(h.deadline_at, tz, "%m-%d %H:%M"),
-            point=_(POINT),
+            point=h.point or _(POINT),
             day=h.delivery_day.strftime("%m-%d"),
         ),
     ]
