@@ -243,7 +243,10 @@ async def deadline_typed(update: Update, ctx: AppContext) -> int:
 
 async def day_chosen(update: Update, ctx: AppContext) -> int:
     state = _state(ctx)
-    day: date = DAY_CHOSEN.parse(pressed(update).data).day
+    try:
+        day: date = DAY_CHOSEN.parse(pressed(update).data).day  # no day: refused here
+    except Refused:
+        return await _stale(update, ctx)
     if state.get("step") != "day":
         return await _stale(update, ctx)
     state.update(day=day.isoformat(), step="ok")

@@ -14,7 +14,7 @@ from telegram import Update
 from telegram.ext import CommandHandler, ConversationHandler, MessageHandler, filters
 
 from bot.buttons import Button, Rows
-from bot.errors import Refused
+from bot.errors import STALE, Refused
 from bot.i18n import N_, Gettext, local_time
 from bot.services import repeats
 from bot.services.orders import texts, views
@@ -308,7 +308,11 @@ async def confirmed(update: Update, ctx: AppContext) -> None:
 async def confirmed_until(update: Update, ctx: AppContext) -> None:
     """rp:okd: made, to end after the day typed."""
     q = pressed(update)
-    values = CONFIRM_UNTIL.parse(q.data)
+    try:
+        values = CONFIRM_UNTIL.parse(q.data)  # eight digits that are no day: refused here
+    except Refused:
+        await alert(update, (await ctx.gettext())(STALE))
+        return
     await _create(update, ctx, values.order_id, values.rule, values.at, 0, values.until)
 
 

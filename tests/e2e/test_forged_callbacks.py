@@ -448,3 +448,20 @@ async def test_a_refused_order_again_does_not_end_the_form_in_progress(
     assert ans is not None and ans["show_alert"] and ans["text"] == Z("This order does not exist.")
     aunt.say("布洛芬 1盒")  # the form is still waiting for the description
     await aunt.expect(Z(form.KIND_STEPS["medicine"][1].prompt))
+
+
+@pytest.mark.parametrize("data", ["rp:okd:1:d:0700:20261399", "gbn:d:20260231"])
+async def test_eight_digits_that_are_no_day_get_the_stale_alert(
+    harness: Harness, data: str
+) -> None:
+    """A forged day in a button (a repeat's last day, a group-buy's delivery day) that is no
+    day: the stale alert, nothing made, and no traceback in the operator chat (there was one,
+    found by the search above in one run of four)."""
+    h = harness
+    h.emu.create_group("运维", members=[STAFF], with_bot=True, group_id=OPERATOR_CHAT)
+    aunt = await h.register(1001, "周阿姨")
+    card = await h.order(aunt, "groceries", urgency="normal")
+    answer = await aunt.press_data(card, data, force=True)
+    assert answer is not None and answer["show_alert"] and answer["text"] == Z(STALE)
+    await h.settle()
+    assert not [m for m in h.emu.messages(OPERATOR_CHAT) if m["outgoing"]]
