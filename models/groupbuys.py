@@ -128,6 +128,9 @@ class GroupBuyRun(Base):
     volunteer_telegram_id: Mapped[int | None] = mapped_column(BigInteger)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The building's status said "pickup" when its share reached the point: its households
+    # fetch it at this place (no FK: a place may be re-imported); None: carried to the doors.
+    pickup_place_id: Mapped[int | None] = mapped_column(Integer)
 
 
 class GroupBuyDoor(Base):

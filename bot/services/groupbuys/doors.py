@@ -51,6 +51,7 @@ PAID_HOW = GROUPBUY_PAID_HOW
 KINDS = GROUPBUY_PROBLEMS
 
 AT_DOOR = N_("📦 Your group-buy #{id} ({merchant}) is at your door: {items}.")
+FETCHED = N_("📦 You have fetched your group-buy #{id} ({merchant}): {items}.")
 OWED = N_("Amount: ¥{amount} ({how}).")
 RECEIVED_LINE = N_("✅ Received at {time}.")
 PAID_LINE = N_("💰 Paid at {time} ({how}).")
@@ -116,6 +117,7 @@ class DoorView:
     paid_at: datetime | None
     paid_how: str | None
     problems: list[tuple[int, str]]  # item id, kind
+    fetched: bool = False  # handed out at the point (its building's status: pickup)
 
     @property
     def amount_fen(self) -> int:
@@ -187,6 +189,7 @@ async def door_view(session: AsyncSession, door_id: int) -> DoorView:
         d.paid_at,
         d.paid_how,
         problems,
+        r.pickup_place_id is not None,
     )
 
 
@@ -194,7 +197,9 @@ def resident_message(_: Gettext, v: DoorView, tz: str) -> tuple[str, Rows]:
     """The household's message at its door, as things stand: what it took and owes, what it
     confirmed and reported; the buttons that still apply."""
     lines = [
-        _(AT_DOOR).format(id=v.groupbuy_id, merchant=v.merchant, items=v.items),
+        _(FETCHED if v.fetched else AT_DOOR).format(
+            id=v.groupbuy_id, merchant=v.merchant, items=v.items
+        ),
         _(OWED).format(amount=yuan(v.amount_fen), how=_(PAYMENT.get(v.payment, v.payment))),
     ]
     if v.received_at is not None:

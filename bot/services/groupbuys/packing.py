@@ -21,6 +21,7 @@ from bot.db import affected_rows
 from bot.errors import Refused, stale
 from bot.i18n import N_, P_, Gettext, gettext_for, ngettext
 from bot.runtime import Runtime
+from bot.services import building_status
 from bot.services.amounts import yuan
 from bot.services.groupbuys import buys, doors, texts
 from bot.services.groupbuys.doors import ON_DELIVERY
@@ -47,6 +48,20 @@ WHO_CARRIES = N_("Who sorts it and carries it to the doors? The doors come priva
 TAKE = N_("🙋 I'll carry {building}")
 TAKEN_BY = N_("Taken by {name}.")
 ALL_DONE = N_("All doors delivered.")
+# A building whose status says "pickup": its households fetch their share at the point, where a
+# volunteer hands each its own.
+WHO_HANDS = N_(
+    "Its households fetch it at the point. Who sorts it there and hands each its share? The "
+    "doors come privately."
+)
+TAKE_HAND = N_("🙋 I'll hand out {building}")
+HANDED = N_("✅ {door} fetched")
+ALL_HANDED = N_("All households have fetched theirs.")
+COME_FETCH = N_(
+    "📦 Your group-buy #{id} ({merchant}) is at {point}: {items}. Please fetch it there{times}, "
+    "and say your door, {door}."
+)
+FETCH_TIMES = N_(" ({times})")
 LIST_HEAD = N_("📋 Packing list · group-buy #{id} · {building}")
 MARK = N_("✅ {door} delivered")
 AT_DOOR = doors.AT_DOOR
@@ -88,6 +103,7 @@ class Run:
     doors: list[Door]
     payment: str = ON_DELIVERY
     point: str = ""  # the building's distribution point ("": none set)
+    pickup: bool = False  # fetched at the point by its households, not carried to the doors
 
 
 async def _label(session: AsyncSession, b: Building) -> str:
@@ -170,6 +186,7 @@ async def run(session: AsyncSession, run_id: int) -> Run:
         ],
         gb.payment,
         await buys.points_of(session, gb.id, b.id),
+        r.pickup_place_id is not None,
     )
 
 
@@ -182,11 +199,12 @@ def group_post(_: Gettext, v: Run) -> tuple[str, Rows]:
         ),
     ]
     if v.volunteer_telegram_id is None:
-        lines.append(_(WHO_CARRIES))
-        return "\n".join(lines), [[Button(_(TAKE).format(building=v.building), take_data(v.id))]]
+        lines.append(_(WHO_HANDS if v.pickup else WHO_CARRIES))
+        take = _(TAKE_HAND if v.pickup else TAKE).format(building=v.building)
+        return "\n".join(lines), [[Button(take, take_data(v.id))]]
     lines.append(_(TAKEN_BY).format(name=v.volunteer or ""))
     if all(d.delivered for d in v.doors):
-        lines.append(_(ALL_DONE))
+        lines.append(_(ALL_HANDED if v.pickup else ALL_DONE))
     return "\n".join(lines), []
 
 
@@ -206,9 +224,10 @@ def packing_list(_: Gettext, v: Run) -> tuple[str, Rows]:
         for d in v.doors
     ]
     if all(d.delivered for d in v.doors):
-        lines += ["", _(ALL_DONE)]
+        lines += ["", _(ALL_HANDED if v.pickup else ALL_DONE)]
+    mark = HANDED if v.pickup else MARK
     rows = [
-        [Button(_(MARK).format(door=d.door), mark_data(d.id))] for d in v.doors if not d.delivered
+        [Button(_(mark).format(door=d.door), mark_data(d.id))] for d in v.doors if not d.delivered
     ]
     rows += [
         [
@@ -268,6 +287,7 @@ async def post_runs(rt: Runtime, session: AsyncSession, gb: GroupBuy) -> int:
     runs = await make_runs(session, gb)
     _ = gettext_for(rt.default_language)
     for run_id in runs:
+        await _fetched_or_carried(rt, session, run_id)
         v = await run(session, run_id)
         if v.group_chat_id is not None:
             text, rows = group_post(_, v)
@@ -282,6 +302,38 @@ async def post_runs(rt: Runtime, session: AsyncSession, gb: GroupBuy) -> int:
             )
             await tell(rt, session, list(volunteers), functools.partial(_post_of, v))
     return len(runs)
+
+
+async def _fetched_or_carried(rt: Runtime, session: AsyncSession, run_id: int) -> None:
+    """The building's status now decides: "pickup" with a point serving it, and its households
+    are told to fetch their share there (each its own door and items); else to the doors."""
+    r = await session.get(GroupBuyRun, run_id)
+    assert r is not None
+    place = await building_status.pickup_of_building(rt, session, r.building_id)
+    if place is None:
+        return
+    r.pickup_place_id = await building_status.pickup_place(rt, session, r.building_id)
+    await session.flush()
+    v = await run(session, run_id)
+    where = f"{place.pickup_name}（{place.pickup_location}）" if place.pickup_location else ""
+    where = where or place.pickup_name
+    for d in v.doors:
+        dv = await doors.door_view(session, d.id)
+        if not dv.resident_telegram_id:
+            continue
+
+        def told(_: Gettext, dv: doors.DoorView = dv) -> str:
+            times = _(FETCH_TIMES).format(times=place.pickup_times) if place.pickup_times else ""
+            return _(COME_FETCH).format(
+                id=v.groupbuy_id,
+                merchant=v.merchant,
+                point=where,
+                items=dv.items,
+                times=times,
+                door=dv.door,
+            )
+
+        await tell(rt, session, dv.resident_telegram_id, told)
 
 
 async def take(rt: Runtime, session: AsyncSession, telegram_id: int, run_id: int) -> Run:

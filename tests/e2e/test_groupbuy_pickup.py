@@ -1,0 +1,85 @@
+"""A group-buy's share of a building whose status says "pickup" (管控区 by default): its
+households are told to fetch it at the building's distribution point, with the pickup times and
+their door; the grid's post asks for a volunteer to hand it out there (no door, no name), and
+each door is marked fetched; the household's message says it fetched it."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.config import Settings
+from bot.seed import seed_demo_places
+from bot.services import building_status
+from tests.conftest import make_settings
+from tests.e2e.test_groupbuys import (
+    GOOD_CSV,
+    MERCHANT,
+    add_merchant,
+    card_of,
+    import_by_bot,
+    texts_send_photo,
+)
+from tests.factories import GROUP_1, STAFF, Harness, Z, buttons, png, text_of
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url, limits={"messages_per_minute": 600})
+
+
+def data(msg: dict[str, Any]) -> list[str]:
+    return [d for _, d in buttons(msg)]
+
+
+async def test_a_pickup_buildings_share_is_fetched_at_its_point(harness: Harness) -> None:
+    h = harness
+    await h.own_the_sweep()
+    async with h.rt.db.session() as s:
+        await seed_demo_places(h.rt, s)
+        await building_status.set_status(h.rt, s, STAFF, "xf2", "管控区")
+    staff = h.person(STAFF)
+    merchant = h.person(MERCHANT, "超市老板")
+    merchant.say("/help")
+    await add_merchant(h)
+    await import_by_bot(h, staff, GOOD_CSV)
+    home = await h.register(3004, "丁", "xf2", "1", "301")
+    deadline = (h.rt.clock.now() + timedelta(hours=3)).astimezone(ZoneInfo(h.rt.timezone))
+    day = (deadline + timedelta(days=1)).strftime("%Y-%m-%d")
+    staff.say(f"/groupbuy 爱心超市 xf2 {deadline:%Y-%m-%d %H:%M} {day} 白菜:3")
+    await staff.expect(lambda m: "团购 #1" in text_of(m))
+    card = await card_of(h, home)
+    plus = next(d for d in data(card) if d.startswith("gb:a:"))
+    await home.press_data(card, plus)
+    await h.wait_edit(3004, card["message_id"], lambda m: "白菜 ×1" in text_of(m))
+
+    h.advance(hours=4)
+    await h.sweep()
+    summary = await staff.expect(lambda m: "gb:ok:1" in data(m))
+    await staff.press_data(summary, "gb:ok:1")
+    order = await merchant.expect(lambda m: "gb:dl:1" in data(m))
+    assert "幸福小区北门配送点" in text_of(order)  # where the merchant delivers
+    await merchant.press_data(order, "gb:dl:1")
+    await merchant.expect(Z(texts_send_photo()))
+    h.emu.send_photo(MERCHANT, png(4, 4))
+    await h.settle()
+
+    # The household: fetch it at the point, with the times and its door.
+    come = await home.expect(lambda m: "请到那里取" in text_of(m))
+    assert "幸福小区北门配送点（北门外空地）" in text_of(come) and "9:00-11:00" in text_of(come)
+    assert "1-301" in text_of(come) and "白菜 ×1" in text_of(come)
+    # The grid's post asks for someone to hand it out at the point: no door, no name.
+    post = next(m for m in h.emu.messages(GROUP_1) if "团购 #1" in text_of(m))
+    assert "我来分发" in str(buttons(post)) and "1-301" not in text_of(post)
+    wang = h.person(2001)
+    wang.say("/help")
+    await h.settle()
+    await wang.press_data(post, next(d for d in data(post) if d.startswith("gb:tk:")), GROUP_1)
+    listing = await wang.expect(lambda m: "1-301" in text_of(m))
+    fetched = next(label for label, _ in buttons(listing) if "已取走" in label)
+    await wang.press(listing, fetched)
+    told = await home.expect(lambda m: "您已取走" in text_of(m))
+    assert "✅" in str(buttons(told))  # ✅ 已收到, ⚠️ and 💰 as at a door
