@@ -164,6 +164,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     app.add_handler(groupbuys.build_delivered_conversation(timeout))  # 📦 asks for a photo
     app.add_handler(groupbuy_open.build_open_conversation(timeout))  # /groupbuy by buttons
     app.add_handler(groupbuy_doors.build_problem_conversation(timeout))  # ⚠️ then a note
+    app.add_handler(groupbuy_packing.build_batch_conversation(timeout))  # 📷 one photo
 
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("help", help.help_command))

@@ -131,6 +131,8 @@ class GroupBuyRun(Base):
     # The building's status said "pickup" when its share reached the point: its households
     # fetch it at this place (no FK: a place may be re-imported); None: carried to the doors.
     pickup_place_id: Mapped[int | None] = mapped_column(Integer)
+    # One photo for the whole building (📷 整栋送达), its remaining doors marked with it.
+    photo: Mapped[str | None] = mapped_column(String(256))
 
 
 class GroupBuyDoor(Base):

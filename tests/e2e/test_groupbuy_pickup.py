@@ -83,3 +83,65 @@ async def test_a_pickup_buildings_share_is_fetched_at_its_point(harness: Harness
     await wang.press(listing, fetched)
     told = await home.expect(lambda m: "您已取走" in text_of(m))
     assert "✅" in str(buttons(told))  # ✅ 已收到, ⚠️ and 💰 as at a door
+
+
+async def test_one_photo_marks_a_buildings_remaining_doors(harness: Harness) -> None:
+    """Carried up: after one door by hand, 📷 and one photo mark the rest of the building's
+    doors delivered at once, each household told once; the photo is kept."""
+    from sqlalchemy import select
+
+    from models import GroupBuyDoor, GroupBuyRun
+
+    h = harness
+    await h.own_the_sweep()
+    staff = h.person(STAFF)
+    merchant = h.person(MERCHANT, "超市老板")
+    merchant.say("/help")
+    await add_merchant(h)
+    await import_by_bot(h, staff, GOOD_CSV)
+    homes = [
+        await h.register(3001, "甲", "xf1", "1", "101"),
+        await h.register(3002, "乙", "xf1", "1", "102"),
+        await h.register(3003, "丙", "xf1", "2", "201"),
+    ]
+    deadline = (h.rt.clock.now() + timedelta(hours=3)).astimezone(ZoneInfo(h.rt.timezone))
+    day = (deadline + timedelta(days=1)).strftime("%Y-%m-%d")
+    staff.say(f"/groupbuy 爱心超市 xf1 {deadline:%Y-%m-%d %H:%M} {day} 白菜:3")
+    await staff.expect(lambda m: "团购 #1" in text_of(m))
+    for p in homes:
+        card = await card_of(h, p)
+        await p.press_data(card, next(d for d in data(card) if d.startswith("gb:a:")))
+    await h.settle()
+    h.advance(hours=4)
+    await h.sweep()
+    summary = await staff.expect(lambda m: "gb:ok:1" in data(m))
+    await staff.press_data(summary, "gb:ok:1")
+    order = await merchant.expect(lambda m: "gb:dl:1" in data(m))
+    await merchant.press_data(order, "gb:dl:1")
+    await merchant.expect(Z(texts_send_photo()))
+    h.emu.send_photo(MERCHANT, png(4, 4))
+    await h.settle()
+    post = next(m for m in h.emu.messages(GROUP_1) if "团购 #1" in text_of(m))
+    wang = h.person(2001)
+    wang.say("/help")
+    await h.settle()
+    await wang.press_data(post, next(d for d in data(post) if d.startswith("gb:tk:")), GROUP_1)
+    listing = await wang.expect(lambda m: "1-101" in text_of(m) and "gb:bp:" in str(data(m)))
+    await wang.press(listing, "1-101")  # one door by hand
+    await homes[0].expect(lambda m: "已送到门口" in text_of(m))
+    listing = await h.wait_edit(2001, listing["message_id"], lambda m: "gb:bp:" in str(data(m)))
+    await wang.press_data(listing, next(d for d in data(listing) if d.startswith("gb:bp:")))
+    await wang.expect(lambda m: "请发一张" in text_of(m))
+    h.emu.send_photo(2001, png(6, 6))
+    done = await wang.expect(lambda m: "已用这张照片标记 2 户送达" in text_of(m))
+    assert "gb:dd:" not in str(data(done))
+    for p in homes[1:]:
+        await p.expect(lambda m: "已送到门口" in text_of(m))
+    await h.settle()
+    async with h.rt.db.read() as s:
+        r = await s.scalar(select(GroupBuyRun))
+        assert r is not None and r.photo and r.done_at is not None
+        marked = list(await s.scalars(select(GroupBuyDoor.delivered_at)))
+    assert len(marked) == 3 and all(marked)
+    for p in homes:  # each told once
+        assert len([m for m in p.chat() if "已送到门口" in text_of(m)]) == 1

@@ -62,6 +62,15 @@ COME_FETCH = N_(
     "and say your door, {door}."
 )
 FETCH_TIMES = N_(" ({times})")
+BATCH = N_("📷 All the rest, with one photo")
+SEND_BATCH_PHOTO = N_(
+    "Send one photo of {building}'s deliveries (the goods at the doors, or in a row in the "
+    "stairwell): the doors not yet marked are then marked delivered, and each household told."
+)
+BATCH_DONE = P_(
+    "Marked with the photo: {n} door.",
+    "Marked with the photo: {n} doors.",
+)
 LIST_HEAD = N_("📋 Packing list · group-buy #{id} · {building}")
 MARK = N_("✅ {door} delivered")
 AT_DOOR = doors.AT_DOOR
@@ -73,6 +82,10 @@ YOURS_NOW = N_("It is yours: the packing list is in your private chat with me.")
 
 def take_data(run_id: int) -> str:
     return f"gb:tk:{run_id}"
+
+
+def batch_data(run_id: int) -> str:
+    return f"gb:bp:{run_id}"
 
 
 def mark_data(door_id: int) -> str:
@@ -229,6 +242,8 @@ def packing_list(_: Gettext, v: Run) -> tuple[str, Rows]:
     rows = [
         [Button(_(mark).format(door=d.door), mark_data(d.id))] for d in v.doors if not d.delivered
     ]
+    if len(rows) > 1 and not v.pickup:  # carried up: one photo may do for the building
+        rows.append([Button(_(BATCH), batch_data(v.id))])
     rows += [
         [
             Button(
@@ -368,34 +383,74 @@ async def mark(rt: Runtime, session: AsyncSession, telegram_id: int, door_id: in
     assert r is not None
     if r.volunteer_telegram_id != telegram_id:
         raise Refused(NOT_YOURS)
-    now = rt.clock.now()
+    if await _deliver(rt, session, r, door_id, telegram_id):
+        await _done_if_all(rt, session, r)
+    return await run(session, r.id)
+
+
+async def _deliver(
+    rt: Runtime, session: AsyncSession, r: GroupBuyRun, door_id: int, telegram_id: int
+) -> bool:
+    """One door delivered, once (a conditional UPDATE); its household told."""
     res = await affected_rows(
         session,
         update(GroupBuyDoor)
         .where(GroupBuyDoor.id == door_id, GroupBuyDoor.delivered_at.is_(None))
-        .values(delivered_at=now, delivered_by=telegram_id),
+        .values(delivered_at=rt.clock.now(), delivered_by=telegram_id),
     )
-    v = await run(session, r.id)
-    if res == 1:
-        dv = await doors.door_view(session, door_id)
-        if dv.resident_telegram_id:
-            # ✅ 已收到, ⚠️ 少了/不对 and 💰 已付款 on the household's own message.
-            await tell(
-                rt,
-                session,
-                dv.resident_telegram_id,
-                lambda _: doors.resident_message(_, dv, rt.timezone),
-            )
-        left = await session.scalar(
-            select(func.count())
-            .select_from(GroupBuyDoor)
-            .where(GroupBuyDoor.run_id == r.id, GroupBuyDoor.delivered_at.is_(None))
+    if res != 1:
+        return False
+    dv = await doors.door_view(session, door_id)
+    if dv.resident_telegram_id:
+        # ✅ 已收到, ⚠️ 少了/不对 and 💰 已付款 on the household's own message.
+        tz, who = rt.timezone, dv.resident_telegram_id
+        await tell(rt, session, who, lambda _: doors.resident_message(_, dv, tz))
+    return True
+
+
+async def _done_if_all(rt: Runtime, session: AsyncSession, r: GroupBuyRun) -> None:
+    left = await session.scalar(
+        select(func.count())
+        .select_from(GroupBuyDoor)
+        .where(GroupBuyDoor.run_id == r.id, GroupBuyDoor.delivered_at.is_(None))
+    )
+    if not left:
+        await affected_rows(
+            session,
+            update(GroupBuyRun)
+            .where(GroupBuyRun.id == r.id, GroupBuyRun.done_at.is_(None))
+            .values(done_at=rt.clock.now()),
         )
-        if not left:
-            await affected_rows(
-                session,
-                update(GroupBuyRun)
-                .where(GroupBuyRun.id == r.id, GroupBuyRun.done_at.is_(None))
-                .values(done_at=now),
+
+
+async def own_run(session: AsyncSession, telegram_id: int, run_id: int) -> Run:
+    """The run, if this volunteer took it (📷 asked)."""
+    r = await session.get(GroupBuyRun, run_id)
+    if r is None:
+        raise stale()
+    if r.volunteer_telegram_id != telegram_id:
+        raise Refused(NOT_YOURS)
+    return await run(session, run_id)
+
+
+async def mark_all(
+    rt: Runtime, session: AsyncSession, telegram_id: int, run_id: int, photo: str
+) -> tuple[Run, int]:
+    """📷 then a photo: the doors not yet marked are delivered with it (each once, told); the
+    photo is kept on the run. How many it marked."""
+    await own_run(session, telegram_id, run_id)
+    r = await session.get(GroupBuyRun, run_id)
+    assert r is not None
+    r.photo = photo
+    waiting = list(
+        await session.scalars(
+            select(GroupBuyDoor.id).where(
+                GroupBuyDoor.run_id == run_id, GroupBuyDoor.delivered_at.is_(None)
             )
-    return v
+        )
+    )
+    n = 0
+    for door_id in waiting:
+        n += await _deliver(rt, session, r, door_id, telegram_id)
+    await _done_if_all(rt, session, r)
+    return await run(session, run_id), n
