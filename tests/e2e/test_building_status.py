@@ -338,6 +338,7 @@ async def test_stats_and_the_ledger_show_buildings_by_status(harness: Harness) -
         "状态",
         "生效时间",
         "送达订单数",
+        "团购送达户数",
     )
     rows = {r[3]: r for r in sheet.rows}
     assert rows["xf1"][4] == "北门配送点" and rows["xf1"][5] == "封控区" and rows["xf1"][7] == 1

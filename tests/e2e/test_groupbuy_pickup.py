@@ -72,7 +72,7 @@ async def test_a_pickup_buildings_share_is_fetched_at_its_point(harness: Harness
     assert "幸福小区北门配送点（北门外空地）" in text_of(come) and "9:00-11:00" in text_of(come)
     assert "1-301" in text_of(come) and "白菜 ×1" in text_of(come)
     # The grid's post asks for someone to hand it out at the point: no door, no name.
-    post = next(m for m in h.emu.messages(GROUP_1) if "团购 #1" in text_of(m))
+    post = await h.emu.wait_for(GROUP_1, lambda m: "团购 #1" in text_of(m), 15.0)
     assert "我来分发" in str(buttons(post)) and "1-301" not in text_of(post)
     wang = h.person(2001)
     wang.say("/help")
@@ -121,7 +121,7 @@ async def test_one_photo_marks_a_buildings_remaining_doors(harness: Harness) -> 
     await merchant.expect(Z(texts_send_photo()))
     h.emu.send_photo(MERCHANT, png(4, 4))
     await h.settle()
-    post = next(m for m in h.emu.messages(GROUP_1) if "团购 #1" in text_of(m))
+    post = await h.emu.wait_for(GROUP_1, lambda m: "团购 #1" in text_of(m), 15.0)
     wang = h.person(2001)
     wang.say("/help")
     await h.settle()
@@ -145,3 +145,13 @@ async def test_one_photo_marks_a_buildings_remaining_doors(harness: Harness) -> 
     assert len(marked) == 3 and all(marked)
     for p in homes:  # each told once
         assert len([m for m in p.chat() if "已送到门口" in text_of(m)]) == 1
+    # The ledger's 楼栋状态 counts the building's group-buy households delivered.
+    from bot.services import reports
+    from bot.services.scope import scope_of
+
+    async with h.rt.db.read() as s:
+        today = h.rt.today()
+        book = await reports.ledger(s, await scope_of(s, STAFF), today, today, h.rt.timezone)
+    sheet = next(x for x in book if x.title == "楼栋状态")
+    assert sheet.headings[-1] == "团购送达户数"
+    assert {r[3]: r[-1] for r in sheet.rows}["xf1"] == 3

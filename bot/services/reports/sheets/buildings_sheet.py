@@ -1,7 +1,7 @@
 """The ledger's building status sheet (楼栋状态, issue 17): one row per building in scope, its
 distribution point or checkpoint, its status (as it was labelled when set) and since when,
-and the orders delivered to it in the days. Who changed a status, and when, is in the audit
-sheet (building.status)."""
+and the orders and group-buy households delivered to it in the days. Who changed a status,
+and when, is in the audit sheet (building.status)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ COLUMNS = (
     N_("Status"),
     N_("In effect since"),
     N_("Orders delivered"),
+    N_("Group-buy households delivered"),
 )
 
 
@@ -33,12 +34,13 @@ def buildings_sheet(data: LedgerData, names: Names, _: Gettext) -> Sheet:
             label,
             local(since, data.tz) if label else None,
             delivered,
+            doors,
         )
-        for bid, gid, code, place, label, since, delivered in data.building_status
+        for bid, gid, code, place, label, since, delivered, doors in data.building_status
     ]
     return Sheet(
         _(TITLE),
         headings(COLUMNS, _),
         rows,
-        totals=totals(rows, len(COLUMNS), _, frozenset({7})),
+        totals=totals(rows, len(COLUMNS), _, frozenset({7, 8})),
     )

@@ -24,6 +24,8 @@ from models import (
     Community,
     Compound,
     Grid,
+    GroupBuyDoor,
+    GroupBuyRun,
     Notice,
     NoticeDelivery,
     Order,
@@ -74,7 +76,7 @@ class LedgerData:
     # The group-buys of the days and their households in scope (issue 17).
     groupbuys: GroupBuyData = field(default_factory=GroupBuyData)
     # Each building in scope (issue 17): id, grid id, code, its place's name, its status's
-    # label (as set), since when, and the orders delivered to it in the days.
+    # label (as set), since when, the orders and the group-buy doors delivered in the days.
     building_status: list[tuple[Any, ...]] = field(default_factory=list)
 
 
@@ -328,6 +330,22 @@ async def _building_status(
             )
         ).all()
     )
+    # And the group-buy shares delivered to its doors (or fetched at its point) in the days.
+    doors = dict(
+        (
+            await session.execute(
+                select(GroupBuyRun.building_id, func.count())
+                .join(GroupBuyDoor, GroupBuyDoor.run_id == GroupBuyRun.id)
+                .join(Building, Building.id == GroupBuyRun.building_id)
+                .where(
+                    Building.grid_id.in_(grids),
+                    GroupBuyDoor.delivered_at >= start,
+                    GroupBuyDoor.delivered_at < end,
+                )
+                .group_by(GroupBuyRun.building_id)
+            )
+        ).all()
+    )
     rows = await session.execute(
         select(Building.id, Building.grid_id, Building.code, Place.name, Building.status_since)
         .outerjoin(Place, Place.id == Building.place_id)
@@ -335,7 +353,16 @@ async def _building_status(
         .order_by(Building.grid_id, Building.id)
     )
     return [
-        (bid, gid, code, place or "", labels.get(bid, ""), since, delivered.get(bid, 0))
+        (
+            bid,
+            gid,
+            code,
+            place or "",
+            labels.get(bid, ""),
+            since,
+            delivered.get(bid, 0),
+            doors.get(bid, 0),
+        )
         for bid, gid, code, place, since in rows.all()
     ]
 
