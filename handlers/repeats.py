@@ -49,6 +49,8 @@ PAUSE = Callback("rp", "pause", repeat_id=ID, seen=SEEN)
 RESUME = Callback("rp", "resume", repeat_id=ID, seen=SEEN)
 STOP = Callback("rp", "stop", repeat_id=ID, seen=SEEN)
 
+# What ⏸ / ▶️ / ✖️ say when they acted.
+TOASTS = {"pause": N_("Paused."), "resume": N_("Resumed."), "stop": N_("Stopped.")}
 COMMON_TIMES = ("07:00", "08:00", "11:00", "12:00", "17:00", "18:00")
 NOT_SET = N_("No repeat was set.")
 TYPE_A_TIME = N_("Please type the time of day, for example 07:30.")
@@ -428,7 +430,7 @@ async def _change(update: Update, ctx: AppContext, button: Callback, verb: str) 
         return
     _ = await ctx.gettext()
     if done.acted:
-        await answer(q, _({"pause": "Paused.", "resume": "Resumed.", "stop": "Stopped."}[verb]))
+        await answer(q, _(TOASTS[verb]))
     else:
         await alert(update, _("This message is out of date. The repeat as it is now is shown."))
     r = done.repeat
@@ -447,10 +449,6 @@ async def resumed(update: Update, ctx: AppContext) -> None:
 
 async def stopped(update: Update, ctx: AppContext) -> None:
     await _change(update, ctx, STOP, "stop")
-
-
-# For gettext's extraction: the toasts above.
-_TOASTS = (N_("Paused."), N_("Resumed."), N_("Stopped."))
 
 
 def build_repeat_conversation(timeout_s: float) -> ConversationHandler[AppContext]:
