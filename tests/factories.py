@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import struct
 import time
@@ -76,6 +77,18 @@ LEDGER_SHEETS = [
 _ZH = gettext_for("zh_CN")
 
 
+@functools.cache
+def _plurals() -> dict[str, str]:
+    """The catalog's plural messages: English plural -> singular."""
+    from babel.messages.pofile import read_po
+
+    from bot.i18n import po_path
+
+    with po_path("zh_CN").open("rb") as fh:
+        catalog = read_po(fh, locale="zh_CN")
+    return {m.id[1]: m.id[0] for m in catalog if isinstance(m.id, tuple)}
+
+
 def Z(msgid: str | tuple[str, str]) -> str:
     """A piece of the zh_CN text users see for ``msgid`` (or a ``P_`` plural): the longest run
     without placeholders or line breaks. Fails if the string is not translated."""
@@ -84,6 +97,8 @@ def Z(msgid: str | tuple[str, str]) -> str:
         msgid = msgid[1]
     else:
         text = _ZH(msgid)
+        if text == msgid and msgid in _plurals():  # a P_ plural named by its English plural
+            text = ngettext(_ZH, (_plurals()[msgid], msgid), 2)
     assert text != msgid or not any(c.isascii() and c.isalpha() for c in msgid), (
         f"no zh_CN translation for {msgid!r}"
     )

@@ -25,7 +25,7 @@ async def test_staff_import_buildings_and_get_posters(harness: Harness) -> None:
         + "阳光社区,yangguang,一网格,阳光花园,1栋,yg1,3\n"
     )
     h.emu.send_document(STAFF, bad.encode(), file_name="b.csv", mime_type="text/csv")
-    report = await boss.expect(Z("Nothing was imported: {n} bad line(s) of {total}."))
+    report = await boss.expect(Z("Nothing was imported: {n} bad lines of {total}."))
     assert "yangguang" in report["text"] and Z("Line {line}: {reason}") in report["text"]
     assert await h.count(Building, Building.code == "xf9") == 0
 
