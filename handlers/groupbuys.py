@@ -9,7 +9,6 @@ import re
 from typing import Any
 
 from telegram import InputFile, Update
-from telegram.error import TelegramError
 from telegram.ext import CommandHandler, ConversationHandler, MessageHandler, filters
 
 from bot.buttons import Button
@@ -21,6 +20,7 @@ from handlers.answers import alert, answer, edit_or_send, pressed
 from handlers.callback_data import ID, Callback
 from handlers.context import AppContext
 from handlers.conversation_exits import Handler, conversation_exits
+from handlers.csv_upload import read_csv
 from handlers.keyboards import inline
 from handlers.work import Work, attempt
 
@@ -95,19 +95,8 @@ async def products_received(update: Update, ctx: AppContext) -> None:
     uid = update.effective_user.id
     ref = re.sub(CSV_CAPTION_HEAD, "", msg.caption or "", flags=re.IGNORECASE).strip()
     _ = await ctx.gettext()
-    if (msg.document.file_size or 0) > MAX_BYTES:
-        await msg.reply_text(_("This file is too large for a product list."))
-        return
-    try:
-        data = await (await msg.document.get_file()).download_as_bytearray()
-        text = bytes(data).decode("utf-8-sig")
-    except UnicodeDecodeError:
-        await msg.reply_text(
-            _("I cannot read this file: please save it as CSV UTF-8 and send it again.")
-        )
-        return
-    except TelegramError:
-        await msg.reply_text(_("I could not download the file. Please send it again."))
+    text = await read_csv(msg, _, MAX_BYTES, N_("This file is too large for a product list."))
+    if text is None:
         return
 
     async def run(w: Work) -> tuple[str, merchants.ImportResult]:

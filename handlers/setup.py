@@ -7,7 +7,6 @@ import asyncio
 from typing import Any
 
 from telegram import InputFile, Update
-from telegram.error import TelegramError
 from telegram.ext import CommandHandler, MessageHandler, filters
 
 from bot.buttons import Button
@@ -16,6 +15,7 @@ from bot.services import audit, csvfile, places, setup
 from handlers.answers import alert, answer, pressed
 from handlers.callback_data import Callback
 from handlers.context import AppContext
+from handlers.csv_upload import read_csv
 from handlers.keyboards import inline
 from handlers.work import Work, attempt
 
@@ -111,19 +111,8 @@ async def csv_received(update: Update, ctx: AppContext) -> None:
         return
     (codes,) = allowed
     _ = await ctx.gettext()
-    if (msg.document.file_size or 0) > MAX_BYTES:
-        await msg.reply_text(_("This file is too large for a list of buildings."))
-        return
-    try:
-        data = await (await msg.document.get_file()).download_as_bytearray()
-        text = bytes(data).decode("utf-8-sig")
-    except UnicodeDecodeError:
-        await msg.reply_text(
-            _("I cannot read this file: please save it as CSV UTF-8 and send it again.")
-        )
-        return
-    except TelegramError:
-        await msg.reply_text(_("I could not download the file. Please send it again."))
+    text = await read_csv(msg, _, MAX_BYTES, N_("This file is too large for a list of buildings."))
+    if text is None:
         return
     if places.is_places_file(text):  # distribution points and checkpoints (issue 17)
         async with ctx.rt.db.session() as s:
