@@ -111,6 +111,8 @@ async def ask_how_often(update: Update, ctx: AppContext, v: views.OrderView) -> 
 async def weekly(update: Update, ctx: AppContext) -> None:
     q = pressed(update)
     order_id = WEEKLY.parse(q.data).order_id
+    if await _order(update, ctx, order_id) is None:
+        return
     _ = await ctx.gettext()
     await answer(q)
     days = [
@@ -124,6 +126,8 @@ async def weekly(update: Update, ctx: AppContext) -> None:
 async def monthly(update: Update, ctx: AppContext) -> None:
     q = pressed(update)
     order_id = MONTHLY.parse(q.data).order_id
+    if await _order(update, ctx, order_id) is None:
+        return
     _ = await ctx.gettext()
     await answer(q)
     days = [Button(str(d), RULE_CHOSEN.data(order_id=order_id, rule=f"m{d}")) for d in range(1, 32)]
@@ -135,6 +139,8 @@ async def rule_chosen(update: Update, ctx: AppContext) -> None:
     """rp:r: at what time?"""
     q = pressed(update)
     values = RULE_CHOSEN.parse(q.data)
+    if await _order(update, ctx, values.order_id) is None:
+        return
     _ = await ctx.gettext()
     await answer(q)
     times = [
@@ -223,6 +229,8 @@ async def type_asked(update: Update, ctx: AppContext) -> int:
     """rp:type: the time is typed next."""
     q = pressed(update)
     values = TYPE.parse(q.data)
+    if await _order(update, ctx, values.order_id) is None:  # not theirs: alerted, no question
+        return ConversationHandler.END
     assert ctx.user_data is not None
     ctx.user_data[TYPING_KEY] = [values.order_id, values.rule]
     _ = await ctx.gettext()
@@ -252,6 +260,8 @@ async def until_asked(update: Update, ctx: AppContext) -> int:
     """rp:until: the last day is typed next."""
     q = pressed(update)
     values = UNTIL.parse(q.data)
+    if await _order(update, ctx, values.order_id) is None:  # not theirs: alerted, no question
+        return ConversationHandler.END
     assert ctx.user_data is not None
     ctx.user_data[END_KEY] = [values.order_id, values.rule, values.at]
     _ = await ctx.gettext()

@@ -166,3 +166,21 @@ async def test_a_last_day_typed_ends_it_after_that_day(harness: Harness) -> None
     h.advance(days=2)
     await h.sweep()
     assert len(await occurrences(h)) == 3
+
+
+async def test_someone_elses_order_asks_nothing(harness: Harness) -> None:
+    """🔁's questions about an order that is not the presser's (a forged press): refused with
+    the reason, and no question is asked (the typed-time and last-day ones waited for text)."""
+    h = harness
+    aunt = await h.register(AUNT, "周阿姨")
+    await h.order(aunt, "groceries", urgency="normal")
+    other = await h.register(1002, "吴大爷", "xf2", "1", "101")
+    own = other.chat()[-1]
+    for forged in ("rp:until:1:d:0700", "rp:type:1:d", "rp:wk:1", "rp:r:1:d"):
+        answer = await other.press_data(own, forged, force=True)
+        assert answer is not None and answer["show_alert"], forged
+        assert Z("This is not your order.") in answer["text"], forged
+    await h.settle()
+    assert not [m for m in other.chat() if Z(repeats.BAD_END) in text_of(m)]
+    async with h.rt.db.read() as s:
+        assert await s.scalar(select(Repeat)) is None
