@@ -25,7 +25,7 @@ from bot.runtime import Runtime
 from bot.services import audit
 from bot.services.notices import sending
 from bot.services.notices.audiences import BUILDING
-from bot.services.places import KIND_LABELS
+from bot.services.places import place_label
 from bot.services.scope import scope_of
 from bot.status_config import PICKUP, StatusDef
 from models import Building, BuildingStatus, Community, Compound, Grid, Notice, Place
@@ -285,8 +285,7 @@ async def status_at(session: AsyncSession, building_id: int, at: datetime) -> st
 
 def place_words(p: Place, _: Gettext) -> str:
     """ "北门配送点 (distribution point, 北门外)"."""
-    where = ", ".join([_(KIND_LABELS.get(p.kind, p.kind)), *([p.location] if p.location else [])])
-    return f"{p.name} ({where})"
+    return place_label(p.name, p.kind, p.location, _)
 
 
 def rules_text(

@@ -39,6 +39,19 @@ KINDS = {
     "卡口": CHECKPOINT,
 }
 KIND_LABELS = {POINT: N_("distribution point"), CHECKPOINT: N_("checkpoint")}
+# A place as told: "北门配送点（物资配送点，北门外空地）" in Chinese punctuation.
+PLACE_WITH_WHERE = N_("{name} ({kind}, {location})")
+PLACE_WITH_KIND = N_("{name} ({kind})")
+
+
+def place_label(name: str, kind: str, location: str | None, _: Gettext) -> str:
+    """The place's name with its kind and where it is, in the reader's language."""
+    said = _(KIND_LABELS.get(kind, kind))
+    if location:
+        return _(PLACE_WITH_WHERE).format(name=name, kind=said, location=location)
+    return _(PLACE_WITH_KIND).format(name=name, kind=said)
+
+
 _SPLIT = re.compile(r"[\s,，、;；]+")
 
 
@@ -225,8 +238,7 @@ async def import_csv(
 
 def place_line(p: Place, _: Gettext) -> str:
     """ "📍 北门配送点 (distribution point, 北门外) · pickup 每天 9:00-11:00"."""
-    where = ", ".join([_(KIND_LABELS.get(p.kind, p.kind)), *([p.location] if p.location else [])])
-    line = f"📍 {p.name} ({where})"
+    line = "📍 " + place_label(p.name, p.kind, p.location, _)
     if p.pickup_times:
         line += " · " + _("pickup {times}").format(times=p.pickup_times)
     return line

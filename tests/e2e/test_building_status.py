@@ -89,9 +89,9 @@ async def test_staff_import_places_in_the_bot_and_see_them(harness: Harness) -> 
 
     boss.say("/places")
     view = text_of(await boss.expect("北门配送点"))
-    assert "📍 北门配送点 (物资配送点, 北门外空地) · 取货时间 每天 9:00-11:00, 16:00-18:00" in view
-    assert "📍 和平里卡口 (卡口, 和平里东门)" in view
-    north, gate = view.split("和平里卡口 (")[0], view.split("和平里卡口 (")[1]
+    assert "📍 北门配送点（物资配送点，北门外空地） · 取货时间 每天 9:00-11:00, 16:00-18:00" in view
+    assert "📍 和平里卡口（卡口，和平里东门）" in view
+    north, gate = view.split("和平里卡口（")[0], view.split("和平里卡口（")[1]
     assert "幸福小区 1栋 (xf1)" in north and "和平里 5栋 (hp5)" in gate
     assert "/setstatus" in view
 
@@ -140,7 +140,7 @@ async def test_precaution_to_sealed_changes_the_next_order_and_tells_residents(
         after_message_id=summary["message_id"],
     )
     first = await _last_order(h)
-    assert "📍 物品会放在北门配送点 (物资配送点, 北门外空地)，请到那里取。" in text_of(card)
+    assert "📍 物品会放在北门配送点（物资配送点，北门外空地），请到那里取。" in text_of(card)
     assert (await _order_of(h, first)).place_id is not None
     runner = h.person(VOLUNTEERS_1[0])
     runner.say("/help")

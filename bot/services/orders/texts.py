@@ -18,7 +18,7 @@ from bot.services import redact
 from bot.services.amounts import yuan
 from bot.services.orders import form, kinds
 from bot.services.orders.views import OrderView
-from bot.services.places import KIND_LABELS
+from bot.services.places import place_label
 
 CATEGORY = {
     "groceries": N_("Groceries"),
@@ -145,10 +145,7 @@ class HasPickup(Protocol):
 
 def pickup_lines(o: HasPickup, _: Gettext, *, runner: bool) -> list[str]:
     """Where an order of a building with a "pickup" status is left, and when it is fetched."""
-    where = ", ".join(
-        [_(KIND_LABELS.get(o.pickup_kind, o.pickup_kind)), *filter(None, [o.pickup_location])]
-    )
-    place = f"{o.pickup_name} ({where})"
+    place = place_label(o.pickup_name or "", o.pickup_kind, o.pickup_location, _)
     lines = [
         _("📍 Leave it at {place}, not at the door: the building's status.").format(place=place)
         if runner
