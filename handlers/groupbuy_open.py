@@ -77,12 +77,12 @@ async def start(update: Update, ctx: AppContext) -> int:
     assert msg is not None and update.effective_user is not None and ctx.user_data is not None
     uid = update.effective_user.id
     found = await attempt(
-        update, ctx, lambda w: _listed(choices.merchant_choices(w.session, uid)), write=False
+        update, ctx, lambda w: choices.merchant_choices(w.session, uid), write=False
     )
     if found is None:
         return ConversationHandler.END
     _ = await ctx.gettext()
-    (merchants,) = found
+    merchants = found
     if not merchants:
         await msg.reply_text(_(NO_MERCHANTS) + "\n\n" + _(buys.USAGE))
         return ConversationHandler.END
@@ -92,22 +92,18 @@ async def start(update: Update, ctx: AppContext) -> int:
     return CHOOSE
 
 
-async def _listed(step: Any) -> tuple[Any]:
-    return (await step,)
-
-
 async def _buildings_screen(update: Update, ctx: AppContext) -> int:
     state = _state(ctx)
     uid = pressed(update).from_user.id
     found = await attempt(
         update,
         ctx,
-        lambda w: _listed(choices.building_choices(w.session, uid, int(state["m"]))),
+        lambda w: choices.building_choices(w.session, uid, int(state["m"])),
         write=False,
     )
     if found is None:
         return CHOOSE
-    (compounds,) = found
+    compounds = found
     _ = await ctx.gettext()
     chosen = set(state["b"])
     rows: Rows = []
@@ -148,12 +144,12 @@ async def compound_chosen(update: Update, ctx: AppContext) -> int:
     found = await attempt(
         update,
         ctx,
-        lambda w: _listed(choices.building_choices(w.session, uid, int(state["m"]))),
+        lambda w: choices.building_choices(w.session, uid, int(state["m"])),
         write=False,
     )
     if found is None:
         return CHOOSE
-    whole = [bid for c in found[0] if c.id == cid for bid, _name in c.buildings]
+    whole = [bid for c in found if c.id == cid for bid, _name in c.buildings]
     state["b"] = list(dict.fromkeys([*state["b"], *whole]))
     return await _buildings_screen(update, ctx)
 
@@ -164,7 +160,7 @@ async def _items_screen(update: Update, ctx: AppContext) -> int:
     found = await attempt(
         update,
         ctx,
-        lambda w: _listed(choices.product_choices(w.session, uid, int(state["m"]))),
+        lambda w: choices.product_choices(w.session, uid, int(state["m"])),
         write=False,
     )
     if found is None:
@@ -180,7 +176,7 @@ async def _items_screen(update: Update, ctx: AppContext) -> int:
             ),
             Button("＋", LIMIT.data(product_id=p.id, up="1")),
         ]
-        for p in found[0]
+        for p in found
     ]
     rows.append([Button(_(NEXT_LABEL), NEXT.data()), *_stop_row(_)])
     await answer(pressed(update))
