@@ -274,8 +274,12 @@ class Harness:
         from bot.services import directory
 
         p = self.person(user_id, name)
-        # The user has talked to the bot once, so it may write to them (as on Telegram).
+        # The user has talked to the bot once, so it may write to them (as on Telegram). The
+        # reply is waited for: settle() below cannot see an update not yet fetched, and a reply
+        # landing later was read as the registration's (met in CI on a busy machine).
+        before = max([m["message_id"] for m in p.chat()] or [0])
         p.say("/help")
+        await self.emu.wait_for(user_id, lambda m: True, 15.0, after_message_id=before)
         async with self.rt.db.session() as s:
             b = await directory.building_by_code(s, building_code)
             assert b is not None
