@@ -16,7 +16,7 @@ from telegram.ext import CommandHandler, MessageHandler, filters
 from bot.buttons import Button, Rows
 from bot.errors import STALE
 from bot.i18n import N_, Gettext
-from bot.services.orders import cards, texts, transitions, views
+from bot.services.orders import cards, resident_moves, texts, views
 from bot.services.orders.views import OrderView
 from handlers import repeats
 from handlers.answers import alert, answer, edit_or_send, pressed, set_buttons
@@ -147,7 +147,7 @@ async def received(update: Update, ctx: AppContext) -> None:
     v = await attempt(
         update,
         ctx,
-        lambda w: transitions.confirm_receipt(ctx.rt, w.session, on[0].id, q.from_user.id),
+        lambda w: resident_moves.confirm_receipt(ctx.rt, w.session, on[0].id, q.from_user.id),
     )
     if v is not None:
         _ = await ctx.gettext()
@@ -180,7 +180,7 @@ async def cancel_confirmed(update: Update, ctx: AppContext) -> None:
     v = await attempt(
         update,
         ctx,
-        lambda w: transitions.cancel_by_resident(
+        lambda w: resident_moves.cancel_by_resident(
             ctx.rt, w.session, values.order_id, q.from_user.id, seen=values.seen
         ),
     )
@@ -220,7 +220,7 @@ async def rated(update: Update, ctx: AppContext) -> None:
     v = await attempt(
         update,
         ctx,
-        lambda w: transitions.rate(
+        lambda w: resident_moves.rate(
             ctx.rt, w.session, values.order_id, q.from_user.id, values.stars
         ),
     )
@@ -244,7 +244,7 @@ async def problem_reported(update: Update, ctx: AppContext) -> None:
     n = await attempt(
         update,
         ctx,
-        lambda w: transitions.report_problem(
+        lambda w: resident_moves.report_problem(
             ctx.rt, w.session, values.order_id, q.from_user.id, values.kind
         ),
     )

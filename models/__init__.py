@@ -2,6 +2,7 @@
 
 from models.alerts import StaffAlert, StaffAlertCopy
 from models.base import Base, UTCDateTime
+from models.care import CareCheck, ResidentCareFlag
 from models.enums import (
     Actor,
     CareFlag,
@@ -29,16 +30,15 @@ from models.groupbuys import (
 from models.messaging import ChatBot, ChatState, FloodCounter, InboxUpdate, OutboxMessage
 from models.places import BuildingStatus, Place
 from models.repeats import Repeat
+from models.roster import Handover, Shift, ShiftSwap
 from models.state_machine import TRANSITIONS, TransitionError, check_transition
 from models.tables import (
     AuditEntry,
     Building,
-    CareCheck,
     Community,
     Compound,
     DailyRun,
     Grid,
-    Handover,
     Notice,
     NoticeDelivery,
     Order,
@@ -49,10 +49,7 @@ from models.tables import (
     OrderProblem,
     Recipient,
     Resident,
-    ResidentCareFlag,
     ResidentInput,
-    Shift,
-    ShiftSwap,
     Staff,
     UserPref,
     Volunteer,

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime
 from models.enums import (
-    CareFlag,
     OrderStatus,
     StaffRole,
     Urgency,
@@ -191,52 +190,6 @@ class Staff(Base):
     community_id: Mapped[int | None] = mapped_column(ForeignKey("communities.id"))
     grid_id: Mapped[int | None] = mapped_column(ForeignKey("grids.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class Shift(Base):
-    """One volunteer rostered on one shift of a grid (a template's day or night, on a date)."""
-
-    __tablename__ = "shifts"
-    __table_args__ = (UniqueConstraint("grid_id", "volunteer_id", "starts_at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"), index=True)
-    volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"), index=True)
-    template: Mapped[str | None] = mapped_column(String(16))  # the template's name: day, night
-    starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # Timers are data: set once the reminder is written to the outbox (never twice).
-    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    created_by: Mapped[int | None] = mapped_column(BigInteger)
-    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-    volunteer: Mapped[Volunteer] = relationship()
-
-
-class ShiftSwap(Base):
-    """A volunteer asks another of the grid to take their shift; the other accepts or declines."""
-
-    __tablename__ = "shift_swaps"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    shift_id: Mapped[int] = mapped_column(ForeignKey("shifts.id"), index=True)
-    from_volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"))
-    to_volunteer_id: Mapped[int] = mapped_column(ForeignKey("volunteers.id"))
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # accepted, declined, ...
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
-class Handover(Base):
-    """The handover post of one grid at one shift change: the unique key makes it once."""
-
-    __tablename__ = "handovers"
-    __table_args__ = (UniqueConstraint("grid_id", "at"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    grid_id: Mapped[int] = mapped_column(ForeignKey("grids.id"))
-    at: Mapped[datetime] = mapped_column(UTCDateTime())  # the shift change it is for
-    posted_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class Order(Base):
@@ -488,39 +441,6 @@ class NoticeDelivery(Base):
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
     resent: Mapped[int] = mapped_column(Integer, default=0)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-
-
-class ResidentCareFlag(Base):
-    """One care flag (包保) of one household: a reason it is on the care list, its orders are
-    priority and it is asked the daily check-in. Set by the household itself (with consent) or
-    by staff; either may take it off."""
-
-    __tablename__ = "care_flags"
-    __table_args__ = (UniqueConstraint("resident_id", "flag"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"))
-    flag: Mapped[CareFlag] = mapped_column(String(16))
-    # Who set it: the household's own Telegram id (its declaration), or a staff member's;
-    # None for a flag moved from before issue 12 whose marker was not recorded.
-    set_by: Mapped[int | None] = mapped_column(BigInteger)
-    set_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-
-class CareCheck(Base):
-    """The daily "is everything all right?" of a household on the care list: asked once a day,
-    answered (fine | need | call), and the responsible person alerted at most once."""
-
-    __tablename__ = "care_checks"
-    __table_args__ = (UniqueConstraint("resident_id", "day"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    resident_id: Mapped[int] = mapped_column(ForeignKey("residents.id"), index=True)
-    day: Mapped[date] = mapped_column(Date)
-    asked_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    answer: Mapped[str | None] = mapped_column(String(8))
-    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class DailyRun(Base):

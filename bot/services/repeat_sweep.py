@@ -19,7 +19,7 @@ from bot.i18n import Gettext
 from bot.runtime import Runtime
 from bot.services import alerts, residents, scope
 from bot.services.messages import Render, tell
-from bot.services.orders import drafts, form, texts
+from bot.services.orders import drafts, form, household_cap, texts
 from bot.services.repeats import FAILED, FAILURES_TO_PAUSE, LATE_AFTER, Rule, next_due, rule_text
 from models import Order, OrderDraft, Recipient, Repeat, Resident
 
@@ -110,7 +110,7 @@ async def _fire(rt: Runtime, session: AsyncSession, repeat_id: int, due_at: date
         await _paused_for_failures(rt, session, r, tid, whose)
         return False
     try:
-        await drafts.check_cap(rt, session, resident.id, by_phone=by_phone)
+        await household_cap.check(rt, session, resident.id, by_phone=by_phone)
     except Refused:
         await tell(rt, session, tid, _not_placed(r, whose, full=True))
         return False

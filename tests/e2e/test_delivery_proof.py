@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.services import amounts
-from bot.services.orders import texts, transitions
+from bot.services.orders import resident_moves, texts
 from handlers import delivery
 from models import Order, OrderEvent
 from tests.conftest import make_settings
@@ -248,7 +248,7 @@ async def test_cancelled_meanwhile_is_refused_and_nothing_is_written(harness: Ha
 
     # The resident cancels while the runner is answering.
     async with h.rt.db.session() as s:
-        await transitions.cancel_by_resident(h.rt, s, 1, AUNT)
+        await resident_moves.cancel_by_resident(h.rt, s, 1, AUNT)
     h.rt.wake_outbox()
     await wang.expect(Z("{title} was cancelled by the resident. You can stop now."))
 

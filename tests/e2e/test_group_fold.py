@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.services.orders import drafts, transitions
+from bot.services.orders import drafts, resident_moves
 from models import Order, OutboxMessage
 from tests.factories import ANSWERS, GROUP_1, VOLUNTEERS_1, Harness, Z, buttons, text_of
 
@@ -49,7 +49,7 @@ async def test_tasks_waiting_for_the_group_go_out_as_one_post(harness: Harness) 
     )
     # The resident cancels another: its line collapses too; one button is left.
     async with h.rt.db.session() as s:
-        await transitions.cancel_by_resident(h.rt, s, ids[2], 1001)
+        await resident_moves.cancel_by_resident(h.rt, s, ids[2], 1001)
     h.rt.wake_outbox()
     edited = await h.wait_edit(GROUP_1, post["message_id"], lambda m: len(buttons(m)) == 1)
     assert buttons(edited)[0][1] == f"o:claim:{ids[0]}"

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.buttons import relay_action
 from bot.i18n import gettext_for
 from bot.services import relay
-from bot.services.orders import drafts, transitions
+from bot.services.orders import drafts, resident_moves, transitions
 from handlers import relay as relay_handlers
 from handlers.help import HELP_VOLUNTEER
 from models import OrderMessage, OutboxMessage, Resident, Volunteer
@@ -117,7 +117,7 @@ async def test_runner_asks_the_person_who_took_the_call_and_gets_the_answer(
         for verb in ("buy", "go"):
             await transitions.advance(h.rt, s, order_id, RUNNER, verb)
         await transitions.deliver(h.rt, s, order_id, RUNNER, door_photo(h), 0)
-        await transitions.confirm_receipt(h.rt, s, order_id, STAFF)
+        await resident_moves.confirm_receipt(h.rt, s, order_id, STAFF)
     await h.settle()
     old = await staff.press_data(got, relay_action(order_id), force=True)
     assert old is not None and old["show_alert"]

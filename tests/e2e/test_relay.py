@@ -11,7 +11,7 @@ from bot.buttons import relay_action
 from bot.errors import STALE
 from bot.i18n import gettext_for, local_time
 from bot.services import relay
-from bot.services.orders import transitions
+from bot.services.orders import resident_moves, transitions
 from handlers import relay as relay_handlers
 from handlers.resident_input import OFFER_ONE
 from models import OrderMessage
@@ -148,7 +148,7 @@ async def test_the_relay_is_refused_when_there_is_nobody_or_it_is_over(harness: 
         for verb in ("buy", "go"):
             await transitions.advance(h.rt, s, 1, RUNNER, verb)
         await transitions.deliver(h.rt, s, 1, RUNNER, door_photo(h), 0)
-        await transitions.confirm_receipt(h.rt, s, 1, AUNT)
+        await resident_moves.confirm_receipt(h.rt, s, 1, AUNT)
     for p, msg in ((aunt, took), (wang, card)):
         answer = await p.press_data(msg, relay_action(1), force=True)
         assert answer is not None and answer["show_alert"]
@@ -158,7 +158,7 @@ async def test_the_relay_is_refused_when_there_is_nobody_or_it_is_over(harness: 
     order_id = await _order(h)
     took = await aunt.expect(has_button(relay_action(order_id)))
     async with h.rt.db.session() as s:
-        await transitions.cancel_by_resident(h.rt, s, order_id, AUNT)
+        await resident_moves.cancel_by_resident(h.rt, s, order_id, AUNT)
     answer = await aunt.press_data(took, relay_action(order_id))
     assert answer is not None and answer["text"] == L(relay.CLOSED, id=order_id)
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.services.orders import transitions
+from bot.services.orders import resident_moves
 from models import InboxUpdate, Order, OutboxMessage
 from tests.factories import GROUP_1, Harness, text_of
 
@@ -44,7 +44,7 @@ async def test_a_blanked_group_post_is_still_edited_when_its_task_ends(harness: 
     # She cancels the old task: the group post (blanked in our table) is still edited in the
     # group, by its message id.
     async with h.rt.db.session() as s:
-        await transitions.cancel_by_resident(h.rt, s, 1, 1001)
+        await resident_moves.cancel_by_resident(h.rt, s, 1, 1001)
     await h.settle()
     edited = await h.wait_edit(GROUP_1, post["message_id"], lambda m: text_of(m) != text_of(post))
     assert "#1" in text_of(edited) and not edited.get("reply_markup", {}).get("inline_keyboard")

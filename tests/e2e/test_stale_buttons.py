@@ -24,7 +24,7 @@ from bot.services import (
     waiting,
 )
 from bot.services.notices import receipts
-from bot.services.orders import transitions
+from bot.services.orders import resident_moves, transitions
 from handlers import care as care_handlers
 from models import (
     Building,
@@ -230,7 +230,7 @@ async def test_reply_on_a_message_of_a_finished_order_loses_its_button(harness: 
         WANG, lambda m: "谢谢，放门口就好" in text_of(m) and "m:to:1" in _data(m)
     )
     async with h.rt.db.session() as s:
-        await transitions.confirm_receipt(h.rt, s, 1, 1001)
+        await resident_moves.confirm_receipt(h.rt, s, 1, 1001)
     h.rt.wake_outbox()
     await h.settle()
     ans = await h.person(WANG).press_data(passed_on, "m:to:1")
@@ -255,7 +255,7 @@ async def test_an_offer_to_pass_on_for_an_order_finished_meanwhile_loses_its_but
     offer = await aunt.expect(lambda m: any(d.startswith("li:to:") for d in _data(m)))
     send = next(d for d in _data(offer) if d.startswith("li:to:"))
     async with h.rt.db.session() as s:
-        await transitions.cancel_by_resident(h.rt, s, oid, 1001)
+        await resident_moves.cancel_by_resident(h.rt, s, oid, 1001)
     h.rt.wake_outbox()
     await h.settle()
     ans = await aunt.press_data(offer, send)

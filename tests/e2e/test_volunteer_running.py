@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.services.orders import drafts, transitions
+from bot.services.orders import drafts, resident_moves
 from models import Order, OrderEvent
 from tests.factories import (
     ANSWERS,
@@ -110,8 +110,8 @@ async def test_history_lists_finished_tasks_with_thanks(harness: Harness) -> Non
     await h.order(aunt)
     await run_to_door(h, 1, VOLUNTEERS_1[0], GROUP_1)
     async with h.rt.db.session() as s:
-        await transitions.confirm_receipt(h.rt, s, 1, 1001)
-        await transitions.rate(h.rt, s, 1, 1001, 5)
+        await resident_moves.confirm_receipt(h.rt, s, 1, 1001)
+        await resident_moves.rate(h.rt, s, 1, 1001, 5)
     wang = h.person(VOLUNTEERS_1[0])
     wang.say("/history")
     hist = await wang.expect(Z("Your last finished tasks:"))

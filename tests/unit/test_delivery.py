@@ -10,7 +10,7 @@ from bot.errors import Refused
 from bot.i18n import gettext_for
 from bot.runtime import Runtime
 from bot.services import amounts, directory, residents
-from bot.services.orders import drafts, transitions
+from bot.services.orders import drafts, resident_moves, transitions
 from models import Order, OrderEvent, OutboxKind, OutboxMessage
 from tests.conftest import make_settings
 from tests.factories import ANSWERS, VOLUNTEERS_1
@@ -228,7 +228,7 @@ async def test_deliver_refuses_missing_proof_strangers_and_cancelled_tasks(rt: R
 
     # The resident cancels meanwhile: the proof is refused and nothing is half-written.
     async with rt.db.session() as s:
-        await transitions.cancel_by_resident(rt, s, order_id, AUNT)
+        await resident_moves.cancel_by_resident(rt, s, order_id, AUNT)
     async with rt.db.read() as s:
         with pytest.raises(Refused):
             await transitions.proof_needed(rt, s, order_id, RUNNER)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from bot.errors import Refused
 from bot.runtime import Runtime
 from bot.services import directory, residents
-from bot.services.orders import drafts, transitions
+from bot.services.orders import drafts, resident_moves, transitions
 from models import Order, OrderDraft, OrderEvent, OutboxMessage, Volunteer, VolunteerStatus
 from tests.factories import ANSWERS, GROUP_1, VOLUNTEERS_1, VOLUNTEERS_2
 
@@ -152,7 +152,7 @@ async def test_running_an_order_and_who_may_do_what(rt: Runtime) -> None:
         with pytest.raises(Refused):
             await transitions.deliver(rt, s, order_id, runner, "door.jpg", 0)  # skips steps
         with pytest.raises(Refused):
-            await transitions.confirm_receipt(rt, s, order_id, 1001)  # not delivered yet
+            await resident_moves.confirm_receipt(rt, s, order_id, 1001)  # not delivered yet
     for verb in ("buy", "go"):
         async with rt.db.session() as s:
             await transitions.advance(rt, s, order_id, runner, verb)
@@ -161,11 +161,11 @@ async def test_running_an_order_and_who_may_do_what(rt: Runtime) -> None:
     assert v.status == "delivered"
     async with rt.db.session() as s:
         with pytest.raises(Refused):  # at the door: too late to cancel
-            await transitions.cancel_by_resident(rt, s, order_id, 1001)
-        await transitions.confirm_receipt(rt, s, order_id, 1001)
+            await resident_moves.cancel_by_resident(rt, s, order_id, 1001)
+        await resident_moves.confirm_receipt(rt, s, order_id, 1001)
     async with rt.db.session() as s:
         with pytest.raises(Refused):
-            await transitions.confirm_receipt(rt, s, order_id, 1001)
+            await resident_moves.confirm_receipt(rt, s, order_id, 1001)
     async with rt.db.read() as s:
         events = (await s.scalars(select(OrderEvent).order_by(OrderEvent.id))).all()
     assert [e.to_status for e in events] == [
@@ -202,7 +202,7 @@ async def test_release_reposts_and_cancel_tells_the_runner(rt: Runtime) -> None:
     )
     async with rt.db.session() as s:
         await transitions.claim(rt, s, order_id, VOLUNTEERS_1[1])
-        await transitions.cancel_by_resident(rt, s, order_id, 1001)
+        await resident_moves.cancel_by_resident(rt, s, order_id, 1001)
     # The card, its edit (no buttons once cancelled), and the news.
     assert await _count(rt, OutboxMessage, OutboxMessage.chat_id == VOLUNTEERS_1[1]) == 3
     async with rt.db.read() as s:

@@ -29,7 +29,7 @@ from bot.services import (
     resident_inputs,
     residents,
 )
-from bot.services.orders import drafts, transitions, views
+from bot.services.orders import drafts, resident_moves, transitions, views
 from bot.services.privacy import FORGOTTEN_BASE
 from models import CareCheck, InboxUpdate, Notice, Order, OutboxMessage, Resident
 from models.enums import OutboxStatus
@@ -199,11 +199,11 @@ async def _household(rt: Runtime) -> tuple[int, int, int]:
     async with rt.db.session() as s:
         await transitions.deliver(rt, s, a, V1, "door-photo", 3550, "receipt-photo")
     async with rt.db.session() as s:
-        await transitions.confirm_receipt(rt, s, a, 1001)
-        await transitions.report_problem(rt, s, a, 1001, "missing", f"少了一盒，周阿姨 {PHONE}")
+        await resident_moves.confirm_receipt(rt, s, a, 1001)
+        await resident_moves.report_problem(rt, s, a, 1001, "missing", f"少了一盒，周阿姨 {PHONE}")
     b_id = await _order_with(rt, "米 5斤")
     async with rt.db.session() as s:
-        await transitions.cancel_by_resident(rt, s, b_id, 1001)
+        await resident_moves.cancel_by_resident(rt, s, b_id, 1001)
     c = await _order_with(rt, "周老伯的药")
     async with rt.db.session() as s:
         # Kept for whoever takes it (nobody has yet).
@@ -264,7 +264,7 @@ async def test_forget_erases_a_household_and_keeps_its_orders_in_the_ledger(rt: 
     assert "Nothing erased" in err and "周阿姨" in _everything(rt)
 
     async with rt.db.session() as s:
-        await transitions.cancel_by_resident(rt, s, c, 1001)
+        await resident_moves.cancel_by_resident(rt, s, c, 1001)
     async with rt.db.session() as s:
         grids = list(await s.scalars(select(Order.grid_id).distinct()))
         before = await reports.stats_for(rt, s, grids, day, day)
@@ -357,7 +357,7 @@ async def test_forget_someone_ordered_for_leaves_the_orderer_registered(rt: Runt
         for_dad = (await drafts.submit_draft(rt, s, d.id, 1001)).order.id
     own = await _order_with(rt, "米")
     async with rt.db.session() as s:
-        await transitions.cancel_by_resident(rt, s, for_dad, 1001)
+        await resident_moves.cancel_by_resident(rt, s, for_dad, 1001)
         done = await privacy.forget(rt, s, "13900009999")
     assert (done.residents, done.recipients, done.orders) == ([], 1, 1)
     async with rt.db.read() as s:

@@ -12,7 +12,7 @@ from bot.buttons import Button, from_json, relay_action
 from bot.errors import Refused
 from bot.runtime import Runtime
 from bot.services import directory, people, relay, residents
-from bot.services.orders import drafts, transitions
+from bot.services.orders import drafts, resident_moves, transitions
 from models import Community, Grid, OrderMessage, OutboxMessage, Staff, StaffRole
 from tests.factories import ANSWERS, STAFF, VOLUNTEERS_1, VOLUNTEERS_2
 
@@ -84,7 +84,7 @@ async def test_who_may_write_and_when(rt: Runtime) -> None:
         await relay.can_message(s, order_id, AUNT)
         await relay.can_message(s, order_id, RUNNER)
     async with rt.db.session() as s:
-        await transitions.confirm_receipt(rt, s, order_id, AUNT)
+        await resident_moves.confirm_receipt(rt, s, order_id, AUNT)
     for who in (AUNT, RUNNER):
         e = await _refusal(rt, order_id, who)
         assert (e.message, e.params) == (relay.CLOSED, {"id": order_id})
@@ -105,7 +105,7 @@ async def test_nobody_to_write_to_before_a_claim_and_after_a_release_or_cancel(
 
     async with rt.db.session() as s:
         await transitions.claim(rt, s, order_id, VOLUNTEERS_1[1])
-        await transitions.cancel_by_resident(rt, s, order_id, AUNT)
+        await resident_moves.cancel_by_resident(rt, s, order_id, AUNT)
     for who in (AUNT, VOLUNTEERS_1[1]):
         assert (await _refusal(rt, order_id, who)).message == relay.CLOSED
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from bot.runtime import Runtime
 from bot.services import care_flags, repeat_sweep, repeats
-from bot.services.orders import transitions
+from bot.services.orders import resident_moves
 from models import CareFlag, Order, Repeat, Resident, StaffAlert
 from tests.factories import STAFF
 from tests.unit.test_caps_concurrent import ATTEMPTS, _order, _resident
@@ -38,7 +38,7 @@ async def _repeat(rt: Runtime) -> int:
     await _resident(rt, TID)
     order_id = await _order(rt, TID)
     async with rt.db.session() as s:
-        await transitions.cancel_by_resident(rt, s, order_id, TID)
+        await resident_moves.cancel_by_resident(rt, s, order_id, TID)
     async with rt.db.session() as s:
         made = await repeats.create(rt, s, order_id, TID, "d", "07:00", 0)
     return made.repeat.id
@@ -91,7 +91,7 @@ async def test_three_failed_occurrences_pause_it_and_tell_staff(any_rt: Runtime)
         assert await repeat_sweep.fire_due(rt) == 1
         last = (await _occurrences(rt))[-1]
         async with rt.db.session() as s:
-            await transitions.cancel_by_resident(rt, s, last.id, TID)
+            await resident_moves.cancel_by_resident(rt, s, last.id, TID)
     await _to_due(rt, repeat_id)
     assert await repeat_sweep.fire_due(rt) == 0
     assert len(await _occurrences(rt)) == 3
@@ -129,7 +129,7 @@ async def test_a_window_of_today_already_over_becomes_any_time(any_rt: Runtime) 
     await _resident(rt, TID)
     order_id = await _order(rt, TID)
     async with rt.db.session() as s:
-        await transitions.cancel_by_resident(rt, s, order_id, TID)
+        await resident_moves.cancel_by_resident(rt, s, order_id, TID)
         o = await s.get(Order, order_id)
         assert o is not None
         o.urgency, o.time_window = "today", "morning"  # ordered for this morning

@@ -22,7 +22,7 @@ from bot.i18n import gettext_for
 from bot.runtime import Runtime
 from bot.seed import seed_demo
 from bot.services import audit, reports
-from bot.services.orders import texts, transitions
+from bot.services.orders import resident_moves, texts, transitions
 from bot.services.scope import Scope, scope_of
 from cli.main import main
 from models import (
@@ -97,7 +97,7 @@ async def _scenario(rt: Runtime) -> tuple[int, int, int, date]:
     _advance(rt, 30)
     await _deliver(rt, b, V2, 1200)
     async with rt.db.session() as s:
-        await transitions.confirm_receipt(rt, s, a, 1001)
+        await resident_moves.confirm_receipt(rt, s, a, 1001)
     return a, b, c, day
 
 

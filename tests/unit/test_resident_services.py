@@ -9,7 +9,7 @@ from sqlalchemy import select
 from bot.errors import Refused
 from bot.runtime import Runtime
 from bot.services import care_flags, directory, residents
-from bot.services.orders import drafts, form, transitions
+from bot.services.orders import drafts, form, resident_moves, transitions
 from models import Order, OrderProblem, OutboxMessage, Resident
 from tests.factories import ANSWERS, STAFF, VOLUNTEERS_1
 
@@ -127,7 +127,7 @@ async def test_open_order_cap(rt: Runtime) -> None:
     assert info.value.params == {"n": rt.settings.limits.max_open_orders}
     # Cancelling one makes room again.
     async with rt.db.session() as s:
-        await transitions.cancel_by_resident(rt, s, 1, 1001)
+        await resident_moves.cancel_by_resident(rt, s, 1, 1001)
         await drafts.start_draft(rt, s, 1001)
 
 
@@ -162,12 +162,12 @@ async def test_problems_reach_the_staff_in_scope_and_thanks_once(rt: Runtime) ->
     oid = await _submit(rt)
     async with rt.db.session() as s:
         with pytest.raises(Refused):  # not delivered yet
-            await transitions.report_problem(rt, s, oid, 1001, "missing")
+            await resident_moves.report_problem(rt, s, oid, 1001, "missing")
     await _deliver(rt, oid)
     async with rt.db.session() as s:
         with pytest.raises(Refused):  # not the resident
-            await transitions.report_problem(rt, s, oid, 1002, "missing")
-        told = await transitions.report_problem(rt, s, oid, 1001, "wrong", "鸡蛋少了一盒")
+            await resident_moves.report_problem(rt, s, oid, 1002, "missing")
+        told = await resident_moves.report_problem(rt, s, oid, 1001, "wrong", "鸡蛋少了一盒")
     assert told == 1  # the demo community's one staff member
     async with rt.db.read() as s:
         problem = await s.scalar(select(OrderProblem))
@@ -178,15 +178,15 @@ async def test_problems_reach_the_staff_in_scope_and_thanks_once(rt: Runtime) ->
     assert len(to_staff) == 1 and "鸡蛋少了一盒" in to_staff[0].text
     async with rt.db.session() as s:
         with pytest.raises(Refused):  # not confirmed yet
-            await transitions.rate(rt, s, oid, 1001, 5)
-        await transitions.confirm_receipt(rt, s, oid, 1001)
-        v = await transitions.rate(rt, s, oid, 1001, 4)
+            await resident_moves.rate(rt, s, oid, 1001, 5)
+        await resident_moves.confirm_receipt(rt, s, oid, 1001)
+        v = await resident_moves.rate(rt, s, oid, 1001, 4)
         assert v.rating == 4
     async with rt.db.session() as s:
         with pytest.raises(Refused):
-            await transitions.rate(rt, s, oid, 1001, 5)
+            await resident_moves.rate(rt, s, oid, 1001, 5)
         with pytest.raises(Refused):
-            await transitions.rate(rt, s, oid, 1001, 9)
+            await resident_moves.rate(rt, s, oid, 1001, 9)
 
 
 async def test_order_again_copies_the_answers(rt: Runtime) -> None:

@@ -10,7 +10,7 @@ from bot import limits
 from bot.errors import Refused
 from bot.runtime import Runtime
 from bot.services import notices
-from bot.services.orders import transitions
+from bot.services.orders import resident_moves
 from models import OrderProblem, OutboxMessage
 from tests.factories import STAFF
 from tests.unit.test_resident_services import _deliver, _register, _submit
@@ -53,14 +53,14 @@ async def test_a_problem_report_too_long_for_the_staff_message_is_refused(rt: Ru
     async with rt.db.session() as s:
         with pytest.raises(Refused) as refused:
             # 2,040 emoji: within the config's 4,000 characters and one message as typed.
-            await transitions.report_problem(rt, s, oid, 1001, "wrong", "😢" * 2040)
+            await resident_moves.report_problem(rt, s, oid, 1001, "wrong", "😢" * 2040)
     assert refused.value.message == limits.TOO_LONG_TO_SEND
     assert refused.value.params["n"] == 4080
     fits = refused.value.params["limit"]
     async with rt.db.read() as s:
         assert (await s.scalars(select(OrderProblem))).all() == []
     async with rt.db.session() as s:
-        await transitions.report_problem(rt, s, oid, 1001, "wrong", "少" * min(fits, 4000))
+        await resident_moves.report_problem(rt, s, oid, 1001, "wrong", "少" * min(fits, 4000))
     async with rt.db.read() as s:
         [to_staff] = (
             await s.scalars(select(OutboxMessage).where(OutboxMessage.chat_id == STAFF))

@@ -3,7 +3,7 @@
 A draft keeps the resident's answers (the questions are `form`'s) until they send it; sending
 turns it into an order once (a conditional UPDATE on the draft, so a repeated press returns the
 same order) and hands the new task to `routing`. The household's cap on orders under way is
-counted on the resident's locked row (DESIGN rule 14).
+`household_cap`'s; whether a typed answer fits the cards it will be shown on, `card_fit`'s.
 """
 
 from __future__ import annotations
@@ -13,25 +13,22 @@ from datetime import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.db import affected_rows
 from bot.errors import Refused, stale
-from bot.i18n import LANGUAGES, N_, P_, gettext_for
-from bot.limits import TEXT_LIMIT, check_fits
+from bot.i18n import N_
 from bot.runtime import Runtime
 from bot.services import building_status, care_flags, ladder
-from bot.services.amounts import MAX_FEN
 from bot.services.isolation import isolating
-from bot.services.orders import cards, form, kinds, routing, texts
-from bot.services.orders.views import ACTIVE, OrderView, get_view, load, residents_order, view
+from bot.services.orders import card_fit, cards, form, household_cap, routing
+from bot.services.orders.views import OrderView, get_view, load, residents_order, view
 from models import (
     Actor,
     Building,
     Category,
-    Grid,
     Order,
     OrderDraft,
     OrderEvent,
@@ -104,51 +101,6 @@ def _draft_view(d: OrderDraft) -> DraftView:
     )
 
 
-async def _open_orders(session: AsyncSession, resident_id: int) -> int:
-    return int(
-        await session.scalar(
-            select(func.count())
-            .select_from(Order)
-            .where(Order.resident_id == resident_id, Order.status.in_(ACTIVE))
-        )
-        or 0
-    )
-
-
-async def _check_cap(
-    rt: Runtime, session: AsyncSession, resident_id: int, *, by_phone: bool = False
-) -> None:
-    """The household's cap on orders under way, counted on its locked row (DESIGN rule 14):
-    two orders sent at once cannot both pass it."""
-    await session.execute(select(Resident.id).where(Resident.id == resident_id).with_for_update())
-    cap = rt.settings.limits.max_open_orders
-    if await _open_orders(session, resident_id) >= cap and by_phone:
-        # Said to the person taking a phone order, about the household that called.
-        raise Refused(
-            P_(
-                "This household already has {n} order under way. Please wait until it is "
-                "finished, or cancel it on its card.",
-                "This household already has {n} orders under way. Please wait until one is "
-                "finished, or cancel one on its card.",
-            ),
-            n=cap,
-        )
-    if await _open_orders(session, resident_id) >= cap:
-        raise Refused(
-            P_(
-                "You already have {n} order under way. Please wait until it is finished, or "
-                "cancel it in 📋 My orders.",
-                "You already have {n} orders under way. Please wait until one is finished, or "
-                "cancel one in 📋 My orders.",
-            ),
-            n=cap,
-        )
-
-
-# The cap, for the sweep's repeating orders (bot/services/repeat_sweep.py): checked before a draft.
-check_cap = _check_cap
-
-
 async def _resident_or_refuse(session: AsyncSession, telegram_id: int) -> Resident:
     resident = await session.scalar(select(Resident).where(Resident.telegram_id == telegram_id))
     if resident is None:
@@ -162,7 +114,7 @@ async def start_draft(
     resident = await _resident_or_refuse(session, telegram_id)
     # The building's status may forbid single errands (issue 17): said before the form.
     await building_status.check_errands(rt, session, resident.building_id)
-    await _check_cap(rt, session, resident.id)
+    await household_cap.check(rt, session, resident.id)
     return await _new_draft(
         rt, session, resident.id, category=Category(category).value if category else None
     )
@@ -203,7 +155,7 @@ async def start_phone_draft(
     household = await session.get(Resident, resident_id)
     assert household is not None
     await building_status.check_errands(rt, session, household.building_id, by_phone=True)
-    await _check_cap(rt, session, resident_id, by_phone=True)
+    await household_cap.check(rt, session, resident_id, by_phone=True)
     return await _new_draft(rt, session, resident_id, entered_by=telegram_id)
 
 
@@ -293,78 +245,10 @@ async def answer(
         if key == "urgency" and form.stale_window(_draft_view(d).answers, local_clock(rt)):
             d.time_window = None  # asked again: the window chosen has ended for today
         if text is not None and value:
-            await _check_cards_fit(rt, session, d, str(value))
+            await card_fit.check(rt, session, d, str(value))
     d.updated_at = now
     await session.flush()
     return _draft_view(d)
-
-
-# The resident's own summary of the form (handlers/ordering.py) says a little more than the
-# order it becomes ("Please check your order:", the kind and the urgency on lines of their own):
-# room kept for it.
-SUMMARY_ROOM = 200
-
-
-async def _check_cards_fit(rt: Runtime, session: AsyncSession, d: OrderDraft, text: str) -> None:
-    """A typed answer is shown whole on the runner's card and on the resident's own order: both,
-    as they would be rendered with the answers so far (in every language, with the longest
-    status, a volunteer, an amount and a rating), must fit Telegram's 4,096 characters, less
-    SUMMARY_ROOM. Refused (TOO_LONG_TO_SEND: the length and the room left) otherwise."""
-    if not d.category:
-        return
-    resident = await session.get(Resident, d.resident_id)
-    assert resident is not None
-    who: Resident | Recipient = resident
-    if d.recipient_id is not None:
-        who = await session.get(Recipient, d.recipient_id) or resident
-    b = await session.scalar(
-        select(Building)
-        .where(Building.id == who.building_id)
-        .options(
-            selectinload(Building.grid).selectinload(Grid.community),
-            selectinload(Building.compound),
-        )
-    )
-    assert b is not None
-    now = rt.clock.now()
-    delivered = OrderView(
-        id=d.order_id or 10**9,
-        category=d.category,
-        description=d.description or "",
-        urgency=d.urgency or Urgency.NORMAL,
-        status=S.DELIVERED,
-        compound=b.compound.name,
-        building=b.name,
-        unit=who.unit,
-        room=who.room,
-        community=b.grid.community.name,
-        contact_name=who.name,
-        contact_phone=who.phone,
-        resident_telegram_id=resident.telegram_id or 0,
-        volunteer_name="志愿者" * 4,
-        volunteer_telegram_id=None,
-        grid_id=b.grid_id,
-        group_chat_id=None,
-        created_at=now,
-        updated_at=now,
-        reason=None,
-        details=dict(d.details or {}),
-        photo=d.photo,
-        voice=d.voice,
-        time_window=d.time_window,
-        payment=d.payment,
-        doorstep=d.doorstep,
-        priority=True,
-        rating=5,
-        amount_spent_fen=MAX_FEN,
-    )
-    rendered = []
-    for lang in LANGUAGES:
-        _ = gettext_for(lang)
-        rendered.append(texts.runner_card(delivered, _, rt.timezone)[0])
-        every_step = {st: now for st in kinds.FORWARD}
-        rendered.append(cards.resident_card(delivered, _, rt.timezone, every_step)[0])
-    check_fits(text, rendered, TEXT_LIMIT - SUMMARY_ROOM)
 
 
 async def set_recipient(
@@ -433,7 +317,7 @@ async def copy_order(
 ) -> DraftView:
     """Order again: a new draft with the same answers, to check and send."""
     o = await residents_order(session, order_id, telegram_id)
-    await _check_cap(rt, session, o.resident_id)
+    await household_cap.check(rt, session, o.resident_id)
     now = rt.clock.now()
     recipient = await session.get(Recipient, o.recipient_id) if o.recipient_id else None
     d = OrderDraft(
@@ -490,7 +374,7 @@ async def submit_draft(
         return Submitted(existing, created=False)
     resident = await session.get(Resident, d.resident_id)
     assert resident is not None
-    await _check_cap(rt, session, resident.id, by_phone=d.entered_by is not None)
+    await household_cap.check(rt, session, resident.id, by_phone=d.entered_by is not None)
     who: Resident | Recipient = resident
     if d.recipient_id is not None:
         r = await session.get(Recipient, d.recipient_id)
