@@ -89,6 +89,11 @@ def _plurals() -> dict[str, str]:
     return {m.id[1]: m.id[0] for m in catalog if isinstance(m.id, tuple)}
 
 
+# How long a test waits for the bot's answer: met on a 2-core machine shared with other work
+# (15 s was not always enough there); a passing test never waits it out.
+WAIT = 30.0
+
+
 def Z(msgid: str | tuple[str, str]) -> str:
     """A piece of the zh_CN text users see for ``msgid`` (or a ``P_`` plural): the longest run
     without placeholders or line breaks. Fails if the string is not translated."""
@@ -141,13 +146,13 @@ class Person:
     def contact(self, phone: str) -> dict[str, Any]:
         return self.emu.send_contact(self.user_id, phone)
 
-    async def expect(self, match: Any, timeout: float = 15.0) -> dict[str, Any]:
+    async def expect(self, match: Any, timeout: float = WAIT) -> dict[str, Any]:
         """The next bot message in the private chat (after those already seen) matching."""
         msg = await self.emu.wait_for(self.user_id, match, timeout, after_message_id=self.seen)
         self.seen = max(self.seen, msg["message_id"])
         return msg
 
-    async def expect_in(self, chat_id: int, match: Any, timeout: float = 15.0) -> dict[str, Any]:
+    async def expect_in(self, chat_id: int, match: Any, timeout: float = WAIT) -> dict[str, Any]:
         return await self.emu.wait_for(chat_id, match, timeout)
 
     async def press(
@@ -279,7 +284,7 @@ class Harness:
         # landing later was read as the registration's (met in CI on a busy machine).
         before = max([m["message_id"] for m in p.chat()] or [0])
         p.say("/help")
-        await self.emu.wait_for(user_id, lambda m: True, 15.0, after_message_id=before)
+        await self.emu.wait_for(user_id, lambda m: True, WAIT, after_message_id=before)
         async with self.rt.db.session() as s:
             b = await directory.building_by_code(s, building_code)
             assert b is not None
@@ -304,7 +309,7 @@ class Harness:
         return await self.emu.wait_for(
             user_id,
             lambda m: any(d.startswith("d:ok:") for _, d in buttons(m)),
-            15.0,
+            WAIT,
             after_message_id=kinds["message_id"] - 1,
         )
 
@@ -351,7 +356,7 @@ class Harness:
             current = await self.emu.wait_for(
                 p.user_id,
                 lambda m, t=prompt: t in text_of(m),
-                15.0,
+                WAIT,
                 after_message_id=kinds["message_id"] - 1,
             )
             value = ans[st.key]
@@ -386,13 +391,13 @@ class Harness:
         card = await self.emu.wait_for(
             p.user_id,
             lambda m: any(d.startswith("o:cancel:") for _, d in buttons(m)),
-            15.0,
+            WAIT,
             after_message_id=summary["message_id"],
         )
         p.seen = max(p.seen, max(m["message_id"] for m in p.chat()))
         return card
 
-    async def card(self, order_id: int, pred: Any = None, timeout: float = 15.0) -> dict[str, Any]:
+    async def card(self, order_id: int, pred: Any = None, timeout: float = WAIT) -> dict[str, Any]:
         """The resident's live card of an order, as the chat shows it now (once ``pred``
         holds: the outbox may still be editing it)."""
         from models import Order, OutboxMessage
@@ -437,7 +442,7 @@ class Harness:
         self.advance(seconds=(today + timedelta(days=1) - self.rt.clock.now()).total_seconds())
 
     async def wait_edit(
-        self, chat_id: int, message_id: int, pred: Any, timeout: float = 15.0
+        self, chat_id: int, message_id: int, pred: Any, timeout: float = WAIT
     ) -> dict[str, Any]:
         """Wait until a given message (after edits) satisfies ``pred``."""
         deadline = time.monotonic() + timeout
