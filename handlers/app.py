@@ -51,6 +51,7 @@ from handlers import (
     my_orders,
     notice_receipts,
     notices,
+    order_conversation,
     ordering,
     payments,
     phone_orders,
@@ -152,7 +153,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     app.add_handler(CallbackQueryHandler(privately.group_button_guard), group=-3)
     for handler in privately.private_answer_handlers():
         app.add_handler(handler)
-    app.add_handler(ordering.build_order_conversation(timeout))
+    app.add_handler(order_conversation.build_order_conversation(timeout))
     app.add_handler(notices.build_notice_conversation(timeout))
     app.add_handler(registration.build_registration_conversation(timeout))
     app.add_handler(relay.build_relay_conversation(timeout))

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from telegram import Update
-from telegram.ext import CommandHandler, ConversationHandler, MessageHandler, filters
+from telegram.ext import ConversationHandler
 
 from bot.buttons import Button
 from bot.errors import STALE, Refused
@@ -22,7 +22,7 @@ from handlers import repeats as repeat_setup
 from handlers.answers import alert, answer, edit_or_send, pressed, respond, set_buttons
 from handlers.callback_data import ID, Callback, Field, one_of
 from handlers.context import AppContext
-from handlers.keyboards import MENU_ORDER, inline, label_pattern
+from handlers.keyboards import inline
 from handlers.resident_forms import DRAFT_KEY, EDITING_KEY, STEP_KEY, form_exits
 from handlers.work import Work, attempt, unit_of_work
 
@@ -485,46 +485,6 @@ EXITS = form_exits(
     prefix="d",
     stray_message=N_("Please use the buttons above to continue, or /cancel to stop."),
 )
-
-
-def build_order_conversation(timeout_s: float) -> ConversationHandler[AppContext]:
-    # 📞 代下单 finds the household, then this same form goes on for it.
-    from handlers import phone_orders
-
-    order_entry = [
-        *phone_orders.entry_points(),
-        CommandHandler("order", order_start, filters=filters.ChatType.PRIVATE),
-        MessageHandler(filters.Regex(label_pattern(MENU_ORDER)), order_start),
-        NEW.handler(order_start),
-        AGAIN.handler(order_again),
-    ]
-    return ConversationHandler(
-        entry_points=order_entry,
-        states={
-            ORD_FOR: [FOR.handler(recipient_chosen)],
-            ORD_CATEGORY: [CATEGORY.handler(category_chosen)],
-            ORD_STEP: [
-                CHOICE.handler(choice_given),
-                MessageHandler(
-                    (filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.VOICE, input_given
-                ),
-                MessageHandler(~filters.COMMAND, input_unsupported),
-            ],
-            ORD_CONFIRM: [
-                SEND.handler(order_confirmed),
-                SEND_REPEAT.handler(order_confirmed_repeating),
-                EDIT.handler(edit_step),
-                DOORSTEP.handler(doorstep_toggled),
-            ],
-            **phone_orders.states(),
-            **EXITS.timeout,
-        },
-        fallbacks=[*EXITS.stop, *order_entry, *EXITS.stray],
-        name="order",
-        allow_reentry=True,
-        persistent=True,
-        conversation_timeout=timeout_s,
-    )
 
 
 def outside_handlers() -> list[Any]:
