@@ -24,7 +24,7 @@ from handlers.callback_data import ID, Callback, one_of
 from handlers.context import AppContext
 from handlers.conversation_exits import Handler, conversation_exits
 from handlers.keyboards import PRIVATE_TEXT, inline
-from handlers.work import Work, attempt
+from handlers.work import Work, attempt, reading
 
 # The list's buttons (outside the flow).
 LIST = Callback("mc", "list")
@@ -40,6 +40,7 @@ OK = Callback("mcn", "ok")
 STOP = Callback("mcn", "x")
 
 ASK = 95
+MAX_WITH_BUTTONS = 30  # merchants with buttons on the list (2-3 each, of Telegram's 100)
 KEY = "merchant_new"  # {"step": c|n|k|t|ok, "c": community, "n", "k", "t": contact, "m": id}
 
 # The kinds' labels, in the order of merchants.KINDS (the word kept is the Chinese one).
@@ -106,7 +107,7 @@ def _listing(_: Gettext, rows: list[Row]) -> tuple[str, Rows]:
         return _(NONE_YET) + "\n\n" + _(USAGE), [[Button(_(ADD_LABEL), ADD.data())]]
     lines = [_(TITLE).format(n=len(rows))]
     buttons: Rows = []
-    for r in rows:
+    for n, r in enumerate(rows):
         parts = [
             _("{name} ({kind})").format(name=r.name, kind=r.kind),
             ngettext(_, PRODUCT_COUNT, r.products).format(n=r.products),
@@ -114,6 +115,8 @@ def _listing(_: Gettext, rows: list[Row]) -> tuple[str, Rows]:
             _(CONTACT_IS).format(who=_who(r)),
         ]
         lines.append("• " + " · ".join(parts))
+        if n >= MAX_WITH_BUTTONS:  # Telegram takes at most 100 buttons on one message
+            continue
         buttons.append(
             [
                 Button(_(PRODUCTS_LABEL).format(merchant=r.name), PRODUCTS.data(merchant_id=r.id)),
@@ -368,9 +371,11 @@ async def typed(update: Update, ctx: AppContext) -> int:
     step = state.get("step")
     _ = await ctx.gettext()
     text = msg.text or ""
+    uid = update.effective_user.id if update.effective_user else 0
     try:
         if step == "n":
-            state["n"] = merchant_staff.check_name(text)
+            async with reading(ctx) as w:
+                state["n"] = await merchant_staff.name_free(w.session, uid, text)
         elif step == "k":
             state["k"] = merchant_staff.check_kind(text)
         elif step == "t":

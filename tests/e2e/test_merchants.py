@@ -242,6 +242,17 @@ async def test_other_communities_and_grid_leaders(harness: Harness) -> None:
     b_staff.say("/merchants add 爱心超市 超市 7777 xingfu")
     await b_staff.expect(Z(ms.NOT_YOUR_COMMUNITY))
     assert await served(h) == {"爱心超市": ("超市", CONTACT, ["xingfu"])}
+    # … nor by buttons: the name is refused at its step and asked again.
+    b_staff.say("/merchants")
+    empty = await b_staff.expect(ZH(h_m.NONE_YET))
+    await b_staff.press(empty, Z(h_m.ADD_LABEL))
+    ask_name = ZH(h_m.ASK_NAME).format(community="阳光社区")
+    await h.wait_edit(B_STAFF, empty["message_id"], lambda m: ask_name in text_of(m))
+    b_staff.say("爱心超市")
+    again = await b_staff.expect(lambda m: ask_name in text_of(m))
+    assert ZH(ms.NAME_TAKEN).format(merchant="爱心超市") in text_of(again)
+    b_staff.say("/cancel")
+    await b_staff.expect(ZH(h_m.STOPPED))
     b_staff.say("/merchants add 阳光菜店 菜店 7001")  # 孙主任 is its contact himself
     await b_staff.expect(lambda m: "✅ 已添加" in text_of(m) and "阳光社区" in text_of(m))
     staff.say("/merchants")
@@ -256,17 +267,24 @@ async def test_other_communities_and_grid_leaders(harness: Harness) -> None:
     resident.say("/merchants")
     await resident.expect(Z(ms.NOT_MANAGER))
 
-    # An admin sees them all, and names the community with a button.
+    # An admin sees them all (in English, as they asked), and names the community by button.
+    from bot.services import people
+
+    async with h.rt.db.session() as s:
+        await people.set_language(s, h.rt.clock, ADMIN, "en")
     admin = h.person(ADMIN)
     admin.say("/merchants")
-    both = await admin.expect(lambda m: ZH(h_m.TITLE).format(n=2) in text_of(m))
-    assert "爱心超市" in text_of(both) and "联系人：孙主任 (7001)" in text_of(both)
+    both = await admin.expect(lambda m: "🏪 Partner merchants (2):" in text_of(m))
+    assert "• 阳光菜店 (菜店) · 0 products · 阳光社区 · contact: 孙主任 (7001)" in text_of(both)
+    assert "➕ Add a merchant" in str(buttons(both))
+    await admin.press(both, "📦 阳光菜店: products")
+    await h.wait_edit(ADMIN, both["message_id"], lambda m: "阳光菜店 has no products" in text_of(m))
     admin.say("/merchants add 平安药房 药店 6102")
-    which = await admin.expect(Z(h_m.ASK_COMMUNITY))
+    which = await admin.expect("Add a partner merchant. For which community?")
     await admin.press(which, "阳光社区")
     sure = await h.wait_edit(ADMIN, which["message_id"], lambda m: h_m.OK.data() in data(m))
-    await admin.press(sure, Z(h_m.ADD_OK))
-    await h.wait_edit(ADMIN, which["message_id"], lambda m: "✅ 已添加" in text_of(m))
+    await admin.press(sure, "✅ Add")
+    await h.wait_edit(ADMIN, which["message_id"], lambda m: "✅ Added: 平安药房" in text_of(m))
     assert (await served(h))["平安药房"] == ("药店", CONTACT_2, ["yangguang"])
 
 

@@ -214,6 +214,20 @@ async def _tell_contact(
         await tell(rt, session, old, lambda _: _(CONTACT_ENDED).format(merchant=name))
 
 
+async def name_free(session: AsyncSession, telegram_id: int, name: str) -> str:
+    """The name, checked: a new one, or one of this person's own merchants (re-adding it
+    updates it); another community's merchant is theirs to change."""
+    scope = await require_manager(session, telegram_id)
+    name = check_name(name)
+    existing = await session.scalar(select(Merchant).where(Merchant.name == name))
+    if existing is not None and not scope.admin:
+        try:
+            await merchants.require_covered(session, scope, existing)
+        except Refused:
+            raise Refused(NAME_TAKEN, merchant=name) from None
+    return name
+
+
 @dataclass(frozen=True)
 class Added:
     info: merchants.MerchantInfo
@@ -234,7 +248,7 @@ async def add(
     """Add a merchant to one of this staff member's communities (or update the one of that
     name, as `paotui merchant add` does); its contact is told when new to it."""
     scope = await require_manager(session, telegram_id)
-    name, kind = check_name(name), check_kind(kind)
+    name, kind = await name_free(session, telegram_id, name), check_kind(kind)
     if not scope.covers_community(community_id):
         raise Refused(NOT_YOUR_COMMUNITY)
     community = await session.get(Community, community_id)
@@ -242,12 +256,6 @@ async def add(
         raise stale()
     existing = await session.scalar(select(Merchant).where(Merchant.name == name))
     old = existing.contact_telegram_id if existing is not None else None
-    if existing is not None and not scope.admin:
-        # Another community's merchant: its contact and kind are theirs to change.
-        try:
-            await merchants.require_covered(session, scope, existing)
-        except Refused:
-            raise Refused(NAME_TAKEN, merchant=name) from None
     info, created = await merchants.add(
         session,
         rt.clock,
