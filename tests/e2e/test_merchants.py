@@ -21,6 +21,7 @@ from bot.seed import ensure_admins
 from bot.services.groupbuys import merchant_staff as ms
 from handlers import merchants as h_m
 from handlers.groupbuys import CONTACT_OF, NOT_A_CONTACT
+from handlers.privately import SENT_PRIVATELY
 from models import AuditEntry, Community, Merchant, MerchantCommunity, Staff, StaffRole
 from tests.conftest import make_settings
 from tests.e2e.test_groupbuys import GOOD_CSV, import_by_bot
@@ -153,6 +154,11 @@ async def test_staff_add_a_merchant_by_typing_then_import_and_open_a_group_buy(
     assert await served(h) == {"爱心超市": ("超市", CONTACT_2, ["xingfu"])}
     await other.expect(ZH(ms.CONTACT_TOLD).format(merchant="爱心超市", communities="幸福社区"))
     await boss.expect(ZH(ms.CONTACT_ENDED).format(merchant="爱心超市"))
+    # /merchants sent in a group is answered in the private chat; the group sees no id.
+    h.emu.add_member(GROUP_1, STAFF)
+    staff.say("/merchants", chat_id=GROUP_1)
+    await staff.expect(lambda m: "联系人：6102" in text_of(m))
+    await h.emu.wait_for(GROUP_1, ZH(SENT_PRIVATELY))
     await h.settle()
     no_id_in_groups(h, CONTACT, CONTACT_2)
 
