@@ -191,6 +191,8 @@ async def test_staff_add_a_merchant_by_buttons(harness: Harness) -> None:
     assert "64" in text_of(again)
     staff.say("放心药店")
     kind = await staff.expect(ZH(h_m.ASK_KIND).format(merchant="放心药店"))
+    await h.settle()
+    await h.restart()  # the answers so far are kept: the flow goes on after a restart
     await staff.press(kind, "药店")
     await h.wait_edit(
         STAFF,
