@@ -47,6 +47,7 @@ from handlers import (
     language,
     membership,
     menus,
+    merchants,
     my_info,
     my_orders,
     notice_receipts,
@@ -166,6 +167,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
     app.add_handler(groupbuy_open.build_open_conversation(timeout))  # /groupbuy by buttons
     app.add_handler(groupbuy_doors.build_problem_conversation(timeout))  # ⚠️ then a note
     app.add_handler(groupbuy_packing.build_batch_conversation(timeout))  # 📷 one photo
+    app.add_handler(merchants.build_merchant_conversation(timeout))  # /merchants, ➕, 👤
 
     private = filters.ChatType.PRIVATE
     app.add_handler(CommandHandler("help", help.help_command))
@@ -199,6 +201,7 @@ def register_handlers(app: AppType, rt: Runtime) -> None:
         *groupbuy_list.groupbuy_list_handlers(),
         *groupbuy_packing.packing_handlers(),
         *groupbuy_doors.door_handlers(),
+        *merchants.merchant_handlers(),
         *setup.setup_handlers(),
         *menus.menu_handlers(),
         *alerts.alert_handlers(),
@@ -247,6 +250,7 @@ COMMANDS = (
     ("unpaid", N_("Staff: deliveries whose money is not yet received")),
     ("repeats", N_("Staff: the repeating orders of your households")),
     ("groupbuy", N_("Staff: open a group-buy (团购) of a partner merchant")),
+    ("merchants", N_("Staff: partner merchants, add one or change its contact")),
     ("merchant", N_("Partner merchants: my group-buy orders")),
     ("gbcheck", N_("Staff: a group-buy's receipts, problems and payments")),
     ("places", N_("Staff: distribution points, checkpoints, buildings' status")),

@@ -47,7 +47,7 @@ TYPE_WHEN = N_("Until when may residents sign up? Type HH:MM (today) or YYYY-MM-
 PICK_DAY = N_("Which day is it delivered?")
 SURE = N_("Open this group-buy and announce it to the buildings' households?")
 NO_MERCHANTS = N_(
-    "No partner merchant serves your communities yet: an admin adds one with paotui merchant add."
+    "No partner merchant serves your communities yet: community staff add one with /merchants."
 )
 NOTHING_CHOSEN = N_("Please choose at least one.")
 STOPPED = N_("Stopped. No group-buy was opened.")

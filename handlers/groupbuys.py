@@ -14,7 +14,7 @@ from telegram.ext import CommandHandler, ConversationHandler, MessageHandler, fi
 from bot.buttons import Button
 from bot.i18n import N_, P_, Gettext, ngettext
 from bot.services import csvfile
-from bot.services.groupbuys import buys, merchants, orders, texts
+from bot.services.groupbuys import buys, merchant_staff, merchants, orders, texts
 from bot.services.scope import require_staff
 from handlers.answers import alert, answer, edit_or_send, pressed
 from handlers.callback_data import ID, Callback
@@ -54,6 +54,11 @@ SEND_PHOTO = N_("Please send a photo of the goods at the distribution point.")
 PHOTO_STOPPED = N_("Not marked delivered.")
 DELIVERED_OK = N_("Thank you: marked delivered to {point}; the community staff are told.")
 ORDERED = N_("Sent to the merchant.")
+NOT_A_CONTACT = N_(
+    "This is for partner merchants' contact persons. If you are one, please give this number "
+    "to the community staff: {id}"
+)
+CONTACT_OF = N_("You are the contact person of {merchants}.")
 NO_ORDERS = N_("No orders yet. Orders come here once the community confirms a group-buy.")
 MAX_BYTES = 200_000
 
@@ -227,19 +232,23 @@ async def merchant_command(update: Update, ctx: AppContext) -> None:
     assert msg is not None and update.effective_user is not None
     uid = update.effective_user.id
 
-    async def mine(w: Work) -> tuple[list[orders.Order] | None]:
-        return (await orders.merchant_orders(w.session, uid),)
+    async def mine(w: Work) -> tuple[list[orders.Order] | None, list[str]]:
+        return (
+            await orders.merchant_orders(w.session, uid),
+            await merchant_staff.contact_of(w.session, uid),
+        )
 
     got = await attempt(update, ctx, mine, write=False)
     if got is None:
         return
     _ = await ctx.gettext()
-    (found,) = got
-    if found is None:
-        await msg.reply_text(_(orders.NOT_THE_MERCHANT))
+    found, names = got
+    if found is None:  # their id, for the staff to make them a merchant's contact
+        await msg.reply_text(_(NOT_A_CONTACT).format(id=uid))
         return
     if not found:
-        await msg.reply_text(_(NO_ORDERS))
+        mine_ = _(CONTACT_OF).format(merchants=_(", ").join(names))
+        await msg.reply_text(mine_ + "\n" + _(NO_ORDERS))
         return
     for o in reversed(found):
         text, markup = _merchant_rows(_, ctx, o)

@@ -77,6 +77,11 @@ HELP_STAFF_GROUPBUY = N_(
     "choose with ＋/－ until the deadline; then ✅ orders it from the merchant. Send a "
     "merchant's product list as a CSV file (name,unit,price) with the caption 商家 NAME."
 )
+HELP_STAFF_MERCHANTS = N_(
+    "/merchants lists the partner merchants of your community: 📦 their products, 👤 a new "
+    "contact person, ✖️ take one off; ➕ adds one (name, kind, the contact's Telegram id: they "
+    "get it by sending /merchant to me)."
+)
 HELP_STAFF_GBCHECK = N_(
     "/gbcheck N shows a group-buy after its deadline: doors delivered, received and paid, the "
     "problems households reported (✅ Handled) and who has not paid (💵 marks one paid)."
@@ -122,6 +127,7 @@ async def help_command(update: Update, ctx: AppContext) -> None:
             HELP_STAFF_UNPAID,
             HELP_STAFF_REPEATS,
             HELP_STAFF_GROUPBUY,
+            HELP_STAFF_MERCHANTS,
             HELP_STAFF_GBCHECK,
             HELP_STAFF_PLACES,
         )

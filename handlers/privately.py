@@ -52,6 +52,7 @@ PRIVATE_COMMANDS = (
     "repeats",  # staff: the repeating orders in their scope
     "places",  # staff: places, the buildings they serve, their status
     "setstatus",  # staff: a building's status
+    "merchants",  # staff: partner merchants, their contacts' Telegram ids
 )
 # Commands meant for a group, or harmless there (no personal data in the answer).
 GROUP_COMMANDS = ("tasks", "bind", "help", "language", "cancel")
