@@ -237,7 +237,10 @@ async def open_groupbuy(
     for b in buildings:
         if not scope.covers(community_id, b.grid_id):
             raise Refused(notices.NOT_YOURS)
-    if community_id not in (await merchants.info(session, merchant)).community_ids:
+    # The merchant serves the community: its row locked, so that staff taking the merchant off
+    # the community meanwhile (merchant_staff.remove, which locks it too) waits for this
+    # group-buy and then sees it, or this one waits and is refused.
+    if await merchants.serves_locked(session, merchant.id, community_id) is None:
         raise Refused(merchants.NOT_YOUR_MERCHANT)
     listed = {p.id: p for p in await merchants.products(session, merchant.id)}
     if not chosen:

@@ -298,7 +298,8 @@ async def check_removable(
     scope = await require_manager(session, telegram_id)
     m = await session.get(Merchant, merchant_id)
     community = await session.get(Community, community_id)
-    serves = await session.get(MerchantCommunity, (merchant_id, community_id))
+    # Locked: a group-buy opened meanwhile waits, or is seen below (buys.open_groupbuy).
+    serves = await merchants.serves_locked(session, merchant_id, community_id)
     if m is None or community is None or serves is None:
         raise stale()
     if not scope.covers_community(community_id):

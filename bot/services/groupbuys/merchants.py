@@ -67,6 +67,21 @@ async def require_covered(session: AsyncSession, scope: Scope, merchant: Merchan
         raise Refused(NOT_YOUR_MERCHANT)
 
 
+async def serves_locked(
+    session: AsyncSession, merchant_id: int, community_id: int
+) -> MerchantCommunity | None:
+    """That the merchant serves the community, its row locked for the rest of the
+    transaction: opening a group-buy and taking the merchant off the community lock it both."""
+    return await session.scalar(
+        select(MerchantCommunity)
+        .where(
+            MerchantCommunity.merchant_id == merchant_id,
+            MerchantCommunity.community_id == community_id,
+        )
+        .with_for_update()
+    )
+
+
 async def add(
     session: AsyncSession,
     clock: Clock,
