@@ -1,0 +1,156 @@
+"""A group-buy's messages kept true as it moves on (DESIGN rule 12): each household's ＋/－ card
+is sent through the outbox and its row kept (``GroupBuyMessage``), so that the sweep's close
+edits every card the household was shown to its final state (what it took and the total, or
+that it took no part; no ＋/－); staff's summaries and the merchant's order are kept the same
+way and edited when staff order it and when the merchant delivers it.
+
+Which cards: a household may open its card more than once (🛒 on the announcement again, 🛒
+团购 in the menu); each is a message it may still look at, so each is edited, the newest
+``EDITED_CARDS`` of them (a private chat takes about one message a second; an older one still
+answers a press with the card closed). Every edit is written in the transaction of the change
+that owes it, so it is owed once: the close is one conditional UPDATE, and a second sweep finds
+nothing to close."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import outbox
+from bot.buttons import Rows
+from bot.i18n import Gettext, gettext_for
+from bot.runtime import Runtime
+from bot.services.groupbuys import buys, texts
+from bot.services.people import languages_of
+from models import GroupBuy, GroupBuyMessage, OutboxMessage, OutboxStatus
+
+CARD, SUMMARY, MERCHANT = "card", "summary", "merchant"
+# Telegram lets a bot edit its message for 48 hours; a margin for the outbox's own delays
+# (as bot/services/orders/cards.py).
+EDITABLE_FOR = timedelta(hours=47)
+EDITED_CARDS = 5
+
+Render = Callable[[Gettext], tuple[str, Rows]]
+
+
+def keep(
+    session: AsyncSession,
+    sent: OutboxMessage,
+    groupbuy_id: int,
+    kind: str,
+    resident_id: int | None = None,
+) -> None:
+    """Remember a message owed about a group-buy (flushed already: its row has an id)."""
+    session.add(
+        GroupBuyMessage(
+            groupbuy_id=groupbuy_id, kind=kind, resident_id=resident_id, outbox_id=sent.id
+        )
+    )
+
+
+async def send(
+    rt: Runtime,
+    session: AsyncSession,
+    targets: Sequence[int],
+    groupbuy_id: int,
+    kind: str,
+    render: Render,
+    resident_id: int | None = None,
+) -> None:
+    """Owe each target a message about the group-buy in their language, and keep it."""
+    ids = [t for t in dict.fromkeys(targets) if t]
+    langs = await languages_of(session, ids, rt.default_language)
+    for tid in ids:
+        text, rows = render(gettext_for(langs[tid]))
+        sent = outbox.enqueue(session, rt.clock, chat_id=tid, text=text, buttons=rows or None)
+        await session.flush()
+        keep(session, sent, groupbuy_id, kind, resident_id)
+
+
+async def _editable(rt: Runtime, session: AsyncSession, groupbuy_id: int, kind: str) -> list[
+    tuple[GroupBuyMessage, OutboxMessage]
+]:
+    """The kept messages of a kind that can still be edited (not failed, young enough for
+    Telegram), oldest first."""
+    rows = await session.execute(
+        select(GroupBuyMessage, OutboxMessage)
+        .join(OutboxMessage, OutboxMessage.id == GroupBuyMessage.outbox_id)
+        .where(GroupBuyMessage.groupbuy_id == groupbuy_id, GroupBuyMessage.kind == kind)
+        .order_by(GroupBuyMessage.id)
+    )
+    now = rt.clock.now()
+    return [
+        (kept, sent)
+        for kept, sent in rows.all()
+        if sent.status != OutboxStatus.FAILED
+        and now - (sent.sent_at or sent.created_at) < EDITABLE_FOR
+    ]
+
+
+async def edit_all(
+    rt: Runtime, session: AsyncSession, groupbuy_id: int, kind: str, render: Render
+) -> int:
+    """Owe an edit of every kept message of a kind, each in its reader's language."""
+    found = await _editable(rt, session, groupbuy_id, kind)
+    langs = await languages_of(
+        session, list({sent.chat_id for _k, sent in found}), rt.default_language
+    )
+    for _kept, sent in found:
+        text, rows = render(gettext_for(langs[sent.chat_id]))
+        outbox.enqueue_edit(session, rt.clock, original=sent, text=text, buttons=rows or None)
+    return len(found)
+
+
+# --- the household's card --------------------------------------------------------------------
+
+
+async def send_card(rt: Runtime, session: AsyncSession, c: buys.Card, telegram_id: int) -> None:
+    """Owe the household its card (through the outbox), kept while the group-buy is open."""
+
+    def render(_: Gettext) -> tuple[str, Rows]:
+        return texts.card(_, c.head, c.items, c.is_open, rt.timezone)
+
+    if not c.is_open or c.resident_id is None:
+        # Closed already: nothing will change on it; not kept.
+        text, rows = render(gettext_for(await _language(rt, session, telegram_id)))
+        outbox.enqueue(session, rt.clock, chat_id=telegram_id, text=text, buttons=rows or None)
+        return
+    await send(rt, session, [telegram_id], c.head.id, CARD, render, c.resident_id)
+
+
+async def _language(rt: Runtime, session: AsyncSession, telegram_id: int) -> str:
+    return (await languages_of(session, [telegram_id], rt.default_language))[telegram_id]
+
+
+async def join(
+    rt: Runtime, session: AsyncSession, telegram_id: int, notice_id: int, pressed: int | None
+) -> buys.Card:
+    """🛒 on the announcement: the receipt noted, the household's card owed and kept."""
+    c = await buys.join(rt, session, telegram_id, notice_id, pressed)
+    await send_card(rt, session, c, telegram_id)
+    return c
+
+
+async def close_cards(rt: Runtime, session: AsyncSession, gb: GroupBuy) -> int:
+    """At the close (in its transaction): every household's kept cards (the newest
+    ``EDITED_CARDS`` each) edited to the final state, no ＋/－. Returns the edits owed."""
+    found = await _editable(rt, session, gb.id, CARD)
+    newest: dict[int, list[OutboxMessage]] = {}
+    for kept, sent in reversed(found):
+        shown = newest.setdefault(kept.resident_id or 0, [])
+        if len(shown) < EDITED_CARDS:
+            shown.append(sent)
+    langs = await languages_of(
+        session, list({s.chat_id for sent in newest.values() for s in sent}), rt.default_language
+    )
+    owed = 0
+    for resident_id, sent in newest.items():
+        c = await buys.card_of(rt, session, gb, resident_id)
+        for s in reversed(sent):
+            text = texts.closed_card(gettext_for(langs[s.chat_id]), c.head, c.items, rt.timezone)
+            outbox.enqueue_edit(session, rt.clock, original=s, text=text)
+            owed += 1
+    return owed
