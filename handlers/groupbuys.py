@@ -144,8 +144,10 @@ async def joined(update: Update, ctx: AppContext) -> None:
     c = await attempt(
         update, ctx, lambda w: kept.join(ctx.rt, w.session, q.from_user.id, notice_id, pressed_id)
     )
-    if c is not None:
+    if c is not None and c.is_open:
         await answer(q)
+    elif c is not None:  # past the deadline: no card, the 🛒 goes (kept.join)
+        await answer(q, kept.closed_note(await ctx.gettext(), c), show_alert=True)
 
 
 async def _show(update: Update, ctx: AppContext, c: buys.Card | None) -> None:

@@ -82,7 +82,7 @@ async def test_the_deadline_edits_every_card_a_household_was_shown(harness: Harn
     aunt = await h.register(3001, "甲", "xf1", "1", "101")
     uncle = await h.register(3002, "乙", "xf1", "1", "102")
     cousin = await h.register(3003, "丙", "xf1", "2", "201")
-    await h.register(3004, "丁", "xf1", "2", "202")  # never opens the card
+    late_comer = await h.register(3004, "丁", "xf1", "2", "202")  # never opens the card
     await open_group_buy(h)
 
     # 甲 takes two 白菜; 乙 opens the card and chooses nothing; 丙 opens it twice (🛒 on the
@@ -132,6 +132,26 @@ async def test_the_deadline_edits_every_card_a_household_was_shown(harness: Harn
     await h.settle()
     again = next(m for m in h.emu.messages(3001) if m["message_id"] == mine["message_id"])
     assert "已参加: 白菜 ×2, ¥7.00" in text_of(again) and not buttons(again)
+
+    # 🛒 on the announcement past the deadline: no new card, an alert says it closed and what
+    # the household took; the announcement loses its 🛒 (taking part is over).
+    told = await late_comer.expect(lambda m: any(d.startswith("gb:j:") for d in data(m)))
+    before = len(late_comer.chat())
+    join = next(d for d in data(told) if d.startswith("gb:j:"))
+    said = await late_comer.press_data(told, join)
+    assert said is not None and said.get("show_alert")
+    assert Z(texts.CLOSED_ALERT) in said["text"] and Z(texts.WITHOUT_YOU) in said["text"]
+    await h.settle()
+    await h.wait_edit(3004, told["message_id"], lambda m: not buttons(m))
+    assert len(late_comer.chat()) == before
+    announced = next(m for m in aunt.chat() if "📢" in text_of(m))
+    said = await aunt.press_data(announced, join)  # one notice per building: the same 🛒
+    assert said is not None and "已参加: 白菜 ×2, ¥7.00" in said.get("text", "")
+    await h.settle()
+    await h.wait_edit(
+        3001, announced["message_id"], lambda m: not any(d.startswith("gb:j:") for d in data(m))
+    )
+    assert not [m for m in aunt.chat() if m["message_id"] > mine["message_id"] and "＋" in str(m)]
 
     # In Chinese throughout.
     english = {

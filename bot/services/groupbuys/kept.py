@@ -25,7 +25,7 @@ from bot.i18n import Gettext, gettext_for
 from bot.runtime import Runtime
 from bot.services.groupbuys import buys, texts
 from bot.services.people import languages_of
-from models import GroupBuy, GroupBuyMessage, OutboxMessage, OutboxStatus
+from models import GroupBuy, GroupBuyMessage, OutboxKind, OutboxMessage, OutboxStatus
 
 CARD, SUMMARY, MERCHANT = "card", "summary", "merchant"
 # Telegram lets a bot edit its message for 48 hours; a margin for the outbox's own delays
@@ -70,9 +70,9 @@ async def send(
         keep(session, sent, groupbuy_id, kind, resident_id)
 
 
-async def _editable(rt: Runtime, session: AsyncSession, groupbuy_id: int, kind: str) -> list[
-    tuple[GroupBuyMessage, OutboxMessage]
-]:
+async def _editable(
+    rt: Runtime, session: AsyncSession, groupbuy_id: int, kind: str
+) -> list[tuple[GroupBuyMessage, OutboxMessage]]:
     """The kept messages of a kind that can still be edited (not failed, young enough for
     Telegram), oldest first."""
     rows = await session.execute(
@@ -128,10 +128,47 @@ async def _language(rt: Runtime, session: AsyncSession, telegram_id: int) -> str
 async def join(
     rt: Runtime, session: AsyncSession, telegram_id: int, notice_id: int, pressed: int | None
 ) -> buys.Card:
-    """🛒 on the announcement: the receipt noted, the household's card owed and kept."""
+    """🛒 on the announcement: the receipt noted, the household's card owed and kept. Past
+    the deadline no card is sent (the handler says it closed, and what the household took)
+    and the pressed announcement loses its 🛒: taking part is over."""
     c = await buys.join(rt, session, telegram_id, notice_id, pressed)
-    await send_card(rt, session, c, telegram_id)
+    if c.is_open:
+        await send_card(rt, session, c, telegram_id)
+        return c
+    announced = None
+    if pressed is not None:
+        announced = (
+            await session.execute(
+                select(OutboxMessage.id, OutboxMessage.priority)
+                .where(
+                    OutboxMessage.chat_id == telegram_id,
+                    OutboxMessage.message_id == pressed,
+                    OutboxMessage.kind == OutboxKind.SEND,
+                )
+                .order_by(OutboxMessage.id.desc())
+                .limit(1)
+            )
+        ).first()
+    if announced is not None:
+        # After the receipt's own edit, if it wrote one (it keeps 🛒): at the announcement's
+        # priority, so that it goes after that edit (a chat's rows go by priority, then id).
+        session.add(
+            OutboxMessage(
+                **outbox.buttons_row(
+                    rt.clock.now(),
+                    chat_id=telegram_id,
+                    original_id=announced.id,
+                    priority=announced.priority,
+                )
+            )
+        )
     return c
+
+
+def closed_note(_: Gettext, c: buys.Card) -> str:
+    """What a press on 🛒 past the deadline is told: closed, and what the household took."""
+    took = texts.taken(_, c.items) if any(i.quantity > 0 for i in c.items) else _(texts.WITHOUT_YOU)
+    return _(texts.CLOSED_ALERT) + "\n" + took
 
 
 async def close_cards(rt: Runtime, session: AsyncSession, gb: GroupBuy) -> int:
@@ -139,18 +176,17 @@ async def close_cards(rt: Runtime, session: AsyncSession, gb: GroupBuy) -> int:
     ``EDITED_CARDS`` each) edited to the final state, no ＋/－. Returns the edits owed."""
     found = await _editable(rt, session, gb.id, CARD)
     newest: dict[int, list[OutboxMessage]] = {}
-    for kept, sent in reversed(found):
-        shown = newest.setdefault(kept.resident_id or 0, [])
+    for row, message in reversed(found):
+        shown = newest.setdefault(row.resident_id or 0, [])
         if len(shown) < EDITED_CARDS:
-            shown.append(sent)
-    langs = await languages_of(
-        session, list({s.chat_id for sent in newest.values() for s in sent}), rt.default_language
-    )
+            shown.append(message)
+    chats = list({m.chat_id for cards in newest.values() for m in cards})
+    langs = await languages_of(session, chats, rt.default_language)
     owed = 0
-    for resident_id, sent in newest.items():
+    for resident_id, cards in newest.items():
         c = await buys.card_of(rt, session, gb, resident_id)
-        for s in reversed(sent):
-            text = texts.closed_card(gettext_for(langs[s.chat_id]), c.head, c.items, rt.timezone)
-            outbox.enqueue_edit(session, rt.clock, original=s, text=text)
+        for m in reversed(cards):
+            text = texts.closed_card(gettext_for(langs[m.chat_id]), c.head, c.items, rt.timezone)
+            outbox.enqueue_edit(session, rt.clock, original=m, text=text)
             owed += 1
     return owed
