@@ -227,3 +227,26 @@ async def test_staff_summaries_follow_the_order_to_its_delivery(harness: Harness
     assert late is not None and late.get("show_alert")
     await h.settle()
     assert len([m for m in merchant.chat() if "📦" in text_of(m) and "gb:xl:1" in data(m)]) == 1
+
+
+async def test_a_card_too_old_to_edit_is_sent_anew_closed(harness: Harness) -> None:
+    """Open for three days: a card shown on the first is past Telegram's 48 hours at the
+    deadline; a household that took part gets its closed card anew, one that took nothing
+    gets no message."""
+    h = harness
+    await h.own_the_sweep()
+    aunt = await h.register(3001, "甲", "xf1", "1", "101")
+    uncle = await h.register(3002, "乙", "xf1", "1", "102")
+    await open_group_buy(h, hours=72)
+    mine = await card_of(h, aunt)
+    await press(h, aunt, mine, "a", item_ids(mine)[1])
+    await card_of(h, uncle)
+    await h.settle()  # the outbox has recorded when each card was sent
+    h.advance(hours=72, minutes=1)
+    assert (await h.sweep())["group-buy deadlines"] == 1
+    anew = await aunt.expect(lambda m: "🔒 已截止" in text_of(m))
+    assert "已参加: 鸡蛋 ×1, ¥12.00" in text_of(anew) and not buttons(anew)
+    assert anew["message_id"] != mine["message_id"]
+    await h.settle()
+    assert not [m for m in uncle.chat() if "🔒" in text_of(m)]
+    assert set((await card_edits(h)).values()) == {0}  # too old: not edited

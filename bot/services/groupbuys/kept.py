@@ -7,9 +7,10 @@ way and edited when staff order it and when the merchant delivers it.
 Which cards: a household may open its card more than once (🛒 on the announcement again, 🛒
 团购 in the menu); each is a message it may still look at, so each is edited, the newest
 ``EDITED_CARDS`` of them (a private chat takes about one message a second; an older one still
-answers a press with the card closed). Every edit is written in the transaction of the change
-that owes it, so it is owed once: the close is one conditional UPDATE, and a second sweep finds
-nothing to close."""
+answers a press with the card closed); a household whose cards are all too old for Telegram
+to edit (48 hours) and that took part gets the closed card anew. Every edit is written in the
+transaction of the change that owes it, so it is owed once: the close is one conditional
+UPDATE, and a second sweep finds nothing to close."""
 
 from __future__ import annotations
 
@@ -70,11 +71,11 @@ async def send(
         keep(session, sent, groupbuy_id, kind, resident_id)
 
 
-async def _editable(
-    rt: Runtime, session: AsyncSession, groupbuy_id: int, kind: str
+async def _kept(
+    rt: Runtime, session: AsyncSession, groupbuy_id: int, kind: str, *, young: bool = True
 ) -> list[tuple[GroupBuyMessage, OutboxMessage]]:
-    """The kept messages of a kind that can still be edited (not failed, young enough for
-    Telegram), oldest first."""
+    """The kept messages of a kind not failed, oldest first: those young enough for Telegram
+    to edit (``young``), or those too old for it."""
     rows = await session.execute(
         select(GroupBuyMessage, OutboxMessage)
         .join(OutboxMessage, OutboxMessage.id == GroupBuyMessage.outbox_id)
@@ -86,8 +87,14 @@ async def _editable(
         (kept, sent)
         for kept, sent in rows.all()
         if sent.status != OutboxStatus.FAILED
-        and now - (sent.sent_at or sent.created_at) < EDITABLE_FOR
+        and (now - (sent.sent_at or sent.created_at) < EDITABLE_FOR) == young
     ]
+
+
+async def _editable(
+    rt: Runtime, session: AsyncSession, groupbuy_id: int, kind: str
+) -> list[tuple[GroupBuyMessage, OutboxMessage]]:
+    return await _kept(rt, session, groupbuy_id, kind)
 
 
 async def edit_all(
@@ -188,5 +195,19 @@ async def close_cards(rt: Runtime, session: AsyncSession, gb: GroupBuy) -> int:
         for m in reversed(cards):
             text = texts.closed_card(gettext_for(langs[m.chat_id]), c.head, c.items, rt.timezone)
             outbox.enqueue_edit(session, rt.clock, original=m, text=text)
+            owed += 1
+    # A household whose every card is too old for Telegram to edit (a group-buy open for days)
+    # and that took part gets its closed card anew, once; one that took nothing is not written
+    # to (its old card's ＋/－ still answers that it closed).
+    old: dict[int, int] = {}
+    for row, message in await _kept(rt, session, gb.id, CARD, young=False):
+        if row.resident_id is not None and row.resident_id not in newest:
+            old[row.resident_id] = message.chat_id
+    for resident_id, chat_id in old.items():
+        c = await buys.card_of(rt, session, gb, resident_id)
+        if any(i.quantity > 0 for i in c.items):
+            _ = gettext_for(await _language(rt, session, chat_id))
+            text = texts.closed_card(_, c.head, c.items, rt.timezone)
+            outbox.enqueue(session, rt.clock, chat_id=chat_id, text=text)
             owed += 1
     return owed
