@@ -116,6 +116,22 @@ async def edit_all(
 
 async def send_card(rt: Runtime, session: AsyncSession, c: buys.Card, telegram_id: int) -> None:
     """Owe the household its card (through the outbox), kept while the group-buy is open."""
+    # FOR SHARE: a close under way waits for this card to be kept (and then edits it), or has
+    # closed it already, and the card is then shown closed (PostgreSQL; SQLite's writes are
+    # serial anyway).
+    gb = await session.scalar(
+        select(GroupBuy)
+        .where(GroupBuy.id == c.head.id)
+        .with_for_update(read=True)
+        .execution_options(populate_existing=True)
+    )
+    if (
+        gb is not None
+        and c.resident_id is not None
+        and c.is_open
+        and not buys.is_open(gb, rt.clock.now())
+    ):
+        c = await buys.card_of(rt, session, gb, c.resident_id)
 
     def render(_: Gettext) -> tuple[str, Rows]:
         return texts.card(_, c.head, c.items, c.is_open, rt.timezone)
