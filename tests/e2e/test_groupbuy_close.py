@@ -133,25 +133,28 @@ async def test_the_deadline_edits_every_card_a_household_was_shown(harness: Harn
     again = next(m for m in h.emu.messages(3001) if m["message_id"] == mine["message_id"])
     assert "已参加: 白菜 ×2, ¥7.00" in text_of(again) and not buttons(again)
 
-    # 🛒 on the announcement past the deadline: no new card, an alert says it closed and what
-    # the household took; the announcement loses its 🛒 (taking part is over).
-    told = await late_comer.expect(lambda m: any(d.startswith("gb:j:") for d in data(m)))
+    # The announcement loses its 🛒 at the close (taking part is over): 丁, who never
+    # confirmed it, keeps ✅; 甲, whose 🛒 counted as the receipt, has no button left.
+    told = await late_comer.expect(lambda m: "📢" in text_of(m))
+    join = "gb:j:1"  # one notice for 1栋
+    shown = await h.wait_edit(3004, told["message_id"], lambda m: join not in data(m))
+    assert data(shown) == ["n:ok:1"]
+    announced = next(m for m in aunt.chat() if "📢" in text_of(m))
+    await h.wait_edit(3001, announced["message_id"], lambda m: not buttons(m))
+    # A stale 🛒 pressed anyway: no new card, an alert says it closed and what the household
+    # took (or that it took no part).
     before = len(late_comer.chat())
-    join = next(d for d in data(told) if d.startswith("gb:j:"))
-    said = await late_comer.press_data(told, join)
+    said = await late_comer.press_data(told, join, force=True)
     assert said is not None and said.get("show_alert")
     assert Z(texts.CLOSED_ALERT) in said["text"] and Z(texts.WITHOUT_YOU) in said["text"]
-    await h.settle()
-    await h.wait_edit(3004, told["message_id"], lambda m: not buttons(m))
-    assert len(late_comer.chat()) == before
-    announced = next(m for m in aunt.chat() if "📢" in text_of(m))
-    said = await aunt.press_data(announced, join)  # one notice per building: the same 🛒
+    said = await aunt.press_data(announced, join, force=True)
     assert said is not None and "已参加: 白菜 ×2, ¥7.00" in said.get("text", "")
     await h.settle()
-    await h.wait_edit(
-        3001, announced["message_id"], lambda m: not any(d.startswith("gb:j:") for d in data(m))
-    )
+    assert len(late_comer.chat()) == before
     assert not [m for m in aunt.chat() if m["message_id"] > mine["message_id"] and "＋" in str(m)]
+    for chat, msg in ((3004, told), (3001, announced)):  # the receipt's edit brings no 🛒 back
+        now = next(m for m in h.emu.messages(chat) if m["message_id"] == msg["message_id"])
+        assert join not in data(now)
 
     # In Chinese throughout.
     english = {

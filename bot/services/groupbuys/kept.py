@@ -25,8 +25,17 @@ from bot.buttons import Rows
 from bot.i18n import Gettext, gettext_for
 from bot.runtime import Runtime
 from bot.services.groupbuys import buys, texts
+from bot.services.notices.text import received_buttons
 from bot.services.people import languages_of
-from models import GroupBuy, GroupBuyMessage, OutboxKind, OutboxMessage, OutboxStatus
+from models import (
+    GroupBuy,
+    GroupBuyMessage,
+    Notice,
+    NoticeDelivery,
+    OutboxKind,
+    OutboxMessage,
+    OutboxStatus,
+)
 
 CARD, SUMMARY, MERCHANT = "card", "summary", "merchant"
 # Telegram lets a bot edit its message for 48 hours; a margin for the outbox's own delays
@@ -227,3 +236,41 @@ async def close_cards(rt: Runtime, session: AsyncSession, gb: GroupBuy) -> int:
             outbox.enqueue(session, rt.clock, chat_id=chat_id, text=text)
             owed += 1
     return owed
+
+
+async def close_announcements(rt: Runtime, session: AsyncSession, gb: GroupBuy) -> int:
+    """At the close: each household's copy of the announcement loses its 🛒 (taking part is
+    over), keeping ✅ where the receipt is still owed. Buttons only, at the broadcast's own
+    priority, so order traffic goes first. Returns the edits owed."""
+    rows = await session.execute(
+        select(NoticeDelivery.notice_id, NoticeDelivery.confirmed_at, OutboxMessage)
+        .join(Notice, Notice.id == NoticeDelivery.notice_id)
+        .join(OutboxMessage, OutboxMessage.id == NoticeDelivery.outbox_id)
+        .where(
+            Notice.groupbuy_id == gb.id,
+            NoticeDelivery.chat_id > 0,
+            OutboxMessage.status != OutboxStatus.FAILED,
+        )
+    )
+    found = [
+        (notice_id, confirmed_at, sent)
+        for notice_id, confirmed_at, sent in rows.all()
+        if rt.clock.now() - (sent.sent_at or sent.created_at) < EDITABLE_FOR
+    ]
+    langs = await languages_of(
+        session, list({sent.chat_id for _n, _c, sent in found}), rt.default_language
+    )
+    now = rt.clock.now()
+    session.add_all(
+        OutboxMessage(
+            **outbox.buttons_row(
+                now,
+                chat_id=sent.chat_id,
+                original_id=sent.id,
+                buttons=None if confirmed else received_buttons(langs[sent.chat_id], notice_id),
+                priority=sent.priority,
+            )
+        )
+        for notice_id, confirmed, sent in found
+    )
+    return len(found)

@@ -121,6 +121,7 @@ async def close(rt: Runtime, session: AsyncSession, groupbuy_id: int) -> bool:
         await doors.tell_to_pay(rt, session, gb.id)
     # Each household's card it was shown: closed, what it took (or that it took no part).
     await kept.close_cards(rt, session, gb)
+    await kept.close_announcements(rt, session, gb)
     o = await order(session, gb)
     await kept.send(
         rt,
