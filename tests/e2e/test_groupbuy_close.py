@@ -16,6 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import Settings
+from bot.services import notices
 from bot.services.groupbuys import buys, merchants, orders, texts
 from models import (
     GroupBuyMessage,
@@ -240,6 +241,7 @@ async def test_a_card_too_old_to_edit_is_sent_anew_closed(harness: Harness) -> N
     await h.own_the_sweep()
     aunt = await h.register(3001, "甲", "xf1", "1", "101")
     uncle = await h.register(3002, "乙", "xf1", "1", "102")
+    silent = await h.register(3003, "丙", "xf1", "2", "201")  # never presses anything
     await open_group_buy(h, hours=72)
     mine = await card_of(h, aunt)
     await press(h, aunt, mine, "a", item_ids(mine)[1])
@@ -253,3 +255,13 @@ async def test_a_card_too_old_to_edit_is_sent_anew_closed(harness: Harness) -> N
     await h.settle()
     assert not [m for m in uncle.chat() if "🔒" in text_of(m)]
     assert set((await card_edits(h)).values()) == {0}  # too old: not edited
+    # Staff resend the announcement to those who have not confirmed it: after the deadline
+    # the new copy carries ✅ alone (its 🛒 would only say it closed).
+    first = await silent.expect(lambda m: "📢" in text_of(m))
+    async with h.rt.db.session() as s:
+        assert await notices.resend_unconfirmed(h.rt, s, STAFF, 1) == 1
+    h.rt.wake_outbox()
+    again = await silent.expect(
+        lambda m: "📢" in text_of(m) and m["message_id"] > first["message_id"]
+    )
+    assert data(again) == ["n:ok:1"]
