@@ -2,7 +2,8 @@
 is sent through the outbox and its row kept (``GroupBuyMessage``), so that the sweep's close
 edits every card the household was shown to its final state (what it took and the total, or
 that it took no part; no ＋/－); staff's summaries and the merchant's order are kept the same
-way and edited when staff order it and when the merchant delivers it.
+way and edited when staff order it and when the merchant delivers it. At the close each
+household's copy of the announcement loses its 🛒 too (the notices' own rows, no keeping).
 
 Which cards: a household may open its card more than once (🛒 on the announcement again, 🛒
 团购 in the menu); each is a message it may still look at, so each is edited, the newest
