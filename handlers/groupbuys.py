@@ -14,7 +14,7 @@ from telegram.ext import CommandHandler, ConversationHandler, MessageHandler, fi
 from bot.buttons import Button
 from bot.i18n import N_, P_, Gettext, ngettext
 from bot.services import csvfile
-from bot.services.groupbuys import buys, merchant_staff, merchants, orders, texts
+from bot.services.groupbuys import buys, kept, merchant_staff, merchants, orders, texts
 from bot.services.scope import require_staff
 from handlers.answers import alert, answer, edit_or_send, pressed
 from handlers.callback_data import ID, Callback
@@ -140,20 +140,19 @@ async def products_received(update: Update, ctx: AppContext) -> None:
 
 
 async def joined(update: Update, ctx: AppContext) -> None:
-    """🛒 on the announcement: the receipt noted, and the household's card sent."""
+    """🛒 on the announcement: the receipt noted, and the household's card owed."""
     q = pressed(update)
     notice_id = JOIN.parse(q.data).notice_id
     pressed_id = q.message.message_id if q.message is not None else None
+    # The card goes through the outbox, its row kept: the close edits it (bot/services/
+    # groupbuys/kept.py), which a direct reply's message (maybe relayed) would not allow.
     c = await attempt(
-        update, ctx, lambda w: buys.join(ctx.rt, w.session, q.from_user.id, notice_id, pressed_id)
+        update, ctx, lambda w: kept.join(ctx.rt, w.session, q.from_user.id, notice_id, pressed_id)
     )
-    if c is None:
-        return
-    _ = await ctx.gettext()
-    await answer(q)
-    text, markup = _card(_, ctx, c)
-    assert update.effective_chat is not None
-    await update.effective_chat.send_message(text, reply_markup=markup)
+    if c is not None and c.is_open:
+        await answer(q)
+    elif c is not None:  # past the deadline: no card, the 🛒 goes (kept.join)
+        await answer(q, kept.closed_note(await ctx.gettext(), c), show_alert=True)
 
 
 async def _show(update: Update, ctx: AppContext, c: buys.Card | None) -> None:

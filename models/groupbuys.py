@@ -171,3 +171,19 @@ class GroupBuyProblem(Base):
     photo: Mapped[str | None] = mapped_column(String(256))
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime())
     alert_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class GroupBuyMessage(Base):
+    """A message about a group-buy that is kept true after it was sent, edited through the
+    outbox when the group-buy moves on: a household's ＋/－ card (``kind`` "card", with its
+    ``resident_id``: every card shown to it), a staff member's summary ("summary"), the
+    merchant's order ("merchant"). ``outbox_id`` is the row that sent it."""
+
+    __tablename__ = "groupbuy_messages"
+    __table_args__ = (Index("ix_groupbuy_messages_kind", "groupbuy_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    groupbuy_id: Mapped[int] = mapped_column(ForeignKey("groupbuys.id"))
+    kind: Mapped[str] = mapped_column(String(8))
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("residents.id"))
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"))

@@ -145,6 +145,18 @@ async def test_one_photo_marks_a_buildings_remaining_doors(harness: Harness) -> 
     assert len(marked) == 3 and all(marked)
     for p in homes:  # each told once
         assert len([m for m in p.chat() if "已送到门口" in text_of(m)]) == 1
+    # 📷 on the older copy of the list, every door marked since: no photo is asked for, and
+    # that copy shows the list as it is now (no 📷, no ✅ left).
+    asked = len([m for m in wang.chat() if "请发一张" in text_of(m)])
+    stale = await wang.press_data(listing, next(d for d in data(listing) if d.startswith("gb:bp:")))
+    assert stale is not None and stale.get("show_alert") and "已全部送到门口" in stale["text"]
+    now = await h.wait_edit(2001, listing["message_id"], lambda m: "gb:bp:" not in str(data(m)))
+    assert "gb:dd:" not in str(data(now)) and "已全部送到门口" in text_of(now)
+    await h.settle()
+    assert len([m for m in wang.chat() if "请发一张" in text_of(m)]) == asked
+    async with h.rt.db.read() as s:
+        kept = await s.scalar(select(GroupBuyRun.photo))
+    assert kept == r.photo
     # The ledger's 楼栋状态 counts the building's group-buy households delivered.
     from bot.services import reports
     from bot.services.scope import scope_of

@@ -1,7 +1,8 @@
 """Group-buys under concurrency (issue 17), on SQLite and on a real PostgreSQL server: twenty
 ＋ at once by one household count twenty (none lost), or stop exactly at the limit; two
 households pressing at once each keep their own count; twenty sweeps at once close a
-group-buy once and owe staff one summary each."""
+group-buy once and owe staff one summary each; cards shown while it closes are all closed in
+the end (kept and edited, or sent closed)."""
 
 from __future__ import annotations
 
@@ -133,3 +134,50 @@ async def test_twenty_sweeps_at_once_close_it_once(any_rt: Runtime) -> None:
     late = await _press(rt, 1001, items["鸡蛋"])
     assert late.note == texts.CLOSED_ALERT and not late.is_open
     assert await _quantity(rt, items["鸡蛋"]) == 1
+
+
+async def _show_card(rt: Runtime, card: buys.Card, tid: int) -> None:
+    from bot.services.groupbuys import kept
+
+    async with rt.db.session() as s:
+        await kept.send_card(rt, s, card, tid)
+
+
+async def test_cards_shown_while_it_closes_are_all_closed(any_rt: Runtime) -> None:
+    """Cards read open just before the deadline and sent while the sweep closes it: each
+    one is either kept and edited closed by the close, or sent closed; none keeps ＋/－."""
+    from models import OutboxKind
+
+    rt = any_rt
+    await _resident(rt, 1001)
+    items = await _open(rt, 5)
+    await _press(rt, 1001, items["鸡蛋"])
+    async with rt.db.read() as s:
+        gb = await s.scalar(select(GroupBuy))
+        assert gb is not None
+        resident = await buys._household(s, 1001, gb)
+        card = await buys.card_of(rt, s, gb, resident.id)
+    assert card.is_open
+    rt.clock.advance(timedelta(hours=2, minutes=1))  # type: ignore[attr-defined]
+    jobs = [_show_card(rt, card, 1001) for _ in range(ATTEMPTS)]
+    await asyncio.gather(*jobs[: ATTEMPTS // 2], orders.close_due(rt), *jobs[ATTEMPTS // 2 :])
+    async with rt.db.read() as s:
+        sent = list(
+            await s.scalars(
+                select(OutboxMessage).where(
+                    OutboxMessage.chat_id == 1001, OutboxMessage.kind == OutboxKind.SEND
+                )
+            )
+        )
+        edited = set(
+            await s.scalars(
+                select(OutboxMessage.edit_of).where(
+                    OutboxMessage.chat_id == 1001, OutboxMessage.kind == OutboxKind.EDIT
+                )
+            )
+        )
+    cards = [m for m in sent if "鸡蛋 ×1" in m.text]
+    assert len(cards) == ATTEMPTS
+    with_buttons = [m for m in cards if m.buttons]
+    assert all(m.id in edited for m in with_buttons)
+    assert all("gb:a:" not in str(m.buttons) for m in cards if m.id not in edited)

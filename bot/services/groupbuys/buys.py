@@ -77,7 +77,15 @@ async def head(session: AsyncSession, gb: GroupBuy) -> Head:
     assert m is not None
     point = await points_of(session, gb.id)
     return Head(
-        gb.id, m.name, m.kind, gb.deadline_at, gb.delivery_day, gb.status, gb.payment, point
+        gb.id,
+        m.name,
+        m.kind,
+        gb.deadline_at,
+        gb.delivery_day,
+        gb.status,
+        gb.payment,
+        point,
+        gb.delivered_at,
     )
 
 
@@ -303,6 +311,7 @@ class Card:
     is_open: bool
     note: str | None = None  # a msgid said with the press (closed, at the limit)
     note_params: dict[str, int] | None = None
+    resident_id: int | None = None  # whose card it is
 
 
 def is_open(gb: GroupBuy, now: datetime) -> bool:
@@ -347,7 +356,14 @@ async def card_of(
     items = [
         Item(i.id, i.name, i.unit, i.price_fen, i.per_household, int(q)) for i, q in rows.all()
     ]
-    return Card(await head(session, gb), items, is_open(gb, rt.clock.now()), note, params or None)
+    return Card(
+        await head(session, gb),
+        items,
+        is_open(gb, rt.clock.now()),
+        note,
+        params or None,
+        resident_id,
+    )
 
 
 async def view(rt: Runtime, session: AsyncSession, telegram_id: int, groupbuy_id: int) -> Card:

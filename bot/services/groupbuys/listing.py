@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.errors import Refused
 from bot.i18n import N_
 from bot.runtime import Runtime
+from bot.services.groupbuys import kept
 from bot.services.groupbuys.buys import Card, card_of
 from models import GroupBuy, GroupBuyBuilding, Resident
 
@@ -55,3 +56,12 @@ async def open_for(rt: Runtime, session: AsyncSession, telegram_id: int) -> list
         .limit(SHOWN)
     )
     return [await card_of(rt, session, gb, resident.id) for gb in found]
+
+
+async def show_open(rt: Runtime, session: AsyncSession, telegram_id: int) -> int:
+    """🛒 团购: the household's card of each open group-buy owed (through the outbox, kept, so
+    the close edits it); how many."""
+    cards = await open_for(rt, session, telegram_id)
+    for c in cards:
+        await kept.send_card(rt, session, c, telegram_id)
+    return len(cards)

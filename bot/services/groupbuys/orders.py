@@ -20,9 +20,8 @@ from bot.errors import Refused, stale
 from bot.i18n import N_, Gettext
 from bot.runtime import Runtime
 from bot.services import audit
-from bot.services.groupbuys import buys, doors, packing, texts
+from bot.services.groupbuys import buys, doors, kept, packing, texts
 from bot.services.groupbuys.buys import head
-from bot.services.messages import tell
 from bot.services.reports.files import workbook_bytes
 from bot.services.reports.sheets.sheet import Sheet, yuan
 from bot.services.scope import require_staff
@@ -120,14 +119,38 @@ async def close(rt: Runtime, session: AsyncSession, groupbuy_id: int) -> bool:
     await packing.make_runs(session, gb)
     if gb.payment == doors.ONLINE:  # each household is told what it owes, with 💰
         await doors.tell_to_pay(rt, session, gb.id)
+    # Each household's card it was shown: closed, what it took (or that it took no part).
+    await kept.close_cards(rt, session, gb)
+    await kept.close_announcements(rt, session, gb)
     o = await order(session, gb)
-    await tell(
+    await kept.send(
         rt,
         session,
         await _staff_of(session, gb),
+        gb.id,
+        kept.SUMMARY,
         lambda _: texts.summary(_, o.head, o.totals, o.households, o.buildings, rt.timezone),
     )
     return True
+
+
+async def _keep_true(rt: Runtime, session: AsyncSession, gb: GroupBuy, o: Order) -> None:
+    """Staff's summaries and the merchant's order edited to where the group-buy stands now
+    (the pressed copy too: the same text is no change to Telegram)."""
+    await kept.edit_all(
+        rt,
+        session,
+        gb.id,
+        kept.SUMMARY,
+        lambda _: texts.summary(_, o.head, o.totals, o.households, o.buildings, rt.timezone),
+    )
+    await kept.edit_all(
+        rt,
+        session,
+        gb.id,
+        kept.MERCHANT,
+        lambda _: texts.merchant_order(_, o.head, o.totals, o.households, o.buildings, rt.timezone),
+    )
 
 
 async def close_due(rt: Runtime) -> int:
@@ -180,10 +203,14 @@ async def confirm(rt: Runtime, session: AsyncSession, telegram_id: int, groupbuy
     await audit.record(
         session, rt.clock, telegram_id, "groupbuy.confirmed", merchant.name, groupbuy=gb.id
     )
-    await tell(
+    # Every staff member's summary loses ✅ and says it is ordered.
+    await _keep_true(rt, session, gb, o)
+    await kept.send(
         rt,
         session,
-        merchant.contact_telegram_id,
+        [merchant.contact_telegram_id],
+        gb.id,
+        kept.MERCHANT,
         lambda _: texts.merchant_order(_, o.head, o.totals, o.households, o.buildings, rt.timezone),
     )
     return o
@@ -254,6 +281,8 @@ async def delivered(
     )
     # Split by building: each grid's group is asked for a volunteer per building.
     await packing.post_runs(rt, session, gb)
+    # The summaries and the merchant's order say delivered (where, when), 📦 gone.
+    await _keep_true(rt, session, gb, o)
     point = await buys.points_of(session, gb.id)
     for tid in await _staff_of(session, gb):
         _ = await _gettext(rt, session, tid)

@@ -441,7 +441,6 @@ async def mark_all(
     await own_run(session, telegram_id, run_id)
     r = await session.get(GroupBuyRun, run_id)
     assert r is not None
-    r.photo = photo
     waiting = list(
         await session.scalars(
             select(GroupBuyDoor.id).where(
@@ -449,6 +448,8 @@ async def mark_all(
             )
         )
     )
+    if waiting:  # a photo that marks no door (all done meanwhile) replaces nothing
+        r.photo = photo
     n = 0
     for door_id in waiting:
         n += await _deliver(rt, session, r, door_id, telegram_id)

@@ -27,7 +27,9 @@ ITEM = N_("{name} ¥{price}/{unit} (at most {limit} per household)")
 ANNOUNCE_TAIL = N_("Press 🛒 below to choose what you take; you may change it until the deadline.")
 TAKEN = N_("Taken part: {items}, ¥{total}")
 NOTHING_YET = N_("Nothing chosen yet: press ＋ to add an item.")
-CLOSED = N_("Signing up has closed. What you took stays as shown.")
+# The card once the deadline has passed: what the household took, or that it took nothing.
+CLOSED_AT = N_("🔒 Closed: signing up ended at {deadline}.")
+WITHOUT_YOU = N_("You did not take part: nothing was ordered for you.")
 CLOSED_ALERT = N_("Signing up for this group-buy has closed; nothing was changed.")
 AT_LIMIT = N_("At most {limit} per household.")
 NOT_FOR_YOU = N_("This group-buy is not for your building.")
@@ -37,6 +39,7 @@ STATUS = {
     "confirmed": N_("ordered from the merchant"),
     "delivered": N_("delivered to the distribution point"),
 }
+DELIVERED_AT = N_("delivered to {point} at {time}")
 CONFIRM = N_("✅ Order it from the merchant")
 CHECK = N_("🧾 Receipts and payments")
 XLSX = N_("📊 Lines per building and door (XLSX)")
@@ -100,6 +103,7 @@ class Head:
     payment: str = "on_delivery"  # or "online": paid in advance (doors.PAYMENT)
     # Where the merchant delivers: the places serving its buildings ("" : none set yet).
     point: str = ""
+    delivered_at: datetime | None = None  # by the merchant, to the point
 
 
 def head_lines(_: Gettext, h: Head, tz: str) -> list[str]:
@@ -148,10 +152,9 @@ def card(_: Gettext, h: Head, items: list[Item], is_open: bool, tz: str) -> tupl
         + _(ITEM).format(name=i.name, price=yuan(i.price_fen), unit=i.unit, limit=i.per_household)
         for i in items
     ]
-    lines += ["", taken(_, items)]
     if not is_open:
-        lines.append(_(CLOSED))
-        return "\n".join(lines), []
+        return closed_card(_, h, items, tz), []
+    lines += ["", taken(_, items)]
     rows = [
         [
             Button(MINUS, minus_data(i.id)),
@@ -161,6 +164,31 @@ def card(_: Gettext, h: Head, items: list[Item], is_open: bool, tz: str) -> tupl
         for i in items
     ]
     return "\n".join(lines), rows
+
+
+def closed_card(_: Gettext, h: Head, items: list[Item], tz: str) -> str:
+    """The card after the deadline, no ＋/－: what the household took and its total, or that
+    it took no part (never "press ＋", which is gone)."""
+    lines = [
+        *head_lines(_, h, tz),
+        _(CLOSED_AT).format(deadline=local_time(h.deadline_at, tz, "%m-%d %H:%M")),
+    ]
+    if any(i.quantity > 0 for i in items):
+        lines += [taken(_, items), payment_line(_, h)]
+    else:
+        lines.append(_(WITHOUT_YOU))
+    return "\n".join(lines)
+
+
+def status_line(_: Gettext, h: Head, tz: str) -> str:
+    """Where the group-buy stands; once delivered, where to and when."""
+    if h.status == "delivered" and h.delivered_at is not None:
+        status = _(DELIVERED_AT).format(
+            point=h.point or _(POINT), time=local_time(h.delivered_at, tz, "%m-%d %H:%M")
+        )
+    else:
+        status = _(STATUS.get(h.status, h.status))
+    return _("Status: {status}").format(status=status)
 
 
 def totals_lines(_: Gettext, totals: list[Item]) -> list[str]:
@@ -184,7 +212,7 @@ def summary(
     """What staff get at the deadline (and on the pressed message after): the totals, the
     households per building; ✅ while it waits for them."""
     lines = head_lines(_, h, tz)
-    lines.append(_("Status: {status}").format(status=_(STATUS.get(h.status, h.status))))
+    lines.append(status_line(_, h, tz))
     if households == 0:
         lines.append(_(NOBODY))
         return "\n".join(lines), []
@@ -208,7 +236,7 @@ def merchant_order(
     """The merchant's consolidated order: totals per item, households per building; the XLSX
     of lines per door on a press, and 📦 once delivered to the point."""
     lines = [_("📦 Order for {merchant}").format(merchant=h.merchant), *head_lines(_, h, tz)[:2]]
-    lines.append(_("Status: {status}").format(status=_(STATUS.get(h.status, h.status))))
+    lines.append(status_line(_, h, tz))
     lines.append(ngettext(_, HOUSEHOLDS, households).format(n=households))
     lines += totals_lines(_, totals)
     lines += [ngettext(_, PER_BUILDING, n).format(building=b, n=n) for b, n in buildings]

@@ -29,6 +29,7 @@ from models import (
     Building,
     Compound,
     Grid,
+    GroupBuy,
     Notice,
     NoticeDelivery,
     OutboxKind,
@@ -109,8 +110,12 @@ async def _take_buttons_off(
     lang = await language_of(session, chat_id, rt.default_language)
     _ = gettext_for(lang)
     stamp = _(RECEIVED_AT).format(when=local_time(now, rt.timezone, "%m-%d %H:%M"))
-    # A group-buy's announcement keeps its 🛒: only the ✅ goes.
-    groupbuy = await session.scalar(select(Notice.groupbuy_id).where(Notice.id == notice_id))
+    # A group-buy's announcement keeps its 🛒 while it collects: only the ✅ goes.
+    groupbuy = await session.scalar(
+        select(GroupBuy.id)
+        .join(Notice, Notice.groupbuy_id == GroupBuy.id)
+        .where(Notice.id == notice_id, GroupBuy.status == "open", GroupBuy.deadline_at > now)
+    )
     keep = None if groupbuy is None else to_json(groupbuy_rows(lang, notice_id))
     rows = [
         # A text notice says under it when it was confirmed (issue 15: a pressed message shows

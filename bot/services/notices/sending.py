@@ -27,6 +27,7 @@ from bot.services.scope import scope_of
 from models import (
     Building,
     Grid,
+    GroupBuy,
     Notice,
     NoticeDelivery,
     OutboxMessage,
@@ -246,6 +247,16 @@ async def outbox_rows(
     """One outbox row per recipient, in their language; each language's text and buttons are
     made once."""
     langs = await languages_of(session, [r.chat_id for r in people], rt.default_language)
+    # A group-buy's 🛒 while it collects (a resend after its deadline carries ✅ alone).
+    collecting = notice.groupbuy_id is not None and bool(
+        await session.scalar(
+            select(GroupBuy.id).where(
+                GroupBuy.id == notice.groupbuy_id,
+                GroupBuy.status == "open",
+                GroupBuy.deadline_at > now,
+            )
+        )
+    )
     made: dict[str, tuple[str, list[list[dict[str, Any]]] | None]] = {}
     rows = []
     for r in people:
@@ -253,7 +264,7 @@ async def outbox_rows(
         if lang not in made:
             made[lang] = (
                 body(lang, notice.text),
-                received_buttons(lang, notice.id, groupbuy=notice.groupbuy_id is not None),
+                received_buttons(lang, notice.id, groupbuy=collecting),
             )
         text, received = made[lang]
         rows.append(
