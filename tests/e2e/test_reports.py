@@ -103,6 +103,7 @@ async def test_stats_and_export_for_staff_not_residents(harness: Harness) -> Non
 
 async def test_daily_summary_once_across_sweeps_and_a_restart(harness: Harness) -> None:
     h = harness
+    await h.own_the_sweep()  # the test counts what its own sweep fires
     h.rt.settings.reports.daily_summary_at = "20:00"
     boss = h.person(STAFF, "赵书记")
     boss.say("/help")

@@ -24,6 +24,7 @@ def _handle_data(msg: dict[str, object]) -> str:
 
 async def test_handled_once_and_the_others_see_by_whom(harness: Harness) -> None:
     h = harness
+    await h.own_the_sweep()  # the test counts what its own sweeps fire
     people = await _setup(h)
     boss, leader = people[STAFF], people[LEADER]
     oid = await _order(h)
@@ -91,6 +92,7 @@ async def test_handled_once_and_the_others_see_by_whom(harness: Harness) -> None
 
 async def test_handled_from_the_to_do_list_edits_every_copy(harness: Harness) -> None:
     h = harness
+    await h.own_the_sweep()  # the test counts what its own sweeps fire
     people = await _setup(h)
     boss, leader = people[STAFF], people[LEADER]
     oid = await _order(h)
@@ -124,6 +126,7 @@ async def test_handled_from_the_to_do_list_edits_every_copy(harness: Harness) ->
 
 async def test_a_stalled_task_and_a_task_given_up_carry_handled(harness: Harness) -> None:
     h = harness
+    await h.own_the_sweep()  # the test counts what its own sweeps fire
     people = await _setup(h)
     oid = await _order(h)
     runner = VOLUNTEERS_1[0]
