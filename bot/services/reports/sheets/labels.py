@@ -42,6 +42,8 @@ ACTIONS = {
     "merchant.added": N_("Partner merchant added"),
     "merchant.updated": N_("Partner merchant changed"),
     "merchant.products": N_("Merchant's product list imported"),
+    "merchant.contact": N_("Partner merchant's contact changed"),
+    "merchant.removed": N_("Partner merchant taken off a community"),
     "groupbuy.opened": N_("Group-buy opened"),
     "groupbuy.confirmed": N_("Group-buy ordered from the merchant"),
     "groupbuy.delivered": N_("Group-buy delivered to the distribution point"),
@@ -80,6 +82,7 @@ DETAILS = {
     "amount": N_("Amount (¥)"),
     "volunteer": N_("Volunteer"),
     "groupbuy": N_("Group-buy no."),
+    "community": N_("Community"),
 }
 DETAIL = N_("{label}: {value}")
 DETAIL_SEPARATOR = N_("; ")
