@@ -202,7 +202,7 @@ async def test_staff_add_a_merchant_by_buttons(harness: Harness) -> None:
     staff.say("61o1")  # not a number: asked again, the name and kind kept
     bad = await staff.expect(lambda m: Z(ms.NOT_AN_ID) in text_of(m))
     assert ZH(h_m.ASK_CONTACT).format(merchant="放心药店") in text_of(bad)
-    staff.say("6101")
+    staff.say("６１０１")  # full-width, as a Chinese keyboard may type it: read as 6101
     sure = await staff.expect(lambda m: h_m.OK.data() in data(m))
     assert "放心药店（药店） · 幸福社区" in text_of(sure) and "6101" in text_of(sure)
     assert await served(h) == {}

@@ -6,6 +6,7 @@ at all. The contact person is told in private when they become (or stop being) t
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
@@ -72,8 +73,9 @@ async def require_manager(session: AsyncSession, telegram_id: int) -> Scope:
 
 
 def parse_contact(text: str) -> int:
-    """A Telegram id as typed (spaces allowed); Refused with what to type else."""
-    raw = "".join(text.split())
+    """A Telegram id as typed (spaces and full-width digits, as a Chinese keyboard types them,
+    allowed); Refused with what to type else."""
+    raw = "".join(unicodedata.normalize("NFKC", text).split())
     if not raw.isascii() or not raw.isdigit() or len(raw) > ID_DIGITS or int(raw) == 0:
         raise Refused(NOT_AN_ID)
     return int(raw)
