@@ -138,6 +138,16 @@ async def household_in_reach(session: AsyncSession, telegram_id: int, resident_i
     return r
 
 
+async def reaches(session: AsyncSession, telegram_id: int, resident_id: int) -> bool:
+    """Whether this person still takes phone orders for this household (a phone repeat's staff
+    member may have left the staff, or another grid)."""
+    try:
+        await household_in_reach(session, telegram_id, resident_id)
+    except Refused:
+        return False
+    return True
+
+
 async def building_label(session: AsyncSession, telegram_id: int, building_id: int) -> str:
     s = await reach(session, telegram_id)
     row = (

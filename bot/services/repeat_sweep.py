@@ -17,11 +17,11 @@ from bot.db import affected_rows
 from bot.errors import Refused
 from bot.i18n import Gettext
 from bot.runtime import Runtime
-from bot.services import alerts, residents, scope
+from bot.services import alerts, phone_orders, residents, scope
 from bot.services.messages import Render, tell
 from bot.services.orders import drafts, form, household_cap, texts
 from bot.services.repeats import FAILED, FAILURES_TO_PAUSE, LATE_AFTER, Rule, next_due, rule_text
-from models import Order, OrderDraft, Recipient, Repeat, Resident
+from models import Building, Grid, Order, OrderDraft, Recipient, Repeat, Resident
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +84,13 @@ async def _fire(rt: Runtime, session: AsyncSession, repeat_id: int, due_at: date
     if r.recipient_id is not None:
         who = await session.get(Recipient, r.recipient_id)
         gone = gone or who is None or who.removed
-    status = "stopped" if gone else "paused" if failures >= FAILURES_TO_PAUSE else None
+    # A phone repeat whose staff member can no longer take this household's orders (they left
+    # the staff, or their grid changed): paused, and the staff covering it are told; the one
+    # who set it up is not (the household's name and phone are no longer theirs to see).
+    orphaned = (
+        by_phone and not gone and not await phone_orders.reaches(session, r.created_by, resident.id)
+    )
+    status = "stopped" if gone else "paused" if failures >= FAILURES_TO_PAUSE or orphaned else None
     status = status or ("active" if nxt is not None else "ended")
     # The claim (DESIGN rule 2): this occurrence is ours only if its time is still the one
     # read; a second sweep finds it moved and makes nothing.
@@ -104,6 +110,9 @@ async def _fire(rt: Runtime, session: AsyncSession, repeat_id: int, due_at: date
     if claimed != 1:
         return False
     if gone:
+        return False
+    if orphaned:
+        await _paused_for_its_staff(rt, session, r, resident)
         return False
     whose = await _household(session, resident) if by_phone else ""
     if failures >= FAILURES_TO_PAUSE:
@@ -146,6 +155,30 @@ async def _fire(rt: Runtime, session: AsyncSession, repeat_id: int, due_at: date
         await tell(rt, session, tid, _not_placed(r, whose, full=False))
         return False
     return True
+
+
+async def _paused_for_its_staff(
+    rt: Runtime, session: AsyncSession, r: Repeat, resident: Resident
+) -> None:
+    """The staff covering the household's building are alerted (no name or room: they find it
+    in /repeats, where ▶️ makes it theirs)."""
+    b = await session.get(Building, resident.building_id)
+    assert b is not None
+    g = await session.get(Grid, b.grid_id)
+    assert g is not None
+    rule = Rule(r.kind, r.weekday, r.monthday)
+    await alerts.alert(
+        rt,
+        session,
+        await scope.staff_covering(session, g.community_id, g.id),
+        lambda _: _(
+            "⏸ Repeating order R{id} ({title}, {rule}), a phone order, was paused: the staff "
+            "member who set it up no longer takes this household's orders. To go on with it, "
+            "resume it in /repeats: its orders then come to you."
+        ).format(id=r.id, title=_(texts.CATEGORY[r.category]), rule=rule_text(rule, r.at_time, _)),
+        kind="repeat_paused",
+        resident_id=r.resident_id,
+    )
 
 
 async def _household(session: AsyncSession, resident: Resident) -> str:

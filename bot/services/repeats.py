@@ -24,7 +24,7 @@ from bot.db import affected_rows
 from bot.errors import Refused, stale
 from bot.i18n import N_, Gettext
 from bot.runtime import Runtime
-from bot.services import scope
+from bot.services import phone_orders, scope
 from bot.services.messages import tell
 from bot.services.orders import drafts, texts
 from bot.services.orders.views import residents_order
@@ -440,6 +440,14 @@ async def change(
         values.update(next_due_at=nxt, consecutive_failures=0, resumed_at=now)
         if nxt is None:
             values["status"] = "ended"
+        if (
+            not seen_as.resident_telegram_id
+            and r.created_by != telegram_id
+            and not await phone_orders.reaches(session, r.created_by, r.resident_id)
+        ):
+            # A phone repeat whose staff member left: the one resuming it takes it over (its
+            # orders and call-back prompts come to them).
+            values["created_by"] = telegram_id
     elif makes == "stopped":
         values["next_due_at"] = None
     done = await affected_rows(
@@ -466,8 +474,14 @@ async def change(
                 status=_(STATUS_WORDS[r.status]),
             ),
         )
-    if done == 1 and not seen_as.resident_telegram_id and r.created_by != telegram_id:
-        # A household without Telegram: the staff member who set it up is told instead.
+    if (
+        done == 1
+        and not seen_as.resident_telegram_id
+        and r.created_by != telegram_id
+        and await phone_orders.reaches(session, r.created_by, r.resident_id)
+    ):
+        # A household without Telegram: the staff member who set it up is told instead (not
+        # one who has left: the household's address is no longer theirs to see).
         rule = Rule(r.kind, r.weekday, r.monthday)
         await tell(
             rt,

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from bot.config import Settings
 from bot.services import repeats
+from bot.services.orders import resident_moves
 from models import Order, OrderEvent, Repeat
 from tests.conftest import make_settings
 from tests.e2e.test_phone_orders import PHONE, new_household
@@ -19,6 +20,7 @@ from tests.e2e.test_repeats import AUNT, data, local, occurrences, repeat_row, t
 from tests.factories import ANSWERS, STAFF, Harness, Person, Z, buttons, text_of
 
 TOMORROW = "Today's order is already placed, so it starts tomorrow."
+COLLEAGUE = 9002  # another staff member of the community
 
 
 @pytest.fixture
@@ -184,3 +186,66 @@ async def test_someone_elses_order_asks_nothing(harness: Harness) -> None:
     assert not [m for m in other.chat() if Z(repeats.BAD_END) in text_of(m)]
     async with h.rt.db.read() as s:
         assert await s.scalar(select(Repeat)) is None
+
+
+async def test_a_phone_repeat_whose_staff_member_left_is_paused_and_taken_over(
+    harness: Harness,
+) -> None:
+    """The staff member who set up a phone repeat leaves the staff: the next occurrence is not
+    placed in their name (its card and call-backs would carry the household's name and phone),
+    the repeat is paused and the staff covering the household are alerted without a name; a
+    colleague who resumes it in /repeats takes it over, and its orders come to them."""
+    from bot.services import staff as staff_service
+
+    h = harness
+    colleague = h.person(COLLEAGUE, "钱主任")
+    colleague.say("/help")
+    async with h.rt.db.session() as s:
+        await staff_service.add(
+            s,
+            h.rt.clock,
+            None,
+            telegram_id=COLLEAGUE,
+            name="钱主任",
+            role="community",
+            community="xingfu",
+        )
+    staff = h.person(STAFF)
+    kinds = await new_household(h, staff)
+    sure = await send_repeating(h, staff, kinds, "d", "0700", 7)
+    await staff.press_data(sure, "rp:ok:1:d:0700:7")
+    await h.wait_edit(STAFF, sure["message_id"], lambda m: not buttons(m))
+    r = await repeat_row(h)
+    async with h.rt.db.session() as s:
+        # The order taken on the phone is over (an open one stays with the person who took the
+        # call until it ends), and then they leave the staff.
+        await resident_moves.cancel_by_resident(h.rt, s, 1, STAFF)
+        await staff_service.remove(s, h.rt.clock, None, telegram_id=STAFF)
+    await h.settle()
+    before = len(staff.chat())
+
+    await h.own_the_sweep()
+    await to_due(h)
+    await h.sweep()
+    assert await occurrences(h) == []
+    r = await repeat_row(h)
+    assert (r.status, r.next_due_at, r.created_by) == ("paused", None, STAFF)
+    alert = await colleague.expect(lambda m: f"定期订单{r.id}号" in text_of(m))
+    assert "李奶奶" not in text_of(alert) and PHONE not in text_of(alert)
+    assert [text_of(m) for m in staff.chat()[before:]] == []  # the one who left hears nothing
+
+    colleague.say("/repeats")
+    listed = await colleague.expect(lambda m: f"rp:resume:{r.id}:paused" in data(m))
+    await colleague.press_data(listed, f"rp:resume:{r.id}:paused")
+    await h.wait_edit(
+        COLLEAGUE, listed["message_id"], lambda m: f"rp:pause:{r.id}:active" in data(m)
+    )
+    r = await repeat_row(h)
+    assert (r.status, r.created_by) == ("active", COLLEAGUE)
+    await to_due(h)
+    await h.sweep()
+    made = await occurrences(h)
+    assert len(made) == 1 and (made[0].channel, made[0].entered_by) == ("phone", COLLEAGUE)
+    card = await h.card(made[0].id)
+    assert card["chat"]["id"] == COLLEAGUE
+    assert staff.chat()[before:] == []
