@@ -20,6 +20,7 @@ from bot.services import (
     notices,
     outbox_health,
     payments,
+    phone_handover,
     privacy,
     repeat_sweep,
     reports,
@@ -32,6 +33,8 @@ Due = Callable[[Runtime], Awaitable[int]]
 
 # What the sweep does, in order; each returns how many things it fired.
 PARTS: tuple[tuple[str, Due], ...] = (
+    # First: nothing else owed about a phone order reaches a taker who has left.
+    ("phone orders handed over", phone_handover.hand_over_due),
     ("escalation", escalation.run_due),
     ("shift reminders", roster.remind_due),
     ("handovers", roster.handover_due),

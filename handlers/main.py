@@ -80,6 +80,7 @@ def demo_roles(demo: Demo = DEMO) -> dict[int, str]:
 
 # What the sandbox page's time buttons say was done (bot.sweep.PARTS), in the bot's language.
 SWEEP_LABELS = {
+    "phone orders handed over": N_("phone orders handed to another staff member: {n}"),
     "escalation": N_("escalation steps: {n}"),
     "shift reminders": N_("shift reminders: {n}"),
     "handovers": N_("shift handovers: {n}"),

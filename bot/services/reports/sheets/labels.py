@@ -39,6 +39,7 @@ ACTIONS = {
     "building.status_cancelled": N_("Building status change cancelled"),
     "payment.paid": N_("Resident says paid"),
     "payment.received": N_("Volunteer received the money"),
+    "phone_order.handed_over": N_("Phone order handed to another staff member"),
     "merchant.added": N_("Partner merchant added"),
     "merchant.updated": N_("Partner merchant changed"),
     "merchant.products": N_("Merchant's product list imported"),
