@@ -30,6 +30,7 @@ run: migrate
 # time (HTTP round trips, a killed bot's lease running out). Bytecode is cached (the platform
 # may set PYTHONDONTWRITEBYTECODE): else each worker and each `paotui run` child compiles the
 # project and rewrites the tests again (3-4 s of CPU each).
+# --durations prints the slowest tests of each phase: CI must finish within 15 minutes.
 # DB=both (the default) runs the parallel phase on SQLite, then again on PostgreSQL: the tests'
 # own throwaway server (tests/postgres.py: initdb + pg_ctl on a loopback port, one per worker;
 # scripts/ensure-postgres.sh installs Debian's package when the binaries are missing).
@@ -41,11 +42,11 @@ DB ?= both
 test: $(STAMP)
 	sh scripts/ensure-poppler.sh >/dev/null || true  # the poster test's pdftoppm (it skips without)
 ifneq ($(DB),postgres)
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n $(WORKERS) --dist load --maxschedchunk 1 -m "not solo" --db sqlite
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n $(WORKERS) --dist load --maxschedchunk 1 --durations=12 -m "not solo" --db sqlite
 endif
 ifneq ($(DB),sqlite)
 	sh scripts/ensure-postgres.sh >/dev/null
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n $(WORKERS) --dist load --maxschedchunk 1 -m "not solo" --db postgres
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -n $(WORKERS) --dist load --maxschedchunk 1 --durations=12 -m "not solo" --db postgres
 endif
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -q -m solo --db $(if $(filter postgres,$(DB)),postgres,sqlite)
 
