@@ -9,27 +9,14 @@ from sqlalchemy import select
 from bot.services import phone_handover, phone_orders
 from bot.services import staff as staff_service
 from models import AuditEntry, Order
-from tests.e2e.test_phone_orders import PHONE, fill_form, new_household
+from tests.e2e.test_phone_orders import COLLEAGUE, PHONE, add_colleague, fill_form, new_household
 from tests.factories import GROUP_1, STAFF, VOLUNTEERS_1, Harness, Z, buttons, text_of
-
-COLLEAGUE = 9002  # another staff member of the community
 
 
 async def test_a_phone_order_whose_taker_left_is_handed_over(harness: Harness) -> None:
     h = harness
     await h.own_the_sweep()  # the test counts what its own sweep hands over
-    colleague = h.person(COLLEAGUE, "钱主任")
-    colleague.say("/help")
-    async with h.rt.db.session() as s:
-        await staff_service.add(
-            s,
-            h.rt.clock,
-            None,
-            telegram_id=COLLEAGUE,
-            name="钱主任",
-            role="community",
-            community="xingfu",
-        )
+    colleague = await add_colleague(h)
     staff = h.person(STAFF)
     kinds = await new_household(h, staff)
     order_id = await fill_form(h, staff, kinds, "groceries")

@@ -30,6 +30,26 @@ from tests.factories import (
 )
 
 PHONE = "13700001234"
+COLLEAGUE = 9002  # another staff member of the community
+
+
+async def add_colleague(h: Harness) -> Person:
+    """钱主任, a second staff member of 幸福社区 (who takes over when the first one leaves)."""
+    from bot.services import staff as staff_service
+
+    colleague = h.person(COLLEAGUE, "钱主任")
+    colleague.say("/help")
+    async with h.rt.db.session() as s:
+        await staff_service.add(
+            s,
+            h.rt.clock,
+            None,
+            telegram_id=COLLEAGUE,
+            name="钱主任",
+            role="community",
+            community="xingfu",
+        )
+    return colleague
 
 
 async def fill_form(h: Harness, p: Person, kinds: dict[str, Any], category: str) -> int:

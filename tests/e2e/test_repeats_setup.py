@@ -15,12 +15,11 @@ from bot.services import repeats
 from bot.services.orders import resident_moves
 from models import Order, OrderEvent, Repeat
 from tests.conftest import make_settings
-from tests.e2e.test_phone_orders import PHONE, new_household
+from tests.e2e.test_phone_orders import COLLEAGUE, PHONE, add_colleague, new_household
 from tests.e2e.test_repeats import AUNT, data, local, occurrences, repeat_row, to_due
 from tests.factories import ANSWERS, STAFF, Harness, Person, Z, buttons, text_of
 
 TOMORROW = "Today's order is already placed, so it starts tomorrow."
-COLLEAGUE = 9002  # another staff member of the community
 
 
 @pytest.fixture
@@ -198,18 +197,7 @@ async def test_a_phone_repeat_whose_staff_member_left_is_paused_and_taken_over(
     from bot.services import staff as staff_service
 
     h = harness
-    colleague = h.person(COLLEAGUE, "钱主任")
-    colleague.say("/help")
-    async with h.rt.db.session() as s:
-        await staff_service.add(
-            s,
-            h.rt.clock,
-            None,
-            telegram_id=COLLEAGUE,
-            name="钱主任",
-            role="community",
-            community="xingfu",
-        )
+    colleague = await add_colleague(h)
     staff = h.person(STAFF)
     kinds = await new_household(h, staff)
     sure = await send_repeating(h, staff, kinds, "d", "0700", 7)
