@@ -184,7 +184,7 @@ async def _typed_add(update: Update, ctx: AppContext, words: list[str]) -> int:
         scope = await merchant_staff.require_manager(w.session, uid)
         if len(words) not in (3, 4):
             raise Refused(USAGE)
-        name = merchant_staff.check_name(words[0])
+        name = merchants.check_name(words[0])
         kind = merchant_staff.check_kind(words[1])
         contact = merchant_staff.parse_contact(words[2])
         if len(words) == 4:

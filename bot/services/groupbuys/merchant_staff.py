@@ -81,15 +81,6 @@ def parse_contact(text: str) -> int:
     return int(raw)
 
 
-def check_name(name: str) -> str:
-    name = " ".join(name.split())
-    if not name or len(name) > merchants.NAME_MAX or csvfile.cell_problem("name", name):
-        raise Refused(
-            N_("Please give the merchant a name of at most {n} characters."), n=merchants.NAME_MAX
-        )
-    return name
-
-
 def check_kind(kind: str) -> str:
     kind = " ".join(kind.split())
     if not kind or len(kind) > KIND_MAX or csvfile.cell_problem("kind", kind):
@@ -220,7 +211,7 @@ async def name_free(session: AsyncSession, telegram_id: int, name: str) -> str:
     """The name, checked: a new one, or one of this person's own merchants (re-adding it
     updates it); another community's merchant is theirs to change."""
     scope = await require_manager(session, telegram_id)
-    name = check_name(name)
+    name = merchants.check_name(name)
     existing = await session.scalar(select(Merchant).where(Merchant.name == name))
     if existing is not None and not scope.admin:
         try:

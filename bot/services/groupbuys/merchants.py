@@ -82,6 +82,14 @@ async def serves_locked(
     )
 
 
+def check_name(name: str) -> str:
+    """A merchant's name as given (on the command line or in /merchants), spaces tidied."""
+    name = " ".join(name.split())
+    if not name or len(name) > NAME_MAX or csvfile.cell_problem("name", name):
+        raise Refused(N_("Please give the merchant a name of at most {n} characters."), n=NAME_MAX)
+    return name
+
+
 async def add(
     session: AsyncSession,
     clock: Clock,
@@ -94,9 +102,7 @@ async def add(
 ) -> tuple[MerchantInfo, bool]:
     """Add a merchant, or update the one of that name (kind, contact, communities). The
     communities by code or name. (the merchant, whether it was created)"""
-    name = name.strip()
-    if not name or len(name) > NAME_MAX or csvfile.cell_problem("name", name):
-        raise Refused(N_("Please give the merchant a name of at most {n} characters."), n=NAME_MAX)
+    name = check_name(name)
     if not communities:
         raise Refused(N_("Please name at least one community the merchant serves."))
     ids: list[int] = []
