@@ -72,15 +72,13 @@ async def hand_over_due(rt: Runtime) -> int:
 
 
 async def _successor(session: AsyncSession, community_id: int, grid_id: int) -> int | None:
-    """Who answers for the household now: the people on the spot first."""
-    for candidates in (
-        await scope.grid_leaders(session, grid_id),
-        await scope.staff_covering(session, community_id, grid_id, admins=False),
-        await scope.staff_covering(session, community_id, grid_id),
-    ):
-        if candidates:
-            return candidates[0]
-    return None
+    """Who answers for the household now: the people on the spot first (asked in turn)."""
+    found = await scope.grid_leaders(session, grid_id)
+    if not found:
+        found = await scope.staff_covering(session, community_id, grid_id, admins=False)
+    if not found:
+        found = await scope.staff_covering(session, community_id, grid_id)
+    return found[0] if found else None
 
 
 async def _hand_over(rt: Runtime, session: AsyncSession, order_id: int, taker: int) -> bool:
