@@ -101,18 +101,19 @@ async def test_staff_add_a_merchant_by_typing_then_import_and_open_a_group_buy(
     # None yet: the empty list says how to add one.
     staff.say("/merchants")
     empty = await staff.expect(lambda m: Z(h_m.NONE_YET) in text_of(m))
-    assert "/merchants add" in text_of(empty) and data(empty) == [h_m.ADD.data()]
+    # Typed in Chinese as the screen shows it ("add" works too, below).
+    assert "/merchants 添加" in text_of(empty) and data(empty) == [h_m.ADD.data()]
 
     # Bad input: told, nothing added.
     staff.say("/merchants add 爱心超市 超市 abc")
     await staff.expect(Z(ms.NOT_AN_ID))
     staff.say("/merchants add 爱心超市")
-    await staff.expect(lambda m: "/merchants add" in text_of(m))
+    await staff.expect(lambda m: "/merchants 添加" in text_of(m))
     staff.say("/merchants add 爱心超市 超市 6101 nowhere")
     await staff.expect(lambda m: "nowhere" in text_of(m))
     assert await served(h) == {}
 
-    staff.say("/merchants add 爱心超市 超市 6101")
+    staff.say("/merchants 添加 爱心超市 超市 6101")
     added = await staff.expect(lambda m: "✅ 已添加" in text_of(m))
     assert "爱心超市（超市）" in text_of(added) and "幸福社区" in text_of(added)
     assert await served(h) == {"爱心超市": ("超市", CONTACT, ["xingfu"])}

@@ -430,6 +430,29 @@ async def places_and_status(w: Walk) -> None:
     await w.h.wait_edit(STAFF, which["message_id"], lambda m: not buttons(m))
 
 
+async def merchants_screen(w: Walk) -> None:
+    """/merchants: the list (empty), then ➕ through the name, the kind, a contact id that is no
+    number (said), the id and the confirmation, to the merchant added."""
+    w.boss.say("/merchants")
+    listing = await w.boss.expect(lambda m: "mcn:add" in data(m))
+    await w.boss.press_data(listing, "mcn:add")
+    await w.h.wait_edit(STAFF, listing["message_id"], lambda m: "mcn:add" not in data(m))
+    w.boss.say("平安大药房")
+    kind = await w.boss.expect(lambda m: "mcn:k:1" in data(m))
+    await w.boss.press_data(kind, "mcn:k:1")
+    await w.h.wait_edit(STAFF, kind["message_id"], lambda m: "mcn:k:1" not in data(m))
+    w.boss.say("王老板")  # a name, not the id: asked again
+    await w.boss.expect(lambda m: "mcn:x" in data(m))
+    w.boss.say("6002")
+    sure = await w.boss.expect(lambda m: "mcn:ok" in data(m))
+    await w.boss.press_data(sure, "mcn:ok")
+    await w.h.wait_edit(STAFF, sure["message_id"], lambda m: not buttons(m))
+
+
+def data(msg: dict[str, Any]) -> list[str]:
+    return [d for _, d in buttons(msg)]
+
+
 STAFF_SCREENS: list[tuple[str, Step]] = [
     ("staff: help", staff_help),
     ("staff: /stats", stats),
@@ -443,6 +466,7 @@ STAFF_SCREENS: list[tuple[str, Step]] = [
     ("staff: /setup, a file with mistakes", setup_bad_file),
     ("staff: 📞 an order by phone", phone_order),
     ("staff: /places, a building's status by buttons", places_and_status),
+    ("staff: /merchants, a merchant added by buttons", merchants_screen),
 ]
 SCREENS = RESIDENT_BEFORE + VOLUNTEER + RESIDENT_AFTER + STAFF_SCREENS
 
